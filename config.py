@@ -1,0 +1,101 @@
+"""Configuration classes; every value can be overridden by an environment variable of the same name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
+
+
+def _coerce(raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+class Config:
+    """Defaults for a developer's machine: SQLite file, in-process rate-limit storage."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = DEV_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{PROJECT_ROOT / 'instance' / 'portal.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {}
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "portal_session"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+    SUPPORTED_LOCALES = ("en", "zh_Hans")
+    COMPANY_TIMEZONE = "Asia/Shanghai"
+    DEFAULT_CURRENCY = "CNY"
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_LIMIT_PER_ADDRESS = "30 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "8 per 10 minutes"
+
+    PASSWORD_MIN_LENGTH = 12
+    PAGE_SIZE = 25
+
+    @classmethod
+    def as_mapping(cls) -> dict[str, object]:
+        """Class attributes, each replaced by the environment variable of the same name when set."""
+        values = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+        for key, default in values.items():
+            if key in os.environ and not isinstance(default, dict | tuple):
+                values[key] = _coerce(os.environ[key], default)
+        if "DATABASE_URL" in os.environ:
+            values["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+        return values
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105
+    RATELIMIT_ENABLED = False
+    SQLITE_BUSY_TIMEOUT_MS = 30000
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SECRET_KEY = DEV_SECRET_KEY  # must come from the environment; create_app refuses this one
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common postgres:// spellings and route them to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,70 @@
+"""Application factory: configuration, extensions, blueprints, request hooks, error pages and commands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
+
+
+def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal. `config_name` is development, test or production (default: PORTAL_CONFIG or development)."""
+    import os
+
+    name = config_name or os.environ.get("PORTAL_CONFIG", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"unknown configuration {name!r}; use one of {', '.join(CONFIGS)}")
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_mapping(CONFIGS[name].as_mapping())
+    if overrides:
+        app.config.from_mapping(overrides)
+    _refuse_unsafe_production_config(app)
+
+    from portal import database, errors, formatting, i18n, security
+    from portal.extensions import csrf, db, htmx, limiter, migrate
+
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    formatting.init_app(app)
+    errors.init_app(app)
+
+    from portal.core import navigation
+
+    navigation.init_app(app)
+
+    from portal.accounts.views import bp as accounts_bp
+    from portal.core.views import bp as core_bp
+    from portal.dealers.views import bp as dealers_bp
+    from portal.disputes.views import bp as disputes_bp
+
+    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp):
+        app.register_blueprint(blueprint)
+
+    from portal import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _refuse_unsafe_production_config(app: Flask) -> None:
+    if app.config["ENV_NAME"] != "production":
+        return
+    secret = app.config.get("SECRET_KEY") or ""
+    if secret == DEV_SECRET_KEY or len(secret) < 32:
+        raise RuntimeError(
+            "Refusing to start in production without a real SECRET_KEY: set the SECRET_KEY environment variable "
+            "to a random value of at least 32 characters (python -c 'import secrets; print(secrets.token_hex(32))')."
+        )

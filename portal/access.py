@@ -1,0 +1,84 @@
+"""Who may use which route. Every view declares its roles; anything undeclared is refused (deny by default).
+
+Route-level checks live here; object-level scope (which dealers a user may see) lives in each area's services,
+which answer 404 for objects outside the user's scope.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from portal.extensions import login_manager
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+_PUBLIC_ENDPOINTS = frozenset({"static"})
+
+
+class AccessRole(enum.StrEnum):
+    DEALER_OWNER = "dealer_owner"
+    DEALER_STAFF = "dealer_staff"
+    MANAGER = "manager"
+    SENIOR_MANAGER = "senior_manager"
+    MEDIATOR = "mediator"
+    ADMIN = "admin"
+
+
+DEALER_USERS = frozenset({AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF})
+CHANNEL_MANAGERS = frozenset({AccessRole.MANAGER, AccessRole.SENIOR_MANAGER})
+EVERYONE = frozenset(AccessRole)
+
+
+def allow(*roles: AccessRole | frozenset[AccessRole]) -> Callable[[View], View]:
+    """Declare the roles that may call a view; the before-request hook enforces it."""
+    allowed: set[AccessRole] = set()
+    for role in roles:
+        allowed.update(role if isinstance(role, frozenset) else {role})
+
+    def decorate(view: View) -> View:
+        view.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def public(view: View) -> View:
+    """Declare a view open to anonymous visitors (login, health check)."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def declared_access(endpoint: str) -> frozenset[AccessRole] | None:
+    """The roles a route admits: None for public routes, raises LookupError for undeclared ones."""
+    if endpoint in _PUBLIC_ENDPOINTS:
+        return None
+    view = current_app.view_functions[endpoint]
+    if getattr(view, "is_public", False):
+        return None
+    roles = getattr(view, "allowed_roles", None)
+    if roles is None:
+        raise LookupError(f"route {endpoint!r} does not declare who may use it")
+    return roles
+
+
+def enforce_route_access() -> Any:
+    """Before every request: anonymous users go to the login page, users of other roles get 403."""
+    if request.endpoint is None:  # unknown URL or method; routing answers 404/405
+        return None
+    try:
+        roles = declared_access(request.endpoint)
+    except LookupError:
+        current_app.logger.error("undeclared access for endpoint %s", request.endpoint)
+        abort(403)
+    if roles is None:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.access_role not in roles:
+        abort(403)
+    return None

@@ -1,0 +1,1 @@
+"""Users, logging in and out, passwords and language preference."""

@@ -1,0 +1,104 @@
+"""Portal users. Dealer users belong to one dealer; channel staff (managers, mediators, admins) to none."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.access import AccessRole
+from portal.extensions import db
+from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from portal.dealers.models import Dealer
+
+
+class UserRole(enum.StrEnum):
+    DEALER = "dealer"
+    MANAGER = "manager"
+    MEDIATOR = "mediator"
+    ADMIN = "admin"
+
+
+class DealerRole(enum.StrEnum):
+    OWNER = "owner"
+    STAFF = "staff"
+
+
+register_labels(
+    {
+        UserRole.DEALER: _l("Dealer user"),
+        UserRole.MANAGER: _l("Channel manager"),
+        UserRole.MEDIATOR: _l("Mediator"),
+        UserRole.ADMIN: _l("Administrator"),
+        DealerRole.OWNER: _l("Owner"),
+        DealerRole.STAFF: _l("Staff"),
+        AccessRole.DEALER_OWNER: _l("Dealer owner"),
+        AccessRole.DEALER_STAFF: _l("Dealer staff"),
+        AccessRole.MANAGER: _l("Channel manager"),
+        AccessRole.SENIOR_MANAGER: _l("Senior channel manager"),
+        AccessRole.MEDIATOR: _l("Mediator"),
+        AccessRole.ADMIN: _l("Administrator"),
+    }
+)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole))
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    dealer_role: Mapped[DealerRole | None] = mapped_column(str_enum(DealerRole))
+    is_senior: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Flask-Login's alternative token: the session cookie holds this, not the id, so rotating it ends every session.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    dealer: Mapped[Dealer | None] = relationship(foreign_keys=[dealer_id], lazy="joined")
+
+    # Flask-Login protocol
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active and (self.dealer is None or self.dealer.can_log_in)
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    def rotate_session_token(self) -> None:
+        self.session_token = new_session_token()
+
+    @property
+    def access_role(self) -> AccessRole:
+        if self.role is UserRole.DEALER:
+            return AccessRole.DEALER_OWNER if self.dealer_role is DealerRole.OWNER else AccessRole.DEALER_STAFF
+        if self.role is UserRole.MANAGER:
+            return AccessRole.SENIOR_MANAGER if self.is_senior else AccessRole.MANAGER
+        if self.role is UserRole.MEDIATOR:
+            return AccessRole.MEDIATOR
+        return AccessRole.ADMIN

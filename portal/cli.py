@@ -1,0 +1,48 @@
+"""flask commands: seed-demo, create-user."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from portal.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Load the demo dealers, users and periods (safe to run again)."""
+        from portal.demo import demo_logins, seed_demo
+
+        seed_demo()
+        db.session.commit()
+        click.echo("Demo data ready. Log in at http://127.0.0.1:5000 with any of:")
+        for email, password in demo_logins():
+            click.echo(f"  {email:<22} {password}")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice(["manager", "mediator", "admin"]), required=True)
+    @click.option("--senior", is_flag=True, help="A senior manager (head of channel).")
+    @click.password_option()
+    def create_user_command(email: str, name: str, role: str, senior: bool, password: str) -> None:
+        """Create a channel staff account (managers, mediators, admins); dealers' people come from the admin pages."""
+        from portal.accounts.models import User, UserRole
+        from portal.accounts.services import find_user_by_email, hash_password, normalise_email
+
+        if len(password) < 12:
+            raise click.BadParameter("use at least 12 characters", param_hint="password")
+        if find_user_by_email(email) is not None:
+            raise click.ClickException(f"a user with email {email} already exists")
+        db.session.add(
+            User(
+                email=normalise_email(email),
+                name=name,
+                role=UserRole(role),
+                is_senior=senior and role == "manager",
+                password_hash=hash_password(password),
+            )
+        )
+        db.session.commit()
+        click.echo(f"Created {role} {email}.")

@@ -1,0 +1,38 @@
+"""Navigation per role, derived from the routes' own access declarations so it never offers a page that refuses."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.access import declared_access
+from portal.types import label
+
+NAVIGATION = (
+    ("dealers.dealer_home", _l("Overview")),
+    ("dealers.portfolio", _l("Dealers")),
+    ("disputes.mediation_home", _l("Mediation")),
+    ("core.admin_home", _l("Administration")),
+    ("accounts.account", _l("My account")),
+)
+
+
+def navigation_for_current_user() -> list[tuple[str, object, bool]]:
+    if not current_user.is_authenticated:
+        return []
+    role = current_user.access_role
+    items = []
+    for endpoint, text in NAVIGATION:
+        roles = declared_access(endpoint)
+        if roles is None or role in roles:
+            items.append((endpoint, text, request.endpoint == endpoint))
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(label, "label")
+
+    @app.context_processor
+    def _navigation() -> dict[str, object]:
+        return {"navigation": navigation_for_current_user}

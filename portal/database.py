@@ -1,0 +1,57 @@
+"""Database engine set-up for SQLite and PostgreSQL.
+
+On SQLite: foreign keys on, WAL, a busy timeout, and pysqlite's own transaction handling replaced by explicit
+BEGIN statements (SQLAlchemy's documented recipe) so that savepoints work and writing requests take the write lock
+up front with BEGIN IMMEDIATE instead of failing half-way when another writer got there first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from portal.extensions import db
+
+WRITE_INTENT = "portal_write_intent"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    @app.before_request
+    def _declare_write_intent() -> None:
+        """Requests that may change data (every non-GET) start their transaction as a writer."""
+        if request.method not in SAFE_METHODS:
+            begin_write()
+
+
+def begin_write() -> None:
+    """Start the session's transaction with write intent (BEGIN IMMEDIATE on SQLite; a plain BEGIN elsewhere)."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={WRITE_INTENT: True})
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_INTENT, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

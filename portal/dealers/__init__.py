@@ -1,0 +1,1 @@
+"""Dealers, territories and periods: the directory every other area refers to."""

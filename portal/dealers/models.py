@@ -1,0 +1,97 @@
+"""Territories, dealers and the quarterly periods that targets, budgets and statements hang on."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+
+
+class DealerTier(enum.StrEnum):
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+class DealerStatus(enum.StrEnum):
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+class PeriodStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+register_labels(
+    {
+        DealerTier.BRONZE: _l("Bronze"),
+        DealerTier.SILVER: _l("Silver"),
+        DealerTier.GOLD: _l("Gold"),
+        DealerTier.PLATINUM: _l("Platinum"),
+        DealerStatus.ONBOARDING: _l("Onboarding"),
+        DealerStatus.ACTIVE: _l("Active"),
+        DealerStatus.SUSPENDED: _l("Suspended"),
+        DealerStatus.TERMINATED: _l("Terminated"),
+        PeriodStatus.OPEN: _l("Open"),
+        PeriodStatus.CLOSED: _l("Closed"),
+    }
+)
+
+
+class Territory(db.Model):
+    __tablename__ = "territories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Dealer(db.Model):
+    __tablename__ = "dealers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id"), index=True)
+    tier: Mapped[DealerTier] = mapped_column(str_enum(DealerTier), default=DealerTier.BRONZE)
+    status: Mapped[DealerStatus] = mapped_column(str_enum(DealerStatus), default=DealerStatus.ONBOARDING, index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True), index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    payee_name: Mapped[str] = mapped_column(String(200), default="")
+    payee_bank: Mapped[str] = mapped_column(String(200), default="")
+    payee_account: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    territory: Mapped[Territory] = relationship(lazy="joined")
+    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id])
+
+    @property
+    def can_log_in(self) -> bool:
+        """Terminated dealers lose portal access; what they are owed is still paid outside it."""
+        return self.status is not DealerStatus.TERMINATED
+
+
+class Period(db.Model):
+    """A quarter, its dates read in the company's time zone (inclusive start and end)."""
+
+    __tablename__ = "periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[PeriodStatus] = mapped_column(str_enum(PeriodStatus), default=PeriodStatus.OPEN)

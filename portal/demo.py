@@ -1,0 +1,107 @@
+"""Demo data that the README's quick start and the browser tests rely on. Idempotent: safe to run again."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.services import hash_password
+from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory
+from portal.dealers.services import company_today, quarter_of
+from portal.extensions import db
+
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials
+
+TERRITORIES = (("EAST", "East"), ("NORTH", "North"), ("SOUTH", "South"), ("WEST", "West"))
+
+STAFF_USERS = (
+    # email, name, role, senior
+    ("manager@demo.test", "Li Wei", UserRole.MANAGER, False),
+    ("manager2@demo.test", "Zhang Min", UserRole.MANAGER, True),
+    ("mediator@demo.test", "Chen Jing", UserRole.MEDIATOR, False),
+    ("admin@demo.test", "Portal Administrator", UserRole.ADMIN, False),
+)
+
+DEALERS = (
+    # code, name, territory, tier, status, manager email
+    ("D001", "Eastern Star Trading", "EAST", DealerTier.GOLD, DealerStatus.ACTIVE, "manager@demo.test"),
+    ("D002", "Northern Light Supply", "NORTH", DealerTier.SILVER, DealerStatus.ACTIVE, "manager@demo.test"),
+)
+
+DEALER_USERS = (
+    # email, name, dealer code, dealer role, locale
+    ("dealer@demo.test", "Wang Fang", "D001", DealerRole.OWNER, None),
+    ("staff@demo.test", "Liu Yang", "D001", DealerRole.STAFF, None),
+    ("dealer2@demo.test", "Zhao Lei", "D002", DealerRole.OWNER, None),
+)
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    return [(email, DEMO_PASSWORD) for email, *_ in STAFF_USERS + DEALER_USERS]
+
+
+def seed_demo(today: date | None = None) -> None:
+    """Create or bring up to date the demo territories, periods, users and dealers (caller commits)."""
+    today = today or company_today()
+    territories = {code: _upsert(Territory, code=code, defaults={"name": name}) for code, name in TERRITORIES}
+    _seed_periods(today)
+    password_hash = hash_password(DEMO_PASSWORD)
+    users: dict[str, User] = {}
+    for email, name, role, senior in STAFF_USERS:
+        users[email] = _ensure_user(email, name, role, password_hash, is_senior=senior)
+    dealers: dict[str, Dealer] = {}
+    for code, name, territory, tier, status, manager_email in DEALERS:
+        dealers[code] = _upsert(
+            Dealer,
+            code=code,
+            defaults={
+                "name": name,
+                "territory_id": territories[territory].id,
+                "tier": tier,
+                "status": status,
+                "manager_id": users[manager_email].id,
+                "currency": "CNY",
+                "payee_name": name,
+            },
+        )
+    for email, name, dealer_code, dealer_role, locale in DEALER_USERS:
+        _ensure_user(
+            email,
+            name,
+            UserRole.DEALER,
+            password_hash,
+            dealer_id=dealers[dealer_code].id,
+            dealer_role=dealer_role,
+            locale=locale,
+        )
+    db.session.flush()
+
+
+def _seed_periods(today: date) -> None:
+    """The current quarter (open) and the eight before it (closed)."""
+    day = today
+    for index in range(9):
+        code, start, end = quarter_of(day)
+        status = PeriodStatus.OPEN if index == 0 else PeriodStatus.CLOSED
+        _upsert(Period, code=code, defaults={"starts_on": start, "ends_on": end, "status": status})
+        day = date.fromordinal(start.toordinal() - 1)
+
+
+def _ensure_user(email: str, name: str, role: UserRole, password_hash: str, **fields: object) -> User:
+    user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None:
+        user = User(email=email, name=name, role=role, password_hash=password_hash, **fields)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def _upsert(model: type, *, code: str, defaults: dict[str, object]) -> object:
+    row = db.session.execute(select(model).where(model.code == code)).scalar_one_or_none()
+    if row is None:
+        row = model(code=code, **defaults)
+        db.session.add(row)
+        db.session.flush()
+    return row

@@ -1,0 +1,1 @@
+"""Disputes between dealers and the mediation console."""

@@ -1,0 +1,42 @@
+"""Locale-aware display of money, numbers and times, as Jinja filters.
+
+Money is an integer number of minor units plus an ISO currency code; it is converted with Decimal (never float)
+and formatted by Babel for the current locale.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.numbers import get_currency_precision
+from flask import Flask
+from flask_babel import format_currency, format_date, format_datetime, format_decimal
+
+
+def minor_to_decimal(minor_units: int, currency: str) -> Decimal:
+    return Decimal(minor_units).scaleb(-get_currency_precision(currency))
+
+
+def money(minor_units: int, currency: str) -> str:
+    return format_currency(minor_to_decimal(minor_units, currency), currency)
+
+
+def number(value: int | Decimal) -> str:
+    return format_decimal(value)
+
+
+def local_datetime(value: datetime | None, style: str = "medium") -> str:
+    """An aware UTC datetime shown in the user's time zone."""
+    return format_datetime(value, style) if value is not None else ""
+
+
+def local_date(value: date | None, style: str = "medium") -> str:
+    return format_date(value, style) if value is not None else ""
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+    app.add_template_filter(number, "number")
+    app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_filter(local_date, "local_date")

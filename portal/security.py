@@ -1,0 +1,73 @@
+"""Security headers, session cookies and the login manager's wiring."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, flash, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from portal.access import enforce_route_access
+from portal.extensions import db, htmx, login_manager
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(load_user_by_session_token)
+    login_manager.unauthorized_handler(_unauthorized)
+
+    app.before_request(enforce_route_access)
+    app.after_request(_set_security_headers)
+
+
+def load_user_by_session_token(token: str) -> object | None:
+    """Sessions hold the user's rotating token: after logout, a password change or deactivation it matches nobody."""
+    from portal.accounts.models import User
+
+    user = db.session.execute(db.select(User).where(User.session_token == token)).scalar_one_or_none()
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def _unauthorized() -> Response:
+    login_url = url_for("accounts.login", next=request.full_path.rstrip("?"))
+    if htmx:
+        # A fragment request from an expired session: send the whole page to the login form, not into a fragment.
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = login_url
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url)  # type: ignore[return-value]
+
+
+def _set_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        # The same URL answers with a full page or a fragment depending on HX-Request.
+        response.vary.add("HX-Request")
+        if "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-store"
+    return response

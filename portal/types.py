@@ -1,0 +1,61 @@
+"""Column types shared by every area: aware UTC datetimes on both databases, string-stored enums."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Enum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always returns an aware datetime; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
+    """An enum kept as its string value with no database enum type, so migrations stay simple on both back ends."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_LABELS: dict[enum.Enum, object] = {}
+
+
+def register_labels(labels: dict[Any, object]) -> None:
+    """Translatable display names for enum members, shown through the `label` template filter."""
+    _LABELS.update(labels)
+
+
+def label(member: enum.Enum | None) -> str:
+    if member is None:
+        return ""
+    return str(_LABELS.get(member, member.value))

@@ -1,0 +1,38 @@
+"""Small helpers that views share: full page or htmx fragment, and redirects that work for both."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, redirect, render_template
+
+from portal.extensions import htmx
+
+
+def wants_fragment() -> bool:
+    """An htmx request that swaps part of a page; a history restore needs the whole page."""
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(fragment if wants_fragment() else page, **context), status
+
+
+def redirect_to(url: str) -> Response:
+    """Redirect a plain request with 303; tell htmx to load the page instead of swapping a redirect's body."""
+    if wants_fragment():
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)  # type: ignore[return-value]
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks, no control characters."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(char) < 32 or ord(char) == 127 or char == "\\" for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
