@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
 from portal.i18n import LANGUAGE_NAMES
@@ -61,5 +61,12 @@ class PasswordChangeForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=list(LANGUAGE_NAMES.items()), validate_choice=True)
+    locale = SelectField(
+        _l("Language"),
+        choices=[
+            SelectChoice(code, name, render_kw={"lang": "zh-Hans" if code == "zh_Hans" else "en"})
+            for code, name in LANGUAGE_NAMES.items()
+        ],
+        validate_choice=True,
+    )
     next = HiddenField()

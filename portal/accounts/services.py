@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from functools import cache
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts.models import User
@@ -13,13 +14,10 @@ from portal.audit.services import record_event
 from portal.extensions import db
 from portal.types import utcnow
 
-PASSWORD_METHOD = "scrypt"
-
-
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     """Checked against when the email is unknown, so both answers take the same time."""
-    return generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class LoginOutcome(enum.Enum):
@@ -43,7 +41,8 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=PASSWORD_METHOD)
+    """scrypt through Werkzeug; the cost is configurable (tests use a cheap one, production keeps the default)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -54,7 +53,7 @@ def authenticate(email: str, password: str) -> LoginResult:
     """Check credentials and record the attempt. Unknown email and wrong password are indistinguishable."""
     user = find_user_by_email(email)
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         record_event("login.failed", actor_id=None, details={"email": normalise_email(email)[:254]})
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not check_password_hash(user.password_hash, password):

@@ -1,0 +1,167 @@
+"""Test fixtures: one migrated database per back end, a rolled-back transaction per test, a small channel.
+
+Every test that uses `app` runs on SQLite, and again on PostgreSQL when TEST_POSTGRES_URL names a server
+(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/portal_test); without it those runs are skipped and say so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from config import normalise_database_url
+from portal import create_app
+from portal.extensions import db
+from tests.factories import PASSWORD, World, make_world
+
+POSTGRES_HINT = (
+    "PostgreSQL run skipped: set TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_test "
+    "(the database is created if missing) to run the suite on PostgreSQL too"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With PORTAL_NO_SKIPS=1 (CI), a skipped test is an error: CI must not go green over skipped PostgreSQL runs."""
+    if os.environ.get("PORTAL_NO_SKIPS") != "1":
+        return
+    config.pluginmanager.register(_FailOnSkip(), "portal-fail-on-skip")
+
+
+class _FailOnSkip:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+        outcome = yield
+        report = outcome.get_result()
+        if report.skipped and not hasattr(report, "wasxfail"):
+            report.outcome = "failed"
+            report.longrepr = f"skipped, which CI does not allow: {report.longrepr}"
+
+
+def postgres_url(database: str) -> str | None:
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        return None
+    url = sa.engine.make_url(normalise_database_url(base))
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+def recreate_postgres_database(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    admin_engine = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin_engine.dispose()
+
+
+def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database of the given back end, unique to `name` and this worker."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp(name) / 'portal.db'}"
+    url = postgres_url(f"portal_{name}")
+    if url is None:
+        pytest.skip(POSTGRES_HINT)
+    recreate_postgres_database(url)
+    return url
+
+
+def build_app(database_url: str, **overrides: Any) -> Flask:
+    return create_app("test", {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def migrated_app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The application on a database migrated once per run with the real Alembic migrations."""
+    app = build_app(fresh_database_url(backend, "test", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_app: Flask) -> Iterator[Flask]:
+    """Each test inside one outer transaction that is rolled back; the app's commits become savepoints."""
+    with migrated_app.app_context():
+        engine = db.engine
+    connection = engine.connect()
+    outer = connection.begin()
+    original_session = db.session
+    db.session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint"), scopefunc=_app_ctx_id
+    )
+    migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+    try:
+        yield migrated_app
+    finally:
+        with migrated_app.app_context():
+            db.session.remove()
+        db.session = original_session
+        outer.rollback()
+        connection.close()
+        migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    with app.app_context():
+        world = make_world()
+        db.session.commit()  # into the test's outer transaction, which is still rolled back at the end
+        return world
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str) -> Any:
+    response = client.post("/login", data={"email": email, "password": password, **extra})
+    assert response.status_code == 303, f"login as {email} failed with {response.status_code}"
+    return response
+
+
+@pytest.fixture
+def login(client: FlaskClient, world: World):  # type: ignore[no-untyped-def]
+    """log_in the shared client as a role of the world: login("manager")."""
+
+    def _login(role: str) -> FlaskClient:
+        log_in(client, world.emails[role])
+        return client
+
+    return _login
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    """Collect the SQL statements executed while the block runs."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO", "BEGIN")):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", _record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", _record)

@@ -1,0 +1,136 @@
+"""Small factories for tests. Call them inside an application context; they flush, the test's transaction rolls back."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.services import hash_password
+from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory
+from portal.extensions import db
+
+PASSWORD = "correct horse battery"
+_sequence = itertools.count(1)
+_hash_cache: dict[str, str] = {}
+
+
+def _password_hash(password: str) -> str:
+    if password not in _hash_cache:
+        _hash_cache[password] = hash_password(password)
+    return _hash_cache[password]
+
+
+def make_territory(code: str | None = None, name: str | None = None) -> Territory:
+    number = next(_sequence)
+    territory = Territory(code=code or f"T{number}", name=name or f"Territory {number}")
+    db.session.add(territory)
+    db.session.flush()
+    return territory
+
+
+def make_user(
+    role: UserRole = UserRole.MANAGER,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    dealer: Dealer | None = None,
+    dealer_role: DealerRole | None = None,
+    is_senior: bool = False,
+    active: bool = True,
+    locale: str | None = None,
+    password: str = PASSWORD,
+) -> User:
+    number = next(_sequence)
+    user = User(
+        email=email or f"user{number}@example.test",
+        name=name or f"User {number}",
+        role=role,
+        dealer_id=dealer.id if dealer else None,
+        dealer_role=dealer_role,
+        is_senior=is_senior,
+        active=active,
+        locale=locale,
+        password_hash=_password_hash(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def make_dealer(
+    *,
+    code: str | None = None,
+    name: str | None = None,
+    territory: Territory | None = None,
+    manager: User | None = None,
+    tier: DealerTier = DealerTier.SILVER,
+    status: DealerStatus = DealerStatus.ACTIVE,
+) -> Dealer:
+    number = next(_sequence)
+    dealer = Dealer(
+        code=code or f"X{number:05d}",
+        name=name or f"Dealer {number}",
+        territory_id=(territory or make_territory()).id,
+        manager_id=manager.id if manager else None,
+        tier=tier,
+        status=status,
+    )
+    db.session.add(dealer)
+    db.session.flush()
+    return dealer
+
+
+def make_period(code: str, starts_on, ends_on, status: PeriodStatus = PeriodStatus.OPEN) -> Period:  # type: ignore[no-untyped-def]
+    period = Period(code=code, starts_on=starts_on, ends_on=ends_on, status=status)
+    db.session.add(period)
+    db.session.flush()
+    return period
+
+
+@dataclass(frozen=True)
+class World:
+    """Emails and codes of a small channel: two portfolios, so every role has a foreign dealer to be refused."""
+
+    emails: dict[str, str]
+    own_dealer: str
+    second_dealer: str
+    foreign_dealer: str
+
+
+def make_world() -> World:
+    """D001 and D002 are in `manager`'s portfolio; D003 belongs to `other_manager`."""
+    east = make_territory("EAST", "East")
+    north = make_territory("NORTH", "North")
+    manager = make_user(UserRole.MANAGER, email="manager@example.test", name="Manager One")
+    other_manager = make_user(UserRole.MANAGER, email="other-manager@example.test", name="Manager Two")
+    senior = make_user(UserRole.MANAGER, email="senior@example.test", name="Senior Manager", is_senior=True)
+    mediator = make_user(UserRole.MEDIATOR, email="mediator@example.test", name="Mediator")
+    admin = make_user(UserRole.ADMIN, email="admin@example.test", name="Admin")
+    own = make_dealer(code="D001", name="Eastern Star Trading", territory=east, manager=manager, tier=DealerTier.GOLD)
+    second = make_dealer(code="D002", name="Northern Light Supply", territory=north, manager=manager)
+    foreign = make_dealer(code="D003", name="Western Wind Retail", territory=north, manager=other_manager)
+    owner = make_user(
+        UserRole.DEALER, email="owner@example.test", name="Owner One", dealer=own, dealer_role=DealerRole.OWNER
+    )
+    staff = make_user(
+        UserRole.DEALER, email="staff@example.test", name="Staff One", dealer=own, dealer_role=DealerRole.STAFF
+    )
+    foreign_owner = make_user(
+        UserRole.DEALER, email="owner3@example.test", name="Owner Three", dealer=foreign, dealer_role=DealerRole.OWNER
+    )
+    return World(
+        emails={
+            "dealer_owner": owner.email,
+            "dealer_staff": staff.email,
+            "manager": manager.email,
+            "senior_manager": senior.email,
+            "mediator": mediator.email,
+            "admin": admin.email,
+            "other_manager": other_manager.email,
+            "foreign_owner": foreign_owner.email,
+        },
+        own_dealer=own.code,
+        second_dealer=second.code,
+        foreign_dealer=foreign.code,
+    )
