@@ -68,5 +68,7 @@ def init_app(app: Flask) -> None:
 
 def _explicit_description(error: HTTPException) -> str | None:
     """A description given by our own code (abort(409, description=...)), not Werkzeug's English default."""
+    if error.code == 429:  # Flask-Limiter puts the limit itself ("8 per 10 minutes") there, in English
+        return None
     default = type(error).description
     return error.description if error.description and error.description != default else None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import normalise_database_url
 from portal import create_app
-from portal.extensions import db
+from portal.extensions import db, limiter
 from tests.factories import PASSWORD, World, make_world
 
 POSTGRES_HINT = (
@@ -108,6 +108,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
         sessionmaker(bind=connection, join_transaction_mode="create_savepoint"), scopefunc=_app_ctx_id
     )
     migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+    limiter.enabled = False  # the limiter is one object; a test app with limits on may have switched it on
     try:
         yield migrated_app
     finally:

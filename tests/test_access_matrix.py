@@ -1,0 +1,136 @@
+"""The access matrix of record: every route x every role -> the expected status, called for real.
+
+Each row names a route as Flask knows it and a concrete URL built from real objects of the test world: the own
+dealer (D001, in `manager`'s portfolio) and a foreign one (D003, in another manager's portfolio). A route that is
+not in this table fails test_every_route_is_in_the_matrix. Later areas add their rows here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+
+from tests.conftest import log_in
+from tests.factories import World
+
+ROLES = ("anonymous", "dealer_owner", "dealer_staff", "manager", "senior_manager", "mediator", "admin")
+STAFF = ("manager", "senior_manager", "mediator", "admin")
+
+
+def everyone(status: int, anonymous: int | None = None) -> dict[str, int]:
+    table = dict.fromkeys(ROLES, status)
+    if anonymous is not None:
+        table["anonymous"] = anonymous
+    return table
+
+
+def only(allowed: dict[str, int], others: int = 403, anonymous: int = 302) -> dict[str, int]:
+    table = dict.fromkeys(ROLES, others)
+    table["anonymous"] = anonymous
+    table.update(allowed)
+    return table
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    rule: str
+    url: str
+    expected: dict[str, int]
+    form: dict[str, str] = field(default_factory=dict)
+
+
+MATRIX = (
+    Case("GET", "/", "/", everyone(302)),
+    Case("GET", "/healthz", "/healthz", everyone(200)),
+    Case("GET", "/static/<path:filename>", "/static/css/portal.css", everyone(200)),
+    Case("GET", "/login", "/login", everyone(303, anonymous=200)),
+    Case("POST", "/login", "/login", everyone(303, anonymous=422)),
+    Case("POST", "/logout", "/logout", everyone(303, anonymous=302)),
+    Case("POST", "/language", "/language", everyone(303), form={"locale": "en", "next": "/"}),
+    Case("GET", "/account", "/account", everyone(200, anonymous=302)),
+    Case("POST", "/account/password", "/account/password", everyone(422, anonymous=302)),
+    Case("GET", "/dealer/", "/dealer/", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("GET", "/console/", "/console/", only({"manager": 200, "senior_manager": 200, "admin": 200})),
+    Case(
+        "GET",
+        "/console/dealers/<code>",
+        "/console/dealers/{own_dealer}",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>",
+        "/console/dealers/{foreign_dealer}",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>",
+        "/console/dealers/NO-SUCH",
+        only({"manager": 404, "senior_manager": 404, "admin": 404}),
+    ),
+    Case("GET", "/mediation/", "/mediation/", only({"mediator": 200, "admin": 200})),
+    Case("GET", "/admin/", "/admin/", only({"admin": 200})),
+)
+
+
+def test_every_route_is_in_the_matrix(app: Flask) -> None:
+    covered = {(case.method, case.rule) for case in MATRIX}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if (method, rule.rule) not in covered:
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, f"routes missing from the access matrix: {missing}"
+
+
+def test_every_matrix_row_names_every_role() -> None:
+    for case in MATRIX:
+        assert set(case.expected) == set(ROLES), case
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(app: Flask, world: World, role: str) -> None:
+    """One client per role; after a POST (which may log out or change the session) log in again."""
+    failures = []
+    client = app.test_client()
+
+    def fresh_login() -> None:
+        client.delete_cookie("portal_session")
+        if role != "anonymous":
+            log_in(client, world.emails[role])
+
+    fresh_login()
+    for case in MATRIX:
+        url = case.url.format(own_dealer=world.own_dealer, foreign_dealer=world.foreign_dealer)
+        response = client.open(url, method=case.method, data=case.form or None)
+        response.close()
+        if response.status_code != case.expected[role]:
+            failures.append(f"{case.method} {url}: expected {case.expected[role]}, got {response.status_code}")
+        if case.method != "GET":
+            fresh_login()
+    assert not failures, f"{role}: " + "; ".join(failures)
+
+
+@pytest.mark.parametrize("role", ["dealer_owner", "dealer_staff"])
+def test_dealer_home_shows_only_the_users_own_dealer(app: Flask, world: World, role: str) -> None:
+    client = app.test_client()
+    log_in(client, world.emails[role])
+    html = client.get("/dealer/").get_data(as_text=True)
+    assert "Eastern Star Trading" in html
+    assert "Western Wind Retail" not in html and "Northern Light Supply" not in html
+    assert "owner3@example.test" not in html
+
+
+def test_manager_portfolio_lists_only_the_portfolio(app: Flask, world: World) -> None:
+    client = app.test_client()
+    log_in(client, world.emails["manager"])
+    html = client.get("/console/").get_data(as_text=True)
+    assert "Eastern Star Trading" in html and "Northern Light Supply" in html
+    assert "Western Wind Retail" not in html
+    senior = app.test_client()
+    log_in(senior, world.emails["senior_manager"])
+    assert "Western Wind Retail" in senior.get("/console/").get_data(as_text=True)

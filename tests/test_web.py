@@ -1,0 +1,195 @@
+"""Security headers, cookies, htmx behaviour, error pages, the health check and production safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Blueprint, Flask, abort
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.access import EVERYONE, allow, public
+from tests.conftest import log_in
+from tests.factories import PASSWORD, World
+
+
+def test_security_headers_on_every_page(client: FlaskClient) -> None:
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "style-src 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "HX-Request" in response.headers["Vary"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_style(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["admin"])
+    for path in ("/login", "/admin/", "/console/", "/account", "/mediation/"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and "<style" not in html and ' style="' not in html, path
+        assert " on" + "click=" not in html and "hx-on" not in html, path
+
+
+def test_htmx_is_vendored_at_2_0_11_and_configured_for_a_strict_csp(client: FlaskClient) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    assert "/static/vendor/htmx-2.0.11.min.js" in html
+    for setting in ('"allowEval": false', '"includeIndicatorStyles": false', '"selfRequestsOnly": true'):
+        assert setting in html
+    assert '{"code": "422", "swap": true, "error": false}' in html
+    script = Path(__file__).parents[1] / "static" / "vendor" / "htmx-2.0.11.min.js"
+    assert 'version:"2.0.11"' in script.read_text()
+
+
+def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, world: World) -> None:
+    response = client.post("/login", data={"email": world.emails["manager"], "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app("production")
+    monkeypatch.setenv("SECRET_KEY", "too-short")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app("production")
+
+
+def test_production_cookies_are_secure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.db'}")
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'prod.db'}"
+
+
+def test_database_url_for_postgres_uses_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://portal@db.internal/portal")
+    app = create_app("test")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://portal@db.internal/portal"
+
+
+def test_healthz_reports_the_database(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
+    app = create_app("test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing' / 'no.db'}"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_expired_session_answers_htmx_with_hx_redirect(client: FlaskClient) -> None:
+    response = client.get("/account", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/account"
+
+
+def test_password_form_answers_htmx_with_a_422_fragment(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["manager"])
+    response = client.post(
+        "/account/password",
+        data={"current_password": "", "new_password": "short", "confirm_password": ""},
+        headers={"HX-Request": "true"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert html.lstrip().startswith('<form id="password-form"')
+    assert "<html" not in html
+    assert "Enter your current password." in html
+
+
+def test_history_restore_gets_the_whole_page(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["manager"])
+    response = client.post(
+        "/account/password",
+        data={},
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def probe_app(tmp_path: Path) -> Flask:
+    """An app with extra routes that fail on purpose, to see the error pages."""
+    app = create_app(
+        "test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'probe.db'}", "PROPAGATE_EXCEPTIONS": False}
+    )
+    probe = Blueprint("probe", __name__)
+
+    @probe.route("/probe/conflict", methods=["GET"])
+    @public
+    def conflict() -> object:
+        abort(409)
+
+    @probe.route("/probe/boom")
+    @public
+    def boom() -> object:
+        raise RuntimeError("boom")
+
+    @probe.route("/probe/undeclared")
+    def undeclared() -> object:
+        return "should never be served"
+
+    @probe.route("/probe/declared")
+    @allow(EVERYONE)
+    def declared() -> object:
+        return "ok"
+
+    app.register_blueprint(probe)
+    return app
+
+
+def test_conflict_is_a_fragment_for_htmx_and_a_page_otherwise(probe_app: Flask) -> None:
+    client = probe_app.test_client()
+    fragment = client.get("/probe/conflict", headers={"HX-Request": "true"})
+    assert fragment.status_code == 409
+    assert fragment.get_data(as_text=True).lstrip().startswith('<div class="error-fragment" role="alert">')
+    page = client.get("/probe/conflict")
+    assert page.status_code == 409
+    assert "<html" in page.get_data(as_text=True)
+    assert "That change is no longer possible" in page.get_data(as_text=True)
+
+
+def test_server_error_page_is_friendly(probe_app: Flask) -> None:
+    response = probe_app.test_client().get("/probe/boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_route_that_declares_no_roles_is_refused(probe_app: Flask) -> None:
+    assert probe_app.test_client().get("/probe/undeclared").status_code == 403
+
+
+def test_not_found_and_method_not_allowed_pages(client: FlaskClient) -> None:
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.get_data(as_text=True)
+    wrong_method = client.get("/logout")
+    assert wrong_method.status_code == 405
+    assert "That action is not possible here" in wrong_method.get_data(as_text=True)
+
+
+def test_too_large_request_gets_a_friendly_413(app: Flask, client: FlaskClient) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    try:
+        response = client.post("/login", data={"email": "x" * 4096, "password": "y"})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
+    assert response.status_code == 413
+    assert "The upload is too large" in response.get_data(as_text=True)
+
+
+def test_error_pages_are_translated(client: FlaskClient) -> None:
+    response = client.get("/no/such/page", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "页面不存在" in response.get_data(as_text=True)
