@@ -52,7 +52,7 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = "8 per 10 minutes"
 
     PASSWORD_MIN_LENGTH = 12
-    PASSWORD_HASH_METHOD = "scrypt"  # Werkzeug's scrypt, n=2**15, r=8, p=1
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password; Werkzeug's scrypt, n=2**15, r=8, p=1
     PAGE_SIZE = 25
 
     @classmethod
@@ -78,7 +78,7 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     SQLITE_BUSY_TIMEOUT_MS = 30000
     WTF_CSRF_ENABLED = False  # switched on by the tests of CSRF itself (tests/test_csrf.py)
-    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # cheap hashes keep the suite fast; production keeps the default
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # noqa: S105 - cheap hashes keep the suite fast; production keeps the default
 
 
 class ProductionConfig(Config):

@@ -16,9 +16,7 @@ def get_engine():
     return current_app.extensions["migrate"].db.engine
 
 
-config.set_main_option(
-    "sqlalchemy.url", get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
-)
+config.set_main_option("sqlalchemy.url", get_engine().url.render_as_string(hide_password=False).replace("%", "%%"))
 target_db = current_app.extensions["migrate"].db
 
 

@@ -33,11 +33,13 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 
     database.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    # Access before CSRF: an expired session gets "log in again" (HX-Redirect for htmx), not "form expired".
+    security.init_app(app)
     csrf.init_app(app)
+    database.register_write_intent(app)
     htmx.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
-    security.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
 

@@ -26,9 +26,15 @@ def init_app(app: Flask) -> None:
             if engine.dialect.name == "sqlite":
                 _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
+
+def register_write_intent(app: Flask) -> None:
+    """Requests that may change data (every non-GET) start their transaction as a writer.
+
+    Registered after the access and CSRF checks, so refused requests never take the write lock.
+    """
+
     @app.before_request
     def _declare_write_intent() -> None:
-        """Requests that may change data (every non-GET) start their transaction as a writer."""
         if request.method not in SAFE_METHODS:
             begin_write()
 

@@ -11,7 +11,10 @@ from portal.extensions import db
 from portal.web import wants_fragment
 
 ERROR_TEXTS = {
-    400: (_l("Something was wrong with that request"), _l("Please go back, check what you entered and try again.")),
+    400: (
+        _l("Something was wrong with that request"),
+        _l("Please go back, check what you entered and try again."),
+    ),
     401: (_l("Please log in"), _l("Your session has ended. Log in again to continue.")),
     403: (_l("You do not have access to this page"), _l("Your role does not include this page.")),
     404: (_l("Page not found"), _l("The page does not exist, or you do not have access to it.")),
@@ -43,9 +46,7 @@ CSRF_TEXT = (
 def render_error(status: int, title: object | None = None, message: object | None = None) -> tuple[str, int]:
     default_title, default_message = ERROR_TEXTS.get(status, ERROR_TEXTS[500 if status >= 500 else 400])
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    body = render_template(
-        template, status=status, title=title or default_title, message=message or default_message
-    )
+    body = render_template(template, status=status, title=title or default_title, message=message or default_message)
     return body, status
 
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.access import enforce_route_access
 from portal.extensions import db, htmx, login_manager
+from portal.web import refuse_nul_bytes
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user_by_session_token)
     login_manager.unauthorized_handler(_unauthorized)
 
+    app.before_request(refuse_nul_bytes)
     app.before_request(enforce_route_access)
     app.after_request(_set_security_headers)
 

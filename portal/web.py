@@ -28,6 +28,16 @@ def redirect_to(url: str) -> Response:
     return redirect(url, code=303)  # type: ignore[return-value]
 
 
+def refuse_nul_bytes() -> None:
+    """Before every request: NUL cannot be stored in PostgreSQL text, so it is bad input, refused with a 400."""
+    from flask import abort, request
+
+    for values in (request.args, request.form):
+        for value in values.values():
+            if "\x00" in value:
+                abort(400)
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks, no control characters."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):

@@ -97,12 +97,22 @@ def migrated_app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def app(migrated_app: Flask) -> Iterator[Flask]:
-    """Each test inside one outer transaction that is rolled back; the app's commits become savepoints."""
+def db_connection(migrated_app: Flask) -> Iterator[sa.Connection]:
     with migrated_app.app_context():
         engine = db.engine
     connection = engine.connect()
     outer = connection.begin()
+    try:
+        yield connection
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(migrated_app: Flask, db_connection: sa.Connection) -> Iterator[Flask]:
+    """Each test inside one outer transaction that is rolled back; the app's commits become savepoints."""
+    connection = db_connection
     original_session = db.session
     db.session = scoped_session(
         sessionmaker(bind=connection, join_transaction_mode="create_savepoint"), scopefunc=_app_ctx_id
@@ -115,8 +125,6 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
         with migrated_app.app_context():
             db.session.remove()
         db.session = original_session
-        outer.rollback()
-        connection.close()
         migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
 
 
@@ -148,6 +156,17 @@ def login(client: FlaskClient, world: World):  # type: ignore[no-untyped-def]
         return client
 
     return _login
+
+
+@contextmanager
+def example_savepoint(connection: sa.Connection) -> Iterator[None]:
+    """A clean slate for each Hypothesis example: everything the example wrote is rolled back after it."""
+    savepoint = connection.begin_nested()
+    try:
+        yield
+    finally:
+        if savepoint.is_active:
+            savepoint.rollback()
 
 
 @contextmanager

@@ -111,13 +111,25 @@ def make_world() -> World:
     second = make_dealer(code="D002", name="Northern Light Supply", territory=north, manager=manager)
     foreign = make_dealer(code="D003", name="Western Wind Retail", territory=north, manager=other_manager)
     owner = make_user(
-        UserRole.DEALER, email="owner@example.test", name="Owner One", dealer=own, dealer_role=DealerRole.OWNER
+        UserRole.DEALER,
+        email="owner@example.test",
+        name="Owner One",
+        dealer=own,
+        dealer_role=DealerRole.OWNER,
     )
     staff = make_user(
-        UserRole.DEALER, email="staff@example.test", name="Staff One", dealer=own, dealer_role=DealerRole.STAFF
+        UserRole.DEALER,
+        email="staff@example.test",
+        name="Staff One",
+        dealer=own,
+        dealer_role=DealerRole.STAFF,
     )
     foreign_owner = make_user(
-        UserRole.DEALER, email="owner3@example.test", name="Owner Three", dealer=foreign, dealer_role=DealerRole.OWNER
+        UserRole.DEALER,
+        email="owner3@example.test",
+        name="Owner Three",
+        dealer=foreign,
+        dealer_role=DealerRole.OWNER,
     )
     return World(
         emails={

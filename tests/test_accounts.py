@@ -107,9 +107,7 @@ def test_logout_is_a_post_and_the_old_cookie_is_useless_afterwards(
     assert _replay(app, cookie) == 302
 
 
-def test_password_change_ends_other_sessions_but_keeps_this_one(
-    app: Flask, client: FlaskClient, world: World
-) -> None:
+def test_password_change_ends_other_sessions_but_keeps_this_one(app: Flask, client: FlaskClient, world: World) -> None:
     log_in(client, world.emails["manager"])
     other_browser = app.test_client()
     log_in(other_browser, world.emails["manager"])
@@ -126,9 +124,12 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(
     assert client.get("/account").status_code == 200
     assert other_browser.get("/account").status_code == 302
     assert _replay(app, old_cookie) == 302
-    assert app.test_client().post(
-        "/login", data={"email": world.emails["manager"], "password": "a much longer new password"}
-    ).status_code == 303
+    assert (
+        app.test_client()
+        .post("/login", data={"email": world.emails["manager"], "password": "a much longer new password"})
+        .status_code
+        == 303
+    )
 
 
 def test_password_change_needs_the_current_password(app: Flask, client: FlaskClient, world: World) -> None:
@@ -226,12 +227,8 @@ def test_suspended_dealer_users_can_still_log_in(app: Flask, client: FlaskClient
         ("", "/console/"),
     ],
 )
-def test_next_only_redirects_within_this_site(
-    client: FlaskClient, world: World, next_url: str, expected: str
-) -> None:
-    response = client.post(
-        "/login", data={"email": world.emails["manager"], "password": PASSWORD, "next": next_url}
-    )
+def test_next_only_redirects_within_this_site(client: FlaskClient, world: World, next_url: str, expected: str) -> None:
+    response = client.post("/login", data={"email": world.emails["manager"], "password": PASSWORD, "next": next_url})
     assert response.status_code == 303
     assert response.headers["Location"] == expected
 

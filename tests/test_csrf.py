@@ -52,7 +52,11 @@ STATE_CHANGING: dict[str, tuple[Callable[[World], dict[str, str]], bool]] = {
     "/login": (lambda world: {"email": world.emails["manager"], "password": PASSWORD}, False),
     "/logout": (lambda world: {}, True),
     "/account/password": (
-        lambda world: {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        lambda world: {
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
         True,
     ),
     "/language": (lambda world: {"locale": "zh_Hans", "next": "/account"}, True),

@@ -34,9 +34,7 @@ def limited_app(tmp_path: Path) -> Iterator[tuple[Flask, World]]:
 
 def _attempt(app: Flask, email: str, password: str, address: str = "192.0.2.10") -> int:
     client = app.test_client()
-    response = client.post(
-        "/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
-    )
+    response = client.post("/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address})
     return response.status_code
 
 
@@ -55,7 +53,7 @@ def test_failed_attempts_lock_the_account_for_everyone(limited_app: tuple[Flask,
 
 
 def test_the_account_limit_ignores_case_and_spaces(limited_app: tuple[Flask, World]) -> None:
-    app, world = limited_app
+    app, _world = limited_app
     spellings = ["manager@example.test", " MANAGER@example.test", "Manager@Example.Test "]
     assert [_attempt(app, spelling, "wrong", f"192.0.2.{n}") for n, spelling in enumerate(spellings)] == [200] * 3
     assert _attempt(app, "manager@example.test", PASSWORD, "192.0.2.99") == 429

@@ -94,6 +94,13 @@ def test_expired_session_answers_htmx_with_hx_redirect(client: FlaskClient) -> N
     assert response.headers["HX-Redirect"] == "/login?next=/account"
 
 
+def test_expired_session_beats_the_csrf_check_for_htmx_posts(app: Flask, client: FlaskClient) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/account/password", data={}, headers={"HX-Request": "true", "X-CSRFToken": "stale"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/account/password"
+
+
 def test_password_form_answers_htmx_with_a_422_fragment(client: FlaskClient, world: World) -> None:
     log_in(client, world.emails["manager"])
     response = client.post(
@@ -122,7 +129,8 @@ def test_history_restore_gets_the_whole_page(client: FlaskClient, world: World) 
 def probe_app(tmp_path: Path) -> Flask:
     """An app with extra routes that fail on purpose, to see the error pages."""
     app = create_app(
-        "test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'probe.db'}", "PROPAGATE_EXCEPTIONS": False}
+        "test",
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'probe.db'}", "PROPAGATE_EXCEPTIONS": False},
     )
     probe = Blueprint("probe", __name__)
 

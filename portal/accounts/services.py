@@ -14,6 +14,7 @@ from portal.audit.services import record_event
 from portal.extensions import db
 from portal.types import utcnow
 
+
 @cache
 def _dummy_hash(method: str) -> str:
     """Checked against when the email is unknown, so both answers take the same time."""

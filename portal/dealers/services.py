@@ -63,9 +63,7 @@ def company_today(now: datetime | None = None) -> date:
 
 def current_period(today: date | None = None) -> Period | None:
     day = today or company_today()
-    return db.session.execute(
-        select(Period).where(Period.starts_on <= day, Period.ends_on >= day)
-    ).scalar_one_or_none()
+    return db.session.execute(select(Period).where(Period.starts_on <= day, Period.ends_on >= day)).scalar_one_or_none()
 
 
 def dealer_counts_by_status() -> dict[str, int]:

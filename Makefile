@@ -1,0 +1,64 @@
+# The commands the README gives. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := portal
+
+.PHONY: run test test-fast lint format translations setup browser-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
+	touch $@
+
+# Compiled catalogues are build output; the .po files in translations/ are the source.
+translations/zh_Hans/LC_MESSAGES/messages.mo: translations/zh_Hans/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -d translations
+
+setup: $(VENV)/.installed translations/zh_Hans/LC_MESSAGES/messages.mo
+
+run: setup
+	@mkdir -p instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
+	@echo "Serving the portal at http://$(HOST):$(PORT)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's Chromium; installed here when missing (needs root, as on CI).
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "Chromium is missing: run 'sudo apt-get install -y chromium' once, then make test."; exit 1; \
+		fi; \
+	fi
+
+# pytest's exit code 5 means no test ran: that is a failure too, said plainly.
+test: setup browser-deps
+	@$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
+
+# Without the browser journeys: quick feedback while working.
+test-fast: setup
+	$(BIN)/pytest -m "not browser"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-extract strings and merge them into the Chinese catalogue; then translate the new entries.
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations
+
+clean:
+	rm -rf $(VENV) instance/portal.db* .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,92 @@
+"""Browser journeys in Debian's Chromium through Playwright, against the portal served from a thread.
+
+The live server has its own SQLite file with the demo data and real commits; it never shares the unit tests'
+rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import Page
+from werkzeug.serving import make_server
+
+from portal.demo import seed_demo
+from portal.extensions import db
+from tests.conftest import build_app
+
+AXE_SOURCE = (Path(__file__).parent / "axe-4.14.1.min.js").read_text()
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    return {"executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = tmp_path_factory.mktemp("browser") / "portal.db"
+    app = build_app(f"sqlite:///{database}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def csp_violations(page: Page) -> list[str]:
+    """Console messages that report a blocked resource: a strict CSP must not break the page."""
+    messages: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            messages.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    return messages
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core in the page (all rules, none switched off) and return its violations."""
+    page.evaluate(AXE_SOURCE)
+    result = page.evaluate("async () => JSON.stringify((await axe.run(document)).violations)")
+    return json.loads(result)
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']][:3]}" for violation in violations
+    )

@@ -1,0 +1,68 @@
+"""`flask seed-demo`: the demo channel that the README and later areas rely on, and running it twice changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus
+from portal.demo import DEMO_PASSWORD, seed_demo
+from portal.extensions import db
+from tests.conftest import log_in
+
+
+def _counts() -> tuple[int, int, int]:
+    return tuple(  # type: ignore[return-value]
+        db.session.execute(select(func.count()).select_from(model)).scalar_one() for model in (User, Dealer, Period)
+    )
+
+
+def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
+    with app.app_context():
+        seed_demo(today=date(2026, 11, 28))
+        first = _counts()
+        seed_demo(today=date(2026, 11, 28))
+        assert _counts() == first == (7, 2, 9)
+        users = {user.email: user for user in db.session.execute(select(User)).scalars()}
+        eastern = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
+        northern = db.session.execute(select(Dealer).where(Dealer.code == "D002")).scalar_one()
+        assert (eastern.name, eastern.territory.name, eastern.tier, eastern.status) == (
+            "Eastern Star Trading",
+            "East",
+            DealerTier.GOLD,
+            DealerStatus.ACTIVE,
+        )
+        assert (northern.name, northern.territory.name, northern.tier) == (
+            "Northern Light Supply",
+            "North",
+            DealerTier.SILVER,
+        )
+        assert eastern.manager_id == northern.manager_id == users["manager@demo.test"].id
+        assert users["dealer@demo.test"].dealer_id == eastern.id
+        assert users["dealer@demo.test"].dealer_role is DealerRole.OWNER
+        assert users["staff@demo.test"].dealer_role is DealerRole.STAFF
+        assert users["dealer2@demo.test"].dealer_id == northern.id
+        assert users["manager2@demo.test"].is_senior
+        assert users["mediator@demo.test"].role is UserRole.MEDIATOR
+        assert users["admin@demo.test"].role is UserRole.ADMIN
+        periods = db.session.execute(select(Period).order_by(Period.starts_on)).scalars().all()
+        assert [period.code for period in periods] == [
+            "2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4",
+        ]  # fmt: skip
+        assert (periods[-1].starts_on, periods[-1].ends_on, periods[-1].status) == (
+            date(2026, 10, 1),
+            date(2026, 12, 31),
+            PeriodStatus.OPEN,
+        )
+        assert all(period.status is PeriodStatus.CLOSED for period in periods[:-1])
+        db.session.commit()
+    log_in(app.test_client(), "manager2@demo.test", DEMO_PASSWORD)
+
+
+def test_seed_demo_command_prints_the_logins(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.test" in result.output and DEMO_PASSWORD in result.output

@@ -1,0 +1,64 @@
+"""Every page runs the same number of SQL statements with ten times the data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.dealers.models import PeriodStatus
+from portal.extensions import db
+from tests.conftest import count_queries, log_in
+from tests.factories import World, make_dealer, make_period, make_territory, make_user
+
+PAGES = [
+    ("dealer_owner", "/dealer/"),
+    ("dealer_staff", "/account"),
+    ("manager", "/console/"),
+    ("manager", "/console/?q=X&page=2"),
+    ("manager", "/console/dealers/D001"),
+    ("senior_manager", "/console/"),
+    ("mediator", "/mediation/"),
+    ("admin", "/admin/"),
+]
+
+
+def _grow_channel(world: World, factor: int, first_year: int) -> None:
+    """Dealers, people and periods in proportion to `factor`, in the same portfolios as the test's users."""
+    manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+    own = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+    territory = make_territory()
+    for _ in range(3 * factor):
+        dealer = make_dealer(territory=territory, manager=manager)
+        make_user(UserRole.DEALER, dealer=dealer, dealer_role=DealerRole.OWNER)
+    for _ in range(2 * factor):
+        make_user(UserRole.DEALER, dealer=own.dealer, dealer_role=DealerRole.STAFF)
+    for year in range(first_year, first_year + factor):
+        make_period(f"{year}-Q1", date(year, 1, 1), date(year, 3, 31), PeriodStatus.CLOSED)
+
+
+def _statements(app: Flask, role: str, path: str, world: World) -> int:
+    client = app.test_client()
+    log_in(client, world.emails[role])
+    client.get(path)  # warm-up: first-request work is not what is being measured
+    with count_queries(app) as statements:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize(("role", "path"), PAGES)
+def test_query_count_stays_flat_with_ten_times_the_data(app: Flask, world: World, role: str, path: str) -> None:
+    with app.app_context():
+        _grow_channel(world, 10, first_year=1800)
+        db.session.commit()
+    small = _statements(app, role, path, world)
+    with app.app_context():
+        _grow_channel(world, 90, first_year=1900)  # ten times what the first pass had
+        db.session.commit()
+    large = _statements(app, role, path, world)
+    assert large == small, f"{path} as {role}: {small} statements with the small channel, {large} with ten times"
+    assert small <= 8
