@@ -58,7 +58,9 @@ def postgres_url(database: str) -> str | None:
 
 def recreate_postgres_database(url: str) -> None:
     parsed = sa.engine.make_url(url)
-    admin_engine = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin_engine = sa.create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     with admin_engine.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
@@ -80,6 +82,13 @@ def build_app(database_url: str, **overrides: Any) -> Flask:
     return create_app("test", {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
 
 
+def dispose_app(app: Flask) -> None:
+    """Close every pooled connection of a test app (its session first, or its connection outlives the pool)."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -92,8 +101,7 @@ def migrated_app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with app.app_context():
         upgrade()
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    dispose_app(app)
 
 
 @pytest.fixture

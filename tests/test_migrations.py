@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from portal.extensions import db
-from tests.conftest import BACKENDS, build_app, fresh_database_url
+from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -26,6 +26,6 @@ def test_upgrade_from_empty_to_head_matches_the_models(
             context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
             differences = compare_metadata(context, db.metadata)
         tables = set(sa.inspect(db.engine).get_table_names())
-        db.engine.dispose()
+    dispose_app(app)
     assert differences == [], f"models and migrations differ: {differences}"
     assert {"users", "dealers", "territories", "periods", "audit_events"} <= tables

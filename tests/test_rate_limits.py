@@ -10,7 +10,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from portal.extensions import db, limiter
-from tests.conftest import build_app
+from tests.conftest import build_app, dispose_app
 from tests.factories import PASSWORD, World, make_world
 
 
@@ -28,8 +28,7 @@ def limited_app(tmp_path: Path) -> Iterator[tuple[Flask, World]]:
         db.session.commit()
     yield app, world
     limiter.enabled = False
-    with app.app_context():
-        db.engine.dispose()
+    dispose_app(app)
 
 
 def _attempt(app: Flask, email: str, password: str, address: str = "192.0.2.10") -> int:

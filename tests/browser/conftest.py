@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from portal.demo import seed_demo
 from portal.extensions import db
-from tests.conftest import build_app
+from tests.conftest import build_app, dispose_app
 
 AXE_SOURCE = (Path(__file__).parent / "axe-4.14.1.min.js").read_text()
 CHROMIUM_ARGS = [
@@ -60,8 +60,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+        dispose_app(app)
 
 
 @pytest.fixture
