@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
 
         seed_demo()
         db.session.commit()
-        click.echo("Demo data ready. Log in at http://127.0.0.1:5000 with any of:")
+        click.echo("Demo data ready. Log in with any of:")
         for email, password in demo_logins():
             click.echo(f"  {email:<22} {password}")
 

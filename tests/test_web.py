@@ -179,6 +179,15 @@ def test_a_route_that_declares_no_roles_is_refused(probe_app: Flask) -> None:
     assert probe_app.test_client().get("/probe/undeclared").status_code == 403
 
 
+def test_forbidden_page_is_friendly_and_translated(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["dealer_staff"])
+    response = client.get("/admin/")
+    assert response.status_code == 403
+    assert "You do not have access to this page" in response.get_data(as_text=True)
+    client.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    assert "您无权访问此页面" in client.get("/admin/").get_data(as_text=True)
+
+
 def test_not_found_and_method_not_allowed_pages(client: FlaskClient) -> None:
     missing = client.get("/no/such/page")
     assert missing.status_code == 404

@@ -16,6 +16,7 @@ DESKTOP = {"width": 1280, "height": 860}
 HOMES = [
     ("dealer@demo.test", "/dealer/", "Eastern Star Trading", "Eastern Star Trading"),
     ("staff@demo.test", "/dealer/", "Eastern Star Trading", "Eastern Star Trading"),
+    ("dealer2@demo.test", "/dealer/", "Northern Light Supply", "Northern Light Supply"),
     ("manager@demo.test", "/console/", "My portfolio", "我负责的经销商"),
     ("manager2@demo.test", "/console/", "All dealers", "全部经销商"),
     ("mediator@demo.test", "/mediation/", "Mediation", "调解"),
