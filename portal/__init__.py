@@ -48,11 +48,12 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     navigation.init_app(app)
 
     from portal.accounts.views import bp as accounts_bp
+    from portal.audit.views import bp as audit_bp
     from portal.core.views import bp as core_bp
     from portal.dealers.views import bp as dealers_bp
     from portal.disputes.views import bp as disputes_bp
 
-    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp):
+    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp):
         app.register_blueprint(blueprint)
 
     from portal import cli

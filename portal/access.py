@@ -82,3 +82,12 @@ def enforce_route_access() -> Any:
     if current_user.access_role not in roles:
         abort(403)
     return None
+
+
+def require_role(user: Any, *roles: AccessRole | frozenset[AccessRole]) -> None:
+    """Services repeat the route's check, so a rule holds whichever view or command calls them."""
+    allowed: set[AccessRole] = set()
+    for role in roles:
+        allowed.update(role if isinstance(role, frozenset) else {role})
+    if user is None or not getattr(user, "is_authenticated", False) or user.access_role not in allowed:
+        abort(403)

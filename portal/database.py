@@ -40,9 +40,15 @@ def register_write_intent(app: Flask) -> None:
 
 
 def begin_write() -> None:
-    """Start the session's transaction with write intent (BEGIN IMMEDIATE on SQLite; a plain BEGIN elsewhere)."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={WRITE_INTENT: True})
+    """Start the session's transaction with write intent (BEGIN IMMEDIATE on SQLite; a plain BEGIN elsewhere).
+
+    A read transaction already open (loading the logged-in user) is ended first, so that the writer holds the lock
+    from its first read and everything it reads afterwards, the user included, is current.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_INTENT: True})
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

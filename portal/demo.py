@@ -8,7 +8,17 @@ from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
-from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory
+from portal.dealers.models import (
+    Dealer,
+    DealerEvent,
+    DealerEventKind,
+    DealerStatus,
+    DealerTier,
+    Period,
+    PeriodStatus,
+    Territory,
+    Trainee,
+)
 from portal.dealers.services import company_today, quarter_of
 from portal.extensions import db
 
@@ -28,6 +38,17 @@ DEALERS = (
     # code, name, territory, tier, status, manager email
     ("D001", "Eastern Star Trading", "EAST", DealerTier.GOLD, DealerStatus.ACTIVE, "manager@demo.test"),
     ("D002", "Northern Light Supply", "NORTH", DealerTier.SILVER, DealerStatus.ACTIVE, "manager@demo.test"),
+    ("D003", "Southern Harbour Electric", "SOUTH", DealerTier.BRONZE, DealerStatus.ACTIVE, "manager2@demo.test"),
+    ("D004", "Western Plains Machinery", "WEST", DealerTier.PLATINUM, DealerStatus.ACTIVE, "manager@demo.test"),
+    ("D005", "Pearl River Distribution", "SOUTH", DealerTier.SILVER, DealerStatus.ONBOARDING, "manager2@demo.test"),
+    ("D006", "Golden Bridge Trading", "EAST", DealerTier.BRONZE, DealerStatus.SUSPENDED, "manager2@demo.test"),
+)
+
+TRAINEES = (
+    # dealer code, name, job title
+    ("D001", "Sun Hao", "Service technician"),
+    ("D001", "Ma Li", "Showroom sales"),
+    ("D002", "Gao Jun", "Installer"),
 )
 
 DEALER_USERS = (
@@ -66,6 +87,13 @@ def seed_demo(today: date | None = None) -> None:
                 "payee_name": name,
             },
         )
+    for dealer in dealers.values():
+        _ensure_created_event(dealer)
+    for code, name, job_title in TRAINEES:
+        if not db.session.execute(
+            select(Trainee.id).where(Trainee.dealer_id == dealers[code].id, Trainee.name == name)
+        ).first():
+            db.session.add(Trainee(dealer_id=dealers[code].id, name=name, job_title=job_title))
     for email, name, dealer_code, dealer_role, locale in DEALER_USERS:
         _ensure_user(
             email,
@@ -77,6 +105,14 @@ def seed_demo(today: date | None = None) -> None:
             locale=locale,
         )
     db.session.flush()
+
+
+def _ensure_created_event(dealer: Dealer) -> None:
+    exists = db.session.execute(
+        select(DealerEvent.id).where(DealerEvent.dealer_id == dealer.id, DealerEvent.kind == DealerEventKind.CREATED)
+    ).first()
+    if not exists:
+        db.session.add(DealerEvent(dealer_id=dealer.id, kind=DealerEventKind.CREATED, to_value=dealer.status.value))
 
 
 def _seed_periods(today: date) -> None:

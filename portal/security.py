@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from portal.access import enforce_route_access
 from portal.extensions import db, htmx, login_manager
-from portal.web import refuse_nul_bytes
+from portal.web import redirect_to, refuse_nul_bytes
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -35,7 +36,32 @@ def init_app(app: Flask) -> None:
 
     app.before_request(refuse_nul_bytes)
     app.before_request(enforce_route_access)
+    app.before_request(require_password_change)
     app.after_request(_set_security_headers)
+
+
+# What a user with a temporary password may still do: change it, read the account page, switch language, leave.
+PASSWORD_CHANGE_ENDPOINTS = frozenset(
+    {
+        "accounts.account",
+        "accounts.change_password",
+        "accounts.logout",
+        "accounts.set_language",
+        "static",
+        "core.healthz",
+    }
+)
+
+
+def require_password_change() -> Response | None:
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS
+    ):
+        flash(_l("Choose your own password to continue: the one you were given is temporary."), "warning")
+        return redirect_to(url_for("accounts.account"))
+    return None
 
 
 def load_user_by_session_token(token: str) -> object | None:

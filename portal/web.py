@@ -46,3 +46,12 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def show_service_error(form: Any, field: str, message: str) -> None:
+    """Put a service's refusal next to the field it concerns (or above the form when no field matches)."""
+    target = getattr(form, field, None)
+    if target is not None and hasattr(target, "errors"):
+        target.errors = [*list(target.errors), message]
+    else:
+        form.form_errors.append(message)

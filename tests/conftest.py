@@ -193,3 +193,27 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", _record)
+
+
+def fingerprint(app: Flask) -> tuple[Any, ...]:
+    """Everything a state-changing route could touch, to prove a refused request changed nothing."""
+    from portal.accounts.models import User
+    from portal.audit.models import AuditEvent
+    from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
+
+    with app.app_context():
+        return (
+            db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one(),
+            db.session.execute(sa.select(sa.func.count()).select_from(DealerEvent)).scalar_one(),
+            db.session.execute(
+                sa.select(
+                    User.id, User.email, User.active, User.role, User.dealer_role, User.password_hash, User.locale
+                ).order_by(User.id)
+            ).all(),
+            db.session.execute(
+                sa.select(Dealer.id, Dealer.code, Dealer.name, Dealer.status, Dealer.manager_id).order_by(Dealer.id)
+            ).all(),
+            db.session.execute(sa.select(Trainee.id, Trainee.name, Trainee.active).order_by(Trainee.id)).all(),
+            db.session.execute(sa.select(Territory.id, Territory.code, Territory.name).order_by(Territory.id)).all(),
+            db.session.execute(sa.select(Period.id, Period.code, Period.status).order_by(Period.id)).all(),
+        )

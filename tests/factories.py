@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
-from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory
+from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
 from portal.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -88,14 +89,23 @@ def make_period(code: str, starts_on, ends_on, status: PeriodStatus = PeriodStat
     return period
 
 
+def make_trainee(dealer: Dealer, name: str | None = None) -> Trainee:
+    trainee = Trainee(dealer_id=dealer.id, name=name or f"Trainee {next(_sequence)}", job_title="Sales")
+    db.session.add(trainee)
+    db.session.flush()
+    return trainee
+
+
 @dataclass(frozen=True)
 class World:
-    """Emails and codes of a small channel: two portfolios, so every role has a foreign dealer to be refused."""
+    """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
 
     emails: dict[str, str]
     own_dealer: str
     second_dealer: str
     foreign_dealer: str
+    ids: dict[str, int]
+    open_period: str
 
 
 def make_world() -> World:
@@ -131,7 +141,28 @@ def make_world() -> World:
         dealer=foreign,
         dealer_role=DealerRole.OWNER,
     )
+    former = make_user(
+        UserRole.DEALER, email="former@example.test", name="Former Staff", dealer=own, dealer_role=DealerRole.STAFF
+    )
+    former.active = False
+    own_trainee = make_trainee(own, "Own Trainee")
+    foreign_trainee = make_trainee(foreign, "Foreign Trainee")
+    period = make_period("2030-Q1", date(2030, 1, 1), date(2030, 3, 31))
     return World(
+        ids={
+            "staff": staff.id,
+            "former_staff": former.id,
+            "owner": owner.id,
+            "foreign_owner": foreign_owner.id,
+            "manager": manager.id,
+            "other_manager": other_manager.id,
+            "admin": admin.id,
+            "own_trainee": own_trainee.id,
+            "foreign_trainee": foreign_trainee.id,
+            "territory": east.id,
+            "own_dealer_id": own.id,
+        },
+        open_period=period.code,
         emails={
             "dealer_owner": owner.email,
             "dealer_staff": staff.email,

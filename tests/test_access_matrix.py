@@ -74,6 +74,144 @@ MATRIX = (
     ),
     Case("GET", "/mediation/", "/mediation/", only({"mediator": 200, "admin": 200})),
     Case("GET", "/admin/", "/admin/", only({"admin": 200})),
+    # --- the dealer's people (owners manage; staff read) ---
+    Case("GET", "/dealer/people", "/dealer/people", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("POST", "/dealer/people/staff", "/dealer/people/staff", only({"dealer_owner": 422})),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/deactivate",
+        "/dealer/people/staff/{staff}/deactivate",
+        only({"dealer_owner": 303}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/deactivate",
+        "/dealer/people/staff/{foreign_owner}/deactivate",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/reactivate",
+        "/dealer/people/staff/{staff}/reactivate",
+        only({"dealer_owner": 303}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/reactivate",
+        "/dealer/people/staff/{foreign_owner}/reactivate",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/make-owner",
+        "/dealer/people/staff/{foreign_owner}/make-owner",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/staff/<int:user_id>/make-owner",
+        "/dealer/people/staff/{staff}/make-owner",
+        only({"dealer_owner": 303}),
+    ),
+    Case("POST", "/dealer/people/trainees", "/dealer/people/trainees", only({"dealer_owner": 422})),
+    Case(
+        "GET",
+        "/dealer/people/trainees/<int:trainee_id>/edit",
+        "/dealer/people/trainees/{own_trainee}/edit",
+        only({"dealer_owner": 200}),
+    ),
+    Case(
+        "GET",
+        "/dealer/people/trainees/<int:trainee_id>/edit",
+        "/dealer/people/trainees/{foreign_trainee}/edit",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/trainees/<int:trainee_id>/edit",
+        "/dealer/people/trainees/{own_trainee}/edit",
+        only({"dealer_owner": 422}),
+        form={"name": ""},
+    ),
+    Case(
+        "POST",
+        "/dealer/people/trainees/<int:trainee_id>/edit",
+        "/dealer/people/trainees/{foreign_trainee}/edit",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/trainees/<int:trainee_id>/remove",
+        "/dealer/people/trainees/{foreign_trainee}/remove",
+        only({"dealer_owner": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/people/trainees/<int:trainee_id>/remove",
+        "/dealer/people/trainees/{own_trainee}/remove",
+        only({"dealer_owner": 303}),
+    ),
+    # --- the console: lifecycle and portfolios (senior managers and admins decide) ---
+    Case(
+        "POST",
+        "/console/dealers/<code>/status",
+        "/console/dealers/{own_dealer}/status",
+        only({"senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/console/dealers/<code>/status",
+        "/console/dealers/NO-SUCH/status",
+        only({"senior_manager": 404, "admin": 404}),
+    ),
+    Case(
+        "POST",
+        "/console/dealers/<code>/manager",
+        "/console/dealers/{foreign_dealer}/manager",
+        only({"senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/console/dealers/<code>/manager",
+        "/console/dealers/NO-SUCH/manager",
+        only({"senior_manager": 404, "admin": 404}),
+    ),
+    Case("GET", "/console/portfolios", "/console/portfolios", only({"senior_manager": 200, "admin": 200})),
+    Case("POST", "/console/portfolios", "/console/portfolios", only({"senior_manager": 422, "admin": 422})),
+    Case("GET", "/audit/", "/audit/", only({"senior_manager": 200, "admin": 200})),
+    # --- the admin directory ---
+    Case("GET", "/admin/dealers/new", "/admin/dealers/new", only({"admin": 200})),
+    Case("POST", "/admin/dealers/new", "/admin/dealers/new", only({"admin": 422})),
+    Case("GET", "/admin/dealers/<code>/edit", "/admin/dealers/{own_dealer}/edit", only({"admin": 200})),
+    Case("GET", "/admin/dealers/<code>/edit", "/admin/dealers/NO-SUCH/edit", only({"admin": 404})),
+    Case("POST", "/admin/dealers/<code>/edit", "/admin/dealers/{own_dealer}/edit", only({"admin": 422}), {"name": ""}),
+    Case("GET", "/admin/territories", "/admin/territories", only({"admin": 200})),
+    Case("POST", "/admin/territories", "/admin/territories", only({"admin": 422})),
+    Case(
+        "GET",
+        "/admin/territories/<int:territory_id>/edit",
+        "/admin/territories/{territory}/edit",
+        only({"admin": 200}),
+    ),
+    Case("GET", "/admin/territories/<int:territory_id>/edit", "/admin/territories/999999/edit", only({"admin": 404})),
+    Case(
+        "POST",
+        "/admin/territories/<int:territory_id>/edit",
+        "/admin/territories/{territory}/edit",
+        only({"admin": 422}),
+        form={"name": ""},
+    ),
+    Case("GET", "/admin/periods", "/admin/periods", only({"admin": 200})),
+    Case("POST", "/admin/periods", "/admin/periods", only({"admin": 422})),
+    Case("POST", "/admin/periods/<code>/close", "/admin/periods/NO-SUCH/close", only({"admin": 404})),
+    Case("POST", "/admin/periods/<code>/close", "/admin/periods/{open_period}/close", only({"admin": 303})),
+    Case("POST", "/admin/periods/<code>/close", "/admin/periods/{open_period}/close", only({"admin": 409})),
+    Case("GET", "/admin/users", "/admin/users", only({"admin": 200})),
+    Case("GET", "/admin/users/new", "/admin/users/new", only({"admin": 200})),
+    Case("POST", "/admin/users/new", "/admin/users/new", only({"admin": 422})),
+    Case("GET", "/admin/users/<int:user_id>/edit", "/admin/users/{staff}/edit", only({"admin": 200})),
+    Case("GET", "/admin/users/<int:user_id>/edit", "/admin/users/999999/edit", only({"admin": 404})),
+    Case("POST", "/admin/users/<int:user_id>/edit", "/admin/users/{staff}/edit", only({"admin": 422}), {"name": ""}),
 )
 
 
@@ -105,7 +243,12 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
 
     fresh_login()
     for case in MATRIX:
-        url = case.url.format(own_dealer=world.own_dealer, foreign_dealer=world.foreign_dealer)
+        url = case.url.format(
+            own_dealer=world.own_dealer,
+            foreign_dealer=world.foreign_dealer,
+            open_period=world.open_period,
+            **world.ids,
+        )
         response = client.open(url, method=case.method, data=case.form or None)
         response.close()
         if response.status_code != case.expected[role]:

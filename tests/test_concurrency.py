@@ -13,11 +13,12 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from portal.accounts.models import UserRole
+from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.models import AuditEvent
+from portal.dealers.models import Dealer, DealerEvent, DealerEventKind
 from portal.extensions import db
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, make_world
 
 THREADS = 16
 
@@ -58,3 +59,91 @@ def test_simultaneous_logins_all_succeed_and_are_all_audited(
     assert not errors, errors
     assert sorted(statuses) == [303] * THREADS
     assert succeeded == THREADS
+
+
+def _race(app, requests):  # type: ignore[no-untyped-def]
+    """Log each client in, then release all their POSTs at once; returns the statuses in request order."""
+    barrier = threading.Barrier(len(requests))
+    statuses: list[int | None] = [None] * len(requests)
+    errors: list[BaseException] = []
+
+    def run(index: int, email: str, url: str, form: dict[str, str]) -> None:
+        client = app.test_client()
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+        client.get("/account")
+        barrier.wait()
+        try:
+            statuses[index] = client.post(url, data=form).status_code
+        except BaseException as error:  # reported below with the statuses
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index, *request)) for index, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return statuses
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_people_deciding_a_dealers_status_end_with_one_decision(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+        world = make_world()
+        second_admin = make_user(UserRole.ADMIN).email
+        db.session.commit()
+    url = f"/console/dealers/{world.own_dealer}/status"
+    statuses = _race(
+        app,
+        [
+            (world.emails["admin"], url, {"expected": "active", "status": "suspended", "reason": "Price war."}),
+            (second_admin, url, {"expected": "active", "status": "terminated", "reason": "Contract ended."}),
+            (world.emails["senior_manager"], url, {"expected": "active", "status": "suspended", "reason": "Late."}),
+        ],
+    )
+    with app.app_context():
+        changes = (
+            db.session.execute(select(DealerEvent).where(DealerEvent.kind == DealerEventKind.STATUS_CHANGED))
+            .scalars()
+            .all()
+        )
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        final_status = dealer.status.value
+    dispose_app(app)
+    assert sorted(statuses) == [303, 409, 409]
+    assert len(changes) == 1 and changes[0].to_value == final_status
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_owners_deactivating_each_other_leave_one_owner(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+        world = make_world()
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        second_owner = make_user(UserRole.DEALER, dealer=dealer, dealer_role=DealerRole.OWNER)
+        first_owner_id, second_owner_id, second_email = world.ids["owner"], second_owner.id, second_owner.email
+        dealer_id = dealer.id
+        db.session.commit()
+    statuses = _race(
+        app,
+        [
+            (world.emails["dealer_owner"], f"/dealer/people/staff/{second_owner_id}/deactivate", {}),
+            (second_email, f"/dealer/people/staff/{first_owner_id}/deactivate", {}),
+        ],
+    )
+    with app.app_context():
+        active_owners = db.session.execute(
+            select(func.count())
+            .select_from(User)
+            .where(User.dealer_id == dealer_id, User.dealer_role == DealerRole.OWNER, User.active)
+        ).scalar_one()
+    dispose_app(app)
+    assert sorted(statuses) == [303, 403]
+    assert active_owners == 1

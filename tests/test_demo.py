@@ -25,7 +25,7 @@ def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
         seed_demo(today=date(2026, 11, 28))
         first = _counts()
         seed_demo(today=date(2026, 11, 28))
-        assert _counts() == first == (7, 2, 9)
+        assert _counts() == first == (7, 6, 9)
         users = {user.email: user for user in db.session.execute(select(User)).scalars()}
         eastern = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
         northern = db.session.execute(select(Dealer).where(Dealer.code == "D002")).scalar_one()
@@ -45,6 +45,9 @@ def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
         assert users["dealer@demo.test"].dealer_role is DealerRole.OWNER
         assert users["staff@demo.test"].dealer_role is DealerRole.STAFF
         assert users["dealer2@demo.test"].dealer_id == northern.id
+        tiers = {dealer.tier for dealer in db.session.execute(select(Dealer)).scalars()}
+        territories = {dealer.territory.code for dealer in db.session.execute(select(Dealer)).scalars()}
+        assert tiers == set(DealerTier) and territories == {"EAST", "NORTH", "SOUTH", "WEST"}
         assert users["manager2@demo.test"].is_senior
         assert users["mediator@demo.test"].role is UserRole.MEDIATOR
         assert users["admin@demo.test"].role is UserRole.ADMIN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -11,8 +12,9 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
-from tests.conftest import example_savepoint, log_in
+from tests.conftest import example_savepoint, fingerprint, log_in
 from tests.factories import PASSWORD, World
+from tests.state_changing import STATE_CHANGING, Route
 
 FORM_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 hostile_text = st.one_of(
@@ -90,3 +92,57 @@ def test_language_form(
             location = response.headers["Location"]
             assert location.startswith("/") and not location.startswith("//")
         assert _user(app, world.emails["dealer_staff"])[2] in {None, "en", "zh_Hans"}
+
+
+# The forms of the directory (the account forms have their own tests above); action-only routes have no fields.
+DIRECTORY_ROUTES = [route for route in STATE_CHANGING if route.rule.startswith(("/dealer/", "/console/", "/admin/"))]
+
+
+@pytest.mark.parametrize("route", DIRECTORY_ROUTES, ids=[route.rule for route in DIRECTORY_ROUTES])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_directory_form_survives_hostile_input(
+    app: Flask, db_connection: sa.Connection, world: World, route: Route, data: st.DataObject
+) -> None:
+    """Each field either keeps its valid value or gets hostile text: never a 500, and a refusal saves nothing."""
+    valid = route.form(world)
+    form = {name: data.draw(st.one_of(st.just(value), hostile_text), label=name) for name, value in valid.items()}
+    with example_savepoint(db_connection):
+        client = app.test_client()
+        log_in(client, world.emails[route.role or "manager"])
+        before = fingerprint(app)
+        response = client.post(route.url(world), data=form)
+        assert response.status_code in {303, 400, 409, 422}, response.status_code
+        if response.status_code != 303:
+            assert fingerprint(app)[1:] == before[1:]
+
+
+@FORM_SETTINGS
+@given(
+    params=st.dictionaries(st.sampled_from(["q", "tier", "status", "territory", "sort", "dir", "page"]), hostile_text)
+)
+def test_portfolio_filters_survive_hostile_input(
+    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+) -> None:
+    with example_savepoint(db_connection):
+        client = app.test_client()
+        log_in(client, world.emails["senior_manager"])
+        assert client.get("/console/", query_string=params).status_code in {200, 400}
+
+
+@FORM_SETTINGS
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["actor", "action", "subject_type", "subject", "date_from", "date_to", "page"]), hostile_text
+    )
+)
+def test_audit_filters_survive_hostile_input(
+    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+) -> None:
+    with example_savepoint(db_connection):
+        client = app.test_client()
+        log_in(client, world.emails["admin"])
+        assert client.get("/audit/", query_string=params).status_code in {200, 400}
+        assert client.get(
+            "/admin/users", query_string={"q": params.get("actor", ""), "role": params.get("action", "")}
+        ).status_code in {200, 400}

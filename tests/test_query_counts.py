@@ -9,10 +9,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
-from portal.dealers.models import PeriodStatus
+from portal.audit.services import audit_change
+from portal.dealers.models import DealerEvent, DealerEventKind, PeriodStatus
 from portal.extensions import db
 from tests.conftest import count_queries, log_in
-from tests.factories import World, make_dealer, make_period, make_territory, make_user
+from tests.factories import World, make_dealer, make_period, make_territory, make_trainee, make_user
 
 PAGES = [
     ("dealer_owner", "/dealer/"),
@@ -23,6 +24,24 @@ PAGES = [
     ("senior_manager", "/console/"),
     ("mediator", "/mediation/"),
     ("admin", "/admin/"),
+    ("manager", "/console/?sort=tier&dir=desc&tier=silver&q=X"),
+    ("admin", "/console/dealers/D001"),
+    ("dealer_owner", "/dealer/people"),
+    ("dealer_staff", "/dealer/people"),
+    ("dealer_owner", "/dealer/people/trainees/{own_trainee}/edit"),
+    ("senior_manager", "/console/portfolios"),
+    ("admin", "/admin/users"),
+    ("admin", "/admin/users?q=User&role=dealer&page=2"),
+    ("admin", "/admin/users/new"),
+    ("admin", "/admin/users/{staff}/edit"),
+    ("admin", "/admin/dealers/new"),
+    ("admin", "/admin/dealers/D001/edit"),
+    ("admin", "/admin/territories"),
+    ("admin", "/admin/territories/{territory}/edit"),
+    ("admin", "/admin/periods"),
+    ("admin", "/audit/"),
+    ("admin", "/audit/?subject_type=dealer&actor=admin&page=2"),
+    ("senior_manager", "/audit/"),
 ]
 
 
@@ -38,11 +57,21 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
         make_user(UserRole.DEALER, dealer=own.dealer, dealer_role=DealerRole.STAFF)
     for year in range(first_year, first_year + factor):
         make_period(f"{year}-Q1", date(year, 1, 1), date(year, 3, 31), PeriodStatus.CLOSED)
+    admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+    for _ in range(factor):
+        make_territory()
+        make_trainee(own.dealer)
+        make_user(UserRole.MANAGER)
+        db.session.add(DealerEvent(dealer_id=own.dealer_id, kind=DealerEventKind.PROFILE_UPDATED, actor_id=admin.id))
+    for index in range(5 * factor):
+        subject = (own, own.dealer, territory)[index % 3]
+        audit_change("test.event", actor=admin, subject=subject, before={"name": "a"}, after={"name": "b"})
 
 
 def _statements(app: Flask, role: str, path: str, world: World) -> int:
     client = app.test_client()
     log_in(client, world.emails[role])
+    path = path.format(**world.ids)
     client.get(path)  # warm-up: first-request work is not what is being measured
     with count_queries(app) as statements:
         response = client.get(path)
@@ -61,4 +90,4 @@ def test_query_count_stays_flat_with_ten_times_the_data(app: Flask, world: World
         db.session.commit()
     large = _statements(app, role, path, world)
     assert large == small, f"{path} as {role}: {small} statements with the small channel, {large} with ten times"
-    assert small <= 8
+    assert small <= 10

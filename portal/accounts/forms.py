@@ -7,9 +7,11 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
+from portal.accounts.models import DealerRole, UserRole
+from portal.forms_common import COMMON_TIMEZONES, EmailAddress, enum_choices
 from portal.i18n import LANGUAGE_NAMES
 
 
@@ -70,3 +72,47 @@ class LanguageForm(FlaskForm):
         validate_choice=True,
     )
     next = HiddenField()
+
+
+class UserForm(FlaskForm):
+    """An administrator's form for any account; a dealer user names its dealer by code."""
+
+    email = StringField(
+        _l("Email"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Length(max=254),
+            EmailAddress(),
+        ],
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=200)])
+    role = SelectField(_l("Role"), choices=[])
+    dealer_code = StringField(_l("Dealer code (dealer users only)"), validators=[Length(max=16)])
+    dealer_role = SelectField(_l("Dealer role"), choices=[])
+    is_senior = BooleanField(_l("Senior manager (head of channel)"))
+    locale = SelectField(_l("Language"), choices=[])
+    timezone = SelectField(_l("Time zone"), choices=[SelectChoice(zone, zone) for zone in COMMON_TIMEZONES])
+    active = BooleanField(_l("Active"), default=True)
+    temporary_password = PasswordField(_l("Temporary password"), validators=[Optional(), PasswordLength()])
+
+    def __init__(self, *args: Any, require_password: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = enum_choices(UserRole)
+        self.dealer_role.choices = enum_choices(DealerRole)
+        self.locale.choices = [SelectChoice("", _l("As the browser asks"))] + [
+            SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()
+        ]
+        if require_password:
+            self.temporary_password.validators = [InputRequired(_l("Set a temporary password.")), PasswordLength()]
+
+
+class UserSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Name or email"), validators=[Optional(), Length(max=100)])
+    role = SelectField(_l("Role"), choices=[], validators=[Optional()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = enum_choices(UserRole, blank=_l("All roles"))

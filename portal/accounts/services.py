@@ -6,12 +6,16 @@ import enum
 from dataclasses import dataclass
 from functools import cache
 
-from flask import current_app
+from flask import abort, current_app
+from flask_babel import gettext as _
+from sqlalchemy import Select, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.accounts.models import User
-from portal.audit.services import record_event
+from portal.access import AccessRole, require_role
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.audit.services import audit_change, record_event, snapshot
 from portal.extensions import db
+from portal.service_errors import InvalidInput
 from portal.types import utcnow
 
 
@@ -55,16 +59,16 @@ def authenticate(email: str, password: str) -> LoginResult:
     user = find_user_by_email(email)
     if user is None:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
-        record_event("login.failed", actor_id=None, details={"email": normalise_email(email)[:254]})
+        record_event("login.failed", actor_id=None, subject_label=normalise_email(email), details={"known_user": False})
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not check_password_hash(user.password_hash, password):
-        record_event("login.failed", actor_id=user.id, subject_type="user", subject_id=user.id)
+        audit_change("login.failed", actor=user, subject=user)
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not user.is_active:
-        record_event("login.refused", actor_id=user.id, subject_type="user", subject_id=user.id)
+        audit_change("login.refused", actor=user, subject=user)
         return LoginResult(LoginOutcome.ACCOUNT_DISABLED)
     user.last_login_at = utcnow()
-    record_event("login.succeeded", actor_id=user.id, subject_type="user", subject_id=user.id)
+    audit_change("login.succeeded", actor=user, subject=user)
     db.session.flush()
     return LoginResult(LoginOutcome.SUCCEEDED, user)
 
@@ -72,19 +76,19 @@ def authenticate(email: str, password: str) -> LoginResult:
 def log_out(user: User) -> None:
     """Rotate the session token so that a copy of the old cookie no longer logs anyone in."""
     user.rotate_session_token()
-    record_event("logout", actor_id=user.id, subject_type="user", subject_id=user.id)
+    audit_change("logout", actor=user, subject=user)
     db.session.flush()
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not check_password_hash(user.password_hash, current_password):
-        record_event("password.change_refused", actor_id=user.id, subject_type="user", subject_id=user.id)
+        audit_change("password.change_refused", actor=user, subject=user)
         raise WrongPassword
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     user.must_change_password = False
     user.rotate_session_token()
-    record_event("password.changed", actor_id=user.id, subject_type="user", subject_id=user.id)
+    audit_change("password.changed", actor=user, subject=user)
     db.session.flush()
 
 
@@ -94,13 +98,7 @@ def deactivate_user(user: User, *, actor: User) -> None:
         return
     user.active = False
     user.rotate_session_token()
-    record_event(
-        "user.deactivated",
-        actor_id=actor.id,
-        subject_type="user",
-        subject_id=user.id,
-        details={"before": {"active": True}, "after": {"active": False}},
-    )
+    audit_change("user.deactivated", actor=actor, subject=user, before={"active": True}, after={"active": False})
     db.session.flush()
 
 
@@ -109,11 +107,115 @@ def set_language(user: User, locale: str) -> None:
         return
     before = user.locale
     user.locale = locale
-    record_event(
-        "user.language_changed",
-        actor_id=user.id,
-        subject_type="user",
-        subject_id=user.id,
-        details={"before": {"locale": before}, "after": {"locale": locale}},
-    )
+    audit_change("user.language_changed", actor=user, subject=user, before={"locale": before}, after={"locale": locale})
     db.session.flush()
+
+
+# --- Administration of users -----------------------------------------------------------------------------------
+
+USER_FIELDS = ("email", "name", "role", "dealer_id", "dealer_role", "is_senior", "locale", "timezone", "active")
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    email: str
+    name: str
+    role: UserRole
+    dealer_code: str
+    dealer_role: DealerRole | None
+    is_senior: bool
+    locale: str | None
+    timezone: str
+    active: bool
+
+
+def _validated(details: UserDetails, *, existing: User | None) -> dict[str, object]:
+    from portal.dealers.models import Dealer
+
+    email = normalise_email(details.email)
+    other = find_user_by_email(email)
+    if other is not None and other is not existing:
+        raise InvalidInput("email", _("Someone already uses this email address in the portal."))
+    values: dict[str, object] = {
+        "email": email,
+        "name": details.name.strip(),
+        "role": details.role,
+        "locale": details.locale or None,
+        "timezone": details.timezone,
+        "active": details.active,
+        "is_senior": details.is_senior and details.role is UserRole.MANAGER,
+        "dealer_id": None,
+        "dealer_role": None,
+    }
+    if details.role is UserRole.DEALER:
+        code = details.dealer_code.strip().upper()
+        dealer_id = db.session.execute(select(Dealer.id).where(Dealer.code == code)).scalar_one_or_none()
+        if not code or dealer_id is None:
+            raise InvalidInput("dealer_code", _("A dealer user belongs to a dealer: enter an existing dealer code."))
+        values["dealer_id"] = dealer_id
+        values["dealer_role"] = details.dealer_role or DealerRole.STAFF
+    return values
+
+
+def create_user(actor: User, details: UserDetails, temporary_password: str) -> User:
+    """Admins create accounts with a temporary password the user must change at first login."""
+    require_role(actor, AccessRole.ADMIN)
+    user = User(
+        **_validated(details, existing=None),
+        password_hash=hash_password(temporary_password),
+        must_change_password=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit_change("user.created", actor=actor, subject=user, after=snapshot(user, USER_FIELDS))
+    db.session.flush()
+    return user
+
+
+def update_user(actor: User, user: User, details: UserDetails, temporary_password: str = "") -> None:
+    require_role(actor, AccessRole.ADMIN)
+    values = _validated(details, existing=user)
+    if user.id == actor.id and (not values["active"] or values["role"] is not UserRole.ADMIN):
+        raise InvalidInput("active", _("You cannot deactivate your own account or remove your own admin role."))
+    if user.role is UserRole.MANAGER and (values["role"] is not UserRole.MANAGER or not values["active"]):
+        _refuse_if_manager_has_dealers(user)
+    before = snapshot(user, USER_FIELDS)
+    for field, value in values.items():
+        setattr(user, field, value)
+    if before["active"] and not user.active:
+        user.rotate_session_token()
+    extra: dict[str, object] = {}
+    if temporary_password:
+        user.password_hash = hash_password(temporary_password)
+        user.must_change_password = True
+        user.rotate_session_token()
+        extra["temporary_password_set"] = True
+    audit_change("user.updated", actor=actor, subject=user, before=before, after=snapshot(user, USER_FIELDS), **extra)
+    db.session.flush()
+
+
+def _refuse_if_manager_has_dealers(user: User) -> None:
+    from portal.dealers.models import Dealer
+
+    if db.session.execute(select(Dealer.id).where(Dealer.manager_id == user.id).limit(1)).first():
+        raise InvalidInput(
+            "role", _("This manager still has dealers. Move them to another manager first (Portfolios).")
+        )
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def search_users(text: str, role: UserRole | None) -> Select[tuple[User]]:
+    query = select(User).order_by(User.name, User.id)
+    text = text.strip()
+    if text:
+        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(User.name.ilike(pattern), User.email.ilike(pattern)))
+    if role is not None:
+        query = query.where(User.role == role)
+    return query

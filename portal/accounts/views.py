@@ -6,12 +6,14 @@ from flask import Blueprint, current_app, flash, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal.access import EVERYONE, allow, public
+from portal.access import EVERYONE, AccessRole, allow, public
 from portal.accounts import services
-from portal.accounts.forms import LanguageForm, LoginForm, PasswordChangeForm
+from portal.accounts.forms import LanguageForm, LoginForm, PasswordChangeForm, UserForm, UserSearchForm
+from portal.accounts.models import DealerRole, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
-from portal.web import is_safe_next, redirect_to, render_page_or_fragment
+from portal.service_errors import InvalidInput
+from portal.web import is_safe_next, redirect_to, render_page_or_fragment, show_service_error
 
 bp = Blueprint("accounts", __name__)
 
@@ -126,3 +128,78 @@ def set_language() -> object:
             services.set_language(current_user._get_current_object(), locale)
             db.session.commit()
     return redirect_to(target)
+
+
+# --- Administration of users -----------------------------------------------------------------------------------
+
+
+def _user_details(form: UserForm) -> services.UserDetails:
+    return services.UserDetails(
+        email=form.email.data or "",
+        name=form.name.data or "",
+        role=UserRole(form.role.data),
+        dealer_code=form.dealer_code.data or "",
+        dealer_role=DealerRole(form.dealer_role.data) if form.dealer_role.data else None,
+        is_senior=bool(form.is_senior.data),
+        locale=form.locale.data or None,
+        timezone=form.timezone.data,
+        active=bool(form.active.data),
+    )
+
+
+@bp.route("/admin/users")
+@allow(AccessRole.ADMIN)
+def users() -> object:
+    search = UserSearchForm(request.args)
+    role = search.role.data if search.role.data in UserRole._value2member_map_ else None
+    listing = db.paginate(
+        services.search_users(search.q.data or "", UserRole(role) if role else None),
+        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("accounts/users.html", search=search, users=listing)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def new_user() -> object:
+    form = UserForm(require_password=True)
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(current_user, _user_details(form), form.temporary_password.data or "")
+        except InvalidInput as error:
+            db.session.rollback()
+            show_service_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash(_("%(name)s can now log in with the temporary password you set.", name=user.name), "success")
+            return redirect_to(url_for("accounts.users"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/user_form.html", form=form, user=None), status
+
+
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def edit_user(user_id: int) -> object:
+    user = services.get_user(user_id)
+    form = UserForm(obj=user, require_password=False)
+    if request.method == "GET":
+        form.role.data = user.role.value
+        form.dealer_role.data = user.dealer_role.value if user.dealer_role else DealerRole.STAFF.value
+        form.dealer_code.data = user.dealer.code if user.dealer else ""
+        form.locale.data = user.locale or ""
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                current_user, user, _user_details(form), temporary_password=form.temporary_password.data or ""
+            )
+        except InvalidInput as error:
+            db.session.rollback()
+            show_service_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            flash(_("The account of %(name)s was saved.", name=user.name), "success")
+            return redirect_to(url_for("accounts.users"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/user_form.html", form=form, user=user), status

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
 
 
 class AuditEvent(db.Model):
@@ -19,7 +22,11 @@ class AuditEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
-    subject_type: Mapped[str | None] = mapped_column(String(32))
-    subject_id: Mapped[int | None] = mapped_column()
+    subject_type: Mapped[str | None] = mapped_column(String(32), index=True)
+    subject_id: Mapped[int | None] = mapped_column(index=True)
+    # What the subject was called when the event happened (dealer code, user email), kept for reading the trail.
+    subject_label: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+
+    actor: Mapped[User | None] = relationship(lazy="raise")

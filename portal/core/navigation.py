@@ -11,9 +11,12 @@ from portal.types import label
 
 NAVIGATION = (
     ("dealers.dealer_home", _l("Overview")),
+    ("dealers.dealer_people_page", _l("People")),
     ("dealers.portfolio", _l("Dealers")),
+    ("dealers.portfolios", _l("Portfolios")),
     ("disputes.mediation_home", _l("Mediation")),
     ("core.admin_home", _l("Administration")),
+    ("audit.trail", _l("Audit trail")),
     ("accounts.account", _l("My account")),
 )
 

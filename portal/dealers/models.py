@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -36,6 +36,13 @@ class PeriodStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class DealerEventKind(enum.StrEnum):
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    MANAGER_CHANGED = "manager_changed"
+    PROFILE_UPDATED = "profile_updated"
+
+
 register_labels(
     {
         DealerTier.BRONZE: _l("Bronze"),
@@ -48,6 +55,10 @@ register_labels(
         DealerStatus.TERMINATED: _l("Terminated"),
         PeriodStatus.OPEN: _l("Open"),
         PeriodStatus.CLOSED: _l("Closed"),
+        DealerEventKind.CREATED: _l("Dealer created"),
+        DealerEventKind.STATUS_CHANGED: _l("Status changed"),
+        DealerEventKind.MANAGER_CHANGED: _l("Channel manager changed"),
+        DealerEventKind.PROFILE_UPDATED: _l("Profile updated"),
     }
 )
 
@@ -82,7 +93,9 @@ class Dealer(db.Model):
     @property
     def can_log_in(self) -> bool:
         """Terminated dealers lose portal access; what they are owed is still paid outside it."""
-        return self.status is not DealerStatus.TERMINATED
+        from portal.dealers.rules import can_log_in
+
+        return can_log_in(self.status)
 
 
 class Period(db.Model):
@@ -95,3 +108,43 @@ class Period(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     status: Mapped[PeriodStatus] = mapped_column(str_enum(PeriodStatus), default=PeriodStatus.OPEN)
+
+
+class DealerEvent(db.Model):
+    """The dealer's timeline: creation, status changes with their reason, portfolio moves, profile edits."""
+
+    __tablename__ = "dealer_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    kind: Mapped[DealerEventKind] = mapped_column(str_enum(DealerEventKind))
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def from_status(self) -> DealerStatus | None:
+        return DealerStatus(self.from_value) if self.kind is DealerEventKind.STATUS_CHANGED else None
+
+    @property
+    def to_status(self) -> DealerStatus | None:
+        return DealerStatus(self.to_value) if self.kind is DealerEventKind.STATUS_CHANGED else None
+
+
+class Trainee(db.Model):
+    """A dealer's person without a portal login, who can still be enrolled in training."""
+
+    __tablename__ = "trainees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    job_title: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,17 +6,32 @@ for a dealer outside the user's scope, exactly as for one that does not exist.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
-from sqlalchemy import Select, func, or_, select
+from flask_babel import gettext as _
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal.access import AccessRole
-from portal.accounts.models import User
-from portal.dealers.models import Dealer, Period
+from portal.access import AccessRole, require_role
+from portal.accounts.models import User, UserRole
+from portal.audit.services import audit_change, snapshot
+from portal.dealers.models import (
+    Dealer,
+    DealerEvent,
+    DealerEventKind,
+    DealerStatus,
+    DealerTier,
+    Period,
+    PeriodStatus,
+    Territory,
+)
+from portal.dealers.rules import can_change_status
 from portal.extensions import db
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import label
 
 
 def visible_dealers(user: User) -> Select[tuple[Dealer]]:
@@ -39,13 +54,43 @@ def get_visible_dealer(user: User, code: str) -> Dealer:
     return dealer
 
 
-def search_portfolio(user: User, text: str) -> Select[tuple[Dealer]]:
-    query = visible_dealers(user)
-    text = text.strip()
+TIER_ORDER = case({tier: rank for rank, tier in enumerate(DealerTier)}, value=Dealer.tier)
+STATUS_ORDER = case({status: rank for rank, status in enumerate(DealerStatus)}, value=Dealer.status)
+PORTFOLIO_SORTS = {
+    "code": Dealer.code,
+    "name": Dealer.name,
+    "territory": Territory.name,
+    "tier": TIER_ORDER,
+    "status": STATUS_ORDER,
+}
+
+
+@dataclass(frozen=True)
+class PortfolioFilter:
+    text: str = ""
+    tier: DealerTier | None = None
+    status: DealerStatus | None = None
+    territory_id: int | None = None
+    sort: str = "code"
+    descending: bool = False
+
+
+def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[tuple[Dealer]]:
+    """The user's visible dealers, filtered and sorted; `code` breaks ties so pages never overlap."""
+    query = visible_dealers(user).join(Territory, Territory.id == Dealer.territory_id)
+    text = wanted.text.strip()
     if text:
         pattern = f"%{text.replace('%', '').replace('_', '')}%"
         query = query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
-    return query.order_by(Dealer.code)
+    if wanted.tier is not None:
+        query = query.where(Dealer.tier == wanted.tier)
+    if wanted.status is not None:
+        query = query.where(Dealer.status == wanted.status)
+    if wanted.territory_id is not None:
+        query = query.where(Dealer.territory_id == wanted.territory_id)
+    column = PORTFOLIO_SORTS.get(wanted.sort, Dealer.code)
+    ordered = column.desc() if wanted.descending else column.asc()
+    return query.order_by(ordered, Dealer.code)
 
 
 def dealer_people(dealer: Dealer) -> list[User]:
@@ -77,3 +122,293 @@ def quarter_of(day: date) -> tuple[str, date, date]:
     start = date(day.year, quarter * 3 + 1, 1)
     end = date(day.year + 1, 1, 1) if quarter == 3 else date(day.year, quarter * 3 + 4, 1)
     return f"{day.year}-Q{quarter + 1}", start, date.fromordinal(end.toordinal() - 1)
+
+
+# --- Administration of the directory -------------------------------------------------------------------------------
+
+DEALER_PROFILE_FIELDS = (
+    "name",
+    "territory_id",
+    "tier",
+    "currency",
+    "payee_name",
+    "payee_bank",
+    "payee_account",
+)
+
+
+@dataclass(frozen=True)
+class DealerProfile:
+    name: str
+    territory_id: int
+    tier: DealerTier
+    currency: str
+    payee_name: str = ""
+    payee_bank: str = ""
+    payee_account: str = ""
+
+
+def active_managers() -> list[User]:
+    return list(
+        db.session.execute(select(User).where(User.role == UserRole.MANAGER, User.active).order_by(User.name)).scalars()
+    )
+
+
+def all_territories() -> list[Territory]:
+    return list(db.session.execute(select(Territory).order_by(Territory.name)).scalars())
+
+
+def _valid_manager(manager_id: int | None) -> User | None:
+    if manager_id is None:
+        return None
+    manager = db.session.get(User, manager_id)
+    if manager is None or manager.role is not UserRole.MANAGER or not manager.active:
+        raise InvalidInput("manager_id", _("Choose an active channel manager."))
+    return manager
+
+
+def _valid_territory(territory_id: int) -> Territory:
+    territory = db.session.get(Territory, territory_id)
+    if territory is None:
+        raise InvalidInput("territory_id", _("Choose a territory."))
+    return territory
+
+
+def _record_dealer_event(
+    dealer: Dealer,
+    kind: DealerEventKind,
+    actor: User,
+    *,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    reason: str = "",
+) -> None:
+    db.session.add(
+        DealerEvent(
+            dealer_id=dealer.id,
+            kind=kind,
+            from_value=from_value,
+            to_value=to_value,
+            reason=reason,
+            actor_id=actor.id,
+        )
+    )
+
+
+def create_dealer(
+    actor: User, *, code: str, profile: DealerProfile, status: DealerStatus, manager_id: int | None
+) -> Dealer:
+    require_role(actor, AccessRole.ADMIN)
+    code = code.strip().upper()
+    if db.session.execute(select(Dealer.id).where(Dealer.code == code)).first():
+        raise InvalidInput("code", _("A dealer with this code already exists."))
+    if status not in (DealerStatus.ONBOARDING, DealerStatus.ACTIVE):
+        raise InvalidInput("status", _("A new dealer starts as onboarding or active."))
+    _valid_territory(profile.territory_id)
+    _valid_manager(manager_id)
+    dealer = Dealer(code=code, status=status, manager_id=manager_id, **vars(profile))
+    db.session.add(dealer)
+    db.session.flush()
+    _record_dealer_event(dealer, DealerEventKind.CREATED, actor, to_value=status.value)
+    audit_change(
+        "dealer.created",
+        actor=actor,
+        subject=dealer,
+        after=snapshot(dealer, ("code", "status", "manager_id", *DEALER_PROFILE_FIELDS)),
+    )
+    db.session.flush()
+    return dealer
+
+
+def update_dealer(actor: User, dealer: Dealer, profile: DealerProfile) -> None:
+    require_role(actor, AccessRole.ADMIN)
+    _valid_territory(profile.territory_id)
+    before = snapshot(dealer, DEALER_PROFILE_FIELDS)
+    for field, value in vars(profile).items():
+        setattr(dealer, field, value)
+    after = snapshot(dealer, DEALER_PROFILE_FIELDS)
+    changed = sorted(key for key in after if before[key] != after[key])
+    if not changed:
+        return
+    _record_dealer_event(dealer, DealerEventKind.PROFILE_UPDATED, actor, to_value=", ".join(changed))
+    audit_change("dealer.updated", actor=actor, subject=dealer, before=before, after=after)
+    db.session.flush()
+
+
+def can_change_dealer_status(user: User) -> bool:
+    return user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
+
+
+def can_reassign_portfolios(user: User) -> bool:
+    return user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
+
+
+def change_dealer_status(
+    actor: User, dealer: Dealer, *, expected: DealerStatus, target: DealerStatus, reason: str
+) -> None:
+    """Move a dealer through its lifecycle. A conditional UPDATE makes two simultaneous decisions end with one."""
+    require_role(actor, AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Say why the status changes; the dealer's timeline shows it."))
+    if not can_change_status(expected, target):
+        raise IllegalTransition(
+            _(
+                "A dealer cannot go from %(current)s to %(target)s.",
+                current=label(expected),
+                target=label(target),
+            )
+        )
+    changed = db.session.execute(
+        update(Dealer)
+        .where(Dealer.id == dealer.id, Dealer.status == expected)
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise IllegalTransition(_("Someone else changed this dealer's status first. Reload the page and check."))
+    db.session.expire(dealer, ["status"])
+    _record_dealer_event(
+        dealer, DealerEventKind.STATUS_CHANGED, actor, from_value=expected.value, to_value=target.value, reason=reason
+    )
+    audit_change(
+        "dealer.status_changed",
+        actor=actor,
+        subject=dealer,
+        before={"status": expected.value},
+        after={"status": target.value},
+        reason=reason,
+    )
+    db.session.flush()
+
+
+def reassign_dealer(actor: User, dealer: Dealer, manager_id: int) -> None:
+    require_role(actor, AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
+    new_manager = _valid_manager(manager_id)
+    assert new_manager is not None
+    if dealer.manager_id == new_manager.id:
+        return
+    old_manager = dealer.manager
+    _record_dealer_event(
+        dealer,
+        DealerEventKind.MANAGER_CHANGED,
+        actor,
+        from_value=old_manager.name if old_manager else None,
+        to_value=new_manager.name,
+    )
+    audit_change(
+        "dealer.manager_changed",
+        actor=actor,
+        subject=dealer,
+        before={"manager_id": dealer.manager_id},
+        after={"manager_id": new_manager.id},
+    )
+    dealer.manager_id = new_manager.id
+    db.session.flush()
+
+
+def move_portfolio(actor: User, from_manager_id: int, to_manager_id: int) -> int:
+    """Hand every dealer of one manager to another (a manager leaving, a territory reorganised)."""
+    require_role(actor, AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
+    if from_manager_id == to_manager_id:
+        raise InvalidInput("to_manager_id", _("Choose a different manager to receive the dealers."))
+    _valid_manager(to_manager_id)
+    dealers = db.session.execute(
+        select(Dealer).where(Dealer.manager_id == from_manager_id).options(joinedload(Dealer.manager))
+    ).scalars()
+    moved = 0
+    for dealer in dealers:
+        reassign_dealer(actor, dealer, to_manager_id)
+        moved += 1
+    return moved
+
+
+def portfolio_sizes() -> list[tuple[User, int]]:
+    counts = select(Dealer.manager_id, func.count().label("dealers")).group_by(Dealer.manager_id).subquery()
+    rows = db.session.execute(
+        select(User, func.coalesce(counts.c.dealers, 0))
+        .outerjoin(counts, counts.c.manager_id == User.id)
+        .where(User.role == UserRole.MANAGER)
+        .order_by(User.name)
+    ).all()
+    return [(manager, int(count)) for manager, count in rows]
+
+
+def dealer_timeline(dealer: Dealer, limit: int = 50) -> list[DealerEvent]:
+    return list(
+        db.session.execute(
+            select(DealerEvent)
+            .where(DealerEvent.dealer_id == dealer.id)
+            .order_by(DealerEvent.occurred_at.desc(), DealerEvent.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def create_territory(actor: User, code: str, name: str) -> Territory:
+    require_role(actor, AccessRole.ADMIN)
+    code = code.strip().upper()
+    if db.session.execute(select(Territory.id).where(Territory.code == code)).first():
+        raise InvalidInput("code", _("A territory with this code already exists."))
+    territory = Territory(code=code, name=name.strip())
+    db.session.add(territory)
+    db.session.flush()
+    audit_change("territory.created", actor=actor, subject=territory, after=snapshot(territory, ("code", "name")))
+    db.session.flush()
+    return territory
+
+
+def update_territory(actor: User, territory: Territory, code: str, name: str) -> None:
+    require_role(actor, AccessRole.ADMIN)
+    code = code.strip().upper()
+    clash = db.session.execute(select(Territory.id).where(Territory.code == code, Territory.id != territory.id))
+    if clash.first():
+        raise InvalidInput("code", _("A territory with this code already exists."))
+    before = snapshot(territory, ("code", "name"))
+    territory.code, territory.name = code, name.strip()
+    audit_change(
+        "territory.updated", actor=actor, subject=territory, before=before, after=snapshot(territory, ("code", "name"))
+    )
+    db.session.flush()
+
+
+def create_quarter(actor: User, year: int, quarter: int) -> Period:
+    require_role(actor, AccessRole.ADMIN)
+    code, start, end = quarter_of(date(year, (quarter - 1) * 3 + 1, 1))
+    if db.session.execute(select(Period.id).where(Period.code == code)).first():
+        raise InvalidInput("quarter", _("This quarter already exists."))
+    period = Period(code=code, starts_on=start, ends_on=end, status=PeriodStatus.OPEN)
+    db.session.add(period)
+    db.session.flush()
+    audit_change(
+        "period.created", actor=actor, subject=period, after=snapshot(period, ("code", "starts_on", "ends_on"))
+    )
+    db.session.flush()
+    return period
+
+
+def close_period(actor: User, period: Period) -> None:
+    """Closing freezes a period; later changes to its money become prior-period adjustments (DESIGN.md)."""
+    require_role(actor, AccessRole.ADMIN)
+    changed = db.session.execute(
+        update(Period)
+        .where(Period.id == period.id, Period.status == PeriodStatus.OPEN)
+        .values(status=PeriodStatus.CLOSED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise IllegalTransition(_("This period is already closed."))
+    db.session.expire(period, ["status"])
+    audit_change("period.closed", actor=actor, subject=period, before={"status": "open"}, after={"status": "closed"})
+    db.session.flush()
+
+
+def get_period(code: str) -> Period:
+    period = db.session.execute(select(Period).where(Period.code == code)).scalar_one_or_none()
+    if period is None:
+        abort(404)
+    return period
+
+
+def periods_newest_first() -> Select[tuple[Period]]:
+    return select(Period).order_by(Period.starts_on.desc())

@@ -1,0 +1,57 @@
+"""Field helpers shared by the areas' forms."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice, ValidationError
+
+from portal.types import label
+
+COMMON_TIMEZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+)
+CURRENCIES = ("CNY", "HKD", "USD", "EUR", "JPY", "SGD")
+
+
+def enum_choices(enum_class: type[enum.Enum], *, blank: Any = None) -> list[SelectChoice]:
+    choices = [SelectChoice(member.value, label(member)) for member in enum_class]
+    if blank is not None:
+        choices.insert(0, SelectChoice("", blank))
+    return choices
+
+
+def optional_int(value: Any) -> int | None:
+    """Coerce a select's value to an id, '' meaning none; anything else unparsable also means none."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class EmailAddress:
+    """Syntax only, no DNS look-up; reserved test domains (example.test) allowed for demos and staging."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if not field.data:
+            return
+        try:
+            validate_email(field.data, check_deliverability=False, test_environment=True)
+        except EmailNotValidError as error:
+            raise ValidationError(_l("Enter a valid email address.")) from error

@@ -1,0 +1,158 @@
+"""The directory in the browser: an admin creates a dealer and a user, an owner adds a colleague and a trainee, and
+every directory page passes axe in English and Chinese, on a phone and on a desktop."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from portal.demo import DEMO_PASSWORD
+from tests.browser.conftest import axe_violations, describe
+from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+
+PAGES = [
+    ("dealer@demo.test", "/dealer/people", "People at Eastern Star Trading", "Eastern Star Trading 的人员"),
+    ("staff@demo.test", "/dealer/people", "People at Eastern Star Trading", "Eastern Star Trading 的人员"),
+    ("manager2@demo.test", "/console/dealers/D006", "Golden Bridge Trading", "Golden Bridge Trading"),
+    ("manager2@demo.test", "/console/portfolios", "Portfolios", "经理名下经销商"),
+    ("manager2@demo.test", "/audit/", "Audit trail", "审计日志"),
+    ("admin@demo.test", "/console/?sort=tier&dir=desc", "All dealers", "全部经销商"),
+    ("admin@demo.test", "/admin/dealers/new", "New dealer", "新建经销商"),
+    ("admin@demo.test", "/admin/dealers/D002/edit", "Edit Northern Light Supply", "编辑 Northern Light Supply"),
+    ("admin@demo.test", "/admin/users", "Users", "用户"),
+    ("admin@demo.test", "/admin/users/new", "New user", "新建用户"),
+    ("admin@demo.test", "/admin/territories", "Territories", "区域"),
+    ("admin@demo.test", "/admin/periods", "Periods", "期间"),
+]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(("email", "path", "english", "chinese"), PAGES, ids=[f"{p[0]}{p[1]}" for p in PAGES])
+def test_directory_pages_are_accessible(
+    browser: Browser,
+    live_server: str,
+    email: str,
+    path: str,
+    english: str,
+    chinese: str,
+    language: str,
+    viewport: dict[str, int],
+) -> None:
+    page = _new_page(browser, language, viewport)
+    blocked: list[str] = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    _log_in(page, live_server, email, language)
+    page.goto(f"{live_server}{path}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(english if language == "en" else chinese)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    assert not blocked, blocked
+    page.context.close()
+
+
+def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, live_server: str) -> None:
+    page = _new_page(browser, "en", DESKTOP)
+    _log_in(page, live_server, "admin@demo.test", "en")
+    page.get_by_role("link", name="New dealer").first.click()
+    page.get_by_label("Dealer code").fill("D777")
+    page.get_by_label("Name", exact=True).fill("Lucky Seven Appliances")
+    page.get_by_label("Territory").select_option(label="West")
+    page.get_by_label("Tier").select_option(label="Gold")
+    page.get_by_label("Channel manager").select_option(label="Li Wei")
+    page.get_by_role("button", name="Create dealer").click()
+    expect(page.get_by_text("Dealer D777 was created.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucky Seven Appliances")
+    expect(page.get_by_role("region", name="Timeline")).to_contain_text("Dealer created")
+
+    page.goto(f"{live_server}/admin/users/new")
+    page.get_by_label("Email", exact=True).fill("owner@lucky7.test")
+    page.get_by_label("Name", exact=True).fill("Qian Lucky")
+    page.get_by_label("Role", exact=True).select_option(label="Dealer user")
+    page.get_by_label("Dealer code (dealer users only)").fill("d777")
+    page.get_by_label("Dealer role").select_option(label="Owner")
+    page.get_by_label("Temporary password").fill("a temporary password")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_text("Qian Lucky can now log in with the temporary password you set.")).to_be_visible()
+    page.context.close()
+
+    newcomer = _new_page(browser, "zh", PHONE)
+    newcomer.goto(f"{live_server}/login")
+    newcomer.get_by_label("电子邮箱", exact=True).fill("owner@lucky7.test")
+    newcomer.get_by_label("密码", exact=True).fill("a temporary password")
+    newcomer.get_by_role("button", name="登录", exact=True).click()
+    # a temporary password leads straight to choosing one's own
+    expect(newcomer).to_have_url(re.compile(r"/account$"))
+    expect(newcomer.get_by_text("请先设置您自己的密码")).to_be_visible()
+    newcomer.goto(f"{live_server}/dealer/")
+    expect(newcomer).to_have_url(re.compile(r"/account$"))
+    newcomer.get_by_label("当前密码", exact=True).fill("a temporary password")
+    newcomer.get_by_label("新密码", exact=True).fill("my own lucky password")
+    newcomer.get_by_label("再次输入新密码", exact=True).fill("my own lucky password")
+    newcomer.get_by_role("button", name="修改密码").click()
+    expect(newcomer.get_by_text("密码已修改。")).to_be_visible()
+    newcomer.goto(f"{live_server}/dealer/")
+    expect(newcomer.get_by_role("heading", level=1)).to_have_text("Lucky Seven Appliances")
+    newcomer.context.close()
+
+
+def _owner_page(browser: Browser, live_server: str) -> Page:
+    page = _new_page(browser, "en", PHONE)
+    _log_in(page, live_server, "dealer2@demo.test", "en")
+    page.get_by_role("link", name="People").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("People at Northern Light Supply")
+    return page
+
+
+def test_an_owner_adds_a_colleague_and_a_trainee(browser: Browser, live_server: str) -> None:
+    page = _owner_page(browser, live_server)
+    page.get_by_label("Name", exact=True).first.fill("Xu Ming")
+    page.get_by_label("Email", exact=True).fill("not an email")
+    page.get_by_label("Temporary password").fill("short")
+    page.get_by_role("button", name="Add colleague").click()
+    expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
+    expect(page.get_by_text("Use at least 12 characters.")).to_be_visible()
+    expect(page.get_by_label("Name", exact=True).first).to_have_value("Xu Ming")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    page.get_by_label("Email", exact=True).fill("xu.ming@northern.test")
+    page.get_by_label("Temporary password").fill("temporary password 1")
+    page.get_by_role("button", name="Add colleague").click()
+    expect(page.get_by_text("Xu Ming can now log in with the temporary password you set.")).to_be_visible()
+    expect(page.get_by_role("region", name="Portal users")).to_contain_text("xu.ming@northern.test")
+
+    page.get_by_label("Name", exact=True).nth(1).fill("He Ping")
+    page.get_by_label("Job title").fill("Installer")
+    page.get_by_role("button", name="Add trainee").click()
+    expect(page.get_by_text("He Ping was added to your trainees.")).to_be_visible()
+    page.get_by_role("button", name="Deactivate Xu Ming").click()
+    expect(page.get_by_text("Xu Ming can no longer log in.")).to_be_visible()
+    page.context.close()
+
+    colleague = _new_page(browser, "en", DESKTOP)
+    colleague.goto(f"{live_server}/login")
+    colleague.get_by_label("Email", exact=True).fill("xu.ming@northern.test")
+    colleague.get_by_label("Password", exact=True).fill("temporary password 1")
+    colleague.get_by_role("button", name="Log in", exact=True).click()
+    expect(colleague.get_by_role("alert")).to_contain_text("This account cannot log in.")
+    colleague.context.close()
+
+
+def test_a_senior_manager_suspends_a_dealer_with_a_reason(browser: Browser, live_server: str) -> None:
+    page = _new_page(browser, "en", DESKTOP)
+    _log_in(page, live_server, "manager2@demo.test", "en")
+    page.goto(f"{live_server}/console/dealers/D003")
+    page.get_by_label("New status").select_option(label="Suspended")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.get_by_text("Say why the status changes.")).to_be_visible()
+    page.get_by_label("Reason").fill("Sold below the floor price in the North territory.")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.get_by_text("The status of Southern Harbour Electric was changed.")).to_be_visible()
+    timeline = page.get_by_role("region", name="Timeline")
+    expect(timeline).to_contain_text("from Active to Suspended")
+    expect(timeline).to_contain_text("Sold below the floor price in the North territory.")
+    assert DEMO_PASSWORD  # the demo data the journey relies on
+    page.context.close()

@@ -1,0 +1,181 @@
+"""Every state-changing route with the role that may use it, a URL with real objects and a valid form.
+
+Shared by the CSRF tests and the Hypothesis form tests; a POST route missing here fails test_csrf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tests.factories import PASSWORD, World
+
+NEW_PASSWORD = "a brand new long password"
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    role: str | None  # None: anonymous
+    url: Callable[[World], str]
+    form: Callable[[World], dict[str, str]]
+    fields: tuple[str, ...] = field(default=())
+
+
+STATE_CHANGING = (
+    Route("/login", None, lambda w: "/login", lambda w: {"email": w.emails["manager"], "password": PASSWORD}),
+    Route("/logout", "manager", lambda w: "/logout", lambda w: {}),
+    Route(
+        "/account/password",
+        "manager",
+        lambda w: "/account/password",
+        lambda w: {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    ),
+    Route("/language", "manager", lambda w: "/language", lambda w: {"locale": "zh_Hans", "next": "/account"}),
+    Route(
+        "/dealer/people/staff",
+        "dealer_owner",
+        lambda w: "/dealer/people/staff",
+        lambda w: {
+            "staff-name": "New Colleague",
+            "staff-email": "new.colleague@example.test",
+            "staff-temporary_password": NEW_PASSWORD,
+        },
+    ),
+    Route(
+        "/dealer/people/staff/<int:user_id>/deactivate",
+        "dealer_owner",
+        lambda w: f"/dealer/people/staff/{w.ids['staff']}/deactivate",
+        lambda w: {},
+    ),
+    Route(
+        "/dealer/people/staff/<int:user_id>/reactivate",
+        "dealer_owner",
+        lambda w: f"/dealer/people/staff/{w.ids['former_staff']}/reactivate",
+        lambda w: {},
+    ),
+    Route(
+        "/dealer/people/staff/<int:user_id>/make-owner",
+        "dealer_owner",
+        lambda w: f"/dealer/people/staff/{w.ids['staff']}/make-owner",
+        lambda w: {},
+    ),
+    Route(
+        "/dealer/people/trainees",
+        "dealer_owner",
+        lambda w: "/dealer/people/trainees",
+        lambda w: {
+            "trainee-name": "New Trainee",
+            "trainee-job_title": "Installer",
+            "trainee-email": "",
+            "trainee-phone": "138 0000 0000",
+        },
+    ),
+    Route(
+        "/dealer/people/trainees/<int:trainee_id>/edit",
+        "dealer_owner",
+        lambda w: f"/dealer/people/trainees/{w.ids['own_trainee']}/edit",
+        lambda w: {"name": "Renamed Trainee", "job_title": "Lead", "email": "t@example.test", "phone": ""},
+    ),
+    Route(
+        "/dealer/people/trainees/<int:trainee_id>/remove",
+        "dealer_owner",
+        lambda w: f"/dealer/people/trainees/{w.ids['own_trainee']}/remove",
+        lambda w: {},
+    ),
+    Route(
+        "/console/dealers/<code>/status",
+        "admin",
+        lambda w: f"/console/dealers/{w.own_dealer}/status",
+        lambda w: {"expected": "active", "status": "suspended", "reason": "Price war below the floor price."},
+    ),
+    Route(
+        "/console/dealers/<code>/manager",
+        "admin",
+        lambda w: f"/console/dealers/{w.own_dealer}/manager",
+        lambda w: {"manager_id": str(w.ids["other_manager"])},
+    ),
+    Route(
+        "/console/portfolios",
+        "admin",
+        lambda w: "/console/portfolios",
+        lambda w: {"from_manager_id": str(w.ids["manager"]), "to_manager_id": str(w.ids["other_manager"])},
+    ),
+    Route(
+        "/admin/dealers/new",
+        "admin",
+        lambda w: "/admin/dealers/new",
+        lambda w: {
+            "code": "D900",
+            "name": "Harbour Lights Trading",
+            "territory_id": str(w.ids["territory"]),
+            "tier": "gold",
+            "status": "onboarding",
+            "manager_id": str(w.ids["manager"]),
+            "currency": "CNY",
+            "payee_name": "Harbour Lights Trading Co.",
+            "payee_bank": "",
+            "payee_account": "",
+        },
+    ),
+    Route(
+        "/admin/dealers/<code>/edit",
+        "admin",
+        lambda w: f"/admin/dealers/{w.own_dealer}/edit",
+        lambda w: {
+            "name": "Eastern Star Trading Co.",
+            "territory_id": str(w.ids["territory"]),
+            "tier": "platinum",
+            "currency": "CNY",
+            "payee_name": "",
+            "payee_bank": "",
+            "payee_account": "",
+        },
+    ),
+    Route("/admin/territories", "admin", lambda w: "/admin/territories", lambda w: {"code": "CTR", "name": "Central"}),
+    Route(
+        "/admin/territories/<int:territory_id>/edit",
+        "admin",
+        lambda w: f"/admin/territories/{w.ids['territory']}/edit",
+        lambda w: {"code": "EAST", "name": "East China"},
+    ),
+    Route("/admin/periods", "admin", lambda w: "/admin/periods", lambda w: {"year": "2031", "quarter": "2"}),
+    Route(
+        "/admin/periods/<code>/close",
+        "admin",
+        lambda w: f"/admin/periods/{w.open_period}/close",
+        lambda w: {},
+    ),
+    Route(
+        "/admin/users/new",
+        "admin",
+        lambda w: "/admin/users/new",
+        lambda w: {
+            "email": "new.user@example.test",
+            "name": "New User",
+            "role": "dealer",
+            "dealer_code": w.own_dealer,
+            "dealer_role": "staff",
+            "locale": "zh_Hans",
+            "timezone": "Asia/Shanghai",
+            "active": "y",
+            "temporary_password": NEW_PASSWORD,
+        },
+    ),
+    Route(
+        "/admin/users/<int:user_id>/edit",
+        "admin",
+        lambda w: f"/admin/users/{w.ids['staff']}/edit",
+        lambda w: {
+            "email": w.emails["dealer_staff"],
+            "name": "Staff Renamed",
+            "role": "dealer",
+            "dealer_code": w.own_dealer,
+            "dealer_role": "staff",
+            "locale": "",
+            "timezone": "Asia/Shanghai",
+            "active": "y",
+            "temporary_password": "",
+        },
+    ),
+)

@@ -1,0 +1,245 @@
+"""The directory's rules: dealer lifecycle, admin user management, owners' people, portfolios, the audit trail."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal.accounts.models import DealerRole, User
+from portal.audit.models import AuditEvent
+from portal.dealers.models import Dealer, DealerEvent, DealerStatus, Trainee
+from portal.dealers.rules import STATUS_TRANSITIONS, can_change_status, can_log_in, can_submit_new_claims
+from portal.extensions import db
+from tests.conftest import log_in
+from tests.factories import PASSWORD, World
+
+
+def _user(app: Flask, email: str) -> User:
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        db.session.expunge(user)
+        return user
+
+
+def test_lifecycle_table() -> None:
+    assert can_change_status(DealerStatus.ONBOARDING, DealerStatus.ACTIVE)
+    assert can_change_status(DealerStatus.ACTIVE, DealerStatus.SUSPENDED)
+    assert can_change_status(DealerStatus.SUSPENDED, DealerStatus.ACTIVE)
+    assert not can_change_status(DealerStatus.ONBOARDING, DealerStatus.SUSPENDED)
+    assert STATUS_TRANSITIONS[DealerStatus.TERMINATED] == frozenset()
+    assert [can_log_in(status) for status in DealerStatus] == [True, True, True, False]
+    assert [can_submit_new_claims(status) for status in DealerStatus] == [False, True, False, False]
+
+
+def test_status_change_needs_a_reason_and_lands_on_the_timeline(app: Flask, client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["senior_manager"])
+    url = f"/console/dealers/{world.foreign_dealer}/status"
+    refused = client.post(url, data={"expected": "active", "status": "suspended", "reason": "  "})
+    assert refused.status_code == 422
+    assert "Say why the status changes." in refused.get_data(as_text=True)
+    done = client.post(url, data={"expected": "active", "status": "suspended", "reason": "Cross-territory sales."})
+    assert done.status_code == 303
+    page = client.get(f"/console/dealers/{world.foreign_dealer}").get_data(as_text=True)
+    assert "from Active to Suspended" in page and "Cross-territory sales." in page
+    with app.app_context():
+        event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "dealer.status_changed")).scalar_one()
+        assert event.details == {
+            "before": {"status": "active"},
+            "after": {"status": "suspended"},
+            "reason": "Cross-territory sales.",
+        }
+        assert event.subject_label == world.foreign_dealer and event.ip_address == "127.0.0.1"
+
+
+def test_an_illegal_or_stale_status_change_is_a_409(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["admin"])
+    url = f"/console/dealers/{world.own_dealer}/status"
+    assert client.post(url, data={"expected": "active", "status": "onboarding", "reason": "x"}).status_code == 409
+    stale = client.post(url, data={"expected": "suspended", "status": "active", "reason": "x"})
+    assert stale.status_code == 409
+    assert "Someone else changed this dealer&#39;s status first." in stale.get_data(as_text=True)
+
+
+def test_terminating_a_dealer_ends_its_users_sessions(app: Flask, world: World) -> None:
+    owner = app.test_client()
+    log_in(owner, world.emails["dealer_owner"])
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    admin.post(
+        f"/console/dealers/{world.own_dealer}/status",
+        data={"expected": "active", "status": "terminated", "reason": "Contract ended."},
+    )
+    assert owner.get("/dealer/").status_code == 302
+
+
+def test_a_suspended_dealer_keeps_reading_and_managing_people(app: Flask, world: World) -> None:
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    admin.post(
+        f"/console/dealers/{world.own_dealer}/status",
+        data={"expected": "active", "status": "suspended", "reason": "Late payments."},
+    )
+    owner = app.test_client()
+    log_in(owner, world.emails["dealer_owner"])
+    assert owner.get("/dealer/").status_code == 200
+    assert owner.post("/dealer/people/trainees", data={"trainee-name": "Still Here"}).status_code == 303
+
+
+def test_a_manager_cannot_change_status_or_reassign(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["manager"])
+    page = client.get(f"/console/dealers/{world.own_dealer}").get_data(as_text=True)
+    assert "Change status" not in page and "Move to this portfolio" not in page
+
+
+def test_reassigning_and_moving_portfolios(app: Flask, client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["senior_manager"])
+    response = client.post(
+        f"/console/dealers/{world.own_dealer}/manager", data={"manager_id": str(world.ids["other_manager"])}
+    )
+    assert response.status_code == 303
+    moved = client.post(
+        "/console/portfolios",
+        data={"from_manager_id": str(world.ids["manager"]), "to_manager_id": str(world.ids["other_manager"])},
+    )
+    assert moved.status_code == 303
+    with app.app_context():
+        managers = set(db.session.execute(select(Dealer.manager_id)).scalars())
+        events = db.session.execute(select(DealerEvent.kind)).scalars().all()
+    assert managers == {world.ids["other_manager"]}
+    assert len(events) == 2  # D001 by hand, D002 with the portfolio; D003 was already there
+    manager = app.test_client()
+    log_in(manager, world.emails["manager"])
+    assert manager.get(f"/console/dealers/{world.own_dealer}").status_code == 404
+
+
+def test_admin_creates_a_user_who_must_change_the_temporary_password(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    log_in(client, world.emails["admin"])
+    form = {
+        "email": "New.Person@Example.test",
+        "name": "New Person",
+        "role": "manager",
+        "dealer_code": "",
+        "dealer_role": "staff",
+        "locale": "zh_Hans",
+        "timezone": "Asia/Shanghai",
+        "active": "y",
+        "temporary_password": "temporary password!",
+    }
+    assert client.post("/admin/users/new", data=form).status_code == 303
+    duplicate = client.post("/admin/users/new", data=form)
+    assert duplicate.status_code == 422
+    assert "Someone already uses this email address" in duplicate.get_data(as_text=True)
+    newcomer = app.test_client()
+    log_in(newcomer, "new.person@example.test", "temporary password!")
+    assert newcomer.get("/console/").headers["Location"] == "/account"
+    newcomer.post(
+        "/account/password",
+        data={
+            "current_password": "temporary password!",
+            "new_password": "my own password now",
+            "confirm_password": "my own password now",
+        },
+    )
+    assert newcomer.get("/console/").status_code == 200
+
+
+def test_admin_user_rules(app: Flask, client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["admin"])
+    base = {
+        "email": world.emails["manager"],
+        "name": "Manager One",
+        "role": "mediator",
+        "dealer_code": "",
+        "dealer_role": "staff",
+        "locale": "",
+        "timezone": "Asia/Shanghai",
+        "active": "y",
+    }
+    refused = client.post(f"/admin/users/{world.ids['manager']}/edit", data=base)
+    assert refused.status_code == 422 and "This manager still has dealers." in refused.get_data(as_text=True)
+    dealer_without_code = {**base, "email": "x@example.test", "role": "dealer", "temporary_password": "x" * 12}
+    refused = client.post("/admin/users/new", data=dealer_without_code)
+    assert "enter an existing dealer code" in refused.get_data(as_text=True)
+    myself = {**base, "email": world.emails["admin"], "name": "Admin", "role": "admin", "active": ""}
+    refused = client.post(f"/admin/users/{world.ids['admin']}/edit", data=myself)
+    assert refused.status_code == 422 and "You cannot deactivate your own account" in refused.get_data(as_text=True)
+
+
+def test_owner_people_rules(app: Flask, client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["dealer_owner"])
+    myself = client.post(f"/dealer/people/staff/{world.ids['owner']}/deactivate")
+    assert myself.status_code == 409
+    assert client.post(f"/dealer/people/staff/{world.ids['staff']}/make-owner").status_code == 303
+    assert _user(app, world.emails["dealer_staff"]).dealer_role is DealerRole.OWNER
+    inactive = client.post(f"/dealer/people/staff/{world.ids['former_staff']}/make-owner")
+    assert inactive.status_code == 409
+    assert client.post(f"/dealer/people/trainees/{world.ids['own_trainee']}/remove").status_code == 303
+    with app.app_context():
+        trainee = db.session.get(Trainee, world.ids["own_trainee"])
+        assert trainee is not None and trainee.active is False  # kept for its training history
+
+
+def test_staff_see_people_but_cannot_change_them(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["dealer_staff"])
+    page = client.get("/dealer/people").get_data(as_text=True)
+    assert "Only an owner of your dealer can change this list." in page
+    assert "button-danger" not in page and "Add colleague" not in page
+    assert "Own Trainee" in page and "Foreign Trainee" not in page
+
+
+def test_senior_managers_see_the_dealer_side_of_the_audit_trail_only(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    admin.post("/admin/territories", data={"code": "CTR", "name": "Central"})
+    admin.post(
+        f"/console/dealers/{world.own_dealer}/status",
+        data={"expected": "active", "status": "suspended", "reason": "Audit check."},
+    )
+    log_in(client, world.emails["senior_manager"])
+    senior_view = client.get("/audit/").get_data(as_text=True)
+    assert "dealer.status_changed" in senior_view
+    assert "territory.created" not in senior_view
+    assert "admin@example.test</td>" in senior_view  # the actor of the dealer change
+    everything = admin.get("/audit/").get_data(as_text=True)
+    assert "territory.created" in everything and "login.succeeded" in everything
+    filtered = admin.get("/audit/", query_string={"subject_type": "dealer", "actor": "admin@"}).get_data(as_text=True)
+    assert "dealer.status_changed" in filtered and "login.succeeded" not in filtered
+
+
+def test_portfolio_filters_and_sorting(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["senior_manager"])
+    by_name_desc = client.get("/console/", query_string={"sort": "name", "dir": "desc"}).get_data(as_text=True)
+    order = [name for name in re.findall(r"<td data-label=\"Name\">([^<]+)</td>", by_name_desc)]
+    assert order == sorted(order, reverse=True) and len(order) == 3
+    gold = client.get("/console/", query_string={"tier": "gold"}).get_data(as_text=True)
+    assert "Eastern Star Trading" in gold and "Northern Light Supply" not in gold
+    fragment = client.get("/console/", query_string={"q": "west"}, headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="portfolio-results">') and "Western Wind Retail" in html
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_pages_have_unique_element_ids(app: Flask, world: World) -> None:
+    pages = {
+        "admin": ["/admin/users/new", "/admin/dealers/new", "/admin/territories", "/admin/periods", "/audit/",
+                  f"/console/dealers/{world.own_dealer}", "/console/portfolios", "/console/"],
+        "dealer_owner": ["/dealer/people", "/dealer/", "/account"],
+    }  # fmt: skip
+    for role, paths in pages.items():
+        client = app.test_client()
+        log_in(client, world.emails[role])
+        for path in paths:
+            ids = re.findall(r'\sid="([^"]+)"', client.get(path).get_data(as_text=True))
+            duplicates = {element for element in ids if ids.count(element) > 1}
+            assert not duplicates, f"{path}: {duplicates}"
+
+
+def test_login_with_a_password_still_works_after_the_directory_changes(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["admin"], PASSWORD)
