@@ -154,8 +154,12 @@ def active_managers() -> list[User]:
     )
 
 
+def territories_by_name() -> Select[tuple[Territory]]:
+    return select(Territory).order_by(Territory.name, Territory.id)
+
+
 def all_territories() -> list[Territory]:
-    return list(db.session.execute(select(Territory).order_by(Territory.name)).scalars())
+    return list(db.session.execute(territories_by_name()).scalars())
 
 
 def _valid_manager(manager_id: int | None) -> User | None:

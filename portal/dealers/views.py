@@ -401,7 +401,8 @@ def territories() -> object:
             flash(_("Territory %(name)s was created.", name=territory.name), "success")
             return redirect_to(url_for("dealers.territories"))
     status = 422 if request.method == "POST" else 200
-    return render_template("dealers/territories.html", form=form, territories=services.all_territories()), status
+    listing = db.paginate(services.territories_by_name(), page=_page_number(), per_page=50, error_out=False)
+    return render_template("dealers/territories.html", form=form, territories=listing), status
 
 
 @bp.route("/admin/territories/<int:territory_id>/edit", methods=["GET", "POST"])
