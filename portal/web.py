@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Response, redirect, render_template
 
 from portal.extensions import htmx
+
+T = TypeVar("T")
 
 
 def wants_fragment() -> bool:
@@ -55,3 +58,31 @@ def show_service_error(form: Any, field: str, message: str) -> None:
         target.errors = [*list(target.errors), message]
     else:
         form.form_errors.append(message)
+
+
+def finish_action(form: Any, action: Callable[[], T], done: Callable[[T], tuple[str, str]]) -> Response | None:
+    """Run one service call for a view and end the transaction the same way everywhere.
+
+    Success: commit, flash the message and redirect. A field refusal (InvalidInput): roll back and show it next to
+    the field, returning None so the view re-renders its form with 422. A refused transition: roll back, 409.
+    """
+    from flask import abort, flash
+
+    from portal.extensions import db
+    from portal.service_errors import IllegalTransition, InvalidInput
+
+    try:
+        result = action()
+    except InvalidInput as error:
+        db.session.rollback()
+        if form is None:
+            abort(422, description=error.message)
+        show_service_error(form, error.field, error.message)
+        return None
+    except IllegalTransition as error:
+        db.session.rollback()
+        abort(409, description=error.message)
+    db.session.commit()
+    message, url = done(result)
+    flash(message, "success")
+    return redirect_to(url)

@@ -12,8 +12,7 @@ from portal.accounts.forms import LanguageForm, LoginForm, PasswordChangeForm, U
 from portal.accounts.models import DealerRole, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
-from portal.service_errors import InvalidInput
-from portal.web import is_safe_next, redirect_to, render_page_or_fragment, show_service_error
+from portal.web import finish_action, is_safe_next, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
 
@@ -166,15 +165,16 @@ def users() -> object:
 def new_user() -> object:
     form = UserForm(require_password=True)
     if form.validate_on_submit():
-        try:
-            user = services.create_user(current_user, _user_details(form), form.temporary_password.data or "")
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("%(name)s can now log in with the temporary password you set.", name=user.name), "success")
-            return redirect_to(url_for("accounts.users"))
+        finished = finish_action(
+            form,
+            lambda: services.create_user(current_user, _user_details(form), form.temporary_password.data or ""),
+            lambda user: (
+                _("%(name)s can now log in with the temporary password you set.", name=user.name),
+                url_for("accounts.users"),
+            ),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/user_form.html", form=form, user=None), status
 
@@ -190,16 +190,14 @@ def edit_user(user_id: int) -> object:
         form.dealer_code.data = user.dealer.code if user.dealer else ""
         form.locale.data = user.locale or ""
     if form.validate_on_submit():
-        try:
-            services.update_user(
+        finished = finish_action(
+            form,
+            lambda: services.update_user(
                 current_user, user, _user_details(form), temporary_password=form.temporary_password.data or ""
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("The account of %(name)s was saved.", name=user.name), "success")
-            return redirect_to(url_for("accounts.users"))
+            ),
+            lambda _result: (_("The account of %(name)s was saved.", name=user.name), url_for("accounts.users")),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/user_form.html", form=form, user=user), status

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -28,8 +28,7 @@ from portal.dealers.models import DealerStatus, DealerTier, Territory
 from portal.dealers.rules import STATUS_TRANSITIONS
 from portal.extensions import db
 from portal.forms_common import optional_int
-from portal.service_errors import IllegalTransition, InvalidInput
-from portal.web import redirect_to, render_page_or_fragment, show_service_error
+from portal.web import finish_action, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
@@ -86,35 +85,31 @@ def dealer_people_page() -> object:
 def add_staff() -> object:
     form = StaffForm(prefix="staff")  # two forms share the page: prefixes keep their field ids apart
     if form.validate_on_submit():
-        try:
-            person = people.add_staff(
+        finished = finish_action(
+            form,
+            lambda: people.add_staff(
                 current_user,
                 name=form.name.data or "",
                 email=form.email.data or "",
                 temporary_password=form.temporary_password.data or "",
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        except IllegalTransition as error:
-            abort(409, description=error.message)
-        else:
-            db.session.commit()
-            flash(_("%(name)s can now log in with the temporary password you set.", name=person.name), "success")
-            return redirect_to(url_for("dealers.dealer_people_page"))
+            ),
+            lambda person: (
+                _("%(name)s can now log in with the temporary password you set.", name=person.name),
+                url_for("dealers.dealer_people_page"),
+            ),
+        )
+        if finished:
+            return finished
     return _render_people(staff_form=form, status=422)
 
 
 def _colleague_action(user_id: int, action: Any, message: str) -> object:
     person = people.get_colleague(current_user, user_id)
-    try:
-        action(current_user, person)
-    except IllegalTransition as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
-    flash(message % {"name": person.name}, "success")
-    return redirect_to(url_for("dealers.dealer_people_page"))
+    return finish_action(
+        None,
+        lambda: action(current_user, person),
+        lambda _result: (message % {"name": person.name}, url_for("dealers.dealer_people_page")),
+    )
 
 
 @bp.route("/dealer/people/staff/<int:user_id>/deactivate", methods=["POST"])
@@ -149,13 +144,14 @@ def _trainee_details(form: TraineeForm) -> people.TraineeDetails:
 def add_trainee() -> object:
     form = TraineeForm(prefix="trainee")
     if form.validate_on_submit():
-        try:
-            trainee = people.add_trainee(current_user, _trainee_details(form))
-        except IllegalTransition as error:
-            abort(409, description=error.message)
-        db.session.commit()
-        flash(_("%(name)s was added to your trainees.", name=trainee.name), "success")
-        return redirect_to(url_for("dealers.dealer_people_page"))
+        return finish_action(
+            form,
+            lambda: people.add_trainee(current_user, _trainee_details(form)),
+            lambda trainee: (
+                _("%(name)s was added to your trainees.", name=trainee.name),
+                url_for("dealers.dealer_people_page"),
+            ),
+        )
     return _render_people(trainee_form=form, status=422)
 
 
@@ -165,13 +161,11 @@ def edit_trainee(trainee_id: int) -> object:
     trainee = people.get_trainee(current_user, trainee_id)
     form = TraineeForm(obj=trainee)
     if form.validate_on_submit():
-        try:
-            people.update_trainee(current_user, trainee, _trainee_details(form))
-        except IllegalTransition as error:
-            abort(409, description=error.message)
-        db.session.commit()
-        flash(_("The trainee's details were saved."), "success")
-        return redirect_to(url_for("dealers.dealer_people_page"))
+        return finish_action(
+            form,
+            lambda: people.update_trainee(current_user, trainee, _trainee_details(form)),
+            lambda _result: (_("The trainee's details were saved."), url_for("dealers.dealer_people_page")),
+        )
     status = 422 if request.method == "POST" else 200
     return render_template("dealers/trainee_edit.html", form=form, trainee=trainee), status
 
@@ -180,13 +174,14 @@ def edit_trainee(trainee_id: int) -> object:
 @allow(AccessRole.DEALER_OWNER)
 def remove_trainee(trainee_id: int) -> object:
     trainee = people.get_trainee(current_user, trainee_id)
-    try:
-        people.remove_trainee(current_user, trainee)
-    except IllegalTransition as error:
-        abort(409, description=error.message)
-    db.session.commit()
-    flash(_("%(name)s was removed from your trainees.", name=trainee.name), "success")
-    return redirect_to(url_for("dealers.dealer_people_page"))
+    return finish_action(
+        None,
+        lambda: people.remove_trainee(current_user, trainee),
+        lambda _result: (
+            _("%(name)s was removed from your trainees.", name=trainee.name),
+            url_for("dealers.dealer_people_page"),
+        ),
+    )
 
 
 # --- Console: portfolio and dealer pages ---------------------------------------------------------------------------
@@ -270,24 +265,22 @@ def change_status(code: str) -> object:
     form = DealerStatusForm()
     expected = form.expected.data or ""
     if form.validate_on_submit() and expected in DealerStatus._value2member_map_:
-        try:
-            services.change_dealer_status(
+        finished = finish_action(
+            form,
+            lambda: services.change_dealer_status(
                 current_user,
                 dealer,
                 expected=DealerStatus(expected),
                 target=DealerStatus(form.status.data),
                 reason=form.reason.data or "",
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        except IllegalTransition as error:
-            db.session.rollback()
-            abort(409, description=error.message)
-        else:
-            db.session.commit()
-            flash(_("The status of %(dealer)s was changed.", dealer=dealer.name), "success")
-            return redirect_to(url_for("dealers.dealer_detail", code=dealer.code))
+            ),
+            lambda _result: (
+                _("The status of %(dealer)s was changed.", dealer=dealer.name),
+                url_for("dealers.dealer_detail", code=dealer.code),
+            ),
+        )
+        if finished:
+            return finished
     return _render_dealer_page(dealer, status_form=form, code=422)
 
 
@@ -298,13 +291,15 @@ def reassign(code: str) -> object:
     form = ReassignForm(managers=services.active_managers())
     if not form.validate_on_submit() or form.manager_id.data is None:
         return _render_dealer_page(dealer, code=422)
-    try:
-        services.reassign_dealer(current_user, dealer, form.manager_id.data)
-    except InvalidInput as error:
-        abort(422, description=error.message)
-    db.session.commit()
-    flash(_("%(dealer)s now belongs to a new portfolio.", dealer=dealer.name), "success")
-    return redirect_to(url_for("dealers.dealer_detail", code=dealer.code))
+    manager_id = form.manager_id.data
+    return finish_action(
+        None,
+        lambda: services.reassign_dealer(current_user, dealer, manager_id),
+        lambda _result: (
+            _("%(dealer)s now belongs to a new portfolio.", dealer=dealer.name),
+            url_for("dealers.dealer_detail", code=dealer.code),
+        ),
+    )
 
 
 @bp.route("/console/portfolios", methods=["GET", "POST"])
@@ -313,15 +308,16 @@ def portfolios() -> object:
     form = PortfolioMoveForm(managers=services.active_managers())
     status = 200
     if form.validate_on_submit():
-        try:
-            moved = services.move_portfolio(current_user, form.from_manager_id.data, form.to_manager_id.data)
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("%(count)s dealers moved to their new manager.", count=moved), "success")
-            return redirect_to(url_for("dealers.portfolios"))
+        finished = finish_action(
+            form,
+            lambda: services.move_portfolio(current_user, form.from_manager_id.data, form.to_manager_id.data),
+            lambda moved: (
+                _("%(count)s dealers moved to their new manager.", count=moved),
+                url_for("dealers.portfolios"),
+            ),
+        )
+        if finished:
+            return finished
     if request.method == "POST":
         status = 422
     return render_template("dealers/portfolios.html", form=form, sizes=services.portfolio_sizes()), status
@@ -347,21 +343,22 @@ def _dealer_profile(form: DealerForm) -> services.DealerProfile:
 def new_dealer() -> object:
     form = DealerForm(territories=services.all_territories(), managers=services.active_managers())
     if form.validate_on_submit() and form.territory_id.data is not None:
-        try:
-            dealer = services.create_dealer(
+        finished = finish_action(
+            form,
+            lambda: services.create_dealer(
                 current_user,
                 code=form.code.data or "",
                 profile=_dealer_profile(form),
                 status=DealerStatus(form.status.data),
                 manager_id=form.manager_id.data,
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("Dealer %(code)s was created.", code=dealer.code), "success")
-            return redirect_to(url_for("dealers.dealer_detail", code=dealer.code))
+            ),
+            lambda dealer: (
+                _("Dealer %(code)s was created.", code=dealer.code),
+                url_for("dealers.dealer_detail", code=dealer.code),
+            ),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("dealers/dealer_form.html", form=form, dealer=None), status
 
@@ -373,15 +370,16 @@ def edit_dealer(code: str) -> object:
     form = DealerForm(obj=dealer, territories=services.all_territories(), managers=[])
     del form.code, form.status, form.manager_id  # identity, lifecycle and portfolio have their own actions
     if form.validate_on_submit() and form.territory_id.data is not None:
-        try:
-            services.update_dealer(current_user, dealer, _dealer_profile(form))
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("The profile of %(dealer)s was saved.", dealer=dealer.name), "success")
-            return redirect_to(url_for("dealers.dealer_detail", code=dealer.code))
+        finished = finish_action(
+            form,
+            lambda: services.update_dealer(current_user, dealer, _dealer_profile(form)),
+            lambda _result: (
+                _("The profile of %(dealer)s was saved.", dealer=dealer.name),
+                url_for("dealers.dealer_detail", code=dealer.code),
+            ),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("dealers/dealer_form.html", form=form, dealer=dealer), status
 
@@ -391,15 +389,16 @@ def edit_dealer(code: str) -> object:
 def territories() -> object:
     form = TerritoryForm()
     if form.validate_on_submit():
-        try:
-            territory = services.create_territory(current_user, form.code.data or "", form.name.data or "")
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("Territory %(name)s was created.", name=territory.name), "success")
-            return redirect_to(url_for("dealers.territories"))
+        finished = finish_action(
+            form,
+            lambda: services.create_territory(current_user, form.code.data or "", form.name.data or ""),
+            lambda territory: (
+                _("Territory %(name)s was created.", name=territory.name),
+                url_for("dealers.territories"),
+            ),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     listing = db.paginate(services.territories_by_name(), page=_page_number(), per_page=50, error_out=False)
     return render_template("dealers/territories.html", form=form, territories=listing), status
@@ -411,15 +410,16 @@ def edit_territory(territory_id: int) -> object:
     territory = db.session.get(Territory, territory_id) or abort(404)
     form = TerritoryForm(obj=territory)
     if form.validate_on_submit():
-        try:
-            services.update_territory(current_user, territory, form.code.data or "", form.name.data or "")
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("Territory %(name)s was saved.", name=territory.name), "success")
-            return redirect_to(url_for("dealers.territories"))
+        finished = finish_action(
+            form,
+            lambda: services.update_territory(current_user, territory, form.code.data or "", form.name.data or ""),
+            lambda _result: (
+                _("Territory %(name)s was saved.", name=territory.name),
+                url_for("dealers.territories"),
+            ),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("dealers/territory_edit.html", form=form, territory=territory), status
 
@@ -431,15 +431,13 @@ def periods() -> object:
     if request.method == "GET":
         form.year.data = services.company_today().year
     if form.validate_on_submit() and form.quarter.data in (1, 2, 3, 4):
-        try:
-            period = services.create_quarter(current_user, form.year.data, form.quarter.data)
-        except InvalidInput as error:
-            db.session.rollback()
-            show_service_error(form, error.field, error.message)
-        else:
-            db.session.commit()
-            flash(_("Period %(code)s was created.", code=period.code), "success")
-            return redirect_to(url_for("dealers.periods"))
+        finished = finish_action(
+            form,
+            lambda: services.create_quarter(current_user, form.year.data, form.quarter.data),
+            lambda period: (_("Period %(code)s was created.", code=period.code), url_for("dealers.periods")),
+        )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     listing = db.paginate(services.periods_newest_first(), page=_page_number(), per_page=20, error_out=False)
     return render_template(
@@ -451,10 +449,8 @@ def periods() -> object:
 @allow(AccessRole.ADMIN)
 def close_period(code: str) -> object:
     period = services.get_period(code)
-    try:
-        services.close_period(current_user, period)
-    except IllegalTransition as error:
-        abort(409, description=error.message)
-    db.session.commit()
-    flash(_("Period %(code)s is closed.", code=period.code), "success")
-    return redirect_to(url_for("dealers.periods"))
+    return finish_action(
+        None,
+        lambda: services.close_period(current_user, period),
+        lambda _result: (_("Period %(code)s is closed.", code=period.code), url_for("dealers.periods")),
+    )
