@@ -47,6 +47,7 @@ def test_directory_pages_are_accessible(
     _log_in(page, live_server, email, language)
     page.goto(f"{live_server}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text(english if language == "en" else chinese)
+    page.wait_for_load_state("load")  # measure with the stylesheet applied
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     violations = axe_violations(page)
     assert not violations, describe(violations)

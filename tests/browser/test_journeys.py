@@ -74,6 +74,7 @@ def test_each_role_logs_in_and_reaches_its_home(
     heading = english_heading if language == "en" else chinese_heading
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     # nothing is wider than the screen
+    page.wait_for_load_state("load")  # measure with the stylesheet applied
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     violations = axe_violations(page)
     assert not violations, describe(violations)
