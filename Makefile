@@ -20,12 +20,16 @@ translations/zh_Hans/LC_MESSAGES/messages.mo: translations/zh_Hans/LC_MESSAGES/m
 
 setup: $(VENV)/.installed translations/zh_Hans/LC_MESSAGES/messages.mo
 
+# Beside the web server: a job consumer (mail delivery) and a local SMTP server that prints every email it gets.
 run: setup
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	@echo "Serving the portal at http://$(HOST):$(PORT)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@echo "Serving the portal at http://$(HOST):$(PORT); emails are printed here by a local SMTP server on port 1025"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:1025 & \
+	$(BIN)/flask jobs worker --workers 2 & \
+	PORTAL_BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's Chromium; installed here when missing (needs root, as on CI).
 browser-deps:

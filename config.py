@@ -51,7 +51,33 @@ class Config:
     LOGIN_LIMIT_PER_ADDRESS = "30 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "8 per 10 minutes"
 
+    # Sessions end after this long without activity (polling the notification bell does not count).
+    IDLE_TIMEOUT_MINUTES = 60
+
+    # Email: links in messages point here; SMTP delivers the outbox.
+    PORTAL_BASE_URL = "http://127.0.0.1:5000"
+    MAIL_FROM = "Dealer Partner Portal <portal@localhost>"
+    MAIL_MESSAGE_ID_DOMAIN = "portal.localhost"
+    MAIL_SMTP_HOST = "127.0.0.1"
+    MAIL_SMTP_PORT = 1025
+    MAIL_SMTP_USERNAME = ""
+    MAIL_SMTP_PASSWORD = ""
+    MAIL_SMTP_STARTTLS = False
+    MAIL_SMTP_TIMEOUT_SECONDS = 20
+    MAIL_BATCH_SIZE = 50
+    MAIL_MAX_ATTEMPTS = 12
+    MAIL_CLAIM_LEASE_SECONDS = 600
+
+    # Background jobs (huey): a SQLite file by default, Redis when HUEY_REDIS_URL is set.
+    HUEY_REDIS_URL = ""
+    HUEY_SQLITE_PATH = str(PROJECT_ROOT / "instance" / "huey.db")
+    HUEY_IMMEDIATE = False
+
     PASSWORD_MIN_LENGTH = 12
+    PASSWORD_RESET_MAX_AGE_SECONDS = 3600
+    INVITATION_MAX_AGE_SECONDS = 7 * 24 * 3600
+    FORGOT_LIMIT_PER_ADDRESS = "10 per hour"
+    FORGOT_LIMIT_PER_ACCOUNT = "3 per hour"
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password; Werkzeug's scrypt, n=2**15, r=8, p=1
     PAGE_SIZE = 25
 

@@ -52,12 +52,14 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     from portal.core.views import bp as core_bp
     from portal.dealers.views import bp as dealers_bp
     from portal.disputes.views import bp as disputes_bp
+    from portal.notifications.views import bp as notifications_bp
 
-    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp):
+    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp, notifications_bp):
         app.register_blueprint(blueprint)
 
-    from portal import cli
+    from portal import cli, jobs
 
+    jobs.init_app(app)
     cli.init_app(app)
     return app
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from portal.extensions import db
 
@@ -46,3 +49,29 @@ def init_app(app: Flask) -> None:
         )
         db.session.commit()
         click.echo(f"Created {role} {email}.")
+
+    jobs_group = AppGroup("jobs", help="Background jobs.")
+
+    @jobs_group.command("worker")
+    @click.option("--workers", default=2, show_default=True, help="Worker threads.")
+    def worker_command(workers: int) -> None:
+        """Run a job consumer (mail delivery, and the periodic tasks) until stopped."""
+        from portal.jobs import huey_of
+
+        huey_of(current_app).create_consumer(workers=workers, worker_type="thread", periodic=True).run()
+
+    app.cli.add_command(jobs_group)
+
+    @app.cli.command("send-mail")
+    @click.option("--loop", is_flag=True, help="Keep delivering until stopped.")
+    @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds with --loop.")
+    def send_mail_command(loop: bool, interval: float) -> None:
+        """Deliver the email outbox through SMTP once, or in a loop."""
+        from portal.notifications.mail import deliver_outbox
+
+        while True:
+            counts = deliver_outbox()
+            click.echo(f"sent {counts['sent']}, deferred {counts['deferred']}")
+            if not loop:
+                break
+            time.sleep(interval)

@@ -104,7 +104,39 @@ def seed_demo(today: date | None = None) -> None:
             dealer_role=dealer_role,
             locale=locale,
         )
+    _seed_notifications(dealers)
     db.session.flush()
+
+
+def _seed_notifications(dealers: dict[str, Dealer]) -> None:
+    """A few unread notifications so the bell has something to say on first login (only for users with none)."""
+    from portal.notifications.models import Notification
+
+    welcome = {
+        "dealer@demo.test": [
+            ("colleague_added", {"name": "Liu Yang", "dealer": dealers["D001"].name}, "/dealer/people"),
+            ("account_changed", {}, "/account"),
+        ],
+        "staff@demo.test": [("account_changed", {}, "/account")],
+        "dealer2@demo.test": [
+            ("dealer_status_changed", {"dealer": dealers["D002"].name, "old": "status:onboarding",
+             "new": "status:active", "reason": "Onboarding complete."}, "/dealer/"),
+        ],
+        "manager@demo.test": [
+            ("portfolio_changed", {"dealer": dealers["D001"].name}, "/console/dealers/D001"),
+            ("portfolio_changed", {"dealer": dealers["D004"].name}, "/console/dealers/D004"),
+        ],
+        "manager2@demo.test": [
+            ("dealer_status_changed", {"dealer": dealers["D006"].name, "old": "status:active",
+             "new": "status:suspended", "reason": "Repeated sales below the floor price."}, "/console/dealers/D006"),
+        ],
+    }  # fmt: skip
+    for email, items in welcome.items():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        if db.session.execute(select(Notification.id).where(Notification.user_id == user.id).limit(1)).first():
+            continue
+        for kind, params, link in items:
+            db.session.add(Notification(user_id=user.id, kind=kind, params=params, link=link))
 
 
 def _ensure_created_event(dealer: Dealer) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, flash, redirect, request, url_for
+import time
+
+from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
 from portal.access import enforce_route_access
 from portal.extensions import db, htmx, login_manager
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
 
     app.before_request(refuse_nul_bytes)
+    app.before_request(end_idle_session)
     app.before_request(enforce_route_access)
     app.before_request(require_password_change)
     app.after_request(_set_security_headers)
@@ -51,6 +54,40 @@ PASSWORD_CHANGE_ENDPOINTS = frozenset(
         "core.healthz",
     }
 )
+
+
+# Requests a page makes by itself (the bell's polling): they must not keep an idle session alive.
+PASSIVE_ENDPOINTS = frozenset({"notifications.bell", "static", "core.healthz"})
+LAST_ACTIVITY = "last_activity"
+
+
+def end_idle_session() -> Response | None:
+    """Log out a session that has been idle longer than IDLE_TIMEOUT_MINUTES; count only real activity."""
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    last = session.get(LAST_ACTIVITY)
+    if isinstance(last, int | float) and now - last > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+        logout_user()
+        session.clear()
+        if request.endpoint in PASSIVE_ENDPOINTS or declared_access_or_none(request.endpoint) is not None:
+            flash(_l("You were logged out after a while without activity. Please log in again."), "info")
+            return _unauthorized()
+        return None
+    if request.endpoint not in PASSIVE_ENDPOINTS:
+        session[LAST_ACTIVITY] = int(now)
+    return None
+
+
+def declared_access_or_none(endpoint: str | None) -> object:
+    from portal.access import declared_access
+
+    if endpoint is None:
+        return None
+    try:
+        return declared_access(endpoint)
+    except LookupError:
+        return None
 
 
 def require_password_change() -> Response | None:

@@ -200,6 +200,7 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
     from portal.accounts.models import User
     from portal.audit.models import AuditEvent
     from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
+    from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 
     with app.app_context():
         return (
@@ -216,4 +217,9 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             db.session.execute(sa.select(Trainee.id, Trainee.name, Trainee.active).order_by(Trainee.id)).all(),
             db.session.execute(sa.select(Territory.id, Territory.code, Territory.name).order_by(Territory.id)).all(),
             db.session.execute(sa.select(Period.id, Period.code, Period.status).order_by(Period.id)).all(),
+            db.session.execute(sa.select(Notification.id, Notification.read_at).order_by(Notification.id)).all(),
+            db.session.execute(
+                sa.select(NotificationPreference.user_id, NotificationPreference.kind, NotificationPreference.email)
+            ).all(),
+            db.session.execute(sa.select(OutboxEmail.id, OutboxEmail.status).order_by(OutboxEmail.id)).all(),
         )

@@ -8,8 +8,10 @@ from datetime import date
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
+from portal.accounts.tokens import make_token
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
 from portal.extensions import db
+from portal.notifications.models import Notification
 
 PASSWORD = "correct horse battery"
 _sequence = itertools.count(1)
@@ -106,6 +108,7 @@ class World:
     foreign_dealer: str
     ids: dict[str, int]
     open_period: str
+    tokens: dict[str, str]
 
 
 def make_world() -> World:
@@ -148,7 +151,23 @@ def make_world() -> World:
     own_trainee = make_trainee(own, "Own Trainee")
     foreign_trainee = make_trainee(foreign, "Foreign Trainee")
     period = make_period("2030-Q1", date(2030, 1, 1), date(2030, 3, 31))
+    people = {
+        "dealer_owner": owner,
+        "dealer_staff": staff,
+        "manager": manager,
+        "senior_manager": senior,
+        "mediator": mediator,
+        "admin": admin,
+        "other_manager": other_manager,
+    }
+    notifications = {}
+    for role, person in people.items():
+        notification = Notification(user_id=person.id, kind="account_changed", params={}, link="/account")
+        db.session.add(notification)
+        db.session.flush()
+        notifications[f"notification_{role}"] = notification.id
     return World(
+        tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation")},
         ids={
             "staff": staff.id,
             "former_staff": former.id,
@@ -161,6 +180,7 @@ def make_world() -> World:
             "foreign_trainee": foreign_trainee.id,
             "territory": east.id,
             "own_dealer_id": own.id,
+            **notifications,
         },
         open_period=period.code,
         emails={

@@ -23,6 +23,39 @@ class Route:
 
 
 STATE_CHANGING = (
+    Route(
+        "/notifications/<int:notification_id>/open",
+        "manager",
+        lambda w: f"/notifications/{w.ids['notification_manager']}/open",
+        lambda w: {},
+    ),
+    Route(
+        "/notifications/<int:notification_id>/read",
+        "manager",
+        lambda w: f"/notifications/{w.ids['notification_manager']}/read",
+        lambda w: {},
+    ),
+    Route("/notifications/read-all", "manager", lambda w: "/notifications/read-all", lambda w: {}),
+    Route(
+        "/notifications/preferences",
+        "manager",
+        lambda w: "/notifications/preferences",
+        lambda w: {"portfolio_changed": "y", "colleague_added": "y"},
+    ),
+    Route("/admin/jobs/retry-emails", "admin", lambda w: "/admin/jobs/retry-emails", lambda w: {}),
+    Route("/password/forgot", None, lambda w: "/password/forgot", lambda w: {"email": w.emails["dealer_staff"]}),
+    Route(
+        "/password/reset/<token>",
+        None,
+        lambda w: f"/password/reset/{w.tokens['reset']}",
+        lambda w: {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    ),
+    Route(
+        "/invitation/<token>",
+        None,
+        lambda w: f"/invitation/{w.tokens['invitation']}",
+        lambda w: {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    ),
     Route("/login", None, lambda w: "/login", lambda w: {"email": w.emails["manager"], "password": PASSWORD}),
     Route("/logout", "manager", lambda w: "/logout", lambda w: {}),
     Route(

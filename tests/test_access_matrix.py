@@ -212,6 +212,45 @@ MATRIX = (
     Case("GET", "/admin/users/<int:user_id>/edit", "/admin/users/{staff}/edit", only({"admin": 200})),
     Case("GET", "/admin/users/<int:user_id>/edit", "/admin/users/999999/edit", only({"admin": 404})),
     Case("POST", "/admin/users/<int:user_id>/edit", "/admin/users/{staff}/edit", only({"admin": 422}), {"name": ""}),
+    # --- notifications: everyone has their own, nobody else's ---
+    Case("GET", "/notifications/", "/notifications/", everyone(200, anonymous=302)),
+    Case("GET", "/notifications/bell", "/notifications/bell", everyone(200, anonymous=302)),
+    Case(
+        "POST",
+        "/notifications/<int:notification_id>/read",
+        "/notifications/{foreign_notification}/read",
+        everyone(404, anonymous=302),
+    ),
+    Case(
+        "POST",
+        "/notifications/<int:notification_id>/read",
+        "/notifications/{my_notification}/read",
+        everyone(303, anonymous=302),
+    ),
+    Case(
+        "POST",
+        "/notifications/<int:notification_id>/open",
+        "/notifications/{foreign_notification}/open",
+        everyone(404, anonymous=302),
+    ),
+    Case(
+        "POST",
+        "/notifications/<int:notification_id>/open",
+        "/notifications/{my_notification}/open",
+        everyone(303, anonymous=302),
+    ),
+    Case("POST", "/notifications/read-all", "/notifications/read-all", everyone(303, anonymous=302)),
+    Case("GET", "/notifications/preferences", "/notifications/preferences", everyone(200, anonymous=302)),
+    Case("POST", "/notifications/preferences", "/notifications/preferences", everyone(303, anonymous=302)),
+    Case("GET", "/admin/jobs", "/admin/jobs", only({"admin": 200})),
+    Case("POST", "/admin/jobs/retry-emails", "/admin/jobs/retry-emails", only({"admin": 303})),
+    # --- forgotten passwords and invitations: public, and a bad link is refused for everyone ---
+    Case("GET", "/password/forgot", "/password/forgot", everyone(200)),
+    Case("POST", "/password/forgot", "/password/forgot", everyone(422)),
+    Case("GET", "/password/reset/<token>", "/password/reset/not-a-token", everyone(400)),
+    Case("POST", "/password/reset/<token>", "/password/reset/not-a-token", everyone(400)),
+    Case("GET", "/invitation/<token>", "/invitation/not-a-token", everyone(400)),
+    Case("POST", "/invitation/<token>", "/invitation/not-a-token", everyone(400)),
 )
 
 
@@ -247,6 +286,8 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
             own_dealer=world.own_dealer,
             foreign_dealer=world.foreign_dealer,
             open_period=world.open_period,
+            my_notification=world.ids.get(f"notification_{role}", 1),
+            foreign_notification=world.ids["notification_other_manager"],
             **world.ids,
         )
         response = client.open(url, method=case.method, data=case.form or None)

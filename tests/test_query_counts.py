@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change
 from portal.dealers.models import DealerEvent, DealerEventKind, PeriodStatus
 from portal.extensions import db
+from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
 from tests.conftest import count_queries, log_in
 from tests.factories import World, make_dealer, make_period, make_territory, make_trainee, make_user
 
@@ -42,7 +44,20 @@ PAGES = [
     ("admin", "/audit/"),
     ("admin", "/audit/?subject_type=dealer&actor=admin&page=2"),
     ("senior_manager", "/audit/"),
+    ("dealer_owner", "/notifications/"),
+    ("manager", "/notifications/?page=2"),
+    ("dealer_staff", "/notifications/bell"),
+    ("mediator", "/notifications/preferences"),
+    ("admin", "/admin/jobs"),
+    ("dealer_staff", "/password/forgot"),
 ]
+
+
+_ids = itertools.count()
+
+
+def next_id() -> int:
+    return next(_ids)
 
 
 def _grow_channel(world: World, factor: int, first_year: int) -> None:
@@ -63,6 +78,21 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
         make_trainee(own.dealer)
         make_user(UserRole.MANAGER)
         db.session.add(DealerEvent(dealer_id=own.dealer_id, kind=DealerEventKind.PROFILE_UPDATED, actor_id=admin.id))
+    for person in db.session.execute(select(User)).scalars().all():
+        for _ in range(3):
+            db.session.add(Notification(user_id=person.id, kind="account_changed", params={}, link="/account"))
+    for _ in range(factor):
+        db.session.add(JobFailure(task_name="deliver_outbox", task_id="x", error="RuntimeError: boom", retries_left=0))
+        db.session.add(
+            OutboxEmail(
+                to_address="x@example.test",
+                subject="s",
+                text_body="t",
+                html_body="h",
+                message_id=f"<{next_id()}@x>",
+                status=OutboxStatus.FAILED,
+            )
+        )
     for index in range(5 * factor):
         subject = (own, own.dealer, territory)[index % 3]
         audit_change("test.event", actor=admin, subject=subject, before={"name": "a"}, after={"name": "b"})

@@ -69,3 +69,18 @@ def test_failed_attempts_from_one_address_block_that_address(limited_app: tuple[
 def test_successful_logins_do_not_count(limited_app: tuple[Flask, World]) -> None:
     app, world = limited_app
     assert [_attempt(app, world.emails["mediator"], PASSWORD) for _ in range(8)] == [303] * 8
+
+
+def test_forgot_password_is_limited_per_account_whether_or_not_it_exists(
+    limited_app: tuple[Flask, World],
+) -> None:
+    app, world = limited_app
+    app.config.update(FORGOT_LIMIT_PER_ACCOUNT="2 per hour", FORGOT_LIMIT_PER_ADDRESS="50 per hour")
+    for email in (world.emails["manager"], "nobody@example.test"):
+        statuses = [
+            app.test_client()
+            .post("/password/forgot", data={"email": email}, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+            .status_code
+            for n in range(3)
+        ]
+        assert statuses == [303, 303, 429]

@@ -95,15 +95,13 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Active"), default=True)
     temporary_password = PasswordField(_l("Temporary password"), validators=[Optional(), PasswordLength()])
 
-    def __init__(self, *args: Any, require_password: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.role.choices = enum_choices(UserRole)
         self.dealer_role.choices = enum_choices(DealerRole)
         self.locale.choices = [SelectChoice("", _l("As the browser asks"))] + [
             SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()
         ]
-        if require_password:
-            self.temporary_password.validators = [InputRequired(_l("Set a temporary password.")), PasswordLength()]
 
 
 class UserSearchForm(FlaskForm):
@@ -116,3 +114,27 @@ class UserSearchForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.role.choices = enum_choices(UserRole, blank=_l("All roles"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField(
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[InputRequired(_l("Choose a new password.")), PasswordLength()],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            InputRequired(_l("Repeat the new password.")),
+            EqualTo("new_password", _l("The two new passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

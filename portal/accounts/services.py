@@ -89,6 +89,9 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     user.must_change_password = False
     user.rotate_session_token()
     audit_change("password.changed", actor=user, subject=user)
+    from portal.notifications.services import notify
+
+    notify([user], "account_changed", {}, link="/account")
     db.session.flush()
 
 
@@ -158,16 +161,18 @@ def _validated(details: UserDetails, *, existing: User | None) -> dict[str, obje
 
 
 def create_user(actor: User, details: UserDetails, temporary_password: str) -> User:
-    """Admins create accounts with a temporary password the user must change at first login."""
+    """Admins create accounts with a temporary password to change at first login, or invite them by email."""
     require_role(actor, AccessRole.ADMIN)
     user = User(
         **_validated(details, existing=None),
-        password_hash=hash_password(temporary_password),
-        must_change_password=True,
+        password_hash=hash_password(temporary_password) if temporary_password else unusable_password_hash(),
+        must_change_password=bool(temporary_password),
     )
     db.session.add(user)
     db.session.flush()
     audit_change("user.created", actor=actor, subject=user, after=snapshot(user, USER_FIELDS))
+    if not temporary_password:
+        invite(user, inviter=actor)
     db.session.flush()
     return user
 
@@ -219,3 +224,61 @@ def search_users(text: str, role: UserRole | None) -> Select[tuple[User]]:
     if role is not None:
         query = query.where(User.role == role)
     return query
+
+
+# --- Forgotten passwords and invitations ---------------------------------------------------------------------
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset link if the address belongs to an active user; the caller answers the same either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        record_event("password.reset_requested", actor_id=None, subject_label=normalise_email(email)[:200])
+        return
+    _queue_link_email(user, "reset", "email/password_reset")
+    audit_change("password.reset_requested", actor=None, subject=user)
+    db.session.flush()
+
+
+def invite(user: User, *, inviter: User) -> None:
+    """Email a set-your-password link; the account has no usable password until then."""
+    _queue_link_email(user, "invitation", "email/invitation", inviter=inviter)
+    audit_change("user.invited", actor=inviter, subject=user)
+    db.session.flush()
+
+
+def _queue_link_email(user: User, purpose: str, template: str, **context: object) -> None:
+    from flask import render_template, url_for
+    from flask_babel import force_locale
+
+    from portal.accounts.tokens import make_token
+    from portal.notifications.services import absolute_url, queue_email, recipient_locale
+
+    endpoint = "accounts.reset_password" if purpose == "reset" else "accounts.accept_invitation"
+    link = absolute_url(url_for(endpoint, token=make_token(user, purpose)))
+    with force_locale(recipient_locale(user)):
+        subject = _("Set a new password") if purpose == "reset" else _("You are invited to the Dealer Partner Portal")
+        values = {"user": user, "link": link, **context}
+        queue_email(
+            user,
+            subject=subject,
+            text_body=render_template(f"{template}.txt", **values),
+            html_body=render_template(f"{template}.html", **values),
+        )
+
+
+def set_password_from_link(user: User, new_password: str, purpose: str) -> None:
+    """Set the password a link allows; rotating the session token makes the link unusable afterwards."""
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    user.rotate_session_token()
+    audit_change("password.reset" if purpose == "reset" else "invitation.accepted", actor=user, subject=user)
+    db.session.flush()
+
+
+def unusable_password_hash() -> str:
+    """For invited users until they choose a password: a hash of a random secret nobody knows."""
+    import secrets
+
+    return hash_password(secrets.token_urlsafe(32))

@@ -8,7 +8,15 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.access import EVERYONE, AccessRole, allow, public
 from portal.accounts import services
-from portal.accounts.forms import LanguageForm, LoginForm, PasswordChangeForm, UserForm, UserSearchForm
+from portal.accounts.forms import (
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    NewPasswordForm,
+    PasswordChangeForm,
+    UserForm,
+    UserSearchForm,
+)
 from portal.accounts.models import DealerRole, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
@@ -163,13 +171,15 @@ def users() -> object:
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
 def new_user() -> object:
-    form = UserForm(require_password=True)
+    form = UserForm()
     if form.validate_on_submit():
         finished = finish_action(
             form,
             lambda: services.create_user(current_user, _user_details(form), form.temporary_password.data or ""),
             lambda user: (
-                _("%(name)s can now log in with the temporary password you set.", name=user.name),
+                _("%(name)s can now log in with the temporary password you set.", name=user.name)
+                if form.temporary_password.data
+                else _("We emailed %(name)s an invitation to choose a password.", name=user.name),
                 url_for("accounts.users"),
             ),
         )
@@ -183,7 +193,7 @@ def new_user() -> object:
 @allow(AccessRole.ADMIN)
 def edit_user(user_id: int) -> object:
     user = services.get_user(user_id)
-    form = UserForm(obj=user, require_password=False)
+    form = UserForm(obj=user)
     if request.method == "GET":
         form.role.data = user.role.value
         form.dealer_role.data = user.dealer_role.value if user.dealer_role else DealerRole.STAFF.value
@@ -201,3 +211,61 @@ def edit_user(user_id: int) -> object:
             return finished
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/user_form.html", form=form, user=user), status
+
+
+# --- Forgotten passwords and invitations ---------------------------------------------------------------------
+
+
+def _forgot_account_key() -> str:
+    return "forgot:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["FORGOT_LIMIT_PER_ADDRESS"], methods=["POST"], scope="forgot-address")
+@limiter.limit(
+    lambda: current_app.config["FORGOT_LIMIT_PER_ACCOUNT"],
+    key_func=_forgot_account_key,
+    methods=["POST"],
+    scope="forgot-account",
+)
+def forgot_password() -> object:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data or "")
+        db.session.commit()
+        flash(
+            _("If that address belongs to an account, we have sent it a link to set a new password. Check your email."),
+            "info",
+        )
+        return redirect_to(url_for("accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/forgot.html", form=form), status
+
+
+def _password_from_link(token: str, purpose: str) -> object:
+    from portal.accounts.tokens import user_for_token
+
+    user = user_for_token(token, purpose)
+    if user is None:
+        return render_template("accounts/link_invalid.html", purpose=purpose), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        services.set_password_from_link(user, form.new_password.data or "", purpose)
+        db.session.commit()
+        flash(_("Your password is set. Log in with it now."), "success")
+        return redirect_to(url_for("accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/set_password.html", form=form, purpose=purpose, user=user), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> object:
+    return _password_from_link(token, "reset")
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str) -> object:
+    return _password_from_link(token, "invitation")

@@ -38,4 +38,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _navigation() -> dict[str, object]:
-        return {"navigation": navigation_for_current_user}
+        return {"navigation": navigation_for_current_user, "unread_notification_count": _unread_count}
+
+
+def _unread_count() -> int:
+    from portal.notifications.services import unread_count
+
+    return unread_count(current_user) if current_user.is_authenticated else 0

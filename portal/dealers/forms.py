@@ -99,9 +99,7 @@ class StaffForm(FlaskForm):
             EmailAddress(),
         ],
     )
-    temporary_password = PasswordField(
-        _l("Temporary password"), validators=[InputRequired(_l("Set a temporary password.")), PasswordLength()]
-    )
+    temporary_password = PasswordField(_l("Temporary password (optional)"), validators=[Optional(), PasswordLength()])
 
 
 class TraineeForm(FlaskForm):

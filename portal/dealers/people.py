@@ -15,11 +15,13 @@ from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
-from portal.accounts.services import find_user_by_email, hash_password, normalise_email
+from portal.accounts.services import find_user_by_email, hash_password, invite, normalise_email, unusable_password_hash
 from portal.audit.services import audit_change, snapshot
 from portal.dealers.models import Dealer, Trainee
 from portal.dealers.rules import can_manage_people
+from portal.dealers.services import dealer_owners
 from portal.extensions import db
+from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 
 TRAINEE_FIELDS = ("name", "job_title", "email", "phone")
@@ -89,12 +91,16 @@ def add_staff(actor: User, *, name: str, email: str, temporary_password: str) ->
         dealer_role=DealerRole.STAFF,
         locale=actor.locale,
         timezone=actor.timezone,
-        password_hash=hash_password(temporary_password),
-        must_change_password=True,
+        password_hash=hash_password(temporary_password) if temporary_password else unusable_password_hash(),
+        must_change_password=bool(temporary_password),
     )
     db.session.add(person)
     db.session.flush()
+    if not temporary_password:
+        invite(person, inviter=actor)
     audit_change("user.created", actor=actor, subject=person, after=snapshot(person, ("email", "name", "dealer_role")))
+    other_owners = [owner for owner in dealer_owners(dealer) if owner.id != actor.id]
+    notify(other_owners, "colleague_added", {"name": person.name, "dealer": dealer.name}, link="/dealer/people")
     db.session.flush()
     return person
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.access import AccessRole, require_role
-from portal.accounts.models import User, UserRole
+from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, snapshot
 from portal.dealers.models import (
     Dealer,
@@ -30,6 +30,7 @@ from portal.dealers.models import (
 )
 from portal.dealers.rules import can_change_status
 from portal.extensions import db
+from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
 
@@ -91,6 +92,14 @@ def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[tuple[Dealer
     column = PORTFOLIO_SORTS.get(wanted.sort, Dealer.code)
     ordered = column.desc() if wanted.descending else column.asc()
     return query.order_by(ordered, Dealer.code)
+
+
+def dealer_owners(dealer: Dealer) -> list[User]:
+    return list(
+        db.session.execute(
+            select(User).where(User.dealer_id == dealer.id, User.dealer_role == DealerRole.OWNER, User.active)
+        ).scalars()
+    )
 
 
 def dealer_people(dealer: Dealer) -> list[User]:
@@ -283,6 +292,14 @@ def change_dealer_status(
         after={"status": target.value},
         reason=reason,
     )
+    told = {"dealer": dealer.name, "old": f"status:{expected.value}", "new": f"status:{target.value}", "reason": reason}
+    notify(dealer_owners(dealer), "dealer_status_changed", told, link="/dealer/")
+    notify(
+        [dealer.manager] if dealer.manager else [],
+        "dealer_status_changed",
+        told,
+        link=f"/console/dealers/{dealer.code}",
+    )
     db.session.flush()
 
 
@@ -308,6 +325,7 @@ def reassign_dealer(actor: User, dealer: Dealer, manager_id: int) -> None:
         after={"manager_id": new_manager.id},
     )
     dealer.manager_id = new_manager.id
+    notify([new_manager], "portfolio_changed", {"dealer": dealer.name}, link=f"/console/dealers/{dealer.code}")
     db.session.flush()
 
 

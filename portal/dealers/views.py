@@ -94,7 +94,9 @@ def add_staff() -> object:
                 temporary_password=form.temporary_password.data or "",
             ),
             lambda person: (
-                _("%(name)s can now log in with the temporary password you set.", name=person.name),
+                _("%(name)s can now log in with the temporary password you set.", name=person.name)
+                if form.temporary_password.data
+                else _("We emailed %(name)s an invitation to choose a password.", name=person.name),
                 url_for("dealers.dealer_people_page"),
             ),
         )

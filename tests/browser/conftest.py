@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask_migrate import upgrade
 from playwright.sync_api import Page
 from werkzeug.serving import make_server
@@ -45,13 +46,21 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The served application, for tests that read what it wrote (the outbox, as a mail server would)."""
     database = tmp_path_factory.mktemp("browser") / "portal.db"
     app = build_app(f"sqlite:///{database}", WTF_CSRF_ENABLED=True)
     with app.app_context():
         upgrade()
         seed_demo()
         db.session.commit()
+    yield app
+    dispose_app(app)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask) -> Iterator[str]:
+    app = live_app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -60,7 +69,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        dispose_app(app)
 
 
 @pytest.fixture

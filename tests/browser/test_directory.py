@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from portal.demo import DEMO_PASSWORD
+from portal.extensions import db
+from portal.notifications.models import OutboxEmail
 from tests.browser.conftest import axe_violations, describe
 from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
 
@@ -25,6 +29,11 @@ PAGES = [
     ("admin@demo.test", "/admin/users/new", "New user", "新建用户"),
     ("admin@demo.test", "/admin/territories", "Territories", "区域"),
     ("admin@demo.test", "/admin/periods", "Periods", "期间"),
+    ("admin@demo.test", "/admin/jobs", "Background jobs", "后台任务"),
+    ("dealer@demo.test", "/notifications/", "Notifications", "通知"),
+    ("manager@demo.test", "/notifications/preferences", "Email choices", "邮件设置"),
+    ("mediator@demo.test", "/password/forgot", "Forgotten password", "忘记密码"),
+    ("mediator@demo.test", "/password/reset/not-a-valid-link", "This link no longer works", "此链接已失效"),
 ]
 
 
@@ -156,4 +165,63 @@ def test_a_senior_manager_suspends_a_dealer_with_a_reason(browser: Browser, live
     expect(timeline).to_contain_text("from Active to Suspended")
     expect(timeline).to_contain_text("Sold below the floor price in the North territory.")
     assert DEMO_PASSWORD  # the demo data the journey relies on
+    page.context.close()
+
+
+def _bell_count(page: Page) -> int:
+    badge = page.locator("#bell .bell-count")
+    return int(badge.get_attribute("data-unread") or 0) if badge.count() else 0
+
+
+def test_the_bell_count_drops_by_one_when_a_notification_is_opened(browser: Browser, live_server: str) -> None:
+    page = _new_page(browser, "en", PHONE)
+    _log_in(page, live_server, "manager@demo.test", "en")
+    before = _bell_count(page)
+    assert before >= 1
+    page.locator("#bell").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
+    page.get_by_role("button", name=re.compile("is now in your portfolio")).first.click()
+    expect(page).to_have_url(re.compile(r"/console/dealers/D00\d$"))
+    assert _bell_count(page) == before - 1
+    page.context.close()
+
+
+def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_app: Flask, live_server: str) -> None:
+    page = _new_page(browser, "zh", PHONE)
+    page.goto(f"{live_server}/login")
+    page.get_by_role("link", name="忘记密码？").click()
+    page.get_by_label("电子邮箱", exact=True).fill("mediator@demo.test")
+    page.get_by_role("button", name="发送链接给我").click()
+    expect(page.get_by_text("如果该邮箱属于某个账户")).to_be_visible()
+    with live_app.app_context():  # read the link as the mail server would deliver it
+        body = (
+            db.session.execute(
+                select(OutboxEmail.text_body)
+                .where(OutboxEmail.to_address == "mediator@demo.test")
+                .order_by(OutboxEmail.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert body is not None
+    path = re.search(r"https?://[^/\s]+(/password/reset/\S+)", body).group(1)  # type: ignore[union-attr]
+    page.goto(f"{live_server}{path}")
+    page.get_by_label("新密码", exact=True).fill("mediator's brand new password")
+    page.get_by_label("再次输入新密码", exact=True).fill("mediator's brand new password")
+    page.get_by_role("button", name="设置密码").click()
+    expect(page.get_by_text("密码已设置，请用新密码登录。")).to_be_visible()
+    page.goto(f"{live_server}{path}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("此链接已失效")
+    # log in with it, then put the demo password back for the other journeys
+    page.goto(f"{live_server}/login")
+    page.get_by_label("电子邮箱", exact=True).fill("mediator@demo.test")
+    page.get_by_label("密码", exact=True).fill("mediator's brand new password")
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("调解")
+    page.goto(f"{live_server}/account")
+    page.get_by_label("当前密码", exact=True).fill("mediator's brand new password")
+    page.get_by_label("新密码", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_label("再次输入新密码", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="修改密码").click()
+    expect(page.get_by_text("密码已修改。")).to_be_visible()
     page.context.close()

@@ -1,0 +1,73 @@
+"""The kinds of event people are told about: what the notification says and whether email is on by default.
+
+Texts are lazy and use named parameters, so each reader sees them in their own language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: object  # shown on the preferences page
+    text: object  # the notification, with %(name)s parameters
+    email_by_default: bool
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind(
+            "dealer_status_changed",
+            _l("Your dealer's status changes"),
+            _l("The status of %(dealer)s changed from %(old)s to %(new)s: %(reason)s"),
+            True,
+        ),
+        Kind(
+            "portfolio_changed",
+            _l("A dealer joins your portfolio"),
+            _l("%(dealer)s is now in your portfolio."),
+            True,
+        ),
+        Kind(
+            "account_changed",
+            _l("Changes to your account"),
+            _l("Your password was changed. If this was not you, tell your administrator at once."),
+            True,
+        ),
+        Kind(
+            "colleague_added",
+            _l("A colleague is added to your dealer"),
+            _l("%(name)s now has a login for %(dealer)s."),
+            False,
+        ),
+    )
+}
+
+
+def render_text(kind: str, params: dict[str, object]) -> str:
+    """The notification's sentence in the current language; unknown kinds (removed later) fall back to nothing."""
+    known = KINDS.get(kind)
+    if known is None:
+        return ""
+    template = str(known.text)
+    try:
+        return template % {key: _translated(value) for key, value in params.items()}
+    except (KeyError, ValueError, TypeError):
+        return template
+
+
+def _translated(value: object) -> str:
+    """Parameters that name a status are stored as their value and shown with their label."""
+    from portal.dealers.models import DealerStatus
+    from portal.types import label
+
+    if isinstance(value, str) and value.startswith("status:"):
+        raw = value.removeprefix("status:")
+        if raw in DealerStatus._value2member_map_:
+            return label(DealerStatus(raw))
+    return str(value)

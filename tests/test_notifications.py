@@ -1,0 +1,193 @@
+"""One notify call: in-app always, email when wanted, in the same transaction; the centre, the bell, idle time."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.jobs import huey_of
+from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.notifications.services import notify
+from tests.conftest import log_in
+from tests.factories import World
+
+
+def _users(*emails: str) -> list[User]:
+    return list(db.session.execute(select(User).where(User.email.in_(emails)).order_by(User.id)).scalars())
+
+
+def _count(model: type) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_notify_writes_in_app_and_email_in_the_callers_transaction(app: Flask, world: World) -> None:
+    with app.app_context():
+        before = _count(Notification)
+        recipients = _users(world.emails["dealer_owner"], world.emails["manager"])
+        assert notify(recipients, "portfolio_changed", {"dealer": "Eastern Star Trading"}, "/console/dealers/D001") == 2
+        assert (_count(Notification) - before, _count(OutboxEmail)) == (2, 2)
+        db.session.rollback()  # the business change failed: nothing is told, nothing is sent
+        assert (_count(Notification) - before, _count(OutboxEmail)) == (0, 0)
+
+
+def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -> None:
+    with app.app_context():
+        before = _count(Notification)
+        owner, staff = _users(world.emails["dealer_owner"], world.emails["dealer_staff"])
+        staff.locale = "zh_Hans"
+        db.session.add(NotificationPreference(user_id=owner.id, kind="dealer_status_changed", email=False))
+        params = {"dealer": "Eastern Star Trading", "old": "status:active", "new": "status:suspended", "reason": "R"}
+        notify([owner, staff], "dealer_status_changed", params, "/dealer/")
+        emails = db.session.execute(select(OutboxEmail)).scalars().all()
+        assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
+        assert emails[0].subject == "经销商状态变更"
+        assert "Eastern Star Trading 的状态已从“正常”变为“已暂停”：R" in emails[0].text_body
+        assert "http://127.0.0.1:5000/dealer/" in emails[0].text_body
+        assert emails[0].message_id.startswith("<") and emails[0].message_id.endswith("@portal.localhost>")
+        assert _count(Notification) - before == 2  # in-app is always on
+
+
+def test_inactive_users_and_duplicates_are_not_notified(app: Flask, world: World) -> None:
+    with app.app_context():
+        owner, former = _users(world.emails["dealer_owner"], "former@example.test")
+        assert notify([owner, owner, former, None], "account_changed", {}, "/account") == 1  # type: ignore[list-item]
+
+
+def test_commit_with_email_asks_the_job_queue_to_deliver(app: Flask, world: World) -> None:
+    huey = huey_of(app)
+    huey.flush()
+    with app.app_context():
+        notify(_users(world.emails["manager"]), "account_changed", {}, "/account")
+        db.session.commit()
+    assert [task.name for task in huey.pending()] == ["deliver_outbox"]
+    huey.flush()
+
+
+def test_a_status_change_tells_the_dealers_owners_and_its_manager(app: Flask, world: World) -> None:
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    admin.post(
+        f"/console/dealers/{world.own_dealer}/status",
+        data={"expected": "active", "status": "suspended", "reason": "Price war."},
+    )
+    with app.app_context():
+        told = db.session.execute(
+            select(User.email, Notification.link)
+            .join(Notification, Notification.user_id == User.id)
+            .where(Notification.kind == "dealer_status_changed")
+        ).all()
+    assert sorted(told) == [
+        (world.emails["manager"], "/console/dealers/D001"),
+        (world.emails["dealer_owner"], "/dealer/"),
+    ]
+
+
+def _seed_notifications(app: Flask, email: str, count: int) -> list[int]:
+    with app.app_context():
+        (user,) = _users(email)
+        rows = [
+            Notification(
+                user_id=user.id, kind="portfolio_changed", params={"dealer": f"D{n}"}, link=f"/console/dealers/D00{n}"
+            )
+            for n in range(count)
+        ]
+        db.session.add_all(rows)
+        db.session.commit()
+        return [row.id for row in rows]
+
+
+def _bell_count(html: str) -> int:
+    match = re.search(r'data-unread="(\d+)"', html)
+    return int(match.group(1)) if match else 0
+
+
+def test_the_centre_lists_my_notifications_newest_first(app: Flask, client: FlaskClient, world: World) -> None:
+    _seed_notifications(app, world.emails["manager"], 3)
+    _seed_notifications(app, world.emails["other_manager"], 2)
+    log_in(client, world.emails["manager"])
+    html = client.get("/notifications/").get_data(as_text=True)
+    assert html.index("D2 is now in your portfolio.") < html.index("D0 is now in your portfolio.")
+    assert html.count("is now in your portfolio.") == 3
+    assert _bell_count(html) == 4  # and the world's own welcome notification
+
+
+def test_opening_is_a_post_that_marks_read_and_goes_to_the_object(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    first, *_ = _seed_notifications(app, world.emails["manager"], 2)
+    log_in(client, world.emails["manager"])
+    assert _bell_count(client.get("/notifications/bell").get_data(as_text=True)) == 3
+    response = client.post(f"/notifications/{first}/open")
+    assert response.status_code == 303 and response.headers["Location"] == "/console/dealers/D000"
+    assert _bell_count(client.get("/notifications/bell").get_data(as_text=True)) == 2
+    assert client.post("/notifications/read-all").status_code == 303
+    assert _bell_count(client.get("/notifications/bell").get_data(as_text=True)) == 0
+
+
+def test_a_notification_never_sends_anyone_off_site(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        (user,) = _users(world.emails["manager"])
+        row = Notification(user_id=user.id, kind="account_changed", params={}, link="https://evil.example/")
+        db.session.add(row)
+        db.session.commit()
+        row_id = row.id
+    log_in(client, world.emails["manager"])
+    assert client.post(f"/notifications/{row_id}/open").headers["Location"] == "/notifications/"
+
+
+def test_someone_elses_notification_is_404(app: Flask, client: FlaskClient, world: World) -> None:
+    (theirs,) = _seed_notifications(app, world.emails["other_manager"], 1)
+    log_in(client, world.emails["manager"])
+    assert client.post(f"/notifications/{theirs}/open").status_code == 404
+    assert client.post(f"/notifications/{theirs}/read").status_code == 404
+    with app.app_context():
+        assert db.session.get(Notification, theirs).read_at is None  # type: ignore[union-attr]
+
+
+def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["dealer_owner"])
+    page = client.get("/notifications/preferences").get_data(as_text=True)
+    assert re.search(r'<input checked id="dealer_status_changed"', page)
+    assert re.search(r'<input id="colleague_added"', page)  # off by default
+    client.post("/notifications/preferences", data={"portfolio_changed": "y", "colleague_added": "y"})
+    with app.app_context():
+        chosen = dict(db.session.execute(select(NotificationPreference.kind, NotificationPreference.email)).all())
+    assert chosen == {
+        "dealer_status_changed": False,
+        "portfolio_changed": True,
+        "account_changed": False,
+        "colleague_added": True,
+    }
+
+
+def test_polling_the_bell_does_not_keep_an_idle_session_alive(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("portal.security.time.time", lambda: clock[0])
+    log_in(client, world.emails["manager"])
+    assert client.get("/console/").status_code == 200
+    for _ in range(5):  # fifty minutes of polling only
+        clock[0] += 600
+        assert client.get("/notifications/bell").status_code == 200
+    clock[0] += 1200  # an hour and ten minutes since the last real activity
+    response = client.get("/notifications/bell", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
+    assert client.get("/console/").status_code == 302
+
+
+def test_real_activity_keeps_the_session(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("portal.security.time.time", lambda: clock[0])
+    log_in(client, world.emails["manager"])
+    for _ in range(10):
+        clock[0] += 50 * 60
+        assert client.get("/console/").status_code == 200
