@@ -17,10 +17,14 @@ from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind
 from portal.extensions import db
+from portal.notifications.mail import deliver_outbox
+from portal.notifications.models import OutboxEmail
+from portal.notifications.services import notify
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import PASSWORD, make_user, make_world
 
 THREADS = 16
+WORKERS = 4
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -147,3 +151,43 @@ def test_two_owners_deactivating_each_other_leave_one_owner(
     dispose_app(app)
     assert sorted(statuses) == [303, 403]
     assert active_owners == 1
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_workers_delivering_at_once_send_each_message_once(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.test_mail import SmtpServer, free_port
+
+    server = SmtpServer(free_port())
+    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory), MAIL_SMTP_PORT=server.port)
+    with app.app_context():
+        upgrade()
+        world = make_world()
+        people = list(db.session.execute(select(User)).scalars())
+        for _ in range(4):
+            notify(people, "account_changed", {}, "/account")
+        db.session.commit()
+        expected = db.session.execute(select(func.count()).select_from(OutboxEmail)).scalar_one()
+    server.start()
+    barrier = threading.Barrier(WORKERS)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                deliver_outbox(limit=1000)
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    server.stop()
+    dispose_app(app)
+    assert world.emails and not errors, errors
+    message_ids = [message["Message-ID"] for message in server.inbox.messages]
+    assert len(message_ids) == expected == len(set(message_ids))

@@ -19,6 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from portal.database import begin_write
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail, OutboxStatus
 from portal.types import utcnow
@@ -46,6 +47,7 @@ def build_message(email: OutboxEmail) -> EmailMessage:
 def _claim_next(now: datetime) -> OutboxEmail | None:
     """Take one due message: pending and due, or stuck in 'sending' past its lease (its worker died)."""
     lease = timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
+    begin_write()  # several workers may claim at once: take the write lock before reading (SQLite)
     candidates = (
         db.session.execute(
             select(OutboxEmail.id)
@@ -77,6 +79,8 @@ def _claim_next(now: datetime) -> OutboxEmail | None:
         db.session.commit()
         if claimed == 1:
             return db.session.get(OutboxEmail, email_id)
+        begin_write()
+    db.session.commit()
     return None
 
 
@@ -93,6 +97,7 @@ def _connect() -> smtplib.SMTP:
 
 
 def _release(email: OutboxEmail, error: BaseException, now: datetime) -> None:
+    begin_write()
     email.attempts += 1
     email.last_error = f"{type(error).__name__}: {error}"[:2000]
     email.claimed_at = None
@@ -128,6 +133,7 @@ def deliver_outbox(limit: int | None = None, *, now: datetime | None = None, aft
                 continue
             if after_send is not None:
                 after_send(email)
+            begin_write()
             email.status = OutboxStatus.SENT
             email.sent_at = utcnow()
             email.attempts += 1
