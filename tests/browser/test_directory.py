@@ -206,6 +206,9 @@ def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_ap
     assert body is not None
     path = re.search(r"https?://[^/\s]+(/password/reset/\S+)", body).group(1)  # type: ignore[union-attr]
     page.goto(f"{live_server}{path}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("设置您的密码")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
     page.get_by_label("新密码", exact=True).fill("mediator's brand new password")
     page.get_by_label("再次输入新密码", exact=True).fill("mediator's brand new password")
     page.get_by_role("button", name="设置密码").click()
