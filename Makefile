@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := portal
 
-.PHONY: run test test-fast lint format translations setup browser-deps clean
+.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ translations/zh_Hans/LC_MESSAGES/messages.mo: translations/zh_Hans/LC_MESSAGES/m
 setup: $(VENV)/.installed translations/zh_Hans/LC_MESSAGES/messages.mo
 
 # Beside the web server: a job consumer (mail delivery) and a local SMTP server that prints every email it gets.
-run: setup
+run: setup magic-deps
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
@@ -31,13 +31,23 @@ run: setup
 	$(BIN)/flask jobs worker --workers 2 & \
 	PORTAL_BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's Chromium; installed here when missing (needs root, as on CI).
-browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+# Evidence uploads are judged by content with libmagic (Debian's libmagic1, usually already there).
+magic-deps:
+	@if ! ldconfig -p | grep -q 'libmagic\.so\.1'; then \
 		if [ "$$(id -u)" = "0" ]; then \
-			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libmagic1; \
 		else \
-			echo "Chromium is missing: run 'sudo apt-get install -y chromium' once, then make test."; exit 1; \
+			echo "libmagic is missing: run 'sudo apt-get install -y libmagic1' once."; exit 1; \
+		fi; \
+	fi
+
+# Browser tests drive Debian's Chromium; evidence checks need libmagic. Installed when missing (root, as on CI).
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libmagic\.so\.1'; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libmagic1; \
+		else \
+			echo "Missing system packages: run 'sudo apt-get install -y chromium libmagic1' once, then make test."; exit 1; \
 		fi; \
 	fi
 

@@ -68,6 +68,19 @@ class Config:
     MAIL_MAX_ATTEMPTS = 12
     MAIL_CLAIM_LEASE_SECONDS = 600
 
+    # Evidence files: a folder outside static/ by default; "s3" for several servers.
+    EVIDENCE_STORAGE = "local"
+    EVIDENCE_LOCAL_ROOT = str(PROJECT_ROOT / "instance" / "evidence")
+    EVIDENCE_S3_BUCKET = "portal-evidence"
+    EVIDENCE_S3_ENDPOINT_URL = ""
+    EVIDENCE_S3_REGION = "us-east-1"
+    EVIDENCE_S3_ACCESS_KEY = ""
+    EVIDENCE_S3_SECRET_KEY = ""
+    EVIDENCE_MAX_FILE_BYTES = 10 * 1024 * 1024
+    EVIDENCE_MAX_PIXELS = 40_000_000
+    EVIDENCE_MAX_FILES_PER_OBJECT = 20
+    EVIDENCE_ORPHAN_AGE_HOURS = 24
+
     # Background jobs (huey): a SQLite file by default, Redis when HUEY_REDIS_URL is set.
     HUEY_REDIS_URL = ""
     HUEY_SQLITE_PATH = str(PROJECT_ROOT / "instance" / "huey.db")

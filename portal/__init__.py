@@ -52,10 +52,15 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     from portal.core.views import bp as core_bp
     from portal.dealers.views import bp as dealers_bp
     from portal.disputes.views import bp as disputes_bp
+    from portal.evidence.views import bp as evidence_bp
     from portal.notifications.views import bp as notifications_bp
 
-    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp, notifications_bp):
+    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp, notifications_bp, evidence_bp):
         app.register_blueprint(blueprint)
+
+    from portal.dealers import documents
+
+    documents.register()  # the owners of evidence files and their permission hooks
 
     from portal import cli, jobs
 

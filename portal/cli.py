@@ -75,3 +75,10 @@ def init_app(app: Flask) -> None:
             if not loop:
                 break
             time.sleep(interval)
+
+    @app.cli.command("cleanup-evidence")
+    def cleanup_evidence_command() -> None:
+        """Delete stored evidence files that no row refers to (left by a crash) and are older than a day."""
+        from portal.evidence.services import cleanup_orphans
+
+        click.echo(f"removed {cleanup_orphans()} orphaned files")

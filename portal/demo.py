@@ -105,7 +105,32 @@ def seed_demo(today: date | None = None) -> None:
             locale=locale,
         )
     _seed_notifications(dealers)
+    _seed_documents(dealers["D001"])
     db.session.flush()
+
+
+def _seed_documents(dealer: Dealer) -> None:
+    """A business licence for D001, stored like any upload, so documents and previews have something to show."""
+    import io
+
+    from pypdf import PdfWriter
+
+    from portal.dealers.documents import OWNER_TYPE
+    from portal.evidence.models import Evidence
+    from portal.evidence.services import add_evidence
+
+    if db.session.execute(
+        select(Evidence.id).where(Evidence.owner_type == OWNER_TYPE, Evidence.owner_id == dealer.id).limit(1)
+    ).first():
+        return
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": f"Business licence of {dealer.name}"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    buffer.seek(0)
+    owner = db.session.execute(select(User).where(User.email == "dealer@demo.test")).scalar_one()
+    add_evidence(owner, OWNER_TYPE, dealer.id, buffer, "Business licence.pdf")
 
 
 def _seed_notifications(dealers: dict[str, Dealer]) -> None:

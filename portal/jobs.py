@@ -58,6 +58,13 @@ def init_app(app: Flask) -> None:
 
         return deliver_outbox()
 
+    @huey.periodic_task(crontab(minute="17", hour="3"), name="cleanup_evidence_orphans")
+    @in_app
+    def cleanup_evidence_orphans() -> int:
+        from portal.evidence.services import cleanup_orphans
+
+        return cleanup_orphans()
+
     @huey.signal(signals.SIGNAL_ERROR)
     def record_failure(signal: str, task: Any, exc: BaseException | None = None) -> None:
         with app.app_context():

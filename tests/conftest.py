@@ -79,7 +79,17 @@ def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPat
 
 
 def build_app(database_url: str, **overrides: Any) -> Flask:
-    return create_app("test", {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+    """A test app; its evidence files go to a temporary folder of their own, never the project's instance/."""
+    import tempfile
+
+    evidence_root = tempfile.mkdtemp(prefix="portal-evidence-")
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "EVIDENCE_LOCAL_ROOT": evidence_root,
+        "TEST_EVIDENCE_ROOT": evidence_root,
+        **overrides,
+    }
+    return create_app("test", settings)
 
 
 def dispose_app(app: Flask) -> None:
@@ -127,6 +137,7 @@ def app(migrated_app: Flask, db_connection: sa.Connection) -> Iterator[Flask]:
     )
     migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
     limiter.enabled = False  # the limiter is one object; a test app with limits on may have switched it on
+    migrated_app.config["EVIDENCE_LOCAL_ROOT"] = str(migrated_app.config["TEST_EVIDENCE_ROOT"])
     try:
         yield migrated_app
     finally:

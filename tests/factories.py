@@ -10,6 +10,7 @@ from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_token
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
+from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import Notification
 
@@ -98,6 +99,39 @@ def make_trainee(dealer: Dealer, name: str | None = None) -> Trainee:
     return trainee
 
 
+def make_evidence(dealer: Dealer, uploader: User, name: str) -> Evidence:
+    """A document row whose bytes are stored through the app's storage, as an upload would leave it."""
+    import hashlib
+    import io
+    import uuid
+
+    from flask import current_app
+    from pypdf import PdfWriter
+
+    from portal.evidence.storage import storage_of
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    data = buffer.getvalue()
+    key = f"dealer_document/{uuid.uuid4().hex}"
+    storage_of(current_app).put(key, data, "application/pdf")
+    evidence = Evidence(
+        owner_type="dealer_document",
+        owner_id=dealer.id,
+        original_name=name,
+        storage_key=key,
+        content_type="application/pdf",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by_id=uploader.id,
+    )
+    db.session.add(evidence)
+    db.session.flush()
+    return evidence
+
+
 @dataclass(frozen=True)
 class World:
     """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
@@ -166,6 +200,8 @@ def make_world() -> World:
         db.session.add(notification)
         db.session.flush()
         notifications[f"notification_{role}"] = notification.id
+    own_document = make_evidence(own, owner, "licence.pdf")
+    foreign_document = make_evidence(foreign, foreign_owner, "their licence.pdf")
     return World(
         tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation")},
         ids={
@@ -181,6 +217,8 @@ def make_world() -> World:
             "territory": east.id,
             "own_dealer_id": own.id,
             **notifications,
+            "own_document": own_document.id,
+            "foreign_document": foreign_document.id,
         },
         open_period=period.code,
         emails={

@@ -5,6 +5,7 @@ Shared by the CSRF tests and the Hypothesis form tests; a POST route missing her
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,11 +19,24 @@ class Route:
     rule: str
     role: str | None  # None: anonymous
     url: Callable[[World], str]
-    form: Callable[[World], dict[str, str]]
+    form: Callable[[World], dict[str, object]]
     fields: tuple[str, ...] = field(default=())
 
 
+def _pdf_upload() -> tuple[io.BytesIO, str]:
+    from tests.evidence_files import pdf
+
+    return io.BytesIO(pdf()), "invoice.pdf"
+
+
 STATE_CHANGING = (
+    Route("/dealer/documents", "dealer_owner", lambda w: "/dealer/documents", lambda w: {"file": _pdf_upload()}),
+    Route(
+        "/dealer/documents/<int:evidence_id>/remove",
+        "dealer_owner",
+        lambda w: f"/dealer/documents/{w.ids['own_document']}/remove",
+        lambda w: {},
+    ),
     Route(
         "/notifications/<int:notification_id>/open",
         "manager",

@@ -33,6 +33,13 @@ def only(allowed: dict[str, int], others: int = 403, anonymous: int = 302) -> di
     return table
 
 
+def foreign_files() -> dict[str, int]:
+    """D003's documents: its manager's colleagues in the same portfolio do not see them; seniors and admins do."""
+    table = everyone(404, anonymous=302)
+    table.update({"senior_manager": 200, "admin": 200})
+    return table
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -251,6 +258,43 @@ MATRIX = (
     Case("POST", "/password/reset/<token>", "/password/reset/not-a-token", everyone(400)),
     Case("GET", "/invitation/<token>", "/invitation/not-a-token", everyone(400)),
     Case("POST", "/invitation/<token>", "/invitation/not-a-token", everyone(400)),
+    # --- evidence: whoever may see the owning object, and nobody else (404) ---
+    Case("GET", "/dealer/documents", "/dealer/documents", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("POST", "/dealer/documents", "/dealer/documents", only({"dealer_owner": 422, "dealer_staff": 422})),
+    Case(
+        "GET",
+        "/evidence/<int:evidence_id>",
+        "/evidence/{own_document}",
+        everyone(200, anonymous=302) | {"mediator": 404},
+    ),
+    Case("GET", "/evidence/<int:evidence_id>", "/evidence/{foreign_document}", foreign_files()),
+    Case(
+        "GET",
+        "/evidence/<int:evidence_id>/preview",
+        "/evidence/{own_document}/preview",
+        everyone(200, anonymous=302) | {"mediator": 404},
+    ),
+    Case("GET", "/evidence/<int:evidence_id>/preview", "/evidence/{foreign_document}/preview", foreign_files()),
+    Case(
+        "GET",
+        "/evidence/<int:evidence_id>/download",
+        "/evidence/{own_document}/download",
+        everyone(200, anonymous=302) | {"mediator": 404},
+    ),
+    Case("GET", "/evidence/<int:evidence_id>/download", "/evidence/{foreign_document}/download", foreign_files()),
+    Case("GET", "/evidence/<int:evidence_id>/download", "/evidence/999999/download", everyone(404, anonymous=302)),
+    Case(
+        "POST",
+        "/dealer/documents/<int:evidence_id>/remove",
+        "/dealer/documents/{foreign_document}/remove",
+        only({"dealer_owner": 404, "dealer_staff": 404}),
+    ),
+    Case(
+        "POST",
+        "/dealer/documents/<int:evidence_id>/remove",
+        "/dealer/documents/{own_document}/remove",
+        only({"dealer_owner": 303, "dealer_staff": 404}),  # staff remove only what they uploaded
+    ),
 )
 
 

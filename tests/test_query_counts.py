@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change
 from portal.dealers.models import DealerEvent, DealerEventKind, PeriodStatus
+from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
 from tests.conftest import count_queries, log_in
@@ -50,6 +51,9 @@ PAGES = [
     ("mediator", "/notifications/preferences"),
     ("admin", "/admin/jobs"),
     ("dealer_staff", "/password/forgot"),
+    ("dealer_owner", "/dealer/documents"),
+    ("dealer_staff", "/evidence/{own_document}"),
+    ("manager", "/evidence/{own_document}/preview"),
 ]
 
 
@@ -91,6 +95,19 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
                 html_body="h",
                 message_id=f"<{next_id()}@x>",
                 status=OutboxStatus.FAILED,
+            )
+        )
+    for _ in range(2 * factor):
+        db.session.add(
+            Evidence(
+                owner_type="dealer_document",
+                owner_id=own.dealer_id,
+                original_name="scan.pdf",
+                storage_key=f"dealer_document/{next_id():032x}",
+                content_type="application/pdf",
+                size=10,
+                sha256="0" * 64,
+                uploaded_by_id=own.id,
             )
         )
     for index in range(5 * factor):

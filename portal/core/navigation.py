@@ -12,6 +12,7 @@ from portal.types import label
 NAVIGATION = (
     ("dealers.dealer_home", _l("Overview")),
     ("dealers.dealer_people_page", _l("People")),
+    ("dealers.documents_page", _l("Documents")),
     ("dealers.portfolio", _l("Dealers")),
     ("dealers.portfolios", _l("Portfolios")),
     ("disputes.mediation_home", _l("Mediation")),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
-from portal.dealers import people, services
+from portal.dealers import documents, people, services
 from portal.dealers.forms import (
     DealerForm,
     DealerStatusForm,
@@ -26,9 +26,12 @@ from portal.dealers.forms import (
 )
 from portal.dealers.models import DealerStatus, DealerTier, Territory
 from portal.dealers.rules import STATUS_TRANSITIONS
+from portal.evidence import services as evidence_services
+from portal.evidence.forms import UploadForm
+from portal.evidence.validation import RejectedFile
 from portal.extensions import db
 from portal.forms_common import optional_int
-from portal.web import finish_action, render_page_or_fragment
+from portal.web import finish_action, redirect_to, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
@@ -233,6 +236,7 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
     managers = services.active_managers() if can_reassign else []
     if status_form is None:
         status_form = DealerStatusForm(formdata=None, expected=dealer.status.value)
+    found_documents = evidence_services.evidence_of(documents.OWNER_TYPE, dealer.id)
     allowed = STATUS_TRANSITIONS[dealer.status]
     status_form.status.choices = [
         choice for choice in status_form.status.choices if DealerStatus(choice.value) in allowed
@@ -244,6 +248,9 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
             people=services.dealer_people(dealer),
             trainees=people.dealer_trainees(dealer),
             timeline=services.dealer_timeline(dealer),
+            documents=found_documents,
+            uploaders=documents.uploaders(found_documents),
+            removable=None,
             can_change_status=can_change_status and bool(STATUS_TRANSITIONS[dealer.status]),
             can_reassign=can_reassign,
             can_edit=current_user.access_role is AccessRole.ADMIN,
@@ -455,4 +462,57 @@ def close_period(code: str) -> object:
         None,
         lambda: services.close_period(current_user, period),
         lambda _result: (_("Period %(code)s is closed.", code=period.code), url_for("dealers.periods")),
+    )
+
+
+# --- Dealer documents (evidence files) -------------------------------------------------------------------------
+
+
+def _render_documents(form: UploadForm | None = None, upload_error: str = "", status: int = 200) -> object:
+    dealer = current_user.dealer
+    found = evidence_services.evidence_of(documents.OWNER_TYPE, dealer.id)
+    return render_template(
+        "dealers/documents.html",
+        dealer=dealer,
+        documents=found,
+        uploaders=documents.uploaders(found),
+        removable=lambda document: documents.can_remove(current_user, document),
+        can_add=documents.can_add(current_user, dealer.id),
+        form=form or UploadForm(formdata=None),
+        upload_error=upload_error,
+    ), status
+
+
+@bp.route("/dealer/documents", methods=["GET", "POST"])
+@allow(DEALER_USERS)
+def documents_page() -> object:
+    if request.method == "GET":
+        return _render_documents()
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _render_documents(form, status=422)
+    upload = form.file.data
+    try:
+        evidence = evidence_services.add_evidence(
+            current_user, documents.OWNER_TYPE, current_user.dealer_id, upload.stream, upload.filename
+        )
+    except RejectedFile as refusal:
+        db.session.rollback()
+        return _render_documents(form, upload_error=refusal.message, status=422)
+    db.session.commit()
+    flash(_("%(name)s was added.", name=evidence.original_name), "success")
+    return redirect_to(url_for("dealers.documents_page"))
+
+
+@bp.route("/dealer/documents/<int:evidence_id>/remove", methods=["POST"])
+@allow(DEALER_USERS)
+def remove_document(evidence_id: int) -> object:
+    evidence = evidence_services.get_viewable(current_user, evidence_id)
+    return finish_action(
+        None,
+        lambda: evidence_services.remove_evidence(current_user, evidence),
+        lambda _result: (
+            _("%(name)s was removed.", name=evidence.original_name),
+            url_for("dealers.documents_page"),
+        ),
     )

@@ -34,6 +34,7 @@ PAGES = [
     ("manager@demo.test", "/notifications/preferences", "Email choices", "邮件设置"),
     ("mediator@demo.test", "/password/forgot", "Forgotten password", "忘记密码"),
     ("mediator@demo.test", "/password/reset/not-a-valid-link", "This link no longer works", "此链接已失效"),
+    ("staff@demo.test", "/dealer/documents", "Documents of Eastern Star Trading", "Eastern Star Trading 的文件"),
 ]
 
 
@@ -228,3 +229,44 @@ def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_ap
     page.get_by_role("button", name="修改密码").click()
     expect(page.get_by_text("密码已修改。")).to_be_visible()
     page.context.close()
+
+
+def test_an_owner_uploads_a_document_and_the_manager_previews_it(
+    browser: Browser, live_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.evidence_files import HTML, jpeg
+
+    folder = tmp_path_factory.mktemp("uploads")
+    (folder / "stand photo.jpg").write_bytes(jpeg(320, 240, exif=True))
+    (folder / "invoice.pdf").write_bytes(HTML)  # an HTML page pretending to be a PDF
+    page = _new_page(browser, "en", PHONE)
+    _log_in(page, live_server, "dealer@demo.test", "en")
+    page.get_by_role("link", name="Documents").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Documents of Eastern Star Trading")
+    page.get_by_label("File (PDF, JPEG or PNG, at most 10 MB)").set_input_files(str(folder / "invoice.pdf"))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("alert")).to_contain_text("Only PDF, JPEG and PNG files are accepted")
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    page.get_by_label("File (PDF, JPEG or PNG, at most 10 MB)").set_input_files(str(folder / "stand photo.jpg"))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_text("stand photo.jpg was added.")).to_be_visible()
+    page.context.close()
+
+    manager = _new_page(browser, "zh", DESKTOP)
+    _log_in(manager, live_server, "manager@demo.test", "zh")
+    manager.goto(f"{live_server}/console/dealers/D001")
+    manager.get_by_role("link", name="stand photo.jpg").click()
+    image = manager.get_by_role("img", name="stand photo.jpg")
+    expect(image).to_be_visible()
+    assert manager.evaluate("document.querySelector('img.evidence-image').naturalWidth") == 320
+    violations = axe_violations(manager)
+    assert not violations, describe(violations)
+    manager.goto(f"{live_server}/console/dealers/D001")
+    manager.get_by_role("link", name="Business licence.pdf").click()
+    frame = manager.locator("iframe.evidence-frame")
+    expect(frame).to_be_visible()
+    with manager.expect_response(re.compile(r"/download$")) as answer:
+        manager.evaluate("fetch(document.querySelector('a[href$=\"/download\"]').href)")
+    assert answer.value.status == 200 and answer.value.headers["content-type"] == "application/pdf"
+    manager.context.close()

@@ -1,0 +1,146 @@
+"""Adding, finding, removing and cleaning up evidence. Each owning area decides who may see and add, through one
+permission hook per owner type (register_owner).
+
+The file is stored before its row is written, and removed again if the row cannot be; a crash between the two
+leaves at worst a file with no row, which cleanup_orphans deletes after a day. A row without its file never exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO
+
+from flask import abort, current_app
+from sqlalchemy import func, select
+
+from portal.accounts.models import User
+from portal.audit.services import record_event
+from portal.evidence.models import Evidence
+from portal.evidence.storage import storage_of
+from portal.evidence.validation import RejectedFile, inspect_upload
+from portal.extensions import db
+from portal.types import utcnow
+
+
+@dataclass(frozen=True)
+class OwnerRules:
+    can_view: Callable[[User, int], bool]
+    can_add: Callable[[User, int], bool]
+    can_remove: Callable[[User, Evidence], bool]
+
+
+_OWNERS: dict[str, OwnerRules] = {}
+
+
+def register_owner(owner_type: str, rules: OwnerRules) -> None:
+    _OWNERS[owner_type] = rules
+
+
+def _rules(owner_type: str) -> OwnerRules:
+    return _OWNERS[owner_type]
+
+
+def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes], raw_name: str | None) -> Evidence:
+    if not _rules(owner_type).can_add(actor, owner_id):
+        abort(404)
+    config = current_app.config
+    existing = db.session.execute(
+        select(func.count())
+        .select_from(Evidence)
+        .where(Evidence.owner_type == owner_type, Evidence.owner_id == owner_id)
+    ).scalar_one()
+    if existing >= config["EVIDENCE_MAX_FILES_PER_OBJECT"]:
+        from flask_babel import gettext as _
+
+        raise RejectedFile(_("This already has %(count)s files, the most it can have.", count=existing))
+    clean = inspect_upload(
+        stream, raw_name, max_bytes=config["EVIDENCE_MAX_FILE_BYTES"], max_pixels=config["EVIDENCE_MAX_PIXELS"]
+    )
+    key = f"{owner_type}/{uuid.uuid4().hex}"
+    storage = storage_of(current_app)
+    storage.put(key, clean.data, clean.content_type)
+    try:
+        evidence = Evidence(
+            owner_type=owner_type,
+            owner_id=owner_id,
+            original_name=clean.display_name,
+            storage_key=key,
+            content_type=clean.content_type,
+            size=len(clean.data),
+            sha256=clean.sha256,
+            uploaded_by_id=actor.id,
+        )
+        db.session.add(evidence)
+        db.session.flush()
+        record_event(
+            "evidence.added",
+            actor_id=actor.id,
+            subject_type=owner_type,
+            subject_id=owner_id,
+            subject_label=clean.display_name,
+            details={"evidence_id": evidence.id, "sha256": clean.sha256, "content_type": clean.content_type},
+        )
+        db.session.flush()
+    except BaseException:
+        storage.delete(key)  # the row could not be written: take the file back
+        raise
+    return evidence
+
+
+def evidence_of(owner_type: str, owner_id: int) -> list[Evidence]:
+    return list(
+        db.session.execute(
+            select(Evidence)
+            .where(Evidence.owner_type == owner_type, Evidence.owner_id == owner_id)
+            .order_by(Evidence.id.desc())
+        ).scalars()
+    )
+
+
+def get_viewable(actor: User, evidence_id: int) -> Evidence:
+    """404 for a file that does not exist and for one the owner's rules do not show to this user."""
+    evidence = db.session.get(Evidence, evidence_id)
+    if evidence is None or evidence.owner_type not in _OWNERS:
+        abort(404)
+    if not _rules(evidence.owner_type).can_view(actor, evidence.owner_id):
+        abort(404)
+    return evidence
+
+
+def read_bytes(evidence: Evidence) -> bytes:
+    return storage_of(current_app).read(evidence.storage_key)
+
+
+def remove_evidence(actor: User, evidence: Evidence) -> None:
+    """The row goes in this transaction; the bytes go with the orphan cleanup, so a rollback loses nothing."""
+    if not _rules(evidence.owner_type).can_remove(actor, evidence):
+        abort(404)
+    record_event(
+        "evidence.removed",
+        actor_id=actor.id,
+        subject_type=evidence.owner_type,
+        subject_id=evidence.owner_id,
+        subject_label=evidence.original_name,
+        details={"evidence_id": evidence.id, "sha256": evidence.sha256},
+    )
+    db.session.delete(evidence)
+    db.session.flush()
+
+
+def cleanup_orphans(now: datetime | None = None) -> int:
+    """Delete stored files that no row refers to and that are older than EVIDENCE_ORPHAN_AGE_HOURS."""
+    cutoff = (now or utcnow()) - timedelta(hours=current_app.config["EVIDENCE_ORPHAN_AGE_HOURS"])
+    storage = storage_of(current_app)
+    old_keys = [key for key, modified in storage.keys_with_times() if modified < cutoff]
+    removed = 0
+    for start in range(0, len(old_keys), 500):
+        batch = old_keys[start : start + 500]
+        known = set(db.session.execute(select(Evidence.storage_key).where(Evidence.storage_key.in_(batch))).scalars())
+        for key in batch:
+            if key not in known:
+                storage.delete(key)
+                removed += 1
+    return removed
