@@ -79,6 +79,7 @@ class Config:
     EVIDENCE_MAX_FILE_BYTES = 10 * 1024 * 1024
     EVIDENCE_MAX_PIXELS = 40_000_000
     EVIDENCE_MAX_FILES_PER_OBJECT = 20
+    EVIDENCE_MAX_BYTES_PER_OBJECT = 50 * 1024 * 1024
     EVIDENCE_ORPHAN_AGE_HOURS = 24
 
     # Background jobs (huey): a SQLite file by default, Redis when HUEY_REDIS_URL is set.

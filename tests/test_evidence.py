@@ -417,3 +417,17 @@ def test_random_uploads_never_fail_and_never_half_save(
             assert len(stored) == added
     finally:
         app.extensions.pop("portal_evidence_storage", None)
+
+
+def test_limits_per_object(storage_app: Flask, owner: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    world_files = 1  # the test world gave D001 one document already
+    monkeypatch.setitem(storage_app.config, "EVIDENCE_MAX_FILES_PER_OBJECT", world_files + 2)
+    assert _upload(owner, files.pdf(), "one.pdf")[0] == 303
+    assert _upload(owner, files.pdf(), "two.pdf")[0] == 303
+    status, html = _upload(owner, files.pdf(), "three.pdf")
+    assert status == 422 and "This already has 3 files, the most it can have." in html
+    monkeypatch.setitem(storage_app.config, "EVIDENCE_MAX_FILES_PER_OBJECT", 20)
+    monkeypatch.setitem(storage_app.config, "EVIDENCE_MAX_BYTES_PER_OBJECT", 1500)
+    status, html = _upload(owner, files.pdf(), "four.pdf")
+    assert status == 422 and "already use all the space" in html
+    assert [row.original_name for row in _rows(storage_app)] == ["one.pdf", "two.pdf"]

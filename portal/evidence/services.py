@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import IO
 
 from flask import abort, current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -47,18 +48,24 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
     if not _rules(owner_type).can_add(actor, owner_id):
         abort(404)
     config = current_app.config
-    existing = db.session.execute(
-        select(func.count())
-        .select_from(Evidence)
-        .where(Evidence.owner_type == owner_type, Evidence.owner_id == owner_id)
-    ).scalar_one()
+    existing, used = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Evidence.size), 0)).where(
+            Evidence.owner_type == owner_type, Evidence.owner_id == owner_id
+        )
+    ).one()
     if existing >= config["EVIDENCE_MAX_FILES_PER_OBJECT"]:
-        from flask_babel import gettext as _
-
         raise RejectedFile(_("This already has %(count)s files, the most it can have.", count=existing))
+    room = config["EVIDENCE_MAX_BYTES_PER_OBJECT"] - int(used)
+    if room <= 0:
+        raise RejectedFile(_("The files here already use all the space they may have. Remove one first."))
     clean = inspect_upload(
-        stream, raw_name, max_bytes=config["EVIDENCE_MAX_FILE_BYTES"], max_pixels=config["EVIDENCE_MAX_PIXELS"]
+        stream,
+        raw_name,
+        max_bytes=config["EVIDENCE_MAX_FILE_BYTES"],
+        max_pixels=config["EVIDENCE_MAX_PIXELS"],
     )
+    if len(clean.data) > room:
+        raise RejectedFile(_("The files here already use all the space they may have. Remove one first."))
     key = f"{owner_type}/{uuid.uuid4().hex}"
     storage = storage_of(current_app)
     storage.put(key, clean.data, clean.content_type)
