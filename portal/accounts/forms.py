@@ -41,12 +41,7 @@ class PasswordLength:
             raise ValidationError(_l("Use at most 128 characters."))
 
 
-class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
-    )
+class NewPasswordForm(FlaskForm):
     new_password = PasswordField(
         _l("New password"),
         validators=[InputRequired(_l("Choose a new password.")), PasswordLength()],
@@ -59,6 +54,16 @@ class PasswordChangeForm(FlaskForm):
             EqualTo("new_password", _l("The two new passwords do not match.")),
         ],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class PasswordChangeForm(NewPasswordForm):
+    """The same new-password fields, behind the current password."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
@@ -121,20 +126,4 @@ class ForgotPasswordForm(FlaskForm):
         _l("Email"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
-    )
-
-
-class NewPasswordForm(FlaskForm):
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[InputRequired(_l("Choose a new password.")), PasswordLength()],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm_password = PasswordField(
-        _l("Repeat the new password"),
-        validators=[
-            InputRequired(_l("Repeat the new password.")),
-            EqualTo("new_password", _l("The two new passwords do not match.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )

@@ -76,19 +76,22 @@ def live_server(live_app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def csp_violations(page: Page) -> list[str]:
-    """Console messages that report a blocked resource: a strict CSP must not break the page."""
+def watch_csp(page: Page) -> list[str]:
+    """Collect console messages that report a resource blocked by the Content-Security-Policy."""
     messages: list[str] = []
     page.on(
-        "console",
-        lambda message: (
-            messages.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
+        "console", lambda message: messages.append(message.text) if "Content Security Policy" in message.text else None
     )
     return messages
+
+
+def assert_page_is_sound(page: Page, viewport: dict[str, int], blocked: list[str]) -> None:
+    """What every page must be: no wider than the screen, no axe violation, nothing blocked by the CSP."""
+    page.wait_for_load_state("load")  # measure with the stylesheet applied
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    assert not blocked, blocked
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail
-from tests.browser.conftest import axe_violations, describe
+from tests.browser.conftest import assert_page_is_sound, axe_violations, describe, watch_csp
 from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
 
 PAGES = [
@@ -52,16 +52,11 @@ def test_directory_pages_are_accessible(
     viewport: dict[str, int],
 ) -> None:
     page = _new_page(browser, language, viewport)
-    blocked: list[str] = []
-    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    blocked = watch_csp(page)
     _log_in(page, live_server, email, language)
     page.goto(f"{live_server}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text(english if language == "en" else chinese)
-    page.wait_for_load_state("load")  # measure with the stylesheet applied
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    violations = axe_violations(page)
-    assert not violations, describe(violations)
-    assert not blocked, blocked
+    assert_page_is_sound(page, viewport, blocked)
     page.context.close()
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from portal.demo import DEMO_PASSWORD
-from tests.browser.conftest import axe_violations, describe
+from tests.browser.conftest import assert_page_is_sound, axe_violations, describe, watch_csp
 
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
@@ -64,21 +64,12 @@ def test_each_role_logs_in_and_reaches_its_home(
     viewport: dict[str, int],
 ) -> None:
     page = _new_page(browser, language, viewport)
-    blocked: list[str] = []
-    page.on(
-        "console",
-        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
-    )
+    blocked = watch_csp(page)
     _log_in(page, live_server, email, language)
     expect(page).to_have_url(f"{live_server}{home}")
     heading = english_heading if language == "en" else chinese_heading
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
-    # nothing is wider than the screen
-    page.wait_for_load_state("load")  # measure with the stylesheet applied
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    violations = axe_violations(page)
-    assert not violations, describe(violations)
-    assert not blocked, blocked
+    assert_page_is_sound(page, viewport, blocked)
     page.context.close()
 
 
