@@ -1,0 +1,139 @@
+"""The rebate calculation: pure functions over integers and Decimals, no database, no floats.
+
+The one rounding rule: everything is computed exactly with Decimal, and a money result is rounded once, at the
+end, half up, to the currency's minor unit (integer minor units in, integer minor units out).
+
+Programs: tiers are (attainment threshold %, rate %), with thresholds strictly increasing and rates not
+decreasing (validate_tiers), which is what makes "more sales never lower the rebate" true for both methods.
+- retroactive: the rate of the highest tier reached applies to all sales;
+- stepped: the sales in each band [threshold_i x target, threshold_i+1 x target) earn that band's rate; sales
+  below the first threshold earn nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+HUNDRED = Decimal(100)
+
+
+class Method(enum.StrEnum):
+    RETROACTIVE = "retroactive"
+    STEPPED = "stepped"
+
+
+@dataclass(frozen=True)
+class Tier:
+    threshold_percent: Decimal  # attainment needed, e.g. Decimal("100") for 100 %
+    rate_percent: Decimal  # rebate rate, e.g. Decimal("2.5") for 2.5 %
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sales: int  # minor units
+    target: int  # minor units
+    attainment_percent: Decimal  # exact
+    reached: int | None  # index of the highest tier reached, None below the first
+    rebate: int  # minor units, rounded once
+    next_tier: int | None  # index of the next tier, None at the top
+    sales_to_next_tier: int  # minor units more to reach it (0 at the top)
+    rebate_at_next_tier: int  # the rebate if exactly that much more were sold
+
+
+class InvalidProgram(ValueError):
+    pass
+
+
+def validate_tiers(tiers: Sequence[Tier]) -> None:
+    if not tiers:
+        raise InvalidProgram("a program needs at least one tier")
+    for tier in tiers:
+        if tier.threshold_percent <= 0 or tier.rate_percent < 0 or tier.rate_percent > HUNDRED:
+            raise InvalidProgram("thresholds are above 0 % and rates between 0 % and 100 %")
+    for lower, higher in itertools.pairwise(tiers):
+        if higher.threshold_percent <= lower.threshold_percent:
+            raise InvalidProgram("tier thresholds must increase")
+        if higher.rate_percent < lower.rate_percent:
+            raise InvalidProgram("a higher tier cannot pay a lower rate")
+
+
+def round_money(amount: Decimal) -> int:
+    """The one rounding rule: half up, to whole minor units."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def attainment(sales: int, target: int) -> Decimal:
+    if target <= 0:
+        return Decimal(0)
+    return Decimal(sales) * HUNDRED / Decimal(target)
+
+
+def reached_tier(sales: int, target: int, tiers: Sequence[Tier]) -> int | None:
+    """Exact at the boundary: attainment equal to a threshold reaches it (compared without division)."""
+    if target <= 0:
+        return None
+    reached = None
+    for index, tier in enumerate(tiers):
+        if Decimal(sales) * HUNDRED >= tier.threshold_percent * Decimal(target):
+            reached = index
+    return reached
+
+
+def exact_rebate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> Decimal:
+    index = reached_tier(sales, target, tiers)
+    if index is None or sales <= 0:
+        return Decimal(0)
+    if method is Method.RETROACTIVE:
+        return Decimal(sales) * tiers[index].rate_percent / HUNDRED
+    total = Decimal(0)
+    for position in range(index + 1):
+        start = tiers[position].threshold_percent * Decimal(target) / HUNDRED
+        end = Decimal(sales)
+        if position + 1 < len(tiers):
+            end = min(end, tiers[position + 1].threshold_percent * Decimal(target) / HUNDRED)
+        if end > start:
+            total += (end - start) * tiers[position].rate_percent / HUNDRED
+    return total
+
+
+def rebate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> int:
+    return round_money(exact_rebate(sales, target, tiers, method))
+
+
+def sales_needed_for(threshold_percent: Decimal, target: int) -> int:
+    """The smallest whole amount of sales (minor units) whose attainment reaches the threshold."""
+    return int((threshold_percent * Decimal(target) / HUNDRED).to_integral_value(rounding=ROUND_CEILING))
+
+
+def calculate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> Outcome:
+    validate_tiers(tiers)
+    sales = max(sales, 0)
+    index = reached_tier(sales, target, tiers)
+    next_index = 0 if index is None else index + 1
+    if target <= 0 or next_index >= len(tiers):
+        return Outcome(
+            sales, target, attainment(sales, target), index, rebate(sales, target, tiers, method), None, 0, 0
+        )
+    needed = max(sales_needed_for(tiers[next_index].threshold_percent, target) - sales, 0)
+    return Outcome(
+        sales=sales,
+        target=target,
+        attainment_percent=attainment(sales, target),
+        reached=index,
+        rebate=rebate(sales, target, tiers, method),
+        next_tier=next_index,
+        sales_to_next_tier=needed,
+        rebate_at_next_tier=rebate(sales + needed, target, tiers, method),
+    )
+
+
+def projection(sales_so_far: int, period_start: date, period_end: date, today: date) -> int:
+    """Sales at the end of the period if the pace so far continues (inclusive days, rounded half up)."""
+    total_days = (period_end - period_start).days + 1
+    elapsed = min(max((today - period_start).days + 1, 1), total_days)
+    return round_money(Decimal(sales_so_far) * Decimal(total_days) / Decimal(elapsed))
