@@ -86,10 +86,7 @@ def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, li
     page.context.close()
 
     newcomer = _new_page(browser, "zh", PHONE)
-    newcomer.goto(f"{live_server}/login")
-    newcomer.get_by_label("电子邮箱", exact=True).fill("owner@lucky7.test")
-    newcomer.get_by_label("密码", exact=True).fill("a temporary password")
-    newcomer.get_by_role("button", name="登录", exact=True).click()
+    _log_in(newcomer, live_server, "owner@lucky7.test", "zh", password="a temporary password")
     # a temporary password leads straight to choosing one's own
     expect(newcomer).to_have_url(re.compile(r"/account$"))
     expect(newcomer.get_by_text("请先设置您自己的密码")).to_be_visible()
@@ -139,10 +136,7 @@ def test_an_owner_adds_a_colleague_and_a_trainee(browser: Browser, live_server: 
     page.context.close()
 
     colleague = _new_page(browser, "en", DESKTOP)
-    colleague.goto(f"{live_server}/login")
-    colleague.get_by_label("Email", exact=True).fill("xu.ming@northern.test")
-    colleague.get_by_label("Password", exact=True).fill("temporary password 1")
-    colleague.get_by_role("button", name="Log in", exact=True).click()
+    _log_in(colleague, live_server, "xu.ming@northern.test", "en", password="temporary password 1")
     expect(colleague.get_by_role("alert")).to_contain_text("This account cannot log in.")
     colleague.context.close()
 
@@ -212,10 +206,7 @@ def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_ap
     page.goto(f"{live_server}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text("此链接已失效")
     # log in with it, then put the demo password back for the other journeys
-    page.goto(f"{live_server}/login")
-    page.get_by_label("电子邮箱", exact=True).fill("mediator@demo.test")
-    page.get_by_label("密码", exact=True).fill("mediator's brand new password")
-    page.get_by_role("button", name="登录", exact=True).click()
+    _log_in(page, live_server, "mediator@demo.test", "zh", password="mediator's brand new password")
     expect(page.get_by_role("heading", level=1)).to_have_text("调解")
     page.goto(f"{live_server}/account")
     page.get_by_label("当前密码", exact=True).fill("mediator's brand new password")

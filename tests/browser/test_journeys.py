@@ -30,11 +30,11 @@ def _new_page(browser: Browser, language: str, viewport: dict[str, int]) -> Page
     return context.new_page()
 
 
-def _log_in(page: Page, base_url: str, email: str, language: str) -> None:
+def _log_in(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
     _locale, log_in_text, email_label, password_label = LANGUAGES[language]
     page.goto(f"{base_url}/login")
     page.get_by_label(email_label, exact=True).fill(email)
-    page.get_by_label(password_label, exact=True).fill(DEMO_PASSWORD)
+    page.get_by_label(password_label, exact=True).fill(password)
     page.get_by_role("button", name=log_in_text, exact=True).click()
 
 
