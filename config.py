@@ -87,6 +87,9 @@ class Config:
     HUEY_SQLITE_PATH = str(PROJECT_ROOT / "instance" / "huey.db")
     HUEY_IMMEDIATE = False
 
+    # Sales files uploaded through the web (MAX_CONTENT_LENGTH bounds the request too); `flask import-sales` has no limit.
+    SALES_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_RESET_MAX_AGE_SECONDS = 3600
     INVITATION_MAX_AGE_SECONDS = 7 * 24 * 3600

@@ -54,8 +54,18 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     from portal.disputes.views import bp as disputes_bp
     from portal.evidence.views import bp as evidence_bp
     from portal.notifications.views import bp as notifications_bp
+    from portal.rebates.views import bp as rebates_bp
 
-    for blueprint in (core_bp, accounts_bp, dealers_bp, disputes_bp, audit_bp, notifications_bp, evidence_bp):
+    for blueprint in (
+        core_bp,
+        accounts_bp,
+        dealers_bp,
+        rebates_bp,
+        disputes_bp,
+        audit_bp,
+        notifications_bp,
+        evidence_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from portal.dealers import documents

@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, create-user."""
+"""flask commands: seed-demo, create-user, import-sales, jobs worker, send-mail, cleanup-evidence."""
 
 from __future__ import annotations
 
@@ -82,3 +82,34 @@ def init_app(app: Flask) -> None:
         from portal.evidence.services import cleanup_orphans
 
         click.echo(f"removed {cleanup_orphans()} orphaned files")
+
+    @app.cli.command("import-sales")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--as", "email", default="", help="The manager or admin the import is recorded for (default: first admin)."
+    )
+    def import_sales_command(path: str, email: str) -> None:
+        """Check a sales CSV and, when it has no errors, import it (the same rules as the web import)."""
+        from pathlib import Path
+
+        from sqlalchemy import select
+
+        from portal.accounts.models import User, UserRole
+        from portal.rebates.imports import import_file
+        from portal.rebates.models import ImportStatus
+
+        query = select(User).where(User.active)
+        query = query.where(User.email == email.strip().lower()) if email else query.where(User.role == UserRole.ADMIN)
+        actor = db.session.execute(query.order_by(User.id).limit(1)).scalar_one_or_none()
+        if actor is None:
+            raise click.ClickException("No such active manager or admin; name one with --as EMAIL.")
+        batch = import_file(actor, Path(path).name, Path(path).read_bytes())
+        if batch.status is not ImportStatus.IMPORTED:
+            for line, column, message in batch.errors:
+                click.echo(f"line {line}, {column or 'file'}: {message}")
+            click.echo(f"{batch.error_count} errors in {batch.total_rows} lines. Nothing was imported.")
+            raise SystemExit(1)
+        click.echo(
+            f"{batch.total_rows} lines read: {batch.imported_rows} lines added, "
+            f"{batch.duplicate_rows} already imported and skipped, {batch.late_rows} booked as late sales."
+        )

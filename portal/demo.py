@@ -107,6 +107,115 @@ def seed_demo(today: date | None = None) -> None:
     _seed_notifications(dealers)
     _seed_documents(dealers["D001"])
     db.session.flush()
+    _seed_rebates(dealers, today)
+    db.session.flush()
+
+
+PROGRAMS = (
+    # name, method, dealer tiers, [(threshold %, rate %) in hundredths]
+    ("Standard", "retroactive", "bronze,silver", [(9000, 100), (10000, 200), (11000, 300)]),
+    ("Premium", "stepped", "gold,platinum", [(8000, 150), (10000, 300), (12000, 450)]),
+)
+TARGETS = {"D001": 120_000_000, "D002": 80_000_000, "D003": 50_000_000, "D004": 200_000_000, "D005": 30_000_000,
+           "D006": 40_000_000}  # fmt: skip
+PRODUCT_LINES = ("Compressors", "Air handlers", "Controls", "Spare parts")
+
+
+def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
+    """Programs, targets and daily sales for every seeded quarter; closed quarters final (older ones paid).
+
+    This quarter D001 stands a little short of its second tier (100 %), so the dashboard has a "sell X more" to
+    show and D001 is on its manager's watch list; D002 has a late sale from last quarter, booked as an adjustment.
+    """
+    import random
+
+    from sqlalchemy import insert, update
+
+    from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
+    from portal.rebates.rules import Method
+    from portal.rebates.services import late_sales_adjustments, recompute_statements
+    from portal.types import utcnow
+
+    if db.session.execute(select(SalesLine.id).limit(1)).first():
+        return  # sales exist: the demo (or real data) is already there
+    periods = list(db.session.execute(select(Period).order_by(Period.starts_on)).scalars())
+    for period in periods:
+        for name, method, eligible, tiers in PROGRAMS:
+            program = RebateProgram(period_id=period.id, name=name, method=Method(method), eligible_tiers=eligible)
+            program.tiers = [
+                ProgramTier(position=index, threshold_hundredths=threshold, rate_hundredths=rate)
+                for index, (threshold, rate) in enumerate(tiers)
+            ]
+            db.session.add(program)
+        for code, amount in TARGETS.items():
+            db.session.add(Target(dealer_id=dealers[code].id, period_id=period.id, amount=amount))
+    db.session.flush()
+    rows = []
+    for period in periods:
+        current = period.status is PeriodStatus.OPEN
+        for code, target in TARGETS.items():
+            chance = random.Random(f"{code}-{period.code}")  # noqa: S311 - demo figures, not security
+            if current:
+                share = {"D001": 0.96, "D002": 0.58, "D004": 0.83, "D003": 0.47}.get(code, 0.35)
+            else:
+                share = chance.uniform(0.82, 1.28)
+            total = int(target * share)
+            last_day = min(period.ends_on, today)
+            days = [
+                date.fromordinal(ordinal)
+                for ordinal in range(period.starts_on.toordinal(), last_day.toordinal() + 1)
+                if chance.random() < 0.45
+            ] or [period.starts_on]
+            weights = [chance.uniform(0.5, 1.5) for _day in days]
+            scale = sum(weights)
+            amounts = [int(total * weight / scale) for weight in weights]
+            amounts[-1] += total - sum(amounts)
+            for number, (day, amount) in enumerate(zip(days, amounts, strict=True), start=1):
+                rows.append(
+                    {
+                        "dealer_id": dealers[code].id,
+                        "period_id": period.id,
+                        "booked_period_id": period.id,
+                        "sold_on": day,
+                        "amount": amount,
+                        "units": max(amount // 250_000, 1),
+                        "product_line": PRODUCT_LINES[number % len(PRODUCT_LINES)],
+                        "invoice_ref": f"INV-{code}-{period.code}-{number:04d}",
+                    }
+                )
+    db.session.execute(insert(SalesLine), rows)
+    now = utcnow()
+    for age, period in enumerate(reversed(periods)):
+        recompute_statements(period)
+        if period.status is PeriodStatus.CLOSED:
+            status = StatementStatus.FINAL if age == 1 else StatementStatus.PAID
+            db.session.execute(
+                update(RebateStatement)
+                .where(RebateStatement.period_id == period.id)
+                .values(
+                    status=status,
+                    finalised_at=now,
+                    paid_at=now if status is StatementStatus.PAID else None,
+                    paid_reference=f"PAY-{period.code}" if status is StatementStatus.PAID else "",
+                )
+            )
+    if len(periods) >= 2 and periods[-1].status is PeriodStatus.OPEN:
+        current, previous = periods[-1], periods[-2]
+        db.session.add(
+            SalesLine(
+                dealer_id=dealers["D002"].id,
+                period_id=previous.id,
+                booked_period_id=current.id,
+                sold_on=previous.ends_on,
+                amount=4_500_000,
+                units=18,
+                product_line="Compressors",
+                invoice_ref=f"INV-D002-{previous.code}-LATE",
+            )
+        )
+        db.session.flush()
+        late_sales_adjustments(current, [(dealers["D002"].id, previous.id)])
+        recompute_statements(current, [dealers["D002"].id])
 
 
 def _seed_documents(dealer: Dealer) -> None:

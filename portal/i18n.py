@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -44,6 +44,8 @@ def locale_from_header(values: list[str]) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a background job: callers choose with force_locale, else the default
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     if current_user and current_user.is_authenticated and current_user.locale in supported_locales():
         return str(current_user.locale)
     chosen = session.get("locale")
@@ -54,6 +56,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return str(current_app.config["COMPANY_TIMEZONE"])
     if current_user and current_user.is_authenticated and current_user.timezone:
         return str(current_user.timezone)
     return str(current_app.config["COMPANY_TIMEZONE"])

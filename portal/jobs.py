@@ -65,6 +65,20 @@ def init_app(app: Flask) -> None:
 
         return cleanup_orphans()
 
+    @huey.task(name="check_sales_import")
+    @in_app
+    def check_sales_import_task(import_id: int) -> str:
+        from portal.rebates import imports
+
+        return _or_mark_failed(imports.check_sales_import, import_id)
+
+    @huey.task(name="run_sales_import")
+    @in_app
+    def run_sales_import_task(import_id: int) -> str:
+        from portal.rebates import imports
+
+        return _or_mark_failed(imports.run_sales_import, import_id)
+
     @huey.signal(signals.SIGNAL_ERROR)
     def record_failure(signal: str, task: Any, exc: BaseException | None = None) -> None:
         with app.app_context():
@@ -78,6 +92,10 @@ def init_app(app: Flask) -> None:
             db.session.commit()
 
     app.extensions[HUEY_EXTENSION + ".deliver"] = deliver_outbox_task
+    app.extensions[HUEY_EXTENSION + ".tasks"] = {
+        "check_sales_import": check_sales_import_task,
+        "run_sales_import": run_sales_import_task,
+    }
     _listen_for_outbox_commits()
 
 
@@ -97,6 +115,22 @@ def _listen_for_outbox_commits() -> None:
 
         if session.info.pop(OUTBOX_PENDING, False):
             enqueue_delivery()
+        for name, args in session.info.pop(JOBS_PENDING, []):
+            current_app.extensions[HUEY_EXTENSION + ".tasks"][name](*args)
+
+    @event.listens_for(Session, "after_rollback")
+    def _forget_jobs(session: Session) -> None:
+        session.info.pop(JOBS_PENDING, None)
+
+
+JOBS_PENDING = "portal_jobs_pending"
+
+
+def run_after_commit(task_name: str, *args: Any) -> None:
+    """Queue a task once the caller's transaction commits, so the worker sees the rows it needs (never on rollback)."""
+    from portal.extensions import db
+
+    db.session.info.setdefault(JOBS_PENDING, []).append((task_name, args))
 
 
 def enqueue_delivery() -> None:
@@ -105,6 +139,17 @@ def enqueue_delivery() -> None:
         current_app.extensions[HUEY_EXTENSION + ".deliver"]()
     except Exception:  # the outbox row is committed; delivery is only delayed
         current_app.logger.warning("could not enqueue mail delivery", exc_info=True)
+
+
+def _or_mark_failed(step: Any, import_id: int) -> str:
+    """An import job that crashes says so on its page (and is recorded as a job failure) instead of hanging."""
+    from portal.rebates.imports import fail_sales_import
+
+    try:
+        return str(step(import_id))
+    except Exception:
+        fail_sales_import(import_id)
+        raise
 
 
 def huey_of(app: Flask) -> Huey:

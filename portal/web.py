@@ -86,3 +86,19 @@ def finish_action(form: Any, action: Callable[[], T], done: Callable[[T], tuple[
     message, url = done(result)
     flash(message, "success")
     return redirect_to(url)
+
+
+class RowPage:
+    """A page of multi-entity rows (Flask-SQLAlchemy's paginate keeps only the first entity), for the pager macro."""
+
+    def __init__(self, query: Any, page: int, per_page: int) -> None:
+        from sqlalchemy import func, select
+
+        from portal.extensions import db
+
+        self.page, self.per_page = page, per_page
+        self.total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        self.pages = max((self.total + per_page - 1) // per_page, 1)
+        self.items = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
+        self.has_prev, self.prev_num = page > 1, page - 1
+        self.has_next, self.next_num = page < self.pages, page + 1

@@ -233,4 +233,33 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
                 sa.select(NotificationPreference.user_id, NotificationPreference.kind, NotificationPreference.email)
             ).all(),
             db.session.execute(sa.select(OutboxEmail.id, OutboxEmail.status).order_by(OutboxEmail.id)).all(),
+            *_rebate_fingerprint(),
         )
+
+
+def _rebate_fingerprint() -> tuple[Any, ...]:
+    from portal.rebates.models import (
+        Adjustment,
+        ProgramTier,
+        RebateProgram,
+        RebateStatement,
+        SalesImport,
+        SalesLine,
+        Target,
+    )
+
+    return (
+        db.session.execute(sa.select(RebateProgram.id, RebateProgram.name, RebateProgram.eligible_tiers)).all(),
+        db.session.execute(
+            sa.select(ProgramTier.id, ProgramTier.threshold_hundredths, ProgramTier.rate_hundredths)
+        ).all(),
+        db.session.execute(sa.select(Target.id, Target.amount).order_by(Target.id)).all(),
+        db.session.execute(sa.select(sa.func.count(), sa.func.sum(SalesLine.amount))).one(),
+        db.session.execute(sa.select(SalesImport.id, SalesImport.status).order_by(SalesImport.id)).all(),
+        db.session.execute(sa.select(Adjustment.id, Adjustment.amount).order_by(Adjustment.id)).all(),
+        db.session.execute(
+            sa.select(RebateStatement.id, RebateStatement.status, RebateStatement.net_payable).order_by(
+                RebateStatement.id
+            )
+        ).all(),
+    )

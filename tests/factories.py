@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+
+import sqlalchemy as sa
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_token
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
+from portal.dealers.services import company_today, quarter_of
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import Notification
@@ -132,6 +135,102 @@ def make_evidence(dealer: Dealer, uploader: User, name: str) -> Evidence:
     return evidence
 
 
+STANDARD_TIERS = ((9000, 100), (10000, 200), (11000, 300))  # 90 % -> 1 %, 100 % -> 2 %, 110 % -> 3 %
+
+
+def make_program(period: Period, *, name: str = "Standard", method: str = "retroactive",
+                 eligible: str = "bronze,silver,gold,platinum", tiers=STANDARD_TIERS):  # type: ignore[no-untyped-def]  # fmt: skip
+    from portal.rebates.models import ProgramTier, RebateProgram
+    from portal.rebates.rules import Method
+
+    program = RebateProgram(period_id=period.id, name=name, method=Method(method), eligible_tiers=eligible)
+    program.tiers = [
+        ProgramTier(position=index, threshold_hundredths=threshold, rate_hundredths=rate)
+        for index, (threshold, rate) in enumerate(tiers)
+    ]
+    db.session.add(program)
+    db.session.flush()
+    return program
+
+
+def make_target(dealer: Dealer, period: Period, amount: int):  # type: ignore[no-untyped-def]
+    from portal.rebates.models import Target
+
+    target = Target(dealer_id=dealer.id, period_id=period.id, amount=amount)
+    db.session.add(target)
+    db.session.flush()
+    return target
+
+
+def make_sales(dealer: Dealer, period: Period, amounts: list[int], *, on: date | None = None, prefix: str = "INV"):  # type: ignore[no-untyped-def]
+    from portal.rebates.models import SalesLine
+
+    day = on or period.starts_on
+    for number, amount in enumerate(amounts):
+        db.session.add(
+            SalesLine(
+                dealer_id=dealer.id,
+                period_id=period.id,
+                booked_period_id=period.id,
+                sold_on=day,
+                amount=amount,
+                units=1,
+                product_line="Compressors",
+                invoice_ref=f"{prefix}-{dealer.code}-{period.code}-{number}-{next(_sequence)}",
+            )
+        )
+    db.session.flush()
+
+
+def make_rebate_world(
+    own: Dealer, second: Dealer, foreign: Dealer, manager: User, other_manager: User
+) -> dict[str, int]:
+    """Today's quarter open with a program, targets and sales; the quarter before closed with final statements;
+    a sales import by each manager. D001 stands at 95 % this quarter: 50,000.00 short of the 100 % tier."""
+    from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, StatementStatus
+    from portal.rebates.services import recompute_statements
+
+    today = company_today()
+    code, start, end = quarter_of(today)
+    current = make_period(code, start, end)
+    previous_code, previous_start, previous_end = quarter_of(start - timedelta(days=1))
+    previous = make_period(previous_code, previous_start, previous_end, PeriodStatus.CLOSED)
+    program = make_program(current)
+    make_program(previous)
+    for period in (current, previous):
+        make_target(own, period, 100_000_000)
+        make_target(second, period, 50_000_000)
+        make_target(foreign, period, 80_000_000)
+    make_sales(own, current, [40_000_000, 55_000_000])
+    make_sales(second, current, [10_000_000])
+    make_sales(foreign, current, [70_000_000])
+    make_sales(own, previous, [105_000_000])
+    make_sales(foreign, previous, [90_000_000])
+    recompute_statements(current)
+    recompute_statements(previous)
+    db.session.execute(
+        sa.update(RebateStatement).where(RebateStatement.period_id == previous.id).values(status=StatementStatus.FINAL)
+    )
+    imports = {}
+    for name, uploader in (("own_import", manager), ("foreign_import", other_manager)):
+        batch = SalesImport(filename=f"{name}.csv", content=b"dealer_code,date,amount,invoice_ref\n", size=36,
+                            uploaded_by_id=uploader.id, status=ImportStatus.READY, errors=[], total_rows=0)  # fmt: skip
+        db.session.add(batch)
+        db.session.flush()
+        imports[name] = batch.id
+    statements = dict(
+        db.session.execute(
+            sa.select(RebateStatement.dealer_id, RebateStatement.id).where(RebateStatement.period_id == previous.id)
+        ).all()
+    )
+    return {
+        "program": program.id,
+        **imports,
+        "own_final_statement": statements[own.id],
+        "foreign_final_statement": statements[foreign.id],
+    }
+
+
 @dataclass(frozen=True)
 class World:
     """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
@@ -142,6 +241,8 @@ class World:
     foreign_dealer: str
     ids: dict[str, int]
     open_period: str
+    current_period: str  # the quarter containing today, open
+    previous_period: str  # the quarter before it, closed, with final statements
     tokens: dict[str, str]
 
 
@@ -202,6 +303,7 @@ def make_world() -> World:
         notifications[f"notification_{role}"] = notification.id
     own_document = make_evidence(own, owner, "licence.pdf")
     foreign_document = make_evidence(foreign, foreign_owner, "their licence.pdf")
+    rebates = make_rebate_world(own, second, foreign, manager, other_manager)
     return World(
         tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation")},
         ids={
@@ -219,8 +321,11 @@ def make_world() -> World:
             **notifications,
             "own_document": own_document.id,
             "foreign_document": foreign_document.id,
+            **rebates,
         },
         open_period=period.code,
+        current_period=quarter_of(company_today())[0],
+        previous_period=quarter_of(company_today() - timedelta(days=95))[0],
         emails={
             "dealer_owner": owner.email,
             "dealer_staff": staff.email,

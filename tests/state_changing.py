@@ -225,4 +225,84 @@ STATE_CHANGING = (
             "temporary_password": "",
         },
     ),
+    Route(
+        "/console/dealers/<code>/adjustments",
+        "admin",
+        lambda w: f"/console/dealers/{w.own_dealer}/adjustments",
+        lambda w: {"amount": "-120.50", "note": "Goodwill correction", "corrects": w.previous_period},
+    ),
+    Route(
+        "/console/targets/<period_code>/<code>",
+        "manager",
+        lambda w: f"/console/targets/{w.current_period}/{w.own_dealer}",
+        lambda w: {"amount": "1,250,000.00"},
+    ),
+    Route(
+        "/console/targets/<period_code>/import",
+        "manager",
+        lambda w: f"/console/targets/{w.current_period}/import",
+        lambda w: {"file": (io.BytesIO(f"dealer_code,target\n{w.own_dealer},900000\n".encode()), "targets.csv")},
+    ),
+    Route(
+        "/console/sales-imports",
+        "manager",
+        lambda w: "/console/sales-imports",
+        lambda w: {"file": (io.BytesIO(sales_csv(w).encode()), "sales.csv")},
+    ),
+    Route(
+        "/console/sales-imports/<int:import_id>/confirm",
+        "manager",
+        lambda w: f"/console/sales-imports/{w.ids['own_import']}/confirm",
+        lambda w: {},
+    ),
+    Route(
+        "/console/sales-imports/<int:import_id>/cancel",
+        "manager",
+        lambda w: f"/console/sales-imports/{w.ids['own_import']}/cancel",
+        lambda w: {},
+    ),
+    Route(
+        "/admin/programs/new/<period_code>",
+        "admin",
+        lambda w: f"/admin/programs/new/{w.open_period}",
+        lambda w: {
+            "name": "Growth",
+            "method": "stepped",
+            "eligible": "gold",
+            "tiers-0-threshold": "90",
+            "tiers-0-rate": "1",
+            "tiers-1-threshold": "100",
+            "tiers-1-rate": "2.5",
+        },
+    ),
+    Route(
+        "/admin/programs/<int:program_id>/edit",
+        "admin",
+        lambda w: f"/admin/programs/{w.ids['program']}/edit",
+        lambda w: {
+            "name": "Standard",
+            "method": "stepped",
+            "eligible": "silver",
+            "tiers-0-threshold": "80",
+            "tiers-0-rate": "1.5",
+        },
+    ),
+    Route(
+        "/admin/statements/pay",
+        "admin",
+        lambda w: "/admin/statements/pay",
+        lambda w: {"reference": "BANK-2026-001", "statement_id": str(w.ids["own_final_statement"])},
+    ),
 )
+
+
+def sales_csv(world: World) -> str:
+    """A clean sales file for the open quarter: two lines for the own dealer."""
+    from datetime import date
+
+    day = date.fromisoformat(world.current_period[:4] + "-" + f"{(int(world.current_period[-1]) - 1) * 3 + 1:02d}-01")
+    return (
+        "dealer_code,date,amount,units,product_line,invoice_ref\n"
+        f"{world.own_dealer},{day.isoformat()},12000.50,3,Compressors,CSV-1\n"
+        f"{world.own_dealer},{day.isoformat()},8000,2,Controls,CSV-2\n"
+    )

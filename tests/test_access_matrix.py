@@ -295,6 +295,181 @@ MATRIX = (
         "/dealer/documents/{own_document}/remove",
         only({"dealer_owner": 303, "dealer_staff": 404}),  # staff remove only what they uploaded
     ),
+    # --- rebates: the dealer's own statements; a portfolio's in the console; programs and payments for admins ---
+    Case("GET", "/dealer/statements", "/dealer/statements", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case(
+        "GET",
+        "/dealer/statements/<period_code>",
+        "/dealer/statements/{current_period}",
+        only({"dealer_owner": 200, "dealer_staff": 200}),
+    ),
+    Case(
+        "GET",
+        "/dealer/statements/<period_code>",
+        "/dealer/statements/NO-SUCH",
+        only({"dealer_owner": 404, "dealer_staff": 404}),
+    ),
+    Case(
+        "GET",
+        "/dealer/statements/<period_code>.csv",
+        "/dealer/statements/{previous_period}.csv",
+        only({"dealer_owner": 200, "dealer_staff": 200}),
+    ),
+    Case(
+        "GET",
+        "/dealer/statements/<period_code>.csv",
+        "/dealer/statements/{open_period}.csv",
+        only({"dealer_owner": 404, "dealer_staff": 404}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/statements/<period_code>",
+        "/console/dealers/{own_dealer}/statements/{current_period}",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/statements/<period_code>",
+        "/console/dealers/{foreign_dealer}/statements/{current_period}",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/statements/<period_code>.csv",
+        "/console/dealers/{own_dealer}/statements/{previous_period}.csv",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/statements/<period_code>.csv",
+        "/console/dealers/{foreign_dealer}/statements/{previous_period}.csv",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "POST",
+        "/console/dealers/<code>/adjustments",
+        "/console/dealers/{own_dealer}/adjustments",
+        only({"admin": 422}),
+        form={"amount": "", "note": ""},
+    ),
+    Case(
+        "POST",
+        "/console/dealers/<code>/adjustments",
+        "/console/dealers/{own_dealer}/adjustments",
+        only({"admin": 303}),
+        form={"amount": "-120.50", "note": "Goodwill correction", "corrects": ""},
+    ),
+    Case(
+        "GET",
+        "/console/performance",
+        "/console/performance",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/performance",
+        "/console/performance?period=NO-SUCH",
+        only({"manager": 404, "senior_manager": 404, "admin": 404}),
+    ),
+    Case("GET", "/console/targets", "/console/targets", only({"manager": 200, "senior_manager": 200, "admin": 200})),
+    Case(
+        "POST",
+        "/console/targets/<period_code>/<code>",
+        "/console/targets/{current_period}/{foreign_dealer}",
+        only({"manager": 404, "senior_manager": 303, "admin": 303}),
+        form={"amount": "1,000,000"},
+    ),
+    Case(
+        "POST",
+        "/console/targets/<period_code>/<code>",
+        "/console/targets/{current_period}/{own_dealer}",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+        form={"amount": "1,000,000"},
+    ),
+    Case(
+        "POST",
+        "/console/targets/<period_code>/<code>",
+        "/console/targets/{previous_period}/{own_dealer}",
+        only({"manager": 409, "senior_manager": 409, "admin": 409}),
+        form={"amount": "1,000,000"},
+    ),
+    Case(
+        "POST",
+        "/console/targets/<period_code>/import",
+        "/console/targets/{current_period}/import",
+        only({"manager": 422, "senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports",
+        "/console/sales-imports",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports",
+        "/console/sales-imports",
+        only({"manager": 422, "senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>",
+        "/console/sales-imports/{own_import}",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>",
+        "/console/sales-imports/{foreign_import}",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/confirm",
+        "/console/sales-imports/{foreign_import}/confirm",
+        only({"manager": 404, "senior_manager": 303, "admin": 303}),
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/confirm",
+        "/console/sales-imports/{own_import}/confirm",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/cancel",
+        "/console/sales-imports/{own_import}/cancel",
+        only({"manager": 409, "senior_manager": 409, "admin": 409}),  # already importing
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/cancel",
+        "/console/sales-imports/999999/cancel",
+        only({"manager": 404, "senior_manager": 404, "admin": 404}),
+    ),
+    Case("GET", "/admin/programs", "/admin/programs", only({"admin": 200})),
+    Case("GET", "/admin/programs/new/<period_code>", "/admin/programs/new/{current_period}", only({"admin": 200})),
+    Case("GET", "/admin/programs/new/<period_code>", "/admin/programs/new/{previous_period}", only({"admin": 409})),
+    Case("POST", "/admin/programs/new/<period_code>", "/admin/programs/new/{current_period}", only({"admin": 422})),
+    Case("GET", "/admin/programs/<int:program_id>/edit", "/admin/programs/{program}/edit", only({"admin": 200})),
+    Case("GET", "/admin/programs/<int:program_id>/edit", "/admin/programs/999999/edit", only({"admin": 404})),
+    Case("POST", "/admin/programs/<int:program_id>/edit", "/admin/programs/{program}/edit", only({"admin": 422})),
+    Case("GET", "/admin/statements", "/admin/statements", only({"admin": 200})),
+    Case("POST", "/admin/statements/pay", "/admin/statements/pay", only({"admin": 422}), form={"reference": ""}),
+    Case(
+        "POST",
+        "/admin/statements/pay",
+        "/admin/statements/pay",
+        only({"admin": 303}),
+        form={"reference": "BANK-1", "statement_id": "{own_final_statement}"},
+    ),
+    Case(
+        "POST",
+        "/admin/statements/pay",
+        "/admin/statements/pay",
+        only({"admin": 409}),
+        form={"reference": "BANK-1", "statement_id": "{own_final_statement}"},
+    ),
 )
 
 
@@ -330,11 +505,14 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
             own_dealer=world.own_dealer,
             foreign_dealer=world.foreign_dealer,
             open_period=world.open_period,
+            current_period=world.current_period,
+            previous_period=world.previous_period,
             my_notification=world.ids.get(f"notification_{role}", 1),
             foreign_notification=world.ids["notification_other_manager"],
             **world.ids,
         )
-        response = client.open(url, method=case.method, data=case.form or None)
+        form = {name: value.format(**world.ids) if "{" in value else value for name, value in case.form.items()}
+        response = client.open(url, method=case.method, data=form or None)
         response.close()
         if response.status_code != case.expected[role]:
             failures.append(f"{case.method} {url}: expected {case.expected[role]}, got {response.status_code}")

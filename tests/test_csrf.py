@@ -111,11 +111,22 @@ def test_nothing_changes_on_get(app: Flask, client: FlaskClient, world: World) -
         f"/admin/territories/{world.ids['territory']}/edit",
         f"/admin/users/{world.ids['staff']}/edit",
         f"/admin/periods/{world.open_period}/close",
+        f"/console/dealers/{world.own_dealer}/statements/{world.current_period}?extra=5000",
+        f"/console/dealers/{world.own_dealer}/statements/{world.previous_period}.csv",
+        f"/console/dealers/{world.own_dealer}/adjustments",
+        f"/console/sales-imports/{world.ids['own_import']}",
+        f"/console/sales-imports/{world.ids['own_import']}/confirm",
+        f"/admin/programs/{world.ids['program']}/edit",
+        f"/admin/programs/new/{world.current_period}",
+        f"/console/targets/{world.current_period}/{world.own_dealer}",
+        "/admin/statements/pay",
     ):
         client.get(path).close()
     owner = app.test_client()
     log_in(owner, world.emails["dealer_owner"])
     owner.get("/dealer/people").close()
+    owner.get(f"/dealer/statements/{world.current_period}?extra=1000").close()
+    owner.get(f"/dealer/statements/{world.previous_period}.csv").close()
     owner.get(f"/dealer/people/trainees/{world.ids['own_trainee']}/edit").close()
     owner.get(f"/dealer/people/staff/{world.ids['staff']}/deactivate").close()
     after = fingerprint(app)

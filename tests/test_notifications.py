@@ -163,6 +163,9 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
         "portfolio_changed": True,
         "account_changed": False,
         "colleague_added": True,
+        "rebate_statement_final": False,
+        "rebate_paid": False,
+        "sales_import_finished": False,
     }
 
 

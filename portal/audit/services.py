@@ -39,6 +39,8 @@ def subject_of(thing: Any) -> tuple[str, int, str]:
     from portal.accounts.models import User
     from portal.dealers.models import Dealer, Period, Territory, Trainee
 
+    if hasattr(thing, "audit_subject"):  # models of later areas name themselves
+        return thing.audit_subject()
     if isinstance(thing, User):
         return "user", thing.id, thing.email
     if isinstance(thing, Dealer):

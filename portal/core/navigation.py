@@ -11,9 +11,13 @@ from portal.types import label
 
 NAVIGATION = (
     ("dealers.dealer_home", _l("Overview")),
+    ("rebates.dealer_statements", _l("Statements")),
     ("dealers.dealer_people_page", _l("People")),
     ("dealers.documents_page", _l("Documents")),
     ("dealers.portfolio", _l("Dealers")),
+    ("rebates.performance", _l("Performance")),
+    ("rebates.targets", _l("Targets")),
+    ("rebates.sales_imports", _l("Sales imports")),
     ("dealers.portfolios", _l("Portfolios")),
     ("disputes.mediation_home", _l("Mediation")),
     ("core.admin_home", _l("Administration")),

@@ -421,6 +421,9 @@ def close_period(actor: User, period: Period) -> None:
     if changed != 1:
         raise IllegalTransition(_("This period is already closed."))
     db.session.expire(period, ["status"])
+    from portal.rebates.services import finalise_period  # rebates stand on dealers, not the other way round
+
+    finalise_period(actor, period)
     audit_change("period.closed", actor=actor, subject=period, before={"status": "open"}, after={"status": "closed"})
     db.session.flush()
 

@@ -51,13 +51,20 @@ def dealer_home() -> object:
     dealer = current_user.dealer
     if dealer is None:  # a dealer user always has a dealer; a broken row must not show someone else's data
         abort(404)
+    from portal.rebates import queries
+    from portal.rebates.services import statement_of
+
+    today = services.company_today()
+    period = queries.period_for_view(None, today)
+    board = queries.dashboard(dealer, period, statement_of(dealer, period), today) if period else None
     return render_template(
         "dealers/dealer_home.html",
         dealer=dealer,
         manager=dealer.manager,
         people=services.dealer_people(dealer),
         period=services.current_period(),
-        today=services.company_today(),
+        today=today,
+        board=board,
     )
 
 
@@ -231,6 +238,8 @@ def portfolio() -> object:
 
 
 def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200) -> object:
+    from portal.rebates.services import statements_of_dealer
+
     can_change_status = services.can_change_dealer_status(current_user)
     can_reassign = services.can_reassign_portfolios(current_user)
     managers = services.active_managers() if can_reassign else []
@@ -248,6 +257,7 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
             people=services.dealer_people(dealer),
             trainees=people.dealer_trainees(dealer),
             timeline=services.dealer_timeline(dealer),
+            statements=statements_of_dealer(dealer),
             documents=found_documents,
             uploaders=documents.uploaders(found_documents),
             removable=None,

@@ -45,6 +45,24 @@ KINDS: dict[str, Kind] = {
             _l("%(name)s now has a login for %(dealer)s."),
             False,
         ),
+        Kind(
+            "rebate_statement_final",
+            _l("A rebate statement becomes final"),
+            _l("Your rebate statement for %(period)s is final."),
+            True,
+        ),
+        Kind(
+            "rebate_paid",
+            _l("A rebate is paid"),
+            _l("Your rebate for %(period)s was paid: %(amount)s, reference %(reference)s."),
+            True,
+        ),
+        Kind(
+            "sales_import_finished",
+            _l("A sales import you started finishes"),
+            _l("Sales file %(file)s is imported: %(imported)s lines added, %(skipped)s already there."),
+            False,
+        ),
     )
 }
 
@@ -66,6 +84,12 @@ def _translated(value: object) -> str:
     from portal.dealers.models import DealerStatus
     from portal.types import label
 
+    if isinstance(value, str) and value.startswith("money:"):
+        from portal.formatting import money
+
+        amount, _sep, currency = value.removeprefix("money:").partition(":")
+        if amount.lstrip("-").isdigit() and len(currency) == 3:
+            return money(int(amount), currency)
     if isinstance(value, str) and value.startswith("status:"):
         raw = value.removeprefix("status:")
         if raw in DealerStatus._value2member_map_:

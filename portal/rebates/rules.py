@@ -84,21 +84,39 @@ def reached_tier(sales: int, target: int, tiers: Sequence[Tier]) -> int | None:
     return reached
 
 
-def exact_rebate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> Decimal:
+@dataclass(frozen=True)
+class Band:
+    """One line of the explanation: sales from `lower` to `upper` (minor units, exact) earn `rate_percent`."""
+
+    tier: int
+    lower: Decimal
+    upper: Decimal
+    rate_percent: Decimal
+    amount: Decimal  # exact minor units, not yet rounded
+
+
+def explain(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> list[Band]:
+    """The calculation line by line; the rebate is the sum of the lines, rounded once."""
     index = reached_tier(sales, target, tiers)
     if index is None or sales <= 0:
-        return Decimal(0)
+        return []
     if method is Method.RETROACTIVE:
-        return Decimal(sales) * tiers[index].rate_percent / HUNDRED
-    total = Decimal(0)
+        rate = tiers[index].rate_percent
+        return [Band(index, Decimal(0), Decimal(sales), rate, Decimal(sales) * rate / HUNDRED)]
+    bands = []
     for position in range(index + 1):
         start = tiers[position].threshold_percent * Decimal(target) / HUNDRED
         end = Decimal(sales)
         if position + 1 < len(tiers):
             end = min(end, tiers[position + 1].threshold_percent * Decimal(target) / HUNDRED)
         if end > start:
-            total += (end - start) * tiers[position].rate_percent / HUNDRED
-    return total
+            rate = tiers[position].rate_percent
+            bands.append(Band(position, start, end, rate, (end - start) * rate / HUNDRED))
+    return bands
+
+
+def exact_rebate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> Decimal:
+    return sum((band.amount for band in explain(sales, target, tiers, method)), Decimal(0))
 
 
 def rebate(sales: int, target: int, tiers: Sequence[Tier], method: Method) -> int:
@@ -137,3 +155,14 @@ def projection(sales_so_far: int, period_start: date, period_end: date, today: d
     total_days = (period_end - period_start).days + 1
     elapsed = min(max((today - period_start).days + 1, 1), total_days)
     return round_money(Decimal(sales_so_far) * Decimal(total_days) / Decimal(elapsed))
+
+
+def pace_target(target: int, period_start: date, period_end: date, day: date) -> int:
+    """How much of the target an even pace would have sold by the end of `day` (inclusive days, half up)."""
+    total_days = (period_end - period_start).days + 1
+    elapsed = min(max((day - period_start).days + 1, 0), total_days)
+    return round_money(Decimal(target) * Decimal(elapsed) / Decimal(total_days))
+
+
+def misses_target_at_pace(sales_so_far: int, target: int, period_start: date, period_end: date, today: date) -> bool:
+    return target > 0 and projection(sales_so_far, period_start, period_end, today) < target

@@ -1,0 +1,53 @@
+"""Forms of the partner side. Amounts and percentages are text parsed with Decimal by the services, never floats."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import FieldList, FormField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.dealers.models import DealerTier
+from portal.forms_common import enum_choices
+from portal.rebates.models import Method
+from portal.rebates.services import MAX_TIERS
+
+
+class TargetForm(FlaskForm):
+    amount = StringField(_l("Target"), validators=[DataRequired(), Length(max=30)])
+
+
+class CsvUploadForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+
+
+class TierRow(FlaskForm):
+    class Meta:
+        csrf = False  # part of ProgramForm, which carries the token
+
+    threshold = StringField(_l("Attainment from (%)"), validators=[Optional(), Length(max=12)])
+    rate = StringField(_l("Rebate rate (%)"), validators=[Optional(), Length(max=12)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ProgramForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    method = SelectField(_l("Method"), choices=enum_choices(Method), validators=[DataRequired()])
+    eligible = MultiCheckboxField(_l("Dealer tiers it applies to"), choices=enum_choices(DealerTier))
+    tiers = FieldList(FormField(TierRow), min_entries=MAX_TIERS, max_entries=MAX_TIERS)
+
+
+class PayForm(FlaskForm):
+    reference = StringField(_l("Payment reference"), validators=[DataRequired(), Length(max=120)])
+
+
+class AdjustmentForm(FlaskForm):
+    amount = StringField(_l("Amount (negative to deduct)"), validators=[DataRequired(), Length(max=30)])
+    note = TextAreaField(_l("Reason the dealer sees"), validators=[DataRequired(), Length(max=1000)])
+    corrects = SelectField(_l("Corrects period"), choices=[])

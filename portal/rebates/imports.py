@@ -1,0 +1,478 @@
+"""Sales imports: a CSV is checked completely (a report with line numbers), and only a clean file is imported.
+
+Both steps run as background jobs and report progress as rows done out of total. An invoice reference already
+imported for a dealer is skipped, never counted twice: the unique (dealer, invoice) constraint and an
+INSERT ... ON CONFLICT DO NOTHING decide it, even when two imports of the same lines run at once. A sale dated in a
+closed period is booked in today's open period, with an adjustment for the difference it makes to the frozen rebate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import abort
+from flask_babel import gettext as _
+from sqlalchemy import Insert, select, update
+
+from portal.access import AccessRole, require_role
+from portal.accounts.models import User
+from portal.audit.services import audit_change
+from portal.csv_io import UnreadableFile, decode_csv
+from portal.dealers.models import Period, PeriodStatus
+from portal.dealers.services import company_today, current_period, visible_dealers
+from portal.extensions import db
+from portal.jobs import JOBS_PENDING, run_after_commit
+from portal.notifications.services import notify
+from portal.rebates.models import ImportStatus, SalesImport, SalesLine
+from portal.rebates.services import late_sales_adjustments, parse_money, recompute_statements
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import utcnow
+
+CHUNK = 1000  # lines per INSERT and per progress step
+KEPT_ERRORS = 300  # the report shows this many; the count covers all
+MAX_REF = 64
+MAX_PRODUCT = 80
+MAX_UNITS = 10**9
+
+COLUMNS = {
+    "dealer_code": "dealer_code",
+    "dealer": "dealer_code",
+    "经销商代码": "dealer_code",
+    "date": "date",
+    "sold_on": "date",
+    "日期": "date",
+    "销售日期": "date",
+    "amount": "amount",
+    "金额": "amount",
+    "units": "units",
+    "quantity": "units",
+    "数量": "units",
+    "product_line": "product_line",
+    "产品线": "product_line",
+    "invoice_ref": "invoice_ref",
+    "invoice": "invoice_ref",
+    "发票号": "invoice_ref",
+}
+REQUIRED = ("dealer_code", "date", "amount", "invoice_ref")
+DATE_PATTERN = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
+
+TRANSITIONS: dict[ImportStatus, frozenset[ImportStatus]] = {
+    ImportStatus.VALIDATING: frozenset({ImportStatus.REJECTED, ImportStatus.READY}),
+    ImportStatus.READY: frozenset({ImportStatus.IMPORTING, ImportStatus.CANCELLED}),
+    ImportStatus.IMPORTING: frozenset({ImportStatus.IMPORTED, ImportStatus.FAILED}),
+    ImportStatus.FAILED: frozenset({ImportStatus.IMPORTING}),
+    ImportStatus.REJECTED: frozenset(),
+    ImportStatus.IMPORTED: frozenset(),
+    ImportStatus.CANCELLED: frozenset(),
+}
+
+
+def can_import_sales(user: User) -> bool:
+    return user.access_role in (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+def can_confirm(batch: SalesImport) -> bool:
+    return ImportStatus.IMPORTING in TRANSITIONS[batch.status]
+
+
+def can_cancel(batch: SalesImport) -> bool:
+    return ImportStatus.CANCELLED in TRANSITIONS[batch.status]
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    line: int
+    dealer_id: int
+    period_id: int
+    booked_period_id: int
+    sold_on: date
+    amount: int
+    units: int
+    product_line: str
+    invoice_ref: str
+
+
+@dataclass
+class Report:
+    total: int = 0
+    errors: list[list[object]] = field(default_factory=list)
+    error_count: int = 0
+    new_rows: int = 0
+    duplicates: int = 0
+    late_rows: int = 0
+    encoding: str = ""
+
+    def error(self, line: int, column: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append([line, column, message])
+
+
+class _Checker:
+    """Reads a file line by line against the uploader's dealers and the periods; collects errors, yields lines."""
+
+    def __init__(self, uploader: User, report: Report) -> None:
+        self.report = report
+        self.dealers = {
+            dealer.code: dealer for dealer in db.session.execute(visible_dealers(uploader)).unique().scalars()
+        }
+        self.periods = list(db.session.execute(select(Period).order_by(Period.starts_on)).scalars())
+        self.open_now = current_period()
+        self.today = company_today()
+        self.seen: dict[tuple[int, str], int] = {}
+
+    def period_of(self, day: date) -> Period | None:
+        for period in self.periods:
+            if period.starts_on <= day <= period.ends_on:
+                return period
+        return None
+
+    def lines(self, content: bytes) -> Iterator[ParsedLine]:
+        try:
+            text, self.report.encoding = decode_csv(content)
+        except UnreadableFile:
+            self.report.error(1, "", _("This is not a CSV file in UTF-8 or GB18030."))
+            return
+        reader = csv.reader(io.StringIO(text))
+        header = [COLUMNS.get(cell.strip().lower(), "") for cell in next(reader, [])]
+        missing = [column for column in REQUIRED if column not in header]
+        if missing:
+            self.report.error(
+                1, "", _("The first line must name the columns; missing: %(columns)s.", columns=", ".join(missing))
+            )
+            return
+        for line_number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            self.report.total += 1
+            parsed = self.check(line_number, dict(zip(header, row, strict=False)))
+            if parsed is not None:
+                yield parsed
+
+    def check(self, line: int, cells: dict[str, str]) -> ParsedLine | None:
+        error = self.report.error
+        before = self.report.error_count
+        dealer = self.dealers.get(cells.get("dealer_code", "").strip().upper())
+        if dealer is None:
+            error(line, "dealer_code", _("Unknown dealer code, or not in your portfolio."))
+        sold_on = _parse_date(cells.get("date", ""))
+        period = None
+        if sold_on is None:
+            error(line, "date", _("Write the date as YYYY-MM-DD."))
+        elif sold_on > self.today:
+            error(line, "date", _("This date is in the future."))
+        else:
+            period = self.period_of(sold_on)
+            if period is None:
+                error(line, "date", _("No period covers this date."))
+            elif period.status is not PeriodStatus.OPEN and (
+                self.open_now is None or self.open_now.status is not PeriodStatus.OPEN
+            ):
+                error(line, "date", _("Period %(code)s is closed and no period is open today to book it in.",
+                                      code=period.code))  # fmt: skip
+        amount = 0
+        if dealer is not None:
+            try:
+                amount = parse_money(cells.get("amount", ""), dealer.currency)
+            except ValueError:
+                amount = 0
+            if amount <= 0:
+                error(line, "amount", _("Enter an amount above zero in the dealer's currency (%(currency)s).",
+                                        currency=dealer.currency))  # fmt: skip
+        units_text = cells.get("units", "").strip().replace(",", "")
+        units = int(units_text) if units_text.isdigit() and int(units_text) < MAX_UNITS else -1
+        if units_text == "":
+            units = 0
+        if units < 0:
+            error(line, "units", _("Units must be a whole number, zero or more."))
+        reference = cells.get("invoice_ref", "").strip()
+        if not reference or len(reference) > MAX_REF:
+            error(line, "invoice_ref", _("Give the invoice reference (at most %(count)s characters).", count=MAX_REF))
+        product_line = cells.get("product_line", "").strip()
+        if len(product_line) > MAX_PRODUCT:
+            error(line, "product_line", _("At most %(count)s characters.", count=MAX_PRODUCT))
+        if dealer is not None and reference:
+            key = (dealer.id, reference)
+            if key in self.seen:
+                error(line, "invoice_ref", _("Repeats the invoice of line %(line)s.", line=self.seen[key]))
+            else:
+                self.seen[key] = line
+        if self.report.error_count != before or dealer is None or period is None or sold_on is None:
+            return None
+        booked = period if period.status is PeriodStatus.OPEN else self.open_now
+        assert booked is not None
+        return ParsedLine(line, dealer.id, period.id, booked.id, sold_on, amount, units, product_line, reference)
+
+
+def _parse_date(text: str) -> date | None:
+    match = DATE_PATTERN.match(text.strip())
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _existing(chunk: list[ParsedLine]) -> set[tuple[int, str]]:
+    references = sorted({line.invoice_ref for line in chunk})
+    dealer_ids = sorted({line.dealer_id for line in chunk})
+    return set(
+        db.session.execute(
+            select(SalesLine.dealer_id, SalesLine.invoice_ref).where(
+                SalesLine.invoice_ref.in_(references), SalesLine.dealer_id.in_(dealer_ids)
+            )
+        ).all()
+    )
+
+
+def _chunks(lines: Iterator[ParsedLine]) -> Iterator[list[ParsedLine]]:
+    chunk: list[ParsedLine] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- Services -------------------------------------------------------------------------------------------------------
+
+
+def start_sales_import(actor: User, filename: str, content: bytes) -> SalesImport:
+    """Keep the file and queue its check; nothing of it counts until the check passes and someone confirms."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    if not content.strip():
+        raise InvalidInput("file", _("The file is empty."))
+    batch = SalesImport(
+        filename=(filename or "sales.csv")[-200:],
+        content=content,
+        size=len(content),
+        uploaded_by_id=actor.id,
+        status=ImportStatus.VALIDATING,
+        errors=[],
+    )
+    db.session.add(batch)
+    db.session.flush()
+    audit_change("sales_import.uploaded", actor=actor, subject=batch, after={"size": len(content)})
+    run_after_commit("check_sales_import", batch.id)
+    return batch
+
+
+def _move(batch: SalesImport, expected: ImportStatus, target: ImportStatus) -> bool:
+    if target not in TRANSITIONS[expected]:
+        return False
+    changed = db.session.execute(
+        update(SalesImport)
+        .where(SalesImport.id == batch.id, SalesImport.status == expected)
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(batch, ["status"])
+    return changed == 1
+
+
+def check_sales_import(import_id: int) -> str:
+    """The job: read the whole file, count new and already imported lines, keep the errors with line numbers."""
+    batch = db.session.get(SalesImport, import_id)
+    if batch is None or batch.status is not ImportStatus.VALIDATING:
+        return "skipped"
+    report = Report()
+    checker = _Checker(batch.uploaded_by, report)
+    for chunk in _chunks(checker.lines(batch.content)):
+        existing = _existing(chunk)
+        for line in chunk:
+            if (line.dealer_id, line.invoice_ref) in existing:
+                report.duplicates += 1
+            else:
+                report.new_rows += 1
+                report.late_rows += line.booked_period_id != line.period_id
+        batch.rows_done = report.total
+        db.session.commit()  # progress others can see
+    outcome = ImportStatus.REJECTED if report.error_count or report.total == 0 else ImportStatus.READY
+    if report.total == 0 and not report.error_count:
+        report.error(1, "", _("The file has no sales lines."))
+    _save_report(batch, report, rows_done=report.total)
+    _move(batch, ImportStatus.VALIDATING, outcome)
+    if outcome is ImportStatus.REJECTED:
+        batch.finished_at = utcnow()
+    db.session.commit()
+    return outcome.value
+
+
+def _save_report(batch: SalesImport, report: Report, *, rows_done: int) -> None:
+    batch.total_rows = report.total
+    batch.rows_done = rows_done
+    batch.error_count = report.error_count
+    batch.errors = report.errors
+    batch.new_rows = report.new_rows
+    batch.duplicate_rows = report.duplicates
+    batch.late_rows = report.late_rows
+    batch.encoding = report.encoding
+
+
+def confirm_sales_import(actor: User, batch: SalesImport) -> None:
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    current = batch.status
+    if not can_confirm(batch) or not _move(batch, current, ImportStatus.IMPORTING):
+        raise IllegalTransition(_("This import cannot start now: it is %(status)s.", status=batch.status.value))
+    batch.rows_done = 0
+    audit_change("sales_import.confirmed", actor=actor, subject=batch, before={"status": current.value},
+                 after={"status": "importing"})  # fmt: skip
+    run_after_commit("run_sales_import", batch.id)
+    db.session.flush()
+
+
+def cancel_sales_import(actor: User, batch: SalesImport) -> None:
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    if not _move(batch, batch.status, ImportStatus.CANCELLED):
+        raise IllegalTransition(_("Only a checked import that has not started can be cancelled."))
+    batch.finished_at = utcnow()
+    audit_change("sales_import.cancelled", actor=actor, subject=batch, after={"status": "cancelled"})
+    db.session.flush()
+
+
+def run_sales_import(import_id: int) -> str:
+    """The job: check again (the channel may have changed since), then insert in chunks, committing progress.
+
+    A crash half-way leaves whole chunks imported; running it again skips them as already imported, so a retry
+    completes the file without counting a line twice.
+    """
+    batch = db.session.get(SalesImport, import_id)
+    if batch is None or batch.status is not ImportStatus.IMPORTING:
+        return "skipped"
+    report = Report()
+    checker = _Checker(batch.uploaded_by, report)
+    lines = list(checker.lines(batch.content))
+    if report.error_count:
+        _save_report(batch, report, rows_done=0)
+        batch.failure = _("The file no longer passes its checks; nothing was imported. Upload it again.")
+        _move(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
+        batch.finished_at = utcnow()
+        db.session.commit()
+        return "failed"
+    batch.total_rows = report.total
+    inserted = 0
+    touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
+    done = 0
+    for chunk in _chunks(iter(lines)):
+        rows = [
+            {
+                "dealer_id": line.dealer_id,
+                "period_id": line.period_id,
+                "booked_period_id": line.booked_period_id,
+                "sold_on": line.sold_on,
+                "amount": line.amount,
+                "units": line.units,
+                "product_line": line.product_line,
+                "invoice_ref": line.invoice_ref,
+                "import_id": batch.id,
+            }
+            for line in chunk
+        ]
+        inserted += db.session.execute(_insert_ignoring_duplicates(rows)).rowcount
+        touched.update((line.dealer_id, line.booked_period_id) for line in chunk)
+        touched.update((line.dealer_id, line.period_id) for line in chunk if line.period_id != line.booked_period_id)
+        done += len(chunk)
+        batch.rows_done = done
+        db.session.commit()
+    _finish(batch, inserted, touched)
+    db.session.commit()
+    return "imported"
+
+
+def _insert_ignoring_duplicates(rows: list[dict[str, object]]) -> Insert:
+    """One multi-row INSERT whose rowcount is the number of lines really added on both databases."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(SalesLine).values(rows).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
+
+
+def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
+    periods = {period.id: period for period in db.session.execute(select(Period)).scalars()}
+    open_now = current_period()
+    late = {(dealer, period) for dealer, period in touched if periods[period].status is not PeriodStatus.OPEN}
+    if late and open_now is not None:
+        late_sales_adjustments(open_now, late)
+    by_period: dict[int, set[int]] = {}
+    for dealer_id, period_id in touched:
+        by_period.setdefault(period_id, set()).add(dealer_id)
+    if late and open_now is not None:
+        by_period.setdefault(open_now.id, set()).update(dealer for dealer, _period in late)
+    for period_id, dealer_ids in sorted(by_period.items()):
+        if periods[period_id].status is PeriodStatus.OPEN:
+            recompute_statements(periods[period_id], sorted(dealer_ids))
+    batch.imported_rows = inserted
+    batch.duplicate_rows = batch.total_rows - inserted
+    batch.rows_done = batch.total_rows
+    _move(batch, ImportStatus.IMPORTING, ImportStatus.IMPORTED)
+    batch.finished_at = utcnow()
+    audit_change(
+        "sales_import.imported",
+        actor=batch.uploaded_by,
+        subject=batch,
+        after={"imported": inserted, "duplicates": batch.duplicate_rows},
+    )
+    notify(
+        [batch.uploaded_by],
+        "sales_import_finished",
+        {"file": batch.filename, "imported": inserted, "skipped": batch.duplicate_rows},
+        link=f"/console/sales-imports/{batch.id}",
+    )
+
+
+def fail_sales_import(import_id: int) -> None:
+    """When a job crashes: a check ends rejected; an import ends failed, and trying again resumes it."""
+    db.session.rollback()
+    batch = db.session.get(SalesImport, import_id)
+    if batch is None:
+        return
+    message = _("The server could not finish this. Lines already imported stay; try again to complete the file.")
+    if batch.status is ImportStatus.VALIDATING:
+        batch.errors = [[1, "", _("The server could not check this file. Upload it again.")]]
+        batch.error_count = 1
+        _move(batch, ImportStatus.VALIDATING, ImportStatus.REJECTED)
+    elif batch.status is ImportStatus.IMPORTING:
+        batch.failure = message
+        _move(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
+    batch.finished_at = utcnow()
+    db.session.commit()
+
+
+def visible_imports(user: User):  # type: ignore[no-untyped-def]
+    """Admins and senior managers see every import; a manager sees their own."""
+    query = select(SalesImport).order_by(SalesImport.created_at.desc(), SalesImport.id.desc())
+    if user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER):
+        return query
+    return query.where(SalesImport.uploaded_by_id == user.id)
+
+
+def get_visible_import(user: User, import_id: int) -> SalesImport:
+    batch = db.session.execute(visible_imports(user).where(SalesImport.id == import_id)).scalar_one_or_none()
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def import_file(actor: User, filename: str, content: bytes) -> SalesImport:
+    """`flask import-sales`: the same checks and import, run in this process instead of by a worker."""
+    batch = start_sales_import(actor, filename, content)
+    db.session.info.pop(JOBS_PENDING, None)  # run here, not by a worker
+    db.session.commit()
+    check_sales_import(batch.id)
+    db.session.refresh(batch)
+    if batch.status is ImportStatus.READY:
+        confirm_sales_import(actor, batch)
+        db.session.info.pop(JOBS_PENDING, None)
+        db.session.commit()
+        run_sales_import(batch.id)
+        db.session.refresh(batch)
+    return batch

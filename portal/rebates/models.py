@@ -1,0 +1,269 @@
+"""Rebate programs, targets, sales lines and their imports, adjustments and the statements derived from them.
+
+Money is integer minor units in the dealer's currency. Percentages are stored as integer hundredths of a percent
+("basis points of a percent": 10000 is 100 %, 250 is 2.5 %), turned into exact Decimals for the calculation.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from portal.extensions import db
+from portal.rebates.rules import Method, Tier
+from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.dealers.models import Dealer, Period
+
+HUNDREDTHS = Decimal(100)
+
+
+class StatementStatus(enum.StrEnum):
+    PROVISIONAL = "provisional"
+    FINAL = "final"
+    PAID = "paid"
+
+
+class ImportStatus(enum.StrEnum):
+    VALIDATING = "validating"
+    REJECTED = "rejected"
+    READY = "ready"
+    IMPORTING = "importing"
+    IMPORTED = "imported"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class AdjustmentKind(enum.StrEnum):
+    LATE_SALES = "late_sales"
+    MANUAL = "manual"
+    DISPUTE_OUTCOME = "dispute_outcome"
+    PENALTY_OVERTURNED = "penalty_overturned"
+
+
+register_labels(
+    {
+        Method.RETROACTIVE: _l("Retroactive"),
+        Method.STEPPED: _l("Stepped"),
+        StatementStatus.PROVISIONAL: _l("Provisional"),
+        StatementStatus.FINAL: _l("Final"),
+        StatementStatus.PAID: _l("Paid"),
+        ImportStatus.VALIDATING: _l("Checking"),
+        ImportStatus.REJECTED: _l("Rejected"),
+        ImportStatus.READY: _l("Ready to import"),
+        ImportStatus.IMPORTING: _l("Importing"),
+        ImportStatus.IMPORTED: _l("Imported"),
+        ImportStatus.CANCELLED: _l("Cancelled"),
+        ImportStatus.FAILED: _l("Failed"),
+        AdjustmentKind.LATE_SALES: _l("Late sales"),
+        AdjustmentKind.MANUAL: _l("Manual adjustment"),
+        AdjustmentKind.DISPUTE_OUTCOME: _l("Dispute outcome"),
+        AdjustmentKind.PENALTY_OVERTURNED: _l("Penalty overturned"),
+    }
+)
+
+
+def percent(hundredths: int) -> Decimal:
+    return Decimal(hundredths) / HUNDREDTHS
+
+
+class RebateProgram(db.Model):
+    """A period's program for the dealers of some tiers; two programs of a period never share a dealer tier."""
+
+    __tablename__ = "rebate_programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    method: Mapped[Method] = mapped_column(str_enum(Method))
+    eligible_tiers: Mapped[str] = mapped_column(String(64))  # dealer tiers, comma-separated values
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    period: Mapped[Period] = relationship(lazy="joined")
+    tiers: Mapped[list[ProgramTier]] = relationship(
+        order_by="ProgramTier.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def eligible(self) -> list[str]:
+        return [value for value in self.eligible_tiers.split(",") if value]
+
+    @property
+    def rule_tiers(self) -> list[Tier]:
+        return [tier.rule for tier in self.tiers]
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "rebate_program", self.id, self.name
+
+
+class ProgramTier(db.Model):
+    __tablename__ = "rebate_program_tiers"
+    __table_args__ = (UniqueConstraint("program_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("rebate_programs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    threshold_hundredths: Mapped[int] = mapped_column(Integer)  # attainment, 10000 = 100 %
+    rate_hundredths: Mapped[int] = mapped_column(Integer)  # rebate rate, 250 = 2.5 %
+
+    @property
+    def rule(self) -> Tier:
+        return Tier(percent(self.threshold_hundredths), percent(self.rate_hundredths))
+
+
+class Target(db.Model):
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("dealer_id", "period_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SalesImport(db.Model):
+    """One uploaded file of sales lines: checked completely first, imported only when free of errors."""
+
+    __tablename__ = "sales_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    size: Mapped[int] = mapped_column(BigInteger)
+    encoding: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[ImportStatus] = mapped_column(str_enum(ImportStatus), default=ImportStatus.VALIDATING, index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    new_rows: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_rows: Mapped[int] = mapped_column(Integer, default=0)
+    late_rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, column, message], the first few hundred
+    failure: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "sales_import", self.id, self.filename
+
+
+class SalesLine(db.Model):
+    """A sale, counted in the period of its date; if that period was already closed, booked in the open one."""
+
+    __tablename__ = "sales_lines"
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "invoice_ref"),
+        Index("ix_sales_lines_period_dealer", "period_id", "dealer_id"),
+        Index("ix_sales_lines_dealer_sold_on", "dealer_id", "sold_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    booked_period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    sold_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    product_line: Mapped[str] = mapped_column(String(80), default="")
+    invoice_ref: Mapped[str] = mapped_column(String(64))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)
+
+
+class Adjustment(db.Model):
+    """Money added to or taken from an open statement, naming the closed period it corrects, if any."""
+
+    __tablename__ = "rebate_adjustments"
+    __table_args__ = (Index("ix_rebate_adjustments_booked", "booked_period_id", "dealer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    booked_period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    corrects_period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
+    kind: Mapped[AdjustmentKind] = mapped_column(str_enum(AdjustmentKind))
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed minor units: positive is owed to the dealer
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str | None] = mapped_column(String(64), unique=True)  # e.g. "dispute:12", applied once
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    corrects_period: Mapped[Period | None] = relationship(foreign_keys=[corrects_period_id], lazy="joined")
+
+
+class RebateStatement(db.Model):
+    """The figures of one dealer and period as the calculation produced them; frozen when the period closes."""
+
+    __tablename__ = "rebate_statements"
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "period_id"),
+        Index("ix_rebate_statements_period_attainment", "period_id", "attainment_hundredths"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("rebate_programs.id"))
+    status: Mapped[StatementStatus] = mapped_column(
+        str_enum(StatementStatus), default=StatementStatus.PROVISIONAL, index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[Method | None] = mapped_column(str_enum(Method))
+    tiers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[threshold, rate], ...] in hundredths
+    sales: Mapped[int] = mapped_column(BigInteger, default=0)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    target: Mapped[int] = mapped_column(BigInteger, default=0)
+    attainment_hundredths: Mapped[int] = mapped_column(Integer, default=0)  # rounded down, for sorting only
+    reached_tier: Mapped[int | None] = mapped_column(Integer)  # index into tiers
+    rebate: Mapped[int] = mapped_column(BigInteger, default=0)
+    next_tier_sales: Mapped[int | None] = mapped_column(BigInteger)  # total sales the next tier needs
+    sales_to_next_tier: Mapped[int] = mapped_column(BigInteger, default=0)
+    rebate_at_next_tier: Mapped[int] = mapped_column(BigInteger, default=0)
+    penalties: Mapped[int] = mapped_column(BigInteger, default=0)
+    adjustments: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_payable: Mapped[int] = mapped_column(BigInteger, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_reference: Mapped[str] = mapped_column(String(120), default="")
+    paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+    period: Mapped[Period] = relationship(lazy="joined")
+
+    @property
+    def rule_tiers(self) -> list[Tier]:
+        return [Tier(percent(threshold), percent(rate)) for threshold, rate in self.tiers]
+
+    @property
+    def attainment_percent(self) -> Decimal:
+        from portal.rebates.rules import attainment
+
+        return attainment(self.sales, self.target)
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "rebate_statement", self.id, f"{self.dealer.code} {self.period.code}"

@@ -1,0 +1,711 @@
+"""Rebate programs, targets, statements, adjustments and payments: the business rules of the partner side.
+
+A statement is derived: recompute_statements runs the pure calculation (rules.calculate) over the stored inputs
+and writes its figures, so every page shows exactly what the function says. Closing a period freezes its
+statements (final); anything that changes a closed period's money afterwards is booked as an adjustment on the
+dealer's statement of the open period, naming the period it corrects.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from flask import abort
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from portal.access import AccessRole, require_role
+from portal.accounts.models import DealerRole, User
+from portal.audit.services import audit_change, record_event
+from portal.csv_io import UnreadableFile, decode_csv
+from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
+from portal.dealers.services import current_period, dealer_owners, visible_dealers
+from portal.extensions import db
+from portal.notifications.services import notify
+from portal.rebates import rules
+from portal.rebates.models import (
+    Adjustment,
+    AdjustmentKind,
+    ProgramTier,
+    RebateProgram,
+    RebateStatement,
+    SalesLine,
+    StatementStatus,
+    Target,
+)
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import label, utcnow
+
+MAX_MONEY = 10**15  # minor units; far above any real amount, far below BigInteger's limit
+MAX_TIERS = 6
+
+STATEMENT_TRANSITIONS: dict[StatementStatus, frozenset[StatementStatus]] = {
+    StatementStatus.PROVISIONAL: frozenset({StatementStatus.FINAL}),
+    StatementStatus.FINAL: frozenset({StatementStatus.PAID}),
+    StatementStatus.PAID: frozenset(),
+}
+
+
+def can_move_statement(current: StatementStatus, target: StatementStatus) -> bool:
+    return target in STATEMENT_TRANSITIONS[current]
+
+
+def can_mark_paid(statement: RebateStatement) -> bool:
+    return can_move_statement(statement.status, StatementStatus.PAID) and statement.net_payable > 0
+
+
+# --- Money in -------------------------------------------------------------------------------------------------------
+
+
+def parse_money(text: str, currency: str) -> int:
+    """'12,345.67' in CNY -> 1234567 minor units. Thousands commas allowed; more decimals than the currency has are
+    refused rather than rounded, because a sales amount that does not fit the currency is a mistake in the file."""
+    cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if not cleaned or not all(char.isdigit() or char in ".-" for char in cleaned):
+        raise ValueError("not a number")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as error:
+        raise ValueError("not a number") from error
+    if not amount.is_finite():
+        raise ValueError("not a number")
+    places = get_currency_precision(currency)
+    scaled = amount.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError("too many decimals")
+    minor = int(scaled)
+    if abs(minor) >= MAX_MONEY:
+        raise ValueError("too large")
+    return minor
+
+
+def parse_percent(text: str) -> int:
+    """'2.5' -> 250 hundredths of a percent; at most two decimals."""
+    cleaned = (text or "").strip().rstrip("%").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation as error:
+        raise ValueError("not a number") from error
+    if not value.is_finite():
+        raise ValueError("not a number")
+    scaled = value * 100
+    if scaled != scaled.to_integral_value() or abs(scaled) > 10**7:
+        raise ValueError("too many decimals")
+    return int(scaled)
+
+
+# --- Programs ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramInput:
+    name: str
+    method: rules.Method
+    eligible: tuple[DealerTier, ...]
+    tiers: tuple[tuple[int, int], ...]  # (threshold, rate) in hundredths of a percent
+
+
+def programs_of(period: Period) -> list[RebateProgram]:
+    return list(
+        db.session.execute(
+            select(RebateProgram).where(RebateProgram.period_id == period.id).order_by(RebateProgram.name)
+        ).scalars()
+    )
+
+
+def get_program(program_id: int) -> RebateProgram:
+    program = db.session.get(RebateProgram, program_id)
+    if program is None:
+        abort(404)
+    return program
+
+
+def _check_program(period: Period, wanted: ProgramInput, program_id: int | None) -> None:
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its programs can no longer change.", code=period.code))
+    if not wanted.name.strip():
+        raise InvalidInput("name", _("Give the program a name."))
+    if not wanted.eligible:
+        raise InvalidInput("eligible", _("Choose at least one dealer tier."))
+    if not wanted.tiers:
+        raise InvalidInput("tiers", _("A program needs at least one tier."))
+    if len(wanted.tiers) > MAX_TIERS:
+        raise InvalidInput("tiers", _("A program has at most %(count)s tiers.", count=MAX_TIERS))
+    try:
+        rules.validate_tiers([ProgramTier(threshold_hundredths=t, rate_hundredths=r).rule for t, r in wanted.tiers])
+    except rules.InvalidProgram:
+        raise InvalidInput(
+            "tiers",
+            _(
+                "Thresholds must be above 0 % and increase from tier to tier; rates must be between 0 % and "
+                "100 % and never fall for a higher tier."
+            ),
+        ) from None
+    taken = {
+        tier
+        for other in programs_of(period)
+        if other.id != program_id
+        for tier in other.eligible
+        if tier in {member.value for member in wanted.eligible}
+    }
+    if taken:
+        names = ", ".join(label(DealerTier(tier)) for tier in sorted(taken))
+        raise InvalidInput(
+            "eligible", _("Another program of this period already covers these dealer tiers: %(tiers)s.", tiers=names)
+        )
+
+
+def save_program(
+    actor: User, period: Period, wanted: ProgramInput, program: RebateProgram | None = None
+) -> RebateProgram:
+    """Create or change a program of an open period; its dealers' provisional statements follow at once."""
+    require_role(actor, AccessRole.ADMIN)
+    _check_program(period, wanted, program.id if program else None)
+    before = _program_snapshot(program) if program else None
+    if program is None:
+        program = RebateProgram(period_id=period.id)
+        db.session.add(program)
+    program.name = wanted.name.strip()
+    program.method = wanted.method
+    program.eligible_tiers = ",".join(tier.value for tier in DealerTier if tier in wanted.eligible)
+    program.tiers.clear()
+    db.session.flush()
+    for position, (threshold, rate) in enumerate(wanted.tiers):
+        program.tiers.append(ProgramTier(position=position, threshold_hundredths=threshold, rate_hundredths=rate))
+    db.session.flush()
+    audit_change("rebate_program.saved", actor=actor, subject=program, before=before, after=_program_snapshot(program))
+    recompute_statements(period)
+    db.session.flush()
+    return program
+
+
+def _program_snapshot(program: RebateProgram) -> dict[str, object]:
+    return {
+        "name": program.name,
+        "method": program.method.value,
+        "eligible": program.eligible_tiers,
+        "tiers": [[tier.threshold_hundredths, tier.rate_hundredths] for tier in program.tiers],
+    }
+
+
+# --- Targets ----------------------------------------------------------------------------------------------------------
+
+
+def can_set_targets(user: User) -> bool:
+    return user.access_role in (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+def _open_period(period: Period) -> None:
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its targets are frozen.", code=period.code))
+
+
+def set_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
+    """The dealer must be in the actor's scope (the view found it through get_visible_dealer)."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    _open_period(period)
+    if amount <= 0 or amount >= MAX_MONEY:
+        raise InvalidInput("amount", _("Enter a target above zero."))
+    target = _write_target(actor, dealer, period, amount)
+    recompute_statements(period, [dealer.id])
+    db.session.flush()
+    return target
+
+
+def _write_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
+    target = db.session.execute(
+        select(Target).where(Target.dealer_id == dealer.id, Target.period_id == period.id)
+    ).scalar_one_or_none()
+    before = target.amount if target else None
+    if target is None:
+        target = Target(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
+        db.session.add(target)
+    else:
+        target.amount, target.set_by_id = amount, actor.id
+    if before != amount:
+        record_event(
+            "target.set",
+            actor_id=actor.id,
+            subject_type="dealer",
+            subject_id=dealer.id,
+            subject_label=f"{dealer.code} {period.code}",
+            details={"period": period.code, "before": before, "after": amount},
+        )
+    db.session.flush()
+    return target
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    column: str
+    message: str
+
+
+class FileRefused(Exception):
+    """A file with errors: nothing of it was saved. The errors carry line numbers."""
+
+    def __init__(self, errors: list[LineError], total: int = 0) -> None:
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+        self.total = total
+
+
+TARGET_COLUMNS = {
+    "dealer_code": "dealer_code",
+    "dealer": "dealer_code",
+    "经销商代码": "dealer_code",
+    "target": "target",
+    "amount": "target",
+    "目标": "target",
+}
+
+
+def import_targets(actor: User, period: Period, content: bytes) -> int:
+    """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    _open_period(period)
+    try:
+        text, _encoding = decode_csv(content)
+    except UnreadableFile:
+        raise FileRefused([LineError(1, "", _("This is not a CSV file in UTF-8 or GB18030."))]) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [TARGET_COLUMNS.get(cell.strip().lower(), "") for cell in next(reader, [])]
+    if "dealer_code" not in header or "target" not in header:
+        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and target."))])
+    dealers = {
+        dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
+    }  # a portfolio, or every dealer for admins and senior managers
+    errors: list[LineError] = []
+    wanted: dict[str, tuple[Dealer, int]] = {}
+    seen_line: dict[str, int] = {}
+    for line_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = dict(zip(header, row, strict=False))
+        code = cells.get("dealer_code", "").strip().upper()
+        dealer = dealers.get(code)
+        if dealer is None:
+            errors.append(LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio.")))
+            continue
+        if code in seen_line:
+            errors.append(LineError(line_number, "dealer_code", _("Repeats line %(line)s.", line=seen_line[code])))
+            continue
+        seen_line[code] = line_number
+        try:
+            amount = parse_money(cells.get("target", ""), dealer.currency)
+        except ValueError:
+            amount = 0
+        if amount <= 0:
+            errors.append(LineError(line_number, "target", _("Enter an amount above zero.")))
+            continue
+        wanted[code] = (dealer, amount)
+    if errors or not wanted:
+        raise FileRefused(errors or [LineError(1, "", _("The file has no targets."))])
+    for dealer, amount in wanted.values():
+        _write_target(actor, dealer, period, amount)
+    recompute_statements(period, [dealer.id for dealer, _amount in wanted.values()])
+    db.session.flush()
+    return len(wanted)
+
+
+def targets_page(user: User, period: Period, page: int, per_page: int):  # type: ignore[no-untyped-def]
+    """The user's dealers with their target of the period (None where none is set)."""
+    query = (
+        visible_dealers(user)
+        .add_columns(Target.amount)
+        .outerjoin(Target, (Target.dealer_id == Dealer.id) & (Target.period_id == period.id))
+        .order_by(Dealer.code)
+    )
+    total = db.session.execute(select(func.count()).select_from(visible_dealers(user).subquery())).scalar_one()
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return rows, total
+
+
+# --- Penalties (recorded by the violations area) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PenaltyLine:
+    dealer_id: int
+    amount: int  # minor units, positive: deducted from the rebate
+    description: str
+    link: str = ""
+
+
+PenaltySource = Callable[[Period, Sequence[int] | None], Iterable[PenaltyLine]]
+_PENALTY_SOURCES: list[PenaltySource] = []
+
+
+def register_penalty_source(source: PenaltySource) -> None:
+    """The violations area registers here: it answers the confirmed penalties of a period for some dealers."""
+    if source not in _PENALTY_SOURCES:
+        _PENALTY_SOURCES.append(source)
+
+
+def unregister_penalty_source(source: PenaltySource) -> None:
+    if source in _PENALTY_SOURCES:
+        _PENALTY_SOURCES.remove(source)
+
+
+def penalty_lines(period: Period, dealer_ids: Sequence[int] | None) -> list[PenaltyLine]:
+    return [line for source in _PENALTY_SOURCES for line in source(period, dealer_ids)]
+
+
+# --- Statements -------------------------------------------------------------------------------------------------------
+
+
+def _program_by_tier(period: Period) -> dict[str, RebateProgram]:
+    return {tier: program for program in programs_of(period) for tier in program.eligible}
+
+
+def recompute_statements(period: Period, dealer_ids: Sequence[int] | None = None) -> int:
+    """Bring the provisional statements of a period up to date from their inputs; frozen ones are left alone.
+
+    A handful of grouped queries whatever the number of dealers: the figures come from rules.calculate.
+    """
+    wanted = None if dealer_ids is None else sorted(set(dealer_ids))
+
+    def scoped(query, column):  # type: ignore[no-untyped-def]
+        return query if wanted is None else query.where(column.in_(wanted))
+
+    targets = dict(
+        db.session.execute(
+            scoped(select(Target.dealer_id, Target.amount), Target.dealer_id).where(Target.period_id == period.id)
+        ).all()
+    )
+    sales = {
+        dealer_id: (int(amount), int(units), int(count))
+        for dealer_id, amount, units, count in db.session.execute(
+            scoped(
+                select(SalesLine.dealer_id, func.sum(SalesLine.amount), func.sum(SalesLine.units), func.count()),
+                SalesLine.dealer_id,
+            )
+            .where(SalesLine.period_id == period.id, SalesLine.booked_period_id == period.id)
+            .group_by(SalesLine.dealer_id)
+        ).all()
+    }
+    adjustments = {
+        dealer_id: int(amount)
+        for dealer_id, amount in db.session.execute(
+            scoped(select(Adjustment.dealer_id, func.sum(Adjustment.amount)), Adjustment.dealer_id)
+            .where(Adjustment.booked_period_id == period.id)
+            .group_by(Adjustment.dealer_id)
+        ).all()
+    }
+    penalties: dict[int, int] = {}
+    for line in penalty_lines(period, wanted):
+        penalties[line.dealer_id] = penalties.get(line.dealer_id, 0) + line.amount
+    statements = {
+        statement.dealer_id: statement
+        for statement in db.session.execute(
+            scoped(select(RebateStatement), RebateStatement.dealer_id).where(RebateStatement.period_id == period.id)
+        ).scalars()
+    }
+    involved = set(targets) | set(sales) | set(adjustments) | set(penalties) | set(statements)
+    if not involved:
+        return 0
+    dealers = {
+        dealer_id: (tier, currency)
+        for dealer_id, tier, currency in db.session.execute(
+            select(Dealer.id, Dealer.tier, Dealer.currency).where(Dealer.id.in_(sorted(involved)))
+        ).all()
+    }
+    programs = _program_by_tier(period)
+    now = utcnow()
+    changed = 0
+    for dealer_id in sorted(involved):
+        statement = statements.get(dealer_id)
+        if statement is not None and statement.status is not StatementStatus.PROVISIONAL:
+            continue
+        tier, currency = dealers[dealer_id]
+        program = programs.get(tier.value)
+        if statement is None:
+            statement = RebateStatement(dealer_id=dealer_id, period_id=period.id, currency=currency)
+            db.session.add(statement)
+        amount, units, count = sales.get(dealer_id, (0, 0, 0))
+        _fill(
+            statement,
+            program=program,
+            currency=currency,
+            sales=amount,
+            units=units,
+            line_count=count,
+            target=targets.get(dealer_id, 0),
+            penalties=penalties.get(dealer_id, 0),
+            adjustments=adjustments.get(dealer_id, 0),
+        )
+        statement.computed_at = now
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def _fill(
+    statement: RebateStatement,
+    *,
+    program: RebateProgram | None,
+    currency: str,
+    sales: int,
+    units: int,
+    line_count: int,
+    target: int,
+    penalties: int,
+    adjustments: int,
+) -> None:
+    statement.program_id = program.id if program else None
+    statement.method = program.method if program else None
+    statement.tiers = [[tier.threshold_hundredths, tier.rate_hundredths] for tier in program.tiers] if program else []
+    statement.currency = currency
+    statement.sales, statement.units, statement.line_count, statement.target = sales, units, line_count, target
+    statement.penalties, statement.adjustments = penalties, adjustments
+    attainment = rules.attainment(sales, target)
+    statement.attainment_hundredths = min(int(attainment * 100), 2**31 - 1)
+    if program is None or not program.tiers:
+        statement.reached_tier, statement.rebate = None, 0
+        statement.next_tier_sales, statement.sales_to_next_tier, statement.rebate_at_next_tier = None, 0, 0
+    else:
+        outcome = rules.calculate(sales, target, program.rule_tiers, program.method)
+        statement.reached_tier, statement.rebate = outcome.reached, outcome.rebate
+        statement.sales_to_next_tier = outcome.sales_to_next_tier
+        statement.rebate_at_next_tier = outcome.rebate_at_next_tier
+        statement.next_tier_sales = (
+            rules.sales_needed_for(program.rule_tiers[outcome.next_tier].threshold_percent, target)
+            if outcome.next_tier is not None
+            else None
+        )
+    statement.net_payable = statement.rebate - penalties + adjustments
+
+
+def outcome_of(statement: RebateStatement, extra_sales: int = 0) -> rules.Outcome | None:
+    """The calculation for a statement's own inputs (plus a what-if amount); None without a program."""
+    if not statement.tiers or statement.method is None:
+        return None
+    return rules.calculate(statement.sales + extra_sales, statement.target, statement.rule_tiers, statement.method)
+
+
+def finalise_period(actor: User, period: Period) -> int:
+    """Called as the period closes: last recomputation, then every statement of the period is frozen as final."""
+    recompute_statements(period)
+    now = utcnow()
+    finalised = db.session.execute(
+        update(RebateStatement)
+        .where(RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.PROVISIONAL)
+        .values(status=StatementStatus.FINAL, finalised_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire_all()
+    record_event(
+        "rebate_statements.finalised",
+        actor_id=actor.id,
+        subject_type="period",
+        subject_id=period.id,
+        subject_label=period.code,
+        details={"statements": finalised},
+    )
+    owners = db.session.execute(
+        select(User)
+        .join(RebateStatement, RebateStatement.dealer_id == User.dealer_id)
+        .where(RebateStatement.period_id == period.id, User.dealer_role == DealerRole.OWNER, User.active)
+    ).scalars()
+    notify(
+        list(owners),
+        "rebate_statement_final",
+        {"period": period.code},
+        link=f"/dealer/statements/{period.code}",
+    )
+    return finalised
+
+
+def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
+    """Final statements with money owed become paid, all of them or none: a conditional UPDATE decides races."""
+    require_role(actor, AccessRole.ADMIN)
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("reference", _("Enter the payment reference from the bank transfer."))
+    ids = sorted(set(statement_ids))
+    if not ids:
+        raise InvalidInput("statement_ids", _("Choose at least one statement."))
+    now = utcnow()
+    changed = db.session.execute(
+        update(RebateStatement)
+        .where(
+            RebateStatement.id.in_(ids),
+            RebateStatement.status == StatementStatus.FINAL,
+            RebateStatement.net_payable > 0,
+        )
+        .values(status=StatementStatus.PAID, paid_at=now, paid_reference=reference[:120], paid_by_id=actor.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != len(ids):
+        raise IllegalTransition(
+            _("Some of these statements were already paid, are not final yet or have nothing to pay. Nothing changed.")
+        )
+    db.session.expire_all()
+    paid = list(db.session.execute(select(RebateStatement).where(RebateStatement.id.in_(ids))).scalars())
+    for statement in paid:
+        audit_change(
+            "rebate_statement.paid",
+            actor=actor,
+            subject=statement,
+            before={"status": "final"},
+            after={"status": "paid", "reference": reference},
+        )
+        notify(
+            dealer_owners(statement.dealer),
+            "rebate_paid",
+            {
+                "period": statement.period.code,
+                "amount": f"money:{statement.net_payable}:{statement.currency}",
+                "reference": reference,
+            },
+            link=f"/dealer/statements/{statement.period.code}",
+        )
+    db.session.flush()
+    return changed
+
+
+def book_adjustment(
+    actor: User | None,
+    dealer: Dealer,
+    amount: int,
+    note: str,
+    *,
+    kind: AdjustmentKind = AdjustmentKind.MANUAL,
+    corrects: Period | None = None,
+    source: str | None = None,
+) -> Adjustment:
+    """Add money to (or take it from) the dealer's open statement. `source` makes an outcome apply only once."""
+    note = note.strip()
+    if amount == 0:
+        raise InvalidInput("amount", _("Enter an amount other than zero."))
+    if abs(amount) >= MAX_MONEY:
+        raise InvalidInput("amount", _("This amount is too large."))
+    if kind is AdjustmentKind.MANUAL and not note:
+        raise InvalidInput("note", _("Say why; the dealer sees this on the statement."))
+    booked = current_period()
+    if booked is None or booked.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("No period is open today to book the adjustment in."))
+    if corrects is not None and corrects.id == booked.id:
+        corrects = None
+    if source is not None and db.session.execute(select(Adjustment.id).where(Adjustment.source == source)).first():
+        raise IllegalTransition(_("This adjustment was already booked."))
+    adjustment = Adjustment(
+        dealer_id=dealer.id,
+        booked_period_id=booked.id,
+        corrects_period_id=corrects.id if corrects else None,
+        kind=kind,
+        amount=amount,
+        note=note,
+        source=source,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(adjustment)
+    db.session.flush()
+    record_event(
+        "rebate_adjustment.booked",
+        actor_id=actor.id if actor else None,
+        subject_type="dealer",
+        subject_id=dealer.id,
+        subject_label=dealer.code,
+        details={
+            "amount": amount,
+            "kind": kind.value,
+            "period": booked.code,
+            "corrects": corrects.code if corrects else None,
+        },
+    )
+    recompute_statements(booked, [dealer.id])
+    return adjustment
+
+
+def add_manual_adjustment(actor: User, dealer: Dealer, amount: int, note: str, corrects: Period | None) -> Adjustment:
+    require_role(actor, AccessRole.ADMIN)
+    return book_adjustment(actor, dealer, amount, note, corrects=corrects)
+
+
+def adjustments_of(statement: RebateStatement) -> list[Adjustment]:
+    return list(
+        db.session.execute(
+            select(Adjustment)
+            .where(Adjustment.dealer_id == statement.dealer_id, Adjustment.booked_period_id == statement.period_id)
+            .order_by(Adjustment.created_at, Adjustment.id)
+        ).scalars()
+    )
+
+
+def late_sales_adjustments(booked: Period, touched: Iterable[tuple[int, int]]) -> int:
+    """Sales that arrived after their period closed: book the difference they make to its frozen rebate.
+
+    Cumulative and exact: the rebate of all of the period's sales (late ones included), at the frozen target and
+    tiers, less the frozen rebate, less what earlier late-sales adjustments for that period already booked.
+    """
+    booked_count = 0
+    for dealer_id, period_id in sorted(set(touched)):
+        frozen = db.session.execute(
+            select(RebateStatement).where(
+                RebateStatement.dealer_id == dealer_id, RebateStatement.period_id == period_id
+            )
+        ).scalar_one_or_none()
+        if frozen is None or frozen.method is None or not frozen.tiers:
+            continue  # no program then, so late sales earn nothing
+        late_total = db.session.execute(
+            select(func.coalesce(func.sum(SalesLine.amount), 0)).where(
+                SalesLine.dealer_id == dealer_id,
+                SalesLine.period_id == period_id,
+                SalesLine.booked_period_id != period_id,
+            )
+        ).scalar_one()
+        already = db.session.execute(
+            select(func.coalesce(func.sum(Adjustment.amount), 0)).where(
+                Adjustment.dealer_id == dealer_id,
+                Adjustment.corrects_period_id == period_id,
+                Adjustment.kind == AdjustmentKind.LATE_SALES,
+            )
+        ).scalar_one()
+        owed = rules.rebate(frozen.sales + int(late_total), frozen.target, frozen.rule_tiers, frozen.method)
+        difference = owed - frozen.rebate - int(already)
+        if difference == 0:
+            continue
+        db.session.add(
+            Adjustment(
+                dealer_id=dealer_id,
+                booked_period_id=booked.id,
+                corrects_period_id=period_id,
+                kind=AdjustmentKind.LATE_SALES,
+                amount=difference,
+                note="",
+            )
+        )
+        booked_count += 1
+    db.session.flush()
+    return booked_count
+
+
+def statement_of(dealer: Dealer, period: Period) -> RebateStatement | None:
+    return db.session.execute(
+        select(RebateStatement).where(RebateStatement.dealer_id == dealer.id, RebateStatement.period_id == period.id)
+    ).scalar_one_or_none()
+
+
+def statements_of_dealer(dealer: Dealer) -> list[RebateStatement]:
+    return list(
+        db.session.execute(
+            select(RebateStatement)
+            .join(Period, Period.id == RebateStatement.period_id)
+            .where(RebateStatement.dealer_id == dealer.id)
+            .order_by(Period.starts_on.desc())
+        ).scalars()
+    )
+
+
+def get_statement_for_admin(statement_id: int) -> RebateStatement:
+    statement = db.session.get(RebateStatement, statement_id)
+    if statement is None:
+        abort(404)
+    return statement

@@ -1,0 +1,562 @@
+"""Pages of the partner side: the dealer's statements and what-if, the console's performance, targets and sales
+imports, the admin's programs and payments. Thin: parse, call one service, commit, redirect or render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
+from portal.csv_io import csv_response
+from portal.dealers import services as dealer_services
+from portal.dealers.models import Dealer, DealerTier, Period
+from portal.extensions import db
+from portal.forms_common import optional_int
+from portal.rebates import imports, queries, services
+from portal.rebates.forms import AdjustmentForm, CsvUploadForm, PayForm, ProgramForm, TargetForm
+from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import label
+from portal.web import RowPage, finish_action, redirect_to, render_page_or_fragment, show_service_error, wants_fragment
+
+bp = Blueprint("rebates", __name__)
+CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
+
+
+@bp.app_template_filter("tier_label")
+def tier_label(value: str) -> str:
+    return label(DealerTier(value)) if value in DealerTier._value2member_map_ else value
+
+
+def _page_number() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _own_dealer() -> Dealer:
+    dealer = current_user.dealer
+    if dealer is None:
+        abort(404)
+    return dealer
+
+
+def _period_or_404(code: str | None) -> Period:
+    period = queries.period_for_view(code, dealer_services.company_today())
+    if period is None:
+        abort(404)
+    return period
+
+
+# --- Statements: the dealer's own, and the console's view of a portfolio dealer's ----------------------------------
+
+
+def _what_if_amount(dealer: Dealer) -> tuple[int, str]:
+    """The extra sales typed into the what-if field; anything unparsable is ignored with a message."""
+    typed = request.args.get("extra", "")[:30]
+    if not typed.strip():
+        return 0, ""
+    try:
+        extra = services.parse_money(typed, dealer.currency)
+    except ValueError:
+        return 0, _("Enter an amount such as 50000 or 50,000.00.")
+    if extra < 0:
+        return 0, _("Enter an amount of zero or more.")
+    return extra, ""
+
+
+def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **urls: Any) -> object:
+    statement = services.statement_of(dealer, period)
+    extra, what_if_error = _what_if_amount(dealer)
+    context = {
+        "dealer": dealer,
+        "period": period,
+        "statement": statement,
+        "outcome": services.outcome_of(statement) if statement else None,
+        "bands": _bands(statement),
+        "what_if": services.outcome_of(statement, extra) if statement and extra else None,
+        "extra": extra,
+        "typed": request.args.get("extra", "")[:30],
+        "what_if_error": what_if_error,
+        "adjustments": services.adjustments_of(statement) if statement else [],
+        "penalties": [line for line in services.penalty_lines(period, [dealer.id]) if line.dealer_id == dealer.id]
+        if statement
+        else [],
+        "base_endpoint": base_endpoint,
+        "urls": urls,
+        "adjustment_form": None,
+    }
+    if current_user.access_role is AccessRole.ADMIN and statement is not None:
+        context["adjustment_form"] = _adjustment_form(dealer)
+    response = make_response(render_page_or_fragment("rebates/statement.html", "rebates/_what_if.html", **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _bands(statement: RebateStatement | None) -> list[Any]:
+    if statement is None or statement.method is None or not statement.tiers:
+        return []
+    from portal.rebates.rules import explain
+
+    return explain(statement.sales, statement.target, statement.rule_tiers, statement.method)
+
+
+def _statement_csv(dealer: Dealer, period: Period) -> object:
+    statement = services.statement_of(dealer, period)
+    if statement is None:
+        abort(404)
+    from portal.formatting import minor_to_decimal
+
+    def money(amount: Any) -> object:
+        return minor_to_decimal(amount, statement.currency)
+
+    outcome = services.outcome_of(statement)
+    rows: list[list[object]] = [
+        [_("Dealer"), dealer.code, dealer.name],
+        [_("Period"), period.code, label(period.status)],
+        [_("Status"), label(statement.status), ""],
+        [_("Currency"), statement.currency, ""],
+        [_("Sales"), money(statement.sales), ""],
+        [_("Target"), money(statement.target), ""],
+        [_("Attainment (%)"), round(statement.attainment_percent, 2), ""],
+        [_("Method"), label(statement.method) if statement.method else "", ""],
+        [_("Reached tier"), (statement.reached_tier + 1) if statement.reached_tier is not None else "", ""],
+    ]
+    for band in _bands(statement):
+        rows.append(
+            [
+                _("Tier %(number)s", number=band.tier + 1),
+                f"{money(band.lower)} - {money(band.upper)} x {band.rate_percent}%",
+                money(band.amount),
+            ]
+        )
+    rows.append([_("Rebate"), money(statement.rebate), ""])
+    rows.append([_("Penalties"), money(-statement.penalties), ""])
+    for adjustment in services.adjustments_of(statement):
+        corrects = adjustment.corrects_period.code if adjustment.corrects_period else ""
+        rows.append([label(adjustment.kind), money(adjustment.amount), f"{corrects} {adjustment.note}".strip()])
+    rows.append([_("Net payable"), money(statement.net_payable), ""])
+    if outcome is not None and outcome.next_tier is not None:
+        rows.append([_("Sales to the next tier"), money(outcome.sales_to_next_tier), ""])
+    if statement.paid_at:
+        rows.append([_("Paid"), statement.paid_at.date().isoformat(), statement.paid_reference])
+    return csv_response([_("Line"), _("Value"), _("Detail")], rows, f"statement-{dealer.code}-{period.code}.csv")
+
+
+@bp.route("/dealer/statements")
+@allow(DEALER_USERS)
+def dealer_statements() -> object:
+    dealer = _own_dealer()
+    return render_template("rebates/statements.html", dealer=dealer, statements=services.statements_of_dealer(dealer))
+
+
+@bp.route("/dealer/statements/<period_code>")
+@allow(DEALER_USERS)
+def dealer_statement(period_code: str) -> object:
+    dealer = _own_dealer()
+    period = dealer_services.get_period(period_code)
+    return _statement_page(dealer, period, base_endpoint="rebates.dealer_statement", period_code=period.code)
+
+
+@bp.route("/dealer/statements/<period_code>.csv")
+@allow(DEALER_USERS)
+def dealer_statement_csv(period_code: str) -> object:
+    return _statement_csv(_own_dealer(), dealer_services.get_period(period_code))
+
+
+@bp.route("/console/dealers/<code>/statements/<period_code>")
+@allow(*CONSOLE)
+def console_statement(code: str, period_code: str) -> object:
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    period = dealer_services.get_period(period_code)
+    return _statement_page(
+        dealer, period, base_endpoint="rebates.console_statement", code=dealer.code, period_code=period.code
+    )
+
+
+@bp.route("/console/dealers/<code>/statements/<period_code>.csv")
+@allow(*CONSOLE)
+def console_statement_csv(code: str, period_code: str) -> object:
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    return _statement_csv(dealer, dealer_services.get_period(period_code))
+
+
+def _adjustment_form(dealer: Dealer, form: AdjustmentForm | None = None) -> AdjustmentForm:
+    form = form or AdjustmentForm(formdata=None)
+    closed = [period for period in db.session.execute(dealer_services.periods_newest_first()).scalars()]
+    form.corrects.choices = [("", _("None: this period"))] + [
+        (period.code, period.code) for period in closed if period.status.value == "closed"
+    ]
+    return form
+
+
+@bp.route("/console/dealers/<code>/adjustments", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def add_adjustment(code: str) -> object:
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    form = _adjustment_form(dealer, AdjustmentForm())
+    booked = dealer_services.current_period()
+    if form.validate_on_submit():
+        try:
+            amount = services.parse_money(form.amount.data or "", dealer.currency)
+        except ValueError:
+            form.amount.errors = [_("Enter an amount such as -500 or 1,250.00.")]
+        else:
+            corrects = None
+            if form.corrects.data:
+                corrects = dealer_services.get_period(form.corrects.data)
+            finished = finish_action(
+                form,
+                lambda: services.add_manual_adjustment(current_user, dealer, amount, form.note.data or "", corrects),
+                lambda adjustment: (
+                    _("The adjustment was booked on the statement of %(code)s.", code=booked.code if booked else ""),
+                    url_for("rebates.console_statement", code=dealer.code, period_code=booked.code if booked else ""),
+                ),
+            )
+            if finished:
+                return finished
+    if booked is None:
+        abort(409, description=_("No period is open today to book the adjustment in."))
+    statement = services.statement_of(dealer, booked)
+    return (
+        render_template("rebates/adjustment_form.html", dealer=dealer, period=booked, form=form, statement=statement),
+        422,
+    )
+
+
+# --- Console: performance and watch list --------------------------------------------------------------------------
+
+
+def _performance_filter() -> queries.PerformanceFilter:
+    args = request.args
+    sort = args.get("sort", "attainment")
+    return queries.PerformanceFilter(
+        text=args.get("q", "")[:100],
+        territory_id=optional_int(args.get("territory")),
+        watch=args.get("watch", "") if args.get("watch") in ("near_tier", "behind_pace") else "",
+        sort=sort if sort in queries.PERFORMANCE_SORTS else "attainment",
+        descending=args.get("dir", "desc") != "asc",
+    )
+
+
+@bp.route("/console/performance")
+@allow(*CONSOLE)
+def performance() -> object:
+    today = dealer_services.company_today()
+    period = _period_or_404(request.args.get("period") or None)
+    wanted = _performance_filter()
+    rows = RowPage(
+        queries.performance_query(current_user, period, wanted, today), _page_number(), current_app.config["PAGE_SIZE"]
+    )
+    near, behind = queries.watch_list(current_user, period, today)
+    response = make_response(
+        render_page_or_fragment(
+            "rebates/performance.html",
+            "rebates/_performance_table.html",
+            period=period,
+            periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+            rows=rows,
+            wanted=wanted,
+            near=near,
+            behind=behind,
+            today=today,
+            territories=dealer_services.all_territories(),
+            projected=lambda statement: queries.projected_attainment(statement, period, today),
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+# --- Console: targets ---------------------------------------------------------------------------------------------
+
+
+def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
+                    failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
+    per_page = current_app.config["PAGE_SIZE"]
+    rows, total = services.targets_page(current_user, period, _page_number(), per_page)
+    return (
+        render_template(
+            "rebates/targets.html",
+            period=period,
+            periods=list(
+                db.session.execute(dealer_services.periods_newest_first().where(Period.status == "open")).scalars()
+            ),
+            rows=rows,
+            total=total,
+            page=_page_number(),
+            pages=max((total + per_page - 1) // per_page, 1),
+            csv_form=csv_form or CsvUploadForm(formdata=None),
+            csv_errors=csv_errors or [],
+            failed=failed or {},
+            editable=period.status.value == "open",
+        ),
+        status,
+    )
+
+
+@bp.route("/console/targets")
+@allow(*CONSOLE)
+def targets() -> object:
+    return _render_targets(_period_or_404(request.args.get("period") or None))
+
+
+@bp.route("/console/targets/<period_code>/<code>", methods=["POST"])
+@allow(*CONSOLE)
+def set_target(period_code: str, code: str) -> object:
+    period = dealer_services.get_period(period_code)
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    form = TargetForm()
+    if form.validate_on_submit():
+        try:
+            amount = services.parse_money(form.amount.data or "", dealer.currency)
+        except ValueError:
+            form.amount.errors = [_("Enter an amount such as 1,200,000.")]
+        else:
+            finished = finish_action(
+                form,
+                lambda: services.set_target(current_user, dealer, period, amount),
+                lambda _target: (
+                    _("The target of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
+                    url_for("rebates.targets", period=period.code, page=request.args.get("page", type=int)),
+                ),
+            )
+            if finished:
+                return finished
+    return _render_targets(
+        period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
+    )
+
+
+@bp.route("/console/targets/<period_code>/import", methods=["POST"])
+@allow(*CONSOLE)
+def import_targets(period_code: str) -> object:
+    period = dealer_services.get_period(period_code)
+    form = CsvUploadForm()
+    if form.validate_on_submit():
+        content = form.file.data.read()
+        try:
+            count = services.import_targets(current_user, period, content)
+        except services.FileRefused as refused:
+            db.session.rollback()
+            return _render_targets(period, csv_form=form, csv_errors=refused.errors, status=422)
+        except IllegalTransition as error:
+            db.session.rollback()
+            abort(409, description=error.message)
+        db.session.commit()
+        flash(_("%(count)s targets saved for %(period)s.", count=count, period=period.code), "success")
+        return redirect_to(url_for("rebates.targets", period=period.code))
+    return _render_targets(period, csv_form=form, status=422)
+
+
+# --- Console: sales imports ---------------------------------------------------------------------------------------
+
+
+def _render_imports(form: CsvUploadForm | None = None, status: int = 200) -> object:
+    listing = db.paginate(imports.visible_imports(current_user), page=_page_number(), per_page=20, error_out=False)
+    return render_template("rebates/imports.html", form=form or CsvUploadForm(formdata=None), imports=listing), status
+
+
+@bp.route("/console/sales-imports", methods=["GET", "POST"])
+@allow(*CONSOLE)
+def sales_imports() -> object:
+    if request.method == "GET":
+        return _render_imports()
+    form = CsvUploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        content = upload.read()
+        if len(content) > current_app.config["SALES_IMPORT_MAX_BYTES"]:
+            show_service_error(form, "file", _("This file is too large for the web; use the import-sales command."))
+        else:
+            finished = finish_action(
+                form,
+                lambda: imports.start_sales_import(current_user, upload.filename or "sales.csv", content),
+                lambda batch: (
+                    _("The file is being checked. Nothing is imported until you confirm."),
+                    url_for("rebates.sales_import", import_id=batch.id),
+                ),
+            )
+            if finished:
+                return finished
+    return _render_imports(form, 422)
+
+
+@bp.route("/console/sales-imports/<int:import_id>")
+@allow(*CONSOLE)
+def sales_import(import_id: int) -> object:
+    batch = imports.get_visible_import(current_user, import_id)
+    working = batch.status in (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
+    response = make_response(
+        render_page_or_fragment(
+            "rebates/import.html",
+            "rebates/_import_progress.html",
+            batch=batch,
+            working=working,
+            can_confirm=imports.can_confirm(batch),
+            can_cancel=imports.can_cancel(batch),
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    if wants_fragment() and not working:
+        response.headers["HX-Refresh"] = "true"  # finished: show the whole page with its report and actions
+    return response
+
+
+@bp.route("/console/sales-imports/<int:import_id>/confirm", methods=["POST"])
+@allow(*CONSOLE)
+def confirm_sales_import(import_id: int) -> object:
+    batch = imports.get_visible_import(current_user, import_id)
+    return finish_action(
+        None,
+        lambda: imports.confirm_sales_import(current_user, batch),
+        lambda _result: (_("The import has started."), url_for("rebates.sales_import", import_id=batch.id)),
+    )
+
+
+@bp.route("/console/sales-imports/<int:import_id>/cancel", methods=["POST"])
+@allow(*CONSOLE)
+def cancel_sales_import(import_id: int) -> object:
+    batch = imports.get_visible_import(current_user, import_id)
+    return finish_action(
+        None,
+        lambda: imports.cancel_sales_import(current_user, batch),
+        lambda _result: (_("The import was cancelled; nothing of it was saved."), url_for("rebates.sales_imports")),
+    )
+
+
+# --- Admin: programs and payments ---------------------------------------------------------------------------------
+
+
+def _program_input(form: ProgramForm) -> services.ProgramInput | None:
+    tiers = []
+    valid = True
+    for row in form.tiers:
+        threshold, rate = (row.threshold.data or "").strip(), (row.rate.data or "").strip()
+        if not threshold and not rate:
+            continue
+        try:
+            tiers.append((services.parse_percent(threshold), services.parse_percent(rate)))
+        except ValueError:
+            row.threshold.errors = [_("Enter percentages such as 100 and 2.5 (two decimals at most).")]
+            valid = False
+    if not valid:
+        return None
+    return services.ProgramInput(
+        name=form.name.data or "",
+        method=Method(form.method.data),
+        eligible=tuple(
+            DealerTier(value) for value in form.eligible.data or [] if value in DealerTier._value2member_map_
+        ),
+        tiers=tuple(tiers),
+    )
+
+
+def _save_program_view(form: ProgramForm, period: Period, program: Any = None) -> object:
+    if form.validate_on_submit():
+        wanted = _program_input(form)
+        if wanted is not None:
+            finished = finish_action(
+                form,
+                lambda: services.save_program(current_user, period, wanted, program),
+                lambda saved: (
+                    _("Program %(name)s is saved; its dealers' statements are recalculated.", name=saved.name),
+                    url_for("rebates.programs", period=period.code),
+                ),
+            )
+            if finished:
+                return finished
+    status = 422 if request.method == "POST" else 200
+    return render_template("rebates/program_form.html", form=form, period=period, program=program), status
+
+
+@bp.route("/admin/programs")
+@allow(AccessRole.ADMIN)
+def programs() -> object:
+    period = _period_or_404(request.args.get("period") or None)
+    return render_template(
+        "rebates/programs.html",
+        period=period,
+        periods=list(db.session.execute(dealer_services.periods_newest_first()).scalars()),
+        programs=services.programs_of(period),
+    )
+
+
+@bp.route("/admin/programs/new/<period_code>", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def new_program(period_code: str) -> object:
+    period = dealer_services.get_period(period_code)
+    if period.status.value != "open":
+        abort(409, description=_("Period %(code)s is closed; its programs can no longer change.", code=period.code))
+    form = ProgramForm()
+    if request.method == "GET":
+        form.method.data = Method.RETROACTIVE.value
+    return _save_program_view(form, period)
+
+
+@bp.route("/admin/programs/<int:program_id>/edit", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def edit_program(program_id: int) -> object:
+    program = services.get_program(program_id)
+    form = ProgramForm(obj=None)
+    if request.method == "GET":
+        form.name.data = program.name
+        form.method.data = program.method.value
+        form.eligible.data = program.eligible
+        for row, tier in zip(form.tiers, program.tiers, strict=False):
+            row.threshold.data = str(tier.rule.threshold_percent.normalize())
+            row.rate.data = str(tier.rule.rate_percent.normalize())
+    return _save_program_view(form, program.period, program)
+
+
+@bp.route("/admin/statements")
+@allow(AccessRole.ADMIN)
+def admin_statements() -> object:
+    period = _period_or_404(request.args.get("period") or None)
+    wanted = request.args.get("status", "")
+    status = StatementStatus(wanted) if wanted in StatementStatus._value2member_map_ else None
+    query = (
+        select(RebateStatement)
+        .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+        .where(RebateStatement.period_id == period.id)
+        .order_by(Dealer.code)
+    )
+    if status is not None:
+        query = query.where(RebateStatement.status == status)
+    listing = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template(
+        "rebates/admin_statements.html",
+        period=period,
+        periods=list(db.session.execute(dealer_services.periods_newest_first()).scalars()),
+        statements=listing,
+        status=status,
+        statuses=list(StatementStatus),
+        form=PayForm(formdata=None),
+        can_pay=services.can_mark_paid,
+    )
+
+
+@bp.route("/admin/statements/pay", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def pay_statements() -> object:
+    form = PayForm()
+    ids = [int(value) for value in request.form.getlist("statement_id") if value.isdigit()][:500]
+    period_code = request.form.get("period", "")[:16]
+    back = url_for("rebates.admin_statements", period=period_code or None)
+    if not form.validate_on_submit():
+        abort(422, description=_("Enter the payment reference from the bank transfer."))
+    try:
+        paid = services.mark_paid(current_user, ids, form.reference.data or "")
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(422, description=error.message)
+    except IllegalTransition as error:
+        db.session.rollback()
+        abort(409, description=error.message)
+    db.session.commit()
+    from flask import flash
+
+    flash(_("%(count)s statements marked paid.", count=paid), "success")
+    return redirect_to(back)
