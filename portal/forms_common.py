@@ -40,9 +40,10 @@ def optional_int(value: Any) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if -(2**31) <= number < 2**31 else None  # ids fit a 32-bit column; larger ones name nothing
 
 
 class EmailAddress:

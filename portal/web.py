@@ -22,6 +22,13 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     return render_template(fragment if wants_fragment() else page, **context), status
 
 
+def page_number() -> int:
+    """The ?page= asked for, from 1 to a bound that keeps OFFSET inside a 64-bit integer."""
+    from flask import request
+
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)
+
+
 def redirect_to(url: str) -> Response:
     """Redirect a plain request with 303; tell htmx to load the page instead of swapping a redirect's body."""
     if wants_fragment():

@@ -22,6 +22,7 @@ from portal.notifications.models import OutboxEmail
 from portal.notifications.services import notify
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import PASSWORD, make_user, make_world
+from tests.threads import run_together
 
 THREADS = 16
 WORKERS = 4
@@ -67,27 +68,18 @@ def test_simultaneous_logins_all_succeed_and_are_all_audited(
 
 def _race(app, requests):  # type: ignore[no-untyped-def]
     """Log each client in, then release all their POSTs at once; returns the statuses in request order."""
-    barrier = threading.Barrier(len(requests))
-    statuses: list[int | None] = [None] * len(requests)
-    errors: list[BaseException] = []
 
-    def run(index: int, email: str, url: str, form: dict[str, str]) -> None:
-        client = app.test_client()
-        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
-        client.get("/account")
-        barrier.wait()
-        try:
-            statuses[index] = client.post(url, data=form).status_code
-        except BaseException as error:  # reported below with the statuses
-            errors.append(error)
+    def poster(email: str, url: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        def work(wait):  # type: ignore[no-untyped-def]
+            client = app.test_client()
+            assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+            client.get("/account")
+            wait()
+            return client.post(url, data=form).status_code
 
-    threads = [threading.Thread(target=run, args=(index, *request)) for index, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return statuses
+        return work
+
+    return run_together([poster(*request) for request in requests])
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -69,3 +69,27 @@ def test_seed_demo_command_prints_the_logins(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.test" in result.output and DEMO_PASSWORD in result.output
+
+
+def test_demo_rebates_put_d001_a_little_short_of_its_next_tier(app: Flask) -> None:
+    from portal.rebates import rules
+    from portal.rebates.models import Adjustment, RebateStatement, SalesLine, StatementStatus
+
+    with app.app_context():
+        seed_demo(today=date(2026, 11, 28))
+        lines = db.session.execute(select(func.count()).select_from(SalesLine)).scalar_one()
+        seed_demo(today=date(2026, 11, 28))
+        assert db.session.execute(select(func.count()).select_from(SalesLine)).scalar_one() == lines > 1000
+        statements = {
+            (statement.dealer.code, statement.period.code): statement
+            for statement in db.session.execute(select(RebateStatement)).scalars()
+        }
+        d001 = statements[("D001", "2026-Q4")]
+        assert d001.status is StatementStatus.PROVISIONAL and d001.reached_tier == 0
+        assert d001.sales_to_next_tier > 0 and d001.sales_to_next_tier * 10 <= d001.next_tier_sales  # within 10 %
+        assert d001.rebate == rules.rebate(d001.sales, d001.target, d001.rule_tiers, d001.method)
+        assert statements[("D001", "2026-Q3")].status is StatementStatus.FINAL
+        assert statements[("D001", "2025-Q3")].status is StatementStatus.PAID
+        late = db.session.execute(select(Adjustment)).scalar_one()
+        assert late.amount > 0 and late.corrects_period.code == "2026-Q3"
+        assert statements[("D002", "2026-Q4")].adjustments == late.amount

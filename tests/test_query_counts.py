@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change
-from portal.dealers.models import DealerEvent, DealerEventKind, PeriodStatus
+from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
+from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, SalesImport, SalesLine, Target
+from portal.rebates.services import recompute_statements
 from tests.conftest import count_queries, log_in
-from tests.factories import World, make_dealer, make_period, make_territory, make_trainee, make_user
+from tests.factories import (
+    World,
+    make_dealer,
+    make_period,
+    make_territory,
+    make_trainee,
+    make_user,
+)
 
 PAGES = [
     ("dealer_owner", "/dealer/"),
@@ -54,6 +64,20 @@ PAGES = [
     ("dealer_owner", "/dealer/documents"),
     ("dealer_staff", "/evidence/{own_document}"),
     ("manager", "/evidence/{own_document}/preview"),
+    ("dealer_staff", "/dealer/statements"),
+    ("dealer_owner", "/dealer/statements/{current_period}"),
+    ("dealer_owner", "/dealer/statements/{current_period}?extra=50000"),
+    ("manager", "/console/dealers/D001/statements/{current_period}"),
+    ("admin", "/console/dealers/D001/statements/{current_period}"),
+    ("manager", "/console/performance"),
+    ("manager", "/console/performance?watch=behind_pace&sort=rebate&dir=asc&q=X"),
+    ("senior_manager", "/console/performance?watch=near_tier&page=2"),
+    ("manager", "/console/targets"),
+    ("manager", "/console/sales-imports"),
+    ("manager", "/console/sales-imports/{own_import}"),
+    ("admin", "/admin/programs"),
+    ("admin", "/admin/programs/{program}/edit"),
+    ("admin", "/admin/statements?period={previous_period}"),
 ]
 
 
@@ -113,12 +137,56 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     for index in range(5 * factor):
         subject = (own, own.dealer, territory)[index % 3]
         audit_change("test.event", actor=admin, subject=subject, before={"name": "a"}, after={"name": "b"})
+    _grow_rebates(world, factor, manager, admin)
+
+
+def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None:
+    """Sales lines, targets, statements, imports and adjustments in proportion to `factor`."""
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+    previous = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
+    own_dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+    last_day = min(current.ends_on, date.today())
+    days = (last_day - current.starts_on).days + 1
+    db.session.execute(
+        sa.insert(SalesLine),
+        [
+            {
+                "dealer_id": own_dealer.id,
+                "period_id": current.id,
+                "booked_period_id": current.id,
+                "sold_on": current.starts_on + timedelta(days=number % days),
+                "amount": 10_000 + number,
+                "units": 1,
+                "product_line": "Controls",
+                "invoice_ref": f"Q{next_id()}",
+            }
+            for number in range(30 * factor)
+        ],
+    )
+    have = set(db.session.execute(select(Target.dealer_id, Target.period_id)).all())
+    portfolio = db.session.execute(select(Dealer.id).where(Dealer.manager_id == manager.id)).scalars().all()
+    missing = [
+        {"dealer_id": dealer_id, "period_id": period.id, "amount": 1_000_000 + dealer_id}
+        for dealer_id in portfolio
+        for period in (current, previous)
+        if (dealer_id, period.id) not in have
+    ]
+    if missing:
+        db.session.execute(sa.insert(Target), missing)
+    for _ in range(2 * factor):
+        db.session.add(SalesImport(filename="s.csv", content=b"x", size=1, uploaded_by_id=manager.id,
+                                   status=ImportStatus.IMPORTED, errors=[[2, "date", "bad"]]))  # fmt: skip
+        db.session.add(Adjustment(dealer_id=own_dealer.id, booked_period_id=current.id, kind=AdjustmentKind.MANUAL,
+                                  amount=100, note="n", created_by_id=admin.id))  # fmt: skip
+    db.session.flush()
+    recompute_statements(current)
+    recompute_statements(previous)
 
 
 def _statements(app: Flask, role: str, path: str, world: World) -> int:
     client = app.test_client()
     log_in(client, world.emails[role])
-    path = path.format(**world.ids)
+    path = path.format(current_period=world.current_period, previous_period=world.previous_period, **world.ids)
     client.get(path)  # warm-up: first-request work is not what is being measured
     with count_queries(app) as statements:
         response = client.get(path)

@@ -3,7 +3,8 @@ are exact, rounding follows the one rule, and "sell X more" is the least that re
 
 from __future__ import annotations
 
-from datetime import date
+import itertools
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,9 @@ from portal.rebates.rules import (
     Tier,
     calculate,
     exact_rebate,
+    explain,
+    misses_target_at_pace,
+    pace_target,
     projection,
     reached_tier,
     rebate,
@@ -134,3 +138,40 @@ def test_projection_at_the_current_pace() -> None:
     assert projection(46_000, start, end, date(2026, 11, 15)) == 92_000  # 46 days gone: double
     assert projection(10, start, end, date(2026, 9, 1)) == 920  # before the start: one day's pace
     assert projection(5_000, start, end, date(2027, 1, 5)) == 5_000  # after the end: what was sold
+
+
+@given(program=programs(), target=targets, sales=money)
+def test_the_explanation_adds_up_to_the_rebate(program, target: int, sales: int) -> None:  # type: ignore[no-untyped-def]
+    """The statement page's lines are the calculation itself: their sum, rounded once, is the rebate."""
+    tiers, method = program
+    bands = explain(sales, target, tiers, method)
+    assert round_money(sum((band.amount for band in bands), Decimal(0))) == rebate(sales, target, tiers, method)
+    for band in bands:
+        assert band.lower < band.upper <= sales
+        assert band.amount == (band.upper - band.lower) * band.rate_percent / 100
+    if method is Method.STEPPED:
+        assert all(left.upper == right.lower for left, right in itertools.pairwise(bands))
+
+
+@given(
+    target=targets,
+    start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)),
+    length=st.integers(min_value=0, max_value=120),
+    days=st.lists(st.integers(min_value=-5, max_value=130), min_size=2, max_size=2),
+)
+def test_the_target_pace_rises_to_the_whole_target(target: int, start: date, length: int, days: list[int]) -> None:
+    end = start + timedelta(days=length)
+    early, late = sorted(days)
+    assert pace_target(target, start, end, start + timedelta(days=early)) <= pace_target(
+        target, start, end, start + timedelta(days=late)
+    )
+    assert pace_target(target, start, end, end) == target
+    assert pace_target(target, start, end, start - timedelta(days=1)) == 0
+
+
+@given(sales=money, target=targets, elapsed=st.integers(min_value=0, max_value=91))
+def test_missing_the_target_at_pace_means_the_projection_falls_short(sales: int, target: int, elapsed: int) -> None:
+    start = date(2026, 10, 1)
+    end = date(2026, 12, 31)
+    today = start + timedelta(days=elapsed)
+    assert misses_target_at_pace(sales, target, start, end, today) is (projection(sales, start, end, today) < target)

@@ -20,7 +20,7 @@ from portal.accounts.forms import (
 from portal.accounts.models import DealerRole, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
-from portal.web import finish_action, is_safe_next, redirect_to, render_page_or_fragment
+from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
 
@@ -161,7 +161,7 @@ def users() -> object:
     role = search.role.data if search.role.data in UserRole._value2member_map_ else None
     listing = db.paginate(
         services.search_users(search.q.data or "", UserRole(role) if role else None),
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )

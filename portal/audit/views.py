@@ -10,6 +10,7 @@ from portal.access import AccessRole, allow
 from portal.audit.browse import AuditFilter, visible_events
 from portal.audit.forms import SUBJECT_LABELS, AuditFilterForm
 from portal.extensions import db
+from portal.web import page_number
 
 bp = Blueprint("audit", __name__)
 
@@ -29,7 +30,7 @@ def trail() -> object:
     )
     events = db.paginate(
         visible_events(current_user, wanted, str(get_timezone())),
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_number(),
         per_page=current_app.config["PAGE_SIZE"] * 2,
         error_out=False,
     )

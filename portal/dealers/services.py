@@ -76,13 +76,20 @@ class PortfolioFilter:
     descending: bool = False
 
 
+def matching_code_or_name(query: Select, text: str) -> Select:  # type: ignore[type-arg]
+    """Dealers whose code or name contains the text (wildcards typed by the user are taken literally away)."""
+    text = text.strip()
+    if not text:
+        return query
+    pattern = f"%{text.replace('%', '').replace('_', '')}%"
+    return query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
+
+
 def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[tuple[Dealer]]:
     """The user's visible dealers, filtered and sorted; `code` breaks ties so pages never overlap."""
-    query = visible_dealers(user).join(Territory, Territory.id == Dealer.territory_id)
-    text = wanted.text.strip()
-    if text:
-        pattern = f"%{text.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
+    query = matching_code_or_name(
+        visible_dealers(user).join(Territory, Territory.id == Dealer.territory_id), wanted.text
+    )
     if wanted.tier is not None:
         query = query.where(Dealer.tier == wanted.tier)
     if wanted.status is not None:

@@ -31,15 +31,11 @@ from portal.evidence.forms import UploadForm
 from portal.evidence.validation import RejectedFile
 from portal.extensions import db
 from portal.forms_common import optional_int
-from portal.web import finish_action, redirect_to, render_page_or_fragment
+from portal.web import finish_action, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
 DIRECTORS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-
-
-def _page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 # --- The dealer's own pages ----------------------------------------------------------------------------------------
@@ -219,7 +215,7 @@ def portfolio() -> object:
     wanted = _portfolio_filter()
     dealers = db.paginate(
         services.search_portfolio(current_user, wanted),
-        page=_page_number(),
+        page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )
@@ -257,7 +253,7 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
             people=services.dealer_people(dealer),
             trainees=people.dealer_trainees(dealer),
             timeline=services.dealer_timeline(dealer),
-            statements=statements_of_dealer(dealer),
+            statements=list(db.session.execute(statements_of_dealer(dealer).limit(8)).scalars()),
             documents=found_documents,
             uploaders=documents.uploaders(found_documents),
             removable=None,
@@ -419,7 +415,7 @@ def territories() -> object:
         if finished:
             return finished
     status = 422 if request.method == "POST" else 200
-    listing = db.paginate(services.territories_by_name(), page=_page_number(), per_page=50, error_out=False)
+    listing = db.paginate(services.territories_by_name(), page=page_number(), per_page=50, error_out=False)
     return render_template("dealers/territories.html", form=form, territories=listing), status
 
 
@@ -458,7 +454,7 @@ def periods() -> object:
         if finished:
             return finished
     status = 422 if request.method == "POST" else 200
-    listing = db.paginate(services.periods_newest_first(), page=_page_number(), per_page=20, error_out=False)
+    listing = db.paginate(services.periods_newest_first(), page=page_number(), per_page=20, error_out=False)
     return render_template(
         "dealers/periods.html", form=form, periods=listing, current=services.current_period()
     ), status

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.forms import preferences_form
 from portal.notifications.kinds import KINDS, render_text
-from portal.web import is_safe_next, redirect_to
+from portal.web import is_safe_next, page_number, redirect_to
 
 bp = Blueprint("notifications", __name__)
 
@@ -21,7 +21,7 @@ bp = Blueprint("notifications", __name__)
 def centre() -> object:
     page = db.paginate(
         services.notifications_of(current_user),
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )
@@ -85,9 +85,7 @@ def preferences() -> object:
 @bp.route("/admin/jobs")
 @allow(AccessRole.ADMIN)
 def jobs() -> object:
-    failures = db.paginate(
-        services.job_failures(), page=max(request.args.get("page", 1, type=int) or 1, 1), per_page=20, error_out=False
-    )
+    failures = db.paginate(services.job_failures(), page=page_number(), per_page=20, error_out=False)
     return render_template(
         "notifications/jobs.html",
         failures=failures,

@@ -23,6 +23,7 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import UnreadableFile, decode_csv
+from portal.database import begin_write
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import company_today, current_period, visible_dealers
 from portal.extensions import db
@@ -286,6 +287,7 @@ def check_sales_import(import_id: int) -> str:
     report = Report()
     checker = _Checker(batch.uploaded_by, report)
     for chunk in _chunks(checker.lines(batch.content)):
+        begin_write()
         existing = _existing(chunk)
         for line in chunk:
             if (line.dealer_id, line.invoice_ref) in existing:
@@ -295,6 +297,7 @@ def check_sales_import(import_id: int) -> str:
                 report.late_rows += line.booked_period_id != line.period_id
         batch.rows_done = report.total
         db.session.commit()  # progress others can see
+    begin_write()
     outcome = ImportStatus.REJECTED if report.error_count or report.total == 0 else ImportStatus.READY
     if report.total == 0 and not report.error_count:
         report.error(1, "", _("The file has no sales lines."))
@@ -350,6 +353,7 @@ def run_sales_import(import_id: int) -> str:
     report = Report()
     checker = _Checker(batch.uploaded_by, report)
     lines = list(checker.lines(batch.content))
+    begin_write()
     if report.error_count:
         _save_report(batch, report, rows_done=0)
         batch.failure = _("The file no longer passes its checks; nothing was imported. Upload it again.")
@@ -376,24 +380,32 @@ def run_sales_import(import_id: int) -> str:
             }
             for line in chunk
         ]
-        inserted += db.session.execute(_insert_ignoring_duplicates(rows)).rowcount
+        begin_write()  # SQLite: hold the write lock from the start of each chunk, never upgrade half-way
+        inserted += len(db.session.execute(_insert_ignoring_duplicates(rows)).all())
         touched.update((line.dealer_id, line.booked_period_id) for line in chunk)
         touched.update((line.dealer_id, line.period_id) for line in chunk if line.period_id != line.booked_period_id)
         done += len(chunk)
         batch.rows_done = done
         db.session.commit()
+    begin_write()
     _finish(batch, inserted, touched)
     db.session.commit()
     return "imported"
 
 
 def _insert_ignoring_duplicates(rows: list[dict[str, object]]) -> Insert:
-    """One multi-row INSERT whose rowcount is the number of lines really added on both databases."""
+    """One multi-row INSERT that skips invoices already there and returns the ids of the lines it really added
+    (rowcount is -1 for this statement on psycopg, so RETURNING does the counting on both databases)."""
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(SalesLine).values(rows).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
+    return (
+        insert(SalesLine)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
+        .returning(SalesLine.id)
+    )
 
 
 def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
@@ -432,6 +444,7 @@ def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) ->
 def fail_sales_import(import_id: int) -> None:
     """When a job crashes: a check ends rejected; an import ends failed, and trying again resumes it."""
     db.session.rollback()
+    begin_write()
     batch = db.session.get(SalesImport, import_id)
     if batch is None:
         return

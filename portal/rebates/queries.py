@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 
 from portal.accounts.models import User
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
-from portal.dealers.services import visible_dealers
+from portal.dealers.services import matching_code_or_name, visible_dealers
 from portal.extensions import db
 from portal.rebates import rules
 from portal.rebates.models import RebateStatement, SalesLine
@@ -82,6 +82,15 @@ def monthly_sales(dealer: Dealer, period: Period, target: int, today: date) -> l
     return months
 
 
+def bar_scale(statement: RebateStatement | None) -> Decimal:
+    """The attainment % at the right end of the bar: room for the top tier and the attainment (capped at 300 %)."""
+    if statement is None:
+        return Decimal(120)
+    thresholds = [Decimal(threshold) / 100 for threshold, _rate in statement.tiers]
+    highest = max(thresholds, default=Decimal(100))
+    return max(Decimal(120), highest + 10, min(statement.attainment_percent, Decimal(300)))
+
+
 def dashboard(dealer: Dealer, period: Period, statement: RebateStatement | None, today: date) -> Dashboard:
     outcome = outcome_of(statement) if statement else None
     sales = statement.sales if statement else 0
@@ -93,13 +102,6 @@ def dashboard(dealer: Dealer, period: Period, statement: RebateStatement | None,
         if statement and statement.method and statement.tiers
         else None
     )
-    highest = (
-        max((Decimal(threshold) / 100 for threshold, _rate in statement.tiers), default=Decimal(100))
-        if statement
-        else Decimal(100)
-    )
-    attained = outcome.attainment_percent if outcome else (statement.attainment_percent if statement else Decimal(0))
-    scale_max = max(Decimal(120), highest + 10, min(attained, Decimal(300)))
     return Dashboard(
         period=period,
         statement=statement,
@@ -109,7 +111,7 @@ def dashboard(dealer: Dealer, period: Period, statement: RebateStatement | None,
         pace_target_today=rules.pace_target(target, period.starts_on, period.ends_on, day),
         misses_target=rules.misses_target_at_pace(sales, target, period.starts_on, period.ends_on, day),
         months=monthly_sales(dealer, period, target, today),
-        scale_max=scale_max,
+        scale_max=bar_scale(statement),
     )
 
 
@@ -157,10 +159,7 @@ def performance_query(user: User, period: Period, wanted: PerformanceFilter, tod
         )
         .add_columns(RebateStatement)
     )
-    text = wanted.text.strip()
-    if text:
-        pattern = f"%{text.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
+    query = matching_code_or_name(query, wanted.text)
     if wanted.territory_id is not None:
         query = query.where(Dealer.territory_id == wanted.territory_id)
     if wanted.watch == "near_tier":

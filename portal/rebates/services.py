@@ -693,14 +693,13 @@ def statement_of(dealer: Dealer, period: Period) -> RebateStatement | None:
     ).scalar_one_or_none()
 
 
-def statements_of_dealer(dealer: Dealer) -> list[RebateStatement]:
-    return list(
-        db.session.execute(
-            select(RebateStatement)
-            .join(Period, Period.id == RebateStatement.period_id)
-            .where(RebateStatement.dealer_id == dealer.id)
-            .order_by(Period.starts_on.desc())
-        ).scalars()
+def statements_of_dealer(dealer: Dealer):  # type: ignore[no-untyped-def]
+    """Newest period first."""
+    return (
+        select(RebateStatement)
+        .join(Period, Period.id == RebateStatement.period_id)
+        .where(RebateStatement.dealer_id == dealer.id)
+        .order_by(Period.starts_on.desc())
     )
 
 

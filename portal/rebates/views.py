@@ -21,7 +21,15 @@ from portal.rebates.forms import AdjustmentForm, CsvUploadForm, PayForm, Program
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
-from portal.web import RowPage, finish_action, redirect_to, render_page_or_fragment, show_service_error, wants_fragment
+from portal.web import (
+    RowPage,
+    finish_action,
+    page_number,
+    redirect_to,
+    render_page_or_fragment,
+    show_service_error,
+    wants_fragment,
+)
 
 bp = Blueprint("rebates", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
@@ -30,10 +38,6 @@ CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
 @bp.app_template_filter("tier_label")
 def tier_label(value: str) -> str:
     return label(DealerTier(value)) if value in DealerTier._value2member_map_ else value
-
-
-def _page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 def _own_dealer() -> Dealer:
@@ -87,6 +91,7 @@ def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **url
         "base_endpoint": base_endpoint,
         "urls": urls,
         "adjustment_form": None,
+        "scale_max": queries.bar_scale(statement),
     }
     if current_user.access_role is AccessRole.ADMIN and statement is not None:
         context["adjustment_form"] = _adjustment_form(dealer)
@@ -149,7 +154,8 @@ def _statement_csv(dealer: Dealer, period: Period) -> object:
 @allow(DEALER_USERS)
 def dealer_statements() -> object:
     dealer = _own_dealer()
-    return render_template("rebates/statements.html", dealer=dealer, statements=services.statements_of_dealer(dealer))
+    statements = db.paginate(services.statements_of_dealer(dealer), page=page_number(), per_page=20, error_out=False)
+    return render_template("rebates/statements.html", dealer=dealer, statements=statements)
 
 
 @bp.route("/dealer/statements/<period_code>")
@@ -248,7 +254,7 @@ def performance() -> object:
     period = _period_or_404(request.args.get("period") or None)
     wanted = _performance_filter()
     rows = RowPage(
-        queries.performance_query(current_user, period, wanted, today), _page_number(), current_app.config["PAGE_SIZE"]
+        queries.performance_query(current_user, period, wanted, today), page_number(), current_app.config["PAGE_SIZE"]
     )
     near, behind = queries.watch_list(current_user, period, today)
     response = make_response(
@@ -276,7 +282,7 @@ def performance() -> object:
 def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
                     failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
     per_page = current_app.config["PAGE_SIZE"]
-    rows, total = services.targets_page(current_user, period, _page_number(), per_page)
+    rows, total = services.targets_page(current_user, period, page_number(), per_page)
     return (
         render_template(
             "rebates/targets.html",
@@ -286,7 +292,7 @@ def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_e
             ),
             rows=rows,
             total=total,
-            page=_page_number(),
+            page=page_number(),
             pages=max((total + per_page - 1) // per_page, 1),
             csv_form=csv_form or CsvUploadForm(formdata=None),
             csv_errors=csv_errors or [],
@@ -355,7 +361,7 @@ def import_targets(period_code: str) -> object:
 
 
 def _render_imports(form: CsvUploadForm | None = None, status: int = 200) -> object:
-    listing = db.paginate(imports.visible_imports(current_user), page=_page_number(), per_page=20, error_out=False)
+    listing = db.paginate(imports.visible_imports(current_user), page=page_number(), per_page=20, error_out=False)
     return render_template("rebates/imports.html", form=form or CsvUploadForm(formdata=None), imports=listing), status
 
 
@@ -525,7 +531,7 @@ def admin_statements() -> object:
     )
     if status is not None:
         query = query.where(RebateStatement.status == status)
-    listing = db.paginate(query, page=_page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    listing = db.paginate(query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template(
         "rebates/admin_statements.html",
         period=period,

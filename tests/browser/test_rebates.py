@@ -1,0 +1,96 @@
+"""The partner side in Chromium: the dealer's what-if journey, and every new page sound on a phone and a desktop,
+in English and Chinese (no axe violation, nothing blocked by the CSP, nothing wider than the screen)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from portal.dealers.models import Dealer
+from portal.dealers.services import current_period
+from portal.extensions import db
+from portal.formatting import money
+from portal.rebates import rules
+from portal.rebates.services import statement_of
+from tests.browser.conftest import assert_page_is_sound, watch_csp
+from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+
+WHAT_IF = {"en": ("Statement and what-if", "What if you sell this much more? (CNY)"),
+           "zh": ("对账单与模拟计算", "如果再多销售这么多会怎样？（CNY）")}  # fmt: skip
+
+
+def _expected_what_if(app: Flask, extra_major: int) -> tuple[int, int]:
+    with app.app_context(), app.test_request_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
+        statement = statement_of(dealer, current_period())
+        outcome = rules.calculate(statement.sales + extra_major * 100, statement.target, statement.rule_tiers,
+                                  statement.method)  # fmt: skip
+        return outcome.rebate, statement.rebate
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_dealer_sees_the_next_tier_and_tries_what_if(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    page = _new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    _log_in(page, live_server, "dealer@demo.test", language)
+    page.wait_for_url(f"{live_server}/dealer/")
+    more_text = "Sell CN¥" if language == "en" else "再销售 ¥"
+    expect(page.locator(".performance .next-tier")).to_contain_text(more_text)
+    expect(page.locator("svg.attainment-chart title")).to_have_count(1)
+    assert_page_is_sound(page, viewport, blocked)
+    link_text, field_label = WHAT_IF[language]
+    page.get_by_role("link", name=link_text).click()
+    statement_url = page.url
+    field = page.get_by_label(field_label)
+    field.fill("50000")
+    rebate, now = _expected_what_if(live_app, 50_000)
+    with live_app.test_request_context(headers={"Accept-Language": "zh-CN" if language == "zh" else "en"}):
+        shown = money(rebate, "CNY")
+    expect(page.locator("#what-if-result")).to_contain_text(shown)
+    assert rebate > now
+    assert page.url == statement_url  # swapped in place by htmx, not a new page
+    assert_page_is_sound(page, viewport, blocked)
+    page.get_by_role("button", name="Recalculate" if language == "en" else "重新计算").click()  # works without htmx too
+    expect(page.locator("#what-if-result")).to_contain_text(shown)
+    page.context.close()
+
+
+PAGES = [
+    ("dealer@demo.test", "/dealer/statements"),
+    ("staff@demo.test", "/dealer/statements/{previous}"),
+    ("manager@demo.test", "/console/performance"),
+    ("manager@demo.test", "/console/dealers/D002/statements/{current}"),
+    ("manager@demo.test", "/console/targets"),
+    ("manager@demo.test", "/console/sales-imports"),
+    ("admin@demo.test", "/admin/programs"),
+    ("admin@demo.test", "/admin/programs/1/edit"),
+    ("admin@demo.test", "/admin/statements?period={previous}"),
+    ("admin@demo.test", "/console/dealers/D001/statements/{current}"),
+]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(("email", "path"), PAGES, ids=[f"{email} {path}" for email, path in PAGES])
+def test_rebate_pages_are_sound(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str, path: str
+) -> None:
+    with live_app.app_context():
+        from portal.dealers.services import periods_newest_first
+
+        periods = list(db.session.execute(periods_newest_first().limit(2)).scalars())
+        codes = {"current": periods[0].code, "previous": periods[1].code}
+    page = _new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    _log_in(page, live_server, email, language)
+    page.wait_for_load_state("load")
+    response = page.goto(live_server + path.format(**codes))
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
