@@ -87,7 +87,7 @@ class Config:
     HUEY_SQLITE_PATH = str(PROJECT_ROOT / "instance" / "huey.db")
     HUEY_IMMEDIATE = False
 
-    # Sales files uploaded through the web (MAX_CONTENT_LENGTH bounds the request too); `flask import-sales` has no limit.
+    # Sales files uploaded through the web (MAX_CONTENT_LENGTH bounds the request too); the CLI has no limit.
     SALES_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
     PASSWORD_MIN_LENGTH = 12
