@@ -55,12 +55,14 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     from portal.evidence.views import bp as evidence_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.rebates.views import bp as rebates_bp
+    from portal.training.views import bp as training_bp
 
     for blueprint in (
         core_bp,
         accounts_bp,
         dealers_bp,
         rebates_bp,
+        training_bp,
         disputes_bp,
         audit_bp,
         notifications_bp,

@@ -108,7 +108,128 @@ def seed_demo(today: date | None = None) -> None:
     _seed_documents(dealers["D001"])
     db.session.flush()
     _seed_rebates(dealers, today)
+    _seed_training(dealers, today)
     db.session.flush()
+
+
+COURSES = (
+    # code, title, category, validity months, prerequisite codes, description
+    ("TEC-101", "Installing split air conditioners", "technical", 24, (), "Mounting, piping, vacuum and first start."),
+    ("TEC-201", "Compressor diagnostics", "technical", 24, ("TEC-101",), "Finding faults with gauges and a meter."),
+    (
+        "TEC-301",
+        "Refrigerant handling safety",
+        "compliance",
+        12,
+        (),
+        "The rules for handling and recovering refrigerant.",
+    ),
+    ("MKT-101", "Showroom merchandising", "marketing", 0, (), "Displays that sell: layout, lighting, price cards."),
+    ("MKT-201", "Running a local promotion", "marketing", 0, ("MKT-101",), "Plan, budget and claim a promotion."),
+    ("MGT-101", "Dealer finance basics", "management", 0, (), "Margins, stock turns and cash."),
+    ("MGT-201", "Leading a sales team", "management", 36, (), "Targets, coaching and weekly reviews."),
+    ("CMP-101", "Anti-bribery and fair competition", "compliance", 12, (), "What the law and our contract forbid."),
+)
+EXTRA_TRAINEES = {
+    "D001": ("Zhou Qiang", "Li Na", "Wu Lei", "Xu Jing", "Hu Bin"),
+    "D002": ("Guo Hui", "He Yan", "Lin Tao", "Luo Min"),
+    "D003": ("Song Jie", "Tang Li", "Han Feng"),
+    "D004": ("Feng Yu", "Cao Rui", "Deng Hua"),
+}
+
+
+def _seed_training(dealers: dict[str, Dealer], today: date) -> None:
+    """Eight courses with past and upcoming sessions: one nearly full, one full with a waitlist, certificates
+    (one expiring within 60 days). Written directly, with seat counts that match the enrolments."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
+    from portal.training.rules import certificate_expiry, new_certificate_number
+
+    if db.session.execute(select(Course.id).limit(1)).first():
+        return
+    for code, names in EXTRA_TRAINEES.items():
+        for name in names:
+            db.session.add(Trainee(dealer_id=dealers[code].id, name=name, job_title="Sales"))
+    db.session.flush()
+    courses: dict[str, Course] = {}
+    for code, title, category, months, _needs, description in COURSES:
+        courses[code] = Course(code=code, title=title, category=CourseCategory(category), validity_months=months,
+                               description=description)  # fmt: skip
+        db.session.add(courses[code])
+    db.session.flush()
+    for code, *_rest, needs, _description in COURSES:
+        courses[code].prerequisites = [courses[other] for other in needs]
+    people = _demo_people(dealers)
+
+    def session(course: str, days: int, capacity: int, place: str = "Shanghai training centre") -> CourseSession:
+        start = datetime.combine(today + timedelta(days=days), time(2, 0), UTC)  # 10:00 in Shanghai
+        row = CourseSession(course_id=courses[course].id, starts_at=start, ends_at=start + timedelta(hours=7),
+                            place=place, capacity=capacity, enrol_deadline=start - timedelta(days=2),
+                            cancel_deadline=start - timedelta(days=3), seats_taken=0, last_ticket=0)  # fmt: skip
+        db.session.add(row)
+        db.session.flush()
+        return row
+
+    def enrol(row: CourseSession, person: tuple[str, int | None, int | None, int], status: EnrollmentStatus,
+              completed_on: date | None = None) -> None:  # fmt: skip
+        key, user_id, trainee_id, dealer_id = person
+        ticket = None
+        if status is EnrollmentStatus.WAITLISTED:
+            row.last_ticket += 1
+            ticket = row.last_ticket
+        elif status is not EnrollmentStatus.CANCELLED:
+            row.seats_taken += 1
+        enrollment = Enrollment(session_id=row.id, dealer_id=dealer_id, user_id=user_id, trainee_id=trainee_id,
+                                person_key=key, status=status, waitlist_ticket=ticket)  # fmt: skip
+        if completed_on is not None:
+            enrollment.completed_on = completed_on
+            enrollment.certificate_number = new_certificate_number()
+            enrollment.certificate_expires_on = certificate_expiry(
+                completed_on, courses_by_id[row.course_id].validity_months
+            )
+        db.session.add(enrollment)
+
+    courses_by_id = {course.id: course for course in courses.values()}
+    completed = EnrollmentStatus.COMPLETED
+    past_tec = session("TEC-101", -690, 12)  # its certificates (24 months) expire within 60 days
+    enrol(past_tec, people["staff@demo.test"], completed, past_tec.starts_at.date())
+    enrol(past_tec, people["Gao Jun"], completed, past_tec.starts_at.date())
+    past_cmp = session("CMP-101", -320, 20, "Online")
+    for name in ("Sun Hao", "Ma Li", "dealer@demo.test"):
+        enrol(past_cmp, people[name], completed, past_cmp.starts_at.date())
+    enrol(past_cmp, people["dealer2@demo.test"], EnrollmentStatus.NO_SHOW)
+    past_mgt = session("MGT-101", -40, 15)
+    enrol(past_mgt, people["dealer@demo.test"], completed, past_mgt.starts_at.date())
+    enrol(past_mgt, people["dealer2@demo.test"], EnrollmentStatus.ATTENDED)
+    enrol(session("MKT-101", -75, 20), people["Ma Li"], completed, today - timedelta(days=75))
+    nearly_full = session("TEC-101", 21, 8)
+    for name in ("Sun Hao", "Zhou Qiang", "Li Na", "Guo Hui", "He Yan", "Song Jie", "Feng Yu"):
+        enrol(nearly_full, people[name], EnrollmentStatus.ENROLLED)
+    full = session("TEC-301", 14, 6, "Guangzhou service centre")
+    for name in ("Ma Li", "Wu Lei", "Lin Tao", "Tang Li", "Cao Rui", "dealer2@demo.test"):
+        enrol(full, people[name], EnrollmentStatus.ENROLLED)
+    for name in ("Xu Jing", "Luo Min", "Han Feng"):
+        enrol(full, people[name], EnrollmentStatus.WAITLISTED)
+    session("TEC-201", 35, 10)
+    session("MKT-201", 28, 16)
+    enrol(session("MGT-201", 45, 12), people["dealer@demo.test"], EnrollmentStatus.ENROLLED)
+    session("CMP-101", 10, 40, "")
+    session("MKT-101", 56, 20)
+    session("MGT-101", 63, 15, "Beijing office")
+    for row in db.session.execute(select(CourseSession).where(CourseSession.place == "")).scalars():
+        row.online_link = "https://training.example.com/live/compliance"
+    db.session.flush()
+
+
+def _demo_people(dealers: dict[str, Dealer]) -> dict[str, tuple[str, int | None, int | None, int]]:
+    """Person keys of the demo's dealer users (by email) and trainees (by name)."""
+    people: dict[str, tuple[str, int | None, int | None, int]] = {}
+    for user in db.session.execute(select(User).where(User.dealer_id.is_not(None))).scalars():
+        people[user.email] = (f"u{user.id}", user.id, None, user.dealer_id)  # type: ignore[assignment]
+    for trainee in db.session.execute(select(Trainee)).scalars():
+        people[trainee.name] = (f"t{trainee.id}", None, trainee.id, trainee.dealer_id)
+    return people
 
 
 PROGRAMS = (

@@ -234,7 +234,23 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             ).all(),
             db.session.execute(sa.select(OutboxEmail.id, OutboxEmail.status).order_by(OutboxEmail.id)).all(),
             *_rebate_fingerprint(),
+            *_training_fingerprint(),
         )
+
+
+def _training_fingerprint() -> tuple[Any, ...]:
+    from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
+
+    return (
+        db.session.execute(sa.select(Course.id, Course.code, Course.title, Course.validity_months)).all(),
+        db.session.execute(sa.select(CoursePrerequisite.course_id, CoursePrerequisite.required_course_id)).all(),
+        db.session.execute(
+            sa.select(CourseSession.id, CourseSession.capacity, CourseSession.seats_taken, CourseSession.status)
+        ).all(),
+        db.session.execute(
+            sa.select(Enrollment.id, Enrollment.status, Enrollment.waitlist_ticket, Enrollment.certificate_number)
+        ).all(),
+    )
 
 
 def _rebate_fingerprint() -> tuple[Any, ...]:

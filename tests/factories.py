@@ -231,6 +231,76 @@ def make_rebate_world(
     }
 
 
+def make_course(code: str | None = None, *, validity_months: int = 12, prerequisites=(), category: str = "technical"):  # type: ignore[no-untyped-def]
+    from portal.training.models import Course, CourseCategory
+
+    course = Course(code=code or f"C{next(_sequence)}", title=f"Course {code}", category=CourseCategory(category),
+                    validity_months=validity_months, description="")  # fmt: skip
+    course.prerequisites = list(prerequisites)
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def make_session(course, *, starts_in: timedelta = timedelta(days=10), capacity: int = 2, **fields):  # type: ignore[no-untyped-def]
+    """A session starting `starts_in` from now; enrolment closes a day before, cancelling two days before."""
+    from portal.training.models import CourseSession
+    from portal.types import utcnow
+
+    start = utcnow().replace(microsecond=0) + starts_in
+    values = {"place": "Training centre", "enrol_deadline": start - timedelta(days=1),
+              "cancel_deadline": start - timedelta(days=2), **fields}  # fmt: skip
+    session = CourseSession(course_id=course.id, starts_at=start, ends_at=start + timedelta(hours=6),
+                            capacity=capacity, seats_taken=0, last_ticket=0, **values)  # fmt: skip
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def make_enrollment(session, *, user: User | None = None, trainee: Trainee | None = None, status: str = "enrolled",
+                    certificate: str | None = None, expires_on: date | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+    from portal.training.models import Enrollment, EnrollmentStatus
+
+    dealer_id = user.dealer_id if user is not None else trainee.dealer_id  # type: ignore[union-attr]
+    key = f"u{user.id}" if user is not None else f"t{trainee.id}"  # type: ignore[union-attr]
+    enrollment = Enrollment(session_id=session.id, dealer_id=dealer_id, user_id=user.id if user else None,
+                            trainee_id=trainee.id if trainee else None, person_key=key,
+                            status=EnrollmentStatus(status), certificate_number=certificate,
+                            completed_on=date.today() if certificate else None,
+                            certificate_expires_on=expires_on)  # fmt: skip
+    if status in ("enrolled", "attended", "completed", "no_show"):
+        session.seats_taken += 1
+    db.session.add(enrollment)
+    db.session.flush()
+    return enrollment
+
+
+def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, foreign_owner: User, trainee: Trainee):  # type: ignore[no-untyped-def]
+    """A course with an upcoming session (2 seats: the owner holds one) and a session that began an hour ago
+    (staff enrolled, ready for attendance); certificates for the own and the foreign dealer."""
+    course = make_course("SAFE-1", validity_months=12)
+    upcoming = make_session(course, capacity=2)
+    began = make_session(course, starts_in=timedelta(hours=-1), capacity=10,
+                         enrol_deadline=utcnow_minus(days=2), cancel_deadline=utcnow_minus(days=3))  # fmt: skip
+    own_enrollment = make_enrollment(upcoming, user=owner)
+    foreign_enrollment = make_enrollment(upcoming, user=foreign_owner)
+    attending = make_enrollment(began, user=staff)
+    make_enrollment(began, trainee=trainee, status="completed", certificate="CERT-OWNA-OWNB-OWNC",
+                    expires_on=date.today() + timedelta(days=30))  # fmt: skip
+    make_enrollment(began, user=foreign_owner, status="completed", certificate="CERT-FORA-FORB-FORC",
+                    expires_on=date.today() + timedelta(days=300))  # fmt: skip
+    ids = {"course": course.id, "upcoming_session": upcoming.id, "began_session": began.id,
+           "own_enrollment": own_enrollment.id, "foreign_enrollment": foreign_enrollment.id,
+           "attending_enrollment": attending.id}  # fmt: skip
+    return ids, {"own_certificate": "CERT-OWNA-OWNB-OWNC", "foreign_certificate": "CERT-FORA-FORB-FORC"}
+
+
+def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
+    from portal.types import utcnow
+
+    return utcnow().replace(microsecond=0) - timedelta(**delta)
+
+
 @dataclass(frozen=True)
 class World:
     """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
@@ -304,8 +374,9 @@ def make_world() -> World:
     own_document = make_evidence(own, owner, "licence.pdf")
     foreign_document = make_evidence(foreign, foreign_owner, "their licence.pdf")
     rebates = make_rebate_world(own, second, foreign, manager, other_manager)
+    training, certificates = make_training_world(own, foreign, owner, staff, foreign_owner, own_trainee)
     return World(
-        tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation")},
+        tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation"), **certificates},
         ids={
             "staff": staff.id,
             "former_staff": former.id,
@@ -322,6 +393,7 @@ def make_world() -> World:
             "own_document": own_document.id,
             "foreign_document": foreign_document.id,
             **rebates,
+            **training,
         },
         open_period=period.code,
         current_period=quarter_of(company_today())[0],

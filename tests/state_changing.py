@@ -293,6 +293,78 @@ STATE_CHANGING = (
         lambda w: "/admin/statements/pay",
         lambda w: {"reference": "BANK-2026-001", "statement_id": str(w.ids["own_final_statement"])},
     ),
+    Route(
+        "/training/sessions/<int:session_id>/enrol",
+        "dealer_owner",
+        lambda w: f"/training/sessions/{w.ids['upcoming_session']}/enrol",
+        lambda w: {"person": f"u{w.ids['staff']}"},
+    ),
+    Route(
+        "/training/enrollments/<int:enrollment_id>/cancel",
+        "dealer_owner",
+        lambda w: f"/training/enrollments/{w.ids['own_enrollment']}/cancel",
+        lambda w: {},
+    ),
+    Route(
+        "/console/training/enrollments/<int:enrollment_id>/attendance",
+        "manager",
+        lambda w: f"/console/training/enrollments/{w.ids['attending_enrollment']}/attendance",
+        lambda w: {"outcome": "attended"},
+    ),
+    Route(
+        "/admin/courses/new",
+        "admin",
+        lambda w: "/admin/courses/new",
+        lambda w: {
+            "code": "SAFE-2",
+            "title": "Advanced safety",
+            "category": "compliance",
+            "description": "After SAFE-1.",
+            "validity_months": "24",
+            "prerequisite_ids": str(w.ids["course"]),
+            "active": "y",
+        },
+    ),
+    Route(
+        "/admin/courses/<int:course_id>/edit",
+        "admin",
+        lambda w: f"/admin/courses/{w.ids['course']}/edit",
+        lambda w: {"code": "SAFE-1", "title": "Safety first", "category": "technical", "validity_months": "6"},
+    ),
+    Route(
+        "/admin/courses/<int:course_id>/sessions/new",
+        "admin",
+        lambda w: f"/admin/courses/{w.ids['course']}/sessions/new",
+        lambda w: {
+            "starts_at": "2031-03-10T10:00",
+            "ends_at": "2031-03-10T17:00",
+            "place": "Shanghai",
+            "online_link": "",
+            "capacity": "12",
+            "enrol_deadline": "2031-03-08T18:00",
+            "cancel_deadline": "2031-03-07T18:00",
+        },
+    ),
+    Route(
+        "/admin/training/sessions/<int:session_id>/edit",
+        "admin",
+        lambda w: f"/admin/training/sessions/{w.ids['upcoming_session']}/edit",
+        lambda w: {
+            "starts_at": "2031-03-10T10:00",
+            "ends_at": "2031-03-10T17:00",
+            "place": "Shanghai",
+            "online_link": "https://meet.example.com/x",
+            "capacity": "5",
+            "enrol_deadline": "2031-03-08T18:00",
+            "cancel_deadline": "2031-03-07T18:00",
+        },
+    ),
+    Route(
+        "/admin/training/sessions/<int:session_id>/cancel",
+        "admin",
+        lambda w: f"/admin/training/sessions/{w.ids['upcoming_session']}/cancel",
+        lambda w: {"reason": "The trainer is ill."},
+    ),
 )
 
 

@@ -120,6 +120,12 @@ def test_nothing_changes_on_get(app: Flask, client: FlaskClient, world: World) -
         f"/admin/programs/new/{world.current_period}",
         f"/console/targets/{world.current_period}/{world.own_dealer}",
         "/admin/statements/pay",
+        f"/training/sessions/{world.ids['upcoming_session']}",
+        f"/console/training/sessions/{world.ids['began_session']}",
+        f"/admin/courses/{world.ids['course']}/edit",
+        f"/admin/training/sessions/{world.ids['upcoming_session']}/edit",
+        f"/training/certificates/{world.tokens['own_certificate']}",
+        f"/verify?number={world.tokens['own_certificate']}",
     ):
         client.get(path).close()
     owner = app.test_client()
@@ -127,6 +133,8 @@ def test_nothing_changes_on_get(app: Flask, client: FlaskClient, world: World) -
     owner.get("/dealer/people").close()
     owner.get(f"/dealer/statements/{world.current_period}?extra=1000").close()
     owner.get(f"/dealer/statements/{world.previous_period}.csv").close()
+    owner.get(f"/training/enrollments/{world.ids['own_enrollment']}.ics").close()
+    owner.get(f"/training/sessions/{world.ids['upcoming_session']}/enrol").close()
     owner.get(f"/dealer/people/trainees/{world.ids['own_trainee']}/edit").close()
     owner.get(f"/dealer/people/staff/{world.ids['staff']}/deactivate").close()
     after = fingerprint(app)

@@ -166,6 +166,10 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
         "rebate_statement_final": False,
         "rebate_paid": False,
         "sales_import_finished": False,
+        "training_enrolled": False,
+        "training_seat_freed": False,
+        "training_session_cancelled": False,
+        "training_certificate": False,
     }
 
 

@@ -18,11 +18,15 @@ from portal.extensions import db
 from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
 from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, SalesImport, SalesLine, Target
 from portal.rebates.services import recompute_statements
+from portal.training.models import CourseSession
 from tests.conftest import count_queries, log_in
 from tests.factories import (
     World,
+    make_course,
     make_dealer,
+    make_enrollment,
     make_period,
+    make_session,
     make_territory,
     make_trainee,
     make_user,
@@ -78,6 +82,19 @@ PAGES = [
     ("admin", "/admin/programs"),
     ("admin", "/admin/programs/{program}/edit"),
     ("admin", "/admin/statements?period={previous_period}"),
+    ("dealer_owner", "/training/"),
+    ("dealer_staff", "/training/?category=technical&page=2"),
+    ("dealer_owner", "/training/sessions/{upcoming_session}"),
+    ("manager", "/training/sessions/{upcoming_session}"),
+    ("dealer_owner", "/dealer/training"),
+    ("dealer_staff", "/training/certificates/{own_certificate}"),
+    ("manager", "/console/training"),
+    ("manager", "/console/training?when=past"),
+    ("manager", "/console/training/sessions/{began_session}"),
+    ("admin", "/admin/courses"),
+    ("admin", "/admin/courses/{course}/edit"),
+    ("admin", "/admin/training/sessions/{upcoming_session}/edit"),
+    ("dealer_staff", "/verify?number={own_certificate}"),
 ]
 
 
@@ -138,6 +155,28 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
         subject = (own, own.dealer, territory)[index % 3]
         audit_change("test.event", actor=admin, subject=subject, before={"name": "a"}, after={"name": "b"})
     _grow_rebates(world, factor, manager, admin)
+    _grow_training(world, factor, own)
+
+
+def _grow_training(world: World, factor: int, owner: User) -> None:
+    """Courses, sessions, trainees and enrolments (seated, waiting, completed) in proportion to `factor`."""
+    upcoming = db.session.get(CourseSession, world.ids["upcoming_session"])
+    began = db.session.get(CourseSession, world.ids["began_session"])
+    dealer = owner.dealer
+    for number in range(factor):
+        course = make_course(prerequisites=[upcoming.course])
+        make_session(course, capacity=5, starts_in=timedelta(days=5 + number))
+        make_session(course, capacity=5, starts_in=timedelta(days=-30 - number), enrol_deadline=began.enrol_deadline,
+                     cancel_deadline=began.cancel_deadline)  # fmt: skip
+        for status, session in (("waitlisted", upcoming), ("enrolled", began), ("completed", began)):
+            trainee = make_trainee(dealer)
+            done = status == "completed"
+            enrollment = make_enrollment(session, trainee=trainee, status=status,
+                                         certificate=f"CERT-{next_id():014d}" if done else None,
+                                         expires_on=date.today() + timedelta(days=20) if done else None)  # fmt: skip
+            if status == "waitlisted":
+                upcoming.last_ticket += 1
+                enrollment.waitlist_ticket = upcoming.last_ticket
 
 
 def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None:
@@ -186,7 +225,8 @@ def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None
 def _statements(app: Flask, role: str, path: str, world: World) -> int:
     client = app.test_client()
     log_in(client, world.emails[role])
-    path = path.format(current_period=world.current_period, previous_period=world.previous_period, **world.ids)
+    path = path.format(current_period=world.current_period, previous_period=world.previous_period, **world.tokens,
+                       **world.ids)  # fmt: skip
     client.get(path)  # warm-up: first-request work is not what is being measured
     with count_queries(app) as statements:
         response = client.get(path)

@@ -63,6 +63,30 @@ KINDS: dict[str, Kind] = {
             _l("Sales file %(file)s is imported: %(imported)s lines added, %(skipped)s already there."),
             False,
         ),
+        Kind(
+            "training_enrolled",
+            _l("A colleague enrols you in training"),
+            _l("You are %(status)s for %(course)s on %(when)s."),
+            True,
+        ),
+        Kind(
+            "training_seat_freed",
+            _l("A seat frees for someone on a waitlist"),
+            _l("A seat freed: %(name)s moved from the waitlist into %(course)s on %(when)s."),
+            True,
+        ),
+        Kind(
+            "training_session_cancelled",
+            _l("A training session is cancelled"),
+            _l("The session of %(course)s on %(when)s is cancelled: %(reason)s"),
+            True,
+        ),
+        Kind(
+            "training_certificate",
+            _l("A certificate is issued"),
+            _l("%(name)s completed %(course)s; the certificate is ready."),
+            True,
+        ),
     )
 }
 
@@ -90,6 +114,12 @@ def _translated(value: object) -> str:
         amount, _sep, currency = value.removeprefix("money:").partition(":")
         if amount.lstrip("-").isdigit() and len(currency) == 3:
             return money(int(amount), currency)
+    if isinstance(value, str) and value.startswith("enrollment:"):
+        from portal.training.models import EnrollmentStatus
+
+        raw = value.removeprefix("enrollment:")
+        if raw in EnrollmentStatus._value2member_map_:
+            return label(EnrollmentStatus(raw)).lower()
     if isinstance(value, str) and value.startswith("status:"):
         raw = value.removeprefix("status:")
         if raw in DealerStatus._value2member_map_:

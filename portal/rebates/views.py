@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, render_te
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.csv_io import csv_response
@@ -192,8 +193,8 @@ def console_statement_csv(code: str, period_code: str) -> object:
 def _adjustment_form(dealer: Dealer, form: AdjustmentForm | None = None) -> AdjustmentForm:
     form = form or AdjustmentForm(formdata=None)
     closed = [period for period in db.session.execute(dealer_services.periods_newest_first()).scalars()]
-    form.corrects.choices = [("", _("None: this period"))] + [
-        (period.code, period.code) for period in closed if period.status.value == "closed"
+    form.corrects.choices = [SelectChoice("", _("None: this period"))] + [
+        SelectChoice(period.code, period.code) for period in closed if period.status.value == "closed"
     ]
     return form
 

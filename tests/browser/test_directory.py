@@ -245,6 +245,7 @@ def test_an_owner_uploads_a_document_and_the_manager_previews_it(
     manager.get_by_role("link", name="stand photo.jpg").click()
     image = manager.get_by_role("img", name="stand photo.jpg")
     expect(image).to_be_visible()
+    manager.wait_for_function("document.querySelector('img.evidence-image').complete")  # visible is not yet decoded
     assert manager.evaluate("document.querySelector('img.evidence-image').naturalWidth") == 320
     violations = axe_violations(manager)
     assert not violations, describe(violations)

@@ -1,0 +1,714 @@
+"""Training: the catalogue, fair and exact enrolment with a waitlist, attendance and certificates.
+
+Every change to a session's seats happens under that session's lock: SELECT ... FOR UPDATE on PostgreSQL, and on
+SQLite the write lock that every writing request takes with BEGIN IMMEDIATE. The seat itself is taken by a
+conditional UPDATE (seats_taken < capacity) checked by its row count, and unique constraints on (session, person)
+and (session, waitlist ticket) are the backstop. A seat freed while someone waits goes to the first in line in the
+same transaction, so a free seat and a waiting person never exist together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import abort
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.access import AccessRole, require_role
+from portal.accounts.models import User
+from portal.audit.services import audit_change
+from portal.dealers.models import Dealer, Trainee
+from portal.dealers.services import company_today, visible_dealers
+from portal.extensions import db
+from portal.notifications.services import notify
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.training import rules
+from portal.training.models import (
+    Course,
+    CourseCategory,
+    CoursePrerequisite,
+    CourseSession,
+    Enrollment,
+    EnrollmentStatus,
+    SessionStatus,
+)
+from portal.types import label, utcnow
+
+DEALER_ROLES = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+STAFF_ROLES = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+# --- Catalogue (admins) ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseInput:
+    code: str
+    title: str
+    category: CourseCategory
+    description: str
+    validity_months: int
+    prerequisite_ids: tuple[int, ...]
+    active: bool = True
+
+
+def all_courses() -> list[Course]:
+    return list(db.session.execute(select(Course).order_by(Course.code)).scalars())
+
+
+def get_course(course_id: int) -> Course:
+    course = db.session.get(Course, course_id)
+    if course is None:
+        abort(404)
+    return course
+
+
+def _requires(course_id: int, target_id: int, seen: set[int] | None = None) -> bool:
+    """Whether course `course_id` needs `target_id`, directly or through its own prerequisites."""
+    seen = seen or set()
+    needed = db.session.execute(
+        select(CoursePrerequisite.required_course_id).where(CoursePrerequisite.course_id == course_id)
+    ).scalars()
+    for required in needed:
+        if required == target_id:
+            return True
+        if required not in seen:
+            seen.add(required)
+            if _requires(required, target_id, seen):
+                return True
+    return False
+
+
+def save_course(actor: User, wanted: CourseInput, course: Course | None = None) -> Course:
+    require_role(actor, AccessRole.ADMIN)
+    code = wanted.code.strip().upper()
+    if not code or not wanted.title.strip():
+        raise InvalidInput("code", _("Give the course a code and a title."))
+    clash = select(Course.id).where(Course.code == code)
+    if course is not None:
+        clash = clash.where(Course.id != course.id)
+    if db.session.execute(clash).first():
+        raise InvalidInput("code", _("A course with this code already exists."))
+    if not 0 <= wanted.validity_months <= 120:
+        raise InvalidInput("validity_months", _("Between 0 (never expires) and 120 months."))
+    required = [get_course(course_id) for course_id in sorted(set(wanted.prerequisite_ids))]
+    if course is not None and any(other.id == course.id or _requires(other.id, course.id) for other in required):
+        raise InvalidInput("prerequisite_ids", _("A course cannot require itself, directly or through another."))
+    before = _course_snapshot(course) if course else None
+    if course is None:
+        course = Course(code=code)
+        db.session.add(course)
+    course.code, course.title, course.category = code, wanted.title.strip(), wanted.category
+    course.description, course.validity_months, course.active = (
+        wanted.description.strip(),
+        wanted.validity_months,
+        wanted.active,
+    )
+    db.session.flush()
+    db.session.execute(CoursePrerequisite.__table__.delete().where(CoursePrerequisite.course_id == course.id))
+    for other in required:
+        db.session.add(CoursePrerequisite(course_id=course.id, required_course_id=other.id))
+    db.session.flush()
+    db.session.expire(course, ["prerequisites"])
+    audit_change("course.saved", actor=actor, subject=course, before=before, after=_course_snapshot(course))
+    return course
+
+
+def _course_snapshot(course: Course) -> dict[str, object]:
+    return {
+        "code": course.code,
+        "title": course.title,
+        "category": course.category.value,
+        "validity_months": course.validity_months,
+        "active": course.active,
+        "prerequisites": [other.code for other in course.prerequisites],
+    }
+
+
+@dataclass(frozen=True)
+class SessionInput:
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    online_link: str
+    capacity: int
+    enrol_deadline: datetime
+    cancel_deadline: datetime
+
+
+def save_session(
+    actor: User, course: Course, wanted: SessionInput, session: CourseSession | None = None
+) -> CourseSession:
+    """Create or change a session; more seats go at once to the people waiting for them."""
+    require_role(actor, AccessRole.ADMIN)
+    if wanted.ends_at <= wanted.starts_at:
+        raise InvalidInput("ends_at", _("The end must come after the start."))
+    if wanted.enrol_deadline > wanted.starts_at:
+        raise InvalidInput("enrol_deadline", _("Enrolment must close before the session starts."))
+    if wanted.cancel_deadline > wanted.starts_at:
+        raise InvalidInput("cancel_deadline", _("Cancelling must close before the session starts."))
+    if not wanted.place.strip() and not wanted.online_link.strip():
+        raise InvalidInput("place", _("Give a place, an online link, or both."))
+    link = wanted.online_link.strip()
+    if link and not link.startswith("https://"):
+        raise InvalidInput("online_link", _("An online link starts with https://."))
+    if not 1 <= wanted.capacity <= 10_000:
+        raise InvalidInput("capacity", _("Between 1 and 10,000 seats."))
+    if session is not None:
+        session = lock_session(session.id)
+        if session.status is SessionStatus.CANCELLED:
+            raise IllegalTransition(_("This session was cancelled; it can no longer change."))
+        if wanted.capacity < session.seats_taken:
+            raise InvalidInput(
+                "capacity", _("%(count)s people already hold a seat; cancel some first.", count=session.seats_taken)
+            )
+    else:
+        session = CourseSession(course_id=course.id, seats_taken=0, last_ticket=0, status=SessionStatus.SCHEDULED)
+        db.session.add(session)
+    session.starts_at, session.ends_at = wanted.starts_at, wanted.ends_at
+    session.place, session.online_link, session.capacity = wanted.place.strip(), link, wanted.capacity
+    session.enrol_deadline, session.cancel_deadline = wanted.enrol_deadline, wanted.cancel_deadline
+    db.session.flush()
+    promoted = _fill_free_seats(session)
+    audit_change(
+        "course_session.saved",
+        actor=actor,
+        subject=session,
+        after={"capacity": session.capacity, "starts_at": session.starts_at.isoformat(), "promoted": promoted},
+    )
+    return session
+
+
+def get_session(session_id: int) -> CourseSession:
+    session = db.session.get(CourseSession, session_id)
+    if session is None:
+        abort(404)
+    return session
+
+
+def lock_session(session_id: int) -> CourseSession:
+    """The session row, locked for this transaction on PostgreSQL (SQLite: the request's write lock already)."""
+    query = select(CourseSession).where(CourseSession.id == session_id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=CourseSession)
+    session = db.session.execute(query).scalar_one_or_none()
+    if session is None:
+        abort(404)
+    return session
+
+
+def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
+    require_role(actor, AccessRole.ADMIN)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Say why; everyone enrolled is told."))
+    session = lock_session(session.id)
+    changed = db.session.execute(
+        update(CourseSession)
+        .where(CourseSession.id == session.id, CourseSession.status == SessionStatus.SCHEDULED)
+        .values(status=SessionStatus.CANCELLED, seats_taken=0)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise IllegalTransition(_("This session is already cancelled."))
+    affected = list(
+        db.session.execute(
+            select(Enrollment).where(Enrollment.session_id == session.id, Enrollment.status.in_(rules.ACTIVE))
+        ).scalars()
+    )
+    db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.session_id == session.id, Enrollment.status.in_(rules.ACTIVE))
+        .values(status=EnrollmentStatus.CANCELLED, waitlist_ticket=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire_all()
+    told = {"course": session.course.title, "when": _when(session), "reason": reason}
+    notify(_people_to_tell(affected), "training_session_cancelled", told, link="/dealer/training")
+    audit_change("course_session.cancelled", actor=actor, subject=session, after={"reason": reason})
+    return len(affected)
+
+
+def _when(session: CourseSession) -> str:
+    return session.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _people_to_tell(enrollments: list[Enrollment]) -> list[User]:
+    """The person if they have a login, else whoever enrolled them (trainees have no login)."""
+    ids = {enrollment.user_id or enrollment.enrolled_by_id for enrollment in enrollments} - {None}
+    if not ids:
+        return []
+    return list(db.session.execute(select(User).where(User.id.in_(ids))).scalars())
+
+
+# --- Enrolment (dealer users) ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # u<id> or t<id>
+    name: str
+    user_id: int | None
+    trainee_id: int | None
+
+
+def enrollable_people(user: User) -> list[Person]:
+    """The user first, then active colleagues, then active trainees of the same dealer."""
+    colleagues = db.session.execute(
+        select(User).where(User.dealer_id == user.dealer_id, User.active).order_by(User.name)
+    ).scalars()
+    trainees = db.session.execute(
+        select(Trainee).where(Trainee.dealer_id == user.dealer_id, Trainee.active).order_by(Trainee.name)
+    ).scalars()
+    people = [Person(f"u{user.id}", user.name, user.id, None)]
+    people += [Person(f"u{other.id}", other.name, other.id, None) for other in colleagues if other.id != user.id]
+    people += [Person(f"t{trainee.id}", trainee.name, None, trainee.id) for trainee in trainees]
+    return people
+
+
+def _person(user: User, key: str) -> Person:
+    for person in enrollable_people(user):
+        if person.key == key:
+            return person
+    raise InvalidInput("person", _("Choose someone of your dealer."))
+
+
+def _completed_course_ids(person: Person) -> set[int]:
+    column = Enrollment.user_id if person.user_id is not None else Enrollment.trainee_id
+    return set(
+        db.session.execute(
+            select(CourseSession.course_id)
+            .join(Enrollment, Enrollment.session_id == CourseSession.id)
+            .where(column == (person.user_id or person.trainee_id), Enrollment.status == EnrollmentStatus.COMPLETED)
+        ).scalars()
+    )
+
+
+def can_enrol_now(session: CourseSession, now: datetime | None = None) -> bool:
+    return session.status is SessionStatus.SCHEDULED and (now or utcnow()) <= session.enrol_deadline
+
+
+def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | None = None) -> Enrollment:
+    """A seat if one is free, else the waitlist with the next ticket; refusals say what to do instead."""
+    require_role(actor, *DEALER_ROLES)
+    now = now or utcnow()
+    person = _person(actor, person_key)
+    session = lock_session(session.id)
+    if session.status is not SessionStatus.SCHEDULED:
+        raise IllegalTransition(_("This session was cancelled."))
+    if now > session.enrol_deadline:
+        raise IllegalTransition(_("Enrolment for this session closed on %(when)s.", when=_when_closed(session)))
+    missing = [course for course in session.course.prerequisites if course.id not in _completed_course_ids(person)]
+    if missing:
+        raise InvalidInput(
+            "person",
+            _(
+                "%(name)s must first complete %(courses)s.",
+                name=person.name,
+                courses=", ".join(f"{course.code} {course.title}" for course in missing),
+            ),
+        )
+    existing = db.session.execute(
+        select(Enrollment).where(Enrollment.session_id == session.id, Enrollment.person_key == person.key)
+    ).scalar_one_or_none()
+    if existing is not None and existing.status is not EnrollmentStatus.CANCELLED:
+        raise InvalidInput(
+            "person", _("%(name)s is already %(status)s here.", name=person.name, status=label(existing.status))
+        )
+    took_seat = (
+        db.session.execute(
+            update(CourseSession)
+            .where(
+                CourseSession.id == session.id,
+                CourseSession.seats_taken < CourseSession.capacity,
+                CourseSession.status == SessionStatus.SCHEDULED,
+            )
+            .values(seats_taken=CourseSession.seats_taken + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+    ticket = None if took_seat else _next_ticket(session)
+    status = EnrollmentStatus.ENROLLED if took_seat else EnrollmentStatus.WAITLISTED
+    if existing is not None:  # enrols again after cancelling: the same row, through the transition table
+        _move(existing, EnrollmentStatus.CANCELLED, status, waitlist_ticket=ticket, enrolled_by_id=actor.id)
+        enrollment = existing
+    else:
+        enrollment = Enrollment(
+            session_id=session.id,
+            person_key=person.key,
+            dealer_id=actor.dealer_id,
+            user_id=person.user_id,
+            trainee_id=person.trainee_id,
+            status=status,
+            waitlist_ticket=ticket,
+            enrolled_by_id=actor.id,
+        )
+        db.session.add(enrollment)
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:
+            raise IllegalTransition(_("%(name)s was enrolled by someone else just now.", name=person.name)) from None
+    db.session.expire(session)
+    audit_change("enrollment.created", actor=actor, subject=enrollment, after={"status": status.value})
+    if person.user_id is not None and person.user_id != actor.id:
+        notify(
+            [db.session.get(User, person.user_id)],
+            "training_enrolled",
+            {"course": session.course.title, "when": _when(session), "status": f"enrollment:{status.value}"},
+            link=f"/training/sessions/{session.id}",
+        )
+    return enrollment
+
+
+def _when_closed(session: CourseSession) -> str:
+    return session.enrol_deadline.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _next_ticket(session: CourseSession) -> int:
+    db.session.execute(
+        update(CourseSession)
+        .where(CourseSession.id == session.id)
+        .values(last_ticket=CourseSession.last_ticket + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(db.session.execute(select(CourseSession.last_ticket).where(CourseSession.id == session.id)).scalar_one())
+
+
+def get_dealer_enrollment(user: User, enrollment_id: int) -> Enrollment:
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.dealer_id != user.dealer_id:
+        abort(404)
+    return enrollment
+
+
+def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None = None) -> Enrollment | None:
+    """Leave a session (or its waitlist); a seat given up goes to the first in line. Returns who moved in."""
+    require_role(actor, *DEALER_ROLES)
+    if enrollment.dealer_id != actor.dealer_id:
+        abort(404)
+    now = now or utcnow()
+    session = lock_session(enrollment.session_id)
+    db.session.refresh(enrollment)
+    current = enrollment.status
+    if current not in rules.ACTIVE:
+        raise IllegalTransition(_("This enrolment is already %(status)s.", status=label(current)))
+    if current is EnrollmentStatus.ENROLLED and now > session.cancel_deadline:
+        raise IllegalTransition(
+            _(
+                "Cancelling closed on %(when)s. Ask your channel manager.",
+                when=session.cancel_deadline.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        )
+    _move(enrollment, current, EnrollmentStatus.CANCELLED, waitlist_ticket=None)
+    promoted = None
+    if current is EnrollmentStatus.ENROLLED:
+        promoted = _promote_first_waiting(session)
+        if promoted is None:
+            db.session.execute(
+                update(CourseSession)
+                .where(CourseSession.id == session.id, CourseSession.seats_taken > 0)
+                .values(seats_taken=CourseSession.seats_taken - 1)
+                .execution_options(synchronize_session=False)
+            )
+    db.session.expire(session)
+    audit_change(
+        "enrollment.cancelled", actor=actor, subject=enrollment, before={"status": current.value},
+        after={"status": "cancelled", "promoted": promoted.id if promoted else None},
+    )  # fmt: skip
+    return promoted
+
+
+def _move(enrollment: Enrollment, current: EnrollmentStatus, target: EnrollmentStatus, **values: object) -> None:
+    """The one place an enrolment's status changes: legal by the table and still as read, or refused."""
+    if not rules.can_move(current, target):
+        raise IllegalTransition(
+            _("An enrolment cannot go from %(current)s to %(target)s.", current=label(current), target=label(target))
+        )
+    changed = db.session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.status == current)
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise IllegalTransition(_("Someone else changed this enrolment first. Reload the page."))
+    db.session.expire(enrollment)
+
+
+def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
+    first = db.session.execute(
+        select(Enrollment)
+        .where(Enrollment.session_id == session.id, Enrollment.status == EnrollmentStatus.WAITLISTED)
+        .order_by(Enrollment.waitlist_ticket)
+        .limit(1)
+    ).scalar_one_or_none()
+    if first is None:
+        return None
+    _move(first, EnrollmentStatus.WAITLISTED, EnrollmentStatus.ENROLLED, waitlist_ticket=None)
+    notify(
+        _people_to_tell([first]),
+        "training_seat_freed",
+        {"name": first.person_name, "course": session.course.title, "when": _when(session)},
+        link=f"/training/sessions/{session.id}",
+    )
+    return first
+
+
+def _fill_free_seats(session: CourseSession) -> int:
+    """After more seats: the first in line take them, one by one, under the session's lock."""
+    promoted = 0
+    while True:
+        took = db.session.execute(
+            update(CourseSession)
+            .where(
+                CourseSession.id == session.id,
+                CourseSession.seats_taken < CourseSession.capacity,
+                CourseSession.status == SessionStatus.SCHEDULED,
+            )
+            .values(seats_taken=CourseSession.seats_taken + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if took != 1:
+            break
+        if _promote_first_waiting(session) is None:
+            db.session.execute(
+                update(CourseSession)
+                .where(CourseSession.id == session.id)
+                .values(seats_taken=CourseSession.seats_taken - 1)
+                .execution_options(synchronize_session=False)
+            )
+            break
+        promoted += 1
+    db.session.expire(session)
+    return promoted
+
+
+def waitlist_positions(session_id: int) -> dict[int, int]:
+    """Enrolment id -> place in line (1 is next), from the tickets of the people still waiting."""
+    waiting = db.session.execute(
+        select(Enrollment.id)
+        .where(Enrollment.session_id == session_id, Enrollment.status == EnrollmentStatus.WAITLISTED)
+        .order_by(Enrollment.waitlist_ticket)
+    ).scalars()
+    return {enrollment_id: place for place, enrollment_id in enumerate(waiting, start=1)}
+
+
+# --- Attendance and certificates (managers, admins) ------------------------------------------------------------------
+
+
+def roster_query(user: User, session: CourseSession) -> Select[tuple[Enrollment]]:
+    """The session's people a manager may see: their portfolio's (admins and senior managers: everyone)."""
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    return (
+        select(Enrollment)
+        .where(Enrollment.session_id == session.id, Enrollment.dealer_id.in_(dealers))
+        .order_by(Enrollment.status, Enrollment.waitlist_ticket, Enrollment.id)
+    )
+
+
+def get_roster_enrollment(user: User, enrollment_id: int) -> Enrollment:
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        abort(404)
+    visible = db.session.execute(
+        visible_dealers(user).with_only_columns(Dealer.id).where(Dealer.id == enrollment.dealer_id)
+    ).first()
+    if visible is None:
+        abort(404)
+    return enrollment
+
+
+def record_attendance(
+    actor: User, enrollment: Enrollment, outcome: EnrollmentStatus, now: datetime | None = None
+) -> Enrollment:
+    """Attended or no-show once the session has begun; completion after attendance issues the certificate."""
+    require_role(actor, *STAFF_ROLES)
+    now = now or utcnow()
+    session = enrollment.session
+    if outcome not in (EnrollmentStatus.ATTENDED, EnrollmentStatus.NO_SHOW, EnrollmentStatus.COMPLETED):
+        raise InvalidInput("outcome", _("Choose attended, no-show or completed."))
+    if now < session.starts_at:
+        raise IllegalTransition(_("Attendance is recorded once the session has begun."))
+    current = enrollment.status
+    values: dict[str, object] = {}
+    if outcome is EnrollmentStatus.COMPLETED:
+        completed_on = company_today(now)
+        values = {
+            "completed_on": completed_on,
+            "certificate_expires_on": rules.certificate_expiry(completed_on, session.course.validity_months),
+            "certificate_number": _unused_certificate_number(),
+        }
+    _move(enrollment, current, outcome, **values)
+    audit_change(
+        "enrollment.attendance", actor=actor, subject=enrollment, before={"status": current.value},
+        after={"status": outcome.value, "certificate": values.get("certificate_number")},
+    )  # fmt: skip
+    if outcome is EnrollmentStatus.COMPLETED:
+        notify(
+            _people_to_tell([enrollment]),
+            "training_certificate",
+            {"name": enrollment.person_name, "course": session.course.title},
+            link=f"/training/certificates/{enrollment.certificate_number}",
+        )
+    return enrollment
+
+
+def _unused_certificate_number() -> str:
+    while True:
+        number = rules.new_certificate_number()
+        if not db.session.execute(select(Enrollment.id).where(Enrollment.certificate_number == number)).first():
+            return number
+
+
+@dataclass(frozen=True)
+class Verification:
+    genuine: bool
+    valid: bool
+    expires_on: date | None
+
+
+def verify_certificate(number: str, today: date | None = None) -> Verification:
+    """Anyone may check a number: genuine or not, valid or expired. Nothing about the holder is revealed."""
+    cleaned = number.strip().upper()
+    found = db.session.execute(
+        select(Enrollment.certificate_expires_on).where(
+            Enrollment.certificate_number == cleaned, Enrollment.status == EnrollmentStatus.COMPLETED
+        )
+    ).first()
+    if found is None:
+        return Verification(False, False, None)
+    expires_on = found[0]
+    today = today or company_today()
+    return Verification(True, expires_on is None or expires_on >= today, expires_on)
+
+
+def get_certificate(user: User, number: str) -> Enrollment:
+    """The printable certificate: for the holder's dealer, its managers and admins; others get 404."""
+    enrollment = db.session.execute(
+        select(Enrollment).where(
+            Enrollment.certificate_number == number, Enrollment.status == EnrollmentStatus.COMPLETED
+        )
+    ).scalar_one_or_none()
+    if enrollment is None:
+        abort(404)
+    if user.access_role in DEALER_ROLES:
+        if enrollment.dealer_id != user.dealer_id:
+            abort(404)
+        return enrollment
+    return get_roster_enrollment(user, enrollment.id)
+
+
+# --- Reading ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    category: CourseCategory | None = None
+    from_day: date | None = None
+    text: str = ""
+
+
+def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Select[tuple[CourseSession]]:
+    """Scheduled sessions still to start, soonest first."""
+    now = now or utcnow()
+    query = (
+        select(CourseSession)
+        .join(Course, Course.id == CourseSession.course_id)
+        .where(CourseSession.status == SessionStatus.SCHEDULED, CourseSession.starts_at > now, Course.active)
+    )
+    if wanted.category is not None:
+        query = query.where(Course.category == wanted.category)
+    if wanted.from_day is not None:
+        query = query.where(
+            CourseSession.starts_at >= datetime.combine(wanted.from_day, datetime.min.time(), now.tzinfo)
+        )
+    text = wanted.text.strip()
+    if text:
+        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+        query = query.where((Course.title.ilike(pattern)) | (Course.code.ilike(pattern)))
+    return query.order_by(CourseSession.starts_at, CourseSession.id)
+
+
+def dealer_enrollments_in(user: User, session: CourseSession) -> list[Enrollment]:
+    return list(
+        db.session.execute(
+            select(Enrollment)
+            .where(Enrollment.session_id == session.id, Enrollment.dealer_id == user.dealer_id)
+            .order_by(Enrollment.id)
+        ).scalars()
+    )
+
+
+def dealer_training_query(dealer_id: int) -> Select[tuple[Enrollment]]:
+    """Everything the dealer's people did or will do, newest session first: the transcript."""
+    return (
+        select(Enrollment)
+        .join(CourseSession, CourseSession.id == Enrollment.session_id)
+        .where(Enrollment.dealer_id == dealer_id, Enrollment.status != EnrollmentStatus.CANCELLED)
+        .order_by(CourseSession.starts_at.desc(), Enrollment.id)
+    )
+
+
+def expiring_certificates(dealer_id: int, today: date) -> list[Enrollment]:
+    return list(
+        db.session.execute(
+            select(Enrollment)
+            .where(
+                Enrollment.dealer_id == dealer_id,
+                Enrollment.status == EnrollmentStatus.COMPLETED,
+                Enrollment.certificate_expires_on.is_not(None),
+                Enrollment.certificate_expires_on >= today,
+                Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
+            )
+            .order_by(Enrollment.certificate_expires_on)
+            .limit(50)
+        ).scalars()
+    )
+
+
+def completion_by_dealer(user: User, today: date):  # type: ignore[no-untyped-def]
+    """Per visible dealer: people trained (a valid certificate), certificates expiring soon, seats booked ahead."""
+    valid = and_(
+        Enrollment.status == EnrollmentStatus.COMPLETED,
+        (Enrollment.certificate_expires_on.is_(None)) | (Enrollment.certificate_expires_on >= today),
+    )
+    soon = and_(
+        Enrollment.status == EnrollmentStatus.COMPLETED,
+        Enrollment.certificate_expires_on >= today,
+        Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
+    )
+    counts = (
+        select(
+            Enrollment.dealer_id,
+            func.count(func.distinct(case((valid, Enrollment.person_key)))).label("trained"),
+            func.count(case((valid, 1))).label("certificates"),
+            func.count(case((soon, 1))).label("expiring"),
+            func.count(case((Enrollment.status.in_(rules.ACTIVE), 1))).label("booked"),
+        )
+        .group_by(Enrollment.dealer_id)
+        .subquery()
+    )
+    return (
+        visible_dealers(user)
+        .outerjoin(counts, counts.c.dealer_id == Dealer.id)
+        .add_columns(
+            func.coalesce(counts.c.trained, 0),
+            func.coalesce(counts.c.certificates, 0),
+            func.coalesce(counts.c.expiring, 0),
+            func.coalesce(counts.c.booked, 0),
+        )
+        .order_by(Dealer.code)
+    )
+
+
+def staff_sessions_query(upcoming: bool, now: datetime | None = None) -> Select[tuple[CourseSession]]:
+    now = now or utcnow()
+    query = select(CourseSession)
+    if upcoming:
+        return query.where(CourseSession.ends_at >= now).order_by(CourseSession.starts_at, CourseSession.id)
+    return query.where(CourseSession.ends_at < now).order_by(CourseSession.starts_at.desc(), CourseSession.id)
