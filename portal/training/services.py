@@ -318,19 +318,7 @@ def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | 
         raise InvalidInput(
             "person", _("%(name)s is already %(status)s here.", name=person.name, status=label(existing.status))
         )
-    took_seat = (
-        db.session.execute(
-            update(CourseSession)
-            .where(
-                CourseSession.id == session.id,
-                CourseSession.seats_taken < CourseSession.capacity,
-                CourseSession.status == SessionStatus.SCHEDULED,
-            )
-            .values(seats_taken=CourseSession.seats_taken + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
-    )
+    took_seat = _take_seat(session.id)
     ticket = None if took_seat else _next_ticket(session)
     status = EnrollmentStatus.ENROLLED if took_seat else EnrollmentStatus.WAITLISTED
     if existing is not None:  # enrols again after cancelling: the same row, through the transition table
@@ -409,12 +397,7 @@ def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None 
     if current is EnrollmentStatus.ENROLLED:
         promoted = _promote_first_waiting(session)
         if promoted is None:
-            db.session.execute(
-                update(CourseSession)
-                .where(CourseSession.id == session.id, CourseSession.seats_taken > 0)
-                .values(seats_taken=CourseSession.seats_taken - 1)
-                .execution_options(synchronize_session=False)
-            )
+            _give_back_seat(session.id)
     db.session.expire(session)
     audit_change(
         "enrollment.cancelled", actor=actor, subject=enrollment, before={"status": current.value},
@@ -459,29 +442,38 @@ def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
     return first
 
 
-def _fill_free_seats(session: CourseSession) -> int:
-    """After more seats: the first in line take them, one by one, under the session's lock."""
-    promoted = 0
-    while True:
-        took = db.session.execute(
+def _take_seat(session_id: int) -> bool:
+    """The seat itself: one conditional UPDATE, so two people can never take the last seat both."""
+    return (
+        db.session.execute(
             update(CourseSession)
             .where(
-                CourseSession.id == session.id,
+                CourseSession.id == session_id,
                 CourseSession.seats_taken < CourseSession.capacity,
                 CourseSession.status == SessionStatus.SCHEDULED,
             )
             .values(seats_taken=CourseSession.seats_taken + 1)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if took != 1:
-            break
+        == 1
+    )
+
+
+def _give_back_seat(session_id: int) -> None:
+    db.session.execute(
+        update(CourseSession)
+        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
+        .values(seats_taken=CourseSession.seats_taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _fill_free_seats(session: CourseSession) -> int:
+    """After more seats: the first in line take them, one by one, under the session's lock."""
+    promoted = 0
+    while _take_seat(session.id):
         if _promote_first_waiting(session) is None:
-            db.session.execute(
-                update(CourseSession)
-                .where(CourseSession.id == session.id)
-                .values(seats_taken=CourseSession.seats_taken - 1)
-                .execution_options(synchronize_session=False)
-            )
+            _give_back_seat(session.id)
             break
         promoted += 1
     db.session.expire(session)
