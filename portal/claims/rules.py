@@ -1,0 +1,189 @@
+"""Promotion-expense claims: the workflow table, the submission checks and the flags. Pure: no database.
+
+The workflow (DESIGN.md): draft -> submitted -> approved | partially_approved | rejected | needs_info;
+needs_info -> submitted; submitted -> awaiting_second_approval when the amount to approve is above the threshold;
+awaiting_second_approval -> approved | partially_approved | rejected | submitted (sent back); approved and
+partially_approved -> paid; draft, submitted and needs_info -> withdrawn; rejected -> submitted only through a
+dispute outcome "reopen" (`reopened=True`).
+
+Flags are reasons for a reviewer to look twice; they never decide anything by themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+class ClaimStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    AWAITING_SECOND_APPROVAL = "awaiting_second_approval"
+    APPROVED = "approved"
+    PARTIALLY_APPROVED = "partially_approved"
+    REJECTED = "rejected"
+    NEEDS_INFO = "needs_info"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+
+
+S = ClaimStatus
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    S.DRAFT: frozenset({S.SUBMITTED, S.WITHDRAWN}),
+    S.SUBMITTED: frozenset(
+        {S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED, S.NEEDS_INFO, S.AWAITING_SECOND_APPROVAL, S.WITHDRAWN}
+    ),
+    S.NEEDS_INFO: frozenset({S.SUBMITTED, S.WITHDRAWN}),
+    S.AWAITING_SECOND_APPROVAL: frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED, S.SUBMITTED}),
+    S.APPROVED: frozenset({S.PAID}),
+    S.PARTIALLY_APPROVED: frozenset({S.PAID}),
+    S.REJECTED: frozenset(),  # reopened only by a dispute outcome, see can_move
+    S.PAID: frozenset(),
+    S.WITHDRAWN: frozenset(),
+}
+PENDING = frozenset({S.SUBMITTED, S.AWAITING_SECOND_APPROVAL, S.NEEDS_INFO})  # money held against the budget
+APPROVED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAID})
+
+
+def can_move(current: ClaimStatus, target: ClaimStatus, *, reopened: bool = False) -> bool:
+    if current is S.REJECTED and target is S.SUBMITTED:
+        return reopened
+    return target in TRANSITIONS[current]
+
+
+def needs_second_approval(amount_to_approve: int, threshold: int) -> bool:
+    """Above the threshold (of the amount being approved, not the amount asked) a second person decides."""
+    return amount_to_approve > threshold
+
+
+def available(allocation: int, approved: int, pending: int) -> int:
+    """What is left of a promotion budget: allocation - approved - pending (may be negative after a cut)."""
+    return allocation - approved - pending
+
+
+# --- Submission checks ----------------------------------------------------------------------------------------------
+
+
+class Problem(enum.StrEnum):
+    NO_EVIDENCE = "no_evidence"
+    DATES_OUTSIDE_PERIOD = "dates_outside_period"
+    DATES_REVERSED = "dates_reversed"
+    ACTIVITY_NOT_OVER = "activity_not_over"
+    WINDOW_CLOSED = "window_closed"
+    AMOUNT_NOT_POSITIVE = "amount_not_positive"
+    OVER_BUDGET = "over_budget"
+    OVER_PRE_APPROVAL = "over_pre_approval"
+    PRE_APPROVAL_MISSING = "pre_approval_missing"
+    DEALER_CANNOT_SUBMIT = "dealer_cannot_submit"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the checks need to know about a claim as it is submitted."""
+
+    amount: int
+    evidence_count: int
+    activity_start: date
+    activity_end: date
+    period_start: date
+    period_end: date
+    today: date
+    claim_window_days: int
+    left_in_budget: int  # available, not counting this claim
+    needs_pre_approval: bool
+    pre_approved_amount: int | None  # the approved request's estimate, None without one
+    over_pre_approval_reason: str
+    dealer_may_submit: bool
+
+
+def submission_problems(claim: Submission) -> list[Problem]:
+    """Every reason this claim cannot be submitted yet, in the order the form shows them; empty means it can."""
+    problems = []
+    if not claim.dealer_may_submit:
+        problems.append(Problem.DEALER_CANNOT_SUBMIT)
+    if claim.evidence_count < 1:
+        problems.append(Problem.NO_EVIDENCE)
+    if claim.activity_end < claim.activity_start:
+        problems.append(Problem.DATES_REVERSED)
+    elif claim.activity_start < claim.period_start or claim.activity_end > claim.period_end:
+        problems.append(Problem.DATES_OUTSIDE_PERIOD)
+    if claim.activity_end > claim.today:
+        problems.append(Problem.ACTIVITY_NOT_OVER)
+    elif claim.today > claim_deadline(claim.activity_end, claim.claim_window_days):
+        problems.append(Problem.WINDOW_CLOSED)
+    if claim.amount <= 0:
+        problems.append(Problem.AMOUNT_NOT_POSITIVE)
+    elif claim.amount > claim.left_in_budget:
+        problems.append(Problem.OVER_BUDGET)
+    if claim.needs_pre_approval and claim.pre_approved_amount is None:
+        problems.append(Problem.PRE_APPROVAL_MISSING)
+    elif (
+        claim.pre_approved_amount is not None
+        and claim.amount > claim.pre_approved_amount
+        and not claim.over_pre_approval_reason.strip()
+    ):
+        problems.append(Problem.OVER_PRE_APPROVAL)
+    return problems
+
+
+def claim_deadline(activity_end: date, window_days: int) -> date:
+    """The last day a claim may be submitted: `window_days` after the activity ended (inclusive)."""
+    return activity_end + timedelta(days=window_days)
+
+
+# --- Flags ------------------------------------------------------------------------------------------------------------
+
+
+class Flag(enum.StrEnum):
+    SAME_EVIDENCE_ELSEWHERE = "same_evidence_elsewhere"
+    SAME_INVOICE_ELSEWHERE = "same_invoice_elsewhere"
+    JUST_UNDER_THRESHOLD = "just_under_threshold"
+    ROUND_AMOUNT = "round_amount"
+    LATE_SUBMISSION = "late_submission"
+    MOST_OF_BUDGET = "most_of_budget"
+
+
+JUST_UNDER_SHARE = 10  # % below the second-approval threshold that counts as "just under"
+MOST_OF_BUDGET_SHARE = 50  # % of the allocation one claim may take before it is flagged
+LATE_SHARE = 75  # % of the claim window after which a submission is late
+ROUND_MAJOR_UNITS = 1000  # amounts that are a whole multiple of this many major units are "round"
+
+
+@dataclass(frozen=True)
+class FlagFacts:
+    amount: int  # minor units
+    minor_per_major: int  # 100 for CNY, 1 for JPY
+    second_approval_threshold: int
+    allocation: int
+    activity_end: date
+    submitted_on: date
+    claim_window_days: int
+    claims_sharing_evidence: Sequence[int]  # ids of other claims (any dealer) with a file of the same SHA-256
+    claims_sharing_invoice: Sequence[int]  # ids of other claims with the same vendor tax id and invoice number
+
+
+@dataclass(frozen=True)
+class Raised:
+    flag: Flag
+    related_claims: tuple[int, ...] = ()
+
+
+def flags_for(facts: FlagFacts) -> list[Raised]:
+    raised = []
+    if facts.claims_sharing_evidence:
+        raised.append(Raised(Flag.SAME_EVIDENCE_ELSEWHERE, tuple(sorted(set(facts.claims_sharing_evidence)))))
+    if facts.claims_sharing_invoice:
+        raised.append(Raised(Flag.SAME_INVOICE_ELSEWHERE, tuple(sorted(set(facts.claims_sharing_invoice)))))
+    threshold = facts.second_approval_threshold
+    if threshold > 0 and threshold * (100 - JUST_UNDER_SHARE) <= facts.amount * 100 and facts.amount <= threshold:
+        raised.append(Raised(Flag.JUST_UNDER_THRESHOLD))
+    if facts.amount > 0 and facts.amount % (ROUND_MAJOR_UNITS * facts.minor_per_major) == 0:
+        raised.append(Raised(Flag.ROUND_AMOUNT))
+    waited = (facts.submitted_on - facts.activity_end).days
+    if facts.claim_window_days > 0 and waited * 100 > facts.claim_window_days * LATE_SHARE:
+        raised.append(Raised(Flag.LATE_SUBMISSION))
+    if facts.allocation > 0 and facts.amount * 100 > facts.allocation * MOST_OF_BUDGET_SHARE:
+        raised.append(Raised(Flag.MOST_OF_BUDGET))
+    return raised
