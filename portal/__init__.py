@@ -70,6 +70,9 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     ):
         app.register_blueprint(blueprint)
 
+    from portal.claims import models as claim_models  # the claims tables, known to migrations before their pages
+
+    del claim_models
     from portal.dealers import documents
 
     documents.register()  # the owners of evidence files and their permission hooks

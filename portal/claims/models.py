@@ -1,0 +1,184 @@
+"""Promotion budgets, pre-approval requests, claims, their events and flags.
+
+Money is integer minor units in the dealer's currency. A claim's status changes only through the workflow table in
+rules.py, by a conditional UPDATE in the services; every change leaves a ClaimEvent.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.claims.rules import ClaimStatus, Flag, Problem
+from portal.extensions import db
+from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.dealers.models import Dealer, Period
+
+
+class FundRequestStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+register_labels(
+    {
+        ClaimStatus.DRAFT: _l("Draft"),
+        ClaimStatus.SUBMITTED: _l("Submitted"),
+        ClaimStatus.AWAITING_SECOND_APPROVAL: _l("Awaiting second approval"),
+        ClaimStatus.APPROVED: _l("Approved"),
+        ClaimStatus.PARTIALLY_APPROVED: _l("Partially approved"),
+        ClaimStatus.REJECTED: _l("Rejected"),
+        ClaimStatus.NEEDS_INFO: _l("Information requested"),
+        ClaimStatus.PAID: _l("Paid"),
+        ClaimStatus.WITHDRAWN: _l("Withdrawn"),
+        FundRequestStatus.SUBMITTED: _l("Submitted"),
+        FundRequestStatus.APPROVED: _l("Approved"),
+        FundRequestStatus.REJECTED: _l("Rejected"),
+        FundRequestStatus.USED: _l("Used"),
+        FundRequestStatus.EXPIRED: _l("Expired"),
+        Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same file is attached to another claim"),
+        Flag.SAME_INVOICE_ELSEWHERE: _l("The same vendor invoice is in another claim"),
+        Flag.JUST_UNDER_THRESHOLD: _l("Just under the second-approval threshold"),
+        Flag.ROUND_AMOUNT: _l("A round amount"),
+        Flag.LATE_SUBMISSION: _l("Submitted late in the claim window"),
+        Flag.MOST_OF_BUDGET: _l("Takes most of the budget"),
+        Problem.NO_EVIDENCE: _l("Attach at least one evidence file."),
+        Problem.DATES_OUTSIDE_PERIOD: _l("The activity dates must fall inside the budget's period."),
+        Problem.DATES_REVERSED: _l("The activity cannot end before it starts."),
+        Problem.ACTIVITY_NOT_OVER: _l("Claim once the activity is over."),
+        Problem.WINDOW_CLOSED: _l("The claim window for this activity has closed."),
+        Problem.AMOUNT_NOT_POSITIVE: _l("Enter an amount above zero."),
+        Problem.OVER_BUDGET: _l("The amount is more than what is left of the budget."),
+        Problem.OVER_PRE_APPROVAL: _l("The amount is above the pre-approved cost: say why."),
+        Problem.PRE_APPROVAL_MISSING: _l("This activity needs an approved pre-approval request first."),
+        Problem.DEALER_CANNOT_SUBMIT: _l("Your dealer cannot submit new claims while it is suspended."),
+    }
+)
+
+
+class ActivityType(db.Model):
+    """Advertising, in-store display, trade show, promotion event...; some need pre-approval."""
+
+    __tablename__ = "activity_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    needs_pre_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FundAllocation(db.Model):
+    """A dealer's promotion budget for a period."""
+
+    __tablename__ = "fund_allocations"
+    __table_args__ = (UniqueConstraint("dealer_id", "period_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class FundRequest(db.Model):
+    """Pre-approval of a planned activity; an approved request is used by one claim."""
+
+    __tablename__ = "fund_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    activity_type_id: Mapped[int] = mapped_column(ForeignKey("activity_types.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    planned_start: Mapped[date] = mapped_column(Date)
+    planned_end: Mapped[date] = mapped_column(Date)
+    estimated_cost: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[FundRequestStatus] = mapped_column(str_enum(FundRequestStatus), index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Claim(db.Model):
+    __tablename__ = "claims"
+    __table_args__ = (
+        Index("ix_claims_status_submitted", "status", "submitted_at"),
+        Index("ix_claims_invoice", "vendor_tax_id", "invoice_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    activity_type_id: Mapped[int] = mapped_column(ForeignKey("activity_types.id"))
+    fund_request_id: Mapped[int | None] = mapped_column(ForeignKey("fund_requests.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    activity_start: Mapped[date] = mapped_column(Date)
+    activity_end: Mapped[date] = mapped_column(Date)
+    vendor: Mapped[str] = mapped_column(String(200), default="")
+    vendor_tax_id: Mapped[str] = mapped_column(String(32), default="")
+    invoice_number: Mapped[str] = mapped_column(String(64), default="")
+    amount_requested: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_approved: Mapped[int | None] = mapped_column(BigInteger)
+    over_pre_approval_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ClaimStatus] = mapped_column(str_enum(ClaimStatus, 40), default=ClaimStatus.DRAFT, index=True)
+    submission_count: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment_reference: Mapped[str] = mapped_column(String(120), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+    period: Mapped[Period] = relationship(lazy="joined")
+    activity_type: Mapped[ActivityType] = relationship(lazy="joined")
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "claim", self.id, f"{self.dealer.code} {self.title}"[:200]
+
+
+class ClaimEvent(db.Model):
+    """The claim's timeline: every transition with who, from, to and the note, and comments between them."""
+
+    __tablename__ = "claim_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_status: Mapped[ClaimStatus | None] = mapped_column(str_enum(ClaimStatus, 40))
+    to_status: Mapped[ClaimStatus | None] = mapped_column(str_enum(ClaimStatus, 40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class ClaimFlag(db.Model):
+    """A reason to look twice, computed at submission, with the claims it relates to."""
+
+    __tablename__ = "claim_flags"
+    __table_args__ = (UniqueConstraint("claim_id", "flag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    flag: Mapped[Flag] = mapped_column(str_enum(Flag, 40), index=True)
+    related_claims: Mapped[list[int]] = mapped_column(JSON, default=list)
