@@ -79,6 +79,12 @@ class Config:
     EVIDENCE_MAX_FILE_BYTES = 10 * 1024 * 1024
     EVIDENCE_MAX_PIXELS = 40_000_000
     EVIDENCE_MAX_FILES_PER_OBJECT = 20
+
+    # Promotion claims: days after an activity to claim it; above this amount (minor units) a second person
+    # approves; bulk approval takes only unflagged claims up to this amount.
+    CLAIM_WINDOW_DAYS = 60
+    CLAIM_SECOND_APPROVAL_THRESHOLD = 2_000_000
+    CLAIM_BULK_APPROVAL_LIMIT = 500_000
     EVIDENCE_MAX_BYTES_PER_OBJECT = 50 * 1024 * 1024
     EVIDENCE_ORPHAN_AGE_HOURS = 24
 

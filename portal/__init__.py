@@ -70,12 +70,11 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     ):
         app.register_blueprint(blueprint)
 
-    from portal.claims import models as claim_models  # the claims tables, known to migrations before their pages
-
-    del claim_models
+    from portal.claims import services as claim_services
     from portal.dealers import documents
 
     documents.register()  # the owners of evidence files and their permission hooks
+    claim_services.register_evidence_owner()
 
     from portal import cli, jobs
 

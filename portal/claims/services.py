@@ -5,19 +5,47 @@ The claim workflow's services (draft, submit, review, pay) build on this; see ru
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from datetime import date
 
+from babel.numbers import get_currency_precision
+from flask import abort, current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select, update
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
-from portal.audit.services import record_event
-from portal.claims.models import Claim, FundAllocation
-from portal.claims.rules import APPROVED, PENDING, available
-from portal.dealers.models import Dealer, Period, PeriodStatus
+from portal.audit.services import audit_change, record_event
+from portal.claims.models import (
+    ActivityType,
+    Claim,
+    ClaimEvent,
+    ClaimFlag,
+    FundAllocation,
+    FundRequest,
+    FundRequestStatus,
+)
+from portal.claims.rules import (
+    APPROVED,
+    PENDING,
+    ClaimStatus,
+    FlagFacts,
+    Problem,
+    Raised,
+    Submission,
+    available,
+    can_move,
+    flags_for,
+    needs_second_approval,
+    submission_problems,
+)
+from portal.dealers.models import Dealer, DealerStatus, Period, PeriodStatus
+from portal.dealers.services import company_today, visible_dealers
+from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import label, utcnow
 
 
 @dataclass(frozen=True)
@@ -76,3 +104,364 @@ def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> 
     )
     db.session.flush()
     return allocation
+
+
+# --- Claims: drafting, submission, withdrawal ------------------------------------------------------------------------
+
+CLAIM_OWNER = "claim"
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    activity_type_id: int
+    title: str
+    description: str
+    activity_start: date
+    activity_end: date
+    vendor: str
+    vendor_tax_id: str
+    invoice_number: str
+    amount: int
+    fund_request_id: int | None = None
+    over_pre_approval_reason: str = ""
+
+
+def visible_claims(user: User) -> Select[tuple[Claim]]:
+    """Claims of the dealers the user may see (dealer users: their own dealer's)."""
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    return select(Claim).where(Claim.dealer_id.in_(dealers))
+
+
+def get_visible_claim(user: User, claim_id: int) -> Claim:
+    claim = db.session.execute(visible_claims(user).where(Claim.id == claim_id)).scalar_one_or_none()
+    if claim is None:
+        abort(404)
+    return claim
+
+
+def _check_fields(data: ClaimInput) -> None:
+    if not data.title.strip():
+        raise InvalidInput("title", _("Give the claim a title."))
+    if db.session.get(ActivityType, data.activity_type_id) is None:
+        raise InvalidInput("activity_type_id", _("Choose an activity type."))
+    if data.amount < 0 or data.amount >= 10**13:
+        raise InvalidInput("amount", _("Enter an amount of zero or more."))
+
+
+def _apply(claim: Claim, data: ClaimInput) -> None:
+    claim.activity_type_id, claim.title, claim.description = data.activity_type_id, data.title.strip(), data.description
+    claim.activity_start, claim.activity_end = data.activity_start, data.activity_end
+    claim.vendor, claim.vendor_tax_id = data.vendor.strip(), data.vendor_tax_id.strip().upper()
+    claim.invoice_number, claim.amount_requested = data.invoice_number.strip().upper(), data.amount
+    claim.fund_request_id, claim.over_pre_approval_reason = data.fund_request_id, data.over_pre_approval_reason
+
+
+def create_draft(actor: User, period: Period, data: ClaimInput) -> Claim:
+    """A dealer user starts a claim; drafts are kept and finished later."""
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    _check_fields(data)
+    claim = Claim(dealer_id=actor.dealer_id, period_id=period.id, status=ClaimStatus.DRAFT, created_by_id=actor.id)
+    _apply(claim, data)
+    db.session.add(claim)
+    db.session.flush()
+    _event(claim, actor, None, ClaimStatus.DRAFT, "")
+    audit_change("claim.drafted", actor=actor, subject=claim, after={"amount": data.amount})
+    return claim
+
+
+def update_draft(actor: User, claim: Claim, data: ClaimInput) -> None:
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    if claim.dealer_id != actor.dealer_id:
+        abort(404)
+    if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
+        raise IllegalTransition(_("Only a draft, or a claim asked for information, can be changed."))
+    _check_fields(data)
+    _apply(claim, data)
+    db.session.flush()
+
+
+def _event(claim: Claim, actor: User | None, before: ClaimStatus | None, after: ClaimStatus | None, note: str,
+           **details: object) -> None:  # fmt: skip
+    db.session.add(
+        ClaimEvent(
+            claim_id=claim.id,
+            actor_id=actor.id if actor else None,
+            from_status=before,
+            to_status=after,
+            note=note,
+            details=details,
+        )
+    )
+
+
+def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, note: str = "", *,
+          reopened: bool = False, **values: object) -> None:  # fmt: skip
+    """The one place a claim's status changes: legal by the table, and still what the caller read (else 409)."""
+    if not can_move(current, target, reopened=reopened):
+        raise IllegalTransition(
+            _("A claim cannot go from %(current)s to %(target)s.", current=label(current), target=label(target))
+        )
+    changed = db.session.execute(
+        update(Claim)
+        .where(Claim.id == claim.id, Claim.status == current)
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise IllegalTransition(_("This claim was already decided or changed by someone else. Reload the page."))
+    db.session.expire(claim)
+    _event(claim, actor, current, target, note)
+    audit_change("claim.moved", actor=actor, subject=claim, before={"status": current.value},
+                 after={"status": target.value, "note": note})  # fmt: skip
+
+
+def _lock_budget(claim: Claim) -> None:
+    """Submissions of one dealer and period take turns: the budget row is locked (SQLite: the write lock)."""
+    query = select(FundAllocation.id).where(
+        FundAllocation.dealer_id == claim.dealer_id, FundAllocation.period_id == claim.period_id
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    db.session.execute(query).first()
+
+
+def evidence_hashes(claim_id: int) -> list[str]:
+    return list(
+        db.session.execute(
+            select(Evidence.sha256).where(Evidence.owner_type == CLAIM_OWNER, Evidence.owner_id == claim_id)
+        ).scalars()
+    )
+
+
+def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
+    hashes = evidence_hashes(claim.id)
+    sharing_evidence: list[int] = []
+    if hashes:
+        sharing_evidence = list(
+            db.session.execute(
+                select(Evidence.owner_id).where(
+                    Evidence.owner_type == CLAIM_OWNER, Evidence.sha256.in_(hashes), Evidence.owner_id != claim.id
+                )
+            ).scalars()
+        )
+    sharing_invoice: list[int] = []
+    if claim.invoice_number and claim.vendor_tax_id:
+        sharing_invoice = list(
+            db.session.execute(
+                select(Claim.id).where(
+                    Claim.vendor_tax_id == claim.vendor_tax_id,
+                    Claim.invoice_number == claim.invoice_number,
+                    Claim.id != claim.id,
+                    Claim.status.not_in((ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN)),
+                )
+            ).scalars()
+        )
+    return FlagFacts(
+        amount=claim.amount_requested,
+        minor_per_major=10 ** get_currency_precision(claim.dealer.currency),
+        second_approval_threshold=current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"],
+        allocation=allocation,
+        activity_end=claim.activity_end,
+        submitted_on=today,
+        claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
+        claims_sharing_evidence=sharing_evidence,
+        claims_sharing_invoice=sharing_invoice,
+    )
+
+
+class SubmissionRefused(InvalidInput):
+    """Every reason at once, so the dealer fixes them all in one go."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("__all__", " ".join(label(problem) for problem in problems))
+        self.problems = problems
+
+
+def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]:
+    """Check, flag and submit a draft (or a claim answered after a request for information).
+
+    Two submit requests at once make one submission: the conditional UPDATE lets one through, the other is told.
+    """
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    if claim.dealer_id != actor.dealer_id:
+        abort(404)
+    today = today or company_today()
+    current = claim.status
+    if current not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
+        raise IllegalTransition(_("This claim was already submitted."))
+    _lock_budget(claim)
+    period = claim.period
+    budget = budget_of(claim.dealer, period)
+    held = claim.amount_requested if current is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
+    request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
+    usable_request = request is not None and request.dealer_id == claim.dealer_id and request.status in (
+        FundRequestStatus.APPROVED, FundRequestStatus.USED)  # fmt: skip
+    problems = submission_problems(
+        Submission(
+            amount=claim.amount_requested,
+            evidence_count=len(evidence_hashes(claim.id)),
+            activity_start=claim.activity_start,
+            activity_end=claim.activity_end,
+            period_start=period.starts_on,
+            period_end=period.ends_on,
+            today=today,
+            claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
+            left_in_budget=budget.left + held,
+            needs_pre_approval=claim.activity_type.needs_pre_approval,
+            pre_approved_amount=request.estimated_cost if usable_request and request else None,
+            over_pre_approval_reason=claim.over_pre_approval_reason,
+            dealer_may_submit=claim.dealer.status is DealerStatus.ACTIVE,
+        )
+    )
+    if problems:
+        raise SubmissionRefused(problems)
+    raised = flags_for(_flag_facts(claim, today, budget.allocation))
+    _move(claim, actor, current, ClaimStatus.SUBMITTED, submitted_at=utcnow(),
+          submission_count=Claim.submission_count + 1)  # fmt: skip
+    db.session.execute(ClaimFlag.__table__.delete().where(ClaimFlag.claim_id == claim.id))
+    for found in raised:
+        db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
+    if request is not None and request.status is FundRequestStatus.APPROVED:
+        request.status = FundRequestStatus.USED
+    db.session.flush()
+    return raised
+
+
+def withdraw(actor: User, claim: Claim, reason: str = "") -> None:
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    if claim.dealer_id != actor.dealer_id:
+        abort(404)
+    current = claim.status
+    if current not in (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED, ClaimStatus.NEEDS_INFO):
+        raise IllegalTransition(_("A decided claim cannot be withdrawn."))
+    _move(claim, actor, current, ClaimStatus.WITHDRAWN, reason.strip())
+    db.session.flush()
+
+
+def flags_of(claim: Claim) -> list[ClaimFlag]:
+    return list(db.session.execute(select(ClaimFlag).where(ClaimFlag.claim_id == claim.id)).scalars())
+
+
+def timeline(claim: Claim) -> list[ClaimEvent]:
+    return list(
+        db.session.execute(
+            select(ClaimEvent).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.occurred_at, ClaimEvent.id)
+        ).scalars()
+    )
+
+
+# --- Review: managers decide, a second person above the threshold --------------------------------------------------
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    APPROVE_PART = "approve_part"
+    REJECT = "reject"
+    REQUEST_INFO = "request_info"
+
+
+REVIEWERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+SECOND_APPROVERS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+def get_reviewable_claim(user: User, claim_id: int) -> Claim:
+    require_role(user, *REVIEWERS)
+    return get_visible_claim(user, claim_id)
+
+
+def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None = None, reason: str = "") -> Claim:
+    """A reviewer's decision. Approving more than the threshold sends the claim to a second approver instead; at
+    the second step a senior manager or admin (never the first approver) approves, rejects or sends it back."""
+    require_role(actor, *REVIEWERS)
+    reason = reason.strip()
+    current = claim.status
+    second_step = current is ClaimStatus.AWAITING_SECOND_APPROVAL
+    if current not in (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL):
+        raise IllegalTransition(_("This claim was already decided."))
+    if second_step and (actor.access_role not in SECOND_APPROVERS or actor.id == claim.first_approver_id):
+        raise IllegalTransition(_("A second approval is given by a senior manager or an admin other than the first."))
+    if decision in (Decision.REJECT, Decision.REQUEST_INFO, Decision.APPROVE_PART) and not reason:
+        raise InvalidInput("reason", _("Give the reason; the dealer sees it."))
+    if decision is Decision.REQUEST_INFO:
+        target = ClaimStatus.SUBMITTED if second_step else ClaimStatus.NEEDS_INFO  # second step: sent back
+        _move(claim, actor, current, target, reason)
+        return claim
+    if decision is Decision.REJECT:
+        _move(claim, actor, current, ClaimStatus.REJECTED, reason, decided_at=utcnow())
+        return claim
+    to_approve = claim.amount_requested if decision is Decision.APPROVE else (amount or 0)
+    if decision is Decision.APPROVE_PART and (to_approve <= 0 or to_approve >= claim.amount_requested):
+        raise InvalidInput("amount", _("A partial approval is above zero and below the amount claimed."))
+    if not second_step and needs_second_approval(to_approve, current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"]):
+        _move(claim, actor, current, ClaimStatus.AWAITING_SECOND_APPROVAL, reason, amount_approved=to_approve,
+              first_approver_id=actor.id)  # fmt: skip
+        return claim
+    if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
+        to_approve = claim.amount_approved  # the amount the first reviewer proposed
+    target = ClaimStatus.APPROVED if to_approve == claim.amount_requested else ClaimStatus.PARTIALLY_APPROVED
+    _move(claim, actor, current, target, reason, amount_approved=to_approve, decided_at=utcnow())
+    return claim
+
+
+def bulk_approve(actor: User, claim_ids: list[int]) -> int:
+    """Approve many unflagged claims under the bulk limit at once; any other in the list refuses the whole batch."""
+    require_role(actor, *REVIEWERS)
+    limit = current_app.config["CLAIM_BULK_APPROVAL_LIMIT"]
+    claims = [get_reviewable_claim(actor, claim_id) for claim_id in sorted(set(claim_ids))]
+    flagged = set(db.session.execute(select(ClaimFlag.claim_id).where(ClaimFlag.claim_id.in_(claim_ids))).scalars())
+    for claim in claims:
+        if claim.status is not ClaimStatus.SUBMITTED or claim.id in flagged or claim.amount_requested > limit:
+            raise IllegalTransition(
+                _(
+                    "Only submitted, unflagged claims up to the bulk limit are approved together; review %(title)s "
+                    "on its own.",
+                    title=claim.title,
+                )
+            )
+    for claim in claims:
+        decide(actor, claim, Decision.APPROVE)
+    return len(claims)
+
+
+def pay_claims(actor: User, claim_ids: list[int], reference: str) -> int:
+    """Admins mark approved claims paid in one batch with the transfer's reference: all of them or none."""
+    require_role(actor, AccessRole.ADMIN)
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("reference", _("Enter the payment reference from the bank transfer."))
+    claims = [db.session.get(Claim, claim_id) for claim_id in sorted(set(claim_ids))]
+    if not claims or any(claim is None for claim in claims):
+        raise InvalidInput("claim_ids", _("Choose approved claims."))
+    now = utcnow()
+    for claim in claims:
+        assert claim is not None
+        _move(claim, actor, claim.status, ClaimStatus.PAID, reference, paid_at=now, payment_reference=reference[:120])
+    return len(claims)
+
+
+# --- Evidence files of a claim ----------------------------------------------------------------------------------------
+
+
+def register_evidence_owner() -> None:
+    """Who may see a claim's files (whoever may see the claim), add them (its dealer's people while the claim can
+    change) and remove them (the uploader or a dealer owner, while it can change)."""
+    from portal.evidence.services import OwnerRules, register_owner
+
+    def can_view(user: User, claim_id: int) -> bool:
+        return db.session.execute(visible_claims(user).where(Claim.id == claim_id)).first() is not None
+
+    def can_add(user: User, claim_id: int) -> bool:
+        claim = db.session.get(Claim, claim_id)
+        return (
+            claim is not None
+            and user.access_role in (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+            and user.dealer_id == claim.dealer_id
+            and claim.status in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO)
+        )
+
+    def can_remove(user: User, evidence: Evidence) -> bool:
+        return can_add(user, evidence.owner_id) and (
+            user.access_role is AccessRole.DEALER_OWNER or evidence.uploaded_by_id == user.id
+        )
+
+    register_owner(CLAIM_OWNER, OwnerRules(can_view=can_view, can_add=can_add, can_remove=can_remove))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from portal.demo import seed_demo
@@ -45,12 +45,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))
 
 
+@pytest.fixture(autouse=True)
+def close_every_page(browser: Browser) -> Iterator[None]:
+    """A journey that fails half-way must not leave its page open: an open page keeps polling the live server
+    (the bell, seats left), and that server shares the `db` object the next, non-browser tests swap their
+    rolled-back session into, so a stray poll would land inside another test's transaction."""
+    yield
+    for context in list(browser.contexts):
+        context.close()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
     return {"executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # served only while the browser journeys run, then shut down
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The served application, for tests that read what it wrote (the outbox, as a mail server would)."""
     database = tmp_path_factory.mktemp("browser") / "portal.db"
@@ -63,7 +73,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     dispose_app(app)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(live_app: Flask) -> Iterator[str]:
     app = live_app
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.dealers.models import Trainee
+from portal.dealers.models import Dealer, Trainee
 from portal.extensions import db
 from portal.training.models import Course, Enrollment
 from tests.browser.conftest import assert_page_is_sound, watch_csp
@@ -76,9 +76,15 @@ def test_enrol_fill_the_last_seat_wait_and_cancel(
 
 
 def _certificate(app: Flask) -> str:
+    """A certificate of D001's people, which dealer@demo.test may open (rows come in no promised order)."""
     with app.app_context():
         return (
-            db.session.execute(select(Enrollment.certificate_number).where(Enrollment.certificate_number.is_not(None)))
+            db.session.execute(
+                select(Enrollment.certificate_number)
+                .join(Dealer, Dealer.id == Enrollment.dealer_id)
+                .where(Enrollment.certificate_number.is_not(None), Dealer.code == "D001")
+                .order_by(Enrollment.id)
+            )
             .scalars()
             .first()
         )

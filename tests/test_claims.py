@@ -1,0 +1,202 @@
+"""Claims through their services: drafting, the submission checks, flags, review with a second approval, bulk
+approval and payment. The pages come with the rest of issue 8; these rules stand on their own already."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.claims import services
+from portal.claims.models import ActivityType, Claim, ClaimEvent
+from portal.claims.rules import ClaimStatus, Flag, Problem
+from portal.dealers.models import Dealer, Period
+from portal.evidence.services import add_evidence
+from portal.extensions import db
+from portal.service_errors import IllegalTransition, InvalidInput
+from tests.evidence_files import pdf
+from tests.factories import World
+
+
+def user(world: World, role: str) -> User:
+    return db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()
+
+
+def period(code: str) -> Period:
+    return db.session.execute(select(Period).where(Period.code == code)).scalar_one()
+
+
+def activity(needs_pre_approval: bool = False) -> ActivityType:
+    kind = ActivityType(code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列",
+                        needs_pre_approval=needs_pre_approval)  # fmt: skip
+    db.session.add(kind)
+    db.session.flush()
+    return kind
+
+
+def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
+    current = period(world.current_period)
+    start = max(current.starts_on, date.today() - timedelta(days=10))
+    data = services.ClaimInput(
+        activity_type_id=activity().id if not db.session.execute(select(ActivityType)).first() else
+        db.session.execute(select(ActivityType.id)).scalars().first(),
+        title="Shop window display", description="Two weeks in the window.", activity_start=start,
+        activity_end=start + timedelta(days=1), vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
+        amount=amount,
+    )  # fmt: skip
+    return services.create_draft(user(world, role), current, data)
+
+
+@pytest.fixture
+def funded(app: Flask, world: World) -> World:
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        services.set_allocation(user(world, "admin"), dealer, period(world.current_period), 10_000_000)
+        foreign = db.session.execute(select(Dealer).where(Dealer.code == world.foreign_dealer)).scalar_one()
+        services.set_allocation(user(world, "admin"), foreign, period(world.current_period), 10_000_000)
+        db.session.commit()
+    return world
+
+
+def attach(world: World, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
+    add_evidence(user(world, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")
+
+
+def test_a_claim_without_evidence_is_refused_with_every_reason(app: Flask, funded: World) -> None:
+    with app.app_context():
+        claim = draft(funded, amount=0)
+        with pytest.raises(services.SubmissionRefused) as refused:
+            services.submit(user(funded, "dealer_owner"), claim)
+        assert refused.value.problems == [Problem.NO_EVIDENCE, Problem.AMOUNT_NOT_POSITIVE]
+        assert "Attach at least one evidence file." in refused.value.message
+
+
+def test_submission_flags_and_the_budget(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner = user(funded, "dealer_owner")
+        claim = draft(funded, amount=6_000_000)
+        attach(funded, claim)
+        raised = {found.flag for found in services.submit(owner, claim)}
+        assert raised == {Flag.ROUND_AMOUNT, Flag.MOST_OF_BUDGET}
+        assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 1
+        budget = services.budget_of(claim.dealer, claim.period)
+        assert (budget.pending, budget.left) == (6_000_000, 4_000_000)
+        second = draft(funded, amount=4_000_001, invoice="INV-2")
+        attach(funded, second)
+        with pytest.raises(services.SubmissionRefused) as refused:
+            services.submit(owner, second)
+        assert refused.value.problems == [Problem.OVER_BUDGET]
+
+
+def test_the_same_file_or_invoice_in_another_dealers_claim_is_flagged(app: Flask, funded: World) -> None:
+    with app.app_context():
+        evidence = pdf()
+        own = draft(funded, amount=123_456, invoice="FP-777")
+        attach(funded, own, evidence)
+        services.submit(user(funded, "dealer_owner"), own)
+        foreign_owner = db.session.execute(
+            select(User).where(User.email == funded.emails["foreign_owner"])
+        ).scalar_one()
+        theirs = services.create_draft(
+            foreign_owner,
+            own.period,
+            services.ClaimInput(
+                own.activity_type_id,
+                "Same stand",
+                "",
+                own.activity_start,
+                own.activity_end,
+                "Print Co",
+                "91310000x",
+                "fp-777",
+                123_456,
+            ),
+        )
+        add_evidence(foreign_owner, services.CLAIM_OWNER, theirs.id, io.BytesIO(evidence), "copy.pdf")
+        raised = {found.flag: found.related_claims for found in services.submit(foreign_owner, theirs)}
+        assert raised == {Flag.SAME_EVIDENCE_ELSEWHERE: (own.id,), Flag.SAME_INVOICE_ELSEWHERE: (own.id,)}
+        assert {flag.flag for flag in services.flags_of(theirs)} == set(raised)
+
+
+def test_review_with_a_second_approval_above_the_threshold(app: Flask, funded: World) -> None:
+    with app.app_context():
+        claim = draft(funded, amount=3_000_123)
+        attach(funded, claim)
+        services.submit(user(funded, "dealer_owner"), claim)
+        manager, senior = user(funded, "manager"), user(funded, "senior_manager")
+        services.decide(manager, claim, services.Decision.APPROVE)
+        assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.first_approver_id == manager.id
+        with pytest.raises(IllegalTransition, match="second approval"):
+            services.decide(manager, claim, services.Decision.APPROVE)
+        services.decide(senior, claim, services.Decision.APPROVE)
+        assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 3_000_123
+        budget = services.budget_of(claim.dealer, claim.period)
+        assert (budget.approved, budget.pending) == (3_000_123, 0)
+        moves = [(event.from_status, event.to_status) for event in services.timeline(claim)]
+        assert moves == [
+            (None, ClaimStatus.DRAFT),
+            (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED),
+            (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL),
+            (ClaimStatus.AWAITING_SECOND_APPROVAL, ClaimStatus.APPROVED),
+        ]
+
+
+def test_partial_approval_rejection_and_requests_need_reasons(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner, manager = user(funded, "dealer_owner"), user(funded, "manager")
+        claim = draft(funded, amount=900_000)
+        attach(funded, claim)
+        services.submit(owner, claim)
+        with pytest.raises(InvalidInput, match="reason"):
+            services.decide(manager, claim, services.Decision.APPROVE_PART, amount=500_000)
+        services.decide(manager, claim, services.Decision.REQUEST_INFO, reason="Send the photo of the stand.")
+        assert claim.status is ClaimStatus.NEEDS_INFO
+        attach(funded, claim)
+        services.submit(owner, claim)
+        assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 2
+        with pytest.raises(InvalidInput, match="above zero and below"):
+            services.decide(manager, claim, services.Decision.APPROVE_PART, amount=900_000, reason="Too much")
+        services.decide(manager, claim, services.Decision.APPROVE_PART, amount=500_000, reason="Only one week ran.")
+        assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 500_000
+        with pytest.raises(IllegalTransition, match="already decided"):
+            services.decide(manager, claim, services.Decision.REJECT, reason="Changed my mind")
+
+
+def test_bulk_approval_takes_only_unflagged_small_claims_and_payment_all_or_none(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner, manager, admin = user(funded, "dealer_owner"), user(funded, "manager"), user(funded, "admin")
+        small = []
+        for number in range(2):
+            claim = draft(funded, amount=123_400 + number, invoice=f"B-{number}")
+            attach(funded, claim, pdf() + bytes([number]))
+            services.submit(owner, claim)
+            small.append(claim)
+        round_one = draft(funded, amount=100_000, invoice="B-9")
+        attach(funded, round_one, pdf() + b"9")
+        services.submit(owner, round_one)  # flagged: a round amount
+        with pytest.raises(IllegalTransition, match="review Shop window display on its own"):
+            services.bulk_approve(manager, [claim.id for claim in small] + [round_one.id])
+        assert services.bulk_approve(manager, [claim.id for claim in small]) == 2
+        with pytest.raises(IllegalTransition), db.session.begin_nested():  # the round one is not approved
+            services.pay_claims(admin, [small[0].id, round_one.id], "BANK-1")
+        db.session.expire_all()
+        assert db.session.get(Claim, small[0].id).status is ClaimStatus.APPROVED  # nothing of the batch stayed
+        assert services.pay_claims(admin, [claim.id for claim in small], "BANK-1") == 2
+        paid = db.session.get(Claim, small[0].id)
+        assert paid.status is ClaimStatus.PAID and paid.payment_reference == "BANK-1"
+
+
+def test_withdrawing_and_what_cannot_be_withdrawn(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner = user(funded, "dealer_owner")
+        claim = draft(funded)
+        services.withdraw(owner, claim, "Duplicate")
+        assert claim.status is ClaimStatus.WITHDRAWN
+        with pytest.raises(IllegalTransition):
+            services.withdraw(owner, claim)
+        events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id)).scalars().all()
+        assert events[-1].note == "Duplicate"
