@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
 from portal.accounts.models import User
 from portal.claims import services
@@ -200,3 +201,44 @@ def test_withdrawing_and_what_cannot_be_withdrawn(app: Flask, funded: World) -> 
             services.withdraw(owner, claim)
         events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id)).scalars().all()
         assert events[-1].note == "Duplicate"
+
+
+def test_an_activity_that_needs_pre_approval_is_claimed_against_an_approved_request(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner, manager = user(funded, "dealer_owner"), user(funded, "manager")
+        show = activity(needs_pre_approval=True)
+        claim = draft(funded, amount=1_234_567)
+        claim.activity_type_id = show.id
+        attach(funded, claim)
+        with pytest.raises(services.SubmissionRefused) as refused:
+            services.submit(owner, claim)
+        assert refused.value.problems == [Problem.PRE_APPROVAL_MISSING]
+        request = services.request_pre_approval(owner, claim.period, show.id, "Spring trade show",
+                                                claim.activity_start, claim.activity_end, 1_000_000)  # fmt: skip
+        with pytest.raises(InvalidInput, match="reason"):
+            services.decide_pre_approval(manager, request, approve=False)
+        services.decide_pre_approval(manager, request, approve=True)
+        with pytest.raises(IllegalTransition, match="already decided"):
+            services.decide_pre_approval(user(funded, "senior_manager"), request, approve=False, note="No")
+        claim.fund_request_id = request.id
+        with pytest.raises(services.SubmissionRefused) as refused:
+            services.submit(owner, claim)
+        assert refused.value.problems == [Problem.OVER_PRE_APPROVAL]  # above the estimate, and no reason given
+        claim.over_pre_approval_reason = "The booth cost more than quoted."
+        services.submit(owner, claim)
+        assert claim.status is ClaimStatus.SUBMITTED
+        db.session.refresh(request)
+        assert request.status.value == "used"
+
+
+def test_a_manager_cannot_decide_another_portfolios_request(app: Flask, funded: World) -> None:
+    with app.app_context():
+        foreign_owner = db.session.execute(
+            select(User).where(User.email == funded.emails["foreign_owner"])
+        ).scalar_one()
+        show = activity(needs_pre_approval=True)
+        current = period(funded.current_period)
+        request = services.request_pre_approval(foreign_owner, current, show.id, "Expo", current.starts_on,
+                                                current.starts_on, 500_000)  # fmt: skip
+        with pytest.raises(NotFound):
+            services.decide_pre_approval(user(funded, "manager"), request, approve=True)

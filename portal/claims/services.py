@@ -12,7 +12,7 @@ from datetime import date
 from babel.numbers import get_currency_precision
 from flask import abort, current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -46,6 +46,7 @@ from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
+from portal.workflow import move_if_still
 
 
 @dataclass(frozen=True)
@@ -201,13 +202,7 @@ def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, 
         raise IllegalTransition(
             _("A claim cannot go from %(current)s to %(target)s.", current=label(current), target=label(target))
         )
-    changed = db.session.execute(
-        update(Claim)
-        .where(Claim.id == claim.id, Claim.status == current)
-        .values(status=target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    if not move_if_still(Claim, claim.id, current, target, updated_at=utcnow(), **values):
         raise IllegalTransition(_("This claim was already decided or changed by someone else. Reload the page."))
     db.session.expire(claim)
     _event(claim, actor, current, target, note)
@@ -465,3 +460,57 @@ def register_evidence_owner() -> None:
         )
 
     register_owner(CLAIM_OWNER, OwnerRules(can_view=can_view, can_add=can_add, can_remove=can_remove))
+
+
+# --- Pre-approval of planned activities (trade shows, broadcast advertising) ------------------------------------------
+
+REQUEST_TRANSITIONS: dict[FundRequestStatus, frozenset[FundRequestStatus]] = {
+    FundRequestStatus.SUBMITTED: frozenset({FundRequestStatus.APPROVED, FundRequestStatus.REJECTED}),
+    FundRequestStatus.APPROVED: frozenset({FundRequestStatus.USED, FundRequestStatus.EXPIRED}),
+    FundRequestStatus.REJECTED: frozenset(),
+    FundRequestStatus.USED: frozenset(),
+    FundRequestStatus.EXPIRED: frozenset(),
+}
+
+
+def request_pre_approval(
+    actor: User, period: Period, activity_type_id: int, title: str, planned_start: date, planned_end: date, cost: int
+) -> FundRequest:
+    """A dealer asks before spending on an activity that needs it; the manager approves or rejects."""
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    kind = db.session.get(ActivityType, activity_type_id)
+    if kind is None or not kind.active:
+        raise InvalidInput("activity_type_id", _("Choose an activity type."))
+    if not title.strip():
+        raise InvalidInput("title", _("Say what the activity is."))
+    if planned_end < planned_start:
+        raise InvalidInput("planned_end", _("The activity cannot end before it starts."))
+    if cost <= 0 or cost >= 10**13:
+        raise InvalidInput("estimated_cost", _("Enter an amount above zero."))
+    request = FundRequest(dealer_id=actor.dealer_id, period_id=period.id, activity_type_id=kind.id,
+                          title=title.strip(), planned_start=planned_start, planned_end=planned_end,
+                          estimated_cost=cost, status=FundRequestStatus.SUBMITTED, created_by_id=actor.id)  # fmt: skip
+    db.session.add(request)
+    db.session.flush()
+    record_event("fund_request.submitted", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
+                 subject_label=request.title, details={"cost": cost})  # fmt: skip
+    return request
+
+
+def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: str = "") -> FundRequest:
+    """One decision per request: a conditional UPDATE lets the first reviewer through and tells the second."""
+    require_role(actor, *REVIEWERS)
+    if db.session.execute(visible_dealers(actor).where(Dealer.id == request.dealer_id)).first() is None:
+        abort(404)
+    note = note.strip()
+    if not approve and not note:
+        raise InvalidInput("note", _("Give the reason; the dealer sees it."))
+    target = FundRequestStatus.APPROVED if approve else FundRequestStatus.REJECTED
+    if not move_if_still(
+        FundRequest, request.id, FundRequestStatus.SUBMITTED, target, decided_by_id=actor.id, decision_note=note
+    ):
+        raise IllegalTransition(_("This request was already decided."))
+    db.session.expire(request)
+    record_event("fund_request.decided", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
+                 subject_label=request.title, details={"status": target.value, "note": note})  # fmt: skip
+    return request

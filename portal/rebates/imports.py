@@ -17,7 +17,7 @@ from datetime import date
 
 from flask import abort
 from flask_babel import gettext as _
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -33,6 +33,7 @@ from portal.rebates.models import ImportStatus, SalesImport, SalesLine
 from portal.rebates.services import late_sales_adjustments, parse_money, recompute_statements
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
+from portal.workflow import move_if_still
 
 CHUNK = 1000  # lines per INSERT and per progress step
 KEPT_ERRORS = 300  # the report shows this many; the count covers all
@@ -269,14 +270,9 @@ def start_sales_import(actor: User, filename: str, content: bytes) -> SalesImpor
 def _move(batch: SalesImport, expected: ImportStatus, target: ImportStatus) -> bool:
     if target not in TRANSITIONS[expected]:
         return False
-    changed = db.session.execute(
-        update(SalesImport)
-        .where(SalesImport.id == batch.id, SalesImport.status == expected)
-        .values(status=target)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = move_if_still(SalesImport, batch.id, expected, target)
     db.session.expire(batch, ["status"])
-    return changed == 1
+    return moved
 
 
 def check_sales_import(import_id: int) -> str:

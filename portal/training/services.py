@@ -36,6 +36,7 @@ from portal.training.models import (
     SessionStatus,
 )
 from portal.types import label, utcnow
+from portal.workflow import move_if_still
 
 DEALER_ROLES = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
 STAFF_ROLES = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
@@ -412,13 +413,7 @@ def _move(enrollment: Enrollment, current: EnrollmentStatus, target: EnrollmentS
         raise IllegalTransition(
             _("An enrolment cannot go from %(current)s to %(target)s.", current=label(current), target=label(target))
         )
-    changed = db.session.execute(
-        update(Enrollment)
-        .where(Enrollment.id == enrollment.id, Enrollment.status == current)
-        .values(status=target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    if not move_if_still(Enrollment, enrollment.id, current, target, updated_at=utcnow(), **values):
         raise IllegalTransition(_("Someone else changed this enrolment first. Reload the page."))
     db.session.expire(enrollment)
 

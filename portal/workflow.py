@@ -1,0 +1,22 @@
+"""The one way a status moves in every area: a conditional UPDATE that succeeds only if the row still has the
+status its caller read. Two people deciding at once: one UPDATE changes the row, the other changes nothing and
+its caller refuses with a clear message. Each area keeps its own transition table and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from portal.extensions import db
+
+
+def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: Any) -> bool:
+    """Set `status` to `target` (and `values`) where the row still has `current`; True if it did."""
+    changed = db.session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == current)
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return changed == 1
