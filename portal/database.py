@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine
 
 from portal.extensions import db
@@ -49,6 +49,18 @@ def begin_write() -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={WRITE_INTENT: True})
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern for "contains the text"; wildcards the user typed are dropped, not obeyed."""
+    return f"%{text.strip().replace('%', '').replace('_', '')}%"
+
+
+def locked_for_update(query: Select, *of: Any) -> Select:  # type: ignore[type-arg]
+    """SELECT ... FOR UPDATE on PostgreSQL; on SQLite the writing request's BEGIN IMMEDIATE already holds the lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(of=of or None)
+    return query
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -22,11 +22,11 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     return render_template(fragment if wants_fragment() else page, **context), status
 
 
-def page_number() -> int:
+def page_number(argument: str = "page") -> int:
     """The ?page= asked for, from 1 to a bound that keeps OFFSET inside a 64-bit integer."""
     from flask import request
 
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)
+    return min(max(request.args.get(argument, 1, type=int) or 1, 1), 10**6)
 
 
 def redirect_to(url: str) -> Response:

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, record_event, snapshot
+from portal.database import contains_pattern
 from portal.extensions import db
 from portal.service_errors import InvalidInput
 from portal.types import utcnow
@@ -219,7 +220,7 @@ def search_users(text: str, role: UserRole | None) -> Select[tuple[User]]:
     query = select(User).order_by(User.name, User.id)
     text = text.strip()
     if text:
-        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+        pattern = contains_pattern(text)
         query = query.where(or_(User.name.ilike(pattern), User.email.ilike(pattern)))
     if role is not None:
         query = query.where(User.role == role)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal.access import AccessRole
 from portal.accounts.models import User, UserRole
 from portal.audit.models import AuditEvent
+from portal.database import contains_pattern
 
 SUBJECT_TYPES = ("user", "dealer", "trainee", "territory", "period")
 
@@ -29,10 +30,6 @@ class AuditFilter:
     subject: str = ""
     date_from: date | None = None
     date_to: date | None = None
-
-
-def _like(text: str) -> str:
-    return f"%{text.strip().replace('%', '').replace('_', '')}%"
 
 
 def visible_events(viewer: User, wanted: AuditFilter, zone: str) -> Select[tuple[AuditEvent]]:
@@ -52,14 +49,14 @@ def visible_events(viewer: User, wanted: AuditFilter, zone: str) -> Select[tuple
     if wanted.actor.strip():
         actor = aliased(User)
         query = query.join(actor, actor.id == AuditEvent.actor_id).where(
-            or_(actor.email.ilike(_like(wanted.actor)), actor.name.ilike(_like(wanted.actor)))
+            or_(actor.email.ilike(contains_pattern(wanted.actor)), actor.name.ilike(contains_pattern(wanted.actor)))
         )
     if wanted.action.strip():
-        query = query.where(AuditEvent.action.ilike(_like(wanted.action)))
+        query = query.where(AuditEvent.action.ilike(contains_pattern(wanted.action)))
     if wanted.subject_type in SUBJECT_TYPES:
         query = query.where(AuditEvent.subject_type == wanted.subject_type)
     if wanted.subject.strip():
-        query = query.where(AuditEvent.subject_label.ilike(_like(wanted.subject)))
+        query = query.where(AuditEvent.subject_label.ilike(contains_pattern(wanted.subject)))
     tz = ZoneInfo(zone)
     if wanted.date_from is not None:
         query = query.where(AuditEvent.occurred_at >= datetime.combine(wanted.date_from, time(), tz))

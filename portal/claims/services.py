@@ -40,6 +40,7 @@ from portal.claims.rules import (
     needs_second_approval,
     submission_problems,
 )
+from portal.database import locked_for_update
 from portal.dealers.models import Dealer, DealerStatus, Period, PeriodStatus
 from portal.dealers.services import company_today, visible_dealers
 from portal.evidence.models import Evidence
@@ -215,9 +216,7 @@ def _lock_budget(claim: Claim) -> None:
     query = select(FundAllocation.id).where(
         FundAllocation.dealer_id == claim.dealer_id, FundAllocation.period_id == claim.period_id
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    db.session.execute(query).first()
+    db.session.execute(locked_for_update(query)).first()
 
 
 def evidence_hashes(claim_id: int) -> list[str]:

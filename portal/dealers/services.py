@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, snapshot
+from portal.database import contains_pattern
 from portal.dealers.models import (
     Dealer,
     DealerEvent,
@@ -81,7 +82,7 @@ def matching_code_or_name(query: Select, text: str) -> Select:  # type: ignore[t
     text = text.strip()
     if not text:
         return query
-    pattern = f"%{text.replace('%', '').replace('_', '')}%"
+    pattern = contains_pattern(text)
     return query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
 
 

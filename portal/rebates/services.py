@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import get_currency_precision
 from flask import abort
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
@@ -314,17 +314,14 @@ def import_targets(actor: User, period: Period, content: bytes) -> int:
     return len(wanted)
 
 
-def targets_page(user: User, period: Period, page: int, per_page: int):  # type: ignore[no-untyped-def]
+def targets_query(user: User, period: Period) -> Select:  # type: ignore[type-arg]
     """The user's dealers with their target of the period (None where none is set)."""
-    query = (
+    return (
         visible_dealers(user)
         .add_columns(Target.amount)
         .outerjoin(Target, (Target.dealer_id == Dealer.id) & (Target.period_id == period.id))
         .order_by(Dealer.code)
     )
-    total = db.session.execute(select(func.count()).select_from(visible_dealers(user).subquery())).scalar_one()
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return rows, total
 
 
 # --- Penalties (recorded by the violations area) ---------------------------------------------------------------------

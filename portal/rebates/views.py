@@ -20,7 +20,7 @@ from portal.forms_common import optional_int
 from portal.rebates import imports, queries, services
 from portal.rebates.forms import AdjustmentForm, CsvUploadForm, PayForm, ProgramForm, TargetForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition
 from portal.types import label
 from portal.web import (
     RowPage,
@@ -282,8 +282,7 @@ def performance() -> object:
 
 def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
                     failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
-    per_page = current_app.config["PAGE_SIZE"]
-    rows, total = services.targets_page(current_user, period, page_number(), per_page)
+    rows = RowPage(services.targets_query(current_user, period), page_number(), current_app.config["PAGE_SIZE"])
     return (
         render_template(
             "rebates/targets.html",
@@ -292,9 +291,6 @@ def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_e
                 db.session.execute(dealer_services.periods_newest_first().where(Period.status == "open")).scalars()
             ),
             rows=rows,
-            total=total,
-            page=page_number(),
-            pages=max((total + per_page - 1) // per_page, 1),
             csv_form=csv_form or CsvUploadForm(formdata=None),
             csv_errors=csv_errors or [],
             failed=failed or {},
@@ -554,16 +550,8 @@ def pay_statements() -> object:
     back = url_for("rebates.admin_statements", period=period_code or None)
     if not form.validate_on_submit():
         abort(422, description=_("Enter the payment reference from the bank transfer."))
-    try:
-        paid = services.mark_paid(current_user, ids, form.reference.data or "")
-    except InvalidInput as error:
-        db.session.rollback()
-        abort(422, description=error.message)
-    except IllegalTransition as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
-    from flask import flash
-
-    flash(_("%(count)s statements marked paid.", count=paid), "success")
-    return redirect_to(back)
+    return finish_action(
+        None,
+        lambda: services.mark_paid(current_user, ids, form.reference.data or ""),
+        lambda paid: (_("%(count)s statements marked paid.", count=paid), back),
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
+from portal.database import contains_pattern, locked_for_update
 from portal.dealers.models import Dealer, Trainee
 from portal.dealers.services import company_today, visible_dealers
 from portal.extensions import db
@@ -193,9 +194,7 @@ def get_session(session_id: int) -> CourseSession:
 def lock_session(session_id: int) -> CourseSession:
     """The session row, locked for this transaction on PostgreSQL (SQLite: the request's write lock already)."""
     query = select(CourseSession).where(CourseSession.id == session_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=CourseSession)
-    session = db.session.execute(query).scalar_one_or_none()
+    session = db.session.execute(locked_for_update(query, CourseSession)).scalar_one_or_none()
     if session is None:
         abort(404)
     return session
@@ -614,9 +613,8 @@ def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Sel
         query = query.where(
             CourseSession.starts_at >= datetime.combine(wanted.from_day, datetime.min.time(), now.tzinfo)
         )
-    text = wanted.text.strip()
-    if text:
-        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+    if wanted.text.strip():
+        pattern = contains_pattern(wanted.text)
         query = query.where((Course.title.ilike(pattern)) | (Course.code.ilike(pattern)))
     return query.order_by(CourseSession.starts_at, CourseSession.id)
 

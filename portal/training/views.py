@@ -222,9 +222,10 @@ def verify() -> object:
 def console_training() -> object:
     upcoming = request.args.get("when", "upcoming") != "past"
     sessions = db.paginate(services.staff_sessions_query(upcoming), page=page_number(), per_page=20, error_out=False)
-    dealers_page = min(max(request.args.get("dealers_page", 1, type=int) or 1, 1), 10**6)
     dealers = RowPage(
-        services.completion_by_dealer(current_user, company_today()), dealers_page, current_app.config["PAGE_SIZE"]
+        services.completion_by_dealer(current_user, company_today()),
+        page_number("dealers_page"),
+        current_app.config["PAGE_SIZE"],
     )
     return render_template("training/console.html", sessions=sessions, upcoming=upcoming, dealers=dealers)
 
