@@ -85,6 +85,7 @@ class Config:
     CLAIM_WINDOW_DAYS = 60
     CLAIM_SECOND_APPROVAL_THRESHOLD = 2_000_000
     CLAIM_BULK_APPROVAL_LIMIT = 500_000
+    CLAIM_LIMITS_CURRENCY = "CNY"  # the currency the threshold and the bulk limit are written in
     EVIDENCE_MAX_BYTES_PER_OBJECT = 50 * 1024 * 1024
     EVIDENCE_ORPHAN_AGE_HOURS = 24
 

@@ -49,6 +49,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 
     from portal.accounts.views import bp as accounts_bp
     from portal.audit.views import bp as audit_bp
+    from portal.claims.views import bp as claims_bp
     from portal.core.views import bp as core_bp
     from portal.dealers.views import bp as dealers_bp
     from portal.disputes.views import bp as disputes_bp
@@ -63,6 +64,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         dealers_bp,
         rebates_bp,
         training_bp,
+        claims_bp,
         disputes_bp,
         audit_bp,
         notifications_bp,

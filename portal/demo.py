@@ -110,6 +110,8 @@ def seed_demo(today: date | None = None) -> None:
     _seed_rebates(dealers, today)
     _seed_training(dealers, today)
     db.session.flush()
+    _seed_claims(dealers, today)
+    db.session.flush()
 
 
 COURSES = (
@@ -337,6 +339,158 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
         db.session.flush()
         late_sales_adjustments(current, [(dealers["D002"].id, previous.id)])
         recompute_statements(current, [dealers["D002"].id])
+
+
+ACTIVITY_TYPES = (
+    # code, English name, Chinese name, needs pre-approval
+    ("ADV", "Print and online advertising", "平面与网络广告", False),
+    ("DISPLAY", "In-store display", "店内陈列", False),
+    ("EVENT", "Promotion event", "促销活动", False),
+    ("TRADE_SHOW", "Trade show", "展会", True),
+    ("BROADCAST", "Broadcast advertising", "广播电视广告", True),
+)
+BUDGETS = {"D001": 20_000_000, "D002": 12_000_000, "D003": 8_000_000, "D004": 15_000_000}
+
+
+def _demo_pdf(title: str) -> bytes:
+    """A one-page PDF whose title makes its SHA-256 its own; the same title gives the same file."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title, "/CreationDate": "D:20260101000000Z", "/ModDate": "D:20260101000000Z"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
+    """Budgets, and claims in every status through the real services: flagged ones (D002 reuses the invoice file of
+    a D001 claim), one waiting for a second approval, one paid, and a pending pre-approval request. Submission and
+    decision times are then spread over the past days so queue ages and the turnaround report look lived in."""
+    import io
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal.claims import services as claims
+    from portal.claims.models import ActivityType, Claim, FundAllocation
+    from portal.claims.rules import RejectionReason
+    from portal.evidence.services import add_evidence
+    from portal.types import utcnow
+
+    for code, name_en, name_zh, needs in ACTIVITY_TYPES:
+        _upsert(ActivityType, code=code, defaults={"name_en": name_en, "name_zh": name_zh,
+                                                   "needs_pre_approval": needs})  # fmt: skip
+    periods = claims.claimable_periods(today)
+    if not periods:
+        return
+    for period in periods:
+        for code, amount in BUDGETS.items():
+            if not db.session.execute(
+                select(FundAllocation.id).where(
+                    FundAllocation.dealer_id == dealers[code].id, FundAllocation.period_id == period.id
+                )
+            ).first():
+                db.session.add(FundAllocation(dealer_id=dealers[code].id, period_id=period.id, amount=amount))
+    db.session.flush()
+    demo_dealers = [dealers["D001"].id, dealers["D002"].id]
+    if db.session.execute(select(Claim.id).where(Claim.dealer_id.in_(demo_dealers)).limit(1)).first():
+        return
+    # Claims need an activity that is over: this quarter once two weeks of it have passed, else the one before.
+    period = next((found for found in periods if (today - found.starts_on).days >= 14), periods[-1])
+    last_day = min(period.ends_on, today - timedelta(days=1))
+
+    def day(back: int) -> date:
+        return max(period.starts_on, last_day - timedelta(days=back))
+
+    people = {user.email: user for user in db.session.execute(select(User)).scalars()}
+    owner, owner2 = people["dealer@demo.test"], people["dealer2@demo.test"]
+    manager, admin = people["manager@demo.test"], people["admin@demo.test"]
+    kinds = {kind.code: kind.id for kind in db.session.execute(select(ActivityType)).scalars()}
+
+    def claim(actor: User, kind: str, title: str, amount: int, start: int, end: int, invoice: str,
+              files: tuple[str, ...] = (), request: int | None = None) -> Claim:  # fmt: skip
+        draft = claims.create_draft(actor, period, claims.ClaimInput(
+            activity_type_id=kinds[kind], title=title, description=f"{title}: see the attached invoice and photos.",
+            activity_start=day(start), activity_end=day(end), vendor="Shanghai Bright Print Co.",
+            vendor_tax_id="91310000MA1FL0001X", invoice_number=invoice, amount=amount, fund_request_id=request,
+        ), today)  # fmt: skip
+        for name in files:
+            add_evidence(actor, claims.CLAIM_OWNER, draft.id, io.BytesIO(_demo_pdf(name)), f"{name}.pdf")
+        return draft
+
+    def submitted(draft: Claim, actor: User, days_ago: int) -> Claim:
+        claims.submit(actor, draft, today)
+        db.session.execute(update(Claim).where(Claim.id == draft.id)
+                           .values(submitted_at=utcnow() - timedelta(days=days_ago, hours=3)))  # fmt: skip
+        db.session.expire(draft)
+        return draft
+
+    def decided(draft: Claim, days_ago: int) -> None:
+        db.session.expire(draft)
+        when = utcnow() - timedelta(days=days_ago)
+        assert draft.submitted_at is not None
+        turnaround = int((when - draft.submitted_at).total_seconds())
+        db.session.execute(update(Claim).where(Claim.id == draft.id)
+                           .values(decided_at=when, turnaround_seconds=turnaround))  # fmt: skip
+
+    claim(owner, "DISPLAY", "Spring showroom banners", 280_000, 6, 5, "44031234", ())
+    submitted(claim(owner, "DISPLAY", "Window display, Nanjing Road", 320_000, 12, 9, "44031301",
+                    ("Invoice 44031301", "Window display photo")), owner, 3)  # fmt: skip
+    submitted(claim(owner2, "ADV", "Local newspaper advert", 458_000, 8, 8, "31002207",
+                    ("Invoice 31002207",)), owner2, 1)  # fmt: skip
+    catalogue = submitted(claim(owner, "ADV", "Spring catalogue printing", 640_000, 30, 28, "44030988",
+                                ("Invoice 44030988", "Catalogue cover")), owner, 14)  # fmt: skip
+    claims.decide(manager, catalogue, claims.Decision.APPROVE)
+    decided(catalogue, 10)
+    submitted(
+        claim(
+            owner2,
+            "EVENT",
+            "Shop opening event",
+            1_000_000,
+            10,
+            9,
+            "31002415",
+            ("Invoice 44030988", "Opening day photo"),
+        ),
+        owner2,
+        2,
+    )  # fmt: skip  (reuses D001's invoice file)
+    request = claims.request_pre_approval(owner, period, kinds["TRADE_SHOW"], "Regional trade show booth",
+                                          day(25), day(22), 2_800_000)  # fmt: skip
+    claims.decide_pre_approval(manager, request, True, "Go ahead; keep the booth invoice.")
+    booth = submitted(claim(owner, "TRADE_SHOW", "Regional trade show booth", 2_760_000, 25, 22, "44031102",
+                            ("Invoice 44031102", "Booth photo"), request.id), owner, 6)  # fmt: skip
+    claims.decide(manager, booth, claims.Decision.APPROVE, reason="Booth and invoice match the request.")
+    displays = submitted(claim(owner2, "DISPLAY", "In-store display stands", 800_000, 35, 33, "31001980",
+                               ("Invoice 31001980", "Display stands")), owner2, 20)  # fmt: skip
+    claims.decide(manager, displays, claims.Decision.APPROVE_PART, amount=650_000,
+                  reason="Two of the ten stands are the competitor's brand; those are not covered.")  # fmt: skip
+    decided(displays, 16)
+    dinner = submitted(claim(owner, "EVENT", "Customer dinner", 520_000, 40, 40, "44030870",
+                             ("Restaurant receipt",)), owner, 25)  # fmt: skip
+    claims.decide(manager, dinner, claims.Decision.REJECT, reason="Meals are not a promotion activity.",
+                  reason_code=RejectionReason.NOT_ELIGIBLE)  # fmt: skip
+    decided(dinner, 21)
+    demo_day = submitted(claim(owner, "EVENT", "Product demo day", 390_000, 18, 18, "44031150",
+                               ("Invoice 44031150",)), owner, 5)  # fmt: skip
+    claims.decide(manager, demo_day, claims.Decision.REQUEST_INFO,
+                  reason="Please attach photos of the demo stand with our products.")  # fmt: skip
+    flyers = submitted(claim(owner, "ADV", "Autumn flyers", 215_000, 50, 48, "44030700",
+                             ("Invoice 44030700", "Flyer")), owner, 40)  # fmt: skip
+    claims.decide(manager, flyers, claims.Decision.APPROVE)
+    decided(flyers, 35)
+    claims.pay_claims(admin, [flyers.id], "BANK-2026-1107")
+    withdrawn = submitted(claim(owner2, "ADV", "Duplicate newspaper advert", 458_000, 8, 8, "31002208",
+                                ("Invoice 31002208",)), owner2, 1)  # fmt: skip
+    claims.withdraw(owner2, withdrawn, "Entered twice by mistake.")
+    fair = today + timedelta(days=20)
+    claims.request_pre_approval(owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair,
+                                fair + timedelta(days=2), 1_800_000)  # fmt: skip
 
 
 def _seed_documents(dealer: Dealer) -> None:

@@ -235,7 +235,41 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             db.session.execute(sa.select(OutboxEmail.id, OutboxEmail.status).order_by(OutboxEmail.id)).all(),
             *_rebate_fingerprint(),
             *_training_fingerprint(),
+            *_claims_fingerprint(),
         )
+
+
+def _claims_fingerprint() -> tuple[Any, ...]:
+    from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
+    from portal.evidence.models import Evidence
+
+    return (
+        db.session.execute(
+            sa.select(
+                Claim.id,
+                Claim.status,
+                Claim.title,
+                Claim.amount_requested,
+                Claim.amount_approved,
+                Claim.activity_start,
+                Claim.activity_end,
+                Claim.invoice_number,
+                Claim.payment_reference,
+                Claim.rejection_reason,
+            ).order_by(Claim.id)
+        ).all(),
+        db.session.execute(sa.select(sa.func.count()).select_from(ClaimEvent)).scalar_one(),
+        db.session.execute(sa.select(ClaimFlag.claim_id, ClaimFlag.flag).order_by(ClaimFlag.id)).all(),
+        db.session.execute(
+            sa.select(FundAllocation.dealer_id, FundAllocation.period_id, FundAllocation.amount).order_by(
+                FundAllocation.id
+            )
+        ).all(),
+        db.session.execute(
+            sa.select(FundRequest.id, FundRequest.status, FundRequest.title).order_by(FundRequest.id)
+        ).all(),
+        db.session.execute(sa.select(Evidence.id, Evidence.owner_type, Evidence.owner_id).order_by(Evidence.id)).all(),
+    )
 
 
 def _training_fingerprint() -> tuple[Any, ...]:

@@ -102,8 +102,9 @@ def make_trainee(dealer: Dealer, name: str | None = None) -> Trainee:
     return trainee
 
 
-def make_evidence(dealer: Dealer, uploader: User, name: str) -> Evidence:
-    """A document row whose bytes are stored through the app's storage, as an upload would leave it."""
+def make_evidence(dealer: Dealer, uploader: User, name: str, owner_type: str = "dealer_document",
+                  owner_id: int | None = None) -> Evidence:  # fmt: skip
+    """A file row whose bytes are stored through the app's storage, as an upload would leave it."""
     import hashlib
     import io
     import uuid
@@ -115,14 +116,15 @@ def make_evidence(dealer: Dealer, uploader: User, name: str) -> Evidence:
 
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": name})
     buffer = io.BytesIO()
     writer.write(buffer)
     data = buffer.getvalue()
-    key = f"dealer_document/{uuid.uuid4().hex}"
+    key = f"{owner_type}/{uuid.uuid4().hex}"
     storage_of(current_app).put(key, data, "application/pdf")
     evidence = Evidence(
-        owner_type="dealer_document",
-        owner_id=dealer.id,
+        owner_type=owner_type,
+        owner_id=owner_id if owner_id is not None else dealer.id,
         original_name=name,
         storage_key=key,
         content_type="application/pdf",
@@ -295,6 +297,83 @@ def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, 
     return ids, {"own_certificate": "CERT-OWNA-OWNB-OWNC", "foreign_certificate": "CERT-FORA-FORB-FORC"}
 
 
+def make_activity_type(code: str = "DISPLAY", *, needs_pre_approval: bool = False):  # type: ignore[no-untyped-def]
+    from portal.claims.models import ActivityType
+
+    kind = ActivityType(code=code, name_en=f"Activity {code}", name_zh=f"活动 {code}",
+                        needs_pre_approval=needs_pre_approval)  # fmt: skip
+    db.session.add(kind)
+    db.session.flush()
+    return kind
+
+
+def make_allocation(dealer: Dealer, period: Period, amount: int):  # type: ignore[no-untyped-def]
+    from portal.claims.models import FundAllocation
+
+    allocation = FundAllocation(dealer_id=dealer.id, period_id=period.id, amount=amount)
+    db.session.add(allocation)
+    db.session.flush()
+    return allocation
+
+
+def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None, *, status: str = "submitted",  # type: ignore[no-untyped-def]
+               amount: int = 300_000, title: str | None = None, approved: int | None = None,
+               submitted_days_ago: int = 2, invoice: str | None = None):  # fmt: skip
+    """A claim written directly in the given status, with the activity on the period's first days."""
+    from portal.claims.models import Claim
+    from portal.claims.rules import ClaimStatus
+    from portal.types import utcnow
+
+    number = next(_sequence)
+    claim_status = ClaimStatus(status)
+    sent = claim_status is not ClaimStatus.DRAFT
+    default_approved = {"approved": amount, "paid": amount, "partially_approved": amount // 2}.get(status)
+    claim = Claim(dealer_id=dealer.id, period_id=period.id, activity_type_id=kind.id, status=claim_status,
+                  title=title or f"Claim {number}", description="", activity_start=period.starts_on,
+                  activity_end=period.starts_on, vendor="Print Co", vendor_tax_id="91310000X",
+                  invoice_number=invoice or f"INV-{number}", amount_requested=amount,
+                  amount_approved=approved if approved is not None else default_approved,
+                  submission_count=1 if sent else 0,
+                  submitted_at=utcnow() - timedelta(days=submitted_days_ago) if sent else None,
+                  created_by_id=author.id if author else None)  # fmt: skip
+    db.session.add(claim)
+    db.session.flush()
+    return claim
+
+
+def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User):  # type: ignore[no-untyped-def]
+    """Budgets for today's quarter; for D001 a draft, a submitted claim with a file, an approved unpaid claim and a
+    pending pre-approval request; for D003 a submitted claim with a file and a pending request."""
+    from portal.claims.models import FundRequest, FundRequestStatus
+
+    period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
+    kind = make_activity_type("DISPLAY")
+    make_activity_type("TRADE_SHOW", needs_pre_approval=True)
+    make_allocation(own, period, 10_000_000)
+    make_allocation(foreign, period, 10_000_000)
+    draft = make_claim(own, period, kind, owner, status="draft", title="Own draft", amount=0)  # never submittable
+    ready = make_claim(own, period, kind, owner, status="draft", title="Ready draft", amount=250_000)
+    ready_file = make_evidence(own, owner, "ready invoice.pdf", "claim", ready.id)
+    own_claim = make_claim(own, period, kind, owner, title="Own window display")
+    approved = make_claim(own, period, kind, owner, status="approved", title="Own approved flyers")
+    foreign_claim = make_claim(foreign, period, kind, foreign_owner, title="Foreign shop event")
+    own_file = make_evidence(own, owner, "own invoice.pdf", "claim", own_claim.id)
+    draft_file = make_evidence(own, owner, "draft invoice.pdf", "claim", draft.id)
+    foreign_file = make_evidence(foreign, foreign_owner, "foreign invoice.pdf", "claim", foreign_claim.id)
+    requests = {}
+    for name, dealer, author in (("own_request", own, owner), ("foreign_request", foreign, foreign_owner)):
+        request = FundRequest(dealer_id=dealer.id, period_id=period.id, activity_type_id=kind.id, title=name,
+                              planned_start=period.ends_on, planned_end=period.ends_on, estimated_cost=900_000,
+                              status=FundRequestStatus.SUBMITTED, created_by_id=author.id)  # fmt: skip
+        db.session.add(request)
+        db.session.flush()
+        requests[name] = request.id
+    return {"own_draft": draft.id, "own_claim": own_claim.id, "approved_claim": approved.id,
+            "foreign_claim": foreign_claim.id, "own_claim_file": own_file.id, "draft_file": draft_file.id,
+            "foreign_claim_file": foreign_file.id,
+            "ready_draft": ready.id, "ready_file": ready_file.id, "activity_type": kind.id, **requests}  # fmt: skip
+
+
 def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
     from portal.types import utcnow
 
@@ -375,6 +454,7 @@ def make_world() -> World:
     foreign_document = make_evidence(foreign, foreign_owner, "their licence.pdf")
     rebates = make_rebate_world(own, second, foreign, manager, other_manager)
     training, certificates = make_training_world(own, foreign, owner, staff, foreign_owner, own_trainee)
+    claims = make_claims_world(own, foreign, owner, foreign_owner)
     return World(
         tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation"), **certificates},
         ids={
@@ -394,6 +474,7 @@ def make_world() -> World:
             "foreign_document": foreign_document.id,
             **rebates,
             **training,
+            **claims,
         },
         open_period=period.code,
         current_period=quarter_of(company_today())[0],

@@ -365,7 +365,119 @@ STATE_CHANGING = (
         lambda w: f"/admin/training/sessions/{w.ids['upcoming_session']}/cancel",
         lambda w: {"reason": "The trainer is ill."},
     ),
+    Route(
+        "/claims/new",
+        "dealer_owner",
+        lambda w: "/claims/new",
+        lambda w: _claim_form(w),
+    ),
+    Route(
+        "/claims/<int:claim_id>/edit",
+        "dealer_owner",
+        lambda w: f"/claims/{w.ids['own_draft']}/edit",
+        lambda w: _claim_form(w),
+    ),
+    Route(
+        "/claims/<int:claim_id>/evidence",
+        "dealer_owner",
+        lambda w: f"/claims/{w.ids['own_draft']}/evidence",
+        lambda w: {"file": _pdf_upload()},
+    ),
+    Route(
+        "/claims/<int:claim_id>/evidence/<int:evidence_id>/remove",
+        "dealer_owner",
+        lambda w: f"/claims/{w.ids['own_draft']}/evidence/{w.ids['draft_file']}/remove",
+        lambda w: {},
+    ),
+    Route(
+        "/claims/<int:claim_id>/submit",
+        "dealer_owner",
+        lambda w: f"/claims/{w.ids['ready_draft']}/submit",
+        lambda w: {},
+    ),
+    Route(
+        "/claims/<int:claim_id>/withdraw",
+        "dealer_owner",
+        lambda w: f"/claims/{w.ids['own_claim']}/withdraw",
+        lambda w: {"reason": "Entered twice."},
+    ),
+    Route(
+        "/claims/<int:claim_id>/comments",
+        "manager",
+        lambda w: f"/claims/{w.ids['own_claim']}/comments",
+        lambda w: {"comment": "Please add the photo of the window."},
+    ),
+    Route(
+        "/claims/pre-approvals",
+        "dealer_owner",
+        lambda w: "/claims/pre-approvals",
+        lambda w: {
+            "period": w.current_period,
+            "activity_type_id": str(w.ids["activity_type"]),
+            "title": "Spring fair booth",
+            "planned_start": "2031-03-01",
+            "planned_end": "2031-03-03",
+            "estimated_cost": "18,000.00",
+        },
+    ),
+    Route(
+        "/console/pre-approvals/<int:request_id>/decide",
+        "manager",
+        lambda w: f"/console/pre-approvals/{w.ids['own_request']}/decide",
+        lambda w: {"decision": "reject", "note": "Not in this quarter's plan."},
+    ),
+    Route(
+        "/console/claims/<int:claim_id>/decide",
+        "manager",
+        lambda w: f"/console/claims/{w.ids['own_claim']}/decide",
+        lambda w: {"decision": "approve_part", "amount": "1,500.00", "reason_code": "", "reason": "Half the stand."},
+    ),
+    Route(
+        "/console/claims/bulk-approve",
+        "manager",
+        lambda w: "/console/claims/bulk-approve",
+        lambda w: {"claim_ids": str(w.ids["own_claim"])},
+    ),
+    Route(
+        "/admin/budgets/<period_code>/<code>",
+        "admin",
+        lambda w: f"/admin/budgets/{w.current_period}/{w.second_dealer}",
+        lambda w: {"amount": "80,000.00"},
+    ),
+    Route(
+        "/admin/budgets/<period_code>/import",
+        "admin",
+        lambda w: f"/admin/budgets/{w.current_period}/import",
+        lambda w: {"file": (io.BytesIO(f"dealer_code,budget\n{w.second_dealer},90000\n".encode()), "budgets.csv")},
+    ),
+    Route(
+        "/admin/claims/payments",
+        "admin",
+        lambda w: "/admin/claims/payments",
+        lambda w: {"claim_ids": str(w.ids["approved_claim"]), "reference": "BANK-2026-7"},
+    ),
 )
+
+
+def _claim_form(world: World) -> dict[str, object]:
+    """A complete claim for the open quarter's first day."""
+    from datetime import date
+
+    start = date.fromisoformat(world.current_period[:4] + "-" + f"{(int(world.current_period[-1]) - 1) * 3 + 1:02d}-01")
+    return {
+        "period": world.current_period,
+        "activity_type_id": str(world.ids["activity_type"]),
+        "fund_request_id": "",
+        "title": "Window display",
+        "description": "Two weeks in the window.",
+        "activity_start": start.isoformat(),
+        "activity_end": start.isoformat(),
+        "vendor": "Print Co",
+        "vendor_tax_id": "91310000X",
+        "invoice_number": "FP-100",
+        "amount": "3,200.00",
+        "over_pre_approval_reason": "",
+    }
 
 
 def sales_csv(world: World) -> str:

@@ -43,7 +43,7 @@ def _claim(dealer: Dealer, period: Period, status: ClaimStatus, asked: int, appr
 def test_the_budget_counts_each_status_once(app: Flask, world: World) -> None:
     with app.app_context():
         admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
-        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.second_dealer)).scalar_one()
         period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
         set_allocation(admin, dealer, period, 10_000_000)
         for status, asked, approved in (

@@ -1,5 +1,6 @@
 """Claim races with real commits on a file SQLite database and on PostgreSQL, threads released together:
-two submit requests make one submission; two reviewers deciding at once make one decision."""
+two submit requests make one submission; two reviewers deciding at once make one decision; two claims reaching for
+the last money of a budget: one gets it; two admins paying the same claim pay it once."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from sqlalchemy import func, select
 from portal.accounts.models import User, UserRole
 from portal.claims import services
 from portal.claims.models import Claim, ClaimEvent
-from portal.claims.rules import ClaimStatus
+from portal.claims.rules import ClaimStatus, RejectionReason
 from portal.database import begin_write
 from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
-from portal.service_errors import IllegalTransition
+from portal.service_errors import IllegalTransition, InvalidInput
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.evidence_files import pdf
 from tests.factories import make_user, make_world
@@ -38,7 +39,7 @@ def _worker(app: Flask, email: str, claim_id: int, action: Callable[[User, Claim
                 action(actor, db.session.get(Claim, claim_id))
                 db.session.commit()
                 return "done"
-            except IllegalTransition:
+            except (IllegalTransition, InvalidInput):
                 db.session.rollback()
                 return "refused"
             finally:
@@ -108,7 +109,13 @@ def test_two_reviewers_deciding_at_once_make_one_decision(
         services.decide(actor, claim, services.Decision.APPROVE)
 
     def reject(actor: User, claim: Claim) -> None:
-        services.decide(actor, claim, services.Decision.REJECT, reason="Not our product on the stand.")
+        services.decide(
+            actor,
+            claim,
+            services.Decision.REJECT,
+            reason="Not our product on the stand.",
+            reason_code=RejectionReason.NOT_ELIGIBLE,
+        )
 
     try:
         results = run_together(
@@ -128,3 +135,80 @@ def test_two_reviewers_deciding_at_once_make_one_decision(
     assert sorted(results) == ["done", "refused"]
     assert decisions == 1
     assert status is (ClaimStatus.APPROVED if results[0] == "done" else ClaimStatus.REJECTED)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_claims_reaching_for_the_last_money_of_a_budget(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each claim fits what is left on its own, not both: the budget row is locked, so one is refused."""
+    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    with app.app_context():
+        upgrade()
+    world, first = _submitted_claim(app, submit=False)
+    with app.app_context():
+        owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+        left = services.budget_of(dealer, period).left
+        claims = []
+        for number, claim_id in enumerate((first, draft(world, amount=1, invoice="INV-LAST").id)):
+            claim = db.session.get(Claim, claim_id)
+            assert claim is not None
+            claim.amount_requested = left // 2 + 1 + number  # each fits alone; together they are over
+            if number:
+                add_evidence(owner, services.CLAIM_OWNER, claim.id, io.BytesIO(pdf()), "second.pdf")
+            claims.append(claim.id)
+        db.session.commit()
+    try:
+        results = run_together(
+            [
+                _worker(app, email, claim_id, lambda actor, claim: services.submit(actor, claim))
+                for email, claim_id in zip(
+                    (world.emails["dealer_owner"], world.emails["dealer_staff"]), claims, strict=True
+                )
+            ]
+        )
+        with app.app_context():
+            budget = services.budget_of(db.session.merge(dealer), db.session.merge(period))
+            statuses = sorted(db.session.get(Claim, claim_id).status.value for claim_id in claims)  # type: ignore[union-attr]
+    finally:
+        dispose_app(app)
+    assert sorted(results) == ["done", "refused"]
+    assert statuses == ["draft", "submitted"]
+    assert budget.left >= 0
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_admins_paying_the_same_claim_pay_it_once(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    with app.app_context():
+        upgrade()
+    world, claim_id = _submitted_claim(app, submit=True)
+    with app.app_context():
+        manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+        services.decide(manager, db.session.get(Claim, claim_id), services.Decision.APPROVE)  # type: ignore[arg-type]
+        other_admin = make_user(UserRole.ADMIN).email
+        db.session.commit()
+
+    def pay(reference: str) -> Callable[[User, Claim], Any]:
+        return lambda actor, claim: services.pay_claims(actor, [claim.id], reference)
+
+    try:
+        results = run_together(
+            [
+                _worker(app, world.emails["admin"], claim_id, pay("BANK-A")),
+                _worker(app, other_admin, claim_id, pay("BANK-B")),
+            ]
+        )
+        with app.app_context():
+            payments = db.session.execute(
+                select(func.count()).where(ClaimEvent.claim_id == claim_id, ClaimEvent.to_status == ClaimStatus.PAID)
+            ).scalar_one()
+            reference = db.session.get(Claim, claim_id).payment_reference  # type: ignore[union-attr]
+    finally:
+        dispose_app(app)
+    assert sorted(results) == ["done", "refused"]
+    assert payments == 1 and reference in ("BANK-A", "BANK-B")

@@ -80,13 +80,14 @@ def test_submission_flags_and_the_budget(app: Flask, funded: World) -> None:
     with app.app_context():
         owner = user(funded, "dealer_owner")
         claim = draft(funded, amount=6_000_000)
+        before = services.budget_of(claim.dealer, claim.period)  # the world's own claims hold some already
         attach(funded, claim)
         raised = {found.flag for found in services.submit(owner, claim)}
         assert raised == {Flag.ROUND_AMOUNT, Flag.MOST_OF_BUDGET}
         assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 1
         budget = services.budget_of(claim.dealer, claim.period)
-        assert (budget.pending, budget.left) == (6_000_000, 4_000_000)
-        second = draft(funded, amount=4_000_001, invoice="INV-2")
+        assert (budget.pending, budget.left) == (before.pending + 6_000_000, before.left - 6_000_000)
+        second = draft(funded, amount=budget.left + 1, invoice="INV-2")
         attach(funded, second)
         with pytest.raises(services.SubmissionRefused) as refused:
             services.submit(owner, second)
@@ -136,7 +137,7 @@ def test_review_with_a_second_approval_above_the_threshold(app: Flask, funded: W
         services.decide(senior, claim, services.Decision.APPROVE)
         assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 3_000_123
         budget = services.budget_of(claim.dealer, claim.period)
-        assert (budget.approved, budget.pending) == (3_000_123, 0)
+        assert (budget.approved, budget.pending) == (3_000_123 + 300_000, 300_000)  # the world's own two claims
         moves = [(event.from_status, event.to_status) for event in services.timeline(claim)]
         assert moves == [
             (None, ClaimStatus.DRAFT),

@@ -93,3 +93,26 @@ def test_demo_rebates_put_d001_a_little_short_of_its_next_tier(app: Flask) -> No
         late = db.session.execute(select(Adjustment)).scalar_one()
         assert late.amount > 0 and late.corrects_period.code == "2026-Q3"
         assert statements[("D002", "2026-Q4")].adjustments == late.amount
+
+
+def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app: Flask) -> None:
+    from portal.claims.models import Claim, ClaimFlag, FundRequest, FundRequestStatus
+    from portal.claims.rules import ClaimStatus, Flag
+
+    with app.app_context():
+        seed_demo(today=date(2026, 11, 28))
+        seed_demo(today=date(2026, 11, 28))
+        claims = {claim.title: claim for claim in db.session.execute(select(Claim)).scalars()}
+        assert {claim.status for claim in claims.values()} == set(ClaimStatus)
+        assert len(claims) == 11
+        reused = db.session.execute(
+            select(ClaimFlag).where(ClaimFlag.flag == Flag.SAME_EVIDENCE_ELSEWHERE)
+        ).scalar_one()
+        flagged, original = db.session.get(Claim, reused.claim_id), db.session.get(Claim, reused.related_claims[0])
+        assert flagged is not None and original is not None
+        assert (flagged.dealer.code, original.dealer.code) == ("D002", "D001")
+        waiting = db.session.execute(
+            select(FundRequest).where(FundRequest.status == FundRequestStatus.SUBMITTED)
+        ).scalar_one()
+        assert waiting.title == "Home appliance fair booth"
+        assert claims["Regional trade show booth"].status is ClaimStatus.AWAITING_SECOND_APPROVAL

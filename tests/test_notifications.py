@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.jobs import huey_of
+from portal.notifications.kinds import KINDS
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.notifications.services import notify
 from tests.conftest import log_in
@@ -170,7 +171,9 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
         "training_seat_freed": False,
         "training_session_cancelled": False,
         "training_certificate": False,
+        **{kind: False for kind in KINDS if kind.startswith(("claim_", "pre_approval_"))},
     }
+    assert len(chosen) == len(KINDS)
 
 
 def test_polling_the_bell_does_not_keep_an_idle_session_alive(

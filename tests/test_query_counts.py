@@ -12,6 +12,16 @@ from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change
+from portal.claims.models import (
+    ActivityType,
+    Claim,
+    ClaimEvent,
+    ClaimFlag,
+    FundAllocation,
+    FundRequest,
+    FundRequestStatus,
+)
+from portal.claims.rules import ClaimStatus, Flag
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
 from portal.evidence.models import Evidence
 from portal.extensions import db
@@ -22,6 +32,7 @@ from portal.training.models import CourseSession
 from tests.conftest import count_queries, log_in
 from tests.factories import (
     World,
+    make_claim,
     make_course,
     make_dealer,
     make_enrollment,
@@ -95,8 +106,28 @@ PAGES = [
     ("admin", "/admin/courses/{course}/edit"),
     ("admin", "/admin/training/sessions/{upcoming_session}/edit"),
     ("dealer_staff", "/verify?number={own_certificate}"),
+    ("dealer_owner", "/claims/"),
+    ("dealer_staff", "/claims/?status=submitted&page=2"),
+    ("dealer_owner", "/claims/new"),
+    ("dealer_owner", "/claims/{own_claim}"),
+    ("dealer_owner", "/claims/{own_draft}"),
+    ("dealer_owner", "/claims/{own_draft}/edit"),
+    ("dealer_owner", "/claims/pre-approvals"),
+    ("manager", "/console/claims"),
+    ("manager", "/console/claims?status=all&flag=round_amount&page=2"),
+    ("senior_manager", "/console/claims?dealer=D001&period={current_period}"),
+    ("manager", "/console/claims/{own_claim}"),
+    ("manager", "/console/pre-approvals"),
+    ("manager", "/console/claims/report"),
+    ("admin", "/admin/budgets"),
+    ("admin", "/admin/claims/payments"),
+    ("admin", "/admin/claims/payments.csv"),
 ]
 
+
+# The review page shows the claim, its flags (and which related claims the reviewer may open), files, budget, the
+# dealer's history, the timeline and the next claim: one query each, still flat.
+RICHER_PAGES = {"/console/claims/{own_claim}": 11}
 
 _ids = itertools.count()
 
@@ -156,6 +187,60 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
         audit_change("test.event", actor=admin, subject=subject, before={"name": "a"}, after={"name": "b"})
     _grow_rebates(world, factor, manager, admin)
     _grow_training(world, factor, own)
+    _grow_claims(world, factor, own)
+
+
+def _grow_claims(world: World, factor: int, owner: User) -> None:
+    """Claims of the own dealer in every status with flags, events and files, budgets and pre-approval requests."""
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+    kind = db.session.get(ActivityType, world.ids["activity_type"])
+    dealer = owner.dealer
+    flagged = {(row[0], row[1]) for row in db.session.execute(select(ClaimFlag.claim_id, ClaimFlag.flag))}
+    for number in range(factor):
+        for status in ClaimStatus:
+            claim = make_claim(dealer, current, kind, owner, status=status.value, amount=1_000 + number,
+                               submitted_days_ago=number % 30)  # fmt: skip
+            if status is not ClaimStatus.DRAFT:
+                db.session.add(
+                    ClaimFlag(claim_id=claim.id, flag=Flag.ROUND_AMOUNT, related_claims=[world.ids["foreign_claim"]])
+                )
+                db.session.add(ClaimEvent(claim_id=claim.id, actor_id=owner.id, from_status=ClaimStatus.DRAFT,
+                                          to_status=status, note="n"))  # fmt: skip
+                if number % 3 == 0:
+                    db.session.execute(
+                        sa.update(Claim).where(Claim.id == claim.id).values(turnaround_seconds=number * 3600)
+                    )
+        own_claim = world.ids["own_claim"]
+        db.session.add(
+            ClaimEvent(claim_id=own_claim, actor_id=owner.id, note=f"comment {number}", details={"comment": True})
+        )
+        flag = list(Flag)[number % len(Flag)]
+        if (own_claim, flag) not in flagged:
+            flagged.add((own_claim, flag))
+            db.session.add(ClaimFlag(claim_id=own_claim, flag=flag, related_claims=[own_claim - 1, own_claim + 1]))
+        db.session.add(
+            Evidence(
+                owner_type="claim",
+                owner_id=own_claim,
+                original_name="photo.pdf",
+                storage_key=f"claim/{next_id():032x}",
+                content_type="application/pdf",
+                size=10,
+                sha256="1" * 64,
+                uploaded_by_id=owner.id,
+            )
+        )
+        request = FundRequest(dealer_id=dealer.id, period_id=current.id, activity_type_id=kind.id, title="r",
+                              planned_start=current.starts_on, planned_end=current.starts_on, estimated_cost=100,
+                              status=FundRequestStatus.SUBMITTED, created_by_id=owner.id)  # fmt: skip
+        db.session.add(request)
+    have = set(
+        db.session.execute(select(FundAllocation.dealer_id).where(FundAllocation.period_id == current.id)).scalars()
+    )
+    for found in db.session.execute(select(Dealer.id)).scalars().all():
+        if found not in have:
+            db.session.add(FundAllocation(dealer_id=found, period_id=current.id, amount=1_000_000))
+    db.session.flush()
 
 
 def _grow_training(world: World, factor: int, owner: User) -> None:
@@ -245,4 +330,4 @@ def test_query_count_stays_flat_with_ten_times_the_data(app: Flask, world: World
         db.session.commit()
     large = _statements(app, role, path, world)
     assert large == small, f"{path} as {role}: {small} statements with the small channel, {large} with ten times"
-    assert small <= 10
+    assert small <= RICHER_PAGES.get(path, 10)

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.claims.rules import ClaimStatus, Flag, Problem
+from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
 from portal.extensions import db
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -53,6 +53,12 @@ register_labels(
         Flag.ROUND_AMOUNT: _l("A round amount"),
         Flag.LATE_SUBMISSION: _l("Submitted late in the claim window"),
         Flag.MOST_OF_BUDGET: _l("Takes most of the budget"),
+        RejectionReason.INSUFFICIENT_EVIDENCE: _l("The evidence does not prove the activity"),
+        RejectionReason.NOT_ELIGIBLE: _l("The activity is not eligible for promotion funds"),
+        RejectionReason.DUPLICATE: _l("Already claimed"),
+        RejectionReason.COST_NOT_SUPPORTED: _l("The invoice does not support the amount"),
+        RejectionReason.OUTSIDE_POLICY: _l("Outside the promotion policy"),
+        RejectionReason.OTHER: _l("Another reason"),
         Problem.NO_EVIDENCE: _l("Attach at least one evidence file."),
         Problem.DATES_OUTSIDE_PERIOD: _l("The activity dates must fall inside the budget's period."),
         Problem.DATES_REVERSED: _l("The activity cannot end before it starts."),
@@ -119,6 +125,7 @@ class Claim(db.Model):
     __table_args__ = (
         Index("ix_claims_status_submitted", "status", "submitted_at"),
         Index("ix_claims_invoice", "vendor_tax_id", "invoice_number"),
+        Index("ix_claims_dealer_period", "dealer_id", "period_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,6 +143,8 @@ class Claim(db.Model):
     amount_requested: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_approved: Mapped[int | None] = mapped_column(BigInteger)
     over_pre_approval_reason: Mapped[str] = mapped_column(Text, default="")
+    rejection_reason: Mapped[str] = mapped_column(String(40), default="")  # a RejectionReason value
+    turnaround_seconds: Mapped[int | None] = mapped_column(BigInteger)  # last submission to final decision
     status: Mapped[ClaimStatus] = mapped_column(str_enum(ClaimStatus, 40), default=ClaimStatus.DRAFT, index=True)
     submission_count: Mapped[int] = mapped_column(Integer, default=0)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

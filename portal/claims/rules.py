@@ -63,6 +63,17 @@ def available(allocation: int, approved: int, pending: int) -> int:
     return allocation - approved - pending
 
 
+class RejectionReason(enum.StrEnum):
+    """Why a claim was rejected, as a code reports can count; the reviewer's text explains it to the dealer."""
+
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence"
+    NOT_ELIGIBLE = "not_eligible"
+    DUPLICATE = "duplicate"
+    COST_NOT_SUPPORTED = "cost_not_supported"
+    OUTSIDE_POLICY = "outside_policy"
+    OTHER = "other"
+
+
 # --- Submission checks ----------------------------------------------------------------------------------------------
 
 

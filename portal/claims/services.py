@@ -14,8 +14,8 @@ from flask import abort, current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select
 
-from portal.access import AccessRole, require_role
-from portal.accounts.models import User
+from portal.access import DEALER_USERS, AccessRole, require_role
+from portal.accounts.models import User, UserRole
 from portal.audit.services import audit_change, record_event
 from portal.claims.models import (
     ActivityType,
@@ -33,18 +33,21 @@ from portal.claims.rules import (
     FlagFacts,
     Problem,
     Raised,
+    RejectionReason,
     Submission,
     available,
     can_move,
+    claim_deadline,
     flags_for,
     needs_second_approval,
     submission_problems,
 )
 from portal.database import locked_for_update
 from portal.dealers.models import Dealer, DealerStatus, Period, PeriodStatus
-from portal.dealers.services import company_today, visible_dealers
+from portal.dealers.services import company_today, dealer_owners, visible_dealers
 from portal.evidence.models import Evidence
 from portal.extensions import db
+from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
 from portal.workflow import move_if_still
@@ -62,19 +65,20 @@ class Budget:
 
 
 def budget_of(dealer: Dealer, period: Period) -> Budget:
-    """Two small queries; approved counts the amount approved, pending the amount asked."""
-    allocation = db.session.execute(
-        select(FundAllocation.amount).where(
-            FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id
-        )
-    ).scalar_one_or_none()
-    approved, pending = db.session.execute(
+    """One query; approved counts the amount approved, pending the amount asked."""
+    allocation = (
+        select(FundAllocation.amount)
+        .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
+        .scalar_subquery()
+    )
+    allocated, approved, pending = db.session.execute(
         select(
+            allocation,
             func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
             func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)), 0),
         ).where(Claim.dealer_id == dealer.id, Claim.period_id == period.id)
     ).one()
-    return Budget(int(allocation or 0), int(approved), int(pending))
+    return Budget(int(allocated or 0), int(approved), int(pending))
 
 
 def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> FundAllocation:
@@ -108,6 +112,38 @@ def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> 
     return allocation
 
 
+BUDGET_COLUMNS = {
+    "dealer_code": "dealer_code",
+    "dealer": "dealer_code",
+    "经销商代码": "dealer_code",
+    "budget": "budget",
+    "amount": "budget",
+    "allocation": "budget",
+    "预算": "budget",
+}
+
+
+def import_budgets(actor: User, period: Period, content: bytes) -> int:
+    """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
+    from portal.rebates.services import read_dealer_amounts
+
+    require_role(actor, AccessRole.ADMIN)
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
+
+    def below_what_claims_hold(dealer: Dealer, amount: int) -> str | None:
+        held = budget_of(dealer, period)
+        if amount < held.approved + held.pending:
+            return _("Claims already hold more than this: approved and pending claims come to more.")
+        return None
+
+    wanted = read_dealer_amounts(actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True,
+                                 check=below_what_claims_hold)  # fmt: skip
+    for dealer, amount, _line in wanted.values():
+        set_allocation(actor, dealer, period, amount)
+    return len(wanted)
+
+
 # --- Claims: drafting, submission, withdrawal ------------------------------------------------------------------------
 
 CLAIM_OWNER = "claim"
@@ -129,9 +165,13 @@ class ClaimInput:
 
 
 def visible_claims(user: User) -> Select[tuple[Claim]]:
-    """Claims of the dealers the user may see (dealer users: their own dealer's)."""
+    """Claims of the dealers the user may see (dealer users: their own dealer's). A draft never submitted is the
+    dealer's own work in progress: the console does not see it."""
     dealers = visible_dealers(user).with_only_columns(Dealer.id)
-    return select(Claim).where(Claim.dealer_id.in_(dealers))
+    query = select(Claim).where(Claim.dealer_id.in_(dealers))
+    if user.access_role not in DEALER_USERS:
+        query = query.where(Claim.submission_count > 0)
+    return query
 
 
 def get_visible_claim(user: User, claim_id: int) -> Claim:
@@ -141,11 +181,26 @@ def get_visible_claim(user: User, claim_id: int) -> Claim:
     return claim
 
 
-def _check_fields(data: ClaimInput) -> None:
+def claimable_periods(today: date | None = None) -> list[Period]:
+    """Periods a claim can be made against: begun, and not past the claim window after their end (DESIGN.md:
+    promotion budgets of a period stay claimable until the claim window after it ends)."""
+    today = today or company_today()
+    window = current_app.config["CLAIM_WINDOW_DAYS"]
+    periods = db.session.execute(
+        select(Period).where(Period.starts_on <= today).order_by(Period.starts_on.desc()).limit(8)
+    ).scalars()
+    return [period for period in periods if claim_deadline(period.ends_on, window) >= today]
+
+
+def _check_fields(data: ClaimInput, dealer_id: int, keep_request: int | None = None) -> None:
     if not data.title.strip():
         raise InvalidInput("title", _("Give the claim a title."))
     if db.session.get(ActivityType, data.activity_type_id) is None:
         raise InvalidInput("activity_type_id", _("Choose an activity type."))
+    if data.fund_request_id is not None and data.fund_request_id not in {
+        request.id for request in usable_requests(dealer_id, keep_request)
+    }:
+        raise InvalidInput("fund_request_id", _("Choose one of your approved pre-approval requests."))
     if data.amount < 0 or data.amount >= 10**13:
         raise InvalidInput("amount", _("Enter an amount of zero or more."))
 
@@ -158,10 +213,13 @@ def _apply(claim: Claim, data: ClaimInput) -> None:
     claim.fund_request_id, claim.over_pre_approval_reason = data.fund_request_id, data.over_pre_approval_reason
 
 
-def create_draft(actor: User, period: Period, data: ClaimInput) -> Claim:
+def create_draft(actor: User, period: Period, data: ClaimInput, today: date | None = None) -> Claim:
     """A dealer user starts a claim; drafts are kept and finished later."""
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
-    _check_fields(data)
+    assert actor.dealer_id is not None
+    if period.id not in {claimable.id for claimable in claimable_periods(today)}:
+        raise InvalidInput("period", _("Claims for this period are closed."))
+    _check_fields(data, actor.dealer_id)
     claim = Claim(dealer_id=actor.dealer_id, period_id=period.id, status=ClaimStatus.DRAFT, created_by_id=actor.id)
     _apply(claim, data)
     db.session.add(claim)
@@ -177,7 +235,7 @@ def update_draft(actor: User, claim: Claim, data: ClaimInput) -> None:
         abort(404)
     if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("Only a draft, or a claim asked for information, can be changed."))
-    _check_fields(data)
+    _check_fields(data, claim.dealer_id, claim.fund_request_id)
     _apply(claim, data)
     db.session.flush()
 
@@ -209,6 +267,60 @@ def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, 
     _event(claim, actor, current, target, note)
     audit_change("claim.moved", actor=actor, subject=claim, before={"status": current.value},
                  after={"status": target.value, "note": note})  # fmt: skip
+    _announce(claim, actor, current, target, note)
+
+
+def _dealer_people_to_tell(claim: Claim) -> list[User]:
+    """Whoever drafted the claim and the dealer's owners."""
+    people = dealer_owners(claim.dealer)
+    author = db.session.get(User, claim.created_by_id) if claim.created_by_id else None
+    return [*people, author] if author is not None and author not in people else people
+
+
+def _reviewers_to_tell(claim: Claim) -> list[User]:
+    """The dealer's channel manager; without one, the senior managers."""
+    manager = claim.dealer.manager
+    return [manager] if manager is not None else second_approvers()
+
+
+def second_approvers() -> list[User]:
+    return list(
+        db.session.execute(
+            select(User).where(User.role == UserRole.MANAGER, User.is_senior, User.active).order_by(User.id)
+        ).scalars()
+    )
+
+
+def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, note: str) -> None:
+    """Everyone concerned hears of each transition, in their own language (the notification service translates)."""
+    currency = claim.dealer.currency
+    told: dict[str, object] = {"claim": claim.title, "dealer": claim.dealer.name}
+    dealer_link, console_link = f"/claims/{claim.id}", f"/console/claims/{claim.id}"
+    S = ClaimStatus
+    if target is S.SUBMITTED and current is S.AWAITING_SECOND_APPROVAL:
+        first = db.session.get(User, claim.first_approver_id) if claim.first_approver_id else None
+        notify([first] if first else _reviewers_to_tell(claim), "claim_sent_back", {**told, "note": note},
+               console_link)  # fmt: skip
+    elif target is S.SUBMITTED:
+        told["amount"] = f"money:{claim.amount_requested}:{currency}"
+        notify(_reviewers_to_tell(claim), "claim_submitted", told, console_link)
+    elif target is S.AWAITING_SECOND_APPROVAL:
+        told["amount"] = f"money:{claim.amount_approved}:{currency}"
+        others = [person for person in second_approvers() if person.id != actor.id]
+        notify(others, "claim_second_approval", told, console_link)
+    elif target in (S.APPROVED, S.PARTIALLY_APPROVED):
+        told |= {"amount": f"money:{claim.amount_approved}:{currency}", "note": note}
+        kind = "claim_approved" if target is S.APPROVED else "claim_partially_approved"
+        notify(_dealer_people_to_tell(claim), kind, told, dealer_link)
+    elif target is S.REJECTED:
+        notify(_dealer_people_to_tell(claim), "claim_rejected", {**told, "note": note}, dealer_link)
+    elif target is S.NEEDS_INFO:
+        notify(_dealer_people_to_tell(claim), "claim_needs_info", {**told, "note": note}, dealer_link)
+    elif target is S.PAID:
+        told |= {"amount": f"money:{claim.amount_approved}:{currency}", "reference": claim.payment_reference}
+        notify(_dealer_people_to_tell(claim), "claim_paid", told, dealer_link)
+    elif target is S.WITHDRAWN and current is not S.DRAFT:
+        notify(_reviewers_to_tell(claim), "claim_withdrawn", told, console_link)
 
 
 def _lock_budget(claim: Claim) -> None:
@@ -263,6 +375,40 @@ def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
     )
 
 
+def _check_submission(claim: Claim, today: date) -> tuple[list[Problem], Budget, FundRequest | None]:
+    period = claim.period
+    budget = budget_of(claim.dealer, period)
+    held = claim.amount_requested if claim.status is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
+    request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
+    usable_request = request is not None and request.dealer_id == claim.dealer_id and request.status in (
+        FundRequestStatus.APPROVED, FundRequestStatus.USED)  # fmt: skip
+    problems = submission_problems(
+        Submission(
+            amount=claim.amount_requested,
+            evidence_count=len(evidence_hashes(claim.id)),
+            activity_start=claim.activity_start,
+            activity_end=claim.activity_end,
+            period_start=period.starts_on,
+            period_end=period.ends_on,
+            today=today,
+            claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
+            left_in_budget=budget.left + held,
+            needs_pre_approval=claim.activity_type.needs_pre_approval,
+            pre_approved_amount=request.estimated_cost if usable_request and request else None,
+            over_pre_approval_reason=claim.over_pre_approval_reason,
+            dealer_may_submit=claim.dealer.status is DealerStatus.ACTIVE,
+        )
+    )
+    return problems, budget, request
+
+
+def problems_before_submitting(claim: Claim) -> list[Problem]:
+    """What the dealer still has to fix, shown on the draft before they press submit."""
+    if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
+        return []
+    return _check_submission(claim, company_today())[0]
+
+
 class SubmissionRefused(InvalidInput):
     """Every reason at once, so the dealer fixes them all in one go."""
 
@@ -284,29 +430,7 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     if current not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("This claim was already submitted."))
     _lock_budget(claim)
-    period = claim.period
-    budget = budget_of(claim.dealer, period)
-    held = claim.amount_requested if current is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
-    request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
-    usable_request = request is not None and request.dealer_id == claim.dealer_id and request.status in (
-        FundRequestStatus.APPROVED, FundRequestStatus.USED)  # fmt: skip
-    problems = submission_problems(
-        Submission(
-            amount=claim.amount_requested,
-            evidence_count=len(evidence_hashes(claim.id)),
-            activity_start=claim.activity_start,
-            activity_end=claim.activity_end,
-            period_start=period.starts_on,
-            period_end=period.ends_on,
-            today=today,
-            claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
-            left_in_budget=budget.left + held,
-            needs_pre_approval=claim.activity_type.needs_pre_approval,
-            pre_approved_amount=request.estimated_cost if usable_request and request else None,
-            over_pre_approval_reason=claim.over_pre_approval_reason,
-            dealer_may_submit=claim.dealer.status is DealerStatus.ACTIVE,
-        )
-    )
+    problems, budget, request = _check_submission(claim, today)
     if problems:
         raise SubmissionRefused(problems)
     raised = flags_for(_flag_facts(claim, today, budget.allocation))
@@ -363,7 +487,8 @@ def get_reviewable_claim(user: User, claim_id: int) -> Claim:
     return get_visible_claim(user, claim_id)
 
 
-def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None = None, reason: str = "") -> Claim:
+def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None = None, reason: str = "",
+           reason_code: RejectionReason | None = None) -> Claim:  # fmt: skip
     """A reviewer's decision. Approving more than the threshold sends the claim to a second approver instead; at
     the second step a senior manager or admin (never the first approver) approves, rejects or sends it back."""
     require_role(actor, *REVIEWERS)
@@ -376,12 +501,18 @@ def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None 
         raise IllegalTransition(_("A second approval is given by a senior manager or an admin other than the first."))
     if decision in (Decision.REJECT, Decision.REQUEST_INFO, Decision.APPROVE_PART) and not reason:
         raise InvalidInput("reason", _("Give the reason; the dealer sees it."))
+    if decision is Decision.REJECT and reason_code is None:
+        raise InvalidInput("reason_code", _("Choose why the claim is rejected."))
+    decided_at = utcnow()
+    turnaround = int((decided_at - claim.submitted_at).total_seconds()) if claim.submitted_at else None
     if decision is Decision.REQUEST_INFO:
         target = ClaimStatus.SUBMITTED if second_step else ClaimStatus.NEEDS_INFO  # second step: sent back
         _move(claim, actor, current, target, reason)
         return claim
     if decision is Decision.REJECT:
-        _move(claim, actor, current, ClaimStatus.REJECTED, reason, decided_at=utcnow())
+        assert reason_code is not None
+        _move(claim, actor, current, ClaimStatus.REJECTED, reason, decided_at=decided_at,
+              rejection_reason=reason_code.value, turnaround_seconds=turnaround)  # fmt: skip
         return claim
     to_approve = claim.amount_requested if decision is Decision.APPROVE else (amount or 0)
     if decision is Decision.APPROVE_PART and (to_approve <= 0 or to_approve >= claim.amount_requested):
@@ -393,7 +524,8 @@ def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None 
     if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
         to_approve = claim.amount_approved  # the amount the first reviewer proposed
     target = ClaimStatus.APPROVED if to_approve == claim.amount_requested else ClaimStatus.PARTIALLY_APPROVED
-    _move(claim, actor, current, target, reason, amount_approved=to_approve, decided_at=utcnow())
+    _move(claim, actor, current, target, reason, amount_approved=to_approve, decided_at=decided_at,
+          turnaround_seconds=turnaround)  # fmt: skip
     return claim
 
 
@@ -493,6 +625,12 @@ def request_pre_approval(
     db.session.flush()
     record_event("fund_request.submitted", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
                  subject_label=request.title, details={"cost": cost})  # fmt: skip
+    dealer = db.session.get(Dealer, actor.dealer_id)
+    assert dealer is not None
+    manager = dealer.manager
+    notify([manager] if manager else second_approvers(), "pre_approval_requested",
+           {"dealer": dealer.name, "title": request.title, "amount": f"money:{cost}:{dealer.currency}"},
+           "/console/pre-approvals")  # fmt: skip
     return request
 
 
@@ -512,4 +650,54 @@ def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: 
     db.session.expire(request)
     record_event("fund_request.decided", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
                  subject_label=request.title, details={"status": target.value, "note": note})  # fmt: skip
+    dealer = db.session.get(Dealer, request.dealer_id)
+    assert dealer is not None
+    requester = db.session.get(User, request.created_by_id) if request.created_by_id else None
+    people = dealer_owners(dealer)
+    kind = "pre_approval_approved" if approve else "pre_approval_rejected"
+    notify([*people, requester] if requester and requester not in people else people, kind,
+           {"title": request.title, "note": note}, "/claims/pre-approvals")  # fmt: skip
     return request
+
+
+def get_visible_request(user: User, request_id: int) -> FundRequest:
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    request = db.session.execute(
+        select(FundRequest).where(FundRequest.id == request_id, FundRequest.dealer_id.in_(dealers))
+    ).scalar_one_or_none()
+    if request is None:
+        abort(404)
+    return request
+
+
+def usable_requests(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
+    """Approved requests a new claim may refer to (and the one a draft already refers to)."""
+    query = select(FundRequest).where(FundRequest.dealer_id == dealer_id)
+    wanted = FundRequest.status == FundRequestStatus.APPROVED
+    if keep is not None:
+        wanted = wanted | (FundRequest.id == keep)
+    return list(db.session.execute(query.where(wanted).order_by(FundRequest.planned_start)).scalars())
+
+
+# --- Comments on the timeline ----------------------------------------------------------------------------------------
+
+
+def add_comment(actor: User, claim: Claim, text: str) -> ClaimEvent:
+    """The dealer and the reviewers talk on the claim's timeline; the other side is told."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("comment", _("Write a comment first."))
+    if len(text) > 4000:
+        raise InvalidInput("comment", _("Keep a comment under 4,000 characters."))
+    from_dealer = actor.access_role in DEALER_USERS
+    if from_dealer and actor.dealer_id != claim.dealer_id:
+        abort(404)
+    event = ClaimEvent(claim_id=claim.id, actor_id=actor.id, note=text, details={"comment": True})
+    db.session.add(event)
+    db.session.flush()
+    told = {"claim": claim.title, "dealer": claim.dealer.name, "name": actor.name}
+    if from_dealer:
+        notify(_reviewers_to_tell(claim), "claim_comment", told, f"/console/claims/{claim.id}")
+    else:
+        notify(_dealer_people_to_tell(claim), "claim_comment", told, f"/claims/{claim.id}")
+    return event

@@ -12,10 +12,12 @@ from portal.types import label
 NAVIGATION = (
     ("dealers.dealer_home", _l("Overview")),
     ("rebates.dealer_statements", _l("Statements")),
+    ("claims.dealer_claims", _l("Claims")),
     ("training.catalogue", _l("Training")),
     ("dealers.dealer_people_page", _l("People")),
     ("dealers.documents_page", _l("Documents")),
     ("dealers.portfolio", _l("Dealers")),
+    ("claims.queue", _l("Claims")),
     ("rebates.performance", _l("Performance")),
     ("rebates.targets", _l("Targets")),
     ("rebates.sales_imports", _l("Sales imports")),

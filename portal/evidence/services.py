@@ -40,8 +40,12 @@ def register_owner(owner_type: str, rules: OwnerRules) -> None:
     _OWNERS[owner_type] = rules
 
 
-def _rules(owner_type: str) -> OwnerRules:
+def owner_rules(owner_type: str) -> OwnerRules:
+    """Who may see, add and remove the files of this kind of owner; pages ask it before offering a button."""
     return _OWNERS[owner_type]
+
+
+_rules = owner_rules
 
 
 def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes], raw_name: str | None) -> Evidence:

@@ -266,23 +266,32 @@ TARGET_COLUMNS = {
 }
 
 
-def import_targets(actor: User, period: Period, content: bytes) -> int:
-    """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none."""
-    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-    _open_period(period)
+def read_dealer_amounts(
+    actor: User,
+    content: bytes,
+    columns: dict[str, str],
+    amount_column: str,
+    *,
+    zero_allowed: bool = False,
+    check: Callable[[Dealer, int], str | None] | None = None,
+) -> dict[str, tuple[Dealer, int, int]]:
+    """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
+    or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
+    dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
     try:
         text, _encoding = decode_csv(content)
     except UnreadableFile:
         raise FileRefused([LineError(1, "", _("This is not a CSV file in UTF-8 or GB18030."))]) from None
     reader = csv.reader(io.StringIO(text))
-    header = [TARGET_COLUMNS.get(cell.strip().lower(), "") for cell in next(reader, [])]
-    if "dealer_code" not in header or "target" not in header:
-        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and target."))])
+    header = [columns.get(cell.strip().lower(), "") for cell in next(reader, [])]
+    if "dealer_code" not in header or amount_column not in header:
+        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and %(column)s.",
+                                              column=amount_column))])  # fmt: skip
     dealers = {
         dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
     }  # a portfolio, or every dealer for admins and senior managers
     errors: list[LineError] = []
-    wanted: dict[str, tuple[Dealer, int]] = {}
+    wanted: dict[str, tuple[Dealer, int, int]] = {}
     seen_line: dict[str, int] = {}
     for line_number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -298,18 +307,31 @@ def import_targets(actor: User, period: Period, content: bytes) -> int:
             continue
         seen_line[code] = line_number
         try:
-            amount = parse_money(cells.get("target", ""), dealer.currency)
+            amount = parse_money(cells.get(amount_column, ""), dealer.currency)
         except ValueError:
-            amount = 0
-        if amount <= 0:
-            errors.append(LineError(line_number, "target", _("Enter an amount above zero.")))
+            amount = -1
+        if amount < 0 or (amount == 0 and not zero_allowed):
+            message = _("Enter an amount of zero or more.") if zero_allowed else _("Enter an amount above zero.")
+            errors.append(LineError(line_number, amount_column, message))
             continue
-        wanted[code] = (dealer, amount)
+        refusal = check(dealer, amount) if check else None
+        if refusal:
+            errors.append(LineError(line_number, amount_column, refusal))
+            continue
+        wanted[code] = (dealer, amount, line_number)
     if errors or not wanted:
-        raise FileRefused(errors or [LineError(1, "", _("The file has no targets."))])
-    for dealer, amount in wanted.values():
+        raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
+    return wanted
+
+
+def import_targets(actor: User, period: Period, content: bytes) -> int:
+    """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    _open_period(period)
+    wanted = read_dealer_amounts(actor, content, TARGET_COLUMNS, "target")
+    for dealer, amount, _line in wanted.values():
         _write_target(actor, dealer, period, amount)
-    recompute_statements(period, [dealer.id for dealer, _amount in wanted.values()])
+    recompute_statements(period, [dealer.id for dealer, _amount, _line in wanted.values()])
     db.session.flush()
     return len(wanted)
 

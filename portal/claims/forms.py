@@ -1,0 +1,116 @@
+"""Claim forms. Amounts are text parsed with Decimal in the dealer's currency by the views, never floats."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.claims.rules import RejectionReason
+from portal.claims.services import Decision
+from portal.forms_common import enum_choices, optional_int
+
+
+class ClaimForm(FlaskForm):
+    period = SelectField(_l("Budget period"), choices=[], validators=[DataRequired()])
+    activity_type_id = SelectField(_l("Activity"), choices=[], coerce=optional_int, validators=[DataRequired()])
+    fund_request_id = SelectField(_l("Pre-approval request"), choices=[], coerce=optional_int)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=4000)])
+    activity_start = DateField(_l("Activity started"), validators=[DataRequired()])
+    activity_end = DateField(_l("Activity ended"), validators=[DataRequired()])
+    vendor = StringField(_l("Vendor"), validators=[Optional(), Length(max=200)])
+    vendor_tax_id = StringField(_l("Vendor tax id"), validators=[Optional(), Length(max=32)])
+    invoice_number = StringField(_l("Invoice (fapiao) number"), validators=[Optional(), Length(max=64)])
+    amount = StringField(_l("Amount claimed"), validators=[DataRequired(), Length(max=30)])
+    over_pre_approval_reason = TextAreaField(
+        _l("Why it costs more than pre-approved (if it does)"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+class CommentForm(FlaskForm):
+    comment = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=4000)])
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(_l("Why (optional)"), validators=[Optional(), Length(max=1000)])
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField(
+        _l("Decision"),
+        choices=[
+            SelectChoice(Decision.APPROVE.value, _l("Approve the amount claimed")),
+            SelectChoice(Decision.APPROVE_PART.value, _l("Approve a lower amount")),
+            SelectChoice(Decision.REJECT.value, _l("Reject")),
+            SelectChoice(Decision.REQUEST_INFO.value, _l("Ask the dealer for information")),
+        ],
+        validators=[DataRequired()],
+    )
+    amount = StringField(_l("Amount to approve (for a lower amount)"), validators=[Optional(), Length(max=30)])
+    reason_code = SelectField(
+        _l("Reason for a rejection"),
+        choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
+        default="",
+    )
+    reason = TextAreaField(_l("Reason or message the dealer sees"), validators=[Optional(), Length(max=2000)])
+
+
+class SecondDecisionForm(FlaskForm):
+    """At the second step: approve what the first reviewer proposed, reject, or send it back to them."""
+
+    decision = SelectField(
+        _l("Decision"),
+        choices=[
+            SelectChoice(Decision.APPROVE.value, _l("Give the second approval")),
+            SelectChoice(Decision.REJECT.value, _l("Reject")),
+            SelectChoice(Decision.REQUEST_INFO.value, _l("Send back to the first reviewer")),
+        ],
+        validators=[DataRequired()],
+    )
+    reason_code = SelectField(
+        _l("Reason for a rejection"),
+        choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
+        default="",
+    )
+    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
+
+
+class ClaimIdsField(SelectMultipleField):
+    """Checked claim ids; which of them may be acted on is the service's decision, not the form's."""
+
+    def pre_validate(self, form: object) -> None:
+        if any(value is None for value in self.data or []):
+            raise ValidationError(_l("Choose claims from the list."))
+
+
+class BulkApproveForm(FlaskForm):
+    claim_ids = ClaimIdsField(_l("Claims"), coerce=optional_int, choices=[], validate_choice=False)
+
+
+class PaymentForm(FlaskForm):
+    claim_ids = ClaimIdsField(_l("Claims"), coerce=optional_int, choices=[], validate_choice=False)
+    reference = StringField(_l("Payment reference"), validators=[DataRequired(), Length(max=120)])
+
+
+class FundRequestForm(FlaskForm):
+    period = SelectField(_l("Budget period"), choices=[], validators=[DataRequired()])
+    activity_type_id = SelectField(_l("Activity"), choices=[], coerce=optional_int, validators=[DataRequired()])
+    title = StringField(_l("What is planned"), validators=[DataRequired(), Length(max=200)])
+    planned_start = DateField(_l("Starts"), validators=[DataRequired()])
+    planned_end = DateField(_l("Ends"), validators=[DataRequired()])
+    estimated_cost = StringField(_l("Estimated cost"), validators=[DataRequired(), Length(max=30)])
+
+
+class RequestDecisionForm(FlaskForm):
+    decision = SelectField(
+        _l("Decision"),
+        choices=[SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))],
+        validators=[DataRequired()],
+    )
+    note = TextAreaField(_l("Note the dealer sees (needed to reject)"), validators=[Optional(), Length(max=2000)])
+
+
+class BudgetForm(FlaskForm):
+    amount = StringField(_l("Budget"), validators=[DataRequired(), Length(max=30)])

@@ -1,0 +1,212 @@
+"""What the claim pages read: the review queue and its "next claim", a dealer's claim history, spend against budget,
+the approval turnaround and the claims waiting for payment. Each page costs a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, case, func, select, tuple_
+from sqlalchemy.orm import aliased
+
+from portal.access import AccessRole
+from portal.accounts.models import User
+from portal.claims.models import Claim, ClaimFlag, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.rules import APPROVED, PENDING, ClaimStatus, Flag
+from portal.claims.services import SECOND_APPROVERS, visible_claims
+from portal.dealers.models import Dealer, Period
+from portal.dealers.services import visible_dealers
+from portal.extensions import db
+
+TO_DECIDE = "to_decide"
+EVERY_STATUS = "all"
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = TO_DECIDE  # TO_DECIDE, EVERY_STATUS or a ClaimStatus value
+    dealer: str = ""  # dealer code
+    period: str = ""  # period code
+    flag: str = ""  # a Flag value, or "none" for unflagged claims
+
+    def as_args(self) -> dict[str, str]:
+        """The filter as query arguments, so the review page's "next claim" walks the same queue."""
+        values = {"status": self.status, "dealer": self.dealer, "period": self.period, "flag": self.flag}
+        return {name: value for name, value in values.items() if value and (name, value) != ("status", TO_DECIDE)}
+
+
+def queue_filter(args: dict[str, str]) -> QueueFilter:
+    status = args.get("status", TO_DECIDE)
+    if status not in (TO_DECIDE, EVERY_STATUS) and status not in ClaimStatus._value2member_map_:
+        status = TO_DECIDE
+    flag = args.get("flag", "")
+    if flag != "none" and flag not in Flag._value2member_map_:
+        flag = ""
+    return QueueFilter(status=status, dealer=args.get("dealer", "")[:32].strip().upper(),
+                       period=args.get("period", "")[:16].strip(), flag=flag)  # fmt: skip
+
+
+def statuses_to_decide(user: User) -> tuple[ClaimStatus, ...]:
+    """A manager decides submitted claims; senior managers and admins also give second approvals."""
+    if user.access_role in SECOND_APPROVERS:
+        return ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL
+    return (ClaimStatus.SUBMITTED,)
+
+
+def queue_query(user: User, wanted: QueueFilter) -> Select[tuple[Claim]]:
+    """The reviewer's claims, oldest submission first: the one waiting longest is at the top."""
+    query = visible_claims(user)
+    if wanted.status == TO_DECIDE:
+        query = query.where(Claim.status.in_(statuses_to_decide(user)))
+    elif wanted.status != EVERY_STATUS:
+        query = query.where(Claim.status == ClaimStatus(wanted.status))
+    if wanted.dealer:
+        query = query.where(Claim.dealer_id.in_(select(Dealer.id).where(Dealer.code == wanted.dealer)))
+    if wanted.period:
+        query = query.where(Claim.period_id.in_(select(Period.id).where(Period.code == wanted.period)))
+    if wanted.flag == "none":
+        query = query.where(~Claim.id.in_(select(ClaimFlag.claim_id)))
+    elif wanted.flag:
+        query = query.where(Claim.id.in_(select(ClaimFlag.claim_id).where(ClaimFlag.flag == Flag(wanted.flag))))
+    return query.order_by(Claim.submitted_at, Claim.id)
+
+
+def next_in_queue(user: User, wanted: QueueFilter, claim: Claim) -> int | None:
+    """The claim after this one in the same queue; past the end, the first one still waiting. One query."""
+    queue = queue_query(user, wanted).where(Claim.id != claim.id)
+    if claim.submitted_at is not None:
+        later = tuple_(Claim.submitted_at, Claim.id) > tuple_(claim.submitted_at, claim.id)
+        queue = queue.order_by(None).order_by(case((later, 0), else_=1), Claim.submitted_at, Claim.id)
+    return db.session.execute(queue.with_only_columns(Claim.id).limit(1)).scalar_one_or_none()
+
+
+def count_to_decide(user: User) -> dict[ClaimStatus, int]:
+    rows = db.session.execute(
+        visible_claims(user)
+        .where(Claim.status.in_(statuses_to_decide(user)))
+        .with_only_columns(Claim.status, func.count())
+        .group_by(Claim.status)
+    ).all()
+    return {ClaimStatus(status): count for status, count in rows}
+
+
+def flags_by_claim(claim_ids: list[int]) -> dict[int, list[Flag]]:
+    found: dict[int, list[Flag]] = defaultdict(list)
+    if claim_ids:
+        rows = db.session.execute(
+            select(ClaimFlag.claim_id, ClaimFlag.flag).where(ClaimFlag.claim_id.in_(claim_ids)).order_by(ClaimFlag.id)
+        )
+        for claim_id, flag in rows:
+            found[claim_id].append(flag)
+    return found
+
+
+def visible_claim_ids(user: User, claim_ids: set[int]) -> set[int]:
+    """Of the claims a flag points to, those this user may open (others belong to dealers outside their scope)."""
+    if not claim_ids:
+        return set()
+    return set(
+        db.session.execute(visible_claims(user).with_only_columns(Claim.id).where(Claim.id.in_(claim_ids))).scalars()
+    )
+
+
+# --- The dealer's side ---------------------------------------------------------------------------------------------
+
+
+def dealer_claims_query(dealer_id: int, status: str = "") -> Select[tuple[Claim]]:
+    query = select(Claim).where(Claim.dealer_id == dealer_id)
+    if status in ClaimStatus._value2member_map_:
+        query = query.where(Claim.status == ClaimStatus(status))
+    return query.order_by(Claim.created_at.desc(), Claim.id.desc())
+
+
+def dealer_history(claim: Claim, limit: int = 10) -> tuple[list[Claim], dict[ClaimStatus, int]]:
+    """The dealer's other submitted claims, newest first, and how many ended in each status."""
+    others = (
+        select(Claim)
+        .where(Claim.dealer_id == claim.dealer_id, Claim.id != claim.id, Claim.submission_count > 0)
+        .order_by(Claim.submitted_at.desc(), Claim.id.desc())
+    )
+    recent = list(db.session.execute(others.limit(limit)).scalars())
+    counts = db.session.execute(
+        others.order_by(None).with_only_columns(Claim.status, func.count()).group_by(Claim.status)
+    ).all()
+    return recent, {ClaimStatus(status): count for status, count in counts}
+
+
+def dealer_requests_query(dealer_id: int) -> Select[tuple[FundRequest]]:
+    return select(FundRequest).where(FundRequest.dealer_id == dealer_id).order_by(FundRequest.id.desc())
+
+
+def pending_requests_query(user: User) -> Select[tuple[FundRequest, Dealer]]:
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    return (
+        select(FundRequest, Dealer)
+        .join(Dealer, Dealer.id == FundRequest.dealer_id)
+        .where(FundRequest.status == FundRequestStatus.SUBMITTED, FundRequest.dealer_id.in_(dealers))
+        .order_by(FundRequest.created_at, FundRequest.id)
+    )
+
+
+# --- Budgets, spend and turnaround ------------------------------------------------------------------------------------
+
+
+def budget_rows(user: User, period: Period) -> Select[tuple[Dealer, int | None, int, int]]:
+    """Each dealer the user sees with its allocation (None if unset), approved and pending amounts in the period."""
+    sums = (
+        select(
+            Claim.dealer_id.label("dealer_id"),
+            func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)).label("approved"),
+            func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)).label("pending"),
+        )
+        .where(Claim.period_id == period.id)
+        .group_by(Claim.dealer_id)
+        .subquery()
+    )
+    allocation = aliased(FundAllocation)
+    return (
+        visible_dealers(user)
+        .add_columns(allocation.amount, func.coalesce(sums.c.approved, 0), func.coalesce(sums.c.pending, 0))
+        .outerjoin(allocation, and_(allocation.dealer_id == Dealer.id, allocation.period_id == period.id))
+        .outerjoin(sums, sums.c.dealer_id == Dealer.id)
+        .order_by(Dealer.code)
+    )
+
+
+def median_turnaround_days(user: User, period: Period) -> tuple[float | None, int]:
+    """Median days from (last) submission to the final decision over the user's decided claims of the period, and
+    how many claims it is taken over. Sorted in the database, so only the middle one or two rows are read."""
+    decided = visible_claims(user).where(Claim.period_id == period.id, Claim.turnaround_seconds.is_not(None))
+    count = db.session.execute(decided.with_only_columns(func.count()).order_by(None)).scalar_one()
+    if count == 0:
+        return None, 0
+    middle = db.session.execute(
+        decided.with_only_columns(Claim.turnaround_seconds)
+        .order_by(Claim.turnaround_seconds)
+        .offset((count - 1) // 2)
+        .limit(2 if count % 2 == 0 else 1)
+    ).scalars()
+    values = [int(seconds) for seconds in middle]
+    return sum(values) / len(values) / 86_400, count
+
+
+# --- Payment ---------------------------------------------------------------------------------------------------------
+
+
+def unpaid_query() -> Select[tuple[Claim]]:
+    """Approved claims finance has not paid yet, the oldest decision first."""
+    return (
+        select(Claim)
+        .where(Claim.status.in_((ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)))
+        .order_by(Claim.decided_at, Claim.id)
+    )
+
+
+def reviewer_can_decide(user: User, claim: Claim) -> bool:
+    if claim.status is ClaimStatus.SUBMITTED:
+        return True
+    return (
+        claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
+        and user.access_role in (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+        and user.id != claim.first_approver_id
+    )

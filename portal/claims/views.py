@@ -1,0 +1,671 @@
+"""Claim pages: the dealer's budget, claims and pre-approval requests; the reviewer's queue, review page, bulk
+approval, pre-approval decisions and report; the admin's budgets and payment batches. Thin: parse, call one
+service, commit once, redirect or render."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
+from portal.claims import queries, services
+from portal.claims.forms import (
+    BudgetForm,
+    BulkApproveForm,
+    ClaimForm,
+    CommentForm,
+    DecisionForm,
+    FundRequestForm,
+    PaymentForm,
+    RequestDecisionForm,
+    SecondDecisionForm,
+    WithdrawForm,
+)
+from portal.claims.models import ActivityType, Claim
+from portal.claims.rules import ClaimStatus, Flag, RejectionReason, claim_deadline
+from portal.csv_io import csv_response
+from portal.dealers import services as dealer_services
+from portal.dealers.models import Dealer, Period
+from portal.evidence import services as evidence_services
+from portal.evidence.forms import UploadForm
+from portal.evidence.validation import RejectedFile
+from portal.extensions import db
+from portal.rebates.forms import CsvUploadForm
+from portal.rebates.queries import period_for_view
+from portal.rebates.services import FileRefused, parse_money
+from portal.service_errors import IllegalTransition
+from portal.types import label
+from portal.web import RowPage, finish_action, page_number, redirect_to, render_page_or_fragment
+
+bp = Blueprint("claims", __name__)
+REVIEWERS = (CHANNEL_MANAGERS, AccessRole.ADMIN)
+
+
+def _vary(response: Any) -> Any:
+    response = make_response(response)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _activity_name(kind: ActivityType) -> str:
+    from flask_babel import get_locale
+
+    return kind.name_zh if str(get_locale()).startswith("zh") else kind.name_en
+
+
+def _activity_choices() -> list[SelectChoice]:
+    kinds = db.session.execute(db.select(ActivityType).where(ActivityType.active).order_by(ActivityType.id)).scalars()
+    needs = " · " + _("needs pre-approval")
+    return [SelectChoice(kind.id, _activity_name(kind) + (needs if kind.needs_pre_approval else "")) for kind in kinds]
+
+
+def _amount(form_field: Any, currency: str) -> int | None:
+    """The typed amount in minor units, or None with the error put next to the field."""
+    try:
+        amount = parse_money(form_field.data or "", currency)
+    except ValueError:
+        form_field.errors = [*form_field.errors, _("Enter an amount such as 12,000.00.")]
+        return None
+    if amount < 0:
+        form_field.errors = [*form_field.errors, _("Enter an amount of zero or more.")]
+        return None
+    return amount
+
+
+@bp.app_template_filter("rejection_label")
+def rejection_label(value: str) -> str:
+    return label(RejectionReason(value)) if value in RejectionReason._value2member_map_ else value
+
+
+@bp.app_template_global("activity_name")
+def activity_name_global(kind: ActivityType) -> str:
+    return _activity_name(kind)
+
+
+# --- The dealer's claims ------------------------------------------------------------------------------------------
+
+
+def _own_claim(claim_id: int) -> Claim:
+    claim = services.get_visible_claim(current_user, claim_id)
+    if claim.dealer_id != current_user.dealer_id:
+        abort(404)
+    return claim
+
+
+@bp.route("/claims/")
+@allow(DEALER_USERS)
+def dealer_claims() -> object:
+    dealer = current_user.dealer
+    status = request.args.get("status", "")
+    claims = db.paginate(
+        queries.dealer_claims_query(dealer.id, status),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    budgets = [(period, services.budget_of(dealer, period)) for period in services.claimable_periods()]
+    return render_template(
+        "claims/dealer_claims.html",
+        dealer=dealer,
+        claims=claims,
+        budgets=budgets,
+        status=status if status in ClaimStatus._value2member_map_ else "",
+        statuses=list(ClaimStatus),
+        window=current_app.config["CLAIM_WINDOW_DAYS"],
+        deadline=claim_deadline,
+    )
+
+
+def _claim_form_choices(form: ClaimForm, keep_request: int | None = None) -> None:
+    form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
+    form.activity_type_id.choices = _activity_choices()
+    form.fund_request_id.choices = [SelectChoice("", _("None"))] + [
+        SelectChoice(found.id, f"{found.title} · {found.planned_start.isoformat()}")
+        for found in services.usable_requests(current_user.dealer_id, keep_request)
+    ]
+
+
+def _claim_input(form: ClaimForm) -> services.ClaimInput | None:
+    amount = _amount(form.amount, current_user.dealer.currency)
+    if amount is None:
+        return None
+    return services.ClaimInput(
+        activity_type_id=form.activity_type_id.data or 0,
+        title=form.title.data or "",
+        description=form.description.data or "",
+        activity_start=form.activity_start.data,
+        activity_end=form.activity_end.data,
+        vendor=form.vendor.data or "",
+        vendor_tax_id=form.vendor_tax_id.data or "",
+        invoice_number=form.invoice_number.data or "",
+        amount=amount,
+        fund_request_id=form.fund_request_id.data,
+        over_pre_approval_reason=form.over_pre_approval_reason.data or "",
+    )
+
+
+@bp.route("/claims/new", methods=["GET", "POST"])
+@allow(DEALER_USERS)
+def new_claim() -> object:
+    form = ClaimForm()
+    _claim_form_choices(form)
+    if request.method == "GET":
+        form.period.data = form.period.data or (form.period.choices[0].value if form.period.choices else "")
+    if form.validate_on_submit():
+        data = _claim_input(form)
+        if data is not None:
+            period = dealer_services.get_period(form.period.data)
+            finished = finish_action(
+                form,
+                lambda: services.create_draft(current_user, period, data),
+                lambda claim: (
+                    _("The draft is saved. Attach the evidence, then submit it."),
+                    url_for("claims.claim_page", claim_id=claim.id),
+                ),
+            )
+            if finished:
+                return finished
+    status = 422 if request.method == "POST" else 200
+    return render_template("claims/claim_form.html", form=form, claim=None), status
+
+
+@bp.route("/claims/<int:claim_id>/edit", methods=["GET", "POST"])
+@allow(DEALER_USERS)
+def edit_claim(claim_id: int) -> object:
+    claim = _own_claim(claim_id)
+    if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
+        abort(409, description=_("Only a draft, or a claim asked for information, can be changed."))
+    form = ClaimForm(obj=claim) if request.method == "GET" else ClaimForm()
+    _claim_form_choices(form, claim.fund_request_id)
+    form.period.choices = [SelectChoice(claim.period.code, claim.period.code)]
+    if request.method == "GET":
+        form.period.data = claim.period.code
+        form.amount.data = str(_major(claim.amount_requested, claim.dealer.currency))
+    if form.validate_on_submit():
+        data = _claim_input(form)
+        if data is not None:
+            finished = finish_action(
+                form,
+                lambda: services.update_draft(current_user, claim, data),
+                lambda _result: (_("The claim is saved."), url_for("claims.claim_page", claim_id=claim.id)),
+            )
+            if finished:
+                return finished
+    status = 422 if request.method == "POST" else 200
+    return render_template("claims/claim_form.html", form=form, claim=claim), status
+
+
+def _precision(currency: str) -> int:
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency)
+
+
+def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_error: str = "",
+                  comment: CommentForm | None = None, problems: list[Any] | None = None,
+                  status: int = 200) -> object:  # fmt: skip
+    files = evidence_services.evidence_of(services.CLAIM_OWNER, claim.id)
+    rules = evidence_services.owner_rules(services.CLAIM_OWNER)
+    return render_template(
+        "claims/claim.html",
+        claim=claim,
+        files=files,
+        can_add=rules.can_add(current_user, claim.id),
+        removable=lambda document: rules.can_remove(current_user, document),
+        upload=upload or UploadForm(formdata=None),
+        upload_error=upload_error,
+        comment_form=comment or CommentForm(formdata=None),
+        withdraw_form=WithdrawForm(formdata=None),
+        timeline=services.timeline(claim),
+        problems=problems if problems is not None else services.problems_before_submitting(claim),
+        budget=services.budget_of(claim.dealer, claim.period),
+        deadline=claim_deadline(claim.activity_end, current_app.config["CLAIM_WINDOW_DAYS"]),
+        refused=problems is not None,
+    ), status
+
+
+@bp.route("/claims/<int:claim_id>")
+@allow(DEALER_USERS)
+def claim_page(claim_id: int) -> object:
+    return _render_claim(_own_claim(claim_id))
+
+
+@bp.route("/claims/<int:claim_id>/evidence", methods=["POST"])
+@allow(DEALER_USERS)
+def add_claim_evidence(claim_id: int) -> object:
+    claim = _own_claim(claim_id)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _render_claim(claim, upload=form, status=422)
+    upload = form.file.data
+    try:
+        evidence = evidence_services.add_evidence(
+            current_user, services.CLAIM_OWNER, claim.id, upload.stream, upload.filename
+        )
+    except RejectedFile as refusal:
+        db.session.rollback()
+        return _render_claim(_own_claim(claim_id), upload=form, upload_error=refusal.message, status=422)
+    db.session.commit()
+    flash(_("%(name)s was added.", name=evidence.original_name), "success")
+    return redirect_to(url_for("claims.claim_page", claim_id=claim.id))
+
+
+@bp.route("/claims/<int:claim_id>/evidence/<int:evidence_id>/remove", methods=["POST"])
+@allow(DEALER_USERS)
+def remove_claim_evidence(claim_id: int, evidence_id: int) -> object:
+    claim = _own_claim(claim_id)
+    evidence = evidence_services.get_viewable(current_user, evidence_id)
+    if evidence.owner_type != services.CLAIM_OWNER or evidence.owner_id != claim.id:
+        abort(404)
+    name = evidence.original_name
+    return finish_action(
+        None,
+        lambda: evidence_services.remove_evidence(current_user, evidence),
+        lambda _result: (_("%(name)s was removed.", name=name), url_for("claims.claim_page", claim_id=claim.id)),
+    )
+
+
+@bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
+@allow(DEALER_USERS)
+def submit_claim(claim_id: int) -> object:
+    claim = _own_claim(claim_id)
+    form = WithdrawForm()  # carries only the CSRF token here
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.submit(current_user, claim)
+    except services.SubmissionRefused as refused:
+        db.session.rollback()
+        return _render_claim(_own_claim(claim_id), problems=refused.problems, status=422)
+    except IllegalTransition as error:
+        db.session.rollback()
+        abort(409, description=error.message)
+    db.session.commit()
+    flash(_("The claim is submitted. Your channel manager is told; you can follow it here."), "success")
+    return redirect_to(url_for("claims.claim_page", claim_id=claim_id))
+
+
+@bp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
+@allow(DEALER_USERS)
+def withdraw_claim(claim_id: int) -> object:
+    claim = _own_claim(claim_id)
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return finish_action(
+        None,
+        lambda: services.withdraw(current_user, claim, form.reason.data or ""),
+        lambda _result: (_("The claim is withdrawn."), url_for("claims.claim_page", claim_id=claim_id)),
+    )
+
+
+@bp.route("/claims/<int:claim_id>/comments", methods=["POST"])
+@allow(DEALER_USERS, *REVIEWERS)
+def comment(claim_id: int) -> object:
+    is_dealer = current_user.access_role in DEALER_USERS
+    claim = _own_claim(claim_id) if is_dealer else services.get_reviewable_claim(current_user, claim_id)
+    form = CommentForm()
+    page = "claims.claim_page" if is_dealer else "claims.review_page"
+    if form.validate_on_submit():
+        finished = finish_action(
+            form,
+            lambda: services.add_comment(current_user, claim, form.comment.data or ""),
+            lambda _event: (_("Your comment is added."), url_for(page, claim_id=claim_id)),
+        )
+        if finished:
+            return finished
+    if is_dealer:
+        return _render_claim(claim, comment=form, status=422)
+    return _render_review(claim, comment=form, status=422)
+
+
+# --- Pre-approval requests ------------------------------------------------------------------------------------------
+
+
+@bp.route("/claims/pre-approvals", methods=["GET", "POST"])
+@allow(DEALER_USERS)
+def pre_approvals() -> object:
+    form = FundRequestForm()
+    form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
+    form.activity_type_id.choices = _activity_choices()
+    if form.validate_on_submit():
+        cost = _amount(form.estimated_cost, current_user.dealer.currency)
+        if cost is not None:
+            period = dealer_services.get_period(form.period.data)
+            finished = finish_action(
+                form,
+                lambda: services.request_pre_approval(
+                    current_user,
+                    period,
+                    form.activity_type_id.data or 0,
+                    form.title.data or "",
+                    form.planned_start.data,
+                    form.planned_end.data,
+                    cost,
+                ),
+                lambda _request: (
+                    _("Your request is sent. You are told as soon as it is decided."),
+                    url_for("claims.pre_approvals"),
+                ),
+            )
+            if finished:
+                return finished
+    requests = db.paginate(
+        queries.dealer_requests_query(current_user.dealer_id), page=page_number(), per_page=25, error_out=False
+    )
+    status = 422 if request.method == "POST" else 200
+    return render_template("claims/pre_approvals.html", form=form, requests=requests), status
+
+
+@bp.route("/console/pre-approvals")
+@allow(*REVIEWERS)
+def console_pre_approvals() -> object:
+    rows = RowPage(queries.pending_requests_query(current_user), page_number(), current_app.config["PAGE_SIZE"])
+    return render_template("claims/console_pre_approvals.html", rows=rows, form=RequestDecisionForm(formdata=None))
+
+
+@bp.route("/console/pre-approvals/<int:request_id>/decide", methods=["POST"])
+@allow(*REVIEWERS)
+def decide_request(request_id: int) -> object:
+    fund_request = services.get_visible_request(current_user, request_id)
+    form = RequestDecisionForm()
+    if not form.validate_on_submit():
+        abort(422, description=_("Choose approve or reject."))
+    return finish_action(
+        None,
+        lambda: services.decide_pre_approval(
+            current_user, fund_request, form.decision.data == "approve", form.note.data or ""
+        ),
+        lambda decided: (
+            _("The request %(title)s is %(status)s.", title=decided.title, status=label(decided.status).lower()),
+            url_for("claims.console_pre_approvals"),
+        ),
+    )
+
+
+# --- The review console ---------------------------------------------------------------------------------------------
+
+
+def _queue_context() -> dict[str, Any]:
+    wanted = queries.queue_filter(request.args.to_dict())
+    claims = db.paginate(
+        queries.queue_query(current_user, wanted), page=page_number(), per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )  # fmt: skip
+    ids = [claim.id for claim in claims.items]
+    flags = queries.flags_by_claim(ids)
+    limit = current_app.config["CLAIM_BULK_APPROVAL_LIMIT"]
+    return {
+        "claims": claims,
+        "wanted": wanted,
+        "flags": flags,
+        "bulk_ids": {
+            claim.id
+            for claim in claims.items
+            if claim.status is ClaimStatus.SUBMITTED and not flags.get(claim.id) and claim.amount_requested <= limit
+        },
+        "now": datetime.now(UTC),
+    }
+
+
+@bp.route("/console/claims")
+@allow(*REVIEWERS)
+def queue() -> object:
+    context = _queue_context()
+    waiting = queries.count_to_decide(current_user)
+    dealers = db.session.execute(
+        dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500)
+    ).unique().scalars()  # fmt: skip
+    return _vary(
+        render_page_or_fragment(
+            "claims/queue.html",
+            "claims/_queue.html",
+            dealers=list(dealers),
+            periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+            statuses=list(ClaimStatus),
+            flag_choices=list(Flag),
+            submitted_count=waiting.get(ClaimStatus.SUBMITTED, 0),
+            awaiting_count=waiting.get(ClaimStatus.AWAITING_SECOND_APPROVAL, 0),
+            bulk_form=BulkApproveForm(formdata=None),
+            limit=current_app.config["CLAIM_BULK_APPROVAL_LIMIT"],
+            **context,
+        )
+    )
+
+
+def _render_review(claim: Claim, *, form: Any = None, comment: CommentForm | None = None, status: int = 200) -> object:
+    wanted = queries.queue_filter(request.args.to_dict())
+    flags = services.flags_of(claim)
+    related = {claim_id for flag in flags for claim_id in flag.related_claims}
+    history, outcomes = queries.dealer_history(claim)
+    second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
+    can_decide = queries.reviewer_can_decide(current_user, claim)
+    if form is None and can_decide:
+        form = SecondDecisionForm(formdata=None) if second_step else DecisionForm(formdata=None)
+    return render_template(
+        "claims/review.html",
+        claim=claim,
+        files=evidence_services.evidence_of(services.CLAIM_OWNER, claim.id),
+        flags=flags,
+        openable=queries.visible_claim_ids(current_user, related),
+        budget=services.budget_of(claim.dealer, claim.period),
+        history=history,
+        outcomes=outcomes,
+        timeline=services.timeline(claim),
+        form=form if can_decide else None,
+        second_step=second_step,
+        comment_form=comment or CommentForm(formdata=None),
+        next_id=queries.next_in_queue(current_user, wanted, claim),
+        queue_args=wanted.as_args(),
+        threshold=current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"],
+        now=datetime.now(UTC),
+    ), status
+
+
+@bp.route("/console/claims/<int:claim_id>")
+@allow(*REVIEWERS)
+def review_page(claim_id: int) -> object:
+    return _render_review(services.get_reviewable_claim(current_user, claim_id))
+
+
+@bp.route("/console/claims/<int:claim_id>/decide", methods=["POST"])
+@allow(*REVIEWERS)
+def decide_claim(claim_id: int) -> object:
+    claim = services.get_reviewable_claim(current_user, claim_id)
+    second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
+    form: DecisionForm | SecondDecisionForm = SecondDecisionForm() if second_step else DecisionForm()
+    if form.validate_on_submit():
+        decision = services.Decision(form.decision.data)
+        amount = None
+        if decision is services.Decision.APPROVE_PART and isinstance(form, DecisionForm):
+            amount = _amount(form.amount, claim.dealer.currency)
+        code = form.reason_code.data
+        if amount is not None or decision is not services.Decision.APPROVE_PART:
+            wanted = queries.queue_filter(request.args.to_dict())
+            finished = finish_action(
+                form,
+                lambda: services.decide(
+                    current_user,
+                    claim,
+                    decision,
+                    amount=amount,
+                    reason=form.reason.data or "",
+                    reason_code=RejectionReason(code) if code in RejectionReason._value2member_map_ else None,
+                ),
+                lambda decided: (
+                    _("%(claim)s: %(status)s.", claim=decided.title, status=label(decided.status)),
+                    _after_decision(decided, wanted),
+                ),
+            )
+            if finished:
+                return finished
+    return _render_review(services.get_reviewable_claim(current_user, claim_id), form=form, status=422)
+
+
+def _after_decision(claim: Claim, wanted: queries.QueueFilter) -> str:
+    """On to the next claim waiting in the same queue, so a reviewer clears it without going back to the list."""
+    following = queries.next_in_queue(current_user, wanted, claim)
+    if following is None:
+        return url_for("claims.queue", **wanted.as_args())
+    return url_for("claims.review_page", claim_id=following, **wanted.as_args())
+
+
+@bp.route("/console/claims/bulk-approve", methods=["POST"])
+@allow(*REVIEWERS)
+def bulk_approve() -> object:
+    form = BulkApproveForm()
+    if not form.validate_on_submit() or not form.claim_ids.data:
+        abort(422, description=_("Choose the claims to approve."))
+    ids = [claim_id for claim_id in form.claim_ids.data if claim_id is not None]
+    return finish_action(
+        None,
+        lambda: services.bulk_approve(current_user, ids),
+        lambda count: (_("%(count)s claims approved.", count=count), url_for("claims.queue")),
+    )
+
+
+@bp.route("/console/claims/report")
+@allow(*REVIEWERS)
+def report() -> object:
+    period = period_for_view(request.args.get("period") or None, dealer_services.company_today())
+    if period is None:
+        abort(404)
+    median, decided = queries.median_turnaround_days(current_user, period)
+    return render_template(
+        "claims/report.html",
+        period=period,
+        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+        rows=RowPage(queries.budget_rows(current_user, period), page_number(), current_app.config["PAGE_SIZE"]),
+        median=median,
+        decided=decided,
+    )
+
+
+# --- Admin: budgets and payments ------------------------------------------------------------------------------------
+
+
+def _render_budgets(period: Period, *, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
+                    failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
+    return render_template(
+        "claims/budgets.html",
+        period=period,
+        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+        rows=RowPage(queries.budget_rows(current_user, period), page_number(), current_app.config["PAGE_SIZE"]),
+        csv_form=csv_form or CsvUploadForm(formdata=None),
+        csv_errors=csv_errors or [],
+        failed=failed or {},
+        editable=period.status.value == "open",
+    ), status
+
+
+@bp.route("/admin/budgets")
+@allow(AccessRole.ADMIN)
+def budgets() -> object:
+    period = period_for_view(request.args.get("period") or None, dealer_services.company_today())
+    if period is None:
+        abort(404)
+    return _render_budgets(period)
+
+
+@bp.route("/admin/budgets/<period_code>/<code>", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def set_budget(period_code: str, code: str) -> object:
+    period = dealer_services.get_period(period_code)
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    form = BudgetForm()
+    if form.validate_on_submit():
+        amount = _amount(form.amount, dealer.currency)
+        if amount is not None:
+            finished = finish_action(
+                form,
+                lambda: services.set_allocation(current_user, dealer, period, amount),
+                lambda _allocation: (
+                    _("The budget of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
+                    url_for("claims.budgets", period=period.code, page=request.args.get("page", type=int)),
+                ),
+            )
+            if finished:
+                return finished
+    return _render_budgets(period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""},
+                           status=422)  # fmt: skip
+
+
+@bp.route("/admin/budgets/<period_code>/import", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def import_budgets(period_code: str) -> object:
+    period = dealer_services.get_period(period_code)
+    form = CsvUploadForm()
+    if form.validate_on_submit():
+        try:
+            count = services.import_budgets(current_user, period, form.file.data.read())
+        except FileRefused as refused:
+            db.session.rollback()
+            return _render_budgets(period, csv_form=form, csv_errors=refused.errors, status=422)
+        except IllegalTransition as error:
+            db.session.rollback()
+            abort(409, description=error.message)
+        db.session.commit()
+        flash(_("%(count)s budgets saved for %(period)s.", count=count, period=period.code), "success")
+        return redirect_to(url_for("claims.budgets", period=period.code))
+    return _render_budgets(period, csv_form=form, status=422)
+
+
+@bp.route("/admin/claims/payments", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def payments() -> object:
+    form = PaymentForm()
+    if request.method == "POST" and form.validate_on_submit():
+        ids = [claim_id for claim_id in form.claim_ids.data or [] if claim_id is not None]
+        finished = finish_action(
+            form,
+            lambda: services.pay_claims(current_user, ids, form.reference.data or ""),
+            lambda count: (
+                _(
+                    "%(count)s claims marked paid with reference %(reference)s.",
+                    count=count,
+                    reference=form.reference.data,
+                ),
+                url_for("claims.payments"),
+            ),
+        )
+        if finished:
+            return finished
+    claims = db.paginate(queries.unpaid_query(), page=page_number(), per_page=100, error_out=False)
+    status = 422 if request.method == "POST" else 200
+    return render_template("claims/payments.html", claims=claims, form=form), status
+
+
+@bp.route("/admin/claims/payments.csv")
+@allow(AccessRole.ADMIN)
+def payments_csv() -> object:
+    rows = (
+        (
+            claim.id,
+            claim.dealer.code,
+            claim.dealer.name,
+            claim.dealer.payee_name,
+            claim.dealer.payee_bank,
+            claim.dealer.payee_account,
+            claim.period.code,
+            claim.title,
+            claim.invoice_number,
+            _major(claim.amount_approved or 0, claim.dealer.currency),
+            claim.dealer.currency,
+            claim.decided_at.date().isoformat() if claim.decided_at else "",
+        )
+        for claim in db.session.execute(queries.unpaid_query()).scalars()
+    )
+    header = ("claim_id", "dealer_code", "dealer", "payee_name", "payee_bank", "payee_account", "period", "title",
+              "invoice_number", "amount", "currency", "approved_on")  # fmt: skip
+    return csv_response(header, rows, f"claims-to-pay-{date.today().isoformat()}.csv")
+
+
+def _major(amount: int, currency: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(amount).scaleb(-_precision(currency))

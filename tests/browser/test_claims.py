@@ -1,0 +1,142 @@
+"""Claims in Chromium: a dealer drafts a claim, attaches the invoice and submits it; the manager finds it in the
+queue, sees the file inline and approves it; the dealer sees it approved. In English and Chinese, on a phone and a
+desktop, with axe and the CSP watch on every page; then every other claim page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from portal.claims.models import Claim
+from portal.claims.rules import ClaimStatus
+from portal.dealers.services import company_today, current_period
+from portal.extensions import db
+from tests.browser.conftest import assert_page_is_sound, watch_csp
+from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.evidence_files import pdf
+
+TEXT = {
+    "en": {"submitted": "Submitted", "approved": "Approved", "ready": "Everything is in place."},
+    "zh": {"submitted": "已提交", "approved": "已批准", "ready": "资料已齐全。"},
+}
+_numbers = count(1)
+
+
+def _activity_day(app: Flask) -> str:
+    """A day of the open quarter that is already over (or today, on a quarter's first day)."""
+    with app.app_context():
+        period = current_period()
+        assert period is not None
+        return max(period.starts_on, company_today() - timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_dealer_submits_with_a_file_and_the_manager_approves(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    words = TEXT[language]
+    title = f"Browser display {next(_numbers)} {language} {viewport['width']}"
+    day = _activity_day(live_app)
+    page = _new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    _log_in(page, live_server, "dealer@demo.test", language)
+    page.wait_for_load_state("load")
+    page.goto(f"{live_server}/claims/")
+    assert_page_is_sound(page, viewport, blocked)
+    page.goto(f"{live_server}/claims/new")
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("#title").fill(title)
+    page.locator("#activity_start").fill(day)
+    page.locator("#activity_end").fill(day)
+    page.locator("#vendor").fill("Shanghai Bright Print Co.")
+    page.locator("#invoice_number").fill(f"FP-{title[-12:]}")
+    page.locator("#amount").fill("1,234.00")
+    page.locator("form.form-grid button[type=submit]").click()
+    page.wait_for_url("**/claims/*")
+    assert_page_is_sound(page, viewport, blocked)  # the draft, with what is still missing
+    page.locator("#file").set_input_files(
+        files=[{"name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": pdf()}]
+    )
+    page.locator("form[action$='/evidence'] button").click()
+    expect(page.locator(".evidence-list")).to_contain_text("fapiao.pdf")
+    expect(page.locator("#submit-heading ~ p").first).to_contain_text(words["ready"])
+    page.locator("form[action$='/submit'] button").click()
+    expect(page.locator(".page-head .badge")).to_have_text(words["submitted"])
+    assert_page_is_sound(page, viewport, blocked)
+    claim_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.context.close()
+
+    manager = _new_page(browser, language, viewport)
+    blocked = watch_csp(manager)
+    _log_in(manager, live_server, "manager@demo.test", language)
+    manager.wait_for_load_state("load")
+    manager.goto(f"{live_server}/console/claims?dealer=D001")
+    assert_page_is_sound(manager, viewport, blocked)
+    manager.get_by_role("link", name=title).click()
+    manager.wait_for_url(f"**/console/claims/{claim_id}*")
+    expect(manager.locator("iframe.evidence-frame")).to_have_count(1)
+    assert_page_is_sound(manager, viewport, blocked)
+    manager.locator("form[action*='/decide'] button").click()
+    manager.wait_for_load_state("load")
+    with live_app.app_context():
+        decided = db.session.execute(select(Claim).where(Claim.id == claim_id)).scalar_one()
+        assert decided.status is ClaimStatus.APPROVED and decided.amount_approved == 123_400
+    assert_page_is_sound(manager, viewport, blocked)  # the next claim in the queue, or the queue
+    manager.context.close()
+
+    dealer = _new_page(browser, language, viewport)
+    _log_in(dealer, live_server, "dealer@demo.test", language)
+    dealer.wait_for_load_state("load")
+    dealer.goto(f"{live_server}/claims/{claim_id}")
+    expect(dealer.locator(".page-head .badge")).to_have_text(words["approved"])
+    dealer.context.close()
+
+
+def _claim_id(app: Flask, title: str) -> int:
+    with app.app_context():
+        return db.session.execute(select(Claim.id).where(Claim.title == title)).scalars().first() or 0
+
+
+PAGES = [
+    ("dealer@demo.test", "/claims/{needs_info}"),
+    ("dealer@demo.test", "/claims/{paid}"),
+    ("dealer@demo.test", "/claims/{needs_info}/edit"),
+    ("dealer@demo.test", "/claims/pre-approvals"),
+    ("manager@demo.test", "/console/claims/{flagged}"),
+    ("manager@demo.test", "/console/claims?status=all"),
+    ("manager@demo.test", "/console/pre-approvals"),
+    ("manager@demo.test", "/console/claims/report"),
+    ("manager2@demo.test", "/console/claims/{awaiting}"),
+    ("admin@demo.test", "/admin/budgets"),
+    ("admin@demo.test", "/admin/claims/payments"),
+]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(("email", "path"), PAGES, ids=[f"{email} {path}" for email, path in PAGES])
+def test_claim_pages_are_sound(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str,
+    path: str,
+) -> None:  # fmt: skip
+    ids = {
+        "needs_info": _claim_id(live_app, "Product demo day"),
+        "paid": _claim_id(live_app, "Autumn flyers"),
+        "flagged": _claim_id(live_app, "Shop opening event"),
+        "awaiting": _claim_id(live_app, "Regional trade show booth"),
+    }
+    page = _new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    _log_in(page, live_server, email, language)
+    page.wait_for_load_state("load")
+    response = page.goto(live_server + path.format(**ids))
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()

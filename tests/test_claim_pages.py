@@ -1,0 +1,378 @@
+"""Claims through their pages: a dealer drafts, attaches, submits, answers and withdraws; a reviewer works the
+queue, decides, approves in bulk and hands over to a second approver; an admin sets budgets and pays; everyone is
+told. Assertions are on what each person sees."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.claims.models import Claim, ClaimEvent, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.rules import ClaimStatus
+from portal.dealers.models import Dealer, Period
+from portal.extensions import db
+from portal.notifications.kinds import render_text
+from portal.notifications.models import Notification
+from tests.conftest import example_savepoint, log_in
+from tests.evidence_files import pdf
+from tests.factories import World, utcnow_minus
+from tests.state_changing import _claim_form
+
+
+def client_for(app: Flask, world: World, role: str) -> FlaskClient:
+    client = app.test_client()
+    log_in(client, world.emails[role])
+    return client
+
+
+def claim_row(app: Flask, claim_id: int) -> Claim:
+    with app.app_context():
+        claim = db.session.get(Claim, claim_id)
+        assert claim is not None
+        db.session.expunge(claim)
+        return claim
+
+
+def notifications(app: Flask, email: str, kind: str) -> list[Notification]:
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        return list(
+            db.session.execute(
+                select(Notification).where(Notification.user_id == user.id, Notification.kind == kind)
+            ).scalars()
+        )
+
+
+def new_draft(client: FlaskClient, world: World, **changes: str) -> int:
+    response = client.post("/claims/new", data={**_claim_form(world), **changes})
+    assert response.status_code == 303, response.get_data(as_text=True)[-1500:]
+    return int(re.search(r"/claims/(\d+)", response.headers["Location"]).group(1))  # type: ignore[union-attr]
+
+
+def test_a_dealer_drafts_attaches_and_submits_and_the_manager_is_told(app: Flask, world: World) -> None:
+    dealer = client_for(app, world, "dealer_owner")
+    claim_id = new_draft(dealer, world)
+    page = dealer.get(f"/claims/{claim_id}").get_data(as_text=True)
+    assert "Before you submit:" in page and "Attach at least one evidence file." in page
+    refused = dealer.post(f"/claims/{claim_id}/submit")
+    assert refused.status_code == 422
+    assert "The claim cannot be submitted yet:" in refused.get_data(as_text=True)
+    assert claim_row(app, claim_id).status is ClaimStatus.DRAFT
+    upload = dealer.post(f"/claims/{claim_id}/evidence", data={"file": (io.BytesIO(pdf()), "fapiao.pdf")})
+    assert upload.status_code == 303
+    page = dealer.get(f"/claims/{claim_id}").get_data(as_text=True)
+    assert "fapiao.pdf" in page and "Everything is in place." in page
+    assert dealer.post(f"/claims/{claim_id}/submit").status_code == 303
+    claim = claim_row(app, claim_id)
+    assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 1
+    page = dealer.get(f"/claims/{claim_id}").get_data(as_text=True)
+    assert "Draft → Submitted" in page and "Withdraw the claim" in page and "Change the claim" not in page
+    told = notifications(app, world.emails["manager"], "claim_submitted")
+    assert told and told[-1].link == f"/console/claims/{claim_id}"
+    with app.test_request_context():
+        assert render_text("claim_submitted", told[-1].params) == (
+            "Eastern Star Trading submitted the claim Window display for CN¥3,200.00."
+        )
+    # Submitting twice is told, not repeated; files of a submitted claim are fixed.
+    assert dealer.post(f"/claims/{claim_id}/submit").status_code == 409
+    assert dealer.post(f"/claims/{claim_id}/evidence", data={"file": (io.BytesIO(pdf()), "x.pdf")}).status_code == 404
+
+
+def test_every_refusal_says_what_to_fix(app: Flask, world: World) -> None:
+    dealer = client_for(app, world, "dealer_owner")
+    with app.app_context():
+        previous = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
+        outside = (previous.starts_on + timedelta(days=3)).isoformat()
+    claim_id = new_draft(dealer, world, activity_start=outside, activity_end=outside, amount="0")
+    html = dealer.post(f"/claims/{claim_id}/submit").get_data(as_text=True)
+    for problem in (
+        "Attach at least one evidence file.",
+        "The activity dates must fall inside the budget&#39;s period.",
+        "Enter an amount above zero.",
+    ):
+        assert problem in html
+    too_much = new_draft(dealer, world, amount="99,000,000.00")
+    dealer.post(f"/claims/{too_much}/evidence", data={"file": (io.BytesIO(pdf()), "big.pdf")})
+    html = dealer.post(f"/claims/{too_much}/submit").get_data(as_text=True)
+    assert "The amount is more than what is left of the budget." in html
+    bad = dealer.post("/claims/new", data={**_claim_form(world), "amount": "12.345"})
+    assert bad.status_code == 422 and "Enter an amount such as 12,000.00." in bad.get_data(as_text=True)
+    untitled = dealer.post("/claims/new", data={**_claim_form(world), "title": ""})
+    assert untitled.status_code == 422 and "This field is required." in untitled.get_data(as_text=True)
+
+
+def test_the_dealer_sees_the_budget_and_the_payment(app: Flask, world: World) -> None:
+    admin = client_for(app, world, "admin")
+    paid = admin.post(
+        "/admin/claims/payments", data={"claim_ids": str(world.ids["approved_claim"]), "reference": "BANK-77"}
+    )
+    assert paid.status_code == 303
+    html = client_for(app, world, "dealer_staff").get("/claims/").get_data(as_text=True)
+    assert f"Promotion budget {world.current_period}" in html
+    # allocation 100,000.00; approved 3,000.00 (the paid claim); pending 3,000.00 (the submitted one)
+    for figure in ("CN¥100,000.00", "CN¥3,000.00", "CN¥94,000.00"):
+        assert figure in html
+    assert "BANK-77" in html and "Paid" in html
+    assert notifications(app, world.emails["dealer_owner"], "claim_paid")
+
+
+def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(app: Flask, world: World) -> None:
+    manager = client_for(app, world, "manager")
+    response = manager.get("/console/claims")
+    html = response.get_data(as_text=True)
+    assert "HX-Request" in response.headers["Vary"]
+    assert "Own window display" in html and "2 days" in html
+    assert "Foreign shop event" not in html  # another manager's dealer
+    assert "Own draft" not in html and "Ready draft" not in html  # drafts stay the dealer's own
+    fragment = manager.get("/console/claims?status=all", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.strip().startswith('<div id="claim-queue">') and "<html" not in fragment
+    assert "Own approved flyers" in fragment
+    assert "Own approved flyers" not in manager.get("/console/claims?flag=round_amount").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Claim).where(Claim.id == world.ids["foreign_claim"]).values(submitted_at=utcnow_minus(days=6))
+        )
+        db.session.commit()
+    senior = client_for(app, world, "senior_manager").get("/console/claims").get_data(as_text=True)
+    assert "Awaiting second approval: 0" in senior
+    assert senior.index("Foreign shop event") < senior.index("Own window display")  # the longest waiting first
+    assert "6 days" in senior
+
+
+def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, world: World) -> None:
+    manager = client_for(app, world, "manager")
+    own = world.ids["own_claim"]
+    page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
+    assert "own invoice.pdf" in page and f"/evidence/{world.ids['own_claim_file']}/preview" in page
+    assert "Decide and open the next claim" in page
+    asked = manager.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": ""})
+    assert asked.status_code == 422 and "Give the reason; the dealer sees it." in asked.get_data(as_text=True)
+    asked = manager.post(
+        f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": "Add a photo of the window."}
+    )
+    assert asked.status_code == 303
+    assert claim_row(app, own).status is ClaimStatus.NEEDS_INFO
+    dealer = client_for(app, world, "dealer_owner")
+    page = dealer.get(f"/claims/{own}").get_data(as_text=True)
+    assert "Your channel manager asks for more information." in page and "Add a photo of the window." in page
+    assert notifications(app, world.emails["dealer_owner"], "claim_needs_info")
+    assert dealer.post(f"/claims/{own}/comments", data={"comment": "Photo added."}).status_code == 303
+    assert dealer.post(f"/claims/{own}/evidence", data={"file": (io.BytesIO(pdf()), "window.pdf")}).status_code == 303
+    assert dealer.post(f"/claims/{own}/submit").status_code == 303
+    assert claim_row(app, own).submission_count == 2
+    assert notifications(app, world.emails["manager"], "claim_comment")
+    # A second claim waits longer: approving this one opens it next.
+    with app.app_context():
+        dealer_row = db.session.execute(select(Dealer).where(Dealer.code == world.second_dealer)).scalar_one()
+        other = db.session.get(Claim, world.ids["foreign_claim"])
+        assert other is not None
+        other.dealer_id, other.title = dealer_row.id, "Second dealer's stand"
+        db.session.commit()
+    approved = manager.post(f"/console/claims/{own}/decide", data={"decision": "approve"})
+    assert approved.status_code == 303
+    assert approved.headers["Location"] == f"/console/claims/{world.ids['foreign_claim']}"
+    claim = claim_row(app, own)
+    assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 300_000
+    assert claim.turnaround_seconds is not None and claim.turnaround_seconds >= 0
+    timeline = dealer.get(f"/claims/{own}").get_data(as_text=True)
+    for step in ("Submitted → Information requested", "Photo added.", "Information requested → Submitted"):
+        assert step in timeline
+    assert "Submitted → Approved" in timeline
+
+
+def test_reject_needs_a_reason_code_and_the_dealer_sees_both(app: Flask, world: World) -> None:
+    manager = client_for(app, world, "manager")
+    own = world.ids["own_claim"]
+    refused = manager.post(f"/console/claims/{own}/decide", data={"decision": "reject", "reason": "Not ours."})
+    assert refused.status_code == 422 and "Choose why the claim is rejected." in refused.get_data(as_text=True)
+    assert claim_row(app, own).status is ClaimStatus.SUBMITTED
+    manager.post(
+        f"/console/claims/{own}/decide",
+        data={"decision": "reject", "reason_code": "not_eligible", "reason": "A dinner is not a promotion."},
+    )
+    page = client_for(app, world, "dealer_staff").get(f"/claims/{own}").get_data(as_text=True)
+    assert "The activity is not eligible for promotion funds" in page and "A dinner is not a promotion." in page
+    told = notifications(app, world.emails["dealer_owner"], "claim_rejected")
+    assert told and told[-1].params["note"] == "A dinner is not a promotion."
+
+
+def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CLAIM_SECOND_APPROVAL_THRESHOLD", 100_000)
+    own = world.ids["own_claim"]
+    manager = client_for(app, world, "manager")
+    manager.post(f"/console/claims/{own}/decide", data={"decision": "approve_part", "amount": "2,500.00",
+                                                           "reason": "One panel was not ours."})  # fmt: skip
+    claim = claim_row(app, own)
+    assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.amount_approved == 250_000
+    page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
+    assert "Decide and open the next claim" not in page and "waits for a second approval" in page
+    assert notifications(app, world.emails["senior_manager"], "claim_second_approval")
+    senior = client_for(app, world, "senior_manager")
+    page = senior.get(f"/console/claims/{own}").get_data(as_text=True)
+    assert "Give the second approval" in page and "Amount proposed by the first reviewer" in page
+    senior.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": "Check the panel count."})
+    assert claim_row(app, own).status is ClaimStatus.SUBMITTED
+    assert notifications(app, world.emails["manager"], "claim_sent_back")
+    manager.post(f"/console/claims/{own}/decide", data={"decision": "approve_part", "amount": "2,500.00",
+                                                           "reason": "Counted again: one panel."})  # fmt: skip
+    assert senior.post(f"/console/claims/{own}/decide", data={"decision": "approve"}).status_code == 303
+    claim = claim_row(app, own)
+    assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 250_000
+    assert notifications(app, world.emails["dealer_owner"], "claim_partially_approved")
+
+
+def test_bulk_approval_takes_only_what_the_queue_offers(app: Flask, world: World) -> None:
+    manager = client_for(app, world, "manager")
+    html = manager.get("/console/claims").get_data(as_text=True)
+    assert f'value="{world.ids["own_claim"]}"' in html and "Approve the selected claims" in html
+    with app.app_context():
+        db.session.execute(sa.update(Claim).where(Claim.id == world.ids["own_claim"]).values(amount_requested=900_000))
+        db.session.commit()
+    html = manager.get("/console/claims").get_data(as_text=True)
+    assert f'value="{world.ids["own_claim"]}"' not in html  # above the bulk limit now
+    refused = manager.post("/console/claims/bulk-approve", data={"claim_ids": str(world.ids["own_claim"])})
+    assert refused.status_code == 409 and "on its own" in refused.get_data(as_text=True)
+    assert claim_row(app, world.ids["own_claim"]).status is ClaimStatus.SUBMITTED
+    assert manager.post("/console/claims/bulk-approve", data={"claim_ids": "x"}).status_code == 422
+
+
+def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world: World) -> None:
+    dealer = client_for(app, world, "dealer_owner")
+    with app.app_context():
+        trade_show = db.session.execute(sa.text("SELECT id FROM activity_types WHERE code = 'TRADE_SHOW'")).scalar()
+    form = {"period": world.current_period, "activity_type_id": str(trade_show), "title": "Fair booth",
+            "planned_start": "2031-01-05", "planned_end": "2031-01-02", "estimated_cost": "2,000.00"}  # fmt: skip
+    refused = dealer.post("/claims/pre-approvals", data=form)
+    assert refused.status_code == 422 and "The activity cannot end before it starts." in refused.get_data(as_text=True)
+    assert dealer.post("/claims/pre-approvals", data={**form, "planned_end": "2031-01-06"}).status_code == 303
+    with app.app_context():
+        request = db.session.execute(select(FundRequest).where(FundRequest.title == "Fair booth")).scalar_one()
+        request_id = request.id
+    manager = client_for(app, world, "manager")
+    assert "Fair booth" in manager.get("/console/pre-approvals").get_data(as_text=True)
+    assert notifications(app, world.emails["manager"], "pre_approval_requested")
+    assert manager.post(f"/console/pre-approvals/{request_id}/decide", data={"decision": "approve"}).status_code == 303
+    assert notifications(app, world.emails["dealer_owner"], "pre_approval_approved")
+    assert "Approved" in dealer.get("/claims/pre-approvals").get_data(as_text=True)
+    # Without the request the trade show is refused; with it, more than estimated needs a reason.
+    bare = new_draft(dealer, world, activity_type_id=str(trade_show), amount="2,500.00")
+    dealer.post(f"/claims/{bare}/evidence", data={"file": (io.BytesIO(pdf()), "booth.pdf")})
+    html = dealer.post(f"/claims/{bare}/submit").get_data(as_text=True)
+    assert "This activity needs an approved pre-approval request first." in html
+    against = new_draft(dealer, world, activity_type_id=str(trade_show), amount="2,500.00",
+                        fund_request_id=str(request_id), invoice_number="FP-200")  # fmt: skip
+    dealer.post(f"/claims/{against}/evidence", data={"file": (io.BytesIO(pdf()), "booth2.pdf")})
+    html = dealer.post(f"/claims/{against}/submit").get_data(as_text=True)
+    assert "The amount is above the pre-approved cost: say why." in html
+    edit = dealer.get(f"/claims/{against}/edit").get_data(as_text=True)
+    assert "2500.00" in edit and f'<option selected value="{request_id}"' in edit
+    changed = {**_claim_form(world), "activity_type_id": str(trade_show), "amount": "2,500.00",
+               "fund_request_id": str(request_id),
+               "over_pre_approval_reason": "The booth needed a second wall."}  # fmt: skip
+    assert dealer.post(f"/claims/{against}/edit", data=changed).status_code == 303
+    assert dealer.post(f"/claims/{against}/submit").status_code == 303
+    with app.app_context():
+        assert db.session.get(FundRequest, request_id).status is FundRequestStatus.USED  # type: ignore[union-attr]
+    # A request already used cannot be picked by another claim.
+    taken = dealer.post("/claims/new", data={**_claim_form(world), "fund_request_id": str(request_id)})
+    assert taken.status_code == 422 and "Not a valid choice." in taken.get_data(as_text=True)
+
+
+def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, world: World) -> None:
+    admin = client_for(app, world, "admin")
+    html = admin.get("/admin/budgets").get_data(as_text=True)
+    assert "Eastern Star Trading" in html and "CN¥100,000.00" in html and "not set" in html
+    too_low = admin.post(f"/admin/budgets/{world.current_period}/{world.own_dealer}", data={"amount": "1,000"})
+    assert too_low.status_code == 422 and "Claims already hold more than this" in too_low.get_data(as_text=True)
+    content = f"dealer_code,budget\n{world.second_dealer},50000\n{world.own_dealer},10\nNOPE,5\n".encode()
+    refused = admin.post(f"/admin/budgets/{world.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Line 3" in html and "Line 4" in html and "Unknown dealer code" in html
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count()).select_from(FundAllocation)).scalar_one() == 2
+    content = f'经销商代码,预算\n{world.second_dealer},"50,000.00"\n'.encode("gb18030")
+    saved = admin.post(f"/admin/budgets/{world.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
+    assert saved.status_code == 303
+    assert "CN¥50,000.00" in admin.get("/admin/budgets").get_data(as_text=True)
+    closed = admin.post(f"/admin/budgets/{world.previous_period}/{world.own_dealer}", data={"amount": "5"})
+    assert closed.status_code == 409
+
+
+def test_finance_export_is_spreadsheet_safe_and_payment_is_all_or_nothing(app: Flask, world: World) -> None:
+    with app.app_context():
+        claim = db.session.get(Claim, world.ids["approved_claim"])
+        assert claim is not None
+        claim.title = '=HYPERLINK("http://evil.example")'
+        db.session.commit()
+    admin = client_for(app, world, "admin")
+    export = admin.get("/admin/claims/payments.csv")
+    body = export.get_data().decode("utf-8")
+    assert export.mimetype == "text/csv" and body.startswith("\ufeffclaim_id,dealer_code")
+    assert "'=HYPERLINK" in body and ",3000.00,CNY," in body
+    mixed = admin.post(
+        "/admin/claims/payments",
+        data={"claim_ids": [str(world.ids["approved_claim"]), str(world.ids["own_claim"])], "reference": "B-1"},
+    )
+    assert mixed.status_code == 409
+    assert claim_row(app, world.ids["approved_claim"]).status is ClaimStatus.APPROVED
+
+
+def test_the_report_shows_spend_and_the_median_turnaround(app: Flask, world: World) -> None:
+    with app.app_context():
+        for claim_id, days in ((world.ids["own_claim"], 1), (world.ids["approved_claim"], 4)):
+            db.session.execute(sa.update(Claim).where(Claim.id == claim_id).values(turnaround_seconds=days * 86_400))
+        db.session.commit()
+    html = client_for(app, world, "manager").get("/console/claims/report").get_data(as_text=True)
+    assert "2.5 days" in html and "over 2 decided claims" in html
+    assert "Eastern Star Trading" in html and "Western Wind Retail" not in html
+    assert "3 %" in html  # 3,000.00 approved of 100,000.00
+
+
+def test_comments_and_notifications_reach_readers_in_their_language(app: Flask, world: World) -> None:
+    with app.app_context():
+        owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        owner.locale = "zh_Hans"
+        db.session.commit()
+    manager = client_for(app, world, "manager")
+    manager.post(f"/claims/{world.ids['own_claim']}/comments", data={"comment": "请补充照片。"})
+    dealer = client_for(app, world, "dealer_owner")
+    page = dealer.get("/notifications/").get_data(as_text=True)
+    assert "评论了报销申请" in page
+    assert "请补充照片。" in dealer.get(f"/claims/{world.ids['own_claim']}").get_data(as_text=True)
+    with app.app_context():
+        events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == world.ids["own_claim"])).scalars()
+        assert [event.note for event in events] == ["请补充照片。"]
+
+
+def test_withdrawing_frees_the_budget_and_tells_the_manager(app: Flask, world: World) -> None:
+    dealer = client_for(app, world, "dealer_owner")
+    assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw", data={"reason": "Twice."}).status_code == 303
+    assert claim_row(app, world.ids["own_claim"]).status is ClaimStatus.WITHDRAWN
+    assert "CN¥97,000.00" in dealer.get("/claims/").get_data(as_text=True)
+    assert notifications(app, world.emails["manager"], "claim_withdrawn")
+    assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw").status_code == 409
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(st.sampled_from(["status", "dealer", "period", "flag", "page"]), st.text(max_size=40)))
+def test_queue_filters_survive_hostile_input(
+    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+) -> None:
+    with example_savepoint(db_connection):
+        client = client_for(app, world, "senior_manager")
+        assert client.get("/console/claims", query_string=params).status_code in {200, 400}
+        assert client.get(f"/console/claims/{world.ids['own_claim']}", query_string=params).status_code in {200, 400}
+        dealer = client_for(app, world, "dealer_staff")
+        assert dealer.get("/claims/", query_string=params).status_code in {200, 400}
