@@ -376,3 +376,8 @@ def test_queue_filters_survive_hostile_input(
         assert client.get(f"/console/claims/{world.ids['own_claim']}", query_string=params).status_code in {200, 400}
         dealer = client_for(app, world, "dealer_staff")
         assert dealer.get("/claims/", query_string=params).status_code in {200, 400}
+
+
+def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, world: World) -> None:
+    html = client_for(app, world, "dealer_owner").get("/dealer/").get_data(as_text=True)
+    assert "Promotion budget left: CN¥94,000.00 of CN¥100,000.00." in html

@@ -48,6 +48,14 @@ def _worker(app: Flask, email: str, claim_id: int, action: Callable[[User, Claim
     return work
 
 
+def _race_app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """A fresh database of its own, migrated: threads commit for real."""
+    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    with app.app_context():
+        upgrade()
+    return app
+
+
 def _submitted_claim(app: Flask, submit: bool) -> tuple[Any, int]:
     with app.app_context():
         world = make_world()
@@ -67,9 +75,7 @@ def _submitted_claim(app: Flask, submit: bool) -> tuple[Any, int]:
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_two_submit_requests_make_one_submission(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
+    app = _race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=False)
     owner, staff = world.emails["dealer_owner"], world.emails["dealer_staff"]
     try:
@@ -97,9 +103,7 @@ def test_two_submit_requests_make_one_submission(backend_name: str, tmp_path_fac
 def test_two_reviewers_deciding_at_once_make_one_decision(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
+    app = _race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=True)
     with app.app_context():
         second_manager = make_user(UserRole.MANAGER, is_senior=True).email
@@ -142,9 +146,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Each claim fits what is left on its own, not both: the budget row is locked, so one is refused."""
-    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
+    app = _race_app(backend_name, tmp_path_factory)
     world, first = _submitted_claim(app, submit=False)
     with app.app_context():
         owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
@@ -183,9 +185,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
 def test_two_admins_paying_the_same_claim_pay_it_once(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
+    app = _race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=True)
     with app.app_context():
         manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()

@@ -15,7 +15,7 @@ from portal.accounts.models import User
 from portal.claims import services
 from portal.claims.models import ActivityType, Claim, ClaimEvent
 from portal.claims.rules import ClaimStatus, Flag, Problem
-from portal.dealers.models import Dealer, Period
+from portal.dealers.models import Dealer, DealerStatus, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -243,3 +243,21 @@ def test_a_manager_cannot_decide_another_portfolios_request(app: Flask, funded: 
                                                 current.starts_on, 500_000)  # fmt: skip
         with pytest.raises(NotFound):
             services.decide_pre_approval(user(funded, "manager"), request, approve=True)
+
+
+def test_a_suspended_dealer_answers_but_submits_nothing_new(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner, manager = user(funded, "dealer_owner"), user(funded, "manager")
+        asked = draft(funded, amount=222_222, invoice="INV-ASK")
+        attach(funded, asked)
+        services.submit(owner, asked)
+        services.decide(manager, asked, services.Decision.REQUEST_INFO, reason="Which shop?")
+        fresh = draft(funded, amount=111_111, invoice="INV-NEW")
+        attach(funded, fresh)
+        asked.dealer.status = DealerStatus.SUSPENDED
+        db.session.flush()
+        with pytest.raises(services.SubmissionRefused) as refused:
+            services.submit(owner, fresh)
+        assert refused.value.problems == [Problem.DEALER_CANNOT_SUBMIT]
+        services.submit(owner, asked)
+        assert asked.status is ClaimStatus.SUBMITTED

@@ -37,7 +37,17 @@ class WithdrawForm(FlaskForm):
     reason = TextAreaField(_l("Why (optional)"), validators=[Optional(), Length(max=1000)])
 
 
-class DecisionForm(FlaskForm):
+class _Decision(FlaskForm):
+    """What both steps of a review share: a rejection's reason code."""
+
+    reason_code = SelectField(
+        _l("Reason for a rejection"),
+        choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
+        default="",
+    )
+
+
+class DecisionForm(_Decision):
     decision = SelectField(
         _l("Decision"),
         choices=[
@@ -49,15 +59,10 @@ class DecisionForm(FlaskForm):
         validators=[DataRequired()],
     )
     amount = StringField(_l("Amount to approve (for a lower amount)"), validators=[Optional(), Length(max=30)])
-    reason_code = SelectField(
-        _l("Reason for a rejection"),
-        choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
-        default="",
-    )
     reason = TextAreaField(_l("Reason or message the dealer sees"), validators=[Optional(), Length(max=2000)])
 
 
-class SecondDecisionForm(FlaskForm):
+class SecondDecisionForm(_Decision):
     """At the second step: approve what the first reviewer proposed, reject, or send it back to them."""
 
     decision = SelectField(
@@ -68,11 +73,6 @@ class SecondDecisionForm(FlaskForm):
             SelectChoice(Decision.REQUEST_INFO.value, _l("Send back to the first reviewer")),
         ],
         validators=[DataRequired()],
-    )
-    reason_code = SelectField(
-        _l("Reason for a rejection"),
-        choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
-        default="",
     )
     reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
 

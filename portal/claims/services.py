@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from babel.numbers import get_currency_precision
 from flask import abort, current_app
@@ -396,10 +396,19 @@ def _check_submission(claim: Claim, today: date) -> tuple[list[Problem], Budget,
             needs_pre_approval=claim.activity_type.needs_pre_approval,
             pre_approved_amount=request.estimated_cost if usable_request and request else None,
             over_pre_approval_reason=claim.over_pre_approval_reason,
-            dealer_may_submit=claim.dealer.status is DealerStatus.ACTIVE,
+            dealer_may_submit=may_submit(claim),
         )
     )
     return problems, budget, request
+
+
+def may_submit(claim: Claim) -> bool:
+    """Active dealers submit; a suspended one may still answer a request for information (DESIGN.md: suspended
+    dealers can read, answer and appeal, but not submit new claims)."""
+    status = claim.dealer.status
+    return status is DealerStatus.ACTIVE or (
+        status is DealerStatus.SUSPENDED and claim.status is ClaimStatus.NEEDS_INFO
+    )
 
 
 def problems_before_submitting(claim: Claim) -> list[Problem]:
@@ -671,9 +680,13 @@ def get_visible_request(user: User, request_id: int) -> FundRequest:
 
 
 def usable_requests(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
-    """Approved requests a new claim may refer to (and the one a draft already refers to)."""
+    """Approved requests a new claim may refer to (and the one a draft already refers to). A request whose
+    period is past its claim window can no longer be claimed, so it is not offered."""
+    open_since = company_today() - timedelta(days=current_app.config["CLAIM_WINDOW_DAYS"])
     query = select(FundRequest).where(FundRequest.dealer_id == dealer_id)
-    wanted = FundRequest.status == FundRequestStatus.APPROVED
+    wanted = (FundRequest.status == FundRequestStatus.APPROVED) & FundRequest.period_id.in_(
+        select(Period.id).where(Period.ends_on >= open_since)
+    )
     if keep is not None:
         wanted = wanted | (FundRequest.id == keep)
     return list(db.session.execute(query.where(wanted).order_by(FundRequest.planned_start)).scalars())

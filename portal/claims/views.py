@@ -29,6 +29,7 @@ from portal.claims.forms import (
 from portal.claims.models import ActivityType, Claim
 from portal.claims.rules import ClaimStatus, Flag, RejectionReason, claim_deadline
 from portal.csv_io import csv_response
+from portal.dealers import documents
 from portal.dealers import services as dealer_services
 from portal.dealers.models import Dealer, Period
 from portal.evidence import services as evidence_services
@@ -217,6 +218,8 @@ def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_erro
         files=files,
         can_add=rules.can_add(current_user, claim.id),
         removable=lambda document: rules.can_remove(current_user, document),
+        remove_url=lambda document: url_for("claims.remove_claim_evidence", claim_id=claim.id, evidence_id=document.id),
+        uploaders=documents.uploaders(files),
         upload=upload or UploadForm(formdata=None),
         upload_error=upload_error,
         comment_form=comment or CommentForm(formdata=None),

@@ -53,12 +53,16 @@ def dealer_home() -> object:
     today = services.company_today()
     period = queries.period_for_view(None, today)
     board = queries.dashboard(dealer, period, statement_of(dealer, period), today) if period else None
+    current = services.current_period()
+    from portal.claims.services import budget_of
+
     return render_template(
         "dealers/dealer_home.html",
+        promotion=budget_of(dealer, current) if current else None,
         dealer=dealer,
         manager=dealer.manager,
         people=services.dealer_people(dealer),
-        period=services.current_period(),
+        period=current,
         today=today,
         board=board,
     )
