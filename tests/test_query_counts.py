@@ -29,10 +29,10 @@ from portal.notifications.models import JobFailure, Notification, OutboxEmail, O
 from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, SalesImport, SalesLine, Target
 from portal.rebates.services import recompute_statements
 from portal.training.models import CourseSession
+from portal.types import utcnow
 from tests.conftest import count_queries, log_in
 from tests.factories import (
     World,
-    make_claim,
     make_course,
     make_dealer,
     make_enrollment,
@@ -196,20 +196,35 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
     kind = db.session.get(ActivityType, world.ids["activity_type"])
     dealer = owner.dealer
     flagged = {(row[0], row[1]) for row in db.session.execute(select(ClaimFlag.claim_id, ClaimFlag.flag))}
+    now = utcnow()
+    rows = [
+        {"dealer_id": dealer.id, "period_id": current.id, "activity_type_id": kind.id, "status": status,
+         "title": f"Claim {next_id()}", "description": "", "activity_start": current.starts_on,
+         "activity_end": current.starts_on, "vendor": "V", "vendor_tax_id": "T", "invoice_number": f"G{next_id()}",
+         "amount_requested": 1_000 + number, "amount_approved": 500 if status.value in ("approved", "paid",
+         "partially_approved") else None, "submission_count": 0 if status is ClaimStatus.DRAFT else 1,
+         "submitted_at": None if status is ClaimStatus.DRAFT else now - timedelta(days=number % 30),
+         "turnaround_seconds": number * 3600 if number % 3 == 0 and status is not ClaimStatus.DRAFT else None,
+         "created_by_id": owner.id, "created_at": now, "updated_at": now}
+        for number in range(factor)
+        for status in ClaimStatus
+    ]  # fmt: skip
+    sent = [
+        (claim_id, status)
+        for claim_id, status in db.session.execute(sa.insert(Claim).returning(Claim.id, Claim.status), rows)
+        if status is not ClaimStatus.DRAFT
+    ]
+    db.session.execute(
+        sa.insert(ClaimFlag),
+        [{"claim_id": claim_id, "flag": Flag.ROUND_AMOUNT, "related_claims": [world.ids["foreign_claim"]]}
+         for claim_id, _status in sent],
+    )  # fmt: skip
+    db.session.execute(
+        sa.insert(ClaimEvent),
+        [{"claim_id": claim_id, "actor_id": owner.id, "from_status": ClaimStatus.DRAFT, "to_status": status,
+          "note": "n", "details": {}, "occurred_at": now} for claim_id, status in sent],
+    )  # fmt: skip
     for number in range(factor):
-        for status in ClaimStatus:
-            claim = make_claim(dealer, current, kind, owner, status=status.value, amount=1_000 + number,
-                               submitted_days_ago=number % 30)  # fmt: skip
-            if status is not ClaimStatus.DRAFT:
-                db.session.add(
-                    ClaimFlag(claim_id=claim.id, flag=Flag.ROUND_AMOUNT, related_claims=[world.ids["foreign_claim"]])
-                )
-                db.session.add(ClaimEvent(claim_id=claim.id, actor_id=owner.id, from_status=ClaimStatus.DRAFT,
-                                          to_status=status, note="n"))  # fmt: skip
-                if number % 3 == 0:
-                    db.session.execute(
-                        sa.update(Claim).where(Claim.id == claim.id).values(turnaround_seconds=number * 3600)
-                    )
         own_claim = world.ids["own_claim"]
         db.session.add(
             ClaimEvent(claim_id=own_claim, actor_id=owner.id, note=f"comment {number}", details={"comment": True})
