@@ -86,6 +86,10 @@ class Config:
     CLAIM_SECOND_APPROVAL_THRESHOLD = 2_000_000
     CLAIM_BULK_APPROVAL_LIMIT = 500_000
     CLAIM_LIMITS_CURRENCY = "CNY"  # the currency the threshold and the bulk limit are written in
+
+    # Violations may be appealed this many days after confirmation; a dispute is due this many days after it opens.
+    VIOLATION_APPEAL_DAYS = 14
+    DISPUTE_RESPONSE_DAYS = 10
     EVIDENCE_MAX_BYTES_PER_OBJECT = 50 * 1024 * 1024
     EVIDENCE_ORPHAN_AGE_HOURS = 24
 

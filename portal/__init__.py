@@ -74,9 +74,12 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 
     from portal.claims import services as claim_services
     from portal.dealers import documents
+    from portal.disputes import services as dispute_services
 
     documents.register()  # the owners of evidence files and their permission hooks
     claim_services.register_evidence_owner()
+    dispute_services.register_evidence_owners()
+    dispute_services.register_penalties()
 
     from portal import cli, jobs
 

@@ -112,6 +112,8 @@ def seed_demo(today: date | None = None) -> None:
     db.session.flush()
     _seed_claims(dealers, today)
     db.session.flush()
+    _seed_disputes(dealers, today)
+    db.session.flush()
 
 
 COURSES = (
@@ -491,6 +493,43 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     fair = today + timedelta(days=20)
     claims.request_pre_approval(owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair,
                                 fair + timedelta(days=2), 1_800_000)  # fmt: skip
+
+
+def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
+    """A pricing conflict between D001 and D002 in mediation, an appealed violation of D002 (confirmed by the
+    senior manager after the manager recorded it), and a resolved territory dispute that gave D001 a warning."""
+    from portal.dealers.services import current_period
+    from portal.disputes import services as referee
+    from portal.disputes.models import Dispute
+    from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
+
+    period = current_period(today)
+    if period is None or db.session.execute(select(Dispute.id).limit(1)).first():
+        return
+    people = {user.email: user for user in db.session.execute(select(User)).scalars()}
+    owner, owner2 = people["dealer@demo.test"], people["dealer2@demo.test"]
+    manager, senior, mediator = people["manager@demo.test"], people["manager2@demo.test"], people["mediator@demo.test"]
+    pricing = referee.raise_dispute(owner, referee.DisputeInput(
+        category=DisputeCategory.PRICING_CONFLICT, title="D002 sells split units below the floor price in Nanjing",
+        description="Three customers showed us D002 quotes at 12 % under the floor price for the KF-35 split unit.",
+        respondent_code="D002"))  # fmt: skip
+    referee.assign(mediator, pricing, mediator)
+    referee.post_message(owner2, pricing, "Those quotes were for last year's model, cleared with our manager.")
+    referee.post_message(mediator, pricing, "Check D002's clearance approval with Li Wei.", internal=True)
+    violation = referee.record_violation(manager, dealers["D002"], period, ViolationKind.CROSS_TERRITORY,
+                                         "Twelve units invoiced to customers in Shanghai (EAST), D001's territory.",
+                                         300_000)  # fmt: skip
+    referee.confirm_violation(senior, violation, today)
+    referee.appeal_violation(owner2, violation, "The customers bought at our Nanjing shop and took delivery there.",
+                             today)  # fmt: skip
+    territory = referee.raise_dispute(owner2, referee.DisputeInput(
+        category=DisputeCategory.TERRITORY_CONFLICT, title="D001 advertised in Nanjing newspapers",
+        description="D001's spring advert ran in the Nanjing Daily, in our territory.",
+        respondent_code="D001"))  # fmt: skip
+    referee.assign(mediator, territory, mediator)
+    referee.resolve(mediator, territory, referee.Resolution(
+        Outcome.WARNING, "The advert ran in Nanjing; D001 is warned to keep its advertising in its territory.",
+        party_dealer_id=dealers["D001"].id))  # fmt: skip
 
 
 def _seed_documents(dealer: Dealer) -> None:

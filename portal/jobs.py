@@ -65,6 +65,16 @@ def init_app(app: Flask) -> None:
 
         return cleanup_orphans()
 
+    @huey.periodic_task(crontab(minute="*/10"), name="lapse_dispute_deadlines")
+    @in_app
+    def lapse_dispute_deadlines() -> int:
+        from portal.disputes.services import lapse_party_deadlines
+        from portal.extensions import db
+
+        count = lapse_party_deadlines()
+        db.session.commit()
+        return count
+
     @huey.task(name="check_sales_import")
     @in_app
     def check_sales_import_task(import_id: int) -> str:

@@ -47,15 +47,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_LABELS: dict[enum.Enum, object] = {}
+_LABELS: dict[tuple[type, object], object] = {}
 
 
 def register_labels(labels: dict[Any, object]) -> None:
-    """Translatable display names for enum members, shown through the `label` template filter."""
-    _LABELS.update(labels)
+    """Translatable display names for enum members, shown through the `label` template filter.
+
+    Keyed by the enum class and value: members of two StrEnums with the same value ("other") compare and hash
+    equal, and must not take each other's label."""
+    _LABELS.update({(type(member), member.value): text for member, text in labels.items()})
 
 
 def label(member: enum.Enum | None) -> str:
     if member is None:
         return ""
-    return str(_LABELS.get(member, member.value))
+    return str(_LABELS.get((type(member), member.value), member.value))

@@ -20,3 +20,15 @@ def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: 
         .execution_options(synchronize_session=False)
     ).rowcount
     return changed == 1
+
+
+def move_checked(row: Any, current: Any, target: Any, *, legal: bool, illegal: str, raced: str, **values: Any) -> None:
+    """Refuse an illegal move with `illegal`; move the row if it still has `current`, else refuse with `raced` (the
+    other person's change won); reload the row either way it moved."""
+    from portal.service_errors import IllegalTransition
+
+    if not legal:
+        raise IllegalTransition(illegal)
+    if not move_if_still(type(row), row.id, current, target, **values):
+        raise IllegalTransition(raced)
+    db.session.expire(row)

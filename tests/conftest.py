@@ -236,7 +236,26 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             *_rebate_fingerprint(),
             *_training_fingerprint(),
             *_claims_fingerprint(),
+            *_disputes_fingerprint(),
         )
+
+
+def _disputes_fingerprint() -> tuple[Any, ...]:
+    from portal.disputes.models import Dispute, DisputeMessage, Violation
+    from portal.rebates.models import Adjustment
+
+    return (
+        db.session.execute(
+            sa.select(Violation.id, Violation.status, Violation.penalty, Violation.description).order_by(Violation.id)
+        ).all(),
+        db.session.execute(
+            sa.select(Dispute.id, Dispute.status, Dispute.mediator_id, Dispute.outcome, Dispute.summary).order_by(
+                Dispute.id
+            )
+        ).all(),
+        db.session.execute(sa.select(sa.func.count()).select_from(DisputeMessage)).scalar_one(),
+        db.session.execute(sa.select(sa.func.count()).select_from(Adjustment)).scalar_one(),
+    )
 
 
 def _claims_fingerprint() -> tuple[Any, ...]:

@@ -374,6 +374,57 @@ def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: 
             "ready_draft": ready.id, "ready_file": ready_file.id, "activity_type": kind.id, **requests}  # fmt: skip
 
 
+def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User, manager: User,
+                        mediator: User):  # type: ignore[no-untyped-def]  # fmt: skip
+    """Violations of D001 (one proposed, one confirmed and appealable) and of D003 (confirmed); a dispute between
+    D001 and D003 in mediation, with a party message, an internal note and a file; a dispute of D003 alone."""
+    from portal.disputes.models import Dispute, DisputeMessage, Violation
+    from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
+
+    period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
+    today = company_today()
+
+    previous = db.session.execute(
+        sa.select(Period).where(Period.code == quarter_of(period.starts_on - timedelta(days=1))[0])
+    ).scalar_one()
+
+    def violation(dealer: Dealer, status: ViolationStatus) -> Violation:
+        """Confirmed ones are booked in the closed quarter, so today's statements stay as the rebate tests expect."""
+        confirmed = status is not ViolationStatus.PROPOSED
+        row = Violation(dealer_id=dealer.id, period_id=period.id, kind=ViolationKind.PRICE_BELOW_FLOOR,
+                        description="Sold below the floor price.", penalty=100_000, status=status,
+                        recorded_by_id=manager.id, confirmed_on=today if confirmed else None,
+                        appeal_until=today + timedelta(days=14) if confirmed else None,
+                        booked_period_id=previous.id if confirmed else None)  # fmt: skip
+        db.session.add(row)
+        db.session.flush()
+        return row
+
+    proposed = violation(own, ViolationStatus.PROPOSED)
+    confirmed = violation(own, ViolationStatus.CONFIRMED)
+    foreign_violation = violation(foreign, ViolationStatus.CONFIRMED)
+    due = utcnow_minus(days=-10)
+    cross = Dispute(raised_by_dealer_id=own.id, respondent_dealer_id=foreign.id,
+                    category=DisputeCategory.PRICING_CONFLICT, title="Cross dispute",
+                    description="They undercut us.", status=DisputeStatus.IN_MEDIATION, mediator_id=mediator.id,
+                    due_at=due, raised_by_id=owner.id)  # fmt: skip
+    alone = Dispute(raised_by_dealer_id=foreign.id, category=DisputeCategory.REBATE_CALCULATION,
+                    title="Foreign dispute", description="Our rebate is wrong.", status=DisputeStatus.OPEN,
+                    due_at=due, raised_by_id=foreign_owner.id)  # fmt: skip
+    db.session.add_all([cross, alone])
+    db.session.flush()
+    db.session.add_all([
+        DisputeMessage(dispute_id=cross.id, author_id=foreign_owner.id, body="Our prices were approved."),
+        DisputeMessage(dispute_id=cross.id, author_id=mediator.id, body="Secret mediator note.", internal=True),
+    ])  # fmt: skip
+    cross_file = make_evidence(own, owner, "quote.pdf", "dispute", cross.id)
+    violation_file = make_evidence(own, manager, "till receipt.pdf", "violation", confirmed.id)
+    return {"proposed_violation": proposed.id, "own_violation": confirmed.id,
+            "foreign_violation": foreign_violation.id, "cross_dispute": cross.id, "foreign_dispute": alone.id,
+            "cross_dispute_file": cross_file.id, "violation_file": violation_file.id,
+            "mediator": mediator.id}  # fmt: skip
+
+
 def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
     from portal.types import utcnow
 
@@ -455,6 +506,7 @@ def make_world() -> World:
     rebates = make_rebate_world(own, second, foreign, manager, other_manager)
     training, certificates = make_training_world(own, foreign, owner, staff, foreign_owner, own_trainee)
     claims = make_claims_world(own, foreign, owner, foreign_owner)
+    disputes = make_disputes_world(own, foreign, owner, foreign_owner, manager, mediator)
     return World(
         tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation"), **certificates},
         ids={
@@ -475,6 +527,7 @@ def make_world() -> World:
             **rebates,
             **training,
             **claims,
+            **disputes,
         },
         open_period=period.code,
         current_period=quarter_of(company_today())[0],

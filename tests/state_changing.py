@@ -456,6 +456,107 @@ STATE_CHANGING = (
         lambda w: "/admin/claims/payments",
         lambda w: {"claim_ids": str(w.ids["approved_claim"]), "reference": "BANK-2026-7"},
     ),
+    Route(
+        "/dealer/violations/<int:violation_id>/appeal",
+        "dealer_owner",
+        lambda w: f"/dealer/violations/{w.ids['own_violation']}/appeal",
+        lambda w: {"reason": "The sale was inside our territory."},
+    ),
+    Route(
+        "/console/dealers/<code>/violations/new",
+        "manager",
+        lambda w: f"/console/dealers/{w.own_dealer}/violations/new",
+        lambda w: {
+            "kind": "cross_territory",
+            "period": w.current_period,
+            "description": "Sold in Shanghai.",
+            "penalty": "1,500.00",
+        },
+    ),
+    Route(
+        "/console/violations/<int:violation_id>/evidence",
+        "manager",
+        lambda w: f"/console/violations/{w.ids['proposed_violation']}/evidence",
+        lambda w: {"file": _pdf_upload()},
+    ),
+    Route(
+        "/console/violations/<int:violation_id>/confirm",
+        "senior_manager",
+        lambda w: f"/console/violations/{w.ids['proposed_violation']}/confirm",
+        lambda w: {},
+    ),
+    Route(
+        "/console/violations/<int:violation_id>/withdraw",
+        "manager",
+        lambda w: f"/console/violations/{w.ids['proposed_violation']}/withdraw",
+        lambda w: {},
+    ),
+    Route(
+        "/disputes/new",
+        "dealer_owner",
+        lambda w: "/disputes/new",
+        lambda w: {
+            "category": "pricing_conflict",
+            "respondent": w.foreign_dealer,
+            "claim_id": "",
+            "statement_id": "",
+            "title": "Below the floor",
+            "description": "Quotes at 12 % under the floor.",
+        },
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/messages",
+        "dealer_owner",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/messages",
+        lambda w: {"body": "Here is the quote."},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/evidence",
+        "dealer_owner",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/evidence",
+        lambda w: {"file": _pdf_upload()},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/withdraw",
+        "dealer_owner",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/withdraw",
+        lambda w: {"reason": "We settled it."},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/assign",
+        "mediator",
+        lambda w: f"/disputes/{w.ids['foreign_dispute']}/assign",
+        lambda w: {"mediator": str(w.ids["mediator"])},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/take",
+        "mediator",
+        lambda w: f"/disputes/{w.ids['foreign_dispute']}/take",
+        lambda w: {},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/request-information",
+        "mediator",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/request-information",
+        lambda w: {"party": str(w.ids["own_dealer_id"]), "message": "Send the quote.", "days": "5"},
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/resolve",
+        "mediator",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/resolve",
+        lambda w: {
+            "outcome": "penalty",
+            "party": str(w.ids["own_dealer_id"]),
+            "amount": "2,000.00",
+            "summary": "D001 sold below the floor.",
+        },
+    ),
+    Route(
+        "/disputes/<int:dispute_id>/dismiss",
+        "mediator",
+        lambda w: f"/disputes/{w.ids['cross_dispute']}/dismiss",
+        lambda w: {"reason": "Not a dispute between dealers."},
+    ),
 )
 
 

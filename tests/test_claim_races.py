@@ -17,35 +17,14 @@ from portal.accounts.models import User, UserRole
 from portal.claims import services
 from portal.claims.models import Claim, ClaimEvent
 from portal.claims.rules import ClaimStatus, RejectionReason
-from portal.database import begin_write
 from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
-from portal.service_errors import IllegalTransition, InvalidInput
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.evidence_files import pdf
 from tests.factories import make_user, make_world
 from tests.test_claims import draft
-from tests.threads import run_together
-
-
-def _worker(app: Flask, email: str, claim_id: int, action: Callable[[User, Claim], Any]) -> Callable[..., str]:
-    def work(wait: Callable[[], Any]) -> str:
-        with app.app_context():
-            wait()
-            begin_write()
-            try:
-                actor = db.session.execute(select(User).where(User.email == email)).scalar_one()
-                action(actor, db.session.get(Claim, claim_id))
-                db.session.commit()
-                return "done"
-            except (IllegalTransition, InvalidInput):
-                db.session.rollback()
-                return "refused"
-            finally:
-                db.session.remove()
-
-    return work
+from tests.threads import acting_as, run_together
 
 
 def _race_app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
@@ -81,7 +60,7 @@ def test_two_submit_requests_make_one_submission(backend_name: str, tmp_path_fac
     try:
         results = run_together(
             [
-                _worker(app, email, claim_id, lambda actor, claim: services.submit(actor, claim))
+                acting_as(app, email, Claim, claim_id, lambda actor, claim: services.submit(actor, claim))
                 for email in (owner, staff)
             ]
         )
@@ -123,7 +102,10 @@ def test_two_reviewers_deciding_at_once_make_one_decision(
 
     try:
         results = run_together(
-            [_worker(app, world.emails["manager"], claim_id, approve), _worker(app, second_manager, claim_id, reject)]
+            [
+                acting_as(app, world.emails["manager"], Claim, claim_id, approve),
+                acting_as(app, second_manager, Claim, claim_id, reject),
+            ]
         )
         with app.app_context():
             claim = db.session.get(Claim, claim_id)
@@ -165,7 +147,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
     try:
         results = run_together(
             [
-                _worker(app, email, claim_id, lambda actor, claim: services.submit(actor, claim))
+                acting_as(app, email, Claim, claim_id, lambda actor, claim: services.submit(actor, claim))
                 for email, claim_id in zip(
                     (world.emails["dealer_owner"], world.emails["dealer_staff"]), claims, strict=True
                 )
@@ -199,8 +181,8 @@ def test_two_admins_paying_the_same_claim_pay_it_once(
     try:
         results = run_together(
             [
-                _worker(app, world.emails["admin"], claim_id, pay("BANK-A")),
-                _worker(app, other_admin, claim_id, pay("BANK-B")),
+                acting_as(app, world.emails["admin"], Claim, claim_id, pay("BANK-A")),
+                acting_as(app, other_admin, Claim, claim_id, pay("BANK-B")),
             ]
         )
         with app.app_context():

@@ -116,3 +116,22 @@ def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app:
         ).scalar_one()
         assert waiting.title == "Home appliance fair booth"
         assert claims["Regional trade show booth"].status is ClaimStatus.AWAITING_SECOND_APPROVAL
+
+
+def test_demo_disputes_a_pricing_conflict_in_mediation_an_appeal_and_a_resolved_one(app: Flask) -> None:
+    from portal.disputes.models import Dispute, Violation
+    from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationStatus
+
+    with app.app_context():
+        seed_demo(today=date(2026, 11, 28))
+        seed_demo(today=date(2026, 11, 28))
+        disputes = {dispute.category: dispute for dispute in db.session.execute(select(Dispute)).scalars()}
+        assert len(disputes) == 3
+        pricing = disputes[DisputeCategory.PRICING_CONFLICT]
+        assert pricing.status is DisputeStatus.IN_MEDIATION and pricing.mediator is not None
+        assert (pricing.raiser.code, pricing.respondent.code) == ("D001", "D002")  # type: ignore[union-attr]
+        appeal = disputes[DisputeCategory.VIOLATION_APPEAL]
+        appealed = db.session.get(Violation, appeal.violation_id)
+        assert appealed is not None and appealed.status is ViolationStatus.APPEALED and appealed.penalty > 0
+        resolved = disputes[DisputeCategory.TERRITORY_CONFLICT]
+        assert resolved.status is DisputeStatus.RESOLVED and resolved.outcome is Outcome.WARNING

@@ -171,7 +171,7 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
         "training_seat_freed": False,
         "training_session_cancelled": False,
         "training_certificate": False,
-        **{kind: False for kind in KINDS if kind.startswith(("claim_", "pre_approval_"))},
+        **{kind: False for kind in KINDS if kind.startswith(("claim_", "pre_approval_", "violation_", "dispute_"))},
     }
     assert len(chosen) == len(KINDS)
 

@@ -23,6 +23,8 @@ from portal.claims.models import (
 )
 from portal.claims.rules import ClaimStatus, Flag
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
+from portal.disputes.models import Dispute, DisputeMessage, Violation
+from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
@@ -122,12 +124,26 @@ PAGES = [
     ("admin", "/admin/budgets"),
     ("admin", "/admin/claims/payments"),
     ("admin", "/admin/claims/payments.csv"),
+    ("dealer_owner", "/dealer/violations"),
+    ("dealer_owner", "/dealer/violations/{own_violation}"),
+    ("manager", "/console/violations"),
+    ("senior_manager", "/console/violations?status=all&page=2"),
+    ("manager", "/console/violations/{proposed_violation}"),
+    ("manager", "/console/dealers/D001/violations/new"),
+    ("dealer_staff", "/disputes/directory?q=D"),
+    ("dealer_owner", "/disputes/new"),
+    ("dealer_owner", "/disputes/{cross_dispute}"),
+    ("manager", "/disputes/{cross_dispute}"),
+    ("mediator", "/disputes/{cross_dispute}"),
+    ("mediator", "/mediation/"),
+    ("admin", "/mediation/?queue=overdue&page=2"),
 ]
 
 
 # The review page shows the claim, its flags (and which related claims the reviewer may open), files, budget, the
-# dealer's history, the timeline and the next claim: one query each, still flat.
-RICHER_PAGES = {"/console/claims/{own_claim}": 11}
+# dealer's history, the timeline and the next claim; the dealer page adds violations and disputes to its profile,
+# people, trainees, documents, statements and timeline: one query each, still flat.
+RICHER_PAGES = {"/console/claims/{own_claim}": 11, "/console/dealers/D001": 12}  # the dealer page: ten panels
 
 _ids = itertools.count()
 
@@ -188,6 +204,39 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     _grow_rebates(world, factor, manager, admin)
     _grow_training(world, factor, own)
     _grow_claims(world, factor, own)
+    _grow_disputes(world, factor, own)
+
+
+def _grow_disputes(world: World, factor: int, owner: User) -> None:
+    """Violations of the own dealer, disputes it is party to, and messages and files on the cross dispute."""
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+    mediator = db.session.execute(select(User).where(User.email == world.emails["mediator"])).scalar_one()
+    now = utcnow()
+    db.session.execute(
+        sa.insert(Violation),
+        [{"dealer_id": owner.dealer_id, "period_id": current.id, "kind": ViolationKind.OTHER, "description": "d",
+          "penalty": 100, "status": list(ViolationStatus)[number % len(ViolationStatus)],
+          "booked_period_id": current.id, "created_at": now} for number in range(3 * factor)],
+    )  # fmt: skip
+    db.session.execute(
+        sa.insert(Dispute),
+        [{"raised_by_dealer_id": owner.dealer_id, "category": DisputeCategory.OTHER, "title": f"D{number}",
+          "description": "d", "status": list(DisputeStatus)[number % len(DisputeStatus)], "due_at": now,
+          "mediator_id": mediator.id if number % 2 else None, "outcome_details": {}, "summary": "",
+          "created_at": now} for number in range(3 * factor)],
+    )  # fmt: skip
+    cross = world.ids["cross_dispute"]
+    db.session.execute(
+        sa.insert(DisputeMessage),
+        [{"dispute_id": cross, "author_id": owner.id if number % 2 else mediator.id, "internal": number % 3 == 0,
+          "body": f"message {number}", "created_at": now} for number in range(3 * factor)],
+    )  # fmt: skip
+    db.session.execute(
+        sa.insert(Evidence),
+        [{"owner_type": "dispute", "owner_id": cross, "original_name": "quote.pdf",
+          "storage_key": f"dispute/{next_id():032x}", "content_type": "application/pdf", "size": 10,
+          "sha256": "2" * 64, "uploaded_by_id": owner.id, "created_at": now} for _number in range(factor)],
+    )  # fmt: skip
 
 
 def _grow_claims(world: World, factor: int, owner: User) -> None:

@@ -32,3 +32,32 @@ def run_together(workers: list[Worker]) -> list[Any]:
         thread.join(timeout=120)
     assert not errors, errors
     return results
+
+
+def acting_as(app: Any, email: str, model: type, row_id: int, action: Callable[[Any, Any], Any]) -> Worker:
+    """A worker that loads the user and the row, waits at the barrier, takes the write lock, acts and commits:
+    "done", or "refused" when the service says no (a refused transition or input)."""
+
+    def work(wait: Callable[[], Any]) -> str:
+        from sqlalchemy import select
+
+        from portal.accounts.models import User
+        from portal.database import begin_write
+        from portal.extensions import db
+        from portal.service_errors import IllegalTransition, InvalidInput
+
+        with app.app_context():
+            wait()
+            begin_write()
+            try:
+                actor = db.session.execute(select(User).where(User.email == email)).scalar_one()
+                action(actor, db.session.get(model, row_id))
+                db.session.commit()
+                return "done"
+            except (IllegalTransition, InvalidInput):
+                db.session.rollback()
+                return "refused"
+            finally:
+                db.session.remove()
+
+    return work

@@ -37,8 +37,16 @@ register_labels(
         UserRole.MANAGER: _l("Channel manager"),
         UserRole.MEDIATOR: _l("Mediator"),
         UserRole.ADMIN: _l("Administrator"),
+    }
+)
+register_labels(
+    {
         DealerRole.OWNER: _l("Owner"),
         DealerRole.STAFF: _l("Staff"),
+    }
+)
+register_labels(
+    {
         AccessRole.DEALER_OWNER: _l("Dealer owner"),
         AccessRole.DEALER_STAFF: _l("Dealer staff"),
         AccessRole.MANAGER: _l("Channel manager"),

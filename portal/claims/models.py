@@ -42,23 +42,39 @@ register_labels(
         ClaimStatus.NEEDS_INFO: _l("Information requested"),
         ClaimStatus.PAID: _l("Paid"),
         ClaimStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
+register_labels(
+    {
         FundRequestStatus.SUBMITTED: _l("Submitted"),
         FundRequestStatus.APPROVED: _l("Approved"),
         FundRequestStatus.REJECTED: _l("Rejected"),
         FundRequestStatus.USED: _l("Used"),
         FundRequestStatus.EXPIRED: _l("Expired"),
+    }
+)
+register_labels(
+    {
         Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same file is attached to another claim"),
         Flag.SAME_INVOICE_ELSEWHERE: _l("The same vendor invoice is in another claim"),
         Flag.JUST_UNDER_THRESHOLD: _l("Just under the second-approval threshold"),
         Flag.ROUND_AMOUNT: _l("A round amount"),
         Flag.LATE_SUBMISSION: _l("Submitted late in the claim window"),
         Flag.MOST_OF_BUDGET: _l("Takes most of the budget"),
+    }
+)
+register_labels(
+    {
         RejectionReason.INSUFFICIENT_EVIDENCE: _l("The evidence does not prove the activity"),
         RejectionReason.NOT_ELIGIBLE: _l("The activity is not eligible for promotion funds"),
         RejectionReason.DUPLICATE: _l("Already claimed"),
         RejectionReason.COST_NOT_SUPPORTED: _l("The invoice does not support the amount"),
         RejectionReason.OUTSIDE_POLICY: _l("Outside the promotion policy"),
         RejectionReason.OTHER: _l("Another reason"),
+    }
+)
+register_labels(
+    {
         Problem.NO_EVIDENCE: _l("Attach at least one evidence file."),
         Problem.DATES_OUTSIDE_PERIOD: _l("The activity dates must fall inside the budget's period."),
         Problem.DATES_REVERSED: _l("The activity cannot end before it starts."),

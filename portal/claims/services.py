@@ -50,7 +50,7 @@ from portal.extensions import db
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
-from portal.workflow import move_if_still
+from portal.workflow import move_checked, move_if_still
 
 
 @dataclass(frozen=True)
@@ -257,13 +257,11 @@ def _event(claim: Claim, actor: User | None, before: ClaimStatus | None, after: 
 def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, note: str = "", *,
           reopened: bool = False, **values: object) -> None:  # fmt: skip
     """The one place a claim's status changes: legal by the table, and still what the caller read (else 409)."""
-    if not can_move(current, target, reopened=reopened):
-        raise IllegalTransition(
-            _("A claim cannot go from %(current)s to %(target)s.", current=label(current), target=label(target))
-        )
-    if not move_if_still(Claim, claim.id, current, target, updated_at=utcnow(), **values):
-        raise IllegalTransition(_("This claim was already decided or changed by someone else. Reload the page."))
-    db.session.expire(claim)
+    move_checked(claim, current, target, legal=can_move(current, target, reopened=reopened),
+                 illegal=_("A claim cannot go from %(current)s to %(target)s.", current=label(current),
+                           target=label(target)),
+                 raced=_("This claim was already decided or changed by someone else. Reload the page."),
+                 updated_at=utcnow(), **values)  # fmt: skip
     _event(claim, actor, current, target, note)
     audit_change("claim.moved", actor=actor, subject=claim, before={"status": current.value},
                  after={"status": target.value, "note": note})  # fmt: skip
@@ -462,6 +460,15 @@ def withdraw(actor: User, claim: Claim, reason: str = "") -> None:
     if current not in (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("A decided claim cannot be withdrawn."))
     _move(claim, actor, current, ClaimStatus.WITHDRAWN, reason.strip())
+    db.session.flush()
+
+
+def reopen(actor: User, claim: Claim, note: str) -> None:
+    """A mediator's outcome: a rejected claim goes back to the reviewers as submitted (DESIGN.md: rejected ->
+    submitted only through a dispute outcome)."""
+    require_role(actor, AccessRole.MEDIATOR, AccessRole.ADMIN)
+    _move(claim, actor, ClaimStatus.REJECTED, ClaimStatus.SUBMITTED, note, reopened=True, submitted_at=utcnow(),
+          rejection_reason="", decided_at=None, turnaround_seconds=None)  # fmt: skip
     db.session.flush()
 
 

@@ -34,7 +34,7 @@ from portal.dealers import services as dealer_services
 from portal.dealers.models import Dealer, Period
 from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
-from portal.evidence.validation import RejectedFile
+from portal.evidence.views import upload_then
 from portal.extensions import db
 from portal.rebates.forms import CsvUploadForm
 from portal.rebates.queries import period_for_view
@@ -242,20 +242,12 @@ def claim_page(claim_id: int) -> object:
 @allow(DEALER_USERS)
 def add_claim_evidence(claim_id: int) -> object:
     claim = _own_claim(claim_id)
-    form = UploadForm()
-    if not form.validate_on_submit():
-        return _render_claim(claim, upload=form, status=422)
-    upload = form.file.data
-    try:
-        evidence = evidence_services.add_evidence(
-            current_user, services.CLAIM_OWNER, claim.id, upload.stream, upload.filename
-        )
-    except RejectedFile as refusal:
-        db.session.rollback()
-        return _render_claim(_own_claim(claim_id), upload=form, upload_error=refusal.message, status=422)
-    db.session.commit()
-    flash(_("%(name)s was added.", name=evidence.original_name), "success")
-    return redirect_to(url_for("claims.claim_page", claim_id=claim.id))
+    return upload_then(
+        services.CLAIM_OWNER,
+        claim.id,
+        url_for("claims.claim_page", claim_id=claim.id),
+        lambda **extra: _render_claim(_own_claim(claim_id), **extra),
+    )
 
 
 @bp.route("/claims/<int:claim_id>/evidence/<int:evidence_id>/remove", methods=["POST"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +23,13 @@ def index() -> object:
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/ping")
+@public
+def ping() -> object:
+    """Liveness without the database: the process answers. Also the benchmark's baseline route."""
+    return Response("ok", mimetype="text/plain")
 
 
 @bp.route("/healthz")

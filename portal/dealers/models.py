@@ -49,12 +49,24 @@ register_labels(
         DealerTier.SILVER: _l("Silver"),
         DealerTier.GOLD: _l("Gold"),
         DealerTier.PLATINUM: _l("Platinum"),
+    }
+)
+register_labels(
+    {
         DealerStatus.ONBOARDING: _l("Onboarding"),
         DealerStatus.ACTIVE: _l("Active"),
         DealerStatus.SUSPENDED: _l("Suspended"),
         DealerStatus.TERMINATED: _l("Terminated"),
+    }
+)
+register_labels(
+    {
         PeriodStatus.OPEN: _l("Open"),
         PeriodStatus.CLOSED: _l("Closed"),
+    }
+)
+register_labels(
+    {
         DealerEventKind.CREATED: _l("Dealer created"),
         DealerEventKind.STATUS_CHANGED: _l("Status changed"),
         DealerEventKind.MANAGER_CHANGED: _l("Channel manager changed"),

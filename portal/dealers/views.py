@@ -238,6 +238,8 @@ def portfolio() -> object:
 
 
 def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200) -> object:
+    from portal.disputes import services as referee
+    from portal.disputes.models import Dispute, Violation
     from portal.rebates.services import statements_of_dealer
 
     can_change_status = services.can_change_dealer_status(current_user)
@@ -258,6 +260,22 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
             trainees=people.dealer_trainees(dealer),
             timeline=services.dealer_timeline(dealer),
             statements=list(db.session.execute(statements_of_dealer(dealer).limit(8)).scalars()),
+            violations=list(
+                db.session.execute(
+                    referee.visible_violations(current_user)
+                    .where(Violation.dealer_id == dealer.id)
+                    .order_by(Violation.id.desc())
+                    .limit(10)
+                ).scalars()
+            ),
+            disputes=list(
+                db.session.execute(
+                    referee.visible_disputes(current_user)
+                    .where((Dispute.raised_by_dealer_id == dealer.id) | (Dispute.respondent_dealer_id == dealer.id))
+                    .order_by(Dispute.id.desc())
+                    .limit(10)
+                ).scalars()
+            ),
             documents=found_documents,
             uploaders=documents.uploaders(found_documents),
             removable=None,

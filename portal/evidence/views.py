@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from flask import Blueprint, Response, render_template, send_file
 from flask_login import current_user
@@ -40,6 +41,31 @@ def _file_response(evidence_id: int, *, inline: bool) -> Response:
         response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY
         response.headers["X-Frame-Options"] = "DENY"
     return response
+
+
+def upload_then(owner_type: str, owner_id: int, done_url: str, render: Any) -> object:
+    """An upload form posted to an owner's page: checked like every file in the portal, committed, then back to
+    the page; a refused file re-renders the page (render(upload=..., upload_error=..., status=422))."""
+    from flask import flash
+    from flask_babel import gettext as _
+
+    from portal.evidence.forms import UploadForm
+    from portal.evidence.validation import RejectedFile
+    from portal.extensions import db
+    from portal.web import redirect_to
+
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return render(upload=form, status=422)
+    upload = form.file.data
+    try:
+        evidence = services.add_evidence(current_user, owner_type, owner_id, upload.stream, upload.filename)
+    except RejectedFile as refusal:
+        db.session.rollback()
+        return render(upload=form, upload_error=refusal.message, status=422)
+    db.session.commit()
+    flash(_("%(name)s was added.", name=evidence.original_name), "success")
+    return redirect_to(done_url)
 
 
 @bp.route("/evidence/<int:evidence_id>/preview")

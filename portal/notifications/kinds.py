@@ -165,6 +165,63 @@ KINDS: dict[str, Kind] = {
             _l("Your pre-approval request %(title)s is rejected: %(note)s"),
             True,
         ),
+        Kind(
+            "violation_proposed",
+            _l("A violation waits for your confirmation"),
+            _l("A violation by %(dealer)s was recorded (%(kind)s) and waits for a second person to confirm it."),
+            True,
+        ),
+        Kind(
+            "violation_confirmed",
+            _l("A violation is confirmed against your dealer"),
+            _l(
+                "A violation was confirmed against your dealer: %(kind)s, penalty %(amount)s. You may appeal until "
+                "%(until)s."
+            ),
+            True,
+        ),
+        Kind(
+            "dispute_raised",
+            _l("A dispute is raised"),
+            _l("%(dealer)s raised a dispute: %(title)s (%(category)s)."),
+            True,
+        ),
+        Kind(
+            "dispute_against_you",
+            _l("A dispute names your dealer"),
+            _l("%(dealer)s raised a dispute naming your dealer: %(title)s (%(category)s)."),
+            True,
+        ),
+        Kind(
+            "dispute_message",
+            _l("A message in a dispute"),
+            _l("%(name)s wrote in the dispute %(title)s."),
+            True,
+        ),
+        Kind(
+            "dispute_assigned",
+            _l("A dispute is handed to you"),
+            _l("The dispute %(title)s is now yours to mediate."),
+            True,
+        ),
+        Kind(
+            "dispute_info_requested",
+            _l("The mediator asks you for information"),
+            _l("The mediator of %(title)s asks: %(note)s (answer by %(until)s)"),
+            True,
+        ),
+        Kind(
+            "dispute_resolved",
+            _l("A dispute is settled"),
+            _l("The dispute %(title)s is %(status)s: %(note)s"),
+            True,
+        ),
+        Kind(
+            "dispute_withdrawn",
+            _l("A dispute is withdrawn"),
+            _l("The dispute %(title)s was withdrawn by the dealer who raised it."),
+            True,
+        ),
     )
 }
 
@@ -198,6 +255,14 @@ def _translated(value: object) -> str:
         raw = value.removeprefix("enrollment:")
         if raw in EnrollmentStatus._value2member_map_:
             return label(EnrollmentStatus(raw)).lower()
+    if isinstance(value, str) and value.startswith(("violation:", "dispute:", "dispute_status:")):
+        from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind
+
+        prefix, _sep, raw = value.partition(":")
+        kinds: dict[str, type] = {"violation": ViolationKind, "dispute": DisputeCategory,
+                                  "dispute_status": DisputeStatus}  # fmt: skip
+        if raw in kinds[prefix]._value2member_map_:
+            return label(kinds[prefix](raw)).lower() if prefix == "dispute_status" else label(kinds[prefix](raw))
     if isinstance(value, str) and value.startswith("status:"):
         raw = value.removeprefix("status:")
         if raw in DealerStatus._value2member_map_:

@@ -64,9 +64,17 @@ register_labels(
     {
         Method.RETROACTIVE: _l("Retroactive"),
         Method.STEPPED: _l("Stepped"),
+    }
+)
+register_labels(
+    {
         StatementStatus.PROVISIONAL: _l("Provisional"),
         StatementStatus.FINAL: _l("Final"),
         StatementStatus.PAID: _l("Paid"),
+    }
+)
+register_labels(
+    {
         ImportStatus.VALIDATING: _l("Checking"),
         ImportStatus.REJECTED: _l("Rejected"),
         ImportStatus.READY: _l("Ready to import"),
@@ -74,6 +82,10 @@ register_labels(
         ImportStatus.IMPORTED: _l("Imported"),
         ImportStatus.CANCELLED: _l("Cancelled"),
         ImportStatus.FAILED: _l("Failed"),
+    }
+)
+register_labels(
+    {
         AdjustmentKind.LATE_SALES: _l("Late sales"),
         AdjustmentKind.MANUAL: _l("Manual adjustment"),
         AdjustmentKind.DISPUTE_OUTCOME: _l("Dispute outcome"),

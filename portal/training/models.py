@@ -49,8 +49,16 @@ register_labels(
         CourseCategory.MARKETING: _l("Marketing"),
         CourseCategory.MANAGEMENT: _l("Management"),
         CourseCategory.COMPLIANCE: _l("Compliance"),
+    }
+)
+register_labels(
+    {
         SessionStatus.SCHEDULED: _l("Scheduled"),
         SessionStatus.CANCELLED: _l("Cancelled"),
+    }
+)
+register_labels(
+    {
         EnrollmentStatus.ENROLLED: _l("Enrolled"),
         EnrollmentStatus.WAITLISTED: _l("Waitlisted"),
         EnrollmentStatus.CANCELLED: _l("Cancelled"),

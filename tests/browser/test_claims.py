@@ -17,7 +17,7 @@ from portal.claims.rules import ClaimStatus
 from portal.dealers.services import company_today, current_period
 from portal.extensions import db
 from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for
 from tests.evidence_files import pdf
 
 TEXT = {
@@ -131,12 +131,4 @@ def test_claim_pages_are_sound(
         "flagged": _claim_id(live_app, "Shop opening event"),
         "awaiting": _claim_id(live_app, "Regional trade show booth"),
     }
-    page = _new_page(browser, language, viewport)
-    blocked = watch_csp(page)
-    _log_in(page, live_server, email, language)
-    page.wait_for_load_state("load")
-    response = page.goto(live_server + path.format(**ids))
-    assert response is not None and response.status == 200
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    assert_page_is_sound(page, viewport, blocked)
-    page.context.close()
+    assert_page_sound_for(browser, live_server, language, viewport, email, path.format(**ids))

@@ -30,6 +30,21 @@ def _new_page(browser: Browser, language: str, viewport: dict[str, int]) -> Page
     return context.new_page()
 
 
+def assert_page_sound_for(browser: Browser, base_url: str, language: str, viewport: dict[str, int], email: str | None,
+                          path: str) -> None:  # fmt: skip
+    """Log in (unless anonymous), open the page: 200, a visible heading, and sound (width, axe, CSP)."""
+    page = _new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    if email:
+        _log_in(page, base_url, email, language)
+        page.wait_for_load_state("load")
+    response = page.goto(base_url + path)
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
+
+
 def _log_in(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
     _locale, log_in_text, email_label, password_label = LANGUAGES[language]
     page.goto(f"{base_url}/login")

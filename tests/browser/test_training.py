@@ -16,7 +16,7 @@ from portal.dealers.models import Dealer, Trainee
 from portal.extensions import db
 from portal.training.models import Course, Enrollment
 from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for
 from tests.factories import make_session, make_trainee
 
 TEXT = {
@@ -110,13 +110,6 @@ def test_training_pages_are_sound(
     browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str | None,
     path: str,
 ) -> None:  # fmt: skip
-    page = _new_page(browser, language, viewport)
-    blocked = watch_csp(page)
-    if email:
-        _log_in(page, live_server, email, language)
-        page.wait_for_load_state("load")
-    response = page.goto(live_server + path.format(certificate=_certificate(live_app)))
-    assert response is not None and response.status == 200
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    assert_page_is_sound(page, viewport, blocked)
-    page.context.close()
+    assert_page_sound_for(
+        browser, live_server, language, viewport, email, path.format(certificate=_certificate(live_app))
+    )

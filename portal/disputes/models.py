@@ -1,0 +1,153 @@
+"""Violations (penalties on a dealer, confirmed by a second person) and disputes (a dealer's complaint or appeal,
+settled by a mediator), with their messages and events. Money is integer minor units in the dealer's currency."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationKind, ViolationStatus
+from portal.extensions import db
+from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.dealers.models import Dealer, Period
+
+register_labels(
+    {
+        ViolationKind.PRICE_BELOW_FLOOR: _l("Selling below the floor price"),
+        ViolationKind.CROSS_TERRITORY: _l("Selling into another dealer's territory"),
+        ViolationKind.FALSE_CLAIM: _l("A false expense claim"),
+        ViolationKind.OTHER: _l("Another breach of the dealer agreement"),
+    }
+)
+register_labels(
+    {
+        ViolationStatus.PROPOSED: _l("Waiting for confirmation"),
+        ViolationStatus.CONFIRMED: _l("Confirmed"),
+        ViolationStatus.APPEALED: _l("Appealed"),
+        ViolationStatus.UPHELD: _l("Upheld on appeal"),
+        ViolationStatus.OVERTURNED: _l("Overturned on appeal"),
+        ViolationStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
+register_labels(
+    {
+        DisputeCategory.PRICING_CONFLICT: _l("Pricing conflict"),
+        DisputeCategory.TERRITORY_CONFLICT: _l("Territory conflict"),
+        DisputeCategory.CUSTOMER_POACHING: _l("Customer poaching"),
+        DisputeCategory.CLAIM_DECISION: _l("A claim decision"),
+        DisputeCategory.VIOLATION_APPEAL: _l("Appeal against a violation"),
+        DisputeCategory.REBATE_CALCULATION: _l("Rebate calculation"),
+        DisputeCategory.OTHER: _l("Something else"),
+    }
+)
+register_labels(
+    {
+        DisputeStatus.OPEN: _l("Open"),
+        DisputeStatus.IN_MEDIATION: _l("In mediation"),
+        DisputeStatus.AWAITING_PARTY: _l("Waiting for a party"),
+        DisputeStatus.RESOLVED: _l("Resolved"),
+        DisputeStatus.DISMISSED: _l("Dismissed"),
+        DisputeStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
+register_labels(
+    {
+        Outcome.NO_ACTION: _l("No action"),
+        Outcome.WARNING: _l("A warning"),
+        Outcome.PENALTY: _l("A penalty"),
+        Outcome.REBATE_ADJUSTMENT: _l("A rebate adjustment"),
+        Outcome.REOPEN_CLAIM: _l("The claim is reviewed again"),
+        Outcome.UPHOLD_VIOLATION: _l("The violation is upheld"),
+        Outcome.OVERTURN_VIOLATION: _l("The violation is overturned"),
+    }
+)
+
+
+class Violation(db.Model):
+    """A breach recorded by a manager; it counts (its penalty is deducted) once a second person confirms it."""
+
+    __tablename__ = "violations"
+    __table_args__ = (Index("ix_violations_dealer_status", "dealer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    kind: Mapped[ViolationKind] = mapped_column(str_enum(ViolationKind, 32))
+    description: Mapped[str] = mapped_column(Text)
+    penalty: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[ViolationStatus] = mapped_column(str_enum(ViolationStatus, 32), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_on: Mapped[date | None] = mapped_column(Date)
+    appeal_until: Mapped[date | None] = mapped_column(Date)
+    # Where the penalty is deducted: its own period while open, else the open period as a prior-period adjustment.
+    booked_period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
+    source: Mapped[str | None] = mapped_column(String(64), unique=True)  # "dispute:<id>" when an outcome made it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+    period: Mapped[Period] = relationship(lazy="joined", foreign_keys=[period_id])
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "violation", self.id, f"{self.dealer.code} {self.kind.value}"
+
+
+class Dispute(db.Model):
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raised_by_dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    respondent_dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    category: Mapped[DisputeCategory] = mapped_column(str_enum(DisputeCategory, 32))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("rebate_statements.id"))
+    violation_id: Mapped[int | None] = mapped_column(ForeignKey("violations.id"), unique=True)
+    status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus, 32), default=DisputeStatus.OPEN)
+    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    awaiting_dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    awaiting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome, 32))
+    outcome_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    raiser: Mapped[Dealer] = relationship(lazy="joined", foreign_keys=[raised_by_dealer_id])
+    respondent: Mapped[Dealer | None] = relationship(lazy="joined", foreign_keys=[respondent_dealer_id])
+    mediator: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[mediator_id])
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "dispute", self.id, self.title[:200]
+
+    def party_ids(self) -> set[int]:
+        return {self.raised_by_dealer_id} | ({self.respondent_dealer_id} if self.respondent_dealer_id else set())
+
+
+class DisputeMessage(db.Model):
+    """A message in the dispute: to the parties (both dealers and the mediator see it) or internal (staff only).
+    Transitions are written here too, as messages without a body, so the thread is the dispute's timeline."""
+
+    __tablename__ = "dispute_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    internal: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text, default="")
+    from_status: Mapped[DisputeStatus | None] = mapped_column(str_enum(DisputeStatus, 32))
+    to_status: Mapped[DisputeStatus | None] = mapped_column(str_enum(DisputeStatus, 32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,719 @@
+"""Violations and disputes: record, confirm and appeal violations; raise, mediate and settle disputes.
+
+Every status moves through move_if_still (the transition tables in rules.py), so two people acting at once get
+one change and one clear refusal. Outcomes take effect inside the same transaction as the resolution, once: the
+conditional move lets only one resolution through, and the rows an outcome creates carry a unique source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import abort, current_app
+from flask_babel import gettext as _
+from sqlalchemy import Select, or_, select
+
+from portal.access import DEALER_USERS, AccessRole, require_role
+from portal.accounts.models import User, UserRole
+from portal.audit.services import audit_change
+from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
+from portal.dealers.services import company_today, current_period, dealer_owners, visible_dealers
+from portal.disputes.models import Dispute, DisputeMessage, Violation
+from portal.disputes.rules import (
+    ACTIVE,
+    BETWEEN_DEALERS,
+    COUNTING,
+    DisputeCategory,
+    DisputeStatus,
+    Outcome,
+    ViolationKind,
+    ViolationStatus,
+    appeal_deadline,
+    can_appeal,
+    can_move_dispute,
+    can_move_violation,
+    outcomes_for,
+)
+from portal.extensions import db
+from portal.notifications.services import notify
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import label, utcnow
+from portal.workflow import move_checked, move_if_still
+
+SECOND_PERSON = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+RECORDERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+MEDIATORS = (AccessRole.MEDIATOR, AccessRole.ADMIN)
+MAX_PENALTY = 10**13
+
+
+def _active_users(**where: object) -> list[User]:
+    query = select(User).where(User.active)
+    for column, value in where.items():
+        query = query.where(getattr(User, column) == value)
+    return list(db.session.execute(query.order_by(User.id)).scalars())
+
+
+def senior_managers() -> list[User]:
+    return _active_users(role=UserRole.MANAGER, is_senior=True)
+
+
+def mediators() -> list[User]:
+    return _active_users(role=UserRole.MEDIATOR)
+
+
+# --- Violations ------------------------------------------------------------------------------------------------------
+
+
+def visible_violations(user: User) -> Select[tuple[Violation]]:
+    """A dealer's own violations (proposed ones are not shown to it until confirmed); staff see their dealers';
+    mediators every violation, since they decide the appeals."""
+    if user.access_role is AccessRole.MEDIATOR:
+        return select(Violation)
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    query = select(Violation).where(Violation.dealer_id.in_(dealers))
+    if user.access_role in DEALER_USERS:
+        query = query.where(Violation.status.not_in((ViolationStatus.PROPOSED, ViolationStatus.WITHDRAWN)))
+    return query
+
+
+def get_visible_violation(user: User, violation_id: int) -> Violation:
+    violation = db.session.execute(visible_violations(user).where(Violation.id == violation_id)).scalar_one_or_none()
+    if violation is None:
+        abort(404)
+    return violation
+
+
+def record_violation(actor: User, dealer: Dealer, period: Period, kind: ViolationKind, description: str,
+                     penalty: int) -> Violation:  # fmt: skip
+    """A manager records a breach by a dealer of their portfolio; it counts only once a second person confirms it."""
+    require_role(actor, *RECORDERS)
+    if db.session.execute(visible_dealers(actor).where(Dealer.id == dealer.id)).first() is None:
+        abort(404)
+    description = description.strip()
+    if not description:
+        raise InvalidInput("description", _("Describe what happened; the dealer reads it."))
+    if penalty < 0 or penalty >= MAX_PENALTY:
+        raise InvalidInput("penalty", _("Enter a penalty of zero or more."))
+    violation = Violation(dealer_id=dealer.id, period_id=period.id, kind=kind, description=description,
+                          penalty=penalty, status=ViolationStatus.PROPOSED, recorded_by_id=actor.id)  # fmt: skip
+    db.session.add(violation)
+    db.session.flush()
+    audit_change("violation.recorded", actor=actor, subject=violation, after={"penalty": penalty, "kind": kind.value})
+    others = [person for person in senior_managers() if person.id != actor.id]
+    notify(others, "violation_proposed", {"dealer": dealer.name, "kind": f"violation:{kind.value}"},
+           f"/console/violations/{violation.id}")  # fmt: skip
+    return violation
+
+
+def _move_violation(violation: Violation, actor: User | None, current: ViolationStatus, target: ViolationStatus,
+                    **values: object) -> None:  # fmt: skip
+    move_checked(violation, current, target, legal=can_move_violation(current, target),
+                 illegal=_("A violation cannot go from %(current)s to %(target)s.", current=label(current),
+                           target=label(target)),
+                 raced=_("This violation was already decided by someone else. Reload the page."), **values)  # fmt: skip
+    audit_change("violation.moved", actor=actor, subject=violation, before={"status": current.value},
+                 after={"status": target.value})  # fmt: skip
+
+
+def _booking_period(period: Period) -> Period:
+    """A penalty is deducted in its own period while that is open, else in today's open period as a correction."""
+    if period.status is PeriodStatus.OPEN:
+        return period
+    booked = current_period()
+    if booked is None or booked.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("No period is open today to book the penalty in."))
+    return booked
+
+
+def _recompute(violation: Violation) -> None:
+    from portal.rebates.services import recompute_statements
+
+    if violation.booked_period_id is None:
+        return
+    booked = db.session.get(Period, violation.booked_period_id)
+    if booked is not None and booked.status is PeriodStatus.OPEN:
+        recompute_statements(booked, [violation.dealer_id])
+
+
+def confirm_violation(actor: User, violation: Violation, today: date | None = None) -> Violation:
+    """A senior manager or admin other than the recorder confirms: the penalty counts and the dealer is told why
+    and until when it may appeal."""
+    require_role(actor, *SECOND_PERSON)
+    if actor.id == violation.recorded_by_id:
+        raise IllegalTransition(_("A violation is confirmed by someone other than the person who recorded it."))
+    today = today or company_today()
+    booked = _booking_period(violation.period)
+    until = appeal_deadline(today, current_app.config["VIOLATION_APPEAL_DAYS"])
+    _move_violation(violation, actor, ViolationStatus.PROPOSED, ViolationStatus.CONFIRMED, confirmed_by_id=actor.id,
+                    confirmed_on=today, appeal_until=until, booked_period_id=booked.id)  # fmt: skip
+    _recompute(violation)
+    _tell_dealer_of_violation(violation)
+    return violation
+
+
+def _tell_dealer_of_violation(violation: Violation) -> None:
+    dealer = violation.dealer
+    notify(dealer_owners(dealer), "violation_confirmed",
+           {"kind": f"violation:{violation.kind.value}", "amount": f"money:{violation.penalty}:{dealer.currency}",
+            "until": violation.appeal_until.isoformat() if violation.appeal_until else ""},
+           f"/dealer/violations/{violation.id}")  # fmt: skip
+
+
+def withdraw_violation(actor: User, violation: Violation) -> Violation:
+    require_role(actor, *RECORDERS)
+    if actor.access_role is AccessRole.MANAGER and actor.id != violation.recorded_by_id:
+        raise IllegalTransition(_("Only the person who recorded it, a senior manager or an admin withdraws it."))
+    _move_violation(violation, actor, ViolationStatus.PROPOSED, ViolationStatus.WITHDRAWN)
+    return violation
+
+
+def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
+    """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period."""
+    from portal.rebates.services import PenaltyLine
+
+    query = select(Violation).where(
+        Violation.booked_period_id == period.id, Violation.status.in_(COUNTING), Violation.penalty > 0
+    )
+    if dealer_ids is not None:
+        query = query.where(Violation.dealer_id.in_(dealer_ids))
+    lines = []
+    for violation in db.session.execute(query.order_by(Violation.id)).scalars():
+        corrects = f" ({violation.period.code})" if violation.period_id != period.id else ""
+        lines.append(
+            PenaltyLine(
+                dealer_id=violation.dealer_id,
+                amount=violation.penalty,
+                description=f"{label(violation.kind)}{corrects}",
+                link=f"/dealer/violations/{violation.id}",
+            )
+        )
+    return lines
+
+
+def register_penalties() -> None:
+    from portal.rebates.services import register_penalty_source
+
+    register_penalty_source(penalty_lines_for)  # type: ignore[arg-type]
+
+
+def appeal_violation(actor: User, violation: Violation, reason: str, today: date | None = None) -> Dispute:
+    """The dealer (even a suspended one) appeals within the window: the violation is appealed and a dispute opens."""
+    require_role(actor, *DEALER_USERS)
+    if actor.dealer_id != violation.dealer_id:
+        abort(404)
+    today = today or company_today()
+    if not can_appeal(violation.status, violation.appeal_until, today):
+        raise IllegalTransition(_("This violation can no longer be appealed."))
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Say why the decision is wrong; the mediator reads it."))
+    _move_violation(violation, actor, ViolationStatus.CONFIRMED, ViolationStatus.APPEALED)
+    title = _("Appeal: %(kind)s", kind=label(violation.kind))
+    return _open_dispute(actor, violation.dealer, None, DisputeCategory.VIOLATION_APPEAL, title, reason,
+                         violation_id=violation.id)  # fmt: skip
+
+
+# --- Disputes: who sees them -----------------------------------------------------------------------------------------
+
+
+def visible_disputes(user: User) -> Select[tuple[Dispute]]:
+    """Parties see their disputes; managers those of their dealers; senior managers, mediators and admins all."""
+    role = user.access_role
+    query = select(Dispute)
+    if role in (AccessRole.MEDIATOR, AccessRole.ADMIN, AccessRole.SENIOR_MANAGER):
+        return query
+    if role in DEALER_USERS:
+        return query.where(
+            or_(Dispute.raised_by_dealer_id == user.dealer_id, Dispute.respondent_dealer_id == user.dealer_id)
+        )
+    dealers = visible_dealers(user).with_only_columns(Dealer.id)
+    return query.where(or_(Dispute.raised_by_dealer_id.in_(dealers), Dispute.respondent_dealer_id.in_(dealers)))
+
+
+def get_visible_dispute(user: User, dispute_id: int) -> Dispute:
+    dispute = db.session.execute(visible_disputes(user).where(Dispute.id == dispute_id)).scalar_one_or_none()
+    if dispute is None:
+        abort(404)
+    return dispute
+
+
+def sees_internal_notes(user: User) -> bool:
+    return user.access_role in MEDIATORS
+
+
+def thread(user: User, dispute: Dispute) -> list[DisputeMessage]:
+    query = select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)
+    if not sees_internal_notes(user):
+        query = query.where(DisputeMessage.internal.is_(False))
+    return list(db.session.execute(query.order_by(DisputeMessage.created_at, DisputeMessage.id)).scalars())
+
+
+def directory_query(text: str = "") -> Select[tuple[str, str, str]]:
+    """The dealer directory a dealer picks the other party from: name, code and territory, nothing else."""
+    query = select(Dealer.code, Dealer.name, Territory.name).join(Territory, Territory.id == Dealer.territory_id)
+    if text:
+        from portal.database import contains_pattern
+
+        pattern = contains_pattern(text)
+        query = query.where(or_(Dealer.name.ilike(pattern, escape="\\"), Dealer.code.ilike(pattern, escape="\\")))
+    return query.order_by(Dealer.code)
+
+
+# --- Disputes: raising and the parties' part -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputeInput:
+    category: DisputeCategory
+    title: str
+    description: str
+    respondent_code: str = ""
+    claim_id: int | None = None
+    statement_id: int | None = None
+
+
+def _note(dispute: Dispute, actor: User | None, before: DisputeStatus | None, after: DisputeStatus | None,
+          body: str = "", internal: bool = False) -> DisputeMessage:  # fmt: skip
+    message = DisputeMessage(dispute_id=dispute.id, author_id=actor.id if actor else None, internal=internal,
+                             body=body, from_status=before, to_status=after)  # fmt: skip
+    db.session.add(message)
+    return message
+
+
+def _open_dispute(actor: User, raiser: Dealer, respondent: Dealer | None, category: DisputeCategory, title: str,
+                  description: str, **links: int | None) -> Dispute:  # fmt: skip
+    due = utcnow() + timedelta(days=current_app.config["DISPUTE_RESPONSE_DAYS"])
+    dispute = Dispute(raised_by_dealer_id=raiser.id, respondent_dealer_id=respondent.id if respondent else None,
+                      category=category, title=title[:200], description=description, status=DisputeStatus.OPEN,
+                      due_at=due, raised_by_id=actor.id, **links)  # fmt: skip
+    db.session.add(dispute)
+    db.session.flush()
+    _note(dispute, actor, None, DisputeStatus.OPEN)
+    audit_change("dispute.raised", actor=actor, subject=dispute, after={"category": category.value})
+    told = {"dealer": raiser.name, "title": dispute.title, "category": f"dispute:{category.value}"}
+    link = f"/disputes/{dispute.id}"
+    notify([*mediators(), *managers_of(dispute)], "dispute_raised", told, link)
+    if respondent is not None:
+        notify(dealer_owners(respondent), "dispute_against_you", told, link)
+    return dispute
+
+
+def raise_dispute(actor: User, data: DisputeInput) -> Dispute:
+    """A dealer complains about another dealer or contests a decision; links must be its own objects."""
+    from portal.claims.models import Claim
+    from portal.rebates.models import RebateStatement
+
+    require_role(actor, *DEALER_USERS)
+    raiser = db.session.get(Dealer, actor.dealer_id)
+    assert raiser is not None
+    if data.category is DisputeCategory.VIOLATION_APPEAL:
+        raise InvalidInput("category", _("Appeal a violation from its page."))
+    if not data.title.strip():
+        raise InvalidInput("title", _("Give the dispute a short title."))
+    if not data.description.strip():
+        raise InvalidInput("description", _("Describe what happened."))
+    respondent = None
+    if data.respondent_code.strip():
+        respondent = db.session.execute(
+            select(Dealer).where(Dealer.code == data.respondent_code.strip().upper())
+        ).scalar_one_or_none()
+        if respondent is None or respondent.id == raiser.id:
+            raise InvalidInput("respondent", _("Choose another dealer from the directory."))
+    if data.category in BETWEEN_DEALERS and respondent is None:
+        raise InvalidInput("respondent", _("Name the other dealer for this kind of dispute."))
+    if data.claim_id is not None:
+        claim = db.session.get(Claim, data.claim_id)
+        if claim is None or claim.dealer_id != raiser.id:
+            raise InvalidInput("claim_id", _("Choose one of your claims."))
+    if data.statement_id is not None:
+        statement = db.session.get(RebateStatement, data.statement_id)
+        if statement is None or statement.dealer_id != raiser.id:
+            raise InvalidInput("statement_id", _("Choose one of your statements."))
+    if data.category is DisputeCategory.CLAIM_DECISION and data.claim_id is None:
+        raise InvalidInput("claim_id", _("Choose the claim the decision was about."))
+    return _open_dispute(actor, raiser, respondent, data.category, data.title.strip(), data.description.strip(),
+                         claim_id=data.claim_id, statement_id=data.statement_id)  # fmt: skip
+
+
+def _move(dispute: Dispute, actor: User | None, current: DisputeStatus, target: DisputeStatus, body: str = "",
+          **values: object) -> None:  # fmt: skip
+    move_checked(dispute, current, target, legal=can_move_dispute(current, target),
+                 illegal=_("A dispute cannot go from %(current)s to %(target)s.", current=label(current),
+                           target=label(target)),
+                 raced=_("This dispute was already changed by someone else. Reload the page."), **values)  # fmt: skip
+    _note(dispute, actor, current, target, body)
+    audit_change("dispute.moved", actor=actor, subject=dispute, before={"status": current.value},
+                 after={"status": target.value})  # fmt: skip
+
+
+def is_party(user: User, dispute: Dispute) -> bool:
+    return user.access_role in DEALER_USERS and user.dealer_id in dispute.party_ids()
+
+
+def can_write(user: User, dispute: Dispute) -> bool:
+    """Parties and mediators write while the dispute is active; managers read."""
+    if dispute.status not in ACTIVE:
+        return False
+    return is_party(user, dispute) or user.access_role in MEDIATORS
+
+
+def post_message(actor: User, dispute: Dispute, body: str, internal: bool = False) -> DisputeMessage:
+    """A party's message (the awaited party's answer puts the dispute back in mediation) or a mediator's message
+    or internal note."""
+    if not can_write(actor, dispute):
+        if dispute.status not in ACTIVE:
+            raise IllegalTransition(_("This dispute is closed."))
+        abort(404 if actor.access_role in DEALER_USERS else 403)
+    body = body.strip()
+    if not body:
+        raise InvalidInput("body", _("Write a message first."))
+    if len(body) > 8000:
+        raise InvalidInput("body", _("Keep a message under 8,000 characters."))
+    internal = internal and sees_internal_notes(actor)
+    message = _note(dispute, actor, None, None, body, internal)
+    if (
+        is_party(actor, dispute)
+        and dispute.status is DisputeStatus.AWAITING_PARTY
+        and actor.dealer_id == dispute.awaiting_dealer_id
+    ):
+        _move(dispute, actor, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION, awaiting_dealer_id=None,
+              awaiting_until=None)  # fmt: skip
+    db.session.flush()
+    if not internal:
+        _tell_about_message(actor, dispute)
+    return message
+
+
+def _party_people(dispute: Dispute, dealer_ids: Iterable[int]) -> list[User]:
+    people: list[User] = []
+    for dealer_id in dealer_ids:
+        dealer = db.session.get(Dealer, dealer_id)
+        if dealer is not None:
+            people.extend(dealer_owners(dealer))
+    return people
+
+
+def _tell_about_message(actor: User, dispute: Dispute) -> None:
+    others = [dealer_id for dealer_id in dispute.party_ids() if dealer_id != actor.dealer_id]
+    people = _party_people(dispute, others)
+    if dispute.mediator is not None and dispute.mediator_id != actor.id:
+        people.append(dispute.mediator)
+    notify(people, "dispute_message", {"title": dispute.title, "name": actor.name}, f"/disputes/{dispute.id}")
+
+
+def withdraw_dispute(actor: User, dispute: Dispute, reason: str = "") -> Dispute:
+    """The raiser withdraws; an appeal withdrawn leaves the violation as it was decided (upheld)."""
+    require_role(actor, *DEALER_USERS)
+    if actor.dealer_id != dispute.raised_by_dealer_id:
+        abort(404 if actor.dealer_id not in dispute.party_ids() else 403)
+    current = dispute.status
+    if current not in ACTIVE:
+        raise IllegalTransition(_("This dispute is closed."))
+    _move(dispute, actor, current, DisputeStatus.WITHDRAWN, reason.strip(), closed_at=utcnow())
+    if dispute.violation_id:
+        _settle_appeal(dispute, actor, ViolationStatus.UPHELD)
+    _tell_parties_closed(dispute, "dispute_withdrawn")
+    return dispute
+
+
+# --- Mediation -------------------------------------------------------------------------------------------------------
+
+
+def mediation_queue(user: User, queue: str) -> Select[tuple[Dispute]]:
+    """unassigned, mine, overdue or all active disputes, the nearest deadline first."""
+    require_role(user, *MEDIATORS)
+    query = select(Dispute).where(Dispute.status.in_(ACTIVE))
+    if queue == "unassigned":
+        query = query.where(Dispute.mediator_id.is_(None))
+    elif queue == "mine":
+        query = query.where(Dispute.mediator_id == user.id)
+    elif queue == "overdue":
+        query = query.where(Dispute.due_at < utcnow())
+    return query.order_by(Dispute.due_at, Dispute.id)
+
+
+def queue_counts(user: User) -> dict[str, int]:
+    """How many disputes each queue holds: one grouped query."""
+    from sqlalchemy import case, func
+
+    now = utcnow()
+    mine, unassigned, overdue, active = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((Dispute.mediator_id == user.id, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Dispute.due_at < now, 1), else_=0)), 0),
+            func.count(),
+        ).where(Dispute.status.in_(ACTIVE))
+    ).one()
+    return {"mine": int(mine), "unassigned": int(unassigned), "overdue": int(overdue), "active": int(active)}
+
+
+def _require_mediator(actor: User, dispute: Dispute) -> None:
+    require_role(actor, *MEDIATORS)
+    if actor.access_role is AccessRole.MEDIATOR and dispute.mediator_id not in (None, actor.id):
+        raise IllegalTransition(_("Another mediator has this dispute."))
+
+
+def assign(actor: User, dispute: Dispute, mediator: User) -> Dispute:
+    """Take a dispute (assign it to yourself) or, as admin or its mediator, hand it to another mediator."""
+    require_role(actor, *MEDIATORS)
+    if mediator.access_role is not AccessRole.MEDIATOR or not mediator.active:
+        raise InvalidInput("mediator", _("Choose an active mediator."))
+    current = dispute.status
+    if current not in ACTIVE:
+        raise IllegalTransition(_("This dispute is closed."))
+    if current is DisputeStatus.OPEN:
+        if not move_if_still(Dispute, dispute.id, DisputeStatus.OPEN, DisputeStatus.IN_MEDIATION,
+                             mediator_id=mediator.id):  # fmt: skip
+            raise IllegalTransition(_("Someone else took this dispute a moment ago. Reload the page."))
+        db.session.expire(dispute)
+        _note(dispute, actor, DisputeStatus.OPEN, DisputeStatus.IN_MEDIATION, mediator.name)
+    else:
+        _require_mediator(actor, dispute)
+        dispute.mediator_id = mediator.id
+        _note(dispute, actor, None, None, _("Handed to %(name)s.", name=mediator.name), internal=True)
+    audit_change("dispute.assigned", actor=actor, subject=dispute, after={"mediator": mediator.id})
+    if mediator.id != actor.id:
+        notify([mediator], "dispute_assigned", {"title": dispute.title}, f"/disputes/{dispute.id}")
+    db.session.flush()
+    return dispute
+
+
+def request_information(actor: User, dispute: Dispute, party_dealer_id: int, message: str, days: int) -> Dispute:
+    """Ask one party for something by a deadline; its answer (or the deadline) puts the dispute back in mediation."""
+    _require_mediator(actor, dispute)
+    if party_dealer_id not in dispute.party_ids():
+        raise InvalidInput("party", _("Choose one of the parties."))
+    message = message.strip()
+    if not message:
+        raise InvalidInput("message", _("Say what you need from the party."))
+    if not 1 <= days <= 60:
+        raise InvalidInput("days", _("Give between 1 and 60 days."))
+    until = utcnow() + timedelta(days=days)
+    _move(dispute, actor, DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY, message,
+          awaiting_dealer_id=party_dealer_id, awaiting_until=until,
+          mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
+    notify(_party_people(dispute, [party_dealer_id]), "dispute_info_requested",
+           {"title": dispute.title, "note": message, "until": until.date().isoformat()},
+           f"/disputes/{dispute.id}")  # fmt: skip
+    return dispute
+
+
+def lapse_party_deadlines(now: datetime | None = None) -> int:
+    """The periodic job: a party that let its deadline pass puts the dispute back in mediation."""
+    now = now or utcnow()
+    lapsed = db.session.execute(
+        select(Dispute).where(Dispute.status == DisputeStatus.AWAITING_PARTY, Dispute.awaiting_until < now)
+    ).scalars()
+    count = 0
+    for dispute in list(lapsed):
+        if move_if_still(Dispute, dispute.id, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION,
+                         awaiting_dealer_id=None, awaiting_until=None):  # fmt: skip
+            _note(dispute, None, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION,
+                  _("The party's deadline passed."))  # fmt: skip
+            count += 1
+    db.session.flush()
+    return count
+
+
+def internal_note(actor: User, dispute: Dispute, body: str) -> DisputeMessage:
+    _require_mediator(actor, dispute)
+    return post_message(actor, dispute, body, internal=True)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    summary: str
+    party_dealer_id: int | None = None  # who a warning, penalty or adjustment is for
+    amount: int = 0  # a penalty (positive) or an adjustment (signed, minor units)
+
+
+def outcome_choices(dispute: Dispute) -> list[Outcome]:
+    return outcomes_for(dispute.category, has_claim=dispute.claim_id is not None,
+                        has_violation=dispute.violation_id is not None)  # fmt: skip
+
+
+def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
+    """Record the outcome and a summary both parties see; the outcome takes effect now, and only once: a second
+    resolve (even at the same moment) finds the dispute no longer active and is refused."""
+    _require_mediator(actor, dispute)
+    summary = resolution.summary.strip()
+    if not summary:
+        raise InvalidInput("summary", _("Write the summary both parties will read."))
+    if resolution.outcome not in outcome_choices(dispute):
+        raise InvalidInput("outcome", _("Choose an outcome that fits this dispute."))
+    party = None
+    if resolution.outcome in (Outcome.WARNING, Outcome.PENALTY, Outcome.REBATE_ADJUSTMENT):
+        if resolution.party_dealer_id not in dispute.party_ids():
+            raise InvalidInput("party", _("Choose the party the outcome applies to."))
+        party = db.session.get(Dealer, resolution.party_dealer_id)
+    if resolution.outcome is Outcome.PENALTY and not 0 < resolution.amount < MAX_PENALTY:
+        raise InvalidInput("amount", _("Enter the penalty, above zero."))
+    if resolution.outcome is Outcome.REBATE_ADJUSTMENT and (
+        resolution.amount == 0 or abs(resolution.amount) >= MAX_PENALTY
+    ):
+        raise InvalidInput("amount", _("Enter the adjustment: positive pays the dealer, negative takes back."))
+    current = dispute.status
+    if current not in (DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY):
+        raise IllegalTransition(_("This dispute was already settled, or nobody has taken it yet."))
+    details = {"party": resolution.party_dealer_id, "amount": resolution.amount}
+    _move(dispute, actor, current, DisputeStatus.RESOLVED, summary, outcome=resolution.outcome, summary=summary,
+          outcome_details=details, closed_at=utcnow(), mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
+    _apply(actor, dispute, resolution, party)
+    _tell_parties_closed(dispute, "dispute_resolved")
+    return dispute
+
+
+def _apply(actor: User, dispute: Dispute, resolution: Resolution, party: Dealer | None) -> None:
+    """What an outcome does. Runs once per dispute: `resolve` let exactly one caller through the conditional move."""
+    from portal.claims import services as claims
+    from portal.claims.models import Claim
+    from portal.claims.rules import ClaimStatus
+    from portal.rebates.models import AdjustmentKind
+    from portal.rebates.services import book_adjustment
+
+    source = f"dispute:{dispute.id}"
+    outcome = resolution.outcome
+    if outcome in (Outcome.WARNING, Outcome.PENALTY):
+        assert party is not None
+        today = company_today()
+        period = current_period()
+        if period is None or period.status is not PeriodStatus.OPEN:
+            raise IllegalTransition(_("No period is open today to book the penalty in."))
+        violation = Violation(dealer_id=party.id, period_id=period.id, kind=_violation_kind(dispute),
+                              description=resolution.summary.strip(),
+                              penalty=resolution.amount if outcome is Outcome.PENALTY else 0,
+                              status=ViolationStatus.CONFIRMED, recorded_by_id=actor.id, confirmed_by_id=actor.id,
+                              confirmed_on=today, booked_period_id=period.id, source=source,
+                              appeal_until=None)  # fmt: skip
+        db.session.add(violation)
+        db.session.flush()
+        _recompute(violation)
+        _tell_dealer_of_violation(violation)
+    elif outcome is Outcome.REBATE_ADJUSTMENT:
+        assert party is not None
+        book_adjustment(actor, party, resolution.amount, resolution.summary.strip(), kind=AdjustmentKind.MANUAL,
+                        source=source)  # fmt: skip
+    elif outcome is Outcome.REOPEN_CLAIM:
+        claim = db.session.get(Claim, dispute.claim_id)
+        if claim is None or claim.status is not ClaimStatus.REJECTED:
+            raise IllegalTransition(_("Only a rejected claim can be reviewed again."))
+        claims.reopen(actor, claim, resolution.summary.strip())
+    elif outcome is Outcome.UPHOLD_VIOLATION:
+        _settle_appeal(dispute, actor, ViolationStatus.UPHELD)
+    elif outcome is Outcome.OVERTURN_VIOLATION:
+        _settle_appeal(dispute, actor, ViolationStatus.OVERTURNED)
+
+
+def _violation_kind(dispute: Dispute) -> ViolationKind:
+    return {
+        DisputeCategory.PRICING_CONFLICT: ViolationKind.PRICE_BELOW_FLOOR,
+        DisputeCategory.TERRITORY_CONFLICT: ViolationKind.CROSS_TERRITORY,
+    }.get(dispute.category, ViolationKind.OTHER)
+
+
+def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> None:
+    """An overturned penalty leaves the statement: recomputed while its period is open, else paid back as an
+    adjustment naming the period it corrects."""
+    from portal.rebates.models import AdjustmentKind
+    from portal.rebates.services import book_adjustment
+
+    violation = db.session.get(Violation, dispute.violation_id)
+    if violation is None or violation.status is not ViolationStatus.APPEALED:
+        return
+    _move_violation(violation, actor, ViolationStatus.APPEALED, target)
+    if target is not ViolationStatus.OVERTURNED or violation.penalty == 0:
+        return
+    booked = db.session.get(Period, violation.booked_period_id) if violation.booked_period_id else None
+    if booked is not None and booked.status is PeriodStatus.OPEN:
+        _recompute(violation)
+    elif booked is not None:
+        book_adjustment(actor, violation.dealer, violation.penalty, _("Penalty overturned on appeal"),
+                        kind=AdjustmentKind.MANUAL, corrects=booked, source=f"overturn:{violation.id}")  # fmt: skip
+
+
+def dismiss(actor: User, dispute: Dispute, reason: str) -> Dispute:
+    """Dismissed with a reason both parties read; a dismissed appeal leaves the violation standing (upheld)."""
+    require_role(actor, *MEDIATORS)
+    if actor.access_role is AccessRole.MEDIATOR and dispute.mediator_id not in (None, actor.id):
+        raise IllegalTransition(_("Another mediator has this dispute."))
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Give the reason both parties will read."))
+    current = dispute.status
+    if current not in ACTIVE:
+        raise IllegalTransition(_("This dispute was already settled."))
+    _move(dispute, actor, current, DisputeStatus.DISMISSED, reason, summary=reason, closed_at=utcnow(),
+          mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
+    if dispute.violation_id:
+        _settle_appeal(dispute, actor, ViolationStatus.UPHELD)
+    _tell_parties_closed(dispute, "dispute_resolved")
+    return dispute
+
+
+def _tell_parties_closed(dispute: Dispute, kind: str) -> None:
+    status = dispute.status
+    notify([*_party_people(dispute, sorted(dispute.party_ids())), *managers_of(dispute)], kind,
+           {"title": dispute.title, "status": f"dispute_status:{status.value}", "note": dispute.summary},
+           f"/disputes/{dispute.id}")  # fmt: skip
+
+
+def managers_of(dispute: Dispute) -> list[User]:
+    """The channel managers of the dealers involved: they may read the dispute."""
+    ids = sorted(dispute.party_ids())
+    return list(
+        db.session.execute(
+            select(User).join(Dealer, Dealer.manager_id == User.id).where(Dealer.id.in_(ids)).distinct()
+        ).scalars()
+    )
+
+
+# --- Evidence files of violations and disputes --------------------------------------------------------------------
+
+
+VIOLATION_FILES = "violation"
+DISPUTE_FILES = "dispute"
+
+
+def register_evidence_owners() -> None:
+    """A violation's files: whoever sees the violation; added by its dealers' staff while it waits for confirmation.
+    A dispute's files: whoever may read the dispute; added by the parties and the mediator while it is active."""
+    from portal.evidence.services import OwnerRules, register_owner
+
+    def violation_of(user: User, violation_id: int) -> Violation | None:
+        return db.session.execute(visible_violations(user).where(Violation.id == violation_id)).scalar_one_or_none()
+
+    def can_add_to_violation(user: User, violation_id: int) -> bool:
+        violation = violation_of(user, violation_id)
+        return violation is not None and user.access_role in RECORDERS and violation.status is ViolationStatus.PROPOSED
+
+    def dispute_of(user: User, dispute_id: int) -> Dispute | None:
+        return db.session.execute(visible_disputes(user).where(Dispute.id == dispute_id)).scalar_one_or_none()
+
+    def can_add_to_dispute(user: User, dispute_id: int) -> bool:
+        dispute = dispute_of(user, dispute_id)
+        return dispute is not None and can_write(user, dispute)
+
+    register_owner(
+        VIOLATION_FILES,
+        OwnerRules(
+            can_view=lambda user, owner_id: violation_of(user, owner_id) is not None,
+            can_add=can_add_to_violation,
+            can_remove=lambda user, evidence: (
+                evidence.uploaded_by_id == user.id and can_add_to_violation(user, evidence.owner_id)
+            ),
+        ),
+    )
+    register_owner(
+        DISPUTE_FILES,
+        OwnerRules(
+            can_view=lambda user, owner_id: dispute_of(user, owner_id) is not None,
+            can_add=can_add_to_dispute,
+            can_remove=lambda user, evidence: (
+                evidence.uploaded_by_id == user.id and can_add_to_dispute(user, evidence.owner_id)
+            ),
+        ),
+    )
