@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := portal
 
-.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean
+.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-deps lighthouse
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,3 +76,17 @@ translations: setup
 
 clean:
 	rm -rf $(VENV) instance/portal.db* .pytest_cache .ruff_cache .hypothesis
+
+# The benchmark: scale data (built once), gunicorn, wrk at 16 connections; DATABASE_URL picks the database.
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
+		else echo "wrk is missing: run 'sudo apt-get install -y wrk' once."; exit 1; fi; \
+	fi
+
+bench: setup magic-deps bench-deps
+	$(BIN)/python scripts/bench.py
+
+# Lighthouse 12.2.3 (npm) in Debian's Chromium: performance >= 0.95 and accessibility 1.0 on three pages.
+lighthouse: setup magic-deps browser-deps
+	$(BIN)/python scripts/lighthouse.py

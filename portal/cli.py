@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, create-user, import-sales, jobs worker, send-mail, cleanup-evidence."""
+"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, send-mail, cleanup-evidence."""
 
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ def init_app(app: Flask) -> None:
         click.echo("Demo data ready. Log in with any of:")
         for email, password in demo_logins():
             click.echo(f"  {email:<22} {password}")
+
+    @app.cli.command("seed-scale")
+    @click.option("--dealers", default=10_000, show_default=True)
+    @click.option("--sales", default=2_000_000, show_default=True)
+    @click.option("--claims", default=300_000, show_default=True)
+    @click.option("--enrolments", default=20_000, show_default=True)
+    @click.option("--disputes", default=5_000, show_default=True)
+    def seed_scale_command(dealers: int, sales: int, claims: int, enrolments: int, disputes: int) -> None:
+        """A large channel for the benchmark, on top of the demo data, with bulk inserts."""
+        from portal.scale import Scale, seed_scale
+
+        started = time.monotonic()
+        seed_scale(Scale(dealers, sales, claims, enrolments, disputes), report=click.echo)
+        click.echo(f"Done in {time.monotonic() - started:.1f} s.")
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

@@ -1,0 +1,183 @@
+"""`make bench`: the portal under gunicorn on the scale data, measured with wrk, as a ratio to a bare route.
+
+Builds the data set first when the database has fewer dealers than asked (`flask seed-scale`), starts gunicorn
+(2 workers, gthread), logs in as each role, and runs wrk at 16 connections against each page and against `/ping`
+(no database, no session) served by the same server. Prints requests per second, p50/p95/p99 latency, errors and
+the ratio to the baseline, checks the targets (a quarter of the baseline's throughput, p95 under 50 ms, no errors),
+and writes everything to a JSON file. DATABASE_URL picks the database (SQLite by default, PostgreSQL when it names
+one). Speed is measured here, never asserted in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PASSWORD = "demo-password-1"  # noqa: S105 - the published demo password
+LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("PCT %d %d %d\\n", latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+PAGES = [
+    # name, login, path ({period} is today's quarter)
+    ("baseline /ping", None, "/ping"),
+    ("dealer dashboard", "dealer@demo.test", "/dealer/"),
+    ("statement", "dealer@demo.test", "/dealer/statements/{period}"),
+    ("claims list", "dealer@demo.test", "/claims/"),
+    ("training catalogue", "dealer@demo.test", "/training/"),
+    ("manager claim queue", "manager@demo.test", "/console/claims"),
+    ("manager portfolio", "manager@demo.test", "/console/"),
+    ("mediator queue", "mediator@demo.test", "/mediation/"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def flask(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([str(BIN / "flask"), *args], check=True, env=env, cwd=ROOT)  # noqa: S603
+
+
+def dealer_count(env: dict[str, str]) -> int:
+    probe = (
+        "from portal import create_app\nfrom portal.extensions import db\nimport sqlalchemy as sa\n"
+        "app = create_app()\nwith app.app_context():\n"
+        "    try:\n        print(db.session.execute(sa.text('select count(*) from dealers')).scalar())\n"
+        "    except Exception:\n        print(0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], check=True, env=env, cwd=ROOT, capture_output=True, text=True)  # noqa: S603
+    return int(out.stdout.strip().splitlines()[-1] or 0)
+
+
+def log_in(base: str, email: str) -> str:
+    """The session cookie of a real login through the login form (CSRF token included)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert token, "no CSRF token on the login page"
+    form = urllib.parse.urlencode({"csrf_token": token.group(1), "email": email, "password": PASSWORD}).encode()
+    opener.open(f"{base}/login", data=form)
+    cookies = {cookie.name: cookie.value for cookie in jar}
+    assert "portal_session" in cookies, f"login failed for {email}"
+    return f"portal_session={cookies['portal_session']}"
+
+
+def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, script: str) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(value) for value in socket_errors.groups())
+    p50, p95, p99 = (int(value) / 1000 for value in re.search(r"PCT (\d+) (\d+) (\d+)", output).groups())  # type: ignore[union-attr]
+    return {"rps": rps, "requests": requests, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "errors": errors}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--dealers", type=int, default=int(os.environ.get("BENCH_DEALERS", "10000")))
+    parser.add_argument("--sales", type=int, default=int(os.environ.get("BENCH_SALES", "2000000")))
+    parser.add_argument("--claims", type=int, default=int(os.environ.get("BENCH_CLAIMS", "300000")))
+    parser.add_argument("--output", default=os.environ.get("BENCH_OUTPUT", ""))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install -y wrk")
+        return 2
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
+    env.update({"FLASK_APP": "portal", "RATELIMIT_ENABLED": "0", "PORTAL_CONFIG": "development"})
+    backend = "postgresql" if env["DATABASE_URL"].startswith("postgresql") else "sqlite"
+    (ROOT / "instance").mkdir(exist_ok=True)
+    flask("db", "upgrade", env=env)
+    if dealer_count(env) < args.dealers:
+        started = time.monotonic()
+        flask("seed-scale", "--dealers", str(args.dealers), "--sales", str(args.sales), "--claims", str(args.claims),
+              env=env)  # fmt: skip
+        print(f"scale data built in {time.monotonic() - started:.0f} s")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(  # noqa: S603
+        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "portal:create_app()"],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/ping", timeout=1).read()  # noqa: S310 - our own server
+                break
+            except OSError:
+                time.sleep(0.2)
+        from datetime import date
+
+        quarter = f"{date.today().year}-Q{(date.today().month - 1) // 3 + 1}"
+        cookies = {email: log_in(base, email) for _name, email, _path in PAGES if email}
+        results = []
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA)
+        for name, email, path in PAGES:
+            url = base + path.format(period=quarter)
+            run_wrk(url, cookies.get(email or ""), 2, args.connections, script.name)  # warm-up
+            measured = run_wrk(url, cookies.get(email or ""), args.seconds, args.connections, script.name)
+            results.append({"page": name, "path": path, **measured})
+        baseline = results[0]["rps"]
+        print(f"\n{backend}: {args.connections} connections, {args.seconds} s per page, gunicorn 2 workers x 4 threads")
+        print(f"{'page':<22}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}  target")
+        failures = 0
+        for row in results:
+            row["ratio"] = round(row["rps"] / baseline, 3) if baseline else 0
+            met = row["page"].startswith("baseline") or (
+                row["ratio"] >= 0.25 and row["p95_ms"] < 50 and row["errors"] == 0
+            )
+            row["meets_target"] = met
+            failures += 0 if met else 1
+            print(f"{row['page']:<22}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+                  f"{row['errors']:>8}{row['ratio']:>8.2f}  {'met' if met else 'MISSED'}")  # fmt: skip
+        report = {
+            "backend": backend,
+            "connections": args.connections,
+            "seconds": args.seconds,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+            "data": {"dealers": args.dealers, "sales": args.sales, "claims": args.claims},
+            "pages": results,
+        }
+        output = Path(args.output or ROOT / "instance" / f"bench-{backend}.json")
+        output.write_text(json.dumps(report, indent=2))
+        print(f"\nwritten to {output}; {failures} page(s) missed the target")
+        return 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

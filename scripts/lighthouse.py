@@ -1,0 +1,83 @@
+"""`make lighthouse`: Lighthouse 12.2.3 in Debian's Chromium on the login page, the dealer dashboard and the
+manager's claim queue, against the portal under gunicorn. Prints the performance and accessibility scores and
+fails unless performance is at least 0.95 and accessibility 1.0 on each. Uses the benchmark's database (the scale
+data when it was built, else the demo data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import BIN, ROOT, flask, free_port, log_in
+
+LIGHTHOUSE = "lighthouse@12.2.3"
+PAGES = [("login", None, "/login"), ("dealer dashboard", "dealer@demo.test", "/dealer/"),
+         ("manager claim queue", "manager@demo.test", "/console/claims")]  # fmt: skip
+CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update"
+
+
+def lighthouse_bin() -> list[str]:
+    """npx runs the pinned version, installed once into npm's cache."""
+    if shutil.which("npx") is None:
+        raise SystemExit("npx (Node.js) is missing: apt-get install -y nodejs npm")
+    return ["npx", "--yes", LIGHTHOUSE]
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
+    env.update({"FLASK_APP": "portal", "RATELIMIT_ENABLED": "0", "PORTAL_CONFIG": "development"})
+    (ROOT / "instance").mkdir(exist_ok=True)
+    flask("db", "upgrade", env=env)
+    flask("seed-demo", env=env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(  # noqa: S603
+        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "portal:create_app()"],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    failures = 0
+    try:
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/ping", timeout=1).read()  # noqa: S310 - our own server
+                break
+            except OSError:
+                time.sleep(0.2)
+        scores = {}
+        for name, email, path in PAGES:
+            with tempfile.TemporaryDirectory() as folder:
+                report = Path(folder) / "report.json"
+                command = [*lighthouse_bin(), base + path, "--quiet", "--output=json", f"--output-path={report}",
+                           "--only-categories=performance,accessibility", f"--chrome-flags={CHROME_FLAGS}"]  # fmt: skip
+                if email:
+                    headers = json.dumps({"Cookie": log_in(base, email)})
+                    command.append(f"--extra-headers={headers}")
+                subprocess.run(command, check=True, env={**env, "CHROME_PATH": "/usr/bin/chromium"})  # noqa: S603
+                categories = json.loads(report.read_text())["categories"]
+            performance = categories["performance"]["score"]
+            accessibility = categories["accessibility"]["score"]
+            met = performance >= 0.95 and accessibility >= 1.0
+            failures += 0 if met else 1
+            scores[name] = {"performance": performance, "accessibility": accessibility, "meets_target": met}
+            print(f"{name:<22} performance {performance:.2f}  accessibility {accessibility:.2f}  "
+                  f"{'met' if met else 'MISSED'}")  # fmt: skip
+        (ROOT / "instance" / "lighthouse.json").write_text(json.dumps(scores, indent=2))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
