@@ -11,6 +11,7 @@ one). Speed is measured here, never asserted in the tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -24,6 +25,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +47,38 @@ PAGES = [
     ("manager portfolio", "manager@demo.test", "/console/"),
     ("mediator queue", "mediator@demo.test", "/mediation/"),
 ]
+
+
+def bench_env() -> dict[str, str]:
+    """The environment both scripts serve the portal with: the benchmark database, limits off."""
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
+    env.update({"FLASK_APP": "portal", "RATELIMIT_ENABLED": "0", "PORTAL_CONFIG": "development"})
+    (ROOT / "instance").mkdir(exist_ok=True)
+    return env
+
+
+@contextlib.contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """gunicorn (2 workers x 4 threads) on a free loopback port, answering /ping; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(  # noqa: S603
+        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "portal:create_app()"],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/ping", timeout=1).read()  # noqa: S310 - our own server
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def free_port() -> int:
@@ -112,31 +146,15 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk")
         return 2
-    env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
-    env.update({"FLASK_APP": "portal", "RATELIMIT_ENABLED": "0", "PORTAL_CONFIG": "development"})
+    env = bench_env()
     backend = "postgresql" if env["DATABASE_URL"].startswith("postgresql") else "sqlite"
-    (ROOT / "instance").mkdir(exist_ok=True)
     flask("db", "upgrade", env=env)
     if dealer_count(env) < args.dealers:
         started = time.monotonic()
         flask("seed-scale", "--dealers", str(args.dealers), "--sales", str(args.sales), "--claims", str(args.claims),
               env=env)  # fmt: skip
         print(f"scale data built in {time.monotonic() - started:.0f} s")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(  # noqa: S603
-        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "portal:create_app()"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        for _attempt in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/ping", timeout=1).read()  # noqa: S310 - our own server
-                break
-            except OSError:
-                time.sleep(0.2)
+    with served(env) as base:
         from datetime import date
 
         quarter = f"{date.today().year}-Q{(date.today().month - 1) // 3 + 1}"
@@ -174,9 +192,6 @@ def main() -> int:
         output.write_text(json.dumps(report, indent=2))
         print(f"\nwritten to {output}; {failures} page(s) missed the target")
         return 0
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 if __name__ == "__main__":

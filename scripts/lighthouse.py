@@ -6,18 +6,15 @@ data when it was built, else the demo data)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import BIN, ROOT, flask, free_port, log_in
+from bench import ROOT, bench_env, flask, log_in, served
 
 LIGHTHOUSE = "lighthouse@12.2.3"
 PAGES = [("login", None, "/login"), ("dealer dashboard", "dealer@demo.test", "/dealer/"),
@@ -33,27 +30,11 @@ def lighthouse_bin() -> list[str]:
 
 
 def main() -> int:
-    env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
-    env.update({"FLASK_APP": "portal", "RATELIMIT_ENABLED": "0", "PORTAL_CONFIG": "development"})
-    (ROOT / "instance").mkdir(exist_ok=True)
+    env = bench_env()
     flask("db", "upgrade", env=env)
     flask("seed-demo", env=env)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(  # noqa: S603
-        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "portal:create_app()"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
     failures = 0
-    try:
-        for _attempt in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/ping", timeout=1).read()  # noqa: S310 - our own server
-                break
-            except OSError:
-                time.sleep(0.2)
+    with served(env) as base:
         scores = {}
         for name, email, path in PAGES:
             with tempfile.TemporaryDirectory() as folder:
@@ -73,9 +54,6 @@ def main() -> int:
             print(f"{name:<22} performance {performance:.2f}  accessibility {accessibility:.2f}  "
                   f"{'met' if met else 'MISSED'}")  # fmt: skip
         (ROOT / "instance" / "lighthouse.json").write_text(json.dumps(scores, indent=2))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     return 1 if failures else 0
 
 
