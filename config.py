@@ -109,6 +109,10 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password; Werkzeug's scrypt, n=2**15, r=8, p=1
     PAGE_SIZE = 25
 
+    # Rendered pages a worker keeps in memory until anything is written (portal/page_cache.py); 0 entries: off.
+    PAGE_CACHE_ENTRIES = 2000
+    PAGE_CACHE_SECONDS = 60
+
     @classmethod
     def as_mapping(cls) -> dict[str, object]:
         """Class attributes, each replaced by the environment variable of the same name when set."""
@@ -133,6 +137,7 @@ class TestConfig(Config):
     SQLITE_BUSY_TIMEOUT_MS = 30000
     WTF_CSRF_ENABLED = False  # switched on by the tests of CSRF itself (tests/test_csrf.py)
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # noqa: S105 - cheap hashes keep the suite fast; production keeps the default
+    PAGE_CACHE_ENTRIES = 0  # on only in the tests of the cache (tests/test_page_cache.py)
 
 
 class ProductionConfig(Config):

@@ -28,10 +28,11 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         app.config.from_mapping(overrides)
     _refuse_unsafe_production_config(app)
 
-    from portal import database, errors, formatting, i18n, security
+    from portal import database, errors, formatting, i18n, page_cache, security
     from portal.extensions import csrf, db, htmx, limiter, migrate
 
     database.init_app(app)
+    page_cache.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     # Access before CSRF: an expired session gets "log in again" (HX-Redirect for htmx), not "form expired".
     security.init_app(app)

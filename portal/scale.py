@@ -190,4 +190,8 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
         recompute_statements(period)
     db.session.commit()
     report(f"statements recomputed for {len(periods)} periods")
+    # Fresh statistics, as after any bulk load: without them SQLite guesses which index serves a manager's queue.
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+    report("statistics refreshed (ANALYZE)")
     return counts

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from sqlalchemy import Select, bindparam, select
 
 from portal.access import enforce_route_access
 from portal.extensions import db, htmx, login_manager
@@ -59,6 +62,8 @@ PASSWORD_CHANGE_ENDPOINTS = frozenset(
 # Requests a page makes by itself (the bell's polling): they must not keep an idle session alive.
 PASSIVE_ENDPOINTS = frozenset({"notifications.bell", "static", "core.healthz"})
 LAST_ACTIVITY = "last_activity"
+# The stamp is refreshed at most this often: a page a second would otherwise re-sign and resend the cookie each time.
+ACTIVITY_STAMP_SECONDS = 60
 
 
 def end_idle_session() -> Response | None:
@@ -74,7 +79,9 @@ def end_idle_session() -> Response | None:
             flash(_l("You were logged out after a while without activity. Please log in again."), "info")
             return _unauthorized()
         return None
-    if request.endpoint not in PASSIVE_ENDPOINTS:
+    if request.endpoint not in PASSIVE_ENDPOINTS and not (
+        isinstance(last, int | float) and 0 <= now - last < ACTIVITY_STAMP_SECONDS
+    ):
         session[LAST_ACTIVITY] = int(now)
     return None
 
@@ -103,12 +110,18 @@ def require_password_change() -> Response | None:
 
 def load_user_by_session_token(token: str) -> object | None:
     """Sessions hold the user's rotating token: after logout, a password change or deactivation it matches nobody."""
-    from portal.accounts.models import User
-
-    user = db.session.execute(db.select(User).where(User.session_token == token)).scalar_one_or_none()
+    user = db.session.execute(_user_by_session_token(), {"token": token}).scalar_one_or_none()
     if user is None or not user.is_active:
         return None
     return user
+
+
+@functools.cache
+def _user_by_session_token() -> Select[Any]:
+    """Built once: every request of a logged-in user runs it."""
+    from portal.accounts.models import User
+
+    return select(User).where(User.session_token == bindparam("token"))
 
 
 def _unauthorized() -> Response:

@@ -142,6 +142,7 @@ class Claim(db.Model):
         Index("ix_claims_status_submitted", "status", "submitted_at"),
         Index("ix_claims_invoice", "vendor_tax_id", "invoice_number"),
         Index("ix_claims_dealer_period", "dealer_id", "period_id"),
+        Index("ix_claims_dealer_status", "dealer_id", "status"),  # a manager's queue: their dealers' waiting claims
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -36,6 +36,7 @@ from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
+from portal.page_cache import cached_page
 from portal.rebates.forms import CsvUploadForm
 from portal.rebates.queries import period_for_view
 from portal.rebates.services import FileRefused, parse_money
@@ -100,6 +101,7 @@ def _own_claim(claim_id: int) -> Claim:
 
 @bp.route("/claims/")
 @allow(DEALER_USERS)
+@cached_page
 def dealer_claims() -> object:
     dealer = current_user.dealer
     status = request.args.get("status", "")
@@ -410,6 +412,7 @@ def _queue_context() -> dict[str, Any]:
 
 @bp.route("/console/claims")
 @allow(*REVIEWERS)
+@cached_page
 def queue() -> object:
     context = _queue_context()
     waiting = queries.count_to_decide(current_user)

@@ -31,6 +31,7 @@ from portal.evidence.forms import UploadForm
 from portal.evidence.validation import RejectedFile
 from portal.extensions import db
 from portal.forms_common import optional_int
+from portal.page_cache import cached_page
 from portal.web import finish_action, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
@@ -43,6 +44,7 @@ DIRECTORS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 
 @bp.route("/dealer/")
 @allow(DEALER_USERS)
+@cached_page
 def dealer_home() -> object:
     dealer = current_user.dealer
     if dealer is None:  # a dealer user always has a dealer; a broken row must not show someone else's data
@@ -215,6 +217,7 @@ def _portfolio_filter() -> services.PortfolioFilter:
 
 @bp.route("/console/")
 @allow(*CONSOLE)
+@cached_page
 def portfolio() -> object:
     wanted = _portfolio_filter()
     dealers = db.paginate(

@@ -34,6 +34,7 @@ from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
+from portal.page_cache import cached_page
 from portal.rebates.services import parse_money
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number
@@ -503,6 +504,7 @@ QUEUES = ("mine", "unassigned", "overdue", "active")
 
 @bp.route("/mediation/")
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
+@cached_page
 def mediation_home() -> object:
     queue = request.args.get("queue", "mine")
     if queue not in QUEUES:

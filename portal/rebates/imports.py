@@ -35,7 +35,8 @@ from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 from portal.workflow import move_if_still
 
-CHUNK = 1000  # lines per INSERT and per progress step
+CHUNK = 1000  # lines per INSERT
+PROGRESS_LINES = 10_000  # lines between two commits of progress: each commit of a big import costs a WAL write
 KEPT_ERRORS = 300  # the report shows this many; the count covers all
 MAX_REF = 64
 MAX_PRODUCT = 80
@@ -115,20 +116,44 @@ class Report:
             self.errors.append([line, column, message])
 
 
+@dataclass(frozen=True)
+class _DealerRef:
+    id: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class _PeriodRef:
+    id: int
+    code: str
+    starts_on: date
+    ends_on: date
+    is_open: bool
+
+    @classmethod
+    def of(cls, period: Period) -> _PeriodRef:
+        return cls(period.id, period.code, period.starts_on, period.ends_on, period.status is PeriodStatus.OPEN)
+
+
 class _Checker:
     """Reads a file line by line against the uploader's dealers and the periods; collects errors, yields lines."""
 
     def __init__(self, uploader: User, report: Report) -> None:
         self.report = report
+        # Plain values, not rows: the jobs commit after every chunk, which would expire rows and reload each one.
         self.dealers = {
-            dealer.code: dealer for dealer in db.session.execute(visible_dealers(uploader)).unique().scalars()
+            dealer.code: _DealerRef(dealer.id, dealer.currency)
+            for dealer in db.session.execute(visible_dealers(uploader)).unique().scalars()
         }
-        self.periods = list(db.session.execute(select(Period).order_by(Period.starts_on)).scalars())
-        self.open_now = current_period()
+        self.periods = [
+            _PeriodRef.of(period) for period in db.session.execute(select(Period).order_by(Period.starts_on)).scalars()
+        ]
+        open_now = current_period()
+        self.open_now = _PeriodRef.of(open_now) if open_now else None
         self.today = company_today()
         self.seen: dict[tuple[int, str], int] = {}
 
-    def period_of(self, day: date) -> Period | None:
+    def period_of(self, day: date) -> _PeriodRef | None:
         for period in self.periods:
             if period.starts_on <= day <= period.ends_on:
                 return period
@@ -172,9 +197,7 @@ class _Checker:
             period = self.period_of(sold_on)
             if period is None:
                 error(line, "date", _("No period covers this date."))
-            elif period.status is not PeriodStatus.OPEN and (
-                self.open_now is None or self.open_now.status is not PeriodStatus.OPEN
-            ):
+            elif not period.is_open and (self.open_now is None or not self.open_now.is_open):
                 error(line, "date", _("Period %(code)s is closed and no period is open today to book it in.",
                                       code=period.code))  # fmt: skip
         amount = 0
@@ -206,7 +229,7 @@ class _Checker:
                 self.seen[key] = line
         if self.report.error_count != before or dealer is None or period is None or sold_on is None:
             return None
-        booked = period if period.status is PeriodStatus.OPEN else self.open_now
+        booked = period if period.is_open else self.open_now
         assert booked is not None
         return ParsedLine(line, dealer.id, period.id, booked.id, sold_on, amount, units, product_line, reference)
 
@@ -283,7 +306,6 @@ def check_sales_import(import_id: int) -> str:
     report = Report()
     checker = _Checker(batch.uploaded_by, report)
     for chunk in _chunks(checker.lines(batch.content)):
-        begin_write()
         existing = _existing(chunk)
         for line in chunk:
             if (line.dealer_id, line.invoice_ref) in existing:
@@ -291,8 +313,10 @@ def check_sales_import(import_id: int) -> str:
             else:
                 report.new_rows += 1
                 report.late_rows += line.booked_period_id != line.period_id
-        batch.rows_done = report.total
-        db.session.commit()  # progress others can see
+        if report.total - batch.rows_done >= PROGRESS_LINES:
+            begin_write()  # SQLite: take the write lock before writing, never upgrade a read half-way
+            batch.rows_done = report.total
+            db.session.commit()  # progress others can see
     begin_write()
     outcome = ImportStatus.REJECTED if report.error_count or report.total == 0 else ImportStatus.READY
     if report.total == 0 and not report.error_count:
@@ -376,32 +400,30 @@ def run_sales_import(import_id: int) -> str:
             }
             for line in chunk
         ]
-        begin_write()  # SQLite: hold the write lock from the start of each chunk, never upgrade half-way
-        inserted += len(db.session.execute(_insert_ignoring_duplicates(rows)).all())
+        inserted += len(db.session.connection().execute(_insert_ignoring_duplicates(), rows).all())
         touched.update((line.dealer_id, line.booked_period_id) for line in chunk)
         touched.update((line.dealer_id, line.period_id) for line in chunk if line.period_id != line.booked_period_id)
         done += len(chunk)
-        batch.rows_done = done
-        db.session.commit()
+        if done - batch.rows_done >= PROGRESS_LINES or done == len(lines):
+            batch.rows_done = done
+            db.session.commit()
+            begin_write()  # SQLite: the next chunks hold the write lock from their start, never upgrade half-way
     begin_write()
     _finish(batch, inserted, touched)
     db.session.commit()
     return "imported"
 
 
-def _insert_ignoring_duplicates(rows: list[dict[str, object]]) -> Insert:
-    """One multi-row INSERT that skips invoices already there and returns the ids of the lines it really added
-    (rowcount is -1 for this statement on psycopg, so RETURNING does the counting on both databases)."""
+def _insert_ignoring_duplicates() -> Insert:
+    """An INSERT that skips invoices already there and returns the ids of the lines it really added (rowcount is -1
+    for this statement on psycopg, so RETURNING does the counting on both databases). Executed with a list of rows,
+    it is compiled once and sent as batched multi-row statements (SQLAlchemy's "insertmanyvalues")."""
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return (
-        insert(SalesLine)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
-        .returning(SalesLine.id)
-    )
+    table = SalesLine.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"]).returning(table.c.id)
 
 
 def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:

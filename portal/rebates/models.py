@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.rebates.rules import Method, Tier
@@ -161,7 +161,6 @@ class SalesImport(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     size: Mapped[int] = mapped_column(BigInteger)
     encoding: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[ImportStatus] = mapped_column(str_enum(ImportStatus), default=ImportStatus.VALIDATING, index=True)
@@ -179,9 +178,29 @@ class SalesImport(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     uploaded_by: Mapped[User] = relationship(lazy="joined")
+    # The file in a row of its own: progress is committed every thousand lines, and SQLite rewrites a whole row,
+    # a 50 MB file included, on every update of it.
+    upload: Mapped[SalesImportFile] = relationship(cascade="all, delete-orphan", single_parent=True)
+
+    @property
+    def content(self) -> bytes:
+        return self.upload.content
+
+    @content.setter
+    def content(self, value: bytes) -> None:
+        self.upload = SalesImportFile(content=value)
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "sales_import", self.id, self.filename
+
+
+class SalesImportFile(db.Model):
+    """The uploaded bytes of a sales import, read by its check and by its import."""
+
+    __tablename__ = "sales_import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("sales_imports.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SalesLine(db.Model):

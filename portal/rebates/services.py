@@ -9,7 +9,9 @@ dealer's statement of the open period, naming the period it corrects.
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -62,11 +64,20 @@ def can_mark_paid(statement: RebateStatement) -> bool:
 # --- Money in -------------------------------------------------------------------------------------------------------
 
 
+MONEY_TEXT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
+
+
+@functools.cache
+def _precision(currency: str) -> int:
+    """Babel looks the currency up afresh each time; a sales file asks a million times."""
+    return int(get_currency_precision(currency))
+
+
 def parse_money(text: str, currency: str) -> int:
     """'12,345.67' in CNY -> 1234567 minor units. Thousands commas allowed; more decimals than the currency has are
     refused rather than rounded, because a sales amount that does not fit the currency is a mistake in the file."""
     cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
-    if not cleaned or not all(char.isdigit() or char in ".-" for char in cleaned):
+    if not MONEY_TEXT.fullmatch(cleaned):
         raise ValueError("not a number")
     try:
         amount = Decimal(cleaned)
@@ -74,8 +85,7 @@ def parse_money(text: str, currency: str) -> int:
         raise ValueError("not a number") from error
     if not amount.is_finite():
         raise ValueError("not a number")
-    places = get_currency_precision(currency)
-    scaled = amount.scaleb(places)
+    scaled = amount.scaleb(_precision(currency))
     if scaled != scaled.to_integral_value():
         raise ValueError("too many decimals")
     minor = int(scaled)

@@ -17,6 +17,7 @@ from portal.dealers import services as dealer_services
 from portal.dealers.models import Dealer, DealerTier, Period
 from portal.extensions import db
 from portal.forms_common import optional_int
+from portal.page_cache import cached_page
 from portal.rebates import imports, queries, services
 from portal.rebates.forms import AdjustmentForm, CsvUploadForm, PayForm, ProgramForm, TargetForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
@@ -161,6 +162,7 @@ def dealer_statements() -> object:
 
 @bp.route("/dealer/statements/<period_code>")
 @allow(DEALER_USERS)
+@cached_page
 def dealer_statement(period_code: str) -> object:
     dealer = _own_dealer()
     period = dealer_services.get_period(period_code)

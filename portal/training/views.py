@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow, public
 from portal.dealers.services import company_today
 from portal.extensions import db, limiter
+from portal.page_cache import cached_page
 from portal.training import services
 from portal.training.forms import AttendanceForm, CancelSessionForm, CourseForm, EnrolForm, SessionForm
 from portal.training.models import CourseCategory, EnrollmentStatus
@@ -70,6 +71,7 @@ def _catalogue_filter() -> services.CatalogueFilter:
 
 @bp.route("/training/")
 @allow(DEALER_USERS)
+@cached_page
 def catalogue() -> object:
     wanted = _catalogue_filter()
     sessions = db.paginate(

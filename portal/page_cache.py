@@ -1,0 +1,198 @@
+"""Rendered pages kept in each worker's memory until anything is written to the database.
+
+The heavy read pages (a dealer's dashboard and statement, the claim queue) are asked for again and again while
+nothing they show has changed. Every transaction that writes raises one generation number in the same commit, by
+whatever route it writes (a request, a background job, a command); a page is served from memory only while the
+generation it was rendered under is still the current one, to the same login session, in the same language, time
+zone and company day, with no message waiting to be flashed, and for at most PAGE_CACHE_SECONDS (which also keeps
+the CSRF tokens in its forms young). Everything else is rendered afresh. PAGE_CACHE_ENTRIES=0 turns it off; the
+test configuration does, except in the tests of the cache itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, make_response, request, session
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from portal.core.models import DataGeneration
+from portal.extensions import db
+from portal.web import wants_fragment
+
+View = TypeVar("View", bound=Callable[..., Any])
+WROTE = "portal_wrote"
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "TRUNCATE", "MERGE")
+MAX_PAGE_BYTES = 512 * 1024
+_engines_with_table: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    generation: int
+    expires_at: float
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+class PageCache:
+    """A bounded, least-recently-used store shared by a worker's threads."""
+
+    def __init__(self, entries: int, seconds: int) -> None:
+        self.entries = entries
+        self.seconds = seconds
+        self._pages: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.entries > 0 and self.seconds > 0
+
+    def get(self, key: tuple[object, ...], generation: int) -> CachedPage | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                return None
+            if page.generation != generation or page.expires_at < time.monotonic():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple[object, ...], page: CachedPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["page_cache"] = PageCache(app.config["PAGE_CACHE_ENTRIES"], app.config["PAGE_CACHE_SECONDS"])
+    with app.app_context():
+        for engine in db.engines.values():
+            watch_writes(engine)
+
+
+def watch_writes(engine: Engine) -> None:
+    """Raise the generation inside every committed transaction that wrote, just before it commits."""
+    if event.contains(engine, "before_cursor_execute", _note_write):
+        return
+    event.listen(engine, "before_cursor_execute", _note_write)
+    event.listen(engine, "commit", _raise_generation)
+    event.listen(engine, "rollback", _forget_write)
+
+
+def _note_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    head = statement.lstrip()[:10].upper()
+    if head.startswith(WRITE_VERBS) or (
+        head.startswith("WITH") and any(f"{verb} " in statement.upper() for verb in WRITE_VERBS[:3])
+    ):
+        connection.info[WROTE] = True
+        if head.startswith("DROP") and DataGeneration.__tablename__ in statement:  # a downgrade removes it
+            _engines_with_table.discard(connection.engine)
+
+
+def _forget_write(connection: Connection) -> None:
+    connection.info.pop(WROTE, None)
+
+
+def _raise_generation(connection: Connection) -> None:
+    if not connection.info.pop(WROTE, False):
+        return
+    # The raw cursor: the statement joins the transaction being committed without going through these events again.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.engine not in _engines_with_table:
+            if not _generation_table_exists(connection, cursor):
+                return  # a migration that has not created it yet
+            _engines_with_table.add(connection.engine)
+        cursor.execute(f"UPDATE {DataGeneration.__tablename__} SET value = value + 1 WHERE id = 1")  # noqa: S608 - a constant
+    finally:
+        cursor.close()
+
+
+def _generation_table_exists(connection: Connection, cursor: Any) -> bool:
+    name = DataGeneration.__tablename__
+    if connection.dialect.name == "sqlite":
+        cursor.execute(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{name}'")  # noqa: S608 - a constant
+    else:
+        cursor.execute(f"SELECT to_regclass('{name}')")
+    row = cursor.fetchone()
+    return row is not None and row[0] is not None
+
+
+def current_generation() -> int | None:
+    """Read in the request's own transaction, before anything the page shows."""
+    statement = f"SELECT value FROM {DataGeneration.__tablename__} WHERE id = 1"  # noqa: S608 - a constant
+    return db.session.connection().exec_driver_sql(statement).scalar_one_or_none()
+
+
+def page_key() -> tuple[object, ...]:
+    """Everything a cached page may differ by besides the data: who, which session, language, zone, day, fragment."""
+    from flask_babel import get_locale, get_timezone
+
+    from portal.dealers.services import company_today
+
+    return (
+        request.path,
+        request.query_string,
+        wants_fragment(),
+        request.headers.get("HX-Target", ""),
+        current_user.id,
+        current_user.session_token,
+        str(get_locale()),
+        str(get_timezone()),
+        company_today().isoformat(),
+        session.get("csrf_token"),
+    )
+
+
+def cached_page(view: View) -> View:
+    """Serve the view's page from memory while nothing was written since it was rendered (see the module's note)."""
+
+    @functools.wraps(view)
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        cache: PageCache | None = current_app.extensions.get("page_cache")
+        if cache is None or not cache.enabled or request.method != "GET" or not current_user.is_authenticated:
+            return view(*args, **kwargs)
+        if "_flashes" in session or (generation := current_generation()) is None:
+            return view(*args, **kwargs)
+        page = cache.get(page_key(), generation)
+        if page is not None:
+            response = Response(page.body, status=200)
+            response.headers.clear()
+            response.headers.extend(page.headers)
+            response.headers["X-Page-Cache"] = "hit"
+            return response
+        response = make_response(view(*args, **kwargs))
+        if _storable(response):
+            headers = tuple((name, value) for name, value in response.headers.items() if name.lower() != "set-cookie")
+            body = response.get_data()
+            cache.put(page_key(), CachedPage(generation, time.monotonic() + cache.seconds, body, headers))
+            response.headers["X-Page-Cache"] = "miss"
+        return response
+
+    return serve  # type: ignore[return-value]
+
+
+def _storable(response: Response) -> bool:
+    return (
+        response.status_code == 200
+        and not response.direct_passthrough
+        and response.mimetype == "text/html"
+        and "_flashes" not in session
+        and (response.content_length or 0) <= MAX_PAGE_BYTES
+    )

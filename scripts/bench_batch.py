@@ -1,0 +1,142 @@
+"""`make bench-batch`: the two batch jobs of issue 10 on the scale data, timed.
+
+On a copy of the benchmark database (a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so the
+page benchmark keeps its data: writes a sales CSV of 1,000,000 lines dated in the current quarter for the scale
+dealers, imports it with `flask import-sales` (checked completely, then inserted), twice with different invoices so
+that the quarter holds more than 2,000,000 lines, then times recomputing every statement of that quarter. Targets:
+an import under 60 s, the recompute under 10 s. Writes instance/bench-batch-<backend>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import BIN, ROOT, bench_env, dealer_count, flask
+
+RECOMPUTE = """
+import time
+from portal import create_app
+from portal.dealers.services import current_period
+from portal.extensions import db
+from portal.rebates.models import SalesLine
+from portal.rebates.services import recompute_statements
+import sqlalchemy as sa
+app = create_app()
+with app.app_context():
+    period = current_period()
+    lines = db.session.execute(sa.select(sa.func.count()).where(SalesLine.period_id == period.id)).scalar_one()
+    started = time.monotonic()
+    statements = recompute_statements(period)
+    db.session.commit()
+    print(f"RESULT {lines} {statements} {time.monotonic() - started:.2f}")
+"""
+
+
+def quarter_days(today: date) -> tuple[date, int]:
+    first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return first, max((today - first).days, 0) + 1
+
+
+def write_sales_csv(path: Path, codes: list[str], lines: int, batch: str) -> None:
+    first, days = quarter_days(date.today())
+    products = ("Split units", "Air handlers", "Compressors", "Controls", "Spare parts")
+    with path.open("w", encoding="utf-8") as out:
+        out.write("dealer_code,date,amount,units,product_line,invoice_ref\n")
+        for number in range(lines):
+            code = codes[number % len(codes)]
+            sold_on = first + timedelta(days=number % days)
+            out.write(f"{code},{sold_on.isoformat()},{1000 + number % 9000}.{number % 100:02d},{1 + number % 7},"
+                      f"{products[number % 5]},BATCH-{batch}-{number:07d}\n")  # fmt: skip
+
+
+def copy_database(env: dict[str, str]) -> tuple[dict[str, str], object]:
+    """A throw-away copy of the benchmark database and a function that removes it."""
+    url = sa.engine.make_url(env["DATABASE_URL"])
+    copy_env = dict(env)
+    if url.get_backend_name() == "sqlite":
+        source = Path(url.database or "")
+        target = source.with_name("bench-batch.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        copy_env["DATABASE_URL"] = f"sqlite:///{target}"
+        return copy_env, lambda: target.unlink(missing_ok=True)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    copy_name = f"{url.database}_batch"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{copy_name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{copy_name}" TEMPLATE "{url.database}"'))
+    copy_env["DATABASE_URL"] = url.set(database=copy_name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)'))
+
+    return copy_env, drop
+
+
+def dealer_codes(env: dict[str, str]) -> list[str]:
+    engine = sa.create_engine(env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        codes = list(
+            connection.execute(sa.text("SELECT code FROM dealers WHERE status = 'active' ORDER BY code")).scalars()
+        )
+    engine.dispose()
+    return codes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=int(os.environ.get("BENCH_IMPORT_LINES", "1000000")))
+    parser.add_argument("--imports", type=int, default=2)
+    args = parser.parse_args()
+    env = bench_env()
+    backend = "postgresql" if env["DATABASE_URL"].startswith("postgresql") else "sqlite"
+    flask("db", "upgrade", env=env)
+    if dealer_count(env) < 10000:
+        flask("seed-scale", env=env)
+    copy_env, remove_copy = copy_database(env)
+    report: dict[str, object] = {"backend": backend, "imports": [], "machine": {"cpus": os.cpu_count()}}
+    try:
+        codes = dealer_codes(copy_env)
+        with tempfile.TemporaryDirectory() as folder:
+            for number in range(args.imports):
+                csv_path = Path(folder) / f"sales-{number}.csv"
+                write_sales_csv(csv_path, codes, args.lines, str(number))
+                started = time.monotonic()
+                subprocess.run([str(BIN / "flask"), "import-sales", str(csv_path), "--as", "admin@demo.test"],  # noqa: S603
+                               check=True, env=copy_env, cwd=ROOT)  # fmt: skip
+                seconds = time.monotonic() - started
+                size = csv_path.stat().st_size
+                report["imports"].append({"lines": args.lines, "bytes": size, "seconds": round(seconds, 1)})  # type: ignore[attr-defined]
+                print(f"import of {args.lines:,} lines ({size / 1e6:.0f} MB): {seconds:.1f} s (target < 60 s)")
+        out = subprocess.run([sys.executable, "-c", RECOMPUTE], check=True, env=copy_env, cwd=ROOT,  # noqa: S603
+                             capture_output=True, text=True).stdout  # fmt: skip
+        lines, statements, seconds = out.split("RESULT ")[1].split()
+        report["recompute"] = {"period_lines": int(lines), "statements": int(statements), "seconds": float(seconds)}
+        print(f"recompute of the quarter ({int(lines):,} sales lines, {int(statements):,} statements changed): "
+              f"{float(seconds):.1f} s (target < 10 s)")  # fmt: skip
+    finally:
+        remove_copy()  # type: ignore[operator]
+    met = all(row["seconds"] < 60 for row in report["imports"]) and report["recompute"]["seconds"] < 10  # type: ignore[attr-defined, index]
+    report["meets_targets"] = met
+    output = ROOT / "instance" / f"bench-batch-{backend}.json"
+    output.write_text(json.dumps(report, indent=2))
+    print(f"written to {output}; targets {'met' if met else 'MISSED'}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
