@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := portal
 
-.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-deps lighthouse
+.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,14 @@ bench-deps:
 
 bench: setup magic-deps bench-deps
 	$(BIN)/python scripts/bench.py
+
+# The same pages with the page cache off: what a first visit costs (reported, not judged).
+bench-cold: setup magic-deps bench-deps
+	$(BIN)/python scripts/bench.py --cold
+
+# Two imports of a 1,000,000-line sales CSV and the recompute of the quarter, on a copy of the scale data.
+bench-batch: setup magic-deps
+	$(BIN)/python scripts/bench_batch.py
 
 # Lighthouse 12.2.3 (npm) in Debian's Chromium: performance >= 0.95 and accessibility 1.0 on three pages.
 lighthouse: setup magic-deps browser-deps
