@@ -65,7 +65,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
         [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--worker-connections", os.environ.get("BENCH_WORKER_CONNECTIONS", "1000"), "portal:create_app()"],
+         "--log-level", "warning", "portal:create_app()"],
         env=env, cwd=ROOT,
     )  # fmt: skip
     try:
