@@ -151,3 +151,27 @@ def test_the_store_keeps_only_the_most_recently_used_pages() -> None:
     store.put(("c",), CachedPage(1, float("inf"), b"c", ()))
     assert store.get(("b",), 1) is None and store.get(("a",), 1) is not None and len(store) == 2
     assert store.get(("c",), 2) is None and len(store) == 1  # a newer generation drops the page
+
+
+def test_a_bulk_writers_large_sqlite_page_cache_is_given_back_with_its_connection(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from portal.database import LARGE_PAGE_CACHE_KIB, PAGE_CACHE_KIB, begin_write, use_large_page_cache
+
+    url = fresh_database_url("sqlite", "large_cache", tmp_path_factory)
+    app = build_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection, reused
+    try:
+        with app.app_context():
+
+            def cache_size() -> int:
+                return int(db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+            assert cache_size() == -PAGE_CACHE_KIB
+            db.session.commit()
+            begin_write()
+            use_large_page_cache()
+            assert cache_size() == -LARGE_PAGE_CACHE_KIB
+            db.session.commit()  # the connection goes back to the pool
+            assert cache_size() == -PAGE_CACHE_KIB
+    finally:
+        dispose_app(app)

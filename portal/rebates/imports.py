@@ -9,6 +9,7 @@ closed period is booked in today's open period, with an adjustment for the diffe
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import UnreadableFile, decode_csv
-from portal.database import begin_write
+from portal.database import begin_write, use_large_page_cache
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import company_today, current_period, visible_dealers
 from portal.extensions import db
@@ -36,7 +37,7 @@ from portal.types import utcnow
 from portal.workflow import move_if_still
 
 CHUNK = 1000  # lines per INSERT
-PROGRESS_LINES = 10_000  # lines between two commits of progress: each commit of a big import costs a WAL write
+PROGRESS_LINES = 50_000  # lines between two commits of progress: each commit of a big import rewrites index pages
 KEPT_ERRORS = 300  # the report shows this many; the count covers all
 MAX_REF = 64
 MAX_PRODUCT = 80
@@ -245,14 +246,26 @@ def _parse_date(text: str) -> date | None:
 
 
 def _existing(chunk: list[ParsedLine]) -> set[tuple[int, str]]:
-    references = sorted({line.invoice_ref for line in chunk})
-    dealer_ids = sorted({line.dealer_id for line in chunk})
-    return set(
-        db.session.execute(
-            select(SalesLine.dealer_id, SalesLine.invoice_ref).where(
-                SalesLine.invoice_ref.in_(references), SalesLine.dealer_id.in_(dealer_ids)
-            )
-        ).all()
+    """The chunk's (dealer, invoice) pairs already imported: one probe of the unique index per pair (two IN lists
+    would probe every dealer of the chunk with every invoice of it). Written as driver SQL: SQLAlchemy would compile
+    a VALUES list of a thousand pairs again for every chunk."""
+    pairs = sorted({(line.dealer_id, line.invoice_ref) for line in chunk})
+    connection = db.session.connection()
+    statement = _existing_statement(len(pairs), connection.dialect.paramstyle)
+    parameters = tuple(value for pair in pairs for value in pair)
+    found = connection.exec_driver_sql(statement, parameters)
+    return {(int(dealer_id), str(reference)) for dealer_id, reference in found}
+
+
+@functools.cache
+def _existing_statement(pairs: int, paramstyle: str) -> str:
+    marker = "?" if paramstyle == "qmark" else "%s"
+    rows = ", ".join([f"({marker}, {marker})"] * pairs)
+    table = SalesLine.__tablename__
+    return (
+        f"WITH wanted (dealer_id, invoice_ref) AS (VALUES {rows}) "  # noqa: S608 - markers only, values are bound
+        f"SELECT {table}.dealer_id, {table}.invoice_ref FROM {table} JOIN wanted "
+        f"ON {table}.dealer_id = wanted.dealer_id AND {table}.invoice_ref = wanted.invoice_ref"
     )
 
 
@@ -382,6 +395,7 @@ def run_sales_import(import_id: int) -> str:
         db.session.commit()
         return "failed"
     batch.total_rows = report.total
+    use_large_page_cache()
     inserted = 0
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     done = 0
@@ -408,6 +422,7 @@ def run_sales_import(import_id: int) -> str:
             batch.rows_done = done
             db.session.commit()
             begin_write()  # SQLite: the next chunks hold the write lock from their start, never upgrade half-way
+            use_large_page_cache()
     begin_write()
     _finish(batch, inserted, touched)
     db.session.commit()
