@@ -2,9 +2,10 @@
 
 On a copy of the benchmark database (a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so the
 page benchmark keeps its data: writes a sales CSV of 1,000,000 lines dated in the current quarter for the scale
-dealers, imports it with `flask import-sales` (checked completely, then inserted), twice with different invoices so
-that the quarter holds more than 2,000,000 lines, then times recomputing every statement of that quarter. Targets:
-an import under 60 s, the recompute under 10 s. Writes instance/bench-batch-<backend>.json.
+dealers, imports it through its two jobs (the check, then the import after confirmation), each timed, twice with
+different invoices so that the quarter holds more than 2,000,000 lines, then times recomputing every statement of
+that quarter. Targets: an import (check and import together) under 60 s, the recompute under 10 s. Writes
+instance/bench-batch-<backend>.json.
 """
 
 from __future__ import annotations
@@ -16,15 +17,41 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BIN, ROOT, bench_env, dealer_count, flask
+from bench import ROOT, bench_env, dealer_count, flask
 
+IMPORT = """
+import sys, time
+from pathlib import Path
+import sqlalchemy as sa
+from portal import create_app
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.rebates import imports
+app = create_app()
+with app.app_context():
+    actor = db.session.execute(sa.select(User).where(User.email == "admin@demo.test")).scalar_one()
+    started = time.monotonic()
+    batch = imports.start_sales_import(actor, Path(sys.argv[1]).name, Path(sys.argv[1]).read_bytes())
+    db.session.info.pop(imports.JOBS_PENDING, None)  # the jobs run here, one after the other, timed
+    db.session.commit()
+    imports.check_sales_import(batch.id)
+    checked = time.monotonic()
+    db.session.refresh(batch)
+    imports.confirm_sales_import(actor, batch)
+    db.session.info.pop(imports.JOBS_PENDING, None)
+    db.session.commit()
+    confirmed = time.monotonic()
+    imports.run_sales_import(batch.id)
+    db.session.refresh(batch)
+    assert batch.status is imports.ImportStatus.IMPORTED, batch.status
+    print(f"RESULT {batch.imported_rows or batch.new_rows} {checked - started:.2f} {time.monotonic() - confirmed:.2f}")
+"""
 RECOMPUTE = """
 import time
 from portal import create_app
@@ -115,13 +142,17 @@ def main() -> int:
             for number in range(args.imports):
                 csv_path = Path(folder) / f"sales-{number}.csv"
                 write_sales_csv(csv_path, codes, args.lines, str(number))
-                started = time.monotonic()
-                subprocess.run([str(BIN / "flask"), "import-sales", str(csv_path), "--as", "admin@demo.test"],  # noqa: S603
-                               check=True, env=copy_env, cwd=ROOT)  # fmt: skip
-                seconds = time.monotonic() - started
+                out = subprocess.run([sys.executable, "-c", IMPORT, str(csv_path)], check=True, env=copy_env,  # noqa: S603
+                                     cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
+                rows, checked, imported = out.split("RESULT ")[1].split()
                 size = csv_path.stat().st_size
-                report["imports"].append({"lines": args.lines, "bytes": size, "seconds": round(seconds, 1)})  # type: ignore[attr-defined]
-                print(f"import of {args.lines:,} lines ({size / 1e6:.0f} MB): {seconds:.1f} s (target < 60 s)")
+                total = round(float(checked) + float(imported), 1)
+                row = {"lines": args.lines, "imported": int(rows), "bytes": size, "check_seconds": float(checked),
+                       "import_seconds": float(imported), "seconds": total}  # fmt: skip
+                report["imports"].append(row)  # type: ignore[attr-defined]
+                print(f"{args.lines:,} lines ({size / 1e6:.0f} MB): checked in {row['check_seconds']:.1f} s, "
+                      f"imported in {row['import_seconds']:.1f} s after confirmation, {row['seconds']:.1f} s in all "
+                      "(target < 60 s)")  # fmt: skip
         out = subprocess.run([sys.executable, "-c", RECOMPUTE], check=True, env=copy_env, cwd=ROOT,  # noqa: S603
                              capture_output=True, text=True).stdout  # fmt: skip
         lines, statements, seconds = out.split("RESULT ")[1].split()
