@@ -204,6 +204,7 @@ def test_a_file_with_errors_imports_nothing_and_reports_line_numbers(app: Flask,
             f"{world.own_dealer},{day},5,1,Compressors,A-1",
             f"{world.own_dealer},{future},5,1,Compressors,A-8",
             f"{world.own_dealer},{day},5,1,Compressors,",
+            f"{world.own_dealer},{day},5,²,Compressors,A-11",  # a digit to isdigit(), not to int()
         ],
     )
     location = upload_sales(client, content)
@@ -213,7 +214,7 @@ def test_a_file_with_errors_imports_nothing_and_reports_line_numbers(app: Flask,
         )
     run_jobs(app)
     page = text_of(client.get(location).get_data(as_text=True))
-    assert "8 errors: nothing was imported" in page
+    assert "9 errors: nothing was imported" in page
     for line, message in (
         ("3 dealer_code", "Unknown dealer code, or not in your portfolio."),
         ("4 date", "Write the date as YYYY-MM-DD."),
@@ -223,6 +224,7 @@ def test_a_file_with_errors_imports_nothing_and_reports_line_numbers(app: Flask,
         ("8 invoice_ref", "Repeats the invoice of line 2."),
         ("9 date", "This date is in the future."),
         ("10 invoice_ref", "Give the invoice reference"),
+        ("11 units", "Units must be a whole number, zero or more."),
     ):
         assert f"{line} {message}" in page, line
     assert "Import" not in re.findall(r"<button[^>]*>([^<]*)</button>", client.get(location).get_data(as_text=True))

@@ -153,12 +153,21 @@ class _Checker:
         self.open_now = _PeriodRef.of(open_now) if open_now else None
         self.today = company_today()
         self.seen: dict[tuple[int, str], int] = {}
+        self.period_by_day: dict[date, _PeriodRef | None] = {}
+        self.dates: dict[str, date | None] = {}
 
     def period_of(self, day: date) -> _PeriodRef | None:
-        for period in self.periods:
-            if period.starts_on <= day <= period.ends_on:
-                return period
-        return None
+        if day not in self.period_by_day:
+            self.period_by_day[day] = next(
+                (period for period in self.periods if period.starts_on <= day <= period.ends_on), None
+            )
+        return self.period_by_day[day]
+
+    def date_of(self, text: str) -> date | None:
+        """A file has a few hundred distinct dates in a million lines: each is parsed once."""
+        if text not in self.dates:
+            self.dates[text] = _parse_date(text)
+        return self.dates[text]
 
     def lines(self, content: bytes) -> Iterator[ParsedLine]:
         try:
@@ -188,7 +197,7 @@ class _Checker:
         dealer = self.dealers.get(cells.get("dealer_code", "").strip().upper())
         if dealer is None:
             error(line, "dealer_code", _("Unknown dealer code, or not in your portfolio."))
-        sold_on = _parse_date(cells.get("date", ""))
+        sold_on = self.date_of(cells.get("date", ""))
         period = None
         if sold_on is None:
             error(line, "date", _("Write the date as YYYY-MM-DD."))
@@ -211,9 +220,7 @@ class _Checker:
                 error(line, "amount", _("Enter an amount above zero in the dealer's currency (%(currency)s).",
                                         currency=dealer.currency))  # fmt: skip
         units_text = cells.get("units", "").strip().replace(",", "")
-        units = int(units_text) if units_text.isdigit() and int(units_text) < MAX_UNITS else -1
-        if units_text == "":
-            units = 0
+        units = _whole_number(units_text) if units_text else 0
         if units < 0:
             error(line, "units", _("Units must be a whole number, zero or more."))
         reference = cells.get("invoice_ref", "").strip()
@@ -233,6 +240,18 @@ class _Checker:
         booked = period if period.is_open else self.open_now
         assert booked is not None
         return ParsedLine(line, dealer.id, period.id, booked.id, sold_on, amount, units, product_line, reference)
+
+
+def _whole_number(text: str) -> int:
+    """Digits only (no sign, no underscores), below MAX_UNITS; -1 otherwise. Some characters count as digits
+    for isdigit() but not for int(), superscripts for one."""
+    if not text.isdigit():
+        return -1
+    try:
+        number = int(text)
+    except ValueError:
+        return -1
+    return number if number < MAX_UNITS else -1
 
 
 def _parse_date(text: str) -> date | None:
