@@ -16,9 +16,9 @@ from sqlalchemy.engine import Connection, Engine
 from portal.extensions import db
 
 WRITE_INTENT = "portal_write_intent"
-PAGE_CACHE_KIB = 8 * 1024  # each connection's SQLite page cache (the default is 2 MiB)
-LARGE_PAGE_CACHE_KIB = 256 * 1024
-LARGE_PAGE_CACHE = "portal_large_page_cache"
+SQLITE_CACHE_KIB = 8 * 1024  # each connection's SQLite page cache (the default is 2 MiB)
+LARGE_SQLITE_CACHE_KIB = 256 * 1024
+LARGE_SQLITE_CACHE = "portal_large_sqlite_cache"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -54,7 +54,7 @@ def begin_write() -> None:
     session.connection(execution_options={WRITE_INTENT: True})
 
 
-def use_large_page_cache() -> None:
+def use_large_sqlite_cache() -> None:
     """SQLite: a big page cache for the rest of this transaction, given back when its connection returns to the pool.
 
     A bulk insert touches index pages all over the file; with a small cache they are spilled and written again many
@@ -62,8 +62,8 @@ def use_large_page_cache() -> None:
     """
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(f"PRAGMA cache_size=-{LARGE_PAGE_CACHE_KIB}")
-        connection.info[LARGE_PAGE_CACHE] = True  # the pooled connection's own dictionary, seen at check-in
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{LARGE_SQLITE_CACHE_KIB}")
+        connection.info[LARGE_SQLITE_CACHE] = True  # the pooled connection's own dictionary, seen at check-in
 
 
 def contains_pattern(text: str) -> str:
@@ -88,14 +88,14 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:
-        if dbapi_connection is not None and record.info.pop(LARGE_PAGE_CACHE, False):
+        if dbapi_connection is not None and record.info.pop(LARGE_SQLITE_CACHE, False):
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")  # frees the pages above it
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # frees the pages above it
             cursor.close()
 
     @event.listens_for(engine, "begin")

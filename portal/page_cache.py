@@ -97,12 +97,15 @@ def watch_writes(engine: Engine) -> None:
 
 def _note_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
     head = statement.lstrip()[:10].upper()
-    if head.startswith(WRITE_VERBS) or (
-        head.startswith("WITH") and any(f"{verb} " in statement.upper() for verb in WRITE_VERBS[:3])
-    ):
+    if head.startswith(WRITE_VERBS) or (head.startswith("WITH") and _writes_after_with(statement.upper())):
         connection.info[WROTE] = True
         if head.startswith("DROP") and DataGeneration.__tablename__ in statement:  # a downgrade removes it
             _engines_with_table.discard(connection.engine)
+
+
+def _writes_after_with(statement: str) -> bool:
+    """A common table expression in front of an INSERT, UPDATE or DELETE."""
+    return any(f"{verb} " in statement for verb in ("INSERT", "UPDATE", "DELETE"))
 
 
 def _forget_write(connection: Connection) -> None:
@@ -181,6 +184,7 @@ def cached_page(view: View) -> View:
         if _storable(response):
             headers = tuple((name, value) for name, value in response.headers.items() if name.lower() != "set-cookie")
             body = response.get_data()
+            # The key again: rendering may have put the session's first CSRF token in the session.
             cache.put(page_key(), CachedPage(generation, time.monotonic() + cache.seconds, body, headers))
             response.headers["X-Page-Cache"] = "miss"
         return response

@@ -156,7 +156,7 @@ def test_the_store_keeps_only_the_most_recently_used_pages() -> None:
 def test_a_bulk_writers_large_sqlite_page_cache_is_given_back_with_its_connection(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from portal.database import LARGE_PAGE_CACHE_KIB, PAGE_CACHE_KIB, begin_write, use_large_page_cache
+    from portal.database import LARGE_SQLITE_CACHE_KIB, SQLITE_CACHE_KIB, begin_write, use_large_sqlite_cache
 
     url = fresh_database_url("sqlite", "large_cache", tmp_path_factory)
     app = build_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection, reused
@@ -166,12 +166,12 @@ def test_a_bulk_writers_large_sqlite_page_cache_is_given_back_with_its_connectio
             def cache_size() -> int:
                 return int(db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one())
 
-            assert cache_size() == -PAGE_CACHE_KIB
+            assert cache_size() == -SQLITE_CACHE_KIB
             db.session.commit()
             begin_write()
-            use_large_page_cache()
-            assert cache_size() == -LARGE_PAGE_CACHE_KIB
+            use_large_sqlite_cache()
+            assert cache_size() == -LARGE_SQLITE_CACHE_KIB
             db.session.commit()  # the connection goes back to the pool
-            assert cache_size() == -PAGE_CACHE_KIB
+            assert cache_size() == -SQLITE_CACHE_KIB
     finally:
         dispose_app(app)

@@ -24,7 +24,7 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import UnreadableFile, decode_csv
-from portal.database import begin_write, use_large_page_cache
+from portal.database import begin_write, use_large_sqlite_cache
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import company_today, current_period, visible_dealers
 from portal.extensions import db
@@ -267,34 +267,33 @@ def _parse_date(text: str) -> date | None:
 def _existing(chunk: list[ParsedLine]) -> set[tuple[int, str]]:
     """The chunk's (dealer, invoice) pairs already imported: one probe of the unique index per pair (two IN lists
     would probe every dealer of the chunk with every invoice of it). Written as driver SQL: SQLAlchemy would compile
-    a VALUES list of a thousand pairs again for every chunk."""
+    a VALUES list of a thousand pairs again for every chunk, and psycopg parses a short statement only once."""
     pairs = sorted({(line.dealer_id, line.invoice_ref) for line in chunk})
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":  # two arrays: a short statement psycopg parses once
-        table = SalesLine.__tablename__
-        statement = (
-            f"SELECT {table}.dealer_id, {table}.invoice_ref FROM {table} "  # noqa: S608 - constant names only
-            "JOIN unnest(%s::integer[], %s::text[]) AS wanted (dealer_id, invoice_ref) "
-            f"ON {table}.dealer_id = wanted.dealer_id AND {table}.invoice_ref = wanted.invoice_ref"
-        )
-        found = connection.exec_driver_sql(statement, ([pair[0] for pair in pairs], [pair[1] for pair in pairs]))
-        return {(int(dealer_id), str(reference)) for dealer_id, reference in found}
-    statement = _existing_statement(len(pairs), connection.dialect.paramstyle)
-    parameters = tuple(value for pair in pairs for value in pair)
+    if connection.dialect.name == "postgresql":
+        statement = EXISTING_FROM_ARRAYS
+        parameters: tuple[object, ...] = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
+    else:
+        statement = _existing_from_values(len(pairs))
+        parameters = tuple(value for pair in pairs for value in pair)
     found = connection.exec_driver_sql(statement, parameters)
     return {(int(dealer_id), str(reference)) for dealer_id, reference in found}
 
 
+_EXISTING_SELECT = (
+    "SELECT sales_lines.dealer_id, sales_lines.invoice_ref FROM sales_lines JOIN {wanted} "
+    "ON sales_lines.dealer_id = wanted.dealer_id AND sales_lines.invoice_ref = wanted.invoice_ref"
+)
+EXISTING_FROM_ARRAYS = _EXISTING_SELECT.format(
+    wanted="unnest(%s::integer[], %s::text[]) AS wanted (dealer_id, invoice_ref)"
+)
+
+
 @functools.cache
-def _existing_statement(pairs: int, paramstyle: str) -> str:
-    marker = "?" if paramstyle == "qmark" else "%s"
-    rows = ", ".join([f"({marker}, {marker})"] * pairs)
-    table = SalesLine.__tablename__
-    return (
-        f"WITH wanted (dealer_id, invoice_ref) AS (VALUES {rows}) "  # noqa: S608 - markers only, values are bound
-        f"SELECT {table}.dealer_id, {table}.invoice_ref FROM {table} JOIN wanted "
-        f"ON {table}.dealer_id = wanted.dealer_id AND {table}.invoice_ref = wanted.invoice_ref"
-    )
+def _existing_from_values(pairs: int) -> str:
+    """SQLite: the pairs as a VALUES list of bound markers, one statement text per chunk size."""
+    rows = ", ".join(["(?, ?)"] * pairs)
+    return f"WITH wanted (dealer_id, invoice_ref) AS (VALUES {rows}) " + _EXISTING_SELECT.format(wanted="wanted")
 
 
 def _chunks(lines: Iterator[ParsedLine]) -> Iterator[list[ParsedLine]]:
@@ -423,7 +422,7 @@ def run_sales_import(import_id: int) -> str:
         db.session.commit()
         return "failed"
     batch.total_rows = report.total
-    use_large_page_cache()
+    use_large_sqlite_cache()
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     done = 0
     for chunk in _chunks(iter(lines)):
@@ -449,7 +448,7 @@ def run_sales_import(import_id: int) -> str:
             batch.rows_done = done
             db.session.commit()
             begin_write()  # SQLite: the next chunks hold the write lock from their start, never upgrade half-way
-            use_large_page_cache()
+            use_large_sqlite_cache()
     begin_write()
     # Counted afterwards, not from the statements: a retry after a crash counts what the first run added too.
     inserted = db.session.execute(select(func.count()).where(SalesLine.import_id == batch.id)).scalar_one()

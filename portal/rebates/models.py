@@ -178,7 +178,7 @@ class SalesImport(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     uploaded_by: Mapped[User] = relationship(lazy="joined")
-    # The file in a row of its own: progress is committed every thousand lines, and SQLite rewrites a whole row,
+    # The file in a row of its own: progress is committed while the import runs, and SQLite rewrites a whole row,
     # a 50 MB file included, on every update of it.
     upload: Mapped[SalesImportFile] = relationship(cascade="all, delete-orphan", single_parent=True)
 
