@@ -100,5 +100,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # asked for no transaction: each statement stands alone (a cached page's generation check)
         immediate = connection.get_execution_options().get(WRITE_INTENT, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

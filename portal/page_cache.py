@@ -3,10 +3,16 @@
 The heavy read pages (a dealer's dashboard and statement, the claim queue) are asked for again and again while
 nothing they show has changed. Every transaction that writes raises one generation number in the same commit, by
 whatever route it writes (a request, a background job, a command); a page is served from memory only while the
-generation it was rendered under is still the current one, to the same login session, in the same language, time
-zone and company day, with no message waiting to be flashed, and for at most PAGE_CACHE_SECONDS (which also keeps
-the CSRF tokens in its forms young). Everything else is rendered afresh. PAGE_CACHE_ENTRIES=0 turns it off; the
-test configuration does, except in the tests of the cache itself.
+generation it was rendered under is still the current one, to the same login session, in the same language and
+company day, with no message waiting to be flashed, and for at most PAGE_CACHE_SECONDS (which also keeps the CSRF
+tokens in its forms young). Everything else is rendered afresh. PAGE_CACHE_ENTRIES=0 turns it off; the test
+configuration does, except in the tests of the cache itself.
+
+A stored page is looked for before the logged-in user is loaded, with one read of the generation outside any
+transaction: the session's token names the user, and while the generation holds, that user's row (role, language,
+time zone, active or not, temporary password) is the one the page was rendered for, so the access checks it passed
+then still pass. On PostgreSQL this makes a hit one round trip instead of four (BEGIN, the user, the generation,
+ROLLBACK).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from portal.web import wants_fragment
 
 View = TypeVar("View", bound=Callable[..., Any])
 WROTE = "portal_wrote"
+CACHED_VIEW = "portal_cached_page"
+SESSION_LOGIN_KEY = "_user_id"  # where Flask-Login keeps what User.get_id gave: the session token
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "TRUNCATE", "MERGE")
 MAX_PAGE_BYTES = 512 * 1024
 _engines_with_table: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -67,6 +75,10 @@ class PageCache:
                 return None
             self._pages.move_to_end(key)
             return page
+
+    def __contains__(self, key: tuple[object, ...]) -> bool:
+        with self._lock:
+            return key in self._pages
 
     def put(self, key: tuple[object, ...], page: CachedPage) -> None:
         with self._lock:
@@ -137,59 +149,84 @@ def _generation_table_exists(connection: Connection, cursor: Any) -> bool:
     return row is not None and row[0] is not None
 
 
+GENERATION_SQL = f"SELECT value FROM {DataGeneration.__tablename__} WHERE id = 1"  # noqa: S608 - a constant
+
+
 def current_generation() -> int | None:
-    """Read in the request's own transaction, before anything the page shows."""
-    statement = f"SELECT value FROM {DataGeneration.__tablename__} WHERE id = 1"  # noqa: S608 - a constant
-    return db.session.connection().exec_driver_sql(statement).scalar_one_or_none()
+    """Read in the request's own transaction, before anything the page shows: the page is at least this new."""
+    return db.session.connection().exec_driver_sql(GENERATION_SQL).scalar_one_or_none()
 
 
-def page_key() -> tuple[object, ...]:
-    """Everything a cached page may differ by besides the data: who, which session, language, zone, day, fragment."""
-    from flask_babel import get_locale, get_timezone
+def generation_outside_transaction() -> int | None:
+    """One statement in autocommit mode: no BEGIN and no ROLLBACK around it, and the session left untouched."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.exec_driver_sql(GENERATION_SQL).scalar_one_or_none()
 
+
+def page_key() -> tuple[object, ...] | None:
+    """Everything a page may differ by besides the data; None without a login session.
+
+    The language and time zone follow from the user's row (fixed by the token while the generation holds), the
+    language chosen in the session, or the browser's Accept-Language, so those stand in for them.
+    """
     from portal.dealers.services import company_today
 
+    token = session.get(SESSION_LOGIN_KEY)
+    if not isinstance(token, str):
+        return None
     return (
         request.path,
         request.query_string,
         wants_fragment(),
         request.headers.get("HX-Target", ""),
-        current_user.id,
-        current_user.session_token,
-        str(get_locale()),
-        str(get_timezone()),
+        token,
+        session.get("locale"),
+        request.headers.get("Accept-Language", ""),
         company_today().isoformat(),
         session.get("csrf_token"),
     )
 
 
+def serve_unchanged_page() -> Response | None:
+    """Before the user is loaded (registered right after the idle-session check): a stored page, if still current."""
+    if request.method != "GET" or request.endpoint is None or "_flashes" in session:
+        return None
+    if not getattr(current_app.view_functions.get(request.endpoint), CACHED_VIEW, False):
+        return None
+    cache: PageCache | None = current_app.extensions.get("page_cache")
+    if cache is None or not cache.enabled or (key := page_key()) is None or key not in cache:
+        return None
+    generation = generation_outside_transaction()
+    page = cache.get(key, generation) if generation is not None else None
+    if page is None:
+        return None
+    response = Response(page.body, status=200)
+    response.headers.clear()
+    response.headers.extend(page.headers)
+    response.headers["X-Page-Cache"] = "hit"
+    return response
+
+
 def cached_page(view: View) -> View:
-    """Serve the view's page from memory while nothing was written since it was rendered (see the module's note)."""
+    """Store the view's page for serve_unchanged_page (see the module's note); the view runs on every miss."""
 
     @functools.wraps(view)
-    def serve(*args: Any, **kwargs: Any) -> Any:
+    def render_and_store(*args: Any, **kwargs: Any) -> Any:
         cache: PageCache | None = current_app.extensions.get("page_cache")
         if cache is None or not cache.enabled or request.method != "GET" or not current_user.is_authenticated:
             return view(*args, **kwargs)
         if "_flashes" in session or (generation := current_generation()) is None:
             return view(*args, **kwargs)
-        page = cache.get(page_key(), generation)
-        if page is not None:
-            response = Response(page.body, status=200)
-            response.headers.clear()
-            response.headers.extend(page.headers)
-            response.headers["X-Page-Cache"] = "hit"
-            return response
         response = make_response(view(*args, **kwargs))
-        if _storable(response):
+        # The key after rendering: rendering may have put the session's first CSRF token in the session.
+        if _storable(response) and (key := page_key()) is not None:
             headers = tuple((name, value) for name, value in response.headers.items() if name.lower() != "set-cookie")
-            body = response.get_data()
-            # The key again: rendering may have put the session's first CSRF token in the session.
-            cache.put(page_key(), CachedPage(generation, time.monotonic() + cache.seconds, body, headers))
+            cache.put(key, CachedPage(generation, time.monotonic() + cache.seconds, response.get_data(), headers))
             response.headers["X-Page-Cache"] = "miss"
         return response
 
-    return serve  # type: ignore[return-value]
+    setattr(render_and_store, CACHED_VIEW, True)
+    return render_and_store  # type: ignore[return-value]
 
 
 def _storable(response: Response) -> bool:

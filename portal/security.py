@@ -11,8 +11,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import Select, bindparam, select
 
+from portal import page_cache
 from portal.access import enforce_route_access
 from portal.extensions import db, htmx, login_manager
+from portal.page_cache import SESSION_LOGIN_KEY
 from portal.web import redirect_to, refuse_nul_bytes
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -41,6 +43,8 @@ def init_app(app: Flask) -> None:
 
     app.before_request(refuse_nul_bytes)
     app.before_request(end_idle_session)
+    # Between the idle check and the access checks: a stored page needs neither the user's row nor a transaction.
+    app.before_request(page_cache.serve_unchanged_page)
     app.before_request(enforce_route_access)
     app.before_request(require_password_change)
     app.after_request(_set_security_headers)
@@ -67,8 +71,11 @@ ACTIVITY_STAMP_SECONDS = 60
 
 
 def end_idle_session() -> Response | None:
-    """Log out a session that has been idle longer than IDLE_TIMEOUT_MINUTES; count only real activity."""
-    if not current_user.is_authenticated:
+    """Log out a session that has been idle longer than IDLE_TIMEOUT_MINUTES; count only real activity.
+
+    Judged by the session alone, without loading the user: a stored page may then be served without the user too.
+    """
+    if SESSION_LOGIN_KEY not in session:
         return None
     now = time.time()
     last = session.get(LAST_ACTIVITY)

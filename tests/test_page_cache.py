@@ -3,18 +3,22 @@ nothing was written since it was rendered, whoever wrote it and however, and onl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
+from portal.accounts.models import DealerRole, User
 from portal.core.models import DataGeneration
-from portal.dealers.models import Dealer
+from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
-from portal.page_cache import CachedPage, PageCache
+from portal.page_cache import GENERATION_SQL, CachedPage, PageCache
+from portal.security import LAST_ACTIVITY
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 from tests.factories import World, make_world
 
@@ -141,6 +145,75 @@ def test_a_page_expires_after_its_time(cached: tuple[Flask, World], monkeypatch:
     assert dashboard(client)[0] == "hit"
     clock[0] += 2
     assert dashboard(client)[0] == "miss"
+
+
+def test_a_hit_is_one_read_of_the_generation_outside_any_transaction(cached: tuple[Flask, World]) -> None:
+    """No BEGIN, no user row, no ROLLBACK: on PostgreSQL each of those is a round trip to the server."""
+    app, world = cached
+    client = app.test_client()
+    log_in(client, world.emails["dealer_owner"])
+    assert dashboard(client)[0] == "miss"
+    statements: list[tuple[str, bool]] = []
+
+    def record(_connection: object, cursor: Any, statement: str, *_args: object) -> None:
+        driver_connection = cursor.connection  # sqlite3's or psycopg's own: what the server is really told
+        if hasattr(driver_connection, "autocommit") and not hasattr(driver_connection, "in_transaction"):
+            outside = driver_connection.autocommit is True
+        else:
+            outside = not driver_connection.in_transaction
+        statements.append((statement, outside))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert dashboard(client)[0] == "hit"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == [(GENERATION_SQL, True)]
+
+
+@pytest.mark.parametrize("change", ["deactivate", "terminate dealer", "temporary password", "demote"])
+def test_a_stored_page_is_never_served_after_the_users_access_changed(cached: tuple[Flask, World], change: str) -> None:
+    """The hit is served before the user is loaded: any change to who they are is a write, so it is not a hit."""
+    app, world = cached
+    client = app.test_client()
+    log_in(client, world.emails["dealer_owner"])
+    dashboard(client)
+    assert dashboard(client)[0] == "hit"
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        if change == "deactivate":
+            user.active = False
+        elif change == "terminate dealer":
+            user.dealer.status = DealerStatus.TERMINATED
+        elif change == "temporary password":
+            user.must_change_password = True
+        else:
+            user.dealer_role = DealerRole.STAFF
+        db.session.commit()
+        db.session.remove()
+    response = client.get("/dealer/")
+    assert response.headers.get("X-Page-Cache") != "hit"
+    if change == "demote":  # staff may read the dashboard too, but it is rendered for them afresh
+        assert response.status_code == 200
+    elif change == "temporary password":
+        assert response.status_code in (302, 303) and response.headers["Location"].endswith("/account")
+    else:
+        assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def test_an_idle_session_ends_before_a_stored_page_is_served(cached: tuple[Flask, World]) -> None:
+    app, world = cached
+    client = app.test_client()
+    log_in(client, world.emails["dealer_owner"])
+    dashboard(client)
+    assert dashboard(client)[0] == "hit"
+    with client.session_transaction() as session:
+        session[LAST_ACTIVITY] = time.time() - app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 5
+    response = client.get("/dealer/")
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+    assert client.get("/dealer/").status_code in (302, 303)  # logged out for good
 
 
 def test_the_store_keeps_only_the_most_recently_used_pages() -> None:

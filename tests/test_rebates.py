@@ -271,6 +271,41 @@ def test_clean_file_is_checked_then_imported_on_confirmation_and_never_twice(app
         assert statement(world.own_dealer, world.current_period).sales == 95_500_000
 
 
+def test_a_file_bigger_than_a_block_is_imported_block_by_block_skipping_what_is_there(
+    app: Flask, world: World, login, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Blocks of two lines, sorted into index order, one invoice already imported in the middle of the file."""
+    monkeypatch.setattr("portal.rebates.imports.PROGRESS_LINES", 2)
+    client = login("manager")
+    day = first_day(app, world).isoformat()
+    first = upload_sales(client, sales_file(world, [f"{world.own_dealer},{day},100,1,Controls,BLK-3"]))
+    run_jobs(app)
+    client.post(first + "/confirm")
+    run_jobs(app)
+    rows = [
+        f"{world.second_dealer},{day},200,1,Controls,BLK-1",
+        f"{world.own_dealer},{day},300,1,Controls,BLK-5",
+        f"{world.own_dealer},{day},100,1,Controls,BLK-3",  # already there: skipped, not counted twice
+        f"{world.second_dealer},{day},400,1,Controls,BLK-2",
+        f"{world.own_dealer},{day},500,1,Controls,BLK-4",
+    ]
+    location = upload_sales(client, sales_file(world, rows))
+    run_jobs(app)
+    assert "Already imported, will be skipped 1" in text_of(client.get(location).get_data(as_text=True))
+    client.post(location + "/confirm")
+    run_jobs(app)
+    assert "4 lines added, 1 already there." in text_of(client.get(location).get_data(as_text=True))
+    with app.app_context():
+        imported = dict(
+            db.session.execute(
+                select(SalesLine.invoice_ref, SalesLine.amount).where(SalesLine.invoice_ref.like("BLK-%"))
+            ).all()
+        )
+        assert imported == {"BLK-1": 20_000, "BLK-2": 40_000, "BLK-3": 10_000, "BLK-4": 50_000, "BLK-5": 30_000}
+        batch = db.session.execute(select(SalesImport).order_by(SalesImport.id.desc())).scalars().first()
+        assert batch.rows_done == batch.total_rows == 5 and batch.imported_rows == 4
+
+
 def test_gb18030_files_with_chinese_headers_are_read(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     day = first_day(app, world).isoformat()
