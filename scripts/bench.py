@@ -119,7 +119,8 @@ def log_in(base: str, email: str) -> str:
 
 
 def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, script: str) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url]
+    threads = "-t2" if connections >= 2 else "-t1"  # wrk wants no more threads than connections
+    command = ["wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url]
     if cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603
