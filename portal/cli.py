@@ -1,4 +1,5 @@
-"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, send-mail, cleanup-evidence."""
+"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, audit seal/verify, send-mail,
+cleanup-evidence."""
 
 from __future__ import annotations
 
@@ -75,6 +76,31 @@ def init_app(app: Flask) -> None:
         huey_of(current_app).create_consumer(workers=workers, worker_type="thread", periodic=True).run()
 
     app.cli.add_command(jobs_group)
+
+    audit_group = AppGroup("audit", help="The audit trail's hash chain.")
+
+    @audit_group.command("seal")
+    def audit_seal_command() -> None:
+        """Seal the audit events not sealed yet (the job does it every minute)."""
+        from portal.audit.chain import seal_pending_events
+
+        click.echo(f"{seal_pending_events()} audit events sealed.")
+
+    @audit_group.command("verify")
+    def audit_verify_command() -> None:
+        """Recompute the chain from the events; exit 1 if an event was changed or deleted after sealing."""
+        from portal.audit.chain import verify_audit_chain
+
+        report = verify_audit_chain()
+        click.echo(f"{report.events_checked} sealed events and {report.seals_checked} seals checked; "
+                   f"{report.unsealed} events waiting to be sealed.")  # fmt: skip
+        for problem in report.problems:
+            click.echo(f"PROBLEM: {problem}")
+        if not report.intact:
+            raise SystemExit(1)
+        click.echo(f"The chain is intact. Its latest hash: {report.latest_hash}")
+
+    app.cli.add_command(audit_group)
 
     @app.cli.command("send-mail")
     @click.option("--loop", is_flag=True, help="Keep delivering until stopped.")

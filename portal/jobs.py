@@ -75,6 +75,13 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         return count
 
+    @huey.periodic_task(crontab(minute="*"), name="seal_audit_events")
+    @in_app
+    def seal_audit_events_periodically() -> int:
+        from portal.audit.chain import seal_pending_events
+
+        return seal_pending_events()
+
     @huey.task(name="check_sales_import")
     @in_app
     def check_sales_import_task(import_id: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -28,5 +28,23 @@ class AuditEvent(db.Model):
     subject_label: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # Set when the event is sealed (portal.audit.chain): its place in the chain and the hash of the chain up to it.
+    chain_position: Mapped[int | None] = mapped_column(Integer, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class AuditSeal(db.Model):
+    """One batch of events sealed together: the chain's hash before and after it, so a verifier can tell a batch
+    whose events were edited, removed or re-hashed from one that is whole."""
+
+    __tablename__ = "audit_seals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Unique: two sealers at once cannot both continue the chain from the same place.
+    first_position: Mapped[int] = mapped_column(Integer, unique=True)
+    last_position: Mapped[int] = mapped_column(Integer)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64))
