@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := portal
 
-.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse
+.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,10 @@ bench-cold: setup magic-deps bench-deps
 # Two imports of a 1,000,000-line sales CSV and the recompute of the quarter, on a copy of the scale data.
 bench-batch: setup magic-deps
 	$(BIN)/python scripts/bench_batch.py
+
+# Failed logins for an unknown and a known address: same answer, same time (medians within a tenth).
+login-timing: setup magic-deps
+	$(BIN)/python scripts/login_timing.py
 
 # Lighthouse 12.2.3 (npm) in Debian's Chromium: performance >= 0.95 and accessibility 1.0 on three pages.
 lighthouse: setup magic-deps browser-deps

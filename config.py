@@ -53,6 +53,8 @@ class Config:
 
     # Sessions end after this long without activity (polling the notification bell does not count).
     IDLE_TIMEOUT_MINUTES = 60
+    # And after this long whatever the activity: a login lasts a working day at most.
+    SESSION_LIFETIME_HOURS = 12
 
     # Email: links in messages point here; SMTP delivers the outbox.
     PORTAL_BASE_URL = "http://127.0.0.1:5000"

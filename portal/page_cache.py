@@ -188,7 +188,7 @@ def page_key() -> tuple[object, ...] | None:
 
 
 def serve_unchanged_page() -> Response | None:
-    """Before the user is loaded (registered right after the idle-session check): a stored page, if still current."""
+    """Before the user is loaded (registered right after the stale-session check): a stored page, if still current."""
     if request.method != "GET" or request.endpoint is None or "_flashes" in session:
         return None
     if not getattr(current_app.view_functions.get(request.endpoint), CACHED_VIEW, False):

@@ -42,8 +42,8 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
 
     app.before_request(refuse_nul_bytes)
-    app.before_request(end_idle_session)
-    # Between the idle check and the access checks: a stored page needs neither the user's row nor a transaction.
+    app.before_request(end_stale_session)
+    # After the stale-session check, before the access checks: a stored page needs no user row and no transaction.
     app.before_request(page_cache.serve_unchanged_page)
     app.before_request(enforce_route_access)
     app.before_request(require_password_change)
@@ -66,24 +66,41 @@ PASSWORD_CHANGE_ENDPOINTS = frozenset(
 # Requests a page makes by itself (the bell's polling): they must not keep an idle session alive.
 PASSIVE_ENDPOINTS = frozenset({"notifications.bell", "static", "core.healthz"})
 LAST_ACTIVITY = "last_activity"
+LOGGED_IN_AT = "logged_in_at"
 # The stamp is refreshed at most this often: a page a second would otherwise re-sign and resend the cookie each time.
 ACTIVITY_STAMP_SECONDS = 60
 
 
-def end_idle_session() -> Response | None:
-    """Log out a session that has been idle longer than IDLE_TIMEOUT_MINUTES; count only real activity.
+def start_session_clock() -> None:
+    """At login: the moment the absolute session lifetime counts from, and the first activity."""
+    now = int(time.time())
+    session[LOGGED_IN_AT] = now
+    session[LAST_ACTIVITY] = now
+
+
+def end_stale_session() -> Response | None:
+    """Log out a session idle longer than IDLE_TIMEOUT_MINUTES (counting only real activity), or older than
+    SESSION_LIFETIME_HOURS whatever its activity: a stolen cookie stops working within a working day.
 
     Judged by the session alone, without loading the user: a stored page may then be served without the user too.
+    A login session without its start time (from before the lifetime existed) is ended too.
     """
     if SESSION_LOGIN_KEY not in session:
         return None
     now = time.time()
     last = session.get(LAST_ACTIVITY)
-    if isinstance(last, int | float) and now - last > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+    started = session.get(LOGGED_IN_AT)
+    lifetime = current_app.config["SESSION_LIFETIME_HOURS"]
+    too_old = not isinstance(started, int | float) or not 0 <= now - started <= lifetime * 3600
+    idle = isinstance(last, int | float) and now - last > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+    if too_old or idle:
         logout_user()
         session.clear()
         if request.endpoint in PASSIVE_ENDPOINTS or declared_access_or_none(request.endpoint) is not None:
-            flash(_l("You were logged out after a while without activity. Please log in again."), "info")
+            if too_old:
+                flash(_l("Your session ended after %(hours)s hours. Please log in again.", hours=lifetime), "info")
+            else:
+                flash(_l("You were logged out after a while without activity. Please log in again."), "info")
             return _unauthorized()
         return None
     if request.endpoint not in PASSIVE_ENDPOINTS and not (

@@ -247,3 +247,57 @@ def test_logged_in_user_visiting_login_goes_home(client: FlaskClient, world: Wor
     response = client.get("/login")
     assert response.status_code == 303
     assert response.headers["Location"] == "/mediation/"
+
+
+def test_a_session_ends_after_its_lifetime_however_active(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("portal.security.time.time", lambda: clock[0])
+    log_in(client, world.emails["manager"])
+    lifetime = app.config["SESSION_LIFETIME_HOURS"] * 3600
+    while clock[0] + 50 * 60 < 1_000_000.0 + lifetime:  # busy all day, never idle
+        clock[0] += 50 * 60
+        assert client.get("/console/").status_code == 200
+    clock[0] = 1_000_000.0 + lifetime + 1
+    response = client.get("/console/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Your session ended after {app.config['SESSION_LIFETIME_HOURS']} hours." in page
+    assert client.get("/console/").status_code == 302  # logged out for good, not only redirected once
+    log_in(client, world.emails["manager"])  # a new login starts a new day
+    assert client.get("/console/").status_code == 200
+
+
+def test_a_login_session_without_its_start_time_is_ended(app: Flask, client: FlaskClient, world: World) -> None:
+    """A cookie from before the lifetime existed, or one someone trimmed, does not live for ever."""
+    from portal.security import LOGGED_IN_AT
+
+    log_in(client, world.emails["dealer_owner"])
+    assert client.get("/dealer/").status_code == 200
+    with client.session_transaction() as session:
+        del session[LOGGED_IN_AT]
+    assert client.get("/dealer/").status_code == 302
+
+
+def test_unknown_and_known_addresses_cost_one_password_check_of_the_same_kind(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time a failed login takes is the password hash's: each way checks exactly one hash, at the same cost."""
+    import portal.accounts.services as account_services
+
+    checked: list[str] = []
+    real_check = account_services.check_password_hash
+
+    def recording_check(stored: str, password: str) -> bool:
+        checked.append(stored.split("$", 1)[0])  # the method and its cost parameters, e.g. scrypt:1024:8:1
+        return real_check(stored, password)
+
+    monkeypatch.setattr(account_services, "check_password_hash", recording_check)
+    client = app.test_client()
+    client.post("/login", data={"email": "nobody@example.test", "password": "wrong-password-1"})
+    unknown = list(checked)
+    checked.clear()
+    client.post("/login", data={"email": world.emails["manager"], "password": "wrong-password-1"})
+    assert unknown == checked and len(checked) == 1
+    assert checked[0].startswith(app.config["PASSWORD_HASH_METHOD"])

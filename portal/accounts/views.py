@@ -20,6 +20,7 @@ from portal.accounts.forms import (
 from portal.accounts.models import DealerRole, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
+from portal.security import start_session_clock
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
@@ -64,6 +65,7 @@ def login() -> object:
             locale = session.get("locale")
             session.clear()  # a fresh session for the logged-in user
             login_user(result.user)
+            start_session_clock()
             if locale and not result.user.locale:
                 session["locale"] = locale
             target = form.next.data if is_safe_next(form.next.data) else home_url(result.user)
