@@ -1205,3 +1205,46 @@ def test_manager_portfolio_lists_only_the_portfolio(app: Flask, world: World) ->
     senior = app.test_client()
     log_in(senior, world.emails["senior_manager"])
     assert "Western Wind Retail" in senior.get("/console/").get_data(as_text=True)
+
+
+def fragment_status(case: Case, role: str) -> int:
+    """An htmx request gets what the page gets, except that redirects tell htmx to load the whole page (HX-Redirect)
+    instead of swapping a redirect's target into a fragment: a missing login answers 401, a 303 answers 204."""
+    page_status = case.expected[role]
+    if page_status == 303:
+        return 204
+    if role == "anonymous" and page_status == 302 and case.rule != "/":  # "/" itself is public: it only redirects
+        return 401
+    return page_status
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix_for_htmx_fragments(app: Flask, world: World, role: str) -> None:
+    """Every GET row again as an htmx request: a fragment never shows more than its page."""
+    failures = []
+    client = app.test_client()
+    if role != "anonymous":
+        log_in(client, world.emails[role])
+    for case in MATRIX:
+        if case.method != "GET":
+            continue
+        url = case.url.format(
+            own_dealer=world.own_dealer,
+            foreign_dealer=world.foreign_dealer,
+            open_period=world.open_period,
+            current_period=world.current_period,
+            own_certificate=world.tokens["own_certificate"],
+            foreign_certificate=world.tokens["foreign_certificate"],
+            previous_period=world.previous_period,
+            my_notification=world.ids.get(f"notification_{role}", 1),
+            foreign_notification=world.ids["notification_other_manager"],
+            **world.ids,
+        )
+        response = client.get(url, headers={"HX-Request": "true"})
+        response.close()
+        expected = fragment_status(case, role)
+        if response.status_code != expected:
+            failures.append(f"GET {url} (htmx): expected {expected}, got {response.status_code}")
+        if response.status_code in (204, 401) and not response.headers.get("HX-Redirect"):
+            failures.append(f"GET {url} (htmx): {response.status_code} without HX-Redirect")
+    assert not failures, f"{role}: " + "; ".join(failures)
