@@ -1,5 +1,5 @@
-"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, audit seal/verify, send-mail,
-cleanup-evidence."""
+"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, audit seal/verify, backup
+create/restore, send-mail, cleanup-evidence."""
 
 from __future__ import annotations
 
@@ -101,6 +101,45 @@ def init_app(app: Flask) -> None:
         click.echo(f"The chain is intact. Its latest hash: {report.latest_hash}")
 
     app.cli.add_command(audit_group)
+
+    backup_group = AppGroup("backup", help="Backup and restore of the database and the evidence files.")
+
+    @backup_group.command("create")
+    @click.option("--output", type=click.Path(dir_okay=False), default=None,
+                  help="The archive to write (default: instance/backups/portal-<time>.tar.gz).")  # fmt: skip
+    def backup_create_command(output: str | None) -> None:
+        """Write one archive with the database, every evidence file and a manifest of hashes and row counts."""
+        from datetime import UTC, datetime
+        from pathlib import Path
+
+        from flask import current_app
+
+        from portal.backup import BackupError, create_backup, describe
+
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        path = Path(output) if output else Path(current_app.instance_path) / "backups" / f"portal-{stamp}.tar.gz"
+        try:
+            click.echo("Backup written: " + describe(create_backup(current_app, path)))
+        except BackupError as error:
+            raise click.ClickException(str(error)) from error
+
+    @backup_group.command("restore")
+    @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--replace", is_flag=True, help="Replace a database that already holds data.")
+    def backup_restore_command(archive: str, replace: bool) -> None:
+        """Check the archive against its manifest, then load the database and put the evidence files back."""
+        from pathlib import Path
+
+        from flask import current_app
+
+        from portal.backup import BackupError, describe, restore_backup
+
+        try:
+            click.echo("Restored: " + describe(restore_backup(current_app, Path(archive), replace=replace)))
+        except BackupError as error:
+            raise click.ClickException(str(error)) from error
+
+    app.cli.add_command(backup_group)
 
     @app.cli.command("send-mail")
     @click.option("--loop", is_flag=True, help="Keep delivering until stopped.")

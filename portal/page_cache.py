@@ -111,7 +111,7 @@ def _note_write(connection: Connection, _cursor: Any, statement: str, *_args: An
     head = statement.lstrip()[:10].upper()
     if head.startswith(WRITE_VERBS) or (head.startswith("WITH") and _writes_after_with(statement.upper())):
         connection.info[WROTE] = True
-        if head.startswith("DROP") and DataGeneration.__tablename__ in statement:  # a downgrade removes it
+        if head.startswith("DROP"):  # a downgrade, or a restore dropping the schema: look for the table again
             _engines_with_table.discard(connection.engine)
 
 
