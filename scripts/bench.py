@@ -61,6 +61,13 @@ def bench_env() -> dict[str, str]:
 @contextlib.contextmanager
 def served(env: dict[str, str]) -> Iterator[str]:
     """gunicorn (2 workers x 4 threads) on a free loopback port, answering /ping; yields its base URL."""
+    with served_process(env) as (base, _server):
+        yield base
+
+
+@contextlib.contextmanager
+def served_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The same, yielding the gunicorn master process too (whose children are the workers)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
@@ -75,7 +82,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
                 break
             except OSError:
                 time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -19,7 +19,6 @@ import os
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import BIN, PASSWORD, ROOT, bench_env, flask, free_port
+from bench import PASSWORD, ROOT, bench_env, flask, served_process
 
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 OPTION = re.compile(r'<select[^>]*name="{name}"[^>]*>.*?<option[^>]*value="([^"]+)"', re.S)
@@ -157,21 +156,10 @@ def main() -> int:
     env["DATABASE_URL"] = f"sqlite:///{database}"
     flask("db", "upgrade", env=env)
     flask("seed-demo", env=env)
-    port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "portal:create_app()"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
     tally = Tally()
     memory: list[tuple[float, int]] = []
-    try:
-        for _attempt in range(100):
-            try:
-                Browser(port).request("GET", "/ping")
-                break
-            except OSError:
-                time.sleep(0.2)
+    with served_process(env) as (base, server):
+        port = int(base.rsplit(":", 1)[1])
         started = time.monotonic()
         until = started + args.seconds
         users = [ROLES[number % len(ROLES)] for number in range(args.connections)]
@@ -185,9 +173,6 @@ def main() -> int:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait()
     connection = sqlite3.connect(database)
     stored = Counter(
         title for (title,) in connection.execute("SELECT title FROM claims WHERE title LIKE 'SOAK-%'").fetchall()

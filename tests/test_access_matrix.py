@@ -1151,6 +1151,22 @@ def test_every_matrix_row_names_every_role() -> None:
         assert set(case.expected) == set(ROLES), case
 
 
+def url_of(case: Case, world: World, role: str) -> str:
+    """The row's URL with the test world's real codes and ids in it."""
+    return case.url.format(
+        own_dealer=world.own_dealer,
+        foreign_dealer=world.foreign_dealer,
+        open_period=world.open_period,
+        current_period=world.current_period,
+        own_certificate=world.tokens["own_certificate"],
+        foreign_certificate=world.tokens["foreign_certificate"],
+        previous_period=world.previous_period,
+        my_notification=world.ids.get(f"notification_{role}", 1),
+        foreign_notification=world.ids["notification_other_manager"],
+        **world.ids,
+    )
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix(app: Flask, world: World, role: str) -> None:
     """One client per role; after a POST (which may log out or change the session) log in again."""
@@ -1164,18 +1180,7 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
 
     fresh_login()
     for case in MATRIX:
-        url = case.url.format(
-            own_dealer=world.own_dealer,
-            foreign_dealer=world.foreign_dealer,
-            open_period=world.open_period,
-            current_period=world.current_period,
-            own_certificate=world.tokens["own_certificate"],
-            foreign_certificate=world.tokens["foreign_certificate"],
-            previous_period=world.previous_period,
-            my_notification=world.ids.get(f"notification_{role}", 1),
-            foreign_notification=world.ids["notification_other_manager"],
-            **world.ids,
-        )
+        url = url_of(case, world, role)
         form = {name: value.format(**world.ids) if "{" in value else value for name, value in case.form.items()}
         response = client.open(url, method=case.method, data=form or None)
         response.close()
@@ -1228,18 +1233,7 @@ def test_access_matrix_for_htmx_fragments(app: Flask, world: World, role: str) -
     for case in MATRIX:
         if case.method != "GET":
             continue
-        url = case.url.format(
-            own_dealer=world.own_dealer,
-            foreign_dealer=world.foreign_dealer,
-            open_period=world.open_period,
-            current_period=world.current_period,
-            own_certificate=world.tokens["own_certificate"],
-            foreign_certificate=world.tokens["foreign_certificate"],
-            previous_period=world.previous_period,
-            my_notification=world.ids.get(f"notification_{role}", 1),
-            foreign_notification=world.ids["notification_other_manager"],
-            **world.ids,
-        )
+        url = url_of(case, world, role)
         response = client.get(url, headers={"HX-Request": "true"})
         response.close()
         expected = fragment_status(case, role)
