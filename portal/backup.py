@@ -64,6 +64,7 @@ def create_backup(app: Flask, output: Path) -> BackupSummary:
         else:
             database_file, counts, revision, evidence = _dump_postgres(engine, work)
         files: dict[str, str] = {}
+        file_bytes = 0
         (work / EVIDENCE_FOLDER).mkdir()
         for key in evidence:
             try:
@@ -74,6 +75,7 @@ def create_backup(app: Flask, output: Path) -> BackupSummary:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
             files[key] = hashlib.sha256(content).hexdigest()
+            file_bytes += len(content)
         manifest = {
             "format": FORMAT,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -91,7 +93,7 @@ def create_backup(app: Flask, output: Path) -> BackupSummary:
             for name in (MANIFEST, database_file, EVIDENCE_FOLDER):
                 archive.add(work / name, arcname=name)
         partial.replace(output)
-    return BackupSummary(output, len(counts), sum(counts.values()), len(files), _evidence_bytes(output))
+    return BackupSummary(output, len(counts), sum(counts.values()), len(files), file_bytes)
 
 
 def restore_backup(app: Flask, archive_path: Path, *, replace: bool = False) -> BackupSummary:
@@ -122,8 +124,10 @@ def restore_backup(app: Flask, archive_path: Path, *, replace: bool = False) -> 
         }
         if set(stored) != set(manifest["evidence_sha256"]):
             raise BackupError("the restored database names other evidence files than the backup holds")
+        file_bytes = 0
         for key, expected in manifest["evidence_sha256"].items():
             content = (work / EVIDENCE_FOLDER / key).read_bytes()
+            file_bytes += len(content)
             storage.put(key, content, stored[key])
             if hashlib.sha256(storage.read(key)).hexdigest() != expected:
                 raise BackupError(f"evidence file {key} reads back differently from the storage")
@@ -133,8 +137,7 @@ def restore_backup(app: Flask, archive_path: Path, *, replace: bool = False) -> 
             differing = sorted(name for name in counts.keys() | manifest["row_counts"].keys()
                                if counts.get(name) != manifest["row_counts"].get(name))  # fmt: skip
             raise BackupError(f"row counts differ after the restore in: {', '.join(differing)}")
-    return BackupSummary(archive_path, len(counts), sum(counts.values()), len(manifest["evidence_sha256"]),
-                         _evidence_bytes(archive_path))  # fmt: skip
+    return BackupSummary(archive_path, len(counts), sum(counts.values()), len(manifest["evidence_sha256"]), file_bytes)
 
 
 # --- SQLite ---------------------------------------------------------------------------------------------------------
@@ -280,11 +283,6 @@ def _unpack_and_check(archive_path: Path, work: Path) -> dict[str, Any]:
         if not path.is_file() or _file_hash(path) != expected:
             raise BackupError(f"evidence file {key} in the archive does not match its manifest")
     return manifest
-
-
-def _evidence_bytes(archive_path: Path) -> int:
-    with tarfile.open(archive_path, "r:gz") as archive:
-        return sum(member.size for member in archive.getmembers() if member.name.startswith(EVIDENCE_FOLDER + "/"))
 
 
 def describe(summary: BackupSummary) -> str:

@@ -187,14 +187,18 @@ def page_key() -> tuple[object, ...] | None:
     )
 
 
+def _active_cache() -> PageCache | None:
+    cache: PageCache | None = current_app.extensions.get("page_cache")
+    return cache if cache is not None and cache.enabled else None
+
+
 def serve_unchanged_page() -> Response | None:
     """Before the user is loaded (registered right after the stale-session check): a stored page, if still current."""
     if request.method != "GET" or request.endpoint is None or "_flashes" in session:
         return None
     if not getattr(current_app.view_functions.get(request.endpoint), CACHED_VIEW, False):
         return None
-    cache: PageCache | None = current_app.extensions.get("page_cache")
-    if cache is None or not cache.enabled or (key := page_key()) is None or key not in cache:
+    if (cache := _active_cache()) is None or (key := page_key()) is None or key not in cache:
         return None
     generation = generation_outside_transaction()
     page = cache.get(key, generation) if generation is not None else None
@@ -212,8 +216,8 @@ def cached_page(view: View) -> View:
 
     @functools.wraps(view)
     def render_and_store(*args: Any, **kwargs: Any) -> Any:
-        cache: PageCache | None = current_app.extensions.get("page_cache")
-        if cache is None or not cache.enabled or request.method != "GET" or not current_user.is_authenticated:
+        cache = _active_cache()
+        if cache is None or request.method != "GET" or not current_user.is_authenticated:
             return view(*args, **kwargs)
         if "_flashes" in session or (generation := current_generation()) is None:
             return view(*args, **kwargs)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+CSRF_TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')  # the hidden field of a form
 PASSWORD = "demo-password-1"  # noqa: S105 - the published demo password
 LUA = """
 done = function(summary, latency, requests)
@@ -114,9 +115,7 @@ def log_in(base: str, email: str) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/login").read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
+    token = CSRF_TOKEN.search(page)
     assert token, "no CSRF token on the login page"
     form = urllib.parse.urlencode({"csrf_token": token.group(1), "email": email, "password": PASSWORD}).encode()
     opener.open(f"{base}/login", data=form)

@@ -24,9 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import ROOT, bench_env, flask, served
+from bench import CSRF_TOKEN, ROOT, bench_env, flask, served
 
-TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 HEADER_TOKEN = re.compile(r'"X-CSRFToken": "[^"]+"')  # the same token again, in the page's htmx headers
 
 
@@ -34,7 +33,7 @@ def attempt(base: str, email: str) -> tuple[float, int, str]:
     """One wrong-password login from a fresh browser: seconds taken by the POST, its status, its body."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     page = opener.open(f"{base}/login").read().decode()
-    token = TOKEN.search(page)
+    token = CSRF_TOKEN.search(page)
     assert token, "no CSRF token on the login page"
     form = urllib.parse.urlencode({"csrf_token": token.group(1), "email": email, "password": "not-the-password-9"})
     started = time.perf_counter()
@@ -43,7 +42,7 @@ def attempt(base: str, email: str) -> tuple[float, int, str]:
         status, body = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read().decode()
-    body = HEADER_TOKEN.sub("", TOKEN.sub("", body))
+    body = HEADER_TOKEN.sub("", CSRF_TOKEN.sub("", body))
     return time.perf_counter() - started, status, body.replace(email, "(the address typed)")
 
 

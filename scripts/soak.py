@@ -30,9 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PASSWORD, ROOT, bench_env, flask, served_process
+from bench import CSRF_TOKEN, PASSWORD, ROOT, bench_env, flask, served_process
 
-TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 OPTION = re.compile(r'<select[^>]*name="{name}"[^>]*>.*?<option[^>]*value="([^"]+)"', re.S)
 
 ROLES = [  # (email, pages, writes claims?) x how many users
@@ -77,7 +76,7 @@ class Browser:
 
     def log_in(self, email: str) -> None:
         status, page, _ = self.request("GET", "/login")
-        token = TOKEN.search(page)
+        token = CSRF_TOKEN.search(page)
         assert status == 200 and token, "no login form"
         status, _, _ = self.request("POST", "/login", {"csrf_token": token.group(1), "email": email,
                                                       "password": PASSWORD})  # fmt: skip
@@ -88,7 +87,7 @@ def save_draft(browser: Browser, title: str) -> tuple[int, str]:
     status, page, _ = browser.request("GET", "/claims/new")
     if status != 200:
         return status, "the new-claim form"
-    token = TOKEN.search(page)
+    token = CSRF_TOKEN.search(page)
     period = re.search(OPTION.pattern.format(name="period"), page, re.S)
     activity = re.search(OPTION.pattern.format(name="activity_type_id"), page, re.S)
     if not (token and period and activity):

@@ -121,7 +121,8 @@ def verify_audit_chain() -> ChainReport:
     """Recompute the chain from the events themselves and hold it against the stored hashes and the seals."""
     report = ChainReport()
     hash_at: dict[int, str] = {0: GENESIS}  # the chain's hash at each seal boundary, to check the seals against
-    boundaries = {seal.first_position - 1 for seal in _seals()} | {seal.last_position for seal in _seals()}
+    seals = _seals()
+    boundaries = {seal.first_position - 1 for seal in seals} | {seal.last_position for seal in seals}
     expected, chain_hash = 1, GENESIS
     for event in _sealed_events():
         position = event.chain_position or 0
@@ -143,7 +144,7 @@ def verify_audit_chain() -> ChainReport:
     last_position = expected - 1
     report.latest_hash = chain_hash
     previous_last = 0
-    for seal in _seals():
+    for seal in seals:
         report.seals_checked += 1
         if seal.first_position != previous_last + 1:
             report.problems.append(f"seal {seal.id} starts at {seal.first_position}, not {previous_last + 1}")
