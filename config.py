@@ -50,6 +50,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_LIMIT_PER_ADDRESS = "30 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "8 per 10 minutes"
+    # Wrong second-factor codes per account: a million codes cannot be tried through this.
+    TWO_FACTOR_LIMIT_PER_ACCOUNT = "6 per 10 minutes"
+    # Between the password and the code: after this the password must be given again.
+    TWO_FACTOR_PENDING_MINUTES = 5
+    # The name authenticator apps show beside the code.
+    TWO_FACTOR_ISSUER = "Dealer Partner Portal"
 
     # Sessions end after this long without activity (polling the notification bell does not count).
     IDLE_TIMEOUT_MINUTES = 60

@@ -32,6 +32,7 @@ class AccessRole(enum.StrEnum):
 DEALER_USERS = frozenset({AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF})
 CHANNEL_MANAGERS = frozenset({AccessRole.MANAGER, AccessRole.SENIOR_MANAGER})
 EVERYONE = frozenset(AccessRole)
+CHANNEL_STAFF = EVERYONE - DEALER_USERS
 
 
 def allow(*roles: AccessRole | frozenset[AccessRole]) -> Callable[[View], View]:

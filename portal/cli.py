@@ -1,5 +1,5 @@
-"""flask commands: seed-demo, seed-scale, create-user, import-sales, jobs worker, audit seal/verify, backup
-create/restore, send-mail, cleanup-evidence."""
+"""flask commands: seed-demo, seed-scale, create-user, reset-two-factor, import-sales, jobs worker,
+audit seal/verify, backup create/restore, send-mail, cleanup-evidence."""
 
 from __future__ import annotations
 
@@ -64,6 +64,24 @@ def init_app(app: Flask) -> None:
         )
         db.session.commit()
         click.echo(f"Created {role} {email}.")
+
+    @app.cli.command("reset-two-factor")
+    @click.option("--email", required=True)
+    def reset_two_factor_command(email: str) -> None:
+        """Remove a person's authenticator and recovery codes and end their sessions (an admin locked out)."""
+        from portal.accounts.services import find_user_by_email
+        from portal.accounts.two_factor import reset_for_user
+        from portal.service_errors import InvalidInput
+
+        user = find_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user has the email {email}")
+        try:
+            reset_for_user(None, user)
+        except InvalidInput as error:
+            raise click.ClickException(error.message) from error
+        db.session.commit()
+        click.echo(f"Two-factor sign-in of {user.email} is reset; their sessions have ended.")
 
     jobs_group = AppGroup("jobs", help="Background jobs.")
 

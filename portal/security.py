@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     app.before_request(page_cache.serve_unchanged_page)
     app.before_request(enforce_route_access)
     app.before_request(require_password_change)
+    app.before_request(require_two_factor_setup)
     app.after_request(_set_security_headers)
 
 
@@ -129,6 +130,25 @@ def require_password_change() -> Response | None:
     ):
         flash(_l("Choose your own password to continue: the one you were given is temporary."), "warning")
         return redirect_to(url_for("accounts.account"))
+    return None
+
+
+# What a user whose administrator requires two-factor sign-in may do before setting it up.
+TWO_FACTOR_SETUP_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {
+    "accounts.two_factor_page",
+    "accounts.begin_two_factor",
+    "accounts.confirm_two_factor",
+}
+
+
+def require_two_factor_setup() -> Response | None:
+    if (
+        current_user.is_authenticated
+        and current_user.must_set_up_two_factor
+        and request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS
+    ):
+        flash(_l("Your administrator requires two-factor sign-in. Set it up to continue."), "warning")
+        return redirect_to(url_for("accounts.two_factor_page"))
     return None
 
 

@@ -7,6 +7,7 @@ Every test that uses `app` runs on SQLite, and again on PostgreSQL when TEST_POS
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -161,9 +162,45 @@ def client(app: Flask) -> FlaskClient:
 
 
 def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str) -> Any:
+    """Log in through the form; a user with an authenticator app gets past the code step with its current code."""
     response = client.post("/login", data={"email": email, "password": password, **extra})
     assert response.status_code == 303, f"login as {email} failed with {response.status_code}"
+    if response.headers["Location"].endswith("/login/two-factor"):
+        code = {"code": current_totp_code(client.application, email)}
+        csrf = {}
+        if "csrf_token" in extra:  # the password step began a new session: the code page has its new token
+            page = client.get("/login/two-factor").get_data(as_text=True)
+            csrf = {"csrf_token": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)}  # type: ignore[union-attr]
+        response = client.post("/login/two-factor", data={**code, **csrf})
+        assert response.status_code == 303, f"code step as {email} failed with {response.status_code}"
     return response
+
+
+def current_totp_code(app: Flask, email: str) -> str:
+    """The code the user's app shows now. The last step used is forgotten first, as if 30 seconds had passed:
+    tests log the same user in many times within one step, and the portal accepts each step once."""
+    import pyotp
+
+    from portal.accounts.models import User
+
+    with app.app_context():
+        user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one()
+        user.totp_last_step = None
+        secret = user.totp_secret
+        db.session.commit()
+        db.session.remove()
+    assert secret, f"{email} has no authenticator"
+    return pyotp.TOTP(secret).now()
+
+
+def start_two_factor_login(client: FlaskClient, email: str) -> None:
+    """Give the password and stop at the code step (the CSRF token taken from the login page, when it has one)."""
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, **({"csrf_token": token.group(1)} if token else {})}
+    )
+    assert response.headers.get("Location", "").endswith("/login/two-factor"), response.status_code
 
 
 @pytest.fixture
@@ -208,7 +245,7 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
 
 def fingerprint(app: Flask) -> tuple[Any, ...]:
     """Everything a state-changing route could touch, to prove a refused request changed nothing."""
-    from portal.accounts.models import User
+    from portal.accounts.models import RecoveryCode, User
     from portal.audit.models import AuditEvent
     from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
     from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
@@ -219,8 +256,22 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             db.session.execute(sa.select(sa.func.count()).select_from(DealerEvent)).scalar_one(),
             db.session.execute(
                 sa.select(
-                    User.id, User.email, User.active, User.role, User.dealer_role, User.password_hash, User.locale
+                    User.id,
+                    User.email,
+                    User.active,
+                    User.role,
+                    User.dealer_role,
+                    User.password_hash,
+                    User.locale,
+                    User.totp_secret,
+                    User.totp_pending_secret,
+                    User.totp_enabled_at,
+                    User.totp_last_step,
+                    User.two_factor_required,
                 ).order_by(User.id)
+            ).all(),
+            db.session.execute(
+                sa.select(RecoveryCode.id, RecoveryCode.code_hash, RecoveryCode.used_at).order_by(RecoveryCode.id)
             ).all(),
             db.session.execute(
                 sa.select(Dealer.id, Dealer.code, Dealer.name, Dealer.status, Dealer.manager_id).order_by(Dealer.id)

@@ -431,6 +431,26 @@ def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
     return utcnow().replace(microsecond=0) - timedelta(**delta)
 
 
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PENDING_TOTP_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+RECOVERY_CODES = ("abcde-fghjk", "mnpqr-stuvw")
+
+
+def make_two_factor_user() -> tuple[User, dict[str, str]]:
+    """A manager without dealers who logs in with an authenticator app, has two recovery codes, and has started
+    moving to a new phone (a second secret waits to be confirmed)."""
+    from portal.accounts.models import RecoveryCode
+    from portal.accounts.two_factor import hash_recovery_code
+
+    user = make_user(UserRole.MANAGER, email="secure-manager@example.test", name="Secure Manager")
+    user.totp_secret = TOTP_SECRET
+    user.totp_pending_secret = PENDING_TOTP_SECRET
+    user.totp_enabled_at = utcnow_minus(days=30)
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(code)) for code in RECOVERY_CODES)
+    db.session.flush()
+    return user, {"totp_secret": TOTP_SECRET, "pending_totp_secret": PENDING_TOTP_SECRET}
+
+
 @dataclass(frozen=True)
 class World:
     """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
@@ -455,6 +475,7 @@ def make_world() -> World:
     senior = make_user(UserRole.MANAGER, email="senior@example.test", name="Senior Manager", is_senior=True)
     mediator = make_user(UserRole.MEDIATOR, email="mediator@example.test", name="Mediator")
     admin = make_user(UserRole.ADMIN, email="admin@example.test", name="Admin")
+    two_factor_manager, two_factor_tokens = make_two_factor_user()
     own = make_dealer(code="D001", name="Eastern Star Trading", territory=east, manager=manager, tier=DealerTier.GOLD)
     second = make_dealer(code="D002", name="Northern Light Supply", territory=north, manager=manager)
     foreign = make_dealer(code="D003", name="Western Wind Retail", territory=north, manager=other_manager)
@@ -508,7 +529,12 @@ def make_world() -> World:
     claims = make_claims_world(own, foreign, owner, foreign_owner)
     disputes = make_disputes_world(own, foreign, owner, foreign_owner, manager, mediator)
     return World(
-        tokens={"reset": make_token(staff, "reset"), "invitation": make_token(staff, "invitation"), **certificates},
+        tokens={
+            "reset": make_token(staff, "reset"),
+            "invitation": make_token(staff, "invitation"),
+            **certificates,
+            **two_factor_tokens,
+        },
         ids={
             "staff": staff.id,
             "former_staff": former.id,
@@ -517,6 +543,7 @@ def make_world() -> World:
             "manager": manager.id,
             "other_manager": other_manager.id,
             "admin": admin.id,
+            "two_factor_manager": two_factor_manager.id,
             "own_trainee": own_trainee.id,
             "foreign_trainee": foreign_trainee.id,
             "territory": east.id,
@@ -541,6 +568,7 @@ def make_world() -> World:
             "admin": admin.email,
             "other_manager": other_manager.email,
             "foreign_owner": foreign_owner.email,
+            "two_factor_manager": two_factor_manager.email,
         },
         own_dealer=own.code,
         second_dealer=second.code,

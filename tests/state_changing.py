@@ -9,6 +9,8 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask.testing import FlaskClient
+
 from tests.factories import PASSWORD, World
 
 NEW_PASSWORD = "a brand new long password"
@@ -21,6 +23,22 @@ class Route:
     url: Callable[[World], str]
     form: Callable[[World], dict[str, object]]
     fields: tuple[str, ...] = field(default=())
+    # Brings an anonymous client to where the route is used (the code step of a login), instead of logging in.
+    before: Callable[[FlaskClient, World], None] | None = None
+    # What a valid form answers: a redirect, or 200 for a page shown once (new recovery codes).
+    done: int = 303
+
+
+def totp_code(secret: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).now()
+
+
+def _at_the_code_step(client: FlaskClient, world: World) -> None:
+    from tests.conftest import start_two_factor_login
+
+    start_two_factor_login(client, world.emails["two_factor_manager"])
 
 
 def _pdf_upload() -> tuple[io.BytesIO, str]:
@@ -72,6 +90,40 @@ STATE_CHANGING = (
     ),
     Route("/login", None, lambda w: "/login", lambda w: {"email": w.emails["manager"], "password": PASSWORD}),
     Route("/logout", "manager", lambda w: "/logout", lambda w: {}),
+    Route(
+        "/login/two-factor",
+        None,
+        lambda w: "/login/two-factor",
+        lambda w: {"code": totp_code(w.tokens["totp_secret"])},
+        before=_at_the_code_step,
+    ),
+    Route("/account/two-factor/setup", "manager", lambda w: "/account/two-factor/setup", lambda w: {}),
+    Route(
+        "/account/two-factor/confirm",
+        "two_factor_manager",
+        lambda w: "/account/two-factor/confirm",
+        lambda w: {"code": totp_code(w.tokens["pending_totp_secret"])},
+        done=200,
+    ),
+    Route(
+        "/account/two-factor/recovery-codes",
+        "two_factor_manager",
+        lambda w: "/account/two-factor/recovery-codes",
+        lambda w: {"password": PASSWORD},
+        done=200,
+    ),
+    Route(
+        "/account/two-factor/disable",
+        "two_factor_manager",
+        lambda w: "/account/two-factor/disable",
+        lambda w: {"password": PASSWORD},
+    ),
+    Route(
+        "/admin/users/<int:user_id>/two-factor/reset",
+        "admin",
+        lambda w: f"/admin/users/{w.ids['two_factor_manager']}/two-factor/reset",
+        lambda w: {},
+    ),
     Route(
         "/account/password",
         "manager",

@@ -60,6 +60,37 @@ MATRIX = (
     Case("POST", "/language", "/language", everyone(303), form={"locale": "en", "next": "/"}),
     Case("GET", "/account", "/account", everyone(200, anonymous=302)),
     Case("POST", "/account/password", "/account/password", everyone(422, anonymous=302)),
+    # --- two-factor sign-in: staff only; the code step belongs to a login in progress, so nobody else uses it ---
+    Case("GET", "/login/two-factor", "/login/two-factor", everyone(303)),
+    Case("POST", "/login/two-factor", "/login/two-factor", everyone(303), form={"code": "123456"}),
+    Case("GET", "/account/two-factor", "/account/two-factor", only(dict.fromkeys(STAFF, 200))),
+    Case("POST", "/account/two-factor/confirm", "/account/two-factor/confirm", only(dict.fromkeys(STAFF, 422))),
+    Case(
+        "POST",
+        "/account/two-factor/recovery-codes",
+        "/account/two-factor/recovery-codes",
+        only(dict.fromkeys(STAFF, 422)),
+    ),
+    Case("POST", "/account/two-factor/disable", "/account/two-factor/disable", only(dict.fromkeys(STAFF, 422))),
+    Case("POST", "/account/two-factor/setup", "/account/two-factor/setup", only(dict.fromkeys(STAFF, 303))),
+    Case(
+        "POST",
+        "/admin/users/<int:user_id>/two-factor/reset",
+        "/admin/users/{manager}/two-factor/reset",
+        only({"admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/admin/users/<int:user_id>/two-factor/reset",
+        "/admin/users/999999/two-factor/reset",
+        only({"admin": 404}),
+    ),
+    Case(
+        "POST",
+        "/admin/users/<int:user_id>/two-factor/reset",
+        "/admin/users/{two_factor_manager}/two-factor/reset",
+        only({"admin": 303}),
+    ),
     Case("GET", "/dealer/", "/dealer/", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("GET", "/console/", "/console/", only({"manager": 200, "senior_manager": 200, "admin": 200})),
     Case(

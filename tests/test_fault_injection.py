@@ -51,7 +51,9 @@ def failing_write(app: Flask, at: int | None) -> Iterator[list[str]]:
 def post(app: Flask, world: World, route: Route) -> tuple[Any, Any]:
     """Log in (its own writes are not counted), take the fingerprint, then post the route's valid form."""
     client = app.test_client()
-    if route.role is not None:
+    if route.before is not None:
+        route.before(client, world)
+    elif route.role is not None:
         log_in(client, world.emails[route.role])
     return client, fingerprint(app)
 

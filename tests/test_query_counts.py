@@ -47,6 +47,10 @@ from tests.factories import (
 
 PAGES = [
     ("dealer_owner", "/dealer/"),
+    ("two_factor_manager", "/account/two-factor"),
+    ("two_factor_manager", "/account"),
+    ("manager", "/account/two-factor"),
+    ("admin", "/admin/users/{two_factor_manager}/edit"),
     ("dealer_staff", "/account"),
     ("manager", "/console/"),
     ("manager", "/console/?q=X&page=2"),

@@ -84,3 +84,16 @@ def test_forgot_password_is_limited_per_account_whether_or_not_it_exists(
             for n in range(3)
         ]
         assert statuses == [303, 303, 429]
+
+
+def test_wrong_second_factor_codes_are_limited_per_account(limited_app: tuple[Flask, World]) -> None:
+    """Six wrong codes in ten minutes, through however many fresh logins: a million codes stay out of reach."""
+    from tests.conftest import start_two_factor_login
+
+    app, world = limited_app
+    statuses = []
+    for _ in range(4):
+        client = app.test_client()
+        start_two_factor_login(client, world.emails["two_factor_manager"])
+        statuses += [client.post("/login/two-factor", data={"code": "000000"}).status_code for _ in range(2)]
+    assert statuses == [422] * 6 + [429] * 2

@@ -98,6 +98,7 @@ class UserForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=[])
     timezone = SelectField(_l("Time zone"), choices=[SelectChoice(zone, zone) for zone in COMMON_TIMEZONES])
     active = BooleanField(_l("Active"), default=True)
+    two_factor_required = BooleanField(_l("Require two-factor sign-in (staff only)"))
     temporary_password = PasswordField(_l("Temporary password"), validators=[Optional(), PasswordLength()])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -127,3 +128,48 @@ class ForgotPasswordForm(FlaskForm):
         validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none"},
     )
+
+
+CODE_FIELD_ATTRIBUTES = {
+    "autocomplete": "one-time-code",
+    "autocapitalize": "none",
+    "spellcheck": "false",
+    "autocorrect": "off",
+}
+
+
+class SecondFactorForm(FlaskForm):
+    """A code from the authenticator app, or a recovery code: one field, the service tells them apart."""
+
+    code = StringField(
+        _l("Verification code"),
+        validators=[DataRequired(_l("Enter the code from your authenticator app.")), Length(max=32)],
+        render_kw=CODE_FIELD_ATTRIBUTES,
+    )
+
+
+class TwoFactorConfirmForm(FlaskForm):
+    code = StringField(
+        _l("Code from the app"),
+        validators=[DataRequired(_l("Enter the 6 digits your app shows.")), Length(max=32)],
+        render_kw={**CODE_FIELD_ATTRIBUTES, "inputmode": "numeric"},
+    )
+
+
+def _password_check(element_id: str) -> PasswordField:
+    """Asked again before a change to how the account signs in: a borrowed, unlocked browser is not enough.
+    Both forms of the two-factor page ask it, so each has its own element id."""
+    return PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+        id=element_id,
+    )
+
+
+class RecoveryCodesForm(FlaskForm):
+    password = _password_check("codes-password")
+
+
+class TwoFactorOffForm(FlaskForm):
+    password = _password_check("off-password")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.access import AccessRole
@@ -81,6 +81,14 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Two-factor sign-in (staff only): the authenticator's shared secret once confirmed, a secret being set up (kept
+    # apart so the old authenticator works until the new one is confirmed), and the last 30-second step accepted, so
+    # a code seen over someone's shoulder cannot be used again.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    two_factor_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     dealer: Mapped[Dealer | None] = relationship(foreign_keys=[dealer_id], lazy="joined")
 
@@ -102,6 +110,18 @@ class User(db.Model):
         self.session_token = new_session_token()
 
     @property
+    def is_staff(self) -> bool:
+        return self.role is not UserRole.DEALER
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
+    @property
+    def must_set_up_two_factor(self) -> bool:
+        return self.two_factor_required and self.is_staff and not self.has_two_factor
+
+    @property
     def access_role(self) -> AccessRole:
         if self.role is UserRole.DEALER:
             return AccessRole.DEALER_OWNER if self.dealer_role is DealerRole.OWNER else AccessRole.DEALER_STAFF
@@ -110,3 +130,16 @@ class User(db.Model):
         if self.role is UserRole.MEDIATOR:
             return AccessRole.MEDIATOR
         return AccessRole.ADMIN
+
+
+class RecoveryCode(db.Model):
+    """One-time codes for when the authenticator is lost; only a hash is kept, and a used code stays as a record."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -30,6 +30,7 @@ class LoginOutcome(enum.Enum):
     SUCCEEDED = "succeeded"
     BAD_CREDENTIALS = "bad_credentials"
     ACCOUNT_DISABLED = "account_disabled"
+    SECOND_FACTOR_NEEDED = "second_factor_needed"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ def authenticate(email: str, password: str) -> LoginResult:
     if not user.is_active:
         audit_change("login.refused", actor=user, subject=user)
         return LoginResult(LoginOutcome.ACCOUNT_DISABLED)
+    if user.has_two_factor:  # the login ends in two_factor.check_second_factor
+        audit_change("login.password_accepted", actor=user, subject=user)
+        db.session.flush()
+        return LoginResult(LoginOutcome.SECOND_FACTOR_NEEDED, user)
     user.last_login_at = utcnow()
     audit_change("login.succeeded", actor=user, subject=user)
     db.session.flush()
@@ -117,7 +122,18 @@ def set_language(user: User, locale: str) -> None:
 
 # --- Administration of users -----------------------------------------------------------------------------------
 
-USER_FIELDS = ("email", "name", "role", "dealer_id", "dealer_role", "is_senior", "locale", "timezone", "active")
+USER_FIELDS = (
+    "email",
+    "name",
+    "role",
+    "dealer_id",
+    "dealer_role",
+    "is_senior",
+    "locale",
+    "timezone",
+    "active",
+    "two_factor_required",
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,7 @@ class UserDetails:
     locale: str | None
     timezone: str
     active: bool
+    two_factor_required: bool = False
 
 
 def _validated(details: UserDetails, *, existing: User | None) -> dict[str, object]:
@@ -148,6 +165,8 @@ def _validated(details: UserDetails, *, existing: User | None) -> dict[str, obje
         "timezone": details.timezone,
         "active": details.active,
         "is_senior": details.is_senior and details.role is UserRole.MANAGER,
+        # Offered to staff, who decide on money and disputes; a dealer account keeps the flag off.
+        "two_factor_required": details.two_factor_required and details.role is not UserRole.DEALER,
         "dealer_id": None,
         "dealer_role": None,
     }

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, current_app, flash, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal.access import EVERYONE, AccessRole, allow, public
-from portal.accounts import services
+from portal.access import CHANNEL_STAFF, EVERYONE, AccessRole, allow, public
+from portal.accounts import services, two_factor
 from portal.accounts.forms import (
     ForgotPasswordForm,
     LanguageForm,
     LoginForm,
     NewPasswordForm,
     PasswordChangeForm,
+    RecoveryCodesForm,
+    SecondFactorForm,
+    TwoFactorConfirmForm,
+    TwoFactorOffForm,
     UserForm,
     UserSearchForm,
 )
-from portal.accounts.models import DealerRole, UserRole
+from portal.accounts.models import DealerRole, User, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
 from portal.security import start_session_clock
+from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
@@ -62,14 +69,12 @@ def login() -> object:
         result = services.authenticate(form.email.data or "", form.password.data or "")
         db.session.commit()
         if result.user is not None:
-            locale = session.get("locale")
-            session.clear()  # a fresh session for the logged-in user
-            login_user(result.user)
-            start_session_clock()
-            if locale and not result.user.locale:
-                session["locale"] = locale
-            target = form.next.data if is_safe_next(form.next.data) else home_url(result.user)
-            return redirect_to(target)
+            target = form.next.data if is_safe_next(form.next.data) else ""
+            if result.outcome is services.LoginOutcome.SECOND_FACTOR_NEEDED:
+                _fresh_session(result.user)
+                session[PENDING_LOGIN] = {"token": result.user.session_token, "at": int(time.time()), "next": target}
+                return redirect_to(url_for("accounts.login_second_factor"))
+            return _logged_in(result.user, target)
         if result.outcome is services.LoginOutcome.ACCOUNT_DISABLED:
             error = _("This account cannot log in. Please contact your channel manager or administrator.")
         else:
@@ -77,6 +82,85 @@ def login() -> object:
     elif request.method == "POST":
         status = 422
     return render_template("accounts/login.html", form=form, error=error), status
+
+
+PENDING_LOGIN = "pending_login"
+
+
+def _fresh_session(user: User) -> None:
+    """A new session at each step of a login (no fixation); the language chosen before it is kept."""
+    locale = session.get("locale")
+    session.clear()
+    if locale and not user.locale:
+        session["locale"] = locale
+
+
+def _logged_in(user: User, target: str) -> object:
+    _fresh_session(user)
+    login_user(user)
+    start_session_clock()
+    return redirect_to(target or home_url(user))
+
+
+def _pending_user() -> User | None:
+    """The user whose password was just accepted in this session, while the code may still follow it."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+        return None
+    if not 0 <= time.time() - pending["at"] <= current_app.config["TWO_FACTOR_PENDING_MINUTES"] * 60:
+        return None
+    # The token, not the id: a logout elsewhere, a password change or an admin's reset voids the pending login.
+    user = db.session.execute(
+        db.select(User).where(User.session_token == str(pending.get("token", "")))
+    ).scalar_one_or_none()
+    return user if user is not None and user.is_active and user.has_two_factor else None
+
+
+def _second_factor_key() -> str:
+    pending = session.get(PENDING_LOGIN)
+    token = pending.get("token", "") if isinstance(pending, dict) else ""
+    return "second-factor:" + str(token)[:64]
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@public
+@limiter.limit(
+    lambda: current_app.config["TWO_FACTOR_LIMIT_PER_ACCOUNT"],
+    key_func=_second_factor_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="second-factor",
+)
+def login_second_factor() -> object:
+    if current_user.is_authenticated:
+        return redirect_to(home_url(current_user))
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING_LOGIN, None)
+        flash(_("Log in again: the time to enter your code has run out."), "info")
+        return redirect_to(url_for("accounts.login"))
+    form = SecondFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        result = two_factor.check_second_factor(user, form.code.data or "")
+        db.session.commit()
+        if result.accepted:
+            response = _logged_in(user, str(session.get(PENDING_LOGIN, {}).get("next", "")))
+            if result.used_recovery_code:
+                flash(
+                    _(
+                        "You used a recovery code; %(count)s are left. Each works once: make new ones on your "
+                        "two-factor page if you are running out.",
+                        count=result.recovery_codes_left,
+                    ),
+                    "warning",
+                )
+            return response
+        form.code.errors = [_("That code is not right, or it was already used. Try the newest code from the app.")]
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("accounts/login_two_factor.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -139,6 +223,97 @@ def set_language() -> object:
     return redirect_to(target)
 
 
+# --- Two-factor sign-in (staff) --------------------------------------------------------------------------------
+
+
+def _two_factor_page(status: int = 200, **forms: object) -> object:
+    user = current_user._get_current_object()
+    pending = user.totp_pending_secret
+    setup = None
+    if pending is not None:
+        setup = {
+            "qr_code": two_factor.qr_code_data_uri(two_factor.provisioning_uri(user, pending)),
+            "key": two_factor.grouped_secret(pending),
+        }
+    context = {
+        "setup": setup,
+        "codes_left": two_factor.recovery_codes_left(user) if user.has_two_factor else 0,
+        "confirm_form": TwoFactorConfirmForm(formdata=None),
+        "codes_form": RecoveryCodesForm(formdata=None),
+        "off_form": TwoFactorOffForm(formdata=None),
+        **forms,
+    }
+    return render_template("accounts/two_factor.html", **context), status
+
+
+@bp.route("/account/two-factor")
+@allow(CHANNEL_STAFF)
+def two_factor_page() -> object:
+    return _two_factor_page()
+
+
+@bp.route("/account/two-factor/setup", methods=["POST"])
+@allow(CHANNEL_STAFF)
+def begin_two_factor() -> object:
+    two_factor.begin_setup(current_user._get_current_object())
+    db.session.commit()
+    return redirect_to(url_for("accounts.two_factor_page") + "#setup")
+
+
+def _recovery_codes_page(codes: list[str]) -> object:
+    response = render_template("accounts/recovery_codes.html", codes=codes)
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/account/two-factor/confirm", methods=["POST"])
+@allow(CHANNEL_STAFF)
+def confirm_two_factor() -> object:
+    form = TwoFactorConfirmForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.confirm_setup(current_user._get_current_object(), form.code.data or "")
+        except InvalidInput as error:
+            db.session.commit()  # keep the audit row of the refused code
+            form.code.errors = [error.message]
+        else:
+            db.session.commit()
+            return _recovery_codes_page(codes)
+    return _two_factor_page(422, confirm_form=form)
+
+
+@bp.route("/account/two-factor/recovery-codes", methods=["POST"])
+@allow(CHANNEL_STAFF)
+def replace_recovery_codes() -> object:
+    form = RecoveryCodesForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.new_recovery_codes(current_user._get_current_object(), form.password.data or "")
+        except InvalidInput as error:
+            db.session.commit()
+            form.password.errors = [error.message]
+        else:
+            db.session.commit()
+            return _recovery_codes_page(codes)
+    return _two_factor_page(422, codes_form=form)
+
+
+@bp.route("/account/two-factor/disable", methods=["POST"])
+@allow(CHANNEL_STAFF)
+def disable_two_factor() -> object:
+    form = TwoFactorOffForm()
+    if form.validate_on_submit():
+        try:
+            two_factor.turn_off(current_user._get_current_object(), form.password.data or "")
+        except InvalidInput as error:
+            db.session.commit()
+            form.password.errors = [error.message]
+        else:
+            db.session.commit()
+            flash(_("Two-factor sign-in is off. Your password alone now logs you in."), "success")
+            return redirect_to(url_for("accounts.two_factor_page"))
+    return _two_factor_page(422, off_form=form)
+
+
 # --- Administration of users -----------------------------------------------------------------------------------
 
 
@@ -153,6 +328,7 @@ def _user_details(form: UserForm) -> services.UserDetails:
         locale=form.locale.data or None,
         timezone=form.timezone.data,
         active=bool(form.active.data),
+        two_factor_required=bool(form.two_factor_required.data),
     )
 
 
@@ -213,6 +389,20 @@ def edit_user(user_id: int) -> object:
             return finished
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/user_form.html", form=form, user=user), status
+
+
+@bp.route("/admin/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def reset_two_factor(user_id: int) -> object:
+    user = services.get_user(user_id)
+    return finish_action(
+        None,
+        lambda: two_factor.reset_for_user(current_user, user),
+        lambda _result: (
+            _("Two-factor sign-in of %(name)s is reset; they have been logged out everywhere.", name=user.name),
+            url_for("accounts.edit_user", user_id=user.id),
+        ),
+    )
 
 
 # --- Forgotten passwords and invitations ---------------------------------------------------------------------

@@ -1,0 +1,414 @@
+"""Two-factor sign-in for staff: setting it up, logging in with a code or a recovery code, each code once, an
+administrator's requirement and reset, and the race of two requests with the same code."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from portal.accounts.models import RecoveryCode, User, UserRole
+from portal.audit.models import AuditEvent
+from portal.extensions import db
+from tests.conftest import (
+    BACKENDS,
+    build_app,
+    count_queries,
+    dispose_app,
+    fresh_database_url,
+    log_in,
+    start_two_factor_login,
+)
+from tests.factories import (
+    PASSWORD,
+    PENDING_TOTP_SECRET,
+    RECOVERY_CODES,
+    TOTP_SECRET,
+    World,
+    make_two_factor_user,
+    make_user,
+)
+from tests.threads import run_together
+
+SECURE = "secure-manager@example.test"
+
+
+def _user(app: Flask, email: str) -> User:
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        db.session.expunge(user)
+        return user
+
+
+def _actions(app: Flask, email: str) -> list[str]:
+    with app.app_context():
+        user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+        return list(
+            db.session.execute(
+                select(AuditEvent.action).where(AuditEvent.subject_id == user_id).order_by(AuditEvent.id)
+            ).scalars()
+        )
+
+
+def _unused_codes(app: Flask, email: str) -> int:
+    with app.app_context():
+        return db.session.execute(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .join(User, User.id == RecoveryCode.user_id)
+            .where(User.email == email, RecoveryCode.used_at.is_(None))
+        ).scalar_one()
+
+
+def _codes_on(html: str) -> list[str]:
+    return re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", html)
+
+
+def _set_up(client: FlaskClient, app: Flask, email: str) -> tuple[str, list[str]]:
+    """Through the pages, as a person would: start, read the key off the page, type the app's code."""
+    assert client.post("/account/two-factor/setup").status_code == 303
+    html = client.get("/account/two-factor").get_data(as_text=True)
+    key = re.search(r'<code class="secret-key">([A-Z2-7 ]+)</code>', html)
+    assert key, "the key for typing into the app is on the page"
+    secret = key.group(1).replace(" ", "")
+    response = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    return secret, _codes_on(response.get_data(as_text=True))
+
+
+# --- Setting it up ------------------------------------------------------------------------------------------------
+
+
+def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    log_in(client, world.emails["manager"])
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "Set up an authenticator app" in page and "Your password alone logs you in." in page
+    assert client.post("/account/two-factor/setup").status_code == 303
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert 'src="data:image/svg+xml;base64,' in page and 'alt="QR code for your authenticator app' in page
+    assert _user(app, world.emails["manager"]).has_two_factor is False  # not on until a code proves the app
+
+    wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
+    assert wrong.status_code == 422
+    assert "That code does not match" in wrong.get_data(as_text=True)
+    assert _user(app, world.emails["manager"]).has_two_factor is False
+
+    # The same steps again, now with the app's code: on, with ten codes shown once and only their hashes kept.
+    secret, codes = _set_up(client, app, world.emails["manager"])
+    user = _user(app, world.emails["manager"])
+    assert user.has_two_factor and user.totp_secret == secret and user.totp_pending_secret is None
+    assert len(codes) == 10 == len(set(codes))
+    with app.app_context():
+        stored = db.session.execute(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)).scalars()
+        assert not {code.replace("-", "") for code in codes} & set(stored)
+    assert "two_factor.enabled" in _actions(app, world.emails["manager"])
+    status = client.get("/account/two-factor").get_data(as_text=True)
+    assert "10 unused recovery codes left." in status and "Move to a new phone" in status
+    assert "Manage two-factor sign-in" in client.get("/account").get_data(as_text=True)
+
+
+def test_the_code_page_has_no_setup_for_a_dealer(client: FlaskClient, world: World) -> None:
+    log_in(client, world.emails["dealer_owner"])
+    assert "Two-factor sign-in" not in client.get("/account").get_data(as_text=True)
+    assert client.post("/account/two-factor/setup").status_code == 403
+
+
+def test_moving_to_a_new_phone_keeps_the_old_app_working_until_the_new_one_is_confirmed(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    log_in(client, SECURE)  # the world's secure manager has a new secret waiting
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "Your current app keeps working until the new one is confirmed." in page
+    other = app.test_client()
+    log_in(other, SECURE)  # still with the old app's code
+    response = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(PENDING_TOTP_SECRET).now()})
+    assert response.status_code == 200
+    assert _user(app, SECURE).totp_secret == PENDING_TOTP_SECRET
+    assert _actions(app, SECURE)[-1] == "two_factor.enabled"
+    # The old recovery codes went with the old phone's setup.
+    client.post("/logout")
+    start_two_factor_login(client, SECURE)
+    assert client.post("/login/two-factor", data={"code": RECOVERY_CODES[0]}).status_code == 422
+
+
+# --- Logging in ---------------------------------------------------------------------------------------------------
+
+
+def test_the_password_alone_does_not_log_in_a_user_with_an_authenticator(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    response = client.post("/login", data={"email": SECURE, "password": PASSWORD, "next": "/account"})
+    assert response.status_code == 303 and response.headers["Location"] == "/login/two-factor"
+    assert client.get("/account").status_code == 302  # not logged in yet
+    page = client.get("/login/two-factor").get_data(as_text=True)
+    assert 'autocomplete="one-time-code"' in page and "recovery codes" in page
+    wrong = client.post("/login/two-factor", data={"code": "123456"})
+    assert wrong.status_code == 422 and "That code is not right" in wrong.get_data(as_text=True)
+    assert client.get("/account").status_code == 302
+    right = client.post("/login/two-factor", data={"code": pyotp.TOTP(TOTP_SECRET).now()})
+    assert right.status_code == 303 and right.headers["Location"] == "/account"  # where the user was going
+    assert client.get("/account").status_code == 200
+    actions = _actions(app, SECURE)
+    assert actions[-3:] == ["login.password_accepted", "login.second_factor_refused", "login.succeeded"]
+    assert _user(app, SECURE).last_login_at is not None
+
+
+def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
+    code = pyotp.TOTP(TOTP_SECRET).now()
+    first = app.test_client()
+    start_two_factor_login(first, SECURE)
+    assert first.post("/login/two-factor", data={"code": code}).status_code == 303
+    second = app.test_client()  # someone who saw the code over the shoulder, within the same 30 seconds
+    start_two_factor_login(second, SECURE)
+    assert second.post("/login/two-factor", data={"code": code}).status_code == 422
+    assert second.get("/account").status_code == 302
+
+
+def test_a_code_from_the_step_before_or_after_is_accepted_but_not_one_further(app: Flask, world: World) -> None:
+    totp = pyotp.TOTP(TOTP_SECRET)
+    now = time.time()
+    far = app.test_client()
+    start_two_factor_login(far, SECURE)
+    assert far.post("/login/two-factor", data={"code": totp.at(now - 90)}).status_code == 422
+    near = app.test_client()
+    start_two_factor_login(near, SECURE)
+    assert near.post("/login/two-factor", data={"code": totp.at(now - 30)}).status_code == 303
+
+
+def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app: Flask, world: World) -> None:
+    client = app.test_client()
+    start_two_factor_login(client, SECURE)
+    response = client.post("/login/two-factor", data={"code": RECOVERY_CODES[0].upper().replace("-", " ")})
+    assert response.status_code == 303
+    assert "You used a recovery code; 1 are left." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _unused_codes(app, SECURE) == 1
+    assert "login.recovery_code_used" in _actions(app, SECURE)
+    again = app.test_client()
+    start_two_factor_login(again, SECURE)
+    assert again.post("/login/two-factor", data={"code": RECOVERY_CODES[0]}).status_code == 422
+
+
+def test_the_code_step_expires_and_is_void_after_a_logout_elsewhere(app: Flask, world: World) -> None:
+    slow = app.test_client()
+    start_two_factor_login(slow, SECURE)
+    with slow.session_transaction() as session:
+        session["pending_login"] = {**session["pending_login"], "at": session["pending_login"]["at"] - 6 * 60}
+    response = slow.post("/login/two-factor", data={"code": pyotp.TOTP(TOTP_SECRET).now()})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert "the time to enter your code has run out" in slow.get("/login").get_data(as_text=True)
+
+    waiting = app.test_client()
+    start_two_factor_login(waiting, SECURE)
+    elsewhere = app.test_client()
+    log_in(elsewhere, SECURE)
+    elsewhere.post("/logout")  # rotates the session token the waiting login points at
+    response = waiting.post("/login/two-factor", data={"code": pyotp.TOTP(TOTP_SECRET).now()})
+    assert response.headers["Location"] == "/login"
+    assert waiting.get("/account").status_code == 302
+
+
+def test_the_code_step_without_a_password_first_goes_back_to_the_login(client: FlaskClient) -> None:
+    response = client.post("/login/two-factor", data={"code": "123456"})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+
+
+# --- Recovery codes and turning it off ----------------------------------------------------------------------------
+
+
+def test_new_recovery_codes_replace_the_old_ones_after_the_password(app: Flask, world: World) -> None:
+    client = app.test_client()
+    log_in(client, SECURE)
+    refused = client.post("/account/two-factor/recovery-codes", data={"password": "not my password"})
+    assert refused.status_code == 422 and "This is not your current password." in refused.get_data(as_text=True)
+    response = client.post("/account/two-factor/recovery-codes", data={"password": PASSWORD})
+    codes = _codes_on(response.get_data(as_text=True))
+    assert response.status_code == 200 and len(codes) == 10
+    assert _unused_codes(app, SECURE) == 10
+    old = app.test_client()
+    start_two_factor_login(old, SECURE)
+    assert old.post("/login/two-factor", data={"code": RECOVERY_CODES[1]}).status_code == 422
+    new = app.test_client()
+    start_two_factor_login(new, SECURE)
+    assert new.post("/login/two-factor", data={"code": codes[0]}).status_code == 303
+
+
+def test_turning_it_off_needs_the_password_and_removes_the_codes(app: Flask, world: World) -> None:
+    client = app.test_client()
+    log_in(client, SECURE)
+    assert client.post("/account/two-factor/disable", data={"password": "wrong"}).status_code == 422
+    assert _user(app, SECURE).has_two_factor
+    response = client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    assert response.status_code == 303
+    user = _user(app, SECURE)
+    assert not user.has_two_factor and user.totp_secret is None and _unused_codes(app, SECURE) == 0
+    fresh = app.test_client()
+    assert fresh.post("/login", data={"email": SECURE, "password": PASSWORD}).headers["Location"] == "/console/"
+
+
+# --- The administrator ----------------------------------------------------------------------------------------------
+
+
+def _user_form(world: World, email: str, role: str = "manager", **changes: str) -> dict[str, str]:
+    form = {"email": email, "name": "Someone", "role": role, "dealer_code": "", "dealer_role": "staff",
+            "locale": "", "timezone": "Asia/Shanghai", "active": "y", "two_factor_required": "y"}  # fmt: skip
+    form.update(changes)
+    return form
+
+
+def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_else(app: Flask, world: World) -> None:
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    edit = f"/admin/users/{world.ids['manager']}/edit"
+    assert admin.post(edit, data=_user_form(world, world.emails["manager"])).status_code == 303
+    assert _user(app, world.emails["manager"]).two_factor_required
+    listing = admin.get("/admin/users").get_data(as_text=True)
+    assert "two-factor required, not set up" in listing and "two-factor on" in listing  # the manager, the secure one
+    checkbox = re.search(r'<input[^>]*name="two_factor_required"[^>]*>', admin.get(edit).get_data(as_text=True))
+    assert checkbox and "checked" in checkbox.group(0)
+
+    manager = app.test_client()
+    log_in(manager, world.emails["manager"])
+    response = manager.get("/console/")
+    assert response.status_code == 303 and response.headers["Location"] == "/account/two-factor"
+    page = manager.get("/account/two-factor").get_data(as_text=True)
+    assert "Your administrator requires two-factor sign-in. Set it up to continue." in page
+    assert manager.get("/console/").status_code == 303  # still, until it is set up
+    secret, _codes = _set_up(manager, app, world.emails["manager"])
+    assert manager.get("/console/").status_code == 200
+    page = manager.get("/account/two-factor").get_data(as_text=True)
+    assert "Turn off two-factor sign-in" not in page  # required: there is no way to turn it off
+    refused = manager.post("/account/two-factor/disable", data={"password": PASSWORD})
+    assert refused.status_code == 422 and "requires two-factor sign-in" in refused.get_data(as_text=True)
+    assert _user(app, world.emails["manager"]).totp_secret == secret
+
+
+def test_a_dealer_account_cannot_be_required_to_use_it(app: Flask, world: World) -> None:
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    form = _user_form(world, world.emails["dealer_staff"], role="dealer", dealer_code=world.own_dealer)
+    assert admin.post(f"/admin/users/{world.ids['staff']}/edit", data=form).status_code == 303
+    assert _user(app, world.emails["dealer_staff"]).two_factor_required is False
+
+
+def test_an_admin_reset_ends_the_users_sessions_and_clears_the_authenticator(app: Flask, world: World) -> None:
+    victim = app.test_client()
+    log_in(victim, SECURE)
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    page = admin.get(f"/admin/users/{world.ids['two_factor_manager']}/edit").get_data(as_text=True)
+    assert "Reset two-factor sign-in" in page
+    response = admin.post(f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset")
+    assert response.status_code == 303
+    assert victim.get("/account").status_code == 302
+    user = _user(app, SECURE)
+    assert user.totp_secret is None and user.totp_pending_secret is None and _unused_codes(app, SECURE) == 0
+    assert "two_factor.reset" in _actions(app, SECURE)
+    assert "has no authenticator app set up" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    again = admin.post(f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset")
+    assert again.status_code == 422
+
+
+def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, world: World) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reset-two-factor", "--email", SECURE.upper()])
+    assert result.exit_code == 0, result.output
+    assert "is reset" in result.output
+    assert _user(app, SECURE).totp_secret is None
+    assert runner.invoke(args=["reset-two-factor", "--email", SECURE]).exit_code == 1  # nothing left to reset
+    assert runner.invoke(args=["reset-two-factor", "--email", "nobody@example.test"]).exit_code == 1
+
+
+# --- Pages: languages and query counts ------------------------------------------------------------------------------
+
+
+def test_the_pages_speak_chinese(app: Flask, world: World) -> None:
+    client = app.test_client()
+    start_two_factor_login(client, SECURE)
+    page = client.get("/login/two-factor", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "输入验证码" in page
+    log_in(client, SECURE)
+    client.post("/language", data={"locale": "zh_Hans", "next": "/account/two-factor"})
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "两步验证" in page and "恢复码" in page
+
+
+def test_the_code_step_and_the_setup_page_stay_flat_with_ten_times_the_codes(app: Flask, world: World) -> None:
+    def statements(path: str, login: Callable[[FlaskClient], Any]) -> int:
+        client = app.test_client()
+        login(client)
+        client.get(path)
+        with count_queries(app) as executed:
+            assert client.get(path).status_code == 200
+        return len(executed)
+
+    def grow(count: int) -> None:
+        from portal.types import utcnow
+
+        with app.app_context():
+            user_id = db.session.execute(select(User.id).where(User.email == SECURE)).scalar_one()
+            used = utcnow()
+            db.session.add_all(
+                RecoveryCode(user_id=user_id, code_hash=f"{count}-{number}", used_at=used) for number in range(count)
+            )
+            db.session.commit()
+
+    pages = [
+        ("/login/two-factor", lambda client: start_two_factor_login(client, SECURE)),
+        ("/account/two-factor", lambda client: log_in(client, SECURE)),
+    ]
+    grow(10)
+    small = [statements(path, login) for path, login in pages]
+    grow(90)
+    assert [statements(path, login) for path, login in pages] == small
+    assert max(small) <= 6
+
+
+# --- Races ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    app = build_app(
+        fresh_database_url(request.param, "two_factor_races", tmp_path_factory),
+        SQLITE_BUSY_TIMEOUT_MS=60000,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 5, "pool_timeout": 60},
+    )
+    with app.app_context():
+        upgrade()
+        make_user(UserRole.ADMIN)
+        make_two_factor_user()
+        db.session.commit()
+    yield app
+    dispose_app(app)
+
+
+def _code_poster(app: Flask, code: str) -> Callable[[Callable[[], Any]], int]:
+    def work(wait: Callable[[], Any]) -> int:
+        client = app.test_client()
+        start_two_factor_login(client, SECURE)
+        wait()
+        status = client.post("/login/two-factor", data={"code": code}).status_code
+        return status if client.get("/account").status_code == 200 or status != 303 else -1
+
+    return work
+
+
+@pytest.mark.parametrize("which", ["app code", "recovery code"])
+def test_two_logins_racing_with_the_same_code_let_one_in(race_app: Flask, which: str) -> None:
+    """Checked: without the step condition (or the used_at condition) in the UPDATE, both get in."""
+    code = pyotp.TOTP(TOTP_SECRET).now() if which == "app code" else RECOVERY_CODES[0]
+    results = run_together([_code_poster(race_app, code) for _ in range(6)])
+    assert sorted(results) == [303] + [422] * 5, results
+    if which == "recovery code":
+        assert _unused_codes(race_app, SECURE) == 1
