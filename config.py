@@ -57,6 +57,11 @@ class Config:
     # The name authenticator apps show beside the code.
     TWO_FACTOR_ISSUER = "Dealer Partner Portal"
 
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For and -Proto are trusted (0: none, served directly).
+    PROXY_COUNT = 0
+    # Strict-Transport-Security on every HTTPS answer (a year); 0 leaves it to the proxy in front.
+    HSTS_MAX_AGE = 31536000
+
     # Sessions end after this long without activity (polling the notification bell does not count).
     IDLE_TIMEOUT_MINUTES = 60
     # And after this long whatever the activity: a login lasts a working day at most.

@@ -27,6 +27,13 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     if overrides:
         app.config.from_mapping(overrides)
     _refuse_unsafe_production_config(app)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind that many proxies: the client's address (login limits, audit) and HTTPS (HSTS) come from them.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=app.config["PROXY_COUNT"]
+        )
 
     from portal import database, errors, formatting, i18n, page_cache, security
     from portal.extensions import csrf, db, htmx, limiter, migrate

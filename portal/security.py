@@ -187,6 +187,9 @@ def _set_security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure and current_app.config["HSTS_MAX_AGE"]:
+        # Browsers that once reached the portal over HTTPS never try plain HTTP again (no downgrade, no cookie leak).
+        headers.setdefault("Strict-Transport-Security", f"max-age={current_app.config['HSTS_MAX_AGE']}")
     if response.mimetype == "text/html":
         # The same URL answers with a full page or a fragment depending on HX-Request.
         response.vary.add("HX-Request")

@@ -17,7 +17,7 @@ from portal.accounts.models import DealerRole, User
 from portal.core.models import DataGeneration
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
-from portal.page_cache import GENERATION_SQL, CachedPage, PageCache
+from portal.page_cache import GENERATION_SQL, RAISE_GENERATION_SQL, CachedPage, PageCache
 from portal.security import LAST_ACTIVITY
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 from tests.factories import World, make_world
@@ -248,3 +248,9 @@ def test_a_bulk_writers_large_sqlite_page_cache_is_given_back_with_its_connectio
             assert cache_size() == -SQLITE_CACHE_KIB
     finally:
         dispose_app(app)
+
+
+def test_the_literal_generation_statements_name_the_models_table() -> None:
+    """The SQL is written out in full (no string building for a scanner to doubt); it must follow the model."""
+    for statement in (GENERATION_SQL, RAISE_GENERATION_SQL):
+        assert f" {DataGeneration.__tablename__} " in statement

@@ -175,3 +175,12 @@ def test_missing_the_target_at_pace_means_the_projection_falls_short(sales: int,
     end = date(2026, 12, 31)
     today = start + timedelta(days=elapsed)
     assert misses_target_at_pace(sales, target, start, end, today) is (projection(sales, start, end, today) < target)
+
+
+def test_the_literal_import_statements_name_the_sales_line_columns() -> None:
+    """PostgreSQL imports use SQL written out in full; its column lists must be the ones the rows are built in."""
+    from portal.rebates.imports import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
+
+    columns = ", ".join(SALES_LINE_COLUMNS)
+    assert f"({columns}) FROM STDIN" in COPY_LINES_SQL
+    assert f"sales_lines ({columns}) SELECT {columns} FROM" in INSERT_STAGED_LINES_SQL

@@ -28,6 +28,22 @@ def test_security_headers_on_every_page(client: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_https_answers_ask_browsers_to_stay_on_https(app: Flask) -> None:
+    """Strict-Transport-Security on HTTPS only; behind a trusted proxy, its X-Forwarded-Proto says HTTPS."""
+    client = app.test_client()
+    assert client.get("/login", base_url="https://portal.example").headers["Strict-Transport-Security"] == (
+        "max-age=31536000"
+    )
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    proxied = create_app("test", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "PROXY_COUNT": 1})
+    response = proxied.test_client().get(
+        "/ping", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+    )
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+    ignored = app.test_client().get("/ping", headers={"X-Forwarded-Proto": "https"})  # no proxy trusted
+    assert "Strict-Transport-Security" not in ignored.headers
+
+
 def test_pages_have_no_inline_script_or_style(client: FlaskClient, world: World) -> None:
     log_in(client, world.emails["admin"])
     for path in ("/login", "/admin/", "/console/", "/account", "/mediation/"):

@@ -473,29 +473,37 @@ def _insert_new_lines(import_id: int, block: list[ParsedLine]) -> None:
         )
 
 
-STAGED_LINES = "sales_import_staged_lines"
-_COLUMN_LIST = ", ".join(SALES_LINE_COLUMNS)
+# Literal SQL, so that nothing but these words can ever reach the server; the columns are SALES_LINE_COLUMNS
+# (tests/test_rebate_rules.py checks that they agree).
+STAGE_LINES_SQL = (
+    "CREATE TEMPORARY TABLE sales_import_staged_lines (LIKE sales_lines INCLUDING DEFAULTS) ON COMMIT DROP"
+)
+COPY_LINES_SQL = (
+    "COPY sales_import_staged_lines (dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
+    "invoice_ref, import_id) FROM STDIN"
+)
+INSERT_STAGED_LINES_SQL = (
+    "INSERT INTO sales_lines (dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
+    "invoice_ref, import_id) SELECT dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
+    "invoice_ref, import_id FROM sales_import_staged_lines ON CONFLICT (dealer_id, invoice_ref) DO NOTHING"
+)
+DROP_STAGED_LINES_SQL = "DROP TABLE sales_import_staged_lines"
 
 
 def _copy_then_insert(connection: Connection, rows: list[tuple[object, ...]]) -> None:
     """PostgreSQL: COPY the block into a temporary table, then one INSERT ... SELECT. Sent row by row (even pipelined)
     each line cost the server a statement of its own; this costs it one per block."""
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {STAGED_LINES} (LIKE sales_lines INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
+    connection.exec_driver_sql(STAGE_LINES_SQL)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {STAGED_LINES} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        with cursor.copy(COPY_LINES_SQL) as copy:
             for row in rows:
                 copy.write_row(row)
     finally:
         cursor.close()
-    connection.exec_driver_sql(
-        f"INSERT INTO sales_lines ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {STAGED_LINES} "  # noqa: S608 - constants
-        "ON CONFLICT (dealer_id, invoice_ref) DO NOTHING"
-    )
+    connection.exec_driver_sql(INSERT_STAGED_LINES_SQL)
     # Dropped now, not only at commit: the next block may come in the same transaction (inside a test's, say).
-    connection.exec_driver_sql(f"DROP TABLE {STAGED_LINES}")
+    connection.exec_driver_sql(DROP_STAGED_LINES_SQL)
 
 
 def _insert_ignoring_duplicates() -> Insert:
