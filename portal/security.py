@@ -52,8 +52,10 @@ def init_app(app: Flask) -> None:
 
 
 # What a user with a temporary password may still do: change it, read the account page, switch language, leave.
+# The bell's polling too: sent elsewhere, it would reload the page under the form being filled in every 30 s.
 PASSWORD_CHANGE_ENDPOINTS = frozenset(
     {
+        "notifications.bell",
         "accounts.account",
         "accounts.change_password",
         "accounts.logout",

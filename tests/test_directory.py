@@ -137,6 +137,8 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(
     newcomer = app.test_client()
     log_in(newcomer, "new.person@example.test", "temporary password!")
     assert newcomer.get("/console/").headers["Location"] == "/account"
+    # The bell polls on the account page; answering it with a redirect would reload the page under the form.
+    assert newcomer.get("/notifications/bell", headers={"HX-Request": "true"}).status_code == 200
     newcomer.post(
         "/account/password",
         data={

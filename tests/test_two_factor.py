@@ -221,6 +221,7 @@ def test_the_code_step_expires_and_is_void_after_a_logout_elsewhere(app: Flask, 
 def test_the_code_step_without_a_password_first_goes_back_to_the_login(client: FlaskClient) -> None:
     response = client.post("/login/two-factor", data={"code": "123456"})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert "has run out" not in client.get("/login").get_data(as_text=True)  # nothing ran out: it never began
 
 
 # --- Recovery codes and turning it off ----------------------------------------------------------------------------
@@ -284,6 +285,9 @@ def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_els
     page = manager.get("/account/two-factor").get_data(as_text=True)
     assert "Your administrator requires two-factor sign-in. Set it up to continue." in page
     assert manager.get("/console/").status_code == 303  # still, until it is set up
+    # The bell keeps polling on the setup page: it must not send the page elsewhere (a reload every 30 s).
+    bell = manager.get("/notifications/bell", headers={"HX-Request": "true"})
+    assert bell.status_code == 200 and "HX-Redirect" not in bell.headers
     secret, _codes = _set_up(manager, app, world.emails["manager"])
     assert manager.get("/console/").status_code == 200
     page = manager.get("/account/two-factor").get_data(as_text=True)

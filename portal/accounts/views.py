@@ -136,8 +136,8 @@ def login_second_factor() -> object:
         return redirect_to(home_url(current_user))
     user = _pending_user()
     if user is None:
-        session.pop(PENDING_LOGIN, None)
-        flash(_("Log in again: the time to enter your code has run out."), "info")
+        if session.pop(PENDING_LOGIN, None) is not None:
+            flash(_("Log in again: the time to enter your code has run out."), "info")
         return redirect_to(url_for("accounts.login"))
     form = SecondFactorForm()
     status = 200
