@@ -416,3 +416,29 @@ def test_two_logins_racing_with_the_same_code_let_one_in(race_app: Flask, which:
     assert sorted(results) == [303] + [422] * 5, results
     if which == "recovery code":
         assert _unused_codes(race_app, SECURE) == 1
+
+
+def test_a_double_submitted_confirmation_makes_one_set_of_recovery_codes(race_app: Flask) -> None:
+    """Two confirmations of the same new phone at once (a double click): one shows codes, and those are the ones
+    that work. Checked on PostgreSQL: without the pending-secret condition in the UPDATE, both show codes."""
+    code = pyotp.TOTP(PENDING_TOTP_SECRET).now()
+    clients = []
+    for _ in range(4):  # one after the other: logins racing each other would meet the one-code-per-step rule
+        clients.append(race_app.test_client())
+        log_in(clients[-1], SECURE)
+
+    def confirmer(client: FlaskClient) -> Callable[[Callable[[], Any]], tuple[int, list[str]]]:
+        def confirm(wait: Callable[[], Any]) -> tuple[int, list[str]]:
+            wait()
+            response = client.post("/account/two-factor/confirm", data={"code": code})
+            return response.status_code, _codes_on(response.get_data(as_text=True))
+
+        return confirm
+
+    results = run_together([confirmer(client) for client in clients])
+    assert sorted(status for status, _codes in results) == [200, 422, 422, 422], results
+    shown = next(codes for status, codes in results if status == 200)
+    assert _unused_codes(race_app, SECURE) == 10 == len(shown)
+    client = race_app.test_client()
+    start_two_factor_login(client, SECURE)
+    assert client.post("/login/two-factor", data={"code": shown[0]}).status_code == 303
