@@ -46,8 +46,7 @@ def init_app(app: Flask) -> None:
     # After the stale-session check, before the access checks: a stored page needs no user row and no transaction.
     app.before_request(page_cache.serve_unchanged_page)
     app.before_request(enforce_route_access)
-    app.before_request(require_password_change)
-    app.before_request(require_two_factor_setup)
+    app.before_request(hold_unfinished_account)
     app.after_request(_set_security_headers)
 
 
@@ -124,17 +123,6 @@ def declared_access_or_none(endpoint: str | None) -> object:
         return None
 
 
-def require_password_change() -> Response | None:
-    if (
-        current_user.is_authenticated
-        and current_user.must_change_password
-        and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS
-    ):
-        flash(_l("Choose your own password to continue: the one you were given is temporary."), "warning")
-        return redirect_to(url_for("accounts.account"))
-    return None
-
-
 # What a user whose administrator requires two-factor sign-in may do before setting it up.
 TWO_FACTOR_SETUP_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {
     "accounts.two_factor_page",
@@ -142,15 +130,30 @@ TWO_FACTOR_SETUP_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {
     "accounts.confirm_two_factor",
 }
 
+# Accounts held on one page until something is done: (the user's flag, what they may still use, why, where).
+ACCOUNT_HOLDS = (
+    (
+        "must_change_password",
+        PASSWORD_CHANGE_ENDPOINTS,
+        _l("Choose your own password to continue: the one you were given is temporary."),
+        "accounts.account",
+    ),
+    (
+        "must_set_up_two_factor",
+        TWO_FACTOR_SETUP_ENDPOINTS,
+        _l("Your administrator requires two-factor sign-in. Set it up to continue."),
+        "accounts.two_factor_page",
+    ),
+)
 
-def require_two_factor_setup() -> Response | None:
-    if (
-        current_user.is_authenticated
-        and current_user.must_set_up_two_factor
-        and request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS
-    ):
-        flash(_l("Your administrator requires two-factor sign-in. Set it up to continue."), "warning")
-        return redirect_to(url_for("accounts.two_factor_page"))
+
+def hold_unfinished_account() -> Response | None:
+    if not current_user.is_authenticated:
+        return None
+    for flag, allowed, reason, page in ACCOUNT_HOLDS:
+        if getattr(current_user, flag) and request.endpoint not in allowed:
+            flash(reason, "warning")
+            return redirect_to(url_for(page))
     return None
 
 

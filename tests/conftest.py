@@ -169,11 +169,16 @@ def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: s
         code = {"code": current_totp_code(client.application, email)}
         csrf = {}
         if "csrf_token" in extra:  # the password step began a new session: the code page has its new token
-            page = client.get("/login/two-factor").get_data(as_text=True)
-            csrf = {"csrf_token": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)}  # type: ignore[union-attr]
+            csrf = {"csrf_token": csrf_token_on(client, "/login/two-factor")}
         response = client.post("/login/two-factor", data={**code, **csrf})
         assert response.status_code == 303, f"code step as {email} failed with {response.status_code}"
     return response
+
+
+def csrf_token_on(client: FlaskClient, path: str) -> str | None:
+    """The CSRF token a page hands to htmx in <body hx-headers> (the same one its forms carry), if it has one."""
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
+    return match.group(1) if match else None
 
 
 def current_totp_code(app: Flask, email: str) -> str:
@@ -195,10 +200,9 @@ def current_totp_code(app: Flask, email: str) -> str:
 
 def start_two_factor_login(client: FlaskClient, email: str) -> None:
     """Give the password and stop at the code step (the CSRF token taken from the login page, when it has one)."""
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    token = csrf_token_on(client, "/login")
     response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, **({"csrf_token": token.group(1)} if token else {})}
+        "/login", data={"email": email, "password": PASSWORD, **({"csrf_token": token} if token else {})}
     )
     assert response.headers.get("Location", "").endswith("/login/two-factor"), response.status_code
 

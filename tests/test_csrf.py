@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import fingerprint, log_in
+from tests.conftest import csrf_token_on, fingerprint, log_in
 from tests.factories import PASSWORD, World
 from tests.state_changing import NEW_PASSWORD, STATE_CHANGING, Route
 
@@ -19,10 +19,9 @@ ROUTES = {route.rule: route for route in STATE_CHANGING}
 
 
 def _token(client: FlaskClient, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'"X-CSRFToken": "([^"]+)"', html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    token = csrf_token_on(client, path)
+    assert token, f"no CSRF token on {path}"
+    return token
 
 
 def _client_for(app: Flask, world: World, route: Route) -> FlaskClient:

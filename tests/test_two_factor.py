@@ -68,6 +68,13 @@ def _unused_codes(app: Flask, email: str) -> int:
         ).scalar_one()
 
 
+def _at_code_step(app: Flask) -> FlaskClient:
+    """A browser that has given the secure manager's password and is asked for the code."""
+    client = app.test_client()
+    start_two_factor_login(client, SECURE)
+    return client
+
+
 def _codes_on(html: str) -> list[str]:
     return re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", html)
 
@@ -166,11 +173,9 @@ def test_the_password_alone_does_not_log_in_a_user_with_an_authenticator(
 
 def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
     code = pyotp.TOTP(TOTP_SECRET).now()
-    first = app.test_client()
-    start_two_factor_login(first, SECURE)
+    first = _at_code_step(app)
     assert first.post("/login/two-factor", data={"code": code}).status_code == 303
-    second = app.test_client()  # someone who saw the code over the shoulder, within the same 30 seconds
-    start_two_factor_login(second, SECURE)
+    second = _at_code_step(app)  # someone who saw the code over the shoulder, within the same 30 seconds
     assert second.post("/login/two-factor", data={"code": code}).status_code == 422
     assert second.get("/account").status_code == 302
 
@@ -178,38 +183,32 @@ def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
 def test_a_code_from_the_step_before_or_after_is_accepted_but_not_one_further(app: Flask, world: World) -> None:
     totp = pyotp.TOTP(TOTP_SECRET)
     now = time.time()
-    far = app.test_client()
-    start_two_factor_login(far, SECURE)
+    far = _at_code_step(app)
     assert far.post("/login/two-factor", data={"code": totp.at(now - 90)}).status_code == 422
-    near = app.test_client()
-    start_two_factor_login(near, SECURE)
+    near = _at_code_step(app)
     assert near.post("/login/two-factor", data={"code": totp.at(now - 30)}).status_code == 303
 
 
 def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app: Flask, world: World) -> None:
-    client = app.test_client()
-    start_two_factor_login(client, SECURE)
+    client = _at_code_step(app)
     response = client.post("/login/two-factor", data={"code": RECOVERY_CODES[0].upper().replace("-", " ")})
     assert response.status_code == 303
     assert "You used a recovery code; 1 are left." in client.get(response.headers["Location"]).get_data(as_text=True)
     assert _unused_codes(app, SECURE) == 1
     assert "login.recovery_code_used" in _actions(app, SECURE)
-    again = app.test_client()
-    start_two_factor_login(again, SECURE)
+    again = _at_code_step(app)
     assert again.post("/login/two-factor", data={"code": RECOVERY_CODES[0]}).status_code == 422
 
 
 def test_the_code_step_expires_and_is_void_after_a_logout_elsewhere(app: Flask, world: World) -> None:
-    slow = app.test_client()
-    start_two_factor_login(slow, SECURE)
+    slow = _at_code_step(app)
     with slow.session_transaction() as session:
         session["pending_login"] = {**session["pending_login"], "at": session["pending_login"]["at"] - 6 * 60}
     response = slow.post("/login/two-factor", data={"code": pyotp.TOTP(TOTP_SECRET).now()})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert "the time to enter your code has run out" in slow.get("/login").get_data(as_text=True)
 
-    waiting = app.test_client()
-    start_two_factor_login(waiting, SECURE)
+    waiting = _at_code_step(app)
     elsewhere = app.test_client()
     log_in(elsewhere, SECURE)
     elsewhere.post("/logout")  # rotates the session token the waiting login points at
@@ -236,11 +235,9 @@ def test_new_recovery_codes_replace_the_old_ones_after_the_password(app: Flask, 
     codes = _codes_on(response.get_data(as_text=True))
     assert response.status_code == 200 and len(codes) == 10
     assert _unused_codes(app, SECURE) == 10
-    old = app.test_client()
-    start_two_factor_login(old, SECURE)
+    old = _at_code_step(app)
     assert old.post("/login/two-factor", data={"code": RECOVERY_CODES[1]}).status_code == 422
-    new = app.test_client()
-    start_two_factor_login(new, SECURE)
+    new = _at_code_step(app)
     assert new.post("/login/two-factor", data={"code": codes[0]}).status_code == 303
 
 
@@ -337,8 +334,7 @@ def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, world: Wo
 
 
 def test_the_pages_speak_chinese(app: Flask, world: World) -> None:
-    client = app.test_client()
-    start_two_factor_login(client, SECURE)
+    client = _at_code_step(app)
     page = client.get("/login/two-factor", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "输入验证码" in page
     log_in(client, SECURE)
@@ -399,8 +395,7 @@ def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 def _code_poster(app: Flask, code: str) -> Callable[[Callable[[], Any]], int]:
     def work(wait: Callable[[], Any]) -> int:
-        client = app.test_client()
-        start_two_factor_login(client, SECURE)
+        client = _at_code_step(app)
         wait()
         status = client.post("/login/two-factor", data={"code": code}).status_code
         return status if client.get("/account").status_code == 200 or status != 303 else -1
@@ -439,6 +434,5 @@ def test_a_double_submitted_confirmation_makes_one_set_of_recovery_codes(race_ap
     assert sorted(status for status, _codes in results) == [200, 422, 422, 422], results
     shown = next(codes for status, codes in results if status == 200)
     assert _unused_codes(race_app, SECURE) == 10 == len(shown)
-    client = race_app.test_client()
-    start_two_factor_login(client, SECURE)
+    client = _at_code_step(race_app)
     assert client.post("/login/two-factor", data={"code": shown[0]}).status_code == 303

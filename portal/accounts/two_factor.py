@@ -253,8 +253,9 @@ def check_second_factor(user: User, code: str) -> SecondFactorResult:
         db.session.flush()
         return SecondFactorResult(False)
     user.last_login_at = utcnow()
-    left = recovery_codes_left(user)
-    if used_recovery_code:
+    left = 0
+    if used_recovery_code:  # counted only then: a code from the app needs no count
+        left = recovery_codes_left(user)
         audit_change("login.recovery_code_used", actor=user, subject=user, recovery_codes_left=left)
         _tell_user(user)
     audit_change("login.succeeded", actor=user, subject=user, second_factor=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, current_app, flash, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from wtforms import Field
 
 from portal.access import CHANNEL_STAFF, EVERYONE, AccessRole, allow, public
 from portal.accounts import services, two_factor
@@ -26,11 +29,12 @@ from portal.accounts.forms import (
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
-from portal.security import start_session_clock
+from portal.security import load_user_by_session_token, start_session_clock
 from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
+T = TypeVar("T")
 
 
 def _login_account_key() -> str:
@@ -110,10 +114,8 @@ def _pending_user() -> User | None:
     if not 0 <= time.time() - pending["at"] <= current_app.config["TWO_FACTOR_PENDING_MINUTES"] * 60:
         return None
     # The token, not the id: a logout elsewhere, a password change or an admin's reset voids the pending login.
-    user = db.session.execute(
-        db.select(User).where(User.session_token == str(pending.get("token", "")))
-    ).scalar_one_or_none()
-    return user if user is not None and user.is_active and user.has_two_factor else None
+    user = load_user_by_session_token(str(pending.get("token", "")))
+    return user if isinstance(user, User) and user.has_two_factor else None
 
 
 def _second_factor_key() -> str:
@@ -260,6 +262,19 @@ def begin_two_factor() -> object:
     return redirect_to(url_for("accounts.two_factor_page") + "#setup")
 
 
+def _audited_attempt(field: Field, attempt: Callable[[], T]) -> tuple[bool, T | None]:
+    """Commit whether or not the service refuses: a refused code or password leaves its audit row. A refusal's
+    message goes next to the field."""
+    try:
+        result = attempt()
+    except InvalidInput as error:
+        db.session.commit()
+        field.errors = [error.message]
+        return False, None
+    db.session.commit()
+    return True, result
+
+
 def _recovery_codes_page(codes: list[str]) -> object:
     response = render_template("accounts/recovery_codes.html", codes=codes)
     return response, 200, {"Cache-Control": "no-store"}
@@ -270,13 +285,10 @@ def _recovery_codes_page(codes: list[str]) -> object:
 def confirm_two_factor() -> object:
     form = TwoFactorConfirmForm()
     if form.validate_on_submit():
-        try:
-            codes = two_factor.confirm_setup(current_user._get_current_object(), form.code.data or "")
-        except InvalidInput as error:
-            db.session.commit()  # keep the audit row of the refused code
-            form.code.errors = [error.message]
-        else:
-            db.session.commit()
+        done, codes = _audited_attempt(
+            form.code, lambda: two_factor.confirm_setup(current_user._get_current_object(), form.code.data or "")
+        )
+        if done and codes:
             return _recovery_codes_page(codes)
     return _two_factor_page(422, confirm_form=form)
 
@@ -286,13 +298,11 @@ def confirm_two_factor() -> object:
 def replace_recovery_codes() -> object:
     form = RecoveryCodesForm()
     if form.validate_on_submit():
-        try:
-            codes = two_factor.new_recovery_codes(current_user._get_current_object(), form.password.data or "")
-        except InvalidInput as error:
-            db.session.commit()
-            form.password.errors = [error.message]
-        else:
-            db.session.commit()
+        done, codes = _audited_attempt(
+            form.password,
+            lambda: two_factor.new_recovery_codes(current_user._get_current_object(), form.password.data or ""),
+        )
+        if done and codes:
             return _recovery_codes_page(codes)
     return _two_factor_page(422, codes_form=form)
 
@@ -302,13 +312,10 @@ def replace_recovery_codes() -> object:
 def disable_two_factor() -> object:
     form = TwoFactorOffForm()
     if form.validate_on_submit():
-        try:
-            two_factor.turn_off(current_user._get_current_object(), form.password.data or "")
-        except InvalidInput as error:
-            db.session.commit()
-            form.password.errors = [error.message]
-        else:
-            db.session.commit()
+        done, _nothing = _audited_attempt(
+            form.password, lambda: two_factor.turn_off(current_user._get_current_object(), form.password.data or "")
+        )
+        if done:
             flash(_("Two-factor sign-in is off. Your password alone now logs you in."), "success")
             return redirect_to(url_for("accounts.two_factor_page"))
     return _two_factor_page(422, off_form=form)
