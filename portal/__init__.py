@@ -36,6 +36,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         )
 
     from portal import database, errors, formatting, i18n, page_cache, security
+    from portal.core import models  # noqa: F401 - registers data_generation (the page cache's), which no area imports
     from portal.extensions import csrf, db, htmx, limiter, migrate
 
     database.init_app(app)

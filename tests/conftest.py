@@ -2,6 +2,11 @@
 
 Every test that uses `app` runs on SQLite, and again on PostgreSQL when TEST_POSTGRES_URL names a server
 (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/portal_test); without it those runs are skipped and say so.
+
+Every test runs under a fixed clock (time-machine, ticking from a fixed instant), never the real date: a claim window,
+an appeal deadline or "this quarter" then means the same on every day the suite runs. Tests marked `calendar` run
+again at the instants where dates break: the first and the last minute of a quarter in the company's time zone
+(the first is still the day before in UTC) and 29 February. PORTAL_TEST_CLOCK=<name> runs every test at one of them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -30,6 +36,47 @@ POSTGRES_HINT = (
     "(the database is created if missing) to run the suite on PostgreSQL too"
 )
 BACKENDS = ["sqlite", "postgresql"]
+
+# Instants in the company's time zone (Asia/Shanghai, UTC+8). The default is an ordinary weekday in the middle of a
+# quarter; the others are where calendar arithmetic goes wrong.
+CLOCKS = {
+    "mid-quarter": "2026-11-16T10:00:00+08:00",
+    "quarter-first-day": "2027-01-01T00:10:00+08:00",  # 31 December 16:10 in UTC
+    "quarter-last-day": "2026-12-31T23:50:00+08:00",
+    "leap-day": "2028-02-29T12:00:00+08:00",
+}
+DEFAULT_CLOCK = os.environ.get("PORTAL_TEST_CLOCK", "mid-quarter")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if DEFAULT_CLOCK not in CLOCKS:
+        raise pytest.UsageError(f"PORTAL_TEST_CLOCK must be one of {', '.join(CLOCKS)}")
+    config.addinivalue_line("markers", "calendar: depends on today's date; runs again at every instant of CLOCKS")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `calendar` runs once per instant of CLOCKS (its id says which)."""
+    if metafunc.definition.get_closest_marker("calendar") is not None and DEFAULT_CLOCK == "mid-quarter":
+        metafunc.parametrize("clock", list(CLOCKS), indirect=True)
+
+
+def clock_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return str(callspec.params["clock"]) if callspec is not None and "clock" in callspec.params else DEFAULT_CLOCK
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Each test, its fixtures included, starts at its instant and the clock ticks on from there: every thread of
+    the process (race workers, the browser tests' server) sees the same time."""
+    with time_machine.travel(CLOCKS[clock_of(item)], tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest) -> str:
+    """The name of the instant this test runs at (see CLOCKS)."""
+    return str(getattr(request, "param", DEFAULT_CLOCK))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -18,6 +19,7 @@ from portal.extensions import db
 from portal.notifications.models import Notification
 
 PASSWORD = "correct horse battery"
+COMPANY_ZONE = ZoneInfo("Asia/Shanghai")  # TestConfig's COMPANY_TIMEZONE
 _sequence = itertools.count(1)
 _hash_cache: dict[str, str] = {}
 
@@ -26,6 +28,21 @@ def _password_hash(password: str) -> str:
     if password not in _hash_cache:
         _hash_cache[password] = hash_password(password)
     return _hash_cache[password]
+
+
+def today() -> date:
+    """The company's today under the test clock (tests/conftest.py): the date every test date is built from."""
+    return datetime.now(COMPANY_ZONE).date()
+
+
+def this_quarter() -> tuple[str, date, date]:
+    return quarter_of(today())
+
+
+def activity_day() -> date:
+    """A day a promotion can be claimed for today: over, inside this quarter, inside the claim window. Five days ago,
+    or the quarter's first day when the quarter began less than five days ago (then it may be today itself)."""
+    return max(this_quarter()[1], today() - timedelta(days=5))
 
 
 def make_territory(code: str | None = None, name: str | None = None) -> Territory:
@@ -268,7 +285,7 @@ def make_enrollment(session, *, user: User | None = None, trainee: Trainee | Non
     enrollment = Enrollment(session_id=session.id, dealer_id=dealer_id, user_id=user.id if user else None,
                             trainee_id=trainee.id if trainee else None, person_key=key,
                             status=EnrollmentStatus(status), certificate_number=certificate,
-                            completed_on=date.today() if certificate else None,
+                            completed_on=today() if certificate else None,
                             certificate_expires_on=expires_on)  # fmt: skip
     if status in ("enrolled", "attended", "completed", "no_show"):
         session.seats_taken += 1
@@ -288,9 +305,9 @@ def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, 
     foreign_enrollment = make_enrollment(upcoming, user=foreign_owner)
     attending = make_enrollment(began, user=staff)
     make_enrollment(began, trainee=trainee, status="completed", certificate="CERT-OWNA-OWNB-OWNC",
-                    expires_on=date.today() + timedelta(days=30))  # fmt: skip
+                    expires_on=today() + timedelta(days=30))  # fmt: skip
     make_enrollment(began, user=foreign_owner, status="completed", certificate="CERT-FORA-FORB-FORC",
-                    expires_on=date.today() + timedelta(days=300))  # fmt: skip
+                    expires_on=today() + timedelta(days=300))  # fmt: skip
     ids = {"course": course.id, "upcoming_session": upcoming.id, "began_session": began.id,
            "own_enrollment": own_enrollment.id, "foreign_enrollment": foreign_enrollment.id,
            "attending_enrollment": attending.id}  # fmt: skip
@@ -319,18 +336,20 @@ def make_allocation(dealer: Dealer, period: Period, amount: int):  # type: ignor
 def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None, *, status: str = "submitted",  # type: ignore[no-untyped-def]
                amount: int = 300_000, title: str | None = None, approved: int | None = None,
                submitted_days_ago: int = 2, invoice: str | None = None):  # fmt: skip
-    """A claim written directly in the given status, with the activity on the period's first days."""
+    """A claim written directly in the given status; its activity on a day claimable today (in the period's first
+    days when the period is not this quarter)."""
     from portal.claims.models import Claim
     from portal.claims.rules import ClaimStatus
     from portal.types import utcnow
 
     number = next(_sequence)
+    day = activity_day() if period.starts_on <= today() <= period.ends_on else period.starts_on
     claim_status = ClaimStatus(status)
     sent = claim_status is not ClaimStatus.DRAFT
     default_approved = {"approved": amount, "paid": amount, "partially_approved": amount // 2}.get(status)
     claim = Claim(dealer_id=dealer.id, period_id=period.id, activity_type_id=kind.id, status=claim_status,
-                  title=title or f"Claim {number}", description="", activity_start=period.starts_on,
-                  activity_end=period.starts_on, vendor="Print Co", vendor_tax_id="91310000X",
+                  title=title or f"Claim {number}", description="", activity_start=day, activity_end=day,
+                  vendor="Print Co", vendor_tax_id="91310000X",
                   invoice_number=invoice or f"INV-{number}", amount_requested=amount,
                   amount_approved=approved if approved is not None else default_approved,
                   submission_count=1 if sent else 0,
@@ -558,7 +577,7 @@ def make_world() -> World:
         },
         open_period=period.code,
         current_period=quarter_of(company_today())[0],
-        previous_period=quarter_of(company_today() - timedelta(days=95))[0],
+        previous_period=quarter_of(quarter_of(company_today())[1] - timedelta(days=1))[0],
         emails={
             "dealer_owner": owner.email,
             "dealer_staff": staff.email,

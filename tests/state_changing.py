@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, activity_day
 
 NEW_PASSWORD = "a brand new long password"
 
@@ -613,10 +613,8 @@ STATE_CHANGING = (
 
 
 def _claim_form(world: World) -> dict[str, object]:
-    """A complete claim for the open quarter's first day."""
-    from datetime import date
-
-    start = date.fromisoformat(world.current_period[:4] + "-" + f"{(int(world.current_period[-1]) - 1) * 3 + 1:02d}-01")
+    """A complete claim for an activity this quarter that can be submitted today."""
+    start = activity_day()
     return {
         "period": world.current_period,
         "activity_type_id": str(world.ids["activity_type"]),

@@ -4,7 +4,7 @@ approval and payment. The pages come with the rest of issue 8; these rules stand
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -20,7 +20,7 @@ from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
 from tests.evidence_files import pdf
-from tests.factories import World
+from tests.factories import World, activity_day
 
 
 def user(world: World, role: str) -> User:
@@ -41,12 +41,13 @@ def activity(needs_pre_approval: bool = False) -> ActivityType:
 
 def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
     current = period(world.current_period)
-    start = max(current.starts_on, date.today() - timedelta(days=10))
+    end = activity_day()
+    start = max(current.starts_on, end - timedelta(days=1))
     data = services.ClaimInput(
         activity_type_id=activity().id if not db.session.execute(select(ActivityType)).first() else
         db.session.execute(select(ActivityType.id)).scalars().first(),
         title="Shop window display", description="Two weeks in the window.", activity_start=start,
-        activity_end=start + timedelta(days=1), vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
+        activity_end=end, vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
         amount=amount,
     )  # fmt: skip
     return services.create_draft(user(world, role), current, data)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import func, select
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus
+from portal.dealers.services import quarter_of
 from portal.demo import DEMO_PASSWORD, seed_demo
 from portal.extensions import db
 from tests.conftest import log_in
+from tests.factories import this_quarter, today
 
 
 def _counts() -> tuple[int, int, int]:
@@ -20,11 +22,21 @@ def _counts() -> tuple[int, int, int]:
     )
 
 
+def quarters_back(count: int) -> list[str]:
+    """The codes of this quarter and the `count` before it, newest first."""
+    codes, day = [], today()
+    for _ in range(count + 1):
+        code, start, _end = quarter_of(day)
+        codes.append(code)
+        day = start - timedelta(days=1)
+    return codes
+
+
 def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
     with app.app_context():
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
         first = _counts()
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
         assert _counts() == first == (7, 6, 9)
         users = {user.email: user for user in db.session.execute(select(User)).scalars()}
         eastern = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
@@ -52,12 +64,9 @@ def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
         assert users["mediator@demo.test"].role is UserRole.MEDIATOR
         assert users["admin@demo.test"].role is UserRole.ADMIN
         periods = db.session.execute(select(Period).order_by(Period.starts_on)).scalars().all()
-        assert [period.code for period in periods] == [
-            "2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4",
-        ]  # fmt: skip
+        assert [period.code for period in periods] == quarters_back(8)[::-1]
         assert (periods[-1].starts_on, periods[-1].ends_on, periods[-1].status) == (
-            date(2026, 10, 1),
-            date(2026, 12, 31),
+            *this_quarter()[1:],
             PeriodStatus.OPEN,
         )
         assert all(period.status is PeriodStatus.CLOSED for period in periods[:-1])
@@ -76,23 +85,24 @@ def test_demo_rebates_put_d001_a_little_short_of_its_next_tier(app: Flask) -> No
     from portal.rebates.models import Adjustment, RebateStatement, SalesLine, StatementStatus
 
     with app.app_context():
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
         lines = db.session.execute(select(func.count()).select_from(SalesLine)).scalar_one()
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
         assert db.session.execute(select(func.count()).select_from(SalesLine)).scalar_one() == lines > 1000
         statements = {
             (statement.dealer.code, statement.period.code): statement
             for statement in db.session.execute(select(RebateStatement)).scalars()
         }
-        d001 = statements[("D001", "2026-Q4")]
+        current, previous, older = quarters_back(5)[0], quarters_back(5)[1], quarters_back(5)[5]
+        d001 = statements[("D001", current)]
         assert d001.status is StatementStatus.PROVISIONAL and d001.reached_tier == 0
         assert d001.sales_to_next_tier > 0 and d001.sales_to_next_tier * 10 <= d001.next_tier_sales  # within 10 %
         assert d001.rebate == rules.rebate(d001.sales, d001.target, d001.rule_tiers, d001.method)
-        assert statements[("D001", "2026-Q3")].status is StatementStatus.FINAL
-        assert statements[("D001", "2025-Q3")].status is StatementStatus.PAID
+        assert statements[("D001", previous)].status is StatementStatus.FINAL
+        assert statements[("D001", older)].status is StatementStatus.PAID
         late = db.session.execute(select(Adjustment)).scalar_one()
-        assert late.amount > 0 and late.corrects_period.code == "2026-Q3"
-        assert statements[("D002", "2026-Q4")].adjustments == late.amount
+        assert late.amount > 0 and late.corrects_period.code == previous
+        assert statements[("D002", current)].adjustments == late.amount
 
 
 def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app: Flask) -> None:
@@ -100,8 +110,8 @@ def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app:
     from portal.claims.rules import ClaimStatus, Flag
 
     with app.app_context():
-        seed_demo(today=date(2026, 11, 28))
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
+        seed_demo()
         claims = {claim.title: claim for claim in db.session.execute(select(Claim)).scalars()}
         assert {claim.status for claim in claims.values()} == set(ClaimStatus)
         assert len(claims) == 11
@@ -123,8 +133,8 @@ def test_demo_disputes_a_pricing_conflict_in_mediation_an_appeal_and_a_resolved_
     from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationStatus
 
     with app.app_context():
-        seed_demo(today=date(2026, 11, 28))
-        seed_demo(today=date(2026, 11, 28))
+        seed_demo()
+        seed_demo()
         disputes = {dispute.category: dispute for dispute in db.session.execute(select(Dispute)).scalars()}
         assert len(disputes) == 3
         pricing = disputes[DisputeCategory.PRICING_CONFLICT]

@@ -5,7 +5,7 @@ queues, requests, outcomes (each applied once) and dismissals."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import IllegalTransition, InvalidInput
 from tests.conftest import log_in
 from tests.evidence_files import pdf
-from tests.factories import World, make_user, utcnow_minus
+from tests.factories import World, make_user, today, utcnow_minus
 
 
 def person(world: World, role: str) -> User:
@@ -96,7 +96,7 @@ def test_the_recorder_never_confirms_and_the_appeal_window_closes(app: Flask, wo
         violation = services.record_violation(senior, own, current, ViolationKind.OTHER, "Late reports.", 0)
         with pytest.raises(IllegalTransition, match="someone other than"):
             services.confirm_violation(senior, violation)
-        services.confirm_violation(person(world, "admin"), violation, today=date.today() - timedelta(days=30))
+        services.confirm_violation(person(world, "admin"), violation, today=today() - timedelta(days=30))
         with pytest.raises(IllegalTransition, match="no longer be appealed"):
             services.appeal_violation(owner, violation, "Too late?")
 

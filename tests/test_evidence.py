@@ -27,7 +27,6 @@ from portal.evidence.models import Evidence
 from portal.evidence.services import cleanup_orphans
 from portal.evidence.storage import storage_of
 from portal.extensions import db
-from portal.types import utcnow
 from tests import evidence_files as files
 from tests.conftest import example_savepoint, log_in
 from tests.factories import World
@@ -322,8 +321,10 @@ def test_staff_remove_only_their_own_uploads_and_owners_any(
     # the bytes go with the orphan cleanup a day later, so a rolled-back removal never loses a file
     assert len(_stored_keys(storage_app)) == 2
     with storage_app.app_context():
-        assert cleanup_orphans() == 0
-        assert cleanup_orphans(now=utcnow() + timedelta(hours=25)) == 2
+        # Judged from the time the store gives its objects (the S3 server's own clock), not the test's clock.
+        stored_at = max(modified for _key, modified in storage_of(storage_app).keys_with_times())
+        assert cleanup_orphans(now=stored_at + timedelta(hours=23)) == 0
+        assert cleanup_orphans(now=stored_at + timedelta(hours=25)) == 2
     assert _stored_keys(storage_app) == set()
 
 

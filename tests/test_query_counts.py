@@ -43,6 +43,7 @@ from tests.factories import (
     make_territory,
     make_trainee,
     make_user,
+    today,
 )
 
 PAGES = [
@@ -326,7 +327,7 @@ def _grow_training(world: World, factor: int, owner: User) -> None:
             done = status == "completed"
             enrollment = make_enrollment(session, trainee=trainee, status=status,
                                          certificate=f"CERT-{next_id():014d}" if done else None,
-                                         expires_on=date.today() + timedelta(days=20) if done else None)  # fmt: skip
+                                         expires_on=today() + timedelta(days=20) if done else None)  # fmt: skip
             if status == "waitlisted":
                 upcoming.last_ticket += 1
                 enrollment.waitlist_ticket = upcoming.last_ticket
@@ -337,7 +338,7 @@ def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None
     current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
     previous = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
     own_dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
-    last_day = min(current.ends_on, date.today())
+    last_day = min(current.ends_on, today())
     days = (last_day - current.starts_on).days + 1
     db.session.execute(
         sa.insert(SalesLine),

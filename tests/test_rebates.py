@@ -31,7 +31,7 @@ from portal.rebates.models import (
     StatementStatus,
 )
 from tests.conftest import log_in
-from tests.factories import World
+from tests.factories import World, today
 
 ALL_TIERS = ["bronze", "silver", "gold", "platinum"]
 
@@ -191,7 +191,7 @@ def sales_file(world: World, rows: list[str]) -> bytes:
 def test_a_file_with_errors_imports_nothing_and_reports_line_numbers(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
     day = first_day(app, world).isoformat()
-    future = (date.today() + timedelta(days=400)).isoformat()
+    future = (today() + timedelta(days=400)).isoformat()
     content = sales_file(
         world,
         [
@@ -589,14 +589,14 @@ def test_behind_pace_is_exact(app: Flask, world: World) -> None:
 
     with app.app_context():
         current = period(world.current_period)
-        today = effective_today(current, date.today())
+        day = effective_today(current, today())
         total = (current.ends_on - current.starts_on).days + 1
-        elapsed = (today - current.starts_on).days + 1
+        elapsed = (day - current.starts_on).days + 1
         rows = db.session.execute(
             select(Dealer.code, RebateStatement.sales, RebateStatement.target)
             .join(RebateStatement, RebateStatement.dealer_id == Dealer.id)
-            .where(RebateStatement.period_id == current.id, behind_pace(current, date.today()))
+            .where(RebateStatement.period_id == current.id, behind_pace(current, today()))
         ).all()
         for _code, sales, target in rows:
             assert Decimal(sales) * total < Decimal(target) * elapsed
-            assert rules.misses_target_at_pace(sales, target, current.starts_on, current.ends_on, today)
+            assert rules.misses_target_at_pace(sales, target, current.starts_on, current.ends_on, day)

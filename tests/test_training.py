@@ -22,7 +22,7 @@ from portal.training import rules, services
 from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
 from tests.conftest import log_in
-from tests.factories import World, make_course, make_session, make_trainee
+from tests.factories import World, make_course, make_session, make_trainee, today
 
 
 def text_of(html: str) -> str:
@@ -184,7 +184,7 @@ def test_catalogue_filters_and_shows_seats_left(app: Flask, world: World, login)
     assert fragment.lstrip().startswith('<div id="training-sessions"') and 'hx-trigger="every 20s"' in fragment
     assert "MKT-9" in fragment and "SAFE-1" not in fragment
     assert marketing.headers["Vary"].startswith("HX-Request")
-    later = text_of(client.get(f"/training/?from={(date.today() + timedelta(days=400)).isoformat()}").get_data(True))
+    later = text_of(client.get(f"/training/?from={(today() + timedelta(days=400)).isoformat()}").get_data(True))
     assert "No sessions match." in later
 
 
@@ -235,7 +235,7 @@ def test_attendance_completion_certificate_and_verification(app: Flask, world: W
     unknown = text_of(app.test_client().get("/verify?number=CERT-XXXX-XXXX-XXXX").get_data(as_text=True))
     assert "No certificate has this number." in unknown
     with app.app_context():
-        assert services.verify_certificate(number, today=date.today() + timedelta(days=800)).valid is False
+        assert services.verify_certificate(number, today=today() + timedelta(days=800)).valid is False
 
 
 def test_transcript_shows_expiry_and_what_expires_soon(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
