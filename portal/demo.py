@@ -282,6 +282,8 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
             chance = random.Random(f"{code}-{period.code}")  # noqa: S311 - demo figures, not security
             if current:
                 share = {"D001": 0.96, "D002": 0.58, "D004": 0.83, "D003": 0.47}.get(code, 0.35)
+            elif code == "D002" and period is periods[-2]:
+                share = 1.04  # a tier reached, so the late sale below changes last quarter's rebate on any day
             else:
                 share = chance.uniform(0.82, 1.28)
             total = int(target * share)
@@ -559,6 +561,7 @@ def _seed_documents(dealer: Dealer) -> None:
 def _seed_notifications(dealers: dict[str, Dealer]) -> None:
     """A few unread notifications so the bell has something to say on first login (only for users with none)."""
     from portal.notifications.models import Notification
+    from portal.notifications.params import choice
 
     welcome = {
         "dealer@demo.test": [
@@ -567,16 +570,17 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
         ],
         "staff@demo.test": [("account_changed", {}, "/account")],
         "dealer2@demo.test": [
-            ("dealer_status_changed", {"dealer": dealers["D002"].name, "old": "status:onboarding",
-             "new": "status:active", "reason": "Onboarding complete."}, "/dealer/"),
+            ("dealer_status_changed", {"dealer": dealers["D002"].name, "old": choice(DealerStatus.ONBOARDING),
+             "new": choice(DealerStatus.ACTIVE), "reason": "Onboarding complete."}, "/dealer/"),
         ],
         "manager@demo.test": [
             ("portfolio_changed", {"dealer": dealers["D001"].name}, "/console/dealers/D001"),
             ("portfolio_changed", {"dealer": dealers["D004"].name}, "/console/dealers/D004"),
         ],
         "manager2@demo.test": [
-            ("dealer_status_changed", {"dealer": dealers["D006"].name, "old": "status:active",
-             "new": "status:suspended", "reason": "Repeated sales below the floor price."}, "/console/dealers/D006"),
+            ("dealer_status_changed", {"dealer": dealers["D006"].name, "old": choice(DealerStatus.ACTIVE),
+             "new": choice(DealerStatus.SUSPENDED), "reason": "Repeated sales below the floor price."},
+             "/console/dealers/D006"),
         ],
     }  # fmt: skip
     for email, items in welcome.items():

@@ -48,14 +48,26 @@ def utcnow() -> datetime:
 
 
 _LABELS: dict[tuple[type, object], object] = {}
+_LABELLED_ENUMS: dict[str, type[enum.Enum]] = {}
 
 
 def register_labels(labels: dict[Any, object]) -> None:
     """Translatable display names for enum members, shown through the `label` template filter.
 
     Keyed by the enum class and value: members of two StrEnums with the same value ("other") compare and hash
-    equal, and must not take each other's label."""
-    _LABELS.update({(type(member), member.value): text for member, text in labels.items()})
+    equal, and must not take each other's label. The class is also known by its name, which stored data (a
+    notification's typed parameters) uses to find it again: two labelled enums may not share a name."""
+    for member, text in labels.items():
+        enum_class = type(member)
+        known = _LABELLED_ENUMS.setdefault(enum_class.__name__, enum_class)
+        if known is not enum_class:
+            raise ValueError(f"two labelled enums are called {enum_class.__name__}")
+        _LABELS[(enum_class, member.value)] = text
+
+
+def labelled_enum(name: str) -> type[enum.Enum]:
+    """The labelled enum class of that name (LookupError if none)."""
+    return _LABELLED_ENUMS[name]
 
 
 def label(member: enum.Enum | None) -> str:

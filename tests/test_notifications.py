@@ -10,10 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
+from portal.dealers.models import DealerStatus
 from portal.extensions import db
 from portal.jobs import huey_of
-from portal.notifications.kinds import KINDS
+from portal.notifications.kinds import KINDS, render_text
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.notifications.params import amount, choice, day, moment
 from portal.notifications.services import notify
 from tests.conftest import log_in
 from tests.factories import World
@@ -43,7 +45,8 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
         owner, staff = _users(world.emails["dealer_owner"], world.emails["dealer_staff"])
         staff.locale = "zh_Hans"
         db.session.add(NotificationPreference(user_id=owner.id, kind="dealer_status_changed", email=False))
-        params = {"dealer": "Eastern Star Trading", "old": "status:active", "new": "status:suspended", "reason": "R"}
+        params = {"dealer": "Eastern Star Trading", "old": choice(DealerStatus.ACTIVE),
+                  "new": choice(DealerStatus.SUSPENDED), "reason": "R"}  # fmt: skip
         notify([owner, staff], "dealer_status_changed", params, "/dealer/")
         emails = db.session.execute(select(OutboxEmail)).scalars().all()
         assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
@@ -201,3 +204,39 @@ def test_real_activity_keeps_the_session(
     for _ in range(10):
         clock[0] += 50 * 60
         assert client.get("/console/").status_code == 200
+
+
+def test_typed_parameters_render_in_the_readers_language(app: Flask) -> None:
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale
+
+    params = {"dealer": "D", "kind": choice(DealerStatus.SUSPENDED), "amount": amount(123456, "CNY"),
+              "until": day(date(2027, 2, 28)), "title": moment(datetime(2027, 1, 1, 1, 30, tzinfo=UTC))}  # fmt: skip
+    with app.test_request_context():
+        with force_locale("en"):
+            assert render_text("violation_confirmed", params) == (
+                "A violation was confirmed against your dealer: Suspended, penalty CN¥1,234.56. You may appeal until "
+                "Feb 28, 2027."
+            )
+        with force_locale("zh_Hans"):
+            assert "¥1,234.56" in render_text("violation_confirmed", params)
+            assert "2027年2月28日" in render_text("violation_confirmed", params)
+
+
+@pytest.mark.parametrize(
+    "title", ["money:100000000:CNY", "status:suspended", "dispute_status:resolved", "enrollment:enrolled", "%(x)s"]
+)
+def test_text_people_typed_is_never_read_as_an_amount_or_a_status(app: Flask, title: str) -> None:
+    """A claim titled like one of the old prefixed values is shown exactly as typed, in the bell and the email."""
+    with app.test_request_context():
+        text = render_text("claim_withdrawn", {"dealer": "Eastern Star Trading", "claim": title})
+    assert text == f"Eastern Star Trading withdrew the claim {title}."
+
+
+def test_an_unreadable_typed_parameter_shows_nothing_rather_than_its_raw_form(app: Flask) -> None:
+    broken = [{"type": "label", "enum": "NoSuchEnum", "value": "x"}, {"type": "money", "amount": "12", "currency": 1},
+              {"type": "date", "value": "not a date"}, {"type": "unknown"}, {}]  # fmt: skip
+    with app.test_request_context():
+        for value in broken:
+            assert render_text("portfolio_changed", {"dealer": value}) == " is now in your portfolio."

@@ -37,6 +37,7 @@ from portal.disputes.rules import (
     outcomes_for,
 )
 from portal.extensions import db
+from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
@@ -102,7 +103,7 @@ def record_violation(actor: User, dealer: Dealer, period: Period, kind: Violatio
     db.session.flush()
     audit_change("violation.recorded", actor=actor, subject=violation, after={"penalty": penalty, "kind": kind.value})
     others = [person for person in senior_managers() if person.id != actor.id]
-    notify(others, "violation_proposed", {"dealer": dealer.name, "kind": f"violation:{kind.value}"},
+    notify(others, "violation_proposed", {"dealer": dealer.name, "kind": params.choice(kind)},
            f"/console/violations/{violation.id}")  # fmt: skip
     return violation
 
@@ -156,8 +157,8 @@ def confirm_violation(actor: User, violation: Violation, today: date | None = No
 def _tell_dealer_of_violation(violation: Violation) -> None:
     dealer = violation.dealer
     notify(dealer_owners(dealer), "violation_confirmed",
-           {"kind": f"violation:{violation.kind.value}", "amount": f"money:{violation.penalty}:{dealer.currency}",
-            "until": violation.appeal_until.isoformat() if violation.appeal_until else ""},
+           {"kind": params.choice(violation.kind), "amount": params.amount(violation.penalty, dealer.currency),
+            "until": params.day(violation.appeal_until) if violation.appeal_until else ""},
            f"/dealer/violations/{violation.id}")  # fmt: skip
 
 
@@ -292,7 +293,7 @@ def _open_dispute(actor: User, raiser: Dealer, respondent: Dealer | None, catego
     db.session.flush()
     _note(dispute, actor, None, DisputeStatus.OPEN)
     audit_change("dispute.raised", actor=actor, subject=dispute, after={"category": category.value})
-    told = {"dealer": raiser.name, "title": dispute.title, "category": f"dispute:{category.value}"}
+    told = {"dealer": raiser.name, "title": dispute.title, "category": params.choice(category)}
     link = f"/disputes/{dispute.id}"
     notify([*mediators(), *managers_of(dispute)], "dispute_raised", told, link)
     if respondent is not None:
@@ -496,7 +497,7 @@ def request_information(actor: User, dispute: Dispute, party_dealer_id: int, mes
           awaiting_dealer_id=party_dealer_id, awaiting_until=until,
           mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
     notify(_party_people(dispute, [party_dealer_id]), "dispute_info_requested",
-           {"title": dispute.title, "note": message, "until": until.date().isoformat()},
+           {"title": dispute.title, "note": message, "until": params.moment(until)},
            f"/disputes/{dispute.id}")  # fmt: skip
     return dispute
 
@@ -657,7 +658,7 @@ def dismiss(actor: User, dispute: Dispute, reason: str) -> Dispute:
 def _tell_parties_closed(dispute: Dispute, kind: str) -> None:
     status = dispute.status
     notify([*_party_people(dispute, sorted(dispute.party_ids())), *managers_of(dispute)], kind,
-           {"title": dispute.title, "status": f"dispute_status:{status.value}", "note": dispute.summary},
+           {"title": dispute.title, "status": params.choice(status, lower=True), "note": dispute.summary},
            f"/disputes/{dispute.id}")  # fmt: skip
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from portal.notifications.params import render
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -227,44 +229,13 @@ KINDS: dict[str, Kind] = {
 
 
 def render_text(kind: str, params: dict[str, object]) -> str:
-    """The notification's sentence in the current language; unknown kinds (removed later) fall back to nothing."""
+    """The notification's sentence in the current language; unknown kinds (removed later) fall back to nothing.
+    Parameters are typed (portal.notifications.params): strings are shown as they were typed, never parsed."""
     known = KINDS.get(kind)
     if known is None:
         return ""
     template = str(known.text)
     try:
-        return template % {key: _translated(value) for key, value in params.items()}
+        return template % {key: render(value) for key, value in params.items()}
     except (KeyError, ValueError, TypeError):
         return template
-
-
-def _translated(value: object) -> str:
-    """Parameters that name a status are stored as their value and shown with their label."""
-    from portal.dealers.models import DealerStatus
-    from portal.types import label
-
-    if isinstance(value, str) and value.startswith("money:"):
-        from portal.formatting import money
-
-        amount, _sep, currency = value.removeprefix("money:").partition(":")
-        if amount.lstrip("-").isdigit() and len(currency) == 3:
-            return money(int(amount), currency)
-    if isinstance(value, str) and value.startswith("enrollment:"):
-        from portal.training.models import EnrollmentStatus
-
-        raw = value.removeprefix("enrollment:")
-        if raw in EnrollmentStatus._value2member_map_:
-            return label(EnrollmentStatus(raw)).lower()
-    if isinstance(value, str) and value.startswith(("violation:", "dispute:", "dispute_status:")):
-        from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind
-
-        prefix, _sep, raw = value.partition(":")
-        kinds: dict[str, type] = {"violation": ViolationKind, "dispute": DisputeCategory,
-                                  "dispute_status": DisputeStatus}  # fmt: skip
-        if raw in kinds[prefix]._value2member_map_:
-            return label(kinds[prefix](raw)).lower() if prefix == "dispute_status" else label(kinds[prefix](raw))
-    if isinstance(value, str) and value.startswith("status:"):
-        raw = value.removeprefix("status:")
-        if raw in DealerStatus._value2member_map_:
-            return label(DealerStatus(raw))
-    return str(value)

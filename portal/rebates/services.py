@@ -28,6 +28,7 @@ from portal.csv_io import UnreadableFile, decode_csv
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.extensions import db
+from portal.notifications import params
 from portal.notifications.services import notify
 from portal.rebates import rules
 from portal.rebates.models import (
@@ -590,7 +591,7 @@ def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
             "rebate_paid",
             {
                 "period": statement.period.code,
-                "amount": f"money:{statement.net_payable}:{statement.currency}",
+                "amount": params.amount(statement.net_payable, statement.currency),
                 "reference": reference,
             },
             link=f"/dealer/statements/{statement.period.code}",
