@@ -7,27 +7,47 @@ not in this table fails test_every_route_is_in_the_matrix. Later areas add their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
+from portal.dealers.models import Dealer, DealerStatus
+from portal.extensions import db
 from tests.conftest import log_in
-from tests.factories import World
+from tests.factories import World, this_quarter, today
+from tests.state_changing import _claim_form
 
-ROLES = ("anonymous", "dealer_owner", "dealer_staff", "manager", "senior_manager", "mediator", "admin")
+ROLES = (
+    "anonymous",
+    "dealer_owner",
+    "dealer_staff",
+    "suspended_owner",
+    "manager",
+    "senior_manager",
+    "mediator",
+    "admin",
+)
+# The owner of D001 while D001 is suspended: reads, answers, appeals and manages people like any owner, but starts
+# nothing new (a claim, a pre-approval request, an enrolment). Unless a row says otherwise it expects what the owner
+# of an active dealer gets.
+PERSONAS = {"suspended_owner": "dealer_owner"}
+BASE_ROLES = tuple(role for role in ROLES if role not in PERSONAS)
 STAFF = ("manager", "senior_manager", "mediator", "admin")
 
 
 def everyone(status: int, anonymous: int | None = None) -> dict[str, int]:
-    table = dict.fromkeys(ROLES, status)
+    table = dict.fromkeys(BASE_ROLES, status)
     if anonymous is not None:
         table["anonymous"] = anonymous
     return table
 
 
 def only(allowed: dict[str, int], others: int = 403, anonymous: int = 302) -> dict[str, int]:
-    table = dict.fromkeys(ROLES, others)
+    table = dict.fromkeys(BASE_ROLES, others)
     table["anonymous"] = anonymous
     table.update(allowed)
     return table
@@ -46,7 +66,29 @@ class Case:
     rule: str
     url: str
     expected: dict[str, int]
-    form: dict[str, str] = field(default_factory=dict)
+    # Field values ({ids} filled in), or a function of the world for forms built from today's date.
+    form: dict[str, str] | Callable[[World], dict[str, object]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for persona, like in PERSONAS.items():
+            self.expected.setdefault(persona, self.expected[like])
+
+    def form_for(self, world: World) -> dict[str, object]:
+        if callable(self.form):
+            return self.form(world)
+        return {name: value.format(**world.ids) if "{" in value else value for name, value in self.form.items()}
+
+
+def claim_form(world: World) -> dict[str, object]:
+    return _claim_form(world)
+
+
+def pre_approval_form(world: World) -> dict[str, object]:
+    """A trade show planned in a week's time, inside this quarter when the quarter has a week left."""
+    start = min(today() + timedelta(days=7), this_quarter()[2])
+    kind, day = str(world.ids["activity_type"]), start.isoformat()
+    return {"period": world.current_period, "activity_type_id": kind, "title": "Expo", "planned_start": day,
+            "planned_end": day, "estimated_cost": "9,000.00"}  # fmt: skip
 
 
 MATRIX = (
@@ -532,14 +574,14 @@ MATRIX = (
         "POST",
         "/training/sessions/<int:session_id>/enrol",
         "/training/sessions/{upcoming_session}/enrol",
-        only({"dealer_owner": 303, "dealer_staff": 303}),
+        only({"dealer_owner": 303, "dealer_staff": 303, "suspended_owner": 409}),
         form={"person": "u{staff}"},
     ),
     Case(
         "POST",
         "/training/sessions/<int:session_id>/enrol",
         "/training/sessions/{upcoming_session}/enrol",
-        only({"dealer_owner": 422, "dealer_staff": 422}),  # already enrolled
+        only({"dealer_owner": 422, "dealer_staff": 422, "suspended_owner": 409}),  # already enrolled
         form={"person": "u{staff}"},
     ),
     Case(
@@ -657,6 +699,13 @@ MATRIX = (
     Case("GET", "/claims/", "/claims/", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("GET", "/claims/new", "/claims/new", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("POST", "/claims/new", "/claims/new", only({"dealer_owner": 422, "dealer_staff": 422})),
+    Case(
+        "POST",
+        "/claims/new",
+        "/claims/new",
+        only({"dealer_owner": 303, "dealer_staff": 303, "suspended_owner": 409}),
+        form=claim_form,
+    ),
     Case("GET", "/claims/<int:claim_id>", "/claims/{own_draft}", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("GET", "/claims/<int:claim_id>", "/claims/{foreign_claim}", only({"dealer_owner": 404, "dealer_staff": 404})),
     Case(
@@ -778,6 +827,13 @@ MATRIX = (
     ),
     Case("GET", "/claims/pre-approvals", "/claims/pre-approvals", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("POST", "/claims/pre-approvals", "/claims/pre-approvals", only({"dealer_owner": 422, "dealer_staff": 422})),
+    Case(
+        "POST",
+        "/claims/pre-approvals",
+        "/claims/pre-approvals",
+        only({"dealer_owner": 303, "dealer_staff": 303, "suspended_owner": 409}),
+        form=pre_approval_form,
+    ),
     Case("GET", "/console/claims", "/console/claims", only({"manager": 200, "senior_manager": 200, "admin": 200})),
     Case(
         "GET",
@@ -1192,10 +1248,21 @@ def url_of(case: Case, world: World, role: str) -> str:
         own_certificate=world.tokens["own_certificate"],
         foreign_certificate=world.tokens["foreign_certificate"],
         previous_period=world.previous_period,
-        my_notification=world.ids.get(f"notification_{role}", 1),
+        my_notification=world.ids.get(f"notification_{PERSONAS.get(role, role)}", 1),
         foreign_notification=world.ids["notification_other_manager"],
         **world.ids,
     )
+
+
+def become(app: Flask, world: World, role: str) -> str:
+    """The email a role logs in with; the suspended owner is D001's owner, with D001 suspended first."""
+    if role == "suspended_owner":
+        with app.app_context():
+            db.session.execute(
+                sa.update(Dealer).where(Dealer.code == world.own_dealer).values(status=DealerStatus.SUSPENDED)
+            )
+            db.session.commit()
+    return world.emails[PERSONAS.get(role, role)]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -1203,16 +1270,17 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
     """One client per role; after a POST (which may log out or change the session) log in again."""
     failures = []
     client = app.test_client()
+    email = become(app, world, role) if role != "anonymous" else ""
 
     def fresh_login() -> None:
         client.delete_cookie("portal_session")
         if role != "anonymous":
-            log_in(client, world.emails[role])
+            log_in(client, email)
 
     fresh_login()
     for case in MATRIX:
         url = url_of(case, world, role)
-        form = {name: value.format(**world.ids) if "{" in value else value for name, value in case.form.items()}
+        form = case.form_for(world)
         response = client.open(url, method=case.method, data=form or None)
         response.close()
         if response.status_code != case.expected[role]:
@@ -1260,7 +1328,7 @@ def test_access_matrix_for_htmx_fragments(app: Flask, world: World, role: str) -
     failures = []
     client = app.test_client()
     if role != "anonymous":
-        log_in(client, world.emails[role])
+        log_in(client, become(app, world, role))
     for case in MATRIX:
         if case.method != "GET":
             continue

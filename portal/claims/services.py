@@ -43,10 +43,12 @@ from portal.claims.rules import (
     submission_problems,
 )
 from portal.database import locked_for_update
-from portal.dealers.models import Dealer, DealerStatus, Period, PeriodStatus
-from portal.dealers.services import company_today, dealer_owners, visible_dealers
+from portal.dealers.models import Dealer, Period, PeriodStatus
+from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
+from portal.dealers.services import company_today, dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
 from portal.extensions import db
+from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
@@ -216,7 +218,8 @@ def _apply(claim: Claim, data: ClaimInput) -> None:
 def create_draft(actor: User, period: Period, data: ClaimInput, today: date | None = None) -> Claim:
     """A dealer user starts a claim; drafts are kept and finished later."""
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
-    assert actor.dealer_id is not None
+    assert actor.dealer is not None
+    refuse_new_submission(actor.dealer, NewSubmission.CLAIM)
     if period.id not in {claimable.id for claimable in claimable_periods(today)}:
         raise InvalidInput("period", _("Claims for this period are closed."))
     _check_fields(data, actor.dealer_id)
@@ -300,14 +303,14 @@ def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStat
         notify([first] if first else _reviewers_to_tell(claim), "claim_sent_back", {**told, "note": note},
                console_link)  # fmt: skip
     elif target is S.SUBMITTED:
-        told["amount"] = f"money:{claim.amount_requested}:{currency}"
+        told["amount"] = params.amount(claim.amount_requested, currency)
         notify(_reviewers_to_tell(claim), "claim_submitted", told, console_link)
     elif target is S.AWAITING_SECOND_APPROVAL:
-        told["amount"] = f"money:{claim.amount_approved}:{currency}"
+        told["amount"] = params.amount(claim.amount_approved or 0, currency)
         others = [person for person in second_approvers() if person.id != actor.id]
         notify(others, "claim_second_approval", told, console_link)
     elif target in (S.APPROVED, S.PARTIALLY_APPROVED):
-        told |= {"amount": f"money:{claim.amount_approved}:{currency}", "note": note}
+        told |= {"amount": params.amount(claim.amount_approved or 0, currency), "note": note}
         kind = "claim_approved" if target is S.APPROVED else "claim_partially_approved"
         notify(_dealer_people_to_tell(claim), kind, told, dealer_link)
     elif target is S.REJECTED:
@@ -315,7 +318,7 @@ def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStat
     elif target is S.NEEDS_INFO:
         notify(_dealer_people_to_tell(claim), "claim_needs_info", {**told, "note": note}, dealer_link)
     elif target is S.PAID:
-        told |= {"amount": f"money:{claim.amount_approved}:{currency}", "reference": claim.payment_reference}
+        told |= {"amount": params.amount(claim.amount_approved or 0, currency), "reference": claim.payment_reference}
         notify(_dealer_people_to_tell(claim), "claim_paid", told, dealer_link)
     elif target is S.WITHDRAWN and current is not S.DRAFT:
         notify(_reviewers_to_tell(claim), "claim_withdrawn", told, console_link)
@@ -401,12 +404,12 @@ def _check_submission(claim: Claim, today: date) -> tuple[list[Problem], Budget,
 
 
 def may_submit(claim: Claim) -> bool:
-    """Active dealers submit; a suspended one may still answer a request for information (DESIGN.md: suspended
-    dealers can read, answer and appeal, but not submit new claims)."""
+    """A draft is a new submission (dealers.rules.can_submit_new); a claim sent back with a request for
+    information is an answer, which a suspended dealer may still give."""
     status = claim.dealer.status
-    return status is DealerStatus.ACTIVE or (
-        status is DealerStatus.SUSPENDED and claim.status is ClaimStatus.NEEDS_INFO
-    )
+    if claim.status is ClaimStatus.NEEDS_INFO:
+        return can_answer_and_appeal(status)
+    return can_submit_new(status, NewSubmission.CLAIM)
 
 
 def problems_before_submitting(claim: Claim) -> list[Problem]:
@@ -625,6 +628,8 @@ def request_pre_approval(
 ) -> FundRequest:
     """A dealer asks before spending on an activity that needs it; the manager approves or rejects."""
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    assert actor.dealer is not None
+    refuse_new_submission(actor.dealer, NewSubmission.PRE_APPROVAL)
     kind = db.session.get(ActivityType, activity_type_id)
     if kind is None or not kind.active:
         raise InvalidInput("activity_type_id", _("Choose an activity type."))
@@ -645,7 +650,7 @@ def request_pre_approval(
     assert dealer is not None
     manager = dealer.manager
     notify([manager] if manager else second_approvers(), "pre_approval_requested",
-           {"dealer": dealer.name, "title": request.title, "amount": f"money:{cost}:{dealer.currency}"},
+           {"dealer": dealer.name, "title": request.title, "amount": params.amount(cost, dealer.currency)},
            "/console/pre-approvals")  # fmt: skip
     return request
 

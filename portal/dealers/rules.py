@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from portal.dealers.models import DealerStatus
 
 STATUS_TRANSITIONS: dict[DealerStatus, frozenset[DealerStatus]] = {
@@ -21,9 +23,22 @@ def can_log_in(status: DealerStatus) -> bool:
     return status is not DealerStatus.TERMINATED
 
 
-def can_submit_new_claims(status: DealerStatus) -> bool:
-    """Suspended and onboarding dealers read, answer and appeal, but do not submit new claims."""
-    return status is DealerStatus.ACTIVE
+class NewSubmission(enum.StrEnum):
+    """Something new a dealer asks of the manufacturer: money, an approval, or a seat."""
+
+    CLAIM = "claim"
+    PRE_APPROVAL = "pre_approval"
+    ENROLMENT = "enrolment"
+
+
+def can_submit_new(status: DealerStatus, what: NewSubmission) -> bool:
+    """The one rule every "new submission" service asks (DESIGN.md: a suspended dealer reads, answers and appeals
+    but submits nothing new). Active dealers submit anything; onboarding dealers train before they sell, so they
+    enrol but claim nothing; suspended and terminated dealers start nothing new. Answering a request for
+    information, appealing, raising a dispute, cancelling and managing people are not new submissions."""
+    if status is DealerStatus.ACTIVE:
+        return True
+    return status is DealerStatus.ONBOARDING and what is NewSubmission.ENROLMENT
 
 
 def can_answer_and_appeal(status: DealerStatus) -> bool:

@@ -29,8 +29,9 @@ from portal.dealers.models import (
     PeriodStatus,
     Territory,
 )
-from portal.dealers.rules import can_change_status
+from portal.dealers.rules import NewSubmission, can_change_status, can_submit_new
 from portal.extensions import db
+from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
@@ -300,7 +301,7 @@ def change_dealer_status(
         after={"status": target.value},
         reason=reason,
     )
-    told = {"dealer": dealer.name, "old": f"status:{expected.value}", "new": f"status:{target.value}", "reason": reason}
+    told = {"dealer": dealer.name, "old": params.choice(expected), "new": params.choice(target), "reason": reason}
     notify(dealer_owners(dealer), "dealer_status_changed", told, link="/dealer/")
     notify(
         [dealer.manager] if dealer.manager else [],
@@ -434,6 +435,28 @@ def close_period(actor: User, period: Period) -> None:
     finalise_period(actor, period)
     audit_change("period.closed", actor=actor, subject=period, before={"status": "open"}, after={"status": "closed"})
     db.session.flush()
+
+
+def new_submission_refusal(dealer: Dealer, what: NewSubmission) -> str | None:
+    """Why this dealer may not submit this kind of new thing now (None when it may): for the page that offers it,
+    and for the service that refuses it (refuse_new_submission)."""
+    if can_submit_new(dealer.status, what):
+        return None
+    if dealer.status is DealerStatus.SUSPENDED:
+        return _(
+            "Your dealer is suspended, so it cannot start new claims, pre-approval requests or enrolments until it is "
+            "active again. You can still read everything, answer requests for information and appeal."
+        )
+    if dealer.status is DealerStatus.ONBOARDING:
+        return _("Your dealer is still being set up: claims and pre-approval requests open once it is active.")
+    return _("Your dealer no longer works with us, so it cannot start anything new.")
+
+
+def refuse_new_submission(dealer: Dealer, what: NewSubmission) -> None:
+    """Every service that starts something new for a dealer asks this first (one rule: dealers.rules)."""
+    refusal = new_submission_refusal(dealer, what)
+    if refusal is not None:
+        raise IllegalTransition(refusal)
 
 
 def get_period(code: str) -> Period:

@@ -25,7 +25,7 @@ from portal.dealers.forms import (
     TraineeForm,
 )
 from portal.dealers.models import DealerStatus, DealerTier, Territory
-from portal.dealers.rules import STATUS_TRANSITIONS
+from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission
 from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.validation import RejectedFile
@@ -35,6 +35,16 @@ from portal.page_cache import cached_page
 from portal.web import finish_action, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
+
+
+@bp.app_template_global()
+def new_submission_refusal(what: str) -> str | None:
+    """For pages that offer something new (a claim, a pre-approval request, an enrolment): why the signed-in
+    dealer user's dealer may not submit it now, shown instead of the form; None for everyone else."""
+    dealer = current_user.dealer if current_user.is_authenticated else None
+    return services.new_submission_refusal(dealer, NewSubmission(what)) if dealer is not None else None
+
+
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
 DIRECTORS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 

@@ -22,8 +22,10 @@ from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.database import contains_pattern, locked_for_update
 from portal.dealers.models import Dealer, Trainee
-from portal.dealers.services import company_today, visible_dealers
+from portal.dealers.rules import NewSubmission
+from portal.dealers.services import company_today, refuse_new_submission, visible_dealers
 from portal.extensions import db
+from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.training import rules
@@ -232,8 +234,9 @@ def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
     return len(affected)
 
 
-def _when(session: CourseSession) -> str:
-    return session.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+def _when(session: CourseSession) -> dict[str, object]:
+    """The session's start, shown to each reader in their own time zone."""
+    return params.moment(session.starts_at)
 
 
 def _people_to_tell(enrollments: list[Enrollment]) -> list[User]:
@@ -294,6 +297,8 @@ def can_enrol_now(session: CourseSession, now: datetime | None = None) -> bool:
 def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | None = None) -> Enrollment:
     """A seat if one is free, else the waitlist with the next ticket; refusals say what to do instead."""
     require_role(actor, *DEALER_ROLES)
+    assert actor.dealer is not None
+    refuse_new_submission(actor.dealer, NewSubmission.ENROLMENT)
     now = now or utcnow()
     person = _person(actor, person_key)
     session = lock_session(session.id)
@@ -347,7 +352,7 @@ def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | 
         notify(
             [db.session.get(User, person.user_id)],
             "training_enrolled",
-            {"course": session.course.title, "when": _when(session), "status": f"enrollment:{status.value}"},
+            {"course": session.course.title, "when": _when(session), "status": params.choice(status, lower=True)},
             link=f"/training/sessions/{session.id}",
         )
     return enrollment
