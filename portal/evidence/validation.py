@@ -13,15 +13,11 @@ import warnings
 from dataclasses import dataclass
 from typing import IO, Any
 
+import pikepdf
 from flask_babel import lazy_gettext as _l
 
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 CHUNK = 64 * 1024
-# Raw markers of active content or a second format hidden in a PDF; names are also checked structurally below.
-PDF_ACTIVE_MARKERS = re.compile(
-    rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|XFA|SubmitForm|ImportData|GoToR)\b|<\s*(script|html|iframe)\b",
-    re.IGNORECASE,
-)
 
 
 class RejectedFile(Exception):
@@ -36,6 +32,7 @@ class CleanFile:
     content_type: str
     sha256: str  # of the upload as received
     display_name: str
+    page_count: int | None = None  # PDFs only
 
 
 def display_name(raw: str | None) -> str:
@@ -80,11 +77,11 @@ def inspect_upload(stream: IO[bytes], raw_name: str | None, *, max_bytes: int, m
     content_type = sniff(data)
     if content_type not in ALLOWED_TYPES:
         raise RejectedFile(_l("Only PDF, JPEG and PNG files are accepted; this file is something else."))
+    name = display_name(raw_name)
     if content_type == "application/pdf":
-        checked = _checked_pdf(data)
-    else:
-        checked = _reencoded_image(data, content_type, max_pixels)
-    return CleanFile(data=checked, content_type=content_type, sha256=sha256, display_name=display_name(raw_name))
+        pdf = _checked_pdf(data)
+        return CleanFile(pdf.data, content_type, sha256, name, page_count=pdf.pages)
+    return CleanFile(_reencoded_image(data, content_type, max_pixels), content_type, sha256, name)
 
 
 def _reencoded_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
@@ -120,59 +117,93 @@ def _reencoded_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
     return output.getvalue()
 
 
-def _checked_pdf(data: bytes) -> bytes:
-    """Parse leniently (phone scanners write imperfect PDFs); refuse what cannot be parsed or can act."""
-    import pypdf
-
+def _checked_pdf(data: bytes) -> CheckedPdf:
+    """Parse with qpdf (through pikepdf), which reads broken files the way viewers do, and refuse what cannot be
+    parsed, is encrypted, or can act: every object of the file is looked at once, however deep it sits."""
     active = _l(
         "The PDF contains scripts, forms that send data, or embedded files. Print it to a new PDF and send that."
     )
-    if PDF_ACTIVE_MARKERS.search(data):
+    if POLYGLOT_MARKERS.search(data) or _raw_names(data) & ACTIVE_NAMES:
         raise RejectedFile(active)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if pdf.is_encrypted:
                 raise RejectedFile(_l("The PDF is protected by a password. Send it without the password."))
-            pages = len(reader.pages)
-            root = reader.trailer["/Root"]
-            seen: set[int] = set()
-            if _has_active_content(root, 0, seen) or any(_has_active_content(page, 0, seen) for page in reader.pages):
+            pages = len(pdf.pages)
+            if any(active_content(item) for item in [pdf.trailer, *pdf.objects]):
                 raise RejectedFile(active)
-            for page in reader.pages:
-                page.get_contents()
     except RejectedFile:
         raise
-    except Exception as error:  # pypdf raises many kinds on hostile input; none of them may become a 500
+    except pikepdf.PasswordError:
+        raise RejectedFile(_l("The PDF is protected by a password. Send it without the password.")) from None
+    except Exception as error:  # qpdf raises many kinds on hostile input; none of them may become a 500
         raise RejectedFile(_l("The PDF cannot be read. Send it again, or scan it to a new PDF.")) from error
     if pages == 0:
         raise RejectedFile(_l("The PDF has no pages."))
-    return data
+    return CheckedPdf(data, pages)
 
 
-ACTIVE_KEYS = {"/JS", "/JavaScript", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia", "/XFA", "/AA"}
+@dataclass(frozen=True)
+class CheckedPdf:
+    data: bytes
+    pages: int
 
 
-def _has_active_content(node: Any, depth: int, seen: set[int]) -> bool:
-    """Walk the object tree once (bounded) looking for actions and attachments that decoded names reveal."""
-    if depth > 12:
-        return False
-    reference = getattr(node, "idnum", None)
-    if reference is not None:
-        if reference in seen:
-            return False
-        seen.add(reference)
-    if hasattr(node, "get_object"):
-        node = node.get_object()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ACTIVE_KEYS or (key == "/S" and str(value) in {"/JavaScript", "/Launch", "/SubmitForm"}):
-                return True
-            if key in {"/Parent", "/P", "/Contents", "/Resources"}:
-                continue
-            if _has_active_content(value, depth + 1, seen):
-                return True
-    elif isinstance(node, list):
-        return any(_has_active_content(item, depth + 1, seen) for item in node[:500])
+# Keys that carry or start active content wherever they appear: scripts, additional-action triggers, attached
+# files, XML forms, rich media.
+ACTIVE_KEYS = frozenset(
+    {"/JS", "/JavaScript", "/AA", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/XFA", "/RichMediaContent",
+     "/RichMediaSettings"}
+)  # fmt: skip
+# Action types (an action dictionary's /S) that run code, open or send files, or play media. Links inside the
+# document (/GoTo), to web pages (/URI) and viewer commands (/Named) stay allowed: invoices carry them.
+ACTIVE_ACTIONS = frozenset(
+    {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/GoToR", "/GoToE", "/RichMediaExecute",
+     "/Rendition", "/Movie", "/Sound"}
+)  # fmt: skip
+# Annotation and object types that embed files, media or 3D scenes (which carry scripts of their own).
+ACTIVE_TYPES = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D", "/EmbeddedFile"})
+ACTIVE_NAMES = ACTIVE_KEYS | ACTIVE_ACTIONS | frozenset({"/Launch", "/FileAttachment", "/RichMedia"})
+# A web page hidden in the PDF's bytes (a PDF/HTML polyglot): refused, though the portal never serves a PDF as a page.
+POLYGLOT_MARKERS = re.compile(rb"<\s*(script|html|iframe)\b", re.IGNORECASE)
+NAME_TOKEN = re.compile(rb"/[^\s/<>\[\]()%{}\x00]+")
+ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _raw_names(data: bytes) -> set[str]:
+    """Every name written in the file's bytes outside compressed streams, with #xx escapes decoded, as a viewer
+    reads them: a script in an object qpdf does not reach (a second body after a broken cross-reference table)
+    is still seen. Names inside compressed object streams are found by the structural walk."""
+    names = set()
+    for token in NAME_TOKEN.findall(data):
+        decoded = ESCAPE.sub(lambda match: bytes([int(match.group(1), 16)]), token)
+        names.add(decoded.decode("latin-1"))
+    return names
+
+
+def active_content(top: Any) -> bool:
+    """Whether this object, or anything written inside it, is active content. References to other objects are not
+    followed: every object of the file is looked at by itself, so a chain of references, however long, and a cycle
+    are each walked once. Nesting inside one object is walked with a stack, never recursion."""
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pikepdf.Stream):
+            node = node.stream_dict
+        if isinstance(node, pikepdf.Dictionary):
+            for key, value in node.items():
+                if key in ACTIVE_KEYS:
+                    return True
+                if key in ("/S", "/Subtype", "/Type") and isinstance(value, pikepdf.Name):
+                    name = str(value)
+                    if (key == "/S" and name in ACTIVE_ACTIONS) or (key != "/S" and name in ACTIVE_TYPES):
+                        return True
+                if _is_direct_container(value):
+                    stack.append(value)
+        elif isinstance(node, pikepdf.Array):
+            stack.extend(item for item in node if _is_direct_container(item))
     return False
+
+
+def _is_direct_container(value: Any) -> bool:
+    return isinstance(value, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream) and not value.is_indirect

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, render_template, send_file
+from flask import Blueprint, Response, abort, render_template, request, send_file
 from flask_login import current_user
 
 from portal.access import EVERYONE, allow
@@ -14,33 +14,46 @@ from portal.evidence import services
 bp = Blueprint("evidence", __name__)
 
 DOWNLOAD_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
-# Previews may be framed by the portal's own pages and nothing else. Chromium's PDF viewer does not run inside a
-# sandboxed document, so PDFs (already checked to carry no scripts) get no sandbox; images do.
-PREVIEW_POLICIES = {
-    "application/pdf": "default-src 'none'; frame-ancestors 'self'",
-    "image": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'",
-}
+# A preview is always an image (a PDF's page is drawn on the server): shown by <img>, never framed, never run.
+PREVIEW_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
 
 
-def _file_response(evidence_id: int, *, inline: bool) -> Response:
+def _protected(response: Response, policy: str) -> Response:
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _download(evidence_id: int) -> Response:
+    """The original file, only ever as an attachment: the browser saves it, and nothing in it runs in the portal."""
     evidence = services.get_viewable(current_user, evidence_id)
     response = send_file(
         io.BytesIO(services.read_bytes(evidence)),
         mimetype=evidence.content_type,
-        as_attachment=not inline,
+        as_attachment=True,
         download_name=evidence.original_name,
         max_age=0,
     )
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if inline:
-        kind = "application/pdf" if evidence.content_type == "application/pdf" else "image"
-        response.headers["Content-Security-Policy"] = PREVIEW_POLICIES[kind]
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return _protected(response, DOWNLOAD_POLICY)
+
+
+def _preview(evidence_id: int, page: int) -> Response:
+    """An image for the portal's pages: the stored (re-encoded) image itself, or one page of a PDF drawn as PNG."""
+    evidence = services.get_viewable(current_user, evidence_id)
+    if evidence.is_image:
+        if page != 1:
+            abort(404)
+        image, mimetype, name = services.read_bytes(evidence), evidence.content_type, evidence.original_name
     else:
-        response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY
-        response.headers["X-Frame-Options"] = "DENY"
-    return response
+        drawn = services.pdf_page_image(evidence, page)
+        if drawn is None:
+            abort(404)
+        image, mimetype = drawn, "image/png"
+        name = f"{evidence.original_name.removesuffix('.pdf')} ({page}).png"
+    response = send_file(io.BytesIO(image), mimetype=mimetype, download_name=name, max_age=0)
+    return _protected(response, PREVIEW_POLICY)
 
 
 def upload_then(owner_type: str, owner_id: int, done_url: str, render: Any) -> object:
@@ -71,13 +84,13 @@ def upload_then(owner_type: str, owner_id: int, done_url: str, render: Any) -> o
 @bp.route("/evidence/<int:evidence_id>/preview")
 @allow(EVERYONE)
 def preview(evidence_id: int) -> Response:
-    return _file_response(evidence_id, inline=True)
+    return _preview(evidence_id, min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6))
 
 
 @bp.route("/evidence/<int:evidence_id>/download")
 @allow(EVERYONE)
 def download(evidence_id: int) -> Response:
-    return _file_response(evidence_id, inline=False)
+    return _download(evidence_id)
 
 
 @bp.route("/evidence/<int:evidence_id>")
