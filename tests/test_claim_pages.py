@@ -287,7 +287,7 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
         assert db.session.get(FundRequest, request_id).status is FundRequestStatus.USED  # type: ignore[union-attr]
     # A request already used cannot be picked by another claim.
     taken = dealer.post("/claims/new", data={**_claim_form(world), "fund_request_id": str(request_id)})
-    assert taken.status_code == 422 and "Not a valid choice." in taken.get_data(as_text=True)
+    assert taken.status_code == 422 and "This pre-approval is already used by the claim" in taken.get_data(True)
 
 
 def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, world: World) -> None:

@@ -5,6 +5,7 @@ the last money of a budget: one gets it; two admins paying the same claim pay it
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -194,3 +195,65 @@ def test_two_admins_paying_the_same_claim_pay_it_once(
         dispose_app(app)
     assert sorted(results) == ["done", "refused"]
     assert payments == 1 and reference in ("BANK-A", "BANK-B")
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_drafts_reaching_for_one_pre_approval_at_once(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two colleagues name the same approved pre-approval on two drafts at the same moment: one draft holds it, the
+    other is told which claim has it. On PostgreSQL both pass the check and the partial unique index decides."""
+    from dataclasses import replace
+
+    from portal.claims.models import ActivityType, FundRequest
+    from tests.factories import activity_day
+
+    app = _race_app(backend_name, tmp_path_factory)
+    with app.app_context():
+        world = make_world()
+        owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+        period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+        show = ActivityType(code="SHOW", name_en="Trade show", name_zh="展会", needs_pre_approval=True)
+        db.session.add(show)
+        db.session.flush()
+        day = activity_day()
+        request = services.request_pre_approval(owner, period, show.id, "Expo booth", day, day, 900_000)
+        services.decide_pre_approval(manager, request, approve=True)
+        drafts = [draft(world, invoice=f"INV-{number}") for number in (1, 2)]
+        claim_ids, request_id, show_id = [claim.id for claim in drafts], request.id, show.id
+        db.session.commit()
+
+    def name_the_request(actor: User, claim: Claim) -> None:
+        wanted = services.ClaimInput(
+            activity_type_id=show_id, title=claim.title, description="", activity_start=claim.activity_start,
+            activity_end=claim.activity_end, vendor="Expo Co", vendor_tax_id="", invoice_number=claim.invoice_number,
+            amount=800_000,
+        )  # fmt: skip
+        services.update_draft(actor, claim, replace(wanted, fund_request_id=request_id))
+
+    if backend_name == "postgresql":
+        # Both have passed the "who holds it" check before either writes (SQLite's BEGIN IMMEDIATE serialises the
+        # two instead): only the unique index can then refuse the second.
+        both_checked = threading.Barrier(2, timeout=30)
+        offered = services.usable_requests
+
+        def usable_after_both_checked(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
+            both_checked.wait()
+            return offered(dealer_id, keep)
+
+        monkeypatch.setattr(services, "usable_requests", usable_after_both_checked)
+    try:
+        results = run_together(
+            [
+                acting_as(app, world.emails[role], Claim, claim_id, name_the_request)
+                for role, claim_id in zip(("dealer_owner", "dealer_staff"), claim_ids, strict=True)
+            ]
+        )
+        with app.app_context():
+            holders = db.session.execute(select(Claim.id).where(Claim.fund_request_id == request_id)).scalars().all()
+            assert db.session.get(FundRequest, request_id) is not None
+    finally:
+        dispose_app(app)
+    assert sorted(results) == ["done", "refused"]
+    assert len(holders) == 1

@@ -3,6 +3,7 @@ approval and payment. The pages come with the rest of issue 8; these rules stand
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import timedelta
 
@@ -13,14 +14,16 @@ from werkzeug.exceptions import NotFound
 
 from portal.accounts.models import User
 from portal.claims import services
-from portal.claims.models import ActivityType, Claim, ClaimEvent
-from portal.claims.rules import ClaimStatus, Flag, Problem
+from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest, FundRequestStatus
+from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
 from portal.dealers.models import Dealer, DealerStatus, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
+from tests.conftest import log_in
 from tests.evidence_files import pdf
 from tests.factories import World, activity_day
+from tests.state_changing import _claim_form
 
 
 def user(world: World, role: str) -> User:
@@ -262,3 +265,89 @@ def test_a_suspended_dealer_answers_but_submits_nothing_new(app: Flask, funded: 
         assert refused.value.problems == [Problem.DEALER_CANNOT_SUBMIT]
         services.submit(owner, asked)
         assert asked.status is ClaimStatus.SUBMITTED
+
+
+def _approved_request(world: World, cost: int = 1_000_000) -> FundRequest:
+    owner, manager = user(world, "dealer_owner"), user(world, "manager")
+    show = activity(needs_pre_approval=True)
+    day = activity_day()
+    request = services.request_pre_approval(owner, period(world.current_period), show.id, "Spring trade show", day,
+                                            day, cost)  # fmt: skip
+    services.decide_pre_approval(manager, request, approve=True)
+    return request
+
+
+def _naming(claim_input: services.ClaimInput, request: FundRequest, **changes: object) -> services.ClaimInput:
+    return dataclasses.replace(claim_input, fund_request_id=request.id, activity_type_id=request.activity_type_id,
+                               **changes)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _input_of(claim: Claim) -> services.ClaimInput:
+    return services.ClaimInput(
+        activity_type_id=claim.activity_type_id, title=claim.title, description=claim.description,
+        activity_start=claim.activity_start, activity_end=claim.activity_end, vendor=claim.vendor,
+        vendor_tax_id=claim.vendor_tax_id, invoice_number=claim.invoice_number, amount=claim.amount_requested,
+    )  # fmt: skip
+
+
+def test_a_pre_approval_used_by_one_claim_is_refused_to_another_on_create_and_edit(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner = user(funded, "dealer_owner")
+        request = _approved_request(funded)
+        first = draft(funded, invoice="INV-FIRST")
+        services.update_draft(owner, first, _naming(_input_of(first), request))
+        second = draft(funded, invoice="INV-SECOND")
+        with pytest.raises(InvalidInput, match="already used by the claim \u201cShop window display\u201d"):
+            services.create_draft(owner, period(funded.current_period), _naming(_input_of(second), request))
+        with pytest.raises(InvalidInput, match="already used by the claim") as refused:
+            services.update_draft(owner, second, _naming(_input_of(second), request))
+        assert refused.value.field == "fund_request_id"
+        db.session.refresh(second)
+        assert second.fund_request_id is None  # nothing half-saved
+        assert request.id not in {offered.id for offered in services.usable_requests(owner.dealer_id)}
+        assert request.id in {offered.id for offered in services.usable_requests(owner.dealer_id, keep=request.id)}
+        services.update_draft(owner, first, _naming(_input_of(first), request, title="Booth, renamed"))  # its own
+
+
+def test_a_withdrawn_or_rejected_claim_frees_its_pre_approval(app: Flask, funded: World) -> None:
+    with app.app_context():
+        owner, manager = user(funded, "dealer_owner"), user(funded, "manager")
+        request = _approved_request(funded)
+        first = draft(funded, invoice="INV-FIRST")
+        services.update_draft(owner, first, _naming(_input_of(first), request))
+        services.withdraw(owner, first, "Wrong booth")
+        assert request.id in {offered.id for offered in services.usable_requests(owner.dealer_id)}
+        second = draft(funded, invoice="INV-SECOND")
+        services.update_draft(owner, second, _naming(_input_of(second), request))
+        attach(funded, second)
+        services.submit(owner, second)
+        db.session.refresh(request)
+        assert request.status is FundRequestStatus.USED
+        services.decide(manager, second, services.Decision.REJECT, reason="Not our booth.",
+                        reason_code=RejectionReason.NOT_ELIGIBLE)  # fmt: skip
+        db.session.refresh(request)
+        assert request.status is FundRequestStatus.APPROVED  # claimable again
+        third = services.create_draft(owner, period(funded.current_period), _naming(_input_of(second), request))
+        assert third.fund_request_id == request.id
+        # the mediator reopens the rejected claim: its pre-approval is now the third claim's, so it goes back without
+        services.reopen(user(funded, "mediator"), second, "The booth was ours after all.")
+        db.session.refresh(second)
+        assert second.status is ClaimStatus.SUBMITTED and second.fund_request_id is None
+        assert "used by another claim now" in services.timeline(second)[-1].note
+
+
+def test_two_drafts_naming_one_pre_approval_through_the_pages_get_a_message_not_a_500(
+    app: Flask, funded: World
+) -> None:
+    with app.app_context():
+        request_id = _approved_request(funded).id
+        db.session.commit()
+    client = app.test_client()
+    log_in(client, funded.emails["dealer_owner"])
+    form = {**_claim_form(funded), "fund_request_id": str(request_id)}
+    with app.app_context():
+        form["activity_type_id"] = str(db.session.get(FundRequest, request_id).activity_type_id)  # type: ignore[union-attr]
+    assert client.post("/claims/new", data={**form, "invoice_number": "A-1"}).status_code == 303
+    refused = client.post("/claims/new", data={**form, "invoice_number": "A-2"})
+    assert refused.status_code == 422
+    assert "This pre-approval is already used by the claim" in refused.get_data(as_text=True).replace("&#34;", '"')

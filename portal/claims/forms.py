@@ -15,7 +15,9 @@ from portal.forms_common import enum_choices, optional_int
 class ClaimForm(FlaskForm):
     period = SelectField(_l("Budget period"), choices=[], validators=[DataRequired()])
     activity_type_id = SelectField(_l("Activity"), choices=[], coerce=optional_int, validators=[DataRequired()])
-    fund_request_id = SelectField(_l("Pre-approval request"), choices=[], coerce=optional_int)
+    # Not checked against the offered list here: a pre-approval taken by another claim since the page loaded gets
+    # the service's message naming that claim, not "not a valid choice".
+    fund_request_id = SelectField(_l("Pre-approval request"), choices=[], coerce=optional_int, validate_choice=False)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=4000)])
     activity_start = DateField(_l("Activity started"), validators=[DataRequired()])

@@ -11,10 +11,22 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
+from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, Problem, RejectionReason
 from portal.extensions import db
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -136,6 +148,9 @@ class FundRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+LIVE_CLAIM_SQL = "status NOT IN ({})".format(", ".join(f"'{status.value}'" for status in sorted(RELEASES_PRE_APPROVAL)))
+
+
 class Claim(db.Model):
     __tablename__ = "claims"
     __table_args__ = (
@@ -143,13 +158,21 @@ class Claim(db.Model):
         Index("ix_claims_invoice", "vendor_tax_id", "invoice_number"),
         Index("ix_claims_dealer_period", "dealer_id", "period_id"),
         Index("ix_claims_dealer_status", "dealer_id", "status"),  # a manager's queue: their dealers' waiting claims
+        # One live claim per pre-approval; a withdrawn or rejected claim keeps the link as history but frees it.
+        Index(
+            "uq_claims_live_fund_request",
+            "fund_request_id",
+            unique=True,
+            sqlite_where=text(LIVE_CLAIM_SQL),
+            postgresql_where=text(LIVE_CLAIM_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
     activity_type_id: Mapped[int] = mapped_column(ForeignKey("activity_types.id"))
-    fund_request_id: Mapped[int | None] = mapped_column(ForeignKey("fund_requests.id"), unique=True)
+    fund_request_id: Mapped[int | None] = mapped_column(ForeignKey("fund_requests.id"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     activity_start: Mapped[date] = mapped_column(Date)

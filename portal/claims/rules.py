@@ -44,6 +44,9 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.WITHDRAWN: frozenset(),
 }
 PENDING = frozenset({S.SUBMITTED, S.AWAITING_SECOND_APPROVAL, S.NEEDS_INFO})  # money held against the budget
+# A claim in these statuses no longer holds the pre-approval it names: another claim may use it. Every other status
+# (a draft included) holds it, one claim at a time (a partial unique index keeps it so).
+RELEASES_PRE_APPROVAL = frozenset({S.WITHDRAWN, S.REJECTED})
 APPROVED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAID})
 
 

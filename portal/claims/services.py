@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from babel.numbers import get_currency_precision
 from flask import abort, current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User, UserRole
@@ -29,6 +30,7 @@ from portal.claims.models import (
 from portal.claims.rules import (
     APPROVED,
     PENDING,
+    RELEASES_PRE_APPROVAL,
     ClaimStatus,
     FlagFacts,
     Problem,
@@ -194,15 +196,19 @@ def claimable_periods(today: date | None = None) -> list[Period]:
     return [period for period in periods if claim_deadline(period.ends_on, window) >= today]
 
 
-def _check_fields(data: ClaimInput, dealer_id: int, keep_request: int | None = None) -> None:
+def _check_fields(
+    data: ClaimInput, dealer_id: int, keep_request: int | None = None, claim_id: int | None = None
+) -> None:
     if not data.title.strip():
         raise InvalidInput("title", _("Give the claim a title."))
     if db.session.get(ActivityType, data.activity_type_id) is None:
         raise InvalidInput("activity_type_id", _("Choose an activity type."))
-    if data.fund_request_id is not None and data.fund_request_id not in {
-        request.id for request in usable_requests(dealer_id, keep_request)
-    }:
-        raise InvalidInput("fund_request_id", _("Choose one of your approved pre-approval requests."))
+    if data.fund_request_id is not None:
+        holder = claim_holding_request(data.fund_request_id, but_not=claim_id)
+        if holder is not None and holder.dealer_id == dealer_id:
+            raise _request_taken(holder)
+        if data.fund_request_id not in {request.id for request in usable_requests(dealer_id, keep_request)}:
+            raise InvalidInput("fund_request_id", _("Choose one of your approved pre-approval requests."))
     if data.amount < 0 or data.amount >= 10**13:
         raise InvalidInput("amount", _("Enter an amount of zero or more."))
 
@@ -215,6 +221,43 @@ def _apply(claim: Claim, data: ClaimInput) -> None:
     claim.fund_request_id, claim.over_pre_approval_reason = data.fund_request_id, data.over_pre_approval_reason
 
 
+def claim_holding_request(request_id: int, but_not: int | None = None) -> Claim | None:
+    """The claim that holds this pre-approval now (any status that does not release it), other than `but_not`."""
+    query = select(Claim).where(Claim.fund_request_id == request_id, Claim.status.not_in(RELEASES_PRE_APPROVAL))
+    if but_not is not None:
+        query = query.where(Claim.id != but_not)
+    return db.session.execute(query.limit(1)).scalar_one_or_none()
+
+
+def _request_taken(holder: Claim) -> InvalidInput:
+    return InvalidInput(
+        "fund_request_id",
+        _(
+            "This pre-approval is already used by the claim “%(title)s” (%(status)s). Withdraw that claim "
+            "first, or choose another pre-approval.",
+            title=holder.title,
+            status=label(holder.status),
+        ),
+    )
+
+
+def _write_claim(claim: Claim, data: ClaimInput) -> None:
+    """Apply the input and write the claim inside a savepoint. Two drafts naming the same pre-approval at the same
+    moment both pass the check above; the partial unique index lets one through, and the other is told which claim
+    has it, never a 500. (The savepoint begins before the change: beginning one flushes what is pending.)"""
+    try:
+        with db.session.begin_nested():
+            _apply(claim, data)
+            db.session.add(claim)
+            db.session.flush()
+    except IntegrityError:
+        with db.session.no_autoflush:  # the claim still carries the change the index refused
+            holder = claim_holding_request(data.fund_request_id or 0, but_not=claim.id)
+        if holder is None:
+            raise
+        raise _request_taken(holder) from None
+
+
 def create_draft(actor: User, period: Period, data: ClaimInput, today: date | None = None) -> Claim:
     """A dealer user starts a claim; drafts are kept and finished later."""
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
@@ -224,9 +267,7 @@ def create_draft(actor: User, period: Period, data: ClaimInput, today: date | No
         raise InvalidInput("period", _("Claims for this period are closed."))
     _check_fields(data, actor.dealer_id)
     claim = Claim(dealer_id=actor.dealer_id, period_id=period.id, status=ClaimStatus.DRAFT, created_by_id=actor.id)
-    _apply(claim, data)
-    db.session.add(claim)
-    db.session.flush()
+    _write_claim(claim, data)
     _event(claim, actor, None, ClaimStatus.DRAFT, "")
     audit_change("claim.drafted", actor=actor, subject=claim, after={"amount": data.amount})
     return claim
@@ -238,9 +279,8 @@ def update_draft(actor: User, claim: Claim, data: ClaimInput) -> None:
         abort(404)
     if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("Only a draft, or a claim asked for information, can be changed."))
-    _check_fields(data, claim.dealer_id, claim.fund_request_id)
-    _apply(claim, data)
-    db.session.flush()
+    _check_fields(data, claim.dealer_id, claim.fund_request_id, claim.id)
+    _write_claim(claim, data)
 
 
 def _event(claim: Claim, actor: User | None, before: ClaimStatus | None, after: ClaimStatus | None, note: str,
@@ -268,7 +308,25 @@ def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, 
     _event(claim, actor, current, target, note)
     audit_change("claim.moved", actor=actor, subject=claim, before={"status": current.value},
                  after={"status": target.value, "note": note})  # fmt: skip
+    if target in RELEASES_PRE_APPROVAL:
+        _release_pre_approval(claim)
     _announce(claim, actor, current, target, note)
+
+
+def _release_pre_approval(claim: Claim) -> None:
+    """A withdrawn or rejected claim frees its pre-approval: the partial unique index stops counting it, and a
+    request its submission marked used is approved (claimable) again."""
+    if claim.fund_request_id is None:
+        return
+    db.session.execute(
+        update(FundRequest)
+        .where(FundRequest.id == claim.fund_request_id, FundRequest.status == FundRequestStatus.USED)
+        .values(status=FundRequestStatus.APPROVED)
+        .execution_options(synchronize_session=False)
+    )
+    request = db.session.get(FundRequest, claim.fund_request_id)
+    if request is not None:
+        db.session.refresh(request)
 
 
 def _dealer_people_to_tell(claim: Claim) -> list[User]:
@@ -470,8 +528,22 @@ def reopen(actor: User, claim: Claim, note: str) -> None:
     """A mediator's outcome: a rejected claim goes back to the reviewers as submitted (DESIGN.md: rejected ->
     submitted only through a dispute outcome)."""
     require_role(actor, AccessRole.MEDIATOR, AccessRole.ADMIN)
+    keeps_request: dict[str, object] = {}
+    if claim.fund_request_id is not None:
+        if claim_holding_request(claim.fund_request_id, but_not=claim.id) is not None:
+            # The rejection freed the pre-approval and another claim uses it now: this one goes back without it.
+            keeps_request = {"fund_request_id": None}
+            note = _("%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)",
+                     note=note)  # fmt: skip
+        else:
+            db.session.execute(
+                update(FundRequest)
+                .where(FundRequest.id == claim.fund_request_id, FundRequest.status == FundRequestStatus.APPROVED)
+                .values(status=FundRequestStatus.USED)
+                .execution_options(synchronize_session=False)
+            )
     _move(claim, actor, ClaimStatus.REJECTED, ClaimStatus.SUBMITTED, note, reopened=True, submitted_at=utcnow(),
-          rejection_reason="", decided_at=None, turnaround_seconds=None)  # fmt: skip
+          rejection_reason="", decided_at=None, turnaround_seconds=None, **keeps_request)  # fmt: skip
     db.session.flush()
 
 
@@ -692,12 +764,17 @@ def get_visible_request(user: User, request_id: int) -> FundRequest:
 
 
 def usable_requests(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
-    """Approved requests a new claim may refer to (and the one a draft already refers to). A request whose
-    period is past its claim window can no longer be claimed, so it is not offered."""
+    """Approved requests a new claim may refer to (and the one a draft already refers to): not past their period's
+    claim window, and not held by another claim (a draft naming it holds it too)."""
     open_since = company_today() - timedelta(days=current_app.config["CLAIM_WINDOW_DAYS"])
     query = select(FundRequest).where(FundRequest.dealer_id == dealer_id)
-    wanted = (FundRequest.status == FundRequestStatus.APPROVED) & FundRequest.period_id.in_(
-        select(Period.id).where(Period.ends_on >= open_since)
+    held = select(Claim.fund_request_id).where(
+        Claim.fund_request_id.is_not(None), Claim.status.not_in(RELEASES_PRE_APPROVAL)
+    )
+    wanted = (
+        (FundRequest.status == FundRequestStatus.APPROVED)
+        & FundRequest.period_id.in_(select(Period.id).where(Period.ends_on >= open_since))
+        & FundRequest.id.not_in(held)
     )
     if keep is not None:
         wanted = wanted | (FundRequest.id == keep)
