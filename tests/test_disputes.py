@@ -343,3 +343,53 @@ def test_the_mediator_sees_the_appealed_violation_and_its_files(app: Flask, worl
     html = _client(app, world.emails["mediator"]).get(dispute_path).get_data(as_text=True)
     assert "The violation appealed" in html and "Sold below the floor price." in html and "till receipt.pdf" in html
     assert "The customer came to our shop." in html
+
+
+def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(app: Flask, world: World) -> None:
+    """Messages, internal notes and files come from the dispute's parties and its mediator; another mediator reads
+    the dispute and is told who has it, and nothing they send is kept."""
+    with app.app_context():
+        other_email = make_user(UserRole.MEDIATOR, email="mediator2@example.test", name="Mediator Two").email
+        db.session.commit()
+    dispute_id = world.ids["cross_dispute"]
+
+    def kept() -> tuple[int, int]:
+        with app.app_context():
+            messages = db.session.execute(
+                select(sa.func.count()).select_from(DisputeMessage).where(DisputeMessage.dispute_id == dispute_id)
+            ).scalar_one()
+            files = db.session.execute(
+                sa.text("SELECT count(*) FROM evidence WHERE owner_type = 'dispute' AND owner_id = :id"),
+                {"id": dispute_id},
+            ).scalar_one()
+            return messages, files
+
+    before = kept()
+    other = _client(app, other_email)
+    page = other.get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    assert "Cross dispute" in page and "Mediator mediates this dispute. You can read it" in page
+    assert "Secret mediator note." in page  # mediators read the internal notes
+    assert f'action="/disputes/{dispute_id}/messages"' not in page and f"/disputes/{dispute_id}/resolve" not in page
+    refused = other.post(f"/disputes/{dispute_id}/messages", data={"body": "I think D003 is right.", "internal": "y"})
+    assert refused.status_code == 409 and "Another mediator has this dispute." in refused.get_data(as_text=True)
+    assert other.post(f"/disputes/{dispute_id}/messages", data={"body": "Hello parties."}).status_code == 409
+    upload = other.post(f"/disputes/{dispute_id}/evidence", data={"file": (io.BytesIO(pdf()), "mine.pdf")})
+    assert upload.status_code == 404
+    assert kept() == before
+    holder = _client(app, world.emails["mediator"])
+    assert holder.post(f"/disputes/{dispute_id}/messages", data={"body": "Noted.", "internal": "y"}).status_code == 303
+    assert kept() == (before[0] + 1, before[1])
+
+
+def test_a_mediator_takes_an_unassigned_dispute_before_writing_in_it(app: Flask, world: World) -> None:
+    dispute_id = world.ids["foreign_dispute"]
+    mediator = _client(app, world.emails["mediator"])
+    page = mediator.get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    assert "Nobody mediates this dispute yet." in page
+    refused = mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "First thoughts.", "internal": "y"})
+    assert refused.status_code == 409 and "Take this dispute first" in refused.get_data(as_text=True)
+    assert mediator.post(f"/disputes/{dispute_id}/take").status_code == 303
+    assert (
+        mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "Mine now.", "internal": "y"}).status_code
+        == 303
+    )

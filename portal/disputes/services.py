@@ -353,11 +353,20 @@ def is_party(user: User, dispute: Dispute) -> bool:
     return user.access_role in DEALER_USERS and user.dealer_id in dispute.party_ids()
 
 
+def holds(user: User, dispute: Dispute) -> bool:
+    """The mediator the dispute is assigned to acts and writes in it; other mediators read it. An administrator
+    acts on any (they hand disputes over and stand in)."""
+    return user.access_role is AccessRole.ADMIN or (
+        user.access_role is AccessRole.MEDIATOR and dispute.mediator_id == user.id
+    )
+
+
 def can_write(user: User, dispute: Dispute) -> bool:
-    """Parties and mediators write while the dispute is active; managers read."""
+    """While the dispute is active, its parties and the mediator who holds it write (messages, notes, files);
+    managers and the other mediators read."""
     if dispute.status not in ACTIVE:
         return False
-    return is_party(user, dispute) or user.access_role in MEDIATORS
+    return is_party(user, dispute) or holds(user, dispute)
 
 
 def post_message(actor: User, dispute: Dispute, body: str, internal: bool = False) -> DisputeMessage:
@@ -366,6 +375,8 @@ def post_message(actor: User, dispute: Dispute, body: str, internal: bool = Fals
     if not can_write(actor, dispute):
         if dispute.status not in ACTIVE:
             raise IllegalTransition(_("This dispute is closed."))
+        if actor.access_role in MEDIATORS:
+            _require_mediator(actor, dispute)  # says why: another mediator has it, or nobody has taken it yet
         abort(404 if actor.access_role in DEALER_USERS else 403)
     body = body.strip()
     if not body:
@@ -452,9 +463,13 @@ def queue_counts(user: User) -> dict[str, int]:
 
 
 def _require_mediator(actor: User, dispute: Dispute) -> None:
+    """Every mediator action but taking an unassigned dispute (and dismissing one) needs the dispute in hand."""
     require_role(actor, *MEDIATORS)
-    if actor.access_role is AccessRole.MEDIATOR and dispute.mediator_id not in (None, actor.id):
-        raise IllegalTransition(_("Another mediator has this dispute."))
+    if holds(actor, dispute):
+        return
+    if dispute.mediator_id is None:
+        raise IllegalTransition(_("Take this dispute first: only the mediator who holds a dispute acts in it."))
+    raise IllegalTransition(_("Another mediator has this dispute."))
 
 
 def assign(actor: User, dispute: Dispute, mediator: User) -> Dispute:

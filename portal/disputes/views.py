@@ -314,6 +314,7 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> object:
         "thread": services.thread(current_user, dispute),
         "can_write": services.can_write(current_user, dispute),
         "is_mediator": is_mediator,
+        "holds": services.holds(current_user, dispute),
         "is_raiser": current_user.access_role in DEALER_USERS and current_user.dealer_id == dispute.raised_by_dealer_id,
         "active": dispute.status in ACTIVE,
         "overdue": dispute.status in ACTIVE and datetime.now(UTC) > dispute.due_at,
