@@ -42,9 +42,23 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     connectable = get_engine()
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite changes a table's constraints by copying it into a new table and dropping the old one, which its
+        # foreign keys refuse while other tables' rows point at it: they are off while migrating (outside any
+        # transaction, as SQLite requires), every reference is checked before the commit, and they go on again.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:10]}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -8,10 +8,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal.accounts.models import DealerRole, User
+from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerStatus, Trainee
-from portal.dealers.rules import STATUS_TRANSITIONS, can_change_status, can_log_in, can_submit_new_claims
+from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission, can_change_status, can_log_in, can_submit_new
 from portal.extensions import db
 from tests.conftest import log_in
 from tests.factories import PASSWORD, World
@@ -31,7 +31,7 @@ def test_lifecycle_table() -> None:
     assert not can_change_status(DealerStatus.ONBOARDING, DealerStatus.SUSPENDED)
     assert STATUS_TRANSITIONS[DealerStatus.TERMINATED] == frozenset()
     assert [can_log_in(status) for status in DealerStatus] == [True, True, True, False]
-    assert [can_submit_new_claims(status) for status in DealerStatus] == [False, True, False, False]
+    assert [can_submit_new(status, NewSubmission.CLAIM) for status in DealerStatus] == [False, True, False, False]
 
 
 def test_status_change_needs_a_reason_and_lands_on_the_timeline(app: Flask, client: FlaskClient, world: World) -> None:
@@ -184,6 +184,50 @@ def test_owner_people_rules(app: Flask, client: FlaskClient, world: World) -> No
     with app.app_context():
         trainee = db.session.get(Trainee, world.ids["own_trainee"])
         assert trainee is not None and trainee.active is False  # kept for its training history
+
+
+def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client: FlaskClient, world: World) -> None:
+    """The administrator turned a colleague off (with a reason): the owner sees "deactivated by the administrator",
+    no button, and a forged reactivation is refused. A colleague the owner turned off, the owner turns on again."""
+    admin = app.test_client()
+    log_in(admin, world.emails["admin"])
+    staff = _user(app, world.emails["dealer_staff"])
+    turned_off = admin.post(f"/admin/users/{staff.id}/edit", data={
+        "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
+        "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "",
+        "deactivation_reason": "Left the company; HR asked us to close the account.",
+    })  # fmt: skip
+    assert turned_off.status_code == 303
+    record = _user(app, world.emails["dealer_staff"])
+    assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (False, world.ids["admin"],
+                                                                                    UserRole.ADMIN)  # fmt: skip
+    assert record.deactivation_reason == "Left the company; HR asked us to close the account."
+    edit = admin.get(f"/admin/users/{staff.id}/edit").get_data(as_text=True)
+    assert "by Admin (Administrator)" in edit and "Left the company" in edit
+    log_in(client, world.emails["dealer_owner"])
+    page = client.get("/dealer/people").get_data(as_text=True)
+    row = page[page.index("Staff One") :].split("</tr>")[0]
+    assert "Deactivated by the administrator" in row and "Reactivate" not in row
+    assert "Left the company" not in page  # the reason stays with the administrator
+    forged = client.post(f"/dealer/people/staff/{staff.id}/reactivate")
+    assert forged.status_code == 409
+    assert "only an administrator can reactivate them" in forged.get_data(as_text=True)
+    assert _user(app, world.emails["dealer_staff"]).active is False
+    # a colleague the owner deactivates is the owner's to bring back
+    former = world.ids["former_staff"]
+    assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
+    assert client.post(f"/dealer/people/staff/{former}/deactivate").status_code == 303
+    assert _user(app, "former@example.test").deactivated_by_role is UserRole.DEALER
+    assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
+    assert _user(app, "former@example.test").active is True
+    # and the administrator's own reactivation clears the record
+    turned_on = admin.post(f"/admin/users/{staff.id}/edit", data={
+        "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
+        "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "y",
+    })  # fmt: skip
+    assert turned_on.status_code == 303
+    back = _user(app, world.emails["dealer_staff"])
+    assert (back.active, back.deactivated_by_id, back.deactivation_reason) == (True, None, "")
 
 
 def test_staff_see_people_but_cannot_change_them(client: FlaskClient, world: World) -> None:

@@ -89,3 +89,71 @@ def test_prefixed_notification_parameters_become_typed_and_back(
     assert typed[2] == {"title": "status:active", "note": "n", "status": resolved}
     assert typed[3]["until"] == {"type": "date", "value": "2026-12-18"}
     assert restored == [params for _kind, params in old]
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_this_rounds_migrations_go_down_and_up_again_on_a_database_full_of_data(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With the demo channel in it (claims with events, users with notifications pointing at them), down to 0012 and
+    up to head again: SQLite's table copies must not trip over the rows that point at the copied tables."""
+    from portal.demo import seed_demo
+
+    app = build_app(fresh_database_url(backend_name, "migrations_with_data", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.commit()
+        counts = {table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+                  for table in ("users", "claims", "claim_events", "notifications", "evidence")}  # fmt: skip
+        db.session.remove()
+        downgrade(revision="0012")
+        upgrade()
+        after = {table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+                 for table in counts}  # fmt: skip
+        db.session.remove()
+    dispose_app(app)
+    assert after == counts and counts["claim_events"] > 0
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_who_deactivated_an_account_is_found_in_the_audit_trail(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Revision 0016 fills in the deactivator of accounts turned off before it: an owner's "user.deactivated", or an
+    administrator's "user.updated" that turned active off (the latest one counts)."""
+    app = build_app(fresh_database_url(backend_name, "who_deactivated", tmp_path_factory))
+    insert_user = sa.text(
+        "INSERT INTO users (email, name, password_hash, role, timezone, active, session_token, must_change_password, "
+        "is_senior, created_at, two_factor_required) VALUES (:email, :email, 'x', :role, 'UTC', :active, :email, "
+        "false, false, CURRENT_TIMESTAMP, false)"
+    )
+    events = sa.table("audit_events", sa.column("action", sa.String), sa.column("actor_id", sa.Integer),
+                      sa.column("subject_type", sa.String), sa.column("subject_id", sa.Integer),
+                      sa.column("subject_label", sa.String), sa.column("details", sa.JSON),
+                      sa.column("occurred_at", UTCDateTime()))  # fmt: skip
+    with app.app_context():
+        upgrade(revision="0015")
+        with db.engine.begin() as connection:
+            for email, role, active in (("admin@x.test", "admin", True), ("owner@x.test", "dealer", True),
+                                        ("a@x.test", "dealer", False), ("b@x.test", "dealer", False)):  # fmt: skip
+                connection.execute(insert_user, {"email": email, "role": role, "active": active})
+            ids = dict(connection.execute(sa.text("SELECT email, id FROM users")).all())
+            turned_off = {"before": {"active": True}, "after": {"active": False}}
+            common = {"subject_type": "user", "subject_label": "", "occurred_at": utcnow()}
+            connection.execute(events.insert(), [{**common, **event} for event in [
+                {"action": "user.deactivated", "actor_id": ids["admin@x.test"], "subject_id": ids["a@x.test"],
+                 "details": {}},
+                {"action": "user.deactivated", "actor_id": ids["owner@x.test"], "subject_id": ids["a@x.test"],
+                 "details": {}},
+                {"action": "user.updated", "actor_id": ids["admin@x.test"], "subject_id": ids["b@x.test"],
+                 "details": turned_off},
+                {"action": "user.updated", "actor_id": ids["owner@x.test"], "subject_id": ids["b@x.test"],
+                 "details": {"before": {"name": "B"}, "after": {"name": "Bee"}}},
+            ]])  # fmt: skip
+        upgrade(revision="0016")
+        with db.engine.connect() as connection:
+            found = dict(connection.execute(sa.text(
+                "SELECT email, deactivated_by_role FROM users WHERE deactivated_by_id IS NOT NULL")).all())  # fmt: skip
+    dispose_app(app)
+    assert found == {"a@x.test": "dealer", "b@x.test": "admin"}

@@ -98,6 +98,9 @@ class UserForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=[])
     timezone = SelectField(_l("Time zone"), choices=[SelectChoice(zone, zone) for zone in COMMON_TIMEZONES])
     active = BooleanField(_l("Active"), default=True)
+    deactivation_reason = StringField(
+        _l("Why the account is deactivated (when you turn Active off)"), validators=[Optional(), Length(max=300)]
+    )
     two_factor_required = BooleanField(_l("Require two-factor sign-in (staff only)"))
     temporary_password = PasswordField(_l("Temporary password"), validators=[Optional(), PasswordLength()])
 

@@ -89,6 +89,14 @@ class User(db.Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     two_factor_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who turned the account off, in which role, when and why: an administrator's deactivation outranks a dealer
+    # owner's, so an owner may undo only a deactivation by an owner (accounts.services.may_reactivate).
+    deactivated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_users_deactivated_by_id_users")
+    )
+    deactivated_by_role: Mapped[UserRole | None] = mapped_column(str_enum(UserRole))
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivation_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     dealer: Mapped[Dealer | None] = relationship(foreign_keys=[dealer_id], lazy="joined")
 
@@ -116,6 +124,13 @@ class User(db.Model):
     @property
     def has_two_factor(self) -> bool:
         return self.totp_enabled_at is not None and self.totp_secret is not None
+
+    @property
+    def deactivated_by_administrator(self) -> bool:
+        """Turned off by channel staff (an administrator), not by an owner of the dealer."""
+        return (
+            not self.active and self.deactivated_by_role is not None and self.deactivated_by_role is not UserRole.DEALER
+        )
 
     @property
     def must_set_up_two_factor(self) -> bool:

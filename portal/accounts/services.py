@@ -16,7 +16,7 @@ from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, record_event, snapshot
 from portal.database import contains_pattern
 from portal.extensions import db
-from portal.service_errors import InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 
 
@@ -101,13 +101,46 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     db.session.flush()
 
 
-def deactivate_user(user: User, *, actor: User) -> None:
-    """Deactivated users cannot log in and their open sessions end at their next request."""
+def deactivate_user(user: User, *, actor: User, reason: str = "") -> None:
+    """Deactivated users cannot log in and their open sessions end at their next request. Who did it, in which
+    role and why is kept with the account."""
     if not user.active:
         return
     user.active = False
+    _record_deactivation(user, actor, reason)
+    audit_change("user.deactivated", actor=actor, subject=user, before={"active": True}, after={"active": False},
+                 reason=reason.strip()[:300])  # fmt: skip
+    db.session.flush()
+
+
+def _record_deactivation(user: User, actor: User, reason: str) -> None:
     user.rotate_session_token()
-    audit_change("user.deactivated", actor=actor, subject=user, before={"active": True}, after={"active": False})
+    user.deactivated_by_id, user.deactivated_by_role = actor.id, actor.role
+    user.deactivated_at, user.deactivation_reason = utcnow(), reason.strip()[:300]
+
+
+def _clear_deactivation(user: User) -> None:
+    user.deactivated_by_id = user.deactivated_by_role = user.deactivated_at = None
+    user.deactivation_reason = ""
+
+
+def may_reactivate(actor: User, user: User) -> bool:
+    """An administrator's decision outranks a dealer owner's: an owner may undo only an owner's deactivation."""
+    if actor.access_role is AccessRole.ADMIN:
+        return True
+    return not user.deactivated_by_administrator
+
+
+def reactivate_user(user: User, *, actor: User) -> None:
+    if user.active:
+        return
+    if not may_reactivate(actor, user):
+        raise IllegalTransition(
+            _("An administrator deactivated %(name)s, so only an administrator can reactivate them.", name=user.name)
+        )
+    user.active = True
+    _clear_deactivation(user)
+    audit_change("user.reactivated", actor=actor, subject=user, before={"active": False}, after={"active": True})
     db.session.flush()
 
 
@@ -197,7 +230,9 @@ def create_user(actor: User, details: UserDetails, temporary_password: str) -> U
     return user
 
 
-def update_user(actor: User, user: User, details: UserDetails, temporary_password: str = "") -> None:
+def update_user(
+    actor: User, user: User, details: UserDetails, temporary_password: str = "", deactivation_reason: str = ""
+) -> None:
     require_role(actor, AccessRole.ADMIN)
     values = _validated(details, existing=user)
     if user.id == actor.id and (not values["active"] or values["role"] is not UserRole.ADMIN):
@@ -208,7 +243,9 @@ def update_user(actor: User, user: User, details: UserDetails, temporary_passwor
     for field, value in values.items():
         setattr(user, field, value)
     if before["active"] and not user.active:
-        user.rotate_session_token()
+        _record_deactivation(user, actor, deactivation_reason)
+    elif not before["active"] and user.active:
+        _clear_deactivation(user)
     extra: dict[str, object] = {}
     if temporary_password:
         user.password_hash = hash_password(temporary_password)

@@ -388,14 +388,19 @@ def edit_user(user_id: int) -> object:
         finished = finish_action(
             form,
             lambda: services.update_user(
-                current_user, user, _user_details(form), temporary_password=form.temporary_password.data or ""
+                current_user,
+                user,
+                _user_details(form),
+                temporary_password=form.temporary_password.data or "",
+                deactivation_reason=form.deactivation_reason.data or "",
             ),
             lambda _result: (_("The account of %(name)s was saved.", name=user.name), url_for("accounts.users")),
         )
         if finished:
             return finished
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/user_form.html", form=form, user=user), status
+    deactivated_by = services.get_user(user.deactivated_by_id) if user.deactivated_by_id else None
+    return render_template("accounts/user_form.html", form=form, user=user, deactivated_by=deactivated_by), status
 
 
 @bp.route("/admin/users/<int:user_id>/two-factor/reset", methods=["POST"])

@@ -15,7 +15,15 @@ from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
-from portal.accounts.services import find_user_by_email, hash_password, invite, normalise_email, unusable_password_hash
+from portal.accounts.services import (
+    deactivate_user,
+    find_user_by_email,
+    hash_password,
+    invite,
+    normalise_email,
+    reactivate_user,
+    unusable_password_hash,
+)
 from portal.audit.services import audit_change, snapshot
 from portal.dealers.models import Dealer, Trainee
 from portal.dealers.rules import can_manage_people
@@ -110,22 +118,14 @@ def deactivate_colleague(actor: User, person: User) -> None:
     if person.id == actor.id:
         raise IllegalTransition(_("You cannot deactivate your own account."))
     db.session.refresh(person)
-    if not person.active:
-        return
-    person.active = False
-    person.rotate_session_token()
-    audit_change("user.deactivated", actor=actor, subject=person, before={"active": True}, after={"active": False})
-    db.session.flush()
+    deactivate_user(person, actor=actor)
 
 
 def reactivate_colleague(actor: User, person: User) -> None:
+    """Only a colleague an owner deactivated: one the administrator deactivated stays off (accounts.services)."""
     _lock_for_owner(actor)
     db.session.refresh(person)
-    if person.active:
-        return
-    person.active = True
-    audit_change("user.reactivated", actor=actor, subject=person, before={"active": False}, after={"active": True})
-    db.session.flush()
+    reactivate_user(person, actor=actor)
 
 
 def make_owner(actor: User, person: User) -> None:
