@@ -48,10 +48,21 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
+    # Failed logins (portal/accounts/devices.py). From one address, whatever the account:
     LOGIN_LIMIT_PER_ADDRESS = "30 per 10 minutes"
-    LOGIN_LIMIT_PER_ACCOUNT = "8 per 10 minutes"
+    # For one account from one client (its known device, or else its address): this blocks, but only that client.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_CLIENT = "8 per 10 minutes"
+    # For one account from all unknown browsers together: a short window, so it slows guessing down (each guess
+    # waits its turn) without locking the owner out; the account's known devices are not counted or held.
+    LOGIN_LIMIT_PER_ACCOUNT = "10 per 5 minutes"
+    # After this many failed logins in an hour the account's owner is told by email (once an hour at most).
+    LOGIN_WARNING_AFTER = 10
+    # How long a browser that logged in stays a known device of the account.
+    DEVICE_COOKIE_DAYS = 180
     # Wrong second-factor codes per account: a million codes cannot be tried through this.
     TWO_FACTOR_LIMIT_PER_ACCOUNT = "6 per 10 minutes"
+    # Wrong passwords or codes given as proof before a change to an account's security (portal.accounts.proof).
+    PROOF_LIMIT_PER_ACCOUNT = "6 per 10 minutes"
     # Between the password and the code: after this the password must be given again.
     TWO_FACTOR_PENDING_MINUTES = 5
     # The name authenticator apps show beside the code.
@@ -117,6 +128,7 @@ class Config:
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_RESET_MAX_AGE_SECONDS = 3600
     INVITATION_MAX_AGE_SECONDS = 7 * 24 * 3600
+    EMAIL_CHANGE_MAX_AGE_SECONDS = 24 * 3600
     FORGOT_LIMIT_PER_ADDRESS = "10 per hour"
     FORGOT_LIMIT_PER_ACCOUNT = "3 per hour"
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password; Werkzeug's scrypt, n=2**15, r=8, p=1

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
-from portal.accounts.tokens import make_token
+from portal.accounts.tokens import make_email_change_token, make_token
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
 from portal.dealers.services import company_today, quarter_of
 from portal.evidence.models import Evidence
@@ -458,8 +458,8 @@ RECOVERY_CODES = ("abcde-fghjk", "mnpqr-stuvw")
 def make_two_factor_user() -> tuple[User, dict[str, str]]:
     """A manager without dealers who logs in with an authenticator app, has two recovery codes, and has started
     moving to a new phone (a second secret waits to be confirmed)."""
+    from portal.accounts.codes import hash_recovery_code
     from portal.accounts.models import RecoveryCode
-    from portal.accounts.two_factor import hash_recovery_code
 
     user = make_user(UserRole.MANAGER, email="secure-manager@example.test", name="Secure Manager")
     user.totp_secret = TOTP_SECRET
@@ -551,6 +551,7 @@ def make_world() -> World:
         tokens={
             "reset": make_token(staff, "reset"),
             "invitation": make_token(staff, "invitation"),
+            "email_change": make_email_change_token(two_factor_manager, "secure-manager.new@example.test"),
             **certificates,
             **two_factor_tokens,
         },

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 
-from tests.factories import PASSWORD, World, activity_day
+from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day
 
 NEW_PASSWORD = "a brand new long password"
 
@@ -97,31 +97,53 @@ STATE_CHANGING = (
         lambda w: {"code": totp_code(w.tokens["totp_secret"])},
         before=_at_the_code_step,
     ),
-    Route("/account/two-factor/setup", "manager", lambda w: "/account/two-factor/setup", lambda w: {}),
+    Route(
+        "/account/two-factor/setup",
+        "manager",
+        lambda w: "/account/two-factor/setup",
+        lambda w: {"password": PASSWORD},
+        done=200,  # the key is shown once, in this answer
+    ),
     Route(
         "/account/two-factor/confirm",
         "two_factor_manager",
         lambda w: "/account/two-factor/confirm",
-        lambda w: {"code": totp_code(w.tokens["pending_totp_secret"])},
+        lambda w: {
+            "code": totp_code(w.tokens["pending_totp_secret"]),
+            "password": PASSWORD,
+            "current_code": RECOVERY_CODES[0],  # the login just used this step's app code
+        },
         done=200,
     ),
     Route(
         "/account/two-factor/recovery-codes",
         "two_factor_manager",
         lambda w: "/account/two-factor/recovery-codes",
-        lambda w: {"password": PASSWORD},
+        lambda w: {"password": PASSWORD, "code": RECOVERY_CODES[1]},
         done=200,
     ),
     Route(
         "/account/two-factor/disable",
         "two_factor_manager",
         lambda w: "/account/two-factor/disable",
-        lambda w: {"password": PASSWORD},
+        lambda w: {"password": PASSWORD, "code": RECOVERY_CODES[0]},
     ),
     Route(
         "/admin/users/<int:user_id>/two-factor/reset",
         "admin",
         lambda w: f"/admin/users/{w.ids['two_factor_manager']}/two-factor/reset",
+        lambda w: {"password": PASSWORD},
+    ),
+    Route(
+        "/account/email",
+        "manager",
+        lambda w: "/account/email",
+        lambda w: {"new_email": "manager.elsewhere@example.test", "password": PASSWORD},
+    ),
+    Route(
+        "/account/email/confirm/<token>",
+        None,
+        lambda w: f"/account/email/confirm/{w.tokens['email_change']}",
         lambda w: {},
     ),
     Route(

@@ -18,7 +18,7 @@ from flask import Flask
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
 from tests.conftest import log_in
-from tests.factories import World, this_quarter, today
+from tests.factories import PASSWORD, World, this_quarter, today
 from tests.state_changing import _claim_form
 
 ROLES = (
@@ -102,6 +102,13 @@ MATRIX = (
     Case("POST", "/language", "/language", everyone(303), form={"locale": "en", "next": "/"}),
     Case("GET", "/account", "/account", everyone(200, anonymous=302)),
     Case("POST", "/account/password", "/account/password", everyone(422, anonymous=302)),
+    Case("POST", "/account/email", "/account/email", everyone(422, anonymous=302)),
+    # a link from an email: anyone holding it may open it; the change asks for a button's POST
+    Case("GET", "/account/email/confirm/<token>", "/account/email/confirm/{email_change}", everyone(200)),
+    Case("GET", "/account/email/confirm/<token>", "/account/email/confirm/forged", everyone(400)),
+    Case("POST", "/account/email/confirm/<token>", "/account/email/confirm/forged", everyone(400)),
+    Case("POST", "/account/email/confirm/<token>", "/account/email/confirm/{email_change}", everyone(303)),
+    Case("POST", "/account/email/confirm/<token>", "/account/email/confirm/{email_change}", everyone(400)),  # once
     # --- two-factor sign-in: staff only; the code step belongs to a login in progress, so nobody else uses it ---
     Case("GET", "/login/two-factor", "/login/two-factor", everyone(303)),
     Case("POST", "/login/two-factor", "/login/two-factor", everyone(303), form={"code": "123456"}),
@@ -114,7 +121,14 @@ MATRIX = (
         only(dict.fromkeys(STAFF, 422)),
     ),
     Case("POST", "/account/two-factor/disable", "/account/two-factor/disable", only(dict.fromkeys(STAFF, 422))),
-    Case("POST", "/account/two-factor/setup", "/account/two-factor/setup", only(dict.fromkeys(STAFF, 303))),
+    Case("POST", "/account/two-factor/setup", "/account/two-factor/setup", only(dict.fromkeys(STAFF, 422))),
+    Case(
+        "POST",
+        "/account/two-factor/setup",
+        "/account/two-factor/setup",
+        only(dict.fromkeys(STAFF, 200)),  # the password proves it: the key is shown once, in this answer
+        form={"password": PASSWORD},
+    ),
     Case(
         "POST",
         "/admin/users/<int:user_id>/two-factor/reset",
@@ -131,7 +145,14 @@ MATRIX = (
         "POST",
         "/admin/users/<int:user_id>/two-factor/reset",
         "/admin/users/{two_factor_manager}/two-factor/reset",
+        only({"admin": 422}),  # without the administrator's own password
+    ),
+    Case(
+        "POST",
+        "/admin/users/<int:user_id>/two-factor/reset",
+        "/admin/users/{two_factor_manager}/two-factor/reset",
         only({"admin": 303}),
+        form={"password": PASSWORD},
     ),
     Case("GET", "/dealer/", "/dealer/", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("GET", "/console/", "/console/", only({"manager": 200, "senior_manager": 200, "admin": 200})),
@@ -1247,6 +1268,7 @@ def url_of(case: Case, world: World, role: str) -> str:
         open_period=world.open_period,
         current_period=world.current_period,
         own_certificate=world.tokens["own_certificate"],
+        email_change=world.tokens["email_change"],
         foreign_certificate=world.tokens["foreign_certificate"],
         previous_period=world.previous_period,
         my_notification=world.ids.get(f"notification_{PERSONAS.get(role, role)}", 1),

@@ -176,7 +176,21 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
         "training_certificate": False,
         **{kind: False for kind in KINDS if kind.startswith(("claim_", "pre_approval_", "violation_", "dispute_"))},
     }
-    assert len(chosen) == len(KINDS)
+    assert len(chosen) == len(KINDS) - 2  # the security notices are not a choice
+    assert 'id="security_notice"' not in page and 'id="login_attempts"' not in page
+
+
+def test_a_security_notice_is_emailed_whatever_the_person_chose(app: Flask, world: World) -> None:
+    from portal.accounts.proof import SecurityChange
+
+    with app.app_context():
+        (owner,) = _users(world.emails["dealer_owner"])
+        db.session.add_all(NotificationPreference(user_id=owner.id, kind=kind, email=False) for kind in KINDS)
+        notify([owner], "security_notice", {"change": choice(SecurityChange.EMAIL)}, "/account")
+        notify([owner], "colleague_added", {"name": "X", "dealer": "Y"}, "/dealer/people")
+        emails = db.session.execute(select(OutboxEmail)).scalars().all()
+        assert [email.subject for email in emails] == ["Changes to how you sign in"]
+        assert "The email address of your account was changed. If this was not you" in emails[0].text_body
 
 
 def test_polling_the_bell_does_not_keep_an_idle_session_alive(

@@ -1,13 +1,17 @@
-"""Login rate limits, per account and per address, counting failed attempts only."""
+"""Login rate limits, counting failed attempts only: per address, per account and client, and a short per-account
+slowdown for unknown browsers that never holds up the account's known devices; the owner is told of an attack."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask import Flask
 from flask_migrate import upgrade
+from sqlalchemy import select
 
 from portal.extensions import db, limiter
 from tests.conftest import build_app, dispose_app
@@ -19,8 +23,10 @@ def limited_app(tmp_path: Path) -> Iterator[tuple[Flask, World]]:
     app = build_app(
         f"sqlite:///{tmp_path / 'limits.db'}",
         RATELIMIT_ENABLED=True,
-        LOGIN_LIMIT_PER_ACCOUNT="3 per 10 minutes",
+        LOGIN_LIMIT_PER_ACCOUNT_AND_CLIENT="3 per 10 minutes",
+        LOGIN_LIMIT_PER_ACCOUNT="5 per 5 minutes",
         LOGIN_LIMIT_PER_ADDRESS="6 per 10 minutes",
+        LOGIN_WARNING_AFTER=4,
     )
     with app.app_context():
         upgrade()
@@ -37,25 +43,83 @@ def _attempt(app: Flask, email: str, password: str, address: str = "192.0.2.10")
     return response.status_code
 
 
-def test_failed_attempts_lock_the_account_for_everyone(limited_app: tuple[Flask, World]) -> None:
+def test_one_client_guessing_one_account_is_stopped_but_the_owner_elsewhere_gets_in(
+    limited_app: tuple[Flask, World],
+) -> None:
     app, world = limited_app
     email = world.emails["manager"]
-    assert [_attempt(app, email, "wrong", f"192.0.2.{n}") for n in range(3)] == [200, 200, 200]
+    assert [_attempt(app, email, "wrong") for _ in range(3)] == [200, 200, 200]
+    assert _attempt(app, email, PASSWORD) == 429  # that client, for that account: blocked, right password or not
     blocked = app.test_client().post(
-        "/login", data={"email": email, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+        "/login", data={"email": email, "password": "wrong"}, environ_base={"REMOTE_ADDR": "192.0.2.10"}
     )
-    assert blocked.status_code == 429
     assert "Too many attempts" in blocked.get_data(as_text=True)
     assert "per 10 minutes" not in blocked.get_data(as_text=True)
-    # the same address may still log in to another account
-    assert _attempt(app, world.emails["admin"], PASSWORD, "192.0.2.0") == 303
+    assert _attempt(app, email, PASSWORD, "198.51.100.7") == 303  # the owner at the office
 
 
-def test_the_account_limit_ignores_case_and_spaces(limited_app: tuple[Flask, World]) -> None:
-    app, _world = limited_app
-    spellings = ["manager@example.test", " MANAGER@example.test", "Manager@Example.Test "]
-    assert [_attempt(app, spelling, "wrong", f"192.0.2.{n}") for n, spelling in enumerate(spellings)] == [200] * 3
-    assert _attempt(app, "manager@example.test", PASSWORD, "192.0.2.99") == 429
+def test_wrong_passwords_from_everywhere_never_lock_the_owners_known_device_out(
+    limited_app: tuple[Flask, World],
+) -> None:
+    app, world = limited_app
+    email = world.emails["manager"]
+    owner = app.test_client()
+    assert owner.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303  # a known device now
+    assert owner.get_cookie("portal_device") is not None
+    owner.post("/logout")
+    attacker = [_attempt(app, email, "wrong", f"203.0.113.{n}") for n in range(8)]  # one guess per address
+    assert attacker == [200] * 5 + [429] * 3  # unknown browsers together: slowed down after five
+    assert _attempt(app, email, PASSWORD, "192.0.2.200") == 429  # a new browser waits its turn as well
+    back = owner.post(
+        "/login", data={"email": email, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "203.0.113.1"}
+    )
+    assert back.status_code == 303  # the known device: in, even from an address the attacker used
+    # the slowdown is short: once its window has passed, an unknown browser with the right password gets in
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6), tick=True):
+        assert _attempt(app, email, PASSWORD, "192.0.2.201") == 303
+
+
+def test_a_device_cookie_for_another_account_or_forged_counts_for_nothing(limited_app: tuple[Flask, World]) -> None:
+    app, world = limited_app
+    admin_device = app.test_client()
+    assert admin_device.post("/login", data={"email": world.emails["admin"], "password": PASSWORD}).status_code == 303
+    admin_device.post("/logout")
+    email = world.emails["manager"]
+    statuses = [admin_device.post("/login", data={"email": email, "password": "wrong"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # a stranger to the manager's account, limited like any browser
+    forged = app.test_client()
+    forged.set_cookie("portal_device", "eyJ1c2VyIjoxfQ.forged")
+    assert [forged.post("/login", data={"email": email, "password": "wrong"}).status_code for _ in range(1)] == [429]
+
+
+def test_the_owner_is_told_once_an_hour_that_someone_is_guessing(limited_app: tuple[Flask, World]) -> None:
+    from portal.accounts.models import User
+    from portal.notifications.models import OutboxEmail
+
+    app, world = limited_app
+    email = world.emails["mediator"]
+    for n in range(6):
+        _attempt(app, email, "wrong", f"203.0.113.{n % 3}")
+
+    def warnings() -> list[str]:
+        with app.app_context():
+            user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+            return list(
+                db.session.execute(
+                    select(OutboxEmail.text_body).where(
+                        OutboxEmail.user_id == user_id,
+                        OutboxEmail.subject == "Someone is trying to log in to your account",
+                    )
+                ).scalars()
+            )
+
+    told = warnings()
+    assert len(told) == 1 and "4 wrong passwords were tried for your account in the last hour, from 3 places" in told[0]
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=61), tick=True):
+        for n in range(4):
+            _attempt(app, email, "wrong", f"198.51.100.{n}")
+    assert len(warnings()) == 2  # a new hour, a new warning
+    assert _attempt(app, "nobody@example.test", "wrong") == 200  # unknown addresses answer alike, and tell nobody
 
 
 def test_failed_attempts_from_one_address_block_that_address(limited_app: tuple[Flask, World]) -> None:
@@ -97,3 +161,23 @@ def test_wrong_second_factor_codes_are_limited_per_account(limited_app: tuple[Fl
         start_two_factor_login(client, world.emails["two_factor_manager"])
         statuses += [client.post("/login/two-factor", data={"code": "000000"}).status_code for _ in range(2)]
     assert statuses == [422] * 6 + [429] * 2
+
+
+def test_guessing_the_password_through_the_account_forms_is_limited(limited_app: tuple[Flask, World]) -> None:
+    """A copied session cannot guess the password through the forms that ask for it: six wrong in ten minutes."""
+    from tests.conftest import log_in
+
+    app, world = limited_app
+    client = app.test_client()
+    log_in(client, world.emails["manager"])
+    form = {
+        "current_password": "guess",
+        "new_password": "a long new password",
+        "confirm_password": "a long new password",
+    }
+    statuses = [client.post("/account/password", data=form).status_code for _ in range(3)]
+    statuses += [client.post("/account/two-factor/setup", data={"password": "guess"}).status_code for _ in range(3)]
+    statuses.append(
+        client.post("/account/email", data={"new_email": "x@example.test", "password": PASSWORD}).status_code
+    )
+    assert statuses == [422] * 6 + [429]

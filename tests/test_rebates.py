@@ -455,7 +455,7 @@ def test_paying_final_statements_with_a_reference(app: Flask, world: World, logi
         paid = db.session.get(RebateStatement, statement_id)
         assert paid.status is StatementStatus.PAID and paid.paid_reference == "BANK-42"
         notice = db.session.execute(select(Notification).where(Notification.kind == "rebate_paid")).scalar_one()
-        assert notice.params["amount"] == "money:2100000:CNY"
+        assert notice.params["amount"] == {"type": "money", "amount": 2_100_000, "currency": "CNY"}
     again = client.post("/admin/statements/pay", data={"reference": "BANK-43", "statement_id": [str(statement_id)]})
     assert again.status_code == 409
     owner = app.test_client()

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from portal.accounts.codes import hash_recovery_code
 from portal.accounts.models import RecoveryCode, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.extensions import db
@@ -79,17 +80,32 @@ def _codes_on(html: str) -> list[str]:
     return re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", html)
 
 
-def _set_up(client: FlaskClient, app: Flask, email: str) -> tuple[str, list[str]]:
-    """Through the pages, as a person would: start, read the key off the page, type the app's code."""
-    assert client.post("/account/two-factor/setup").status_code == 303
-    html = client.get("/account/two-factor").get_data(as_text=True)
+def _key_on(html: str) -> str:
     key = re.search(r'<code class="secret-key">([A-Z2-7 ]+)</code>', html)
     assert key, "the key for typing into the app is on the page"
-    secret = key.group(1).replace(" ", "")
-    response = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(secret).now()})
+    return key.group(1).replace(" ", "")
+
+
+def _set_up(client: FlaskClient, app: Flask, email: str) -> tuple[str, list[str]]:
+    """Through the pages, as a person would: prove it is them, read the key off the page, type the app's code."""
+    started = client.post("/account/two-factor/setup", data={"password": PASSWORD})
+    assert started.status_code == 200 and started.headers["Cache-Control"] == "no-store"
+    secret = _key_on(started.get_data(as_text=True))
+    response = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(secret).now(), "password": PASSWORD})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     return secret, _codes_on(response.get_data(as_text=True))
+
+
+def _current_code(app: Flask, email: str = SECURE) -> str:
+    """The code the user's current app shows now, with the last step used forgotten (as if 30 seconds passed)."""
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        user.totp_last_step = None
+        secret = user.totp_secret
+        db.session.commit()
+    assert secret
+    return pyotp.TOTP(secret).now()
 
 
 # --- Setting it up ------------------------------------------------------------------------------------------------
@@ -101,14 +117,24 @@ def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
     log_in(client, world.emails["manager"])
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "Set up an authenticator app" in page and "Your password alone logs you in." in page
-    assert client.post("/account/two-factor/setup").status_code == 303
-    page = client.get("/account/two-factor").get_data(as_text=True)
+    refused = client.post("/account/two-factor/setup", data={"password": "not my password"})
+    assert refused.status_code == 422 and "This is not your current password." in refused.get_data(as_text=True)
+    assert _user(app, world.emails["manager"]).totp_pending_secret is None  # no secret without the password
+    started = client.post("/account/two-factor/setup", data={"password": PASSWORD})
+    assert started.status_code == 200
+    page = started.get_data(as_text=True)
     assert 'src="data:image/svg+xml;base64,' in page and 'alt="QR code for your authenticator app' in page
+    key = _key_on(page)
     assert _user(app, world.emails["manager"]).has_two_factor is False  # not on until a code proves the app
+    later = client.get("/account/two-factor").get_data(as_text=True)
+    assert "secret-key" not in later and key not in later  # shown once: a copied session cannot read it later
+    assert "A new app waits to be confirmed." in later
 
-    wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
+    wrong = client.post("/account/two-factor/confirm", data={"code": "000000", "password": PASSWORD})
     assert wrong.status_code == 422
     assert "That code does not match" in wrong.get_data(as_text=True)
+    no_password = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(key).now()})
+    assert no_password.status_code == 422  # the app's code alone does not turn it on
     assert _user(app, world.emails["manager"]).has_two_factor is False
 
     # The same steps again, now with the app's code: on, with ten codes shown once and only their hashes kept.
@@ -139,10 +165,18 @@ def test_moving_to_a_new_phone_keeps_the_old_app_working_until_the_new_one_is_co
     assert "Your current app keeps working until the new one is confirmed." in page
     other = app.test_client()
     log_in(other, SECURE)  # still with the old app's code
-    response = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(PENDING_TOTP_SECRET).now()})
+    new_code = pyotp.TOTP(PENDING_TOTP_SECRET).now()
+    without_old = client.post("/account/two-factor/confirm", data={"code": new_code, "password": PASSWORD})
+    assert without_old.status_code == 422  # moving phones needs a code of the current app (or a recovery code)
+    assert "Enter the code your authenticator app shows" in without_old.get_data(as_text=True)
+    response = client.post(
+        "/account/two-factor/confirm", data={"code": new_code, "password": PASSWORD, "current_code": _current_code(app)}
+    )
     assert response.status_code == 200
     assert _user(app, SECURE).totp_secret == PENDING_TOTP_SECRET
-    assert _actions(app, SECURE)[-1] == "two_factor.enabled"
+    assert "two_factor.enabled" in _actions(app, SECURE)
+    assert other.get("/account").status_code == 302  # every other session ended
+    assert client.get("/account").status_code == 200  # this one goes on
     # The old recovery codes went with the old phone's setup.
     client.post("/logout")
     start_two_factor_login(client, SECURE)
@@ -226,12 +260,15 @@ def test_the_code_step_without_a_password_first_goes_back_to_the_login(client: F
 # --- Recovery codes and turning it off ----------------------------------------------------------------------------
 
 
-def test_new_recovery_codes_replace_the_old_ones_after_the_password(app: Flask, world: World) -> None:
+def test_new_recovery_codes_replace_the_old_ones_after_the_password_and_a_code(app: Flask, world: World) -> None:
     client = app.test_client()
     log_in(client, SECURE)
     refused = client.post("/account/two-factor/recovery-codes", data={"password": "not my password"})
     assert refused.status_code == 422 and "This is not your current password." in refused.get_data(as_text=True)
-    response = client.post("/account/two-factor/recovery-codes", data={"password": PASSWORD})
+    no_code = client.post("/account/two-factor/recovery-codes", data={"password": PASSWORD})
+    assert no_code.status_code == 422 and _unused_codes(app, SECURE) == 2
+    # a recovery code proves it as well as the app's code (and is used up doing so)
+    response = client.post("/account/two-factor/recovery-codes", data={"password": PASSWORD, "code": RECOVERY_CODES[0]})
     codes = _codes_on(response.get_data(as_text=True))
     assert response.status_code == 200 and len(codes) == 10
     assert _unused_codes(app, SECURE) == 10
@@ -241,12 +278,13 @@ def test_new_recovery_codes_replace_the_old_ones_after_the_password(app: Flask, 
     assert new.post("/login/two-factor", data={"code": codes[0]}).status_code == 303
 
 
-def test_turning_it_off_needs_the_password_and_removes_the_codes(app: Flask, world: World) -> None:
+def test_turning_it_off_needs_the_password_and_a_code_and_removes_the_codes(app: Flask, world: World) -> None:
     client = app.test_client()
     log_in(client, SECURE)
     assert client.post("/account/two-factor/disable", data={"password": "wrong"}).status_code == 422
+    assert client.post("/account/two-factor/disable", data={"password": PASSWORD, "code": "000000"}).status_code == 422
     assert _user(app, SECURE).has_two_factor
-    response = client.post("/account/two-factor/disable", data={"password": PASSWORD})
+    response = client.post("/account/two-factor/disable", data={"password": PASSWORD, "code": _current_code(app)})
     assert response.status_code == 303
     user = _user(app, SECURE)
     assert not user.has_two_factor and user.totp_secret is None and _unused_codes(app, SECURE) == 0
@@ -289,7 +327,7 @@ def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_els
     assert manager.get("/console/").status_code == 200
     page = manager.get("/account/two-factor").get_data(as_text=True)
     assert "Turn off two-factor sign-in" not in page  # required: there is no way to turn it off
-    refused = manager.post("/account/two-factor/disable", data={"password": PASSWORD})
+    refused = manager.post("/account/two-factor/disable", data={"password": PASSWORD, "code": pyotp.TOTP(secret).now()})
     assert refused.status_code == 422 and "requires two-factor sign-in" in refused.get_data(as_text=True)
     assert _user(app, world.emails["manager"]).totp_secret == secret
 
@@ -302,21 +340,25 @@ def test_a_dealer_account_cannot_be_required_to_use_it(app: Flask, world: World)
     assert _user(app, world.emails["dealer_staff"]).two_factor_required is False
 
 
-def test_an_admin_reset_ends_the_users_sessions_and_clears_the_authenticator(app: Flask, world: World) -> None:
+def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clears_it(app: Flask, world: World) -> None:
     victim = app.test_client()
     log_in(victim, SECURE)
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
     page = admin.get(f"/admin/users/{world.ids['two_factor_manager']}/edit").get_data(as_text=True)
     assert "Reset two-factor sign-in" in page
-    response = admin.post(f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset")
+    reset = f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset"
+    assert admin.post(reset).status_code == 422  # a copied administrator's session alone resets nobody
+    assert admin.post(reset, data={"password": "not mine"}).status_code == 422
+    assert _user(app, SECURE).has_two_factor
+    response = admin.post(reset, data={"password": PASSWORD})
     assert response.status_code == 303
     assert victim.get("/account").status_code == 302
     user = _user(app, SECURE)
     assert user.totp_secret is None and user.totp_pending_secret is None and _unused_codes(app, SECURE) == 0
     assert "two_factor.reset" in _actions(app, SECURE)
     assert "has no authenticator app set up" in admin.get(response.headers["Location"]).get_data(as_text=True)
-    again = admin.post(f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset")
+    again = admin.post(reset, data={"password": PASSWORD})
     assert again.status_code == 422
 
 
@@ -421,16 +463,24 @@ def test_a_double_submitted_confirmation_makes_one_set_of_recovery_codes(race_ap
     for _ in range(4):  # one after the other: logins racing each other would meet the one-code-per-step rule
         clients.append(race_app.test_client())
         log_in(clients[-1], SECURE)
+    # Each confirmation proves it is the user with a recovery code of its own (an app code is accepted once).
+    with race_app.app_context():
+        user = db.session.execute(select(User).where(User.email == SECURE)).scalar_one()
+        spare = [f"race{number}code{number}"[:10] for number in range(4)]
+        db.session.add_all(RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(value)) for value in spare)
+        db.session.commit()
 
-    def confirmer(client: FlaskClient) -> Callable[[Callable[[], Any]], tuple[int, list[str]]]:
+    def confirmer(client: FlaskClient, proof_code: str) -> Callable[[Callable[[], Any]], tuple[int, list[str]]]:
         def confirm(wait: Callable[[], Any]) -> tuple[int, list[str]]:
             wait()
-            response = client.post("/account/two-factor/confirm", data={"code": code})
+            response = client.post(
+                "/account/two-factor/confirm", data={"code": code, "password": PASSWORD, "current_code": proof_code}
+            )
             return response.status_code, _codes_on(response.get_data(as_text=True))
 
         return confirm
 
-    results = run_together([confirmer(client) for client in clients])
+    results = run_together([confirmer(client, proof) for client, proof in zip(clients, spare, strict=True)])
     assert sorted(status for status, _codes in results) == [200, 422, 422, 422], results
     shown = next(codes for status, codes in results if status == 200)
     assert _unused_codes(race_app, SECURE) == 10 == len(shown)

@@ -14,6 +14,13 @@ from portal.accounts.models import DealerRole, UserRole
 from portal.forms_common import COMMON_TIMEZONES, EmailAddress, enum_choices
 from portal.i18n import LANGUAGE_NAMES
 
+CODE_FIELD_ATTRIBUTES = {
+    "autocomplete": "one-time-code",
+    "autocapitalize": "none",
+    "spellcheck": "false",
+    "autocorrect": "off",
+}
+
 
 class LoginForm(FlaskForm):
     email = StringField(
@@ -58,12 +65,18 @@ class NewPasswordForm(FlaskForm):
 
 
 class PasswordChangeForm(NewPasswordForm):
-    """The same new-password fields, behind the current password."""
+    """The same new-password fields, behind the current password (and a code, with a second factor on)."""
 
     current_password = PasswordField(
         _l("Current password"),
         validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw=CODE_FIELD_ATTRIBUTES,
+        id="password-code",
     )
 
 
@@ -103,6 +116,17 @@ class UserForm(FlaskForm):
     )
     two_factor_required = BooleanField(_l("Require two-factor sign-in (staff only)"))
     temporary_password = PasswordField(_l("Temporary password"), validators=[Optional(), PasswordLength()])
+    # Asked only when the email address changes or a temporary password is set (accounts.services.update_user).
+    admin_password = PasswordField(
+        _l("Your own password (to change the email address or set a password)"),
+        validators=[Optional(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    admin_code = StringField(
+        _l("Your own code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw=CODE_FIELD_ATTRIBUTES,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,14 +157,6 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-CODE_FIELD_ATTRIBUTES = {
-    "autocomplete": "one-time-code",
-    "autocapitalize": "none",
-    "spellcheck": "false",
-    "autocorrect": "off",
-}
-
-
 class SecondFactorForm(FlaskForm):
     """A code from the authenticator app, or a recovery code: one field, the service tells them apart."""
 
@@ -151,28 +167,71 @@ class SecondFactorForm(FlaskForm):
     )
 
 
-class TwoFactorConfirmForm(FlaskForm):
-    code = StringField(
-        _l("Code from the app"),
-        validators=[DataRequired(_l("Enter the 6 digits your app shows.")), Length(max=32)],
-        render_kw={**CODE_FIELD_ATTRIBUTES, "inputmode": "numeric"},
-    )
-
-
-def _password_check(element_id: str) -> PasswordField:
-    """Asked again before a change to how the account signs in: a borrowed, unlocked browser is not enough.
-    Both forms of the two-factor page ask it, so each has its own element id."""
+def _password_check(element_id: str, label: object = None) -> PasswordField:
+    """Asked again before a change to how the account signs in or is reached: a borrowed, unlocked browser is not
+    enough. Several forms of one page ask it, so each has its own element id."""
     return PasswordField(
-        _l("Current password"),
+        label or _l("Your current password"),
         validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
         id=element_id,
     )
 
 
+def _code_check(element_id: str, label: object = None) -> StringField:
+    """With a second factor on, a current code of the app or a recovery code goes with the password (the service
+    asks for it; without a second factor the field is not shown)."""
+    return StringField(
+        label or _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw=CODE_FIELD_ATTRIBUTES,
+        id=element_id,
+    )
+
+
+class TwoFactorStartForm(FlaskForm):
+    """Setting up, or moving to a new phone, starts with proof of identity."""
+
+    password = _password_check("setup-password")
+    code = _code_check("setup-code", _l("Code from your current app, or a recovery code"))
+
+
+class TwoFactorConfirmForm(FlaskForm):
+    code = StringField(
+        _l("Code from the new app"),
+        validators=[DataRequired(_l("Enter the 6 digits your app shows.")), Length(max=32)],
+        render_kw={**CODE_FIELD_ATTRIBUTES, "inputmode": "numeric"},
+    )
+    password = _password_check("confirm-password")
+    current_code = _code_check("confirm-current-code", _l("Code from your current app, or a recovery code"))
+
+
 class RecoveryCodesForm(FlaskForm):
     password = _password_check("codes-password")
+    code = _code_check("codes-code")
 
 
 class TwoFactorOffForm(FlaskForm):
     password = _password_check("off-password")
+    code = _code_check("off-code")
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = StringField(
+        _l("New email address"),
+        validators=[DataRequired(_l("Enter the new address.")), Length(max=254), EmailAddress()],
+        render_kw={"autocomplete": "email", "inputmode": "email", "autocapitalize": "none"},
+    )
+    password = _password_check("email-password")
+    code = _code_check("email-code")
+
+
+class AdminProofForm(FlaskForm):
+    """An administrator's own password (and code) before resetting someone's second factor."""
+
+    password = _password_check("reset-password", _l("Your own password"))
+    code = _code_check("reset-code", _l("Your own code from your authenticator app, or a recovery code"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that confirms what a link proposed (the link itself changes nothing)."""

@@ -97,6 +97,8 @@ class User(db.Model):
     deactivated_by_role: Mapped[UserRole | None] = mapped_column(str_enum(UserRole))
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deactivation_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # When the owner was last told that someone is guessing the password: once an hour at most.
+    login_warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     dealer: Mapped[Dealer | None] = relationship(foreign_keys=[dealer_id], lazy="joined")
 

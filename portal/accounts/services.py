@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from flask import abort, current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, distinct, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.proof import Proof, SecurityChange, prove, security_changed
+from portal.audit.models import AuditEvent
 from portal.audit.services import audit_change, record_event, snapshot
 from portal.database import contains_pattern
 from portal.extensions import db
+from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 
@@ -39,10 +43,6 @@ class LoginResult:
     user: User | None = None
 
 
-class WrongPassword(Exception):
-    """The current password given for a password change is not the user's."""
-
-
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -56,6 +56,10 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.execute(db.select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
+def account_id_for(email: str) -> int | None:
+    return db.session.execute(select(User.id).where(User.email == normalise_email(email))).scalar_one_or_none()
+
+
 def authenticate(email: str, password: str) -> LoginResult:
     """Check credentials and record the attempt. Unknown email and wrong password are indistinguishable."""
     user = find_user_by_email(email)
@@ -65,6 +69,7 @@ def authenticate(email: str, password: str) -> LoginResult:
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not check_password_hash(user.password_hash, password):
         audit_change("login.failed", actor=user, subject=user)
+        _warn_if_under_attack(user)
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not user.is_active:
         audit_change("login.refused", actor=user, subject=user)
@@ -79,6 +84,33 @@ def authenticate(email: str, password: str) -> LoginResult:
     return LoginResult(LoginOutcome.SUCCEEDED, user)
 
 
+def _warn_if_under_attack(user: User) -> None:
+    """Many wrong passwords for one account within an hour: its owner is told by email (once an hour at most, the
+    conditional UPDATE deciding when two failures race), with how many and from how many addresses. Nothing of it
+    shows in the login's answer, so it tells a guesser nothing."""
+    db.session.flush()
+    since = utcnow() - timedelta(hours=1)
+    failures, places = db.session.execute(
+        select(func.count(), func.count(distinct(AuditEvent.ip_address))).where(
+            AuditEvent.subject_type == "user",
+            AuditEvent.subject_id == user.id,
+            AuditEvent.action == "login.failed",
+            AuditEvent.occurred_at >= since,
+        )
+    ).one()
+    if failures < current_app.config["LOGIN_WARNING_AFTER"]:
+        return
+    first_this_hour = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.login_warning_at.is_(None), User.login_warning_at < since))
+        .values(login_warning_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if first_this_hour == 1:
+        audit_change("login.attack_warned", actor=None, subject=user, failures=failures, places=places)
+        notify([user], "login_attempts", {"count": failures, "places": max(places, 1)}, link="/account")
+
+
 def log_out(user: User) -> None:
     """Rotate the session token so that a copy of the old cookie no longer logs anyone in."""
     user.rotate_session_token()
@@ -86,19 +118,62 @@ def log_out(user: User) -> None:
     db.session.flush()
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
-    if not check_password_hash(user.password_hash, current_password):
-        audit_change("password.change_refused", actor=user, subject=user)
-        raise WrongPassword
+def change_password(user: User, proof: Proof, new_password: str) -> None:
+    """The current password (and a code, with a second factor on) proves it is the user; every other session ends."""
+    prove(user, proof, "password.change")
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     user.must_change_password = False
-    user.rotate_session_token()
     audit_change("password.changed", actor=user, subject=user)
-    from portal.notifications.services import notify
+    security_changed(user, SecurityChange.PASSWORD)
 
-    notify([user], "account_changed", {}, link="/account")
+
+# --- Changing one's email address: proved, then confirmed from the new address ---------------------------------
+
+
+def request_email_change(user: User, new_email: str, proof: Proof) -> str:
+    """After the proof, a link to confirm goes to the new address (which must be the person's: it becomes the
+    account's login and where its password links go); the old address is told that a change was asked for.
+    Nothing changes until the link is used. Returns the normalised new address."""
+    prove(user, proof, "email.change")
+    wanted = normalise_email(new_email)
+    if wanted == user.email:
+        raise InvalidInput("new_email", _("That is already your email address."))
+    if find_user_by_email(wanted) is not None:
+        raise InvalidInput("new_email", _("Someone already uses this email address in the portal."))
+    _queue_email_change_link(user, wanted)
+    audit_change("email.change_requested", actor=user, subject=user, after={"email": wanted})
     db.session.flush()
+    return wanted
+
+
+def _queue_email_change_link(user: User, new_email: str) -> None:
+    from flask import render_template, url_for
+    from flask_babel import force_locale
+
+    from portal.accounts.tokens import make_email_change_token
+    from portal.notifications.services import absolute_url, queue_email, recipient_locale
+
+    link = absolute_url(url_for("accounts.confirm_email_change", token=make_email_change_token(user, new_email)))
+    with force_locale(recipient_locale(user)):
+        values = {"user": user, "link": link, "new_email": new_email}
+        queue_email(user, subject=_("Confirm your new email address"), to=new_email,
+                    text_body=render_template("email/email_change.txt", **values),
+                    html_body=render_template("email/email_change.html", **values))  # fmt: skip
+        queue_email(user, subject=_("A change of your email address was asked for"),
+                    text_body=render_template("email/email_change_requested.txt", **values),
+                    html_body=render_template("email/email_change_requested.html", **values))  # fmt: skip
+
+
+def confirm_email_change(user: User, new_email: str) -> None:
+    """The link from the new address was opened and confirmed: the address changes, every session ends, and both
+    the old and the new address are told."""
+    if find_user_by_email(new_email) is not None:
+        raise InvalidInput("email", _("Someone already uses this email address in the portal."))
+    old_email = user.email
+    user.email = new_email
+    audit_change("email.changed", actor=user, subject=user, before={"email": old_email}, after={"email": new_email})
+    security_changed(user, SecurityChange.EMAIL, old_email=old_email)
 
 
 def deactivate_user(user: User, *, actor: User, reason: str = "") -> None:
@@ -231,14 +306,30 @@ def create_user(actor: User, details: UserDetails, temporary_password: str) -> U
 
 
 def update_user(
-    actor: User, user: User, details: UserDetails, temporary_password: str = "", deactivation_reason: str = ""
+    actor: User,
+    user: User,
+    details: UserDetails,
+    temporary_password: str = "",
+    deactivation_reason: str = "",
+    proof: Proof | None = None,
 ) -> None:
+    """An administrator's edit. Changing someone's email address or setting a temporary password changes how the
+    account is reached or signed in to, so it asks for the administrator's own proof of identity, ends the account's
+    sessions and tells its owner (at the old address too)."""
     require_role(actor, AccessRole.ADMIN)
     values = _validated(details, existing=user)
     if user.id == actor.id and (not values["active"] or values["role"] is not UserRole.ADMIN):
         raise InvalidInput("active", _("You cannot deactivate your own account or remove your own admin role."))
     if user.role is UserRole.MANAGER and (values["role"] is not UserRole.MANAGER or not values["active"]):
         _refuse_if_manager_has_dealers(user)
+    old_email = user.email
+    sensitive = values["email"] != old_email or bool(temporary_password)
+    if sensitive:
+        if proof is None or not proof.password:
+            raise InvalidInput(
+                "password", _("Enter your own password to change this person's email address or password.")
+            )
+        prove(actor, proof, "user.update")
     before = snapshot(user, USER_FIELDS)
     for field, value in values.items():
         setattr(user, field, value)
@@ -250,9 +341,12 @@ def update_user(
     if temporary_password:
         user.password_hash = hash_password(temporary_password)
         user.must_change_password = True
-        user.rotate_session_token()
         extra["temporary_password_set"] = True
     audit_change("user.updated", actor=actor, subject=user, before=before, after=snapshot(user, USER_FIELDS), **extra)
+    if user.email != old_email:
+        security_changed(user, SecurityChange.EMAIL, actor=actor, old_email=old_email)
+    if temporary_password:
+        security_changed(user, SecurityChange.TEMPORARY_PASSWORD, actor=actor)
     db.session.flush()
 
 

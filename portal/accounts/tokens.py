@@ -12,7 +12,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from portal.accounts.models import User
 from portal.extensions import db
 
-PURPOSES = {"reset": "PASSWORD_RESET_MAX_AGE_SECONDS", "invitation": "INVITATION_MAX_AGE_SECONDS"}
+PURPOSES = {
+    "reset": "PASSWORD_RESET_MAX_AGE_SECONDS",
+    "invitation": "INVITATION_MAX_AGE_SECONDS",
+    "email_change": "EMAIL_CHANGE_MAX_AGE_SECONDS",
+}
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -35,3 +39,23 @@ def user_for_token(token: str, purpose: str) -> User | None:
     if user is None or not user.is_active or user.session_token[:16] != payload.get("fingerprint"):
         return None
     return user
+
+
+def make_email_change_token(user: User, new_email: str) -> str:
+    """The link to confirm a new address names it and the address it replaces: once the address has changed (or
+    changed otherwise meanwhile) the link matches nothing, so it works once, and a logout does not spoil it."""
+    return _serializer("email_change").dumps({"user": user.id, "from": user.email, "to": new_email})
+
+
+def email_change_for_token(token: str) -> tuple[User, str] | None:
+    """The user and the confirmed new address of a valid, unexpired, unused link; None for anything else."""
+    try:
+        payload = _serializer("email_change").loads(token, max_age=current_app.config[PURPOSES["email_change"]])
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("user"), int) or not payload.get("to"):
+        return None
+    user = db.session.get(User, payload["user"])
+    if user is None or not user.is_active or user.email != payload.get("from"):
+        return None
+    return user, str(payload["to"])

@@ -1,17 +1,15 @@
 """Two-factor sign-in for channel staff: an authenticator app (TOTP, RFC 6238) and one-time recovery codes.
 
-Staff decide on money and on disputes between dealers, so a stolen password alone must not be enough. A code is
-accepted once: the last 30-second step used is kept, and a recovery code is marked used, each by a conditional
-UPDATE whose row count says who won when two requests race with the same code.
+Staff decide on money and on disputes between dealers, so a stolen password alone must not be enough. The codes
+themselves are checked in portal.accounts.codes. Every change here (setting up, moving to a new phone, new recovery
+codes, turning off, an administrator's reset) asks for proof of identity first (portal.accounts.proof) and ends
+every other session of the account afterwards; a logged-in browser alone changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 import pyotp
@@ -19,9 +17,12 @@ import qrcode
 import qrcode.image.svg
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, update
 
+from portal.access import AccessRole, require_role
+from portal.accounts.codes import hash_recovery_code, matching_step, normalise_code, recovery_codes_left, use_code
 from portal.accounts.models import RecoveryCode, User
+from portal.accounts.proof import Proof, SecurityChange, prove, security_changed, tell_owner
 from portal.audit.services import audit_change
 from portal.extensions import db
 from portal.service_errors import InvalidInput
@@ -29,9 +30,6 @@ from portal.types import utcnow
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from paper
-TOTP_DIGITS = 6
-STEP_SECONDS = 30
-ACCEPTED_DRIFT_STEPS = 1  # a phone's clock a little off, or a code typed as it changes
 
 
 class NotStaff(Exception):
@@ -50,34 +48,6 @@ def _require_staff(user: User) -> None:
         raise NotStaff
 
 
-def normalise_code(code: str) -> str:
-    """People type codes with spaces or dashes, as the app and the printed list group them."""
-    return "".join(character for character in code.lower() if character.isalnum())
-
-
-def hash_recovery_code(code: str) -> str:
-    # The codes are random (50 bits), so a fast hash is as good as a slow one; the secret key keeps a stolen table
-    # of hashes from being tried offline against the code space.
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
-
-
-def _current_step(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // STEP_SECONDS)
-
-
-def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
-    """The step whose code this is, within the accepted drift; None if no step in the window matches."""
-    if len(code) != TOTP_DIGITS or not code.isdigit():
-        return None
-    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=STEP_SECONDS)
-    current = _current_step(now)
-    for step in range(current - ACCEPTED_DRIFT_STEPS, current + ACCEPTED_DRIFT_STEPS + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
-
-
 def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=current_app.config["TWO_FACTOR_ISSUER"])
 
@@ -93,30 +63,27 @@ def grouped_secret(secret: str) -> str:
     return " ".join(secret[index : index + 4] for index in range(0, len(secret), 4))
 
 
-def recovery_codes_left(user: User) -> int:
-    return db.session.execute(
-        select(func.count())
-        .select_from(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    ).scalar_one()
-
-
-def begin_setup(user: User) -> str:
-    """A new secret to confirm. While it waits, an authenticator already set up keeps working (moving phones)."""
+def begin_setup(user: User, proof: Proof) -> str:
+    """A new secret to confirm, after the password (and, when a factor is on, a current code). While it waits, the
+    authenticator already set up keeps working (moving phones). The secret is shown once, in the answer to this
+    request: the page does not show it again, so a copied session cannot read it off later."""
     _require_staff(user)
+    prove(user, proof, "two_factor.setup")
     user.totp_pending_secret = pyotp.random_base32()
     audit_change("two_factor.setup_started", actor=user, subject=user)
     db.session.flush()
     return user.totp_pending_secret
 
 
-def confirm_setup(user: User, code: str) -> list[str]:
-    """Turn the waiting secret on once the app shows a matching code; returns a fresh set of recovery codes."""
+def confirm_setup(user: User, code: str, proof: Proof) -> list[str]:
+    """Turn the waiting secret on once the new app shows a matching code and the person proves it is them (the
+    password, and a code of the current app when moving phones); returns a fresh set of recovery codes."""
     _require_staff(user)
     pending = user.totp_pending_secret
     if pending is None:
         raise InvalidInput("code", _("Start the setup again: there is no authenticator waiting to be confirmed."))
-    step = _matching_step(pending, normalise_code(code))
+    prove(user, proof, "two_factor.confirm")
+    step = matching_step(pending, normalise_code(code))
     if step is None:
         audit_change("two_factor.setup_code_refused", actor=user, subject=user)
         raise InvalidInput("code", _("That code does not match. Enter the 6 digits your app shows now."))
@@ -137,8 +104,7 @@ def confirm_setup(user: User, code: str) -> list[str]:
         raise InvalidInput("code", _("Start the setup again: there is no authenticator waiting to be confirmed."))
     codes = _replace_recovery_codes(user)
     audit_change("two_factor.enabled", actor=user, subject=user, replaced_authenticator=was_on)
-    _tell_user(user)
-    db.session.flush()
+    security_changed(user, SecurityChange.TWO_FACTOR_MOVED if was_on else SecurityChange.TWO_FACTOR_ON)
     return codes
 
 
@@ -150,28 +116,19 @@ def _replace_recovery_codes(user: User) -> list[str]:
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 
-def _check_password(user: User, password: str, refused_action: str) -> None:
-    from werkzeug.security import check_password_hash
-
-    if not check_password_hash(user.password_hash, password):
-        audit_change(refused_action, actor=user, subject=user)
-        raise InvalidInput("password", _("This is not your current password."))
-
-
-def new_recovery_codes(user: User, password: str) -> list[str]:
+def new_recovery_codes(user: User, proof: Proof) -> list[str]:
     """A new set replaces every old code, used or not: for a printed list that was lost or is running out."""
     _require_staff(user)
     if not user.has_two_factor:
         raise InvalidInput("password", _("Turn on two-factor sign-in first."))
-    _check_password(user, password, "two_factor.recovery_codes_refused")
+    prove(user, proof, "two_factor.recovery_codes")
     codes = _replace_recovery_codes(user)
     audit_change("two_factor.recovery_codes_replaced", actor=user, subject=user)
-    _tell_user(user)
-    db.session.flush()
+    security_changed(user, SecurityChange.RECOVERY_CODES)
     return codes
 
 
-def turn_off(user: User, password: str) -> None:
+def turn_off(user: User, proof: Proof) -> None:
     _require_staff(user)
     if user.two_factor_required:
         raise InvalidInput(
@@ -179,28 +136,28 @@ def turn_off(user: User, password: str) -> None:
         )
     if not user.has_two_factor:
         raise InvalidInput("password", _("Two-factor sign-in is already off."))
-    _check_password(user, password, "two_factor.disable_refused")
+    prove(user, proof, "two_factor.disable")
     _clear(user)
     audit_change("two_factor.disabled", actor=user, subject=user)
-    _tell_user(user)
-    db.session.flush()
+    security_changed(user, SecurityChange.TWO_FACTOR_OFF)
 
 
-def reset_for_user(actor: User | None, user: User) -> None:
+def reset_for_user(actor: User | None, user: User, proof: Proof | None = None) -> None:
     """An administrator's help for a lost phone and lost codes: the user sets it up again at the next login if
-    it is required. Every session of the user ends, in case the phone was stolen with a logged-in browser.
-    No actor: the server's command line, for the administrator who locked themself out."""
-    from portal.access import AccessRole, require_role
-
+    it is required. Every session of the user ends, in case the phone was stolen with a logged-in browser. The
+    administrator proves it is them first. No actor: the server's command line, for the administrator who locked
+    themself out (whoever runs it already holds the server)."""
     if actor is not None:
         require_role(actor, AccessRole.ADMIN)
+        if proof is None:
+            raise InvalidInput("password", _("Enter your password."))
     if not user.has_two_factor and user.totp_pending_secret is None:
         raise InvalidInput("user", _("%(name)s has no authenticator set up.", name=user.name))
+    if actor is not None and proof is not None:
+        prove(actor, proof, "two_factor.reset")
     _clear(user)
-    user.rotate_session_token()
     audit_change("two_factor.reset", actor=actor, subject=user)
-    _tell_user(user)
-    db.session.flush()
+    security_changed(user, SecurityChange.TWO_FACTOR_RESET, actor=actor)
 
 
 def _clear(user: User) -> None:
@@ -211,53 +168,19 @@ def _clear(user: User) -> None:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
-def _tell_user(user: User) -> None:
-    from portal.notifications.services import notify
-
-    notify([user], "account_changed", {}, link="/account/two-factor")
-
-
 def check_second_factor(user: User, code: str) -> SecondFactorResult:
     """At login, after the password: a code from the app (each step once) or an unused recovery code (once)."""
-    typed = normalise_code(code)
-    accepted = False
-    used_recovery_code = False
-    if user.has_two_factor and (step := _matching_step(user.totp_secret or "", typed)) is not None:
-        # A step at or before the last one accepted is a replay, including by a request racing this one.
-        accepted = (
-            db.session.execute(
-                update(User)
-                .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-                .values(totp_last_step=step)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            == 1
-        )
-    elif user.has_two_factor and len(typed) == 10:
-        accepted = (
-            db.session.execute(
-                update(RecoveryCode)
-                .where(
-                    RecoveryCode.user_id == user.id,
-                    RecoveryCode.code_hash == hash_recovery_code(typed),
-                    RecoveryCode.used_at.is_(None),
-                )
-                .values(used_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            == 1
-        )
-        used_recovery_code = accepted
-    if not accepted:
+    used = use_code(user, code)
+    if not used.accepted:
         audit_change("login.second_factor_refused", actor=user, subject=user)
         db.session.flush()
         return SecondFactorResult(False)
     user.last_login_at = utcnow()
     left = 0
-    if used_recovery_code:  # counted only then: a code from the app needs no count
+    if used.recovery_code:  # counted only then: a code from the app needs no count
         left = recovery_codes_left(user)
         audit_change("login.recovery_code_used", actor=user, subject=user, recovery_codes_left=left)
-        _tell_user(user)
+        tell_owner(user, SecurityChange.RECOVERY_CODE_USED)
     audit_change("login.succeeded", actor=user, subject=user, second_factor=True)
     db.session.flush()
-    return SecondFactorResult(True, used_recovery_code, left)
+    return SecondFactorResult(True, used.recovery_code, left)

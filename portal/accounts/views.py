@@ -6,14 +6,17 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, current_app, flash, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from wtforms import Field
 
 from portal.access import CHANNEL_STAFF, EVERYONE, AccessRole, allow, public
-from portal.accounts import services, two_factor
+from portal.accounts import devices, services, two_factor
 from portal.accounts.forms import (
+    AdminProofForm,
+    ConfirmForm,
+    EmailChangeForm,
     ForgotPasswordForm,
     LanguageForm,
     LoginForm,
@@ -23,10 +26,12 @@ from portal.accounts.forms import (
     SecondFactorForm,
     TwoFactorConfirmForm,
     TwoFactorOffForm,
+    TwoFactorStartForm,
     UserForm,
     UserSearchForm,
 )
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.proof import Proof, ProofRefused, record_refusal
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
 from portal.security import load_user_by_session_token, start_session_clock
@@ -41,9 +46,25 @@ def _login_account_key() -> str:
     return "account:" + services.normalise_email(request.form.get("email", ""))[:254]
 
 
+def _login_device() -> str | None:
+    """The known device of the account being logged in to, if this browser is one (devices.py); looked up once
+    per request, for the three limits that ask."""
+    if "login_device" not in g:
+        email = services.normalise_email(request.form.get("email", ""))
+        g.login_device = devices.known_device(services.account_id_for(email) if email else None)
+    return g.login_device
+
+
+def _login_client_key() -> str:
+    """One account from one client: its known device if this is one, else this address."""
+    device = _login_device()
+    return _login_account_key() + ("|device:" + device if device else "|address:" + (request.remote_addr or ""))
+
+
 def _login_failed(response: object) -> bool:
-    """Only failed attempts count towards the limits, so a user who logs in and out is never locked out."""
-    return getattr(response, "status_code", 500) not in (204, 303)
+    """Only failed attempts count towards the limits, so a user who logs in and out is never locked out; and an
+    attempt a limit turned away (429) checked no password, so hammering a blocked client fills no other bucket."""
+    return getattr(response, "status_code", 500) not in (204, 303, 429)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -52,13 +73,22 @@ def _login_failed(response: object) -> bool:
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
     methods=["POST"],
     deduct_when=_login_failed,
+    exempt_when=lambda: _login_device() is not None,
     scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_CLIENT"],
+    key_func=_login_client_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-account-client",
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     key_func=_login_account_key,
     methods=["POST"],
     deduct_when=_login_failed,
+    exempt_when=lambda: _login_device() is not None,
     scope="login-account",
 )
 def login() -> object:
@@ -103,7 +133,9 @@ def _logged_in(user: User, target: str) -> object:
     _fresh_session(user)
     login_user(user)
     start_session_clock()
-    return redirect_to(target or home_url(user))
+    response = redirect_to(target or home_url(user))
+    devices.remember_device(response, user.id)
+    return response
 
 
 def _pending_user() -> User | None:
@@ -176,39 +208,115 @@ def logout() -> object:
     return redirect_to(url_for("accounts.login"))
 
 
+def _proof_limit() -> object:
+    """Wrong passwords and codes given as proof of identity, per account: a copied session cannot be used to guess
+    the password (or the code) through these forms."""
+    return limiter.shared_limit(
+        lambda: current_app.config["PROOF_LIMIT_PER_ACCOUNT"],
+        scope="identity-proof",
+        key_func=lambda: f"proof:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}",
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code == 422,
+    )
+
+
+def _account_page(status: int = 200, **forms: object) -> object:
+    context = {
+        "password_form": PasswordChangeForm(formdata=None),
+        "email_form": EmailChangeForm(formdata=None),
+        "language_form": LanguageForm(formdata=None, locale=current_user.locale or "en"),
+        **forms,
+    }
+    return render_page_or_fragment("accounts/account.html", "accounts/_password_form.html", status=status, **context)
+
+
 @bp.route("/account")
 @allow(EVERYONE)
 def account() -> object:
-    return render_template(
-        "accounts/account.html",
-        password_form=PasswordChangeForm(formdata=None),
-        language_form=LanguageForm(formdata=None, locale=current_user.locale or "en"),
-    )
+    return _account_page()
+
+
+def _still_logged_in(user: User) -> None:
+    """After a security change every session of the account ended; the browser that made it stays logged in."""
+    login_user(user)
 
 
 @bp.route("/account/password", methods=["POST"])
 @allow(EVERYONE)
+@_proof_limit()
 def change_password() -> object:
     form = PasswordChangeForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        try:
-            services.change_password(user, form.current_password.data or "", form.new_password.data or "")
-        except services.WrongPassword:
-            db.session.commit()  # keep the audit row of the refused attempt
-            form.current_password.errors = [_("This is not your current password.")]
-        else:
-            db.session.commit()
-            login_user(user)  # this browser keeps its session under the new token; every other one ends
+        proof = Proof(form.current_password.data or "", form.code.data or "")
+        done, _nothing = _audited_attempt(
+            form.new_password,
+            lambda: services.change_password(user, proof, form.new_password.data or ""),
+            password=form.current_password,
+            code=form.code,
+        )
+        if done:
+            _still_logged_in(user)
             flash(_("Your password has been changed. Other sessions have been logged out."), "success")
             return redirect_to(url_for("accounts.account"))
-    return render_page_or_fragment(
+    return _account_page(422, password_form=form)
+
+
+@bp.route("/account/email", methods=["POST"])
+@allow(EVERYONE)
+@_proof_limit()
+def request_email_change() -> object:
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        proof = Proof(form.password.data or "", form.code.data or "")
+        done, wanted = _audited_attempt(
+            form.new_email,
+            lambda: services.request_email_change(user, form.new_email.data or "", proof),
+            password=form.password,
+            code=form.code,
+        )
+        if done:
+            flash(
+                _("We sent a link to %(email)s. Your address changes when you open it (within a day).", email=wanted),
+                "info",
+            )
+            return redirect_to(url_for("accounts.account"))
+    return render_template(
         "accounts/account.html",
-        "accounts/_password_form.html",
-        status=422,
-        password_form=form,
+        password_form=PasswordChangeForm(formdata=None),
+        email_form=form,
         language_form=LanguageForm(formdata=None, locale=current_user.locale or "en"),
-    )
+    ), 422
+
+
+@bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+@public
+def confirm_email_change(token: str) -> object:
+    """The link sent to the new address: a page with one button, since opening a link must change nothing (mail
+    scanners open links too); the change is made by the button's POST."""
+    from portal.accounts.tokens import email_change_for_token
+
+    found = email_change_for_token(token)
+    if found is None:
+        return render_template("accounts/link_invalid.html", purpose="email_change"), 400
+    user, new_email = found
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        finished = finish_action(
+            form,
+            lambda: services.confirm_email_change(user, new_email),
+            lambda _nothing: (
+                _("Your email address is now %(email)s. Log in with it.", email=new_email),
+                url_for("accounts.login"),
+            ),
+        )
+        if finished:
+            if current_user.is_authenticated:
+                logout_user()
+            return finished
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/confirm_email.html", form=form, new_email=new_email), status
 
 
 @bp.route("/language", methods=["POST"])
@@ -228,24 +336,20 @@ def set_language() -> object:
 # --- Two-factor sign-in (staff) --------------------------------------------------------------------------------
 
 
-def _two_factor_page(status: int = 200, **forms: object) -> object:
+def _two_factor_page(status: int = 200, setup: dict[str, str] | None = None, **forms: object) -> object:
+    """The page; the QR code and key of a new secret only in the answer to the (proved) request that made it."""
     user = current_user._get_current_object()
-    pending = user.totp_pending_secret
-    setup = None
-    if pending is not None:
-        setup = {
-            "qr_code": two_factor.qr_code_data_uri(two_factor.provisioning_uri(user, pending)),
-            "key": two_factor.grouped_secret(pending),
-        }
     context = {
         "setup": setup,
+        "setup_waiting": user.totp_pending_secret is not None,
         "codes_left": two_factor.recovery_codes_left(user) if user.has_two_factor else 0,
+        "start_form": TwoFactorStartForm(formdata=None),
         "confirm_form": TwoFactorConfirmForm(formdata=None),
         "codes_form": RecoveryCodesForm(formdata=None),
         "off_form": TwoFactorOffForm(formdata=None),
         **forms,
     }
-    return render_template("accounts/two_factor.html", **context), status
+    return render_template("accounts/two_factor.html", **context), status, {"Cache-Control": "no-store"}
 
 
 @bp.route("/account/two-factor")
@@ -256,19 +360,38 @@ def two_factor_page() -> object:
 
 @bp.route("/account/two-factor/setup", methods=["POST"])
 @allow(CHANNEL_STAFF)
+@_proof_limit()
 def begin_two_factor() -> object:
-    two_factor.begin_setup(current_user._get_current_object())
-    db.session.commit()
-    return redirect_to(url_for("accounts.two_factor_page") + "#setup")
+    form = TwoFactorStartForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        proof = Proof(form.password.data or "", form.code.data or "")
+        done, secret = _audited_attempt(
+            form.password, lambda: two_factor.begin_setup(user, proof), password=form.password, code=form.code
+        )
+        if done and secret:
+            setup = {
+                "qr_code": two_factor.qr_code_data_uri(two_factor.provisioning_uri(user, secret)),
+                "key": two_factor.grouped_secret(secret),
+            }
+            return _two_factor_page(200, setup=setup)
+    return _two_factor_page(422, start_form=form)
 
 
-def _audited_attempt(field: Field, attempt: Callable[[], T]) -> tuple[bool, T | None]:
-    """Commit whether or not the service refuses: a refused code or password leaves its audit row. A refusal's
-    message goes next to the field."""
+def _audited_attempt(field: Field, attempt: Callable[[], T], *, password: Field, code: Field) -> tuple[bool, T | None]:
+    """One service call that may ask for proof of identity. A refusal keeps nothing of the attempt (a code it used
+    is not used up), but a refused proof is audited on its own; its message goes next to the password or the code
+    field that was wrong, any other refusal's next to `field`."""
     try:
         result = attempt()
-    except InvalidInput as error:
+    except ProofRefused as refusal:
+        db.session.rollback()
+        record_refusal(refusal)
         db.session.commit()
+        (code if refusal.field == "code" else password).errors = [refusal.message]
+        return False, None
+    except InvalidInput as error:
+        db.session.rollback()
         field.errors = [error.message]
         return False, None
     db.session.commit()
@@ -282,40 +405,54 @@ def _recovery_codes_page(codes: list[str]) -> object:
 
 @bp.route("/account/two-factor/confirm", methods=["POST"])
 @allow(CHANNEL_STAFF)
+@_proof_limit()
 def confirm_two_factor() -> object:
     form = TwoFactorConfirmForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
+        proof = Proof(form.password.data or "", form.current_code.data or "")
         done, codes = _audited_attempt(
-            form.code, lambda: two_factor.confirm_setup(current_user._get_current_object(), form.code.data or "")
+            form.code,
+            lambda: two_factor.confirm_setup(user, form.code.data or "", proof),
+            password=form.password,
+            code=form.current_code,
         )
         if done and codes:
+            _still_logged_in(user)
             return _recovery_codes_page(codes)
     return _two_factor_page(422, confirm_form=form)
 
 
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])
 @allow(CHANNEL_STAFF)
+@_proof_limit()
 def replace_recovery_codes() -> object:
     form = RecoveryCodesForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
+        proof = Proof(form.password.data or "", form.code.data or "")
         done, codes = _audited_attempt(
-            form.password,
-            lambda: two_factor.new_recovery_codes(current_user._get_current_object(), form.password.data or ""),
+            form.password, lambda: two_factor.new_recovery_codes(user, proof), password=form.password, code=form.code
         )
         if done and codes:
+            _still_logged_in(user)
             return _recovery_codes_page(codes)
     return _two_factor_page(422, codes_form=form)
 
 
 @bp.route("/account/two-factor/disable", methods=["POST"])
 @allow(CHANNEL_STAFF)
+@_proof_limit()
 def disable_two_factor() -> object:
     form = TwoFactorOffForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
+        proof = Proof(form.password.data or "", form.code.data or "")
         done, _nothing = _audited_attempt(
-            form.password, lambda: two_factor.turn_off(current_user._get_current_object(), form.password.data or "")
+            form.password, lambda: two_factor.turn_off(user, proof), password=form.password, code=form.code
         )
         if done:
+            _still_logged_in(user)
             flash(_("Two-factor sign-in is off. Your password alone now logs you in."), "success")
             return redirect_to(url_for("accounts.two_factor_page"))
     return _two_factor_page(422, off_form=form)
@@ -385,36 +522,62 @@ def edit_user(user_id: int) -> object:
         form.dealer_code.data = user.dealer.code if user.dealer else ""
         form.locale.data = user.locale or ""
     if form.validate_on_submit():
-        finished = finish_action(
-            form,
+        proof = Proof(form.admin_password.data or "", form.admin_code.data or "")
+        done, _nothing = _audited_attempt(
+            form.email,
             lambda: services.update_user(
                 current_user,
                 user,
                 _user_details(form),
                 temporary_password=form.temporary_password.data or "",
                 deactivation_reason=form.deactivation_reason.data or "",
+                proof=proof,
             ),
-            lambda _result: (_("The account of %(name)s was saved.", name=user.name), url_for("accounts.users")),
+            password=form.admin_password,
+            code=form.admin_code,
         )
-        if finished:
-            return finished
-    status = 422 if request.method == "POST" else 200
+        if done:
+            flash(_("The account of %(name)s was saved.", name=user.name), "success")
+            return redirect_to(url_for("accounts.users"))
+    return _user_page(form, user, 422 if request.method == "POST" else 200)
+
+
+def _user_page(form: UserForm, user: User, status: int = 200, reset_form: AdminProofForm | None = None) -> object:
     deactivated_by = services.get_user(user.deactivated_by_id) if user.deactivated_by_id else None
-    return render_template("accounts/user_form.html", form=form, user=user, deactivated_by=deactivated_by), status
+    return render_template(
+        "accounts/user_form.html",
+        form=form,
+        user=user,
+        deactivated_by=deactivated_by,
+        reset_form=reset_form or AdminProofForm(formdata=None),
+    ), status
 
 
 @bp.route("/admin/users/<int:user_id>/two-factor/reset", methods=["POST"])
 @allow(AccessRole.ADMIN)
+@_proof_limit()
 def reset_two_factor(user_id: int) -> object:
     user = services.get_user(user_id)
-    return finish_action(
-        None,
-        lambda: two_factor.reset_for_user(current_user, user),
-        lambda _result: (
-            _("Two-factor sign-in of %(name)s is reset; they have been logged out everywhere.", name=user.name),
-            url_for("accounts.edit_user", user_id=user.id),
-        ),
-    )
+    form = AdminProofForm()
+    if form.validate_on_submit():
+        proof = Proof(form.password.data or "", form.code.data or "")
+        done, _nothing = _audited_attempt(
+            form.password,
+            lambda: two_factor.reset_for_user(current_user, user, proof),
+            password=form.password,
+            code=form.code,
+        )
+        if done:
+            flash(
+                _("Two-factor sign-in of %(name)s is reset; they have been logged out everywhere.", name=user.name),
+                "success",
+            )
+            return redirect_to(url_for("accounts.edit_user", user_id=user.id))
+    edit_form = UserForm(obj=user, formdata=None)
+    edit_form.role.data, edit_form.locale.data = user.role.value, user.locale or ""
+    edit_form.dealer_role.data = user.dealer_role.value if user.dealer_role else DealerRole.STAFF.value
+    edit_form.dealer_code.data = user.dealer.code if user.dealer else ""
+    return _user_page(edit_form, user, 422, reset_form=form)
 
 
 # --- Forgotten passwords and invitations ---------------------------------------------------------------------

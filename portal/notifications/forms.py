@@ -7,7 +7,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
-from portal.notifications.kinds import KINDS
+from portal.notifications.kinds import optional_kinds
 
 
 def preferences_form(current: dict[str, bool], formdata: Any = None) -> FlaskForm:
@@ -16,6 +16,6 @@ def preferences_form(current: dict[str, bool], formdata: Any = None) -> FlaskFor
     class PreferencesForm(FlaskForm):
         pass
 
-    for name, kind in KINDS.items():
+    for name, kind in optional_kinds().items():
         setattr(PreferencesForm, name, BooleanField(kind.label, default=current.get(name, kind.email_by_default)))
     return PreferencesForm(formdata=formdata) if formdata is not None else PreferencesForm()

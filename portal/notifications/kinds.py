@@ -18,6 +18,9 @@ class Kind:
     label: object  # shown on the preferences page
     text: object  # the notification, with %(name)s parameters
     email_by_default: bool
+    # False for what a person must hear of by email whatever they chose (a change to their account's security):
+    # such kinds are not on the preferences page.
+    optional: bool = True
 
 
 KINDS: dict[str, Kind] = {
@@ -40,6 +43,23 @@ KINDS: dict[str, Kind] = {
             _l("Changes to your account"),
             _l("Your password was changed. If this was not you, tell your administrator at once."),
             True,
+        ),
+        Kind(
+            "security_notice",
+            _l("Changes to how you sign in"),
+            _l("%(change)s If this was not you, tell your administrator at once."),
+            True,
+            optional=False,
+        ),
+        Kind(
+            "login_attempts",
+            _l("Someone is trying to log in to your account"),
+            _l(
+                "%(count)s wrong passwords were tried for your account in the last hour, from %(places)s places. If it "
+                "was not you, your account is safe while your password is secret: choose a longer one if in doubt."
+            ),
+            True,
+            optional=False,
         ),
         Kind(
             "colleague_added",
@@ -239,3 +259,8 @@ def render_text(kind: str, params: dict[str, object]) -> str:
         return template % {key: render(value) for key, value in params.items()}
     except (KeyError, ValueError, TypeError):
         return template
+
+
+def optional_kinds() -> dict[str, Kind]:
+    """The kinds a person chooses email for on the preferences page."""
+    return {name: kind for name, kind in KINDS.items() if kind.optional}

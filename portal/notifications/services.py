@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select, update
 
 from portal.accounts.models import User
 from portal.extensions import db
-from portal.notifications.kinds import KINDS, render_text
+from portal.notifications.kinds import KINDS, optional_kinds, render_text
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.types import utcnow
 
@@ -37,7 +37,7 @@ def notify(users: Iterable[User], kind: str, params: dict[str, object], link: st
     )
     for user in recipients.values():
         db.session.add(Notification(user_id=user.id, kind=kind, params=params, link=link))
-        if chosen.get(user.id, definition.email_by_default):
+        if not definition.optional or chosen.get(user.id, definition.email_by_default):
             queue_notification_email(user, kind, params, link)
     db.session.flush()
     return len(recipients)
@@ -51,7 +51,8 @@ def absolute_url(path: str) -> str:
     return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
 
-def queue_notification_email(user: User, kind: str, params: dict[str, object], link: str) -> OutboxEmail:
+def queue_notification_email(user: User, kind: str, params: dict[str, object], link: str, to: str = "") -> OutboxEmail:
+    """The notification as an email to the user (or to `to`: the address an account had before it changed)."""
     with force_locale(recipient_locale(user)):
         text = render_text(kind, params)
         context = {"user": user, "text": text, "link": absolute_url(link) if link else ""}
@@ -60,6 +61,7 @@ def queue_notification_email(user: User, kind: str, params: dict[str, object], l
             subject=str(KINDS[kind].label),
             text_body=render_template("email/notification.txt", **context),
             html_body=render_template("email/notification.html", **context),
+            to=to,
         )
 
 
@@ -123,7 +125,7 @@ def email_preferences(user: User) -> dict[str, bool]:
             )
         ).all()
     )
-    return {name: chosen.get(name, kind.email_by_default) for name, kind in KINDS.items()}
+    return {name: chosen.get(name, kind.email_by_default) for name, kind in optional_kinds().items()}
 
 
 def set_email_preferences(user: User, wanted: dict[str, bool]) -> None:
@@ -136,7 +138,7 @@ def set_email_preferences(user: User, wanted: dict[str, bool]) -> None:
             select(NotificationPreference).where(NotificationPreference.user_id == user.id)
         ).scalars()
     }
-    for name in KINDS:
+    for name in optional_kinds():
         value = bool(wanted.get(name, False))
         if name in existing:
             existing[name].email = value

@@ -10,7 +10,7 @@ from portal.access import EVERYONE, AccessRole, allow
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.forms import preferences_form
-from portal.notifications.kinds import KINDS, render_text
+from portal.notifications.kinds import optional_kinds, render_text
 from portal.web import is_safe_next, page_number, redirect_to
 
 bp = Blueprint("notifications", __name__)
@@ -74,12 +74,12 @@ def preferences() -> object:
     current = services.email_preferences(current_user)
     form = preferences_form(current)
     if form.validate_on_submit():
-        services.set_email_preferences(current_user, {name: bool(form[name].data) for name in KINDS})
+        services.set_email_preferences(current_user, {name: bool(form[name].data) for name in optional_kinds()})
         db.session.commit()
         flash(_("Your email choices were saved."), "success")
         return redirect_to(url_for("notifications.preferences"))
     status = 422 if request.method == "POST" else 200
-    return render_template("notifications/preferences.html", form=form, kinds=KINDS), status
+    return render_template("notifications/preferences.html", form=form, kinds=optional_kinds()), status
 
 
 @bp.route("/admin/jobs")

@@ -59,15 +59,19 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
 
     page.goto(f"{live_server}/account/two-factor")
     _sound(page, viewport, blocked, text["title"])
+    page.locator("#setup-password").fill(DEMO_PASSWORD)  # a logged-in browser alone sets up nothing
     page.locator("form[action$='/account/two-factor/setup'] button").click()
     expect(page.locator("img.qr-code")).to_be_visible()
     _sound(page, viewport, blocked, text["title"])
     secret = page.locator("code.secret-key").inner_text().replace(" ", "")
     page.locator("#code").fill("000000")
+    page.locator("#confirm-password").fill(DEMO_PASSWORD)
     page.locator("form[action$='/account/two-factor/confirm'] button").click()
     expect(page.locator("#code-error")).to_be_visible()  # said next to the field, and the setup still waits
+    expect(page.locator("code.secret-key")).to_have_count(0)  # the key was shown once
     _sound(page, viewport, blocked, text["title"])
     page.locator("#code").fill(pyotp.TOTP(secret).now())
+    page.locator("#confirm-password").fill(DEMO_PASSWORD)
     page.locator("form[action$='/account/two-factor/confirm'] button").click()
     _sound(page, viewport, blocked, text["codes"])
     codes = page.locator("ol.recovery-codes code").all_inner_texts()
@@ -102,6 +106,7 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
         user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
     admin.goto(f"{live_server}/admin/users/{user_id}/edit")
     assert_page_is_sound(admin, viewport, admin_blocked)
+    admin.locator("#reset-password").fill(DEMO_PASSWORD)  # the administrator proves it is them
     admin.locator(f"form[action$='/admin/users/{user_id}/two-factor/reset'] button").click()
     expect(admin.locator(".flash-success")).to_contain_text(text["reset"])
     assert_page_is_sound(admin, viewport, admin_blocked)
