@@ -31,6 +31,9 @@ ROLES = (
     "mediator",
     "admin",
 )
+
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
 # The owner of D001 while D001 is suspended: reads, answers, appeals and manages people like any owner, but starts
 # nothing new (a claim, a pre-approval request, an enrolment). Unless a row says otherwise it expects what the owner
 # of an active dealer gets.

@@ -17,6 +17,9 @@ from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
 from tests.factories import World
 
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
+
 
 def _claim(dealer: Dealer, period: Period, status: ClaimStatus, asked: int, approved: int | None = None) -> None:
     kind = db.session.execute(select(ActivityType).where(ActivityType.code == "display")).scalar_one_or_none()

@@ -28,6 +28,9 @@ from tests.evidence_files import pdf
 from tests.factories import World, utcnow_minus
 from tests.state_changing import _claim_form
 
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
+
 
 def client_for(app: Flask, world: World, role: str) -> FlaskClient:
     client = app.test_client()

@@ -25,6 +25,9 @@ from tests.evidence_files import pdf
 from tests.factories import World, activity_day
 from tests.state_changing import _claim_form
 
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
+
 
 def user(world: World, role: str) -> User:
     return db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()

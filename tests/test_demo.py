@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -14,6 +15,9 @@ from portal.demo import DEMO_PASSWORD, seed_demo
 from portal.extensions import db
 from tests.conftest import log_in
 from tests.factories import this_quarter, today
+
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
 
 
 def _counts() -> tuple[int, int, int]:

@@ -33,6 +33,9 @@ from portal.rebates.models import (
 from tests.conftest import log_in
 from tests.factories import World, today
 
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
+
 ALL_TIERS = ["bronze", "silver", "gold", "platinum"]
 
 # --- helpers -------------------------------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from portal.types import utcnow
 from tests.conftest import log_in
 from tests.factories import World, make_course, make_session, make_trainee, today
 
+# Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
+pytestmark = pytest.mark.calendar
+
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
