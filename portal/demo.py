@@ -56,6 +56,8 @@ DEALER_USERS = (
     ("dealer@demo.test", "Wang Fang", "D001", DealerRole.OWNER, None),
     ("staff@demo.test", "Liu Yang", "D001", DealerRole.STAFF, None),
     ("dealer2@demo.test", "Zhao Lei", "D002", DealerRole.OWNER, None),
+    # the owner of a suspended dealer: reads, answers and appeals, and is told why nothing new can be started
+    ("dealer6@demo.test", "Qian Jun", "D006", DealerRole.OWNER, None),
 )
 
 
