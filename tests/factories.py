@@ -45,6 +45,14 @@ def activity_day() -> date:
     return max(this_quarter()[1], today() - timedelta(days=5))
 
 
+def stored_user(app, email: str) -> User:  # type: ignore[no-untyped-def]
+    """The user as stored now, read in its own application context and detached, for assertions."""
+    with app.app_context():
+        user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one()
+        db.session.expunge(user)
+        return user
+
+
 def make_territory(code: str | None = None, name: str | None = None) -> Territory:
     number = next(_sequence)
     territory = Territory(code=code or f"T{number}", name=name or f"Territory {number}")

@@ -18,17 +18,10 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.notifications.models import NotificationPreference, OutboxEmail
 from tests.conftest import fingerprint, log_in
-from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World
+from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World, stored_user
 
 SECURE = "secure-manager@example.test"
 NEW_PASSWORD = "a much longer new password"
-
-
-def _user(app: Flask, email: str) -> User:
-    with app.app_context():
-        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
-        db.session.expunge(user)
-        return user
 
 
 def _outbox(app: Flask) -> list[OutboxEmail]:
@@ -117,7 +110,7 @@ def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_ses
     confirmed = here.post("/account/two-factor/confirm", data={
         "code": pyotp.TOTP(new_secret).now(), "password": PASSWORD, "current_code": RECOVERY_CODES[1]})  # fmt: skip
     assert confirmed.status_code == 200
-    assert _user(app, SECURE).totp_secret == new_secret
+    assert stored_user(app, SECURE).totp_secret == new_secret
     assert elsewhere.get("/account").status_code == 302 and here.get("/account").status_code == 200
     told = [email for email in _outbox(app) if email.to_address == SECURE]
     assert [email.subject for email in told] == ["Changes to how you sign in"] * 3  # two recovery codes, the move
@@ -141,7 +134,7 @@ def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Fla
     assert taken.status_code == 422 and "Someone already uses this email address" in taken.get_data(as_text=True)
     asked = client.post("/account/email", data={"new_email": "Staff.New@Example.TEST", "password": PASSWORD})
     assert asked.status_code == 303
-    assert _user(app, staff_email).email == staff_email  # nothing changes until the link is used
+    assert stored_user(app, staff_email).email == staff_email  # nothing changes until the link is used
     sent = _outbox(app)
     link_email = next(email for email in sent if email.to_address == "staff.new@example.test")
     assert next(email for email in sent if email.to_address == staff_email).subject.startswith("A change of your email")
@@ -149,10 +142,10 @@ def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Fla
     assert link
     page = app.test_client().get(link.group(1))  # a mail scanner opening the link changes nothing
     assert page.status_code == 200 and "staff.new@example.test" in page.get_data(as_text=True)
-    assert _user(app, staff_email).email == staff_email
+    assert stored_user(app, staff_email).email == staff_email
     confirmed = app.test_client().post(link.group(1))
     assert confirmed.status_code == 303 and confirmed.headers["Location"] == "/login"
-    assert _user(app, "staff.new@example.test").email == "staff.new@example.test"
+    assert stored_user(app, "staff.new@example.test").email == "staff.new@example.test"
     assert client.get("/account").status_code == 302 and other.get("/account").status_code == 302
     assert app.test_client().post(link.group(1)).status_code == 400  # once
     old_told = [email for email in _outbox(app) if email.to_address == staff_email]
@@ -171,7 +164,7 @@ def test_an_administrator_proves_it_before_changing_someones_email_or_password(a
     assert admin.post(edit, data={**form, "admin_password": "guessed"}).status_code == 422
     assert admin.post(edit, data={**form, "email": world.emails["dealer_staff"], "temporary_password": NEW_PASSWORD,
                                   "admin_password": "guessed"}).status_code == 422  # fmt: skip
-    assert _user(app, world.emails["dealer_staff"]).email == world.emails["dealer_staff"]
+    assert stored_user(app, world.emails["dealer_staff"]).email == world.emails["dealer_staff"]
     assert victim.get("/account").status_code == 200
     assert admin.post(edit, data={**form, "admin_password": PASSWORD}).status_code == 303
     assert victim.get("/account").status_code == 302  # logged out everywhere

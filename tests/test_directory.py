@@ -8,20 +8,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.models import DealerRole, UserRole
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerStatus, Trainee
 from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission, can_change_status, can_log_in, can_submit_new
 from portal.extensions import db
 from tests.conftest import log_in
-from tests.factories import PASSWORD, World
-
-
-def _user(app: Flask, email: str) -> User:
-    with app.app_context():
-        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
-        db.session.expunge(user)
-        return user
+from tests.factories import PASSWORD, World, stored_user
 
 
 def test_lifecycle_table() -> None:
@@ -177,7 +170,7 @@ def test_owner_people_rules(app: Flask, client: FlaskClient, world: World) -> No
     myself = client.post(f"/dealer/people/staff/{world.ids['owner']}/deactivate")
     assert myself.status_code == 409
     assert client.post(f"/dealer/people/staff/{world.ids['staff']}/make-owner").status_code == 303
-    assert _user(app, world.emails["dealer_staff"]).dealer_role is DealerRole.OWNER
+    assert stored_user(app, world.emails["dealer_staff"]).dealer_role is DealerRole.OWNER
     inactive = client.post(f"/dealer/people/staff/{world.ids['former_staff']}/make-owner")
     assert inactive.status_code == 409
     assert client.post(f"/dealer/people/trainees/{world.ids['own_trainee']}/remove").status_code == 303
@@ -191,14 +184,14 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     no button, and a forged reactivation is refused. A colleague the owner turned off, the owner turns on again."""
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
-    staff = _user(app, world.emails["dealer_staff"])
+    staff = stored_user(app, world.emails["dealer_staff"])
     turned_off = admin.post(f"/admin/users/{staff.id}/edit", data={
         "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
         "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "",
         "deactivation_reason": "Left the company; HR asked us to close the account.",
     })  # fmt: skip
     assert turned_off.status_code == 303
-    record = _user(app, world.emails["dealer_staff"])
+    record = stored_user(app, world.emails["dealer_staff"])
     assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (False, world.ids["admin"],
                                                                                     UserRole.ADMIN)  # fmt: skip
     assert record.deactivation_reason == "Left the company; HR asked us to close the account."
@@ -212,21 +205,21 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     forged = client.post(f"/dealer/people/staff/{staff.id}/reactivate")
     assert forged.status_code == 409
     assert "only an administrator can reactivate them" in forged.get_data(as_text=True)
-    assert _user(app, world.emails["dealer_staff"]).active is False
+    assert stored_user(app, world.emails["dealer_staff"]).active is False
     # a colleague the owner deactivates is the owner's to bring back
     former = world.ids["former_staff"]
     assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
     assert client.post(f"/dealer/people/staff/{former}/deactivate").status_code == 303
-    assert _user(app, "former@example.test").deactivated_by_role is UserRole.DEALER
+    assert stored_user(app, "former@example.test").deactivated_by_role is UserRole.DEALER
     assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
-    assert _user(app, "former@example.test").active is True
+    assert stored_user(app, "former@example.test").active is True
     # and the administrator's own reactivation clears the record
     turned_on = admin.post(f"/admin/users/{staff.id}/edit", data={
         "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
         "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "y",
     })  # fmt: skip
     assert turned_on.status_code == 303
-    back = _user(app, world.emails["dealer_staff"])
+    back = stored_user(app, world.emails["dealer_staff"])
     assert (back.active, back.deactivated_by_id, back.deactivation_reason) == (True, None, "")
 
 

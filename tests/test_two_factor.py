@@ -36,17 +36,11 @@ from tests.factories import (
     World,
     make_two_factor_user,
     make_user,
+    stored_user,
 )
 from tests.threads import run_together
 
 SECURE = "secure-manager@example.test"
-
-
-def _user(app: Flask, email: str) -> User:
-    with app.app_context():
-        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
-        db.session.expunge(user)
-        return user
 
 
 def _actions(app: Flask, email: str) -> list[str]:
@@ -119,13 +113,13 @@ def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
     assert "Set up an authenticator app" in page and "Your password alone logs you in." in page
     refused = client.post("/account/two-factor/setup", data={"password": "not my password"})
     assert refused.status_code == 422 and "This is not your current password." in refused.get_data(as_text=True)
-    assert _user(app, world.emails["manager"]).totp_pending_secret is None  # no secret without the password
+    assert stored_user(app, world.emails["manager"]).totp_pending_secret is None  # no secret without the password
     started = client.post("/account/two-factor/setup", data={"password": PASSWORD})
     assert started.status_code == 200
     page = started.get_data(as_text=True)
     assert 'src="data:image/svg+xml;base64,' in page and 'alt="QR code for your authenticator app' in page
     key = _key_on(page)
-    assert _user(app, world.emails["manager"]).has_two_factor is False  # not on until a code proves the app
+    assert stored_user(app, world.emails["manager"]).has_two_factor is False  # not on until a code proves the app
     later = client.get("/account/two-factor").get_data(as_text=True)
     assert "secret-key" not in later and key not in later  # shown once: a copied session cannot read it later
     assert "A new app waits to be confirmed." in later
@@ -135,11 +129,11 @@ def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
     assert "That code does not match" in wrong.get_data(as_text=True)
     no_password = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(key).now()})
     assert no_password.status_code == 422  # the app's code alone does not turn it on
-    assert _user(app, world.emails["manager"]).has_two_factor is False
+    assert stored_user(app, world.emails["manager"]).has_two_factor is False
 
     # The same steps again, now with the app's code: on, with ten codes shown once and only their hashes kept.
     secret, codes = _set_up(client, app, world.emails["manager"])
-    user = _user(app, world.emails["manager"])
+    user = stored_user(app, world.emails["manager"])
     assert user.has_two_factor and user.totp_secret == secret and user.totp_pending_secret is None
     assert len(codes) == 10 == len(set(codes))
     with app.app_context():
@@ -173,7 +167,7 @@ def test_moving_to_a_new_phone_keeps_the_old_app_working_until_the_new_one_is_co
         "/account/two-factor/confirm", data={"code": new_code, "password": PASSWORD, "current_code": _current_code(app)}
     )
     assert response.status_code == 200
-    assert _user(app, SECURE).totp_secret == PENDING_TOTP_SECRET
+    assert stored_user(app, SECURE).totp_secret == PENDING_TOTP_SECRET
     assert "two_factor.enabled" in _actions(app, SECURE)
     assert other.get("/account").status_code == 302  # every other session ended
     assert client.get("/account").status_code == 200  # this one goes on
@@ -202,7 +196,7 @@ def test_the_password_alone_does_not_log_in_a_user_with_an_authenticator(
     assert client.get("/account").status_code == 200
     actions = _actions(app, SECURE)
     assert actions[-3:] == ["login.password_accepted", "login.second_factor_refused", "login.succeeded"]
-    assert _user(app, SECURE).last_login_at is not None
+    assert stored_user(app, SECURE).last_login_at is not None
 
 
 def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
@@ -283,10 +277,10 @@ def test_turning_it_off_needs_the_password_and_a_code_and_removes_the_codes(app:
     log_in(client, SECURE)
     assert client.post("/account/two-factor/disable", data={"password": "wrong"}).status_code == 422
     assert client.post("/account/two-factor/disable", data={"password": PASSWORD, "code": "000000"}).status_code == 422
-    assert _user(app, SECURE).has_two_factor
+    assert stored_user(app, SECURE).has_two_factor
     response = client.post("/account/two-factor/disable", data={"password": PASSWORD, "code": _current_code(app)})
     assert response.status_code == 303
-    user = _user(app, SECURE)
+    user = stored_user(app, SECURE)
     assert not user.has_two_factor and user.totp_secret is None and _unused_codes(app, SECURE) == 0
     fresh = app.test_client()
     assert fresh.post("/login", data={"email": SECURE, "password": PASSWORD}).headers["Location"] == "/console/"
@@ -307,7 +301,7 @@ def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_els
     log_in(admin, world.emails["admin"])
     edit = f"/admin/users/{world.ids['manager']}/edit"
     assert admin.post(edit, data=_user_form(world, world.emails["manager"])).status_code == 303
-    assert _user(app, world.emails["manager"]).two_factor_required
+    assert stored_user(app, world.emails["manager"]).two_factor_required
     listing = admin.get("/admin/users").get_data(as_text=True)
     assert "two-factor required, not set up" in listing and "two-factor on" in listing  # the manager, the secure one
     checkbox = re.search(r'<input[^>]*name="two_factor_required"[^>]*>', admin.get(edit).get_data(as_text=True))
@@ -329,7 +323,7 @@ def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_els
     assert "Turn off two-factor sign-in" not in page  # required: there is no way to turn it off
     refused = manager.post("/account/two-factor/disable", data={"password": PASSWORD, "code": pyotp.TOTP(secret).now()})
     assert refused.status_code == 422 and "requires two-factor sign-in" in refused.get_data(as_text=True)
-    assert _user(app, world.emails["manager"]).totp_secret == secret
+    assert stored_user(app, world.emails["manager"]).totp_secret == secret
 
 
 def test_a_dealer_account_cannot_be_required_to_use_it(app: Flask, world: World) -> None:
@@ -337,7 +331,7 @@ def test_a_dealer_account_cannot_be_required_to_use_it(app: Flask, world: World)
     log_in(admin, world.emails["admin"])
     form = _user_form(world, world.emails["dealer_staff"], role="dealer", dealer_code=world.own_dealer)
     assert admin.post(f"/admin/users/{world.ids['staff']}/edit", data=form).status_code == 303
-    assert _user(app, world.emails["dealer_staff"]).two_factor_required is False
+    assert stored_user(app, world.emails["dealer_staff"]).two_factor_required is False
 
 
 def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clears_it(app: Flask, world: World) -> None:
@@ -350,11 +344,11 @@ def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clear
     reset = f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset"
     assert admin.post(reset).status_code == 422  # a copied administrator's session alone resets nobody
     assert admin.post(reset, data={"password": "not mine"}).status_code == 422
-    assert _user(app, SECURE).has_two_factor
+    assert stored_user(app, SECURE).has_two_factor
     response = admin.post(reset, data={"password": PASSWORD})
     assert response.status_code == 303
     assert victim.get("/account").status_code == 302
-    user = _user(app, SECURE)
+    user = stored_user(app, SECURE)
     assert user.totp_secret is None and user.totp_pending_secret is None and _unused_codes(app, SECURE) == 0
     assert "two_factor.reset" in _actions(app, SECURE)
     assert "has no authenticator app set up" in admin.get(response.headers["Location"]).get_data(as_text=True)
@@ -367,7 +361,7 @@ def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, world: Wo
     result = runner.invoke(args=["reset-two-factor", "--email", SECURE.upper()])
     assert result.exit_code == 0, result.output
     assert "is reset" in result.output
-    assert _user(app, SECURE).totp_secret is None
+    assert stored_user(app, SECURE).totp_secret is None
     assert runner.invoke(args=["reset-two-factor", "--email", SECURE]).exit_code == 1  # nothing left to reset
     assert runner.invoke(args=["reset-two-factor", "--email", "nobody@example.test"]).exit_code == 1
 
