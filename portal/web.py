@@ -29,6 +29,15 @@ def page_number(argument: str = "page") -> int:
     return min(max(request.args.get(argument, 1, type=int) or 1, 1), 10**6)
 
 
+def posted_ids(name: str, limit: int = 500) -> list[int]:
+    """The ids a form posted under `name` (ticked rows), at most `limit`: plain ASCII digits that fit an id column.
+    str.isdigit() alone lets superscripts and other digits through that int() then refuses."""
+    from flask import request
+
+    values = request.form.getlist(name)
+    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 10][:limit]
+
+
 def redirect_to(url: str) -> Response:
     """Redirect a plain request with 303; tell htmx to load the page instead of swapping a redirect's body."""
     if wants_fragment():

@@ -27,6 +27,7 @@ from portal.web import (
     RowPage,
     finish_action,
     page_number,
+    posted_ids,
     redirect_to,
     render_page_or_fragment,
     show_service_error,
@@ -547,7 +548,7 @@ def admin_statements() -> object:
 @allow(AccessRole.ADMIN)
 def pay_statements() -> object:
     form = PayForm()
-    ids = [int(value) for value in request.form.getlist("statement_id") if value.isdigit()][:500]
+    ids = posted_ids("statement_id")
     period_code = request.form.get("period", "")[:16]
     back = url_for("rebates.admin_statements", period=period_code or None)
     if not form.validate_on_submit():
