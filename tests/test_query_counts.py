@@ -53,6 +53,7 @@ PAGES = [
     ("manager", "/account/two-factor"),
     ("admin", "/admin/users/{two_factor_manager}/edit"),
     ("dealer_staff", "/account"),
+    ("dealer_staff", "/account/email/confirm/{email_change}"),
     ("manager", "/console/"),
     ("manager", "/console/?q=X&page=2"),
     ("manager", "/console/dealers/D001"),

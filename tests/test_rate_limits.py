@@ -181,3 +181,39 @@ def test_guessing_the_password_through_the_account_forms_is_limited(limited_app:
         client.post("/account/email", data={"new_email": "x@example.test", "password": PASSWORD}).status_code
     )
     assert statuses == [422] * 6 + [429]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+def test_many_wrong_passwords_at_once_send_one_warning(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Six wrong passwords released together, each over the warning's threshold: one email, the conditional UPDATE
+    deciding (checked: without its condition every one of them sends one)."""
+    from portal.accounts.models import User
+    from portal.notifications.models import OutboxEmail
+    from tests.conftest import fresh_database_url
+    from tests.threads import run_together
+
+    app = build_app(fresh_database_url(backend_name, "login_warning_race", tmp_path_factory), LOGIN_WARNING_AFTER=1,
+                    SQLITE_BUSY_TIMEOUT_MS=60000)  # fmt: skip
+    with app.app_context():
+        upgrade()
+        world = make_world()
+        db.session.commit()
+    email = world.emails["mediator"]
+
+    def guess(wait):  # type: ignore[no-untyped-def]
+        client = app.test_client()
+        wait()
+        return client.post("/login", data={"email": email, "password": "wrong"}).status_code
+
+    try:
+        assert run_together([guess for _ in range(6)]) == [200] * 6
+        with app.app_context():
+            user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+            warnings = db.session.execute(
+                select(OutboxEmail.id).where(OutboxEmail.user_id == user_id, OutboxEmail.subject.startswith("Someone"))
+            ).all()
+    finally:
+        dispose_app(app)
+    assert len(warnings) == 1
