@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The local SMTP server that prints the portal's emails during `make run`.
+SMTP_PORT ?= 1025
 export FLASK_APP := portal
 
 .PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps
@@ -22,14 +24,15 @@ setup: $(VENV)/.installed translations/zh_Hans/LC_MESSAGES/messages.mo
 
 # Beside the web server: a job consumer (mail delivery) and a local SMTP server that prints every email it gets.
 run: setup magic-deps
+	@$(BIN)/python scripts/check_ports.py $(HOST) "$(PORT):PORT:the web server" "$(SMTP_PORT):SMTP_PORT:the local mail server"
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	@echo "Serving the portal at http://$(HOST):$(PORT); emails are printed here by a local SMTP server on port 1025"
+	@echo "Serving the portal at http://$(HOST):$(PORT); emails are printed here by a local SMTP server on port $(SMTP_PORT)"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:1025 & \
-	$(BIN)/flask jobs worker --workers 2 & \
-	PORTAL_BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
+	$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:$(SMTP_PORT) & \
+	MAIL_SMTP_PORT=$(SMTP_PORT) $(BIN)/flask jobs worker --workers 2 & \
+	MAIL_SMTP_PORT=$(SMTP_PORT) PORTAL_BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # Evidence uploads are judged by content with libmagic (Debian's libmagic1, usually already there).
 magic-deps:
