@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
+from portal import cli, database, errors, formatting, i18n, jobs, page_cache, security
+from portal.accounts import plugin as accounts_plugin
+from portal.audit import plugin as audit_plugin
+from portal.claims import plugin as claims_plugin
+from portal.core import models as _core_models  # noqa: F401 - the page cache's data_generation, no area imports it
+from portal.core import navigation
+from portal.core import plugin as core_plugin
+from portal.dealers import plugin as dealers_plugin
+from portal.disputes import plugin as disputes_plugin
+from portal.evidence import plugin as evidence_plugin
+from portal.extensions import csrf, db, htmx, limiter, migrate
+from portal.notifications import plugin as notifications_plugin
+from portal.rebates import plugin as rebates_plugin
+from portal.training import plugin as training_plugin
+
+# The areas (imported as name_plugin: `portal.claims` must stay the package), each plugging in its pages, tasks,
+# notices, menu entries, evidence owners and penalty sources. Their order is the order of the blueprints and of the
+# kinds on the email-preferences page.
+AREAS = (
+    core_plugin,
+    accounts_plugin,
+    dealers_plugin,
+    rebates_plugin,
+    training_plugin,
+    claims_plugin,
+    disputes_plugin,
+    audit_plugin,
+    notifications_plugin,
+    evidence_plugin,
+)
 
 
 def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal. `config_name` is development, test or production (default: PORTAL_CONFIG or development)."""
-    import os
-
     name = config_name or os.environ.get("PORTAL_CONFIG", "development")
     if name not in CONFIGS:
         raise RuntimeError(f"unknown configuration {name!r}; use one of {', '.join(CONFIGS)}")
@@ -28,16 +58,10 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         app.config.from_mapping(overrides)
     _refuse_unsafe_production_config(app)
     if app.config["PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         # Behind that many proxies: the client's address (login limits, audit) and HTTPS (HSTS) come from them.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=app.config["PROXY_COUNT"]
         )
-
-    from portal import database, errors, formatting, i18n, page_cache, security
-    from portal.core import models  # noqa: F401 - registers data_generation (the page cache's), which no area imports
-    from portal.extensions import csrf, db, htmx, limiter, migrate
 
     database.init_app(app)
     page_cache.init_app(app)
@@ -51,48 +75,11 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     i18n.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
-
-    from portal.core import navigation
-
     navigation.init_app(app)
 
-    from portal.accounts.views import bp as accounts_bp
-    from portal.audit.views import bp as audit_bp
-    from portal.claims.views import bp as claims_bp
-    from portal.core.views import bp as core_bp
-    from portal.dealers.views import bp as dealers_bp
-    from portal.disputes.views import bp as disputes_bp
-    from portal.evidence.views import bp as evidence_bp
-    from portal.notifications.views import bp as notifications_bp
-    from portal.rebates.views import bp as rebates_bp
-    from portal.training.views import bp as training_bp
-
-    for blueprint in (
-        core_bp,
-        accounts_bp,
-        dealers_bp,
-        rebates_bp,
-        training_bp,
-        claims_bp,
-        disputes_bp,
-        audit_bp,
-        notifications_bp,
-        evidence_bp,
-    ):
-        app.register_blueprint(blueprint)
-
-    from portal.claims import services as claim_services
-    from portal.dealers import documents
-    from portal.disputes import services as dispute_services
-
-    documents.register()  # the owners of evidence files and their permission hooks
-    claim_services.register_evidence_owner()
-    dispute_services.register_evidence_owners()
-    dispute_services.register_penalties()
-
-    from portal import cli, jobs
-
-    jobs.init_app(app)
+    for area in AREAS:
+        area.init_app(app)
+    jobs.init_app(app)  # after the areas: it builds the queue from the tasks they declared
     cli.init_app(app)
     return app
 

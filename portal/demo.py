@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
+from portal.dates import company_today, quarter_of
 from portal.dealers.models import (
     Dealer,
     DealerEvent,
@@ -19,7 +20,6 @@ from portal.dealers.models import (
     Territory,
     Trainee,
 )
-from portal.dealers.services import company_today, quarter_of
 from portal.extensions import db
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials

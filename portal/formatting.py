@@ -9,24 +9,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 
-from babel.numbers import get_currency_precision
 from flask import Flask
 from flask_babel import format_currency, format_date, format_datetime, format_decimal
 
-
-def minor_to_decimal(minor_units: int | Decimal, currency: str) -> Decimal:
-    return Decimal(minor_units).scaleb(-get_currency_precision(currency))
+from portal.money import precision, to_decimal
 
 
 def money(minor_units: int, currency: str) -> str:
-    return format_currency(minor_to_decimal(minor_units, currency), currency)
+    return format_currency(to_decimal(minor_units, currency), currency)
 
 
 def exact_money(minor_units: int | Decimal, currency: str) -> str:
     """An intermediate amount of the calculation, shown with up to two more decimals than the currency has."""
-    precision = get_currency_precision(currency)
-    pattern = "¤#,##0" + ("." + "0" * precision if precision else "") + "##"
-    return format_currency(minor_to_decimal(minor_units, currency), currency, format=pattern, currency_digits=False)
+    places = precision(currency)
+    pattern = "¤#,##0" + ("." + "0" * places if places else "") + "##"
+    return format_currency(to_decimal(minor_units, currency), currency, format=pattern, currency_digits=False)
 
 
 def number(value: int | Decimal) -> str:

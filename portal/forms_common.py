@@ -7,6 +7,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, ValidationError
 
 from portal.types import label
@@ -56,3 +58,9 @@ class EmailAddress:
             validate_email(field.data, check_deliverability=False, test_environment=True)
         except EmailNotValidError as error:
             raise ValidationError(_l("Enter a valid email address.")) from error
+
+
+class CsvUploadForm(FlaskForm):
+    """A CSV file to read: targets, budgets, sales."""
+
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])

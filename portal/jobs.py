@@ -1,22 +1,79 @@
-"""Background jobs with huey: mail delivery now, imports and recomputation later. Never in a request thread.
+"""Background jobs with huey: mail delivery, imports, deadlines, sealing the audit trail. Never in a request thread.
 
-Storage: a SQLite file by default (the consumer runs beside `make run`), Redis when HUEY_REDIS_URL is set. The
-huey instance is built by create_app, so importing this module does nothing. Run consumers with
-`flask jobs worker` (production: one or more of these under a process supervisor).
+Each area declares its own tasks in its `tasks.py` with `@task` (run on request, after the commit that asked for it)
+or `@periodic_task` (on a schedule); this module only keeps the declarations and builds one huey instance per app
+from them, so it imports no area. Storage: a SQLite file by default (the consumer runs beside `make run`), Redis
+when HUEY_REDIS_URL is set. Run consumers with `flask jobs worker` (production: one or more under a supervisor).
 """
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab, signals
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.extensions import db
+from portal.types import UTCDateTime, utcnow
 
 HUEY_EXTENSION = "portal_huey"
+JOBS_PENDING = "portal_jobs_pending"
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+class JobFailure(db.Model):
+    """A background job that raised; admins see these on the failed-jobs page."""
+
+    __tablename__ = "job_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(120))
+    task_id: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    retries_left: Mapped[int] = mapped_column(default=0)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+@dataclass(frozen=True)
+class TaskDeclaration:
+    """What an area asks of the queue: a name, the function, and either retries (on request) or a schedule."""
+
+    name: str
+    function: Callable[..., Any]
+    schedule: crontab | None = None
+    retries: int = 0
+    retry_delay: int = 0
+
+
+_DECLARED: dict[str, TaskDeclaration] = {}
+
+
+def task(name: str, *, retries: int = 0, retry_delay: int = 0) -> Callable[[Function], Function]:
+    """Declare a task run on request (`run_after_commit(name, ...)`), inside an app context."""
+
+    def declare(function: Function) -> Function:
+        _DECLARED[name] = TaskDeclaration(name, function, retries=retries, retry_delay=retry_delay)
+        return function
+
+    return declare
+
+
+def periodic_task(name: str, schedule: crontab) -> Callable[[Function], Function]:
+    """Declare a task the consumer runs on a schedule, inside an app context."""
+
+    def declare(function: Function) -> Function:
+        _DECLARED[name] = TaskDeclaration(name, function, schedule=schedule)
+        return function
+
+    return declare
 
 
 def make_huey(app: Flask) -> Huey:
@@ -31,143 +88,95 @@ def make_huey(app: Flask) -> Huey:
 
 
 def init_app(app: Flask) -> None:
+    """One huey for this app with every declared task; called by the factory after the areas have plugged in."""
     huey = make_huey(app)
     app.extensions[HUEY_EXTENSION] = huey
-
-    def in_app(function: Any) -> Any:
-        """Run a task inside an application context of the app that registered it."""
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with app.app_context():
-                return function(*args, **kwargs)
-
-        run.__name__ = function.__name__
-        return run
-
-    @huey.task(retries=3, retry_delay=30, name="deliver_outbox")
-    @in_app
-    def deliver_outbox_task() -> dict[str, int]:
-        from portal.notifications.mail import deliver_outbox
-
-        return deliver_outbox()
-
-    @huey.periodic_task(crontab(minute="*"), name="deliver_outbox_every_minute")
-    @in_app
-    def deliver_outbox_periodically() -> dict[str, int]:
-        from portal.notifications.mail import deliver_outbox
-
-        return deliver_outbox()
-
-    @huey.periodic_task(crontab(minute="17", hour="3"), name="cleanup_evidence_orphans")
-    @in_app
-    def cleanup_evidence_orphans() -> int:
-        from portal.evidence.services import cleanup_orphans
-
-        return cleanup_orphans()
-
-    @huey.periodic_task(crontab(minute="*/10"), name="lapse_dispute_deadlines")
-    @in_app
-    def lapse_dispute_deadlines() -> int:
-        from portal.disputes.services import lapse_party_deadlines
-        from portal.extensions import db
-
-        count = lapse_party_deadlines()
-        db.session.commit()
-        return count
-
-    @huey.periodic_task(crontab(minute="*"), name="seal_audit_events")
-    @in_app
-    def seal_audit_events_periodically() -> int:
-        from portal.audit.chain import seal_pending_events
-
-        return seal_pending_events()
-
-    @huey.task(name="check_sales_import")
-    @in_app
-    def check_sales_import_task(import_id: int) -> str:
-        from portal.rebates import imports
-
-        return _or_mark_failed(imports.check_sales_import, import_id)
-
-    @huey.task(name="run_sales_import")
-    @in_app
-    def run_sales_import_task(import_id: int) -> str:
-        from portal.rebates import imports
-
-        return _or_mark_failed(imports.run_sales_import, import_id)
+    on_request: dict[str, Any] = {}
+    for declaration in _DECLARED.values():
+        run = _in_app(app, declaration.function)
+        if declaration.schedule is None:
+            on_request[declaration.name] = huey.task(
+                retries=declaration.retries, retry_delay=declaration.retry_delay, name=declaration.name
+            )(run)
+        else:
+            huey.periodic_task(declaration.schedule, name=declaration.name)(run)
 
     @huey.signal(signals.SIGNAL_ERROR)
     def record_failure(signal: str, task: Any, exc: BaseException | None = None) -> None:
         with app.app_context():
-            from portal.extensions import db
-            from portal.notifications.models import JobFailure
-
             detail = "".join(traceback.format_exception(exc)) if exc is not None else signal
             db.session.add(
                 JobFailure(task_name=task.name, task_id=str(task.id), error=detail[-8000:], retries_left=task.retries)
             )
             db.session.commit()
 
-    app.extensions[HUEY_EXTENSION + ".deliver"] = deliver_outbox_task
-    app.extensions[HUEY_EXTENSION + ".tasks"] = {
-        "check_sales_import": check_sales_import_task,
-        "run_sales_import": run_sales_import_task,
-    }
-    _listen_for_outbox_commits()
+    app.extensions[HUEY_EXTENSION + ".tasks"] = on_request
+    _listen_for_commits()
+
+
+def _in_app(app: Flask, function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a task inside an application context of the app that registered it."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with app.app_context():
+            return function(*args, **kwargs)
+
+    run.__name__ = function.__name__
+    return run
+
+
+def enqueue(app: Flask, name: str, *args: Any) -> Any:
+    """Put a declared task on this app's queue now (tests, commands); code in a transaction uses run_after_commit."""
+    return app.extensions[HUEY_EXTENSION + ".tasks"][name](*args)
+
+
+def huey_of(app: Flask) -> Huey:
+    return app.extensions[HUEY_EXTENSION]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    name: str
+    args: tuple[Any, ...]
+    best_effort: bool
+
+
+def run_after_commit(name: str, *args: Any, best_effort: bool = False) -> None:
+    """Queue a task once the caller's transaction commits, so the worker sees the rows it needs (never on rollback).
+    Asked twice in one transaction, it is queued once. `best_effort`: an unreachable queue is only logged (mail
+    delivery, which a periodic task also runs); otherwise it raises to the caller of commit."""
+    pending: list[_Pending] = db.session.info.setdefault(JOBS_PENDING, [])
+    wanted = _Pending(name, args, best_effort)
+    if wanted not in pending:
+        pending.append(wanted)
+
+
+def forget_after_commit(*names: str) -> None:
+    """Drop the named tasks this transaction asked for: a command about to run them in its own process."""
+    pending: list[_Pending] = db.session.info.get(JOBS_PENDING, [])
+    pending[:] = [item for item in pending if item.name not in names]
 
 
 _listening = False
 
 
-def _listen_for_outbox_commits() -> None:
-    """After a commit that queued email, ask a worker to deliver it now rather than at the next minute."""
+def _listen_for_commits() -> None:
     global _listening
     if _listening:
         return
     _listening = True
 
     @event.listens_for(Session, "after_commit")
-    def _kick_delivery(session: Session) -> None:
-        from portal.notifications.services import OUTBOX_PENDING
-
-        if session.info.pop(OUTBOX_PENDING, False):
-            enqueue_delivery()
-        for name, args in session.info.pop(JOBS_PENDING, []):
-            current_app.extensions[HUEY_EXTENSION + ".tasks"][name](*args)
+    def _queue_pending(session: Session) -> None:
+        for item in session.info.pop(JOBS_PENDING, []):
+            try:
+                current_app.extensions[HUEY_EXTENSION + ".tasks"][item.name](*item.args)
+            except Exception:
+                if not item.best_effort:
+                    raise
+                # The rows are committed; the work is only delayed until the periodic task.
+                current_app.logger.warning("could not enqueue %s", item.name, exc_info=True)
 
     @event.listens_for(Session, "after_rollback")
     def _forget_jobs(session: Session) -> None:
         session.info.pop(JOBS_PENDING, None)
-
-
-JOBS_PENDING = "portal_jobs_pending"
-
-
-def run_after_commit(task_name: str, *args: Any) -> None:
-    """Queue a task once the caller's transaction commits, so the worker sees the rows it needs (never on rollback)."""
-    from portal.extensions import db
-
-    db.session.info.setdefault(JOBS_PENDING, []).append((task_name, args))
-
-
-def enqueue_delivery() -> None:
-    """Best effort: if the queue is unreachable the periodic task and `flask send-mail` still deliver."""
-    try:
-        current_app.extensions[HUEY_EXTENSION + ".deliver"]()
-    except Exception:  # the outbox row is committed; delivery is only delayed
-        current_app.logger.warning("could not enqueue mail delivery", exc_info=True)
-
-
-def _or_mark_failed(step: Any, import_id: int) -> str:
-    """An import job that crashes says so on its page (and is recorded as a job failure) instead of hanging."""
-    from portal.rebates.imports import fail_sales_import
-
-    try:
-        return str(step(import_id))
-    except Exception:
-        fail_sales_import(import_id)
-        raise
-
-
-def huey_of(app: Flask) -> Huey:
-    return app.extensions[HUEY_EXTENSION]

@@ -31,6 +31,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from portal.dates import company_today
 from portal.extensions import db
 from portal.web import wants_fragment
 
@@ -169,7 +170,6 @@ def page_key() -> tuple[object, ...] | None:
     The language and time zone follow from the user's row (fixed by the token while the generation holds), the
     language chosen in the session, or the browser's Accept-Language, so those stand in for them.
     """
-    from portal.dealers.services import company_today
 
     token = session.get(SESSION_LOGIN_KEY)
     if not isinstance(token, str):

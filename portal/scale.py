@@ -11,11 +11,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from portal.dates import company_today
 from portal.extensions import db
 
 CHUNK = 20_000
@@ -108,7 +109,7 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
         report, "targets")  # fmt: skip
 
     def sales() -> Iterator[dict[str, Any]]:
-        today = date.today()
+        today = company_today()
         for number in range(scale.sales):
             period = periods[number % len(periods)]
             last = min(period.ends_on, today)

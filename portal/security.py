@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import time
-from typing import Any
 
 from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
-from sqlalchemy import Select, bindparam, select
 
 from portal import page_cache
 from portal.access import enforce_route_access
-from portal.extensions import db, htmx, login_manager
+from portal.extensions import htmx, login_manager
 from portal.page_cache import SESSION_LOGIN_KEY
 from portal.web import redirect_to, refuse_nul_bytes
 
@@ -38,7 +35,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to continue.")
     login_manager.login_message_category = "info"
-    login_manager.user_loader(load_user_by_session_token)
     login_manager.unauthorized_handler(_unauthorized)
 
     app.before_request(refuse_nul_bytes)
@@ -155,22 +151,6 @@ def hold_unfinished_account() -> Response | None:
             flash(reason, "warning")
             return redirect_to(url_for(page))
     return None
-
-
-def load_user_by_session_token(token: str) -> object | None:
-    """Sessions hold the user's rotating token: after logout, a password change or deactivation it matches nobody."""
-    user = db.session.execute(_user_by_session_token(), {"token": token}).scalar_one_or_none()
-    if user is None or not user.is_active:
-        return None
-    return user
-
-
-@functools.cache
-def _user_by_session_token() -> Select[Any]:
-    """Built once: every request of a logged-in user runs it."""
-    from portal.accounts.models import User
-
-    return select(User).where(User.session_token == bindparam("token"))
 
 
 def _unauthorized() -> Response:

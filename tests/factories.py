@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
+from portal.dates import company_today, quarter_of
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
-from portal.dealers.services import company_today, quarter_of
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import Notification

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.dates import quarter_of
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus
-from portal.dealers.services import quarter_of
 from portal.demo import DEMO_PASSWORD, seed_demo
 from portal.extensions import db
 from tests.conftest import log_in

@@ -7,8 +7,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.jobs import huey_of, make_huey
-from portal.notifications.models import JobFailure
+from portal.jobs import JobFailure, enqueue, huey_of, make_huey
 from tests.conftest import log_in
 from tests.factories import World
 
@@ -24,7 +23,7 @@ def test_the_delivery_task_runs_the_outbox(app: Flask, monkeypatch: pytest.Monke
     monkeypatch.setattr("portal.notifications.mail.deliver_outbox", lambda: calls.append(True) or {"sent": 0})
     huey = huey_of(app)
     huey.flush()
-    app.extensions["portal_huey.deliver"]()
+    enqueue(app, "deliver_outbox")
     _run_pending(app)
     assert calls == [True]
 
@@ -38,7 +37,7 @@ def test_a_failing_job_is_recorded_and_shown_to_admins(
     monkeypatch.setattr("portal.notifications.mail.deliver_outbox", broken)
     huey = huey_of(app)
     huey.flush()
-    app.extensions["portal_huey.deliver"]()
+    enqueue(app, "deliver_outbox")
     _run_pending(app)  # the first run fails and schedules a retry
     with app.app_context():
         failure = db.session.execute(select(JobFailure)).scalar_one()

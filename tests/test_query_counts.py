@@ -27,7 +27,8 @@ from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.models import Evidence
 from portal.extensions import db
-from portal.notifications.models import JobFailure, Notification, OutboxEmail, OutboxStatus
+from portal.jobs import JobFailure
+from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
 from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, SalesImport, SalesLine, Target
 from portal.rebates.services import recompute_statements
 from portal.training.models import CourseSession

@@ -148,6 +148,9 @@ class User(db.Model):
             return AccessRole.MEDIATOR
         return AccessRole.ADMIN
 
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "user", self.id, self.email
+
 
 class RecoveryCode(db.Model):
     """One-time codes for when the authenticator is lost; only a hash is kept, and a used code stays as a record."""

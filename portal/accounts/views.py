@@ -32,9 +32,10 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.proof import Proof, ProofRefused, record_refusal
+from portal.accounts.sessions import load_user_by_session_token
 from portal.core.homes import home_url
 from portal.extensions import db, limiter
-from portal.security import load_user_by_session_token, start_session_clock
+from portal.security import start_session_clock
 from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 

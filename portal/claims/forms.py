@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from portal.claims.rules import RejectionReason
 from portal.claims.services import Decision
 from portal.forms_common import enum_choices, optional_int
+from portal.money import MoneyField
 
 
 class ClaimForm(FlaskForm):
@@ -25,7 +26,7 @@ class ClaimForm(FlaskForm):
     vendor = StringField(_l("Vendor"), validators=[Optional(), Length(max=200)])
     vendor_tax_id = StringField(_l("Vendor tax id"), validators=[Optional(), Length(max=32)])
     invoice_number = StringField(_l("Invoice (fapiao) number"), validators=[Optional(), Length(max=64)])
-    amount = StringField(_l("Amount claimed"), validators=[DataRequired(), Length(max=30)])
+    amount = MoneyField(_l("Amount claimed"), validators=[DataRequired(), Length(max=30)])
     over_pre_approval_reason = TextAreaField(
         _l("Why it costs more than pre-approved (if it does)"), validators=[Optional(), Length(max=2000)]
     )
@@ -60,7 +61,7 @@ class DecisionForm(_Decision):
         ],
         validators=[DataRequired()],
     )
-    amount = StringField(_l("Amount to approve (for a lower amount)"), validators=[Optional(), Length(max=30)])
+    amount = MoneyField(_l("Amount to approve (for a lower amount)"), validators=[Optional(), Length(max=30)])
     reason = TextAreaField(_l("Reason or message the dealer sees"), validators=[Optional(), Length(max=2000)])
 
 
@@ -102,7 +103,7 @@ class FundRequestForm(FlaskForm):
     title = StringField(_l("What is planned"), validators=[DataRequired(), Length(max=200)])
     planned_start = DateField(_l("Starts"), validators=[DataRequired()])
     planned_end = DateField(_l("Ends"), validators=[DataRequired()])
-    estimated_cost = StringField(_l("Estimated cost"), validators=[DataRequired(), Length(max=30)])
+    estimated_cost = MoneyField(_l("Estimated cost"), validators=[DataRequired(), Length(max=30)])
 
 
 class RequestDecisionForm(FlaskForm):
@@ -115,4 +116,4 @@ class RequestDecisionForm(FlaskForm):
 
 
 class BudgetForm(FlaskForm):
-    amount = StringField(_l("Budget"), validators=[DataRequired(), Length(max=30)])
+    amount = MoneyField(_l("Budget"), validators=[DataRequired(), Length(max=30)])

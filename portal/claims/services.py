@@ -9,7 +9,6 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from babel.numbers import get_currency_precision
 from flask import abort, current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select, update
@@ -45,11 +44,14 @@ from portal.claims.rules import (
     submission_problems,
 )
 from portal.database import locked_for_update
+from portal.dates import company_today
+from portal.dealers.amounts import read_dealer_amounts
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
-from portal.dealers.services import company_today, dealer_owners, refuse_new_submission, visible_dealers
+from portal.dealers.services import dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
 from portal.extensions import db
+from portal.money import precision
 from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -129,8 +131,6 @@ BUDGET_COLUMNS = {
 
 def import_budgets(actor: User, period: Period, content: bytes) -> int:
     """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
-    from portal.rebates.services import read_dealer_amounts
-
     require_role(actor, AccessRole.ADMIN)
     if period.status is not PeriodStatus.OPEN:
         raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
@@ -423,7 +423,7 @@ def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
         )
     return FlagFacts(
         amount=claim.amount_requested,
-        minor_per_major=10 ** get_currency_precision(claim.dealer.currency),
+        minor_per_major=10 ** precision(claim.dealer.currency),
         second_approval_threshold=current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"],
         allocation=allocation,
         activity_end=claim.activity_end,

@@ -4,7 +4,7 @@ service, commit once, redirect or render."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
@@ -13,6 +13,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
+from portal.accounts.models import User
 from portal.claims import queries, services
 from portal.claims.forms import (
     BudgetForm,
@@ -29,17 +30,18 @@ from portal.claims.forms import (
 from portal.claims.models import ActivityType, Claim
 from portal.claims.rules import ClaimStatus, Flag, RejectionReason, claim_deadline
 from portal.csv_io import csv_response
+from portal.dates import company_today
 from portal.dealers import documents
 from portal.dealers import services as dealer_services
+from portal.dealers.amounts import FileRefused
 from portal.dealers.models import Dealer, Period
 from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
+from portal.forms_common import CsvUploadForm
+from portal.money import to_decimal
 from portal.page_cache import cached_page
-from portal.rebates.forms import CsvUploadForm
-from portal.rebates.queries import period_for_view
-from portal.rebates.services import FileRefused, parse_money
 from portal.service_errors import IllegalTransition
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number, redirect_to, render_page_or_fragment
@@ -64,19 +66,6 @@ def _activity_choices() -> list[SelectChoice]:
     kinds = db.session.execute(db.select(ActivityType).where(ActivityType.active).order_by(ActivityType.id)).scalars()
     needs = " · " + _("needs pre-approval")
     return [SelectChoice(kind.id, _activity_name(kind) + (needs if kind.needs_pre_approval else "")) for kind in kinds]
-
-
-def _amount(form_field: Any, currency: str) -> int | None:
-    """The typed amount in minor units, or None with the error put next to the field."""
-    try:
-        amount = parse_money(form_field.data or "", currency)
-    except ValueError:
-        form_field.errors = [*form_field.errors, _("Enter an amount such as 12,000.00.")]
-        return None
-    if amount < 0:
-        form_field.errors = [*form_field.errors, _("Enter an amount of zero or more.")]
-        return None
-    return amount
 
 
 @bp.app_template_filter("rejection_label")
@@ -125,6 +114,7 @@ def dealer_claims() -> object:
 
 
 def _claim_form_choices(form: ClaimForm, keep_request: int | None = None) -> None:
+    form.amount.currency = current_user.dealer.currency
     form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
     form.activity_type_id.choices = _activity_choices()
     form.fund_request_id.choices = [SelectChoice("", _("None"))] + [
@@ -134,7 +124,7 @@ def _claim_form_choices(form: ClaimForm, keep_request: int | None = None) -> Non
 
 
 def _claim_input(form: ClaimForm) -> services.ClaimInput | None:
-    amount = _amount(form.amount, current_user.dealer.currency)
+    amount = form.amount.minor
     if amount is None:
         return None
     return services.ClaimInput(
@@ -188,7 +178,7 @@ def edit_claim(claim_id: int) -> object:
     form.period.choices = [SelectChoice(claim.period.code, claim.period.code)]
     if request.method == "GET":
         form.period.data = claim.period.code
-        form.amount.data = str(_major(claim.amount_requested, claim.dealer.currency))
+        form.amount.data = str(to_decimal(claim.amount_requested, claim.dealer.currency))
     if form.validate_on_submit():
         data = _claim_input(form)
         if data is not None:
@@ -201,12 +191,6 @@ def edit_claim(claim_id: int) -> object:
                 return finished
     status = 422 if request.method == "POST" else 200
     return render_template("claims/claim_form.html", form=form, claim=claim), status
-
-
-def _precision(currency: str) -> int:
-    from babel.numbers import get_currency_precision
-
-    return get_currency_precision(currency)
 
 
 def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_error: str = "",
@@ -330,8 +314,9 @@ def pre_approvals() -> object:
     form = FundRequestForm()
     form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
     form.activity_type_id.choices = _activity_choices()
+    form.estimated_cost.currency = current_user.dealer.currency
     if form.validate_on_submit():
-        cost = _amount(form.estimated_cost, current_user.dealer.currency)
+        cost = form.estimated_cost.minor
         if cost is not None:
             period = dealer_services.get_period(form.period.data)
             finished = finish_action(
@@ -477,11 +462,15 @@ def decide_claim(claim_id: int) -> object:
     claim = services.get_reviewable_claim(current_user, claim_id)
     second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
     form: DecisionForm | SecondDecisionForm = SecondDecisionForm() if second_step else DecisionForm()
+    if isinstance(form, DecisionForm):
+        form.amount.currency = claim.dealer.currency
     if form.validate_on_submit():
         decision = services.Decision(form.decision.data)
         amount = None
         if decision is services.Decision.APPROVE_PART and isinstance(form, DecisionForm):
-            amount = _amount(form.amount, claim.dealer.currency)
+            amount = form.amount.minor
+            if amount is None:
+                form.amount.errors = [*form.amount.errors, _("Enter an amount such as 12,000.00.")]
         code = form.reason_code.data
         if amount is not None or decision is not services.Decision.APPROVE_PART:
             wanted = queries.queue_filter(request.args.to_dict())
@@ -530,7 +519,7 @@ def bulk_approve() -> object:
 @bp.route("/console/claims/report")
 @allow(*REVIEWERS)
 def report() -> object:
-    period = period_for_view(request.args.get("period") or None, dealer_services.company_today())
+    period = dealer_services.period_for_view(request.args.get("period") or None, company_today())
     if period is None:
         abort(404)
     median, decided = queries.median_turnaround_days(current_user, period)
@@ -564,7 +553,7 @@ def _render_budgets(period: Period, *, csv_form: CsvUploadForm | None = None, cs
 @bp.route("/admin/budgets")
 @allow(AccessRole.ADMIN)
 def budgets() -> object:
-    period = period_for_view(request.args.get("period") or None, dealer_services.company_today())
+    period = dealer_services.period_for_view(request.args.get("period") or None, company_today())
     if period is None:
         abort(404)
     return _render_budgets(period)
@@ -576,8 +565,9 @@ def set_budget(period_code: str, code: str) -> object:
     period = dealer_services.get_period(period_code)
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = BudgetForm()
+    form.amount.currency = dealer.currency
     if form.validate_on_submit():
-        amount = _amount(form.amount, dealer.currency)
+        amount = form.amount.minor
         if amount is not None:
             finished = finish_action(
                 form,
@@ -652,7 +642,7 @@ def payments_csv() -> object:
             claim.period.code,
             claim.title,
             claim.invoice_number,
-            _major(claim.amount_approved or 0, claim.dealer.currency),
+            to_decimal(claim.amount_approved or 0, claim.dealer.currency),
             claim.dealer.currency,
             claim.decided_at.date().isoformat() if claim.decided_at else "",
         )
@@ -660,10 +650,13 @@ def payments_csv() -> object:
     )
     header = ("claim_id", "dealer_code", "dealer", "payee_name", "payee_bank", "payee_account", "period", "title",
               "invoice_number", "amount", "currency", "approved_on")  # fmt: skip
-    return csv_response(header, rows, f"claims-to-pay-{date.today().isoformat()}.csv")
+    return csv_response(header, rows, f"claims-to-pay-{company_today().isoformat()}.csv")
 
 
-def _major(amount: int, currency: str) -> Any:
-    from decimal import Decimal
+# --- Sections of the dealers' pages -----------------------------------------------------------------------------------
 
-    return Decimal(amount).scaleb(-_precision(currency))
+
+def dealer_home_section(viewer: User, dealer: Dealer) -> dict[str, object]:
+    """The dealer's home: the promotion budget of the current period, used and left."""
+    current = dealer_services.current_period()
+    return {"promotion": services.budget_of(dealer, current) if current else None}

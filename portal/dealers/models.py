@@ -82,6 +82,9 @@ class Territory(db.Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(120))
 
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "territory", self.id, self.code
+
 
 class Dealer(db.Model):
     __tablename__ = "dealers"
@@ -109,6 +112,9 @@ class Dealer(db.Model):
 
         return can_log_in(self.status)
 
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "dealer", self.id, self.code
+
 
 class Period(db.Model):
     """A quarter, its dates read in the company's time zone (inclusive start and end)."""
@@ -120,6 +126,9 @@ class Period(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     status: Mapped[PeriodStatus] = mapped_column(str_enum(PeriodStatus), default=PeriodStatus.OPEN)
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "period", self.id, self.code
 
 
 class DealerEvent(db.Model):
@@ -160,3 +169,6 @@ class Trainee(db.Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "trainee", self.id, self.name

@@ -6,11 +6,11 @@ for a dealer outside the user's scope, exactly as for one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from flask import abort, current_app
+from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -19,6 +19,7 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, snapshot
 from portal.database import contains_pattern
+from portal.dates import company_today, quarter_of
 from portal.dealers.models import (
     Dealer,
     DealerEvent,
@@ -119,27 +120,27 @@ def dealer_people(dealer: Dealer) -> list[User]:
     )
 
 
-def company_today(now: datetime | None = None) -> date:
-    zone = ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
-    return (now.astimezone(zone) if now else datetime.now(zone)).date()
-
-
 def current_period(today: date | None = None) -> Period | None:
+    """The period containing the company's today (or the day given)."""
     day = today or company_today()
     return db.session.execute(select(Period).where(Period.starts_on <= day, Period.ends_on >= day)).scalar_one_or_none()
+
+
+def period_for_view(code: str | None, today: date | None = None) -> Period | None:
+    """What a page about one period shows: the period asked for, else the current one, else the latest open one."""
+    if code:
+        return db.session.execute(select(Period).where(Period.code == code)).scalar_one_or_none()
+    found = current_period(today)
+    if found is not None:
+        return found
+    return db.session.execute(
+        select(Period).where(Period.status == PeriodStatus.OPEN).order_by(Period.starts_on.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def dealer_counts_by_status() -> dict[str, int]:
     rows = db.session.execute(select(Dealer.status, func.count()).group_by(Dealer.status)).all()
     return {status.value: count for status, count in rows}
-
-
-def quarter_of(day: date) -> tuple[str, date, date]:
-    """The quarter containing `day`: its code (2026-Q4), first and last day."""
-    quarter = (day.month - 1) // 3
-    start = date(day.year, quarter * 3 + 1, 1)
-    end = date(day.year + 1, 1, 1) if quarter == 3 else date(day.year, quarter * 3 + 4, 1)
-    return f"{day.year}-Q{quarter + 1}", start, date.fromordinal(end.toordinal() - 1)
 
 
 # --- Administration of the directory -------------------------------------------------------------------------------
@@ -418,6 +419,17 @@ def create_quarter(actor: User, year: int, quarter: int) -> Period:
     return period
 
 
+PeriodCloseStep = Callable[[User, Period], None]
+_PERIOD_CLOSE_STEPS: list[PeriodCloseStep] = []
+
+
+def register_period_close_step(step: PeriodCloseStep) -> None:
+    """An area that owns money of a period finishes it when the period closes, in the same transaction (rebates
+    make the period's statements final). Areas stand on dealers, so they plug in here rather than being called."""
+    if step not in _PERIOD_CLOSE_STEPS:
+        _PERIOD_CLOSE_STEPS.append(step)
+
+
 def close_period(actor: User, period: Period) -> None:
     """Closing freezes a period; later changes to its money become prior-period adjustments (DESIGN.md)."""
     require_role(actor, AccessRole.ADMIN)
@@ -430,9 +442,8 @@ def close_period(actor: User, period: Period) -> None:
     if changed != 1:
         raise IllegalTransition(_("This period is already closed."))
     db.session.expire(period, ["status"])
-    from portal.rebates.services import finalise_period  # rebates stand on dealers, not the other way round
-
-    finalise_period(actor, period)
+    for step in _PERIOD_CLOSE_STEPS:
+        step(actor, period)
     audit_change("period.closed", actor=actor, subject=period, before={"status": "open"}, after={"status": "closed"})
     db.session.flush()
 

@@ -13,7 +13,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
-from portal.dealers import documents, people, services
+from portal.dates import company_today
+from portal.dealers import documents, people, sections, services
 from portal.dealers.forms import (
     DealerForm,
     DealerStatusForm,
@@ -59,24 +60,14 @@ def dealer_home() -> object:
     dealer = current_user.dealer
     if dealer is None:  # a dealer user always has a dealer; a broken row must not show someone else's data
         abort(404)
-    from portal.rebates import queries
-    from portal.rebates.services import statement_of
-
-    today = services.company_today()
-    period = queries.period_for_view(None, today)
-    board = queries.dashboard(dealer, period, statement_of(dealer, period), today) if period else None
-    current = services.current_period()
-    from portal.claims.services import budget_of
-
     return render_template(
         "dealers/dealer_home.html",
-        promotion=budget_of(dealer, current) if current else None,
         dealer=dealer,
         manager=dealer.manager,
         people=services.dealer_people(dealer),
-        period=current,
-        today=today,
-        board=board,
+        period=services.current_period(),
+        today=company_today(),
+        **sections.home_sections(current_user, dealer),
     )
 
 
@@ -259,10 +250,6 @@ def portfolio() -> object:
 
 
 def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200) -> object:
-    from portal.disputes import services as referee
-    from portal.disputes.models import Dispute, Violation
-    from portal.rebates.services import statements_of_dealer
-
     can_change_status = services.can_change_dealer_status(current_user)
     can_reassign = services.can_reassign_portfolios(current_user)
     managers = services.active_managers() if can_reassign else []
@@ -280,23 +267,7 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
             people=services.dealer_people(dealer),
             trainees=people.dealer_trainees(dealer),
             timeline=services.dealer_timeline(dealer),
-            statements=list(db.session.execute(statements_of_dealer(dealer).limit(8)).scalars()),
-            violations=list(
-                db.session.execute(
-                    referee.visible_violations(current_user)
-                    .where(Violation.dealer_id == dealer.id)
-                    .order_by(Violation.id.desc())
-                    .limit(10)
-                ).scalars()
-            ),
-            disputes=list(
-                db.session.execute(
-                    referee.visible_disputes(current_user)
-                    .where((Dispute.raised_by_dealer_id == dealer.id) | (Dispute.respondent_dealer_id == dealer.id))
-                    .order_by(Dispute.id.desc())
-                    .limit(10)
-                ).scalars()
-            ),
+            **sections.console_sections(current_user, dealer),
             documents=found_documents,
             uploaders=documents.uploaders(found_documents),
             removable=None,
@@ -487,7 +458,7 @@ def edit_territory(territory_id: int) -> object:
 def periods() -> object:
     form = PeriodForm()
     if request.method == "GET":
-        form.year.data = services.company_today().year
+        form.year.data = company_today().year
     if form.validate_on_submit() and form.quarter.data in (1, 2, 3, 4):
         finished = finish_action(
             form,

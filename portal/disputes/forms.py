@@ -9,13 +9,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from portal.disputes.rules import DisputeCategory, ViolationKind
 from portal.forms_common import enum_choices, optional_int
+from portal.money import MoneyField
 
 
 class ViolationForm(FlaskForm):
     kind = SelectField(_l("What happened"), choices=enum_choices(ViolationKind), validators=[DataRequired()])
     period = SelectField(_l("Period"), choices=[], validators=[DataRequired()])
     description = TextAreaField(_l("Description the dealer reads"), validators=[DataRequired(), Length(max=4000)])
-    penalty = StringField(_l("Penalty (0 for a warning)"), validators=[InputRequired(), Length(max=30)])
+    penalty = MoneyField(_l("Penalty (0 for a warning)"), validators=[InputRequired(), Length(max=30)])
 
 
 class AppealForm(FlaskForm):
@@ -55,8 +56,11 @@ class ResolveForm(FlaskForm):
     outcome = SelectField(_l("Outcome"), choices=[], validators=[DataRequired()])
     party = SelectField(_l("The party it applies to (warning, penalty, adjustment)"), choices=[],
                         coerce=optional_int)  # fmt: skip
-    amount = StringField(_l("Amount (penalty, or adjustment: negative takes back)"),
-                         validators=[Optional(), Length(max=30)])  # fmt: skip
+    amount = MoneyField(
+        _l("Amount (penalty, or adjustment: negative takes back)"),
+        validators=[Optional(), Length(max=30)],
+        allow_negative=True,
+    )
     summary = TextAreaField(_l("Summary both parties read"), validators=[DataRequired(), Length(max=4000)])
 
 

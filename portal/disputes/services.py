@@ -18,8 +18,9 @@ from sqlalchemy import Select, or_, select
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User, UserRole
 from portal.audit.services import audit_change
+from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
-from portal.dealers.services import company_today, current_period, dealer_owners, visible_dealers
+from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import (
     ACTIVE,
@@ -37,6 +38,7 @@ from portal.disputes.rules import (
     outcomes_for,
 )
 from portal.extensions import db
+from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -46,7 +48,6 @@ from portal.workflow import move_checked, move_if_still
 SECOND_PERSON = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 RECORDERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 MEDIATORS = (AccessRole.MEDIATOR, AccessRole.ADMIN)
-MAX_PENALTY = 10**13
 
 
 def _active_users(**where: object) -> list[User]:
@@ -95,7 +96,7 @@ def record_violation(actor: User, dealer: Dealer, period: Period, kind: Violatio
     description = description.strip()
     if not description:
         raise InvalidInput("description", _("Describe what happened; the dealer reads it."))
-    if penalty < 0 or penalty >= MAX_PENALTY:
+    if penalty < 0 or penalty >= MAX_MONEY:
         raise InvalidInput("penalty", _("Enter a penalty of zero or more."))
     violation = Violation(dealer_id=dealer.id, period_id=period.id, kind=kind, description=description,
                           penalty=penalty, status=ViolationStatus.PROPOSED, recorded_by_id=actor.id)  # fmt: skip
@@ -566,10 +567,10 @@ def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
         if resolution.party_dealer_id not in dispute.party_ids():
             raise InvalidInput("party", _("Choose the party the outcome applies to."))
         party = db.session.get(Dealer, resolution.party_dealer_id)
-    if resolution.outcome is Outcome.PENALTY and not 0 < resolution.amount < MAX_PENALTY:
+    if resolution.outcome is Outcome.PENALTY and not 0 < resolution.amount < MAX_MONEY:
         raise InvalidInput("amount", _("Enter the penalty, above zero."))
     if resolution.outcome is Outcome.REBATE_ADJUSTMENT and (
-        resolution.amount == 0 or abs(resolution.amount) >= MAX_PENALTY
+        resolution.amount == 0 or abs(resolution.amount) >= MAX_MONEY
     ):
         raise InvalidInput("amount", _("Enter the adjustment: positive pays the dealer, negative takes back."))
     current = dispute.status

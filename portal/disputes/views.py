@@ -13,6 +13,8 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
+from portal.accounts.models import User
+from portal.dates import company_today
 from portal.dealers import services as dealer_services
 from portal.dealers.documents import uploaders
 from portal.dealers.models import Dealer, Period
@@ -35,25 +37,12 @@ from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
 from portal.page_cache import cached_page
-from portal.rebates.services import parse_money
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number
 
 bp = Blueprint("disputes", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
 READERS = (DEALER_USERS, CHANNEL_MANAGERS, AccessRole.MEDIATOR, AccessRole.ADMIN)
-
-
-def _money(form_field: Any, currency: str, *, signed: bool = False) -> int | None:
-    try:
-        amount = parse_money(form_field.data or "", currency)
-    except ValueError:
-        form_field.errors = [*form_field.errors, _("Enter an amount such as 12,000.00.")]
-        return None
-    if amount < 0 and not signed:
-        form_field.errors = [*form_field.errors, _("Enter an amount of zero or more.")]
-        return None
-    return amount
 
 
 def _files(owner_type: str, owner_id: int) -> dict[str, Any]:
@@ -93,7 +82,7 @@ def _render_dealer_violation(violation: Violation, form: AppealForm | None = Non
         "disputes/dealer_violation.html",
         violation=violation,
         form=form or AppealForm(formdata=None),
-        may_appeal=can_appeal(violation.status, violation.appeal_until, dealer_services.company_today()),
+        may_appeal=can_appeal(violation.status, violation.appeal_until, company_today()),
         appeal=db.session.execute(select(Dispute).where(Dispute.violation_id == violation.id)).scalar_one_or_none(),
         **_files(services.VIOLATION_FILES, violation.id),
     ), status
@@ -157,8 +146,9 @@ def record_violation(code: str) -> object:
     if request.method == "GET" and not form.period.data:
         current = dealer_services.current_period()
         form.period.data = current.code if current else None
+    form.penalty.currency = dealer.currency
     if form.validate_on_submit():
-        penalty = _money(form.penalty, dealer.currency)
+        penalty = form.penalty.minor
         period = db.session.execute(select(Period).where(Period.code == form.period.data)).scalar_one_or_none()
         if penalty is not None and period is not None:
             finished = finish_action(
@@ -468,13 +458,13 @@ def resolve(dispute_id: int) -> object:
     form.outcome.choices = [SelectChoice(outcome.value, label(outcome)) for outcome in Outcome]
     form.party.choices = [SelectChoice("", "")] + [SelectChoice(dealer_id, str(dealer_id))
                                                    for dealer_id in sorted(dispute.party_ids())]  # fmt: skip
+    party = db.session.get(Dealer, form.party.data) if form.party.data else None
+    form.amount.currency = party.currency if party else "CNY"
     amount = 0
     if form.is_submitted() and (form.amount.data or "").strip():
-        party = db.session.get(Dealer, form.party.data) if form.party.data else None
-        parsed = _money(form.amount, party.currency if party else "CNY", signed=True)
-        if parsed is None:
+        if not form.amount.validate(form):
             return _render_dispute(dispute, status=422, resolve_form=form)
-        amount = parsed
+        amount = form.amount.minor or 0
 
     def settle(found: Dispute) -> Dispute:
         resolution = services.Resolution(Outcome(form.outcome.data), form.summary.data or "", form.party.data, amount)
@@ -522,3 +512,22 @@ def mediation_home() -> object:
         counts=services.queue_counts(current_user),
         now=datetime.now(UTC),
     )
+
+
+# --- Sections of the dealers' pages -----------------------------------------------------------------------------------
+
+
+def dealer_console_section(viewer: User, dealer: Dealer) -> dict[str, object]:
+    """A dealer's page in the console: its last ten violations and disputes the viewer may see."""
+    violations = (
+        services.visible_violations(viewer).where(Violation.dealer_id == dealer.id).order_by(Violation.id.desc())
+    )
+    disputes = (
+        services.visible_disputes(viewer)
+        .where((Dispute.raised_by_dealer_id == dealer.id) | (Dispute.respondent_dealer_id == dealer.id))
+        .order_by(Dispute.id.desc())
+    )
+    return {
+        "violations": list(db.session.execute(violations.limit(10)).scalars()),
+        "disputes": list(db.session.execute(disputes.limit(10)).scalars()),
+    }

@@ -11,13 +11,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from flask import abort, current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from portal.accounts.models import User
 from portal.audit.services import record_event
 from portal.evidence import previews
 from portal.evidence.models import Evidence
@@ -25,6 +24,9 @@ from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, inspect_upload
 from portal.extensions import db
 from portal.types import utcnow
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
 
 
 @dataclass(frozen=True)

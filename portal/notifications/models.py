@@ -70,16 +70,3 @@ class OutboxEmail(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class JobFailure(db.Model):
-    """A background job that raised; admins see these on the failed-jobs page."""
-
-    __tablename__ = "job_failures"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_name: Mapped[str] = mapped_column(String(120))
-    task_id: Mapped[str] = mapped_column(String(64))
-    error: Mapped[str] = mapped_column(Text)
-    retries_left: Mapped[int] = mapped_column(default=0)
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

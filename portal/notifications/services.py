@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from email.utils import make_msgid
+from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import Select, func, select, update
 
-from portal.accounts.models import User
+from portal.access import AccessRole, require_role
+from portal.audit.services import audit_change, record_event
 from portal.extensions import db
+from portal.jobs import JobFailure, run_after_commit
 from portal.notifications.kinds import KINDS, optional_kinds, render_text
-from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.notifications.models import Notification, NotificationPreference, OutboxEmail, OutboxStatus
 from portal.types import utcnow
 
-OUTBOX_PENDING = "portal_outbox_pending"
+if TYPE_CHECKING:
+    from portal.accounts.models import User
 
 
 def notify(users: Iterable[User], kind: str, params: dict[str, object], link: str) -> int:
@@ -76,7 +80,7 @@ def queue_email(user: User | None, *, subject: str, text_body: str, html_body: s
         message_id=make_msgid(domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
     )
     db.session.add(email)
-    db.session.info[OUTBOX_PENDING] = True
+    run_after_commit("deliver_outbox", best_effort=True)  # delivered now rather than at the next minute
     return email
 
 
@@ -129,7 +133,6 @@ def email_preferences(user: User) -> dict[str, bool]:
 
 
 def set_email_preferences(user: User, wanted: dict[str, bool]) -> None:
-    from portal.audit.services import audit_change
 
     before = email_preferences(user)
     existing = {
@@ -154,14 +157,12 @@ def set_email_preferences(user: User, wanted: dict[str, bool]) -> None:
 
 
 def outbox_counts() -> dict[str, int]:
-    from portal.notifications.models import OutboxStatus
 
     rows = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
     return {status.value: rows.get(status, 0) for status in OutboxStatus}
 
 
 def failed_emails(limit: int = 20) -> list[OutboxEmail]:
-    from portal.notifications.models import OutboxStatus
 
     return list(
         db.session.execute(
@@ -173,17 +174,12 @@ def failed_emails(limit: int = 20) -> list[OutboxEmail]:
     )
 
 
-def job_failures() -> Select[tuple[object]]:
-    from portal.notifications.models import JobFailure
-
+def job_failures() -> Select[tuple[JobFailure]]:
     return select(JobFailure).order_by(JobFailure.failed_at.desc(), JobFailure.id.desc())
 
 
 def retry_failed_emails(actor: User) -> int:
     """Give up-on messages another round of attempts (after fixing the SMTP settings, say)."""
-    from portal.access import AccessRole, require_role
-    from portal.audit.services import record_event
-    from portal.notifications.models import OutboxStatus
 
     require_role(actor, AccessRole.ADMIN)
     count = db.session.execute(
@@ -193,5 +189,5 @@ def retry_failed_emails(actor: User) -> int:
         .execution_options(synchronize_session=False)
     ).rowcount
     record_event("mail.retry_failed", actor_id=actor.id, details={"emails": count})
-    db.session.info[OUTBOX_PENDING] = True
+    run_after_commit("deliver_outbox", best_effort=True)  # delivered now rather than at the next minute
     return count

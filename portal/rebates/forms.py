@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import FieldList, FormField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.dealers.models import DealerTier
 from portal.forms_common import enum_choices
+from portal.money import MoneyField
 from portal.rebates.models import Method
 from portal.rebates.services import MAX_TIERS
 
 
 class TargetForm(FlaskForm):
-    amount = StringField(_l("Target"), validators=[DataRequired(), Length(max=30)])
-
-
-class CsvUploadForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    amount = MoneyField(
+        _l("Target"), validators=[DataRequired(), Length(max=30)], message=_l("Enter an amount such as 1,200,000.")
+    )
 
 
 class TierRow(FlaskForm):
@@ -48,6 +46,11 @@ class PayForm(FlaskForm):
 
 
 class AdjustmentForm(FlaskForm):
-    amount = StringField(_l("Amount (negative to deduct)"), validators=[DataRequired(), Length(max=30)])
+    amount = MoneyField(
+        _l("Amount (negative to deduct)"),
+        validators=[DataRequired(), Length(max=30)],
+        allow_negative=True,
+        message=_l("Enter an amount such as -500 or 1,250.00."),
+    )
     note = TextAreaField(_l("Reason the dealer sees"), validators=[DataRequired(), Length(max=1000)])
     corrects = SelectField(_l("Corrects period"), choices=[])

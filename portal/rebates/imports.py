@@ -25,13 +25,15 @@ from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import UnreadableFile, decode_csv
 from portal.database import begin_write, use_large_sqlite_cache
+from portal.dates import company_today
 from portal.dealers.models import Period, PeriodStatus
-from portal.dealers.services import company_today, current_period, visible_dealers
+from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
-from portal.jobs import JOBS_PENDING, run_after_commit
+from portal.jobs import forget_after_commit, run_after_commit
+from portal.money import parse_money
 from portal.notifications.services import notify
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine
-from portal.rebates.services import late_sales_adjustments, parse_money, recompute_statements
+from portal.rebates.services import late_sales_adjustments, recompute_statements
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 from portal.workflow import move_if_still
@@ -583,13 +585,13 @@ def get_visible_import(user: User, import_id: int) -> SalesImport:
 def import_file(actor: User, filename: str, content: bytes) -> SalesImport:
     """`flask import-sales`: the same checks and import, run in this process instead of by a worker."""
     batch = start_sales_import(actor, filename, content)
-    db.session.info.pop(JOBS_PENDING, None)  # run here, not by a worker
+    forget_after_commit("check_sales_import")  # run here, not by a worker
     db.session.commit()
     check_sales_import(batch.id)
     db.session.refresh(batch)
     if batch.status is ImportStatus.READY:
         confirm_sales_import(actor, batch)
-        db.session.info.pop(JOBS_PENDING, None)
+        forget_after_commit("run_sales_import")
         db.session.commit()
         run_sales_import(batch.id)
         db.session.refresh(batch)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Select, and_, func, select
 
 from portal.accounts.models import User
-from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
+from portal.dealers.models import Dealer, Period, Territory
 from portal.dealers.services import matching_code_or_name, visible_dealers
 from portal.extensions import db
 from portal.rebates import rules
@@ -39,20 +39,6 @@ class Dashboard:
     misses_target: bool
     months: list[Month]
     scale_max: Decimal  # the attainment % at the right end of the bar
-
-
-def period_for_view(code: str | None, today: date) -> Period | None:
-    """The period asked for, else the one containing today, else the latest open one."""
-    if code:
-        return db.session.execute(select(Period).where(Period.code == code)).scalar_one_or_none()
-    found = db.session.execute(
-        select(Period).where(Period.starts_on <= today, Period.ends_on >= today)
-    ).scalar_one_or_none()
-    if found is not None:
-        return found
-    return db.session.execute(
-        select(Period).where(Period.status == PeriodStatus.OPEN).order_by(Period.starts_on.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 def effective_today(period: Period, today: date) -> date:

@@ -8,15 +8,10 @@ dealer's statement of the open period, naming the period it corrects.
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_precision
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select, update
@@ -24,10 +19,11 @@ from sqlalchemy import Select, func, select, update
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
-from portal.csv_io import UnreadableFile, decode_csv
+from portal.dealers.amounts import read_dealer_amounts
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.extensions import db
+from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.services import notify
 from portal.rebates import rules
@@ -44,7 +40,6 @@ from portal.rebates.models import (
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label, utcnow
 
-MAX_MONEY = 10**15  # minor units; far above any real amount, far below BigInteger's limit
 MAX_TIERS = 6
 
 STATEMENT_TRANSITIONS: dict[StatementStatus, frozenset[StatementStatus]] = {
@@ -62,37 +57,7 @@ def can_mark_paid(statement: RebateStatement) -> bool:
     return can_move_statement(statement.status, StatementStatus.PAID) and statement.net_payable > 0
 
 
-# --- Money in -------------------------------------------------------------------------------------------------------
-
-
-MONEY_TEXT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
-
-
-@functools.cache
-def _precision(currency: str) -> int:
-    """Babel looks the currency up afresh each time; a sales file asks a million times."""
-    return int(get_currency_precision(currency))
-
-
-def parse_money(text: str, currency: str) -> int:
-    """'12,345.67' in CNY -> 1234567 minor units. Thousands commas allowed; more decimals than the currency has are
-    refused rather than rounded, because a sales amount that does not fit the currency is a mistake in the file."""
-    cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
-    if not MONEY_TEXT.fullmatch(cleaned):
-        raise ValueError("not a number")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation as error:
-        raise ValueError("not a number") from error
-    if not amount.is_finite():
-        raise ValueError("not a number")
-    scaled = amount.scaleb(_precision(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError("too many decimals")
-    minor = int(scaled)
-    if abs(minor) >= MAX_MONEY:
-        raise ValueError("too large")
-    return minor
+# --- Percentages in ----------------------------------------------------------------------------------------------
 
 
 def parse_percent(text: str) -> int:
@@ -251,22 +216,6 @@ def _write_target(actor: User, dealer: Dealer, period: Period, amount: int) -> T
     return target
 
 
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    column: str
-    message: str
-
-
-class FileRefused(Exception):
-    """A file with errors: nothing of it was saved. The errors carry line numbers."""
-
-    def __init__(self, errors: list[LineError], total: int = 0) -> None:
-        super().__init__(f"{len(errors)} errors")
-        self.errors = errors
-        self.total = total
-
-
 TARGET_COLUMNS = {
     "dealer_code": "dealer_code",
     "dealer": "dealer_code",
@@ -275,64 +224,6 @@ TARGET_COLUMNS = {
     "amount": "target",
     "目标": "target",
 }
-
-
-def read_dealer_amounts(
-    actor: User,
-    content: bytes,
-    columns: dict[str, str],
-    amount_column: str,
-    *,
-    zero_allowed: bool = False,
-    check: Callable[[Dealer, int], str | None] | None = None,
-) -> dict[str, tuple[Dealer, int, int]]:
-    """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
-    or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
-    dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
-    try:
-        text, _encoding = decode_csv(content)
-    except UnreadableFile:
-        raise FileRefused([LineError(1, "", _("This is not a CSV file in UTF-8 or GB18030."))]) from None
-    reader = csv.reader(io.StringIO(text))
-    header = [columns.get(cell.strip().lower(), "") for cell in next(reader, [])]
-    if "dealer_code" not in header or amount_column not in header:
-        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and %(column)s.",
-                                              column=amount_column))])  # fmt: skip
-    dealers = {
-        dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
-    }  # a portfolio, or every dealer for admins and senior managers
-    errors: list[LineError] = []
-    wanted: dict[str, tuple[Dealer, int, int]] = {}
-    seen_line: dict[str, int] = {}
-    for line_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = dict(zip(header, row, strict=False))
-        code = cells.get("dealer_code", "").strip().upper()
-        dealer = dealers.get(code)
-        if dealer is None:
-            errors.append(LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio.")))
-            continue
-        if code in seen_line:
-            errors.append(LineError(line_number, "dealer_code", _("Repeats line %(line)s.", line=seen_line[code])))
-            continue
-        seen_line[code] = line_number
-        try:
-            amount = parse_money(cells.get(amount_column, ""), dealer.currency)
-        except ValueError:
-            amount = -1
-        if amount < 0 or (amount == 0 and not zero_allowed):
-            message = _("Enter an amount of zero or more.") if zero_allowed else _("Enter an amount above zero.")
-            errors.append(LineError(line_number, amount_column, message))
-            continue
-        refusal = check(dealer, amount) if check else None
-        if refusal:
-            errors.append(LineError(line_number, amount_column, refusal))
-            continue
-        wanted[code] = (dealer, amount, line_number)
-    if errors or not wanted:
-        raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
-    return wanted
 
 
 def import_targets(actor: User, period: Period, content: bytes) -> int:

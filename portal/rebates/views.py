@@ -12,14 +12,18 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
+from portal.accounts.models import User
 from portal.csv_io import csv_response
+from portal.dates import company_today
 from portal.dealers import services as dealer_services
+from portal.dealers.amounts import FileRefused
 from portal.dealers.models import Dealer, DealerTier, Period
 from portal.extensions import db
-from portal.forms_common import optional_int
+from portal.forms_common import CsvUploadForm, optional_int
+from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
 from portal.rebates import imports, queries, services
-from portal.rebates.forms import AdjustmentForm, CsvUploadForm, PayForm, ProgramForm, TargetForm
+from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
 from portal.service_errors import IllegalTransition
 from portal.types import label
@@ -51,7 +55,7 @@ def _own_dealer() -> Dealer:
 
 
 def _period_or_404(code: str | None) -> Period:
-    period = queries.period_for_view(code, dealer_services.company_today())
+    period = dealer_services.period_for_view(code, company_today())
     if period is None:
         abort(404)
     return period
@@ -66,7 +70,7 @@ def _what_if_amount(dealer: Dealer) -> tuple[int, str]:
     if not typed.strip():
         return 0, ""
     try:
-        extra = services.parse_money(typed, dealer.currency)
+        extra = parse_money(typed, dealer.currency)
     except ValueError:
         return 0, _("Enter an amount such as 50000 or 50,000.00.")
     if extra < 0:
@@ -115,10 +119,9 @@ def _statement_csv(dealer: Dealer, period: Period) -> object:
     statement = services.statement_of(dealer, period)
     if statement is None:
         abort(404)
-    from portal.formatting import minor_to_decimal
 
     def money(amount: Any) -> object:
-        return minor_to_decimal(amount, statement.currency)
+        return to_decimal(amount, statement.currency)
 
     outcome = services.outcome_of(statement)
     rows: list[list[object]] = [
@@ -207,26 +210,23 @@ def _adjustment_form(dealer: Dealer, form: AdjustmentForm | None = None) -> Adju
 def add_adjustment(code: str) -> object:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = _adjustment_form(dealer, AdjustmentForm())
+    form.amount.currency = dealer.currency
     booked = dealer_services.current_period()
-    if form.validate_on_submit():
-        try:
-            amount = services.parse_money(form.amount.data or "", dealer.currency)
-        except ValueError:
-            form.amount.errors = [_("Enter an amount such as -500 or 1,250.00.")]
-        else:
-            corrects = None
-            if form.corrects.data:
-                corrects = dealer_services.get_period(form.corrects.data)
-            finished = finish_action(
-                form,
-                lambda: services.add_manual_adjustment(current_user, dealer, amount, form.note.data or "", corrects),
-                lambda adjustment: (
-                    _("The adjustment was booked on the statement of %(code)s.", code=booked.code if booked else ""),
-                    url_for("rebates.console_statement", code=dealer.code, period_code=booked.code if booked else ""),
-                ),
-            )
-            if finished:
-                return finished
+    if form.validate_on_submit() and form.amount.minor is not None:
+        amount = form.amount.minor
+        corrects = None
+        if form.corrects.data:
+            corrects = dealer_services.get_period(form.corrects.data)
+        finished = finish_action(
+            form,
+            lambda: services.add_manual_adjustment(current_user, dealer, amount, form.note.data or "", corrects),
+            lambda adjustment: (
+                _("The adjustment was booked on the statement of %(code)s.", code=booked.code if booked else ""),
+                url_for("rebates.console_statement", code=dealer.code, period_code=booked.code if booked else ""),
+            ),
+        )
+        if finished:
+            return finished
     if booked is None:
         abort(409, description=_("No period is open today to book the adjustment in."))
     statement = services.statement_of(dealer, booked)
@@ -254,7 +254,7 @@ def _performance_filter() -> queries.PerformanceFilter:
 @bp.route("/console/performance")
 @allow(*CONSOLE)
 def performance() -> object:
-    today = dealer_services.company_today()
+    today = company_today()
     period = _period_or_404(request.args.get("period") or None)
     wanted = _performance_filter()
     rows = RowPage(
@@ -315,22 +315,19 @@ def set_target(period_code: str, code: str) -> object:
     period = dealer_services.get_period(period_code)
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = TargetForm()
-    if form.validate_on_submit():
-        try:
-            amount = services.parse_money(form.amount.data or "", dealer.currency)
-        except ValueError:
-            form.amount.errors = [_("Enter an amount such as 1,200,000.")]
-        else:
-            finished = finish_action(
-                form,
-                lambda: services.set_target(current_user, dealer, period, amount),
-                lambda _target: (
-                    _("The target of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
-                    url_for("rebates.targets", period=period.code, page=request.args.get("page", type=int)),
-                ),
-            )
-            if finished:
-                return finished
+    form.amount.currency = dealer.currency
+    if form.validate_on_submit() and form.amount.minor is not None:
+        amount = form.amount.minor
+        finished = finish_action(
+            form,
+            lambda: services.set_target(current_user, dealer, period, amount),
+            lambda _target: (
+                _("The target of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
+                url_for("rebates.targets", period=period.code, page=request.args.get("page", type=int)),
+            ),
+        )
+        if finished:
+            return finished
     return _render_targets(
         period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
     )
@@ -345,7 +342,7 @@ def import_targets(period_code: str) -> object:
         content = form.file.data.read()
         try:
             count = services.import_targets(current_user, period, content)
-        except services.FileRefused as refused:
+        except FileRefused as refused:
             db.session.rollback()
             return _render_targets(period, csv_form=form, csv_errors=refused.errors, status=422)
         except IllegalTransition as error:
@@ -558,3 +555,19 @@ def pay_statements() -> object:
         lambda: services.mark_paid(current_user, ids, form.reference.data or ""),
         lambda paid: (_("%(count)s statements marked paid.", count=paid), back),
     )
+
+
+# --- Sections of the dealers' pages -----------------------------------------------------------------------------------
+
+
+def dealer_home_section(viewer: User, dealer: Dealer) -> dict[str, object]:
+    """The dealer's home: where this period's rebate stands and what the next tier needs."""
+    today = company_today()
+    period = dealer_services.period_for_view(None, today)
+    board = queries.dashboard(dealer, period, services.statement_of(dealer, period), today) if period else None
+    return {"board": board}
+
+
+def dealer_console_section(viewer: User, dealer: Dealer) -> dict[str, object]:
+    """A dealer's page in the console: the last eight statements."""
+    return {"statements": list(db.session.execute(services.statements_of_dealer(dealer).limit(8)).scalars())}

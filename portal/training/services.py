@@ -21,9 +21,10 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.database import contains_pattern, locked_for_update
+from portal.dates import company_today
 from portal.dealers.models import Dealer, Trainee
 from portal.dealers.rules import NewSubmission
-from portal.dealers.services import company_today, refuse_new_submission, visible_dealers
+from portal.dealers.services import refuse_new_submission, visible_dealers
 from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.services import notify

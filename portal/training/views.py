@@ -13,7 +13,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow, public
-from portal.dealers.services import company_today
+from portal.dates import company_today
 from portal.extensions import db, limiter
 from portal.page_cache import cached_page
 from portal.training import services

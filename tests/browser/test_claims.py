@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from portal.claims.models import Claim
 from portal.claims.rules import ClaimStatus
-from portal.dealers.services import company_today, current_period
+from portal.dates import company_today
+from portal.dealers.services import current_period
 from portal.extensions import db
 from tests.browser.conftest import assert_page_is_sound, watch_csp
 from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for

@@ -1,0 +1,19 @@
+"""How the claims area plugs into the portal: its pages, the claims' evidence files, menu entries and notices."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.claims import notices, services  # noqa: F401 - the kinds register themselves
+from portal.claims.views import bp, dealer_home_section
+from portal.core.navigation import register_navigation
+from portal.dealers.sections import register_home_section
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    services.register_evidence_owner()
+    register_home_section(dealer_home_section)
+    register_navigation("claims.dealer_claims", _l("Claims"), 30)
+    register_navigation("claims.queue", _l("Claims"), 90)

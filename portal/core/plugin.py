@@ -1,0 +1,14 @@
+"""How the core area plugs into the portal: the administration home and the health check."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.core.navigation import register_navigation
+from portal.core.views import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    register_navigation("core.admin_home", _l("Administration"), 170)

@@ -1,0 +1,98 @@
+"""One amount per dealer and period, set from a CSV: promotion budgets (claims) and sales targets (rebates).
+
+The file is read whole and checked before anything is saved, so a file with one bad line saves nothing and the
+page lists every error with its line number. Headers may be English or Chinese, as people export them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask_babel import gettext as _
+
+from portal.csv_io import UnreadableFile, decode_csv
+from portal.dealers.models import Dealer
+from portal.dealers.services import visible_dealers
+from portal.extensions import db
+from portal.money import parse_money
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    column: str
+    message: str
+
+
+class FileRefused(Exception):
+    """A file with errors: nothing of it was saved. The errors carry line numbers."""
+
+    def __init__(self, errors: list[LineError], total: int = 0) -> None:
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+        self.total = total
+
+
+def read_dealer_amounts(
+    actor: User,
+    content: bytes,
+    columns: dict[str, str],
+    amount_column: str,
+    *,
+    zero_allowed: bool = False,
+    check: Callable[[Dealer, int], str | None] | None = None,
+) -> dict[str, tuple[Dealer, int, int]]:
+    """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
+    or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
+    dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
+    try:
+        text, _encoding = decode_csv(content)
+    except UnreadableFile:
+        raise FileRefused([LineError(1, "", _("This is not a CSV file in UTF-8 or GB18030."))]) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [columns.get(cell.strip().lower(), "") for cell in next(reader, [])]
+    if "dealer_code" not in header or amount_column not in header:
+        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and %(column)s.",
+                                              column=amount_column))])  # fmt: skip
+    dealers = {
+        dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
+    }  # a portfolio, or every dealer for admins and senior managers
+    errors: list[LineError] = []
+    wanted: dict[str, tuple[Dealer, int, int]] = {}
+    seen_line: dict[str, int] = {}
+    for line_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = dict(zip(header, row, strict=False))
+        code = cells.get("dealer_code", "").strip().upper()
+        dealer = dealers.get(code)
+        if dealer is None:
+            errors.append(LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio.")))
+            continue
+        if code in seen_line:
+            errors.append(LineError(line_number, "dealer_code", _("Repeats line %(line)s.", line=seen_line[code])))
+            continue
+        seen_line[code] = line_number
+        try:
+            amount = parse_money(cells.get(amount_column, ""), dealer.currency)
+        except ValueError:
+            amount = -1
+        if amount < 0 or (amount == 0 and not zero_allowed):
+            message = _("Enter an amount of zero or more.") if zero_allowed else _("Enter an amount above zero.")
+            errors.append(LineError(line_number, amount_column, message))
+            continue
+        refusal = check(dealer, amount) if check else None
+        if refusal:
+            errors.append(LineError(line_number, amount_column, refusal))
+            continue
+        wanted[code] = (dealer, amount, line_number)
+    if errors or not wanted:
+        raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
+    return wanted

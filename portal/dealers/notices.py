@@ -1,0 +1,28 @@
+"""What people hear about a dealer's status, portfolio and people: the notification kinds this area sends."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.notifications.kinds import Kind, register_kinds
+
+register_kinds(
+    Kind(
+        "dealer_status_changed",
+        _l("Your dealer's status changes"),
+        _l("The status of %(dealer)s changed from %(old)s to %(new)s: %(reason)s"),
+        True,
+    ),
+    Kind(
+        "portfolio_changed",
+        _l("A dealer joins your portfolio"),
+        _l("%(dealer)s is now in your portfolio."),
+        True,
+    ),
+    Kind(
+        "colleague_added",
+        _l("A colleague is added to your dealer"),
+        _l("%(name)s now has a login for %(dealer)s."),
+        False,
+    ),
+)

@@ -1,0 +1,20 @@
+"""How the dealers area plugs into the portal: its pages, the dealer documents' files, menu entries and notices."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.core.navigation import register_navigation
+from portal.dealers import documents, notices  # noqa: F401 - the kinds register themselves
+from portal.dealers.views import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    documents.register()
+    register_navigation("dealers.dealer_home", _l("Overview"), 10)
+    register_navigation("dealers.dealer_people_page", _l("People"), 60)
+    register_navigation("dealers.documents_page", _l("Documents"), 70)
+    register_navigation("dealers.portfolio", _l("Dealers"), 80)
+    register_navigation("dealers.portfolios", _l("Portfolios"), 150)

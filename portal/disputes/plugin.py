@@ -1,0 +1,22 @@
+"""How the disputes area plugs into the portal: its pages, the files of violations and disputes, the penalties
+rebates deduct, the deadline task, menu entries and notices."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.core.navigation import register_navigation
+from portal.dealers.sections import register_console_section
+from portal.disputes import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.disputes.views import bp, dealer_console_section
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    services.register_evidence_owners()
+    services.register_penalties()
+    register_console_section(dealer_console_section)
+    register_navigation("disputes.dealer_violations", _l("Disputes"), 50)
+    register_navigation("disputes.console_violations", _l("Violations"), 100)
+    register_navigation("disputes.mediation_home", _l("Mediation"), 160)

@@ -1,0 +1,94 @@
+"""Money: integer minor units of one currency, never floats. Parsing what people type, converting for display
+and export, one upper bound, and the form field every amount goes through.
+
+An amount typed with more decimals than its currency has (12.345 yuan) is refused rather than rounded: in a claim
+or a sales file that is a mistake to show, not to guess. Thousands separators and spaces are allowed, as people
+copy them from Excel.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import get_currency_precision
+from flask_babel import lazy_gettext as _l
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+MAX_MONEY = 10**15  # minor units; far above any real amount, far below BigInteger's limit
+
+MONEY_TEXT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
+
+
+@functools.cache
+def precision(currency: str) -> int:
+    """Decimals of the currency (CNY 2, JPY 0); Babel looks it up afresh each time and a sales file asks a million."""
+    return int(get_currency_precision(currency))
+
+
+def to_decimal(minor_units: int | Decimal, currency: str) -> Decimal:
+    """1234567 minor units of CNY -> Decimal('12345.67'), exact."""
+    return Decimal(minor_units).scaleb(-precision(currency))
+
+
+def parse_money(text: str, currency: str) -> int:
+    """'12,345.67' in CNY -> 1234567 minor units. Raises ValueError (not a number, too many decimals, too large)."""
+    cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if not MONEY_TEXT.fullmatch(cleaned):
+        raise ValueError("not a number")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as error:
+        raise ValueError("not a number") from error
+    if not amount.is_finite():
+        raise ValueError("not a number")
+    scaled = amount.scaleb(precision(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError("too many decimals")
+    minor = int(scaled)
+    if abs(minor) >= MAX_MONEY:
+        raise ValueError("too large")
+    return minor
+
+
+class MoneyField(StringField):
+    """An amount typed in the currency the view sets (`form.amount.currency = dealer.currency`) before validating.
+
+    `field.minor` holds the minor units once the form validates (None when left empty and optional). The text
+    typed stays in `field.data`, so a refused amount is shown back as typed. Negative amounts are refused unless the
+    field allows them; whether zero is allowed is the service's rule (a target must be above zero, a penalty may
+    be zero for a warning).
+    """
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        allow_negative: bool = False,
+        message: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.currency: str | None = None
+        self.minor: int | None = None
+        self.allow_negative = allow_negative
+        self.message = message
+
+    def pre_validate(self, form: Any) -> None:
+        self.minor = None
+        text = (self.data or "").strip()
+        if not text:
+            return  # required or not: the field's validators say
+        if self.currency is None:
+            raise RuntimeError(f"{self.name}: the view sets the currency before validating")
+        try:
+            amount = parse_money(text, self.currency)
+        except ValueError:
+            raise ValidationError(self.message or _l("Enter an amount such as 12,000.00.")) from None
+        if amount < 0 and not self.allow_negative:
+            raise ValidationError(_l("Enter an amount of zero or more."))
+        self.minor = amount

@@ -1,0 +1,28 @@
+"""What people hear about rebate statements, payments and sales imports: the notification kinds this area sends."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.notifications.kinds import Kind, register_kinds
+
+register_kinds(
+    Kind(
+        "rebate_statement_final",
+        _l("A rebate statement becomes final"),
+        _l("Your rebate statement for %(period)s is final."),
+        True,
+    ),
+    Kind(
+        "rebate_paid",
+        _l("A rebate is paid"),
+        _l("Your rebate for %(period)s was paid: %(amount)s, reference %(reference)s."),
+        True,
+    ),
+    Kind(
+        "sales_import_finished",
+        _l("A sales import you started finishes"),
+        _l("Sales file %(file)s is imported: %(imported)s lines added, %(skipped)s already there."),
+        False,
+    ),
+)

@@ -1,0 +1,23 @@
+"""How the rebates area plugs into the portal: its pages, the sales-import tasks, menu entries and notices."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.core.navigation import register_navigation
+from portal.dealers.sections import register_console_section, register_home_section
+from portal.dealers.services import register_period_close_step
+from portal.rebates import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.rebates.views import bp, dealer_console_section, dealer_home_section
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    register_period_close_step(services.finalise_period)  # a closing period's statements become final
+    register_home_section(dealer_home_section)
+    register_console_section(dealer_console_section)
+    register_navigation("rebates.dealer_statements", _l("Statements"), 20)
+    register_navigation("rebates.performance", _l("Performance"), 110)
+    register_navigation("rebates.targets", _l("Targets"), 120)
+    register_navigation("rebates.sales_imports", _l("Sales imports"), 130)

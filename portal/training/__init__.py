@@ -1,0 +1,1 @@
+"""Training: courses, sessions with seats and a waitlist, enrolment, attendance and certificates."""

@@ -1,0 +1,16 @@
+"""How the training area plugs into the portal: its pages, menu entries and notices."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.core.navigation import register_navigation
+from portal.training import notices  # noqa: F401 - the kinds register themselves
+from portal.training.views import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    register_navigation("training.catalogue", _l("Training"), 40)
+    register_navigation("training.console_training", _l("Training"), 140)
