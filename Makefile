@@ -63,9 +63,11 @@ test: setup browser-deps
 test-fast: setup
 	$(BIN)/pytest -m "not browser"
 
+# The layers and the absence of import cycles are contracts in pyproject.toml ([tool.importlinter]).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -10,12 +10,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
-from portal import cli, database, errors, formatting, i18n, jobs, page_cache, security
+from portal import cli, database, errors, formatting, i18n, jobs, navigation, page_cache, security
 from portal.accounts import plugin as accounts_plugin
 from portal.audit import plugin as audit_plugin
 from portal.claims import plugin as claims_plugin
-from portal.core import models as _core_models  # noqa: F401 - the page cache's data_generation, no area imports it
-from portal.core import navigation
 from portal.core import plugin as core_plugin
 from portal.dealers import plugin as dealers_plugin
 from portal.disputes import plugin as disputes_plugin

@@ -10,10 +10,11 @@ import enum
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import abort, current_app, request
+from flask import current_app, request
 from flask_login import current_user
 
 from portal.extensions import login_manager
+from portal.service_errors import Forbidden
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -75,13 +76,13 @@ def enforce_route_access() -> Any:
         roles = declared_access(request.endpoint)
     except LookupError:
         current_app.logger.error("undeclared access for endpoint %s", request.endpoint)
-        abort(403)
+        raise Forbidden() from None
     if roles is None:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.access_role not in roles:
-        abort(403)
+        raise Forbidden() from None
     return None
 
 
@@ -91,4 +92,4 @@ def require_role(user: Any, *roles: AccessRole | frozenset[AccessRole]) -> None:
     for role in roles:
         allowed.update(role if isinstance(role, frozenset) else {role})
     if user is None or not getattr(user, "is_authenticated", False) or user.access_role not in allowed:
-        abort(403)
+        raise Forbidden() from None

@@ -29,6 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from portal.evidence.models import Evidence
+from portal.evidence.storage import storage_of
 from portal.extensions import db
 
 FORMAT = "portal-backup-1"
@@ -53,7 +55,6 @@ class BackupSummary:
 
 def create_backup(app: Flask, output: Path) -> BackupSummary:
     """Write the archive to `output` (a .tar.gz); fails without leaving a partial archive behind."""
-    from portal.evidence.storage import storage_of
 
     storage = storage_of(app)
     with tempfile.TemporaryDirectory(prefix="portal-backup-") as folder:
@@ -98,8 +99,6 @@ def create_backup(app: Flask, output: Path) -> BackupSummary:
 
 def restore_backup(app: Flask, archive_path: Path, *, replace: bool = False) -> BackupSummary:
     """Check the archive, then load the database and the files; BackupError says what stopped it."""
-    from portal.evidence.models import Evidence
-    from portal.evidence.storage import storage_of
 
     with tempfile.TemporaryDirectory(prefix="portal-restore-") as folder:
         work = Path(folder)

@@ -4,19 +4,34 @@ audit seal/verify, backup create/restore, send-mail, cleanup-evidence."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from portal.accounts.models import User, UserRole
+from portal.accounts.services import find_user_by_email, hash_password, normalise_email
+from portal.accounts.two_factor import reset_for_user
+from portal.audit.chain import seal_pending_events, verify_audit_chain
+from portal.backup import BackupError, create_backup, describe, restore_backup
+from portal.demo import demo_logins, seed_demo
+from portal.evidence.services import cleanup_orphans
 from portal.extensions import db
+from portal.jobs import huey_of
+from portal.notifications.mail import deliver_outbox
+from portal.rebates.imports import import_file
+from portal.rebates.models import ImportStatus
+from portal.scale import Scale, seed_scale
+from portal.service_errors import InvalidInput
 
 
 def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Load the demo dealers, users and periods (safe to run again)."""
-        from portal.demo import demo_logins, seed_demo
 
         seed_demo()
         db.session.commit()
@@ -32,7 +47,6 @@ def init_app(app: Flask) -> None:
     @click.option("--disputes", default=5_000, show_default=True)
     def seed_scale_command(dealers: int, sales: int, claims: int, enrolments: int, disputes: int) -> None:
         """A large channel for the benchmark, on top of the demo data, with bulk inserts."""
-        from portal.scale import Scale, seed_scale
 
         started = time.monotonic()
         seed_scale(Scale(dealers, sales, claims, enrolments, disputes), report=click.echo)
@@ -46,8 +60,6 @@ def init_app(app: Flask) -> None:
     @click.password_option()
     def create_user_command(email: str, name: str, role: str, senior: bool, password: str) -> None:
         """Create a channel staff account (managers, mediators, admins); dealers' people come from the admin pages."""
-        from portal.accounts.models import User, UserRole
-        from portal.accounts.services import find_user_by_email, hash_password, normalise_email
 
         if len(password) < 12:
             raise click.BadParameter("use at least 12 characters", param_hint="password")
@@ -69,9 +81,6 @@ def init_app(app: Flask) -> None:
     @click.option("--email", required=True)
     def reset_two_factor_command(email: str) -> None:
         """Remove a person's authenticator and recovery codes and end their sessions (an admin locked out)."""
-        from portal.accounts.services import find_user_by_email
-        from portal.accounts.two_factor import reset_for_user
-        from portal.service_errors import InvalidInput
 
         user = find_user_by_email(email)
         if user is None:
@@ -89,7 +98,6 @@ def init_app(app: Flask) -> None:
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")
     def worker_command(workers: int) -> None:
         """Run a job consumer (mail delivery, and the periodic tasks) until stopped."""
-        from portal.jobs import huey_of
 
         huey_of(current_app).create_consumer(workers=workers, worker_type="thread", periodic=True).run()
 
@@ -100,14 +108,12 @@ def init_app(app: Flask) -> None:
     @audit_group.command("seal")
     def audit_seal_command() -> None:
         """Seal the audit events not sealed yet (the job does it every minute)."""
-        from portal.audit.chain import seal_pending_events
 
         click.echo(f"{seal_pending_events()} audit events sealed.")
 
     @audit_group.command("verify")
     def audit_verify_command() -> None:
         """Recompute the chain from the events; exit 1 if an event was changed or deleted after sealing."""
-        from portal.audit.chain import verify_audit_chain
 
         report = verify_audit_chain()
         click.echo(f"{report.events_checked} sealed events and {report.seals_checked} seals checked; "
@@ -127,12 +133,6 @@ def init_app(app: Flask) -> None:
                   help="The archive to write (default: instance/backups/portal-<time>.tar.gz).")  # fmt: skip
     def backup_create_command(output: str | None) -> None:
         """Write one archive with the database, every evidence file and a manifest of hashes and row counts."""
-        from datetime import UTC, datetime
-        from pathlib import Path
-
-        from flask import current_app
-
-        from portal.backup import BackupError, create_backup, describe
 
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         path = Path(output) if output else Path(current_app.instance_path) / "backups" / f"portal-{stamp}.tar.gz"
@@ -146,11 +146,6 @@ def init_app(app: Flask) -> None:
     @click.option("--replace", is_flag=True, help="Replace a database that already holds data.")
     def backup_restore_command(archive: str, replace: bool) -> None:
         """Check the archive against its manifest, then load the database and put the evidence files back."""
-        from pathlib import Path
-
-        from flask import current_app
-
-        from portal.backup import BackupError, describe, restore_backup
 
         try:
             click.echo("Restored: " + describe(restore_backup(current_app, Path(archive), replace=replace)))
@@ -164,7 +159,6 @@ def init_app(app: Flask) -> None:
     @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds with --loop.")
     def send_mail_command(loop: bool, interval: float) -> None:
         """Deliver the email outbox through SMTP once, or in a loop."""
-        from portal.notifications.mail import deliver_outbox
 
         while True:
             counts = deliver_outbox()
@@ -176,7 +170,6 @@ def init_app(app: Flask) -> None:
     @app.cli.command("cleanup-evidence")
     def cleanup_evidence_command() -> None:
         """Delete stored evidence files that no row refers to (left by a crash) and are older than a day."""
-        from portal.evidence.services import cleanup_orphans
 
         click.echo(f"removed {cleanup_orphans()} orphaned files")
 
@@ -187,13 +180,6 @@ def init_app(app: Flask) -> None:
     )
     def import_sales_command(path: str, email: str) -> None:
         """Check a sales CSV and, when it has no errors, import it (the same rules as the web import)."""
-        from pathlib import Path
-
-        from sqlalchemy import select
-
-        from portal.accounts.models import User, UserRole
-        from portal.rebates.imports import import_file
-        from portal.rebates.models import ImportStatus
 
         query = select(User).where(User.active)
         query = query.where(User.email == email.strip().lower()) if email else query.where(User.role == UserRole.ADMIN)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+import io
+import random
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from pypdf import PdfWriter
+from sqlalchemy import insert, select, update
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
+from portal.claims import services as claims
+from portal.claims.models import ActivityType, Claim, FundAllocation
+from portal.claims.rules import RejectionReason
 from portal.dates import company_today, quarter_of
+from portal.dealers.documents import OWNER_TYPE
 from portal.dealers.models import (
     Dealer,
     DealerEvent,
@@ -20,7 +27,21 @@ from portal.dealers.models import (
     Territory,
     Trainee,
 )
+from portal.dealers.services import current_period
+from portal.disputes import services as referee
+from portal.disputes.models import Dispute
+from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
+from portal.evidence.models import Evidence
+from portal.evidence.services import add_evidence
 from portal.extensions import db
+from portal.notifications.models import Notification
+from portal.notifications.params import choice
+from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
+from portal.rebates.rules import Method
+from portal.rebates.services import late_sales_adjustments, recompute_statements
+from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
+from portal.training.rules import certificate_expiry, new_certificate_number
+from portal.types import utcnow
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials
 
@@ -147,10 +168,6 @@ EXTRA_TRAINEES = {
 def _seed_training(dealers: dict[str, Dealer], today: date) -> None:
     """Eight courses with past and upcoming sessions: one nearly full, one full with a waitlist, certificates
     (one expiring within 60 days). Written directly, with seat counts that match the enrolments."""
-    from datetime import UTC, datetime, time, timedelta
-
-    from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
-    from portal.training.rules import certificate_expiry, new_certificate_number
 
     if db.session.execute(select(Course.id).limit(1)).first():
         return
@@ -254,14 +271,6 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
     This quarter D001 stands a little short of its second tier (100 %), so the dashboard has a "sell X more" to
     show and D001 is on its manager's watch list; D002 has a late sale from last quarter, booked as an adjustment.
     """
-    import random
-
-    from sqlalchemy import insert, update
-
-    from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
-    from portal.rebates.rules import Method
-    from portal.rebates.services import late_sales_adjustments, recompute_statements
-    from portal.types import utcnow
 
     if db.session.execute(select(SalesLine.id).limit(1)).first():
         return  # sales exist: the demo (or real data) is already there
@@ -360,9 +369,6 @@ BUDGETS = {"D001": 20_000_000, "D002": 12_000_000, "D003": 8_000_000, "D004": 15
 
 def _demo_pdf(title: str) -> bytes:
     """A one-page PDF whose title makes its SHA-256 its own; the same title gives the same file."""
-    import io
-
-    from pypdf import PdfWriter
 
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
@@ -376,16 +382,6 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     """Budgets, and claims in every status through the real services: flagged ones (D002 reuses the invoice file of
     a D001 claim), one waiting for a second approval, one paid, and a pending pre-approval request. Submission and
     decision times are then spread over the past days so queue ages and the turnaround report look lived in."""
-    import io
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from portal.claims import services as claims
-    from portal.claims.models import ActivityType, Claim, FundAllocation
-    from portal.claims.rules import RejectionReason
-    from portal.evidence.services import add_evidence
-    from portal.types import utcnow
 
     for code, name_en, name_zh, needs in ACTIVITY_TYPES:
         _upsert(ActivityType, code=code, defaults={"name_en": name_en, "name_zh": name_zh,
@@ -502,10 +498,6 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
 def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
     """A pricing conflict between D001 and D002 in mediation, an appealed violation of D002 (confirmed by the
     senior manager after the manager recorded it), and a resolved territory dispute that gave D001 a warning."""
-    from portal.dealers.services import current_period
-    from portal.disputes import services as referee
-    from portal.disputes.models import Dispute
-    from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
 
     period = current_period(today)
     if period is None or db.session.execute(select(Dispute.id).limit(1)).first():
@@ -538,13 +530,6 @@ def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
 
 def _seed_documents(dealer: Dealer) -> None:
     """A business licence for D001, stored like any upload, so documents and previews have something to show."""
-    import io
-
-    from pypdf import PdfWriter
-
-    from portal.dealers.documents import OWNER_TYPE
-    from portal.evidence.models import Evidence
-    from portal.evidence.services import add_evidence
 
     if db.session.execute(
         select(Evidence.id).where(Evidence.owner_type == OWNER_TYPE, Evidence.owner_id == dealer.id).limit(1)
@@ -562,8 +547,6 @@ def _seed_documents(dealer: Dealer) -> None:
 
 def _seed_notifications(dealers: dict[str, Dealer]) -> None:
     """A few unread notifications so the bell has something to say on first login (only for users with none)."""
-    from portal.notifications.models import Notification
-    from portal.notifications.params import choice
 
     welcome = {
         "dealer@demo.test": [

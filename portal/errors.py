@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
+from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.web import wants_fragment
 
 ERROR_TEXTS = {
@@ -60,6 +61,24 @@ def init_app(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         return render_error(error.code, message=_explicit_description(error))
+
+    @app.errorhandler(NotFound)
+    def _not_found(_error: NotFound) -> tuple[str, int]:
+        return render_error(404)
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(_error: Forbidden) -> tuple[str, int]:
+        return render_error(403)
+
+    @app.errorhandler(IllegalTransition)
+    def _illegal(error: IllegalTransition) -> tuple[str, int]:
+        db.session.rollback()
+        return render_error(409, message=error.message)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(error: InvalidInput) -> tuple[str, int]:
+        db.session.rollback()
+        return render_error(422, message=error.message)
 
     @app.errorhandler(InternalServerError)
     def _server_error(_error: InternalServerError) -> tuple[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -16,7 +17,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _language_context() -> dict[str, object]:
-        from flask_babel import get_locale, get_timezone
 
         locale = get_locale()
         code = str(locale) if locale else "en"

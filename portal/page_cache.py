@@ -28,12 +28,23 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, make_response, request, session
 from flask_login import current_user
-from sqlalchemy import event
+from sqlalchemy import BigInteger, Integer, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.dates import company_today
 from portal.extensions import db
 from portal.web import wants_fragment
+
+
+class DataGeneration(db.Model):  # type: ignore[name-defined, misc]
+    """One row whose number goes up in every transaction that writes: a rendered page is current while it holds."""
+
+    __tablename__ = "data_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
 
 View = TypeVar("View", bound=Callable[..., Any])
 WROTE = "portal_wrote"

@@ -16,8 +16,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.services import hash_password
+from portal.claims.models import ActivityType, Claim, FundAllocation
+from portal.claims.rules import ClaimStatus
 from portal.dates import company_today
+from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, Territory
+from portal.demo import seed_demo
+from portal.disputes.models import Dispute
+from portal.disputes.rules import DisputeCategory, DisputeStatus
 from portal.extensions import db
+from portal.rebates.models import SalesLine, Target
+from portal.rebates.services import recompute_statements
+from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
+from portal.types import utcnow
 
 CHUNK = 20_000
 
@@ -49,17 +61,6 @@ def _insert(table: sa.Table, rows: Iterator[dict[str, Any]], report: Callable[[s
 
 def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 7) -> dict[str, int]:
     """Build the large channel; returns the number of rows per kind. Runs seed-demo first (idempotent)."""
-    from portal.accounts.models import DealerRole, User, UserRole
-    from portal.accounts.services import hash_password
-    from portal.claims.models import ActivityType, Claim, FundAllocation
-    from portal.claims.rules import ClaimStatus
-    from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, Territory
-    from portal.demo import seed_demo
-    from portal.disputes.models import Dispute
-    from portal.disputes.rules import DisputeCategory, DisputeStatus
-    from portal.rebates.models import SalesLine, Target
-    from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
-    from portal.types import utcnow
 
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     seed_demo()
@@ -184,8 +185,6 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
          "status": dispute_statuses[number % len(dispute_statuses)], "due_at": now + timedelta(days=number % 20 - 5),
          "mediator_id": mediator_ids[0] if number % 2 and mediator_ids else None, "outcome_details": {},
          "summary": "", "created_at": now} for number in range(scale.disputes)), report, "disputes")  # fmt: skip
-
-    from portal.rebates.services import recompute_statements
 
     for period in periods:
         recompute_statements(period)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from portal import page_cache
-from portal.access import enforce_route_access
+from portal.access import declared_access, enforce_route_access
 from portal.extensions import htmx, login_manager
 from portal.page_cache import SESSION_LOGIN_KEY
 from portal.web import redirect_to, refuse_nul_bytes
@@ -109,7 +109,6 @@ def end_stale_session() -> Response | None:
 
 
 def declared_access_or_none(endpoint: str | None) -> object:
-    from portal.access import declared_access
 
     if endpoint is None:
         return None

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Response, redirect, render_template
+from flask import Response, abort, flash, redirect, render_template, request
+from sqlalchemy import func, select
 
-from portal.extensions import htmx
+from portal.extensions import db, htmx
+from portal.service_errors import IllegalTransition, InvalidInput
 
 T = TypeVar("T")
 
@@ -24,7 +26,6 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
 
 def page_number(argument: str = "page") -> int:
     """The ?page= asked for, from 1 to a bound that keeps OFFSET inside a 64-bit integer."""
-    from flask import request
 
     return min(max(request.args.get(argument, 1, type=int) or 1, 1), 10**6)
 
@@ -32,7 +33,6 @@ def page_number(argument: str = "page") -> int:
 def posted_ids(name: str, limit: int = 500) -> list[int]:
     """The ids a form posted under `name` (ticked rows), at most `limit`: plain ASCII digits that fit an id column.
     str.isdigit() alone lets superscripts and other digits through that int() then refuses."""
-    from flask import request
 
     values = request.form.getlist(name)
     return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 10][:limit]
@@ -49,7 +49,6 @@ def redirect_to(url: str) -> Response:
 
 def refuse_nul_bytes() -> None:
     """Before every request: NUL cannot be stored in PostgreSQL text, so it is bad input, refused with a 400."""
-    from flask import abort, request
 
     for values in (request.args, request.form):
         for value in values.values():
@@ -82,10 +81,6 @@ def finish_action(form: Any, action: Callable[[], T], done: Callable[[T], tuple[
     Success: commit, flash the message and redirect. A field refusal (InvalidInput): roll back and show it next to
     the field, returning None so the view re-renders its form with 422. A refused transition: roll back, 409.
     """
-    from flask import abort, flash
-
-    from portal.extensions import db
-    from portal.service_errors import IllegalTransition, InvalidInput
 
     try:
         result = action()
@@ -108,9 +103,6 @@ class RowPage:
     """A page of multi-entity rows (Flask-SQLAlchemy's paginate keeps only the first entity), for the pager macro."""
 
     def __init__(self, query: Any, page: int, per_page: int) -> None:
-        from sqlalchemy import func, select
-
-        from portal.extensions import db
 
         self.page, self.per_page = page, per_page
         self.total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import update
 
 from portal.extensions import db
+from portal.service_errors import IllegalTransition
 
 
 def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: Any) -> bool:
@@ -25,7 +26,6 @@ def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: 
 def move_checked(row: Any, current: Any, target: Any, *, legal: bool, illegal: str, raced: str, **values: Any) -> None:
     """Refuse an illegal move with `illegal`; move the row if it still has `current`, else refuse with `raced` (the
     other person's change won); reload the row either way it moved."""
-    from portal.service_errors import IllegalTransition
 
     if not legal:
         raise IllegalTransition(illegal)

@@ -26,6 +26,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,8 +169,6 @@ def main() -> int:
               env=env)  # fmt: skip
         print(f"scale data built in {time.monotonic() - started:.0f} s")
     with served(env) as base:
-        from datetime import date
-
         quarter = f"{date.today().year}-Q{(date.today().month - 1) // 3 + 1}"
         cookies = {email: log_in(base, email) for _name, email, _path in PAGES if email}
         results = []

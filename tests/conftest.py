@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -28,7 +30,24 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import normalise_database_url
 from portal import create_app
+from portal.accounts.models import RecoveryCode, User
+from portal.audit.models import AuditEvent
+from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
+from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
+from portal.disputes.models import Dispute, DisputeMessage, Violation
+from portal.evidence.models import Evidence
 from portal.extensions import db, limiter
+from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.rebates.models import (
+    Adjustment,
+    ProgramTier,
+    RebateProgram,
+    RebateStatement,
+    SalesImport,
+    SalesLine,
+    Target,
+)
+from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
 from tests.factories import PASSWORD, World, make_world
 
 POSTGRES_HINT = (
@@ -128,7 +147,6 @@ def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPat
 
 def build_app(database_url: str, **overrides: Any) -> Flask:
     """A test app; its evidence files go to a temporary folder of their own, never the project's instance/."""
-    import tempfile
 
     evidence_root = tempfile.mkdtemp(prefix="portal-evidence-")
     settings = {
@@ -231,9 +249,6 @@ def csrf_token_on(client: FlaskClient, path: str) -> str | None:
 def current_totp_code(app: Flask, email: str) -> str:
     """The code the user's app shows now. The last step used is forgotten first, as if 30 seconds had passed:
     tests log the same user in many times within one step, and the portal accepts each step once."""
-    import pyotp
-
-    from portal.accounts.models import User
 
     with app.app_context():
         user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one()
@@ -296,10 +311,6 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
 
 def fingerprint(app: Flask) -> tuple[Any, ...]:
     """Everything a state-changing route could touch, to prove a refused request changed nothing."""
-    from portal.accounts.models import RecoveryCode, User
-    from portal.audit.models import AuditEvent
-    from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
-    from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 
     with app.app_context():
         return (
@@ -343,8 +354,6 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
 
 
 def _disputes_fingerprint() -> tuple[Any, ...]:
-    from portal.disputes.models import Dispute, DisputeMessage, Violation
-    from portal.rebates.models import Adjustment
 
     return (
         db.session.execute(
@@ -361,8 +370,6 @@ def _disputes_fingerprint() -> tuple[Any, ...]:
 
 
 def _claims_fingerprint() -> tuple[Any, ...]:
-    from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
-    from portal.evidence.models import Evidence
 
     return (
         db.session.execute(
@@ -394,7 +401,6 @@ def _claims_fingerprint() -> tuple[Any, ...]:
 
 
 def _training_fingerprint() -> tuple[Any, ...]:
-    from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
 
     return (
         db.session.execute(sa.select(Course.id, Course.code, Course.title, Course.validity_months)).all(),
@@ -409,15 +415,6 @@ def _training_fingerprint() -> tuple[Any, ...]:
 
 
 def _rebate_fingerprint() -> tuple[Any, ...]:
-    from portal.rebates.models import (
-        Adjustment,
-        ProgramTier,
-        RebateProgram,
-        RebateStatement,
-        SalesImport,
-        SalesLine,
-        Target,
-    )
 
     return (
         db.session.execute(sa.select(RebateProgram.id, RebateProgram.name, RebateProgram.eligible_tiers)).all(),

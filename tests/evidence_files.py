@@ -9,6 +9,7 @@ import zlib
 import pikepdf
 from PIL import Image
 from pypdf import PdfWriter
+from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 
 def jpeg(width: int = 64, height: int = 48, exif: bool = False) -> bytes:
@@ -40,7 +41,6 @@ def pdf(pages: int = 1) -> bytes:
 
 
 def pdf_with_javascript() -> bytes:
-    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
+from pypdf import PdfWriter
 
-from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.codes import hash_recovery_code
+from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
+from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.rules import ClaimStatus
 from portal.dates import company_today, quarter_of
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
+from portal.disputes.models import Dispute, DisputeMessage, Violation
+from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.models import Evidence
+from portal.evidence.storage import storage_of
 from portal.extensions import db
 from portal.notifications.models import Notification
+from portal.rebates.models import (
+    ImportStatus,
+    ProgramTier,
+    RebateProgram,
+    RebateStatement,
+    SalesImport,
+    SalesLine,
+    StatementStatus,
+    Target,
+)
+from portal.rebates.rules import Method
+from portal.rebates.services import recompute_statements
+from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
+from portal.types import utcnow
 
 PASSWORD = "correct horse battery"
 COMPANY_ZONE = ZoneInfo("Asia/Shanghai")  # TestConfig's COMPANY_TIMEZONE
@@ -130,14 +155,6 @@ def make_trainee(dealer: Dealer, name: str | None = None) -> Trainee:
 def make_evidence(dealer: Dealer, uploader: User, name: str, owner_type: str = "dealer_document",
                   owner_id: int | None = None) -> Evidence:  # fmt: skip
     """A file row whose bytes are stored through the app's storage, as an upload would leave it."""
-    import hashlib
-    import io
-    import uuid
-
-    from flask import current_app
-    from pypdf import PdfWriter
-
-    from portal.evidence.storage import storage_of
 
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
@@ -167,8 +184,6 @@ STANDARD_TIERS = ((9000, 100), (10000, 200), (11000, 300))  # 90 % -> 1 %, 100 %
 
 def make_program(period: Period, *, name: str = "Standard", method: str = "retroactive",
                  eligible: str = "bronze,silver,gold,platinum", tiers=STANDARD_TIERS):  # type: ignore[no-untyped-def]  # fmt: skip
-    from portal.rebates.models import ProgramTier, RebateProgram
-    from portal.rebates.rules import Method
 
     program = RebateProgram(period_id=period.id, name=name, method=Method(method), eligible_tiers=eligible)
     program.tiers = [
@@ -181,7 +196,6 @@ def make_program(period: Period, *, name: str = "Standard", method: str = "retro
 
 
 def make_target(dealer: Dealer, period: Period, amount: int):  # type: ignore[no-untyped-def]
-    from portal.rebates.models import Target
 
     target = Target(dealer_id=dealer.id, period_id=period.id, amount=amount)
     db.session.add(target)
@@ -190,7 +204,6 @@ def make_target(dealer: Dealer, period: Period, amount: int):  # type: ignore[no
 
 
 def make_sales(dealer: Dealer, period: Period, amounts: list[int], *, on: date | None = None, prefix: str = "INV"):  # type: ignore[no-untyped-def]
-    from portal.rebates.models import SalesLine
 
     day = on or period.starts_on
     for number, amount in enumerate(amounts):
@@ -214,8 +227,6 @@ def make_rebate_world(
 ) -> dict[str, int]:
     """Today's quarter open with a program, targets and sales; the quarter before closed with final statements;
     a sales import by each manager. D001 stands at 95 % this quarter: 50,000.00 short of the 100 % tier."""
-    from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, StatementStatus
-    from portal.rebates.services import recompute_statements
 
     today = company_today()
     code, start, end = quarter_of(today)
@@ -259,8 +270,6 @@ def make_rebate_world(
 
 
 def make_course(code: str | None = None, *, validity_months: int = 12, prerequisites=(), category: str = "technical"):  # type: ignore[no-untyped-def]
-    from portal.training.models import Course, CourseCategory
-
     course = Course(code=code or f"C{next(_sequence)}", title=f"Course {code}", category=CourseCategory(category),
                     validity_months=validity_months, description="")  # fmt: skip
     course.prerequisites = list(prerequisites)
@@ -271,8 +280,6 @@ def make_course(code: str | None = None, *, validity_months: int = 12, prerequis
 
 def make_session(course, *, starts_in: timedelta = timedelta(days=10), capacity: int = 2, **fields):  # type: ignore[no-untyped-def]
     """A session starting `starts_in` from now; enrolment closes a day before, cancelling two days before."""
-    from portal.training.models import CourseSession
-    from portal.types import utcnow
 
     start = utcnow().replace(microsecond=0) + starts_in
     values = {"place": "Training centre", "enrol_deadline": start - timedelta(days=1),
@@ -286,7 +293,6 @@ def make_session(course, *, starts_in: timedelta = timedelta(days=10), capacity:
 
 def make_enrollment(session, *, user: User | None = None, trainee: Trainee | None = None, status: str = "enrolled",
                     certificate: str | None = None, expires_on: date | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
-    from portal.training.models import Enrollment, EnrollmentStatus
 
     dealer_id = user.dealer_id if user is not None else trainee.dealer_id  # type: ignore[union-attr]
     key = f"u{user.id}" if user is not None else f"t{trainee.id}"  # type: ignore[union-attr]
@@ -323,8 +329,6 @@ def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, 
 
 
 def make_activity_type(code: str = "DISPLAY", *, needs_pre_approval: bool = False):  # type: ignore[no-untyped-def]
-    from portal.claims.models import ActivityType
-
     kind = ActivityType(code=code, name_en=f"Activity {code}", name_zh=f"活动 {code}",
                         needs_pre_approval=needs_pre_approval)  # fmt: skip
     db.session.add(kind)
@@ -333,7 +337,6 @@ def make_activity_type(code: str = "DISPLAY", *, needs_pre_approval: bool = Fals
 
 
 def make_allocation(dealer: Dealer, period: Period, amount: int):  # type: ignore[no-untyped-def]
-    from portal.claims.models import FundAllocation
 
     allocation = FundAllocation(dealer_id=dealer.id, period_id=period.id, amount=amount)
     db.session.add(allocation)
@@ -346,9 +349,6 @@ def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None,
                submitted_days_ago: int = 2, invoice: str | None = None):  # fmt: skip
     """A claim written directly in the given status; its activity on a day claimable today (in the period's first
     days when the period is not this quarter)."""
-    from portal.claims.models import Claim
-    from portal.claims.rules import ClaimStatus
-    from portal.types import utcnow
 
     number = next(_sequence)
     day = activity_day() if period.starts_on <= today() <= period.ends_on else period.starts_on
@@ -371,7 +371,6 @@ def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None,
 def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User):  # type: ignore[no-untyped-def]
     """Budgets for today's quarter; for D001 a draft, a submitted claim with a file, an approved unpaid claim and a
     pending pre-approval request; for D003 a submitted claim with a file and a pending request."""
-    from portal.claims.models import FundRequest, FundRequestStatus
 
     period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
     kind = make_activity_type("DISPLAY")
@@ -405,8 +404,6 @@ def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner
                         mediator: User):  # type: ignore[no-untyped-def]  # fmt: skip
     """Violations of D001 (one proposed, one confirmed and appealable) and of D003 (confirmed); a dispute between
     D001 and D003 in mediation, with a party message, an internal note and a file; a dispute of D003 alone."""
-    from portal.disputes.models import Dispute, DisputeMessage, Violation
-    from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 
     period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
     today = company_today()
@@ -453,7 +450,6 @@ def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner
 
 
 def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
-    from portal.types import utcnow
 
     return utcnow().replace(microsecond=0) - timedelta(**delta)
 
@@ -466,8 +462,6 @@ RECOVERY_CODES = ("abcde-fghjk", "mnpqr-stuvw")
 def make_two_factor_user() -> tuple[User, dict[str, str]]:
     """A manager without dealers who logs in with an authenticator app, has two recovery codes, and has started
     moving to a new phone (a second secret waits to be confirmed)."""
-    from portal.accounts.codes import hash_recovery_code
-    from portal.accounts.models import RecoveryCode
 
     user = make_user(UserRole.MANAGER, email="secure-manager@example.test", name="Secure Manager")
     user.totp_secret = TOTP_SECRET

@@ -8,9 +8,13 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
+import pyotp
 from flask.testing import FlaskClient
 
+from tests.conftest import start_two_factor_login
+from tests.evidence_files import pdf
 from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day
 
 NEW_PASSWORD = "a brand new long password"
@@ -30,19 +34,16 @@ class Route:
 
 
 def totp_code(secret: str) -> str:
-    import pyotp
 
     return pyotp.TOTP(secret).now()
 
 
 def _at_the_code_step(client: FlaskClient, world: World) -> None:
-    from tests.conftest import start_two_factor_login
 
     start_two_factor_login(client, world.emails["two_factor_manager"])
 
 
 def _pdf_upload() -> tuple[io.BytesIO, str]:
-    from tests.evidence_files import pdf
 
     return io.BytesIO(pdf()), "invoice.pdf"
 
@@ -655,7 +656,6 @@ def _claim_form(world: World) -> dict[str, object]:
 
 def sales_csv(world: World) -> str:
     """A clean sales file for the open quarter: two lines for the own dealer."""
-    from datetime import date
 
     day = date.fromisoformat(world.current_period[:4] + "-" + f"{(int(world.current_period[-1]) - 1) * 3 + 1:02d}-01")
     return (

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
+from portal.notifications.kinds import KINDS
 from portal.notifications.models import NotificationPreference, OutboxEmail
 from tests.conftest import fingerprint, log_in
 from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World, stored_user
@@ -34,7 +35,6 @@ def _outbox(app: Flask) -> list[OutboxEmail]:
 
 def _no_emails_wanted(app: Flask, email: str) -> None:
     """The person switched every optional email off: security notices still come."""
-    from portal.notifications.kinds import KINDS
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.email == email)).scalar_one()

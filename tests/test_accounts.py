@@ -9,11 +9,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+import portal.accounts.services as account_services
+from config import Config
 from portal.accounts.models import User
 from portal.accounts.services import deactivate_user
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
+from portal.security import LOGGED_IN_AT
 from tests.conftest import log_in
 from tests.factories import PASSWORD, World
 
@@ -171,7 +174,6 @@ def test_passwords_are_hashed_with_scrypt(app: Flask, world: World) -> None:
         stored = db.session.execute(select(User.password_hash).where(User.email == world.emails["admin"])).scalar()
     assert stored is not None and stored.startswith("scrypt:")
     assert PASSWORD not in stored
-    from config import Config
 
     assert Config.PASSWORD_HASH_METHOD == "scrypt"
 
@@ -271,7 +273,6 @@ def test_a_session_ends_after_its_lifetime_however_active(
 
 def test_a_login_session_without_its_start_time_is_ended(app: Flask, client: FlaskClient, world: World) -> None:
     """A cookie from before the lifetime existed, or one someone trimmed, does not live for ever."""
-    from portal.security import LOGGED_IN_AT
 
     log_in(client, world.emails["dealer_owner"])
     assert client.get("/dealer/").status_code == 200
@@ -284,7 +285,6 @@ def test_unknown_and_known_addresses_cost_one_password_check_of_the_same_kind(
     app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The time a failed login takes is the password hash's: each way checks exactly one hash, at the same cost."""
-    import portal.accounts.services as account_services
 
     checked: list[str] = []
     real_check = account_services.check_password_hash

@@ -10,7 +10,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, select, update
 
-from portal.audit.chain import GENESIS, seal_audit_events, seal_pending_events, verify_audit_chain
+from portal.audit.chain import GENESIS, next_hash, seal_audit_events, seal_pending_events, verify_audit_chain
 from portal.audit.models import AuditEvent, AuditSeal
 from portal.audit.services import record_event
 from portal.extensions import db
@@ -95,7 +95,6 @@ def test_an_edit_with_every_hash_recomputed_still_breaks_its_seal(app: Flask, wo
     """Someone who edits an event and re-hashes the chain after it, but cannot rewrite the seal, is found out."""
 
     def rewrite(ids: list[int]) -> None:
-        from portal.audit.chain import next_hash
 
         db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[1]).values(subject_label="nothing to see"))
         db.session.flush()

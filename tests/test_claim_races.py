@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,14 +17,14 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
 from portal.claims import services
-from portal.claims.models import Claim, ClaimEvent
+from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest
 from portal.claims.rules import ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.evidence_files import pdf
-from tests.factories import make_user, make_world
+from tests.factories import activity_day, make_user, make_world
 from tests.test_claims import draft
 from tests.threads import acting_as, run_together
 
@@ -203,10 +204,6 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
 ) -> None:
     """Two colleagues name the same approved pre-approval on two drafts at the same moment: one draft holds it, the
     other is told which claim has it. On PostgreSQL both pass the check and the partial unique index decides."""
-    from dataclasses import replace
-
-    from portal.claims.models import ActivityType, FundRequest
-    from tests.factories import activity_day
 
     app = _race_app(backend_name, tmp_path_factory)
     with app.app_context():

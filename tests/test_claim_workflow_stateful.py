@@ -28,13 +28,13 @@ from portal.claims.models import Claim, ClaimEvent
 from portal.claims.rules import TRANSITIONS, ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer
 from portal.extensions import db
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.conftest import example_savepoint
 from tests.factories import World
 from tests.test_claims import attach, draft, period, user
 
 ALLOCATION = 5_000_000  # 50,000.00 CNY: a few claims fit, then the budget is the limit
-REFUSED = (IllegalTransition, InvalidInput, HTTPException)
+REFUSED = (IllegalTransition, InvalidInput, NotFound, Forbidden, HTTPException)
 REVIEWERS = ("manager", "senior_manager", "admin")
 DECIDABLE = (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL)
 PAYABLE = (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound
 
 from portal.accounts.models import User
 from portal.claims import services
@@ -19,7 +18,7 @@ from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
 from portal.dealers.models import Dealer, DealerStatus, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from tests.conftest import log_in
 from tests.evidence_files import pdf
 from tests.factories import World, activity_day

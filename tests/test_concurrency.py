@@ -17,11 +17,13 @@ from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind
 from portal.extensions import db
+from portal.notifications.links import link
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.models import OutboxEmail
 from portal.notifications.services import notify
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import PASSWORD, make_user, make_world
+from tests.test_mail import SmtpServer, free_port
 from tests.threads import run_together
 
 THREADS = 16
@@ -149,7 +151,6 @@ def test_two_owners_deactivating_each_other_leave_one_owner(
 def test_workers_delivering_at_once_send_each_message_once(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from tests.test_mail import SmtpServer, free_port
 
     server = SmtpServer(free_port())
     app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory), MAIL_SMTP_PORT=server.port)
@@ -158,7 +159,7 @@ def test_workers_delivering_at_once_send_each_message_once(
         world = make_world()
         people = list(db.session.execute(select(User)).scalars())
         for _ in range(4):
-            notify(people, "account_changed", {}, "/account")
+            notify(people, "account_changed", {}, link("accounts.account"))
         db.session.commit()
         expected = db.session.execute(select(func.count()).select_from(OutboxEmail)).scalar_one()
     server.start()

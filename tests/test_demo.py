@@ -9,10 +9,16 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.claims.models import Claim, ClaimFlag, FundRequest, FundRequestStatus
+from portal.claims.rules import ClaimStatus, Flag
 from portal.dates import quarter_of
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus
 from portal.demo import DEMO_PASSWORD, seed_demo
+from portal.disputes.models import Dispute, Violation
+from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationStatus
 from portal.extensions import db
+from portal.rebates import rules
+from portal.rebates.models import Adjustment, RebateStatement, SalesLine, StatementStatus
 from tests.conftest import log_in
 from tests.factories import this_quarter, today
 
@@ -85,8 +91,6 @@ def test_seed_demo_command_prints_the_logins(app: Flask) -> None:
 
 
 def test_demo_rebates_put_d001_a_little_short_of_its_next_tier(app: Flask) -> None:
-    from portal.rebates import rules
-    from portal.rebates.models import Adjustment, RebateStatement, SalesLine, StatementStatus
 
     with app.app_context():
         seed_demo()
@@ -110,8 +114,6 @@ def test_demo_rebates_put_d001_a_little_short_of_its_next_tier(app: Flask) -> No
 
 
 def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app: Flask) -> None:
-    from portal.claims.models import Claim, ClaimFlag, FundRequest, FundRequestStatus
-    from portal.claims.rules import ClaimStatus, Flag
 
     with app.app_context():
         seed_demo()
@@ -133,8 +135,6 @@ def test_demo_claims_cover_every_status_a_reused_file_and_a_waiting_request(app:
 
 
 def test_demo_disputes_a_pricing_conflict_in_mediation_an_appeal_and_a_resolved_one(app: Flask) -> None:
-    from portal.disputes.models import Dispute, Violation
-    from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationStatus
 
     with app.app_context():
         seed_demo()

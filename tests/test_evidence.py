@@ -3,6 +3,7 @@ validation by content, hostile files, safe storage, permission-checked preview a
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import shutil
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -22,11 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from portal.audit import services as audit_services
 from portal.evidence.models import Evidence
 from portal.evidence.services import cleanup_orphans
 from portal.evidence.storage import storage_of
-from portal.evidence.validation import RejectedFile, inspect_upload
+from portal.evidence.validation import RejectedFile, display_name, inspect_upload
 from portal.extensions import db
 from tests import evidence_files as files
 from tests.conftest import example_savepoint, log_in
@@ -78,8 +82,6 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{s3}"
     try:
-        import boto3
-
         client = boto3.client(
             "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
         )
@@ -194,7 +196,6 @@ def test_accepted_files(storage_app: Flask, owner: FlaskClient, name: str, make,
     assert (row.content_type, row.original_name) == (content_type, name)
     assert re.fullmatch(r"dealer_document/[0-9a-f]{32}", row.storage_key)
     assert _stored_keys(storage_app) == {row.storage_key}
-    import hashlib
 
     assert row.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -267,7 +268,6 @@ def test_names_are_display_text_only(storage_app: Flask, owner: FlaskClient, raw
 )
 def test_display_names(raw: str | None, shown: str) -> None:
     """Names a browser may send that the test client cannot (backslashes, unescaped quotes), checked directly."""
-    from portal.evidence.validation import display_name
 
     assert display_name(raw) == shown
 
@@ -360,9 +360,6 @@ def test_staff_remove_only_their_own_uploads_and_owners_any(
 def test_a_database_failure_after_storing_takes_the_file_back(
     storage_app: Flask, owner: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    from portal.audit import services as audit_services
 
     def failing(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("disk full"))

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from portal.evidence.models import Evidence
+from portal.evidence.storage import LocalStorage
 from portal.extensions import db
 from portal.page_cache import WRITE_VERBS
 from tests.conftest import example_savepoint, fingerprint, log_in
@@ -97,8 +99,6 @@ UPLOADS = [route for route in STATE_CHANGING if route.rule in UPLOAD_RULES]
 def test_a_storage_error_saves_no_file_row(
     app: Flask, db_connection: sa.Connection, world: World, route: Route, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal.evidence.models import Evidence
-    from portal.evidence.storage import LocalStorage
 
     def broken_put(_storage: object, _key: str, _data: bytes, _content_type: str) -> None:
         raise OSError("the disk is full")

@@ -15,6 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
 from sqlalchemy import select
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from portal.accounts.models import User
 from portal.extensions import db
@@ -40,8 +42,6 @@ CATALOGUE = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
     ],
 )
 def test_browser_languages_map_to_ours(header: str, expected: str | None) -> None:
-    from werkzeug.datastructures import LanguageAccept
-    from werkzeug.http import parse_accept_header
 
     ranked = [value for value, _q in parse_accept_header(header, LanguageAccept)]
     assert locale_from_header(ranked) == expected

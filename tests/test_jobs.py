@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from huey import RedisHuey, SqliteHuey
 from sqlalchemy import select
 
+from portal import create_app
 from portal.extensions import db
 from portal.jobs import JobFailure, enqueue, huey_of, make_huey
 from tests.conftest import log_in
@@ -51,9 +53,6 @@ def test_a_failing_job_is_recorded_and_shown_to_admins(
 
 
 def test_storage_follows_the_configuration(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from huey import RedisHuey, SqliteHuey
-
-    from portal import create_app
 
     sqlite_app = create_app("development", {"HUEY_SQLITE_PATH": str(tmp_path / "huey.db")})
     assert isinstance(make_huey(sqlite_app), SqliteHuey)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.notifications.links import link
 from portal.notifications.mail import _claim_next, deliver_outbox
 from portal.notifications.models import OutboxEmail, OutboxStatus
 from portal.notifications.services import notify
@@ -74,7 +75,9 @@ def _notify(app: Flask, emails: list[str], *, locale: str | None = None) -> None
         users = list(db.session.execute(select(User).where(User.email.in_(emails)).order_by(User.id)).scalars())
         for user in users:
             user.locale = locale
-        notify(users, "portfolio_changed", {"dealer": "Eastern Star Trading"}, "/console/dealers/D001")
+        notify(
+            users, "portfolio_changed", {"dealer": "Eastern Star Trading"}, link("dealers.dealer_detail", code="D001")
+        )
         db.session.commit()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from portal.demo import seed_demo
 from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
@@ -97,7 +100,6 @@ def test_this_rounds_migrations_go_down_and_up_again_on_a_database_full_of_data(
 ) -> None:
     """With the demo channel in it (claims with events, users with notifications pointing at them), down to 0012 and
     up to head again: SQLite's table copies must not trip over the rows that point at the copied tables."""
-    from portal.demo import seed_demo
 
     app = build_app(fresh_database_url(backend_name, "migrations_with_data", tmp_path_factory))
     with app.app_context():
@@ -157,3 +159,49 @@ def test_who_deactivated_an_account_is_found_in_the_audit_trail(
                 "SELECT email, deactivated_by_role FROM users WHERE deactivated_by_id IS NOT NULL")).all())  # fmt: skip
     dispose_app(app)
     assert found == {"a@x.test": "dealer", "b@x.test": "admin"}
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_stored_notification_paths_become_endpoints_and_back(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Revision 0018 turns the paths notifications stored into endpoints with arguments (ids as numbers), keeps a
+    path it does not know as it was, and downgrading writes the paths back."""
+    app = build_app(fresh_database_url(backend_name, "notification_links", tmp_path_factory))
+    old = ["/console/claims/17", "/dealer/statements/2026-Q4", "/dealer/", "/training/certificates/TC-9", "/odd/place"]
+    with app.app_context():
+        upgrade(revision="0017")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (email, name, password_hash, role, timezone, active, session_token, "
+                    "must_change_password, is_senior, created_at, two_factor_required) VALUES ('a@example.test', "
+                    "'A', 'x', 'dealer', 'UTC', true, 'token', false, false, CURRENT_TIMESTAMP, false)"
+                )
+            )
+            user_id = connection.execute(sa.text("SELECT id FROM users")).scalar_one()
+            rows = [{"user_id": user_id, "kind": "claim_comment", "params": {}, "link": path, "created_at": utcnow()}
+                    for path in old]  # fmt: skip
+            connection.execute(NOTIFICATIONS.insert(), rows)
+
+        def stored() -> list[tuple[object, ...]]:
+            with db.engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sa.text(
+                    "SELECT link_endpoint, link_args, link FROM notifications ORDER BY id"))]  # fmt: skip
+
+        upgrade(revision="0018")
+        typed = stored()
+        downgrade(revision="0017")
+        with db.engine.connect() as connection:
+            restored = list(connection.execute(sa.text("SELECT link FROM notifications ORDER BY id")).scalars())
+    dispose_app(app)
+    as_json = [(endpoint, args if isinstance(args, dict | None) else json.loads(args), link)
+               for endpoint, args, link in typed]  # fmt: skip
+    assert as_json == [
+        ("claims.review_page", {"claim_id": 17}, ""),
+        ("rebates.dealer_statement", {"period_code": "2026-Q4"}, ""),
+        ("dealers.dealer_home", {}, ""),
+        ("training.certificate", {"number": "TC-9"}, ""),
+        (None, None, "/odd/place"),
+    ]
+    assert restored == old

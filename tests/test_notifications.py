@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
+from portal.accounts.proof import SecurityChange
 from portal.dealers.models import DealerStatus
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.notifications.kinds import KINDS, render_text
+from portal.notifications.links import link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.notifications.params import amount, choice, day, moment
 from portal.notifications.services import notify
@@ -33,7 +37,15 @@ def test_notify_writes_in_app_and_email_in_the_callers_transaction(app: Flask, w
     with app.app_context():
         before = _count(Notification)
         recipients = _users(world.emails["dealer_owner"], world.emails["manager"])
-        assert notify(recipients, "portfolio_changed", {"dealer": "Eastern Star Trading"}, "/console/dealers/D001") == 2
+        assert (
+            notify(
+                recipients,
+                "portfolio_changed",
+                {"dealer": "Eastern Star Trading"},
+                link("dealers.dealer_detail", code="D001"),
+            )
+            == 2
+        )
         assert (_count(Notification) - before, _count(OutboxEmail)) == (2, 2)
         db.session.rollback()  # the business change failed: nothing is told, nothing is sent
         assert (_count(Notification) - before, _count(OutboxEmail)) == (0, 0)
@@ -47,7 +59,7 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
         db.session.add(NotificationPreference(user_id=owner.id, kind="dealer_status_changed", email=False))
         params = {"dealer": "Eastern Star Trading", "old": choice(DealerStatus.ACTIVE),
                   "new": choice(DealerStatus.SUSPENDED), "reason": "R"}  # fmt: skip
-        notify([owner, staff], "dealer_status_changed", params, "/dealer/")
+        notify([owner, staff], "dealer_status_changed", params, link("dealers.dealer_home"))
         emails = db.session.execute(select(OutboxEmail)).scalars().all()
         assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
         assert emails[0].subject == "经销商状态变更"
@@ -60,14 +72,14 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
 def test_inactive_users_and_duplicates_are_not_notified(app: Flask, world: World) -> None:
     with app.app_context():
         owner, former = _users(world.emails["dealer_owner"], "former@example.test")
-        assert notify([owner, owner, former, None], "account_changed", {}, "/account") == 1  # type: ignore[list-item]
+        assert notify([owner, owner, former, None], "account_changed", {}, link("accounts.account")) == 1  # type: ignore[list-item]
 
 
 def test_commit_with_email_asks_the_job_queue_to_deliver(app: Flask, world: World) -> None:
     huey = huey_of(app)
     huey.flush()
     with app.app_context():
-        notify(_users(world.emails["manager"]), "account_changed", {}, "/account")
+        notify(_users(world.emails["manager"]), "account_changed", {}, link("accounts.account"))
         db.session.commit()
     assert [task.name for task in huey.pending()] == ["deliver_outbox"]
     huey.flush()
@@ -82,13 +94,13 @@ def test_a_status_change_tells_the_dealers_owners_and_its_manager(app: Flask, wo
     )
     with app.app_context():
         told = db.session.execute(
-            select(User.email, Notification.link)
+            select(User.email, Notification.link_endpoint, Notification.link_args, Notification.link)
             .join(Notification, Notification.user_id == User.id)
             .where(Notification.kind == "dealer_status_changed")
         ).all()
     assert sorted(told) == [
-        (world.emails["manager"], "/console/dealers/D001"),
-        (world.emails["dealer_owner"], "/dealer/"),
+        (world.emails["manager"], "dealers.dealer_detail", {"code": "D001"}, ""),
+        (world.emails["dealer_owner"], "dealers.dealer_home", {}, ""),
     ]
 
 
@@ -145,6 +157,23 @@ def test_a_notification_never_sends_anyone_off_site(app: Flask, client: FlaskCli
     assert client.post(f"/notifications/{row_id}/open").headers["Location"] == "/notifications/"
 
 
+def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: FlaskClient, world: World) -> None:
+    """Stored as an endpoint and its arguments, so a route that moves takes its old notifications along; an endpoint
+    that no longer exists leads to the notification centre, not to an error."""
+    with app.app_context():
+        (user,) = _users(world.emails["manager"])
+        moved = Notification(user_id=user.id, kind="claim_comment", params={}, link_endpoint="claims.review_page",
+                             link_args={"claim_id": 41})  # fmt: skip
+        gone = Notification(user_id=user.id, kind="claim_comment", params={}, link_endpoint="claims.retired_page",
+                            link_args={"claim_id": 41})  # fmt: skip
+        db.session.add_all([moved, gone])
+        db.session.commit()
+        moved_id, gone_id = moved.id, gone.id
+    log_in(client, world.emails["manager"])
+    assert client.post(f"/notifications/{moved_id}/open").headers["Location"] == "/console/claims/41"
+    assert client.post(f"/notifications/{gone_id}/open").headers["Location"] == "/notifications/"
+
+
 def test_someone_elses_notification_is_404(app: Flask, client: FlaskClient, world: World) -> None:
     (theirs,) = _seed_notifications(app, world.emails["other_manager"], 1)
     log_in(client, world.emails["manager"])
@@ -181,13 +210,12 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
 
 
 def test_a_security_notice_is_emailed_whatever_the_person_chose(app: Flask, world: World) -> None:
-    from portal.accounts.proof import SecurityChange
 
     with app.app_context():
         (owner,) = _users(world.emails["dealer_owner"])
         db.session.add_all(NotificationPreference(user_id=owner.id, kind=kind, email=False) for kind in KINDS)
-        notify([owner], "security_notice", {"change": choice(SecurityChange.EMAIL)}, "/account")
-        notify([owner], "colleague_added", {"name": "X", "dealer": "Y"}, "/dealer/people")
+        notify([owner], "security_notice", {"change": choice(SecurityChange.EMAIL)}, link("accounts.account"))
+        notify([owner], "colleague_added", {"name": "X", "dealer": "Y"}, link("dealers.dealer_people_page"))
         emails = db.session.execute(select(OutboxEmail)).scalars().all()
         assert [email.subject for email in emails] == ["Changes to how you sign in"]
         assert "The email address of your account was changed. If this was not you" in emails[0].text_body
@@ -221,10 +249,6 @@ def test_real_activity_keeps_the_session(
 
 
 def test_typed_parameters_render_in_the_readers_language(app: Flask) -> None:
-    from datetime import UTC, date, datetime
-
-    from flask_babel import force_locale
-
     params = {"dealer": "D", "kind": choice(DealerStatus.SUSPENDED), "amount": amount(123456, "CNY"),
               "until": day(date(2027, 2, 28)), "title": moment(datetime(2027, 1, 1, 1, 30, tzinfo=UTC))}  # fmt: skip
     with app.test_request_context():

@@ -14,10 +14,10 @@ from flask_migrate import upgrade
 from sqlalchemy import event, select, text, update
 
 from portal.accounts.models import DealerRole, User
-from portal.core.models import DataGeneration
+from portal.database import LARGE_SQLITE_CACHE_KIB, SQLITE_CACHE_KIB, begin_write, use_large_sqlite_cache
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
-from portal.page_cache import GENERATION_SQL, RAISE_GENERATION_SQL, CachedPage, PageCache
+from portal.page_cache import GENERATION_SQL, RAISE_GENERATION_SQL, CachedPage, DataGeneration, PageCache
 from portal.security import LAST_ACTIVITY
 from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 from tests.factories import World, make_world
@@ -229,7 +229,6 @@ def test_the_store_keeps_only_the_most_recently_used_pages() -> None:
 def test_a_bulk_writers_large_sqlite_page_cache_is_given_back_with_its_connection(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from portal.database import LARGE_SQLITE_CACHE_KIB, SQLITE_CACHE_KIB, begin_write, use_large_sqlite_cache
 
     url = fresh_database_url("sqlite", "large_cache", tmp_path_factory)
     app = build_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection, reused

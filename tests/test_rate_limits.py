@@ -13,9 +13,12 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.extensions import db, limiter
-from tests.conftest import build_app, dispose_app
+from portal.notifications.models import OutboxEmail
+from tests.conftest import build_app, dispose_app, fresh_database_url, log_in, start_two_factor_login
 from tests.factories import PASSWORD, World, make_world
+from tests.threads import run_together
 
 
 @pytest.fixture
@@ -93,8 +96,6 @@ def test_a_device_cookie_for_another_account_or_forged_counts_for_nothing(limite
 
 
 def test_the_owner_is_told_once_an_hour_that_someone_is_guessing(limited_app: tuple[Flask, World]) -> None:
-    from portal.accounts.models import User
-    from portal.notifications.models import OutboxEmail
 
     app, world = limited_app
     email = world.emails["mediator"]
@@ -152,7 +153,6 @@ def test_forgot_password_is_limited_per_account_whether_or_not_it_exists(
 
 def test_wrong_second_factor_codes_are_limited_per_account(limited_app: tuple[Flask, World]) -> None:
     """Six wrong codes in ten minutes, through however many fresh logins: a million codes stay out of reach."""
-    from tests.conftest import start_two_factor_login
 
     app, world = limited_app
     statuses = []
@@ -165,7 +165,6 @@ def test_wrong_second_factor_codes_are_limited_per_account(limited_app: tuple[Fl
 
 def test_guessing_the_password_through_the_account_forms_is_limited(limited_app: tuple[Flask, World]) -> None:
     """A copied session cannot guess the password through the forms that ask for it: six wrong in ten minutes."""
-    from tests.conftest import log_in
 
     app, world = limited_app
     client = app.test_client()
@@ -189,10 +188,6 @@ def test_many_wrong_passwords_at_once_send_one_warning(
 ) -> None:
     """Six wrong passwords released together, each over the warning's threshold: one email, the conditional UPDATE
     deciding (checked: without its condition every one of them sends one)."""
-    from portal.accounts.models import User
-    from portal.notifications.models import OutboxEmail
-    from tests.conftest import fresh_database_url
-    from tests.threads import run_together
 
     app = build_app(fresh_database_url(backend_name, "login_warning_race", tmp_path_factory), LOGIN_WARNING_AFTER=1,
                     SQLITE_BUSY_TIMEOUT_MS=60000)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -37,7 +38,6 @@ encodings = st.sampled_from(["utf-8", "utf-8-sig", "gb18030"])
 
 
 def _csv(header: str, lines: list[list[str]], encoding: str) -> bytes:
-    import csv
 
     buffer = io.StringIO()
     buffer.write(header + "\n")

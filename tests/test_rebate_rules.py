@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portal.rebates.imports import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
 from portal.rebates.rules import (
     InvalidProgram,
     Method,
@@ -179,7 +180,6 @@ def test_missing_the_target_at_pace_means_the_projection_falls_short(sales: int,
 
 def test_the_literal_import_statements_name_the_sales_line_columns() -> None:
     """PostgreSQL imports use SQL written out in full; its column lists must be the ones the rows are built in."""
-    from portal.rebates.imports import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
 
     columns = ", ".join(SALES_LINE_COLUMNS)
     assert f"({columns}) FROM STDIN" in COPY_LINES_SQL

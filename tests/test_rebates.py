@@ -30,6 +30,7 @@ from portal.rebates.models import (
     SalesLine,
     StatementStatus,
 )
+from portal.rebates.queries import behind_pace, effective_today
 from tests.conftest import log_in
 from tests.factories import World, today
 
@@ -588,7 +589,6 @@ def test_performance_lists_the_portfolio_with_watch_lists(app: Flask, world: Wor
 
 def test_behind_pace_is_exact(app: Flask, world: World) -> None:
     """Pace compares sales x total days with target x elapsed days, in integers."""
-    from portal.rebates.queries import behind_pace, effective_today
 
     with app.app_context():
         current = period(world.current_period)

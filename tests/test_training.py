@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import User
 from portal.dealers.models import Dealer, Trainee
+from portal.demo import seed_demo
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -277,7 +278,6 @@ def test_no_double_enrolment_even_when_the_row_check_is_passed(app: Flask, world
 
 
 def test_demo_has_a_nearly_full_and_a_full_session(app: Flask) -> None:
-    from portal.demo import seed_demo
 
     with app.app_context():
         seed_demo()

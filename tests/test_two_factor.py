@@ -19,6 +19,7 @@ from portal.accounts.codes import hash_recovery_code
 from portal.accounts.models import RecoveryCode, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.extensions import db
+from portal.types import utcnow
 from tests.conftest import (
     BACKENDS,
     build_app,
@@ -389,7 +390,6 @@ def test_the_code_step_and_the_setup_page_stay_flat_with_ten_times_the_codes(app
         return len(executed)
 
     def grow(count: int) -> None:
-        from portal.types import utcnow
 
         with app.app_context():
             user_id = db.session.execute(select(User.id).where(User.email == SECURE)).scalar_one()

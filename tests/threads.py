@@ -6,6 +6,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.database import begin_write
+from portal.extensions import db
+from portal.service_errors import IllegalTransition, InvalidInput
+
 Worker = Callable[[Callable[[], Any]], Any]
 
 
@@ -39,12 +46,6 @@ def acting_as(app: Any, email: str, model: type, row_id: int, action: Callable[[
     "done", or "refused" when the service says no (a refused transition or input)."""
 
     def work(wait: Callable[[], Any]) -> str:
-        from sqlalchemy import select
-
-        from portal.accounts.models import User
-        from portal.database import begin_write
-        from portal.extensions import db
-        from portal.service_errors import IllegalTransition, InvalidInput
 
         with app.app_context():
             wait()

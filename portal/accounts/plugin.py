@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 from portal.accounts import notices  # noqa: F401 - the kinds register themselves
 from portal.accounts.sessions import load_user_by_session_token
 from portal.accounts.views import bp
-from portal.core.navigation import register_navigation
 from portal.extensions import login_manager
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:

@@ -24,6 +24,7 @@ from portal.audit.services import audit_change
 from portal.database import locked_for_update
 from portal.extensions import db
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify, queue_notification_email
 from portal.service_errors import InvalidInput
 from portal.types import register_labels
@@ -121,7 +122,7 @@ def security_changed(user: User, change: SecurityChange, *, actor: User | None =
 def tell_owner(user: User, change: SecurityChange, *, old_email: str = "") -> None:
     """The account's owner hears of it in the portal and by email, whatever their email settings."""
     told = {"change": params.choice(change)}
-    notify([user], "security_notice", told, link="/account")
+    notify([user], "security_notice", told, link=link("accounts.account"))
     if old_email and old_email != user.email:
-        queue_notification_email(user, "security_notice", told, "/account", to=old_email)
+        queue_notification_email(user, "security_notice", told, link("accounts.account"), to=old_email)
     db.session.flush()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from flask import abort, current_app
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, distinct, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -15,12 +18,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.proof import Proof, SecurityChange, prove, security_changed
+from portal.accounts.tokens import make_email_change_token, make_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_change, record_event, snapshot
 from portal.database import contains_pattern
 from portal.extensions import db
-from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.notifications.links import link
+from portal.notifications.services import absolute_url, notify, queue_email, recipient_locale
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 
 
@@ -108,7 +113,7 @@ def _warn_if_under_attack(user: User) -> None:
     ).rowcount
     if first_this_hour == 1:
         audit_change("login.attack_warned", actor=None, subject=user, failures=failures, places=places)
-        notify([user], "login_attempts", {"count": failures, "places": max(places, 1)}, link="/account")
+        notify([user], "login_attempts", {"count": failures, "places": max(places, 1)}, link=link("accounts.account"))
 
 
 def log_out(user: User) -> None:
@@ -148,11 +153,6 @@ def request_email_change(user: User, new_email: str, proof: Proof) -> str:
 
 
 def _queue_email_change_link(user: User, new_email: str) -> None:
-    from flask import render_template, url_for
-    from flask_babel import force_locale
-
-    from portal.accounts.tokens import make_email_change_token
-    from portal.notifications.services import absolute_url, queue_email, recipient_locale
 
     link = absolute_url(url_for("accounts.confirm_email_change", token=make_email_change_token(user, new_email)))
     with force_locale(recipient_locale(user)):
@@ -258,9 +258,30 @@ class UserDetails:
     two_factor_required: bool = False
 
 
-def _validated(details: UserDetails, *, existing: User | None) -> dict[str, object]:
-    from portal.dealers.models import Dealer
+# Dealers stand on accounts: what the user administration needs of them is plugged in by the dealers area.
+DealerLookup = Callable[[str], int | None]
+UserChangeCheck = Callable[[User, UserRole, bool], None]
+_dealer_lookups: list[DealerLookup] = []
+_USER_CHANGE_CHECKS: list[UserChangeCheck] = []
 
+
+def register_dealer_lookup(lookup: DealerLookup) -> None:
+    """How a dealer code typed on the user form becomes the dealer's id (None: no such dealer)."""
+    _dealer_lookups[:] = [lookup]
+
+
+def register_user_change_check(check: UserChangeCheck) -> None:
+    """A rule of a higher area about changing someone's role or deactivating them (a channel manager who still has
+    dealers stays a manager): called with the user, the new role and whether they stay active; raises InvalidInput."""
+    if check not in _USER_CHANGE_CHECKS:
+        _USER_CHANGE_CHECKS.append(check)
+
+
+def _dealer_id(code: str) -> int | None:
+    return _dealer_lookups[0](code) if _dealer_lookups and code else None
+
+
+def _validated(details: UserDetails, *, existing: User | None) -> dict[str, object]:
     email = normalise_email(details.email)
     other = find_user_by_email(email)
     if other is not None and other is not existing:
@@ -280,7 +301,7 @@ def _validated(details: UserDetails, *, existing: User | None) -> dict[str, obje
     }
     if details.role is UserRole.DEALER:
         code = details.dealer_code.strip().upper()
-        dealer_id = db.session.execute(select(Dealer.id).where(Dealer.code == code)).scalar_one_or_none()
+        dealer_id = _dealer_id(code)
         if not code or dealer_id is None:
             raise InvalidInput("dealer_code", _("A dealer user belongs to a dealer: enter an existing dealer code."))
         values["dealer_id"] = dealer_id
@@ -320,8 +341,8 @@ def update_user(
     values = _validated(details, existing=user)
     if user.id == actor.id and (not values["active"] or values["role"] is not UserRole.ADMIN):
         raise InvalidInput("active", _("You cannot deactivate your own account or remove your own admin role."))
-    if user.role is UserRole.MANAGER and (values["role"] is not UserRole.MANAGER or not values["active"]):
-        _refuse_if_manager_has_dealers(user)
+    for check in _USER_CHANGE_CHECKS:
+        check(user, UserRole(str(values["role"])), bool(values["active"]))
     old_email = user.email
     sensitive = values["email"] != old_email or bool(temporary_password)
     if sensitive:
@@ -350,19 +371,10 @@ def update_user(
     db.session.flush()
 
 
-def _refuse_if_manager_has_dealers(user: User) -> None:
-    from portal.dealers.models import Dealer
-
-    if db.session.execute(select(Dealer.id).where(Dealer.manager_id == user.id).limit(1)).first():
-        raise InvalidInput(
-            "role", _("This manager still has dealers. Move them to another manager first (Portfolios).")
-        )
-
-
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404)
+        raise NotFound()
     return user
 
 
@@ -399,11 +411,6 @@ def invite(user: User, *, inviter: User) -> None:
 
 
 def _queue_link_email(user: User, purpose: str, template: str, **context: object) -> None:
-    from flask import render_template, url_for
-    from flask_babel import force_locale
-
-    from portal.accounts.tokens import make_token
-    from portal.notifications.services import absolute_url, queue_email, recipient_locale
 
     endpoint = "accounts.reset_password" if purpose == "reset" else "accounts.accept_invitation"
     link = absolute_url(url_for(endpoint, token=make_token(user, purpose)))
@@ -430,6 +437,5 @@ def set_password_from_link(user: User, new_password: str, purpose: str) -> None:
 
 def unusable_password_hash() -> str:
     """For invited users until they choose a password: a hash of a random secret nobody knows."""
-    import secrets
 
     return hash_password(secrets.token_urlsafe(32))

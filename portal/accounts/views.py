@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Blueprint, current_app, flash, g, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from wtforms import Field
@@ -33,8 +34,9 @@ from portal.accounts.forms import (
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.proof import Proof, ProofRefused, record_refusal
 from portal.accounts.sessions import load_user_by_session_token
-from portal.core.homes import home_url
+from portal.accounts.tokens import email_change_for_token, user_for_token
 from portal.extensions import db, limiter
+from portal.navigation import home_url
 from portal.security import start_session_clock
 from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
@@ -92,7 +94,7 @@ def _login_failed(response: object) -> bool:
     exempt_when=lambda: _login_device() is not None,
     scope="login-account",
 )
-def login() -> object:
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect_to(home_url(current_user))
     form = LoginForm()
@@ -130,7 +132,7 @@ def _fresh_session(user: User) -> None:
         session["locale"] = locale
 
 
-def _logged_in(user: User, target: str) -> object:
+def _logged_in(user: User, target: str) -> ResponseReturnValue:
     _fresh_session(user)
     login_user(user)
     start_session_clock()
@@ -166,7 +168,7 @@ def _second_factor_key() -> str:
     deduct_when=_login_failed,
     scope="second-factor",
 )
-def login_second_factor() -> object:
+def login_second_factor() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect_to(home_url(current_user))
     user = _pending_user()
@@ -200,7 +202,7 @@ def login_second_factor() -> object:
 
 @bp.route("/logout", methods=["POST"])
 @allow(EVERYONE)
-def logout() -> object:
+def logout() -> ResponseReturnValue:
     services.log_out(current_user._get_current_object())
     db.session.commit()
     logout_user()
@@ -209,7 +211,7 @@ def logout() -> object:
     return redirect_to(url_for("accounts.login"))
 
 
-def _proof_limit() -> object:
+def _proof_limit() -> ResponseReturnValue:
     """Wrong passwords and codes given as proof of identity, per account: a copied session cannot be used to guess
     the password (or the code) through these forms."""
     return limiter.shared_limit(
@@ -221,7 +223,7 @@ def _proof_limit() -> object:
     )
 
 
-def _account_page(status: int = 200, **forms: object) -> object:
+def _account_page(status: int = 200, **forms: object) -> ResponseReturnValue:
     context = {
         "password_form": PasswordChangeForm(formdata=None),
         "email_form": EmailChangeForm(formdata=None),
@@ -233,7 +235,7 @@ def _account_page(status: int = 200, **forms: object) -> object:
 
 @bp.route("/account")
 @allow(EVERYONE)
-def account() -> object:
+def account() -> ResponseReturnValue:
     return _account_page()
 
 
@@ -245,7 +247,7 @@ def _still_logged_in(user: User) -> None:
 @bp.route("/account/password", methods=["POST"])
 @allow(EVERYONE)
 @_proof_limit()
-def change_password() -> object:
+def change_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -266,7 +268,7 @@ def change_password() -> object:
 @bp.route("/account/email", methods=["POST"])
 @allow(EVERYONE)
 @_proof_limit()
-def request_email_change() -> object:
+def request_email_change() -> ResponseReturnValue:
     form = EmailChangeForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -293,10 +295,9 @@ def request_email_change() -> object:
 
 @bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
 @public
-def confirm_email_change(token: str) -> object:
+def confirm_email_change(token: str) -> ResponseReturnValue:
     """The link sent to the new address: a page with one button, since opening a link must change nothing (mail
     scanners open links too); the change is made by the button's POST."""
-    from portal.accounts.tokens import email_change_for_token
 
     found = email_change_for_token(token)
     if found is None:
@@ -322,7 +323,7 @@ def confirm_email_change(token: str) -> object:
 
 @bp.route("/language", methods=["POST"])
 @public
-def set_language() -> object:
+def set_language() -> ResponseReturnValue:
     form = LanguageForm()
     target = form.next.data if is_safe_next(form.next.data) else url_for("core.index")
     if form.validate_on_submit():
@@ -337,7 +338,7 @@ def set_language() -> object:
 # --- Two-factor sign-in (staff) --------------------------------------------------------------------------------
 
 
-def _two_factor_page(status: int = 200, setup: dict[str, str] | None = None, **forms: object) -> object:
+def _two_factor_page(status: int = 200, setup: dict[str, str] | None = None, **forms: object) -> ResponseReturnValue:
     """The page; the QR code and key of a new secret only in the answer to the (proved) request that made it."""
     user = current_user._get_current_object()
     context = {
@@ -355,14 +356,14 @@ def _two_factor_page(status: int = 200, setup: dict[str, str] | None = None, **f
 
 @bp.route("/account/two-factor")
 @allow(CHANNEL_STAFF)
-def two_factor_page() -> object:
+def two_factor_page() -> ResponseReturnValue:
     return _two_factor_page()
 
 
 @bp.route("/account/two-factor/setup", methods=["POST"])
 @allow(CHANNEL_STAFF)
 @_proof_limit()
-def begin_two_factor() -> object:
+def begin_two_factor() -> ResponseReturnValue:
     form = TwoFactorStartForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -399,7 +400,7 @@ def _audited_attempt(field: Field, attempt: Callable[[], T], *, password: Field,
     return True, result
 
 
-def _recovery_codes_page(codes: list[str]) -> object:
+def _recovery_codes_page(codes: list[str]) -> ResponseReturnValue:
     response = render_template("accounts/recovery_codes.html", codes=codes)
     return response, 200, {"Cache-Control": "no-store"}
 
@@ -407,7 +408,7 @@ def _recovery_codes_page(codes: list[str]) -> object:
 @bp.route("/account/two-factor/confirm", methods=["POST"])
 @allow(CHANNEL_STAFF)
 @_proof_limit()
-def confirm_two_factor() -> object:
+def confirm_two_factor() -> ResponseReturnValue:
     form = TwoFactorConfirmForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -427,7 +428,7 @@ def confirm_two_factor() -> object:
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])
 @allow(CHANNEL_STAFF)
 @_proof_limit()
-def replace_recovery_codes() -> object:
+def replace_recovery_codes() -> ResponseReturnValue:
     form = RecoveryCodesForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -444,7 +445,7 @@ def replace_recovery_codes() -> object:
 @bp.route("/account/two-factor/disable", methods=["POST"])
 @allow(CHANNEL_STAFF)
 @_proof_limit()
-def disable_two_factor() -> object:
+def disable_two_factor() -> ResponseReturnValue:
     form = TwoFactorOffForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
@@ -479,7 +480,7 @@ def _user_details(form: UserForm) -> services.UserDetails:
 
 @bp.route("/admin/users")
 @allow(AccessRole.ADMIN)
-def users() -> object:
+def users() -> ResponseReturnValue:
     search = UserSearchForm(request.args)
     role = search.role.data if search.role.data in UserRole._value2member_map_ else None
     listing = db.paginate(
@@ -493,7 +494,7 @@ def users() -> object:
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def new_user() -> object:
+def new_user() -> ResponseReturnValue:
     form = UserForm()
     if form.validate_on_submit():
         finished = finish_action(
@@ -514,7 +515,7 @@ def new_user() -> object:
 
 @bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_user(user_id: int) -> object:
+def edit_user(user_id: int) -> ResponseReturnValue:
     user = services.get_user(user_id)
     form = UserForm(obj=user)
     if request.method == "GET":
@@ -543,7 +544,9 @@ def edit_user(user_id: int) -> object:
     return _user_page(form, user, 422 if request.method == "POST" else 200)
 
 
-def _user_page(form: UserForm, user: User, status: int = 200, reset_form: AdminProofForm | None = None) -> object:
+def _user_page(
+    form: UserForm, user: User, status: int = 200, reset_form: AdminProofForm | None = None
+) -> ResponseReturnValue:
     deactivated_by = services.get_user(user.deactivated_by_id) if user.deactivated_by_id else None
     return render_template(
         "accounts/user_form.html",
@@ -557,7 +560,7 @@ def _user_page(form: UserForm, user: User, status: int = 200, reset_form: AdminP
 @bp.route("/admin/users/<int:user_id>/two-factor/reset", methods=["POST"])
 @allow(AccessRole.ADMIN)
 @_proof_limit()
-def reset_two_factor(user_id: int) -> object:
+def reset_two_factor(user_id: int) -> ResponseReturnValue:
     user = services.get_user(user_id)
     form = AdminProofForm()
     if form.validate_on_submit():
@@ -597,7 +600,7 @@ def _forgot_account_key() -> str:
     methods=["POST"],
     scope="forgot-account",
 )
-def forgot_password() -> object:
+def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data or "")
@@ -611,8 +614,7 @@ def forgot_password() -> object:
     return render_template("accounts/forgot.html", form=form), status
 
 
-def _password_from_link(token: str, purpose: str) -> object:
-    from portal.accounts.tokens import user_for_token
+def _password_from_link(token: str, purpose: str) -> ResponseReturnValue:
 
     user = user_for_token(token, purpose)
     if user is None:
@@ -629,11 +631,11 @@ def _password_from_link(token: str, purpose: str) -> object:
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @public
-def reset_password(token: str) -> object:
+def reset_password(token: str) -> ResponseReturnValue:
     return _password_from_link(token, "reset")
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @public
-def accept_invitation(token: str) -> object:
+def accept_invitation(token: str) -> ResponseReturnValue:
     return _password_from_link(token, "invitation")

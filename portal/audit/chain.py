@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.models import AuditEvent, AuditSeal
+from portal.database import begin_write
 from portal.extensions import db
 
 GENESIS = "0" * 64
@@ -88,7 +89,6 @@ def seal_audit_events(batch_size: int = SEAL_BATCH) -> AuditSeal | None:
 
 def seal_pending_events() -> int:
     """The job and `flask audit seal`: seal everything pending, a committed batch at a time; the events sealed."""
-    from portal.database import begin_write
 
     sealed = 0
     while True:

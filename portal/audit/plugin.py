@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.audit import tasks  # noqa: F401 - the task registers itself
 from portal.audit.views import bp
-from portal.core.navigation import register_navigation
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:

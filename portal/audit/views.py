@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import get_timezone
 from flask_login import current_user
 
@@ -17,7 +18,7 @@ bp = Blueprint("audit", __name__)
 
 @bp.route("/audit/")
 @allow(AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
-def trail() -> object:
+def trail() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
     valid = form.validate()
     wanted = AuditFilter(

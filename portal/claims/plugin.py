@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal.claims import notices, services  # noqa: F401 - the kinds register themselves
 from portal.claims.views import bp, dealer_home_section
-from portal.core.navigation import register_navigation
 from portal.dealers.sections import register_home_section
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,6 @@
 """Promotion-expense claims: the workflow table, the submission checks and the flags. Pure: no database.
 
-The workflow (DESIGN.md): draft -> submitted -> approved | partially_approved | rejected | needs_info;
+The workflow (docs/design.md): draft -> submitted -> approved | partially_approved | rejected | needs_info;
 needs_info -> submitted; submitted -> awaiting_second_approval when the amount to approve is above the threshold;
 awaiting_second_approval -> approved | partially_approved | rejected | submitted (sent back); approved and
 partially_approved -> paid; draft, submitted and needs_info -> withdrawn; rejected -> submitted only through a

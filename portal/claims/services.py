@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,11 +50,13 @@ from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
 from portal.dealers.services import dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
+from portal.evidence.services import OwnerRules, register_owner
 from portal.extensions import db
 from portal.money import precision
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked, move_if_still
 
@@ -181,12 +183,12 @@ def visible_claims(user: User) -> Select[tuple[Claim]]:
 def get_visible_claim(user: User, claim_id: int) -> Claim:
     claim = db.session.execute(visible_claims(user).where(Claim.id == claim_id)).scalar_one_or_none()
     if claim is None:
-        abort(404)
+        raise NotFound()
     return claim
 
 
 def claimable_periods(today: date | None = None) -> list[Period]:
-    """Periods a claim can be made against: begun, and not past the claim window after their end (DESIGN.md:
+    """Periods a claim can be made against: begun, and not past the claim window after their end (docs/design.md:
     promotion budgets of a period stay claimable until the claim window after it ends)."""
     today = today or company_today()
     window = current_app.config["CLAIM_WINDOW_DAYS"]
@@ -276,7 +278,7 @@ def create_draft(actor: User, period: Period, data: ClaimInput, today: date | No
 def update_draft(actor: User, claim: Claim, data: ClaimInput) -> None:
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
     if claim.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("Only a draft, or a claim asked for information, can be changed."))
     _check_fields(data, claim.dealer_id, claim.fund_request_id, claim.id)
@@ -354,7 +356,10 @@ def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStat
     """Everyone concerned hears of each transition, in their own language (the notification service translates)."""
     currency = claim.dealer.currency
     told: dict[str, object] = {"claim": claim.title, "dealer": claim.dealer.name}
-    dealer_link, console_link = f"/claims/{claim.id}", f"/console/claims/{claim.id}"
+    dealer_link, console_link = (
+        link("claims.claim_page", claim_id=claim.id),
+        link("claims.review_page", claim_id=claim.id),
+    )
     S = ClaimStatus
     if target is S.SUBMITTED and current is S.AWAITING_SECOND_APPROVAL:
         first = db.session.get(User, claim.first_approver_id) if claim.first_approver_id else None
@@ -492,7 +497,7 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     """
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
     if claim.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     today = today or company_today()
     current = claim.status
     if current not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
@@ -516,7 +521,7 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
 def withdraw(actor: User, claim: Claim, reason: str = "") -> None:
     require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
     if claim.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     current = claim.status
     if current not in (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED, ClaimStatus.NEEDS_INFO):
         raise IllegalTransition(_("A decided claim cannot be withdrawn."))
@@ -525,7 +530,7 @@ def withdraw(actor: User, claim: Claim, reason: str = "") -> None:
 
 
 def reopen(actor: User, claim: Claim, note: str) -> None:
-    """A mediator's outcome: a rejected claim goes back to the reviewers as submitted (DESIGN.md: rejected ->
+    """A mediator's outcome: a rejected claim goes back to the reviewers as submitted (docs/design.md: rejected ->
     submitted only through a dispute outcome)."""
     require_role(actor, AccessRole.MEDIATOR, AccessRole.ADMIN)
     keeps_request: dict[str, object] = {}
@@ -662,7 +667,6 @@ def pay_claims(actor: User, claim_ids: list[int], reference: str) -> int:
 def register_evidence_owner() -> None:
     """Who may see a claim's files (whoever may see the claim), add them (its dealer's people while the claim can
     change) and remove them (the uploader or a dealer owner, while it can change)."""
-    from portal.evidence.services import OwnerRules, register_owner
 
     def can_view(user: User, claim_id: int) -> bool:
         return db.session.execute(visible_claims(user).where(Claim.id == claim_id)).first() is not None
@@ -723,7 +727,7 @@ def request_pre_approval(
     manager = dealer.manager
     notify([manager] if manager else second_approvers(), "pre_approval_requested",
            {"dealer": dealer.name, "title": request.title, "amount": params.amount(cost, dealer.currency)},
-           "/console/pre-approvals")  # fmt: skip
+           link("claims.console_pre_approvals"))  # fmt: skip
     return request
 
 
@@ -731,7 +735,7 @@ def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: 
     """One decision per request: a conditional UPDATE lets the first reviewer through and tells the second."""
     require_role(actor, *REVIEWERS)
     if db.session.execute(visible_dealers(actor).where(Dealer.id == request.dealer_id)).first() is None:
-        abort(404)
+        raise NotFound()
     note = note.strip()
     if not approve and not note:
         raise InvalidInput("note", _("Give the reason; the dealer sees it."))
@@ -749,7 +753,7 @@ def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: 
     people = dealer_owners(dealer)
     kind = "pre_approval_approved" if approve else "pre_approval_rejected"
     notify([*people, requester] if requester and requester not in people else people, kind,
-           {"title": request.title, "note": note}, "/claims/pre-approvals")  # fmt: skip
+           {"title": request.title, "note": note}, link("claims.pre_approvals"))  # fmt: skip
     return request
 
 
@@ -759,7 +763,7 @@ def get_visible_request(user: User, request_id: int) -> FundRequest:
         select(FundRequest).where(FundRequest.id == request_id, FundRequest.dealer_id.in_(dealers))
     ).scalar_one_or_none()
     if request is None:
-        abort(404)
+        raise NotFound()
     return request
 
 
@@ -793,13 +797,13 @@ def add_comment(actor: User, claim: Claim, text: str) -> ClaimEvent:
         raise InvalidInput("comment", _("Keep a comment under 4,000 characters."))
     from_dealer = actor.access_role in DEALER_USERS
     if from_dealer and actor.dealer_id != claim.dealer_id:
-        abort(404)
+        raise NotFound()
     event = ClaimEvent(claim_id=claim.id, actor_id=actor.id, note=text, details={"comment": True})
     db.session.add(event)
     db.session.flush()
     told = {"claim": claim.title, "dealer": claim.dealer.name, "name": actor.name}
     if from_dealer:
-        notify(_reviewers_to_tell(claim), "claim_comment", told, f"/console/claims/{claim.id}")
+        notify(_reviewers_to_tell(claim), "claim_comment", told, link("claims.review_page", claim_id=claim.id))
     else:
-        notify(_dealer_people_to_tell(claim), "claim_comment", told, f"/claims/{claim.id}")
+        notify(_dealer_people_to_tell(claim), "claim_comment", told, link("claims.claim_page", claim_id=claim.id))
     return event

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -57,7 +59,6 @@ def _vary(response: Any) -> Any:
 
 
 def _activity_name(kind: ActivityType) -> str:
-    from flask_babel import get_locale
 
     return kind.name_zh if str(get_locale()).startswith("zh") else kind.name_en
 
@@ -91,7 +92,7 @@ def _own_claim(claim_id: int) -> Claim:
 @bp.route("/claims/")
 @allow(DEALER_USERS)
 @cached_page
-def dealer_claims() -> object:
+def dealer_claims() -> ResponseReturnValue:
     dealer = current_user.dealer
     status = request.args.get("status", "")
     claims = db.paginate(
@@ -144,7 +145,7 @@ def _claim_input(form: ClaimForm) -> services.ClaimInput | None:
 
 @bp.route("/claims/new", methods=["GET", "POST"])
 @allow(DEALER_USERS)
-def new_claim() -> object:
+def new_claim() -> ResponseReturnValue:
     form = ClaimForm()
     _claim_form_choices(form)
     if request.method == "GET":
@@ -169,7 +170,7 @@ def new_claim() -> object:
 
 @bp.route("/claims/<int:claim_id>/edit", methods=["GET", "POST"])
 @allow(DEALER_USERS)
-def edit_claim(claim_id: int) -> object:
+def edit_claim(claim_id: int) -> ResponseReturnValue:
     claim = _own_claim(claim_id)
     if claim.status not in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO):
         abort(409, description=_("Only a draft, or a claim asked for information, can be changed."))
@@ -220,13 +221,13 @@ def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_erro
 
 @bp.route("/claims/<int:claim_id>")
 @allow(DEALER_USERS)
-def claim_page(claim_id: int) -> object:
+def claim_page(claim_id: int) -> ResponseReturnValue:
     return _render_claim(_own_claim(claim_id))
 
 
 @bp.route("/claims/<int:claim_id>/evidence", methods=["POST"])
 @allow(DEALER_USERS)
-def add_claim_evidence(claim_id: int) -> object:
+def add_claim_evidence(claim_id: int) -> ResponseReturnValue:
     claim = _own_claim(claim_id)
     return upload_then(
         services.CLAIM_OWNER,
@@ -238,7 +239,7 @@ def add_claim_evidence(claim_id: int) -> object:
 
 @bp.route("/claims/<int:claim_id>/evidence/<int:evidence_id>/remove", methods=["POST"])
 @allow(DEALER_USERS)
-def remove_claim_evidence(claim_id: int, evidence_id: int) -> object:
+def remove_claim_evidence(claim_id: int, evidence_id: int) -> ResponseReturnValue:
     claim = _own_claim(claim_id)
     evidence = evidence_services.get_viewable(current_user, evidence_id)
     if evidence.owner_type != services.CLAIM_OWNER or evidence.owner_id != claim.id:
@@ -253,7 +254,7 @@ def remove_claim_evidence(claim_id: int, evidence_id: int) -> object:
 
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
 @allow(DEALER_USERS)
-def submit_claim(claim_id: int) -> object:
+def submit_claim(claim_id: int) -> ResponseReturnValue:
     claim = _own_claim(claim_id)
     form = WithdrawForm()  # carries only the CSRF token here
     if not form.validate_on_submit():
@@ -273,7 +274,7 @@ def submit_claim(claim_id: int) -> object:
 
 @bp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
 @allow(DEALER_USERS)
-def withdraw_claim(claim_id: int) -> object:
+def withdraw_claim(claim_id: int) -> ResponseReturnValue:
     claim = _own_claim(claim_id)
     form = WithdrawForm()
     if not form.validate_on_submit():
@@ -287,7 +288,7 @@ def withdraw_claim(claim_id: int) -> object:
 
 @bp.route("/claims/<int:claim_id>/comments", methods=["POST"])
 @allow(DEALER_USERS, *REVIEWERS)
-def comment(claim_id: int) -> object:
+def comment(claim_id: int) -> ResponseReturnValue:
     is_dealer = current_user.access_role in DEALER_USERS
     claim = _own_claim(claim_id) if is_dealer else services.get_reviewable_claim(current_user, claim_id)
     form = CommentForm()
@@ -310,7 +311,7 @@ def comment(claim_id: int) -> object:
 
 @bp.route("/claims/pre-approvals", methods=["GET", "POST"])
 @allow(DEALER_USERS)
-def pre_approvals() -> object:
+def pre_approvals() -> ResponseReturnValue:
     form = FundRequestForm()
     form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
     form.activity_type_id.choices = _activity_choices()
@@ -346,14 +347,14 @@ def pre_approvals() -> object:
 
 @bp.route("/console/pre-approvals")
 @allow(*REVIEWERS)
-def console_pre_approvals() -> object:
+def console_pre_approvals() -> ResponseReturnValue:
     rows = RowPage(queries.pending_requests_query(current_user), page_number(), current_app.config["PAGE_SIZE"])
     return render_template("claims/console_pre_approvals.html", rows=rows, form=RequestDecisionForm(formdata=None))
 
 
 @bp.route("/console/pre-approvals/<int:request_id>/decide", methods=["POST"])
 @allow(*REVIEWERS)
-def decide_request(request_id: int) -> object:
+def decide_request(request_id: int) -> ResponseReturnValue:
     fund_request = services.get_visible_request(current_user, request_id)
     form = RequestDecisionForm()
     if not form.validate_on_submit():
@@ -398,7 +399,7 @@ def _queue_context() -> dict[str, Any]:
 @bp.route("/console/claims")
 @allow(*REVIEWERS)
 @cached_page
-def queue() -> object:
+def queue() -> ResponseReturnValue:
     context = _queue_context()
     waiting = queries.count_to_decide(current_user)
     dealers = db.session.execute(
@@ -421,7 +422,9 @@ def queue() -> object:
     )
 
 
-def _render_review(claim: Claim, *, form: Any = None, comment: CommentForm | None = None, status: int = 200) -> object:
+def _render_review(
+    claim: Claim, *, form: Any = None, comment: CommentForm | None = None, status: int = 200
+) -> ResponseReturnValue:
     wanted = queries.queue_filter(request.args.to_dict())
     flags = services.flags_of(claim)
     related = {claim_id for flag in flags for claim_id in flag.related_claims}
@@ -452,13 +455,13 @@ def _render_review(claim: Claim, *, form: Any = None, comment: CommentForm | Non
 
 @bp.route("/console/claims/<int:claim_id>")
 @allow(*REVIEWERS)
-def review_page(claim_id: int) -> object:
+def review_page(claim_id: int) -> ResponseReturnValue:
     return _render_review(services.get_reviewable_claim(current_user, claim_id))
 
 
 @bp.route("/console/claims/<int:claim_id>/decide", methods=["POST"])
 @allow(*REVIEWERS)
-def decide_claim(claim_id: int) -> object:
+def decide_claim(claim_id: int) -> ResponseReturnValue:
     claim = services.get_reviewable_claim(current_user, claim_id)
     second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
     form: DecisionForm | SecondDecisionForm = SecondDecisionForm() if second_step else DecisionForm()
@@ -504,7 +507,7 @@ def _after_decision(claim: Claim, wanted: queries.QueueFilter) -> str:
 
 @bp.route("/console/claims/bulk-approve", methods=["POST"])
 @allow(*REVIEWERS)
-def bulk_approve() -> object:
+def bulk_approve() -> ResponseReturnValue:
     form = BulkApproveForm()
     if not form.validate_on_submit() or not form.claim_ids.data:
         abort(422, description=_("Choose the claims to approve."))
@@ -518,7 +521,7 @@ def bulk_approve() -> object:
 
 @bp.route("/console/claims/report")
 @allow(*REVIEWERS)
-def report() -> object:
+def report() -> ResponseReturnValue:
     period = dealer_services.period_for_view(request.args.get("period") or None, company_today())
     if period is None:
         abort(404)
@@ -552,7 +555,7 @@ def _render_budgets(period: Period, *, csv_form: CsvUploadForm | None = None, cs
 
 @bp.route("/admin/budgets")
 @allow(AccessRole.ADMIN)
-def budgets() -> object:
+def budgets() -> ResponseReturnValue:
     period = dealer_services.period_for_view(request.args.get("period") or None, company_today())
     if period is None:
         abort(404)
@@ -561,7 +564,7 @@ def budgets() -> object:
 
 @bp.route("/admin/budgets/<period_code>/<code>", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def set_budget(period_code: str, code: str) -> object:
+def set_budget(period_code: str, code: str) -> ResponseReturnValue:
     period = dealer_services.get_period(period_code)
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = BudgetForm()
@@ -585,7 +588,7 @@ def set_budget(period_code: str, code: str) -> object:
 
 @bp.route("/admin/budgets/<period_code>/import", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def import_budgets(period_code: str) -> object:
+def import_budgets(period_code: str) -> ResponseReturnValue:
     period = dealer_services.get_period(period_code)
     form = CsvUploadForm()
     if form.validate_on_submit():
@@ -605,7 +608,7 @@ def import_budgets(period_code: str) -> object:
 
 @bp.route("/admin/claims/payments", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def payments() -> object:
+def payments() -> ResponseReturnValue:
     form = PaymentForm()
     if request.method == "POST" and form.validate_on_submit():
         ids = [claim_id for claim_id in form.claim_ids.data or [] if claim_id is not None]
@@ -630,7 +633,7 @@ def payments() -> object:
 
 @bp.route("/admin/claims/payments.csv")
 @allow(AccessRole.ADMIN)
-def payments_csv() -> object:
+def payments_csv() -> ResponseReturnValue:
     rows = (
         (
             claim.id,

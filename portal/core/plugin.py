@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.core.navigation import register_navigation
 from portal.core.views import bp
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:

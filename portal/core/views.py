@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.access import AccessRole, allow, public
 from portal.accounts.models import User, UserRole
-from portal.core.homes import home_url
 from portal.dealers import services as dealer_services
 from portal.dealers.models import DealerStatus, Period
 from portal.extensions import db
+from portal.navigation import home_url
 
 bp = Blueprint("core", __name__)
 
 
 @bp.route("/")
 @public
-def index() -> object:
+def index() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     return redirect(url_for("accounts.login"))
@@ -27,14 +28,14 @@ def index() -> object:
 
 @bp.route("/ping")
 @public
-def ping() -> object:
+def ping() -> ResponseReturnValue:
     """Liveness without the database: the process answers. Also the benchmark's baseline route."""
     return Response("ok", mimetype="text/plain")
 
 
 @bp.route("/healthz")
 @public
-def healthz() -> object:
+def healthz() -> ResponseReturnValue:
     """For load balancers: 200 when the database answers, 503 when it does not."""
     try:
         db.session.execute(text("SELECT 1"))
@@ -50,7 +51,7 @@ def healthz() -> object:
 
 @bp.route("/admin/")
 @allow(AccessRole.ADMIN)
-def admin_home() -> object:
+def admin_home() -> ResponseReturnValue:
     users_by_role = dict(
         db.session.execute(select(User.role, func.count()).where(User.active).group_by(User.role)).all()
     )

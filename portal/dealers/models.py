@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.dealers.rules import DealerStatus, can_log_in
 from portal.extensions import db
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -22,13 +23,6 @@ class DealerTier(enum.StrEnum):
     SILVER = "silver"
     GOLD = "gold"
     PLATINUM = "platinum"
-
-
-class DealerStatus(enum.StrEnum):
-    ONBOARDING = "onboarding"
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    TERMINATED = "terminated"
 
 
 class PeriodStatus(enum.StrEnum):
@@ -49,14 +43,6 @@ register_labels(
         DealerTier.SILVER: _l("Silver"),
         DealerTier.GOLD: _l("Gold"),
         DealerTier.PLATINUM: _l("Platinum"),
-    }
-)
-register_labels(
-    {
-        DealerStatus.ONBOARDING: _l("Onboarding"),
-        DealerStatus.ACTIVE: _l("Active"),
-        DealerStatus.SUSPENDED: _l("Suspended"),
-        DealerStatus.TERMINATED: _l("Terminated"),
     }
 )
 register_labels(
@@ -108,8 +94,6 @@ class Dealer(db.Model):
     @property
     def can_log_in(self) -> bool:
         """Terminated dealers lose portal access; what they are owed is still paid outside it."""
-        from portal.dealers.rules import can_log_in
-
         return can_log_in(self.status)
 
     def audit_subject(self) -> tuple[str, int, str]:

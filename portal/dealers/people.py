@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -29,8 +28,9 @@ from portal.dealers.models import Dealer, Trainee
 from portal.dealers.rules import can_manage_people
 from portal.dealers.services import dealer_owners
 from portal.extensions import db
+from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 
 TRAINEE_FIELDS = ("name", "job_title", "email", "phone")
 
@@ -58,7 +58,7 @@ def _lock_for_owner(actor: User) -> Dealer:
     dealer = db.session.get(Dealer, actor.dealer_id) if locked else None
     db.session.refresh(actor)
     if dealer is None or not actor.active or actor.dealer_role is not DealerRole.OWNER:
-        abort(403)
+        raise Forbidden()
     if not can_manage_people(dealer.status):
         raise IllegalTransition(_("This dealer's people cannot be changed in its current status."))
     return dealer
@@ -68,14 +68,14 @@ def get_colleague(actor: User, user_id: int) -> User:
     """A person with a login at the actor's own dealer; anyone else is 404."""
     person = db.session.get(User, user_id)
     if person is None or actor.dealer_id is None or person.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     return person
 
 
 def get_trainee(actor: User, trainee_id: int) -> Trainee:
     trainee = db.session.get(Trainee, trainee_id)
     if trainee is None or actor.dealer_id is None or trainee.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     return trainee
 
 
@@ -108,7 +108,12 @@ def add_staff(actor: User, *, name: str, email: str, temporary_password: str) ->
         invite(person, inviter=actor)
     audit_change("user.created", actor=actor, subject=person, after=snapshot(person, ("email", "name", "dealer_role")))
     other_owners = [owner for owner in dealer_owners(dealer) if owner.id != actor.id]
-    notify(other_owners, "colleague_added", {"name": person.name, "dealer": dealer.name}, link="/dealer/people")
+    notify(
+        other_owners,
+        "colleague_added",
+        {"name": person.name, "dealer": dealer.name},
+        link=link("dealers.dealer_people_page"),
+    )
     db.session.flush()
     return person
 

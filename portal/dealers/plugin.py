@@ -5,14 +5,17 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.core.navigation import register_navigation
-from portal.dealers import documents, notices  # noqa: F401 - the kinds register themselves
+from portal.accounts.services import register_dealer_lookup, register_user_change_check
+from portal.dealers import documents, notices, services  # noqa: F401 - the kinds register themselves
 from portal.dealers.views import bp
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     documents.register()
+    register_dealer_lookup(services.dealer_id_by_code)
+    register_user_change_check(services.refuse_if_manager_keeps_dealers)
     register_navigation("dealers.dealer_home", _l("Overview"), 10)
     register_navigation("dealers.dealer_people_page", _l("People"), 60)
     register_navigation("dealers.documents_page", _l("Documents"), 70)

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import enum
 
-from portal.dealers.models import DealerStatus
+from flask_babel import lazy_gettext as _l
+
+from portal.types import register_labels
+
+
+class DealerStatus(enum.StrEnum):
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+register_labels(
+    {
+        DealerStatus.ONBOARDING: _l("Onboarding"),
+        DealerStatus.ACTIVE: _l("Active"),
+        DealerStatus.SUSPENDED: _l("Suspended"),
+        DealerStatus.TERMINATED: _l("Terminated"),
+    }
+)
 
 STATUS_TRANSITIONS: dict[DealerStatus, frozenset[DealerStatus]] = {
     DealerStatus.ONBOARDING: frozenset({DealerStatus.ACTIVE, DealerStatus.TERMINATED}),
@@ -32,7 +51,7 @@ class NewSubmission(enum.StrEnum):
 
 
 def can_submit_new(status: DealerStatus, what: NewSubmission) -> bool:
-    """The one rule every "new submission" service asks (DESIGN.md: a suspended dealer reads, answers and appeals
+    """The one rule every "new submission" service asks (docs/design.md: a suspended dealer reads, answers and appeals
     but submits nothing new). Active dealers submit anything; onboarding dealers train before they sell, so they
     enrol but claim nothing; suspended and terminated dealers start nothing new. Answering a request for
     information, appealing, raising a dispute, cancelling and managing people are not new submissions."""

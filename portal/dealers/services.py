@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -33,8 +32,9 @@ from portal.dealers.models import (
 from portal.dealers.rules import NewSubmission, can_change_status, can_submit_new
 from portal.extensions import db
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 
 
@@ -54,7 +54,7 @@ def visible_dealers(user: User) -> Select[tuple[Dealer]]:
 def get_visible_dealer(user: User, code: str) -> Dealer:
     dealer = db.session.execute(visible_dealers(user).where(Dealer.code == code)).unique().scalar_one_or_none()
     if dealer is None:
-        abort(404)
+        raise NotFound()
     return dealer
 
 
@@ -303,12 +303,12 @@ def change_dealer_status(
         reason=reason,
     )
     told = {"dealer": dealer.name, "old": params.choice(expected), "new": params.choice(target), "reason": reason}
-    notify(dealer_owners(dealer), "dealer_status_changed", told, link="/dealer/")
+    notify(dealer_owners(dealer), "dealer_status_changed", told, link=link("dealers.dealer_home"))
     notify(
         [dealer.manager] if dealer.manager else [],
         "dealer_status_changed",
         told,
-        link=f"/console/dealers/{dealer.code}",
+        link=link("dealers.dealer_detail", code=dealer.code),
     )
     db.session.flush()
 
@@ -335,7 +335,12 @@ def reassign_dealer(actor: User, dealer: Dealer, manager_id: int) -> None:
         after={"manager_id": new_manager.id},
     )
     dealer.manager_id = new_manager.id
-    notify([new_manager], "portfolio_changed", {"dealer": dealer.name}, link=f"/console/dealers/{dealer.code}")
+    notify(
+        [new_manager],
+        "portfolio_changed",
+        {"dealer": dealer.name},
+        link=link("dealers.dealer_detail", code=dealer.code),
+    )
     db.session.flush()
 
 
@@ -431,7 +436,7 @@ def register_period_close_step(step: PeriodCloseStep) -> None:
 
 
 def close_period(actor: User, period: Period) -> None:
-    """Closing freezes a period; later changes to its money become prior-period adjustments (DESIGN.md)."""
+    """Closing freezes a period; later changes to its money become prior-period adjustments (docs/design.md)."""
     require_role(actor, AccessRole.ADMIN)
     changed = db.session.execute(
         update(Period)
@@ -473,9 +478,27 @@ def refuse_new_submission(dealer: Dealer, what: NewSubmission) -> None:
 def get_period(code: str) -> Period:
     period = db.session.execute(select(Period).where(Period.code == code)).scalar_one_or_none()
     if period is None:
-        abort(404)
+        raise NotFound()
     return period
 
 
 def periods_newest_first() -> Select[tuple[Period]]:
     return select(Period).order_by(Period.starts_on.desc())
+
+
+# --- What the user administration asks of dealers (registered by the dealers plugin) ---------------------------------
+
+
+def dealer_id_by_code(code: str) -> int | None:
+    return db.session.execute(select(Dealer.id).where(Dealer.code == code)).scalar_one_or_none()
+
+
+def refuse_if_manager_keeps_dealers(user: User, role: UserRole, active: bool) -> None:
+    """A channel manager who still has dealers can be neither deactivated nor given another role: the dealers
+    would have nobody to review their claims."""
+    if user.role is not UserRole.MANAGER or (role is UserRole.MANAGER and active):
+        return
+    if db.session.execute(select(Dealer.id).where(Dealer.manager_id == user.id).limit(1)).first():
+        raise InvalidInput(
+            "role", _("This manager still has dealers. Move them to another manager first (Portfolios).")
+        )

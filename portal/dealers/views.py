@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -56,7 +57,7 @@ DIRECTORS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 @bp.route("/dealer/")
 @allow(DEALER_USERS)
 @cached_page
-def dealer_home() -> object:
+def dealer_home() -> ResponseReturnValue:
     dealer = current_user.dealer
     if dealer is None:  # a dealer user always has a dealer; a broken row must not show someone else's data
         abort(404)
@@ -97,13 +98,13 @@ SHARED_PAGE_FORM: dict[str, dict[str, Any]] = {
 
 @bp.route("/dealer/people")
 @allow(DEALER_USERS)
-def dealer_people_page() -> object:
+def dealer_people_page() -> ResponseReturnValue:
     return _render_people()
 
 
 @bp.route("/dealer/people/staff", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def add_staff() -> object:
+def add_staff() -> ResponseReturnValue:
     form = StaffForm(**SHARED_PAGE_FORM["staff"])
     if form.validate_on_submit():
         finished = finish_action(
@@ -126,7 +127,7 @@ def add_staff() -> object:
     return _render_people(staff_form=form, status=422)
 
 
-def _colleague_action(user_id: int, action: Any, message: str) -> object:
+def _colleague_action(user_id: int, action: Any, message: str) -> ResponseReturnValue:
     person = people.get_colleague(current_user, user_id)
     return finish_action(
         None,
@@ -137,19 +138,19 @@ def _colleague_action(user_id: int, action: Any, message: str) -> object:
 
 @bp.route("/dealer/people/staff/<int:user_id>/deactivate", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def deactivate_staff(user_id: int) -> object:
+def deactivate_staff(user_id: int) -> ResponseReturnValue:
     return _colleague_action(user_id, people.deactivate_colleague, _("%(name)s can no longer log in."))
 
 
 @bp.route("/dealer/people/staff/<int:user_id>/reactivate", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def reactivate_staff(user_id: int) -> object:
+def reactivate_staff(user_id: int) -> ResponseReturnValue:
     return _colleague_action(user_id, people.reactivate_colleague, _("%(name)s can log in again."))
 
 
 @bp.route("/dealer/people/staff/<int:user_id>/make-owner", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def make_owner(user_id: int) -> object:
+def make_owner(user_id: int) -> ResponseReturnValue:
     return _colleague_action(user_id, people.make_owner, _("%(name)s is now an owner of this dealer."))
 
 
@@ -164,7 +165,7 @@ def _trainee_details(form: TraineeForm) -> people.TraineeDetails:
 
 @bp.route("/dealer/people/trainees", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def add_trainee() -> object:
+def add_trainee() -> ResponseReturnValue:
     form = TraineeForm(**SHARED_PAGE_FORM["trainee"])
     if form.validate_on_submit():
         return finish_action(
@@ -180,7 +181,7 @@ def add_trainee() -> object:
 
 @bp.route("/dealer/people/trainees/<int:trainee_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.DEALER_OWNER)
-def edit_trainee(trainee_id: int) -> object:
+def edit_trainee(trainee_id: int) -> ResponseReturnValue:
     trainee = people.get_trainee(current_user, trainee_id)
     form = TraineeForm(obj=trainee)
     if form.validate_on_submit():
@@ -195,7 +196,7 @@ def edit_trainee(trainee_id: int) -> object:
 
 @bp.route("/dealer/people/trainees/<int:trainee_id>/remove", methods=["POST"])
 @allow(AccessRole.DEALER_OWNER)
-def remove_trainee(trainee_id: int) -> object:
+def remove_trainee(trainee_id: int) -> ResponseReturnValue:
     trainee = people.get_trainee(current_user, trainee_id)
     return finish_action(
         None,
@@ -227,7 +228,7 @@ def _portfolio_filter() -> services.PortfolioFilter:
 @bp.route("/console/")
 @allow(*CONSOLE)
 @cached_page
-def portfolio() -> object:
+def portfolio() -> ResponseReturnValue:
     wanted = _portfolio_filter()
     dealers = db.paginate(
         services.search_portfolio(current_user, wanted),
@@ -249,7 +250,9 @@ def portfolio() -> object:
     )
 
 
-def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200) -> object:
+def _render_dealer_page(
+    dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200
+) -> ResponseReturnValue:
     can_change_status = services.can_change_dealer_status(current_user)
     can_reassign = services.can_reassign_portfolios(current_user)
     managers = services.active_managers() if can_reassign else []
@@ -283,13 +286,13 @@ def _render_dealer_page(dealer: Any, status_form: DealerStatusForm | None = None
 
 @bp.route("/console/dealers/<code>")
 @allow(*CONSOLE)
-def dealer_detail(code: str) -> object:
+def dealer_detail(code: str) -> ResponseReturnValue:
     return _render_dealer_page(services.get_visible_dealer(current_user, code))
 
 
 @bp.route("/console/dealers/<code>/status", methods=["POST"])
 @allow(*DIRECTORS)
-def change_status(code: str) -> object:
+def change_status(code: str) -> ResponseReturnValue:
     dealer = services.get_visible_dealer(current_user, code)
     form = DealerStatusForm()
     expected = form.expected.data or ""
@@ -315,7 +318,7 @@ def change_status(code: str) -> object:
 
 @bp.route("/console/dealers/<code>/manager", methods=["POST"])
 @allow(*DIRECTORS)
-def reassign(code: str) -> object:
+def reassign(code: str) -> ResponseReturnValue:
     dealer = services.get_visible_dealer(current_user, code)
     form = ReassignForm(managers=services.active_managers())
     if not form.validate_on_submit() or form.manager_id.data is None:
@@ -333,7 +336,7 @@ def reassign(code: str) -> object:
 
 @bp.route("/console/portfolios", methods=["GET", "POST"])
 @allow(*DIRECTORS)
-def portfolios() -> object:
+def portfolios() -> ResponseReturnValue:
     form = PortfolioMoveForm(managers=services.active_managers())
     status = 200
     if form.validate_on_submit():
@@ -369,7 +372,7 @@ def _dealer_profile(form: DealerForm) -> services.DealerProfile:
 
 @bp.route("/admin/dealers/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def new_dealer() -> object:
+def new_dealer() -> ResponseReturnValue:
     form = DealerForm(territories=services.all_territories(), managers=services.active_managers())
     if form.validate_on_submit() and form.territory_id.data is not None:
         finished = finish_action(
@@ -394,7 +397,7 @@ def new_dealer() -> object:
 
 @bp.route("/admin/dealers/<code>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_dealer(code: str) -> object:
+def edit_dealer(code: str) -> ResponseReturnValue:
     dealer = services.get_visible_dealer(current_user, code)
     form = DealerForm(obj=dealer, territories=services.all_territories(), managers=[])
     del form.code, form.status, form.manager_id  # identity, lifecycle and portfolio have their own actions
@@ -415,7 +418,7 @@ def edit_dealer(code: str) -> object:
 
 @bp.route("/admin/territories", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def territories() -> object:
+def territories() -> ResponseReturnValue:
     form = TerritoryForm()
     if form.validate_on_submit():
         finished = finish_action(
@@ -435,7 +438,7 @@ def territories() -> object:
 
 @bp.route("/admin/territories/<int:territory_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_territory(territory_id: int) -> object:
+def edit_territory(territory_id: int) -> ResponseReturnValue:
     territory = db.session.get(Territory, territory_id) or abort(404)
     form = TerritoryForm(obj=territory)
     if form.validate_on_submit():
@@ -455,7 +458,7 @@ def edit_territory(territory_id: int) -> object:
 
 @bp.route("/admin/periods", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def periods() -> object:
+def periods() -> ResponseReturnValue:
     form = PeriodForm()
     if request.method == "GET":
         form.year.data = company_today().year
@@ -476,7 +479,7 @@ def periods() -> object:
 
 @bp.route("/admin/periods/<code>/close", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def close_period(code: str) -> object:
+def close_period(code: str) -> ResponseReturnValue:
     period = services.get_period(code)
     return finish_action(
         None,
@@ -488,7 +491,7 @@ def close_period(code: str) -> object:
 # --- Dealer documents (evidence files) -------------------------------------------------------------------------
 
 
-def _render_documents(form: UploadForm | None = None, upload_error: str = "", status: int = 200) -> object:
+def _render_documents(form: UploadForm | None = None, upload_error: str = "", status: int = 200) -> ResponseReturnValue:
     dealer = current_user.dealer
     found = evidence_services.evidence_of(documents.OWNER_TYPE, dealer.id)
     return render_template(
@@ -505,7 +508,7 @@ def _render_documents(form: UploadForm | None = None, upload_error: str = "", st
 
 @bp.route("/dealer/documents", methods=["GET", "POST"])
 @allow(DEALER_USERS)
-def documents_page() -> object:
+def documents_page() -> ResponseReturnValue:
     if request.method == "GET":
         return _render_documents()
     form = UploadForm()
@@ -526,7 +529,7 @@ def documents_page() -> object:
 
 @bp.route("/dealer/documents/<int:evidence_id>/remove", methods=["POST"])
 @allow(DEALER_USERS)
-def remove_document(evidence_id: int) -> object:
+def remove_document(evidence_id: int) -> ResponseReturnValue:
     evidence = evidence_services.get_viewable(current_user, evidence_id)
     return finish_action(
         None,

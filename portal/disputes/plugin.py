@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.core.navigation import register_navigation
 from portal.dealers.sections import register_console_section
 from portal.disputes import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.disputes.views import bp, dealer_console_section
+from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,6 @@
 """Violations and disputes: their workflow tables and the pure rules around them. No database here.
 
-Violation (DESIGN.md): proposed -> confirmed (by a second person) | withdrawn; a mediator's penalty outcome creates
+Violation (docs/design.md): proposed -> confirmed (by a second person) | withdrawn; a mediator's penalty outcome creates
 it confirmed; a warning is a confirmed violation with no penalty; confirmed -> appealed (opens a dispute, within the
 appeal window) -> upheld | overturned. When the window passes, it stays confirmed.
 

@@ -11,13 +11,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, case, func, or_, select
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User, UserRole
 from portal.audit.services import audit_change
+from portal.claims import services as claims
+from portal.claims.models import Claim
+from portal.claims.rules import ClaimStatus
+from portal.database import contains_pattern
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
@@ -37,11 +41,15 @@ from portal.disputes.rules import (
     can_move_violation,
     outcomes_for,
 )
+from portal.evidence.services import OwnerRules, register_owner
 from portal.extensions import db
 from portal.money import MAX_MONEY
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.rebates.models import AdjustmentKind, RebateStatement
+from portal.rebates.services import PenaltyLine, book_adjustment, recompute_statements, register_penalty_source
+from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked, move_if_still
 
@@ -83,7 +91,7 @@ def visible_violations(user: User) -> Select[tuple[Violation]]:
 def get_visible_violation(user: User, violation_id: int) -> Violation:
     violation = db.session.execute(visible_violations(user).where(Violation.id == violation_id)).scalar_one_or_none()
     if violation is None:
-        abort(404)
+        raise NotFound()
     return violation
 
 
@@ -92,7 +100,7 @@ def record_violation(actor: User, dealer: Dealer, period: Period, kind: Violatio
     """A manager records a breach by a dealer of their portfolio; it counts only once a second person confirms it."""
     require_role(actor, *RECORDERS)
     if db.session.execute(visible_dealers(actor).where(Dealer.id == dealer.id)).first() is None:
-        abort(404)
+        raise NotFound()
     description = description.strip()
     if not description:
         raise InvalidInput("description", _("Describe what happened; the dealer reads it."))
@@ -105,7 +113,7 @@ def record_violation(actor: User, dealer: Dealer, period: Period, kind: Violatio
     audit_change("violation.recorded", actor=actor, subject=violation, after={"penalty": penalty, "kind": kind.value})
     others = [person for person in senior_managers() if person.id != actor.id]
     notify(others, "violation_proposed", {"dealer": dealer.name, "kind": params.choice(kind)},
-           f"/console/violations/{violation.id}")  # fmt: skip
+           link("disputes.console_violation", violation_id=violation.id))  # fmt: skip
     return violation
 
 
@@ -130,7 +138,6 @@ def _booking_period(period: Period) -> Period:
 
 
 def _recompute(violation: Violation) -> None:
-    from portal.rebates.services import recompute_statements
 
     if violation.booked_period_id is None:
         return
@@ -160,7 +167,7 @@ def _tell_dealer_of_violation(violation: Violation) -> None:
     notify(dealer_owners(dealer), "violation_confirmed",
            {"kind": params.choice(violation.kind), "amount": params.amount(violation.penalty, dealer.currency),
             "until": params.day(violation.appeal_until) if violation.appeal_until else ""},
-           f"/dealer/violations/{violation.id}")  # fmt: skip
+           link("disputes.dealer_violation", violation_id=violation.id))  # fmt: skip
 
 
 def withdraw_violation(actor: User, violation: Violation) -> Violation:
@@ -173,7 +180,6 @@ def withdraw_violation(actor: User, violation: Violation) -> Violation:
 
 def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
     """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period."""
-    from portal.rebates.services import PenaltyLine
 
     query = select(Violation).where(
         Violation.booked_period_id == period.id, Violation.status.in_(COUNTING), Violation.penalty > 0
@@ -195,7 +201,6 @@ def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Itera
 
 
 def register_penalties() -> None:
-    from portal.rebates.services import register_penalty_source
 
     register_penalty_source(penalty_lines_for)  # type: ignore[arg-type]
 
@@ -204,7 +209,7 @@ def appeal_violation(actor: User, violation: Violation, reason: str, today: date
     """The dealer (even a suspended one) appeals within the window: the violation is appealed and a dispute opens."""
     require_role(actor, *DEALER_USERS)
     if actor.dealer_id != violation.dealer_id:
-        abort(404)
+        raise NotFound()
     today = today or company_today()
     if not can_appeal(violation.status, violation.appeal_until, today):
         raise IllegalTransition(_("This violation can no longer be appealed."))
@@ -237,7 +242,7 @@ def visible_disputes(user: User) -> Select[tuple[Dispute]]:
 def get_visible_dispute(user: User, dispute_id: int) -> Dispute:
     dispute = db.session.execute(visible_disputes(user).where(Dispute.id == dispute_id)).scalar_one_or_none()
     if dispute is None:
-        abort(404)
+        raise NotFound()
     return dispute
 
 
@@ -256,8 +261,6 @@ def directory_query(text: str = "") -> Select[tuple[str, str, str]]:
     """The dealer directory a dealer picks the other party from: name, code and territory, nothing else."""
     query = select(Dealer.code, Dealer.name, Territory.name).join(Territory, Territory.id == Dealer.territory_id)
     if text:
-        from portal.database import contains_pattern
-
         pattern = contains_pattern(text)
         query = query.where(or_(Dealer.name.ilike(pattern, escape="\\"), Dealer.code.ilike(pattern, escape="\\")))
     return query.order_by(Dealer.code)
@@ -295,17 +298,15 @@ def _open_dispute(actor: User, raiser: Dealer, respondent: Dealer | None, catego
     _note(dispute, actor, None, DisputeStatus.OPEN)
     audit_change("dispute.raised", actor=actor, subject=dispute, after={"category": category.value})
     told = {"dealer": raiser.name, "title": dispute.title, "category": params.choice(category)}
-    link = f"/disputes/{dispute.id}"
-    notify([*mediators(), *managers_of(dispute)], "dispute_raised", told, link)
+    dispute_link = link("disputes.dispute_page", dispute_id=dispute.id)
+    notify([*mediators(), *managers_of(dispute)], "dispute_raised", told, dispute_link)
     if respondent is not None:
-        notify(dealer_owners(respondent), "dispute_against_you", told, link)
+        notify(dealer_owners(respondent), "dispute_against_you", told, dispute_link)
     return dispute
 
 
 def raise_dispute(actor: User, data: DisputeInput) -> Dispute:
     """A dealer complains about another dealer or contests a decision; links must be its own objects."""
-    from portal.claims.models import Claim
-    from portal.rebates.models import RebateStatement
 
     require_role(actor, *DEALER_USERS)
     raiser = db.session.get(Dealer, actor.dealer_id)
@@ -378,7 +379,7 @@ def post_message(actor: User, dispute: Dispute, body: str, internal: bool = Fals
             raise IllegalTransition(_("This dispute is closed."))
         if actor.access_role in MEDIATORS:
             _require_mediator(actor, dispute)  # says why: another mediator has it, or nobody has taken it yet
-        abort(404 if actor.access_role in DEALER_USERS else 403)
+        raise NotFound() if actor.access_role in DEALER_USERS else Forbidden()
     body = body.strip()
     if not body:
         raise InvalidInput("body", _("Write a message first."))
@@ -413,14 +414,19 @@ def _tell_about_message(actor: User, dispute: Dispute) -> None:
     people = _party_people(dispute, others)
     if dispute.mediator is not None and dispute.mediator_id != actor.id:
         people.append(dispute.mediator)
-    notify(people, "dispute_message", {"title": dispute.title, "name": actor.name}, f"/disputes/{dispute.id}")
+    notify(
+        people,
+        "dispute_message",
+        {"title": dispute.title, "name": actor.name},
+        link("disputes.dispute_page", dispute_id=dispute.id),
+    )
 
 
 def withdraw_dispute(actor: User, dispute: Dispute, reason: str = "") -> Dispute:
     """The raiser withdraws; an appeal withdrawn leaves the violation as it was decided (upheld)."""
     require_role(actor, *DEALER_USERS)
     if actor.dealer_id != dispute.raised_by_dealer_id:
-        abort(404 if actor.dealer_id not in dispute.party_ids() else 403)
+        raise NotFound() if actor.dealer_id not in dispute.party_ids() else Forbidden()
     current = dispute.status
     if current not in ACTIVE:
         raise IllegalTransition(_("This dispute is closed."))
@@ -449,7 +455,6 @@ def mediation_queue(user: User, queue: str) -> Select[tuple[Dispute]]:
 
 def queue_counts(user: User) -> dict[str, int]:
     """How many disputes each queue holds: one grouped query."""
-    from sqlalchemy import case, func
 
     now = utcnow()
     mine, unassigned, overdue, active = db.session.execute(
@@ -493,7 +498,12 @@ def assign(actor: User, dispute: Dispute, mediator: User) -> Dispute:
         _note(dispute, actor, None, None, _("Handed to %(name)s.", name=mediator.name), internal=True)
     audit_change("dispute.assigned", actor=actor, subject=dispute, after={"mediator": mediator.id})
     if mediator.id != actor.id:
-        notify([mediator], "dispute_assigned", {"title": dispute.title}, f"/disputes/{dispute.id}")
+        notify(
+            [mediator],
+            "dispute_assigned",
+            {"title": dispute.title},
+            link("disputes.dispute_page", dispute_id=dispute.id),
+        )
     db.session.flush()
     return dispute
 
@@ -514,7 +524,7 @@ def request_information(actor: User, dispute: Dispute, party_dealer_id: int, mes
           mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
     notify(_party_people(dispute, [party_dealer_id]), "dispute_info_requested",
            {"title": dispute.title, "note": message, "until": params.moment(until)},
-           f"/disputes/{dispute.id}")  # fmt: skip
+           link("disputes.dispute_page", dispute_id=dispute.id))  # fmt: skip
     return dispute
 
 
@@ -586,11 +596,6 @@ def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
 
 def _apply(actor: User, dispute: Dispute, resolution: Resolution, party: Dealer | None) -> None:
     """What an outcome does. Runs once per dispute: `resolve` let exactly one caller through the conditional move."""
-    from portal.claims import services as claims
-    from portal.claims.models import Claim
-    from portal.claims.rules import ClaimStatus
-    from portal.rebates.models import AdjustmentKind
-    from portal.rebates.services import book_adjustment
 
     source = f"dispute:{dispute.id}"
     outcome = resolution.outcome
@@ -635,8 +640,6 @@ def _violation_kind(dispute: Dispute) -> ViolationKind:
 def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> None:
     """An overturned penalty leaves the statement: recomputed while its period is open, else paid back as an
     adjustment naming the period it corrects."""
-    from portal.rebates.models import AdjustmentKind
-    from portal.rebates.services import book_adjustment
 
     violation = db.session.get(Violation, dispute.violation_id)
     if violation is None or violation.status is not ViolationStatus.APPEALED:
@@ -675,7 +678,7 @@ def _tell_parties_closed(dispute: Dispute, kind: str) -> None:
     status = dispute.status
     notify([*_party_people(dispute, sorted(dispute.party_ids())), *managers_of(dispute)], kind,
            {"title": dispute.title, "status": params.choice(status, lower=True), "note": dispute.summary},
-           f"/disputes/{dispute.id}")  # fmt: skip
+           link("disputes.dispute_page", dispute_id=dispute.id))  # fmt: skip
 
 
 def managers_of(dispute: Dispute) -> list[User]:
@@ -698,7 +701,6 @@ DISPUTE_FILES = "dispute"
 def register_evidence_owners() -> None:
     """A violation's files: whoever sees the violation; added by its dealers' staff while it waits for confirmation.
     A dispute's files: whoever may read the dispute; added by the parties and the mediator while it is active."""
-    from portal.evidence.services import OwnerRules, register_owner
 
     def violation_of(user: User, violation_id: int) -> Violation | None:
         return db.session.execute(visible_violations(user).where(Violation.id == violation_id)).scalar_one_or_none()

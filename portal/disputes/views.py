@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.accounts.models import User
+from portal.claims.models import Claim
 from portal.dates import company_today
 from portal.dealers import services as dealer_services
 from portal.dealers.documents import uploaders
@@ -37,6 +39,7 @@ from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
 from portal.page_cache import cached_page
+from portal.rebates.models import RebateStatement
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number
 
@@ -61,7 +64,7 @@ def _files(owner_type: str, owner_id: int) -> dict[str, Any]:
 
 @bp.route("/dealer/violations")
 @allow(DEALER_USERS)
-def dealer_violations() -> object:
+def dealer_violations() -> ResponseReturnValue:
     violations = db.paginate(
         services.visible_violations(current_user).order_by(Violation.id.desc()),
         page=page_number(),
@@ -77,7 +80,9 @@ def dealer_violations() -> object:
     return render_template("disputes/dealer_violations.html", violations=violations, disputes=disputes)
 
 
-def _render_dealer_violation(violation: Violation, form: AppealForm | None = None, status: int = 200) -> object:
+def _render_dealer_violation(
+    violation: Violation, form: AppealForm | None = None, status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "disputes/dealer_violation.html",
         violation=violation,
@@ -90,13 +95,13 @@ def _render_dealer_violation(violation: Violation, form: AppealForm | None = Non
 
 @bp.route("/dealer/violations/<int:violation_id>")
 @allow(DEALER_USERS)
-def dealer_violation(violation_id: int) -> object:
+def dealer_violation(violation_id: int) -> ResponseReturnValue:
     return _render_dealer_violation(services.get_visible_violation(current_user, violation_id))
 
 
 @bp.route("/dealer/violations/<int:violation_id>/appeal", methods=["POST"])
 @allow(DEALER_USERS)
-def appeal(violation_id: int) -> object:
+def appeal(violation_id: int) -> ResponseReturnValue:
     violation = services.get_visible_violation(current_user, violation_id)
     form = AppealForm()
     if form.validate_on_submit():
@@ -118,7 +123,7 @@ def appeal(violation_id: int) -> object:
 
 @bp.route("/console/violations")
 @allow(*CONSOLE)
-def console_violations() -> object:
+def console_violations() -> ResponseReturnValue:
     status = request.args.get("status", "proposed")
     query = services.visible_violations(current_user)
     if status in ViolationStatus._value2member_map_:
@@ -139,7 +144,7 @@ def _period_choices() -> list[SelectChoice]:
 
 @bp.route("/console/dealers/<code>/violations/new", methods=["GET", "POST"])
 @allow(*CONSOLE)
-def record_violation(code: str) -> object:
+def record_violation(code: str) -> ResponseReturnValue:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = ViolationForm()
     form.period.choices = _period_choices()
@@ -167,7 +172,7 @@ def record_violation(code: str) -> object:
     return render_template("disputes/violation_form.html", form=form, dealer=dealer), status
 
 
-def _render_console_violation(violation: Violation, **extra: Any) -> object:
+def _render_console_violation(violation: Violation, **extra: Any) -> ResponseReturnValue:
     status = extra.pop("status", 200)
     role = current_user.access_role
     return render_template(
@@ -188,13 +193,13 @@ def _render_console_violation(violation: Violation, **extra: Any) -> object:
 
 @bp.route("/console/violations/<int:violation_id>")
 @allow(*CONSOLE)
-def console_violation(violation_id: int) -> object:
+def console_violation(violation_id: int) -> ResponseReturnValue:
     return _render_console_violation(services.get_visible_violation(current_user, violation_id))
 
 
 @bp.route("/console/violations/<int:violation_id>/evidence", methods=["POST"])
 @allow(*CONSOLE)
-def violation_evidence(violation_id: int) -> object:
+def violation_evidence(violation_id: int) -> ResponseReturnValue:
     violation = services.get_visible_violation(current_user, violation_id)
     return upload_then(
         services.VIOLATION_FILES,
@@ -206,7 +211,7 @@ def violation_evidence(violation_id: int) -> object:
 
 @bp.route("/console/violations/<int:violation_id>/confirm", methods=["POST"])
 @allow(*CONSOLE)
-def confirm_violation(violation_id: int) -> object:
+def confirm_violation(violation_id: int) -> ResponseReturnValue:
     violation = services.get_visible_violation(current_user, violation_id)
     return finish_action(
         None,
@@ -220,7 +225,7 @@ def confirm_violation(violation_id: int) -> object:
 
 @bp.route("/console/violations/<int:violation_id>/withdraw", methods=["POST"])
 @allow(*CONSOLE)
-def withdraw_violation(violation_id: int) -> object:
+def withdraw_violation(violation_id: int) -> ResponseReturnValue:
     violation = services.get_visible_violation(current_user, violation_id)
     return finish_action(
         None,
@@ -237,15 +242,13 @@ def withdraw_violation(violation_id: int) -> object:
 
 @bp.route("/disputes/directory")
 @allow(DEALER_USERS)
-def directory() -> object:
+def directory() -> ResponseReturnValue:
     text = request.args.get("q", "")[:100]
     rows = RowPage(services.directory_query(text), page_number(), 50)
     return render_template("disputes/directory.html", rows=rows, text=text)
 
 
 def _dispute_form_choices(form: DisputeForm) -> None:
-    from portal.claims.models import Claim
-    from portal.rebates.models import RebateStatement
 
     dealer_id = current_user.dealer_id
     claims = db.session.execute(
@@ -262,7 +265,7 @@ def _dispute_form_choices(form: DisputeForm) -> None:
 
 @bp.route("/disputes/new", methods=["GET", "POST"])
 @allow(DEALER_USERS)
-def new_dispute() -> object:
+def new_dispute() -> ResponseReturnValue:
     form = DisputeForm()
     _dispute_form_choices(form)
     if request.method == "GET":
@@ -294,7 +297,7 @@ def new_dispute() -> object:
 # --- The dispute page -------------------------------------------------------------------------------------------------
 
 
-def _render_dispute(dispute: Dispute, **forms: Any) -> object:
+def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
     status = forms.pop("status", 200)
     is_mediator = current_user.access_role in services.MEDIATORS
     parties = [dispute.raiser] + ([dispute.respondent] if dispute.respondent else [])
@@ -344,11 +347,11 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> object:
 
 @bp.route("/disputes/<int:dispute_id>")
 @allow(*READERS)
-def dispute_page(dispute_id: int) -> object:
+def dispute_page(dispute_id: int) -> ResponseReturnValue:
     return _render_dispute(services.get_visible_dispute(current_user, dispute_id))
 
 
-def _dispute_action(dispute_id: int, form_name: str, form: Any, action: Any, message: str) -> object:
+def _dispute_action(dispute_id: int, form_name: str, form: Any, action: Any, message: str) -> ResponseReturnValue:
     dispute = services.get_visible_dispute(current_user, dispute_id)
     if form.validate_on_submit():
         finished = finish_action(
@@ -363,7 +366,7 @@ def _dispute_action(dispute_id: int, form_name: str, form: Any, action: Any, mes
 
 @bp.route("/disputes/<int:dispute_id>/messages", methods=["POST"])
 @allow(*READERS)
-def post_message(dispute_id: int) -> object:
+def post_message(dispute_id: int) -> ResponseReturnValue:
     form = MessageForm()
     return _dispute_action(
         dispute_id,
@@ -376,7 +379,7 @@ def post_message(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/evidence", methods=["POST"])
 @allow(DEALER_USERS, AccessRole.MEDIATOR, AccessRole.ADMIN)
-def dispute_evidence(dispute_id: int) -> object:
+def dispute_evidence(dispute_id: int) -> ResponseReturnValue:
     dispute = services.get_visible_dispute(current_user, dispute_id)
     return upload_then(
         services.DISPUTE_FILES,
@@ -388,7 +391,7 @@ def dispute_evidence(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/withdraw", methods=["POST"])
 @allow(DEALER_USERS)
-def withdraw_dispute(dispute_id: int) -> object:
+def withdraw_dispute(dispute_id: int) -> ResponseReturnValue:
     form = WithdrawDisputeForm()
     return _dispute_action(
         dispute_id,
@@ -400,7 +403,6 @@ def withdraw_dispute(dispute_id: int) -> object:
 
 
 def _mediator(user_id: int | None) -> Any:
-    from portal.accounts.models import User
 
     found = db.session.get(User, user_id) if user_id else None
     if found is None:
@@ -410,7 +412,7 @@ def _mediator(user_id: int | None) -> Any:
 
 @bp.route("/disputes/<int:dispute_id>/assign", methods=["POST"])
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
-def assign(dispute_id: int) -> object:
+def assign(dispute_id: int) -> ResponseReturnValue:
     form = AssignForm()
     form.mediator.choices = [SelectChoice(person.id, person.name) for person in services.mediators()]
     return _dispute_action(
@@ -424,7 +426,7 @@ def assign(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/take", methods=["POST"])
 @allow(AccessRole.MEDIATOR)
-def take(dispute_id: int) -> object:
+def take(dispute_id: int) -> ResponseReturnValue:
     dispute = services.get_visible_dispute(current_user, dispute_id)
     return finish_action(
         None,
@@ -435,7 +437,7 @@ def take(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/request-information", methods=["POST"])
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
-def request_information(dispute_id: int) -> object:
+def request_information(dispute_id: int) -> ResponseReturnValue:
     form = RequestInfoForm()
     dispute = services.get_visible_dispute(current_user, dispute_id)
     form.party.choices = [SelectChoice(dealer_id, str(dealer_id)) for dealer_id in sorted(dispute.party_ids())]
@@ -452,7 +454,7 @@ def request_information(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/resolve", methods=["POST"])
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
-def resolve(dispute_id: int) -> object:
+def resolve(dispute_id: int) -> ResponseReturnValue:
     dispute = services.get_visible_dispute(current_user, dispute_id)
     form = ResolveForm()
     form.outcome.choices = [SelectChoice(outcome.value, label(outcome)) for outcome in Outcome]
@@ -477,7 +479,7 @@ def resolve(dispute_id: int) -> object:
 
 @bp.route("/disputes/<int:dispute_id>/dismiss", methods=["POST"])
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
-def dismiss(dispute_id: int) -> object:
+def dismiss(dispute_id: int) -> ResponseReturnValue:
     form = DismissForm()
     return _dispute_action(
         dispute_id,
@@ -496,7 +498,7 @@ QUEUES = ("mine", "unassigned", "overdue", "active")
 @bp.route("/mediation/")
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
 @cached_page
-def mediation_home() -> object:
+def mediation_home() -> ResponseReturnValue:
     queue = request.args.get("queue", "mine")
     if queue not in QUEUES:
         queue = "mine"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -23,6 +23,7 @@ from portal.evidence.models import Evidence
 from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, inspect_upload
 from portal.extensions import db
+from portal.service_errors import NotFound
 from portal.types import utcnow
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ _rules = owner_rules
 
 def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes], raw_name: str | None) -> Evidence:
     if not _rules(owner_type).can_add(actor, owner_id):
-        abort(404)
+        raise NotFound()
     config = current_app.config
     existing, used = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Evidence.size), 0)).where(
@@ -119,9 +120,9 @@ def get_viewable(actor: User, evidence_id: int) -> Evidence:
     """404 for a file that does not exist and for one the owner's rules do not show to this user."""
     evidence = db.session.get(Evidence, evidence_id)
     if evidence is None or evidence.owner_type not in _OWNERS:
-        abort(404)
+        raise NotFound()
     if not _rules(evidence.owner_type).can_view(actor, evidence.owner_id):
-        abort(404)
+        raise NotFound()
     return evidence
 
 
@@ -140,7 +141,7 @@ def pdf_page_image(evidence: Evidence, page: int) -> bytes | None:
 def remove_evidence(actor: User, evidence: Evidence) -> None:
     """The row goes in this transaction; the bytes go with the orphan cleanup, so a rollback loses nothing."""
     if not _rules(evidence.owner_type).can_remove(actor, evidence):
-        abort(404)
+        raise NotFound()
     record_event(
         "evidence.removed",
         actor_id=actor.id,

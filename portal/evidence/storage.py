@@ -65,7 +65,7 @@ class LocalStorage:
 
 class S3Storage:
     def __init__(self, bucket: str, **client_options: Any) -> None:
-        import boto3
+        import boto3  # noqa: PLC0415 - a third of a second to import; only a portal storing files in S3 needs it
 
         self.bucket = bucket
         self.client = boto3.client("s3", **client_options)
@@ -80,7 +80,7 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=_checked(key))
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # noqa: PLC0415 - with boto3, only for S3
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=_checked(key))

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import pikepdf
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
 
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 CHUNK = 64 * 1024
@@ -45,7 +47,6 @@ def display_name(raw: str | None) -> str:
 
 
 def _size(byte_count: int) -> str:
-    from flask_babel import format_decimal
 
     if byte_count >= 1024 * 1024:
         return f"{format_decimal(round(byte_count / (1024 * 1024), 1))} MB"
@@ -67,7 +68,7 @@ def read_limited(stream: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
 
 
 def sniff(data: bytes) -> str:
-    import magic
+    import magic  # noqa: PLC0415 - loads libmagic: a machine without it still starts and says what is missing
 
     return str(magic.from_buffer(data[:8192], mime=True))
 
@@ -86,7 +87,6 @@ def inspect_upload(stream: IO[bytes], raw_name: str | None, *, max_bytes: int, m
 
 def _reencoded_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
     """Verify, then draw the pixels into a new file: metadata and anything appended to the image are left behind."""
-    from PIL import Image, UnidentifiedImageError
 
     broken = _l("The image cannot be read. Send it again, or as a PDF.")
     expected = "JPEG" if content_type == "image/jpeg" else "PNG"

@@ -5,11 +5,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, flash, render_template, request, send_file
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import EVERYONE, allow
 from portal.evidence import services
+from portal.evidence.forms import UploadForm
+from portal.evidence.validation import RejectedFile
+from portal.extensions import db
+from portal.web import redirect_to
 
 bp = Blueprint("evidence", __name__)
 
@@ -56,16 +62,9 @@ def _preview(evidence_id: int, page: int) -> Response:
     return _protected(response, PREVIEW_POLICY)
 
 
-def upload_then(owner_type: str, owner_id: int, done_url: str, render: Any) -> object:
+def upload_then(owner_type: str, owner_id: int, done_url: str, render: Any) -> ResponseReturnValue:
     """An upload form posted to an owner's page: checked like every file in the portal, committed, then back to
     the page; a refused file re-renders the page (render(upload=..., upload_error=..., status=422))."""
-    from flask import flash
-    from flask_babel import gettext as _
-
-    from portal.evidence.forms import UploadForm
-    from portal.evidence.validation import RejectedFile
-    from portal.extensions import db
-    from portal.web import redirect_to
 
     form = UploadForm()
     if not form.validate_on_submit():
@@ -95,6 +94,6 @@ def download(evidence_id: int) -> Response:
 
 @bp.route("/evidence/<int:evidence_id>")
 @allow(EVERYONE)
-def view(evidence_id: int) -> object:
+def view(evidence_id: int) -> ResponseReturnValue:
     """A portal page around the preview: the only place a file is framed."""
     return render_template("evidence/view.html", evidence=services.get_viewable(current_user, evidence_id))

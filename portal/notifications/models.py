@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.notifications.links import stored_url
 from portal.types import UTCDateTime, str_enum, utcnow
 
 
@@ -23,7 +24,15 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where it leads: an endpoint and its arguments (portal.notifications.links). `link` is the path rows written
+    # before links were typed kept, when migration 0018 did not recognise it.
+    link_endpoint: Mapped[str | None] = mapped_column(String(120))
+    link_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     link: Mapped[str] = mapped_column(String(500), default="")
+
+    def target_url(self) -> str:
+        return stored_url(self.link_endpoint, self.link_args, self.link)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -19,6 +19,7 @@ from portal.audit.services import audit_change, record_event
 from portal.extensions import db
 from portal.jobs import JobFailure, run_after_commit
 from portal.notifications.kinds import KINDS, optional_kinds, render_text
+from portal.notifications.links import Link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail, OutboxStatus
 from portal.types import utcnow
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from portal.accounts.models import User
 
 
-def notify(users: Iterable[User], kind: str, params: dict[str, object], link: str) -> int:
+def notify(users: Iterable[User], kind: str, params: dict[str, object], link: Link | None) -> int:
     """Notify each active user once; returns how many were notified. Callers commit."""
     definition = KINDS[kind]
     recipients = {user.id: user for user in users if user is not None and user.active}
@@ -40,7 +41,15 @@ def notify(users: Iterable[User], kind: str, params: dict[str, object], link: st
         ).all()
     )
     for user in recipients.values():
-        db.session.add(Notification(user_id=user.id, kind=kind, params=params, link=link))
+        db.session.add(
+            Notification(
+                user_id=user.id,
+                kind=kind,
+                params=params,
+                link_endpoint=link.endpoint if link else None,
+                link_args=dict(link.args) if link else None,
+            )
+        )
         if not definition.optional or chosen.get(user.id, definition.email_by_default):
             queue_notification_email(user, kind, params, link)
     db.session.flush()
@@ -55,11 +64,13 @@ def absolute_url(path: str) -> str:
     return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
 
-def queue_notification_email(user: User, kind: str, params: dict[str, object], link: str, to: str = "") -> OutboxEmail:
+def queue_notification_email(
+    user: User, kind: str, params: dict[str, object], link: Link | None, to: str = ""
+) -> OutboxEmail:
     """The notification as an email to the user (or to `to`: the address an account had before it changed)."""
     with force_locale(recipient_locale(user)):
         text = render_text(kind, params)
-        context = {"user": user, "text": text, "link": absolute_url(link) if link else ""}
+        context = {"user": user, "text": text, "link": absolute_url(link.url()) if link else ""}
         return queue_email(
             user,
             subject=str(KINDS[kind].label),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,7 +19,7 @@ bp = Blueprint("notifications", __name__)
 
 @bp.route("/notifications/")
 @allow(EVERYONE)
-def centre() -> object:
+def centre() -> ResponseReturnValue:
     page = db.paginate(
         services.notifications_of(current_user),
         page=page_number(),
@@ -35,24 +36,25 @@ def centre() -> object:
 
 @bp.route("/notifications/bell")
 @allow(EVERYONE)
-def bell() -> object:
+def bell() -> ResponseReturnValue:
     """Polled by htmx; does not count as activity for the idle timeout (see portal/security.py)."""
     return render_template("notifications/_bell.html", unread_notifications=services.unread_count(current_user))
 
 
 @bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
 @allow(EVERYONE)
-def open_notification(notification_id: int) -> object:
+def open_notification(notification_id: int) -> ResponseReturnValue:
     notification = services.get_own_notification(current_user, notification_id) or abort(404)
     services.mark_read(current_user, notification)
     db.session.commit()
-    target = notification.link if is_safe_next(notification.link) else url_for("notifications.centre")
+    url = notification.target_url()
+    target = url if is_safe_next(url) else url_for("notifications.centre")
     return redirect_to(target)
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @allow(EVERYONE)
-def mark_read(notification_id: int) -> object:
+def mark_read(notification_id: int) -> ResponseReturnValue:
     notification = services.get_own_notification(current_user, notification_id) or abort(404)
     services.mark_read(current_user, notification)
     db.session.commit()
@@ -61,7 +63,7 @@ def mark_read(notification_id: int) -> object:
 
 @bp.route("/notifications/read-all", methods=["POST"])
 @allow(EVERYONE)
-def mark_all_read() -> object:
+def mark_all_read() -> ResponseReturnValue:
     count = services.mark_all_read(current_user)
     db.session.commit()
     flash(_("%(count)s notifications marked as read.", count=count), "success")
@@ -70,7 +72,7 @@ def mark_all_read() -> object:
 
 @bp.route("/notifications/preferences", methods=["GET", "POST"])
 @allow(EVERYONE)
-def preferences() -> object:
+def preferences() -> ResponseReturnValue:
     current = services.email_preferences(current_user)
     form = preferences_form(current)
     if form.validate_on_submit():
@@ -84,7 +86,7 @@ def preferences() -> object:
 
 @bp.route("/admin/jobs")
 @allow(AccessRole.ADMIN)
-def jobs() -> object:
+def jobs() -> ResponseReturnValue:
     failures = db.paginate(services.job_failures(), page=page_number(), per_page=20, error_out=False)
     return render_template(
         "notifications/jobs.html",
@@ -96,7 +98,7 @@ def jobs() -> object:
 
 @bp.route("/admin/jobs/retry-emails", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def retry_emails() -> object:
+def retry_emails() -> ResponseReturnValue:
     count = services.retry_failed_emails(current_user)
     db.session.commit()
     flash(_("%(count)s emails will be tried again.", count=count), "success")

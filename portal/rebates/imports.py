@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Connection, Insert, func, select
+from sqlalchemy.dialects.sqlite import insert
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -31,10 +31,11 @@ from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
 from portal.money import parse_money
+from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine
 from portal.rebates.services import late_sales_adjustments, recompute_statements
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 from portal.workflow import move_if_still
 
@@ -510,7 +511,6 @@ def _copy_then_insert(connection: Connection, rows: list[tuple[object, ...]]) ->
 
 def _insert_ignoring_duplicates() -> Insert:
     """SQLite: an INSERT that skips invoices already there, compiled once and executed with a list of rows."""
-    from sqlalchemy.dialects.sqlite import insert
 
     return insert(SalesLine.__table__).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
 
@@ -544,7 +544,7 @@ def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) ->
         [batch.uploaded_by],
         "sales_import_finished",
         {"file": batch.filename, "imported": inserted, "skipped": batch.duplicate_rows},
-        link=f"/console/sales-imports/{batch.id}",
+        link=link("rebates.sales_import", import_id=batch.id),
     )
 
 
@@ -578,7 +578,7 @@ def visible_imports(user: User):  # type: ignore[no-untyped-def]
 def get_visible_import(user: User, import_id: int) -> SalesImport:
     batch = db.session.execute(visible_imports(user).where(SalesImport.id == import_id)).scalar_one_or_none()
     if batch is None:
-        abort(404)
+        raise NotFound()
     return batch
 
 

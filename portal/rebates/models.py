@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.rebates.rules import Method, Tier
+from portal.rebates.rules import Method, Tier, attainment
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -292,7 +292,6 @@ class RebateStatement(db.Model):
 
     @property
     def attainment_percent(self) -> Decimal:
-        from portal.rebates.rules import attainment
 
         return attainment(self.sales, self.target)
 

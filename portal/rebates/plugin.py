@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.core.navigation import register_navigation
 from portal.dealers.sections import register_console_section, register_home_section
 from portal.dealers.services import register_period_close_step
+from portal.navigation import register_navigation
 from portal.rebates import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.rebates.views import bp, dealer_console_section, dealer_home_section
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select, update
 
@@ -25,6 +24,7 @@ from portal.dealers.services import current_period, dealer_owners, visible_deale
 from portal.extensions import db
 from portal.money import MAX_MONEY
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates import rules
 from portal.rebates.models import (
@@ -37,7 +37,7 @@ from portal.rebates.models import (
     StatementStatus,
     Target,
 )
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 
 MAX_TIERS = 6
@@ -97,7 +97,7 @@ def programs_of(period: Period) -> list[RebateProgram]:
 def get_program(program_id: int) -> RebateProgram:
     program = db.session.get(RebateProgram, program_id)
     if program is None:
-        abort(404)
+        raise NotFound()
     return program
 
 
@@ -438,7 +438,7 @@ def finalise_period(actor: User, period: Period) -> int:
         list(owners),
         "rebate_statement_final",
         {"period": period.code},
-        link=f"/dealer/statements/{period.code}",
+        link=link("rebates.dealer_statement", period_code=period.code),
     )
     return finalised
 
@@ -485,7 +485,7 @@ def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
                 "amount": params.amount(statement.net_payable, statement.currency),
                 "reference": reference,
             },
-            link=f"/dealer/statements/{statement.period.code}",
+            link=link("rebates.dealer_statement", period_code=statement.period.code),
         )
     db.session.flush()
     return changed
@@ -627,5 +627,5 @@ def statements_of_dealer(dealer: Dealer):  # type: ignore[no-untyped-def]
 def get_statement_for_admin(statement_id: int) -> RebateStatement:
     statement = db.session.get(RebateStatement, statement_id)
     if statement is None:
-        abort(404)
+        raise NotFound()
     return statement

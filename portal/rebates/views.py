@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from portal.page_cache import cached_page
 from portal.rebates import imports, queries, services
 from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
+from portal.rebates.rules import explain
 from portal.service_errors import IllegalTransition
 from portal.types import label
 from portal.web import (
@@ -78,7 +80,7 @@ def _what_if_amount(dealer: Dealer) -> tuple[int, str]:
     return extra, ""
 
 
-def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **urls: Any) -> object:
+def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **urls: Any) -> ResponseReturnValue:
     statement = services.statement_of(dealer, period)
     extra, what_if_error = _what_if_amount(dealer)
     context = {
@@ -110,17 +112,16 @@ def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **url
 def _bands(statement: RebateStatement | None) -> list[Any]:
     if statement is None or statement.method is None or not statement.tiers:
         return []
-    from portal.rebates.rules import explain
 
     return explain(statement.sales, statement.target, statement.rule_tiers, statement.method)
 
 
-def _statement_csv(dealer: Dealer, period: Period) -> object:
+def _statement_csv(dealer: Dealer, period: Period) -> ResponseReturnValue:
     statement = services.statement_of(dealer, period)
     if statement is None:
         abort(404)
 
-    def money(amount: Any) -> object:
+    def money(amount: Any) -> ResponseReturnValue:
         return to_decimal(amount, statement.currency)
 
     outcome = services.outcome_of(statement)
@@ -158,7 +159,7 @@ def _statement_csv(dealer: Dealer, period: Period) -> object:
 
 @bp.route("/dealer/statements")
 @allow(DEALER_USERS)
-def dealer_statements() -> object:
+def dealer_statements() -> ResponseReturnValue:
     dealer = _own_dealer()
     statements = db.paginate(services.statements_of_dealer(dealer), page=page_number(), per_page=20, error_out=False)
     return render_template("rebates/statements.html", dealer=dealer, statements=statements)
@@ -167,7 +168,7 @@ def dealer_statements() -> object:
 @bp.route("/dealer/statements/<period_code>")
 @allow(DEALER_USERS)
 @cached_page
-def dealer_statement(period_code: str) -> object:
+def dealer_statement(period_code: str) -> ResponseReturnValue:
     dealer = _own_dealer()
     period = dealer_services.get_period(period_code)
     return _statement_page(dealer, period, base_endpoint="rebates.dealer_statement", period_code=period.code)
@@ -175,13 +176,13 @@ def dealer_statement(period_code: str) -> object:
 
 @bp.route("/dealer/statements/<period_code>.csv")
 @allow(DEALER_USERS)
-def dealer_statement_csv(period_code: str) -> object:
+def dealer_statement_csv(period_code: str) -> ResponseReturnValue:
     return _statement_csv(_own_dealer(), dealer_services.get_period(period_code))
 
 
 @bp.route("/console/dealers/<code>/statements/<period_code>")
 @allow(*CONSOLE)
-def console_statement(code: str, period_code: str) -> object:
+def console_statement(code: str, period_code: str) -> ResponseReturnValue:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     period = dealer_services.get_period(period_code)
     return _statement_page(
@@ -191,7 +192,7 @@ def console_statement(code: str, period_code: str) -> object:
 
 @bp.route("/console/dealers/<code>/statements/<period_code>.csv")
 @allow(*CONSOLE)
-def console_statement_csv(code: str, period_code: str) -> object:
+def console_statement_csv(code: str, period_code: str) -> ResponseReturnValue:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     return _statement_csv(dealer, dealer_services.get_period(period_code))
 
@@ -207,7 +208,7 @@ def _adjustment_form(dealer: Dealer, form: AdjustmentForm | None = None) -> Adju
 
 @bp.route("/console/dealers/<code>/adjustments", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def add_adjustment(code: str) -> object:
+def add_adjustment(code: str) -> ResponseReturnValue:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = _adjustment_form(dealer, AdjustmentForm())
     form.amount.currency = dealer.currency
@@ -253,7 +254,7 @@ def _performance_filter() -> queries.PerformanceFilter:
 
 @bp.route("/console/performance")
 @allow(*CONSOLE)
-def performance() -> object:
+def performance() -> ResponseReturnValue:
     today = company_today()
     period = _period_or_404(request.args.get("period") or None)
     wanted = _performance_filter()
@@ -305,13 +306,13 @@ def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_e
 
 @bp.route("/console/targets")
 @allow(*CONSOLE)
-def targets() -> object:
+def targets() -> ResponseReturnValue:
     return _render_targets(_period_or_404(request.args.get("period") or None))
 
 
 @bp.route("/console/targets/<period_code>/<code>", methods=["POST"])
 @allow(*CONSOLE)
-def set_target(period_code: str, code: str) -> object:
+def set_target(period_code: str, code: str) -> ResponseReturnValue:
     period = dealer_services.get_period(period_code)
     dealer = dealer_services.get_visible_dealer(current_user, code)
     form = TargetForm()
@@ -335,7 +336,7 @@ def set_target(period_code: str, code: str) -> object:
 
 @bp.route("/console/targets/<period_code>/import", methods=["POST"])
 @allow(*CONSOLE)
-def import_targets(period_code: str) -> object:
+def import_targets(period_code: str) -> ResponseReturnValue:
     period = dealer_services.get_period(period_code)
     form = CsvUploadForm()
     if form.validate_on_submit():
@@ -357,14 +358,14 @@ def import_targets(period_code: str) -> object:
 # --- Console: sales imports ---------------------------------------------------------------------------------------
 
 
-def _render_imports(form: CsvUploadForm | None = None, status: int = 200) -> object:
+def _render_imports(form: CsvUploadForm | None = None, status: int = 200) -> ResponseReturnValue:
     listing = db.paginate(imports.visible_imports(current_user), page=page_number(), per_page=20, error_out=False)
     return render_template("rebates/imports.html", form=form or CsvUploadForm(formdata=None), imports=listing), status
 
 
 @bp.route("/console/sales-imports", methods=["GET", "POST"])
 @allow(*CONSOLE)
-def sales_imports() -> object:
+def sales_imports() -> ResponseReturnValue:
     if request.method == "GET":
         return _render_imports()
     form = CsvUploadForm()
@@ -389,7 +390,7 @@ def sales_imports() -> object:
 
 @bp.route("/console/sales-imports/<int:import_id>")
 @allow(*CONSOLE)
-def sales_import(import_id: int) -> object:
+def sales_import(import_id: int) -> ResponseReturnValue:
     batch = imports.get_visible_import(current_user, import_id)
     working = batch.status in (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
     response = make_response(
@@ -410,7 +411,7 @@ def sales_import(import_id: int) -> object:
 
 @bp.route("/console/sales-imports/<int:import_id>/confirm", methods=["POST"])
 @allow(*CONSOLE)
-def confirm_sales_import(import_id: int) -> object:
+def confirm_sales_import(import_id: int) -> ResponseReturnValue:
     batch = imports.get_visible_import(current_user, import_id)
     return finish_action(
         None,
@@ -421,7 +422,7 @@ def confirm_sales_import(import_id: int) -> object:
 
 @bp.route("/console/sales-imports/<int:import_id>/cancel", methods=["POST"])
 @allow(*CONSOLE)
-def cancel_sales_import(import_id: int) -> object:
+def cancel_sales_import(import_id: int) -> ResponseReturnValue:
     batch = imports.get_visible_import(current_user, import_id)
     return finish_action(
         None,
@@ -457,7 +458,7 @@ def _program_input(form: ProgramForm) -> services.ProgramInput | None:
     )
 
 
-def _save_program_view(form: ProgramForm, period: Period, program: Any = None) -> object:
+def _save_program_view(form: ProgramForm, period: Period, program: Any = None) -> ResponseReturnValue:
     if form.validate_on_submit():
         wanted = _program_input(form)
         if wanted is not None:
@@ -477,7 +478,7 @@ def _save_program_view(form: ProgramForm, period: Period, program: Any = None) -
 
 @bp.route("/admin/programs")
 @allow(AccessRole.ADMIN)
-def programs() -> object:
+def programs() -> ResponseReturnValue:
     period = _period_or_404(request.args.get("period") or None)
     return render_template(
         "rebates/programs.html",
@@ -489,7 +490,7 @@ def programs() -> object:
 
 @bp.route("/admin/programs/new/<period_code>", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def new_program(period_code: str) -> object:
+def new_program(period_code: str) -> ResponseReturnValue:
     period = dealer_services.get_period(period_code)
     if period.status.value != "open":
         abort(409, description=_("Period %(code)s is closed; its programs can no longer change.", code=period.code))
@@ -501,7 +502,7 @@ def new_program(period_code: str) -> object:
 
 @bp.route("/admin/programs/<int:program_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_program(program_id: int) -> object:
+def edit_program(program_id: int) -> ResponseReturnValue:
     program = services.get_program(program_id)
     form = ProgramForm(obj=None)
     if request.method == "GET":
@@ -516,7 +517,7 @@ def edit_program(program_id: int) -> object:
 
 @bp.route("/admin/statements")
 @allow(AccessRole.ADMIN)
-def admin_statements() -> object:
+def admin_statements() -> ResponseReturnValue:
     period = _period_or_404(request.args.get("period") or None)
     wanted = request.args.get("status", "")
     status = StatementStatus(wanted) if wanted in StatementStatus._value2member_map_ else None
@@ -543,7 +544,7 @@ def admin_statements() -> object:
 
 @bp.route("/admin/statements/pay", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def pay_statements() -> object:
+def pay_statements() -> ResponseReturnValue:
     form = PayForm()
     ids = posted_ids("statement_id")
     period_code = request.form.get("period", "")[:16]

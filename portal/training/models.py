@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.training.rules import EnrollmentStatus
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -34,15 +35,6 @@ class SessionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class EnrollmentStatus(enum.StrEnum):
-    ENROLLED = "enrolled"
-    WAITLISTED = "waitlisted"
-    CANCELLED = "cancelled"
-    ATTENDED = "attended"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
-
-
 register_labels(
     {
         CourseCategory.TECHNICAL: _l("Technical"),
@@ -55,16 +47,6 @@ register_labels(
     {
         SessionStatus.SCHEDULED: _l("Scheduled"),
         SessionStatus.CANCELLED: _l("Cancelled"),
-    }
-)
-register_labels(
-    {
-        EnrollmentStatus.ENROLLED: _l("Enrolled"),
-        EnrollmentStatus.WAITLISTED: _l("Waitlisted"),
-        EnrollmentStatus.CANCELLED: _l("Cancelled"),
-        EnrollmentStatus.ATTENDED: _l("Attended"),
-        EnrollmentStatus.COMPLETED: _l("Completed"),
-        EnrollmentStatus.NO_SHOW: _l("No-show"),
     }
 )
 

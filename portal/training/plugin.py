@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.core.navigation import register_navigation
+from portal.navigation import register_navigation
 from portal.training import notices  # noqa: F401 - the kinds register themselves
 from portal.training.views import bp
 

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import date, timedelta
 
-from portal.training.models import EnrollmentStatus
+from flask_babel import lazy_gettext as _l
+
+from portal.types import register_labels
+
+
+class EnrollmentStatus(enum.StrEnum):
+    ENROLLED = "enrolled"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+register_labels(
+    {
+        EnrollmentStatus.ENROLLED: _l("Enrolled"),
+        EnrollmentStatus.WAITLISTED: _l("Waitlisted"),
+        EnrollmentStatus.CANCELLED: _l("Cancelled"),
+        EnrollmentStatus.ATTENDED: _l("Attended"),
+        EnrollmentStatus.COMPLETED: _l("Completed"),
+        EnrollmentStatus.NO_SHOW: _l("No-show"),
+    }
+)
 
 TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
     EnrollmentStatus.ENROLLED: frozenset(

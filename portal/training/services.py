@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +26,9 @@ from portal.dealers.rules import NewSubmission
 from portal.dealers.services import refuse_new_submission, visible_dealers
 from portal.extensions import db
 from portal.notifications import params
+from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
 from portal.training.models import (
     Course,
@@ -67,7 +67,7 @@ def all_courses() -> list[Course]:
 def get_course(course_id: int) -> Course:
     course = db.session.get(Course, course_id)
     if course is None:
-        abort(404)
+        raise NotFound()
     return course
 
 
@@ -190,7 +190,7 @@ def save_session(
 def get_session(session_id: int) -> CourseSession:
     session = db.session.get(CourseSession, session_id)
     if session is None:
-        abort(404)
+        raise NotFound()
     return session
 
 
@@ -199,7 +199,7 @@ def lock_session(session_id: int) -> CourseSession:
     query = select(CourseSession).where(CourseSession.id == session_id).execution_options(populate_existing=True)
     session = db.session.execute(locked_for_update(query, CourseSession)).scalar_one_or_none()
     if session is None:
-        abort(404)
+        raise NotFound()
     return session
 
 
@@ -230,7 +230,7 @@ def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
     )
     db.session.expire_all()
     told = {"course": session.course.title, "when": _when(session), "reason": reason}
-    notify(_people_to_tell(affected), "training_session_cancelled", told, link="/dealer/training")
+    notify(_people_to_tell(affected), "training_session_cancelled", told, link=link("training.dealer_training"))
     audit_change("course_session.cancelled", actor=actor, subject=session, after={"reason": reason})
     return len(affected)
 
@@ -354,7 +354,7 @@ def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | 
             [db.session.get(User, person.user_id)],
             "training_enrolled",
             {"course": session.course.title, "when": _when(session), "status": params.choice(status, lower=True)},
-            link=f"/training/sessions/{session.id}",
+            link=link("training.session_page", session_id=session.id),
         )
     return enrollment
 
@@ -376,7 +376,7 @@ def _next_ticket(session: CourseSession) -> int:
 def get_dealer_enrollment(user: User, enrollment_id: int) -> Enrollment:
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None or enrollment.dealer_id != user.dealer_id:
-        abort(404)
+        raise NotFound()
     return enrollment
 
 
@@ -384,7 +384,7 @@ def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None 
     """Leave a session (or its waitlist); a seat given up goes to the first in line. Returns who moved in."""
     require_role(actor, *DEALER_ROLES)
     if enrollment.dealer_id != actor.dealer_id:
-        abort(404)
+        raise NotFound()
     now = now or utcnow()
     session = lock_session(enrollment.session_id)
     db.session.refresh(enrollment)
@@ -437,7 +437,7 @@ def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
         _people_to_tell([first]),
         "training_seat_freed",
         {"name": first.person_name, "course": session.course.title, "when": _when(session)},
-        link=f"/training/sessions/{session.id}",
+        link=link("training.session_page", session_id=session.id),
     )
     return first
 
@@ -506,12 +506,12 @@ def roster_query(user: User, session: CourseSession) -> Select[tuple[Enrollment]
 def get_roster_enrollment(user: User, enrollment_id: int) -> Enrollment:
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None:
-        abort(404)
+        raise NotFound()
     visible = db.session.execute(
         visible_dealers(user).with_only_columns(Dealer.id).where(Dealer.id == enrollment.dealer_id)
     ).first()
     if visible is None:
-        abort(404)
+        raise NotFound()
     return enrollment
 
 
@@ -545,7 +545,7 @@ def record_attendance(
             _people_to_tell([enrollment]),
             "training_certificate",
             {"name": enrollment.person_name, "course": session.course.title},
-            link=f"/training/certificates/{enrollment.certificate_number}",
+            link=link("training.certificate", number=enrollment.certificate_number),
         )
     return enrollment
 
@@ -587,10 +587,10 @@ def get_certificate(user: User, number: str) -> Enrollment:
         )
     ).scalar_one_or_none()
     if enrollment is None:
-        abort(404)
+        raise NotFound()
     if user.access_role in DEALER_ROLES:
         if enrollment.dealer_id != user.dealer_id:
-            abort(404)
+            raise NotFound()
         return enrollment
     return get_roster_enrollment(user, enrollment.id)
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -72,7 +73,7 @@ def _catalogue_filter() -> services.CatalogueFilter:
 @bp.route("/training/")
 @allow(DEALER_USERS)
 @cached_page
-def catalogue() -> object:
+def catalogue() -> ResponseReturnValue:
     wanted = _catalogue_filter()
     sessions = db.paginate(
         services.catalogue_query(wanted), page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False
@@ -90,7 +91,7 @@ def catalogue() -> object:
 
 @bp.route("/training/sessions/<int:session_id>")
 @allow(DEALER_USERS, *CONSOLE)
-def session_page(session_id: int) -> object:
+def session_page(session_id: int) -> ResponseReturnValue:
     return _render_session(services.get_session(session_id))
 
 
@@ -98,7 +99,7 @@ def _person_choices() -> list[SelectChoice]:
     return [SelectChoice(person.key, person.name) for person in services.enrollable_people(current_user)]
 
 
-def _render_session(session: Any, form: EnrolForm | None = None, status: int = 200) -> object:
+def _render_session(session: Any, form: EnrolForm | None = None, status: int = 200) -> ResponseReturnValue:
     is_dealer = current_user.access_role in DEALER_USERS
     enrollments = services.dealer_enrollments_in(current_user, session) if is_dealer else []
     if is_dealer and form is None:
@@ -127,7 +128,7 @@ def _render_session(session: Any, form: EnrolForm | None = None, status: int = 2
 
 @bp.route("/training/sessions/<int:session_id>/enrol", methods=["POST"])
 @allow(DEALER_USERS)
-def enrol(session_id: int) -> object:
+def enrol(session_id: int) -> ResponseReturnValue:
     session = services.get_session(session_id)
     form = EnrolForm()
     form.person.choices = _person_choices()
@@ -152,7 +153,7 @@ def enrol(session_id: int) -> object:
 
 @bp.route("/training/enrollments/<int:enrollment_id>/cancel", methods=["POST"])
 @allow(DEALER_USERS)
-def cancel(enrollment_id: int) -> object:
+def cancel(enrollment_id: int) -> ResponseReturnValue:
     enrollment = services.get_dealer_enrollment(current_user, enrollment_id)
     name, session_id = enrollment.person_name, enrollment.session_id
     return finish_action(
@@ -167,7 +168,7 @@ def cancel(enrollment_id: int) -> object:
 
 @bp.route("/training/enrollments/<int:enrollment_id>.ics")
 @allow(DEALER_USERS)
-def calendar_file(enrollment_id: int) -> object:
+def calendar_file(enrollment_id: int) -> ResponseReturnValue:
     enrollment = services.get_dealer_enrollment(current_user, enrollment_id)
     if enrollment.status is not EnrollmentStatus.ENROLLED:
         abort(404)
@@ -186,7 +187,7 @@ def calendar_file(enrollment_id: int) -> object:
 
 @bp.route("/dealer/training")
 @allow(DEALER_USERS)
-def dealer_training() -> object:
+def dealer_training() -> ResponseReturnValue:
     today = company_today()
     enrollments = db.paginate(
         services.dealer_training_query(current_user.dealer_id), page=page_number(), per_page=30, error_out=False
@@ -202,7 +203,7 @@ def dealer_training() -> object:
 
 @bp.route("/training/certificates/<number>")
 @allow(DEALER_USERS, *CONSOLE)
-def certificate(number: str) -> object:
+def certificate(number: str) -> ResponseReturnValue:
     enrollment = services.get_certificate(current_user, number[:40])
     return render_template("training/certificate.html", enrollment=enrollment, today=company_today())
 
@@ -210,7 +211,7 @@ def certificate(number: str) -> object:
 @bp.route("/verify")
 @public
 @limiter.limit("30 per minute")
-def verify() -> object:
+def verify() -> ResponseReturnValue:
     number = request.args.get("number", "")[:40]
     result = services.verify_certificate(number) if number.strip() else None
     return render_template("training/verify.html", number=number, result=result)
@@ -221,7 +222,7 @@ def verify() -> object:
 
 @bp.route("/console/training")
 @allow(*CONSOLE)
-def console_training() -> object:
+def console_training() -> ResponseReturnValue:
     upcoming = request.args.get("when", "upcoming") != "past"
     sessions = db.paginate(services.staff_sessions_query(upcoming), page=page_number(), per_page=20, error_out=False)
     dealers = RowPage(
@@ -234,12 +235,12 @@ def console_training() -> object:
 
 @bp.route("/console/training/sessions/<int:session_id>")
 @allow(*CONSOLE)
-def roster(session_id: int) -> object:
+def roster(session_id: int) -> ResponseReturnValue:
     session = services.get_session(session_id)
     return _render_roster(session)
 
 
-def _render_roster(session: Any, status: int = 200) -> object:
+def _render_roster(session: Any, status: int = 200) -> ResponseReturnValue:
     people = db.paginate(services.roster_query(current_user, session), page=page_number(), per_page=50, error_out=False)
     return (
         render_template(
@@ -257,7 +258,7 @@ def _render_roster(session: Any, status: int = 200) -> object:
 
 @bp.route("/console/training/enrollments/<int:enrollment_id>/attendance", methods=["POST"])
 @allow(*CONSOLE)
-def attendance(enrollment_id: int) -> object:
+def attendance(enrollment_id: int) -> ResponseReturnValue:
     enrollment = services.get_roster_enrollment(current_user, enrollment_id)
     form = AttendanceForm()
     if not form.validate_on_submit():
@@ -282,7 +283,7 @@ def outcome_label(outcome: EnrollmentStatus) -> str:
 
 @bp.route("/admin/courses")
 @allow(AccessRole.ADMIN)
-def courses() -> object:
+def courses() -> ResponseReturnValue:
     return render_template("training/courses.html", courses=services.all_courses())
 
 
@@ -299,7 +300,7 @@ def _course_form(course: Any = None) -> CourseForm:
     return form
 
 
-def _save_course_view(course: Any = None) -> object:
+def _save_course_view(course: Any = None) -> ResponseReturnValue:
     form = _course_form(course)
     if form.validate_on_submit():
         wanted = services.CourseInput(
@@ -324,13 +325,13 @@ def _save_course_view(course: Any = None) -> object:
 
 @bp.route("/admin/courses/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def new_course() -> object:
+def new_course() -> ResponseReturnValue:
     return _save_course_view()
 
 
 @bp.route("/admin/courses/<int:course_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_course(course_id: int) -> object:
+def edit_course(course_id: int) -> ResponseReturnValue:
     return _save_course_view(services.get_course(course_id))
 
 
@@ -344,7 +345,7 @@ def _local(value: datetime) -> datetime:
     return value.astimezone(get_timezone()).replace(tzinfo=None)
 
 
-def _save_session_view(course: Any, session: Any = None) -> object:
+def _save_session_view(course: Any, session: Any = None) -> ResponseReturnValue:
     form = SessionForm()
     if request.method == "GET" and session is not None:
         for name in ("starts_at", "ends_at", "enrol_deadline", "cancel_deadline"):
@@ -377,20 +378,20 @@ def _save_session_view(course: Any, session: Any = None) -> object:
 
 @bp.route("/admin/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def new_session(course_id: int) -> object:
+def new_session(course_id: int) -> ResponseReturnValue:
     return _save_session_view(services.get_course(course_id))
 
 
 @bp.route("/admin/training/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
-def edit_session(session_id: int) -> object:
+def edit_session(session_id: int) -> ResponseReturnValue:
     session = services.get_session(session_id)
     return _save_session_view(session.course, session)
 
 
 @bp.route("/admin/training/sessions/<int:session_id>/cancel", methods=["POST"])
 @allow(AccessRole.ADMIN)
-def cancel_session(session_id: int) -> object:
+def cancel_session(session_id: int) -> ResponseReturnValue:
     session = services.get_session(session_id)
     form = CancelSessionForm()
     if not form.validate_on_submit():

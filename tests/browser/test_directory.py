@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.notifications.models import OutboxEmail
 from tests.browser.conftest import assert_page_is_sound, axe_violations, describe, watch_csp
 from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.evidence_files import HTML, jpeg
 
 PAGES = [
     ("dealer@demo.test", "/dealer/people", "People at Eastern Star Trading", "Eastern Star Trading 的人员"),
@@ -220,7 +221,6 @@ def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_ap
 def test_an_owner_uploads_a_document_and_the_manager_previews_it(
     browser: Browser, live_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from tests.evidence_files import HTML, jpeg
 
     folder = tmp_path_factory.mktemp("uploads")
     (folder / "stand photo.jpg").write_bytes(jpeg(320, 240, exif=True))

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.accounts.services import deactivate_user
 from portal.dealers.models import Dealer
 from portal.demo import DEMO_PASSWORD
 from portal.disputes.models import Dispute
@@ -109,7 +110,6 @@ def test_a_suspended_dealer_is_told_why_instead_of_given_the_forms(
 def test_an_owner_sees_who_deactivated_a_colleague_and_a_second_mediator_reads_only(
     browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
 ) -> None:
-    from portal.accounts.services import deactivate_user
 
     # a long address with nowhere to break, as real ones are: the people table must still fit a 320-pixel screen
     colleague = f"leftthecompany.{language}{viewport['width']}@northernlightsupply.example"

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from portal.dealers.models import Dealer
-from portal.dealers.services import current_period
+from portal.dealers.services import current_period, periods_newest_first
 from portal.extensions import db
 from portal.formatting import money
 from portal.rebates import rules
@@ -81,8 +81,6 @@ def test_rebate_pages_are_sound(
     browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str, path: str
 ) -> None:
     with live_app.app_context():
-        from portal.dealers.services import periods_newest_first
-
         periods = list(db.session.execute(periods_newest_first().limit(2)).scalars())
         codes = {"current": periods[0].code, "previous": periods[1].code}
     page = _new_page(browser, language, viewport)

@@ -9,8 +9,9 @@ import pyotp
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
-from portal.accounts.models import UserRole
+from portal.accounts.models import User, UserRole
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from tests.browser.conftest import assert_page_is_sound, watch_csp
@@ -99,10 +100,6 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
     _log_in(admin, live_server, "admin@demo.test", language)
     expect(admin).to_have_url(re.compile(r"/admin/$"))
     with live_app.app_context():
-        from sqlalchemy import select
-
-        from portal.accounts.models import User
-
         user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
     admin.goto(f"{live_server}/admin/users/{user_id}/edit")
     assert_page_is_sound(admin, viewport, admin_blocked)

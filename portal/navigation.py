@@ -1,13 +1,15 @@
-"""Navigation per role, derived from the routes' own access declarations so it never offers a page that refuses."""
+"""Navigation per role: the menu, derived from the routes' own access declarations so it never offers a page that
+refuses, and each role's landing page after login."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 from flask_login import current_user
 
-from portal.access import declared_access
+from portal.access import AccessRole, declared_access
 from portal.types import label
 
 
@@ -48,3 +50,22 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _navigation() -> dict[str, object]:
         return {"navigation": navigation_for_current_user}
+
+
+HOME_ENDPOINTS = {
+    AccessRole.DEALER_OWNER: "dealers.dealer_home",
+    AccessRole.DEALER_STAFF: "dealers.dealer_home",
+    AccessRole.MANAGER: "dealers.portfolio",
+    AccessRole.SENIOR_MANAGER: "dealers.portfolio",
+    AccessRole.MEDIATOR: "disputes.mediation_home",
+    AccessRole.ADMIN: "core.admin_home",
+}
+
+
+class HasAccessRole(Protocol):
+    @property
+    def access_role(self) -> AccessRole: ...
+
+
+def home_url(user: HasAccessRole) -> str:
+    return url_for(HOME_ENDPOINTS[user.access_role])
