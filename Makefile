@@ -8,7 +8,7 @@ PORT ?= 5000
 SMTP_PORT ?= 1025
 export FLASK_APP := portal
 
-.PHONY: run test test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps
+.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ browser-deps:
 test: setup browser-deps
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
+
+# The same suite with ten times the Hypothesis examples: before a release, or after changing a rule.
+test-thorough: setup browser-deps
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -m "not browser"
 
 # Without the browser journeys: quick feedback while working.
 test-fast: setup

@@ -26,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
+from hypothesis import settings
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import normalise_database_url
@@ -48,7 +49,7 @@ from portal.rebates.models import (
     Target,
 )
 from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
-from tests.factories import PASSWORD, World, make_world
+from tests.factories import PASSWORD, THOROUGH, World, make_world
 
 POSTGRES_HINT = (
     "PostgreSQL run skipped: set TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_test "
@@ -65,6 +66,12 @@ CLOCKS = {
     "leap-day": "2028-02-29T12:00:00+08:00",
 }
 DEFAULT_CLOCK = os.environ.get("PORTAL_TEST_CLOCK", "mid-quarter")
+
+# Hypothesis profiles (HYPOTHESIS_PROFILE): "ci" keeps each test's own example count; "thorough" (make test-thorough)
+# runs ten times as many, for the tests that set none as well (tests.factories.examples scales those that do).
+settings.register_profile("ci", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=1000)
+settings.load_profile("thorough" if THOROUGH else "ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,7 +145,8 @@ def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPat
     """An empty database of the given back end, unique to `name` and this worker."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp(name) / 'portal.db'}"
-    url = postgres_url(f"portal_{name}")
+    # pytest-xdist's workers (gw0, gw1...) each get their own databases.
+    url = postgres_url(f"portal_{name}{os.environ.get('PYTEST_XDIST_WORKER', '')}")
     if url is None:
         pytest.skip(POSTGRES_HINT)
     recreate_postgres_database(url)

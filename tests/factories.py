@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -47,6 +48,14 @@ PASSWORD = "correct horse battery"
 COMPANY_ZONE = ZoneInfo("Asia/Shanghai")  # TestConfig's COMPANY_TIMEZONE
 _sequence = itertools.count(1)
 _hash_cache: dict[str, str] = {}
+
+# Hypothesis: the CI profile runs each test's own number of examples; `make test-thorough` (HYPOTHESIS_PROFILE=
+# thorough) ten times as many. Tests write `max_examples=examples(40)`.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+
+def examples(count: int) -> int:
+    return count * 10 if THOROUGH else count
 
 
 def _password_hash(password: str) -> str:

@@ -25,7 +25,7 @@ from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.conftest import example_savepoint, log_in
 from tests.evidence_files import pdf
-from tests.factories import World, utcnow_minus
+from tests.factories import World, examples, utcnow_minus
 from tests.state_changing import _claim_form
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -368,7 +368,7 @@ def test_withdrawing_frees_the_budget_and_tells_the_manager(app: Flask, world: W
     assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw").status_code == 409
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.dictionaries(st.sampled_from(["status", "dealer", "period", "flag", "page"]), st.text(max_size=40)))
 def test_queue_filters_survive_hostile_input(
     app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]

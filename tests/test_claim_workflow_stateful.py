@@ -30,7 +30,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.conftest import example_savepoint
-from tests.factories import World
+from tests.factories import World, examples
 from tests.test_claims import attach, draft, period, user
 
 ALLOCATION = 5_000_000  # 50,000.00 CNY: a few claims fit, then the budget is the limit
@@ -179,7 +179,7 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
     run_state_machine_as_test(
         ClaimWorkflow,
         settings=settings(
-            max_examples=60,
+            max_examples=examples(60),
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.csv_io import FORMULA_STARTS, csv_response
+from tests.factories import examples
 
 # Text that starts like a formula half the time, and any text otherwise.
 typed_text = st.one_of(
@@ -18,7 +19,7 @@ typed_text = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(cells=st.lists(typed_text, min_size=1, max_size=6))
 def test_no_exported_cell_starts_a_formula_and_the_text_survives(cells: list[str]) -> None:
     app = Flask(__name__)

@@ -34,7 +34,7 @@ from portal.evidence.validation import RejectedFile, display_name, inspect_uploa
 from portal.extensions import db
 from tests import evidence_files as files
 from tests.conftest import example_savepoint, log_in
-from tests.factories import World
+from tests.factories import World, examples
 
 STORAGES = ["local", "s3"]
 
@@ -408,7 +408,7 @@ def test_the_same_file_twice_has_the_same_sha256(storage_app: Flask, owner: Flas
         )  # and the world's eight
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     prefix=st.sampled_from([b"", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"PK\x03\x04"]),
     body=st.binary(max_size=3000),

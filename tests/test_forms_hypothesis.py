@@ -13,10 +13,12 @@ from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from tests.conftest import example_savepoint, fingerprint, log_in
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, examples
 from tests.state_changing import STATE_CHANGING, Route
 
-FORM_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FORM_SETTINGS = settings(
+    max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 hostile_text = st.one_of(
     st.text(max_size=300),
     st.sampled_from(
@@ -101,7 +103,7 @@ DIRECTORY_ROUTES = [
 
 
 @pytest.mark.parametrize("route", DIRECTORY_ROUTES, ids=[route.rule for route in DIRECTORY_ROUTES])
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_directory_form_survives_hostile_input(
     app: Flask, db_connection: sa.Connection, world: World, route: Route, data: st.DataObject

@@ -17,9 +17,11 @@ from portal.extensions import db
 from portal.jobs import huey_of
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine, Target
 from tests.conftest import example_savepoint, log_in
-from tests.factories import World
+from tests.factories import World, examples
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 hostile_text = st.one_of(
     st.text(max_size=60),
     st.sampled_from(["", "-1", "1e9999", "NaN", "Infinity", "1,2,3", "0.001", "9" * 40, "=1+1", "１２３", "\u00a0"]),

@@ -28,6 +28,7 @@ from portal.rebates.rules import (
     sales_needed_for,
     validate_tiers,
 )
+from tests.factories import examples
 
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("300"), places=2)
 rate = st.decimals(min_value=Decimal("0"), max_value=Decimal("20"), places=2)
@@ -44,14 +45,14 @@ money = st.integers(min_value=0, max_value=10**12)
 targets = st.integers(min_value=1, max_value=10**11)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(program=programs(), target=targets, sales=money, more=money)
 def test_more_sales_never_lower_the_rebate(program, target: int, sales: int, more: int) -> None:  # type: ignore[no-untyped-def]
     tiers, method = program
     assert rebate(sales + more, target, tiers, method) >= rebate(sales, target, tiers, method)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(program=programs(), target=targets)
 def test_boundaries_are_exact(program, target: int) -> None:  # type: ignore[no-untyped-def]
     """One minor unit below a threshold does not reach the tier; the least amount that reaches it does."""
@@ -64,7 +65,7 @@ def test_boundaries_are_exact(program, target: int) -> None:  # type: ignore[no-
             assert below is None or below < index
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(program=programs(), target=targets, sales=money)
 def test_rounding_is_once_half_up_of_the_exact_figure(program, target: int, sales: int) -> None:  # type: ignore[no-untyped-def]
     tiers, method = program
@@ -75,7 +76,7 @@ def test_rounding_is_once_half_up_of_the_exact_figure(program, target: int, sale
         assert result == int(exact) + 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(program=programs(), target=targets, sales=money)
 def test_sell_x_more_is_the_least_that_reaches_the_next_tier(program, target: int, sales: int) -> None:  # type: ignore[no-untyped-def]
     tiers, method = program
@@ -91,7 +92,7 @@ def test_sell_x_more_is_the_least_that_reaches_the_next_tier(program, target: in
     assert outcome.rebate_at_next_tier >= outcome.rebate
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(program=programs(), target=targets, sales=money)
 def test_stepped_never_pays_more_than_retroactive(program, target: int, sales: int) -> None:  # type: ignore[no-untyped-def]
     """With rates that never fall, paying each band its own rate cannot beat paying the top rate on everything."""

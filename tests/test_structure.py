@@ -4,6 +4,7 @@ import-linter contracts run by `make lint`)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,19 @@ def test_amount_fields_are_money_fields() -> None:
                 from_forms.append((path.parent.name, node.targets[0].id, node.value.func.id))
     assert from_forms, "no amount fields found: the test looks in the wrong place"
     assert {field for *_where, field in from_forms} == {"MoneyField"}, from_forms
+
+
+STATUS_COMPARISON = re.compile(r"status(\.value)?\s*(==|!=)\s*['\"]|status(\.value)?\s+(not\s+)?in\s*[(\[]\s*['\"]")
+
+
+def test_no_template_compares_statuses() -> None:
+    """Pages ask the area's guards (can_withdraw, awaits_review...), registered as template globals by its plugin;
+    a status compared in a template is a second copy of a rule."""
+    templates = PORTAL.parent / "templates"
+    found = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if STATUS_COMPARISON.search(line.replace("wanted.status", "wanted"))  # the queue's filter, not a status
+    ]
+    assert found == []

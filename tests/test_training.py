@@ -23,7 +23,7 @@ from portal.training import rules, services
 from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
 from tests.conftest import log_in
-from tests.factories import World, make_course, make_session, make_trainee, today
+from tests.factories import World, examples, make_course, make_session, make_trainee, today
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -306,7 +306,7 @@ def staff_client(app: Flask, world: World):  # type: ignore[no-untyped-def]
     return client
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     params=st.dictionaries(
         st.sampled_from(["category", "from", "q", "page", "when", "dealers_page", "number"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.claims import notices, services  # noqa: F401 - the kinds register themselves
+from portal.claims import notices, rules, services  # noqa: F401 - the kinds register themselves
 from portal.claims.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.navigation import register_navigation
@@ -17,3 +17,14 @@ def init_app(app: Flask) -> None:
     register_home_section(dealer_home_section)
     register_navigation("claims.dealer_claims", _l("Claims"), 30)
     register_navigation("claims.queue", _l("Claims"), 90)
+    for guard in (
+        rules.awaits_review,
+        rules.awaits_second_approval,
+        rules.can_comment,
+        rules.can_edit,
+        rules.can_withdraw,
+        rules.is_approved,
+        rules.needs_info,
+        rules.was_rejected,
+    ):  # templates ask the area's rules, never compare statuses
+        app.add_template_global(guard)

@@ -201,3 +201,40 @@ def flags_for(facts: FlagFacts) -> list[Raised]:
     if facts.allocation > 0 and facts.amount * 100 > facts.allocation * MOST_OF_BUDGET_SHARE:
         raised.append(Raised(Flag.MOST_OF_BUDGET))
     return raised
+
+
+def needs_info(status: ClaimStatus) -> bool:
+    """The reviewer asked the dealer for more; the dealer changes the claim and submits it again."""
+    return status is ClaimStatus.NEEDS_INFO
+
+
+def was_rejected(status: ClaimStatus) -> bool:
+    return status is ClaimStatus.REJECTED
+
+
+def awaits_second_approval(status: ClaimStatus) -> bool:
+    return status is ClaimStatus.AWAITING_SECOND_APPROVAL
+
+
+def can_edit(status: ClaimStatus) -> bool:
+    """The dealer changes a draft, or a claim the reviewer asked information about."""
+    return status in (ClaimStatus.DRAFT, ClaimStatus.NEEDS_INFO)
+
+
+def can_withdraw(status: ClaimStatus) -> bool:
+    return can_move(status, ClaimStatus.WITHDRAWN)
+
+
+def can_comment(status: ClaimStatus) -> bool:
+    """Comments start with the submission: a draft is the dealer's own."""
+    return status is not ClaimStatus.DRAFT
+
+
+def is_approved(status: ClaimStatus) -> bool:
+    """Approved, in full or in part, and perhaps paid: the amount approved is final."""
+    return status in APPROVED
+
+
+def awaits_review(status: ClaimStatus) -> bool:
+    """With a reviewer, first or second: the queue counts the days it has waited."""
+    return status in (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL)

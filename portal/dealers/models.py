@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.dealers.rules import DealerStatus, can_log_in
+from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
 from portal.extensions import db
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -23,11 +23,6 @@ class DealerTier(enum.StrEnum):
     SILVER = "silver"
     GOLD = "gold"
     PLATINUM = "platinum"
-
-
-class PeriodStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
 
 
 class DealerEventKind(enum.StrEnum):
@@ -43,12 +38,6 @@ register_labels(
         DealerTier.SILVER: _l("Silver"),
         DealerTier.GOLD: _l("Gold"),
         DealerTier.PLATINUM: _l("Platinum"),
-    }
-)
-register_labels(
-    {
-        PeriodStatus.OPEN: _l("Open"),
-        PeriodStatus.CLOSED: _l("Closed"),
     }
 )
 register_labels(

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.accounts.services import register_dealer_lookup, register_user_change_check
-from portal.dealers import documents, notices, services  # noqa: F401 - the kinds register themselves
+from portal.dealers import documents, notices, rules, services  # noqa: F401 - the kinds register themselves
 from portal.dealers.views import bp
 from portal.navigation import register_navigation
 
@@ -21,3 +21,5 @@ def init_app(app: Flask) -> None:
     register_navigation("dealers.documents_page", _l("Documents"), 70)
     register_navigation("dealers.portfolio", _l("Dealers"), 80)
     register_navigation("dealers.portfolios", _l("Portfolios"), 150)
+    for guard in (rules.can_close_period,):  # templates ask the area's rules, never compare statuses
+        app.add_template_global(guard)

@@ -25,6 +25,24 @@ register_labels(
     }
 )
 
+
+class PeriodStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+register_labels(
+    {
+        PeriodStatus.OPEN: _l("Open"),
+        PeriodStatus.CLOSED: _l("Closed"),
+    }
+)
+
+
+def can_close_period(status: PeriodStatus) -> bool:
+    return status is PeriodStatus.OPEN
+
+
 STATUS_TRANSITIONS: dict[DealerStatus, frozenset[DealerStatus]] = {
     DealerStatus.ONBOARDING: frozenset({DealerStatus.ACTIVE, DealerStatus.TERMINATED}),
     DealerStatus.ACTIVE: frozenset({DealerStatus.SUSPENDED, DealerStatus.TERMINATED}),

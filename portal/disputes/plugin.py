@@ -7,7 +7,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.dealers.sections import register_console_section
-from portal.disputes import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.disputes import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.disputes.views import bp, dealer_console_section
 from portal.navigation import register_navigation
 
@@ -20,3 +20,11 @@ def init_app(app: Flask) -> None:
     register_navigation("disputes.dealer_violations", _l("Disputes"), 50)
     register_navigation("disputes.console_violations", _l("Violations"), 100)
     register_navigation("disputes.mediation_home", _l("Mediation"), 160)
+    for guard in (
+        rules.awaits_confirmation,
+        rules.awaits_party,
+        rules.can_ask_a_party,
+        rules.can_resolve,
+        rules.is_settled,
+    ):  # templates ask the area's rules, never compare statuses
+        app.add_template_global(guard)

@@ -119,3 +119,25 @@ def outcomes_for(category: DisputeCategory, *, has_claim: bool, has_violation: b
     if has_claim:
         outcomes.append(Outcome.REOPEN_CLAIM)
     return outcomes
+
+
+def awaits_confirmation(status: ViolationStatus) -> bool:
+    """Recorded, and waiting for a second person to confirm it before it counts."""
+    return status is ViolationStatus.PROPOSED
+
+
+def awaits_party(status: DisputeStatus) -> bool:
+    return status is DisputeStatus.AWAITING_PARTY
+
+
+def can_ask_a_party(status: DisputeStatus) -> bool:
+    """The mediator asks a party for information while mediating, which starts the party's deadline."""
+    return can_move_dispute(status, DisputeStatus.AWAITING_PARTY)
+
+
+def can_resolve(status: DisputeStatus) -> bool:
+    return can_move_dispute(status, DisputeStatus.RESOLVED)
+
+
+def is_settled(status: DisputeStatus) -> bool:
+    return status in (DisputeStatus.RESOLVED, DisputeStatus.DISMISSED)

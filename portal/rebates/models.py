@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.rebates.rules import Method, Tier, attainment
+from portal.rebates.rules import ImportStatus, Method, StatementStatus, Tier, attainment
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -35,22 +35,6 @@ if TYPE_CHECKING:
     from portal.dealers.models import Dealer, Period
 
 HUNDREDTHS = Decimal(100)
-
-
-class StatementStatus(enum.StrEnum):
-    PROVISIONAL = "provisional"
-    FINAL = "final"
-    PAID = "paid"
-
-
-class ImportStatus(enum.StrEnum):
-    VALIDATING = "validating"
-    REJECTED = "rejected"
-    READY = "ready"
-    IMPORTING = "importing"
-    IMPORTED = "imported"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
 
 
 class AdjustmentKind(enum.StrEnum):
@@ -64,24 +48,6 @@ register_labels(
     {
         Method.RETROACTIVE: _l("Retroactive"),
         Method.STEPPED: _l("Stepped"),
-    }
-)
-register_labels(
-    {
-        StatementStatus.PROVISIONAL: _l("Provisional"),
-        StatementStatus.FINAL: _l("Final"),
-        StatementStatus.PAID: _l("Paid"),
-    }
-)
-register_labels(
-    {
-        ImportStatus.VALIDATING: _l("Checking"),
-        ImportStatus.REJECTED: _l("Rejected"),
-        ImportStatus.READY: _l("Ready to import"),
-        ImportStatus.IMPORTING: _l("Importing"),
-        ImportStatus.IMPORTED: _l("Imported"),
-        ImportStatus.CANCELLED: _l("Cancelled"),
-        ImportStatus.FAILED: _l("Failed"),
     }
 )
 register_labels(

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from portal.dealers.sections import register_console_section, register_home_section
 from portal.dealers.services import register_period_close_step
 from portal.navigation import register_navigation
-from portal.rebates import notices, services, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.rebates import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.rebates.views import bp, dealer_console_section, dealer_home_section
 
 
@@ -21,3 +21,14 @@ def init_app(app: Flask) -> None:
     register_navigation("rebates.performance", _l("Performance"), 110)
     register_navigation("rebates.targets", _l("Targets"), 120)
     register_navigation("rebates.sales_imports", _l("Sales imports"), 130)
+    for guard in (
+        rules.can_confirm_import,
+        rules.can_edit_programs,
+        rules.can_pay_period,
+        rules.can_retry_import,
+        rules.import_checked,
+        rules.import_finished,
+        rules.is_paid,
+        rules.is_provisional,
+    ):  # templates ask the area's rules, never compare statuses
+        app.add_template_global(guard)

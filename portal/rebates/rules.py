@@ -19,7 +19,96 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+from flask_babel import lazy_gettext as _l
+
+from portal.dealers.rules import PeriodStatus
+from portal.types import register_labels
+
 HUNDRED = Decimal(100)
+
+
+class StatementStatus(enum.StrEnum):
+    PROVISIONAL = "provisional"
+    FINAL = "final"
+    PAID = "paid"
+
+
+class ImportStatus(enum.StrEnum):
+    VALIDATING = "validating"
+    REJECTED = "rejected"
+    READY = "ready"
+    IMPORTING = "importing"
+    IMPORTED = "imported"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+register_labels(
+    {
+        StatementStatus.PROVISIONAL: _l("Provisional"),
+        StatementStatus.FINAL: _l("Final"),
+        StatementStatus.PAID: _l("Paid"),
+    }
+)
+
+
+register_labels(
+    {
+        ImportStatus.VALIDATING: _l("Checking"),
+        ImportStatus.REJECTED: _l("Rejected"),
+        ImportStatus.READY: _l("Ready to import"),
+        ImportStatus.IMPORTING: _l("Importing"),
+        ImportStatus.IMPORTED: _l("Imported"),
+        ImportStatus.CANCELLED: _l("Cancelled"),
+        ImportStatus.FAILED: _l("Failed"),
+    }
+)
+
+
+STATEMENT_TRANSITIONS: dict[StatementStatus, frozenset[StatementStatus]] = {
+    StatementStatus.PROVISIONAL: frozenset({StatementStatus.FINAL}),
+    StatementStatus.FINAL: frozenset({StatementStatus.PAID}),
+    StatementStatus.PAID: frozenset(),
+}
+
+
+def can_move_statement(current: StatementStatus, target: StatementStatus) -> bool:
+    return target in STATEMENT_TRANSITIONS[current]
+
+
+def is_provisional(status: StatementStatus) -> bool:
+    """Figures still change as sales arrive, until the period closes."""
+    return status is StatementStatus.PROVISIONAL
+
+
+def is_paid(status: StatementStatus) -> bool:
+    return status is StatementStatus.PAID
+
+
+def can_pay_period(period_status: PeriodStatus) -> bool:
+    """Statements are paid once their period is closed and they are final."""
+    return period_status is PeriodStatus.CLOSED
+
+
+def can_edit_programs(period_status: PeriodStatus) -> bool:
+    return period_status is PeriodStatus.OPEN
+
+
+def import_checked(status: ImportStatus) -> bool:
+    """The file was read through: its check report can be shown."""
+    return status in (ImportStatus.READY, ImportStatus.IMPORTED, ImportStatus.FAILED)
+
+
+def import_finished(status: ImportStatus) -> bool:
+    return status is ImportStatus.IMPORTED
+
+
+def can_confirm_import(status: ImportStatus) -> bool:
+    return status is ImportStatus.READY
+
+
+def can_retry_import(status: ImportStatus) -> bool:
+    return status is ImportStatus.FAILED
 
 
 class Method(enum.StrEnum):

@@ -37,20 +37,11 @@ from portal.rebates.models import (
     StatementStatus,
     Target,
 )
+from portal.rebates.rules import can_move_statement
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 
 MAX_TIERS = 6
-
-STATEMENT_TRANSITIONS: dict[StatementStatus, frozenset[StatementStatus]] = {
-    StatementStatus.PROVISIONAL: frozenset({StatementStatus.FINAL}),
-    StatementStatus.FINAL: frozenset({StatementStatus.PAID}),
-    StatementStatus.PAID: frozenset(),
-}
-
-
-def can_move_statement(current: StatementStatus, target: StatementStatus) -> bool:
-    return target in STATEMENT_TRANSITIONS[current]
 
 
 def can_mark_paid(statement: RebateStatement) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.training.rules import EnrollmentStatus
+from portal.training.rules import EnrollmentStatus, SessionStatus
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -30,23 +30,12 @@ class CourseCategory(enum.StrEnum):
     COMPLIANCE = "compliance"
 
 
-class SessionStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    CANCELLED = "cancelled"
-
-
 register_labels(
     {
         CourseCategory.TECHNICAL: _l("Technical"),
         CourseCategory.MARKETING: _l("Marketing"),
         CourseCategory.MANAGEMENT: _l("Management"),
         CourseCategory.COMPLIANCE: _l("Compliance"),
-    }
-)
-register_labels(
-    {
-        SessionStatus.SCHEDULED: _l("Scheduled"),
-        SessionStatus.CANCELLED: _l("Cancelled"),
     }
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
@@ -30,6 +30,50 @@ register_labels(
         EnrollmentStatus.NO_SHOW: _l("No-show"),
     }
 )
+
+
+class SessionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+register_labels(
+    {
+        SessionStatus.SCHEDULED: _l("Scheduled"),
+        SessionStatus.CANCELLED: _l("Cancelled"),
+    }
+)
+
+
+def session_cancelled(status: SessionStatus) -> bool:
+    return status is SessionStatus.CANCELLED
+
+
+def can_edit_session(status: SessionStatus) -> bool:
+    return status is SessionStatus.SCHEDULED
+
+
+def holds_seat(status: EnrollmentStatus) -> bool:
+    return status is EnrollmentStatus.ENROLLED
+
+
+def is_waitlisted(status: EnrollmentStatus) -> bool:
+    return status is EnrollmentStatus.WAITLISTED
+
+
+def can_record_attendance(status: EnrollmentStatus) -> bool:
+    """Once the session has started: the enrolled are marked, and an attendance given can be completed."""
+    return status in (EnrollmentStatus.ENROLLED, EnrollmentStatus.ATTENDED)
+
+
+def can_mark_attendance(status: EnrollmentStatus) -> bool:
+    return status is EnrollmentStatus.ENROLLED
+
+
+def can_cancel_enrollment(status: EnrollmentStatus, now: datetime, cancel_deadline: datetime) -> bool:
+    """A place in line can be given up any time; a seat until the session's cancellation deadline."""
+    return status is EnrollmentStatus.WAITLISTED or (status is EnrollmentStatus.ENROLLED and now <= cancel_deadline)
+
 
 TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
     EnrollmentStatus.ENROLLED: frozenset(
