@@ -12,12 +12,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.audit.models import AuditEvent
 from portal.claims import services
 from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
 from portal.dealers.models import Dealer, DealerStatus, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
+from portal.jobs import _DECLARED
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from tests.conftest import log_in
 from tests.evidence_files import pdf
@@ -353,3 +355,44 @@ def test_two_drafts_naming_one_pre_approval_through_the_pages_get_a_message_not_
     refused = client.post("/claims/new", data={**form, "invoice_number": "A-2"})
     assert refused.status_code == 422
     assert "This pre-approval is already used by the claim" in refused.get_data(as_text=True).replace("&#34;", '"')
+
+
+def test_an_approved_pre_approval_expires_when_its_claim_window_closes_unused(app: Flask, funded: World) -> None:
+    """The day after the last day a claim may be made against its period, an unused approval expires; one a claim
+    uses, and one still waiting for a decision, stay as they are."""
+    with app.app_context():
+        owner, manager, current = user(funded, "dealer_owner"), user(funded, "manager"), period(funded.current_period)
+        unused = _approved_request(funded)
+        used, waiting = (
+            services.request_pre_approval(
+                owner, current, unused.activity_type_id, title, activity_day(), activity_day(), 500_000
+            )
+            for title in ("Autumn fair", "Winter fair")
+        )
+        services.decide_pre_approval(manager, used, approve=True)
+        claim = draft(funded, invoice="INV-USES")
+        services.update_draft(owner, claim, _naming(_input_of(claim), used))
+        attach(funded, claim)
+        services.submit(owner, claim)
+        window = app.config["CLAIM_WINDOW_DAYS"]
+        last_claim_day = period(funded.current_period).ends_on + timedelta(days=window)
+        assert services.claimable_periods(last_claim_day)[0].code == funded.current_period  # still claimable
+        assert services.expire_pre_approvals(today=last_claim_day) == 0
+        assert services.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 1
+        for request in (unused, used, waiting):
+            db.session.refresh(request)
+        assert (unused.status, used.status, waiting.status) == (
+            FundRequestStatus.EXPIRED,
+            FundRequestStatus.USED,
+            FundRequestStatus.SUBMITTED,
+        )
+        assert services.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 0  # once
+        events = db.session.execute(
+            select(AuditEvent.subject_id).where(AuditEvent.action == "fund_request.expired")
+        ).scalars()
+        assert list(events) == [unused.id]
+
+
+def test_the_nightly_task_expires_pre_approvals() -> None:
+    declared = _DECLARED["expire_pre_approvals"]
+    assert declared.schedule is not None and declared.function.__module__ == "portal.claims.tasks"

@@ -6,7 +6,6 @@ rules.py, by a conditional UPDATE in the services; every change leaves a ClaimEv
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, Problem, RejectionReason
+from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, FundRequestStatus, Problem, RejectionReason
 from portal.extensions import db
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -35,36 +34,6 @@ if TYPE_CHECKING:
     from portal.dealers.models import Dealer, Period
 
 
-class FundRequestStatus(enum.StrEnum):
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    USED = "used"
-    EXPIRED = "expired"
-
-
-register_labels(
-    {
-        ClaimStatus.DRAFT: _l("Draft"),
-        ClaimStatus.SUBMITTED: _l("Submitted"),
-        ClaimStatus.AWAITING_SECOND_APPROVAL: _l("Awaiting second approval"),
-        ClaimStatus.APPROVED: _l("Approved"),
-        ClaimStatus.PARTIALLY_APPROVED: _l("Partially approved"),
-        ClaimStatus.REJECTED: _l("Rejected"),
-        ClaimStatus.NEEDS_INFO: _l("Information requested"),
-        ClaimStatus.PAID: _l("Paid"),
-        ClaimStatus.WITHDRAWN: _l("Withdrawn"),
-    }
-)
-register_labels(
-    {
-        FundRequestStatus.SUBMITTED: _l("Submitted"),
-        FundRequestStatus.APPROVED: _l("Approved"),
-        FundRequestStatus.REJECTED: _l("Rejected"),
-        FundRequestStatus.USED: _l("Used"),
-        FundRequestStatus.EXPIRED: _l("Expired"),
-    }
-)
 register_labels(
     {
         Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same file is attached to another claim"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.claims import notices, rules, services  # noqa: F401 - the kinds register themselves
+from portal.claims import notices, rules, services, tasks  # noqa: F401 - the kinds and the task register themselves
 from portal.claims.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.navigation import register_navigation

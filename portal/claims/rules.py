@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import lazy_gettext as _l
+
+from portal.types import register_labels
+
 
 class ClaimStatus(enum.StrEnum):
     DRAFT = "draft"
@@ -48,6 +52,21 @@ PENDING = frozenset({S.SUBMITTED, S.AWAITING_SECOND_APPROVAL, S.NEEDS_INFO})  # 
 # (a draft included) holds it, one claim at a time (a partial unique index keeps it so).
 RELEASES_PRE_APPROVAL = frozenset({S.WITHDRAWN, S.REJECTED})
 APPROVED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.PAID})
+
+
+register_labels(
+    {
+        ClaimStatus.DRAFT: _l("Draft"),
+        ClaimStatus.SUBMITTED: _l("Submitted"),
+        ClaimStatus.AWAITING_SECOND_APPROVAL: _l("Awaiting second approval"),
+        ClaimStatus.APPROVED: _l("Approved"),
+        ClaimStatus.PARTIALLY_APPROVED: _l("Partially approved"),
+        ClaimStatus.REJECTED: _l("Rejected"),
+        ClaimStatus.NEEDS_INFO: _l("Information requested"),
+        ClaimStatus.PAID: _l("Paid"),
+        ClaimStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
 
 
 def can_move(current: ClaimStatus, target: ClaimStatus, *, reopened: bool = False) -> bool:
@@ -238,3 +257,40 @@ def is_approved(status: ClaimStatus) -> bool:
 def awaits_review(status: ClaimStatus) -> bool:
     """With a reviewer, first or second: the queue counts the days it has waited."""
     return status in (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL)
+
+
+# --- Pre-approval requests ---------------------------------------------------------------------------------------
+
+
+class FundRequestStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+register_labels(
+    {
+        FundRequestStatus.SUBMITTED: _l("Submitted"),
+        FundRequestStatus.APPROVED: _l("Approved"),
+        FundRequestStatus.REJECTED: _l("Rejected"),
+        FundRequestStatus.USED: _l("Used"),
+        FundRequestStatus.EXPIRED: _l("Expired"),
+    }
+)
+
+R = FundRequestStatus
+REQUEST_TRANSITIONS: dict[FundRequestStatus, frozenset[FundRequestStatus]] = {
+    R.SUBMITTED: frozenset({R.APPROVED, R.REJECTED}),
+    # Used by the claim that refers to it; approved again when that claim is withdrawn or rejected; expired when
+    # its period's claim window closes unused.
+    R.APPROVED: frozenset({R.USED, R.EXPIRED}),
+    R.USED: frozenset({R.APPROVED}),
+    R.REJECTED: frozenset(),
+    R.EXPIRED: frozenset(),
+}
+
+
+def can_move_request(current: FundRequestStatus, target: FundRequestStatus) -> bool:
+    return target in REQUEST_TRANSITIONS[current]

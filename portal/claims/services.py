@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import DEALER_USERS, AccessRole, require_role
@@ -38,6 +38,7 @@ from portal.claims.rules import (
     Submission,
     available,
     can_move,
+    can_move_request,
     claim_deadline,
     flags_for,
     needs_second_approval,
@@ -320,12 +321,7 @@ def _release_pre_approval(claim: Claim) -> None:
     request its submission marked used is approved (claimable) again."""
     if claim.fund_request_id is None:
         return
-    db.session.execute(
-        update(FundRequest)
-        .where(FundRequest.id == claim.fund_request_id, FundRequest.status == FundRequestStatus.USED)
-        .values(status=FundRequestStatus.APPROVED)
-        .execution_options(synchronize_session=False)
-    )
+    _move_request(claim.fund_request_id, FundRequestStatus.USED, FundRequestStatus.APPROVED)
     request = db.session.get(FundRequest, claim.fund_request_id)
     if request is not None:
         db.session.refresh(request)
@@ -512,8 +508,8 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     db.session.execute(ClaimFlag.__table__.delete().where(ClaimFlag.claim_id == claim.id))
     for found in raised:
         db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
-    if request is not None and request.status is FundRequestStatus.APPROVED:
-        request.status = FundRequestStatus.USED
+    if request is not None and _move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED):
+        db.session.expire(request, ["status"])
     db.session.flush()
     return raised
 
@@ -541,12 +537,7 @@ def reopen(actor: User, claim: Claim, note: str) -> None:
             note = _("%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)",
                      note=note)  # fmt: skip
         else:
-            db.session.execute(
-                update(FundRequest)
-                .where(FundRequest.id == claim.fund_request_id, FundRequest.status == FundRequestStatus.APPROVED)
-                .values(status=FundRequestStatus.USED)
-                .execution_options(synchronize_session=False)
-            )
+            _move_request(claim.fund_request_id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
     _move(claim, actor, ClaimStatus.REJECTED, ClaimStatus.SUBMITTED, note, reopened=True, submitted_at=utcnow(),
           rejection_reason="", decided_at=None, turnaround_seconds=None, **keeps_request)  # fmt: skip
     db.session.flush()
@@ -690,13 +681,13 @@ def register_evidence_owner() -> None:
 
 # --- Pre-approval of planned activities (trade shows, broadcast advertising) ------------------------------------------
 
-REQUEST_TRANSITIONS: dict[FundRequestStatus, frozenset[FundRequestStatus]] = {
-    FundRequestStatus.SUBMITTED: frozenset({FundRequestStatus.APPROVED, FundRequestStatus.REJECTED}),
-    FundRequestStatus.APPROVED: frozenset({FundRequestStatus.USED, FundRequestStatus.EXPIRED}),
-    FundRequestStatus.REJECTED: frozenset(),
-    FundRequestStatus.USED: frozenset(),
-    FundRequestStatus.EXPIRED: frozenset(),
-}
+
+def _move_request(request_id: int, current: FundRequestStatus, target: FundRequestStatus, **values: object) -> bool:
+    """Every status write of a pre-approval: legal by the table (rules.REQUEST_TRANSITIONS), and made only if the
+    row still has `current`. True if it moved; the callers that must refuse a lost race say so themselves."""
+    if not can_move_request(current, target):
+        raise IllegalTransition(_("This request cannot change that way."))
+    return move_if_still(FundRequest, request_id, current, target, **values)
 
 
 def request_pre_approval(
@@ -740,9 +731,7 @@ def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: 
     if not approve and not note:
         raise InvalidInput("note", _("Give the reason; the dealer sees it."))
     target = FundRequestStatus.APPROVED if approve else FundRequestStatus.REJECTED
-    if not move_if_still(
-        FundRequest, request.id, FundRequestStatus.SUBMITTED, target, decided_by_id=actor.id, decision_note=note
-    ):
+    if not _move_request(request.id, FundRequestStatus.SUBMITTED, target, decided_by_id=actor.id, decision_note=note):
         raise IllegalTransition(_("This request was already decided."))
     db.session.expire(request)
     record_event("fund_request.decided", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
@@ -765,6 +754,25 @@ def get_visible_request(user: User, request_id: int) -> FundRequest:
     if request is None:
         raise NotFound()
     return request
+
+
+def expire_pre_approvals(today: date | None = None) -> int:
+    """Approved requests whose period's claim window has closed without a claim using them expire: they can no
+    longer be claimed, and the dealer's list says why. Returns how many expired; the caller commits."""
+    closed_before = (today or company_today()) - timedelta(days=current_app.config["CLAIM_WINDOW_DAYS"])
+    stale = db.session.execute(
+        select(FundRequest.id, FundRequest.title).where(
+            FundRequest.status == FundRequestStatus.APPROVED,
+            FundRequest.period_id.in_(select(Period.id).where(Period.ends_on < closed_before)),
+        )
+    ).all()
+    expired = 0
+    for request_id, title in stale:
+        if _move_request(request_id, FundRequestStatus.APPROVED, FundRequestStatus.EXPIRED):
+            record_event("fund_request.expired", actor_id=None, subject_type="fund_request", subject_id=request_id,
+                         subject_label=title, details={})  # fmt: skip
+            expired += 1
+    return expired
 
 
 def usable_requests(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
