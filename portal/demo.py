@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
+from portal.claims import pre_approvals as claim_pre_approvals
 from portal.claims import services as claims
 from portal.claims.models import ActivityType, Claim, FundAllocation
 from portal.claims.rules import RejectionReason
@@ -462,9 +463,9 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         owner2,
         2,
     )  # fmt: skip  (reuses D001's invoice file)
-    request = claims.request_pre_approval(owner, period, kinds["TRADE_SHOW"], "Regional trade show booth",
+    request = claim_pre_approvals.request_pre_approval(owner, period, kinds["TRADE_SHOW"], "Regional trade show booth",
                                           day(25), day(22), 2_800_000)  # fmt: skip
-    claims.decide_pre_approval(manager, request, True, "Go ahead; keep the booth invoice.")
+    claim_pre_approvals.decide_pre_approval(manager, request, True, "Go ahead; keep the booth invoice.")
     booth = submitted(claim(owner, "TRADE_SHOW", "Regional trade show booth", 2_760_000, 25, 22, "44031102",
                             ("Invoice 44031102", "Booth photo"), request.id), owner, 6)  # fmt: skip
     claims.decide(manager, booth, claims.Decision.APPROVE, reason="Booth and invoice match the request.")
@@ -491,7 +492,7 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
                                 ("Invoice 31002208",)), owner2, 1)  # fmt: skip
     claims.withdraw(owner2, withdrawn, "Entered twice by mistake.")
     fair = today + timedelta(days=20)
-    claims.request_pre_approval(owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair,
+    claim_pre_approvals.request_pre_approval(owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair,
                                 fair + timedelta(days=2), 1_800_000)  # fmt: skip
 
 

@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.claims.budgets import budget_of, set_allocation
 from portal.claims.models import ActivityType, Claim
 from portal.claims.rules import ClaimStatus
-from portal.claims.services import budget_of, set_allocation
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput

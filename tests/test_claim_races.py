@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
-from portal.claims import services
+from portal.claims import budgets, pre_approvals, services
 from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest
 from portal.claims.rules import ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer, Period
@@ -44,7 +44,7 @@ def _submitted_claim(app: Flask, submit: bool) -> tuple[Any, int]:
         dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
         period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
         admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
-        services.set_allocation(admin, dealer, period, 10_000_000)
+        budgets.set_allocation(admin, dealer, period, 10_000_000)
         claim = draft(world, amount=123_456)
         add_evidence(owner, services.CLAIM_OWNER, claim.id, io.BytesIO(pdf()), "invoice.pdf")
         if submit:
@@ -136,7 +136,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
         owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
         dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
         period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
-        left = services.budget_of(dealer, period).left
+        left = budgets.budget_of(dealer, period).left
         claims = []
         for number, claim_id in enumerate((first, draft(world, amount=1, invoice="INV-LAST").id)):
             claim = db.session.get(Claim, claim_id)
@@ -156,7 +156,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
             ]
         )
         with app.app_context():
-            budget = services.budget_of(db.session.merge(dealer), db.session.merge(period))
+            budget = budgets.budget_of(db.session.merge(dealer), db.session.merge(period))
             statuses = sorted(db.session.get(Claim, claim_id).status.value for claim_id in claims)  # type: ignore[union-attr]
     finally:
         dispose_app(app)
@@ -215,8 +215,8 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
         db.session.add(show)
         db.session.flush()
         day = activity_day()
-        request = services.request_pre_approval(owner, period, show.id, "Expo booth", day, day, 900_000)
-        services.decide_pre_approval(manager, request, approve=True)
+        request = pre_approvals.request_pre_approval(owner, period, show.id, "Expo booth", day, day, 900_000)
+        pre_approvals.decide_pre_approval(manager, request, approve=True)
         drafts = [draft(world, invoice=f"INV-{number}") for number in (1, 2)]
         claim_ids, request_id, show_id = [claim.id for claim in drafts], request.id, show.id
         db.session.commit()
@@ -233,7 +233,7 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
         # Both have passed the "who holds it" check before either writes (SQLite's BEGIN IMMEDIATE serialises the
         # two instead): only the unique index can then refuse the second.
         both_checked = threading.Barrier(2, timeout=30)
-        offered = services.usable_requests
+        offered = pre_approvals.usable_requests
 
         def usable_after_both_checked(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
             both_checked.wait()

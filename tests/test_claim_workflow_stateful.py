@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from portal.claims import services
+from portal.claims import budgets, services
 from portal.claims.models import Claim, ClaimEvent
 from portal.claims.rules import TRANSITIONS, ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer
@@ -65,7 +65,7 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
         def fund_the_dealer(self) -> None:
             self.dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
             self.period = period(world.current_period)
-            services.set_allocation(user(world, "admin"), self.dealer, self.period, ALLOCATION)
+            budgets.set_allocation(user(world, "admin"), self.dealer, self.period, ALLOCATION)
             db.session.commit()
             self.roles_by_user = {user(world, role).id: role for role in (*REVIEWERS, "dealer_owner", "mediator")}
 
@@ -156,7 +156,7 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
         def the_budget_is_never_exceeded(self) -> None:
             if not hasattr(self, "dealer"):
                 return
-            budget = services.budget_of(self.dealer, self.period)
+            budget = budgets.budget_of(self.dealer, self.period)
             assert budget.approved + budget.pending <= budget.allocation == ALLOCATION, budget
 
         @invariant()

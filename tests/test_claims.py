@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
-from portal.claims import services
+from portal.claims import budgets, pre_approvals, services
 from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
 from portal.dealers.models import Dealer, DealerStatus, Period
@@ -64,9 +64,9 @@ def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str
 def funded(app: Flask, world: World) -> World:
     with app.app_context():
         dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
-        services.set_allocation(user(world, "admin"), dealer, period(world.current_period), 10_000_000)
+        budgets.set_allocation(user(world, "admin"), dealer, period(world.current_period), 10_000_000)
         foreign = db.session.execute(select(Dealer).where(Dealer.code == world.foreign_dealer)).scalar_one()
-        services.set_allocation(user(world, "admin"), foreign, period(world.current_period), 10_000_000)
+        budgets.set_allocation(user(world, "admin"), foreign, period(world.current_period), 10_000_000)
         db.session.commit()
     return world
 
@@ -88,12 +88,12 @@ def test_submission_flags_and_the_budget(app: Flask, funded: World) -> None:
     with app.app_context():
         owner = user(funded, "dealer_owner")
         claim = draft(funded, amount=6_000_000)
-        before = services.budget_of(claim.dealer, claim.period)  # the world's own claims hold some already
+        before = budgets.budget_of(claim.dealer, claim.period)  # the world's own claims hold some already
         attach(funded, claim)
         raised = {found.flag for found in services.submit(owner, claim)}
         assert raised == {Flag.ROUND_AMOUNT, Flag.MOST_OF_BUDGET}
         assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 1
-        budget = services.budget_of(claim.dealer, claim.period)
+        budget = budgets.budget_of(claim.dealer, claim.period)
         assert (budget.pending, budget.left) == (before.pending + 6_000_000, before.left - 6_000_000)
         second = draft(funded, amount=budget.left + 1, invoice="INV-2")
         attach(funded, second)
@@ -144,7 +144,7 @@ def test_review_with_a_second_approval_above_the_threshold(app: Flask, funded: W
             services.decide(manager, claim, services.Decision.APPROVE)
         services.decide(senior, claim, services.Decision.APPROVE)
         assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 3_000_123
-        budget = services.budget_of(claim.dealer, claim.period)
+        budget = budgets.budget_of(claim.dealer, claim.period)
         assert (budget.approved, budget.pending) == (3_000_123 + 300_000, 300_000)  # the world's own two claims
         moves = [(event.from_status, event.to_status) for event in services.timeline(claim)]
         assert moves == [
@@ -222,13 +222,13 @@ def test_an_activity_that_needs_pre_approval_is_claimed_against_an_approved_requ
         with pytest.raises(services.SubmissionRefused) as refused:
             services.submit(owner, claim)
         assert refused.value.problems == [Problem.PRE_APPROVAL_MISSING]
-        request = services.request_pre_approval(owner, claim.period, show.id, "Spring trade show",
+        request = pre_approvals.request_pre_approval(owner, claim.period, show.id, "Spring trade show",
                                                 claim.activity_start, claim.activity_end, 1_000_000)  # fmt: skip
         with pytest.raises(InvalidInput, match="reason"):
-            services.decide_pre_approval(manager, request, approve=False)
-        services.decide_pre_approval(manager, request, approve=True)
+            pre_approvals.decide_pre_approval(manager, request, approve=False)
+        pre_approvals.decide_pre_approval(manager, request, approve=True)
         with pytest.raises(IllegalTransition, match="already decided"):
-            services.decide_pre_approval(user(funded, "senior_manager"), request, approve=False, note="No")
+            pre_approvals.decide_pre_approval(user(funded, "senior_manager"), request, approve=False, note="No")
         claim.fund_request_id = request.id
         with pytest.raises(services.SubmissionRefused) as refused:
             services.submit(owner, claim)
@@ -247,10 +247,10 @@ def test_a_manager_cannot_decide_another_portfolios_request(app: Flask, funded: 
         ).scalar_one()
         show = activity(needs_pre_approval=True)
         current = period(funded.current_period)
-        request = services.request_pre_approval(foreign_owner, current, show.id, "Expo", current.starts_on,
+        request = pre_approvals.request_pre_approval(foreign_owner, current, show.id, "Expo", current.starts_on,
                                                 current.starts_on, 500_000)  # fmt: skip
         with pytest.raises(NotFound):
-            services.decide_pre_approval(user(funded, "manager"), request, approve=True)
+            pre_approvals.decide_pre_approval(user(funded, "manager"), request, approve=True)
 
 
 def test_a_suspended_dealer_answers_but_submits_nothing_new(app: Flask, funded: World) -> None:
@@ -275,9 +275,9 @@ def _approved_request(world: World, cost: int = 1_000_000) -> FundRequest:
     owner, manager = user(world, "dealer_owner"), user(world, "manager")
     show = activity(needs_pre_approval=True)
     day = activity_day()
-    request = services.request_pre_approval(owner, period(world.current_period), show.id, "Spring trade show", day,
+    request = pre_approvals.request_pre_approval(owner, period(world.current_period), show.id, "Spring trade show", day,
                                             day, cost)  # fmt: skip
-    services.decide_pre_approval(manager, request, approve=True)
+    pre_approvals.decide_pre_approval(manager, request, approve=True)
     return request
 
 
@@ -308,8 +308,8 @@ def test_a_pre_approval_used_by_one_claim_is_refused_to_another_on_create_and_ed
         assert refused.value.field == "fund_request_id"
         db.session.refresh(second)
         assert second.fund_request_id is None  # nothing half-saved
-        assert request.id not in {offered.id for offered in services.usable_requests(owner.dealer_id)}
-        assert request.id in {offered.id for offered in services.usable_requests(owner.dealer_id, keep=request.id)}
+        assert request.id not in {offered.id for offered in pre_approvals.usable_requests(owner.dealer_id)}
+        assert request.id in {offered.id for offered in pre_approvals.usable_requests(owner.dealer_id, keep=request.id)}
         services.update_draft(owner, first, _naming(_input_of(first), request, title="Booth, renamed"))  # its own
 
 
@@ -320,7 +320,7 @@ def test_a_withdrawn_or_rejected_claim_frees_its_pre_approval(app: Flask, funded
         first = draft(funded, invoice="INV-FIRST")
         services.update_draft(owner, first, _naming(_input_of(first), request))
         services.withdraw(owner, first, "Wrong booth")
-        assert request.id in {offered.id for offered in services.usable_requests(owner.dealer_id)}
+        assert request.id in {offered.id for offered in pre_approvals.usable_requests(owner.dealer_id)}
         second = draft(funded, invoice="INV-SECOND")
         services.update_draft(owner, second, _naming(_input_of(second), request))
         attach(funded, second)
@@ -364,12 +364,12 @@ def test_an_approved_pre_approval_expires_when_its_claim_window_closes_unused(ap
         owner, manager, current = user(funded, "dealer_owner"), user(funded, "manager"), period(funded.current_period)
         unused = _approved_request(funded)
         used, waiting = (
-            services.request_pre_approval(
+            pre_approvals.request_pre_approval(
                 owner, current, unused.activity_type_id, title, activity_day(), activity_day(), 500_000
             )
             for title in ("Autumn fair", "Winter fair")
         )
-        services.decide_pre_approval(manager, used, approve=True)
+        pre_approvals.decide_pre_approval(manager, used, approve=True)
         claim = draft(funded, invoice="INV-USES")
         services.update_draft(owner, claim, _naming(_input_of(claim), used))
         attach(funded, claim)
@@ -377,8 +377,8 @@ def test_an_approved_pre_approval_expires_when_its_claim_window_closes_unused(ap
         window = app.config["CLAIM_WINDOW_DAYS"]
         last_claim_day = period(funded.current_period).ends_on + timedelta(days=window)
         assert services.claimable_periods(last_claim_day)[0].code == funded.current_period  # still claimable
-        assert services.expire_pre_approvals(today=last_claim_day) == 0
-        assert services.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 1
+        assert pre_approvals.expire_pre_approvals(today=last_claim_day) == 0
+        assert pre_approvals.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 1
         for request in (unused, used, waiting):
             db.session.refresh(request)
         assert (unused.status, used.status, waiting.status) == (
@@ -386,7 +386,7 @@ def test_an_approved_pre_approval_expires_when_its_claim_window_closes_unused(ap
             FundRequestStatus.USED,
             FundRequestStatus.SUBMITTED,
         )
-        assert services.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 0  # once
+        assert pre_approvals.expire_pre_approvals(today=last_claim_day + timedelta(days=1)) == 0  # once
         events = db.session.execute(
             select(AuditEvent.subject_id).where(AuditEvent.action == "fund_request.expired")
         ).scalars()

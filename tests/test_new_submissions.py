@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal.accounts.models import User
+from portal.claims import pre_approvals as claim_pre_approvals
 from portal.claims import services as claims
 from portal.claims.models import Claim, FundRequest
 from portal.claims.rules import ClaimStatus, Problem
@@ -76,7 +77,9 @@ def test_a_suspended_dealer_asks_for_no_pre_approval_and_starts_no_claim(app: Fl
         requests = db.session.execute(sa.select(sa.func.count()).select_from(FundRequest)).scalar_one()
         day = activity_day()
         with pytest.raises(IllegalTransition, match="suspended"):
-            claims.request_pre_approval(owner, period, world.ids["activity_type"], "Expo", day, day, 100_000)
+            claim_pre_approvals.request_pre_approval(
+                owner, period, world.ids["activity_type"], "Expo", day, day, 100_000
+            )
         data = claims.ClaimInput(
             activity_type_id=world.ids["activity_type"], title="Flyers", description="", activity_start=day,
             activity_end=day, vendor="V", vendor_tax_id="T", invoice_number="N-1", amount=10_000,
@@ -118,7 +121,9 @@ def test_an_onboarding_dealer_trains_but_does_not_claim(app: Flask, world: World
         period = db.session.execute(sa.select(Period).where(Period.code == world.current_period)).scalar_one()
         day = activity_day()
         with pytest.raises(IllegalTransition, match="being set up"):
-            claims.request_pre_approval(owner, period, world.ids["activity_type"], "Expo", day, day, 100_000)
+            claim_pre_approvals.request_pre_approval(
+                owner, period, world.ids["activity_type"], "Expo", day, day, 100_000
+            )
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ from sqlalchemy.orm import aliased
 from portal.access import AccessRole
 from portal.accounts.models import User
 from portal.claims.models import Claim, ClaimFlag, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.reviewers import SECOND_APPROVERS
 from portal.claims.rules import APPROVED, PENDING, ClaimStatus, Flag
-from portal.claims.services import SECOND_APPROVERS, visible_claims
+from portal.claims.services import visible_claims
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import visible_dealers
 from portal.extensions import db

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import DEALER_USERS, AccessRole, require_role
-from portal.accounts.models import User, UserRole
-from portal.audit.services import audit_change, record_event
+from portal.accounts.models import User
+from portal.audit.services import audit_change
+from portal.claims.budgets import Budget, budget_of
 from portal.claims.models import (
     ActivityType,
     Claim,
@@ -26,9 +27,9 @@ from portal.claims.models import (
     FundRequest,
     FundRequestStatus,
 )
+from portal.claims.pre_approvals import move_request, usable_requests
+from portal.claims.reviewers import REVIEWERS, SECOND_APPROVERS, second_approvers
 from portal.claims.rules import (
-    APPROVED,
-    PENDING,
     RELEASES_PRE_APPROVAL,
     ClaimStatus,
     FlagFacts,
@@ -36,9 +37,7 @@ from portal.claims.rules import (
     Raised,
     RejectionReason,
     Submission,
-    available,
     can_move,
-    can_move_request,
     claim_deadline,
     flags_for,
     needs_second_approval,
@@ -46,8 +45,7 @@ from portal.claims.rules import (
 )
 from portal.database import locked_for_update
 from portal.dates import company_today
-from portal.dealers.amounts import read_dealer_amounts
-from portal.dealers.models import Dealer, Period, PeriodStatus
+from portal.dealers.models import Dealer, Period
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
 from portal.dealers.services import dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
@@ -59,97 +57,7 @@ from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
-from portal.workflow import move_checked, move_if_still
-
-
-@dataclass(frozen=True)
-class Budget:
-    allocation: int
-    approved: int
-    pending: int
-
-    @property
-    def left(self) -> int:
-        return available(self.allocation, self.approved, self.pending)
-
-
-def budget_of(dealer: Dealer, period: Period) -> Budget:
-    """One query; approved counts the amount approved, pending the amount asked."""
-    allocation = (
-        select(FundAllocation.amount)
-        .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
-        .scalar_subquery()
-    )
-    allocated, approved, pending = db.session.execute(
-        select(
-            allocation,
-            func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)), 0),
-        ).where(Claim.dealer_id == dealer.id, Claim.period_id == period.id)
-    ).one()
-    return Budget(int(allocated or 0), int(approved), int(pending))
-
-
-def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> FundAllocation:
-    """Admins set a dealer's promotion budget for a period; it cannot drop below what is approved and pending."""
-    require_role(actor, AccessRole.ADMIN)
-    if period.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
-    if amount < 0:
-        raise InvalidInput("amount", _("Enter an amount of zero or more."))
-    current = budget_of(dealer, period)
-    if amount < current.approved + current.pending:
-        raise InvalidInput("amount", _("Claims already hold more than this: approved and pending claims come to more."))
-    allocation = db.session.execute(
-        select(FundAllocation).where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
-    ).scalar_one_or_none()
-    before = allocation.amount if allocation else None
-    if allocation is None:
-        allocation = FundAllocation(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
-        db.session.add(allocation)
-    else:
-        allocation.amount, allocation.set_by_id = amount, actor.id
-    record_event(
-        "fund_allocation.set",
-        actor_id=actor.id,
-        subject_type="dealer",
-        subject_id=dealer.id,
-        subject_label=f"{dealer.code} {period.code}",
-        details={"period": period.code, "before": before, "after": amount},
-    )
-    db.session.flush()
-    return allocation
-
-
-BUDGET_COLUMNS = {
-    "dealer_code": "dealer_code",
-    "dealer": "dealer_code",
-    "经销商代码": "dealer_code",
-    "budget": "budget",
-    "amount": "budget",
-    "allocation": "budget",
-    "预算": "budget",
-}
-
-
-def import_budgets(actor: User, period: Period, content: bytes) -> int:
-    """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
-    require_role(actor, AccessRole.ADMIN)
-    if period.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
-
-    def below_what_claims_hold(dealer: Dealer, amount: int) -> str | None:
-        held = budget_of(dealer, period)
-        if amount < held.approved + held.pending:
-            return _("Claims already hold more than this: approved and pending claims come to more.")
-        return None
-
-    wanted = read_dealer_amounts(actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True,
-                                 check=below_what_claims_hold)  # fmt: skip
-    for dealer, amount, _line in wanted.values():
-        set_allocation(actor, dealer, period, amount)
-    return len(wanted)
-
+from portal.workflow import move_checked
 
 # --- Claims: drafting, submission, withdrawal ------------------------------------------------------------------------
 
@@ -321,7 +229,7 @@ def _release_pre_approval(claim: Claim) -> None:
     request its submission marked used is approved (claimable) again."""
     if claim.fund_request_id is None:
         return
-    _move_request(claim.fund_request_id, FundRequestStatus.USED, FundRequestStatus.APPROVED)
+    move_request(claim.fund_request_id, FundRequestStatus.USED, FundRequestStatus.APPROVED)
     request = db.session.get(FundRequest, claim.fund_request_id)
     if request is not None:
         db.session.refresh(request)
@@ -338,14 +246,6 @@ def _reviewers_to_tell(claim: Claim) -> list[User]:
     """The dealer's channel manager; without one, the senior managers."""
     manager = claim.dealer.manager
     return [manager] if manager is not None else second_approvers()
-
-
-def second_approvers() -> list[User]:
-    return list(
-        db.session.execute(
-            select(User).where(User.role == UserRole.MANAGER, User.is_senior, User.active).order_by(User.id)
-        ).scalars()
-    )
 
 
 def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, note: str) -> None:
@@ -508,7 +408,7 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     db.session.execute(ClaimFlag.__table__.delete().where(ClaimFlag.claim_id == claim.id))
     for found in raised:
         db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
-    if request is not None and _move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED):
+    if request is not None and move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED):
         db.session.expire(request, ["status"])
     db.session.flush()
     return raised
@@ -537,7 +437,7 @@ def reopen(actor: User, claim: Claim, note: str) -> None:
             note = _("%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)",
                      note=note)  # fmt: skip
         else:
-            _move_request(claim.fund_request_id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
+            move_request(claim.fund_request_id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
     _move(claim, actor, ClaimStatus.REJECTED, ClaimStatus.SUBMITTED, note, reopened=True, submitted_at=utcnow(),
           rejection_reason="", decided_at=None, turnaround_seconds=None, **keeps_request)  # fmt: skip
     db.session.flush()
@@ -563,10 +463,6 @@ class Decision(enum.StrEnum):
     APPROVE_PART = "approve_part"
     REJECT = "reject"
     REQUEST_INFO = "request_info"
-
-
-REVIEWERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-SECOND_APPROVERS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 
 
 def get_reviewable_claim(user: User, claim_id: int) -> Claim:
@@ -680,117 +576,6 @@ def register_evidence_owner() -> None:
 
 
 # --- Pre-approval of planned activities (trade shows, broadcast advertising) ------------------------------------------
-
-
-def _move_request(request_id: int, current: FundRequestStatus, target: FundRequestStatus, **values: object) -> bool:
-    """Every status write of a pre-approval: legal by the table (rules.REQUEST_TRANSITIONS), and made only if the
-    row still has `current`. True if it moved; the callers that must refuse a lost race say so themselves."""
-    if not can_move_request(current, target):
-        raise IllegalTransition(_("This request cannot change that way."))
-    return move_if_still(FundRequest, request_id, current, target, **values)
-
-
-def request_pre_approval(
-    actor: User, period: Period, activity_type_id: int, title: str, planned_start: date, planned_end: date, cost: int
-) -> FundRequest:
-    """A dealer asks before spending on an activity that needs it; the manager approves or rejects."""
-    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
-    assert actor.dealer is not None
-    refuse_new_submission(actor.dealer, NewSubmission.PRE_APPROVAL)
-    kind = db.session.get(ActivityType, activity_type_id)
-    if kind is None or not kind.active:
-        raise InvalidInput("activity_type_id", _("Choose an activity type."))
-    if not title.strip():
-        raise InvalidInput("title", _("Say what the activity is."))
-    if planned_end < planned_start:
-        raise InvalidInput("planned_end", _("The activity cannot end before it starts."))
-    if cost <= 0 or cost >= 10**13:
-        raise InvalidInput("estimated_cost", _("Enter an amount above zero."))
-    request = FundRequest(dealer_id=actor.dealer_id, period_id=period.id, activity_type_id=kind.id,
-                          title=title.strip(), planned_start=planned_start, planned_end=planned_end,
-                          estimated_cost=cost, status=FundRequestStatus.SUBMITTED, created_by_id=actor.id)  # fmt: skip
-    db.session.add(request)
-    db.session.flush()
-    record_event("fund_request.submitted", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
-                 subject_label=request.title, details={"cost": cost})  # fmt: skip
-    dealer = db.session.get(Dealer, actor.dealer_id)
-    assert dealer is not None
-    manager = dealer.manager
-    notify([manager] if manager else second_approvers(), "pre_approval_requested",
-           {"dealer": dealer.name, "title": request.title, "amount": params.amount(cost, dealer.currency)},
-           link("claims.console_pre_approvals"))  # fmt: skip
-    return request
-
-
-def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: str = "") -> FundRequest:
-    """One decision per request: a conditional UPDATE lets the first reviewer through and tells the second."""
-    require_role(actor, *REVIEWERS)
-    if db.session.execute(visible_dealers(actor).where(Dealer.id == request.dealer_id)).first() is None:
-        raise NotFound()
-    note = note.strip()
-    if not approve and not note:
-        raise InvalidInput("note", _("Give the reason; the dealer sees it."))
-    target = FundRequestStatus.APPROVED if approve else FundRequestStatus.REJECTED
-    if not _move_request(request.id, FundRequestStatus.SUBMITTED, target, decided_by_id=actor.id, decision_note=note):
-        raise IllegalTransition(_("This request was already decided."))
-    db.session.expire(request)
-    record_event("fund_request.decided", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
-                 subject_label=request.title, details={"status": target.value, "note": note})  # fmt: skip
-    dealer = db.session.get(Dealer, request.dealer_id)
-    assert dealer is not None
-    requester = db.session.get(User, request.created_by_id) if request.created_by_id else None
-    people = dealer_owners(dealer)
-    kind = "pre_approval_approved" if approve else "pre_approval_rejected"
-    notify([*people, requester] if requester and requester not in people else people, kind,
-           {"title": request.title, "note": note}, link("claims.pre_approvals"))  # fmt: skip
-    return request
-
-
-def get_visible_request(user: User, request_id: int) -> FundRequest:
-    dealers = visible_dealers(user).with_only_columns(Dealer.id)
-    request = db.session.execute(
-        select(FundRequest).where(FundRequest.id == request_id, FundRequest.dealer_id.in_(dealers))
-    ).scalar_one_or_none()
-    if request is None:
-        raise NotFound()
-    return request
-
-
-def expire_pre_approvals(today: date | None = None) -> int:
-    """Approved requests whose period's claim window has closed without a claim using them expire: they can no
-    longer be claimed, and the dealer's list says why. Returns how many expired; the caller commits."""
-    closed_before = (today or company_today()) - timedelta(days=current_app.config["CLAIM_WINDOW_DAYS"])
-    stale = db.session.execute(
-        select(FundRequest.id, FundRequest.title).where(
-            FundRequest.status == FundRequestStatus.APPROVED,
-            FundRequest.period_id.in_(select(Period.id).where(Period.ends_on < closed_before)),
-        )
-    ).all()
-    expired = 0
-    for request_id, title in stale:
-        if _move_request(request_id, FundRequestStatus.APPROVED, FundRequestStatus.EXPIRED):
-            record_event("fund_request.expired", actor_id=None, subject_type="fund_request", subject_id=request_id,
-                         subject_label=title, details={})  # fmt: skip
-            expired += 1
-    return expired
-
-
-def usable_requests(dealer_id: int, keep: int | None = None) -> list[FundRequest]:
-    """Approved requests a new claim may refer to (and the one a draft already refers to): not past their period's
-    claim window, and not held by another claim (a draft naming it holds it too)."""
-    open_since = company_today() - timedelta(days=current_app.config["CLAIM_WINDOW_DAYS"])
-    query = select(FundRequest).where(FundRequest.dealer_id == dealer_id)
-    held = select(Claim.fund_request_id).where(
-        Claim.fund_request_id.is_not(None), Claim.status.not_in(RELEASES_PRE_APPROVAL)
-    )
-    wanted = (
-        (FundRequest.status == FundRequestStatus.APPROVED)
-        & FundRequest.period_id.in_(select(Period.id).where(Period.ends_on >= open_since))
-        & FundRequest.id.not_in(held)
-    )
-    if keep is not None:
-        wanted = wanted | (FundRequest.id == keep)
-    return list(db.session.execute(query.where(wanted).order_by(FundRequest.planned_start)).scalars())
 
 
 # --- Comments on the timeline ----------------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from huey import crontab
 
-from portal.claims import services
+from portal.claims import pre_approvals
 from portal.extensions import db
 from portal.jobs import periodic_task
 
 
 @periodic_task("expire_pre_approvals", crontab(minute="23", hour="2"))
 def expire_pre_approvals() -> int:
-    count = services.expire_pre_approvals()
+    count = pre_approvals.expire_pre_approvals()
     db.session.commit()
     return count

@@ -16,6 +16,8 @@ from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.accounts.models import User
+from portal.claims import budgets as budget_services
+from portal.claims import pre_approvals as request_services
 from portal.claims import queries, services
 from portal.claims.forms import (
     BudgetForm,
@@ -101,7 +103,7 @@ def dealer_claims() -> ResponseReturnValue:
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )
-    budgets = [(period, services.budget_of(dealer, period)) for period in services.claimable_periods()]
+    budgets = [(period, budget_services.budget_of(dealer, period)) for period in services.claimable_periods()]
     return render_template(
         "claims/dealer_claims.html",
         dealer=dealer,
@@ -120,7 +122,7 @@ def _claim_form_choices(form: ClaimForm, keep_request: int | None = None) -> Non
     form.activity_type_id.choices = _activity_choices()
     form.fund_request_id.choices = [SelectChoice("", _("None"))] + [
         SelectChoice(found.id, f"{found.title} · {found.planned_start.isoformat()}")
-        for found in services.usable_requests(current_user.dealer_id, keep_request)
+        for found in request_services.usable_requests(current_user.dealer_id, keep_request)
     ]
 
 
@@ -213,7 +215,7 @@ def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_erro
         withdraw_form=WithdrawForm(formdata=None),
         timeline=services.timeline(claim),
         problems=problems if problems is not None else services.problems_before_submitting(claim),
-        budget=services.budget_of(claim.dealer, claim.period),
+        budget=budget_services.budget_of(claim.dealer, claim.period),
         deadline=claim_deadline(claim.activity_end, current_app.config["CLAIM_WINDOW_DAYS"]),
         refused=problems is not None,
     ), status
@@ -322,7 +324,7 @@ def pre_approvals() -> ResponseReturnValue:
             period = dealer_services.get_period(form.period.data)
             finished = finish_action(
                 form,
-                lambda: services.request_pre_approval(
+                lambda: request_services.request_pre_approval(
                     current_user,
                     period,
                     form.activity_type_id.data or 0,
@@ -355,13 +357,13 @@ def console_pre_approvals() -> ResponseReturnValue:
 @bp.route("/console/pre-approvals/<int:request_id>/decide", methods=["POST"])
 @allow(*REVIEWERS)
 def decide_request(request_id: int) -> ResponseReturnValue:
-    fund_request = services.get_visible_request(current_user, request_id)
+    fund_request = request_services.get_visible_request(current_user, request_id)
     form = RequestDecisionForm()
     if not form.validate_on_submit():
         abort(422, description=_("Choose approve or reject."))
     return finish_action(
         None,
-        lambda: services.decide_pre_approval(
+        lambda: request_services.decide_pre_approval(
             current_user, fund_request, form.decision.data == "approve", form.note.data or ""
         ),
         lambda decided: (
@@ -439,7 +441,7 @@ def _render_review(
         files=evidence_services.evidence_of(services.CLAIM_OWNER, claim.id),
         flags=flags,
         openable=queries.visible_claim_ids(current_user, related),
-        budget=services.budget_of(claim.dealer, claim.period),
+        budget=budget_services.budget_of(claim.dealer, claim.period),
         history=history,
         outcomes=outcomes,
         timeline=services.timeline(claim),
@@ -574,7 +576,7 @@ def set_budget(period_code: str, code: str) -> ResponseReturnValue:
         if amount is not None:
             finished = finish_action(
                 form,
-                lambda: services.set_allocation(current_user, dealer, period, amount),
+                lambda: budget_services.set_allocation(current_user, dealer, period, amount),
                 lambda _allocation: (
                     _("The budget of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
                     url_for("claims.budgets", period=period.code, page=request.args.get("page", type=int)),
@@ -593,7 +595,7 @@ def import_budgets(period_code: str) -> ResponseReturnValue:
     form = CsvUploadForm()
     if form.validate_on_submit():
         try:
-            count = services.import_budgets(current_user, period, form.file.data.read())
+            count = budget_services.import_budgets(current_user, period, form.file.data.read())
         except FileRefused as refused:
             db.session.rollback()
             return _render_budgets(period, csv_form=form, csv_errors=refused.errors, status=422)
@@ -662,4 +664,4 @@ def payments_csv() -> ResponseReturnValue:
 def dealer_home_section(viewer: User, dealer: Dealer) -> dict[str, object]:
     """The dealer's home: the promotion budget of the current period, used and left."""
     current = dealer_services.current_period()
-    return {"promotion": services.budget_of(dealer, current) if current else None}
+    return {"promotion": budget_services.budget_of(dealer, current) if current else None}

@@ -1,0 +1,115 @@
+"""Promotion budgets: an allocation per dealer and period, set one by one or from a CSV, and what is left of it
+(allocation - approved - pending)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import case, func, select
+
+from portal.access import AccessRole, require_role
+from portal.accounts.models import User
+from portal.audit.services import record_event
+from portal.claims.models import (
+    Claim,
+    FundAllocation,
+)
+from portal.claims.rules import (
+    APPROVED,
+    PENDING,
+    available,
+)
+from portal.dealers.amounts import read_dealer_amounts
+from portal.dealers.models import Dealer, Period, PeriodStatus
+from portal.extensions import db
+from portal.service_errors import IllegalTransition, InvalidInput
+
+
+@dataclass(frozen=True)
+class Budget:
+    allocation: int
+    approved: int
+    pending: int
+
+    @property
+    def left(self) -> int:
+        return available(self.allocation, self.approved, self.pending)
+
+
+def budget_of(dealer: Dealer, period: Period) -> Budget:
+    """One query; approved counts the amount approved, pending the amount asked."""
+    allocation = (
+        select(FundAllocation.amount)
+        .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
+        .scalar_subquery()
+    )
+    allocated, approved, pending = db.session.execute(
+        select(
+            allocation,
+            func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
+            func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)), 0),
+        ).where(Claim.dealer_id == dealer.id, Claim.period_id == period.id)
+    ).one()
+    return Budget(int(allocated or 0), int(approved), int(pending))
+
+
+def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> FundAllocation:
+    """Admins set a dealer's promotion budget for a period; it cannot drop below what is approved and pending."""
+    require_role(actor, AccessRole.ADMIN)
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
+    if amount < 0:
+        raise InvalidInput("amount", _("Enter an amount of zero or more."))
+    current = budget_of(dealer, period)
+    if amount < current.approved + current.pending:
+        raise InvalidInput("amount", _("Claims already hold more than this: approved and pending claims come to more."))
+    allocation = db.session.execute(
+        select(FundAllocation).where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
+    ).scalar_one_or_none()
+    before = allocation.amount if allocation else None
+    if allocation is None:
+        allocation = FundAllocation(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
+        db.session.add(allocation)
+    else:
+        allocation.amount, allocation.set_by_id = amount, actor.id
+    record_event(
+        "fund_allocation.set",
+        actor_id=actor.id,
+        subject_type="dealer",
+        subject_id=dealer.id,
+        subject_label=f"{dealer.code} {period.code}",
+        details={"period": period.code, "before": before, "after": amount},
+    )
+    db.session.flush()
+    return allocation
+
+
+BUDGET_COLUMNS = {
+    "dealer_code": "dealer_code",
+    "dealer": "dealer_code",
+    "经销商代码": "dealer_code",
+    "budget": "budget",
+    "amount": "budget",
+    "allocation": "budget",
+    "预算": "budget",
+}
+
+
+def import_budgets(actor: User, period: Period, content: bytes) -> int:
+    """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
+    require_role(actor, AccessRole.ADMIN)
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
+
+    def below_what_claims_hold(dealer: Dealer, amount: int) -> str | None:
+        held = budget_of(dealer, period)
+        if amount < held.approved + held.pending:
+            return _("Claims already hold more than this: approved and pending claims come to more.")
+        return None
+
+    wanted = read_dealer_amounts(actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True,
+                                 check=below_what_claims_hold)  # fmt: skip
+    for dealer, amount, _line in wanted.values():
+        set_allocation(actor, dealer, period, amount)
+    return len(wanted)
