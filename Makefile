@@ -55,8 +55,10 @@ browser-deps:
 	fi
 
 # pytest's exit code 5 means no test ran: that is a failure too, said plainly.
+# Two workers (pytest-xdist), a test module staying on one worker so its module fixtures are built once.
+TEST_WORKERS ?= 2
 test: setup browser-deps
-	@$(BIN)/pytest; status=$$?; \
+	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
 # The same suite with ten times the Hypothesis examples: before a release, or after changing a rule.

@@ -30,6 +30,7 @@ from portal.dealers.models import (
 )
 from portal.dealers.services import current_period
 from portal.disputes import services as referee
+from portal.disputes import violations as dispute_violations
 from portal.disputes.models import Dispute
 from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
 from portal.evidence.models import Evidence
@@ -513,10 +514,10 @@ def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
     referee.assign(mediator, pricing, mediator)
     referee.post_message(owner2, pricing, "Those quotes were for last year's model, cleared with our manager.")
     referee.post_message(mediator, pricing, "Check D002's clearance approval with Li Wei.", internal=True)
-    violation = referee.record_violation(manager, dealers["D002"], period, ViolationKind.CROSS_TERRITORY,
+    violation = dispute_violations.record_violation(manager, dealers["D002"], period, ViolationKind.CROSS_TERRITORY,
                                          "Twelve units invoiced to customers in Shanghai (EAST), D001's territory.",
                                          300_000)  # fmt: skip
-    referee.confirm_violation(senior, violation, today)
+    dispute_violations.confirm_violation(senior, violation, today)
     referee.appeal_violation(owner2, violation, "The customers bought at our Nanjing shop and took delivery there.",
                              today)  # fmt: skip
     territory = referee.raise_dispute(owner2, referee.DisputeInput(

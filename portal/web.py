@@ -21,6 +21,8 @@ def wants_fragment() -> bool:
 
 
 def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """The whole page or the htmx fragment. That the answer depends on HX-Request (Vary) is said once, for every
+    HTML answer, by the security headers (portal.security), not by each view."""
     return render_template(fragment if wants_fragment() else page, **context), status
 
 

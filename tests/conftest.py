@@ -12,13 +12,9 @@ again at the instants where dates break: the first and the last minute of a quar
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -29,33 +25,9 @@ from flask_sqlalchemy.session import _app_ctx_id
 from hypothesis import settings
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from config import normalise_database_url
-from portal import create_app
-from portal.accounts.models import RecoveryCode, User
-from portal.audit.models import AuditEvent
-from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
-from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
-from portal.disputes.models import Dispute, DisputeMessage, Violation
-from portal.evidence.models import Evidence
 from portal.extensions import db, limiter
-from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
-from portal.rebates.models import (
-    Adjustment,
-    ProgramTier,
-    RebateProgram,
-    RebateStatement,
-    SalesImport,
-    SalesLine,
-    Target,
-)
-from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
-from tests.factories import PASSWORD, THOROUGH, World, make_world
-
-POSTGRES_HINT = (
-    "PostgreSQL run skipped: set TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/portal_test "
-    "(the database is created if missing) to run the suite on PostgreSQL too"
-)
-BACKENDS = ["sqlite", "postgresql"]
+from tests.factories import THOROUGH, World, make_world
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 
 # Instants in the company's time zone (Asia/Shanghai, UTC+8). The default is an ordinary weekday in the middle of a
 # quarter; the others are where calendar arithmetic goes wrong.
@@ -122,57 +94,6 @@ class _FailOnSkip:
             report.longrepr = f"skipped, which CI does not allow: {report.longrepr}"
 
 
-def postgres_url(database: str) -> str | None:
-    base = os.environ.get("TEST_POSTGRES_URL")
-    if not base:
-        return None
-    url = sa.engine.make_url(normalise_database_url(base))
-    return url.set(database=database).render_as_string(hide_password=False)
-
-
-def recreate_postgres_database(url: str) -> None:
-    parsed = sa.engine.make_url(url)
-    admin_engine = sa.create_engine(
-        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    with admin_engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin_engine.dispose()
-
-
-def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty database of the given back end, unique to `name` and this worker."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp(name) / 'portal.db'}"
-    # pytest-xdist's workers (gw0, gw1...) each get their own databases.
-    url = postgres_url(f"portal_{name}{os.environ.get('PYTEST_XDIST_WORKER', '')}")
-    if url is None:
-        pytest.skip(POSTGRES_HINT)
-    recreate_postgres_database(url)
-    return url
-
-
-def build_app(database_url: str, **overrides: Any) -> Flask:
-    """A test app; its evidence files go to a temporary folder of their own, never the project's instance/."""
-
-    evidence_root = tempfile.mkdtemp(prefix="portal-evidence-")
-    settings = {
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "EVIDENCE_LOCAL_ROOT": evidence_root,
-        "TEST_EVIDENCE_ROOT": evidence_root,
-        **overrides,
-    }
-    return create_app("test", settings)
-
-
-def dispose_app(app: Flask) -> None:
-    """Close every pooled connection of a test app (its session first, or its connection outlives the pool)."""
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -234,49 +155,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str) -> Any:
-    """Log in through the form; a user with an authenticator app gets past the code step with its current code."""
-    response = client.post("/login", data={"email": email, "password": password, **extra})
-    assert response.status_code == 303, f"login as {email} failed with {response.status_code}"
-    if response.headers["Location"].endswith("/login/two-factor"):
-        code = {"code": current_totp_code(client.application, email)}
-        csrf = {}
-        if "csrf_token" in extra:  # the password step began a new session: the code page has its new token
-            csrf = {"csrf_token": csrf_token_on(client, "/login/two-factor")}
-        response = client.post("/login/two-factor", data={**code, **csrf})
-        assert response.status_code == 303, f"code step as {email} failed with {response.status_code}"
-    return response
-
-
-def csrf_token_on(client: FlaskClient, path: str) -> str | None:
-    """The CSRF token a page hands to htmx in <body hx-headers> (the same one its forms carry), if it has one."""
-    match = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
-    return match.group(1) if match else None
-
-
-def current_totp_code(app: Flask, email: str) -> str:
-    """The code the user's app shows now. The last step used is forgotten first, as if 30 seconds had passed:
-    tests log the same user in many times within one step, and the portal accepts each step once."""
-
-    with app.app_context():
-        user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one()
-        user.totp_last_step = None
-        secret = user.totp_secret
-        db.session.commit()
-        db.session.remove()
-    assert secret, f"{email} has no authenticator"
-    return pyotp.TOTP(secret).now()
-
-
-def start_two_factor_login(client: FlaskClient, email: str) -> None:
-    """Give the password and stop at the code step (the CSRF token taken from the login page, when it has one)."""
-    token = csrf_token_on(client, "/login")
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, **({"csrf_token": token} if token else {})}
-    )
-    assert response.headers.get("Location", "").endswith("/login/two-factor"), response.status_code
-
-
 @pytest.fixture
 def login(client: FlaskClient, world: World):  # type: ignore[no-untyped-def]
     """log_in the shared client as a role of the world: login("manager")."""
@@ -286,156 +164,3 @@ def login(client: FlaskClient, world: World):  # type: ignore[no-untyped-def]
         return client
 
     return _login
-
-
-@contextmanager
-def example_savepoint(connection: sa.Connection) -> Iterator[None]:
-    """A clean slate for each Hypothesis example: everything the example wrote is rolled back after it."""
-    savepoint = connection.begin_nested()
-    try:
-        yield
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-
-
-@contextmanager
-def count_queries(app: Flask) -> Iterator[list[str]]:
-    """Collect the SQL statements executed while the block runs."""
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO", "BEGIN")):
-            statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", _record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", _record)
-
-
-def fingerprint(app: Flask) -> tuple[Any, ...]:
-    """Everything a state-changing route could touch, to prove a refused request changed nothing."""
-
-    with app.app_context():
-        return (
-            db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one(),
-            db.session.execute(sa.select(sa.func.count()).select_from(DealerEvent)).scalar_one(),
-            db.session.execute(
-                sa.select(
-                    User.id,
-                    User.email,
-                    User.active,
-                    User.role,
-                    User.dealer_role,
-                    User.password_hash,
-                    User.locale,
-                    User.totp_secret,
-                    User.totp_pending_secret,
-                    User.totp_enabled_at,
-                    User.totp_last_step,
-                    User.two_factor_required,
-                ).order_by(User.id)
-            ).all(),
-            db.session.execute(
-                sa.select(RecoveryCode.id, RecoveryCode.code_hash, RecoveryCode.used_at).order_by(RecoveryCode.id)
-            ).all(),
-            db.session.execute(
-                sa.select(Dealer.id, Dealer.code, Dealer.name, Dealer.status, Dealer.manager_id).order_by(Dealer.id)
-            ).all(),
-            db.session.execute(sa.select(Trainee.id, Trainee.name, Trainee.active).order_by(Trainee.id)).all(),
-            db.session.execute(sa.select(Territory.id, Territory.code, Territory.name).order_by(Territory.id)).all(),
-            db.session.execute(sa.select(Period.id, Period.code, Period.status).order_by(Period.id)).all(),
-            db.session.execute(sa.select(Notification.id, Notification.read_at).order_by(Notification.id)).all(),
-            db.session.execute(
-                sa.select(NotificationPreference.user_id, NotificationPreference.kind, NotificationPreference.email)
-            ).all(),
-            db.session.execute(sa.select(OutboxEmail.id, OutboxEmail.status).order_by(OutboxEmail.id)).all(),
-            *_rebate_fingerprint(),
-            *_training_fingerprint(),
-            *_claims_fingerprint(),
-            *_disputes_fingerprint(),
-        )
-
-
-def _disputes_fingerprint() -> tuple[Any, ...]:
-
-    return (
-        db.session.execute(
-            sa.select(Violation.id, Violation.status, Violation.penalty, Violation.description).order_by(Violation.id)
-        ).all(),
-        db.session.execute(
-            sa.select(Dispute.id, Dispute.status, Dispute.mediator_id, Dispute.outcome, Dispute.summary).order_by(
-                Dispute.id
-            )
-        ).all(),
-        db.session.execute(sa.select(sa.func.count()).select_from(DisputeMessage)).scalar_one(),
-        db.session.execute(sa.select(sa.func.count()).select_from(Adjustment)).scalar_one(),
-    )
-
-
-def _claims_fingerprint() -> tuple[Any, ...]:
-
-    return (
-        db.session.execute(
-            sa.select(
-                Claim.id,
-                Claim.status,
-                Claim.title,
-                Claim.amount_requested,
-                Claim.amount_approved,
-                Claim.activity_start,
-                Claim.activity_end,
-                Claim.invoice_number,
-                Claim.payment_reference,
-                Claim.rejection_reason,
-            ).order_by(Claim.id)
-        ).all(),
-        db.session.execute(sa.select(sa.func.count()).select_from(ClaimEvent)).scalar_one(),
-        db.session.execute(sa.select(ClaimFlag.claim_id, ClaimFlag.flag).order_by(ClaimFlag.id)).all(),
-        db.session.execute(
-            sa.select(FundAllocation.dealer_id, FundAllocation.period_id, FundAllocation.amount).order_by(
-                FundAllocation.id
-            )
-        ).all(),
-        db.session.execute(
-            sa.select(FundRequest.id, FundRequest.status, FundRequest.title).order_by(FundRequest.id)
-        ).all(),
-        db.session.execute(sa.select(Evidence.id, Evidence.owner_type, Evidence.owner_id).order_by(Evidence.id)).all(),
-    )
-
-
-def _training_fingerprint() -> tuple[Any, ...]:
-
-    return (
-        db.session.execute(sa.select(Course.id, Course.code, Course.title, Course.validity_months)).all(),
-        db.session.execute(sa.select(CoursePrerequisite.course_id, CoursePrerequisite.required_course_id)).all(),
-        db.session.execute(
-            sa.select(CourseSession.id, CourseSession.capacity, CourseSession.seats_taken, CourseSession.status)
-        ).all(),
-        db.session.execute(
-            sa.select(Enrollment.id, Enrollment.status, Enrollment.waitlist_ticket, Enrollment.certificate_number)
-        ).all(),
-    )
-
-
-def _rebate_fingerprint() -> tuple[Any, ...]:
-
-    return (
-        db.session.execute(sa.select(RebateProgram.id, RebateProgram.name, RebateProgram.eligible_tiers)).all(),
-        db.session.execute(
-            sa.select(ProgramTier.id, ProgramTier.threshold_hundredths, ProgramTier.rate_hundredths)
-        ).all(),
-        db.session.execute(sa.select(Target.id, Target.amount).order_by(Target.id)).all(),
-        db.session.execute(sa.select(sa.func.count(), sa.func.sum(SalesLine.amount))).one(),
-        db.session.execute(sa.select(SalesImport.id, SalesImport.status).order_by(SalesImport.id)).all(),
-        db.session.execute(sa.select(Adjustment.id, Adjustment.amount).order_by(Adjustment.id)).all(),
-        db.session.execute(
-            sa.select(RebateStatement.id, RebateStatement.status, RebateStatement.net_payable).order_by(
-                RebateStatement.id
-            )
-        ).all(),
-    )

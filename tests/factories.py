@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from pypdf import PdfWriter
+from sqlalchemy import select
 
 from portal.accounts.codes import hash_recovery_code
 from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
+from portal.claims import services
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus
 from portal.dates import company_today, quarter_of
@@ -26,6 +28,7 @@ from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, Peri
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.models import Evidence
+from portal.evidence.services import add_evidence
 from portal.evidence.storage import storage_of
 from portal.extensions import db
 from portal.notifications.models import Notification
@@ -43,6 +46,7 @@ from portal.rebates.rules import Method
 from portal.rebates.services import recompute_statements
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
+from tests.evidence_files import pdf
 
 PASSWORD = "correct horse battery"
 COMPANY_ZONE = ZoneInfo("Asia/Shanghai")  # TestConfig's COMPANY_TIMEZONE
@@ -605,3 +609,37 @@ def make_world() -> World:
         second_dealer=second.code,
         foreign_dealer=foreign.code,
     )
+
+
+def user(world: World, role: str) -> User:
+    return db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()
+
+
+def period(code: str) -> Period:
+    return db.session.execute(select(Period).where(Period.code == code)).scalar_one()
+
+
+def activity(needs_pre_approval: bool = False) -> ActivityType:
+    kind = ActivityType(code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列",
+                        needs_pre_approval=needs_pre_approval)  # fmt: skip
+    db.session.add(kind)
+    db.session.flush()
+    return kind
+
+
+def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
+    current = period(world.current_period)
+    end = activity_day()
+    start = max(current.starts_on, end - timedelta(days=1))
+    data = services.ClaimInput(
+        activity_type_id=activity().id if not db.session.execute(select(ActivityType)).first() else
+        db.session.execute(select(ActivityType.id)).scalars().first(),
+        title="Shop window display", description="Two weeks in the window.", activity_start=start,
+        activity_end=end, vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
+        amount=amount,
+    )  # fmt: skip
+    return services.create_draft(user(world, role), current, data)
+
+
+def attach(world: World, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
+    add_evidence(user(world, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")

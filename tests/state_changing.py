@@ -13,9 +13,9 @@ from datetime import date
 import pyotp
 from flask.testing import FlaskClient
 
-from tests.conftest import start_two_factor_login
 from tests.evidence_files import pdf
 from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day
+from tests.helpers import start_two_factor_login
 
 NEW_PASSWORD = "a brand new long password"
 

@@ -18,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 from portal.accounts.models import DealerRole, UserRole
 from portal.dealers.models import Dealer
 from portal.extensions import db
-from tests.conftest import log_in
 from tests.factories import World, make_user
+from tests.helpers import log_in
 
 # Arguments that name one dealer's object. Period codes are not objects: every dealer has a statement for each.
 OBJECT_ARGUMENTS = frozenset(

@@ -17,8 +17,8 @@ from flask import Flask
 
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
-from tests.conftest import log_in
 from tests.factories import PASSWORD, World, this_quarter, today
+from tests.helpers import log_in
 from tests.state_changing import _claim_form
 
 ROLES = (

@@ -18,8 +18,8 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.notifications.kinds import KINDS
 from portal.notifications.models import NotificationPreference, OutboxEmail
-from tests.conftest import fingerprint, log_in
 from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World, stored_user
+from tests.helpers import fingerprint, log_in
 
 SECURE = "secure-manager@example.test"
 NEW_PASSWORD = "a much longer new password"

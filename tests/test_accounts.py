@@ -17,8 +17,8 @@ from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
 from portal.security import LOGGED_IN_AT
-from tests.conftest import log_in
 from tests.factories import PASSWORD, World
+from tests.helpers import log_in
 
 
 def without_csrf_tokens(html: str) -> str:

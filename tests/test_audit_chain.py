@@ -14,8 +14,8 @@ from portal.audit.chain import GENESIS, next_hash, seal_audit_events, seal_pendi
 from portal.audit.models import AuditEvent, AuditSeal
 from portal.audit.services import record_event
 from portal.extensions import db
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import World
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.threads import run_together
 
 

@@ -18,8 +18,8 @@ from portal.audit.chain import seal_pending_events
 from portal.evidence.models import Evidence
 from portal.evidence.storage import storage_of
 from portal.extensions import db
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 from tests.factories import World, make_world
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,9 +23,9 @@ from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
-from tests.conftest import example_savepoint, log_in
 from tests.evidence_files import pdf
 from tests.factories import World, examples, utcnow_minus
+from tests.helpers import example_savepoint, log_in
 from tests.state_changing import _claim_form
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
@@ -22,19 +21,10 @@ from portal.claims.rules import ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.evidence_files import pdf
-from tests.factories import activity_day, make_user, make_world
-from tests.test_claims import draft
+from tests.factories import activity_day, draft, make_user, make_world
+from tests.helpers import BACKENDS, dispose_app, race_app
 from tests.threads import acting_as, run_together
-
-
-def _race_app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    """A fresh database of its own, migrated: threads commit for real."""
-    app = build_app(fresh_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def _submitted_claim(app: Flask, submit: bool) -> tuple[Any, int]:
@@ -56,7 +46,7 @@ def _submitted_claim(app: Flask, submit: bool) -> tuple[Any, int]:
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_two_submit_requests_make_one_submission(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=False)
     owner, staff = world.emails["dealer_owner"], world.emails["dealer_staff"]
     try:
@@ -84,7 +74,7 @@ def test_two_submit_requests_make_one_submission(backend_name: str, tmp_path_fac
 def test_two_reviewers_deciding_at_once_make_one_decision(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=True)
     with app.app_context():
         second_manager = make_user(UserRole.MANAGER, is_senior=True).email
@@ -130,7 +120,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Each claim fits what is left on its own, not both: the budget row is locked, so one is refused."""
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     world, first = _submitted_claim(app, submit=False)
     with app.app_context():
         owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
@@ -169,7 +159,7 @@ def test_two_claims_reaching_for_the_last_money_of_a_budget(
 def test_two_admins_paying_the_same_claim_pay_it_once(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     world, claim_id = _submitted_claim(app, submit=True)
     with app.app_context():
         manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
@@ -205,7 +195,7 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
     """Two colleagues name the same approved pre-approval on two drafts at the same moment: one draft holds it, the
     other is told which claim has it. On PostgreSQL both pass the check and the partial unique index decides."""
 
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     with app.app_context():
         world = make_world()
         owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()

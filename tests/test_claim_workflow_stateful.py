@@ -29,9 +29,8 @@ from portal.claims.rules import TRANSITIONS, ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from tests.conftest import example_savepoint
-from tests.factories import World, examples
-from tests.test_claims import attach, draft, period, user
+from tests.factories import World, attach, draft, examples, period, user
+from tests.helpers import example_savepoint
 
 ALLOCATION = 5_000_000  # 50,000.00 CNY: a few claims fit, then the budget is the limit
 REFUSED = (IllegalTransition, InvalidInput, NotFound, Forbidden, HTTPException)

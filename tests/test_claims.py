@@ -14,50 +14,20 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.claims import budgets, pre_approvals, services
-from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest, FundRequestStatus
+from portal.claims.models import Claim, ClaimEvent, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus, Flag, Problem, RejectionReason
-from portal.dealers.models import Dealer, DealerStatus, Period
+from portal.dealers.models import Dealer, DealerStatus
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.jobs import _DECLARED
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
-from tests.conftest import log_in
 from tests.evidence_files import pdf
-from tests.factories import World, activity_day
+from tests.factories import World, activity, activity_day, attach, draft, period, user
+from tests.helpers import log_in
 from tests.state_changing import _claim_form
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
-
-
-def user(world: World, role: str) -> User:
-    return db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()
-
-
-def period(code: str) -> Period:
-    return db.session.execute(select(Period).where(Period.code == code)).scalar_one()
-
-
-def activity(needs_pre_approval: bool = False) -> ActivityType:
-    kind = ActivityType(code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列",
-                        needs_pre_approval=needs_pre_approval)  # fmt: skip
-    db.session.add(kind)
-    db.session.flush()
-    return kind
-
-
-def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
-    current = period(world.current_period)
-    end = activity_day()
-    start = max(current.starts_on, end - timedelta(days=1))
-    data = services.ClaimInput(
-        activity_type_id=activity().id if not db.session.execute(select(ActivityType)).first() else
-        db.session.execute(select(ActivityType.id)).scalars().first(),
-        title="Shop window display", description="Two weeks in the window.", activity_start=start,
-        activity_end=end, vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
-        amount=amount,
-    )  # fmt: skip
-    return services.create_draft(user(world, role), current, data)
 
 
 @pytest.fixture
@@ -69,10 +39,6 @@ def funded(app: Flask, world: World) -> World:
         budgets.set_allocation(user(world, "admin"), foreign, period(world.current_period), 10_000_000)
         db.session.commit()
     return world
-
-
-def attach(world: World, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
-    add_evidence(user(world, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")
 
 
 def test_a_claim_without_evidence_is_refused_with_every_reason(app: Flask, funded: World) -> None:

@@ -21,10 +21,9 @@ from portal.notifications.links import link
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.models import OutboxEmail
 from portal.notifications.services import notify
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import PASSWORD, make_user, make_world
-from tests.test_mail import SmtpServer, free_port
-from tests.threads import run_together
+from tests.helpers import BACKENDS, SmtpServer, build_app, dispose_app, free_port, fresh_database_url
+from tests.threads import race_posts
 
 THREADS = 16
 WORKERS = 4
@@ -68,22 +67,6 @@ def test_simultaneous_logins_all_succeed_and_are_all_audited(
     assert succeeded == THREADS
 
 
-def _race(app, requests):  # type: ignore[no-untyped-def]
-    """Log each client in, then release all their POSTs at once; returns the statuses in request order."""
-
-    def poster(email: str, url: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        def work(wait):  # type: ignore[no-untyped-def]
-            client = app.test_client()
-            assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
-            client.get("/account")
-            wait()
-            return client.post(url, data=form).status_code
-
-        return work
-
-    return run_together([poster(*request) for request in requests])
-
-
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_two_people_deciding_a_dealers_status_end_with_one_decision(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
@@ -95,7 +78,7 @@ def test_two_people_deciding_a_dealers_status_end_with_one_decision(
         second_admin = make_user(UserRole.ADMIN).email
         db.session.commit()
     url = f"/console/dealers/{world.own_dealer}/status"
-    statuses = _race(
+    statuses = race_posts(
         app,
         [
             (world.emails["admin"], url, {"expected": "active", "status": "suspended", "reason": "Price war."}),
@@ -129,7 +112,7 @@ def test_two_owners_deactivating_each_other_leave_one_owner(
         first_owner_id, second_owner_id, second_email = world.ids["owner"], second_owner.id, second_owner.email
         dealer_id = dealer.id
         db.session.commit()
-    statuses = _race(
+    statuses = race_posts(
         app,
         [
             (world.emails["dealer_owner"], f"/dealer/people/staff/{second_owner_id}/deactivate", {}),

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token_on, fingerprint, log_in
 from tests.factories import PASSWORD, World
+from tests.helpers import csrf_token_on, fingerprint, log_in
 from tests.state_changing import NEW_PASSWORD, STATE_CHANGING, Route
 
 ROUTES = {route.rule: route for route in STATE_CHANGING}

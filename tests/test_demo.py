@@ -19,8 +19,8 @@ from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, Viola
 from portal.extensions import db
 from portal.rebates import rules
 from portal.rebates.models import Adjustment, RebateStatement, SalesLine, StatementStatus
-from tests.conftest import log_in
 from tests.factories import this_quarter, today
+from tests.helpers import log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar

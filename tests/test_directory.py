@@ -13,8 +13,8 @@ from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerStatus, Trainee
 from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission, can_change_status, can_log_in, can_submit_new
 from portal.extensions import db
-from tests.conftest import log_in
 from tests.factories import PASSWORD, World, stored_user
+from tests.helpers import log_in
 
 
 def test_lifecycle_table() -> None:

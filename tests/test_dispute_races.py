@@ -12,9 +12,8 @@ from portal.disputes import services
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeStatus, Outcome
 from portal.extensions import db
-from tests.conftest import BACKENDS, dispose_app
 from tests.factories import make_user, make_world
-from tests.test_claim_races import _race_app
+from tests.helpers import BACKENDS, dispose_app, race_app
 from tests.threads import acting_as, run_together
 
 
@@ -22,7 +21,7 @@ from tests.threads import acting_as, run_together
 def test_two_resolutions_at_once_apply_the_outcome_once(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     with app.app_context():
         world = make_world()
         own_id = world.ids["own_dealer_id"]
@@ -54,7 +53,7 @@ def test_two_resolutions_at_once_apply_the_outcome_once(
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_two_mediators_taking_one_dispute(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    app = _race_app(backend_name, tmp_path_factory)
+    app = race_app(backend_name, tmp_path_factory)
     with app.app_context():
         world = make_world()
         second = make_user(UserRole.MEDIATOR, email="mediator2@example.test")

@@ -18,6 +18,7 @@ from portal.claims.models import Claim
 from portal.claims.rules import ClaimStatus
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.disputes import services
+from portal.disputes import violations as dispute_violations
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationKind, ViolationStatus
 from portal.evidence.services import add_evidence
@@ -26,9 +27,9 @@ from portal.notifications.models import Notification
 from portal.rebates.models import Adjustment
 from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from tests.conftest import log_in
 from tests.evidence_files import pdf
 from tests.factories import World, make_user, today, utcnow_minus
+from tests.helpers import log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -63,14 +64,14 @@ def test_a_penalty_counts_once_a_second_person_confirms_and_leaves_when_overturn
         before = statement_of(own, current)
         assert before is not None
         net_before = before.net_payable
-        violation = services.record_violation(manager, own, current, ViolationKind.PRICE_BELOW_FLOOR,
+        violation = dispute_violations.record_violation(manager, own, current, ViolationKind.PRICE_BELOW_FLOOR,
                                               "Sold KF-35 at 12 % under the floor.", 250_000)  # fmt: skip
         assert told(senior, "violation_proposed")
         db.session.refresh(before)
         assert before.net_payable == net_before  # proposed: it does not count yet
         with pytest.raises(Forbidden):
-            services.confirm_violation(manager, violation)
-        services.confirm_violation(senior, violation)
+            dispute_violations.confirm_violation(manager, violation)
+        dispute_violations.confirm_violation(senior, violation)
         db.session.refresh(before)
         assert before.net_payable == net_before - 250_000
         assert told(owner, "violation_confirmed")
@@ -95,10 +96,10 @@ def test_the_recorder_never_confirms_and_the_appeal_window_closes(app: Flask, wo
     with app.app_context():
         senior, owner = person(world, "senior_manager"), person(world, "dealer_owner")
         own, current = dealer(world.own_dealer), period(world.current_period)
-        violation = services.record_violation(senior, own, current, ViolationKind.OTHER, "Late reports.", 0)
+        violation = dispute_violations.record_violation(senior, own, current, ViolationKind.OTHER, "Late reports.", 0)
         with pytest.raises(IllegalTransition, match="someone other than"):
-            services.confirm_violation(senior, violation)
-        services.confirm_violation(person(world, "admin"), violation, today=today() - timedelta(days=30))
+            dispute_violations.confirm_violation(senior, violation)
+        dispute_violations.confirm_violation(person(world, "admin"), violation, today=today() - timedelta(days=30))
         with pytest.raises(IllegalTransition, match="no longer be appealed"):
             services.appeal_violation(owner, violation, "Too late?")
 
@@ -108,11 +109,12 @@ def test_a_penalty_for_a_closed_quarter_is_booked_in_the_open_one_naming_the_per
         own = dealer(world.own_dealer)
         previous, current = period(world.previous_period), period(world.current_period)
         assert previous.status is PeriodStatus.CLOSED
-        violation = services.record_violation(person(world, "manager"), own, previous, ViolationKind.CROSS_TERRITORY,
-                                              "Invoices into Shanghai.", 80_000)  # fmt: skip
-        services.confirm_violation(person(world, "senior_manager"), violation)
+        violation = dispute_violations.record_violation(
+            person(world, "manager"), own, previous, ViolationKind.CROSS_TERRITORY, "Invoices into Shanghai.", 80_000
+        )
+        dispute_violations.confirm_violation(person(world, "senior_manager"), violation)
         assert violation.booked_period_id == current.id
-        lines = services.penalty_lines_for(current, [own.id])
+        lines = dispute_violations.penalty_lines_for(current, [own.id])
         assert [(line.amount, line.description) for line in lines if line.amount == 80_000] == [  # type: ignore[attr-defined]
             (80_000, f"Selling into another dealer's territory ({previous.code})")
         ]

@@ -33,8 +33,8 @@ from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, display_name, inspect_upload
 from portal.extensions import db
 from tests import evidence_files as files
-from tests.conftest import example_savepoint, log_in
 from tests.factories import World, examples
+from tests.helpers import example_savepoint, log_in
 
 STORAGES = ["local", "s3"]
 

@@ -20,8 +20,8 @@ from portal.evidence.models import Evidence
 from portal.evidence.storage import LocalStorage
 from portal.extensions import db
 from portal.page_cache import WRITE_VERBS
-from tests.conftest import example_savepoint, fingerprint, log_in
 from tests.factories import World
+from tests.helpers import example_savepoint, fingerprint, log_in
 from tests.state_changing import STATE_CHANGING, Route
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
-from tests.conftest import example_savepoint, fingerprint, log_in
 from tests.factories import PASSWORD, World, examples
+from tests.helpers import example_savepoint, fingerprint, log_in
 from tests.state_changing import STATE_CHANGING, Route
 
 FORM_SETTINGS = settings(

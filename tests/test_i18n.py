@@ -22,8 +22,8 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.formatting import local_date, local_datetime, money, number
 from portal.i18n import locale_from_header
-from tests.conftest import log_in
 from tests.factories import World
+from tests.helpers import log_in
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"

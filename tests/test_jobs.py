@@ -10,8 +10,8 @@ from sqlalchemy import select
 from portal import create_app
 from portal.extensions import db
 from portal.jobs import JobFailure, enqueue, huey_of, make_huey
-from tests.conftest import log_in
 from tests.factories import World
+from tests.helpers import log_in
 
 
 def _run_pending(app: Flask) -> None:

@@ -13,7 +13,7 @@ from flask_migrate import downgrade, upgrade
 from portal.demo import seed_demo
 from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -24,8 +24,8 @@ from portal.extensions import db
 from portal.service_errors import IllegalTransition
 from portal.training import services as training
 from portal.training.models import CourseSession, Enrollment
-from tests.conftest import log_in
 from tests.factories import World, activity_day, make_course, make_session
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.calendar
 

@@ -21,8 +21,8 @@ from portal.notifications.links import link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.notifications.params import amount, choice, day, moment
 from portal.notifications.services import notify
-from tests.conftest import log_in
 from tests.factories import World
+from tests.helpers import log_in
 
 
 def _users(*emails: str) -> list[User]:

@@ -19,8 +19,8 @@ from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
 from portal.page_cache import GENERATION_SQL, RAISE_GENERATION_SQL, CachedPage, DataGeneration, PageCache
 from portal.security import LAST_ACTIVITY
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 from tests.factories import World, make_world
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 
 
 @pytest.fixture(params=BACKENDS)

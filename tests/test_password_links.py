@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail
-from tests.conftest import log_in
 from tests.factories import World
+from tests.helpers import log_in
 
 NEW = "a fresh password for me"
 

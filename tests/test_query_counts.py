@@ -33,7 +33,6 @@ from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, Sale
 from portal.rebates.services import recompute_statements
 from portal.training.models import CourseSession
 from portal.types import utcnow
-from tests.conftest import count_queries, log_in
 from tests.factories import (
     World,
     make_course,
@@ -46,6 +45,7 @@ from tests.factories import (
     make_user,
     today,
 )
+from tests.helpers import count_queries, log_in
 
 PAGES = [
     ("dealer_owner", "/dealer/"),

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.extensions import db, limiter
 from portal.notifications.models import OutboxEmail
-from tests.conftest import build_app, dispose_app, fresh_database_url, log_in, start_two_factor_login
 from tests.factories import PASSWORD, World, make_world
+from tests.helpers import build_app, dispose_app, fresh_database_url, log_in, start_two_factor_login
 from tests.threads import run_together
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine, Target
-from tests.conftest import example_savepoint, log_in
 from tests.factories import World, examples
+from tests.helpers import example_savepoint, log_in
 
 SETTINGS = settings(
     max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

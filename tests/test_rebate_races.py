@@ -21,10 +21,9 @@ from portal.extensions import db
 from portal.jobs import huey_of
 from portal.rebates.imports import run_sales_import
 from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, SalesLine
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import make_user, make_world
-from tests.test_concurrency import _race
-from tests.threads import run_together
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.threads import race_posts, run_together
 
 
 def _app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
@@ -43,7 +42,7 @@ def test_two_admins_paying_one_statement_pay_it_once(backend_name: str, tmp_path
         db.session.commit()
     statement_id = str(world.ids["own_final_statement"])
     try:
-        statuses = _race(
+        statuses = race_posts(
             app,
             [
                 (world.emails["admin"], "/admin/statements/pay", {"reference": "BANK-A", "statement_id": statement_id}),
@@ -126,7 +125,7 @@ def test_two_clicks_on_import_start_one_import(backend_name: str, tmp_path_facto
         db.session.commit()
     url = f"/console/sales-imports/{world.ids['own_import']}/confirm"
     try:
-        statuses = _race(app, [(world.emails["manager"], url, {}), (world.emails["senior_manager"], url, {})])
+        statuses = race_posts(app, [(world.emails["manager"], url, {}), (world.emails["senior_manager"], url, {})])
         queued = len(huey_of(app).pending())
         with app.app_context():
             confirmed = db.session.execute(

@@ -31,8 +31,8 @@ from portal.rebates.models import (
     StatementStatus,
 )
 from portal.rebates.queries import behind_pace, effective_today
-from tests.conftest import log_in
 from tests.factories import World, today
+from tests.helpers import log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.rebates.models import RebateStatement, SalesLine
 from portal.scale import Scale, seed_scale
 from portal.training.models import Enrollment
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 def count(model: type) -> int:

@@ -22,8 +22,8 @@ from portal.service_errors import IllegalTransition, InvalidInput
 from portal.training import rules, services
 from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
-from tests.conftest import log_in
 from tests.factories import World, examples, make_course, make_session, make_trainee, today
+from tests.helpers import log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar

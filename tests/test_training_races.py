@@ -19,7 +19,6 @@ from portal.accounts.models import DealerRole, UserRole
 from portal.extensions import db
 from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
 from portal.training.services import waitlist_positions
-from tests.conftest import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.factories import (
     PASSWORD,
     make_course,
@@ -29,6 +28,7 @@ from tests.factories import (
     make_trainee,
     make_user,
 )
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.threads import run_together
 
 

@@ -20,15 +20,6 @@ from portal.accounts.models import RecoveryCode, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.types import utcnow
-from tests.conftest import (
-    BACKENDS,
-    build_app,
-    count_queries,
-    dispose_app,
-    fresh_database_url,
-    log_in,
-    start_two_factor_login,
-)
 from tests.factories import (
     PASSWORD,
     PENDING_TOTP_SECRET,
@@ -38,6 +29,15 @@ from tests.factories import (
     make_two_factor_user,
     make_user,
     stored_user,
+)
+from tests.helpers import (
+    BACKENDS,
+    build_app,
+    count_queries,
+    dispose_app,
+    fresh_database_url,
+    log_in,
+    start_two_factor_login,
 )
 from tests.threads import run_together
 

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.access import EVERYONE, allow, public
-from tests.conftest import log_in
 from tests.factories import PASSWORD, World
+from tests.helpers import log_in
 
 
 def test_security_headers_on_every_page(client: FlaskClient) -> None:
@@ -226,3 +226,24 @@ def test_too_large_request_gets_a_friendly_413(app: Flask, client: FlaskClient) 
 def test_error_pages_are_translated(client: FlaskClient) -> None:
     response = client.get("/no/such/page", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("manager", "/console/"),  # portfolio: the table is swapped by the filter form
+        ("dealer_owner", "/account"),  # the password form is swapped in place
+        ("dealer_owner", "/training/"),  # the catalogue's sessions
+    ],
+)
+def test_a_page_that_can_answer_a_fragment_says_so_both_ways(
+    client: FlaskClient, world: World, role: str, path: str
+) -> None:
+    """Both answers say Vary: HX-Request, so a cache never gives the fragment to a plain visit. It is said once, for
+    every HTML answer, by the security headers; the copies some views set went."""
+    log_in(client, world.emails[role])
+    page = client.get(path)
+    fragment = client.get(path, headers={"HX-Request": "true"})
+    assert page.status_code == fragment.status_code == 200
+    assert "<html" in page.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+    assert page.headers["Vary"].startswith("HX-Request") and fragment.headers["Vary"].startswith("HX-Request")

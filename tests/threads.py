@@ -12,6 +12,7 @@ from portal.accounts.models import User
 from portal.database import begin_write
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
+from tests.factories import PASSWORD
 
 Worker = Callable[[Callable[[], Any]], Any]
 
@@ -62,3 +63,19 @@ def acting_as(app: Any, email: str, model: type, row_id: int, action: Callable[[
                 db.session.remove()
 
     return work
+
+
+def race_posts(app, requests):  # type: ignore[no-untyped-def]
+    """Log each client in, then release all their POSTs at once; returns the statuses in request order."""
+
+    def poster(email: str, url: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        def work(wait):  # type: ignore[no-untyped-def]
+            client = app.test_client()
+            assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+            client.get("/account")
+            wait()
+            return client.post(url, data=form).status_code
+
+        return work
+
+    return run_together([poster(*request) for request in requests])

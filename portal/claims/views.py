@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -52,12 +52,6 @@ from portal.web import RowPage, finish_action, page_number, redirect_to, render_
 
 bp = Blueprint("claims", __name__)
 REVIEWERS = (CHANNEL_MANAGERS, AccessRole.ADMIN)
-
-
-def _vary(response: Any) -> Any:
-    response = make_response(response)
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 def _activity_name(kind: ActivityType) -> str:
@@ -407,20 +401,18 @@ def queue() -> ResponseReturnValue:
     dealers = db.session.execute(
         dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500)
     ).unique().scalars()  # fmt: skip
-    return _vary(
-        render_page_or_fragment(
-            "claims/queue.html",
-            "claims/_queue.html",
-            dealers=list(dealers),
-            periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
-            statuses=list(ClaimStatus),
-            flag_choices=list(Flag),
-            submitted_count=waiting.get(ClaimStatus.SUBMITTED, 0),
-            awaiting_count=waiting.get(ClaimStatus.AWAITING_SECOND_APPROVAL, 0),
-            bulk_form=BulkApproveForm(formdata=None),
-            limit=current_app.config["CLAIM_BULK_APPROVAL_LIMIT"],
-            **context,
-        )
+    return render_page_or_fragment(
+        "claims/queue.html",
+        "claims/_queue.html",
+        dealers=list(dealers),
+        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+        statuses=list(ClaimStatus),
+        flag_choices=list(Flag),
+        submitted_count=waiting.get(ClaimStatus.SUBMITTED, 0),
+        awaiting_count=waiting.get(ClaimStatus.AWAITING_SECOND_APPROVAL, 0),
+        bulk_form=BulkApproveForm(formdata=None),
+        limit=current_app.config["CLAIM_BULK_APPROVAL_LIMIT"],
+        **context,
     )
 
 

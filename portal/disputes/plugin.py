@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.dealers.sections import register_console_section
 from portal.disputes import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.disputes import violations as dispute_violations
 from portal.disputes.views import bp, dealer_console_section
 from portal.navigation import register_navigation
 
@@ -15,7 +16,7 @@ from portal.navigation import register_navigation
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     services.register_evidence_owners()
-    services.register_penalties()
+    dispute_violations.register_penalties()
     register_console_section(dealer_console_section)
     register_navigation("disputes.dealer_violations", _l("Disputes"), 50)
     register_navigation("disputes.console_violations", _l("Violations"), 100)

@@ -7,7 +7,7 @@ conditional move lets only one resolution through, and the rows an outcome creat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
 
 from portal.access import DEALER_USERS, AccessRole, require_role
-from portal.accounts.models import User, UserRole
+from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.claims import services as claims
 from portal.claims.models import Claim
@@ -26,21 +26,20 @@ from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.disputes.models import Dispute, DisputeMessage, Violation
+from portal.disputes.roles import MEDIATORS, RECORDERS, mediators
 from portal.disputes.rules import (
     ACTIVE,
     BETWEEN_DEALERS,
-    COUNTING,
     DisputeCategory,
     DisputeStatus,
     Outcome,
     ViolationKind,
     ViolationStatus,
-    appeal_deadline,
     can_appeal,
     can_move_dispute,
-    can_move_violation,
     outcomes_for,
 )
+from portal.disputes.violations import move_violation, recompute_for, tell_dealer_of_violation, visible_violations
 from portal.evidence.services import OwnerRules, register_owner
 from portal.extensions import db
 from portal.money import MAX_MONEY
@@ -48,161 +47,12 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates.models import AdjustmentKind, RebateStatement
-from portal.rebates.services import PenaltyLine, book_adjustment, recompute_statements, register_penalty_source
+from portal.rebates.services import book_adjustment
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked, move_if_still
 
-SECOND_PERSON = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-RECORDERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-MEDIATORS = (AccessRole.MEDIATOR, AccessRole.ADMIN)
-
-
-def _active_users(**where: object) -> list[User]:
-    query = select(User).where(User.active)
-    for column, value in where.items():
-        query = query.where(getattr(User, column) == value)
-    return list(db.session.execute(query.order_by(User.id)).scalars())
-
-
-def senior_managers() -> list[User]:
-    return _active_users(role=UserRole.MANAGER, is_senior=True)
-
-
-def mediators() -> list[User]:
-    return _active_users(role=UserRole.MEDIATOR)
-
-
 # --- Violations ------------------------------------------------------------------------------------------------------
-
-
-def visible_violations(user: User) -> Select[tuple[Violation]]:
-    """A dealer's own violations (proposed ones are not shown to it until confirmed); staff see their dealers';
-    mediators every violation, since they decide the appeals."""
-    if user.access_role is AccessRole.MEDIATOR:
-        return select(Violation)
-    dealers = visible_dealers(user).with_only_columns(Dealer.id)
-    query = select(Violation).where(Violation.dealer_id.in_(dealers))
-    if user.access_role in DEALER_USERS:
-        query = query.where(Violation.status.not_in((ViolationStatus.PROPOSED, ViolationStatus.WITHDRAWN)))
-    return query
-
-
-def get_visible_violation(user: User, violation_id: int) -> Violation:
-    violation = db.session.execute(visible_violations(user).where(Violation.id == violation_id)).scalar_one_or_none()
-    if violation is None:
-        raise NotFound()
-    return violation
-
-
-def record_violation(actor: User, dealer: Dealer, period: Period, kind: ViolationKind, description: str,
-                     penalty: int) -> Violation:  # fmt: skip
-    """A manager records a breach by a dealer of their portfolio; it counts only once a second person confirms it."""
-    require_role(actor, *RECORDERS)
-    if db.session.execute(visible_dealers(actor).where(Dealer.id == dealer.id)).first() is None:
-        raise NotFound()
-    description = description.strip()
-    if not description:
-        raise InvalidInput("description", _("Describe what happened; the dealer reads it."))
-    if penalty < 0 or penalty >= MAX_MONEY:
-        raise InvalidInput("penalty", _("Enter a penalty of zero or more."))
-    violation = Violation(dealer_id=dealer.id, period_id=period.id, kind=kind, description=description,
-                          penalty=penalty, status=ViolationStatus.PROPOSED, recorded_by_id=actor.id)  # fmt: skip
-    db.session.add(violation)
-    db.session.flush()
-    audit_change("violation.recorded", actor=actor, subject=violation, after={"penalty": penalty, "kind": kind.value})
-    others = [person for person in senior_managers() if person.id != actor.id]
-    notify(others, "violation_proposed", {"dealer": dealer.name, "kind": params.choice(kind)},
-           link("disputes.console_violation", violation_id=violation.id))  # fmt: skip
-    return violation
-
-
-def _move_violation(violation: Violation, actor: User | None, current: ViolationStatus, target: ViolationStatus,
-                    **values: object) -> None:  # fmt: skip
-    move_checked(violation, current, target, legal=can_move_violation(current, target),
-                 illegal=_("A violation cannot go from %(current)s to %(target)s.", current=label(current),
-                           target=label(target)),
-                 raced=_("This violation was already decided by someone else. Reload the page."), **values)  # fmt: skip
-    audit_change("violation.moved", actor=actor, subject=violation, before={"status": current.value},
-                 after={"status": target.value})  # fmt: skip
-
-
-def _booking_period(period: Period) -> Period:
-    """A penalty is deducted in its own period while that is open, else in today's open period as a correction."""
-    if period.status is PeriodStatus.OPEN:
-        return period
-    booked = current_period()
-    if booked is None or booked.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("No period is open today to book the penalty in."))
-    return booked
-
-
-def _recompute(violation: Violation) -> None:
-
-    if violation.booked_period_id is None:
-        return
-    booked = db.session.get(Period, violation.booked_period_id)
-    if booked is not None and booked.status is PeriodStatus.OPEN:
-        recompute_statements(booked, [violation.dealer_id])
-
-
-def confirm_violation(actor: User, violation: Violation, today: date | None = None) -> Violation:
-    """A senior manager or admin other than the recorder confirms: the penalty counts and the dealer is told why
-    and until when it may appeal."""
-    require_role(actor, *SECOND_PERSON)
-    if actor.id == violation.recorded_by_id:
-        raise IllegalTransition(_("A violation is confirmed by someone other than the person who recorded it."))
-    today = today or company_today()
-    booked = _booking_period(violation.period)
-    until = appeal_deadline(today, current_app.config["VIOLATION_APPEAL_DAYS"])
-    _move_violation(violation, actor, ViolationStatus.PROPOSED, ViolationStatus.CONFIRMED, confirmed_by_id=actor.id,
-                    confirmed_on=today, appeal_until=until, booked_period_id=booked.id)  # fmt: skip
-    _recompute(violation)
-    _tell_dealer_of_violation(violation)
-    return violation
-
-
-def _tell_dealer_of_violation(violation: Violation) -> None:
-    dealer = violation.dealer
-    notify(dealer_owners(dealer), "violation_confirmed",
-           {"kind": params.choice(violation.kind), "amount": params.amount(violation.penalty, dealer.currency),
-            "until": params.day(violation.appeal_until) if violation.appeal_until else ""},
-           link("disputes.dealer_violation", violation_id=violation.id))  # fmt: skip
-
-
-def withdraw_violation(actor: User, violation: Violation) -> Violation:
-    require_role(actor, *RECORDERS)
-    if actor.access_role is AccessRole.MANAGER and actor.id != violation.recorded_by_id:
-        raise IllegalTransition(_("Only the person who recorded it, a senior manager or an admin withdraws it."))
-    _move_violation(violation, actor, ViolationStatus.PROPOSED, ViolationStatus.WITHDRAWN)
-    return violation
-
-
-def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
-    """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period."""
-
-    query = select(Violation).where(
-        Violation.booked_period_id == period.id, Violation.status.in_(COUNTING), Violation.penalty > 0
-    )
-    if dealer_ids is not None:
-        query = query.where(Violation.dealer_id.in_(dealer_ids))
-    lines = []
-    for violation in db.session.execute(query.order_by(Violation.id)).scalars():
-        corrects = f" ({violation.period.code})" if violation.period_id != period.id else ""
-        lines.append(
-            PenaltyLine(
-                dealer_id=violation.dealer_id,
-                amount=violation.penalty,
-                description=f"{label(violation.kind)}{corrects}",
-                link=f"/dealer/violations/{violation.id}",
-            )
-        )
-    return lines
-
-
-def register_penalties() -> None:
-
-    register_penalty_source(penalty_lines_for)  # type: ignore[arg-type]
 
 
 def appeal_violation(actor: User, violation: Violation, reason: str, today: date | None = None) -> Dispute:
@@ -216,7 +66,7 @@ def appeal_violation(actor: User, violation: Violation, reason: str, today: date
     reason = reason.strip()
     if not reason:
         raise InvalidInput("reason", _("Say why the decision is wrong; the mediator reads it."))
-    _move_violation(violation, actor, ViolationStatus.CONFIRMED, ViolationStatus.APPEALED)
+    move_violation(violation, actor, ViolationStatus.CONFIRMED, ViolationStatus.APPEALED)
     title = _("Appeal: %(kind)s", kind=label(violation.kind))
     return _open_dispute(actor, violation.dealer, None, DisputeCategory.VIOLATION_APPEAL, title, reason,
                          violation_id=violation.id)  # fmt: skip
@@ -613,8 +463,8 @@ def _apply(actor: User, dispute: Dispute, resolution: Resolution, party: Dealer 
                               appeal_until=None)  # fmt: skip
         db.session.add(violation)
         db.session.flush()
-        _recompute(violation)
-        _tell_dealer_of_violation(violation)
+        recompute_for(violation)
+        tell_dealer_of_violation(violation)
     elif outcome is Outcome.REBATE_ADJUSTMENT:
         assert party is not None
         book_adjustment(actor, party, resolution.amount, resolution.summary.strip(), kind=AdjustmentKind.MANUAL,
@@ -644,12 +494,12 @@ def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> No
     violation = db.session.get(Violation, dispute.violation_id)
     if violation is None or violation.status is not ViolationStatus.APPEALED:
         return
-    _move_violation(violation, actor, ViolationStatus.APPEALED, target)
+    move_violation(violation, actor, ViolationStatus.APPEALED, target)
     if target is not ViolationStatus.OVERTURNED or violation.penalty == 0:
         return
     booked = db.session.get(Period, violation.booked_period_id) if violation.booked_period_id else None
     if booked is not None and booked.status is PeriodStatus.OPEN:
-        _recompute(violation)
+        recompute_for(violation)
     elif booked is not None:
         book_adjustment(actor, violation.dealer, violation.penalty, _("Penalty overturned on appeal"),
                         kind=AdjustmentKind.MANUAL, corrects=booked, source=f"overturn:{violation.id}")  # fmt: skip

@@ -20,7 +20,9 @@ from portal.dates import company_today
 from portal.dealers import services as dealer_services
 from portal.dealers.documents import uploaders
 from portal.dealers.models import Dealer, Period
+from portal.disputes import roles as dispute_roles
 from portal.disputes import services
+from portal.disputes import violations as dispute_violations
 from portal.disputes.forms import (
     AppealForm,
     AssignForm,
@@ -66,7 +68,7 @@ def _files(owner_type: str, owner_id: int) -> dict[str, Any]:
 @allow(DEALER_USERS)
 def dealer_violations() -> ResponseReturnValue:
     violations = db.paginate(
-        services.visible_violations(current_user).order_by(Violation.id.desc()),
+        dispute_violations.visible_violations(current_user).order_by(Violation.id.desc()),
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
@@ -96,13 +98,13 @@ def _render_dealer_violation(
 @bp.route("/dealer/violations/<int:violation_id>")
 @allow(DEALER_USERS)
 def dealer_violation(violation_id: int) -> ResponseReturnValue:
-    return _render_dealer_violation(services.get_visible_violation(current_user, violation_id))
+    return _render_dealer_violation(dispute_violations.get_visible_violation(current_user, violation_id))
 
 
 @bp.route("/dealer/violations/<int:violation_id>/appeal", methods=["POST"])
 @allow(DEALER_USERS)
 def appeal(violation_id: int) -> ResponseReturnValue:
-    violation = services.get_visible_violation(current_user, violation_id)
+    violation = dispute_violations.get_visible_violation(current_user, violation_id)
     form = AppealForm()
     if form.validate_on_submit():
         finished = finish_action(
@@ -115,7 +117,7 @@ def appeal(violation_id: int) -> ResponseReturnValue:
         )
         if finished:
             return finished
-    return _render_dealer_violation(services.get_visible_violation(current_user, violation_id), form, 422)
+    return _render_dealer_violation(dispute_violations.get_visible_violation(current_user, violation_id), form, 422)
 
 
 # --- Violations: the console ---------------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def appeal(violation_id: int) -> ResponseReturnValue:
 @allow(*CONSOLE)
 def console_violations() -> ResponseReturnValue:
     status = request.args.get("status", "proposed")
-    query = services.visible_violations(current_user)
+    query = dispute_violations.visible_violations(current_user)
     if status in ViolationStatus._value2member_map_:
         query = query.where(Violation.status == ViolationStatus(status))
     violations = db.paginate(
@@ -158,7 +160,7 @@ def record_violation(code: str) -> ResponseReturnValue:
         if penalty is not None and period is not None:
             finished = finish_action(
                 form,
-                lambda: services.record_violation(
+                lambda: dispute_violations.record_violation(
                     current_user, dealer, period, ViolationKind(form.kind.data), form.description.data or "", penalty
                 ),
                 lambda violation: (
@@ -179,7 +181,7 @@ def _render_console_violation(violation: Violation, **extra: Any) -> ResponseRet
         "disputes/console_violation.html",
         violation=violation,
         can_confirm=violation.status is ViolationStatus.PROPOSED
-        and role in services.SECOND_PERSON
+        and role in dispute_roles.SECOND_PERSON
         and current_user.id != violation.recorded_by_id,
         can_withdraw=violation.status is ViolationStatus.PROPOSED
         and (role is not AccessRole.MANAGER or current_user.id == violation.recorded_by_id),
@@ -194,13 +196,13 @@ def _render_console_violation(violation: Violation, **extra: Any) -> ResponseRet
 @bp.route("/console/violations/<int:violation_id>")
 @allow(*CONSOLE)
 def console_violation(violation_id: int) -> ResponseReturnValue:
-    return _render_console_violation(services.get_visible_violation(current_user, violation_id))
+    return _render_console_violation(dispute_violations.get_visible_violation(current_user, violation_id))
 
 
 @bp.route("/console/violations/<int:violation_id>/evidence", methods=["POST"])
 @allow(*CONSOLE)
 def violation_evidence(violation_id: int) -> ResponseReturnValue:
-    violation = services.get_visible_violation(current_user, violation_id)
+    violation = dispute_violations.get_visible_violation(current_user, violation_id)
     return upload_then(
         services.VIOLATION_FILES,
         violation.id,
@@ -212,10 +214,10 @@ def violation_evidence(violation_id: int) -> ResponseReturnValue:
 @bp.route("/console/violations/<int:violation_id>/confirm", methods=["POST"])
 @allow(*CONSOLE)
 def confirm_violation(violation_id: int) -> ResponseReturnValue:
-    violation = services.get_visible_violation(current_user, violation_id)
+    violation = dispute_violations.get_visible_violation(current_user, violation_id)
     return finish_action(
         None,
-        lambda: services.confirm_violation(current_user, violation),
+        lambda: dispute_violations.confirm_violation(current_user, violation),
         lambda _done: (
             _("The violation is confirmed; the dealer is told and may appeal."),
             url_for("disputes.console_violation", violation_id=violation_id),
@@ -226,10 +228,10 @@ def confirm_violation(violation_id: int) -> ResponseReturnValue:
 @bp.route("/console/violations/<int:violation_id>/withdraw", methods=["POST"])
 @allow(*CONSOLE)
 def withdraw_violation(violation_id: int) -> ResponseReturnValue:
-    violation = services.get_visible_violation(current_user, violation_id)
+    violation = dispute_violations.get_visible_violation(current_user, violation_id)
     return finish_action(
         None,
-        lambda: services.withdraw_violation(current_user, violation),
+        lambda: dispute_violations.withdraw_violation(current_user, violation),
         lambda _done: (
             _("The violation is withdrawn."),
             url_for("disputes.console_violation", violation_id=violation_id),
@@ -299,7 +301,7 @@ def new_dispute() -> ResponseReturnValue:
 
 def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
     status = forms.pop("status", 200)
-    is_mediator = current_user.access_role in services.MEDIATORS
+    is_mediator = current_user.access_role in dispute_roles.MEDIATORS
     parties = [dispute.raiser] + ([dispute.respondent] if dispute.respondent else [])
     party_choices = [SelectChoice(dealer.id, f"{dealer.code} {dealer.name}") for dealer in parties]
     context: dict[str, Any] = {
@@ -321,7 +323,7 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
     }
     if dispute.violation_id:
         appealed = db.session.execute(
-            services.visible_violations(current_user).where(Violation.id == dispute.violation_id)
+            dispute_violations.visible_violations(current_user).where(Violation.id == dispute.violation_id)
         ).scalar_one_or_none()
         context["violation"] = appealed
         context["violation_files"] = (
@@ -329,7 +331,7 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
         )
     if is_mediator and dispute.status in ACTIVE:
         assign_form = forms.get("assign_form") or AssignForm(formdata=None)
-        assign_form.mediator.choices = [SelectChoice(person.id, person.name) for person in services.mediators()]
+        assign_form.mediator.choices = [SelectChoice(person.id, person.name) for person in dispute_roles.mediators()]
         info_form = forms.get("info_form") or RequestInfoForm(formdata=None)
         info_form.party.choices = party_choices
         resolve_form = forms.get("resolve_form") or ResolveForm(formdata=None)
@@ -414,7 +416,7 @@ def _mediator(user_id: int | None) -> Any:
 @allow(AccessRole.MEDIATOR, AccessRole.ADMIN)
 def assign(dispute_id: int) -> ResponseReturnValue:
     form = AssignForm()
-    form.mediator.choices = [SelectChoice(person.id, person.name) for person in services.mediators()]
+    form.mediator.choices = [SelectChoice(person.id, person.name) for person in dispute_roles.mediators()]
     return _dispute_action(
         dispute_id,
         "assign_form",
@@ -522,7 +524,9 @@ def mediation_home() -> ResponseReturnValue:
 def dealer_console_section(viewer: User, dealer: Dealer) -> dict[str, object]:
     """A dealer's page in the console: its last ten violations and disputes the viewer may see."""
     violations = (
-        services.visible_violations(viewer).where(Violation.dealer_id == dealer.id).order_by(Violation.id.desc())
+        dispute_violations.visible_violations(viewer)
+        .where(Violation.dealer_id == dealer.id)
+        .order_by(Violation.id.desc())
     )
     disputes = (
         services.visible_disputes(viewer)

@@ -105,7 +105,6 @@ def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **url
     if current_user.access_role is AccessRole.ADMIN and statement is not None:
         context["adjustment_form"] = _adjustment_form(dealer)
     response = make_response(render_page_or_fragment("rebates/statement.html", "rebates/_what_if.html", **context))
-    response.headers["Vary"] = "HX-Request"
     return response
 
 
@@ -277,7 +276,6 @@ def performance() -> ResponseReturnValue:
             projected=lambda statement: queries.projected_attainment(statement, period, today),
         )
     )
-    response.headers["Vary"] = "HX-Request"
     return response
 
 
@@ -403,7 +401,6 @@ def sales_import(import_id: int) -> ResponseReturnValue:
             can_cancel=imports.can_cancel(batch),
         )
     )
-    response.headers["Vary"] = "HX-Request"
     if wants_fragment() and not working:
         response.headers["HX-Refresh"] = "true"  # finished: show the whole page with its report and actions
     return response

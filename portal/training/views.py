@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_timezone
 from flask_babel import gettext as _
@@ -48,12 +48,6 @@ def _folded(line: str) -> str:
     return "\r\n ".join(pieces) + "\r\n"
 
 
-def _vary(response: Any) -> Response:
-    response = make_response(response)
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
 # --- Catalogue and enrolment -------------------------------------------------------------------------------------
 
 
@@ -78,14 +72,12 @@ def catalogue() -> ResponseReturnValue:
     sessions = db.paginate(
         services.catalogue_query(wanted), page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False
     )
-    return _vary(
-        render_page_or_fragment(
-            "training/catalogue.html",
-            "training/_sessions.html",
-            sessions=sessions,
-            wanted=wanted,
-            categories=list(CourseCategory),
-        )
+    return render_page_or_fragment(
+        "training/catalogue.html",
+        "training/_sessions.html",
+        sessions=sessions,
+        wanted=wanted,
+        categories=list(CourseCategory),
     )
 
 
@@ -108,21 +100,17 @@ def _render_session(session: Any, form: EnrolForm | None = None, status: int = 2
         form.person.choices = [
             SelectChoice(person.key, person.name) for person in services.enrollable_people(current_user)
         ]
-    return _vary(
-        (
-            render_page_or_fragment(
-                "training/session.html",
-                "training/_seats.html",
-                session=session,
-                form=form,
-                enrollments=enrollments,
-                positions=services.waitlist_positions(session.id) if enrollments else {},
-                can_enrol=services.can_enrol_now(session),
-                now=datetime.now(UTC),
-                is_dealer=is_dealer,
-            )[0],
-            status,
-        )
+    return render_page_or_fragment(
+        "training/session.html",
+        "training/_seats.html",
+        status,
+        session=session,
+        form=form,
+        enrollments=enrollments,
+        positions=services.waitlist_positions(session.id) if enrollments else {},
+        can_enrol=services.can_enrol_now(session),
+        now=datetime.now(UTC),
+        is_dealer=is_dealer,
     )
 
 

@@ -6,23 +6,20 @@ rolled-back transaction.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 from werkzeug.serving import make_server
 
 from portal.demo import seed_demo
 from portal.extensions import db
-from tests.conftest import build_app, dispose_app
+from tests.helpers import build_app, dispose_app
 
-AXE_SOURCE = (Path(__file__).parent / "axe-4.14.1.min.js").read_text()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -84,34 +81,3 @@ def live_server(live_app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
-
-
-def watch_csp(page: Page) -> list[str]:
-    """Collect console messages that report a resource blocked by the Content-Security-Policy."""
-    messages: list[str] = []
-    page.on(
-        "console", lambda message: messages.append(message.text) if "Content Security Policy" in message.text else None
-    )
-    return messages
-
-
-def assert_page_is_sound(page: Page, viewport: dict[str, int], blocked: list[str]) -> None:
-    """What every page must be: no wider than the screen, no axe violation, nothing blocked by the CSP."""
-    page.wait_for_load_state("load")  # measure with the stylesheet applied
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    violations = axe_violations(page)
-    assert not violations, describe(violations)
-    assert not blocked, blocked
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """Run axe-core in the page (all rules, none switched off) and return its violations."""
-    page.evaluate(AXE_SOURCE)
-    result = page.evaluate("async () => JSON.stringify((await axe.run(document)).violations)")
-    return json.loads(result)
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    return "; ".join(
-        f"{violation['id']}: {[node['target'] for node in violation['nodes']][:3]}" for violation in violations
-    )

@@ -17,8 +17,15 @@ from portal.claims.rules import ClaimStatus
 from portal.dates import company_today
 from portal.dealers.services import current_period
 from portal.extensions import db
-from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    assert_page_is_sound,
+    assert_page_sound_for,
+    log_in_page,
+    new_page,
+    watch_csp,
+)
 from tests.evidence_files import pdf
 
 TEXT = {
@@ -44,9 +51,9 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     words = TEXT[language]
     title = f"Browser display {next(_numbers)} {language} {viewport['width']}"
     day = _activity_day(live_app)
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, "dealer@demo.test", language)
+    log_in_page(page, live_server, "dealer@demo.test", language)
     page.wait_for_load_state("load")
     page.goto(f"{live_server}/claims/")
     assert_page_is_sound(page, viewport, blocked)
@@ -73,9 +80,9 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     claim_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     page.context.close()
 
-    manager = _new_page(browser, language, viewport)
+    manager = new_page(browser, language, viewport)
     blocked = watch_csp(manager)
-    _log_in(manager, live_server, "manager@demo.test", language)
+    log_in_page(manager, live_server, "manager@demo.test", language)
     manager.wait_for_load_state("load")
     manager.goto(f"{live_server}/console/claims?dealer=D001")
     assert_page_is_sound(manager, viewport, blocked)
@@ -92,8 +99,8 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     assert_page_is_sound(manager, viewport, blocked)  # the next claim in the queue, or the queue
     manager.context.close()
 
-    dealer = _new_page(browser, language, viewport)
-    _log_in(dealer, live_server, "dealer@demo.test", language)
+    dealer = new_page(browser, language, viewport)
+    log_in_page(dealer, live_server, "dealer@demo.test", language)
     dealer.wait_for_load_state("load")
     dealer.goto(f"{live_server}/claims/{claim_id}")
     expect(dealer.locator(".page-head .badge")).to_have_text(words["approved"])

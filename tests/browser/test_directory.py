@@ -13,8 +13,16 @@ from sqlalchemy import select
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail
-from tests.browser.conftest import assert_page_is_sound, axe_violations, describe, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    assert_page_is_sound,
+    axe_violations,
+    describe,
+    log_in_page,
+    new_page,
+    watch_csp,
+)
 from tests.evidence_files import HTML, jpeg
 
 PAGES = [
@@ -52,9 +60,9 @@ def test_directory_pages_are_accessible(
     language: str,
     viewport: dict[str, int],
 ) -> None:
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, email, language)
+    log_in_page(page, live_server, email, language)
     page.goto(f"{live_server}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text(english if language == "en" else chinese)
     assert_page_is_sound(page, viewport, blocked)
@@ -62,8 +70,8 @@ def test_directory_pages_are_accessible(
 
 
 def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", DESKTOP)
-    _log_in(page, live_server, "admin@demo.test", "en")
+    page = new_page(browser, "en", DESKTOP)
+    log_in_page(page, live_server, "admin@demo.test", "en")
     page.get_by_role("link", name="New dealer").first.click()
     page.get_by_label("Dealer code").fill("D777")
     page.get_by_label("Name", exact=True).fill("Lucky Seven Appliances")
@@ -86,8 +94,8 @@ def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, li
     expect(page.get_by_text("Qian Lucky can now log in with the temporary password you set.")).to_be_visible()
     page.context.close()
 
-    newcomer = _new_page(browser, "zh", PHONE)
-    _log_in(newcomer, live_server, "owner@lucky7.test", "zh", password="a temporary password")
+    newcomer = new_page(browser, "zh", PHONE)
+    log_in_page(newcomer, live_server, "owner@lucky7.test", "zh", password="a temporary password")
     # a temporary password leads straight to choosing one's own
     expect(newcomer).to_have_url(re.compile(r"/account$"))
     expect(newcomer.get_by_text("请先设置您自己的密码")).to_be_visible()
@@ -104,8 +112,8 @@ def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, li
 
 
 def _owner_page(browser: Browser, live_server: str) -> Page:
-    page = _new_page(browser, "en", PHONE)
-    _log_in(page, live_server, "dealer2@demo.test", "en")
+    page = new_page(browser, "en", PHONE)
+    log_in_page(page, live_server, "dealer2@demo.test", "en")
     page.get_by_role("link", name="People").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("People at Northern Light Supply")
     return page
@@ -136,15 +144,15 @@ def test_an_owner_adds_a_colleague_and_a_trainee(browser: Browser, live_server: 
     expect(page.get_by_text("Xu Ming can no longer log in.")).to_be_visible()
     page.context.close()
 
-    colleague = _new_page(browser, "en", DESKTOP)
-    _log_in(colleague, live_server, "xu.ming@northern.test", "en", password="temporary password 1")
+    colleague = new_page(browser, "en", DESKTOP)
+    log_in_page(colleague, live_server, "xu.ming@northern.test", "en", password="temporary password 1")
     expect(colleague.get_by_role("alert")).to_contain_text("This account cannot log in.")
     colleague.context.close()
 
 
 def test_a_senior_manager_suspends_a_dealer_with_a_reason(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", DESKTOP)
-    _log_in(page, live_server, "manager2@demo.test", "en")
+    page = new_page(browser, "en", DESKTOP)
+    log_in_page(page, live_server, "manager2@demo.test", "en")
     page.goto(f"{live_server}/console/dealers/D003")
     page.get_by_label("New status").select_option(label="Suspended")
     page.get_by_role("button", name="Change status").click()
@@ -165,8 +173,8 @@ def _bell_count(page: Page) -> int:
 
 
 def test_the_bell_count_drops_by_one_when_a_notification_is_opened(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", PHONE)
-    _log_in(page, live_server, "manager@demo.test", "en")
+    page = new_page(browser, "en", PHONE)
+    log_in_page(page, live_server, "manager@demo.test", "en")
     before = _bell_count(page)
     assert before >= 1
     page.locator("#bell").click()
@@ -178,7 +186,7 @@ def test_the_bell_count_drops_by_one_when_a_notification_is_opened(browser: Brow
 
 
 def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_app: Flask, live_server: str) -> None:
-    page = _new_page(browser, "zh", PHONE)
+    page = new_page(browser, "zh", PHONE)
     page.goto(f"{live_server}/login")
     page.get_by_role("link", name="忘记密码？").click()
     page.get_by_label("电子邮箱", exact=True).fill("mediator@demo.test")
@@ -207,7 +215,7 @@ def test_a_forgotten_password_link_sets_a_new_password(browser: Browser, live_ap
     page.goto(f"{live_server}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text("此链接已失效")
     # log in with it, then put the demo password back for the other journeys
-    _log_in(page, live_server, "mediator@demo.test", "zh", password="mediator's brand new password")
+    log_in_page(page, live_server, "mediator@demo.test", "zh", password="mediator's brand new password")
     expect(page.get_by_role("heading", level=1)).to_have_text("调解")
     page.goto(f"{live_server}/account")
     page.get_by_label("当前密码", exact=True).fill("mediator's brand new password")
@@ -225,8 +233,8 @@ def test_an_owner_uploads_a_document_and_the_manager_previews_it(
     folder = tmp_path_factory.mktemp("uploads")
     (folder / "stand photo.jpg").write_bytes(jpeg(320, 240, exif=True))
     (folder / "invoice.pdf").write_bytes(HTML)  # an HTML page pretending to be a PDF
-    page = _new_page(browser, "en", PHONE)
-    _log_in(page, live_server, "dealer@demo.test", "en")
+    page = new_page(browser, "en", PHONE)
+    log_in_page(page, live_server, "dealer@demo.test", "en")
     page.get_by_role("link", name="Documents").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Documents of Eastern Star Trading")
     page.get_by_label("File (PDF, JPEG or PNG, at most 10 MB)").set_input_files(str(folder / "invoice.pdf"))
@@ -239,8 +247,8 @@ def test_an_owner_uploads_a_document_and_the_manager_previews_it(
     expect(page.get_by_text("stand photo.jpg was added.")).to_be_visible()
     page.context.close()
 
-    manager = _new_page(browser, "zh", DESKTOP)
-    _log_in(manager, live_server, "manager@demo.test", "zh")
+    manager = new_page(browser, "zh", DESKTOP)
+    log_in_page(manager, live_server, "manager@demo.test", "zh")
     manager.goto(f"{live_server}/console/dealers/D001")
     manager.get_by_role("link", name="stand photo.jpg").click()
     image = manager.get_by_role("img", name="stand photo.jpg")

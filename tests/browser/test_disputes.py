@@ -14,8 +14,15 @@ from sqlalchemy import select
 from portal.disputes.models import Dispute, Violation
 from portal.disputes.rules import DisputeStatus
 from portal.extensions import db
-from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    assert_page_is_sound,
+    assert_page_sound_for,
+    log_in_page,
+    new_page,
+    watch_csp,
+)
 
 TEXT = {
     "en": {"resolved": "Resolved", "outcome": "No action"},
@@ -31,9 +38,9 @@ def test_raise_respond_and_resolve(
 ) -> None:
     words = TEXT[language]
     title = f"Browser dispute {next(_numbers)} {language} {viewport['width']}"
-    raiser = _new_page(browser, language, viewport)
+    raiser = new_page(browser, language, viewport)
     blocked = watch_csp(raiser)
-    _log_in(raiser, live_server, "dealer@demo.test", language)
+    log_in_page(raiser, live_server, "dealer@demo.test", language)
     raiser.wait_for_load_state("load")
     raiser.goto(f"{live_server}/dealer/violations")
     assert_page_is_sound(raiser, viewport, blocked)
@@ -48,9 +55,9 @@ def test_raise_respond_and_resolve(
     dispute_id = int(raiser.url.rstrip("/").rsplit("/", 1)[1])
     raiser.context.close()
 
-    respondent = _new_page(browser, language, viewport)
+    respondent = new_page(browser, language, viewport)
     blocked = watch_csp(respondent)
-    _log_in(respondent, live_server, "dealer2@demo.test", language)
+    log_in_page(respondent, live_server, "dealer2@demo.test", language)
     respondent.wait_for_load_state("load")
     respondent.goto(f"{live_server}/disputes/{dispute_id}")
     respondent.locator("#body").fill("The hotel asked us for a quote first.")
@@ -59,9 +66,9 @@ def test_raise_respond_and_resolve(
     assert_page_is_sound(respondent, viewport, blocked)
     respondent.context.close()
 
-    mediator = _new_page(browser, language, viewport)
+    mediator = new_page(browser, language, viewport)
     blocked = watch_csp(mediator)
-    _log_in(mediator, live_server, "mediator@demo.test", language)
+    log_in_page(mediator, live_server, "mediator@demo.test", language)
     mediator.wait_for_load_state("load")
     mediator.goto(f"{live_server}/mediation/?queue=unassigned")
     assert_page_is_sound(mediator, viewport, blocked)
@@ -78,9 +85,9 @@ def test_raise_respond_and_resolve(
     with live_app.app_context():
         assert db.session.get(Dispute, dispute_id).status is DisputeStatus.RESOLVED  # type: ignore[union-attr]
 
-    reader = _new_page(browser, language, viewport)
+    reader = new_page(browser, language, viewport)
     blocked = watch_csp(reader)
-    _log_in(reader, live_server, "dealer@demo.test", language)
+    log_in_page(reader, live_server, "dealer@demo.test", language)
     reader.wait_for_load_state("load")
     reader.goto(f"{live_server}/disputes/{dispute_id}")
     expect(reader.locator(".flash-success")).to_contain_text(words["outcome"])

@@ -19,8 +19,7 @@ from portal.demo import DEMO_PASSWORD
 from portal.disputes.models import Dispute
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail
-from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
 from tests.factories import make_user
 
 NARROW = {"width": 320, "height": 640}
@@ -60,9 +59,9 @@ def test_a_dealer_user_moves_their_account_to_a_new_email_address(
     email = f"mover-{language}-{viewport['width']}@demo.test"
     new_email = f"moved-{language}-{viewport['width']}@demo.test"
     _person(live_app, UserRole.DEALER, email, "D002")
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, email, language)
+    log_in_page(page, live_server, email, language)
     page.wait_for_load_state("load")
     _opened(page, f"{live_server}/account", viewport, blocked)
     page.locator("#new_email").fill(new_email)
@@ -78,7 +77,7 @@ def test_a_dealer_user_moves_their_account_to_a_new_email_address(
     page.get_by_role("button", name=re.compile(TEXT[language]["use"])).click()
     expect(page).to_have_url(re.compile(r"/login$"))
     assert_page_is_sound(page, viewport, blocked)
-    _log_in(page, live_server, new_email, language)
+    log_in_page(page, live_server, new_email, language)
     expect(page).to_have_url(re.compile(r"/dealer/$"))
     page.context.close()
 
@@ -88,9 +87,9 @@ def test_a_dealer_user_moves_their_account_to_a_new_email_address(
 def test_a_suspended_dealer_is_told_why_instead_of_given_the_forms(
     browser: Browser, live_server: str, language: str, viewport: dict[str, int]
 ) -> None:
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, "dealer6@demo.test", language)
+    log_in_page(page, live_server, "dealer6@demo.test", language)
     page.wait_for_load_state("load")
     for path in ("/claims/", "/claims/new", "/claims/pre-approvals"):
         _opened(page, live_server + path, viewport, blocked)
@@ -123,9 +122,9 @@ def test_an_owner_sees_who_deactivated_a_colleague_and_a_second_mediator_reads_o
         deactivate_user(person, actor=admin, reason="Left the company.")
         pricing = db.session.execute(select(Dispute.id).where(Dispute.mediator_id.is_not(None))).scalars().first()
         db.session.commit()
-    owner = _new_page(browser, language, viewport)
+    owner = new_page(browser, language, viewport)
     blocked = watch_csp(owner)
-    _log_in(owner, live_server, "dealer2@demo.test", language)
+    log_in_page(owner, live_server, "dealer2@demo.test", language)
     owner.wait_for_load_state("load")
     _opened(owner, f"{live_server}/dealer/people", viewport, blocked)
     row = owner.locator("tr", has_text=colleague.split("@")[0])
@@ -133,9 +132,9 @@ def test_an_owner_sees_who_deactivated_a_colleague_and_a_second_mediator_reads_o
     expect(row.locator("form[action$='/reactivate']")).to_have_count(0)
     owner.context.close()
 
-    mediator = _new_page(browser, language, viewport)
+    mediator = new_page(browser, language, viewport)
     blocked = watch_csp(mediator)
-    _log_in(mediator, live_server, reader, language)
+    log_in_page(mediator, live_server, reader, language)
     mediator.wait_for_load_state("load")
     _opened(mediator, f"{live_server}/disputes/{pricing}", viewport, blocked)
     expect(mediator.locator("main .flash[role='status']")).to_contain_text(TEXT[language]["mediates"])

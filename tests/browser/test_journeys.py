@@ -6,13 +6,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from portal.demo import DEMO_PASSWORD
-from tests.browser.conftest import assert_page_is_sound, axe_violations, describe, watch_csp
+from tests.browser.helpers import (
+    DESKTOP,
+    LANGUAGES,
+    PHONE,
+    assert_page_is_sound,
+    axe_violations,
+    describe,
+    log_in_page,
+    new_page,
+    watch_csp,
+)
 
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 860}
 HOMES = [
     ("dealer@demo.test", "/dealer/", "Eastern Star Trading", "Eastern Star Trading"),
     ("staff@demo.test", "/dealer/", "Eastern Star Trading", "Eastern Star Trading"),
@@ -22,41 +30,12 @@ HOMES = [
     ("mediator@demo.test", "/mediation/", "Mediation", "调解"),
     ("admin@demo.test", "/admin/", "Administration", "系统管理"),
 ]
-LANGUAGES = {"en": ("en-GB", "Log in", "Email", "Password"), "zh": ("zh-CN", "登录", "电子邮箱", "密码")}
-
-
-def _new_page(browser: Browser, language: str, viewport: dict[str, int]) -> Page:
-    context = browser.new_context(locale=LANGUAGES[language][0], viewport=viewport)
-    return context.new_page()
-
-
-def assert_page_sound_for(browser: Browser, base_url: str, language: str, viewport: dict[str, int], email: str | None,
-                          path: str) -> None:  # fmt: skip
-    """Log in (unless anonymous), open the page: 200, a visible heading, and sound (width, axe, CSP)."""
-    page = _new_page(browser, language, viewport)
-    blocked = watch_csp(page)
-    if email:
-        _log_in(page, base_url, email, language)
-        page.wait_for_load_state("load")
-    response = page.goto(base_url + path)
-    assert response is not None and response.status == 200
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    assert_page_is_sound(page, viewport, blocked)
-    page.context.close()
-
-
-def _log_in(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
-    _locale, log_in_text, email_label, password_label = LANGUAGES[language]
-    page.goto(f"{base_url}/login")
-    page.get_by_label(email_label, exact=True).fill(email)
-    page.get_by_label(password_label, exact=True).fill(password)
-    page.get_by_role("button", name=log_in_text, exact=True).click()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_login_page_is_accessible(browser: Browser, live_server: str, language: str, viewport: dict[str, int]) -> None:
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     page.goto(f"{live_server}/login")
     expect(page.locator("html")).to_have_attribute("lang", "en" if language == "en" else "zh-Hans")
     expect(page.get_by_role("heading", level=1)).to_have_text(LANGUAGES[language][1])
@@ -78,9 +57,9 @@ def test_each_role_logs_in_and_reaches_its_home(
     language: str,
     viewport: dict[str, int],
 ) -> None:
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, email, language)
+    log_in_page(page, live_server, email, language)
     expect(page).to_have_url(f"{live_server}{home}")
     heading = english_heading if language == "en" else chinese_heading
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
@@ -89,16 +68,16 @@ def test_each_role_logs_in_and_reaches_its_home(
 
 
 def test_language_switch_is_kept_on_the_account(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", DESKTOP)
-    _log_in(page, live_server, "dealer2@demo.test", "en")
+    page = new_page(browser, "en", DESKTOP)
+    log_in_page(page, live_server, "dealer2@demo.test", "en")
     expect(page.get_by_role("heading", level=1)).to_have_text("Northern Light Supply")
     page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("heading", level=2, name="本期")).to_be_visible()
     page.get_by_role("button", name="退出登录").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     # a fresh English browser: Chinese once this user logs in
-    other = _new_page(browser, "en", PHONE)
-    _log_in(other, live_server, "dealer2@demo.test", "en")
+    other = new_page(browser, "en", PHONE)
+    log_in_page(other, live_server, "dealer2@demo.test", "en")
     expect(other.get_by_role("heading", level=2, name="本期")).to_be_visible()
     other.get_by_role("button", name="English").click()
     expect(other.get_by_role("heading", level=2, name="Current period")).to_be_visible()
@@ -107,8 +86,8 @@ def test_language_switch_is_kept_on_the_account(browser: Browser, live_server: s
 
 
 def test_password_form_shows_errors_in_place_then_changes_the_password(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", PHONE)
-    _log_in(page, live_server, "staff@demo.test", "en")
+    page = new_page(browser, "en", PHONE)
+    log_in_page(page, live_server, "staff@demo.test", "en")
     page.get_by_role("link", name="My account").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My account")
     page.get_by_label("Current password", exact=True).fill("not my password")
@@ -141,8 +120,8 @@ def test_password_form_shows_errors_in_place_then_changes_the_password(browser: 
 
 
 def test_an_expired_session_sends_htmx_to_the_login_page(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "en", DESKTOP)
-    _log_in(page, live_server, "mediator@demo.test", "en")
+    page = new_page(browser, "en", DESKTOP)
+    log_in_page(page, live_server, "mediator@demo.test", "en")
     page.goto(f"{live_server}/account")
     page.context.clear_cookies()
     page.get_by_label("Current password", exact=True).fill("anything at all")
@@ -153,7 +132,7 @@ def test_an_expired_session_sends_htmx_to_the_login_page(browser: Browser, live_
 
 
 def test_the_login_form_keeps_the_email_and_says_what_is_wrong(browser: Browser, live_server: str) -> None:
-    page = _new_page(browser, "zh", PHONE)
+    page = new_page(browser, "zh", PHONE)
     page.goto(f"{live_server}/login")
     page.get_by_label("电子邮箱", exact=True).fill("dealer@demo.test")
     page.get_by_label("密码", exact=True).fill("wrong password")

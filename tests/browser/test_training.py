@@ -15,8 +15,15 @@ from portal.accounts.models import User
 from portal.dealers.models import Dealer, Trainee
 from portal.extensions import db
 from portal.training.models import Course, Enrollment
-from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page, assert_page_sound_for
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    assert_page_is_sound,
+    assert_page_sound_for,
+    log_in_page,
+    new_page,
+    watch_csp,
+)
 from tests.factories import make_session, make_trainee
 
 TEXT = {
@@ -46,9 +53,9 @@ def test_enrol_fill_the_last_seat_wait_and_cancel(
 ) -> None:
     words = TEXT[language]
     session_id, trainee = _one_seat_session(live_app)
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, "dealer@demo.test", language)
+    log_in_page(page, live_server, "dealer@demo.test", language)
     page.wait_for_load_state("load")
     page.goto(f"{live_server}/training/")
     assert_page_is_sound(page, viewport, blocked)

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from portal.accounts.models import User, UserRole
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
-from tests.browser.conftest import assert_page_is_sound, watch_csp
-from tests.browser.test_journeys import DESKTOP, PHONE, _log_in, _new_page
+from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
 from tests.factories import make_user
 
 TEXT = {
@@ -53,9 +52,9 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
         make_user(UserRole.MEDIATOR, email=email, name=f"Careful Mediator {language}", password=DEMO_PASSWORD)
         db.session.commit()
     text = TEXT[language]
-    page = _new_page(browser, language, viewport)
+    page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
-    _log_in(page, live_server, email, language)
+    log_in_page(page, live_server, email, language)
     expect(page).to_have_url(re.compile(r"/mediation/$"))
 
     page.goto(f"{live_server}/account/two-factor")
@@ -82,7 +81,7 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
     _sound(page, viewport, blocked, text["title"])
 
     page.locator("form.logout-form button").click()
-    _log_in(page, live_server, email, language)
+    log_in_page(page, live_server, email, language)
     expect(page).to_have_url(re.compile(r"/login/two-factor$"))
     _sound(page, viewport, blocked, text["code_step"])
     page.locator("#code").fill("123456")
@@ -95,9 +94,9 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
     expect(page.locator(".flash-warning")).to_be_visible()  # how many recovery codes are left
     page.context.close()
 
-    admin = _new_page(browser, language, viewport)
+    admin = new_page(browser, language, viewport)
     admin_blocked = watch_csp(admin)
-    _log_in(admin, live_server, "admin@demo.test", language)
+    log_in_page(admin, live_server, "admin@demo.test", language)
     expect(admin).to_have_url(re.compile(r"/admin/$"))
     with live_app.app_context():
         user_id = db.session.execute(select(User.id).where(User.email == email)).scalar_one()
