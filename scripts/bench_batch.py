@@ -29,6 +29,7 @@ IMPORT = """
 import sys, time
 from pathlib import Path
 import sqlalchemy as sa
+from portal.rebates import sales_jobs
 from portal import create_app
 from portal.accounts.models import User
 from portal.extensions import db
@@ -40,14 +41,14 @@ with app.app_context():
     batch = imports.start_sales_import(actor, Path(sys.argv[1]).name, Path(sys.argv[1]).read_bytes())
     db.session.info.pop(imports.JOBS_PENDING, None)  # the jobs run here, one after the other, timed
     db.session.commit()
-    imports.check_sales_import(batch.id)
+    sales_jobs.check_sales_import(batch.id)
     checked = time.monotonic()
     db.session.refresh(batch)
     imports.confirm_sales_import(actor, batch)
     db.session.info.pop(imports.JOBS_PENDING, None)
     db.session.commit()
     confirmed = time.monotonic()
-    imports.run_sales_import(batch.id)
+    sales_jobs.run_sales_import(batch.id)
     db.session.refresh(batch)
     assert batch.status is imports.ImportStatus.IMPORTED, batch.status
     print(f"RESULT {batch.imported_rows or batch.new_rows} {checked - started:.2f} {time.monotonic() - confirmed:.2f}")

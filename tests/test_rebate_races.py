@@ -19,8 +19,8 @@ from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.jobs import huey_of
-from portal.rebates.imports import run_sales_import
 from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, SalesLine
+from portal.rebates.sales_jobs import run_sales_import
 from tests.factories import make_user, make_world
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.threads import race_posts, run_together

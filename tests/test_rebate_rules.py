@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.rebates.imports import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
 from portal.rebates.rules import (
     InvalidProgram,
     Method,
@@ -28,6 +27,7 @@ from portal.rebates.rules import (
     sales_needed_for,
     validate_tiers,
 )
+from portal.rebates.sales_jobs import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
 from tests.factories import examples
 
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("300"), places=2)

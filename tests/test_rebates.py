@@ -279,7 +279,7 @@ def test_a_file_bigger_than_a_block_is_imported_block_by_block_skipping_what_is_
     app: Flask, world: World, login, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Blocks of two lines, sorted into index order, one invoice already imported in the middle of the file."""
-    monkeypatch.setattr("portal.rebates.imports.PROGRESS_LINES", 2)
+    monkeypatch.setattr("portal.rebates.sales_jobs.PROGRESS_LINES", 2)
     client = login("manager")
     day = first_day(app, world).isoformat()
     first = upload_sales(client, sales_file(world, [f"{world.own_dealer},{day},100,1,Controls,BLK-3"]))
@@ -391,16 +391,16 @@ def test_a_crashing_import_job_says_so_and_can_be_tried_again(
     location = upload_sales(client, sales_file(world, [f"{world.own_dealer},{day},700,1,Controls,CRASH-1"]))
     run_jobs(app)
     client.post(location + "/confirm")
-    real_finish = __import__("portal.rebates.imports", fromlist=["_finish"])._finish
+    real_finish = __import__("portal.rebates.sales_jobs", fromlist=["_finish"])._finish
 
     def broken(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("portal.rebates.imports._finish", broken)
+    monkeypatch.setattr("portal.rebates.sales_jobs._finish", broken)
     run_jobs(app)
     page = text_of(client.get(location).get_data(as_text=True))
     assert "Failed" in page and "try again to complete the file" in page
-    monkeypatch.setattr("portal.rebates.imports._finish", real_finish)
+    monkeypatch.setattr("portal.rebates.sales_jobs._finish", real_finish)
     assert client.post(location + "/confirm").status_code == 303
     run_jobs(app)
     assert "Imported" in text_of(client.get(location).get_data(as_text=True))

@@ -94,6 +94,21 @@ def can_edit_programs(period_status: PeriodStatus) -> bool:
     return period_status is PeriodStatus.OPEN
 
 
+IMPORT_TRANSITIONS: dict[ImportStatus, frozenset[ImportStatus]] = {
+    ImportStatus.VALIDATING: frozenset({ImportStatus.REJECTED, ImportStatus.READY}),
+    ImportStatus.READY: frozenset({ImportStatus.IMPORTING, ImportStatus.CANCELLED}),
+    ImportStatus.IMPORTING: frozenset({ImportStatus.IMPORTED, ImportStatus.FAILED}),
+    ImportStatus.FAILED: frozenset({ImportStatus.IMPORTING}),
+    ImportStatus.REJECTED: frozenset(),
+    ImportStatus.IMPORTED: frozenset(),
+    ImportStatus.CANCELLED: frozenset(),
+}
+
+
+def can_move_import(current: ImportStatus, target: ImportStatus) -> bool:
+    return target in IMPORT_TRANSITIONS[current]
+
+
 def import_checked(status: ImportStatus) -> bool:
     """The file was read through: its check report can be shown."""
     return status in (ImportStatus.READY, ImportStatus.IMPORTED, ImportStatus.FAILED)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from portal.jobs import task
-from portal.rebates import imports
+from portal.rebates import sales_jobs
 
 
 @task("check_sales_import")
 def check_sales_import(import_id: int) -> str:
-    return _or_mark_failed(imports.check_sales_import, import_id)
+    return _or_mark_failed(sales_jobs.check_sales_import, import_id)
 
 
 @task("run_sales_import")
 def run_sales_import(import_id: int) -> str:
-    return _or_mark_failed(imports.run_sales_import, import_id)
+    return _or_mark_failed(sales_jobs.run_sales_import, import_id)
 
 
 def _or_mark_failed(step: Callable[[int], object], import_id: int) -> str:
@@ -23,5 +23,5 @@ def _or_mark_failed(step: Callable[[int], object], import_id: int) -> str:
     try:
         return str(step(import_id))
     except Exception:
-        imports.fail_sales_import(import_id)
+        sales_jobs.fail_sales_import(import_id)
         raise
