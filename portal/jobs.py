@@ -20,7 +20,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab, signals
 from sqlalchemy import String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model, db
 from portal.types import UTCDateTime, utcnow
 
 HUEY_EXTENSION = "portal_huey"
@@ -29,7 +29,7 @@ JOBS_PENDING = "portal_jobs_pending"
 Function = TypeVar("Function", bound=Callable[..., Any])
 
 
-class JobFailure(db.Model):
+class JobFailure(Model):
     """A background job that raised; admins see these on the failed-jobs page."""
 
     __tablename__ = "job_failures"

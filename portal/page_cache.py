@@ -33,11 +33,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.dates import company_today
-from portal.extensions import db
+from portal.extensions import Model, db
 from portal.web import wants_fragment
 
 
-class DataGeneration(db.Model):  # type: ignore[name-defined, misc]
+class DataGeneration(Model):  # type: ignore[name-defined, misc]
     """One row whose number goes up in every transaction that writes: a rendered page is current while it holds."""
 
     __tablename__ = "data_generation"

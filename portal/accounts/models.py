@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, f
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.access import AccessRole
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,7 +152,7 @@ class User(db.Model):
         return "user", self.id, self.email
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """One-time codes for when the authenticator is lost; only a hash is kept, and a used code stays as a record."""
 
     __tablename__ = "recovery_codes"

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +35,7 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship(lazy="raise")
 
 
-class AuditSeal(db.Model):
+class AuditSeal(Model):
     """One batch of events sealed together: the chain's hash before and after it, so a verifier can tell a batch
     whose events were edited, removed or re-hashed from one that is whole."""
 

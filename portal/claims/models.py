@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, FundRequestStatus, Problem, RejectionReason
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ register_labels(
 )
 
 
-class ActivityType(db.Model):
+class ActivityType(Model):
     """Advertising, in-store display, trade show, promotion event...; some need pre-approval."""
 
     __tablename__ = "activity_types"
@@ -83,7 +83,7 @@ class ActivityType(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class FundAllocation(db.Model):
+class FundAllocation(Model):
     """A dealer's promotion budget for a period."""
 
     __tablename__ = "fund_allocations"
@@ -97,7 +97,7 @@ class FundAllocation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class FundRequest(db.Model):
+class FundRequest(Model):
     """Pre-approval of a planned activity; an approved request is used by one claim."""
 
     __tablename__ = "fund_requests"
@@ -120,7 +120,7 @@ class FundRequest(db.Model):
 LIVE_CLAIM_SQL = "status NOT IN ({})".format(", ".join(f"'{status.value}'" for status in sorted(RELEASES_PRE_APPROVAL)))
 
 
-class Claim(db.Model):
+class Claim(Model):
     __tablename__ = "claims"
     __table_args__ = (
         Index("ix_claims_status_submitted", "status", "submitted_at"),
@@ -173,7 +173,7 @@ class Claim(db.Model):
         return "claim", self.id, f"{self.dealer.code} {self.title}"[:200]
 
 
-class ClaimEvent(db.Model):
+class ClaimEvent(Model):
     """The claim's timeline: every transition with who, from, to and the note, and comments between them."""
 
     __tablename__ = "claim_events"
@@ -190,7 +190,7 @@ class ClaimEvent(db.Model):
     actor: Mapped[User | None] = relationship(lazy="joined")
 
 
-class ClaimFlag(db.Model):
+class ClaimFlag(Model):
     """A reason to look twice, computed at submission, with the claims it relates to."""
 
     __tablename__ = "claim_flags"

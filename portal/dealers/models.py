@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ register_labels(
 )
 
 
-class Territory(db.Model):
+class Territory(Model):
     __tablename__ = "territories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,7 +61,7 @@ class Territory(db.Model):
         return "territory", self.id, self.code
 
 
-class Dealer(db.Model):
+class Dealer(Model):
     __tablename__ = "dealers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +89,7 @@ class Dealer(db.Model):
         return "dealer", self.id, self.code
 
 
-class Period(db.Model):
+class Period(Model):
     """A quarter, its dates read in the company's time zone (inclusive start and end)."""
 
     __tablename__ = "periods"
@@ -104,7 +104,7 @@ class Period(db.Model):
         return "period", self.id, self.code
 
 
-class DealerEvent(db.Model):
+class DealerEvent(Model):
     """The dealer's timeline: creation, status changes with their reason, portfolio moves, profile edits."""
 
     __tablename__ = "dealer_events"
@@ -129,7 +129,7 @@ class DealerEvent(db.Model):
         return DealerStatus(self.to_value) if self.kind is DealerEventKind.STATUS_CHANGED else None
 
 
-class Trainee(db.Model):
+class Trainee(Model):
     """A dealer's person without a portal login, who can still be enrolled in training."""
 
     __tablename__ = "trainees"

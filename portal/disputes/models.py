@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationKind, ViolationStatus
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ register_labels(
 )
 
 
-class Violation(db.Model):
+class Violation(Model):
     """A breach recorded by a manager; it counts (its penalty is deducted) once a second person confirms it."""
 
     __tablename__ = "violations"
@@ -99,7 +99,7 @@ class Violation(db.Model):
         return "violation", self.id, f"{self.dealer.code} {self.kind.value}"
 
 
-class Dispute(db.Model):
+class Dispute(Model):
     __tablename__ = "disputes"
     __table_args__ = (Index("ix_disputes_status_due", "status", "due_at"),)
 
@@ -135,7 +135,7 @@ class Dispute(db.Model):
         return {self.raised_by_dealer_id} | ({self.respondent_dealer_id} if self.respondent_dealer_id else set())
 
 
-class DisputeMessage(db.Model):
+class DisputeMessage(Model):
     """A message in the dispute: to the parties (both dealers and the mediator see it) or internal (staff only).
     Transitions are written here too, as messages without a body, so the thread is the dispute's timeline."""
 

@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.types import UTCDateTime, utcnow
 
 # Pages of a PDF the portal shows as images; the rest are in the download.
 PREVIEW_PAGE_LIMIT = 20
 
 
-class Evidence(db.Model):
+class Evidence(Model):
     __tablename__ = "evidence"
     __table_args__ = (Index("ix_evidence_owner", "owner_type", "owner_id"),)
 

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.notifications.links import stored_url
 from portal.types import UTCDateTime, str_enum, utcnow
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Stored as a kind and its parameters, so the text is shown in whatever language the reader uses today."""
 
     __tablename__ = "notifications"
@@ -37,7 +37,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class NotificationPreference(db.Model):
+class NotificationPreference(Model):
     """A user's choice to receive (or not) an email for one kind of event; in-app is always on."""
 
     __tablename__ = "notification_preferences"
@@ -56,7 +56,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Model):
     """An email written in the same transaction as the change it reports, delivered later by a job.
 
     The Message-ID is fixed when the row is written, so a message delivered twice after a crash is recognisable.

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.rebates.rules import ImportStatus, Method, StatementStatus, Tier, attainment
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -64,7 +64,7 @@ def percent(hundredths: int) -> Decimal:
     return Decimal(hundredths) / HUNDREDTHS
 
 
-class RebateProgram(db.Model):
+class RebateProgram(Model):
     """A period's program for the dealers of some tiers; two programs of a period never share a dealer tier."""
 
     __tablename__ = "rebate_programs"
@@ -93,7 +93,7 @@ class RebateProgram(db.Model):
         return "rebate_program", self.id, self.name
 
 
-class ProgramTier(db.Model):
+class ProgramTier(Model):
     __tablename__ = "rebate_program_tiers"
     __table_args__ = (UniqueConstraint("program_id", "position"),)
 
@@ -108,7 +108,7 @@ class ProgramTier(db.Model):
         return Tier(percent(self.threshold_hundredths), percent(self.rate_hundredths))
 
 
-class Target(db.Model):
+class Target(Model):
     __tablename__ = "targets"
     __table_args__ = (UniqueConstraint("dealer_id", "period_id"),)
 
@@ -120,7 +120,7 @@ class Target(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class SalesImport(db.Model):
+class SalesImport(Model):
     """One uploaded file of sales lines: checked completely first, imported only when free of errors."""
 
     __tablename__ = "sales_imports"
@@ -160,7 +160,7 @@ class SalesImport(db.Model):
         return "sales_import", self.id, self.filename
 
 
-class SalesImportFile(db.Model):
+class SalesImportFile(Model):
     """The uploaded bytes of a sales import, read by its check and by its import."""
 
     __tablename__ = "sales_import_files"
@@ -169,7 +169,7 @@ class SalesImportFile(db.Model):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class SalesLine(db.Model):
+class SalesLine(Model):
     """A sale, counted in the period of its date; if that period was already closed, booked in the open one."""
 
     __tablename__ = "sales_lines"
@@ -191,7 +191,7 @@ class SalesLine(db.Model):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)
 
 
-class Adjustment(db.Model):
+class Adjustment(Model):
     """Money added to or taken from an open statement, naming the closed period it corrects, if any."""
 
     __tablename__ = "rebate_adjustments"
@@ -211,7 +211,7 @@ class Adjustment(db.Model):
     corrects_period: Mapped[Period | None] = relationship(foreign_keys=[corrects_period_id], lazy="joined")
 
 
-class RebateStatement(db.Model):
+class RebateStatement(Model):
     """The figures of one dealer and period as the calculation produced them; frozen when the period closes."""
 
     __tablename__ = "rebate_statements"

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.training.rules import EnrollmentStatus, SessionStatus
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -40,7 +40,7 @@ register_labels(
 )
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,7 +65,7 @@ class Course(db.Model):
         return "course", self.id, self.code
 
 
-class CoursePrerequisite(db.Model):
+class CoursePrerequisite(Model):
     __tablename__ = "course_prerequisites"
     __table_args__ = (UniqueConstraint("course_id", "required_course_id"),)
 
@@ -74,7 +74,7 @@ class CoursePrerequisite(db.Model):
     required_course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
 
 
-class CourseSession(db.Model):
+class CourseSession(Model):
     __tablename__ = "course_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,7 +101,7 @@ class CourseSession(db.Model):
         return "course_session", self.id, f"{self.course.code} {self.starts_at:%Y-%m-%d}"
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     """One person in one session. A cancelled row is reused if the person enrols again, so the unique person key
     (`u<user id>` or `t<trainee id>`) per session stops double enrolment on both databases."""
 
