@@ -10,30 +10,27 @@ same transaction, so a free seat and a waiting person never exist together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
-from portal.database import contains_pattern, locked_for_update
-from portal.dates import company_today
-from portal.dealers.models import Dealer, Trainee
+from portal.dealers.models import Trainee
 from portal.dealers.rules import NewSubmission
-from portal.dealers.services import refuse_new_submission, visible_dealers
+from portal.dealers.services import refuse_new_submission
 from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
+from portal.training.catalogue import DEALER_ROLES, lock_session
 from portal.training.models import (
     Course,
-    CourseCategory,
-    CoursePrerequisite,
     CourseSession,
     Enrollment,
     EnrollmentStatus,
@@ -42,95 +39,7 @@ from portal.training.models import (
 from portal.types import label, utcnow
 from portal.workflow import move_if_still
 
-DEALER_ROLES = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
-STAFF_ROLES = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-
-
 # --- Catalogue (admins) ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CourseInput:
-    code: str
-    title: str
-    category: CourseCategory
-    description: str
-    validity_months: int
-    prerequisite_ids: tuple[int, ...]
-    active: bool = True
-
-
-def all_courses() -> list[Course]:
-    return list(db.session.execute(select(Course).order_by(Course.code)).scalars())
-
-
-def get_course(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        raise NotFound()
-    return course
-
-
-def _requires(course_id: int, target_id: int, seen: set[int] | None = None) -> bool:
-    """Whether course `course_id` needs `target_id`, directly or through its own prerequisites."""
-    seen = seen or set()
-    needed = db.session.execute(
-        select(CoursePrerequisite.required_course_id).where(CoursePrerequisite.course_id == course_id)
-    ).scalars()
-    for required in needed:
-        if required == target_id:
-            return True
-        if required not in seen:
-            seen.add(required)
-            if _requires(required, target_id, seen):
-                return True
-    return False
-
-
-def save_course(actor: User, wanted: CourseInput, course: Course | None = None) -> Course:
-    require_role(actor, AccessRole.ADMIN)
-    code = wanted.code.strip().upper()
-    if not code or not wanted.title.strip():
-        raise InvalidInput("code", _("Give the course a code and a title."))
-    clash = select(Course.id).where(Course.code == code)
-    if course is not None:
-        clash = clash.where(Course.id != course.id)
-    if db.session.execute(clash).first():
-        raise InvalidInput("code", _("A course with this code already exists."))
-    if not 0 <= wanted.validity_months <= 120:
-        raise InvalidInput("validity_months", _("Between 0 (never expires) and 120 months."))
-    required = [get_course(course_id) for course_id in sorted(set(wanted.prerequisite_ids))]
-    if course is not None and any(other.id == course.id or _requires(other.id, course.id) for other in required):
-        raise InvalidInput("prerequisite_ids", _("A course cannot require itself, directly or through another."))
-    before = _course_snapshot(course) if course else None
-    if course is None:
-        course = Course(code=code)
-        db.session.add(course)
-    course.code, course.title, course.category = code, wanted.title.strip(), wanted.category
-    course.description, course.validity_months, course.active = (
-        wanted.description.strip(),
-        wanted.validity_months,
-        wanted.active,
-    )
-    db.session.flush()
-    db.session.execute(CoursePrerequisite.__table__.delete().where(CoursePrerequisite.course_id == course.id))
-    for other in required:
-        db.session.add(CoursePrerequisite(course_id=course.id, required_course_id=other.id))
-    db.session.flush()
-    db.session.expire(course, ["prerequisites"])
-    audit_change("course.saved", actor=actor, subject=course, before=before, after=_course_snapshot(course))
-    return course
-
-
-def _course_snapshot(course: Course) -> dict[str, object]:
-    return {
-        "code": course.code,
-        "title": course.title,
-        "category": course.category.value,
-        "validity_months": course.validity_months,
-        "active": course.active,
-        "prerequisites": [other.code for other in course.prerequisites],
-    }
 
 
 @dataclass(frozen=True)
@@ -187,22 +96,6 @@ def save_session(
     return session
 
 
-def get_session(session_id: int) -> CourseSession:
-    session = db.session.get(CourseSession, session_id)
-    if session is None:
-        raise NotFound()
-    return session
-
-
-def lock_session(session_id: int) -> CourseSession:
-    """The session row, locked for this transaction on PostgreSQL (SQLite: the request's write lock already)."""
-    query = select(CourseSession).where(CourseSession.id == session_id).execution_options(populate_existing=True)
-    session = db.session.execute(locked_for_update(query, CourseSession)).scalar_one_or_none()
-    if session is None:
-        raise NotFound()
-    return session
-
-
 def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
     require_role(actor, AccessRole.ADMIN)
     reason = reason.strip()
@@ -230,7 +123,7 @@ def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
     )
     db.session.expire_all()
     told = {"course": session.course.title, "when": _when(session), "reason": reason}
-    notify(_people_to_tell(affected), "training_session_cancelled", told, link=link("training.dealer_training"))
+    notify(people_to_tell(affected), "training_session_cancelled", told, link=link("training.dealer_training"))
     audit_change("course_session.cancelled", actor=actor, subject=session, after={"reason": reason})
     return len(affected)
 
@@ -240,7 +133,7 @@ def _when(session: CourseSession) -> dict[str, object]:
     return params.moment(session.starts_at)
 
 
-def _people_to_tell(enrollments: list[Enrollment]) -> list[User]:
+def people_to_tell(enrollments: list[Enrollment]) -> list[User]:
     """The person if they have a login, else whoever enrolled them (trainees have no login)."""
     ids = {enrollment.user_id or enrollment.enrolled_by_id for enrollment in enrollments} - {None}
     if not ids:
@@ -328,7 +221,7 @@ def enrol(actor: User, session: CourseSession, person_key: str, now: datetime | 
     ticket = None if took_seat else _next_ticket(session)
     status = EnrollmentStatus.ENROLLED if took_seat else EnrollmentStatus.WAITLISTED
     if existing is not None:  # enrols again after cancelling: the same row, through the transition table
-        _move(existing, EnrollmentStatus.CANCELLED, status, waitlist_ticket=ticket, enrolled_by_id=actor.id)
+        move_enrollment(existing, EnrollmentStatus.CANCELLED, status, waitlist_ticket=ticket, enrolled_by_id=actor.id)
         enrollment = existing
     else:
         enrollment = Enrollment(
@@ -398,7 +291,7 @@ def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None 
                 when=session.cancel_deadline.strftime("%Y-%m-%d %H:%M UTC"),
             )
         )
-    _move(enrollment, current, EnrollmentStatus.CANCELLED, waitlist_ticket=None)
+    move_enrollment(enrollment, current, EnrollmentStatus.CANCELLED, waitlist_ticket=None)
     promoted = None
     if current is EnrollmentStatus.ENROLLED:
         promoted = _promote_first_waiting(session)
@@ -412,7 +305,9 @@ def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None 
     return promoted
 
 
-def _move(enrollment: Enrollment, current: EnrollmentStatus, target: EnrollmentStatus, **values: object) -> None:
+def move_enrollment(
+    enrollment: Enrollment, current: EnrollmentStatus, target: EnrollmentStatus, **values: object
+) -> None:
     """The one place an enrolment's status changes: legal by the table and still as read, or refused."""
     if not rules.can_move(current, target):
         raise IllegalTransition(
@@ -432,9 +327,9 @@ def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
     ).scalar_one_or_none()
     if first is None:
         return None
-    _move(first, EnrollmentStatus.WAITLISTED, EnrollmentStatus.ENROLLED, waitlist_ticket=None)
+    move_enrollment(first, EnrollmentStatus.WAITLISTED, EnrollmentStatus.ENROLLED, waitlist_ticket=None)
     notify(
-        _people_to_tell([first]),
+        people_to_tell([first]),
         "training_seat_freed",
         {"name": first.person_name, "course": session.course.title, "when": _when(session)},
         link=link("training.session_page", session_id=session.id),
@@ -493,136 +388,7 @@ def waitlist_positions(session_id: int) -> dict[int, int]:
 # --- Attendance and certificates (managers, admins) ------------------------------------------------------------------
 
 
-def roster_query(user: User, session: CourseSession) -> Select[tuple[Enrollment]]:
-    """The session's people a manager may see: their portfolio's (admins and senior managers: everyone)."""
-    dealers = visible_dealers(user).with_only_columns(Dealer.id)
-    return (
-        select(Enrollment)
-        .where(Enrollment.session_id == session.id, Enrollment.dealer_id.in_(dealers))
-        .order_by(Enrollment.status, Enrollment.waitlist_ticket, Enrollment.id)
-    )
-
-
-def get_roster_enrollment(user: User, enrollment_id: int) -> Enrollment:
-    enrollment = db.session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound()
-    visible = db.session.execute(
-        visible_dealers(user).with_only_columns(Dealer.id).where(Dealer.id == enrollment.dealer_id)
-    ).first()
-    if visible is None:
-        raise NotFound()
-    return enrollment
-
-
-def record_attendance(
-    actor: User, enrollment: Enrollment, outcome: EnrollmentStatus, now: datetime | None = None
-) -> Enrollment:
-    """Attended or no-show once the session has begun; completion after attendance issues the certificate."""
-    require_role(actor, *STAFF_ROLES)
-    now = now or utcnow()
-    session = enrollment.session
-    if outcome not in (EnrollmentStatus.ATTENDED, EnrollmentStatus.NO_SHOW, EnrollmentStatus.COMPLETED):
-        raise InvalidInput("outcome", _("Choose attended, no-show or completed."))
-    if now < session.starts_at:
-        raise IllegalTransition(_("Attendance is recorded once the session has begun."))
-    current = enrollment.status
-    values: dict[str, object] = {}
-    if outcome is EnrollmentStatus.COMPLETED:
-        completed_on = company_today(now)
-        values = {
-            "completed_on": completed_on,
-            "certificate_expires_on": rules.certificate_expiry(completed_on, session.course.validity_months),
-            "certificate_number": _unused_certificate_number(),
-        }
-    _move(enrollment, current, outcome, **values)
-    audit_change(
-        "enrollment.attendance", actor=actor, subject=enrollment, before={"status": current.value},
-        after={"status": outcome.value, "certificate": values.get("certificate_number")},
-    )  # fmt: skip
-    if outcome is EnrollmentStatus.COMPLETED:
-        notify(
-            _people_to_tell([enrollment]),
-            "training_certificate",
-            {"name": enrollment.person_name, "course": session.course.title},
-            link=link("training.certificate", number=enrollment.certificate_number),
-        )
-    return enrollment
-
-
-def _unused_certificate_number() -> str:
-    while True:
-        number = rules.new_certificate_number()
-        if not db.session.execute(select(Enrollment.id).where(Enrollment.certificate_number == number)).first():
-            return number
-
-
-@dataclass(frozen=True)
-class Verification:
-    genuine: bool
-    valid: bool
-    expires_on: date | None
-
-
-def verify_certificate(number: str, today: date | None = None) -> Verification:
-    """Anyone may check a number: genuine or not, valid or expired. Nothing about the holder is revealed."""
-    cleaned = number.strip().upper()
-    found = db.session.execute(
-        select(Enrollment.certificate_expires_on).where(
-            Enrollment.certificate_number == cleaned, Enrollment.status == EnrollmentStatus.COMPLETED
-        )
-    ).first()
-    if found is None:
-        return Verification(False, False, None)
-    expires_on = found[0]
-    today = today or company_today()
-    return Verification(True, expires_on is None or expires_on >= today, expires_on)
-
-
-def get_certificate(user: User, number: str) -> Enrollment:
-    """The printable certificate: for the holder's dealer, its managers and admins; others get 404."""
-    enrollment = db.session.execute(
-        select(Enrollment).where(
-            Enrollment.certificate_number == number, Enrollment.status == EnrollmentStatus.COMPLETED
-        )
-    ).scalar_one_or_none()
-    if enrollment is None:
-        raise NotFound()
-    if user.access_role in DEALER_ROLES:
-        if enrollment.dealer_id != user.dealer_id:
-            raise NotFound()
-        return enrollment
-    return get_roster_enrollment(user, enrollment.id)
-
-
 # --- Reading ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CatalogueFilter:
-    category: CourseCategory | None = None
-    from_day: date | None = None
-    text: str = ""
-
-
-def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Select[tuple[CourseSession]]:
-    """Scheduled sessions still to start, soonest first."""
-    now = now or utcnow()
-    query = (
-        select(CourseSession)
-        .join(Course, Course.id == CourseSession.course_id)
-        .where(CourseSession.status == SessionStatus.SCHEDULED, CourseSession.starts_at > now, Course.active)
-    )
-    if wanted.category is not None:
-        query = query.where(Course.category == wanted.category)
-    if wanted.from_day is not None:
-        query = query.where(
-            CourseSession.starts_at >= datetime.combine(wanted.from_day, datetime.min.time(), now.tzinfo)
-        )
-    if wanted.text.strip():
-        pattern = contains_pattern(wanted.text)
-        query = query.where((Course.title.ilike(pattern)) | (Course.code.ilike(pattern)))
-    return query.order_by(CourseSession.starts_at, CourseSession.id)
 
 
 def dealer_enrollments_in(user: User, session: CourseSession) -> list[Enrollment]:
@@ -643,63 +409,3 @@ def dealer_training_query(dealer_id: int) -> Select[tuple[Enrollment]]:
         .where(Enrollment.dealer_id == dealer_id, Enrollment.status != EnrollmentStatus.CANCELLED)
         .order_by(CourseSession.starts_at.desc(), Enrollment.id)
     )
-
-
-def expiring_certificates(dealer_id: int, today: date) -> list[Enrollment]:
-    return list(
-        db.session.execute(
-            select(Enrollment)
-            .where(
-                Enrollment.dealer_id == dealer_id,
-                Enrollment.status == EnrollmentStatus.COMPLETED,
-                Enrollment.certificate_expires_on.is_not(None),
-                Enrollment.certificate_expires_on >= today,
-                Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
-            )
-            .order_by(Enrollment.certificate_expires_on)
-            .limit(50)
-        ).scalars()
-    )
-
-
-def completion_by_dealer(user: User, today: date):  # type: ignore[no-untyped-def]
-    """Per visible dealer: people trained (a valid certificate), certificates expiring soon, seats booked ahead."""
-    valid = and_(
-        Enrollment.status == EnrollmentStatus.COMPLETED,
-        (Enrollment.certificate_expires_on.is_(None)) | (Enrollment.certificate_expires_on >= today),
-    )
-    soon = and_(
-        Enrollment.status == EnrollmentStatus.COMPLETED,
-        Enrollment.certificate_expires_on >= today,
-        Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
-    )
-    counts = (
-        select(
-            Enrollment.dealer_id,
-            func.count(func.distinct(case((valid, Enrollment.person_key)))).label("trained"),
-            func.count(case((valid, 1))).label("certificates"),
-            func.count(case((soon, 1))).label("expiring"),
-            func.count(case((Enrollment.status.in_(rules.ACTIVE), 1))).label("booked"),
-        )
-        .group_by(Enrollment.dealer_id)
-        .subquery()
-    )
-    return (
-        visible_dealers(user)
-        .outerjoin(counts, counts.c.dealer_id == Dealer.id)
-        .add_columns(
-            func.coalesce(counts.c.trained, 0),
-            func.coalesce(counts.c.certificates, 0),
-            func.coalesce(counts.c.expiring, 0),
-            func.coalesce(counts.c.booked, 0),
-        )
-        .order_by(Dealer.code)
-    )
-
-
-def staff_sessions_query(upcoming: bool, now: datetime | None = None) -> Select[tuple[CourseSession]]:
-    now = now or utcnow()
-    query = select(CourseSession)
-    if upcoming:
-        return query.where(CourseSession.ends_at >= now).order_by(CourseSession.starts_at, CourseSession.id)
-    return query.where(CourseSession.ends_at < now).order_by(CourseSession.starts_at.desc(), CourseSession.id)

@@ -17,6 +17,8 @@ from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow, pub
 from portal.dates import company_today
 from portal.extensions import db, limiter
 from portal.page_cache import cached_page
+from portal.training import attendance as training_attendance
+from portal.training import catalogue as training_catalogue
 from portal.training import services
 from portal.training.forms import AttendanceForm, CancelSessionForm, CourseForm, EnrolForm, SessionForm
 from portal.training.models import CourseCategory, EnrollmentStatus
@@ -51,13 +53,13 @@ def _folded(line: str) -> str:
 # --- Catalogue and enrolment -------------------------------------------------------------------------------------
 
 
-def _catalogue_filter() -> services.CatalogueFilter:
+def _catalogue_filter() -> training_catalogue.CatalogueFilter:
     category = request.args.get("category", "")
     try:
         from_day = date.fromisoformat(request.args.get("from", "")[:10]) if request.args.get("from") else None
     except ValueError:
         from_day = None
-    return services.CatalogueFilter(
+    return training_catalogue.CatalogueFilter(
         category=CourseCategory(category) if category in CourseCategory._value2member_map_ else None,
         from_day=from_day,
         text=request.args.get("q", "")[:100],
@@ -70,7 +72,10 @@ def _catalogue_filter() -> services.CatalogueFilter:
 def catalogue() -> ResponseReturnValue:
     wanted = _catalogue_filter()
     sessions = db.paginate(
-        services.catalogue_query(wanted), page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False
+        training_catalogue.catalogue_query(wanted),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
     )
     return render_page_or_fragment(
         "training/catalogue.html",
@@ -84,7 +89,7 @@ def catalogue() -> ResponseReturnValue:
 @bp.route("/training/sessions/<int:session_id>")
 @allow(DEALER_USERS, *CONSOLE)
 def session_page(session_id: int) -> ResponseReturnValue:
-    return _render_session(services.get_session(session_id))
+    return _render_session(training_catalogue.get_session(session_id))
 
 
 def _person_choices() -> list[SelectChoice]:
@@ -117,7 +122,7 @@ def _render_session(session: Any, form: EnrolForm | None = None, status: int = 2
 @bp.route("/training/sessions/<int:session_id>/enrol", methods=["POST"])
 @allow(DEALER_USERS)
 def enrol(session_id: int) -> ResponseReturnValue:
-    session = services.get_session(session_id)
+    session = training_catalogue.get_session(session_id)
     form = EnrolForm()
     form.person.choices = _person_choices()
     if form.validate_on_submit():
@@ -136,7 +141,7 @@ def enrol(session_id: int) -> ResponseReturnValue:
         )
         if finished:
             return finished
-    return _render_session(services.get_session(session_id), form, 422)
+    return _render_session(training_catalogue.get_session(session_id), form, 422)
 
 
 @bp.route("/training/enrollments/<int:enrollment_id>/cancel", methods=["POST"])
@@ -183,7 +188,7 @@ def dealer_training() -> ResponseReturnValue:
     return render_template(
         "training/dealer_training.html",
         enrollments=enrollments,
-        expiring=services.expiring_certificates(current_user.dealer_id, today),
+        expiring=training_attendance.expiring_certificates(current_user.dealer_id, today),
         today=today,
         expires_soon=expires_soon,
     )
@@ -192,7 +197,7 @@ def dealer_training() -> ResponseReturnValue:
 @bp.route("/training/certificates/<number>")
 @allow(DEALER_USERS, *CONSOLE)
 def certificate(number: str) -> ResponseReturnValue:
-    enrollment = services.get_certificate(current_user, number[:40])
+    enrollment = training_attendance.get_certificate(current_user, number[:40])
     return render_template("training/certificate.html", enrollment=enrollment, today=company_today())
 
 
@@ -201,7 +206,7 @@ def certificate(number: str) -> ResponseReturnValue:
 @limiter.limit("30 per minute")
 def verify() -> ResponseReturnValue:
     number = request.args.get("number", "")[:40]
-    result = services.verify_certificate(number) if number.strip() else None
+    result = training_attendance.verify_certificate(number) if number.strip() else None
     return render_template("training/verify.html", number=number, result=result)
 
 
@@ -212,9 +217,11 @@ def verify() -> ResponseReturnValue:
 @allow(*CONSOLE)
 def console_training() -> ResponseReturnValue:
     upcoming = request.args.get("when", "upcoming") != "past"
-    sessions = db.paginate(services.staff_sessions_query(upcoming), page=page_number(), per_page=20, error_out=False)
+    sessions = db.paginate(
+        training_catalogue.staff_sessions_query(upcoming), page=page_number(), per_page=20, error_out=False
+    )
     dealers = RowPage(
-        services.completion_by_dealer(current_user, company_today()),
+        training_attendance.completion_by_dealer(current_user, company_today()),
         page_number("dealers_page"),
         current_app.config["PAGE_SIZE"],
     )
@@ -224,12 +231,14 @@ def console_training() -> ResponseReturnValue:
 @bp.route("/console/training/sessions/<int:session_id>")
 @allow(*CONSOLE)
 def roster(session_id: int) -> ResponseReturnValue:
-    session = services.get_session(session_id)
+    session = training_catalogue.get_session(session_id)
     return _render_roster(session)
 
 
 def _render_roster(session: Any, status: int = 200) -> ResponseReturnValue:
-    people = db.paginate(services.roster_query(current_user, session), page=page_number(), per_page=50, error_out=False)
+    people = db.paginate(
+        training_attendance.roster_query(current_user, session), page=page_number(), per_page=50, error_out=False
+    )
     return (
         render_template(
             "training/roster.html",
@@ -247,14 +256,14 @@ def _render_roster(session: Any, status: int = 200) -> ResponseReturnValue:
 @bp.route("/console/training/enrollments/<int:enrollment_id>/attendance", methods=["POST"])
 @allow(*CONSOLE)
 def attendance(enrollment_id: int) -> ResponseReturnValue:
-    enrollment = services.get_roster_enrollment(current_user, enrollment_id)
+    enrollment = training_attendance.get_roster_enrollment(current_user, enrollment_id)
     form = AttendanceForm()
     if not form.validate_on_submit():
         abort(422, description=_("Choose attended, no-show or completed."))
     outcome = EnrollmentStatus(form.outcome.data)
     return finish_action(
         None,
-        lambda: services.record_attendance(current_user, enrollment, outcome),
+        lambda: training_attendance.record_attendance(current_user, enrollment, outcome),
         lambda _result: (
             _("%(name)s: %(status)s.", name=enrollment.person_name, status=outcome_label(outcome)),
             url_for("training.roster", session_id=enrollment.session_id),
@@ -272,14 +281,14 @@ def outcome_label(outcome: EnrollmentStatus) -> str:
 @bp.route("/admin/courses")
 @allow(AccessRole.ADMIN)
 def courses() -> ResponseReturnValue:
-    return render_template("training/courses.html", courses=services.all_courses())
+    return render_template("training/courses.html", courses=training_catalogue.all_courses())
 
 
 def _course_form(course: Any = None) -> CourseForm:
     form = CourseForm(obj=course) if request.method == "GET" and course is not None else CourseForm()
     form.prerequisite_ids.choices = [
         SelectChoice(other.id, f"{other.code} {other.title}")
-        for other in services.all_courses()
+        for other in training_catalogue.all_courses()
         if course is None or other.id != course.id
     ]
     if request.method == "GET" and course is not None:
@@ -291,7 +300,7 @@ def _course_form(course: Any = None) -> CourseForm:
 def _save_course_view(course: Any = None) -> ResponseReturnValue:
     form = _course_form(course)
     if form.validate_on_submit():
-        wanted = services.CourseInput(
+        wanted = training_catalogue.CourseInput(
             code=form.code.data or "",
             title=form.title.data or "",
             category=CourseCategory(form.category.data),
@@ -302,7 +311,7 @@ def _save_course_view(course: Any = None) -> ResponseReturnValue:
         )
         finished = finish_action(
             form,
-            lambda: services.save_course(current_user, wanted, course),
+            lambda: training_catalogue.save_course(current_user, wanted, course),
             lambda saved: (_("Course %(code)s is saved.", code=saved.code), url_for("training.courses")),
         )
         if finished:
@@ -320,7 +329,7 @@ def new_course() -> ResponseReturnValue:
 @bp.route("/admin/courses/<int:course_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
 def edit_course(course_id: int) -> ResponseReturnValue:
-    return _save_course_view(services.get_course(course_id))
+    return _save_course_view(training_catalogue.get_course(course_id))
 
 
 def _utc(value: datetime | None) -> datetime:
@@ -367,20 +376,20 @@ def _save_session_view(course: Any, session: Any = None) -> ResponseReturnValue:
 @bp.route("/admin/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
 def new_session(course_id: int) -> ResponseReturnValue:
-    return _save_session_view(services.get_course(course_id))
+    return _save_session_view(training_catalogue.get_course(course_id))
 
 
 @bp.route("/admin/training/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @allow(AccessRole.ADMIN)
 def edit_session(session_id: int) -> ResponseReturnValue:
-    session = services.get_session(session_id)
+    session = training_catalogue.get_session(session_id)
     return _save_session_view(session.course, session)
 
 
 @bp.route("/admin/training/sessions/<int:session_id>/cancel", methods=["POST"])
 @allow(AccessRole.ADMIN)
 def cancel_session(session_id: int) -> ResponseReturnValue:
-    session = services.get_session(session_id)
+    session = training_catalogue.get_session(session_id)
     form = CancelSessionForm()
     if not form.validate_on_submit():
         return _render_roster(session, 422)
