@@ -10,7 +10,6 @@ from sqlalchemy import case, func, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
-from portal.audit.services import record_event
 from portal.claims.models import (
     Claim,
     FundAllocation,
@@ -20,7 +19,7 @@ from portal.claims.rules import (
     PENDING,
     available,
 )
-from portal.dealers.amounts import read_dealer_amounts
+from portal.dealers.amounts import read_dealer_amounts, write_dealer_amount
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -64,24 +63,9 @@ def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> 
     current = budget_of(dealer, period)
     if amount < current.approved + current.pending:
         raise InvalidInput("amount", _("Claims already hold more than this: approved and pending claims come to more."))
-    allocation = db.session.execute(
-        select(FundAllocation).where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
-    ).scalar_one_or_none()
-    before = allocation.amount if allocation else None
-    if allocation is None:
-        allocation = FundAllocation(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
-        db.session.add(allocation)
-    else:
-        allocation.amount, allocation.set_by_id = amount, actor.id
-    record_event(
-        "fund_allocation.set",
-        actor_id=actor.id,
-        subject_type="dealer",
-        subject_id=dealer.id,
-        subject_label=f"{dealer.code} {period.code}",
-        details={"period": period.code, "before": before, "after": amount},
+    allocation: FundAllocation = write_dealer_amount(
+        FundAllocation, actor, dealer, period, amount, "fund_allocation.set"
     )
-    db.session.flush()
     return allocation
 
 

@@ -1,4 +1,6 @@
-"""One amount per dealer and period, set from a CSV: promotion budgets (claims) and sales targets (rebates).
+"""One amount per dealer and period, set inline or from a CSV: promotion budgets (claims) and sales targets (rebates).
+Each area keeps its own rule for the amount (a target above zero; a budget not below what claims hold) and its own
+table; writing the row and its audit event, and reading the file, are here once.
 
 The file is read whole and checked before anything is saved, so a file with one bad line saves nothing and the
 page lists every error with its line number. Headers may be English or Chinese, as people export them.
@@ -10,14 +12,16 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
+from portal.audit.services import record_event
 from portal.csv_io import UnreadableFile, decode_csv
-from portal.dealers.models import Dealer
+from portal.dealers.models import Dealer, Period
 from portal.dealers.services import visible_dealers
-from portal.extensions import db
+from portal.extensions import Model, db
 from portal.money import parse_money
 
 if TYPE_CHECKING:
@@ -96,3 +100,30 @@ def read_dealer_amounts(
     if errors or not wanted:
         raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
     return wanted
+
+
+def write_dealer_amount(
+    model: type[Model], actor: User, dealer: Dealer, period: Period, amount: int, action: str
+) -> Any:
+    """Create or change the dealer's row for the period; an audit event (`action`) says before and after when the
+    amount changes. The caller has checked the area's rule for the amount."""
+    row = db.session.execute(
+        select(model).where(model.dealer_id == dealer.id, model.period_id == period.id)  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+    before = row.amount if row is not None else None
+    if row is None:
+        row = model(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
+        db.session.add(row)
+    else:
+        row.amount, row.set_by_id = amount, actor.id
+    if before != amount:
+        record_event(
+            action,
+            actor_id=actor.id,
+            subject_type="dealer",
+            subject_id=dealer.id,
+            subject_label=f"{dealer.code} {period.code}",
+            details={"period": period.code, "before": before, "after": amount},
+        )
+    db.session.flush()
+    return row

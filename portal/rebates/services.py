@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, select, update
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
-from portal.dealers.amounts import read_dealer_amounts
+from portal.dealers.amounts import read_dealer_amounts, write_dealer_amount
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.extensions import db
@@ -185,25 +185,7 @@ def set_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Targ
 
 
 def _write_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
-    target = db.session.execute(
-        select(Target).where(Target.dealer_id == dealer.id, Target.period_id == period.id)
-    ).scalar_one_or_none()
-    before = target.amount if target else None
-    if target is None:
-        target = Target(dealer_id=dealer.id, period_id=period.id, amount=amount, set_by_id=actor.id)
-        db.session.add(target)
-    else:
-        target.amount, target.set_by_id = amount, actor.id
-    if before != amount:
-        record_event(
-            "target.set",
-            actor_id=actor.id,
-            subject_type="dealer",
-            subject_id=dealer.id,
-            subject_label=f"{dealer.code} {period.code}",
-            details={"period": period.code, "before": before, "after": amount},
-        )
-    db.session.flush()
+    target: Target = write_dealer_amount(Target, actor, dealer, period, amount, "target.set")
     return target
 
 
