@@ -10,7 +10,7 @@ import re
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import deactivate_user
@@ -121,6 +121,9 @@ def test_an_owner_sees_who_deactivated_a_colleague_and_a_second_mediator_reads_o
         assert person is not None
         deactivate_user(person, actor=admin, reason="Left the company.")
         pricing = db.session.execute(select(Dispute.id).where(Dispute.mediator_id.is_not(None))).scalars().first()
+        db.session.commit()
+    with live_app.app_context():  # another journey may have saved a language on this demo account: the browser's counts
+        db.session.execute(update(User).where(User.email == "dealer2@demo.test").values(locale=None))
         db.session.commit()
     owner = new_page(browser, language, viewport)
     blocked = watch_csp(owner)
