@@ -133,8 +133,11 @@ def restore_backup(app: Flask, archive_path: Path, *, replace: bool = False) -> 
         counts = _row_counts(db.session.connection())
         db.session.commit()
         if counts != manifest["row_counts"]:
-            differing = sorted(name for name in counts.keys() | manifest["row_counts"].keys()
-                               if counts.get(name) != manifest["row_counts"].get(name))  # fmt: skip
+            differing = sorted(
+                name
+                for name in counts.keys() | manifest["row_counts"].keys()
+                if counts.get(name) != manifest["row_counts"].get(name)
+            )
             raise BackupError(f"row counts differ after the restore in: {', '.join(differing)}")
     return BackupSummary(archive_path, len(counts), sum(counts.values()), len(manifest["evidence_sha256"]), file_bytes)
 
@@ -206,8 +209,17 @@ def _dump_postgres(engine: sa.Engine, work: Path) -> tuple[str, dict[str, int], 
         counts = _row_counts(connection)
         revision = _revision(connection)
         evidence = _evidence_keys(connection)
-        _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-              f"--file={work / POSTGRES_FILE}", f"--dbname={_libpq_url(engine)}"])  # fmt: skip
+        _run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--snapshot={snapshot}",
+                f"--file={work / POSTGRES_FILE}",
+                f"--dbname={_libpq_url(engine)}",
+            ]
+        )
         connection.exec_driver_sql("COMMIT")
     return POSTGRES_FILE, counts, revision, evidence
 
@@ -219,8 +231,17 @@ def _load_postgres(engine: sa.Engine, database_file: Path) -> None:
         connection.exec_driver_sql("CREATE SCHEMA public")
         connection.commit()
     engine.dispose()
-    _run(["pg_restore", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-          f"--dbname={_libpq_url(engine)}", str(database_file)])  # fmt: skip
+    _run(
+        [
+            "pg_restore",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            f"--dbname={_libpq_url(engine)}",
+            str(database_file),
+        ]
+    )
     engine.dispose()
 
 
@@ -285,5 +306,7 @@ def _unpack_and_check(archive_path: Path, work: Path) -> dict[str, Any]:
 
 
 def describe(summary: BackupSummary) -> str:
-    return (f"{summary.path}: {summary.rows} rows in {summary.tables} tables, {summary.files} evidence files "
-            f"({summary.file_bytes / 1e6:.1f} MB)")  # fmt: skip
+    return (
+        f"{summary.path}: {summary.rows} rows in {summary.tables} tables, {summary.files} evidence files "
+        f"({summary.file_bytes / 1e6:.1f} MB)"
+    )

@@ -116,8 +116,10 @@ def init_app(app: Flask) -> None:
         """Recompute the chain from the events; exit 1 if an event was changed or deleted after sealing."""
 
         report = verify_audit_chain()
-        click.echo(f"{report.events_checked} sealed events and {report.seals_checked} seals checked; "
-                   f"{report.unsealed} events waiting to be sealed.")  # fmt: skip
+        click.echo(
+            f"{report.events_checked} sealed events and {report.seals_checked} seals checked; "
+            f"{report.unsealed} events waiting to be sealed."
+        )
         for problem in report.problems:
             click.echo(f"PROBLEM: {problem}")
         if not report.intact:
@@ -129,8 +131,12 @@ def init_app(app: Flask) -> None:
     backup_group = AppGroup("backup", help="Backup and restore of the database and the evidence files.")
 
     @backup_group.command("create")
-    @click.option("--output", type=click.Path(dir_okay=False), default=None,
-                  help="The archive to write (default: instance/backups/portal-<time>.tar.gz).")  # fmt: skip
+    @click.option(
+        "--output",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="The archive to write (default: instance/backups/portal-<time>.tar.gz).",
+    )
     def backup_create_command(output: str | None) -> None:
         """Write one archive with the database, every evidence file and a manifest of hashes and row counts."""
 

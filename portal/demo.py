@@ -179,8 +179,9 @@ def _seed_training(dealers: dict[str, Dealer], today: date) -> None:
     db.session.flush()
     courses: dict[str, Course] = {}
     for code, title, category, months, _needs, description in COURSES:
-        courses[code] = Course(code=code, title=title, category=CourseCategory(category), validity_months=months,
-                               description=description)  # fmt: skip
+        courses[code] = Course(
+            code=code, title=title, category=CourseCategory(category), validity_months=months, description=description
+        )
         db.session.add(courses[code])
     db.session.flush()
     for code, *_rest, needs, _description in COURSES:
@@ -189,15 +190,27 @@ def _seed_training(dealers: dict[str, Dealer], today: date) -> None:
 
     def session(course: str, days: int, capacity: int, place: str = "Shanghai training centre") -> CourseSession:
         start = datetime.combine(today + timedelta(days=days), time(2, 0), UTC)  # 10:00 in Shanghai
-        row = CourseSession(course_id=courses[course].id, starts_at=start, ends_at=start + timedelta(hours=7),
-                            place=place, capacity=capacity, enrol_deadline=start - timedelta(days=2),
-                            cancel_deadline=start - timedelta(days=3), seats_taken=0, last_ticket=0)  # fmt: skip
+        row = CourseSession(
+            course_id=courses[course].id,
+            starts_at=start,
+            ends_at=start + timedelta(hours=7),
+            place=place,
+            capacity=capacity,
+            enrol_deadline=start - timedelta(days=2),
+            cancel_deadline=start - timedelta(days=3),
+            seats_taken=0,
+            last_ticket=0,
+        )
         db.session.add(row)
         db.session.flush()
         return row
 
-    def enrol(row: CourseSession, person: tuple[str, int | None, int | None, int], status: EnrollmentStatus,
-              completed_on: date | None = None) -> None:  # fmt: skip
+    def enrol(
+        row: CourseSession,
+        person: tuple[str, int | None, int | None, int],
+        status: EnrollmentStatus,
+        completed_on: date | None = None,
+    ) -> None:
         key, user_id, trainee_id, dealer_id = person
         ticket = None
         if status is EnrollmentStatus.WAITLISTED:
@@ -205,8 +218,15 @@ def _seed_training(dealers: dict[str, Dealer], today: date) -> None:
             ticket = row.last_ticket
         elif status is not EnrollmentStatus.CANCELLED:
             row.seats_taken += 1
-        enrollment = Enrollment(session_id=row.id, dealer_id=dealer_id, user_id=user_id, trainee_id=trainee_id,
-                                person_key=key, status=status, waitlist_ticket=ticket)  # fmt: skip
+        enrollment = Enrollment(
+            session_id=row.id,
+            dealer_id=dealer_id,
+            user_id=user_id,
+            trainee_id=trainee_id,
+            person_key=key,
+            status=status,
+            waitlist_ticket=ticket,
+        )
         if completed_on is not None:
             enrollment.completed_on = completed_on
             enrollment.certificate_number = new_certificate_number()
@@ -262,8 +282,14 @@ PROGRAMS = (
     ("Standard", "retroactive", "bronze,silver", [(9000, 100), (10000, 200), (11000, 300)]),
     ("Premium", "stepped", "gold,platinum", [(8000, 150), (10000, 300), (12000, 450)]),
 )
-TARGETS = {"D001": 120_000_000, "D002": 80_000_000, "D003": 50_000_000, "D004": 200_000_000, "D005": 30_000_000,
-           "D006": 40_000_000}  # fmt: skip
+TARGETS = {
+    "D001": 120_000_000,
+    "D002": 80_000_000,
+    "D003": 50_000_000,
+    "D004": 200_000_000,
+    "D005": 30_000_000,
+    "D006": 40_000_000,
+}
 PRODUCT_LINES = ("Compressors", "Air handlers", "Controls", "Spare parts")
 
 
@@ -386,8 +412,7 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     decision times are then spread over the past days so queue ages and the turnaround report look lived in."""
 
     for code, name_en, name_zh, needs in ACTIVITY_TYPES:
-        _upsert(ActivityType, code=code, defaults={"name_en": name_en, "name_zh": name_zh,
-                                                   "needs_pre_approval": needs})  # fmt: skip
+        _upsert(ActivityType, code=code, defaults={"name_en": name_en, "name_zh": name_zh, "needs_pre_approval": needs})
     periods = claims.claimable_periods(today)
     if not periods:
         return
@@ -415,21 +440,43 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     manager, admin = people["manager@demo.test"], people["admin@demo.test"]
     kinds = {kind.code: kind.id for kind in db.session.execute(select(ActivityType)).scalars()}
 
-    def claim(actor: User, kind: str, title: str, amount: int, start: int, end: int, invoice: str,
-              files: tuple[str, ...] = (), request: int | None = None) -> Claim:  # fmt: skip
-        draft = claims.create_draft(actor, period, claims.ClaimInput(
-            activity_type_id=kinds[kind], title=title, description=f"{title}: see the attached invoice and photos.",
-            activity_start=day(start), activity_end=day(end), vendor="Shanghai Bright Print Co.",
-            vendor_tax_id="91310000MA1FL0001X", invoice_number=invoice, amount=amount, fund_request_id=request,
-        ), today)  # fmt: skip
+    def claim(
+        actor: User,
+        kind: str,
+        title: str,
+        amount: int,
+        start: int,
+        end: int,
+        invoice: str,
+        files: tuple[str, ...] = (),
+        request: int | None = None,
+    ) -> Claim:
+        draft = claims.create_draft(
+            actor,
+            period,
+            claims.ClaimInput(
+                activity_type_id=kinds[kind],
+                title=title,
+                description=f"{title}: see the attached invoice and photos.",
+                activity_start=day(start),
+                activity_end=day(end),
+                vendor="Shanghai Bright Print Co.",
+                vendor_tax_id="91310000MA1FL0001X",
+                invoice_number=invoice,
+                amount=amount,
+                fund_request_id=request,
+            ),
+            today,
+        )
         for name in files:
             add_evidence(actor, claims.CLAIM_OWNER, draft.id, io.BytesIO(_demo_pdf(name)), f"{name}.pdf")
         return draft
 
     def submitted(draft: Claim, actor: User, days_ago: int) -> Claim:
         claims.submit(actor, draft, today)
-        db.session.execute(update(Claim).where(Claim.id == draft.id)
-                           .values(submitted_at=utcnow() - timedelta(days=days_ago, hours=3)))  # fmt: skip
+        db.session.execute(
+            update(Claim).where(Claim.id == draft.id).values(submitted_at=utcnow() - timedelta(days=days_ago, hours=3))
+        )
         db.session.expire(draft)
         return draft
 
@@ -438,16 +485,42 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         when = utcnow() - timedelta(days=days_ago)
         assert draft.submitted_at is not None
         turnaround = int((when - draft.submitted_at).total_seconds())
-        db.session.execute(update(Claim).where(Claim.id == draft.id)
-                           .values(decided_at=when, turnaround_seconds=turnaround))  # fmt: skip
+        db.session.execute(
+            update(Claim).where(Claim.id == draft.id).values(decided_at=when, turnaround_seconds=turnaround)
+        )
 
     claim(owner, "DISPLAY", "Spring showroom banners", 280_000, 6, 5, "44031234", ())
-    submitted(claim(owner, "DISPLAY", "Window display, Nanjing Road", 320_000, 12, 9, "44031301",
-                    ("Invoice 44031301", "Window display photo")), owner, 3)  # fmt: skip
-    submitted(claim(owner2, "ADV", "Local newspaper advert", 458_000, 8, 8, "31002207",
-                    ("Invoice 31002207",)), owner2, 1)  # fmt: skip
-    catalogue = submitted(claim(owner, "ADV", "Spring catalogue printing", 640_000, 30, 28, "44030988",
-                                ("Invoice 44030988", "Catalogue cover")), owner, 14)  # fmt: skip
+    submitted(
+        claim(
+            owner,
+            "DISPLAY",
+            "Window display, Nanjing Road",
+            320_000,
+            12,
+            9,
+            "44031301",
+            ("Invoice 44031301", "Window display photo"),
+        ),
+        owner,
+        3,
+    )
+    submitted(
+        claim(owner2, "ADV", "Local newspaper advert", 458_000, 8, 8, "31002207", ("Invoice 31002207",)), owner2, 1
+    )
+    catalogue = submitted(
+        claim(
+            owner,
+            "ADV",
+            "Spring catalogue printing",
+            640_000,
+            30,
+            28,
+            "44030988",
+            ("Invoice 44030988", "Catalogue cover"),
+        ),
+        owner,
+        14,
+    )
     claims.decide(manager, catalogue, claims.Decision.APPROVE)
     decided(catalogue, 10)
     submitted(
@@ -463,38 +536,83 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         ),
         owner2,
         2,
-    )  # fmt: skip  (reuses D001's invoice file)
-    request = claim_pre_approvals.request_pre_approval(owner, period, kinds["TRADE_SHOW"], "Regional trade show booth",
-                                          day(25), day(22), 2_800_000)  # fmt: skip
+    )  # reuses D001's invoice file
+    request = claim_pre_approvals.request_pre_approval(
+        owner, period, kinds["TRADE_SHOW"], "Regional trade show booth", day(25), day(22), 2_800_000
+    )
     claim_pre_approvals.decide_pre_approval(manager, request, True, "Go ahead; keep the booth invoice.")
-    booth = submitted(claim(owner, "TRADE_SHOW", "Regional trade show booth", 2_760_000, 25, 22, "44031102",
-                            ("Invoice 44031102", "Booth photo"), request.id), owner, 6)  # fmt: skip
+    booth = submitted(
+        claim(
+            owner,
+            "TRADE_SHOW",
+            "Regional trade show booth",
+            2_760_000,
+            25,
+            22,
+            "44031102",
+            ("Invoice 44031102", "Booth photo"),
+            request.id,
+        ),
+        owner,
+        6,
+    )
     claims.decide(manager, booth, claims.Decision.APPROVE, reason="Booth and invoice match the request.")
-    displays = submitted(claim(owner2, "DISPLAY", "In-store display stands", 800_000, 35, 33, "31001980",
-                               ("Invoice 31001980", "Display stands")), owner2, 20)  # fmt: skip
-    claims.decide(manager, displays, claims.Decision.APPROVE_PART, amount=650_000,
-                  reason="Two of the ten stands are the competitor's brand; those are not covered.")  # fmt: skip
+    displays = submitted(
+        claim(
+            owner2,
+            "DISPLAY",
+            "In-store display stands",
+            800_000,
+            35,
+            33,
+            "31001980",
+            ("Invoice 31001980", "Display stands"),
+        ),
+        owner2,
+        20,
+    )
+    claims.decide(
+        manager,
+        displays,
+        claims.Decision.APPROVE_PART,
+        amount=650_000,
+        reason="Two of the ten stands are the competitor's brand; those are not covered.",
+    )
     decided(displays, 16)
-    dinner = submitted(claim(owner, "EVENT", "Customer dinner", 520_000, 40, 40, "44030870",
-                             ("Restaurant receipt",)), owner, 25)  # fmt: skip
-    claims.decide(manager, dinner, claims.Decision.REJECT, reason="Meals are not a promotion activity.",
-                  reason_code=RejectionReason.NOT_ELIGIBLE)  # fmt: skip
+    dinner = submitted(
+        claim(owner, "EVENT", "Customer dinner", 520_000, 40, 40, "44030870", ("Restaurant receipt",)), owner, 25
+    )
+    claims.decide(
+        manager,
+        dinner,
+        claims.Decision.REJECT,
+        reason="Meals are not a promotion activity.",
+        reason_code=RejectionReason.NOT_ELIGIBLE,
+    )
     decided(dinner, 21)
-    demo_day = submitted(claim(owner, "EVENT", "Product demo day", 390_000, 18, 18, "44031150",
-                               ("Invoice 44031150",)), owner, 5)  # fmt: skip
-    claims.decide(manager, demo_day, claims.Decision.REQUEST_INFO,
-                  reason="Please attach photos of the demo stand with our products.")  # fmt: skip
-    flyers = submitted(claim(owner, "ADV", "Autumn flyers", 215_000, 50, 48, "44030700",
-                             ("Invoice 44030700", "Flyer")), owner, 40)  # fmt: skip
+    demo_day = submitted(
+        claim(owner, "EVENT", "Product demo day", 390_000, 18, 18, "44031150", ("Invoice 44031150",)), owner, 5
+    )
+    claims.decide(
+        manager,
+        demo_day,
+        claims.Decision.REQUEST_INFO,
+        reason="Please attach photos of the demo stand with our products.",
+    )
+    flyers = submitted(
+        claim(owner, "ADV", "Autumn flyers", 215_000, 50, 48, "44030700", ("Invoice 44030700", "Flyer")), owner, 40
+    )
     claims.decide(manager, flyers, claims.Decision.APPROVE)
     decided(flyers, 35)
     claims.pay_claims(admin, [flyers.id], "BANK-2026-1107")
-    withdrawn = submitted(claim(owner2, "ADV", "Duplicate newspaper advert", 458_000, 8, 8, "31002208",
-                                ("Invoice 31002208",)), owner2, 1)  # fmt: skip
+    withdrawn = submitted(
+        claim(owner2, "ADV", "Duplicate newspaper advert", 458_000, 8, 8, "31002208", ("Invoice 31002208",)), owner2, 1
+    )
     claims.withdraw(owner2, withdrawn, "Entered twice by mistake.")
     fair = today + timedelta(days=20)
-    claim_pre_approvals.request_pre_approval(owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair,
-                                fair + timedelta(days=2), 1_800_000)  # fmt: skip
+    claim_pre_approvals.request_pre_approval(
+        owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair, fair + timedelta(days=2), 1_800_000
+    )
 
 
 def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
@@ -507,27 +625,49 @@ def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:
     people = {user.email: user for user in db.session.execute(select(User)).scalars()}
     owner, owner2 = people["dealer@demo.test"], people["dealer2@demo.test"]
     manager, senior, mediator = people["manager@demo.test"], people["manager2@demo.test"], people["mediator@demo.test"]
-    pricing = referee.raise_dispute(owner, referee.DisputeInput(
-        category=DisputeCategory.PRICING_CONFLICT, title="D002 sells split units below the floor price in Nanjing",
-        description="Three customers showed us D002 quotes at 12 % under the floor price for the KF-35 split unit.",
-        respondent_code="D002"))  # fmt: skip
+    pricing = referee.raise_dispute(
+        owner,
+        referee.DisputeInput(
+            category=DisputeCategory.PRICING_CONFLICT,
+            title="D002 sells split units below the floor price in Nanjing",
+            description="Three customers showed us D002 quotes at 12 % under the floor price for the KF-35 split unit.",
+            respondent_code="D002",
+        ),
+    )
     referee.assign(mediator, pricing, mediator)
     referee.post_message(owner2, pricing, "Those quotes were for last year's model, cleared with our manager.")
     referee.post_message(mediator, pricing, "Check D002's clearance approval with Li Wei.", internal=True)
-    violation = dispute_violations.record_violation(manager, dealers["D002"], period, ViolationKind.CROSS_TERRITORY,
-                                         "Twelve units invoiced to customers in Shanghai (EAST), D001's territory.",
-                                         300_000)  # fmt: skip
+    violation = dispute_violations.record_violation(
+        manager,
+        dealers["D002"],
+        period,
+        ViolationKind.CROSS_TERRITORY,
+        "Twelve units invoiced to customers in Shanghai (EAST), D001's territory.",
+        300_000,
+    )
     dispute_violations.confirm_violation(senior, violation, today)
-    referee.appeal_violation(owner2, violation, "The customers bought at our Nanjing shop and took delivery there.",
-                             today)  # fmt: skip
-    territory = referee.raise_dispute(owner2, referee.DisputeInput(
-        category=DisputeCategory.TERRITORY_CONFLICT, title="D001 advertised in Nanjing newspapers",
-        description="D001's spring advert ran in the Nanjing Daily, in our territory.",
-        respondent_code="D001"))  # fmt: skip
+    referee.appeal_violation(
+        owner2, violation, "The customers bought at our Nanjing shop and took delivery there.", today
+    )
+    territory = referee.raise_dispute(
+        owner2,
+        referee.DisputeInput(
+            category=DisputeCategory.TERRITORY_CONFLICT,
+            title="D001 advertised in Nanjing newspapers",
+            description="D001's spring advert ran in the Nanjing Daily, in our territory.",
+            respondent_code="D001",
+        ),
+    )
     referee.assign(mediator, territory, mediator)
-    referee.resolve(mediator, territory, referee.Resolution(
-        Outcome.WARNING, "The advert ran in Nanjing; D001 is warned to keep its advertising in its territory.",
-        party_dealer_id=dealers["D001"].id))  # fmt: skip
+    referee.resolve(
+        mediator,
+        territory,
+        referee.Resolution(
+            Outcome.WARNING,
+            "The advert ran in Nanjing; D001 is warned to keep its advertising in its territory.",
+            party_dealer_id=dealers["D001"].id,
+        ),
+    )
 
 
 def _seed_documents(dealer: Dealer) -> None:
@@ -557,19 +697,34 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
         ],
         "staff@demo.test": [("account_changed", {}, "/account")],
         "dealer2@demo.test": [
-            ("dealer_status_changed", {"dealer": dealers["D002"].name, "old": choice(DealerStatus.ONBOARDING),
-             "new": choice(DealerStatus.ACTIVE), "reason": "Onboarding complete."}, "/dealer/"),
+            (
+                "dealer_status_changed",
+                {
+                    "dealer": dealers["D002"].name,
+                    "old": choice(DealerStatus.ONBOARDING),
+                    "new": choice(DealerStatus.ACTIVE),
+                    "reason": "Onboarding complete.",
+                },
+                "/dealer/",
+            ),
         ],
         "manager@demo.test": [
             ("portfolio_changed", {"dealer": dealers["D001"].name}, "/console/dealers/D001"),
             ("portfolio_changed", {"dealer": dealers["D004"].name}, "/console/dealers/D004"),
         ],
         "manager2@demo.test": [
-            ("dealer_status_changed", {"dealer": dealers["D006"].name, "old": choice(DealerStatus.ACTIVE),
-             "new": choice(DealerStatus.SUSPENDED), "reason": "Repeated sales below the floor price."},
-             "/console/dealers/D006"),
+            (
+                "dealer_status_changed",
+                {
+                    "dealer": dealers["D006"].name,
+                    "old": choice(DealerStatus.ACTIVE),
+                    "new": choice(DealerStatus.SUSPENDED),
+                    "reason": "Repeated sales below the floor price.",
+                },
+                "/console/dealers/D006",
+            ),
         ],
-    }  # fmt: skip
+    }
     for email, items in welcome.items():
         user = db.session.execute(select(User).where(User.email == email)).scalar_one()
         if db.session.execute(select(Notification.id).where(Notification.user_id == user.id).limit(1)).first():

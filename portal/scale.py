@@ -71,43 +71,103 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
         report(f"{existing:,} dealers already: nothing to add")
         return {}
     territories = list(db.session.execute(sa.select(Territory.id)).scalars())
-    managers = {user.email: user.id for user in db.session.execute(
-        sa.select(User).where(User.role == UserRole.MANAGER)).scalars()}  # fmt: skip
+    managers = {
+        user.email: user.id
+        for user in db.session.execute(sa.select(User).where(User.role == UserRole.MANAGER)).scalars()
+    }
     password = hash_password("scale-password-1")
     tiers, counts = list(DealerTier), {}
 
     # Managers: the demo manager keeps a portfolio of about a hundredth of the dealers, as a real one would.
     extra_managers = max(scale.dealers // 100 - len(managers), 0)
-    counts["managers"] = _insert(User.__table__, (
-        {"email": f"scale-manager{number}@scale.test", "name": f"Scale Manager {number}", "password_hash": password,
-         "role": UserRole.MANAGER, "is_senior": False, "timezone": "Asia/Shanghai", "active": True,
-         "session_token": f"scale-manager-{number}-{rng.getrandbits(64):016x}", "must_change_password": False,
-         "created_at": now} for number in range(extra_managers)), report, "managers")  # fmt: skip
+    counts["managers"] = _insert(
+        User.__table__,
+        (
+            {
+                "email": f"scale-manager{number}@scale.test",
+                "name": f"Scale Manager {number}",
+                "password_hash": password,
+                "role": UserRole.MANAGER,
+                "is_senior": False,
+                "timezone": "Asia/Shanghai",
+                "active": True,
+                "session_token": f"scale-manager-{number}-{rng.getrandbits(64):016x}",
+                "must_change_password": False,
+                "created_at": now,
+            }
+            for number in range(extra_managers)
+        ),
+        report,
+        "managers",
+    )
     manager_ids = list(db.session.execute(sa.select(User.id).where(User.role == UserRole.MANAGER)).scalars())
     demo_manager = managers["manager@demo.test"]
     first = existing + 1
     new_dealers = scale.dealers - existing
-    counts["dealers"] = _insert(Dealer.__table__, (
-        {"code": f"S{number:05d}", "name": f"Scale Dealer {number}", "territory_id": rng.choice(territories),
-         "tier": rng.choice(tiers), "status": DealerStatus.ACTIVE,
-         "manager_id": demo_manager if number % 100 == 0 else rng.choice(manager_ids), "currency": "CNY",
-         "payee_name": f"Scale Dealer {number}", "payee_bank": "", "payee_account": "", "created_at": now}
-        for number in range(first, first + new_dealers)), report, "dealers")  # fmt: skip
+    counts["dealers"] = _insert(
+        Dealer.__table__,
+        (
+            {
+                "code": f"S{number:05d}",
+                "name": f"Scale Dealer {number}",
+                "territory_id": rng.choice(territories),
+                "tier": rng.choice(tiers),
+                "status": DealerStatus.ACTIVE,
+                "manager_id": demo_manager if number % 100 == 0 else rng.choice(manager_ids),
+                "currency": "CNY",
+                "payee_name": f"Scale Dealer {number}",
+                "payee_bank": "",
+                "payee_account": "",
+                "created_at": now,
+            }
+            for number in range(first, first + new_dealers)
+        ),
+        report,
+        "dealers",
+    )
     dealer_ids = list(db.session.execute(sa.select(Dealer.id).order_by(Dealer.id)).scalars())
-    counts["owners"] = _insert(User.__table__, (
-        {"email": f"owner{dealer_id}@scale.test", "name": f"Owner {dealer_id}", "password_hash": password,
-         "role": UserRole.DEALER, "dealer_id": dealer_id, "dealer_role": DealerRole.OWNER, "is_senior": False,
-         "timezone": "Asia/Shanghai", "active": True, "must_change_password": False, "created_at": now,
-         "session_token": f"scale-owner-{dealer_id}-{rng.getrandbits(64):016x}"}
-        for dealer_id in dealer_ids[existing:]), report, "dealer owners")  # fmt: skip
+    counts["owners"] = _insert(
+        User.__table__,
+        (
+            {
+                "email": f"owner{dealer_id}@scale.test",
+                "name": f"Owner {dealer_id}",
+                "password_hash": password,
+                "role": UserRole.DEALER,
+                "dealer_id": dealer_id,
+                "dealer_role": DealerRole.OWNER,
+                "is_senior": False,
+                "timezone": "Asia/Shanghai",
+                "active": True,
+                "must_change_password": False,
+                "created_at": now,
+                "session_token": f"scale-owner-{dealer_id}-{rng.getrandbits(64):016x}",
+            }
+            for dealer_id in dealer_ids[existing:]
+        ),
+        report,
+        "dealer owners",
+    )
 
     periods = list(db.session.execute(sa.select(Period).order_by(Period.starts_on)).scalars())
     have_targets = {tuple(row) for row in db.session.execute(sa.select(Target.dealer_id, Target.period_id))}
-    counts["targets"] = _insert(Target.__table__, (
-        {"dealer_id": dealer_id, "period_id": period.id, "amount": rng.randrange(20_000_000, 200_000_000, 100_000),
-         "created_at": now, "updated_at": now}
-        for dealer_id in dealer_ids for period in periods if (dealer_id, period.id) not in have_targets),
-        report, "targets")  # fmt: skip
+    counts["targets"] = _insert(
+        Target.__table__,
+        (
+            {
+                "dealer_id": dealer_id,
+                "period_id": period.id,
+                "amount": rng.randrange(20_000_000, 200_000_000, 100_000),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for dealer_id in dealer_ids
+            for period in periods
+            if (dealer_id, period.id) not in have_targets
+        ),
+        report,
+        "targets",
+    )
 
     def sales() -> Iterator[dict[str, Any]]:
         today = company_today()
@@ -115,10 +175,16 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
             period = periods[number % len(periods)]
             last = min(period.ends_on, today)
             span = max((last - period.starts_on).days, 0)
-            yield {"dealer_id": dealer_ids[(number // len(periods)) % len(dealer_ids)], "period_id": period.id,
-                   "booked_period_id": period.id, "sold_on": period.starts_on + timedelta(days=number % (span + 1)),
-                   "amount": rng.randrange(50_000, 2_000_000), "units": rng.randrange(1, 20),
-                   "product_line": "Split units", "invoice_ref": f"SC{number:09d}"}  # fmt: skip
+            yield {
+                "dealer_id": dealer_ids[(number // len(periods)) % len(dealer_ids)],
+                "period_id": period.id,
+                "booked_period_id": period.id,
+                "sold_on": period.starts_on + timedelta(days=number % (span + 1)),
+                "amount": rng.randrange(50_000, 2_000_000),
+                "units": rng.randrange(1, 20),
+                "product_line": "Split units",
+                "invoice_ref": f"SC{number:09d}",
+            }
 
     counts["sales"] = _insert(SalesLine.__table__, sales(), report, "sales lines")
 
@@ -127,36 +193,62 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
     have_budgets = {
         tuple(row) for row in db.session.execute(sa.select(FundAllocation.dealer_id, FundAllocation.period_id))
     }
-    counts["budgets"] = _insert(FundAllocation.__table__, (
-        {"dealer_id": dealer_id, "period_id": period.id, "amount": 50_000_000, "updated_at": now}
-        for dealer_id in dealer_ids for period in open_periods if (dealer_id, period.id) not in have_budgets),
-        report, "budgets")  # fmt: skip
+    counts["budgets"] = _insert(
+        FundAllocation.__table__,
+        (
+            {"dealer_id": dealer_id, "period_id": period.id, "amount": 50_000_000, "updated_at": now}
+            for dealer_id in dealer_ids
+            for period in open_periods
+            if (dealer_id, period.id) not in have_budgets
+        ),
+        report,
+        "budgets",
+    )
     statuses = [status for status in ClaimStatus if status is not ClaimStatus.DRAFT]
     current = open_periods[-1] if open_periods else periods[-1]
 
     def claims() -> Iterator[dict[str, Any]]:
         for number in range(scale.claims):
             status = ClaimStatus.DRAFT if number % 10 == 0 else statuses[number % len(statuses)]
-            decided = status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED, ClaimStatus.PAID,
-                                 ClaimStatus.REJECTED)  # fmt: skip
+            decided = status in (
+                ClaimStatus.APPROVED,
+                ClaimStatus.PARTIALLY_APPROVED,
+                ClaimStatus.PAID,
+                ClaimStatus.REJECTED,
+            )
             amount = rng.randrange(10_000, 1_500_000)
-            yield {"dealer_id": dealer_ids[number % len(dealer_ids)], "period_id": current.id,
-                   "activity_type_id": kinds[number % len(kinds)], "title": f"Promotion {number}",
-                   "description": "", "activity_start": current.starts_on, "activity_end": current.starts_on,
-                   "vendor": "Scale Print", "vendor_tax_id": "91310000SCALE", "invoice_number": f"SI{number:08d}",
-                   "amount_requested": amount, "amount_approved": amount if decided else None,
-                   "over_pre_approval_reason": "", "rejection_reason": "", "status": status,
-                   "submission_count": 0 if status is ClaimStatus.DRAFT else 1,
-                   "submitted_at": None if status is ClaimStatus.DRAFT else now - timedelta(hours=number % 900),
-                   "decided_at": now if decided else None,
-                   "turnaround_seconds": (number % 900) * 3600 if decided else None, "payment_reference": "",
-                   "created_at": now, "updated_at": now}  # fmt: skip
+            yield {
+                "dealer_id": dealer_ids[number % len(dealer_ids)],
+                "period_id": current.id,
+                "activity_type_id": kinds[number % len(kinds)],
+                "title": f"Promotion {number}",
+                "description": "",
+                "activity_start": current.starts_on,
+                "activity_end": current.starts_on,
+                "vendor": "Scale Print",
+                "vendor_tax_id": "91310000SCALE",
+                "invoice_number": f"SI{number:08d}",
+                "amount_requested": amount,
+                "amount_approved": amount if decided else None,
+                "over_pre_approval_reason": "",
+                "rejection_reason": "",
+                "status": status,
+                "submission_count": 0 if status is ClaimStatus.DRAFT else 1,
+                "submitted_at": None if status is ClaimStatus.DRAFT else now - timedelta(hours=number % 900),
+                "decided_at": now if decided else None,
+                "turnaround_seconds": (number % 900) * 3600 if decided else None,
+                "payment_reference": "",
+                "created_at": now,
+                "updated_at": now,
+            }
 
     counts["claims"] = _insert(Claim.__table__, claims(), report, "claims")
 
     sessions = list(db.session.execute(sa.select(CourseSession.id)).scalars())
-    owners = {row[0]: row[1] for row in db.session.execute(
-        sa.select(User.dealer_id, User.id).where(User.dealer_role == DealerRole.OWNER))}  # fmt: skip
+    owners = {
+        row[0]: row[1]
+        for row in db.session.execute(sa.select(User.dealer_id, User.id).where(User.dealer_role == DealerRole.OWNER))
+    }
     taken = {tuple(row) for row in db.session.execute(sa.select(Enrollment.session_id, Enrollment.person_key))}
 
     def enrolments() -> Iterator[dict[str, Any]]:
@@ -171,20 +263,40 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
                 if (session_id, f"u{user_id}") in taken:
                     continue
                 made += 1
-                yield {"session_id": session_id, "dealer_id": dealer_id, "user_id": user_id,
-                       "person_key": f"u{user_id}", "status": EnrollmentStatus.CANCELLED, "created_at": now,
-                       "updated_at": now}  # fmt: skip
+                yield {
+                    "session_id": session_id,
+                    "dealer_id": dealer_id,
+                    "user_id": user_id,
+                    "person_key": f"u{user_id}",
+                    "status": EnrollmentStatus.CANCELLED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
 
     counts["enrolments"] = _insert(Enrollment.__table__, enrolments(), report, "enrolments (cancelled seats)")
     mediator_ids = list(db.session.execute(sa.select(User.id).where(User.role == UserRole.MEDIATOR)).scalars())
     categories, dispute_statuses = list(DisputeCategory), list(DisputeStatus)
-    counts["disputes"] = _insert(Dispute.__table__, (
-        {"raised_by_dealer_id": dealer_ids[number % len(dealer_ids)],
-         "respondent_dealer_id": dealer_ids[(number * 7 + 1) % len(dealer_ids)],
-         "category": categories[number % len(categories)], "title": f"Scale dispute {number}", "description": "d",
-         "status": dispute_statuses[number % len(dispute_statuses)], "due_at": now + timedelta(days=number % 20 - 5),
-         "mediator_id": mediator_ids[0] if number % 2 and mediator_ids else None, "outcome_details": {},
-         "summary": "", "created_at": now} for number in range(scale.disputes)), report, "disputes")  # fmt: skip
+    counts["disputes"] = _insert(
+        Dispute.__table__,
+        (
+            {
+                "raised_by_dealer_id": dealer_ids[number % len(dealer_ids)],
+                "respondent_dealer_id": dealer_ids[(number * 7 + 1) % len(dealer_ids)],
+                "category": categories[number % len(categories)],
+                "title": f"Scale dispute {number}",
+                "description": "d",
+                "status": dispute_statuses[number % len(dispute_statuses)],
+                "due_at": now + timedelta(days=number % 20 - 5),
+                "mediator_id": mediator_ids[0] if number % 2 and mediator_ids else None,
+                "outcome_details": {},
+                "summary": "",
+                "created_at": now,
+            }
+            for number in range(scale.disputes)
+        ),
+        report,
+        "disputes",
+    )
 
     for period in periods:
         recompute_statements(period)

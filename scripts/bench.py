@@ -73,10 +73,23 @@ def served_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
-        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "portal:create_app()"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "portal:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     try:
         for _attempt in range(100):
             try:
@@ -165,8 +178,16 @@ def main() -> int:
     flask("db", "upgrade", env=env)
     if dealer_count(env) < args.dealers:
         started = time.monotonic()
-        flask("seed-scale", "--dealers", str(args.dealers), "--sales", str(args.sales), "--claims", str(args.claims),
-              env=env)  # fmt: skip
+        flask(
+            "seed-scale",
+            "--dealers",
+            str(args.dealers),
+            "--sales",
+            str(args.sales),
+            "--claims",
+            str(args.claims),
+            env=env,
+        )
         print(f"scale data built in {time.monotonic() - started:.0f} s")
     with served(env) as base:
         quarter = f"{date.today().year}-Q{(date.today().month - 1) // 3 + 1}"
@@ -187,8 +208,10 @@ def main() -> int:
             results.append({"page": name, "path": path, **best, "rounds_rps": [round_["rps"] for round_ in rounds]})
         baseline = results[0]["rps"]
         cache = "off" if args.cold else "on"
-        print(f"\n{backend}, page cache {cache}: {args.connections} connections, best of {args.rounds} rounds of "
-              f"{args.seconds} s per page, gunicorn 2 workers x 4 threads")  # fmt: skip
+        print(
+            f"\n{backend}, page cache {cache}: {args.connections} connections, best of {args.rounds} rounds of "
+            f"{args.seconds} s per page, gunicorn 2 workers x 4 threads"
+        )
         print(f"{'page':<22}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}  target")
         failures = 0
         for row in results:
@@ -198,8 +221,10 @@ def main() -> int:
             )
             row["meets_target"] = met
             failures += 0 if met else 1
-            print(f"{row['page']:<22}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-                  f"{row['errors']:>8}{row['ratio']:>8.2f}  {'met' if met else 'MISSED'}")  # fmt: skip
+            print(
+                f"{row['page']:<22}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+                f"{row['errors']:>8}{row['ratio']:>8.2f}  {'met' if met else 'MISSED'}"
+            )
         report = {
             "backend": backend,
             "page_cache": cache,

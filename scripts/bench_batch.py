@@ -85,8 +85,10 @@ def write_sales_csv(path: Path, codes: list[str], lines: int, batch: str) -> Non
         for number in range(lines):
             code = codes[number % len(codes)]
             sold_on = first + timedelta(days=number % days)
-            out.write(f"{code},{sold_on.isoformat()},{1000 + number % 9000}.{number % 100:02d},{1 + number % 7},"
-                      f"{products[number % 5]},BATCH-{batch}-{number:07d}\n")  # fmt: skip
+            out.write(
+                f"{code},{sold_on.isoformat()},{1000 + number % 9000}.{number % 100:02d},{1 + number % 7},"
+                f"{products[number % 5]},BATCH-{batch}-{number:07d}\n"
+            )
 
 
 def copy_database(env: dict[str, str]) -> tuple[dict[str, str], object]:
@@ -143,23 +145,45 @@ def main() -> int:
             for number in range(args.imports):
                 csv_path = Path(folder) / f"sales-{number}.csv"
                 write_sales_csv(csv_path, codes, args.lines, str(number))
-                out = subprocess.run([sys.executable, "-c", IMPORT, str(csv_path)], check=True, env=copy_env,  # noqa: S603
-                                     cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
+                out = subprocess.run(  # noqa: S603
+                    [sys.executable, "-c", IMPORT, str(csv_path)],
+                    check=True,
+                    env=copy_env,
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                ).stdout
                 rows, checked, imported = out.split("RESULT ")[1].split()
                 size = csv_path.stat().st_size
                 total = round(float(checked) + float(imported), 1)
-                row = {"lines": args.lines, "imported": int(rows), "bytes": size, "check_seconds": float(checked),
-                       "import_seconds": float(imported), "seconds": total}  # fmt: skip
+                row = {
+                    "lines": args.lines,
+                    "imported": int(rows),
+                    "bytes": size,
+                    "check_seconds": float(checked),
+                    "import_seconds": float(imported),
+                    "seconds": total,
+                }
                 report["imports"].append(row)  # type: ignore[attr-defined]
-                print(f"{args.lines:,} lines ({size / 1e6:.0f} MB): checked in {row['check_seconds']:.1f} s, "
-                      f"imported in {row['import_seconds']:.1f} s after confirmation, {row['seconds']:.1f} s in all "
-                      "(target < 60 s)")  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", RECOMPUTE], check=True, env=copy_env, cwd=ROOT,  # noqa: S603
-                             capture_output=True, text=True).stdout  # fmt: skip
+                print(
+                    f"{args.lines:,} lines ({size / 1e6:.0f} MB): checked in {row['check_seconds']:.1f} s, "
+                    f"imported in {row['import_seconds']:.1f} s after confirmation, {row['seconds']:.1f} s in all "
+                    "(target < 60 s)"
+                )
+        out = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", RECOMPUTE],
+            check=True,
+            env=copy_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
         lines, statements, seconds = out.split("RESULT ")[1].split()
         report["recompute"] = {"period_lines": int(lines), "statements": int(statements), "seconds": float(seconds)}
-        print(f"recompute of the quarter ({int(lines):,} sales lines, {int(statements):,} statements changed): "
-              f"{float(seconds):.1f} s (target < 10 s)")  # fmt: skip
+        print(
+            f"recompute of the quarter ({int(lines):,} sales lines, {int(statements):,} statements changed): "
+            f"{float(seconds):.1f} s (target < 10 s)"
+        )
     finally:
         remove_copy()  # type: ignore[operator]
     met = all(row["seconds"] < 60 for row in report["imports"]) and report["recompute"]["seconds"] < 10  # type: ignore[attr-defined, index]

@@ -17,8 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import ROOT, bench_env, flask, log_in, served
 
 LIGHTHOUSE = "lighthouse@12.2.3"
-PAGES = [("login", None, "/login"), ("dealer dashboard", "dealer@demo.test", "/dealer/"),
-         ("manager claim queue", "manager@demo.test", "/console/claims")]  # fmt: skip
+PAGES = [
+    ("login", None, "/login"),
+    ("dealer dashboard", "dealer@demo.test", "/dealer/"),
+    ("manager claim queue", "manager@demo.test", "/console/claims"),
+]
 CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update"
 
 
@@ -53,8 +56,15 @@ def main() -> int:
         for name, email, path in PAGES:
             with tempfile.TemporaryDirectory() as folder:
                 report = Path(folder) / "report.json"
-                command = [*lighthouse_bin(), base + path, "--quiet", "--output=json", f"--output-path={report}",
-                           "--only-categories=performance,accessibility", f"--chrome-flags={CHROME_FLAGS}"]  # fmt: skip
+                command = [
+                    *lighthouse_bin(),
+                    base + path,
+                    "--quiet",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--only-categories=performance,accessibility",
+                    f"--chrome-flags={CHROME_FLAGS}",
+                ]
                 if email:
                     headers = json.dumps({"Cookie": log_in(base, email)})
                     command.append(f"--extra-headers={headers}")
@@ -65,8 +75,10 @@ def main() -> int:
             met = performance >= 0.95 and accessibility >= 1.0
             failures += 0 if met else 1
             scores[name] = {"performance": performance, "accessibility": accessibility, "meets_target": met}
-            print(f"{name:<22} performance {performance:.2f}  accessibility {accessibility:.2f}  "
-                  f"{'met' if met else 'MISSED'}")  # fmt: skip
+            print(
+                f"{name:<22} performance {performance:.2f}  accessibility {accessibility:.2f}  "
+                f"{'met' if met else 'MISSED'}"
+            )
         (ROOT / "instance" / "lighthouse.json").write_text(json.dumps(scores, indent=2))
     return 1 if failures else 0
 

@@ -66,10 +66,27 @@ class RoleResult:
 def certificate() -> tuple[Path, Path]:
     key, cert = WORK / "key.pem", WORK / "cert.pem"
     subprocess.run(  # noqa: S603
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),  # noqa: S607
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [  # noqa: S607 - Debian's openssl, found on PATH as the scan's other tools are
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return key, cert
 
 
@@ -95,10 +112,27 @@ def served(env: dict[str, str], key: Path, cert: Path) -> Iterator[str]:
     port = free_port()
     base = f"https://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
-        [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-         "--certfile", str(cert), "--keyfile", str(key), "--log-level", "error", "portal:create_app()"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--certfile",
+            str(cert),
+            "--keyfile",
+            str(key),
+            "--log-level",
+            "error",
+            "portal:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     try:
         for _attempt in range(100):
             try:
@@ -140,12 +174,44 @@ def run_wapiti(base: str, role: str, cookie: str, home: str, args: argparse.Name
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
     command = [
-        str(SCAN_BIN / "wapiti"), "-u", f"{base}/", "-s", f"{base}{home}", "--scope", "folder", "-m", MODULES,
-        "-C", cookie, "--flush-session", "--store-session", str(store), "-f", "json", "-o", str(report),
-        "-d", str(args.depth), "--max-links-per-page", "60", "--max-files-per-dir", str(args.max_files),
-        "--max-scan-time", str(args.max_scan_time), "--max-attack-time", str(args.max_attack_time),
-        "--verify-ssl", "0", "--no-bugreport", "--tasks", "8", "-t", "20", "--detailed-report", "1",
-    ]  # fmt: skip
+        str(SCAN_BIN / "wapiti"),
+        "-u",
+        f"{base}/",
+        "-s",
+        f"{base}{home}",
+        "--scope",
+        "folder",
+        "-m",
+        MODULES,
+        "-C",
+        cookie,
+        "--flush-session",
+        "--store-session",
+        str(store),
+        "-f",
+        "json",
+        "-o",
+        str(report),
+        "-d",
+        str(args.depth),
+        "--max-links-per-page",
+        "60",
+        "--max-files-per-dir",
+        str(args.max_files),
+        "--max-scan-time",
+        str(args.max_scan_time),
+        "--max-attack-time",
+        str(args.max_attack_time),
+        "--verify-ssl",
+        "0",
+        "--no-bugreport",
+        "--tasks",
+        "8",
+        "-t",
+        "20",
+        "--detailed-report",
+        "1",
+    ]
     for path in EXCLUDED:
         command += ["-x", f"{base}{path}"]
     log = WORK / f"wapiti-{role}.log"
@@ -209,10 +275,26 @@ def run_sqlmap(target: Target, cookie: str | None, role: str, number: int) -> tu
     output_dir = WORK / f"sqlmap-{role}-{number}"
     shutil.rmtree(output_dir, ignore_errors=True)
     command = [
-        str(SCAN_BIN / "sqlmap"), "-u", target.url, "--batch", "--smart", "--level", "1", "--risk", "1",
-        "--output-dir", str(output_dir), "--timeout", "20", "--retries", "1",
-        "--skip", "csrf_token", "--disable-coloring", "--text-only",
-    ]  # fmt: skip
+        str(SCAN_BIN / "sqlmap"),
+        "-u",
+        target.url,
+        "--batch",
+        "--smart",
+        "--level",
+        "1",
+        "--risk",
+        "1",
+        "--output-dir",
+        str(output_dir),
+        "--timeout",
+        "20",
+        "--retries",
+        "1",
+        "--skip",
+        "csrf_token",
+        "--disable-coloring",
+        "--text-only",
+    ]
     if cookie:  # the session of a login, kept as it is (see log_in); anonymous, sqlmap keeps the login page's
         command += ["--cookie", cookie, "--drop-set-cookie"]
     if target.method == "POST":
@@ -254,14 +336,22 @@ def scan_login_form(env: dict[str, str], tls: tuple[Path, Path]) -> RoleResult:
     """sqlmap on the one form anyone can post, with the login page's CSRF token."""
     anonymous = RoleResult("anonymous")
     with served(env, *tls) as base:
-        target = Target("POST", f"{base}/login", "email=x%40demo.test&password=x&csrf_token=x", f"{base}/login",
-                        ("email", "password"))  # fmt: skip
+        target = Target(
+            "POST",
+            f"{base}/login",
+            "email=x%40demo.test&password=x&csrf_token=x",
+            f"{base}/login",
+            ("email", "password"),
+        )
         tested, injectable = run_sqlmap(target, None, "anonymous", 0)
     anonymous.sqlmap_targets, anonymous.sqlmap_parameters = 1, tested
     if injectable:
         anonymous.injectable.append(f"{target.method} {target.url}")
-    print(f"== anonymous: sqlmap on the login form: {tested} parameters, "
-          f"{'INJECTABLE' if injectable else 'not injectable'}", flush=True)  # fmt: skip
+    print(
+        f"== anonymous: sqlmap on the login form: {tested} parameters, "
+        f"{'INJECTABLE' if injectable else 'not injectable'}",
+        flush=True,
+    )
     return anonymous
 
 
@@ -275,8 +365,9 @@ def run_bandit() -> dict[str, object]:
     return json.loads(report.read_text())
 
 
-def scan_role(env: dict[str, str], tls: tuple[Path, Path], role: str, email: str, home: str,
-              args: argparse.Namespace) -> RoleResult:  # fmt: skip
+def scan_role(
+    env: dict[str, str], tls: tuple[Path, Path], role: str, email: str, home: str, args: argparse.Namespace
+) -> RoleResult:
     started = time.monotonic()
     result = RoleResult(role)
     with served(env, *tls) as base:
@@ -295,8 +386,11 @@ def scan_role(env: dict[str, str], tls: tuple[Path, Path], role: str, email: str
             tested, injectable = run_sqlmap(target, cookie, role, number)
             result.sqlmap_targets += 1
             result.sqlmap_parameters += tested
-            print(f"   {target.method:4} {target.url[len(fresh):][:90]}: {tested} parameters, "
-                  f"{'INJECTABLE' if injectable else 'not injectable'}", flush=True)  # fmt: skip
+            print(
+                f"   {target.method:4} {target.url[len(fresh) :][:90]}: {tested} parameters, "
+                f"{'INJECTABLE' if injectable else 'not injectable'}",
+                flush=True,
+            )
             if injectable:
                 result.injectable.append(f"{target.method} {target.url}")
     result.seconds = time.monotonic() - started
@@ -305,8 +399,13 @@ def scan_role(env: dict[str, str], tls: tuple[Path, Path], role: str, email: str
 
 def rebased(target: Target, old: str, new: str) -> Target:
     """The crawl's request on the server started afresh for sqlmap (same demo data, another port)."""
-    return Target(target.method, target.url.replace(old, new, 1), target.body, target.referer.replace(old, new, 1),
-                  target.parameters)  # fmt: skip
+    return Target(
+        target.method,
+        target.url.replace(old, new, 1),
+        target.body,
+        target.referer.replace(old, new, 1),
+        target.parameters,
+    )
 
 
 def main() -> int:
@@ -344,21 +443,27 @@ def report(results: list[RoleResult], bandit: dict[str, object]) -> int:
     for result in results:
         levels = Counter(LEVELS[min(int(finding["level"]), 4)] for finding in result.findings)  # type: ignore[arg-type]
         if result.role != "anonymous":
-            print(f"wapiti as {result.role}: {result.pages} pages crawled, {result.parameters} parameters, "
-                  f"findings {dict(levels) or 'none'} ({result.seconds / 60:.1f} min with sqlmap)")  # fmt: skip
+            print(
+                f"wapiti as {result.role}: {result.pages} pages crawled, {result.parameters} parameters, "
+                f"findings {dict(levels) or 'none'} ({result.seconds / 60:.1f} min with sqlmap)"
+            )
         informational = Counter(str(finding["category"]) for finding in result.findings if not finding["level"])
         for category, count in sorted(informational.items()):
             print(f"  [info] {category}: {count} (listed in {WORK.name}/wapiti-{result.role}.json)")
         for finding in sorted(result.findings, key=lambda item: -int(item["level"])):  # type: ignore[arg-type]
             if not finding["level"]:
                 continue
-            line = (f"  [{LEVELS[min(int(finding['level']), 4)]}] {finding['category']}: {finding['method']} "  # type: ignore[arg-type]
-                    f"{finding['path']} {finding['parameter']} - {str(finding['info'])[:140]}")  # fmt: skip
+            line = (
+                f"  [{LEVELS[min(int(finding['level']), 4)]}] {finding['category']}: {finding['method']} "  # type: ignore[arg-type]
+                f"{finding['path']} {finding['parameter']} - {str(finding['info'])[:140]}"
+            )
             print(line)
             if int(finding["level"]) >= 2 and str(finding["category"]) not in EXPLAINED:  # type: ignore[arg-type]
                 failures.append(f"wapiti ({result.role}) {line.strip()}")
-        print(f"sqlmap as {result.role}: {result.sqlmap_targets} requests, {result.sqlmap_parameters} parameters, "
-              f"{len(result.injectable)} injectable")  # fmt: skip
+        print(
+            f"sqlmap as {result.role}: {result.sqlmap_targets} requests, {result.sqlmap_parameters} parameters, "
+            f"{len(result.injectable)} injectable"
+        )
         failures += [f"sqlmap ({result.role}): {target} is injectable" for target in result.injectable]
     totals = bandit.get("metrics", {}).get("_totals", {})  # type: ignore[union-attr]
     files = [name for name in bandit.get("metrics", {}) if name != "_totals"]  # type: ignore[union-attr]
@@ -371,8 +476,10 @@ def report(results: list[RoleResult], bandit: dict[str, object]) -> int:
     for item in findings:  # type: ignore[union-attr]
         if item["issue_severity"] == "LOW":  # type: ignore[index]
             continue
-        line = (f"  [{item['issue_severity'].lower()}] {item['test_id']} {item['filename']}:{item['line_number']} "  # type: ignore[index]
-                f"{item['issue_text']}")  # type: ignore[index]  # fmt: skip
+        line = (
+            f"  [{item['issue_severity'].lower()}] {item['test_id']} {item['filename']}:{item['line_number']} "  # type: ignore[index]
+            f"{item['issue_text']}"
+        )  # type: ignore[index]
         print(line)
         if item["test_id"] not in EXPLAINED:  # type: ignore[index]
             failures.append(f"bandit {line.strip()}")

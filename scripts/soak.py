@@ -78,8 +78,9 @@ class Browser:
         status, page, _ = self.request("GET", "/login")
         token = CSRF_TOKEN.search(page)
         assert status == 200 and token, "no login form"
-        status, _, _ = self.request("POST", "/login", {"csrf_token": token.group(1), "email": email,
-                                                      "password": PASSWORD})  # fmt: skip
+        status, _, _ = self.request(
+            "POST", "/login", {"csrf_token": token.group(1), "email": email, "password": PASSWORD}
+        )
         assert status == 303, f"login of {email} answered {status}"
 
 
@@ -93,10 +94,20 @@ def save_draft(browser: Browser, title: str) -> tuple[int, str]:
     if not (token and period and activity):
         return 0, "the new-claim form lacks a token, a period or an activity"
     day = date.today() - timedelta(days=1)
-    form = {"csrf_token": token.group(1), "period": period.group(1), "activity_type_id": activity.group(1),
-            "fund_request_id": "", "title": title, "description": "Soak test", "activity_start": day.isoformat(),
-            "activity_end": day.isoformat(), "vendor": "Print Co", "vendor_tax_id": "91310000X",
-            "invoice_number": title, "amount": "123.45"}  # fmt: skip
+    form = {
+        "csrf_token": token.group(1),
+        "period": period.group(1),
+        "activity_type_id": activity.group(1),
+        "fund_request_id": "",
+        "title": title,
+        "description": "Soak test",
+        "activity_start": day.isoformat(),
+        "activity_end": day.isoformat(),
+        "vendor": "Print Co",
+        "vendor_tax_id": "91310000X",
+        "invoice_number": title,
+        "amount": "123.45",
+    }
     status, _page, location = browser.request("POST", "/claims/new", form)
     return status, location
 
@@ -162,8 +173,10 @@ def main() -> int:
         started = time.monotonic()
         until = started + args.seconds
         users = [ROLES[number % len(ROLES)] for number in range(args.connections)]
-        threads = [threading.Thread(target=user_loop, args=(port, number, email, pages, writes, until, tally))
-                   for number, (email, pages, writes) in enumerate(users)]  # fmt: skip
+        threads = [
+            threading.Thread(target=user_loop, args=(port, number, email, pages, writes, until, tally))
+            for number, (email, pages, writes) in enumerate(users)
+        ]
         for thread in threads:
             thread.start()
         while any(thread.is_alive() for thread in threads):
@@ -197,10 +210,12 @@ def main() -> int:
         "worker_memory_growth": round(growth, 3),
     }
     (ROOT / "instance" / "soak.json").write_text(json.dumps(report, indent=2))
-    print(f"{report['seconds']} s at {args.connections} connections: {total:,} requests "
-          f"({report['requests_per_second']}/s), {report['errors']} errors; {report['drafts_saved']} drafts saved, "
-          f"{report['drafts_lost']} lost; workers' memory {report['worker_memory_mib_first_minute']} MiB in the first "
-          f"minute, {report['worker_memory_mib_last_minute']} MiB in the last ({growth:+.1%})")  # fmt: skip
+    print(
+        f"{report['seconds']} s at {args.connections} connections: {total:,} requests "
+        f"({report['requests_per_second']}/s), {report['errors']} errors; {report['drafts_saved']} drafts saved, "
+        f"{report['drafts_lost']} lost; workers' memory {report['worker_memory_mib_first_minute']} MiB in the first "
+        f"minute, {report['worker_memory_mib_last_minute']} MiB in the last ({growth:+.1%})"
+    )
     for error in tally.errors[:20]:
         print("  ", error)
     return 0 if not tally.errors and not lost and growth <= 0.20 else 1

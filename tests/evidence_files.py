@@ -153,8 +153,9 @@ def pdf_with_escaped_names_in_object_streams() -> bytes:
 def pdf_with_annotation_action() -> bytes:
     """A link on the page whose action is a script."""
     pdf = _page_pdf()
-    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
-                              Rect=pikepdf.Array([0, 0, 100, 100]), A=_script(pdf))  # fmt: skip
+    link = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=pikepdf.Array([0, 0, 100, 100]), A=_script(pdf)
+    )
     pdf.pages[0].Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
     return _saved(pdf, compress_objects=True)
 
@@ -162,8 +163,9 @@ def pdf_with_annotation_action() -> bytes:
 def pdf_with_page_open_trigger() -> bytes:
     """An additional action (/AA) that runs when the page opens, under the page's /Resources branch."""
     pdf = _page_pdf()
-    form = pikepdf.Stream(pdf, b"q Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
-                          BBox=pikepdf.Array([0, 0, 10, 10]))  # fmt: skip
+    form = pikepdf.Stream(
+        pdf, b"q Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form, BBox=pikepdf.Array([0, 0, 10, 10])
+    )
     form.AA = pikepdf.Dictionary(O=_script(pdf))
     pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(X1=pdf.make_indirect(form)))
     return _saved(pdf, compress_objects=True)
@@ -176,8 +178,9 @@ def pdf_with_outline_script(depth: int = 30) -> bytes:
     for earlier, later in itertools.pairwise(items):
         earlier.Next = later
     items[depth * 2 // 3].A = _script(pdf)  # reached only through the /Next chain, 20 deep
-    pdf.Root.Outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines, First=items[0],
-                                                               Last=items[-1], Count=depth))  # fmt: skip
+    pdf.Root.Outlines = pdf.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Outlines, First=items[0], Last=items[-1], Count=depth)
+    )
     return _saved(pdf, compress_objects=True)
 
 
@@ -185,10 +188,12 @@ def pdf_with_embedded_file_annotation() -> bytes:
     """A file attachment annotation carrying a program."""
     pdf = _page_pdf()
     payload = pikepdf.Stream(pdf, b"MZ fake program", Type=pikepdf.Name.EmbeddedFile)
-    spec = pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F=pikepdf.String("invoice.exe"),
-                              EF=pikepdf.Dictionary(F=pdf.make_indirect(payload)))  # fmt: skip
-    note = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment,
-                              Rect=pikepdf.Array([0, 0, 10, 10]), FS=spec)  # fmt: skip
+    spec = pikepdf.Dictionary(
+        Type=pikepdf.Name.Filespec, F=pikepdf.String("invoice.exe"), EF=pikepdf.Dictionary(F=pdf.make_indirect(payload))
+    )
+    note = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment, Rect=pikepdf.Array([0, 0, 10, 10]), FS=spec
+    )
     pdf.pages[0].Annots = pikepdf.Array([pdf.make_indirect(note)])
     return _saved(pdf, compress_objects=True)
 
@@ -211,8 +216,9 @@ def pdf_with_cycle_and_links() -> bytes:
     that loops back on itself. Nothing here acts, and the walk must finish."""
     pdf = _page_pdf()
     web = pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://vendor.example/invoice/1"))
-    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
-                              Rect=pikepdf.Array([0, 0, 100, 20]), A=web)  # fmt: skip
+    link = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=pikepdf.Array([0, 0, 100, 20]), A=web
+    )
     pdf.pages[0].Annots = pikepdf.Array([pdf.make_indirect(link)])
     jump = pdf.make_indirect(
         pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=pikepdf.Array([pdf.pages[0].obj, pikepdf.Name.Fit]))
@@ -227,8 +233,9 @@ def pdf_with_cycle_and_links() -> bytes:
 def pdf_with_text(pages: int = 3) -> bytes:
     """Pages that say which page they are, for the previews."""
     pdf = pikepdf.new()
-    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
-                                                BaseFont=pikepdf.Name.Helvetica))  # fmt: skip
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+    )
     for number in range(1, pages + 1):
         pdf.add_blank_page(page_size=(595, 842))
         page = pdf.pages[-1]

@@ -165,8 +165,9 @@ def make_trainee(dealer: Dealer, name: str | None = None) -> Trainee:
     return trainee
 
 
-def make_evidence(dealer: Dealer, uploader: User, name: str, owner_type: str = "dealer_document",
-                  owner_id: int | None = None) -> Evidence:  # fmt: skip
+def make_evidence(
+    dealer: Dealer, uploader: User, name: str, owner_type: str = "dealer_document", owner_id: int | None = None
+) -> Evidence:
     """A file row whose bytes are stored through the app's storage, as an upload would leave it."""
 
     writer = PdfWriter()
@@ -195,8 +196,14 @@ def make_evidence(dealer: Dealer, uploader: User, name: str, owner_type: str = "
 STANDARD_TIERS = ((9000, 100), (10000, 200), (11000, 300))  # 90 % -> 1 %, 100 % -> 2 %, 110 % -> 3 %
 
 
-def make_program(period: Period, *, name: str = "Standard", method: str = "retroactive",
-                 eligible: str = "bronze,silver,gold,platinum", tiers=STANDARD_TIERS):  # type: ignore[no-untyped-def]  # fmt: skip
+def make_program(
+    period: Period,
+    *,
+    name: str = "Standard",
+    method: str = "retroactive",
+    eligible: str = "bronze,silver,gold,platinum",
+    tiers=STANDARD_TIERS,
+):  # type: ignore[no-untyped-def]
 
     program = RebateProgram(period_id=period.id, name=name, method=Method(method), eligible_tiers=eligible)
     program.tiers = [
@@ -264,8 +271,15 @@ def make_rebate_world(
     )
     imports = {}
     for name, uploader in (("own_import", manager), ("foreign_import", other_manager)):
-        batch = SalesImport(filename=f"{name}.csv", content=b"dealer_code,date,amount,invoice_ref\n", size=36,
-                            uploaded_by_id=uploader.id, status=ImportStatus.READY, errors=[], total_rows=0)  # fmt: skip
+        batch = SalesImport(
+            filename=f"{name}.csv",
+            content=b"dealer_code,date,amount,invoice_ref\n",
+            size=36,
+            uploaded_by_id=uploader.id,
+            status=ImportStatus.READY,
+            errors=[],
+            total_rows=0,
+        )
         db.session.add(batch)
         db.session.flush()
         imports[name] = batch.id
@@ -283,8 +297,13 @@ def make_rebate_world(
 
 
 def make_course(code: str | None = None, *, validity_months: int = 12, prerequisites=(), category: str = "technical"):  # type: ignore[no-untyped-def]
-    course = Course(code=code or f"C{next(_sequence)}", title=f"Course {code}", category=CourseCategory(category),
-                    validity_months=validity_months, description="")  # fmt: skip
+    course = Course(
+        code=code or f"C{next(_sequence)}",
+        title=f"Course {code}",
+        category=CourseCategory(category),
+        validity_months=validity_months,
+        description="",
+    )
     course.prerequisites = list(prerequisites)
     db.session.add(course)
     db.session.flush()
@@ -295,25 +314,49 @@ def make_session(course, *, starts_in: timedelta = timedelta(days=10), capacity:
     """A session starting `starts_in` from now; enrolment closes a day before, cancelling two days before."""
 
     start = utcnow().replace(microsecond=0) + starts_in
-    values = {"place": "Training centre", "enrol_deadline": start - timedelta(days=1),
-              "cancel_deadline": start - timedelta(days=2), **fields}  # fmt: skip
-    session = CourseSession(course_id=course.id, starts_at=start, ends_at=start + timedelta(hours=6),
-                            capacity=capacity, seats_taken=0, last_ticket=0, **values)  # fmt: skip
+    values = {
+        "place": "Training centre",
+        "enrol_deadline": start - timedelta(days=1),
+        "cancel_deadline": start - timedelta(days=2),
+        **fields,
+    }
+    session = CourseSession(
+        course_id=course.id,
+        starts_at=start,
+        ends_at=start + timedelta(hours=6),
+        capacity=capacity,
+        seats_taken=0,
+        last_ticket=0,
+        **values,
+    )
     db.session.add(session)
     db.session.flush()
     return session
 
 
-def make_enrollment(session, *, user: User | None = None, trainee: Trainee | None = None, status: str = "enrolled",
-                    certificate: str | None = None, expires_on: date | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+def make_enrollment(
+    session,
+    *,
+    user: User | None = None,
+    trainee: Trainee | None = None,
+    status: str = "enrolled",
+    certificate: str | None = None,
+    expires_on: date | None = None,
+):  # type: ignore[no-untyped-def]
 
     dealer_id = user.dealer_id if user is not None else trainee.dealer_id  # type: ignore[union-attr]
     key = f"u{user.id}" if user is not None else f"t{trainee.id}"  # type: ignore[union-attr]
-    enrollment = Enrollment(session_id=session.id, dealer_id=dealer_id, user_id=user.id if user else None,
-                            trainee_id=trainee.id if trainee else None, person_key=key,
-                            status=EnrollmentStatus(status), certificate_number=certificate,
-                            completed_on=today() if certificate else None,
-                            certificate_expires_on=expires_on)  # fmt: skip
+    enrollment = Enrollment(
+        session_id=session.id,
+        dealer_id=dealer_id,
+        user_id=user.id if user else None,
+        trainee_id=trainee.id if trainee else None,
+        person_key=key,
+        status=EnrollmentStatus(status),
+        certificate_number=certificate,
+        completed_on=today() if certificate else None,
+        certificate_expires_on=expires_on,
+    )
     if status in ("enrolled", "attended", "completed", "no_show"):
         session.seats_taken += 1
     db.session.add(enrollment)
@@ -326,24 +369,45 @@ def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, 
     (staff enrolled, ready for attendance); certificates for the own and the foreign dealer."""
     course = make_course("SAFE-1", validity_months=12)
     upcoming = make_session(course, capacity=2)
-    began = make_session(course, starts_in=timedelta(hours=-1), capacity=10,
-                         enrol_deadline=utcnow_minus(days=2), cancel_deadline=utcnow_minus(days=3))  # fmt: skip
+    began = make_session(
+        course,
+        starts_in=timedelta(hours=-1),
+        capacity=10,
+        enrol_deadline=utcnow_minus(days=2),
+        cancel_deadline=utcnow_minus(days=3),
+    )
     own_enrollment = make_enrollment(upcoming, user=owner)
     foreign_enrollment = make_enrollment(upcoming, user=foreign_owner)
     attending = make_enrollment(began, user=staff)
-    make_enrollment(began, trainee=trainee, status="completed", certificate="CERT-OWNA-OWNB-OWNC",
-                    expires_on=today() + timedelta(days=30))  # fmt: skip
-    make_enrollment(began, user=foreign_owner, status="completed", certificate="CERT-FORA-FORB-FORC",
-                    expires_on=today() + timedelta(days=300))  # fmt: skip
-    ids = {"course": course.id, "upcoming_session": upcoming.id, "began_session": began.id,
-           "own_enrollment": own_enrollment.id, "foreign_enrollment": foreign_enrollment.id,
-           "attending_enrollment": attending.id}  # fmt: skip
+    make_enrollment(
+        began,
+        trainee=trainee,
+        status="completed",
+        certificate="CERT-OWNA-OWNB-OWNC",
+        expires_on=today() + timedelta(days=30),
+    )
+    make_enrollment(
+        began,
+        user=foreign_owner,
+        status="completed",
+        certificate="CERT-FORA-FORB-FORC",
+        expires_on=today() + timedelta(days=300),
+    )
+    ids = {
+        "course": course.id,
+        "upcoming_session": upcoming.id,
+        "began_session": began.id,
+        "own_enrollment": own_enrollment.id,
+        "foreign_enrollment": foreign_enrollment.id,
+        "attending_enrollment": attending.id,
+    }
     return ids, {"own_certificate": "CERT-OWNA-OWNB-OWNC", "foreign_certificate": "CERT-FORA-FORB-FORC"}
 
 
 def make_activity_type(code: str = "DISPLAY", *, needs_pre_approval: bool = False):  # type: ignore[no-untyped-def]
-    kind = ActivityType(code=code, name_en=f"Activity {code}", name_zh=f"活动 {code}",
-                        needs_pre_approval=needs_pre_approval)  # fmt: skip
+    kind = ActivityType(
+        code=code, name_en=f"Activity {code}", name_zh=f"活动 {code}", needs_pre_approval=needs_pre_approval
+    )
     db.session.add(kind)
     db.session.flush()
     return kind
@@ -357,9 +421,19 @@ def make_allocation(dealer: Dealer, period: Period, amount: int):  # type: ignor
     return allocation
 
 
-def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None, *, status: str = "submitted",  # type: ignore[no-untyped-def]
-               amount: int = 300_000, title: str | None = None, approved: int | None = None,
-               submitted_days_ago: int = 2, invoice: str | None = None):  # fmt: skip
+def make_claim(
+    dealer: Dealer,
+    period: Period,
+    kind,
+    author: User | None = None,
+    *,
+    status: str = "submitted",  # type: ignore[no-untyped-def]
+    amount: int = 300_000,
+    title: str | None = None,
+    approved: int | None = None,
+    submitted_days_ago: int = 2,
+    invoice: str | None = None,
+):
     """A claim written directly in the given status; its activity on a day claimable today (in the period's first
     days when the period is not this quarter)."""
 
@@ -368,14 +442,24 @@ def make_claim(dealer: Dealer, period: Period, kind, author: User | None = None,
     claim_status = ClaimStatus(status)
     sent = claim_status is not ClaimStatus.DRAFT
     default_approved = {"approved": amount, "paid": amount, "partially_approved": amount // 2}.get(status)
-    claim = Claim(dealer_id=dealer.id, period_id=period.id, activity_type_id=kind.id, status=claim_status,
-                  title=title or f"Claim {number}", description="", activity_start=day, activity_end=day,
-                  vendor="Print Co", vendor_tax_id="91310000X",
-                  invoice_number=invoice or f"INV-{number}", amount_requested=amount,
-                  amount_approved=approved if approved is not None else default_approved,
-                  submission_count=1 if sent else 0,
-                  submitted_at=utcnow() - timedelta(days=submitted_days_ago) if sent else None,
-                  created_by_id=author.id if author else None)  # fmt: skip
+    claim = Claim(
+        dealer_id=dealer.id,
+        period_id=period.id,
+        activity_type_id=kind.id,
+        status=claim_status,
+        title=title or f"Claim {number}",
+        description="",
+        activity_start=day,
+        activity_end=day,
+        vendor="Print Co",
+        vendor_tax_id="91310000X",
+        invoice_number=invoice or f"INV-{number}",
+        amount_requested=amount,
+        amount_approved=approved if approved is not None else default_approved,
+        submission_count=1 if sent else 0,
+        submitted_at=utcnow() - timedelta(days=submitted_days_ago) if sent else None,
+        created_by_id=author.id if author else None,
+    )
     db.session.add(claim)
     db.session.flush()
     return claim
@@ -401,20 +485,36 @@ def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: 
     foreign_file = make_evidence(foreign, foreign_owner, "foreign invoice.pdf", "claim", foreign_claim.id)
     requests = {}
     for name, dealer, author in (("own_request", own, owner), ("foreign_request", foreign, foreign_owner)):
-        request = FundRequest(dealer_id=dealer.id, period_id=period.id, activity_type_id=kind.id, title=name,
-                              planned_start=period.ends_on, planned_end=period.ends_on, estimated_cost=900_000,
-                              status=FundRequestStatus.SUBMITTED, created_by_id=author.id)  # fmt: skip
+        request = FundRequest(
+            dealer_id=dealer.id,
+            period_id=period.id,
+            activity_type_id=kind.id,
+            title=name,
+            planned_start=period.ends_on,
+            planned_end=period.ends_on,
+            estimated_cost=900_000,
+            status=FundRequestStatus.SUBMITTED,
+            created_by_id=author.id,
+        )
         db.session.add(request)
         db.session.flush()
         requests[name] = request.id
-    return {"own_draft": draft.id, "own_claim": own_claim.id, "approved_claim": approved.id,
-            "foreign_claim": foreign_claim.id, "own_claim_file": own_file.id, "draft_file": draft_file.id,
-            "foreign_claim_file": foreign_file.id,
-            "ready_draft": ready.id, "ready_file": ready_file.id, "activity_type": kind.id, **requests}  # fmt: skip
+    return {
+        "own_draft": draft.id,
+        "own_claim": own_claim.id,
+        "approved_claim": approved.id,
+        "foreign_claim": foreign_claim.id,
+        "own_claim_file": own_file.id,
+        "draft_file": draft_file.id,
+        "foreign_claim_file": foreign_file.id,
+        "ready_draft": ready.id,
+        "ready_file": ready_file.id,
+        "activity_type": kind.id,
+        **requests,
+    }
 
 
-def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User, manager: User,
-                        mediator: User):  # type: ignore[no-untyped-def]  # fmt: skip
+def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User, manager: User, mediator: User):  # type: ignore[no-untyped-def]
     """Violations of D001 (one proposed, one confirmed and appealable) and of D003 (confirmed); a dispute between
     D001 and D003 in mediation, with a party message, an internal note and a file; a dispute of D003 alone."""
 
@@ -428,11 +528,18 @@ def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner
     def violation(dealer: Dealer, status: ViolationStatus) -> Violation:
         """Confirmed ones are booked in the closed quarter, so today's statements stay as the rebate tests expect."""
         confirmed = status is not ViolationStatus.PROPOSED
-        row = Violation(dealer_id=dealer.id, period_id=period.id, kind=ViolationKind.PRICE_BELOW_FLOOR,
-                        description="Sold below the floor price.", penalty=100_000, status=status,
-                        recorded_by_id=manager.id, confirmed_on=today if confirmed else None,
-                        appeal_until=today + timedelta(days=14) if confirmed else None,
-                        booked_period_id=previous.id if confirmed else None)  # fmt: skip
+        row = Violation(
+            dealer_id=dealer.id,
+            period_id=period.id,
+            kind=ViolationKind.PRICE_BELOW_FLOOR,
+            description="Sold below the floor price.",
+            penalty=100_000,
+            status=status,
+            recorded_by_id=manager.id,
+            confirmed_on=today if confirmed else None,
+            appeal_until=today + timedelta(days=14) if confirmed else None,
+            booked_period_id=previous.id if confirmed else None,
+        )
         db.session.add(row)
         db.session.flush()
         return row
@@ -441,25 +548,46 @@ def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner
     confirmed = violation(own, ViolationStatus.CONFIRMED)
     foreign_violation = violation(foreign, ViolationStatus.CONFIRMED)
     due = utcnow_minus(days=-10)
-    cross = Dispute(raised_by_dealer_id=own.id, respondent_dealer_id=foreign.id,
-                    category=DisputeCategory.PRICING_CONFLICT, title="Cross dispute",
-                    description="They undercut us.", status=DisputeStatus.IN_MEDIATION, mediator_id=mediator.id,
-                    due_at=due, raised_by_id=owner.id)  # fmt: skip
-    alone = Dispute(raised_by_dealer_id=foreign.id, category=DisputeCategory.REBATE_CALCULATION,
-                    title="Foreign dispute", description="Our rebate is wrong.", status=DisputeStatus.OPEN,
-                    due_at=due, raised_by_id=foreign_owner.id)  # fmt: skip
+    cross = Dispute(
+        raised_by_dealer_id=own.id,
+        respondent_dealer_id=foreign.id,
+        category=DisputeCategory.PRICING_CONFLICT,
+        title="Cross dispute",
+        description="They undercut us.",
+        status=DisputeStatus.IN_MEDIATION,
+        mediator_id=mediator.id,
+        due_at=due,
+        raised_by_id=owner.id,
+    )
+    alone = Dispute(
+        raised_by_dealer_id=foreign.id,
+        category=DisputeCategory.REBATE_CALCULATION,
+        title="Foreign dispute",
+        description="Our rebate is wrong.",
+        status=DisputeStatus.OPEN,
+        due_at=due,
+        raised_by_id=foreign_owner.id,
+    )
     db.session.add_all([cross, alone])
     db.session.flush()
-    db.session.add_all([
-        DisputeMessage(dispute_id=cross.id, author_id=foreign_owner.id, body="Our prices were approved."),
-        DisputeMessage(dispute_id=cross.id, author_id=mediator.id, body="Secret mediator note.", internal=True),
-    ])  # fmt: skip
+    db.session.add_all(
+        [
+            DisputeMessage(dispute_id=cross.id, author_id=foreign_owner.id, body="Our prices were approved."),
+            DisputeMessage(dispute_id=cross.id, author_id=mediator.id, body="Secret mediator note.", internal=True),
+        ]
+    )
     cross_file = make_evidence(own, owner, "quote.pdf", "dispute", cross.id)
     violation_file = make_evidence(own, manager, "till receipt.pdf", "violation", confirmed.id)
-    return {"proposed_violation": proposed.id, "own_violation": confirmed.id,
-            "foreign_violation": foreign_violation.id, "cross_dispute": cross.id, "foreign_dispute": alone.id,
-            "cross_dispute_file": cross_file.id, "violation_file": violation_file.id,
-            "mediator": mediator.id}  # fmt: skip
+    return {
+        "proposed_violation": proposed.id,
+        "own_violation": confirmed.id,
+        "foreign_violation": foreign_violation.id,
+        "cross_dispute": cross.id,
+        "foreign_dispute": alone.id,
+        "cross_dispute_file": cross_file.id,
+        "violation_file": violation_file.id,
+        "mediator": mediator.id,
+    }
 
 
 def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
@@ -620,8 +748,9 @@ def period(code: str) -> Period:
 
 
 def activity(needs_pre_approval: bool = False) -> ActivityType:
-    kind = ActivityType(code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列",
-                        needs_pre_approval=needs_pre_approval)  # fmt: skip
+    kind = ActivityType(
+        code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列", needs_pre_approval=needs_pre_approval
+    )
     db.session.add(kind)
     db.session.flush()
     return kind
@@ -632,12 +761,18 @@ def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str
     end = activity_day()
     start = max(current.starts_on, end - timedelta(days=1))
     data = services.ClaimInput(
-        activity_type_id=activity().id if not db.session.execute(select(ActivityType)).first() else
-        db.session.execute(select(ActivityType.id)).scalars().first(),
-        title="Shop window display", description="Two weeks in the window.", activity_start=start,
-        activity_end=end, vendor="Print Co", vendor_tax_id="91310000X", invoice_number=invoice,
+        activity_type_id=activity().id
+        if not db.session.execute(select(ActivityType)).first()
+        else db.session.execute(select(ActivityType.id)).scalars().first(),
+        title="Shop window display",
+        description="Two weeks in the window.",
+        activity_start=start,
+        activity_end=end,
+        vendor="Print Co",
+        vendor_tax_id="91310000X",
+        invoice_number=invoice,
         amount=amount,
-    )  # fmt: skip
+    )
     return services.create_draft(user(world, role), current, data)
 
 

@@ -90,8 +90,14 @@ def pre_approval_form(world: World) -> dict[str, object]:
     """A trade show planned in a week's time, inside this quarter when the quarter has a week left."""
     start = min(today() + timedelta(days=7), this_quarter()[2])
     kind, day = str(world.ids["activity_type"]), start.isoformat()
-    return {"period": world.current_period, "activity_type_id": kind, "title": "Expo", "planned_start": day,
-            "planned_end": day, "estimated_cost": "9,000.00"}  # fmt: skip
+    return {
+        "period": world.current_period,
+        "activity_type_id": kind,
+        "title": "Expo",
+        "planned_start": day,
+        "planned_end": day,
+        "estimated_cost": "9,000.00",
+    }
 
 
 MATRIX = (

@@ -85,8 +85,12 @@ def test_a_session_alone_changes_nothing_about_how_an_account_signs_in(
     response = thief.post(path, data=form)
     assert response.status_code == 422, response.status_code
     html = response.get_data(as_text=True)
-    said = ("This is not your current password.", "Enter your current password.", "That code is not right",
-            "Enter the code your authenticator app shows")  # fmt: skip
+    said = (
+        "This is not your current password.",
+        "Enter your current password.",
+        "That code is not right",
+        "Enter the code your authenticator app shows",
+    )
     assert any(message in html for message in said)
     assert "secret-key" not in html  # no new key to copy either
     after = fingerprint(app)
@@ -107,8 +111,10 @@ def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_ses
     assert key
     new_secret = key.group(1).replace(" ", "")
     assert elsewhere.get("/account").status_code == 200  # starting changes nothing yet
-    confirmed = here.post("/account/two-factor/confirm", data={
-        "code": pyotp.TOTP(new_secret).now(), "password": PASSWORD, "current_code": RECOVERY_CODES[1]})  # fmt: skip
+    confirmed = here.post(
+        "/account/two-factor/confirm",
+        data={"code": pyotp.TOTP(new_secret).now(), "password": PASSWORD, "current_code": RECOVERY_CODES[1]},
+    )
     assert confirmed.status_code == 200
     assert stored_user(app, SECURE).totp_secret == new_secret
     assert elsewhere.get("/account").status_code == 302 and here.get("/account").status_code == 200
@@ -156,14 +162,32 @@ def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Fla
 def test_an_administrator_proves_it_before_changing_someones_email_or_password(app: Flask, world: World) -> None:
     admin = _client(app, world.emails["admin"])
     victim = _client(app, world.emails["dealer_staff"])
-    form = {"email": "hijacked@example.test", "name": "Staff One", "role": "dealer", "dealer_code": world.own_dealer,
-            "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "y"}  # fmt: skip
+    form = {
+        "email": "hijacked@example.test",
+        "name": "Staff One",
+        "role": "dealer",
+        "dealer_code": world.own_dealer,
+        "dealer_role": "staff",
+        "locale": "",
+        "timezone": "Asia/Shanghai",
+        "active": "y",
+    }
     edit = f"/admin/users/{world.ids['staff']}/edit"
     refused = admin.post(edit, data=form)
     assert refused.status_code == 422 and "Enter your own password" in refused.get_data(as_text=True)
     assert admin.post(edit, data={**form, "admin_password": "guessed"}).status_code == 422
-    assert admin.post(edit, data={**form, "email": world.emails["dealer_staff"], "temporary_password": NEW_PASSWORD,
-                                  "admin_password": "guessed"}).status_code == 422  # fmt: skip
+    assert (
+        admin.post(
+            edit,
+            data={
+                **form,
+                "email": world.emails["dealer_staff"],
+                "temporary_password": NEW_PASSWORD,
+                "admin_password": "guessed",
+            },
+        ).status_code
+        == 422
+    )
     assert stored_user(app, world.emails["dealer_staff"]).email == world.emails["dealer_staff"]
     assert victim.get("/account").status_code == 200
     assert admin.post(edit, data={**form, "admin_password": PASSWORD}).status_code == 303

@@ -215,8 +215,10 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     monkeypatch.setitem(app.config, "CLAIM_SECOND_APPROVAL_THRESHOLD", 100_000)
     own = world.ids["own_claim"]
     manager = client_for(app, world, "manager")
-    manager.post(f"/console/claims/{own}/decide", data={"decision": "approve_part", "amount": "2,500.00",
-                                                           "reason": "One panel was not ours."})  # fmt: skip
+    manager.post(
+        f"/console/claims/{own}/decide",
+        data={"decision": "approve_part", "amount": "2,500.00", "reason": "One panel was not ours."},
+    )
     claim = claim_row(app, own)
     assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.amount_approved == 250_000
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
@@ -228,8 +230,10 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     senior.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": "Check the panel count."})
     assert claim_row(app, own).status is ClaimStatus.SUBMITTED
     assert notifications(app, world.emails["manager"], "claim_sent_back")
-    manager.post(f"/console/claims/{own}/decide", data={"decision": "approve_part", "amount": "2,500.00",
-                                                           "reason": "Counted again: one panel."})  # fmt: skip
+    manager.post(
+        f"/console/claims/{own}/decide",
+        data={"decision": "approve_part", "amount": "2,500.00", "reason": "Counted again: one panel."},
+    )
     assert senior.post(f"/console/claims/{own}/decide", data={"decision": "approve"}).status_code == 303
     claim = claim_row(app, own)
     assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 250_000
@@ -255,8 +259,14 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
     dealer = client_for(app, world, "dealer_owner")
     with app.app_context():
         trade_show = db.session.execute(sa.text("SELECT id FROM activity_types WHERE code = 'TRADE_SHOW'")).scalar()
-    form = {"period": world.current_period, "activity_type_id": str(trade_show), "title": "Fair booth",
-            "planned_start": "2031-01-05", "planned_end": "2031-01-02", "estimated_cost": "2,000.00"}  # fmt: skip
+    form = {
+        "period": world.current_period,
+        "activity_type_id": str(trade_show),
+        "title": "Fair booth",
+        "planned_start": "2031-01-05",
+        "planned_end": "2031-01-02",
+        "estimated_cost": "2,000.00",
+    }
     refused = dealer.post("/claims/pre-approvals", data=form)
     assert refused.status_code == 422 and "The activity cannot end before it starts." in refused.get_data(as_text=True)
     assert dealer.post("/claims/pre-approvals", data={**form, "planned_end": "2031-01-06"}).status_code == 303
@@ -274,16 +284,26 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
     dealer.post(f"/claims/{bare}/evidence", data={"file": (io.BytesIO(pdf()), "booth.pdf")})
     html = dealer.post(f"/claims/{bare}/submit").get_data(as_text=True)
     assert "This activity needs an approved pre-approval request first." in html
-    against = new_draft(dealer, world, activity_type_id=str(trade_show), amount="2,500.00",
-                        fund_request_id=str(request_id), invoice_number="FP-200")  # fmt: skip
+    against = new_draft(
+        dealer,
+        world,
+        activity_type_id=str(trade_show),
+        amount="2,500.00",
+        fund_request_id=str(request_id),
+        invoice_number="FP-200",
+    )
     dealer.post(f"/claims/{against}/evidence", data={"file": (io.BytesIO(pdf()), "booth2.pdf")})
     html = dealer.post(f"/claims/{against}/submit").get_data(as_text=True)
     assert "The amount is above the pre-approved cost: say why." in html
     edit = dealer.get(f"/claims/{against}/edit").get_data(as_text=True)
     assert "2500.00" in edit and f'<option selected value="{request_id}"' in edit
-    changed = {**_claim_form(world), "activity_type_id": str(trade_show), "amount": "2,500.00",
-               "fund_request_id": str(request_id),
-               "over_pre_approval_reason": "The booth needed a second wall."}  # fmt: skip
+    changed = {
+        **_claim_form(world),
+        "activity_type_id": str(trade_show),
+        "amount": "2,500.00",
+        "fund_request_id": str(request_id),
+        "over_pre_approval_reason": "The booth needed a second wall.",
+    }
     assert dealer.post(f"/claims/{against}/edit", data=changed).status_code == 303
     assert dealer.post(f"/claims/{against}/submit").status_code == 303
     with app.app_context():

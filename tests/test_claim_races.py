@@ -213,10 +213,16 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
 
     def name_the_request(actor: User, claim: Claim) -> None:
         wanted = services.ClaimInput(
-            activity_type_id=show_id, title=claim.title, description="", activity_start=claim.activity_start,
-            activity_end=claim.activity_end, vendor="Expo Co", vendor_tax_id="", invoice_number=claim.invoice_number,
+            activity_type_id=show_id,
+            title=claim.title,
+            description="",
+            activity_start=claim.activity_start,
+            activity_end=claim.activity_end,
+            vendor="Expo Co",
+            vendor_tax_id="",
+            invoice_number=claim.invoice_number,
             amount=800_000,
-        )  # fmt: skip
+        )
         services.update_draft(actor, claim, replace(wanted, fund_request_id=request_id))
 
     if backend_name == "postgresql":

@@ -125,8 +125,12 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
         # Besides blind attempts on any claim (mostly refused), decisions aimed at claims that can be decided, so
         # that the deep states (second approval, paid, reopened) are reached in most runs.
         @precondition(lambda self: hasattr(self, "dealer") and bool(self.in_status(*DECIDABLE)))
-        @rule(data=st.data(), decision=st.sampled_from(services.Decision), reviewer=st.sampled_from(REVIEWERS),
-              part=st.integers(min_value=1, max_value=2_600_000))  # fmt: skip
+        @rule(
+            data=st.data(),
+            decision=st.sampled_from(services.Decision),
+            reviewer=st.sampled_from(REVIEWERS),
+            part=st.integers(min_value=1, max_value=2_600_000),
+        )
         def decide_a_waiting_claim(
             self, data: st.DataObject, decision: services.Decision, reviewer: str, part: int
         ) -> None:
@@ -166,8 +170,12 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
                 if event.from_status is None and event.to_status is None:
                     continue  # a comment
                 role = self.roles_by_user.get(event.actor_id or 0) if hasattr(self, "roles_by_user") else None
-                assert legal(event.from_status, event.to_status, role), (event.claim_id, event.from_status,
-                                                                         event.to_status, role)  # fmt: skip
+                assert legal(event.from_status, event.to_status, role), (
+                    event.claim_id,
+                    event.from_status,
+                    event.to_status,
+                    role,
+                )
                 if event.claim_id in last and event.from_status is not None:
                     assert event.from_status is last[event.claim_id], "a transition not recorded in the timeline"
                 if event.to_status is not None:

@@ -188,8 +188,9 @@ def test_an_activity_that_needs_pre_approval_is_claimed_against_an_approved_requ
         with pytest.raises(services.SubmissionRefused) as refused:
             services.submit(owner, claim)
         assert refused.value.problems == [Problem.PRE_APPROVAL_MISSING]
-        request = pre_approvals.request_pre_approval(owner, claim.period, show.id, "Spring trade show",
-                                                claim.activity_start, claim.activity_end, 1_000_000)  # fmt: skip
+        request = pre_approvals.request_pre_approval(
+            owner, claim.period, show.id, "Spring trade show", claim.activity_start, claim.activity_end, 1_000_000
+        )
         with pytest.raises(InvalidInput, match="reason"):
             pre_approvals.decide_pre_approval(manager, request, approve=False)
         pre_approvals.decide_pre_approval(manager, request, approve=True)
@@ -213,8 +214,9 @@ def test_a_manager_cannot_decide_another_portfolios_request(app: Flask, funded: 
         ).scalar_one()
         show = activity(needs_pre_approval=True)
         current = period(funded.current_period)
-        request = pre_approvals.request_pre_approval(foreign_owner, current, show.id, "Expo", current.starts_on,
-                                                current.starts_on, 500_000)  # fmt: skip
+        request = pre_approvals.request_pre_approval(
+            foreign_owner, current, show.id, "Expo", current.starts_on, current.starts_on, 500_000
+        )
         with pytest.raises(NotFound):
             pre_approvals.decide_pre_approval(user(funded, "manager"), request, approve=True)
 
@@ -241,23 +243,31 @@ def _approved_request(world: World, cost: int = 1_000_000) -> FundRequest:
     owner, manager = user(world, "dealer_owner"), user(world, "manager")
     show = activity(needs_pre_approval=True)
     day = activity_day()
-    request = pre_approvals.request_pre_approval(owner, period(world.current_period), show.id, "Spring trade show", day,
-                                            day, cost)  # fmt: skip
+    request = pre_approvals.request_pre_approval(
+        owner, period(world.current_period), show.id, "Spring trade show", day, day, cost
+    )
     pre_approvals.decide_pre_approval(manager, request, approve=True)
     return request
 
 
 def _naming(claim_input: services.ClaimInput, request: FundRequest, **changes: object) -> services.ClaimInput:
-    return dataclasses.replace(claim_input, fund_request_id=request.id, activity_type_id=request.activity_type_id,
-                               **changes)  # type: ignore[arg-type]  # fmt: skip
+    return dataclasses.replace(
+        claim_input, fund_request_id=request.id, activity_type_id=request.activity_type_id, **changes
+    )  # type: ignore[arg-type]
 
 
 def _input_of(claim: Claim) -> services.ClaimInput:
     return services.ClaimInput(
-        activity_type_id=claim.activity_type_id, title=claim.title, description=claim.description,
-        activity_start=claim.activity_start, activity_end=claim.activity_end, vendor=claim.vendor,
-        vendor_tax_id=claim.vendor_tax_id, invoice_number=claim.invoice_number, amount=claim.amount_requested,
-    )  # fmt: skip
+        activity_type_id=claim.activity_type_id,
+        title=claim.title,
+        description=claim.description,
+        activity_start=claim.activity_start,
+        activity_end=claim.activity_end,
+        vendor=claim.vendor,
+        vendor_tax_id=claim.vendor_tax_id,
+        invoice_number=claim.invoice_number,
+        amount=claim.amount_requested,
+    )
 
 
 def test_a_pre_approval_used_by_one_claim_is_refused_to_another_on_create_and_edit(app: Flask, funded: World) -> None:
@@ -293,8 +303,9 @@ def test_a_withdrawn_or_rejected_claim_frees_its_pre_approval(app: Flask, funded
         services.submit(owner, second)
         db.session.refresh(request)
         assert request.status is FundRequestStatus.USED
-        services.decide(manager, second, services.Decision.REJECT, reason="Not our booth.",
-                        reason_code=RejectionReason.NOT_ELIGIBLE)  # fmt: skip
+        services.decide(
+            manager, second, services.Decision.REJECT, reason="Not our booth.", reason_code=RejectionReason.NOT_ELIGIBLE
+        )
         db.session.refresh(request)
         assert request.status is FundRequestStatus.APPROVED  # claimable again
         third = services.create_draft(owner, period(funded.current_period), _naming(_input_of(second), request))

@@ -185,15 +185,27 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
     staff = stored_user(app, world.emails["dealer_staff"])
-    turned_off = admin.post(f"/admin/users/{staff.id}/edit", data={
-        "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
-        "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "",
-        "deactivation_reason": "Left the company; HR asked us to close the account.",
-    })  # fmt: skip
+    turned_off = admin.post(
+        f"/admin/users/{staff.id}/edit",
+        data={
+            "email": staff.email,
+            "name": staff.name,
+            "role": "dealer",
+            "dealer_code": world.own_dealer,
+            "dealer_role": "staff",
+            "locale": "",
+            "timezone": "Asia/Shanghai",
+            "active": "",
+            "deactivation_reason": "Left the company; HR asked us to close the account.",
+        },
+    )
     assert turned_off.status_code == 303
     record = stored_user(app, world.emails["dealer_staff"])
-    assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (False, world.ids["admin"],
-                                                                                    UserRole.ADMIN)  # fmt: skip
+    assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (
+        False,
+        world.ids["admin"],
+        UserRole.ADMIN,
+    )
     assert record.deactivation_reason == "Left the company; HR asked us to close the account."
     edit = admin.get(f"/admin/users/{staff.id}/edit").get_data(as_text=True)
     assert "by Admin (Administrator)" in edit and "Left the company" in edit
@@ -214,10 +226,19 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
     assert stored_user(app, "former@example.test").active is True
     # and the administrator's own reactivation clears the record
-    turned_on = admin.post(f"/admin/users/{staff.id}/edit", data={
-        "email": staff.email, "name": staff.name, "role": "dealer", "dealer_code": world.own_dealer,
-        "dealer_role": "staff", "locale": "", "timezone": "Asia/Shanghai", "active": "y",
-    })  # fmt: skip
+    turned_on = admin.post(
+        f"/admin/users/{staff.id}/edit",
+        data={
+            "email": staff.email,
+            "name": staff.name,
+            "role": "dealer",
+            "dealer_code": world.own_dealer,
+            "dealer_role": "staff",
+            "locale": "",
+            "timezone": "Asia/Shanghai",
+            "active": "y",
+        },
+    )
     assert turned_on.status_code == 303
     back = stored_user(app, world.emails["dealer_staff"])
     assert (back.active, back.deactivated_by_id, back.deactivation_reason) == (True, None, "")
@@ -267,10 +288,18 @@ def test_portfolio_filters_and_sorting(client: FlaskClient, world: World) -> Non
 
 def test_pages_have_unique_element_ids(app: Flask, world: World) -> None:
     pages = {
-        "admin": ["/admin/users/new", "/admin/dealers/new", "/admin/territories", "/admin/periods", "/audit/",
-                  f"/console/dealers/{world.own_dealer}", "/console/portfolios", "/console/"],
+        "admin": [
+            "/admin/users/new",
+            "/admin/dealers/new",
+            "/admin/territories",
+            "/admin/periods",
+            "/audit/",
+            f"/console/dealers/{world.own_dealer}",
+            "/console/portfolios",
+            "/console/",
+        ],
         "dealer_owner": ["/dealer/people", "/dealer/", "/account"],
-    }  # fmt: skip
+    }
     for role, paths in pages.items():
         client = app.test_client()
         log_in(client, world.emails[role])

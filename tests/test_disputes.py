@@ -64,8 +64,9 @@ def test_a_penalty_counts_once_a_second_person_confirms_and_leaves_when_overturn
         before = statement_of(own, current)
         assert before is not None
         net_before = before.net_payable
-        violation = dispute_violations.record_violation(manager, own, current, ViolationKind.PRICE_BELOW_FLOOR,
-                                              "Sold KF-35 at 12 % under the floor.", 250_000)  # fmt: skip
+        violation = dispute_violations.record_violation(
+            manager, own, current, ViolationKind.PRICE_BELOW_FLOOR, "Sold KF-35 at 12 % under the floor.", 250_000
+        )
         assert told(senior, "violation_proposed")
         db.session.refresh(before)
         assert before.net_payable == net_before  # proposed: it does not count yet
@@ -138,8 +139,13 @@ def test_raising_a_dispute_checks_the_other_party_and_the_links(app: Flask, worl
         owner = person(world, "dealer_owner")
 
         def raise_(**changes: object) -> Dispute:
-            data = {"category": DisputeCategory.PRICING_CONFLICT, "title": "Undercut", "description": "Quotes.",
-                    "respondent_code": world.foreign_dealer, **changes}  # fmt: skip
+            data = {
+                "category": DisputeCategory.PRICING_CONFLICT,
+                "title": "Undercut",
+                "description": "Quotes.",
+                "respondent_code": world.foreign_dealer,
+                **changes,
+            }
             return services.raise_dispute(owner, services.DisputeInput(**data))  # type: ignore[arg-type]
 
         with pytest.raises(InvalidInput, match="Name the other dealer"):
@@ -218,8 +224,12 @@ def test_each_outcome_takes_effect_once(app: Flask, world: World, outcome: Outco
         mediator, own = person(world, "mediator"), dealer(world.own_dealer)
         dispute = db.session.get(Dispute, world.ids["cross_dispute"])
         assert dispute is not None
-        resolution = services.Resolution(outcome, "Settled.", own.id, -30_000 if outcome is Outcome.REBATE_ADJUSTMENT
-                                         else 40_000 if outcome is Outcome.PENALTY else 0)  # fmt: skip
+        resolution = services.Resolution(
+            outcome,
+            "Settled.",
+            own.id,
+            -30_000 if outcome is Outcome.REBATE_ADJUSTMENT else 40_000 if outcome is Outcome.PENALTY else 0,
+        )
         services.resolve(mediator, dispute, resolution)
         with pytest.raises(IllegalTransition, match="already settled"):
             services.resolve(mediator, dispute, resolution)
@@ -242,8 +252,12 @@ def test_a_rejected_claim_is_reviewed_again(app: Flask, world: World) -> None:
         claim = db.session.get(Claim, world.ids["own_claim"])
         assert claim is not None
         claim.status = ClaimStatus.REJECTED
-        dispute = services.raise_dispute(owner, services.DisputeInput(
-            DisputeCategory.CLAIM_DECISION, "The display was ours", "Photos attached.", claim_id=claim.id))  # fmt: skip
+        dispute = services.raise_dispute(
+            owner,
+            services.DisputeInput(
+                DisputeCategory.CLAIM_DECISION, "The display was ours", "Photos attached.", claim_id=claim.id
+            ),
+        )
         services.assign(mediator, dispute, mediator)
         assert Outcome.REOPEN_CLAIM in services.outcome_choices(dispute)
         services.resolve(mediator, dispute, services.Resolution(Outcome.REOPEN_CLAIM, "Review it with the photos."))
@@ -276,9 +290,15 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
     directory = dealer_client.get("/disputes/directory?q=west").get_data(as_text=True)
     assert "Western Wind Retail" in directory and "D003" in directory and "North" in directory
     assert "owner3@example.test" not in directory  # name, code and territory only
-    raised = dealer_client.post("/disputes/new", data={"category": "customer_poaching", "respondent": "d003",
-                                                       "title": "Poached the hotel order",
-                                                       "description": "They quoted our hotel customer."})  # fmt: skip
+    raised = dealer_client.post(
+        "/disputes/new",
+        data={
+            "category": "customer_poaching",
+            "respondent": "d003",
+            "title": "Poached the hotel order",
+            "description": "They quoted our hotel customer.",
+        },
+    )
     assert raised.status_code == 303
     dispute_id = int(raised.headers["Location"].rsplit("/", 1)[1])
     page = dealer_client.get(f"/disputes/{dispute_id}").get_data(as_text=True)
@@ -295,9 +315,15 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
     assert "Poached the hotel order" in mediator.get("/mediation/").get_data(as_text=True)  # mine
     mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "Ask Li Wei.", "internal": "y"})
     assert "Ask Li Wei." not in respondent.get(f"/disputes/{dispute_id}").get_data(as_text=True)
-    resolved = mediator.post(f"/disputes/{dispute_id}/resolve", data={
-        "outcome": "warning", "party": str(world.ids["own_dealer_id"]), "amount": "",
-        "summary": "The hotel asked D003 first; no poaching. D001 is reminded to check first."})  # fmt: skip
+    resolved = mediator.post(
+        f"/disputes/{dispute_id}/resolve",
+        data={
+            "outcome": "warning",
+            "party": str(world.ids["own_dealer_id"]),
+            "amount": "",
+            "summary": "The hotel asked D003 first; no poaching. D001 is reminded to check first.",
+        },
+    )
     assert resolved.status_code == 303
     settled = dealer_client.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "A warning" in settled and "no poaching" in settled and "Withdraw the dispute" not in settled
@@ -338,8 +364,9 @@ def test_the_evidence_of_a_closed_dispute_is_fixed(app: Flask, world: World) -> 
 
 def test_the_mediator_sees_the_appealed_violation_and_its_files(app: Flask, world: World) -> None:
     dealer_client = _client(app, world.emails["dealer_owner"])
-    appealed = dealer_client.post(f"/dealer/violations/{world.ids['own_violation']}/appeal",
-                                  data={"reason": "The customer came to our shop."})  # fmt: skip
+    appealed = dealer_client.post(
+        f"/dealer/violations/{world.ids['own_violation']}/appeal", data={"reason": "The customer came to our shop."}
+    )
     assert appealed.status_code == 303
     dispute_path = appealed.headers["Location"]
     html = _client(app, world.emails["mediator"]).get(dispute_path).get_data(as_text=True)

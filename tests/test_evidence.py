@@ -73,13 +73,23 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     log = (folder / "weed.log").open("wb")
     process = subprocess.Popen(
         [
-            weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", "-s3", f"-s3.port={s3}",
-            "-master.volumeSizeLimitMB=64", "-volume.max=8", *_without_catalogs(weed),
+            weed,
+            "server",
+            f"-dir={folder}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=8",
+            *_without_catalogs(weed),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     endpoint = f"http://127.0.0.1:{s3}"
     try:
         client = boto3.client(

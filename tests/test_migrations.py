@@ -70,8 +70,10 @@ def test_prefixed_notification_parameters_become_typed_and_back(
                 )
             )
             user_id = connection.execute(sa.text("SELECT id FROM users")).scalar_one()
-            rows = [{"user_id": user_id, "kind": kind, "params": params, "link": "/", "created_at": utcnow()}
-                    for kind, params in old]  # fmt: skip
+            rows = [
+                {"user_id": user_id, "kind": kind, "params": params, "link": "/", "created_at": utcnow()}
+                for kind, params in old
+            ]
             connection.execute(NOTIFICATIONS.insert(), rows)
 
         def stored() -> list[dict[str, object]]:
@@ -106,13 +108,17 @@ def test_this_rounds_migrations_go_down_and_up_again_on_a_database_full_of_data(
         upgrade()
         seed_demo()
         db.session.commit()
-        counts = {table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-                  for table in ("users", "claims", "claim_events", "notifications", "evidence")}  # fmt: skip
+        counts = {
+            table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in ("users", "claims", "claim_events", "notifications", "evidence")
+        }
         db.session.remove()
         downgrade(revision="0012")
         upgrade()
-        after = {table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-                 for table in counts}  # fmt: skip
+        after = {
+            table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in counts
+        }
         db.session.remove()
     dispose_app(app)
     assert after == counts and counts["claim_events"] > 0
@@ -130,33 +136,68 @@ def test_who_deactivated_an_account_is_found_in_the_audit_trail(
         "is_senior, created_at, two_factor_required) VALUES (:email, :email, 'x', :role, 'UTC', :active, :email, "
         "false, false, CURRENT_TIMESTAMP, false)"
     )
-    events = sa.table("audit_events", sa.column("action", sa.String), sa.column("actor_id", sa.Integer),
-                      sa.column("subject_type", sa.String), sa.column("subject_id", sa.Integer),
-                      sa.column("subject_label", sa.String), sa.column("details", sa.JSON),
-                      sa.column("occurred_at", UTCDateTime()))  # fmt: skip
+    events = sa.table(
+        "audit_events",
+        sa.column("action", sa.String),
+        sa.column("actor_id", sa.Integer),
+        sa.column("subject_type", sa.String),
+        sa.column("subject_id", sa.Integer),
+        sa.column("subject_label", sa.String),
+        sa.column("details", sa.JSON),
+        sa.column("occurred_at", UTCDateTime()),
+    )
     with app.app_context():
         upgrade(revision="0015")
         with db.engine.begin() as connection:
-            for email, role, active in (("admin@x.test", "admin", True), ("owner@x.test", "dealer", True),
-                                        ("a@x.test", "dealer", False), ("b@x.test", "dealer", False)):  # fmt: skip
+            for email, role, active in (
+                ("admin@x.test", "admin", True),
+                ("owner@x.test", "dealer", True),
+                ("a@x.test", "dealer", False),
+                ("b@x.test", "dealer", False),
+            ):
                 connection.execute(insert_user, {"email": email, "role": role, "active": active})
             ids = dict(connection.execute(sa.text("SELECT email, id FROM users")).all())
             turned_off = {"before": {"active": True}, "after": {"active": False}}
             common = {"subject_type": "user", "subject_label": "", "occurred_at": utcnow()}
-            connection.execute(events.insert(), [{**common, **event} for event in [
-                {"action": "user.deactivated", "actor_id": ids["admin@x.test"], "subject_id": ids["a@x.test"],
-                 "details": {}},
-                {"action": "user.deactivated", "actor_id": ids["owner@x.test"], "subject_id": ids["a@x.test"],
-                 "details": {}},
-                {"action": "user.updated", "actor_id": ids["admin@x.test"], "subject_id": ids["b@x.test"],
-                 "details": turned_off},
-                {"action": "user.updated", "actor_id": ids["owner@x.test"], "subject_id": ids["b@x.test"],
-                 "details": {"before": {"name": "B"}, "after": {"name": "Bee"}}},
-            ]])  # fmt: skip
+            connection.execute(
+                events.insert(),
+                [
+                    {**common, **event}
+                    for event in [
+                        {
+                            "action": "user.deactivated",
+                            "actor_id": ids["admin@x.test"],
+                            "subject_id": ids["a@x.test"],
+                            "details": {},
+                        },
+                        {
+                            "action": "user.deactivated",
+                            "actor_id": ids["owner@x.test"],
+                            "subject_id": ids["a@x.test"],
+                            "details": {},
+                        },
+                        {
+                            "action": "user.updated",
+                            "actor_id": ids["admin@x.test"],
+                            "subject_id": ids["b@x.test"],
+                            "details": turned_off,
+                        },
+                        {
+                            "action": "user.updated",
+                            "actor_id": ids["owner@x.test"],
+                            "subject_id": ids["b@x.test"],
+                            "details": {"before": {"name": "B"}, "after": {"name": "Bee"}},
+                        },
+                    ]
+                ],
+            )
         upgrade(revision="0016")
         with db.engine.connect() as connection:
-            found = dict(connection.execute(sa.text(
-                "SELECT email, deactivated_by_role FROM users WHERE deactivated_by_id IS NOT NULL")).all())  # fmt: skip
+            found = dict(
+                connection.execute(
+                    sa.text("SELECT email, deactivated_by_role FROM users WHERE deactivated_by_id IS NOT NULL")
+                ).all()
+            )
     dispose_app(app)
     assert found == {"a@x.test": "dealer", "b@x.test": "admin"}
 
@@ -180,14 +221,20 @@ def test_stored_notification_paths_become_endpoints_and_back(
                 )
             )
             user_id = connection.execute(sa.text("SELECT id FROM users")).scalar_one()
-            rows = [{"user_id": user_id, "kind": "claim_comment", "params": {}, "link": path, "created_at": utcnow()}
-                    for path in old]  # fmt: skip
+            rows = [
+                {"user_id": user_id, "kind": "claim_comment", "params": {}, "link": path, "created_at": utcnow()}
+                for path in old
+            ]
             connection.execute(NOTIFICATIONS.insert(), rows)
 
         def stored() -> list[tuple[object, ...]]:
             with db.engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(sa.text(
-                    "SELECT link_endpoint, link_args, link FROM notifications ORDER BY id"))]  # fmt: skip
+                return [
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.text("SELECT link_endpoint, link_args, link FROM notifications ORDER BY id")
+                    )
+                ]
 
         upgrade(revision="0018")
         typed = stored()
@@ -195,8 +242,9 @@ def test_stored_notification_paths_become_endpoints_and_back(
         with db.engine.connect() as connection:
             restored = list(connection.execute(sa.text("SELECT link FROM notifications ORDER BY id")).scalars())
     dispose_app(app)
-    as_json = [(endpoint, args if isinstance(args, dict | None) else json.loads(args), link)
-               for endpoint, args, link in typed]  # fmt: skip
+    as_json = [
+        (endpoint, args if isinstance(args, dict | None) else json.loads(args), link) for endpoint, args, link in typed
+    ]
     assert as_json == [
         ("claims.review_page", {"claim_id": 17}, ""),
         ("rebates.dealer_statement", {"period_code": "2026-Q4"}, ""),

@@ -81,9 +81,16 @@ def test_a_suspended_dealer_asks_for_no_pre_approval_and_starts_no_claim(app: Fl
                 owner, period, world.ids["activity_type"], "Expo", day, day, 100_000
             )
         data = claims.ClaimInput(
-            activity_type_id=world.ids["activity_type"], title="Flyers", description="", activity_start=day,
-            activity_end=day, vendor="V", vendor_tax_id="T", invoice_number="N-1", amount=10_000,
-        )  # fmt: skip
+            activity_type_id=world.ids["activity_type"],
+            title="Flyers",
+            description="",
+            activity_start=day,
+            activity_end=day,
+            vendor="V",
+            vendor_tax_id="T",
+            invoice_number="N-1",
+            amount=10_000,
+        )
         with pytest.raises(IllegalTransition, match="suspended"):
             claims.create_draft(owner, period, data)
         assert db.session.execute(sa.select(sa.func.count()).select_from(FundRequest)).scalar_one() == requests
@@ -106,9 +113,10 @@ def test_a_suspended_dealer_still_answers_and_raises_disputes(app: Flask, world:
         assert ready.status is ClaimStatus.SUBMITTED
         dispute = disputes.raise_dispute(
             owner,
-            disputes.DisputeInput(category=DisputeCategory.REBATE_CALCULATION, title="Q rebate",
-                                  description="The late sales are missing."),
-        )  # fmt: skip
+            disputes.DisputeInput(
+                category=DisputeCategory.REBATE_CALCULATION, title="Q rebate", description="The late sales are missing."
+            ),
+        )
         assert dispute.id is not None
 
 

@@ -57,8 +57,12 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
         owner, staff = _users(world.emails["dealer_owner"], world.emails["dealer_staff"])
         staff.locale = "zh_Hans"
         db.session.add(NotificationPreference(user_id=owner.id, kind="dealer_status_changed", email=False))
-        params = {"dealer": "Eastern Star Trading", "old": choice(DealerStatus.ACTIVE),
-                  "new": choice(DealerStatus.SUSPENDED), "reason": "R"}  # fmt: skip
+        params = {
+            "dealer": "Eastern Star Trading",
+            "old": choice(DealerStatus.ACTIVE),
+            "new": choice(DealerStatus.SUSPENDED),
+            "reason": "R",
+        }
         notify([owner, staff], "dealer_status_changed", params, link("dealers.dealer_home"))
         emails = db.session.execute(select(OutboxEmail)).scalars().all()
         assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
@@ -162,10 +166,20 @@ def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: Flask
     that no longer exists leads to the notification centre, not to an error."""
     with app.app_context():
         (user,) = _users(world.emails["manager"])
-        moved = Notification(user_id=user.id, kind="claim_comment", params={}, link_endpoint="claims.review_page",
-                             link_args={"claim_id": 41})  # fmt: skip
-        gone = Notification(user_id=user.id, kind="claim_comment", params={}, link_endpoint="claims.retired_page",
-                            link_args={"claim_id": 41})  # fmt: skip
+        moved = Notification(
+            user_id=user.id,
+            kind="claim_comment",
+            params={},
+            link_endpoint="claims.review_page",
+            link_args={"claim_id": 41},
+        )
+        gone = Notification(
+            user_id=user.id,
+            kind="claim_comment",
+            params={},
+            link_endpoint="claims.retired_page",
+            link_args={"claim_id": 41},
+        )
         db.session.add_all([moved, gone])
         db.session.commit()
         moved_id, gone_id = moved.id, gone.id
@@ -249,8 +263,13 @@ def test_real_activity_keeps_the_session(
 
 
 def test_typed_parameters_render_in_the_readers_language(app: Flask) -> None:
-    params = {"dealer": "D", "kind": choice(DealerStatus.SUSPENDED), "amount": amount(123456, "CNY"),
-              "until": day(date(2027, 2, 28)), "title": moment(datetime(2027, 1, 1, 1, 30, tzinfo=UTC))}  # fmt: skip
+    params = {
+        "dealer": "D",
+        "kind": choice(DealerStatus.SUSPENDED),
+        "amount": amount(123456, "CNY"),
+        "until": day(date(2027, 2, 28)),
+        "title": moment(datetime(2027, 1, 1, 1, 30, tzinfo=UTC)),
+    }
     with app.test_request_context():
         with force_locale("en"):
             assert render_text("violation_confirmed", params) == (
@@ -273,8 +292,13 @@ def test_text_people_typed_is_never_read_as_an_amount_or_a_status(app: Flask, ti
 
 
 def test_an_unreadable_typed_parameter_shows_nothing_rather_than_its_raw_form(app: Flask) -> None:
-    broken = [{"type": "label", "enum": "NoSuchEnum", "value": "x"}, {"type": "money", "amount": "12", "currency": 1},
-              {"type": "date", "value": "not a date"}, {"type": "unknown"}, {}]  # fmt: skip
+    broken = [
+        {"type": "label", "enum": "NoSuchEnum", "value": "x"},
+        {"type": "money", "amount": "12", "currency": 1},
+        {"type": "date", "value": "not a date"},
+        {"type": "unknown"},
+        {},
+    ]
     with app.test_request_context():
         for value in broken:
             assert render_text("portfolio_changed", {"dealer": value}) == " is now in your portfolio."

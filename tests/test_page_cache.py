@@ -79,8 +79,9 @@ def test_a_page_comes_from_memory_until_anything_is_written(cached: tuple[Flask,
     assert state == "miss" and "Core Update Co" in page
 
     with app.app_context(), db.engine.begin() as connection:  # a plain connection, as a command or a job would
-        connection.execute(text("UPDATE dealers SET name = 'Raw Connection Co' WHERE code = :code"),
-                           {"code": world.own_dealer})  # fmt: skip
+        connection.execute(
+            text("UPDATE dealers SET name = 'Raw Connection Co' WHERE code = :code"), {"code": world.own_dealer}
+        )
     state, page = dashboard(client)
     assert state == "miss" and "Raw Connection Co" in page
 

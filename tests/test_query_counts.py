@@ -221,29 +221,69 @@ def _grow_disputes(world: World, factor: int, owner: User) -> None:
     now = utcnow()
     db.session.execute(
         sa.insert(Violation),
-        [{"dealer_id": owner.dealer_id, "period_id": current.id, "kind": ViolationKind.OTHER, "description": "d",
-          "penalty": 100, "status": list(ViolationStatus)[number % len(ViolationStatus)],
-          "booked_period_id": current.id, "created_at": now} for number in range(3 * factor)],
-    )  # fmt: skip
+        [
+            {
+                "dealer_id": owner.dealer_id,
+                "period_id": current.id,
+                "kind": ViolationKind.OTHER,
+                "description": "d",
+                "penalty": 100,
+                "status": list(ViolationStatus)[number % len(ViolationStatus)],
+                "booked_period_id": current.id,
+                "created_at": now,
+            }
+            for number in range(3 * factor)
+        ],
+    )
     db.session.execute(
         sa.insert(Dispute),
-        [{"raised_by_dealer_id": owner.dealer_id, "category": DisputeCategory.OTHER, "title": f"D{number}",
-          "description": "d", "status": list(DisputeStatus)[number % len(DisputeStatus)], "due_at": now,
-          "mediator_id": mediator.id if number % 2 else None, "outcome_details": {}, "summary": "",
-          "created_at": now} for number in range(3 * factor)],
-    )  # fmt: skip
+        [
+            {
+                "raised_by_dealer_id": owner.dealer_id,
+                "category": DisputeCategory.OTHER,
+                "title": f"D{number}",
+                "description": "d",
+                "status": list(DisputeStatus)[number % len(DisputeStatus)],
+                "due_at": now,
+                "mediator_id": mediator.id if number % 2 else None,
+                "outcome_details": {},
+                "summary": "",
+                "created_at": now,
+            }
+            for number in range(3 * factor)
+        ],
+    )
     cross = world.ids["cross_dispute"]
     db.session.execute(
         sa.insert(DisputeMessage),
-        [{"dispute_id": cross, "author_id": owner.id if number % 2 else mediator.id, "internal": number % 3 == 0,
-          "body": f"message {number}", "created_at": now} for number in range(3 * factor)],
-    )  # fmt: skip
+        [
+            {
+                "dispute_id": cross,
+                "author_id": owner.id if number % 2 else mediator.id,
+                "internal": number % 3 == 0,
+                "body": f"message {number}",
+                "created_at": now,
+            }
+            for number in range(3 * factor)
+        ],
+    )
     db.session.execute(
         sa.insert(Evidence),
-        [{"owner_type": "dispute", "owner_id": cross, "original_name": "quote.pdf",
-          "storage_key": f"dispute/{next_id():032x}", "content_type": "application/pdf", "size": 10,
-          "sha256": "2" * 64, "uploaded_by_id": owner.id, "created_at": now} for _number in range(factor)],
-    )  # fmt: skip
+        [
+            {
+                "owner_type": "dispute",
+                "owner_id": cross,
+                "original_name": "quote.pdf",
+                "storage_key": f"dispute/{next_id():032x}",
+                "content_type": "application/pdf",
+                "size": 10,
+                "sha256": "2" * 64,
+                "uploaded_by_id": owner.id,
+                "created_at": now,
+            }
+            for _number in range(factor)
+        ],
+    )
 
 
 def _grow_claims(world: World, factor: int, owner: User) -> None:
@@ -254,17 +294,30 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
     flagged = {(row[0], row[1]) for row in db.session.execute(select(ClaimFlag.claim_id, ClaimFlag.flag))}
     now = utcnow()
     rows = [
-        {"dealer_id": dealer.id, "period_id": current.id, "activity_type_id": kind.id, "status": status,
-         "title": f"Claim {next_id()}", "description": "", "activity_start": current.starts_on,
-         "activity_end": current.starts_on, "vendor": "V", "vendor_tax_id": "T", "invoice_number": f"G{next_id()}",
-         "amount_requested": 1_000 + number, "amount_approved": 500 if status.value in ("approved", "paid",
-         "partially_approved") else None, "submission_count": 0 if status is ClaimStatus.DRAFT else 1,
-         "submitted_at": None if status is ClaimStatus.DRAFT else now - timedelta(days=number % 30),
-         "turnaround_seconds": number * 3600 if number % 3 == 0 and status is not ClaimStatus.DRAFT else None,
-         "created_by_id": owner.id, "created_at": now, "updated_at": now}
+        {
+            "dealer_id": dealer.id,
+            "period_id": current.id,
+            "activity_type_id": kind.id,
+            "status": status,
+            "title": f"Claim {next_id()}",
+            "description": "",
+            "activity_start": current.starts_on,
+            "activity_end": current.starts_on,
+            "vendor": "V",
+            "vendor_tax_id": "T",
+            "invoice_number": f"G{next_id()}",
+            "amount_requested": 1_000 + number,
+            "amount_approved": 500 if status.value in ("approved", "paid", "partially_approved") else None,
+            "submission_count": 0 if status is ClaimStatus.DRAFT else 1,
+            "submitted_at": None if status is ClaimStatus.DRAFT else now - timedelta(days=number % 30),
+            "turnaround_seconds": number * 3600 if number % 3 == 0 and status is not ClaimStatus.DRAFT else None,
+            "created_by_id": owner.id,
+            "created_at": now,
+            "updated_at": now,
+        }
         for number in range(factor)
         for status in ClaimStatus
-    ]  # fmt: skip
+    ]
     sent = [
         (claim_id, status)
         for claim_id, status in db.session.execute(sa.insert(Claim).returning(Claim.id, Claim.status), rows)
@@ -272,14 +325,26 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
     ]
     db.session.execute(
         sa.insert(ClaimFlag),
-        [{"claim_id": claim_id, "flag": Flag.ROUND_AMOUNT, "related_claims": [world.ids["foreign_claim"]]}
-         for claim_id, _status in sent],
-    )  # fmt: skip
+        [
+            {"claim_id": claim_id, "flag": Flag.ROUND_AMOUNT, "related_claims": [world.ids["foreign_claim"]]}
+            for claim_id, _status in sent
+        ],
+    )
     db.session.execute(
         sa.insert(ClaimEvent),
-        [{"claim_id": claim_id, "actor_id": owner.id, "from_status": ClaimStatus.DRAFT, "to_status": status,
-          "note": "n", "details": {}, "occurred_at": now} for claim_id, status in sent],
-    )  # fmt: skip
+        [
+            {
+                "claim_id": claim_id,
+                "actor_id": owner.id,
+                "from_status": ClaimStatus.DRAFT,
+                "to_status": status,
+                "note": "n",
+                "details": {},
+                "occurred_at": now,
+            }
+            for claim_id, status in sent
+        ],
+    )
     for number in range(factor):
         own_claim = world.ids["own_claim"]
         db.session.add(
@@ -301,9 +366,17 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
                 uploaded_by_id=owner.id,
             )
         )
-        request = FundRequest(dealer_id=dealer.id, period_id=current.id, activity_type_id=kind.id, title="r",
-                              planned_start=current.starts_on, planned_end=current.starts_on, estimated_cost=100,
-                              status=FundRequestStatus.SUBMITTED, created_by_id=owner.id)  # fmt: skip
+        request = FundRequest(
+            dealer_id=dealer.id,
+            period_id=current.id,
+            activity_type_id=kind.id,
+            title="r",
+            planned_start=current.starts_on,
+            planned_end=current.starts_on,
+            estimated_cost=100,
+            status=FundRequestStatus.SUBMITTED,
+            created_by_id=owner.id,
+        )
         db.session.add(request)
     have = set(
         db.session.execute(select(FundAllocation.dealer_id).where(FundAllocation.period_id == current.id)).scalars()
@@ -322,14 +395,23 @@ def _grow_training(world: World, factor: int, owner: User) -> None:
     for number in range(factor):
         course = make_course(prerequisites=[upcoming.course])
         make_session(course, capacity=5, starts_in=timedelta(days=5 + number))
-        make_session(course, capacity=5, starts_in=timedelta(days=-30 - number), enrol_deadline=began.enrol_deadline,
-                     cancel_deadline=began.cancel_deadline)  # fmt: skip
+        make_session(
+            course,
+            capacity=5,
+            starts_in=timedelta(days=-30 - number),
+            enrol_deadline=began.enrol_deadline,
+            cancel_deadline=began.cancel_deadline,
+        )
         for status, session in (("waitlisted", upcoming), ("enrolled", began), ("completed", began)):
             trainee = make_trainee(dealer)
             done = status == "completed"
-            enrollment = make_enrollment(session, trainee=trainee, status=status,
-                                         certificate=f"CERT-{next_id():014d}" if done else None,
-                                         expires_on=today() + timedelta(days=20) if done else None)  # fmt: skip
+            enrollment = make_enrollment(
+                session,
+                trainee=trainee,
+                status=status,
+                certificate=f"CERT-{next_id():014d}" if done else None,
+                expires_on=today() + timedelta(days=20) if done else None,
+            )
             if status == "waitlisted":
                 upcoming.last_ticket += 1
                 enrollment.waitlist_ticket = upcoming.last_ticket
@@ -369,10 +451,26 @@ def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None
     if missing:
         db.session.execute(sa.insert(Target), missing)
     for _ in range(2 * factor):
-        db.session.add(SalesImport(filename="s.csv", content=b"x", size=1, uploaded_by_id=manager.id,
-                                   status=ImportStatus.IMPORTED, errors=[[2, "date", "bad"]]))  # fmt: skip
-        db.session.add(Adjustment(dealer_id=own_dealer.id, booked_period_id=current.id, kind=AdjustmentKind.MANUAL,
-                                  amount=100, note="n", created_by_id=admin.id))  # fmt: skip
+        db.session.add(
+            SalesImport(
+                filename="s.csv",
+                content=b"x",
+                size=1,
+                uploaded_by_id=manager.id,
+                status=ImportStatus.IMPORTED,
+                errors=[[2, "date", "bad"]],
+            )
+        )
+        db.session.add(
+            Adjustment(
+                dealer_id=own_dealer.id,
+                booked_period_id=current.id,
+                kind=AdjustmentKind.MANUAL,
+                amount=100,
+                note="n",
+                created_by_id=admin.id,
+            )
+        )
     db.session.flush()
     recompute_statements(current)
     recompute_statements(previous)
@@ -381,8 +479,9 @@ def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None
 def _statements(app: Flask, role: str, path: str, world: World) -> int:
     client = app.test_client()
     log_in(client, world.emails[role])
-    path = path.format(current_period=world.current_period, previous_period=world.previous_period, **world.tokens,
-                       **world.ids)  # fmt: skip
+    path = path.format(
+        current_period=world.current_period, previous_period=world.previous_period, **world.tokens, **world.ids
+    )
     client.get(path)  # warm-up: first-request work is not what is being measured
     with count_queries(app) as statements:
         response = client.get(path)

@@ -189,8 +189,11 @@ def test_many_wrong_passwords_at_once_send_one_warning(
     """Six wrong passwords released together, each over the warning's threshold: one email, the conditional UPDATE
     deciding (checked: without its condition every one of them sends one)."""
 
-    app = build_app(fresh_database_url(backend_name, "login_warning_race", tmp_path_factory), LOGIN_WARNING_AFTER=1,
-                    SQLITE_BUSY_TIMEOUT_MS=60000)  # fmt: skip
+    app = build_app(
+        fresh_database_url(backend_name, "login_warning_race", tmp_path_factory),
+        LOGIN_WARNING_AFTER=1,
+        SQLITE_BUSY_TIMEOUT_MS=60000,
+    )
     with app.app_context():
         upgrade()
         world = make_world()

@@ -73,8 +73,14 @@ def test_two_imports_of_the_same_invoices_count_each_once(backend_name: str, tmp
         content = ("dealer_code,date,amount,units,product_line,invoice_ref\n" + lines).encode()
         batches = []
         for name in ("first.csv", "second.csv"):
-            batch = SalesImport(filename=name, content=content, size=len(content), uploaded_by_id=manager.id,
-                                status=ImportStatus.IMPORTING, errors=[])  # fmt: skip
+            batch = SalesImport(
+                filename=name,
+                content=content,
+                size=len(content),
+                uploaded_by_id=manager.id,
+                status=ImportStatus.IMPORTING,
+                errors=[],
+            )
             db.session.add(batch)
             db.session.flush()
             batches.append(batch.id)

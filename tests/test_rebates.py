@@ -158,20 +158,39 @@ def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, world: Worl
 def test_program_validation_names_the_problem(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     url = f"/admin/programs/new/{world.current_period}"
-    overlapping = {"name": "Extra", "method": "retroactive", "eligible": "gold", "tiers-0-threshold": "100",
-                   "tiers-0-rate": "2"}  # fmt: skip
+    overlapping = {
+        "name": "Extra",
+        "method": "retroactive",
+        "eligible": "gold",
+        "tiers-0-threshold": "100",
+        "tiers-0-rate": "2",
+    }
     page = text_of(client.post(url, data=overlapping).get_data(as_text=True))
     assert "Another program of this period already covers these dealer tiers: Gold." in page
-    falling = {"name": "Bad", "method": "stepped", "eligible": "gold", "tiers-0-threshold": "100",
-               "tiers-0-rate": "3", "tiers-1-threshold": "90", "tiers-1-rate": "2"}  # fmt: skip
+    falling = {
+        "name": "Bad",
+        "method": "stepped",
+        "eligible": "gold",
+        "tiers-0-threshold": "100",
+        "tiers-0-rate": "3",
+        "tiers-1-threshold": "90",
+        "tiers-1-rate": "2",
+    }
     page = text_of(client.post(f"/admin/programs/new/{world.open_period}", data=falling).get_data(as_text=True))
     assert "Thresholds must be above 0 % and increase" in page
 
 
 def test_changing_a_program_recomputes_its_dealers_statements(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    form = {"name": "Standard", "method": "stepped", "eligible": ALL_TIERS, "tiers-0-threshold": "50",
-            "tiers-0-rate": "1", "tiers-1-threshold": "100", "tiers-1-rate": "4"}  # fmt: skip
+    form = {
+        "name": "Standard",
+        "method": "stepped",
+        "eligible": ALL_TIERS,
+        "tiers-0-threshold": "50",
+        "tiers-0-rate": "1",
+        "tiers-1-threshold": "100",
+        "tiers-1-rate": "4",
+    }
     assert client.post(f"/admin/programs/{world.ids['program']}/edit", data=form).status_code == 303
     with app.app_context():
         own = statement(world.own_dealer, world.current_period)
@@ -528,8 +547,15 @@ def test_what_if_recalculates_with_the_function(app: Flask, world: World, login)
 
 def test_statement_explains_the_calculation_line_by_line(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    form = {"name": "Standard", "method": "stepped", "eligible": ALL_TIERS, "tiers-0-threshold": "50",
-            "tiers-0-rate": "1", "tiers-1-threshold": "90", "tiers-1-rate": "2.5"}  # fmt: skip
+    form = {
+        "name": "Standard",
+        "method": "stepped",
+        "eligible": ALL_TIERS,
+        "tiers-0-threshold": "50",
+        "tiers-0-rate": "1",
+        "tiers-1-threshold": "90",
+        "tiers-1-rate": "2.5",
+    }
     client.post(f"/admin/programs/{world.ids['program']}/edit", data=form)
     owner = app.test_client()
     log_in(owner, world.emails["dealer_owner"])

@@ -25,8 +25,9 @@ def count(model: type) -> int:
 def test_seed_scale_builds_every_kind_of_row(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
         enrolments_before = 0
-        counts = seed_scale(Scale(dealers=300, sales=20_000, claims=3_000, enrolments=200, disputes=100),
-                            report=lambda _line: None)  # fmt: skip
+        counts = seed_scale(
+            Scale(dealers=300, sales=20_000, claims=3_000, enrolments=200, disputes=100), report=lambda _line: None
+        )
         assert count(Dealer) == 300 and counts["dealers"] == 294  # the six demo dealers, and the rest
         assert count(SalesLine) >= 20_000 and count(Claim) >= 3_000 and count(Dispute) >= 100
         assert count(Enrollment) - enrolments_before >= 200

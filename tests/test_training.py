@@ -96,8 +96,11 @@ def test_a_full_session_puts_people_on_the_waitlist_and_a_cancellation_moves_the
         row = session_row(session.id)
         assert row.seats_taken == 2 and row.seats_left == 0
         assert [status for _name, status, _ticket in statuses(session.id)] == [
-            "cancelled", "enrolled", "enrolled", "waitlisted",
-        ]  # fmt: skip
+            "cancelled",
+            "enrolled",
+            "enrolled",
+            "waitlisted",
+        ]
         told = db.session.execute(select(Notification).where(Notification.kind == "training_seat_freed")).scalar_one()
         assert told.user_id == owner.id and told.params["name"] == "First Waiting"  # the trainee's enroller is told
 
@@ -150,14 +153,16 @@ def test_more_seats_go_to_the_people_waiting(app: Flask, world: World) -> None:
         session = session_row(world.ids["upcoming_session"])
         waiting = services.enrol(owner, session, f"t{world.ids['own_trainee']}")
         assert waiting.status is EnrollmentStatus.WAITLISTED
-        wanted = services.SessionInput(session.starts_at, session.ends_at, "Room 2", "", 3, session.enrol_deadline,
-                                       session.cancel_deadline)  # fmt: skip
+        wanted = services.SessionInput(
+            session.starts_at, session.ends_at, "Room 2", "", 3, session.enrol_deadline, session.cancel_deadline
+        )
         services.save_session(admin, session.course, wanted, session)
         db.session.commit()
         assert db.session.get(Enrollment, waiting.id).status is EnrollmentStatus.ENROLLED
         assert session_row(session.id).seats_taken == 3
-        fewer = services.SessionInput(session.starts_at, session.ends_at, "Room 2", "", 2, session.enrol_deadline,
-                                      session.cancel_deadline)  # fmt: skip
+        fewer = services.SessionInput(
+            session.starts_at, session.ends_at, "Room 2", "", 2, session.enrol_deadline, session.cancel_deadline
+        )
         with pytest.raises(InvalidInput, match="3 people already hold a seat"):
             services.save_session(admin, session.course, fewer, session_row(session.id))
 
@@ -285,8 +290,11 @@ def test_demo_has_a_nearly_full_and_a_full_session(app: Flask) -> None:
         sessions = list(db.session.execute(select(CourseSession).where(CourseSession.starts_at > utcnow())).scalars())
         assert len({session.course.code for session in sessions}) >= 8
         assert {session.course.category.value for session in sessions} == {
-            "technical", "marketing", "management", "compliance",
-        }  # fmt: skip
+            "technical",
+            "marketing",
+            "management",
+            "compliance",
+        }
         assert any(session.seats_left == 1 for session in sessions)
         full = [session for session in sessions if session.seats_left == 0]
         assert full and services.waitlist_positions(full[0].id)

@@ -291,8 +291,17 @@ def test_turning_it_off_needs_the_password_and_a_code_and_removes_the_codes(app:
 
 
 def _user_form(world: World, email: str, role: str = "manager", **changes: str) -> dict[str, str]:
-    form = {"email": email, "name": "Someone", "role": role, "dealer_code": "", "dealer_role": "staff",
-            "locale": "", "timezone": "Asia/Shanghai", "active": "y", "two_factor_required": "y"}  # fmt: skip
+    form = {
+        "email": email,
+        "name": "Someone",
+        "role": role,
+        "dealer_code": "",
+        "dealer_role": "staff",
+        "locale": "",
+        "timezone": "Asia/Shanghai",
+        "active": "y",
+        "two_factor_required": "y",
+    }
     form.update(changes)
     return form
 

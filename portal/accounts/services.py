@@ -157,12 +157,19 @@ def _queue_email_change_link(user: User, new_email: str) -> None:
     link = absolute_url(url_for("accounts.confirm_email_change", token=make_email_change_token(user, new_email)))
     with force_locale(recipient_locale(user)):
         values = {"user": user, "link": link, "new_email": new_email}
-        queue_email(user, subject=_("Confirm your new email address"), to=new_email,
-                    text_body=render_template("email/email_change.txt", **values),
-                    html_body=render_template("email/email_change.html", **values))  # fmt: skip
-        queue_email(user, subject=_("A change of your email address was asked for"),
-                    text_body=render_template("email/email_change_requested.txt", **values),
-                    html_body=render_template("email/email_change_requested.html", **values))  # fmt: skip
+        queue_email(
+            user,
+            subject=_("Confirm your new email address"),
+            to=new_email,
+            text_body=render_template("email/email_change.txt", **values),
+            html_body=render_template("email/email_change.html", **values),
+        )
+        queue_email(
+            user,
+            subject=_("A change of your email address was asked for"),
+            text_body=render_template("email/email_change_requested.txt", **values),
+            html_body=render_template("email/email_change_requested.html", **values),
+        )
 
 
 def confirm_email_change(user: User, new_email: str) -> None:
@@ -183,8 +190,14 @@ def deactivate_user(user: User, *, actor: User, reason: str = "") -> None:
         return
     user.active = False
     _record_deactivation(user, actor, reason)
-    audit_change("user.deactivated", actor=actor, subject=user, before={"active": True}, after={"active": False},
-                 reason=reason.strip()[:300])  # fmt: skip
+    audit_change(
+        "user.deactivated",
+        actor=actor,
+        subject=user,
+        before={"active": True},
+        after={"active": False},
+        reason=reason.strip()[:300],
+    )
     db.session.flush()
 
 

@@ -154,8 +154,10 @@ def verify_audit_chain() -> ChainReport:
                 "sealed events were deleted"
             )
         elif hash_at.get(seal.last_position) != seal.chain_hash:
-            report.problems.append(f"seal {seal.id} does not match the events it sealed (positions "
-                                   f"{seal.first_position} to {seal.last_position})")  # fmt: skip
+            report.problems.append(
+                f"seal {seal.id} does not match the events it sealed (positions "
+                f"{seal.first_position} to {seal.last_position})"
+            )
         if hash_at.get(seal.first_position - 1, seal.previous_hash) != seal.previous_hash:
             report.problems.append(f"seal {seal.id} does not follow on from the chain before it")
         previous_last = seal.last_position

@@ -92,8 +92,9 @@ def import_budgets(actor: User, period: Period, content: bytes) -> int:
             return _("Claims already hold more than this: approved and pending claims come to more.")
         return None
 
-    wanted = read_dealer_amounts(actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True,
-                                 check=below_what_claims_hold)  # fmt: skip
+    wanted = read_dealer_amounts(
+        actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True, check=below_what_claims_hold
+    )
     for dealer, amount, _line in wanted.values():
         set_allocation(actor, dealer, period, amount)
     return len(wanted)

@@ -59,19 +59,36 @@ def request_pre_approval(
         raise InvalidInput("planned_end", _("The activity cannot end before it starts."))
     if cost <= 0 or cost >= 10**13:
         raise InvalidInput("estimated_cost", _("Enter an amount above zero."))
-    request = FundRequest(dealer_id=actor.dealer_id, period_id=period.id, activity_type_id=kind.id,
-                          title=title.strip(), planned_start=planned_start, planned_end=planned_end,
-                          estimated_cost=cost, status=FundRequestStatus.SUBMITTED, created_by_id=actor.id)  # fmt: skip
+    request = FundRequest(
+        dealer_id=actor.dealer_id,
+        period_id=period.id,
+        activity_type_id=kind.id,
+        title=title.strip(),
+        planned_start=planned_start,
+        planned_end=planned_end,
+        estimated_cost=cost,
+        status=FundRequestStatus.SUBMITTED,
+        created_by_id=actor.id,
+    )
     db.session.add(request)
     db.session.flush()
-    record_event("fund_request.submitted", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
-                 subject_label=request.title, details={"cost": cost})  # fmt: skip
+    record_event(
+        "fund_request.submitted",
+        actor_id=actor.id,
+        subject_type="fund_request",
+        subject_id=request.id,
+        subject_label=request.title,
+        details={"cost": cost},
+    )
     dealer = db.session.get(Dealer, actor.dealer_id)
     assert dealer is not None
     manager = dealer.manager
-    notify([manager] if manager else second_approvers(), "pre_approval_requested",
-           {"dealer": dealer.name, "title": request.title, "amount": params.amount(cost, dealer.currency)},
-           link("claims.console_pre_approvals"))  # fmt: skip
+    notify(
+        [manager] if manager else second_approvers(),
+        "pre_approval_requested",
+        {"dealer": dealer.name, "title": request.title, "amount": params.amount(cost, dealer.currency)},
+        link("claims.console_pre_approvals"),
+    )
     return request
 
 
@@ -87,15 +104,25 @@ def decide_pre_approval(actor: User, request: FundRequest, approve: bool, note: 
     if not move_request(request.id, FundRequestStatus.SUBMITTED, target, decided_by_id=actor.id, decision_note=note):
         raise IllegalTransition(_("This request was already decided."))
     db.session.expire(request)
-    record_event("fund_request.decided", actor_id=actor.id, subject_type="fund_request", subject_id=request.id,
-                 subject_label=request.title, details={"status": target.value, "note": note})  # fmt: skip
+    record_event(
+        "fund_request.decided",
+        actor_id=actor.id,
+        subject_type="fund_request",
+        subject_id=request.id,
+        subject_label=request.title,
+        details={"status": target.value, "note": note},
+    )
     dealer = db.session.get(Dealer, request.dealer_id)
     assert dealer is not None
     requester = db.session.get(User, request.created_by_id) if request.created_by_id else None
     people = dealer_owners(dealer)
     kind = "pre_approval_approved" if approve else "pre_approval_rejected"
-    notify([*people, requester] if requester and requester not in people else people, kind,
-           {"title": request.title, "note": note}, link("claims.pre_approvals"))  # fmt: skip
+    notify(
+        [*people, requester] if requester and requester not in people else people,
+        kind,
+        {"title": request.title, "note": note},
+        link("claims.pre_approvals"),
+    )
     return request
 
 
@@ -122,8 +149,14 @@ def expire_pre_approvals(today: date | None = None) -> int:
     expired = 0
     for request_id, title in stale:
         if move_request(request_id, FundRequestStatus.APPROVED, FundRequestStatus.EXPIRED):
-            record_event("fund_request.expired", actor_id=None, subject_type="fund_request", subject_id=request_id,
-                         subject_label=title, details={})  # fmt: skip
+            record_event(
+                "fund_request.expired",
+                actor_id=None,
+                subject_type="fund_request",
+                subject_id=request_id,
+                subject_label=title,
+                details={},
+            )
             expired += 1
     return expired
 

@@ -43,8 +43,12 @@ def queue_filter(args: dict[str, str]) -> QueueFilter:
     flag = args.get("flag", "")
     if flag != "none" and flag not in Flag._value2member_map_:
         flag = ""
-    return QueueFilter(status=status, dealer=args.get("dealer", "")[:32].strip().upper(),
-                       period=args.get("period", "")[:16].strip(), flag=flag)  # fmt: skip
+    return QueueFilter(
+        status=status,
+        dealer=args.get("dealer", "")[:32].strip().upper(),
+        period=args.get("period", "")[:16].strip(),
+        flag=flag,
+    )
 
 
 def statuses_to_decide(user: User) -> tuple[ClaimStatus, ...]:

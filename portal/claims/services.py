@@ -194,8 +194,14 @@ def update_draft(actor: User, claim: Claim, data: ClaimInput) -> None:
     _write_claim(claim, data)
 
 
-def _event(claim: Claim, actor: User | None, before: ClaimStatus | None, after: ClaimStatus | None, note: str,
-           **details: object) -> None:  # fmt: skip
+def _event(
+    claim: Claim,
+    actor: User | None,
+    before: ClaimStatus | None,
+    after: ClaimStatus | None,
+    note: str,
+    **details: object,
+) -> None:
     db.session.add(
         ClaimEvent(
             claim_id=claim.id,
@@ -208,17 +214,35 @@ def _event(claim: Claim, actor: User | None, before: ClaimStatus | None, after: 
     )
 
 
-def _move(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStatus, note: str = "", *,
-          reopened: bool = False, **values: object) -> None:  # fmt: skip
+def _move(
+    claim: Claim,
+    actor: User,
+    current: ClaimStatus,
+    target: ClaimStatus,
+    note: str = "",
+    *,
+    reopened: bool = False,
+    **values: object,
+) -> None:
     """The one place a claim's status changes: legal by the table, and still what the caller read (else 409)."""
-    move_checked(claim, current, target, legal=can_move(current, target, reopened=reopened),
-                 illegal=_("A claim cannot go from %(current)s to %(target)s.", current=label(current),
-                           target=label(target)),
-                 raced=_("This claim was already decided or changed by someone else. Reload the page."),
-                 updated_at=utcnow(), **values)  # fmt: skip
+    move_checked(
+        claim,
+        current,
+        target,
+        legal=can_move(current, target, reopened=reopened),
+        illegal=_("A claim cannot go from %(current)s to %(target)s.", current=label(current), target=label(target)),
+        raced=_("This claim was already decided or changed by someone else. Reload the page."),
+        updated_at=utcnow(),
+        **values,
+    )
     _event(claim, actor, current, target, note)
-    audit_change("claim.moved", actor=actor, subject=claim, before={"status": current.value},
-                 after={"status": target.value, "note": note})  # fmt: skip
+    audit_change(
+        "claim.moved",
+        actor=actor,
+        subject=claim,
+        before={"status": current.value},
+        after={"status": target.value, "note": note},
+    )
     if target in RELEASES_PRE_APPROVAL:
         _release_pre_approval(claim)
     _announce(claim, actor, current, target, note)
@@ -259,8 +283,7 @@ def _announce(claim: Claim, actor: User, current: ClaimStatus, target: ClaimStat
     S = ClaimStatus
     if target is S.SUBMITTED and current is S.AWAITING_SECOND_APPROVAL:
         first = db.session.get(User, claim.first_approver_id) if claim.first_approver_id else None
-        notify([first] if first else _reviewers_to_tell(claim), "claim_sent_back", {**told, "note": note},
-               console_link)  # fmt: skip
+        notify([first] if first else _reviewers_to_tell(claim), "claim_sent_back", {**told, "note": note}, console_link)
     elif target is S.SUBMITTED:
         told["amount"] = params.amount(claim.amount_requested, currency)
         notify(_reviewers_to_tell(claim), "claim_submitted", told, console_link)
@@ -340,8 +363,11 @@ def _check_submission(claim: Claim, today: date) -> tuple[list[Problem], Budget,
     budget = budget_of(claim.dealer, period)
     held = claim.amount_requested if claim.status is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
     request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
-    usable_request = request is not None and request.dealer_id == claim.dealer_id and request.status in (
-        FundRequestStatus.APPROVED, FundRequestStatus.USED)  # fmt: skip
+    usable_request = (
+        request is not None
+        and request.dealer_id == claim.dealer_id
+        and request.status in (FundRequestStatus.APPROVED, FundRequestStatus.USED)
+    )
     problems = submission_problems(
         Submission(
             amount=claim.amount_requested,
@@ -403,8 +429,9 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     if problems:
         raise SubmissionRefused(problems)
     raised = flags_for(_flag_facts(claim, today, budget.allocation))
-    _move(claim, actor, current, ClaimStatus.SUBMITTED, submitted_at=utcnow(),
-          submission_count=Claim.submission_count + 1)  # fmt: skip
+    _move(
+        claim, actor, current, ClaimStatus.SUBMITTED, submitted_at=utcnow(), submission_count=Claim.submission_count + 1
+    )
     db.session.execute(ClaimFlag.__table__.delete().where(ClaimFlag.claim_id == claim.id))
     for found in raised:
         db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
@@ -434,12 +461,24 @@ def reopen(actor: User, claim: Claim, note: str) -> None:
         if claim_holding_request(claim.fund_request_id, but_not=claim.id) is not None:
             # The rejection freed the pre-approval and another claim uses it now: this one goes back without it.
             keeps_request = {"fund_request_id": None}
-            note = _("%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)",
-                     note=note)  # fmt: skip
+            note = _(
+                "%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)", note=note
+            )
         else:
             move_request(claim.fund_request_id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
-    _move(claim, actor, ClaimStatus.REJECTED, ClaimStatus.SUBMITTED, note, reopened=True, submitted_at=utcnow(),
-          rejection_reason="", decided_at=None, turnaround_seconds=None, **keeps_request)  # fmt: skip
+    _move(
+        claim,
+        actor,
+        ClaimStatus.REJECTED,
+        ClaimStatus.SUBMITTED,
+        note,
+        reopened=True,
+        submitted_at=utcnow(),
+        rejection_reason="",
+        decided_at=None,
+        turnaround_seconds=None,
+        **keeps_request,
+    )
     db.session.flush()
 
 
@@ -470,8 +509,15 @@ def get_reviewable_claim(user: User, claim_id: int) -> Claim:
     return get_visible_claim(user, claim_id)
 
 
-def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None = None, reason: str = "",
-           reason_code: RejectionReason | None = None) -> Claim:  # fmt: skip
+def decide(
+    actor: User,
+    claim: Claim,
+    decision: Decision,
+    *,
+    amount: int | None = None,
+    reason: str = "",
+    reason_code: RejectionReason | None = None,
+) -> Claim:
     """A reviewer's decision. Approving more than the threshold sends the claim to a second approver instead; at
     the second step a senior manager or admin (never the first approver) approves, rejects or sends it back."""
     require_role(actor, *REVIEWERS)
@@ -494,21 +540,44 @@ def decide(actor: User, claim: Claim, decision: Decision, *, amount: int | None 
         return claim
     if decision is Decision.REJECT:
         assert reason_code is not None
-        _move(claim, actor, current, ClaimStatus.REJECTED, reason, decided_at=decided_at,
-              rejection_reason=reason_code.value, turnaround_seconds=turnaround)  # fmt: skip
+        _move(
+            claim,
+            actor,
+            current,
+            ClaimStatus.REJECTED,
+            reason,
+            decided_at=decided_at,
+            rejection_reason=reason_code.value,
+            turnaround_seconds=turnaround,
+        )
         return claim
     to_approve = claim.amount_requested if decision is Decision.APPROVE else (amount or 0)
     if decision is Decision.APPROVE_PART and (to_approve <= 0 or to_approve >= claim.amount_requested):
         raise InvalidInput("amount", _("A partial approval is above zero and below the amount claimed."))
     if not second_step and needs_second_approval(to_approve, current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"]):
-        _move(claim, actor, current, ClaimStatus.AWAITING_SECOND_APPROVAL, reason, amount_approved=to_approve,
-              first_approver_id=actor.id)  # fmt: skip
+        _move(
+            claim,
+            actor,
+            current,
+            ClaimStatus.AWAITING_SECOND_APPROVAL,
+            reason,
+            amount_approved=to_approve,
+            first_approver_id=actor.id,
+        )
         return claim
     if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
         to_approve = claim.amount_approved  # the amount the first reviewer proposed
     target = ClaimStatus.APPROVED if to_approve == claim.amount_requested else ClaimStatus.PARTIALLY_APPROVED
-    _move(claim, actor, current, target, reason, amount_approved=to_approve, decided_at=decided_at,
-          turnaround_seconds=turnaround)  # fmt: skip
+    _move(
+        claim,
+        actor,
+        current,
+        target,
+        reason,
+        amount_approved=to_approve,
+        decided_at=decided_at,
+        turnaround_seconds=turnaround,
+    )
     return claim
 
 

@@ -190,9 +190,15 @@ def edit_claim(claim_id: int) -> ResponseReturnValue:
     return render_template("claims/claim_form.html", form=form, claim=claim), status
 
 
-def _render_claim(claim: Claim, *, upload: UploadForm | None = None, upload_error: str = "",
-                  comment: CommentForm | None = None, problems: list[Any] | None = None,
-                  status: int = 200) -> object:  # fmt: skip
+def _render_claim(
+    claim: Claim,
+    *,
+    upload: UploadForm | None = None,
+    upload_error: str = "",
+    comment: CommentForm | None = None,
+    problems: list[Any] | None = None,
+    status: int = 200,
+) -> object:
     files = evidence_services.evidence_of(services.CLAIM_OWNER, claim.id)
     rules = evidence_services.owner_rules(services.CLAIM_OWNER)
     return render_template(
@@ -373,9 +379,11 @@ def decide_request(request_id: int) -> ResponseReturnValue:
 def _queue_context() -> dict[str, Any]:
     wanted = queries.queue_filter(request.args.to_dict())
     claims = db.paginate(
-        queries.queue_query(current_user, wanted), page=page_number(), per_page=current_app.config["PAGE_SIZE"],
+        queries.queue_query(current_user, wanted),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
-    )  # fmt: skip
+    )
     ids = [claim.id for claim in claims.items]
     flags = queries.flags_by_claim(ids)
     limit = current_app.config["CLAIM_BULK_APPROVAL_LIMIT"]
@@ -398,9 +406,11 @@ def _queue_context() -> dict[str, Any]:
 def queue() -> ResponseReturnValue:
     context = _queue_context()
     waiting = queries.count_to_decide(current_user)
-    dealers = db.session.execute(
-        dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500)
-    ).unique().scalars()  # fmt: skip
+    dealers = (
+        db.session.execute(dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500))
+        .unique()
+        .scalars()
+    )
     return render_page_or_fragment(
         "claims/queue.html",
         "claims/_queue.html",
@@ -533,8 +543,14 @@ def report() -> ResponseReturnValue:
 # --- Admin: budgets and payments ------------------------------------------------------------------------------------
 
 
-def _render_budgets(period: Period, *, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
-                    failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
+def _render_budgets(
+    period: Period,
+    *,
+    csv_form: CsvUploadForm | None = None,
+    csv_errors: list[Any] | None = None,
+    failed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> object:
     return render_template(
         "claims/budgets.html",
         period=period,
@@ -576,8 +592,9 @@ def set_budget(period_code: str, code: str) -> ResponseReturnValue:
             )
             if finished:
                 return finished
-    return _render_budgets(period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""},
-                           status=422)  # fmt: skip
+    return _render_budgets(
+        period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
+    )
 
 
 @bp.route("/admin/budgets/<period_code>/import", methods=["POST"])
@@ -645,8 +662,20 @@ def payments_csv() -> ResponseReturnValue:
         )
         for claim in db.session.execute(queries.unpaid_query()).scalars()
     )
-    header = ("claim_id", "dealer_code", "dealer", "payee_name", "payee_bank", "payee_account", "period", "title",
-              "invoice_number", "amount", "currency", "approved_on")  # fmt: skip
+    header = (
+        "claim_id",
+        "dealer_code",
+        "dealer",
+        "payee_name",
+        "payee_bank",
+        "payee_account",
+        "period",
+        "title",
+        "invoice_number",
+        "amount",
+        "currency",
+        "approved_on",
+    )
     return csv_response(header, rows, f"claims-to-pay-{company_today().isoformat()}.csv")
 
 

@@ -63,8 +63,13 @@ def read_dealer_amounts(
     reader = csv.reader(io.StringIO(text))
     header = [columns.get(cell.strip().lower(), "") for cell in next(reader, [])]
     if "dealer_code" not in header or amount_column not in header:
-        raise FileRefused([LineError(1, "", _("The first line must name the columns dealer_code and %(column)s.",
-                                              column=amount_column))])  # fmt: skip
+        raise FileRefused(
+            [
+                LineError(
+                    1, "", _("The first line must name the columns dealer_code and %(column)s.", column=amount_column)
+                )
+            ]
+        )
     dealers = {
         dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
     }  # a portfolio, or every dealer for admins and senior managers

@@ -29,8 +29,9 @@ class DisputeForm(FlaskForm):
         choices=[choice for choice in enum_choices(DisputeCategory) if choice.value != "violation_appeal"],
         validators=[DataRequired()],
     )
-    respondent = StringField(_l("The other dealer's code (if another dealer is involved)"),
-                             validators=[Optional(), Length(max=16)])  # fmt: skip
+    respondent = StringField(
+        _l("The other dealer's code (if another dealer is involved)"), validators=[Optional(), Length(max=16)]
+    )
     claim_id = SelectField(_l("The claim it concerns"), choices=[], coerce=optional_int)
     statement_id = SelectField(_l("The statement it concerns"), choices=[], coerce=optional_int)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
@@ -54,8 +55,7 @@ class RequestInfoForm(FlaskForm):
 
 class ResolveForm(FlaskForm):
     outcome = SelectField(_l("Outcome"), choices=[], validators=[DataRequired()])
-    party = SelectField(_l("The party it applies to (warning, penalty, adjustment)"), choices=[],
-                        coerce=optional_int)  # fmt: skip
+    party = SelectField(_l("The party it applies to (warning, penalty, adjustment)"), choices=[], coerce=optional_int)
     amount = MoneyField(
         _l("Amount (penalty, or adjustment: negative takes back)"),
         validators=[Optional(), Length(max=30)],

@@ -68,8 +68,9 @@ def appeal_violation(actor: User, violation: Violation, reason: str, today: date
         raise InvalidInput("reason", _("Say why the decision is wrong; the mediator reads it."))
     move_violation(violation, actor, ViolationStatus.CONFIRMED, ViolationStatus.APPEALED)
     title = _("Appeal: %(kind)s", kind=label(violation.kind))
-    return _open_dispute(actor, violation.dealer, None, DisputeCategory.VIOLATION_APPEAL, title, reason,
-                         violation_id=violation.id)  # fmt: skip
+    return _open_dispute(
+        actor, violation.dealer, None, DisputeCategory.VIOLATION_APPEAL, title, reason, violation_id=violation.id
+    )
 
 
 # --- Disputes: who sees them -----------------------------------------------------------------------------------------
@@ -129,20 +130,47 @@ class DisputeInput:
     statement_id: int | None = None
 
 
-def _note(dispute: Dispute, actor: User | None, before: DisputeStatus | None, after: DisputeStatus | None,
-          body: str = "", internal: bool = False) -> DisputeMessage:  # fmt: skip
-    message = DisputeMessage(dispute_id=dispute.id, author_id=actor.id if actor else None, internal=internal,
-                             body=body, from_status=before, to_status=after)  # fmt: skip
+def _note(
+    dispute: Dispute,
+    actor: User | None,
+    before: DisputeStatus | None,
+    after: DisputeStatus | None,
+    body: str = "",
+    internal: bool = False,
+) -> DisputeMessage:
+    message = DisputeMessage(
+        dispute_id=dispute.id,
+        author_id=actor.id if actor else None,
+        internal=internal,
+        body=body,
+        from_status=before,
+        to_status=after,
+    )
     db.session.add(message)
     return message
 
 
-def _open_dispute(actor: User, raiser: Dealer, respondent: Dealer | None, category: DisputeCategory, title: str,
-                  description: str, **links: int | None) -> Dispute:  # fmt: skip
+def _open_dispute(
+    actor: User,
+    raiser: Dealer,
+    respondent: Dealer | None,
+    category: DisputeCategory,
+    title: str,
+    description: str,
+    **links: int | None,
+) -> Dispute:
     due = utcnow() + timedelta(days=current_app.config["DISPUTE_RESPONSE_DAYS"])
-    dispute = Dispute(raised_by_dealer_id=raiser.id, respondent_dealer_id=respondent.id if respondent else None,
-                      category=category, title=title[:200], description=description, status=DisputeStatus.OPEN,
-                      due_at=due, raised_by_id=actor.id, **links)  # fmt: skip
+    dispute = Dispute(
+        raised_by_dealer_id=raiser.id,
+        respondent_dealer_id=respondent.id if respondent else None,
+        category=category,
+        title=title[:200],
+        description=description,
+        status=DisputeStatus.OPEN,
+        due_at=due,
+        raised_by_id=actor.id,
+        **links,
+    )
     db.session.add(dispute)
     db.session.flush()
     _note(dispute, actor, None, DisputeStatus.OPEN)
@@ -186,19 +214,39 @@ def raise_dispute(actor: User, data: DisputeInput) -> Dispute:
             raise InvalidInput("statement_id", _("Choose one of your statements."))
     if data.category is DisputeCategory.CLAIM_DECISION and data.claim_id is None:
         raise InvalidInput("claim_id", _("Choose the claim the decision was about."))
-    return _open_dispute(actor, raiser, respondent, data.category, data.title.strip(), data.description.strip(),
-                         claim_id=data.claim_id, statement_id=data.statement_id)  # fmt: skip
+    return _open_dispute(
+        actor,
+        raiser,
+        respondent,
+        data.category,
+        data.title.strip(),
+        data.description.strip(),
+        claim_id=data.claim_id,
+        statement_id=data.statement_id,
+    )
 
 
-def _move(dispute: Dispute, actor: User | None, current: DisputeStatus, target: DisputeStatus, body: str = "",
-          **values: object) -> None:  # fmt: skip
-    move_checked(dispute, current, target, legal=can_move_dispute(current, target),
-                 illegal=_("A dispute cannot go from %(current)s to %(target)s.", current=label(current),
-                           target=label(target)),
-                 raced=_("This dispute was already changed by someone else. Reload the page."), **values)  # fmt: skip
+def _move(
+    dispute: Dispute,
+    actor: User | None,
+    current: DisputeStatus,
+    target: DisputeStatus,
+    body: str = "",
+    **values: object,
+) -> None:
+    move_checked(
+        dispute,
+        current,
+        target,
+        legal=can_move_dispute(current, target),
+        illegal=_("A dispute cannot go from %(current)s to %(target)s.", current=label(current), target=label(target)),
+        raced=_("This dispute was already changed by someone else. Reload the page."),
+        **values,
+    )
     _note(dispute, actor, current, target, body)
-    audit_change("dispute.moved", actor=actor, subject=dispute, before={"status": current.value},
-                 after={"status": target.value})  # fmt: skip
+    audit_change(
+        "dispute.moved", actor=actor, subject=dispute, before={"status": current.value}, after={"status": target.value}
+    )
 
 
 def is_party(user: User, dispute: Dispute) -> bool:
@@ -242,8 +290,14 @@ def post_message(actor: User, dispute: Dispute, body: str, internal: bool = Fals
         and dispute.status is DisputeStatus.AWAITING_PARTY
         and actor.dealer_id == dispute.awaiting_dealer_id
     ):
-        _move(dispute, actor, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION, awaiting_dealer_id=None,
-              awaiting_until=None)  # fmt: skip
+        _move(
+            dispute,
+            actor,
+            DisputeStatus.AWAITING_PARTY,
+            DisputeStatus.IN_MEDIATION,
+            awaiting_dealer_id=None,
+            awaiting_until=None,
+        )
     db.session.flush()
     if not internal:
         _tell_about_message(actor, dispute)
@@ -337,8 +391,9 @@ def assign(actor: User, dispute: Dispute, mediator: User) -> Dispute:
     if current not in ACTIVE:
         raise IllegalTransition(_("This dispute is closed."))
     if current is DisputeStatus.OPEN:
-        if not move_if_still(Dispute, dispute.id, DisputeStatus.OPEN, DisputeStatus.IN_MEDIATION,
-                             mediator_id=mediator.id):  # fmt: skip
+        if not move_if_still(
+            Dispute, dispute.id, DisputeStatus.OPEN, DisputeStatus.IN_MEDIATION, mediator_id=mediator.id
+        ):
             raise IllegalTransition(_("Someone else took this dispute a moment ago. Reload the page."))
         db.session.expire(dispute)
         _note(dispute, actor, DisputeStatus.OPEN, DisputeStatus.IN_MEDIATION, mediator.name)
@@ -369,12 +424,22 @@ def request_information(actor: User, dispute: Dispute, party_dealer_id: int, mes
     if not 1 <= days <= 60:
         raise InvalidInput("days", _("Give between 1 and 60 days."))
     until = utcnow() + timedelta(days=days)
-    _move(dispute, actor, DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY, message,
-          awaiting_dealer_id=party_dealer_id, awaiting_until=until,
-          mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
-    notify(_party_people(dispute, [party_dealer_id]), "dispute_info_requested",
-           {"title": dispute.title, "note": message, "until": params.moment(until)},
-           link("disputes.dispute_page", dispute_id=dispute.id))  # fmt: skip
+    _move(
+        dispute,
+        actor,
+        DisputeStatus.IN_MEDIATION,
+        DisputeStatus.AWAITING_PARTY,
+        message,
+        awaiting_dealer_id=party_dealer_id,
+        awaiting_until=until,
+        mediator_id=dispute.mediator_id or actor.id,
+    )
+    notify(
+        _party_people(dispute, [party_dealer_id]),
+        "dispute_info_requested",
+        {"title": dispute.title, "note": message, "until": params.moment(until)},
+        link("disputes.dispute_page", dispute_id=dispute.id),
+    )
     return dispute
 
 
@@ -386,10 +451,21 @@ def lapse_party_deadlines(now: datetime | None = None) -> int:
     ).scalars()
     count = 0
     for dispute in list(lapsed):
-        if move_if_still(Dispute, dispute.id, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION,
-                         awaiting_dealer_id=None, awaiting_until=None):  # fmt: skip
-            _note(dispute, None, DisputeStatus.AWAITING_PARTY, DisputeStatus.IN_MEDIATION,
-                  _("The party's deadline passed."))  # fmt: skip
+        if move_if_still(
+            Dispute,
+            dispute.id,
+            DisputeStatus.AWAITING_PARTY,
+            DisputeStatus.IN_MEDIATION,
+            awaiting_dealer_id=None,
+            awaiting_until=None,
+        ):
+            _note(
+                dispute,
+                None,
+                DisputeStatus.AWAITING_PARTY,
+                DisputeStatus.IN_MEDIATION,
+                _("The party's deadline passed."),
+            )
             count += 1
     db.session.flush()
     return count
@@ -409,8 +485,9 @@ class Resolution:
 
 
 def outcome_choices(dispute: Dispute) -> list[Outcome]:
-    return outcomes_for(dispute.category, has_claim=dispute.claim_id is not None,
-                        has_violation=dispute.violation_id is not None)  # fmt: skip
+    return outcomes_for(
+        dispute.category, has_claim=dispute.claim_id is not None, has_violation=dispute.violation_id is not None
+    )
 
 
 def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
@@ -437,8 +514,18 @@ def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
     if current not in (DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY):
         raise IllegalTransition(_("This dispute was already settled, or nobody has taken it yet."))
     details = {"party": resolution.party_dealer_id, "amount": resolution.amount}
-    _move(dispute, actor, current, DisputeStatus.RESOLVED, summary, outcome=resolution.outcome, summary=summary,
-          outcome_details=details, closed_at=utcnow(), mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
+    _move(
+        dispute,
+        actor,
+        current,
+        DisputeStatus.RESOLVED,
+        summary,
+        outcome=resolution.outcome,
+        summary=summary,
+        outcome_details=details,
+        closed_at=utcnow(),
+        mediator_id=dispute.mediator_id or actor.id,
+    )
     _apply(actor, dispute, resolution, party)
     _tell_parties_closed(dispute, "dispute_resolved")
     return dispute
@@ -455,20 +542,29 @@ def _apply(actor: User, dispute: Dispute, resolution: Resolution, party: Dealer 
         period = current_period()
         if period is None or period.status is not PeriodStatus.OPEN:
             raise IllegalTransition(_("No period is open today to book the penalty in."))
-        violation = Violation(dealer_id=party.id, period_id=period.id, kind=_violation_kind(dispute),
-                              description=resolution.summary.strip(),
-                              penalty=resolution.amount if outcome is Outcome.PENALTY else 0,
-                              status=ViolationStatus.CONFIRMED, recorded_by_id=actor.id, confirmed_by_id=actor.id,
-                              confirmed_on=today, booked_period_id=period.id, source=source,
-                              appeal_until=None)  # fmt: skip
+        violation = Violation(
+            dealer_id=party.id,
+            period_id=period.id,
+            kind=_violation_kind(dispute),
+            description=resolution.summary.strip(),
+            penalty=resolution.amount if outcome is Outcome.PENALTY else 0,
+            status=ViolationStatus.CONFIRMED,
+            recorded_by_id=actor.id,
+            confirmed_by_id=actor.id,
+            confirmed_on=today,
+            booked_period_id=period.id,
+            source=source,
+            appeal_until=None,
+        )
         db.session.add(violation)
         db.session.flush()
         recompute_for(violation)
         tell_dealer_of_violation(violation)
     elif outcome is Outcome.REBATE_ADJUSTMENT:
         assert party is not None
-        book_adjustment(actor, party, resolution.amount, resolution.summary.strip(), kind=AdjustmentKind.MANUAL,
-                        source=source)  # fmt: skip
+        book_adjustment(
+            actor, party, resolution.amount, resolution.summary.strip(), kind=AdjustmentKind.MANUAL, source=source
+        )
     elif outcome is Outcome.REOPEN_CLAIM:
         claim = db.session.get(Claim, dispute.claim_id)
         if claim is None or claim.status is not ClaimStatus.REJECTED:
@@ -501,8 +597,15 @@ def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> No
     if booked is not None and booked.status is PeriodStatus.OPEN:
         recompute_for(violation)
     elif booked is not None:
-        book_adjustment(actor, violation.dealer, violation.penalty, _("Penalty overturned on appeal"),
-                        kind=AdjustmentKind.MANUAL, corrects=booked, source=f"overturn:{violation.id}")  # fmt: skip
+        book_adjustment(
+            actor,
+            violation.dealer,
+            violation.penalty,
+            _("Penalty overturned on appeal"),
+            kind=AdjustmentKind.MANUAL,
+            corrects=booked,
+            source=f"overturn:{violation.id}",
+        )
 
 
 def dismiss(actor: User, dispute: Dispute, reason: str) -> Dispute:
@@ -516,8 +619,16 @@ def dismiss(actor: User, dispute: Dispute, reason: str) -> Dispute:
     current = dispute.status
     if current not in ACTIVE:
         raise IllegalTransition(_("This dispute was already settled."))
-    _move(dispute, actor, current, DisputeStatus.DISMISSED, reason, summary=reason, closed_at=utcnow(),
-          mediator_id=dispute.mediator_id or actor.id)  # fmt: skip
+    _move(
+        dispute,
+        actor,
+        current,
+        DisputeStatus.DISMISSED,
+        reason,
+        summary=reason,
+        closed_at=utcnow(),
+        mediator_id=dispute.mediator_id or actor.id,
+    )
     if dispute.violation_id:
         _settle_appeal(dispute, actor, ViolationStatus.UPHELD)
     _tell_parties_closed(dispute, "dispute_resolved")
@@ -526,9 +637,12 @@ def dismiss(actor: User, dispute: Dispute, reason: str) -> Dispute:
 
 def _tell_parties_closed(dispute: Dispute, kind: str) -> None:
     status = dispute.status
-    notify([*_party_people(dispute, sorted(dispute.party_ids())), *managers_of(dispute)], kind,
-           {"title": dispute.title, "status": params.choice(status, lower=True), "note": dispute.summary},
-           link("disputes.dispute_page", dispute_id=dispute.id))  # fmt: skip
+    notify(
+        [*_party_people(dispute, sorted(dispute.party_ids())), *managers_of(dispute)],
+        kind,
+        {"title": dispute.title, "status": params.choice(status, lower=True), "note": dispute.summary},
+        link("disputes.dispute_page", dispute_id=dispute.id),
+    )
 
 
 def managers_of(dispute: Dispute) -> list[User]:

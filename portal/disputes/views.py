@@ -131,9 +131,11 @@ def console_violations() -> ResponseReturnValue:
     if status in ViolationStatus._value2member_map_:
         query = query.where(Violation.status == ViolationStatus(status))
     violations = db.paginate(
-        query.order_by(Violation.id.desc()), page=page_number(), per_page=current_app.config["PAGE_SIZE"],
+        query.order_by(Violation.id.desc()),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
-    )  # fmt: skip
+    )
     return render_template(
         "disputes/console_violations.html", violations=violations, status=status, statuses=list(ViolationStatus)
     )
@@ -254,13 +256,18 @@ def _dispute_form_choices(form: DisputeForm) -> None:
 
     dealer_id = current_user.dealer_id
     claims = db.session.execute(
-        select(Claim.id, Claim.title).where(Claim.dealer_id == dealer_id, Claim.submission_count > 0)
-        .order_by(Claim.id.desc()).limit(100)
-    ).all()  # fmt: skip
+        select(Claim.id, Claim.title)
+        .where(Claim.dealer_id == dealer_id, Claim.submission_count > 0)
+        .order_by(Claim.id.desc())
+        .limit(100)
+    ).all()
     statements = db.session.execute(
-        select(RebateStatement.id, Period.code).join(Period, Period.id == RebateStatement.period_id)
-        .where(RebateStatement.dealer_id == dealer_id).order_by(Period.starts_on.desc()).limit(12)
-    ).all()  # fmt: skip
+        select(RebateStatement.id, Period.code)
+        .join(Period, Period.id == RebateStatement.period_id)
+        .where(RebateStatement.dealer_id == dealer_id)
+        .order_by(Period.starts_on.desc())
+        .limit(12)
+    ).all()
     form.claim_id.choices = [SelectChoice("", _("None"))] + [SelectChoice(row[0], row[1]) for row in claims]
     form.statement_id.choices = [SelectChoice("", _("None"))] + [SelectChoice(row[0], row[1]) for row in statements]
 
@@ -335,8 +342,9 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
         info_form = forms.get("info_form") or RequestInfoForm(formdata=None)
         info_form.party.choices = party_choices
         resolve_form = forms.get("resolve_form") or ResolveForm(formdata=None)
-        resolve_form.outcome.choices = [SelectChoice(outcome.value, label(outcome))
-                                        for outcome in services.outcome_choices(dispute)]  # fmt: skip
+        resolve_form.outcome.choices = [
+            SelectChoice(outcome.value, label(outcome)) for outcome in services.outcome_choices(dispute)
+        ]
         resolve_form.party.choices = [SelectChoice("", _("None")), *party_choices]
         context |= {
             "assign_form": assign_form,
@@ -460,8 +468,9 @@ def resolve(dispute_id: int) -> ResponseReturnValue:
     dispute = services.get_visible_dispute(current_user, dispute_id)
     form = ResolveForm()
     form.outcome.choices = [SelectChoice(outcome.value, label(outcome)) for outcome in Outcome]
-    form.party.choices = [SelectChoice("", "")] + [SelectChoice(dealer_id, str(dealer_id))
-                                                   for dealer_id in sorted(dispute.party_ids())]  # fmt: skip
+    form.party.choices = [SelectChoice("", "")] + [
+        SelectChoice(dealer_id, str(dealer_id)) for dealer_id in sorted(dispute.party_ids())
+    ]
     party = db.session.get(Dealer, form.party.data) if form.party.data else None
     form.amount.currency = party.currency if party else "CNY"
     amount = 0
@@ -505,9 +514,11 @@ def mediation_home() -> ResponseReturnValue:
     if queue not in QUEUES:
         queue = "mine"
     disputes = db.paginate(
-        services.mediation_queue(current_user, queue), page=page_number(), per_page=current_app.config["PAGE_SIZE"],
+        services.mediation_queue(current_user, queue),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
-    )  # fmt: skip
+    )
     return render_template(
         "disputes/mediation_home.html",
         disputes=disputes,

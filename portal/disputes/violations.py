@@ -55,8 +55,9 @@ def get_visible_violation(user: User, violation_id: int) -> Violation:
     return violation
 
 
-def record_violation(actor: User, dealer: Dealer, period: Period, kind: ViolationKind, description: str,
-                     penalty: int) -> Violation:  # fmt: skip
+def record_violation(
+    actor: User, dealer: Dealer, period: Period, kind: ViolationKind, description: str, penalty: int
+) -> Violation:
     """A manager records a breach by a dealer of their portfolio; it counts only once a second person confirms it."""
     require_role(actor, *RECORDERS)
     if db.session.execute(visible_dealers(actor).where(Dealer.id == dealer.id)).first() is None:
@@ -66,25 +67,49 @@ def record_violation(actor: User, dealer: Dealer, period: Period, kind: Violatio
         raise InvalidInput("description", _("Describe what happened; the dealer reads it."))
     if penalty < 0 or penalty >= MAX_MONEY:
         raise InvalidInput("penalty", _("Enter a penalty of zero or more."))
-    violation = Violation(dealer_id=dealer.id, period_id=period.id, kind=kind, description=description,
-                          penalty=penalty, status=ViolationStatus.PROPOSED, recorded_by_id=actor.id)  # fmt: skip
+    violation = Violation(
+        dealer_id=dealer.id,
+        period_id=period.id,
+        kind=kind,
+        description=description,
+        penalty=penalty,
+        status=ViolationStatus.PROPOSED,
+        recorded_by_id=actor.id,
+    )
     db.session.add(violation)
     db.session.flush()
     audit_change("violation.recorded", actor=actor, subject=violation, after={"penalty": penalty, "kind": kind.value})
     others = [person for person in senior_managers() if person.id != actor.id]
-    notify(others, "violation_proposed", {"dealer": dealer.name, "kind": params.choice(kind)},
-           link("disputes.console_violation", violation_id=violation.id))  # fmt: skip
+    notify(
+        others,
+        "violation_proposed",
+        {"dealer": dealer.name, "kind": params.choice(kind)},
+        link("disputes.console_violation", violation_id=violation.id),
+    )
     return violation
 
 
-def move_violation(violation: Violation, actor: User | None, current: ViolationStatus, target: ViolationStatus,
-                    **values: object) -> None:  # fmt: skip
-    move_checked(violation, current, target, legal=can_move_violation(current, target),
-                 illegal=_("A violation cannot go from %(current)s to %(target)s.", current=label(current),
-                           target=label(target)),
-                 raced=_("This violation was already decided by someone else. Reload the page."), **values)  # fmt: skip
-    audit_change("violation.moved", actor=actor, subject=violation, before={"status": current.value},
-                 after={"status": target.value})  # fmt: skip
+def move_violation(
+    violation: Violation, actor: User | None, current: ViolationStatus, target: ViolationStatus, **values: object
+) -> None:
+    move_checked(
+        violation,
+        current,
+        target,
+        legal=can_move_violation(current, target),
+        illegal=_(
+            "A violation cannot go from %(current)s to %(target)s.", current=label(current), target=label(target)
+        ),
+        raced=_("This violation was already decided by someone else. Reload the page."),
+        **values,
+    )
+    audit_change(
+        "violation.moved",
+        actor=actor,
+        subject=violation,
+        before={"status": current.value},
+        after={"status": target.value},
+    )
 
 
 def booking_period(period: Period) -> Period:
@@ -115,8 +140,16 @@ def confirm_violation(actor: User, violation: Violation, today: date | None = No
     today = today or company_today()
     booked = booking_period(violation.period)
     until = appeal_deadline(today, current_app.config["VIOLATION_APPEAL_DAYS"])
-    move_violation(violation, actor, ViolationStatus.PROPOSED, ViolationStatus.CONFIRMED, confirmed_by_id=actor.id,
-                    confirmed_on=today, appeal_until=until, booked_period_id=booked.id)  # fmt: skip
+    move_violation(
+        violation,
+        actor,
+        ViolationStatus.PROPOSED,
+        ViolationStatus.CONFIRMED,
+        confirmed_by_id=actor.id,
+        confirmed_on=today,
+        appeal_until=until,
+        booked_period_id=booked.id,
+    )
     recompute_for(violation)
     tell_dealer_of_violation(violation)
     return violation
@@ -124,10 +157,16 @@ def confirm_violation(actor: User, violation: Violation, today: date | None = No
 
 def tell_dealer_of_violation(violation: Violation) -> None:
     dealer = violation.dealer
-    notify(dealer_owners(dealer), "violation_confirmed",
-           {"kind": params.choice(violation.kind), "amount": params.amount(violation.penalty, dealer.currency),
-            "until": params.day(violation.appeal_until) if violation.appeal_until else ""},
-           link("disputes.dealer_violation", violation_id=violation.id))  # fmt: skip
+    notify(
+        dealer_owners(dealer),
+        "violation_confirmed",
+        {
+            "kind": params.choice(violation.kind),
+            "amount": params.amount(violation.penalty, dealer.currency),
+            "until": params.day(violation.appeal_until) if violation.appeal_until else "",
+        },
+        link("disputes.dealer_violation", violation_id=violation.id),
+    )
 
 
 def withdraw_violation(actor: User, violation: Violation) -> Violation:

@@ -152,15 +152,35 @@ class CheckedPdf:
 # Keys that carry or start active content wherever they appear: scripts, additional-action triggers, attached
 # files, XML forms, rich media.
 ACTIVE_KEYS = frozenset(
-    {"/JS", "/JavaScript", "/AA", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/XFA", "/RichMediaContent",
-     "/RichMediaSettings"}
-)  # fmt: skip
+    {
+        "/JS",
+        "/JavaScript",
+        "/AA",
+        "/EmbeddedFiles",
+        "/EmbeddedFile",
+        "/EF",
+        "/XFA",
+        "/RichMediaContent",
+        "/RichMediaSettings",
+    }
+)
 # Action types (an action dictionary's /S) that run code, open or send files, or play media. Links inside the
 # document (/GoTo), to web pages (/URI) and viewer commands (/Named) stay allowed: invoices carry them.
 ACTIVE_ACTIONS = frozenset(
-    {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/GoToR", "/GoToE", "/RichMediaExecute",
-     "/Rendition", "/Movie", "/Sound"}
-)  # fmt: skip
+    {
+        "/JavaScript",
+        "/Launch",
+        "/SubmitForm",
+        "/ImportData",
+        "/ResetForm",
+        "/GoToR",
+        "/GoToE",
+        "/RichMediaExecute",
+        "/Rendition",
+        "/Movie",
+        "/Sound",
+    }
+)
 # Annotation and object types that embed files, media or 3D scenes (which carry scripts of their own).
 ACTIVE_TYPES = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D", "/EmbeddedFile"})
 ACTIVE_NAMES = ACTIVE_KEYS | ACTIVE_ACTIONS | frozenset({"/Launch", "/FileAttachment", "/RichMedia"})

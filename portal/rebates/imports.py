@@ -64,8 +64,13 @@ def confirm_sales_import(actor: User, batch: SalesImport) -> None:
     if not can_confirm(batch) or not move_import(batch, current, ImportStatus.IMPORTING):
         raise IllegalTransition(_("This import cannot start now: it is %(status)s.", status=batch.status.value))
     batch.rows_done = 0
-    audit_change("sales_import.confirmed", actor=actor, subject=batch, before={"status": current.value},
-                 after={"status": "importing"})  # fmt: skip
+    audit_change(
+        "sales_import.confirmed",
+        actor=actor,
+        subject=batch,
+        before={"status": current.value},
+        after={"status": "importing"},
+    )
     run_after_commit("run_sales_import", batch.id)
     db.session.flush()
 

@@ -198,8 +198,11 @@ class _Checker:
             if period is None:
                 error(line, "date", _("No period covers this date."))
             elif not period.is_open and (self.open_now is None or not self.open_now.is_open):
-                error(line, "date", _("Period %(code)s is closed and no period is open today to book it in.",
-                                      code=period.code))  # fmt: skip
+                error(
+                    line,
+                    "date",
+                    _("Period %(code)s is closed and no period is open today to book it in.", code=period.code),
+                )
         amount = 0
         if dealer is not None:
             try:
@@ -207,8 +210,11 @@ class _Checker:
             except ValueError:
                 amount = 0
             if amount <= 0:
-                error(line, "amount", _("Enter an amount above zero in the dealer's currency (%(currency)s).",
-                                        currency=dealer.currency))  # fmt: skip
+                error(
+                    line,
+                    "amount",
+                    _("Enter an amount above zero in the dealer's currency (%(currency)s).", currency=dealer.currency),
+                )
         units_text = cells.get("units", "").strip().replace(",", "")
         units = _whole_number(units_text) if units_text else 0
         if units < 0:
@@ -406,10 +412,19 @@ SALES_LINE_COLUMNS = (
 def _insert_new_lines(import_id: int, block: list[ParsedLine]) -> None:
     """Insert a block of lines, skipping invoices already there (ON CONFLICT DO NOTHING decides, race or not)."""
     rows = [
-        (line.dealer_id, line.period_id, line.booked_period_id, line.sold_on, line.amount, line.units,
-         line.product_line, line.invoice_ref, import_id)
+        (
+            line.dealer_id,
+            line.period_id,
+            line.booked_period_id,
+            line.sold_on,
+            line.amount,
+            line.units,
+            line.product_line,
+            line.invoice_ref,
+            import_id,
+        )
         for line in block
-    ]  # fmt: skip
+    ]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         _copy_then_insert(connection, rows)

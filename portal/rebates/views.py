@@ -282,8 +282,13 @@ def performance() -> ResponseReturnValue:
 # --- Console: targets ---------------------------------------------------------------------------------------------
 
 
-def _render_targets(period: Period, csv_form: CsvUploadForm | None = None, csv_errors: list[Any] | None = None,
-                    failed: dict[str, Any] | None = None, status: int = 200) -> object:  # fmt: skip
+def _render_targets(
+    period: Period,
+    csv_form: CsvUploadForm | None = None,
+    csv_errors: list[Any] | None = None,
+    failed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> object:
     rows = RowPage(services.targets_query(current_user, period), page_number(), current_app.config["PAGE_SIZE"])
     return (
         render_template(

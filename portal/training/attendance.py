@@ -74,9 +74,12 @@ def record_attendance(
         }
     move_enrollment(enrollment, current, outcome, **values)
     audit_change(
-        "enrollment.attendance", actor=actor, subject=enrollment, before={"status": current.value},
+        "enrollment.attendance",
+        actor=actor,
+        subject=enrollment,
+        before={"status": current.value},
         after={"status": outcome.value, "certificate": values.get("certificate_number")},
-    )  # fmt: skip
+    )
     if outcome is EnrollmentStatus.COMPLETED:
         notify(
             people_to_tell([enrollment]),

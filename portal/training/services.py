@@ -299,9 +299,12 @@ def cancel_enrollment(actor: User, enrollment: Enrollment, now: datetime | None 
             _give_back_seat(session.id)
     db.session.expire(session)
     audit_change(
-        "enrollment.cancelled", actor=actor, subject=enrollment, before={"status": current.value},
+        "enrollment.cancelled",
+        actor=actor,
+        subject=enrollment,
+        before={"status": current.value},
         after={"status": "cancelled", "promoted": promoted.id if promoted else None},
-    )  # fmt: skip
+    )
     return promoted
 
 

@@ -59,8 +59,9 @@ def new_page(browser: Browser, language: str, viewport: dict[str, int]) -> Page:
     return context.new_page()
 
 
-def assert_page_sound_for(browser: Browser, base_url: str, language: str, viewport: dict[str, int], email: str | None,
-                          path: str) -> None:  # fmt: skip
+def assert_page_sound_for(
+    browser: Browser, base_url: str, language: str, viewport: dict[str, int], email: str | None, path: str
+) -> None:
     """Log in (unless anonymous), open the page: 200, a visible heading, and sound (width, axe, CSP)."""
     page = new_page(browser, language, viewport)
     blocked = watch_csp(page)

@@ -131,9 +131,14 @@ PAGES = [
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize(("email", "path"), PAGES, ids=[f"{email} {path}" for email, path in PAGES])
 def test_claim_pages_are_sound(
-    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str,
+    browser: Browser,
+    live_app: Flask,
+    live_server: str,
+    language: str,
+    viewport: dict[str, int],
+    email: str,
     path: str,
-) -> None:  # fmt: skip
+) -> None:
     ids = {
         "needs_info": _claim_id(live_app, "Product demo day"),
         "paid": _claim_id(live_app, "Autumn flyers"),

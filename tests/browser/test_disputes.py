@@ -119,7 +119,12 @@ PAGES = [
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize(("email", "path"), PAGES, ids=[f"{email} {path}" for email, path in PAGES])
 def test_referee_pages_are_sound(
-    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str,
+    browser: Browser,
+    live_app: Flask,
+    live_server: str,
+    language: str,
+    viewport: dict[str, int],
+    email: str,
     path: str,
-) -> None:  # fmt: skip
+) -> None:
     assert_page_sound_for(browser, live_server, language, viewport, email, path.format(**_ids(live_app)))

@@ -26,11 +26,21 @@ NARROW = {"width": 320, "height": 640}
 VIEWPORTS = [NARROW, PHONE, DESKTOP]
 VIEWPORT_IDS = ["320", "375", "desktop"]
 TEXT = {
-    "en": {"send": "Send the link", "use": "Use", "suspended": "Your dealer is suspended", "by_admin":
-           "Deactivated by the administrator", "mediates": "mediates this dispute"},
-    "zh": {"send": "发送链接", "use": "使用", "suspended": "贵经销商已被暂停", "by_admin": "已被管理员停用",
-           "mediates": "调解"},
-}  # fmt: skip
+    "en": {
+        "send": "Send the link",
+        "use": "Use",
+        "suspended": "Your dealer is suspended",
+        "by_admin": "Deactivated by the administrator",
+        "mediates": "mediates this dispute",
+    },
+    "zh": {
+        "send": "发送链接",
+        "use": "使用",
+        "suspended": "贵经销商已被暂停",
+        "by_admin": "已被管理员停用",
+        "mediates": "调解",
+    },
+}
 
 
 def _opened(page: Page, url: str, viewport: dict[str, int], blocked: list[str]) -> None:
@@ -45,8 +55,14 @@ def _person(live_app: Flask, role: UserRole, email: str, dealer_code: str | None
         dealer = (
             db.session.execute(select(Dealer).where(Dealer.code == dealer_code)).scalar_one() if dealer_code else None
         )
-        user = make_user(role, email=email, name=email.split("@")[0], password=DEMO_PASSWORD, dealer=dealer,
-                         dealer_role=DealerRole.STAFF if dealer else None)  # fmt: skip
+        user = make_user(
+            role,
+            email=email,
+            name=email.split("@")[0],
+            password=DEMO_PASSWORD,
+            dealer=dealer,
+            dealer_role=DealerRole.STAFF if dealer else None,
+        )
         db.session.commit()
         return user.id
 

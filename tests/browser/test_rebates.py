@@ -16,16 +16,19 @@ from portal.rebates import rules
 from portal.rebates.services import statement_of
 from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
 
-WHAT_IF = {"en": ("Statement and what-if", "What if you sell this much more? (CNY)"),
-           "zh": ("对账单与模拟计算", "如果再多销售这么多会怎样？（CNY）")}  # fmt: skip
+WHAT_IF = {
+    "en": ("Statement and what-if", "What if you sell this much more? (CNY)"),
+    "zh": ("对账单与模拟计算", "如果再多销售这么多会怎样？（CNY）"),
+}
 
 
 def _expected_what_if(app: Flask, extra_major: int) -> tuple[int, int]:
     with app.app_context(), app.test_request_context():
         dealer = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
         statement = statement_of(dealer, current_period())
-        outcome = rules.calculate(statement.sales + extra_major * 100, statement.target, statement.rule_tiers,
-                                  statement.method)  # fmt: skip
+        outcome = rules.calculate(
+            statement.sales + extra_major * 100, statement.target, statement.rule_tiers, statement.method
+        )
         return outcome.rebate, statement.rebate
 
 

@@ -27,11 +27,25 @@ from tests.browser.helpers import (
 from tests.factories import make_session, make_trainee
 
 TEXT = {
-    "en": {"who": "Person to enrol", "enrol": "Enrol", "wait": "Join the waitlist", "line": "number 1 in line",
-           "cancel": "Cancel for Wang Fang", "enrolled": "Enrolled", "seats": "Full"},
-    "zh": {"who": "报名人员", "enrol": "报名", "wait": "加入候补名单", "line": "排第 1 位",
-           "cancel": "为 Wang Fang 取消报名", "enrolled": "已报名", "seats": "已满"},
-}  # fmt: skip
+    "en": {
+        "who": "Person to enrol",
+        "enrol": "Enrol",
+        "wait": "Join the waitlist",
+        "line": "number 1 in line",
+        "cancel": "Cancel for Wang Fang",
+        "enrolled": "Enrolled",
+        "seats": "Full",
+    },
+    "zh": {
+        "who": "报名人员",
+        "enrol": "报名",
+        "wait": "加入候补名单",
+        "line": "排第 1 位",
+        "cancel": "为 Wang Fang 取消报名",
+        "enrolled": "已报名",
+        "seats": "已满",
+    },
+}
 _numbers = count(1)
 
 
@@ -114,9 +128,14 @@ PAGES = [
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize(("email", "path"), PAGES, ids=[f"{email} {path}" for email, path in PAGES])
 def test_training_pages_are_sound(
-    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str | None,
+    browser: Browser,
+    live_app: Flask,
+    live_server: str,
+    language: str,
+    viewport: dict[str, int],
+    email: str | None,
     path: str,
-) -> None:  # fmt: skip
+) -> None:
     assert_page_sound_for(
         browser, live_server, language, viewport, email, path.format(certificate=_certificate(live_app))
     )
