@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from html import unescape
 from typing import Any
 
 import pyotp
@@ -341,3 +342,14 @@ class Inbox:
         message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
+
+
+LINE_ERROR_ROW = re.compile(
+    r"<tr><td data-label=\"[^\"]*\">(\d+)</td><td data-label=\"[^\"]*\">([^<]*)</td>"
+    r"<td data-label=\"[^\"]*\">([^<]*)</td></tr>"
+)
+
+
+def line_errors_of(html: str) -> list[tuple[str, str, str]]:
+    """The rows of a page's "errors by line" table: (line, column, message), as the person reads them."""
+    return [(line, column, unescape(message)) for line, column, message in LINE_ERROR_ROW.findall(html)]

@@ -25,7 +25,7 @@ from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.evidence_files import pdf
 from tests.factories import World, examples, utcnow_minus
-from tests.helpers import example_savepoint, log_in
+from tests.helpers import example_savepoint, line_errors_of, log_in
 from tests.state_changing import _claim_form
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -322,7 +322,9 @@ def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, world: World) -> Non
     content = f"dealer_code,budget\n{world.second_dealer},50000\n{world.own_dealer},10\nNOPE,5\n".encode()
     refused = admin.post(f"/admin/budgets/{world.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
     html = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and "Line 3" in html and "Line 4" in html and "Unknown dealer code" in html
+    rows = line_errors_of(html)
+    assert refused.status_code == 422 and {row[0] for row in rows} == {"3", "4"}
+    assert ("4", "dealer_code", "Unknown dealer code, or not in your portfolio.") in rows
     with app.app_context():
         assert db.session.execute(sa.select(sa.func.count()).select_from(FundAllocation)).scalar_one() == 2
     content = f'经销商代码,预算\n{world.second_dealer},"50,000.00"\n'.encode("gb18030")

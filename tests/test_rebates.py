@@ -32,7 +32,7 @@ from portal.rebates.models import (
 )
 from portal.rebates.queries import behind_pace, effective_today
 from tests.factories import World, today
-from tests.helpers import log_in
+from tests.helpers import line_errors_of, log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -137,9 +137,10 @@ def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, world: Worl
         f"/console/targets/{world.current_period}/import", data={"file": (io.BytesIO(content.encode()), "t.csv")}
     )
     assert response.status_code == 422
-    page = text_of(response.get_data(as_text=True))
-    assert "Line 3 (dealer_code): Unknown dealer code, or not in your portfolio." in page  # D003 is not theirs
-    assert "Line 4 (dealer_code)" in page and "Line 5 (dealer_code): Repeats line 2." in page
+    rows = line_errors_of(response.get_data(as_text=True))
+    assert ("3", "dealer_code", "Unknown dealer code, or not in your portfolio.") in rows  # D003 is not theirs
+    assert ("4", "dealer_code", "Unknown dealer code, or not in your portfolio.") in rows
+    assert ("5", "dealer_code", "Repeats line 2.") in rows
     with app.app_context():
         assert statement(world.own_dealer, world.current_period).target == 100_000_000
     good = f'经销商代码,目标\n{world.own_dealer},"1,200,000.00"\n{world.second_dealer},600000\n'.encode("gb18030")
