@@ -391,7 +391,7 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def search_users(text: str, role: UserRole | None) -> Select[tuple[User]]:
+def search_users(text: str, role: UserRole | None) -> Select[User]:
     query = select(User).order_by(User.name, User.id)
     text = text.strip()
     if text:

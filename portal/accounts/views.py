@@ -42,6 +42,7 @@ from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("accounts", __name__)
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
 T = TypeVar("T")
 
 
@@ -211,7 +212,7 @@ def logout() -> ResponseReturnValue:
     return redirect_to(url_for("accounts.login"))
 
 
-def _proof_limit() -> ResponseReturnValue:
+def _proof_limit() -> Callable[[View], View]:
     """Wrong passwords and codes given as proof of identity, per account: a copied session cannot be used to guess
     the password (or the code) through these forms."""
     return limiter.shared_limit(

@@ -32,7 +32,7 @@ class AuditFilter:
     date_to: date | None = None
 
 
-def visible_events(viewer: User, wanted: AuditFilter, zone: str) -> Select[tuple[AuditEvent]]:
+def visible_events(viewer: User, wanted: AuditFilter, zone: str) -> Select[AuditEvent]:
     query = select(AuditEvent).options(joinedload(AuditEvent.actor))
     if viewer.access_role is AccessRole.SENIOR_MANAGER:
         subject_user = aliased(User)

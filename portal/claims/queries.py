@@ -58,7 +58,7 @@ def statuses_to_decide(user: User) -> tuple[ClaimStatus, ...]:
     return (ClaimStatus.SUBMITTED,)
 
 
-def queue_query(user: User, wanted: QueueFilter) -> Select[tuple[Claim]]:
+def queue_query(user: User, wanted: QueueFilter) -> Select[Claim]:
     """The reviewer's claims, oldest submission first: the one waiting longest is at the top."""
     query = visible_claims(user)
     if wanted.status == TO_DECIDE:
@@ -118,7 +118,7 @@ def visible_claim_ids(user: User, claim_ids: set[int]) -> set[int]:
 # --- The dealer's side ---------------------------------------------------------------------------------------------
 
 
-def dealer_claims_query(dealer_id: int, status: str = "") -> Select[tuple[Claim]]:
+def dealer_claims_query(dealer_id: int, status: str = "") -> Select[Claim]:
     query = select(Claim).where(Claim.dealer_id == dealer_id)
     if status in ClaimStatus._value2member_map_:
         query = query.where(Claim.status == ClaimStatus(status))
@@ -139,11 +139,11 @@ def dealer_history(claim: Claim, limit: int = 10) -> tuple[list[Claim], dict[Cla
     return recent, {ClaimStatus(status): count for status, count in counts}
 
 
-def dealer_requests_query(dealer_id: int) -> Select[tuple[FundRequest]]:
+def dealer_requests_query(dealer_id: int) -> Select[FundRequest]:
     return select(FundRequest).where(FundRequest.dealer_id == dealer_id).order_by(FundRequest.id.desc())
 
 
-def pending_requests_query(user: User) -> Select[tuple[FundRequest, Dealer]]:
+def pending_requests_query(user: User) -> Select[FundRequest, Dealer]:
     dealers = visible_dealers(user).with_only_columns(Dealer.id)
     return (
         select(FundRequest, Dealer)
@@ -156,7 +156,7 @@ def pending_requests_query(user: User) -> Select[tuple[FundRequest, Dealer]]:
 # --- Budgets, spend and turnaround ------------------------------------------------------------------------------------
 
 
-def budget_rows(user: User, period: Period) -> Select[tuple[Dealer, int | None, int, int]]:
+def budget_rows(user: User, period: Period) -> Select[Dealer, int | None, int, int]:
     """Each dealer the user sees with its allocation (None if unset), approved and pending amounts in the period."""
     sums = (
         select(
@@ -198,7 +198,7 @@ def median_turnaround_days(user: User, period: Period) -> tuple[float | None, in
 # --- Payment ---------------------------------------------------------------------------------------------------------
 
 
-def unpaid_query() -> Select[tuple[Claim]]:
+def unpaid_query() -> Select[Claim]:
     """Approved claims finance has not paid yet, the oldest decision first."""
     return (
         select(Claim)

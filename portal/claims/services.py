@@ -79,7 +79,7 @@ class ClaimInput:
     over_pre_approval_reason: str = ""
 
 
-def visible_claims(user: User) -> Select[tuple[Claim]]:
+def visible_claims(user: User) -> Select[Claim]:
     """Claims of the dealers the user may see (dealer users: their own dealer's). A draft never submitted is the
     dealer's own work in progress: the console does not see it."""
     dealers = visible_dealers(user).with_only_columns(Dealer.id)

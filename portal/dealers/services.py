@@ -38,7 +38,7 @@ from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 
 
-def visible_dealers(user: User) -> Select[tuple[Dealer]]:
+def visible_dealers(user: User) -> Select[Dealer]:
     """Admins and senior managers see every dealer, managers their portfolio, dealer users their own dealer."""
     query = select(Dealer).options(joinedload(Dealer.manager))
     role = user.access_role
@@ -88,7 +88,7 @@ def matching_code_or_name(query: Select, text: str) -> Select:  # type: ignore[t
     return query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
 
 
-def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[tuple[Dealer]]:
+def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[Dealer]:
     """The user's visible dealers, filtered and sorted; `code` breaks ties so pages never overlap."""
     query = matching_code_or_name(
         visible_dealers(user).join(Territory, Territory.id == Dealer.territory_id), wanted.text
@@ -173,7 +173,7 @@ def active_managers() -> list[User]:
     )
 
 
-def territories_by_name() -> Select[tuple[Territory]]:
+def territories_by_name() -> Select[Territory]:
     return select(Territory).order_by(Territory.name, Territory.id)
 
 
@@ -482,7 +482,7 @@ def get_period(code: str) -> Period:
     return period
 
 
-def periods_newest_first() -> Select[tuple[Period]]:
+def periods_newest_first() -> Select[Period]:
     return select(Period).order_by(Period.starts_on.desc())
 
 

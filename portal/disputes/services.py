@@ -76,7 +76,7 @@ def appeal_violation(actor: User, violation: Violation, reason: str, today: date
 # --- Disputes: who sees them -----------------------------------------------------------------------------------------
 
 
-def visible_disputes(user: User) -> Select[tuple[Dispute]]:
+def visible_disputes(user: User) -> Select[Dispute]:
     """Parties see their disputes; managers those of their dealers; senior managers, mediators and admins all."""
     role = user.access_role
     query = select(Dispute)
@@ -108,7 +108,7 @@ def thread(user: User, dispute: Dispute) -> list[DisputeMessage]:
     return list(db.session.execute(query.order_by(DisputeMessage.created_at, DisputeMessage.id)).scalars())
 
 
-def directory_query(text: str = "") -> Select[tuple[str, str, str]]:
+def directory_query(text: str = "") -> Select[str, str, str]:
     """The dealer directory a dealer picks the other party from: name, code and territory, nothing else."""
     query = select(Dealer.code, Dealer.name, Territory.name).join(Territory, Territory.id == Dealer.territory_id)
     if text:
@@ -344,7 +344,7 @@ def withdraw_dispute(actor: User, dispute: Dispute, reason: str = "") -> Dispute
 # --- Mediation -------------------------------------------------------------------------------------------------------
 
 
-def mediation_queue(user: User, queue: str) -> Select[tuple[Dispute]]:
+def mediation_queue(user: User, queue: str) -> Select[Dispute]:
     """unassigned, mine, overdue or all active disputes, the nearest deadline first."""
     require_role(user, *MEDIATORS)
     query = select(Dispute).where(Dispute.status.in_(ACTIVE))

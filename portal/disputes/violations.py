@@ -36,7 +36,7 @@ from portal.types import label
 from portal.workflow import move_checked
 
 
-def visible_violations(user: User) -> Select[tuple[Violation]]:
+def visible_violations(user: User) -> Select[Violation]:
     """A dealer's own violations (proposed ones are not shown to it until confirmed); staff see their dealers';
     mediators every violation, since they decide the appeals."""
     if user.access_role is AccessRole.MEDIATOR:

@@ -106,7 +106,7 @@ def unread_count(user: User) -> int:
     ).scalar_one()
 
 
-def notifications_of(user: User) -> Select[tuple[Notification]]:
+def notifications_of(user: User) -> Select[Notification]:
     return select(Notification).where(Notification.user_id == user.id).order_by(Notification.id.desc())
 
 
@@ -185,7 +185,7 @@ def failed_emails(limit: int = 20) -> list[OutboxEmail]:
     )
 
 
-def job_failures() -> Select[tuple[JobFailure]]:
+def job_failures() -> Select[JobFailure]:
     return select(JobFailure).order_by(JobFailure.failed_at.desc(), JobFailure.id.desc())
 
 

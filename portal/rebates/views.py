@@ -3,6 +3,7 @@ imports, the admin's programs and payments. Thin: parse, call one service, commi
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
@@ -120,7 +121,7 @@ def _statement_csv(dealer: Dealer, period: Period) -> ResponseReturnValue:
     if statement is None:
         abort(404)
 
-    def money(amount: Any) -> ResponseReturnValue:
+    def money(amount: Any) -> Decimal:
         return to_decimal(amount, statement.currency)
 
     outcome = services.outcome_of(statement)

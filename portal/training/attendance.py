@@ -30,7 +30,7 @@ from portal.training.services import move_enrollment, people_to_tell
 from portal.types import utcnow
 
 
-def roster_query(user: User, session: CourseSession) -> Select[tuple[Enrollment]]:
+def roster_query(user: User, session: CourseSession) -> Select[Enrollment]:
     """The session's people a manager may see: their portfolio's (admins and senior managers: everyone)."""
     dealers = visible_dealers(user).with_only_columns(Dealer.id)
     return (

@@ -136,7 +136,7 @@ class CatalogueFilter:
     text: str = ""
 
 
-def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Select[tuple[CourseSession]]:
+def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Select[CourseSession]:
     """Scheduled sessions still to start, soonest first."""
     now = now or utcnow()
     query = (
@@ -156,7 +156,7 @@ def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Sel
     return query.order_by(CourseSession.starts_at, CourseSession.id)
 
 
-def staff_sessions_query(upcoming: bool, now: datetime | None = None) -> Select[tuple[CourseSession]]:
+def staff_sessions_query(upcoming: bool, now: datetime | None = None) -> Select[CourseSession]:
     now = now or utcnow()
     query = select(CourseSession)
     if upcoming:

@@ -404,7 +404,7 @@ def dealer_enrollments_in(user: User, session: CourseSession) -> list[Enrollment
     )
 
 
-def dealer_training_query(dealer_id: int) -> Select[tuple[Enrollment]]:
+def dealer_training_query(dealer_id: int) -> Select[Enrollment]:
     """Everything the dealer's people did or will do, newest session first: the transcript."""
     return (
         select(Enrollment)
