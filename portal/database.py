@@ -7,11 +7,11 @@ up front with BEGIN IMMEDIATE instead of failing half-way when another writer go
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, request
 from sqlalchemy import Select, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 
 from portal.extensions import db
 
@@ -71,7 +71,7 @@ def contains_pattern(text: str) -> str:
     return f"%{text.strip().replace('%', '').replace('_', '')}%"
 
 
-def locked_for_update(query: Select, *of: Any) -> Select:  # type: ignore[type-arg]
+def locked_for_update(query: Select, *of: Any) -> Select:
     """SELECT ... FOR UPDATE on PostgreSQL; on SQLite the writing request's BEGIN IMMEDIATE already holds the lock."""
     if db.session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(of=of or None)
@@ -104,3 +104,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             return  # asked for no transaction: each statement stands alone (a cached page's generation check)
         immediate = connection.get_execution_options().get(WRITE_INTENT, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed: the check of every conditional move ("still as I read it?").
+    Session.execute is typed as returning a Result, which has no rowcount; for these statements it is a CursorResult."""
+    return cast(CursorResult[Any], result).rowcount

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from pypdf import PdfWriter
 from sqlalchemy import insert, select, update
@@ -36,6 +37,7 @@ from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
 from portal.evidence.models import Evidence
 from portal.evidence.services import add_evidence
 from portal.extensions import db
+from portal.notifications.links import Link, link
 from portal.notifications.models import Notification
 from portal.notifications.params import choice
 from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
@@ -316,10 +318,10 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
     db.session.flush()
     rows = []
     for period in periods:
-        current = period.status is PeriodStatus.OPEN
+        is_open = period.status is PeriodStatus.OPEN
         for code, target in TARGETS.items():
             chance = random.Random(f"{code}-{period.code}")  # noqa: S311 - demo figures, not security
-            if current:
+            if is_open:
                 share = {"D001": 0.96, "D002": 0.58, "D004": 0.83, "D003": 0.47}.get(code, 0.35)
             elif code == "D002" and period is periods[-2]:
                 share = 1.04  # a tier reached, so the late sale below changes last quarter's rebate on any day
@@ -690,12 +692,16 @@ def _seed_documents(dealer: Dealer) -> None:
 def _seed_notifications(dealers: dict[str, Dealer]) -> None:
     """A few unread notifications so the bell has something to say on first login (only for users with none)."""
 
-    welcome = {
+    welcome: dict[str, list[tuple[str, dict[str, object], Link]]] = {
         "dealer@demo.test": [
-            ("colleague_added", {"name": "Liu Yang", "dealer": dealers["D001"].name}, "/dealer/people"),
-            ("account_changed", {}, "/account"),
+            (
+                "colleague_added",
+                {"name": "Liu Yang", "dealer": dealers["D001"].name},
+                link("dealers.dealer_people_page"),
+            ),
+            ("account_changed", {}, link("accounts.account")),
         ],
-        "staff@demo.test": [("account_changed", {}, "/account")],
+        "staff@demo.test": [("account_changed", {}, link("accounts.account"))],
         "dealer2@demo.test": [
             (
                 "dealer_status_changed",
@@ -705,12 +711,12 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
                     "new": choice(DealerStatus.ACTIVE),
                     "reason": "Onboarding complete.",
                 },
-                "/dealer/",
+                link("dealers.dealer_home"),
             ),
         ],
         "manager@demo.test": [
-            ("portfolio_changed", {"dealer": dealers["D001"].name}, "/console/dealers/D001"),
-            ("portfolio_changed", {"dealer": dealers["D004"].name}, "/console/dealers/D004"),
+            ("portfolio_changed", {"dealer": dealers["D001"].name}, link("dealers.dealer_detail", code="D001")),
+            ("portfolio_changed", {"dealer": dealers["D004"].name}, link("dealers.dealer_detail", code="D004")),
         ],
         "manager2@demo.test": [
             (
@@ -721,7 +727,7 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
                     "new": choice(DealerStatus.SUSPENDED),
                     "reason": "Repeated sales below the floor price.",
                 },
-                "/console/dealers/D006",
+                link("dealers.dealer_detail", code="D006"),
             ),
         ],
     }
@@ -729,8 +735,16 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
         user = db.session.execute(select(User).where(User.email == email)).scalar_one()
         if db.session.execute(select(Notification.id).where(Notification.user_id == user.id).limit(1)).first():
             continue
-        for kind, params, link in items:
-            db.session.add(Notification(user_id=user.id, kind=kind, params=params, link=link))
+        for kind, params, leads_to in items:
+            db.session.add(
+                Notification(
+                    user_id=user.id,
+                    kind=kind,
+                    params=params,
+                    link_endpoint=leads_to.endpoint,
+                    link_args=dict(leads_to.args),
+                )
+            )
 
 
 def _ensure_created_event(dealer: Dealer) -> None:
@@ -760,7 +774,7 @@ def _ensure_user(email: str, name: str, role: UserRole, password_hash: str, **fi
     return user
 
 
-def _upsert(model: type, *, code: str, defaults: dict[str, object]) -> object:
+def _upsert(model: Any, *, code: str, defaults: dict[str, object]) -> Any:
     row = db.session.execute(select(model).where(model.code == code)).scalar_one_or_none()
     if row is None:
         row = model(code=code, **defaults)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -57,7 +58,7 @@ def init_app(app: Flask) -> None:
         return render_error(400, *CSRF_TEXT)
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> object:
+    def _http_error(error: HTTPException) -> ResponseReturnValue:
         if error.code is None or error.code < 400:
             return error
         return render_error(error.code, message=_explicit_description(error))

@@ -37,7 +37,7 @@ from portal.extensions import Model, db
 from portal.web import wants_fragment
 
 
-class DataGeneration(Model):  # type: ignore[name-defined, misc]
+class DataGeneration(Model):
     """One row whose number goes up in every transaction that writes: a rendered page is current while it holds."""
 
     __tablename__ = "data_generation"

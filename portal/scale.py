@@ -43,7 +43,7 @@ class Scale:
     disputes: int = 5_000
 
 
-def _insert(table: sa.Table, rows: Iterator[dict[str, Any]], report: Callable[[str], None], what: str) -> int:
+def _insert(table: Any, rows: Iterator[dict[str, Any]], report: Callable[[str], None], what: str) -> int:
     count, chunk = 0, []
     for row in rows:
         chunk.append(row)

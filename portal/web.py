@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from flask import Response, abort, flash, redirect, render_template, request
@@ -75,6 +75,14 @@ def show_service_error(form: Any, field: str, message: str) -> None:
         target.errors = [*list(target.errors), message]
     else:
         form.form_errors.append(message)
+
+
+@overload
+def finish_action(form: None, action: Callable[[], T], done: Callable[[T], tuple[str, str]]) -> Response: ...
+
+
+@overload
+def finish_action(form: Any, action: Callable[[], T], done: Callable[[T], tuple[str, str]]) -> Response | None: ...
 
 
 def finish_action(form: Any, action: Callable[[], T], done: Callable[[T], tuple[str, str]]) -> Response | None:

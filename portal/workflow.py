@@ -8,18 +8,21 @@ from typing import Any
 
 from sqlalchemy import update
 
+from portal.database import rows_changed
 from portal.extensions import db
 from portal.service_errors import IllegalTransition
 
 
 def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: Any) -> bool:
     """Set `status` to `target` (and `values`) where the row still has `current`; True if it did."""
-    changed = db.session.execute(
-        update(model)
-        .where(model.id == row_id, model.status == current)
-        .values(status=target, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = rows_changed(
+        db.session.execute(
+            update(model)
+            .where(model.id == row_id, model.status == current)
+            .values(status=target, **values)
+            .execution_options(synchronize_session=False)
+        )
+    )
     return changed == 1
 
 

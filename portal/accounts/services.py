@@ -21,7 +21,7 @@ from portal.accounts.proof import Proof, SecurityChange, prove, security_changed
 from portal.accounts.tokens import make_email_change_token, make_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_change, record_event, snapshot
-from portal.database import contains_pattern
+from portal.database import contains_pattern, rows_changed
 from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import absolute_url, notify, queue_email, recipient_locale
@@ -105,12 +105,14 @@ def _warn_if_under_attack(user: User) -> None:
     ).one()
     if failures < current_app.config["LOGIN_WARNING_AFTER"]:
         return
-    first_this_hour = db.session.execute(
-        update(User)
-        .where(User.id == user.id, or_(User.login_warning_at.is_(None), User.login_warning_at < since))
-        .values(login_warning_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    first_this_hour = rows_changed(
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id, or_(User.login_warning_at.is_(None), User.login_warning_at < since))
+            .values(login_warning_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     if first_this_hour == 1:
         audit_change("login.attack_warned", actor=None, subject=user, failures=failures, places=places)
         notify([user], "login_attempts", {"count": failures, "places": max(places, 1)}, link=link("accounts.account"))

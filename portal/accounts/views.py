@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, flash, g, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -212,7 +212,7 @@ def logout() -> ResponseReturnValue:
     return redirect_to(url_for("accounts.login"))
 
 
-def _proof_limit() -> Callable[[View], View]:
+def _proof_limit() -> Any:
     """Wrong passwords and codes given as proof of identity, per account: a copied session cannot be used to guess
     the password (or the code) through these forms."""
     return limiter.shared_limit(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from portal.access import AccessRole
@@ -45,7 +45,7 @@ def visible_events(viewer: User, wanted: AuditFilter, zone: str) -> Select[Audit
             )
         )
     elif viewer.access_role is not AccessRole.ADMIN:
-        return query.where(False)
+        return query.where(false())
     if wanted.actor.strip():
         actor = aliased(User)
         query = query.join(actor, actor.id == AuditEvent.actor_id).where(

@@ -191,7 +191,7 @@ def median_turnaround_days(user: User, period: Period) -> tuple[float | None, in
         .offset((count - 1) // 2)
         .limit(2 if count % 2 == 0 else 1)
     ).scalars()
-    values = [int(seconds) for seconds in middle]
+    values = [int(seconds) for seconds in middle if seconds is not None]
     return sum(values) / len(values) / 86_400, count
 
 

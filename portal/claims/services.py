@@ -11,7 +11,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import DEALER_USERS, AccessRole, require_role
@@ -176,6 +176,7 @@ def create_draft(actor: User, period: Period, data: ClaimInput, today: date | No
     refuse_new_submission(actor.dealer, NewSubmission.CLAIM)
     if period.id not in {claimable.id for claimable in claimable_periods(today)}:
         raise InvalidInput("period", _("Claims for this period are closed."))
+    assert actor.dealer_id is not None  # a dealer user (required above)
     _check_fields(data, actor.dealer_id)
     claim = Claim(dealer_id=actor.dealer_id, period_id=period.id, status=ClaimStatus.DRAFT, created_by_id=actor.id)
     _write_claim(claim, data)
@@ -432,7 +433,7 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     _move(
         claim, actor, current, ClaimStatus.SUBMITTED, submitted_at=utcnow(), submission_count=Claim.submission_count + 1
     )
-    db.session.execute(ClaimFlag.__table__.delete().where(ClaimFlag.claim_id == claim.id))
+    db.session.execute(delete(ClaimFlag).where(ClaimFlag.claim_id == claim.id))
     for found in raised:
         db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
     if request is not None and move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED):

@@ -198,7 +198,7 @@ def _render_claim(
     comment: CommentForm | None = None,
     problems: list[Any] | None = None,
     status: int = 200,
-) -> object:
+) -> ResponseReturnValue:
     files = evidence_services.evidence_of(services.CLAIM_OWNER, claim.id)
     rules = evidence_services.owner_rules(services.CLAIM_OWNER)
     return render_template(
@@ -504,9 +504,10 @@ def decide_claim(claim_id: int) -> ResponseReturnValue:
 def _after_decision(claim: Claim, wanted: queries.QueueFilter) -> str:
     """On to the next claim waiting in the same queue, so a reviewer clears it without going back to the list."""
     following = queries.next_in_queue(current_user, wanted, claim)
+    arguments: dict[str, Any] = dict(wanted.as_args())
     if following is None:
-        return url_for("claims.queue", **wanted.as_args())
-    return url_for("claims.review_page", claim_id=following, **wanted.as_args())
+        return url_for("claims.queue", **arguments)
+    return url_for("claims.review_page", claim_id=following, **arguments)
 
 
 @bp.route("/console/claims/bulk-approve", methods=["POST"])
@@ -550,7 +551,7 @@ def _render_budgets(
     csv_errors: list[Any] | None = None,
     failed: dict[str, Any] | None = None,
     status: int = 200,
-) -> object:
+) -> ResponseReturnValue:
     return render_template(
         "claims/budgets.html",
         period=period,

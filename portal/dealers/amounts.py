@@ -21,7 +21,7 @@ from portal.audit.services import record_event
 from portal.csv_io import UnreadableFile, decode_csv
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import visible_dealers
-from portal.extensions import Model, db
+from portal.extensions import db
 from portal.money import parse_money
 
 if TYPE_CHECKING:
@@ -107,13 +107,12 @@ def read_dealer_amounts(
     return wanted
 
 
-def write_dealer_amount(
-    model: type[Model], actor: User, dealer: Dealer, period: Period, amount: int, action: str
-) -> Any:
-    """Create or change the dealer's row for the period; an audit event (`action`) says before and after when the
+def write_dealer_amount(model: Any, actor: User, dealer: Dealer, period: Period, amount: int, action: str) -> Any:
+    """Create or change the dealer's row (a Target, a FundAllocation: any model with dealer_id, period_id, amount and
+    set_by_id) for the period; an audit event (`action`) says before and after when the
     amount changes. The caller has checked the area's rule for the amount."""
     row = db.session.execute(
-        select(model).where(model.dealer_id == dealer.id, model.period_id == period.id)  # type: ignore[attr-defined]
+        select(model).where(model.dealer_id == dealer.id, model.period_id == period.id)
     ).scalar_one_or_none()
     before = row.amount if row is not None else None
     if row is None:

@@ -28,7 +28,7 @@ class DealerForm(FlaskForm):
     payee_bank = StringField(_l("Bank"), validators=[Length(max=200)])
     payee_account = StringField(_l("Bank account number"), validators=[Length(max=64)])
 
-    def __init__(self, *args: object, territories: list, managers: list, **kwargs: object) -> None:  # type: ignore[type-arg]
+    def __init__(self, *args: object, territories: list, managers: list, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.territory_id.choices = [SelectChoice("", _l("Choose…"))] + [
             SelectChoice(territory.id, territory.name) for territory in territories
@@ -57,7 +57,7 @@ class DealerStatusForm(FlaskForm):
 class ReassignForm(FlaskForm):
     manager_id = SelectField(_l("Channel manager"), coerce=optional_int, validators=[InputRequired()])
 
-    def __init__(self, *args: object, managers: list, **kwargs: object) -> None:  # type: ignore[type-arg]
+    def __init__(self, *args: object, managers: list, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.manager_id.choices = [SelectChoice(manager.id, manager.name) for manager in managers]
 
@@ -66,7 +66,7 @@ class PortfolioMoveForm(FlaskForm):
     from_manager_id = SelectField(_l("Move every dealer of"), coerce=optional_int, validators=[InputRequired()])
     to_manager_id = SelectField(_l("To"), coerce=optional_int, validators=[InputRequired()])
 
-    def __init__(self, *args: object, managers: list, **kwargs: object) -> None:  # type: ignore[type-arg]
+    def __init__(self, *args: object, managers: list, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         choices = [SelectChoice(manager.id, manager.name) for manager in managers]
         self.from_manager_id.choices = list(choices)

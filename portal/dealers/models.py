@@ -122,11 +122,13 @@ class DealerEvent(Model):
 
     @property
     def from_status(self) -> DealerStatus | None:
-        return DealerStatus(self.from_value) if self.kind is DealerEventKind.STATUS_CHANGED else None
+        return (
+            DealerStatus(self.from_value) if self.kind is DealerEventKind.STATUS_CHANGED and self.from_value else None
+        )
 
     @property
     def to_status(self) -> DealerStatus | None:
-        return DealerStatus(self.to_value) if self.kind is DealerEventKind.STATUS_CHANGED else None
+        return DealerStatus(self.to_value) if self.kind is DealerEventKind.STATUS_CHANGED and self.to_value else None
 
 
 class Trainee(Model):

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, snapshot
-from portal.database import contains_pattern
+from portal.database import contains_pattern, rows_changed
 from portal.dates import company_today, quarter_of
 from portal.dealers.models import (
     Dealer,
@@ -48,7 +48,7 @@ def visible_dealers(user: User) -> Select[Dealer]:
         return query.where(Dealer.manager_id == user.id)
     if role in (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF):
         return query.where(Dealer.id == user.dealer_id)
-    return query.where(False)  # mediators reach dealers only through the disputes they handle
+    return query.where(false())  # mediators reach dealers only through the disputes they handle
 
 
 def get_visible_dealer(user: User, code: str) -> Dealer:
@@ -79,7 +79,7 @@ class PortfolioFilter:
     descending: bool = False
 
 
-def matching_code_or_name(query: Select, text: str) -> Select:  # type: ignore[type-arg]
+def matching_code_or_name(query: Select, text: str) -> Select:
     """Dealers whose code or name contains the text (wildcards typed by the user are taken literally away)."""
     text = text.strip()
     if not text:
@@ -282,12 +282,14 @@ def change_dealer_status(
                 target=label(target),
             )
         )
-    changed = db.session.execute(
-        update(Dealer)
-        .where(Dealer.id == dealer.id, Dealer.status == expected)
-        .values(status=target)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = rows_changed(
+        db.session.execute(
+            update(Dealer)
+            .where(Dealer.id == dealer.id, Dealer.status == expected)
+            .values(status=target)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if changed != 1:
         raise IllegalTransition(_("Someone else changed this dealer's status first. Reload the page and check."))
     db.session.expire(dealer, ["status"])
@@ -424,7 +426,7 @@ def create_quarter(actor: User, year: int, quarter: int) -> Period:
     return period
 
 
-PeriodCloseStep = Callable[[User, Period], None]
+PeriodCloseStep = Callable[[User, Period], object]
 _PERIOD_CLOSE_STEPS: list[PeriodCloseStep] = []
 
 
@@ -438,12 +440,14 @@ def register_period_close_step(step: PeriodCloseStep) -> None:
 def close_period(actor: User, period: Period) -> None:
     """Closing freezes a period; later changes to its money become prior-period adjustments (docs/design.md)."""
     require_role(actor, AccessRole.ADMIN)
-    changed = db.session.execute(
-        update(Period)
-        .where(Period.id == period.id, Period.status == PeriodStatus.OPEN)
-        .values(status=PeriodStatus.CLOSED)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = rows_changed(
+        db.session.execute(
+            update(Period)
+            .where(Period.id == period.id, Period.status == PeriodStatus.OPEN)
+            .values(status=PeriodStatus.CLOSED)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if changed != 1:
         raise IllegalTransition(_("This period is already closed."))
     db.session.expire(period, ["status"])

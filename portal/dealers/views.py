@@ -72,7 +72,7 @@ def dealer_home() -> ResponseReturnValue:
     )
 
 
-def _render_people(staff_form: StaffForm | None = None, trainee_form: TraineeForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_people(staff_form: StaffForm | None = None, trainee_form: TraineeForm | None = None, status: int = 200):
     dealer = current_user.dealer
     return (
         render_template(
@@ -168,7 +168,7 @@ def _trainee_details(form: TraineeForm) -> people.TraineeDetails:
 def add_trainee() -> ResponseReturnValue:
     form = TraineeForm(**SHARED_PAGE_FORM["trainee"])
     if form.validate_on_submit():
-        return finish_action(
+        finished = finish_action(
             form,
             lambda: people.add_trainee(current_user, _trainee_details(form)),
             lambda trainee: (
@@ -176,6 +176,8 @@ def add_trainee() -> ResponseReturnValue:
                 url_for("dealers.dealer_people_page"),
             ),
         )
+        if finished:
+            return finished
     return _render_people(trainee_form=form, status=422)
 
 
@@ -185,11 +187,13 @@ def edit_trainee(trainee_id: int) -> ResponseReturnValue:
     trainee = people.get_trainee(current_user, trainee_id)
     form = TraineeForm(obj=trainee)
     if form.validate_on_submit():
-        return finish_action(
+        finished = finish_action(
             form,
             lambda: people.update_trainee(current_user, trainee, _trainee_details(form)),
             lambda _result: (_("The trainee's details were saved."), url_for("dealers.dealer_people_page")),
         )
+        if finished:
+            return finished
     status = 422 if request.method == "POST" else 200
     return render_template("dealers/trainee_edit.html", form=form, trainee=trainee), status
 

@@ -5,6 +5,7 @@ Texts are lazy and use named parameters, so each reader sees them in their own l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from portal.notifications.params import render
@@ -30,7 +31,7 @@ def register_kinds(*kinds: Kind) -> None:
         KINDS[kind.name] = kind
 
 
-def render_text(kind: str, params: dict[str, object]) -> str:
+def render_text(kind: str, params: Mapping[str, object]) -> str:
     """The notification's sentence in the current language; unknown kinds (removed later) fall back to nothing.
     Parameters are typed (portal.notifications.params): strings are shown as they were typed, never parsed."""
     known = KINDS.get(kind)

@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from portal.database import begin_write
+from portal.database import begin_write, rows_changed
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail, OutboxStatus
 from portal.types import utcnow
@@ -64,18 +64,20 @@ def _claim_next(now: datetime) -> OutboxEmail | None:
         .all()
     )
     for email_id in candidates:
-        claimed = db.session.execute(
-            update(OutboxEmail)
-            .where(
-                OutboxEmail.id == email_id,
-                or_(
-                    OutboxEmail.status == OutboxStatus.PENDING,
-                    (OutboxEmail.status == OutboxStatus.SENDING) & (OutboxEmail.claimed_at <= now - lease),
-                ),
+        claimed = rows_changed(
+            db.session.execute(
+                update(OutboxEmail)
+                .where(
+                    OutboxEmail.id == email_id,
+                    or_(
+                        OutboxEmail.status == OutboxStatus.PENDING,
+                        (OutboxEmail.status == OutboxStatus.SENDING) & (OutboxEmail.claimed_at <= now - lease),
+                    ),
+                )
+                .values(status=OutboxStatus.SENDING, claimed_at=now)
+                .execution_options(synchronize_session=False)
             )
-            .values(status=OutboxStatus.SENDING, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         db.session.commit()
         if claimed == 1:
             return db.session.get(OutboxEmail, email_id)

@@ -6,7 +6,7 @@ commit, through the outbox (portal/notifications/mail.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select, update
 
 from portal.access import AccessRole, require_role
 from portal.audit.services import audit_change, record_event
+from portal.database import rows_changed
 from portal.extensions import db
 from portal.jobs import JobFailure, run_after_commit
 from portal.notifications.kinds import KINDS, optional_kinds, render_text
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from portal.accounts.models import User
 
 
-def notify(users: Iterable[User], kind: str, params: dict[str, object], link: Link | None) -> int:
+def notify(users: Iterable[User | None], kind: str, params: Mapping[str, object], link: Link | None) -> int:
     """Notify each active user once; returns how many were notified. Callers commit."""
     definition = KINDS[kind]
     recipients = {user.id: user for user in users if user is not None and user.active}
@@ -65,7 +66,7 @@ def absolute_url(path: str) -> str:
 
 
 def queue_notification_email(
-    user: User, kind: str, params: dict[str, object], link: Link | None, to: str = ""
+    user: User, kind: str, params: Mapping[str, object], link: Link | None, to: str = ""
 ) -> OutboxEmail:
     """The notification as an email to the user (or to `to`: the address an account had before it changed)."""
     with force_locale(recipient_locale(user)):
@@ -124,12 +125,14 @@ def mark_read(user: User, notification: Notification) -> None:
 
 
 def mark_all_read(user: User) -> int:
-    return db.session.execute(
-        update(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return rows_changed(
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 def email_preferences(user: User) -> dict[str, bool]:
@@ -193,12 +196,14 @@ def retry_failed_emails(actor: User) -> int:
     """Give up-on messages another round of attempts (after fixing the SMTP settings, say)."""
 
     require_role(actor, AccessRole.ADMIN)
-    count = db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.status == OutboxStatus.FAILED)
-        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    count = rows_changed(
+        db.session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.status == OutboxStatus.FAILED)
+            .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     record_event("mail.retry_failed", actor_id=actor.id, details={"emails": count})
     run_after_commit("deliver_outbox", best_effort=True)  # delivered now rather than at the next minute
     return count

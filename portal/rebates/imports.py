@@ -88,7 +88,7 @@ def cancel_sales_import(actor: User, batch: SalesImport) -> None:
 # (tests/test_rebate_rules.py checks that they agree).
 
 
-def visible_imports(user: User):  # type: ignore[no-untyped-def]
+def visible_imports(user: User):
     """Admins and senior managers see every import; a manager sees their own."""
     query = select(SalesImport).order_by(SalesImport.created_at.desc(), SalesImport.id.desc())
     if user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER):

@@ -5,9 +5,11 @@ A bounded number of queries whatever the data size: statements carry the figures
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
@@ -121,7 +123,7 @@ def _days(period: Period, today: date) -> tuple[int, int]:
     return total, elapsed
 
 
-def near_next_tier():  # type: ignore[no-untyped-def]
+def near_next_tier():
     """Within 10 % of the next tier: the sales still missing are at most a tenth of what that tier needs."""
     return and_(
         RebateStatement.next_tier_sales.is_not(None),
@@ -130,13 +132,13 @@ def near_next_tier():  # type: ignore[no-untyped-def]
     )
 
 
-def behind_pace(period: Period, today: date):  # type: ignore[no-untyped-def]
+def behind_pace(period: Period, today: date):
     """The pace so far, continued to the period's end, stays below the target (no division, so exact)."""
     total, elapsed = _days(period, today)
     return and_(RebateStatement.target > 0, RebateStatement.sales * total < RebateStatement.target * elapsed)
 
 
-def performance_query(user: User, period: Period, wanted: PerformanceFilter, today: date) -> Select:  # type: ignore[type-arg]
+def performance_query(user: User, period: Period, wanted: PerformanceFilter, today: date) -> Select:
     query = (
         visible_dealers(user)
         .join(Territory, Territory.id == Dealer.territory_id)
@@ -164,7 +166,7 @@ def performance_query(user: User, period: Period, wanted: PerformanceFilter, tod
     return query.order_by(column.desc() if wanted.descending else column.asc(), Dealer.code)
 
 
-def watch_list(user: User, period: Period, today: date, limit: int = 8) -> tuple[list, list]:  # type: ignore[type-arg]
+def watch_list(user: User, period: Period, today: date, limit: int = 8) -> tuple[Sequence[Any], Sequence[Any]]:
     """Dealers close to their next tier (smallest gap first) and dealers whose pace misses the target (worst first)."""
     base = (
         visible_dealers(user)

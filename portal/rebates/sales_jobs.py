@@ -8,9 +8,10 @@ import csv
 import functools
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Connection, Insert, func, select
@@ -457,7 +458,7 @@ INSERT_STAGED_LINES_SQL = (
 DROP_STAGED_LINES_SQL = "DROP TABLE sales_import_staged_lines"
 
 
-def _copy_then_insert(connection: Connection, rows: list[tuple[object, ...]]) -> None:
+def _copy_then_insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """PostgreSQL: COPY the block into a temporary table, then one INSERT ... SELECT. Sent row by row (even pipelined)
     each line cost the server a statement of its own; this costs it one per block."""
     connection.exec_driver_sql(STAGE_LINES_SQL)
@@ -476,7 +477,7 @@ def _copy_then_insert(connection: Connection, rows: list[tuple[object, ...]]) ->
 def _insert_ignoring_duplicates() -> Insert:
     """SQLite: an INSERT that skips invoices already there, compiled once and executed with a list of rows."""
 
-    return insert(SalesLine.__table__).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
+    return insert(SalesLine).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
 
 
 def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:

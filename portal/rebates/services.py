@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select, update
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
+from portal.database import rows_changed
 from portal.dealers.amounts import read_dealer_amounts, write_dealer_amount
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
@@ -211,7 +212,7 @@ def import_targets(actor: User, period: Period, content: bytes) -> int:
     return len(wanted)
 
 
-def targets_query(user: User, period: Period) -> Select:  # type: ignore[type-arg]
+def targets_query(user: User, period: Period) -> Select:
     """The user's dealers with their target of the period (None where none is set)."""
     return (
         visible_dealers(user)
@@ -265,7 +266,7 @@ def recompute_statements(period: Period, dealer_ids: Sequence[int] | None = None
     """
     wanted = None if dealer_ids is None else sorted(set(dealer_ids))
 
-    def scoped(query, column):  # type: ignore[no-untyped-def]
+    def scoped(query, column):
         return query if wanted is None else query.where(column.in_(wanted))
 
     targets = dict(
@@ -387,12 +388,14 @@ def finalise_period(actor: User, period: Period) -> int:
     """Called as the period closes: last recomputation, then every statement of the period is frozen as final."""
     recompute_statements(period)
     now = utcnow()
-    finalised = db.session.execute(
-        update(RebateStatement)
-        .where(RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.PROVISIONAL)
-        .values(status=StatementStatus.FINAL, finalised_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    finalised = rows_changed(
+        db.session.execute(
+            update(RebateStatement)
+            .where(RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.PROVISIONAL)
+            .values(status=StatementStatus.FINAL, finalised_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
     db.session.expire_all()
     record_event(
         "rebate_statements.finalised",
@@ -426,16 +429,18 @@ def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
     if not ids:
         raise InvalidInput("statement_ids", _("Choose at least one statement."))
     now = utcnow()
-    changed = db.session.execute(
-        update(RebateStatement)
-        .where(
-            RebateStatement.id.in_(ids),
-            RebateStatement.status == StatementStatus.FINAL,
-            RebateStatement.net_payable > 0,
+    changed = rows_changed(
+        db.session.execute(
+            update(RebateStatement)
+            .where(
+                RebateStatement.id.in_(ids),
+                RebateStatement.status == StatementStatus.FINAL,
+                RebateStatement.net_payable > 0,
+            )
+            .values(status=StatementStatus.PAID, paid_at=now, paid_reference=reference[:120], paid_by_id=actor.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(status=StatementStatus.PAID, paid_at=now, paid_reference=reference[:120], paid_by_id=actor.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if changed != len(ids):
         raise IllegalTransition(
             _("Some of these statements were already paid, are not final yet or have nothing to pay. Nothing changed.")
@@ -587,7 +592,7 @@ def statement_of(dealer: Dealer, period: Period) -> RebateStatement | None:
     ).scalar_one_or_none()
 
 
-def statements_of_dealer(dealer: Dealer):  # type: ignore[no-untyped-def]
+def statements_of_dealer(dealer: Dealer):
     """Newest period first."""
     return (
         select(RebateStatement)

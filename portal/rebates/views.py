@@ -84,7 +84,7 @@ def _what_if_amount(dealer: Dealer) -> tuple[int, str]:
 def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **urls: Any) -> ResponseReturnValue:
     statement = services.statement_of(dealer, period)
     extra, what_if_error = _what_if_amount(dealer)
-    context = {
+    context: dict[str, Any] = {
         "dealer": dealer,
         "period": period,
         "statement": statement,
@@ -289,7 +289,7 @@ def _render_targets(
     csv_errors: list[Any] | None = None,
     failed: dict[str, Any] | None = None,
     status: int = 200,
-) -> object:
+) -> ResponseReturnValue:
     rows = RowPage(services.targets_query(current_user, period), page_number(), current_app.config["PAGE_SIZE"])
     return (
         render_template(

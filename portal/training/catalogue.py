@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -93,7 +93,7 @@ def save_course(actor: User, wanted: CourseInput, course: Course | None = None) 
         wanted.active,
     )
     db.session.flush()
-    db.session.execute(CoursePrerequisite.__table__.delete().where(CoursePrerequisite.course_id == course.id))
+    db.session.execute(delete(CoursePrerequisite).where(CoursePrerequisite.course_id == course.id))
     for other in required:
         db.session.add(CoursePrerequisite(course_id=course.id, required_course_id=other.id))
     db.session.flush()

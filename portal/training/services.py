@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
+from portal.database import rows_changed
 from portal.dealers.models import Trainee
 from portal.dealers.rules import NewSubmission
 from portal.dealers.services import refuse_new_submission
@@ -102,12 +103,14 @@ def cancel_session(actor: User, session: CourseSession, reason: str) -> int:
     if not reason:
         raise InvalidInput("reason", _("Say why; everyone enrolled is told."))
     session = lock_session(session.id)
-    changed = db.session.execute(
-        update(CourseSession)
-        .where(CourseSession.id == session.id, CourseSession.status == SessionStatus.SCHEDULED)
-        .values(status=SessionStatus.CANCELLED, seats_taken=0)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = rows_changed(
+        db.session.execute(
+            update(CourseSession)
+            .where(CourseSession.id == session.id, CourseSession.status == SessionStatus.SCHEDULED)
+            .values(status=SessionStatus.CANCELLED, seats_taken=0)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if changed != 1:
         raise IllegalTransition(_("This session is already cancelled."))
     affected = list(
@@ -343,16 +346,18 @@ def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
 def _take_seat(session_id: int) -> bool:
     """The seat itself: one conditional UPDATE, so two people can never take the last seat both."""
     return (
-        db.session.execute(
-            update(CourseSession)
-            .where(
-                CourseSession.id == session_id,
-                CourseSession.seats_taken < CourseSession.capacity,
-                CourseSession.status == SessionStatus.SCHEDULED,
+        rows_changed(
+            db.session.execute(
+                update(CourseSession)
+                .where(
+                    CourseSession.id == session_id,
+                    CourseSession.seats_taken < CourseSession.capacity,
+                    CourseSession.status == SessionStatus.SCHEDULED,
+                )
+                .values(seats_taken=CourseSession.seats_taken + 1)
+                .execution_options(synchronize_session=False)
             )
-            .values(seats_taken=CourseSession.seats_taken + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         == 1
     )
 

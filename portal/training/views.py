@@ -39,7 +39,8 @@ def ics_text(value: str) -> str:
 
 def _folded(line: str) -> str:
     """An iCalendar content line folded at 75 octets, never inside a UTF-8 character, ended by CRLF."""
-    pieces, current = [], ""
+    pieces: list[str] = []
+    current = ""
     for char in line:
         limit = 75 if not pieces else 74  # continuation lines start with a space
         if len((current + char).encode()) > limit:
