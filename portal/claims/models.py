@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,49 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, FundRequestStatus, Problem, RejectionReason
+from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, FundRequestStatus
 from portal.extensions import Model
-from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
     from portal.dealers.models import Dealer, Period
-
-
-register_labels(
-    {
-        Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same file is attached to another claim"),
-        Flag.SAME_INVOICE_ELSEWHERE: _l("The same vendor invoice is in another claim"),
-        Flag.JUST_UNDER_THRESHOLD: _l("Just under the second-approval threshold"),
-        Flag.ROUND_AMOUNT: _l("A round amount"),
-        Flag.LATE_SUBMISSION: _l("Submitted late in the claim window"),
-        Flag.MOST_OF_BUDGET: _l("Takes most of the budget"),
-    }
-)
-register_labels(
-    {
-        RejectionReason.INSUFFICIENT_EVIDENCE: _l("The evidence does not prove the activity"),
-        RejectionReason.NOT_ELIGIBLE: _l("The activity is not eligible for promotion funds"),
-        RejectionReason.DUPLICATE: _l("Already claimed"),
-        RejectionReason.COST_NOT_SUPPORTED: _l("The invoice does not support the amount"),
-        RejectionReason.OUTSIDE_POLICY: _l("Outside the promotion policy"),
-        RejectionReason.OTHER: _l("Another reason"),
-    }
-)
-register_labels(
-    {
-        Problem.NO_EVIDENCE: _l("Attach at least one evidence file."),
-        Problem.DATES_OUTSIDE_PERIOD: _l("The activity dates must fall inside the budget's period."),
-        Problem.DATES_REVERSED: _l("The activity cannot end before it starts."),
-        Problem.ACTIVITY_NOT_OVER: _l("Claim once the activity is over."),
-        Problem.WINDOW_CLOSED: _l("The claim window for this activity has closed."),
-        Problem.AMOUNT_NOT_POSITIVE: _l("Enter an amount above zero."),
-        Problem.OVER_BUDGET: _l("The amount is more than what is left of the budget."),
-        Problem.OVER_PRE_APPROVAL: _l("The amount is above the pre-approved cost: say why."),
-        Problem.PRE_APPROVAL_MISSING: _l("This activity needs an approved pre-approval request first."),
-        Problem.DEALER_CANNOT_SUBMIT: _l("Your dealer cannot submit new claims while it is suspended."),
-    }
-)
 
 
 class ActivityType(Model):

@@ -6,68 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationKind, ViolationStatus
 from portal.extensions import Model
-from portal.types import UTCDateTime, register_labels, str_enum, utcnow
+from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
     from portal.dealers.models import Dealer, Period
-
-register_labels(
-    {
-        ViolationKind.PRICE_BELOW_FLOOR: _l("Selling below the floor price"),
-        ViolationKind.CROSS_TERRITORY: _l("Selling into another dealer's territory"),
-        ViolationKind.FALSE_CLAIM: _l("A false expense claim"),
-        ViolationKind.OTHER: _l("Another breach of the dealer agreement"),
-    }
-)
-register_labels(
-    {
-        ViolationStatus.PROPOSED: _l("Waiting for confirmation"),
-        ViolationStatus.CONFIRMED: _l("Confirmed"),
-        ViolationStatus.APPEALED: _l("Appealed"),
-        ViolationStatus.UPHELD: _l("Upheld on appeal"),
-        ViolationStatus.OVERTURNED: _l("Overturned on appeal"),
-        ViolationStatus.WITHDRAWN: _l("Withdrawn"),
-    }
-)
-register_labels(
-    {
-        DisputeCategory.PRICING_CONFLICT: _l("Pricing conflict"),
-        DisputeCategory.TERRITORY_CONFLICT: _l("Territory conflict"),
-        DisputeCategory.CUSTOMER_POACHING: _l("Customer poaching"),
-        DisputeCategory.CLAIM_DECISION: _l("A claim decision"),
-        DisputeCategory.VIOLATION_APPEAL: _l("Appeal against a violation"),
-        DisputeCategory.REBATE_CALCULATION: _l("Rebate calculation"),
-        DisputeCategory.OTHER: _l("Something else"),
-    }
-)
-register_labels(
-    {
-        DisputeStatus.OPEN: _l("Open"),
-        DisputeStatus.IN_MEDIATION: _l("In mediation"),
-        DisputeStatus.AWAITING_PARTY: _l("Waiting for a party"),
-        DisputeStatus.RESOLVED: _l("Resolved"),
-        DisputeStatus.DISMISSED: _l("Dismissed"),
-        DisputeStatus.WITHDRAWN: _l("Withdrawn"),
-    }
-)
-register_labels(
-    {
-        Outcome.NO_ACTION: _l("No action"),
-        Outcome.WARNING: _l("A warning"),
-        Outcome.PENALTY: _l("A penalty"),
-        Outcome.REBATE_ADJUSTMENT: _l("A rebate adjustment"),
-        Outcome.REOPEN_CLAIM: _l("The claim is reviewed again"),
-        Outcome.UPHOLD_VIOLATION: _l("The violation is upheld"),
-        Outcome.OVERTURN_VIOLATION: _l("The violation is overturned"),
-    }
-)
 
 
 class Violation(Model):

@@ -13,6 +13,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
+from portal.types import register_labels
+
 
 class ViolationKind(enum.StrEnum):
     PRICE_BELOW_FLOOR = "price_below_floor"
@@ -141,3 +145,57 @@ def can_resolve(status: DisputeStatus) -> bool:
 
 def is_settled(status: DisputeStatus) -> bool:
     return status in (DisputeStatus.RESOLVED, DisputeStatus.DISMISSED)
+
+
+# --- Labels, in the reader's language -------------------------------------------------------------------------------
+
+register_labels(
+    {
+        ViolationKind.PRICE_BELOW_FLOOR: _l("Selling below the floor price"),
+        ViolationKind.CROSS_TERRITORY: _l("Selling into another dealer's territory"),
+        ViolationKind.FALSE_CLAIM: _l("A false expense claim"),
+        ViolationKind.OTHER: _l("Another breach of the dealer agreement"),
+    }
+)
+register_labels(
+    {
+        ViolationStatus.PROPOSED: _l("Waiting for confirmation"),
+        ViolationStatus.CONFIRMED: _l("Confirmed"),
+        ViolationStatus.APPEALED: _l("Appealed"),
+        ViolationStatus.UPHELD: _l("Upheld on appeal"),
+        ViolationStatus.OVERTURNED: _l("Overturned on appeal"),
+        ViolationStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
+register_labels(
+    {
+        DisputeCategory.PRICING_CONFLICT: _l("Pricing conflict"),
+        DisputeCategory.TERRITORY_CONFLICT: _l("Territory conflict"),
+        DisputeCategory.CUSTOMER_POACHING: _l("Customer poaching"),
+        DisputeCategory.CLAIM_DECISION: _l("A claim decision"),
+        DisputeCategory.VIOLATION_APPEAL: _l("Appeal against a violation"),
+        DisputeCategory.REBATE_CALCULATION: _l("Rebate calculation"),
+        DisputeCategory.OTHER: _l("Something else"),
+    }
+)
+register_labels(
+    {
+        DisputeStatus.OPEN: _l("Open"),
+        DisputeStatus.IN_MEDIATION: _l("In mediation"),
+        DisputeStatus.AWAITING_PARTY: _l("Waiting for a party"),
+        DisputeStatus.RESOLVED: _l("Resolved"),
+        DisputeStatus.DISMISSED: _l("Dismissed"),
+        DisputeStatus.WITHDRAWN: _l("Withdrawn"),
+    }
+)
+register_labels(
+    {
+        Outcome.NO_ACTION: _l("No action"),
+        Outcome.WARNING: _l("A warning"),
+        Outcome.PENALTY: _l("A penalty"),
+        Outcome.REBATE_ADJUSTMENT: _l("A rebate adjustment"),
+        Outcome.REOPEN_CLAIM: _l("The claim is reviewed again"),
+        Outcome.UPHOLD_VIOLATION: _l("The violation is upheld"),
+        Outcome.OVERTURN_VIOLATION: _l("The violation is overturned"),
+    }
+)

@@ -46,12 +46,6 @@ class AdjustmentKind(enum.StrEnum):
 
 register_labels(
     {
-        Method.RETROACTIVE: _l("Retroactive"),
-        Method.STEPPED: _l("Stepped"),
-    }
-)
-register_labels(
-    {
         AdjustmentKind.LATE_SALES: _l("Late sales"),
         AdjustmentKind.MANUAL: _l("Manual adjustment"),
         AdjustmentKind.DISPUTE_OUTCOME: _l("Dispute outcome"),

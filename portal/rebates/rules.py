@@ -270,3 +270,11 @@ def pace_target(target: int, period_start: date, period_end: date, day: date) ->
 
 def misses_target_at_pace(sales_so_far: int, target: int, period_start: date, period_end: date, today: date) -> bool:
     return target > 0 and projection(sales_so_far, period_start, period_end, today) < target
+
+
+register_labels(
+    {
+        Method.RETROACTIVE: _l("Retroactive"),
+        Method.STEPPED: _l("Stepped"),
+    }
+)
