@@ -7,6 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from portal.accounts.models import DealerRole, UserRole
 from portal.audit.models import AuditEvent
@@ -185,9 +186,10 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
     staff = stored_user(app, world.emails["dealer_staff"])
-    turned_off = admin.post(
-        f"/admin/users/{staff.id}/edit",
-        data={
+
+    def save_user(**changes: str) -> TestResponse:
+        """The administrator's user form for the staff member, as it comes filled in, with `changes`."""
+        form = {
             "email": staff.email,
             "name": staff.name,
             "role": "dealer",
@@ -195,10 +197,11 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
             "dealer_role": "staff",
             "locale": "",
             "timezone": "Asia/Shanghai",
-            "active": "",
-            "deactivation_reason": "Left the company; HR asked us to close the account.",
-        },
-    )
+            "active": "y",
+        }
+        return admin.post(f"/admin/users/{staff.id}/edit", data={**form, **changes})
+
+    turned_off = save_user(active="", deactivation_reason="Left the company; HR asked us to close the account.")
     assert turned_off.status_code == 303
     record = stored_user(app, world.emails["dealer_staff"])
     assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (
@@ -226,19 +229,7 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
     assert stored_user(app, "former@example.test").active is True
     # and the administrator's own reactivation clears the record
-    turned_on = admin.post(
-        f"/admin/users/{staff.id}/edit",
-        data={
-            "email": staff.email,
-            "name": staff.name,
-            "role": "dealer",
-            "dealer_code": world.own_dealer,
-            "dealer_role": "staff",
-            "locale": "",
-            "timezone": "Asia/Shanghai",
-            "active": "y",
-        },
-    )
+    turned_on = save_user()
     assert turned_on.status_code == 303
     back = stored_user(app, world.emails["dealer_staff"])
     assert (back.active, back.deactivated_by_id, back.deactivation_reason) == (True, None, "")

@@ -46,6 +46,18 @@ NOTIFICATIONS = sa.table(
 )
 
 
+def _one_user(connection: sa.Connection) -> int:
+    """A user written with plain SQL, as the schema stood at an older revision; the notifications need one."""
+    connection.execute(
+        sa.text(
+            "INSERT INTO users (email, name, password_hash, role, timezone, active, session_token, "
+            "must_change_password, is_senior, created_at, two_factor_required) VALUES ('a@example.test', "
+            "'A', 'x', 'dealer', 'UTC', true, 'token', false, false, CURRENT_TIMESTAMP, false)"
+        )
+    )
+    return int(connection.execute(sa.text("SELECT id FROM users")).scalar_one())
+
+
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_prefixed_notification_parameters_become_typed_and_back(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
@@ -62,14 +74,7 @@ def test_prefixed_notification_parameters_become_typed_and_back(
     with app.app_context():
         upgrade(revision="0012")
         with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO users (email, name, password_hash, role, timezone, active, session_token, "
-                    "must_change_password, is_senior, created_at, two_factor_required) VALUES ('a@example.test', "
-                    "'A', 'x', 'dealer', 'UTC', true, 'token', false, false, CURRENT_TIMESTAMP, false)"
-                )
-            )
-            user_id = connection.execute(sa.text("SELECT id FROM users")).scalar_one()
+            user_id = _one_user(connection)
             rows = [
                 {"user_id": user_id, "kind": kind, "params": params, "link": "/", "created_at": utcnow()}
                 for kind, params in old
@@ -213,14 +218,7 @@ def test_stored_notification_paths_become_endpoints_and_back(
     with app.app_context():
         upgrade(revision="0017")
         with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO users (email, name, password_hash, role, timezone, active, session_token, "
-                    "must_change_password, is_senior, created_at, two_factor_required) VALUES ('a@example.test', "
-                    "'A', 'x', 'dealer', 'UTC', true, 'token', false, false, CURRENT_TIMESTAMP, false)"
-                )
-            )
-            user_id = connection.execute(sa.text("SELECT id FROM users")).scalar_one()
+            user_id = _one_user(connection)
             rows = [
                 {"user_id": user_id, "kind": "claim_comment", "params": {}, "link": path, "created_at": utcnow()}
                 for path in old
