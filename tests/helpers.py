@@ -119,6 +119,13 @@ def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: s
     return response
 
 
+def logged_in_client(app: Flask, email: str) -> FlaskClient:
+    """A new client of the app, logged in as `email` (each has its own session, for tests with several people)."""
+    client = app.test_client()
+    log_in(client, email)
+    return client
+
+
 def csrf_token_on(client: FlaskClient, path: str) -> str | None:
     """The CSRF token a page hands to htmx in <body hx-headers> (the same one its forms carry), if it has one."""
     match = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))

@@ -10,7 +10,6 @@ from typing import Any
 import pyotp
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.accounts.models import User
@@ -19,7 +18,7 @@ from portal.extensions import db
 from portal.notifications.kinds import KINDS
 from portal.notifications.models import NotificationPreference, OutboxEmail
 from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World, stored_user
-from tests.helpers import fingerprint, log_in
+from tests.helpers import fingerprint, log_in, logged_in_client
 
 SECURE = "secure-manager@example.test"
 NEW_PASSWORD = "a much longer new password"
@@ -40,12 +39,6 @@ def _no_emails_wanted(app: Flask, email: str) -> None:
         user = db.session.execute(select(User).where(User.email == email)).scalar_one()
         db.session.add_all(NotificationPreference(user_id=user.id, kind=kind, email=False) for kind in KINDS)
         db.session.commit()
-
-
-def _client(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    log_in(client, email)
-    return client
 
 
 # What a copied session cookie tries, with everything but the proof: none of it may change anything.
@@ -77,7 +70,7 @@ WITHOUT_PROOF: list[tuple[str, str, dict[str, Any]]] = [
 def test_a_session_alone_changes_nothing_about_how_an_account_signs_in(
     app: Flask, world: World, email: str, path: str, form: dict[str, Any]
 ) -> None:
-    thief = _client(app, email)
+    thief = logged_in_client(app, email)
     if form.get("code") == "PENDING":
         form = {**form, "code": pyotp.TOTP(PENDING_TOTP_SECRET).now()}
     before = fingerprint(app)
@@ -104,7 +97,7 @@ def test_a_session_alone_changes_nothing_about_how_an_account_signs_in(
 
 def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_session(app: Flask, world: World) -> None:
     _no_emails_wanted(app, SECURE)
-    here, elsewhere = _client(app, SECURE), _client(app, SECURE)
+    here, elsewhere = logged_in_client(app, SECURE), logged_in_client(app, SECURE)
     started = here.post("/account/two-factor/setup", data={"password": PASSWORD, "code": RECOVERY_CODES[0]})
     assert started.status_code == 200
     key = re.search(r'<code class="secret-key">([A-Z2-7 ]+)</code>', started.get_data(as_text=True))
@@ -124,7 +117,7 @@ def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_ses
 
 
 def test_a_password_change_with_a_second_factor_needs_a_code(app: Flask, world: World) -> None:
-    client = _client(app, SECURE)
+    client = logged_in_client(app, SECURE)
     form = {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     refused = client.post("/account/password", data=form)
     assert refused.status_code == 422 and 'id="password-code-error"' in refused.get_data(as_text=True)
@@ -135,7 +128,7 @@ def test_a_password_change_with_a_second_factor_needs_a_code(app: Flask, world: 
 
 def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Flask, world: World) -> None:
     staff_email = world.emails["dealer_staff"]
-    client, other = _client(app, staff_email), _client(app, staff_email)
+    client, other = logged_in_client(app, staff_email), logged_in_client(app, staff_email)
     taken = client.post("/account/email", data={"new_email": world.emails["manager"], "password": PASSWORD})
     assert taken.status_code == 422 and "Someone already uses this email address" in taken.get_data(as_text=True)
     asked = client.post("/account/email", data={"new_email": "Staff.New@Example.TEST", "password": PASSWORD})
@@ -160,8 +153,8 @@ def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Fla
 
 
 def test_an_administrator_proves_it_before_changing_someones_email_or_password(app: Flask, world: World) -> None:
-    admin = _client(app, world.emails["admin"])
-    victim = _client(app, world.emails["dealer_staff"])
+    admin = logged_in_client(app, world.emails["admin"])
+    victim = logged_in_client(app, world.emails["dealer_staff"])
     form = {
         "email": "hijacked@example.test",
         "name": "Staff One",

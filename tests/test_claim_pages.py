@@ -25,17 +25,11 @@ from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.evidence_files import pdf
 from tests.factories import World, examples, utcnow_minus
-from tests.helpers import example_savepoint, line_errors_of, log_in
+from tests.helpers import example_savepoint, line_errors_of, logged_in_client
 from tests.state_changing import _claim_form
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
-
-
-def client_for(app: Flask, world: World, role: str) -> FlaskClient:
-    client = app.test_client()
-    log_in(client, world.emails[role])
-    return client
 
 
 def claim_row(app: Flask, claim_id: int) -> Claim:
@@ -63,7 +57,7 @@ def new_draft(client: FlaskClient, world: World, **changes: str) -> int:
 
 
 def test_a_dealer_drafts_attaches_and_submits_and_the_manager_is_told(app: Flask, world: World) -> None:
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     claim_id = new_draft(dealer, world)
     page = dealer.get(f"/claims/{claim_id}").get_data(as_text=True)
     assert "Before you submit:" in page and "Attach at least one evidence file." in page
@@ -92,7 +86,7 @@ def test_a_dealer_drafts_attaches_and_submits_and_the_manager_is_told(app: Flask
 
 
 def test_every_refusal_says_what_to_fix(app: Flask, world: World) -> None:
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     with app.app_context():
         previous = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
         outside = (previous.starts_on + timedelta(days=3)).isoformat()
@@ -115,12 +109,12 @@ def test_every_refusal_says_what_to_fix(app: Flask, world: World) -> None:
 
 
 def test_the_dealer_sees_the_budget_and_the_payment(app: Flask, world: World) -> None:
-    admin = client_for(app, world, "admin")
+    admin = logged_in_client(app, world.emails["admin"])
     paid = admin.post(
         "/admin/claims/payments", data={"claim_ids": str(world.ids["approved_claim"]), "reference": "BANK-77"}
     )
     assert paid.status_code == 303
-    html = client_for(app, world, "dealer_staff").get("/claims/").get_data(as_text=True)
+    html = logged_in_client(app, world.emails["dealer_staff"]).get("/claims/").get_data(as_text=True)
     assert f"Promotion budget {world.current_period}" in html
     # allocation 100,000.00; approved 3,000.00 (the paid claim); pending 3,000.00 (the submitted one)
     for figure in ("CN¥100,000.00", "CN¥3,000.00", "CN¥94,000.00"):
@@ -130,7 +124,7 @@ def test_the_dealer_sees_the_budget_and_the_payment(app: Flask, world: World) ->
 
 
 def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(app: Flask, world: World) -> None:
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     response = manager.get("/console/claims")
     html = response.get_data(as_text=True)
     assert "HX-Request" in response.headers["Vary"]
@@ -146,14 +140,14 @@ def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(app: Flask, 
             sa.update(Claim).where(Claim.id == world.ids["foreign_claim"]).values(submitted_at=utcnow_minus(days=6))
         )
         db.session.commit()
-    senior = client_for(app, world, "senior_manager").get("/console/claims").get_data(as_text=True)
+    senior = logged_in_client(app, world.emails["senior_manager"]).get("/console/claims").get_data(as_text=True)
     assert "Awaiting second approval: 0" in senior
     assert senior.index("Foreign shop event") < senior.index("Own window display")  # the longest waiting first
     assert "6 days" in senior
 
 
 def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, world: World) -> None:
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     own = world.ids["own_claim"]
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "own invoice.pdf" in page and f"/evidence/{world.ids['own_claim_file']}/preview" in page
@@ -165,7 +159,7 @@ def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, 
     )
     assert asked.status_code == 303
     assert claim_row(app, own).status is ClaimStatus.NEEDS_INFO
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     page = dealer.get(f"/claims/{own}").get_data(as_text=True)
     assert "Your channel manager asks for more information." in page and "Add a photo of the window." in page
     assert notifications(app, world.emails["dealer_owner"], "claim_needs_info")
@@ -194,7 +188,7 @@ def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, 
 
 
 def test_reject_needs_a_reason_code_and_the_dealer_sees_both(app: Flask, world: World) -> None:
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     own = world.ids["own_claim"]
     refused = manager.post(f"/console/claims/{own}/decide", data={"decision": "reject", "reason": "Not ours."})
     assert refused.status_code == 422 and "Choose why the claim is rejected." in refused.get_data(as_text=True)
@@ -203,7 +197,7 @@ def test_reject_needs_a_reason_code_and_the_dealer_sees_both(app: Flask, world: 
         f"/console/claims/{own}/decide",
         data={"decision": "reject", "reason_code": "not_eligible", "reason": "A dinner is not a promotion."},
     )
-    page = client_for(app, world, "dealer_staff").get(f"/claims/{own}").get_data(as_text=True)
+    page = logged_in_client(app, world.emails["dealer_staff"]).get(f"/claims/{own}").get_data(as_text=True)
     assert "The activity is not eligible for promotion funds" in page and "A dinner is not a promotion." in page
     told = notifications(app, world.emails["dealer_owner"], "claim_rejected")
     assert told and told[-1].params["note"] == "A dinner is not a promotion."
@@ -214,7 +208,7 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
 ) -> None:
     monkeypatch.setitem(app.config, "CLAIM_SECOND_APPROVAL_THRESHOLD", 100_000)
     own = world.ids["own_claim"]
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     manager.post(
         f"/console/claims/{own}/decide",
         data={"decision": "approve_part", "amount": "2,500.00", "reason": "One panel was not ours."},
@@ -224,7 +218,7 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "Decide and open the next claim" not in page and "waits for a second approval" in page
     assert notifications(app, world.emails["senior_manager"], "claim_second_approval")
-    senior = client_for(app, world, "senior_manager")
+    senior = logged_in_client(app, world.emails["senior_manager"])
     page = senior.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "Give the second approval" in page and "Amount proposed by the first reviewer" in page
     senior.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": "Check the panel count."})
@@ -241,7 +235,7 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
 
 
 def test_bulk_approval_takes_only_what_the_queue_offers(app: Flask, world: World) -> None:
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     html = manager.get("/console/claims").get_data(as_text=True)
     assert f'value="{world.ids["own_claim"]}"' in html and "Approve the selected claims" in html
     with app.app_context():
@@ -256,7 +250,7 @@ def test_bulk_approval_takes_only_what_the_queue_offers(app: Flask, world: World
 
 
 def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world: World) -> None:
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     with app.app_context():
         trade_show = db.session.execute(sa.text("SELECT id FROM activity_types WHERE code = 'TRADE_SHOW'")).scalar()
     form = {
@@ -273,7 +267,7 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
     with app.app_context():
         request = db.session.execute(select(FundRequest).where(FundRequest.title == "Fair booth")).scalar_one()
         request_id = request.id
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     assert "Fair booth" in manager.get("/console/pre-approvals").get_data(as_text=True)
     assert notifications(app, world.emails["manager"], "pre_approval_requested")
     assert manager.post(f"/console/pre-approvals/{request_id}/decide", data={"decision": "approve"}).status_code == 303
@@ -314,7 +308,7 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
 
 
 def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, world: World) -> None:
-    admin = client_for(app, world, "admin")
+    admin = logged_in_client(app, world.emails["admin"])
     html = admin.get("/admin/budgets").get_data(as_text=True)
     assert "Eastern Star Trading" in html and "CN¥100,000.00" in html and "not set" in html
     too_low = admin.post(f"/admin/budgets/{world.current_period}/{world.own_dealer}", data={"amount": "1,000"})
@@ -341,7 +335,7 @@ def test_finance_export_is_spreadsheet_safe_and_payment_is_all_or_nothing(app: F
         assert claim is not None
         claim.title = '=HYPERLINK("http://evil.example")'
         db.session.commit()
-    admin = client_for(app, world, "admin")
+    admin = logged_in_client(app, world.emails["admin"])
     export = admin.get("/admin/claims/payments.csv")
     body = export.get_data().decode("utf-8")
     assert export.mimetype == "text/csv" and body.startswith("\ufeffclaim_id,dealer_code")
@@ -359,7 +353,7 @@ def test_the_report_shows_spend_and_the_median_turnaround(app: Flask, world: Wor
         for claim_id, days in ((world.ids["own_claim"], 1), (world.ids["approved_claim"], 4)):
             db.session.execute(sa.update(Claim).where(Claim.id == claim_id).values(turnaround_seconds=days * 86_400))
         db.session.commit()
-    html = client_for(app, world, "manager").get("/console/claims/report").get_data(as_text=True)
+    html = logged_in_client(app, world.emails["manager"]).get("/console/claims/report").get_data(as_text=True)
     assert "2.5 days" in html and "over 2 decided claims" in html
     assert "Eastern Star Trading" in html and "Western Wind Retail" not in html
     assert "3 %" in html  # 3,000.00 approved of 100,000.00
@@ -370,9 +364,9 @@ def test_comments_and_notifications_reach_readers_in_their_language(app: Flask, 
         owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
         owner.locale = "zh_Hans"
         db.session.commit()
-    manager = client_for(app, world, "manager")
+    manager = logged_in_client(app, world.emails["manager"])
     manager.post(f"/claims/{world.ids['own_claim']}/comments", data={"comment": "请补充照片。"})
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     page = dealer.get("/notifications/").get_data(as_text=True)
     assert "评论了报销申请" in page
     assert "请补充照片。" in dealer.get(f"/claims/{world.ids['own_claim']}").get_data(as_text=True)
@@ -382,7 +376,7 @@ def test_comments_and_notifications_reach_readers_in_their_language(app: Flask, 
 
 
 def test_withdrawing_frees_the_budget_and_tells_the_manager(app: Flask, world: World) -> None:
-    dealer = client_for(app, world, "dealer_owner")
+    dealer = logged_in_client(app, world.emails["dealer_owner"])
     assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw", data={"reason": "Twice."}).status_code == 303
     assert claim_row(app, world.ids["own_claim"]).status is ClaimStatus.WITHDRAWN
     assert "CN¥97,000.00" in dealer.get("/claims/").get_data(as_text=True)
@@ -396,13 +390,13 @@ def test_queue_filters_survive_hostile_input(
     app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
 ) -> None:
     with example_savepoint(db_connection):
-        client = client_for(app, world, "senior_manager")
+        client = logged_in_client(app, world.emails["senior_manager"])
         assert client.get("/console/claims", query_string=params).status_code in {200, 400}
         assert client.get(f"/console/claims/{world.ids['own_claim']}", query_string=params).status_code in {200, 400}
-        dealer = client_for(app, world, "dealer_staff")
+        dealer = logged_in_client(app, world.emails["dealer_staff"])
         assert dealer.get("/claims/", query_string=params).status_code in {200, 400}
 
 
 def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, world: World) -> None:
-    html = client_for(app, world, "dealer_owner").get("/dealer/").get_data(as_text=True)
+    html = logged_in_client(app, world.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
     assert "Promotion budget left: CN¥94,000.00 of CN¥100,000.00." in html

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
@@ -29,7 +28,7 @@ from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.evidence_files import pdf
 from tests.factories import World, make_user, today, utcnow_minus
-from tests.helpers import log_in
+from tests.helpers import logged_in_client
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -164,12 +163,6 @@ def test_raising_a_dispute_checks_the_other_party_and_the_links(app: Flask, worl
         assert told(foreign_owner, "dispute_against_you")
 
 
-def _client(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    log_in(client, email)
-    return client
-
-
 def test_who_sees_a_dispute_its_internal_notes_and_its_files(app: Flask, world: World) -> None:
     """Raiser, respondent, a third dealer, each dealer's manager, another manager and the mediator."""
     with app.app_context():
@@ -189,7 +182,7 @@ def test_who_sees_a_dispute_its_internal_notes_and_its_files(app: Flask, world: 
     }
     cross, file_id = world.ids["cross_dispute"], world.ids["cross_dispute_file"]
     for email, status in expected.items():
-        client = _client(app, email)
+        client = logged_in_client(app, email)
         page = client.get(f"/disputes/{cross}")
         assert page.status_code == status, email
         assert client.get(f"/evidence/{file_id}/download").status_code == status, email
@@ -286,7 +279,7 @@ def test_withdrawing_and_dismissing(app: Flask, world: World) -> None:
 
 
 def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, world: World) -> None:
-    dealer_client = _client(app, world.emails["dealer_owner"])
+    dealer_client = logged_in_client(app, world.emails["dealer_owner"])
     directory = dealer_client.get("/disputes/directory?q=west").get_data(as_text=True)
     assert "Western Wind Retail" in directory and "D003" in directory and "North" in directory
     assert "owner3@example.test" not in directory  # name, code and territory only
@@ -305,10 +298,10 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
     assert "Poached the hotel order" in page and "Withdraw the dispute" in page
     upload = dealer_client.post(f"/disputes/{dispute_id}/evidence", data={"file": (io.BytesIO(pdf()), "order.pdf")})
     assert upload.status_code == 303
-    respondent = _client(app, world.emails["foreign_owner"])
+    respondent = logged_in_client(app, world.emails["foreign_owner"])
     assert "order.pdf" in respondent.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert respondent.post(f"/disputes/{dispute_id}/messages", data={"body": "The hotel asked us."}).status_code == 303
-    mediator = _client(app, world.emails["mediator"])
+    mediator = logged_in_client(app, world.emails["mediator"])
     home = mediator.get("/mediation/?queue=unassigned").get_data(as_text=True)
     assert "Poached the hotel order" in home
     assert mediator.post(f"/disputes/{dispute_id}/take").status_code == 303
@@ -337,12 +330,16 @@ def test_overdue_disputes_are_highlighted_for_the_mediator(app: Flask, world: Wo
     with app.app_context():
         db.session.execute(sa.update(Dispute).values(due_at=utcnow_minus(days=1)))
         db.session.commit()
-    html = _client(app, world.emails["mediator"]).get("/mediation/?queue=overdue").get_data(as_text=True)
+    html = logged_in_client(app, world.emails["mediator"]).get("/mediation/?queue=overdue").get_data(as_text=True)
     assert "Cross dispute" in html and "Foreign dispute" in html and "Overdue since" in html
 
 
 def test_the_manager_sees_the_dealers_violations_and_disputes(app: Flask, world: World) -> None:
-    html = _client(app, world.emails["manager"]).get(f"/console/dealers/{world.own_dealer}").get_data(as_text=True)
+    html = (
+        logged_in_client(app, world.emails["manager"])
+        .get(f"/console/dealers/{world.own_dealer}")
+        .get_data(as_text=True)
+    )
     assert "Selling below the floor price" in html and "Cross dispute" in html and "Record a violation" in html
 
 
@@ -363,13 +360,13 @@ def test_the_evidence_of_a_closed_dispute_is_fixed(app: Flask, world: World) -> 
 
 
 def test_the_mediator_sees_the_appealed_violation_and_its_files(app: Flask, world: World) -> None:
-    dealer_client = _client(app, world.emails["dealer_owner"])
+    dealer_client = logged_in_client(app, world.emails["dealer_owner"])
     appealed = dealer_client.post(
         f"/dealer/violations/{world.ids['own_violation']}/appeal", data={"reason": "The customer came to our shop."}
     )
     assert appealed.status_code == 303
     dispute_path = appealed.headers["Location"]
-    html = _client(app, world.emails["mediator"]).get(dispute_path).get_data(as_text=True)
+    html = logged_in_client(app, world.emails["mediator"]).get(dispute_path).get_data(as_text=True)
     assert "The violation appealed" in html and "Sold below the floor price." in html and "till receipt.pdf" in html
     assert "The customer came to our shop." in html
 
@@ -394,7 +391,7 @@ def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(app: F
             return messages, files
 
     before = kept()
-    other = _client(app, other_email)
+    other = logged_in_client(app, other_email)
     page = other.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "Cross dispute" in page and "Mediator mediates this dispute. You can read it" in page
     assert "Secret mediator note." in page  # mediators read the internal notes
@@ -405,14 +402,14 @@ def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(app: F
     upload = other.post(f"/disputes/{dispute_id}/evidence", data={"file": (io.BytesIO(pdf()), "mine.pdf")})
     assert upload.status_code == 404
     assert kept() == before
-    holder = _client(app, world.emails["mediator"])
+    holder = logged_in_client(app, world.emails["mediator"])
     assert holder.post(f"/disputes/{dispute_id}/messages", data={"body": "Noted.", "internal": "y"}).status_code == 303
     assert kept() == (before[0] + 1, before[1])
 
 
 def test_a_mediator_takes_an_unassigned_dispute_before_writing_in_it(app: Flask, world: World) -> None:
     dispute_id = world.ids["foreign_dispute"]
-    mediator = _client(app, world.emails["mediator"])
+    mediator = logged_in_client(app, world.emails["mediator"])
     page = mediator.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "Nobody mediates this dispute yet." in page
     refused = mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "First thoughts.", "internal": "y"})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
-from portal.access import AccessRole, require_role
+from portal.access import AccessRole
 from portal.accounts.models import User
 from portal.claims.models import (
     Claim,
@@ -19,10 +19,9 @@ from portal.claims.rules import (
     PENDING,
     available,
 )
-from portal.dealers.amounts import read_dealer_amounts, write_dealer_amount
-from portal.dealers.models import Dealer, Period, PeriodStatus
+from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
+from portal.dealers.models import Dealer, Period
 from portal.extensions import db
-from portal.service_errors import IllegalTransition, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -53,48 +52,40 @@ def budget_of(dealer: Dealer, period: Period) -> Budget:
     return Budget(int(allocated or 0), int(approved), int(pending))
 
 
+def _not_below_what_claims_hold(dealer: Dealer, period: Period, amount: int) -> str | None:
+    held = budget_of(dealer, period)
+    if amount < held.approved + held.pending:
+        return _("Claims already hold more than this: approved and pending claims come to more.")
+    return None
+
+
+BUDGETS = AmountKind(
+    model=FundAllocation,
+    audit_action="fund_allocation.set",
+    roles=(AccessRole.ADMIN,),
+    columns={
+        "dealer_code": "dealer_code",
+        "dealer": "dealer_code",
+        "经销商代码": "dealer_code",
+        "budget": "budget",
+        "amount": "budget",
+        "allocation": "budget",
+        "预算": "budget",
+    },
+    amount_column="budget",
+    zero_allowed=True,
+    too_low=lambda: _("Enter an amount of zero or more."),
+    frozen=lambda period: _("Period %(code)s is closed; its budgets are frozen.", code=period.code),
+    rule=_not_below_what_claims_hold,
+)
+
+
 def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> FundAllocation:
     """Admins set a dealer's promotion budget for a period; it cannot drop below what is approved and pending."""
-    require_role(actor, AccessRole.ADMIN)
-    if period.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
-    if amount < 0:
-        raise InvalidInput("amount", _("Enter an amount of zero or more."))
-    current = budget_of(dealer, period)
-    if amount < current.approved + current.pending:
-        raise InvalidInput("amount", _("Claims already hold more than this: approved and pending claims come to more."))
-    allocation: FundAllocation = write_dealer_amount(
-        FundAllocation, actor, dealer, period, amount, "fund_allocation.set"
-    )
+    allocation: FundAllocation = set_dealer_amount(BUDGETS, actor, dealer, period, amount)
     return allocation
-
-
-BUDGET_COLUMNS = {
-    "dealer_code": "dealer_code",
-    "dealer": "dealer_code",
-    "经销商代码": "dealer_code",
-    "budget": "budget",
-    "amount": "budget",
-    "allocation": "budget",
-    "预算": "budget",
-}
 
 
 def import_budgets(actor: User, period: Period, content: bytes) -> int:
     """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
-    require_role(actor, AccessRole.ADMIN)
-    if period.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("Period %(code)s is closed; its budgets are frozen.", code=period.code))
-
-    def below_what_claims_hold(dealer: Dealer, amount: int) -> str | None:
-        held = budget_of(dealer, period)
-        if amount < held.approved + held.pending:
-            return _("Claims already hold more than this: approved and pending claims come to more.")
-        return None
-
-    wanted = read_dealer_amounts(
-        actor, content, BUDGET_COLUMNS, "budget", zero_allowed=True, check=below_what_claims_hold
-    )
-    for dealer, amount, _line in wanted.values():
-        set_allocation(actor, dealer, period, amount)
-    return len(wanted)
+    return import_dealer_amounts(BUDGETS, actor, period, content)

@@ -113,7 +113,3 @@ class RequestDecisionForm(FlaskForm):
         validators=[DataRequired()],
     )
     note = TextAreaField(_l("Note the dealer sees (needed to reject)"), validators=[Optional(), Length(max=2000)])
-
-
-class BudgetForm(FlaskForm):
-    amount = MoneyField(_l("Budget"), validators=[DataRequired(), Length(max=30)])

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -20,7 +21,6 @@ from portal.claims import budgets as budget_services
 from portal.claims import pre_approvals as request_services
 from portal.claims import queries, services
 from portal.claims.forms import (
-    BudgetForm,
     BulkApproveForm,
     ClaimForm,
     CommentForm,
@@ -37,13 +37,12 @@ from portal.csv_io import csv_response
 from portal.dates import company_today
 from portal.dealers import documents
 from portal.dealers import services as dealer_services
-from portal.dealers.amounts import FileRefused
-from portal.dealers.models import Dealer, Period
+from portal.dealers.amount_pages import AmountPages, Column
+from portal.dealers.models import Dealer
 from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
-from portal.forms_common import CsvUploadForm
 from portal.money import to_decimal
 from portal.page_cache import cached_page
 from portal.service_errors import IllegalTransition
@@ -544,78 +543,56 @@ def report() -> ResponseReturnValue:
 # --- Admin: budgets and payments ------------------------------------------------------------------------------------
 
 
-def _render_budgets(
-    period: Period,
-    *,
-    csv_form: CsvUploadForm | None = None,
-    csv_errors: list[Any] | None = None,
-    failed: dict[str, Any] | None = None,
-    status: int = 200,
-) -> ResponseReturnValue:
-    return render_template(
-        "claims/budgets.html",
-        period=period,
-        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
-        rows=RowPage(queries.budget_rows(current_user, period), page_number(), current_app.config["PAGE_SIZE"]),
-        csv_form=csv_form or CsvUploadForm(formdata=None),
-        csv_errors=csv_errors or [],
-        failed=failed or {},
-        editable=period.status.value == "open",
-    ), status
+BUDGET_PAGES = AmountPages(
+    kind=budget_services.BUDGETS,
+    list_endpoint="claims.budgets",
+    save_endpoint="claims.set_budget",
+    import_endpoint="claims.import_budgets",
+    rows=queries.budget_rows,
+    columns=[
+        Column(_l("Allocation"), 1, unset=_l("not set")),
+        Column(_l("Approved"), 2),
+        Column(_l("Pending"), 3),
+    ],
+    periods=lambda: list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+    title=lambda period: _("Promotion budgets %(period)s", period=period.code),
+    breadcrumb=lambda: (url_for("core.admin_home"), _("Administration")),
+    new_amount_heading=lambda: _("New budget"),
+    new_amount_label=lambda dealer: _(
+        "New budget for %(dealer)s (%(currency)s)", dealer=dealer.name, currency=dealer.currency
+    ),
+    saved=lambda dealer, period: _(
+        "The budget of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code
+    ),
+    imported=lambda count, period: _("%(count)s budgets saved for %(period)s.", count=count, period=period.code),
+    csv_heading=lambda: _("Set many budgets from a CSV file"),
+    csv_hint=lambda: _(
+        "Columns dealer_code and budget, one dealer per line, in UTF-8 or GB18030. If any line is wrong, nothing "
+        "is saved and every error is listed with its line number."
+    ),
+    csv_button=lambda: _("Upload budgets"),
+    empty=lambda: _("No dealers yet."),
+    caption=lambda: _("Budgets per dealer"),
+    example=lambda: _("Enter an amount such as 12,000.00."),
+)
 
 
 @bp.route("/admin/budgets")
 @allow(AccessRole.ADMIN)
 def budgets() -> ResponseReturnValue:
-    period = dealer_services.period_for_view(request.args.get("period") or None, company_today())
-    if period is None:
-        abort(404)
-    return _render_budgets(period)
+    return BUDGET_PAGES.render(BUDGET_PAGES.period_or_404(request.args.get("period") or None, company_today()))
 
 
 @bp.route("/admin/budgets/<period_code>/<code>", methods=["POST"])
 @allow(AccessRole.ADMIN)
 def set_budget(period_code: str, code: str) -> ResponseReturnValue:
-    period = dealer_services.get_period(period_code)
-    dealer = dealer_services.get_visible_dealer(current_user, code)
-    form = BudgetForm()
-    form.amount.currency = dealer.currency
-    if form.validate_on_submit():
-        amount = form.amount.minor
-        if amount is not None:
-            finished = finish_action(
-                form,
-                lambda: budget_services.set_allocation(current_user, dealer, period, amount),
-                lambda _allocation: (
-                    _("The budget of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
-                    url_for("claims.budgets", period=period.code, page=request.args.get("page", type=int)),
-                ),
-            )
-            if finished:
-                return finished
-    return _render_budgets(
-        period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
-    )
+    return BUDGET_PAGES.save(period_code, code)
 
 
 @bp.route("/admin/budgets/<period_code>/import", methods=["POST"])
 @allow(AccessRole.ADMIN)
 def import_budgets(period_code: str) -> ResponseReturnValue:
-    period = dealer_services.get_period(period_code)
-    form = CsvUploadForm()
-    if form.validate_on_submit():
-        try:
-            count = budget_services.import_budgets(current_user, period, form.file.data.read())
-        except FileRefused as refused:
-            db.session.rollback()
-            return _render_budgets(period, csv_form=form, csv_errors=refused.errors, status=422)
-        except IllegalTransition as error:
-            db.session.rollback()
-            abort(409, description=error.message)
-        db.session.commit()
-        flash(_("%(count)s budgets saved for %(period)s.", count=count, period=period.code), "success")
-        return redirect_to(url_for("claims.budgets", period=period.code))
-    return _render_budgets(period, csv_form=form, status=422)
+    return BUDGET_PAGES.upload(period_code)
 
 
 @bp.route("/admin/claims/payments", methods=["GET", "POST"])

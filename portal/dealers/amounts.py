@@ -1,6 +1,7 @@
 """One amount per dealer and period, set inline or from a CSV: promotion budgets (claims) and sales targets (rebates).
-Each area keeps its own rule for the amount (a target above zero; a budget not below what claims hold) and its own
-table; writing the row and its audit event, and reading the file, are here once.
+Each area describes its kind of amount once (an `AmountKind`: its table, who may set it, its own rule such as "not
+below what claims hold", what to recompute afterwards); setting one amount, reading a file of them and writing the
+row with its audit event are here once, for both.
 
 The file is read whole and checked before anything is saved, so a file with one bad line saves nothing and the
 page lists every error with its line number. Headers may be English or Chinese, as people export them.
@@ -10,22 +11,92 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal.access import AccessRole, require_role
 from portal.audit.services import record_event
 from portal.csv_io import UnreadableFile, decode_csv
-from portal.dealers.models import Dealer, Period
+from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import visible_dealers
 from portal.extensions import db
-from portal.money import parse_money
+from portal.money import MAX_MONEY, parse_money
+from portal.service_errors import IllegalTransition, InvalidInput
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
+
+
+def _no_rule(_dealer: Dealer, _period: Period, _amount: int) -> str | None:
+    return None
+
+
+def _nothing_to_recompute(_period: Period, _dealer_ids: Sequence[int]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AmountKind:
+    """What differs between targets and budgets; everything else about setting them is the same code.
+
+    `model` is a table with dealer_id, period_id, amount and set_by_id; `columns` maps the CSV headers people
+    write (English or Chinese) to "dealer_code" and `amount_column`. `rule` refuses an amount the area forbids
+    with the reason; `after_saving` runs once per save with the dealers whose amount was written."""
+
+    model: Any
+    audit_action: str
+    roles: tuple[AccessRole, ...]
+    columns: Mapping[str, str]
+    amount_column: str
+    zero_allowed: bool
+    too_low: Callable[[], str]
+    frozen: Callable[[Period], str]
+    rule: Callable[[Dealer, Period, int], str | None] = _no_rule
+    after_saving: Callable[[Period, Sequence[int]], object] = _nothing_to_recompute
+
+
+def _check_open(kind: AmountKind, actor: User, period: Period) -> None:
+    require_role(actor, *kind.roles)
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(kind.frozen(period))
+
+
+def set_dealer_amount(kind: AmountKind, actor: User, dealer: Dealer, period: Period, amount: int) -> Any:
+    """Set one dealer's amount of the period. The dealer must be in the actor's scope (the view found it through
+    get_visible_dealer); the period must be open."""
+    _check_open(kind, actor, period)
+    if amount < (0 if kind.zero_allowed else 1) or amount >= MAX_MONEY:
+        raise InvalidInput("amount", kind.too_low())
+    refusal = kind.rule(dealer, period, amount)
+    if refusal:
+        raise InvalidInput("amount", refusal)
+    row = write_dealer_amount(kind.model, actor, dealer, period, amount, kind.audit_action)
+    kind.after_saving(period, [dealer.id])
+    db.session.flush()
+    return row
+
+
+def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content: bytes) -> int:
+    """Amounts of many dealers from a CSV (dealer_code and the amount column): all of them or, if any line is
+    wrong, none. Returns how many were saved."""
+    _check_open(kind, actor, period)
+    wanted = read_dealer_amounts(
+        actor,
+        content,
+        dict(kind.columns),
+        kind.amount_column,
+        zero_allowed=kind.zero_allowed,
+        check=lambda dealer, amount: kind.rule(dealer, period, amount),
+    )
+    for dealer, amount, _line in wanted.values():
+        write_dealer_amount(kind.model, actor, dealer, period, amount, kind.audit_action)
+    kind.after_saving(period, [dealer.id for dealer, _amount, _line in wanted.values()])
+    db.session.flush()
+    return len(wanted)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,6 @@ from portal.rebates.models import Method
 from portal.rebates.services import MAX_TIERS
 
 
-class TargetForm(FlaskForm):
-    amount = MoneyField(
-        _l("Target"), validators=[DataRequired(), Length(max=30)], message=_l("Enter an amount such as 1,200,000.")
-    )
-
-
 class TierRow(FlaskForm):
     class Meta:
         csrf = False  # part of ProgramForm, which carries the token

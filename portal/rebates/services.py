@@ -19,7 +19,7 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
 from portal.database import rows_changed
-from portal.dealers.amounts import read_dealer_amounts, write_dealer_amount
+from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.extensions import db
@@ -165,51 +165,38 @@ def _program_snapshot(program: RebateProgram) -> dict[str, object]:
 
 
 def can_set_targets(user: User) -> bool:
-    return user.access_role in (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    return user.access_role in TARGETS.roles
 
 
-def _open_period(period: Period) -> None:
-    if period.status is not PeriodStatus.OPEN:
-        raise IllegalTransition(_("Period %(code)s is closed; its targets are frozen.", code=period.code))
+TARGETS = AmountKind(
+    model=Target,
+    audit_action="target.set",
+    roles=(AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN),
+    columns={
+        "dealer_code": "dealer_code",
+        "dealer": "dealer_code",
+        "经销商代码": "dealer_code",
+        "target": "target",
+        "amount": "target",
+        "目标": "target",
+    },
+    amount_column="target",
+    zero_allowed=False,
+    too_low=lambda: _("Enter a target above zero."),
+    frozen=lambda period: _("Period %(code)s is closed; its targets are frozen.", code=period.code),
+    after_saving=lambda period, dealer_ids: recompute_statements(period, list(dealer_ids)),
+)
 
 
 def set_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
-    """The dealer must be in the actor's scope (the view found it through get_visible_dealer)."""
-    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-    _open_period(period)
-    if amount <= 0 or amount >= MAX_MONEY:
-        raise InvalidInput("amount", _("Enter a target above zero."))
-    target = _write_target(actor, dealer, period, amount)
-    recompute_statements(period, [dealer.id])
-    db.session.flush()
+    """The dealer's sales target of an open period; its statement is recomputed against it."""
+    target: Target = set_dealer_amount(TARGETS, actor, dealer, period, amount)
     return target
-
-
-def _write_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
-    target: Target = write_dealer_amount(Target, actor, dealer, period, amount, "target.set")
-    return target
-
-
-TARGET_COLUMNS = {
-    "dealer_code": "dealer_code",
-    "dealer": "dealer_code",
-    "经销商代码": "dealer_code",
-    "target": "target",
-    "amount": "target",
-    "目标": "target",
-}
 
 
 def import_targets(actor: User, period: Period, content: bytes) -> int:
     """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none."""
-    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
-    _open_period(period)
-    wanted = read_dealer_amounts(actor, content, TARGET_COLUMNS, "target")
-    for dealer, amount, _line in wanted.values():
-        _write_target(actor, dealer, period, amount)
-    recompute_statements(period, [dealer.id for dealer, _amount, _line in wanted.values()])
-    db.session.flush()
-    return len(wanted)
+    return import_dealer_amounts(TARGETS, actor, period, content)
 
 
 def targets_query(user: User, period: Period) -> Select:

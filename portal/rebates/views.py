@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, make_response, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -18,24 +19,22 @@ from portal.accounts.models import User
 from portal.csv_io import csv_response
 from portal.dates import company_today
 from portal.dealers import services as dealer_services
-from portal.dealers.amounts import FileRefused
-from portal.dealers.models import Dealer, DealerTier, Period
+from portal.dealers.amount_pages import AmountPages, Column
+from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm, optional_int
 from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
 from portal.rebates import imports, queries, services
-from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetForm
+from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
 from portal.rebates.rules import explain
-from portal.service_errors import IllegalTransition
 from portal.types import label
 from portal.web import (
     RowPage,
     finish_action,
     page_number,
     posted_ids,
-    redirect_to,
     render_page_or_fragment,
     show_service_error,
     wants_fragment,
@@ -283,80 +282,54 @@ def performance() -> ResponseReturnValue:
 # --- Console: targets ---------------------------------------------------------------------------------------------
 
 
-def _render_targets(
-    period: Period,
-    csv_form: CsvUploadForm | None = None,
-    csv_errors: list[Any] | None = None,
-    failed: dict[str, Any] | None = None,
-    status: int = 200,
-) -> ResponseReturnValue:
-    rows = RowPage(services.targets_query(current_user, period), page_number(), current_app.config["PAGE_SIZE"])
-    return (
-        render_template(
-            "rebates/targets.html",
-            period=period,
-            periods=list(
-                db.session.execute(dealer_services.periods_newest_first().where(Period.status == "open")).scalars()
-            ),
-            rows=rows,
-            csv_form=csv_form or CsvUploadForm(formdata=None),
-            csv_errors=csv_errors or [],
-            failed=failed or {},
-            editable=period.status.value == "open",
-        ),
-        status,
-    )
+TARGET_PAGES = AmountPages(
+    kind=services.TARGETS,
+    list_endpoint="rebates.targets",
+    save_endpoint="rebates.set_target",
+    import_endpoint="rebates.import_targets",
+    rows=services.targets_query,
+    columns=[Column(_l("Target"), 1, unset=_l("not set"))],
+    periods=lambda: list(
+        db.session.execute(dealer_services.periods_newest_first().where(Period.status == PeriodStatus.OPEN)).scalars()
+    ),
+    title=lambda period: _("Targets %(period)s", period=period.code),
+    head_link=lambda period: (url_for("rebates.performance", period=period.code), _("Performance")),
+    new_amount_heading=lambda: _("New target"),
+    new_amount_label=lambda dealer: _(
+        "New target for %(dealer)s (%(currency)s)", dealer=dealer.name, currency=dealer.currency
+    ),
+    saved=lambda dealer, period: _(
+        "The target of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code
+    ),
+    imported=lambda count, period: _("%(count)s targets saved for %(period)s.", count=count, period=period.code),
+    csv_heading=lambda: _("Set many targets from a CSV file"),
+    csv_hint=lambda: _(
+        "Columns dealer_code and target, one dealer per line, in UTF-8 or GB18030. If any line is wrong, nothing "
+        "is saved and every error is listed with its line number."
+    ),
+    csv_button=lambda: _("Upload targets"),
+    empty=lambda: _("No dealers in your portfolio."),
+    caption=lambda: _("Targets per dealer"),
+    example=lambda: _("Enter an amount such as 1,200,000."),
+)
 
 
 @bp.route("/console/targets")
 @allow(*CONSOLE)
 def targets() -> ResponseReturnValue:
-    return _render_targets(_period_or_404(request.args.get("period") or None))
+    return TARGET_PAGES.render(_period_or_404(request.args.get("period") or None))
 
 
 @bp.route("/console/targets/<period_code>/<code>", methods=["POST"])
 @allow(*CONSOLE)
 def set_target(period_code: str, code: str) -> ResponseReturnValue:
-    period = dealer_services.get_period(period_code)
-    dealer = dealer_services.get_visible_dealer(current_user, code)
-    form = TargetForm()
-    form.amount.currency = dealer.currency
-    if form.validate_on_submit() and form.amount.minor is not None:
-        amount = form.amount.minor
-        finished = finish_action(
-            form,
-            lambda: services.set_target(current_user, dealer, period, amount),
-            lambda _target: (
-                _("The target of %(dealer)s for %(period)s is saved.", dealer=dealer.name, period=period.code),
-                url_for("rebates.targets", period=period.code, page=request.args.get("page", type=int)),
-            ),
-        )
-        if finished:
-            return finished
-    return _render_targets(
-        period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
-    )
+    return TARGET_PAGES.save(period_code, code)
 
 
 @bp.route("/console/targets/<period_code>/import", methods=["POST"])
 @allow(*CONSOLE)
 def import_targets(period_code: str) -> ResponseReturnValue:
-    period = dealer_services.get_period(period_code)
-    form = CsvUploadForm()
-    if form.validate_on_submit():
-        content = form.file.data.read()
-        try:
-            count = services.import_targets(current_user, period, content)
-        except FileRefused as refused:
-            db.session.rollback()
-            return _render_targets(period, csv_form=form, csv_errors=refused.errors, status=422)
-        except IllegalTransition as error:
-            db.session.rollback()
-            abort(409, description=error.message)
-        db.session.commit()
-        flash(_("%(count)s targets saved for %(period)s.", count=count, period=period.code), "success")
-        return redirect_to(url_for("rebates.targets", period=period.code))
-    return _render_targets(period, csv_form=form, status=422)
+    return TARGET_PAGES.upload(period_code)
 
 
 # --- Console: sales imports ---------------------------------------------------------------------------------------

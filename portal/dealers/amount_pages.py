@@ -1,0 +1,132 @@
+"""The console page of one amount per dealer and period (targets, promotion budgets): a table with an inline form
+per dealer and a CSV upload. Both areas' pages are this one helper and the one template `dealers/amounts.html`;
+each area gives its kind of amount, its texts, its rows and its endpoints, and keeps only its routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, flash, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms.validators import DataRequired, Length
+
+from portal.dealers import services as dealer_services
+from portal.dealers.amounts import AmountKind, FileRefused, import_dealer_amounts, set_dealer_amount
+from portal.dealers.models import Period, PeriodStatus
+from portal.extensions import db
+from portal.forms_common import CsvUploadForm
+from portal.money import MoneyField
+from portal.service_errors import NotFound
+from portal.web import RowPage, finish_action, page_number, redirect_to
+
+
+class DealerAmountForm(FlaskForm):
+    """The inline form of one table row; the view sets `amount.currency` to the dealer's before validating."""
+
+    amount = MoneyField(_l("Amount"), validators=[DataRequired(), Length(max=30)])
+
+
+@dataclass(frozen=True)
+class Column:
+    """A money column of the table after the dealer: its heading and the row's value at `index`."""
+
+    heading: str
+    index: int
+    unset: str | None = None  # shown where the value is None ("not set")
+
+
+@dataclass(frozen=True)
+class AmountPages:
+    kind: AmountKind
+    list_endpoint: str
+    save_endpoint: str
+    import_endpoint: str
+    rows: Callable[[Any, Period], Any]  # (user, period) -> a select of (dealer, *money columns)
+    columns: Sequence[Column]
+    periods: Callable[[], list[Period]]  # the period picker's choices
+    title: Callable[[Period], str]
+    new_amount_heading: Callable[[], str]
+    new_amount_label: Callable[[Any], str]  # (dealer) -> the inline field's label
+    saved: Callable[[Any, Period], str]  # (dealer, period) -> the message after one save
+    imported: Callable[[int, Period], str]  # (count, period) -> the message after an upload
+    csv_heading: Callable[[], str]
+    csv_hint: Callable[[], str]
+    csv_button: Callable[[], str]
+    empty: Callable[[], str]
+    caption: Callable[[], str]
+    example: Callable[[], str]  # the error for text that is not an amount, with an example of one
+    breadcrumb: Callable[[], tuple[str, str] | None] = lambda: None  # (url, label) above the heading
+    head_link: Callable[[Period], tuple[str, str] | None] = lambda _period: None  # (url, label) beside it
+
+    def period_or_404(self, code: str | None, today: Any) -> Period:
+        period = dealer_services.period_for_view(code, today)
+        if period is None:
+            raise NotFound()
+        return period
+
+    def render(
+        self,
+        period: Period,
+        *,
+        csv_form: CsvUploadForm | None = None,
+        csv_errors: list[Any] | None = None,
+        failed: dict[str, Any] | None = None,
+        status: int = 200,
+    ) -> ResponseReturnValue:
+        return render_template(
+            "dealers/amounts.html",
+            pages=self,
+            period=period,
+            periods=self.periods(),
+            rows=RowPage(self.rows(current_user, period), page_number(), current_app.config["PAGE_SIZE"]),
+            csv_form=csv_form or CsvUploadForm(formdata=None),
+            csv_errors=csv_errors or [],
+            failed=failed or {},
+            editable=period.status is PeriodStatus.OPEN,
+        ), status
+
+    def save(self, period_code: str, code: str) -> ResponseReturnValue:
+        """One dealer's amount from the inline form: saved and back to the same page of the table, or the table
+        again with the error beside that dealer's field."""
+        period = dealer_services.get_period(period_code)
+        dealer = dealer_services.get_visible_dealer(current_user, code)
+        form = DealerAmountForm()
+        form.amount.currency = dealer.currency
+        form.amount.message = self.example()
+        if form.validate_on_submit() and form.amount.minor is not None:
+            amount = form.amount.minor
+            finished = finish_action(
+                form,
+                lambda: set_dealer_amount(self.kind, current_user, dealer, period, amount),
+                lambda _row: (
+                    self.saved(dealer, period),
+                    url_for(self.list_endpoint, period=period.code, page=request.args.get("page", type=int)),
+                ),
+            )
+            if finished:
+                return finished
+        return self.render(
+            period, failed={"code": dealer.code, "form": form, "typed": form.amount.data or ""}, status=422
+        )
+
+    def upload(self, period_code: str) -> ResponseReturnValue:
+        """A CSV of amounts: all saved, or none and every error listed with its line number. A closed period's
+        IllegalTransition reaches the one error handler (rolled back, 409)."""
+        period = dealer_services.get_period(period_code)
+        form = CsvUploadForm()
+        if not form.validate_on_submit():
+            return self.render(period, csv_form=form, status=422)
+        try:
+            count = import_dealer_amounts(self.kind, current_user, period, form.file.data.read())
+        except FileRefused as refused:
+            db.session.rollback()
+            return self.render(period, csv_form=form, csv_errors=refused.errors, status=422)
+        db.session.commit()
+        flash(self.imported(count, period), "success")
+        return redirect_to(url_for(self.list_endpoint, period=period.code))
