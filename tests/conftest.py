@@ -26,7 +26,21 @@ from hypothesis import settings
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from portal.extensions import db, limiter
-from tests.factories import THOROUGH, World, make_world
+from tests.factories import (
+    THOROUGH,
+    Channel,
+    ClaimRecords,
+    DisputeRecords,
+    RebateRecords,
+    TrainingRecords,
+    World,
+    make_channel,
+    make_claim_records,
+    make_dispute_records,
+    make_rebate_records,
+    make_training_records,
+    world_of,
+)
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
 
 # Instants in the company's time zone (Asia/Shanghai, UTC+8). The default is an ordinary weekday in the middle of a
@@ -157,11 +171,56 @@ def app(migrated_app: Flask, db_connection: sa.Connection) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def world(app: Flask) -> World:
+def channel(app: Flask) -> Channel:
+    """People, dealers and periods: what every area's records stand on."""
     with app.app_context():
-        world = make_world()
+        built = make_channel()
         db.session.commit()  # into the test's outer transaction, which is still rolled back at the end
-        return world
+        return built
+
+
+@pytest.fixture
+def rebate_records(app: Flask, channel: Channel) -> RebateRecords:
+    with app.app_context():
+        built = make_rebate_records(channel)
+        db.session.commit()
+        return built
+
+
+@pytest.fixture
+def training_records(app: Flask, channel: Channel) -> TrainingRecords:
+    with app.app_context():
+        built = make_training_records(channel)
+        db.session.commit()
+        return built
+
+
+@pytest.fixture
+def claim_records(app: Flask, channel: Channel) -> ClaimRecords:
+    with app.app_context():
+        built = make_claim_records(channel)
+        db.session.commit()
+        return built
+
+
+@pytest.fixture
+def dispute_records(app: Flask, channel: Channel) -> DisputeRecords:
+    with app.app_context():
+        built = make_dispute_records(channel)
+        db.session.commit()
+        return built
+
+
+@pytest.fixture
+def world(
+    channel: Channel,
+    rebate_records: RebateRecords,
+    training_records: TrainingRecords,
+    claim_records: ClaimRecords,
+    dispute_records: DisputeRecords,
+) -> World:
+    """Every area's records on one channel (the access matrix, the CSRF crawl, pages that show several areas)."""
+    return world_of(channel, rebate_records, training_records, claim_records, dispute_records)
 
 
 @pytest.fixture
@@ -170,11 +229,11 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def login(client: FlaskClient, world: World):  # type: ignore[no-untyped-def]
-    """log_in the shared client as a role of the world: login("manager")."""
+def login(client: FlaskClient, channel: Channel):  # type: ignore[no-untyped-def]
+    """log_in the shared client as a role of the channel: login("manager")."""
 
     def _login(role: str) -> FlaskClient:
-        log_in(client, world.emails[role])
+        log_in(client, channel.emails[role])
         return client
 
     return _login

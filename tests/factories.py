@@ -7,7 +7,7 @@ import io
 import itertools
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -242,23 +242,21 @@ def make_sales(dealer: Dealer, period: Period, amounts: list[int], *, on: date |
     db.session.flush()
 
 
-def make_rebate_world(
-    own: Dealer, second: Dealer, foreign: Dealer, manager: User, other_manager: User
-) -> dict[str, int]:
-    """Today's quarter open with a program, targets and sales; the quarter before closed with final statements;
-    a sales import by each manager. D001 stands at 95 % this quarter: 50,000.00 short of the 100 % tier."""
+def make_rebate_records(channel: Channel) -> RebateRecords:
+    """Programs, targets and sales of today's quarter and the one before, which has final statements; a sales
+    import by each manager. D001 stands at 95 % this quarter: 50,000.00 short of the 100 % tier."""
 
-    today = company_today()
-    code, start, end = quarter_of(today)
-    current = make_period(code, start, end)
-    previous_code, previous_start, previous_end = quarter_of(start - timedelta(days=1))
-    previous = make_period(previous_code, previous_start, previous_end, PeriodStatus.CLOSED)
+    own, second, foreign = (
+        dealer_of(code) for code in (channel.own_dealer, channel.second_dealer, channel.foreign_dealer)
+    )
+    manager, other_manager = person(channel.people.manager), person(channel.people.other_manager)
+    current, previous = period(channel.current_period), period(channel.previous_period)
     program = make_program(current)
     make_program(previous)
-    for period in (current, previous):
-        make_target(own, period, 100_000_000)
-        make_target(second, period, 50_000_000)
-        make_target(foreign, period, 80_000_000)
+    for quarter in (current, previous):
+        make_target(own, quarter, 100_000_000)
+        make_target(second, quarter, 50_000_000)
+        make_target(foreign, quarter, 80_000_000)
     make_sales(own, current, [40_000_000, 55_000_000])
     make_sales(second, current, [10_000_000])
     make_sales(foreign, current, [70_000_000])
@@ -288,12 +286,13 @@ def make_rebate_world(
             sa.select(RebateStatement.dealer_id, RebateStatement.id).where(RebateStatement.period_id == previous.id)
         ).all()
     )
-    return {
-        "program": program.id,
-        **imports,
-        "own_final_statement": statements[own.id],
-        "foreign_final_statement": statements[foreign.id],
-    }
+    return RebateRecords(
+        program=program.id,
+        own_import=imports["own_import"],
+        foreign_import=imports["foreign_import"],
+        own_final_statement=statements[own.id],
+        foreign_final_statement=statements[foreign.id],
+    )
 
 
 def make_course(code: str | None = None, *, validity_months: int = 12, prerequisites=(), category: str = "technical"):  # type: ignore[no-untyped-def]
@@ -364,9 +363,16 @@ def make_enrollment(
     return enrollment
 
 
-def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, foreign_owner: User, trainee: Trainee):  # type: ignore[no-untyped-def]
+def make_training_records(channel: Channel) -> TrainingRecords:
     """A course with an upcoming session (2 seats: the owner holds one) and a session that began an hour ago
     (staff enrolled, ready for attendance); certificates for the own and the foreign dealer."""
+    owner, staff, foreign_owner = (
+        person(channel.people.owner),
+        person(channel.people.staff),
+        person(channel.people.foreign_owner),
+    )
+    trainee = db.session.get(Trainee, channel.people.own_trainee)
+    assert trainee is not None
     course = make_course("SAFE-1", validity_months=12)
     upcoming = make_session(course, capacity=2)
     began = make_session(
@@ -393,15 +399,16 @@ def make_training_world(own: Dealer, foreign: Dealer, owner: User, staff: User, 
         certificate="CERT-FORA-FORB-FORC",
         expires_on=today() + timedelta(days=300),
     )
-    ids = {
-        "course": course.id,
-        "upcoming_session": upcoming.id,
-        "began_session": began.id,
-        "own_enrollment": own_enrollment.id,
-        "foreign_enrollment": foreign_enrollment.id,
-        "attending_enrollment": attending.id,
-    }
-    return ids, {"own_certificate": "CERT-OWNA-OWNB-OWNC", "foreign_certificate": "CERT-FORA-FORB-FORC"}
+    return TrainingRecords(
+        course=course.id,
+        upcoming_session=upcoming.id,
+        began_session=began.id,
+        own_enrollment=own_enrollment.id,
+        foreign_enrollment=foreign_enrollment.id,
+        attending_enrollment=attending.id,
+        own_certificate="CERT-OWNA-OWNB-OWNC",
+        foreign_certificate="CERT-FORA-FORB-FORC",
+    )
 
 
 def make_activity_type(code: str = "DISPLAY", *, needs_pre_approval: bool = False):  # type: ignore[no-untyped-def]
@@ -465,21 +472,23 @@ def make_claim(
     return claim
 
 
-def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User):  # type: ignore[no-untyped-def]
+def make_claim_records(channel: Channel) -> ClaimRecords:
     """Budgets for today's quarter; for D001 a draft, a submitted claim with a file, an approved unpaid claim and a
     pending pre-approval request; for D003 a submitted claim with a file and a pending request."""
 
-    period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
+    own, foreign = dealer_of(channel.own_dealer), dealer_of(channel.foreign_dealer)
+    owner, foreign_owner = person(channel.people.owner), person(channel.people.foreign_owner)
+    quarter = period(channel.current_period)
     kind = make_activity_type("DISPLAY")
     make_activity_type("TRADE_SHOW", needs_pre_approval=True)
-    make_allocation(own, period, 10_000_000)
-    make_allocation(foreign, period, 10_000_000)
-    draft = make_claim(own, period, kind, owner, status="draft", title="Own draft", amount=0)  # never submittable
-    ready = make_claim(own, period, kind, owner, status="draft", title="Ready draft", amount=250_000)
+    make_allocation(own, quarter, 10_000_000)
+    make_allocation(foreign, quarter, 10_000_000)
+    draft = make_claim(own, quarter, kind, owner, status="draft", title="Own draft", amount=0)  # never submittable
+    ready = make_claim(own, quarter, kind, owner, status="draft", title="Ready draft", amount=250_000)
     ready_file = make_evidence(own, owner, "ready invoice.pdf", "claim", ready.id)
-    own_claim = make_claim(own, period, kind, owner, title="Own window display")
-    approved = make_claim(own, period, kind, owner, status="approved", title="Own approved flyers")
-    foreign_claim = make_claim(foreign, period, kind, foreign_owner, title="Foreign shop event")
+    own_claim = make_claim(own, quarter, kind, owner, title="Own window display")
+    approved = make_claim(own, quarter, kind, owner, status="approved", title="Own approved flyers")
+    foreign_claim = make_claim(foreign, quarter, kind, foreign_owner, title="Foreign shop event")
     own_file = make_evidence(own, owner, "own invoice.pdf", "claim", own_claim.id)
     draft_file = make_evidence(own, owner, "draft invoice.pdf", "claim", draft.id)
     foreign_file = make_evidence(foreign, foreign_owner, "foreign invoice.pdf", "claim", foreign_claim.id)
@@ -487,11 +496,11 @@ def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: 
     for name, dealer, author in (("own_request", own, owner), ("foreign_request", foreign, foreign_owner)):
         request = FundRequest(
             dealer_id=dealer.id,
-            period_id=period.id,
+            period_id=quarter.id,
             activity_type_id=kind.id,
             title=name,
-            planned_start=period.ends_on,
-            planned_end=period.ends_on,
+            planned_start=quarter.ends_on,
+            planned_end=quarter.ends_on,
             estimated_cost=900_000,
             status=FundRequestStatus.SUBMITTED,
             created_by_id=author.id,
@@ -499,38 +508,38 @@ def make_claims_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: 
         db.session.add(request)
         db.session.flush()
         requests[name] = request.id
-    return {
-        "own_draft": draft.id,
-        "own_claim": own_claim.id,
-        "approved_claim": approved.id,
-        "foreign_claim": foreign_claim.id,
-        "own_claim_file": own_file.id,
-        "draft_file": draft_file.id,
-        "foreign_claim_file": foreign_file.id,
-        "ready_draft": ready.id,
-        "ready_file": ready_file.id,
-        "activity_type": kind.id,
-        **requests,
-    }
+    return ClaimRecords(
+        own_draft=draft.id,
+        own_claim=own_claim.id,
+        approved_claim=approved.id,
+        foreign_claim=foreign_claim.id,
+        own_claim_file=own_file.id,
+        draft_file=draft_file.id,
+        foreign_claim_file=foreign_file.id,
+        ready_draft=ready.id,
+        ready_file=ready_file.id,
+        activity_type=kind.id,
+        own_request=requests["own_request"],
+        foreign_request=requests["foreign_request"],
+    )
 
 
-def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner: User, manager: User, mediator: User):  # type: ignore[no-untyped-def]
+def make_dispute_records(channel: Channel) -> DisputeRecords:
     """Violations of D001 (one proposed, one confirmed and appealable) and of D003 (confirmed); a dispute between
     D001 and D003 in mediation, with a party message, an internal note and a file; a dispute of D003 alone."""
 
-    period = db.session.execute(sa.select(Period).where(Period.code == quarter_of(company_today())[0])).scalar_one()
+    own, foreign = dealer_of(channel.own_dealer), dealer_of(channel.foreign_dealer)
+    owner, foreign_owner = person(channel.people.owner), person(channel.people.foreign_owner)
+    manager, mediator = person(channel.people.manager), person(channel.people.mediator)
+    current, previous = period(channel.current_period), period(channel.previous_period)
     today = company_today()
-
-    previous = db.session.execute(
-        sa.select(Period).where(Period.code == quarter_of(period.starts_on - timedelta(days=1))[0])
-    ).scalar_one()
 
     def violation(dealer: Dealer, status: ViolationStatus) -> Violation:
         """Confirmed ones are booked in the closed quarter, so today's statements stay as the rebate tests expect."""
         confirmed = status is not ViolationStatus.PROPOSED
         row = Violation(
             dealer_id=dealer.id,
-            period_id=period.id,
+            period_id=current.id,
             kind=ViolationKind.PRICE_BELOW_FLOOR,
             description="Sold below the floor price.",
             penalty=100_000,
@@ -578,16 +587,15 @@ def make_disputes_world(own: Dealer, foreign: Dealer, owner: User, foreign_owner
     )
     cross_file = make_evidence(own, owner, "quote.pdf", "dispute", cross.id)
     violation_file = make_evidence(own, manager, "till receipt.pdf", "violation", confirmed.id)
-    return {
-        "proposed_violation": proposed.id,
-        "own_violation": confirmed.id,
-        "foreign_violation": foreign_violation.id,
-        "cross_dispute": cross.id,
-        "foreign_dispute": alone.id,
-        "cross_dispute_file": cross_file.id,
-        "violation_file": violation_file.id,
-        "mediator": mediator.id,
-    }
+    return DisputeRecords(
+        proposed_violation=proposed.id,
+        own_violation=confirmed.id,
+        foreign_violation=foreign_violation.id,
+        cross_dispute=cross.id,
+        foreign_dispute=alone.id,
+        cross_dispute_file=cross_file.id,
+        violation_file=violation_file.id,
+    )
 
 
 def utcnow_minus(**delta: int):  # type: ignore[no-untyped-def]
@@ -614,22 +622,134 @@ def make_two_factor_user() -> tuple[User, dict[str, str]]:
 
 
 @dataclass(frozen=True)
-class World:
-    """Emails, codes and ids of a small channel: two portfolios, so every role has a foreign object to be refused."""
+class People:
+    """Ids of the channel's people and of the things every area refers to."""
+
+    owner: int
+    staff: int
+    former_staff: int
+    foreign_owner: int
+    manager: int
+    other_manager: int
+    senior_manager: int
+    mediator: int
+    admin: int
+    two_factor_manager: int
+    own_trainee: int
+    foreign_trainee: int
+    territory: int
+    own_dealer_id: int
+    own_document: int
+    foreign_document: int
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A small channel: two portfolios, so every role has a foreign object to be refused. D001 and D002 are in
+    `manager`'s portfolio; D003 belongs to `other_manager`. `emails` and `notifications` are by role (the
+    access matrix's personas); `tokens` are links and secrets a test types in."""
 
     emails: dict[str, str]
     own_dealer: str
     second_dealer: str
     foreign_dealer: str
-    ids: dict[str, int]
-    open_period: str
+    open_period: str  # 2030-Q1, open, far ahead
     current_period: str  # the quarter containing today, open
-    previous_period: str  # the quarter before it, closed, with final statements
+    previous_period: str  # the quarter before it, closed
+    people: People
+    notifications: dict[str, int]
     tokens: dict[str, str]
 
 
-def make_world() -> World:
-    """D001 and D002 are in `manager`'s portfolio; D003 belongs to `other_manager`."""
+@dataclass(frozen=True)
+class RebateRecords:
+    program: int
+    own_import: int
+    foreign_import: int
+    own_final_statement: int
+    foreign_final_statement: int
+
+
+@dataclass(frozen=True)
+class TrainingRecords:
+    course: int
+    upcoming_session: int
+    began_session: int
+    own_enrollment: int
+    foreign_enrollment: int
+    attending_enrollment: int
+    own_certificate: str
+    foreign_certificate: str
+
+
+@dataclass(frozen=True)
+class ClaimRecords:
+    own_draft: int
+    own_claim: int
+    approved_claim: int
+    foreign_claim: int
+    own_claim_file: int
+    draft_file: int
+    foreign_claim_file: int
+    ready_draft: int
+    ready_file: int
+    activity_type: int
+    own_request: int
+    foreign_request: int
+
+
+@dataclass(frozen=True)
+class DisputeRecords:
+    proposed_violation: int
+    own_violation: int
+    foreign_violation: int
+    cross_dispute: int
+    foreign_dispute: int
+    cross_dispute_file: int
+    violation_file: int
+
+
+@dataclass(frozen=True)
+class World(Channel):
+    """The channel with every area's records: what the access matrix, the CSRF crawl and the page tests need.
+    A test of one area asks for `channel` and that area's fixture instead."""
+
+    rebates: RebateRecords
+    training: TrainingRecords
+    claims: ClaimRecords
+    disputes: DisputeRecords
+
+    def placeholders(self) -> dict[str, object]:
+        """Every id, code and token by name, for route templates such as "/claims/{own_claim}"."""
+        named: dict[str, object] = {}
+        for records in (self.people, self.rebates, self.training, self.claims, self.disputes):
+            named.update(asdict(records))
+        named.update({f"notification_{role}": number for role, number in self.notifications.items()})
+        named.update(self.tokens)
+        named.update(
+            own_dealer=self.own_dealer,
+            second_dealer=self.second_dealer,
+            foreign_dealer=self.foreign_dealer,
+            open_period=self.open_period,
+            current_period=self.current_period,
+            previous_period=self.previous_period,
+        )
+        return named
+
+
+def dealer_of(code: str) -> Dealer:
+    return db.session.execute(select(Dealer).where(Dealer.code == code)).scalar_one()
+
+
+def person(user_id: int) -> User:
+    found = db.session.get(User, user_id)
+    assert found is not None
+    return found
+
+
+def make_channel() -> Channel:
+    """Territories, people, three dealers, their documents and the periods: the 2030 quarter, today's quarter
+    (open) and the one before (closed)."""
     east = make_territory("EAST", "East")
     north = make_territory("NORTH", "North")
     manager = make_user(UserRole.MANAGER, email="manager@example.test", name="Manager One")
@@ -668,7 +788,10 @@ def make_world() -> World:
     former.active = False
     own_trainee = make_trainee(own, "Own Trainee")
     foreign_trainee = make_trainee(foreign, "Foreign Trainee")
-    period = make_period("2030-Q1", date(2030, 1, 1), date(2030, 3, 31))
+    far_ahead = make_period("2030-Q1", date(2030, 1, 1), date(2030, 3, 31))
+    code, start, end = quarter_of(company_today())
+    current = make_period(code, start, end)
+    previous = make_period(*quarter_of(start - timedelta(days=1)), PeriodStatus.CLOSED)
     people = {
         "dealer_owner": owner,
         "dealer_staff": staff,
@@ -679,68 +802,78 @@ def make_world() -> World:
         "other_manager": other_manager,
     }
     notifications = {}
-    for role, person in people.items():
-        notification = Notification(user_id=person.id, kind="account_changed", params={}, link="/account")
+    for role, someone in people.items():
+        notification = Notification(user_id=someone.id, kind="account_changed", params={}, link="/account")
         db.session.add(notification)
         db.session.flush()
-        notifications[f"notification_{role}"] = notification.id
+        notifications[role] = notification.id
     own_document = make_evidence(own, owner, "licence.pdf")
     foreign_document = make_evidence(foreign, foreign_owner, "their licence.pdf")
-    rebates = make_rebate_world(own, second, foreign, manager, other_manager)
-    training, certificates = make_training_world(own, foreign, owner, staff, foreign_owner, own_trainee)
-    claims = make_claims_world(own, foreign, owner, foreign_owner)
-    disputes = make_disputes_world(own, foreign, owner, foreign_owner, manager, mediator)
-    return World(
-        tokens={
-            "reset": make_token(staff, "reset"),
-            "invitation": make_token(staff, "invitation"),
-            "email_change": make_email_change_token(two_factor_manager, "secure-manager.new@example.test"),
-            **certificates,
-            **two_factor_tokens,
-        },
-        ids={
-            "staff": staff.id,
-            "former_staff": former.id,
-            "owner": owner.id,
-            "foreign_owner": foreign_owner.id,
-            "manager": manager.id,
-            "other_manager": other_manager.id,
-            "admin": admin.id,
-            "two_factor_manager": two_factor_manager.id,
-            "own_trainee": own_trainee.id,
-            "foreign_trainee": foreign_trainee.id,
-            "territory": east.id,
-            "own_dealer_id": own.id,
-            **notifications,
-            "own_document": own_document.id,
-            "foreign_document": foreign_document.id,
-            **rebates,
-            **training,
-            **claims,
-            **disputes,
-        },
-        open_period=period.code,
-        current_period=quarter_of(company_today())[0],
-        previous_period=quarter_of(quarter_of(company_today())[1] - timedelta(days=1))[0],
+    return Channel(
         emails={
-            "dealer_owner": owner.email,
-            "dealer_staff": staff.email,
-            "manager": manager.email,
-            "senior_manager": senior.email,
-            "mediator": mediator.email,
-            "admin": admin.email,
-            "other_manager": other_manager.email,
+            **{role: someone.email for role, someone in people.items()},
             "foreign_owner": foreign_owner.email,
             "two_factor_manager": two_factor_manager.email,
         },
         own_dealer=own.code,
         second_dealer=second.code,
         foreign_dealer=foreign.code,
+        open_period=far_ahead.code,
+        current_period=current.code,
+        previous_period=previous.code,
+        people=People(
+            owner=owner.id,
+            staff=staff.id,
+            former_staff=former.id,
+            foreign_owner=foreign_owner.id,
+            manager=manager.id,
+            other_manager=other_manager.id,
+            senior_manager=senior.id,
+            mediator=mediator.id,
+            admin=admin.id,
+            two_factor_manager=two_factor_manager.id,
+            own_trainee=own_trainee.id,
+            foreign_trainee=foreign_trainee.id,
+            territory=east.id,
+            own_dealer_id=own.id,
+            own_document=own_document.id,
+            foreign_document=foreign_document.id,
+        ),
+        notifications=notifications,
+        tokens={
+            "reset": make_token(staff, "reset"),
+            "invitation": make_token(staff, "invitation"),
+            "email_change": make_email_change_token(two_factor_manager, "secure-manager.new@example.test"),
+            **two_factor_tokens,
+        },
     )
 
 
-def user(world: World, role: str) -> User:
-    return db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()
+def make_world() -> World:
+    """The channel and every area's records, for code that needs all of them outside a test's fixtures."""
+    channel = make_channel()
+    return world_of(
+        channel,
+        make_rebate_records(channel),
+        make_training_records(channel),
+        make_claim_records(channel),
+        make_dispute_records(channel),
+    )
+
+
+def world_of(
+    channel: Channel,
+    rebates: RebateRecords,
+    training: TrainingRecords,
+    claims: ClaimRecords,
+    disputes: DisputeRecords,
+) -> World:
+    fields = {name: getattr(channel, name) for name in Channel.__dataclass_fields__}
+    return World(**fields, rebates=rebates, training=training, claims=claims, disputes=disputes)
+
+
+def user(channel: Channel, role: str) -> User:
+    return db.session.execute(select(User).where(User.email == channel.emails[role])).scalar_one()
 
 
 def period(code: str) -> Period:
@@ -756,8 +889,8 @@ def activity(needs_pre_approval: bool = False) -> ActivityType:
     return kind
 
 
-def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
-    current = period(world.current_period)
+def draft(channel: Channel, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
+    current = period(channel.current_period)
     end = activity_day()
     start = max(current.starts_on, end - timedelta(days=1))
     data = services.ClaimInput(
@@ -773,8 +906,8 @@ def draft(world: World, amount: int = 123_456, invoice: str = "INV-1", role: str
         invoice_number=invoice,
         amount=amount,
     )
-    return services.create_draft(user(world, role), current, data)
+    return services.create_draft(user(channel, role), current, data)
 
 
-def attach(world: World, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
-    add_evidence(user(world, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")
+def attach(channel: Channel, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
+    add_evidence(user(channel, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")

@@ -53,19 +53,19 @@ STATE_CHANGING = (
     Route(
         "/dealer/documents/<int:evidence_id>/remove",
         "dealer_owner",
-        lambda w: f"/dealer/documents/{w.ids['own_document']}/remove",
+        lambda w: f"/dealer/documents/{w.people.own_document}/remove",
         lambda w: {},
     ),
     Route(
         "/notifications/<int:notification_id>/open",
         "manager",
-        lambda w: f"/notifications/{w.ids['notification_manager']}/open",
+        lambda w: f"/notifications/{w.notifications['manager']}/open",
         lambda w: {},
     ),
     Route(
         "/notifications/<int:notification_id>/read",
         "manager",
-        lambda w: f"/notifications/{w.ids['notification_manager']}/read",
+        lambda w: f"/notifications/{w.notifications['manager']}/read",
         lambda w: {},
     ),
     Route("/notifications/read-all", "manager", lambda w: "/notifications/read-all", lambda w: {}),
@@ -132,7 +132,7 @@ STATE_CHANGING = (
     Route(
         "/admin/users/<int:user_id>/two-factor/reset",
         "admin",
-        lambda w: f"/admin/users/{w.ids['two_factor_manager']}/two-factor/reset",
+        lambda w: f"/admin/users/{w.people.two_factor_manager}/two-factor/reset",
         lambda w: {"password": PASSWORD},
     ),
     Route(
@@ -167,19 +167,19 @@ STATE_CHANGING = (
     Route(
         "/dealer/people/staff/<int:user_id>/deactivate",
         "dealer_owner",
-        lambda w: f"/dealer/people/staff/{w.ids['staff']}/deactivate",
+        lambda w: f"/dealer/people/staff/{w.people.staff}/deactivate",
         lambda w: {},
     ),
     Route(
         "/dealer/people/staff/<int:user_id>/reactivate",
         "dealer_owner",
-        lambda w: f"/dealer/people/staff/{w.ids['former_staff']}/reactivate",
+        lambda w: f"/dealer/people/staff/{w.people.former_staff}/reactivate",
         lambda w: {},
     ),
     Route(
         "/dealer/people/staff/<int:user_id>/make-owner",
         "dealer_owner",
-        lambda w: f"/dealer/people/staff/{w.ids['staff']}/make-owner",
+        lambda w: f"/dealer/people/staff/{w.people.staff}/make-owner",
         lambda w: {},
     ),
     Route(
@@ -196,13 +196,13 @@ STATE_CHANGING = (
     Route(
         "/dealer/people/trainees/<int:trainee_id>/edit",
         "dealer_owner",
-        lambda w: f"/dealer/people/trainees/{w.ids['own_trainee']}/edit",
+        lambda w: f"/dealer/people/trainees/{w.people.own_trainee}/edit",
         lambda w: {"name": "Renamed Trainee", "job_title": "Lead", "email": "t@example.test", "phone": ""},
     ),
     Route(
         "/dealer/people/trainees/<int:trainee_id>/remove",
         "dealer_owner",
-        lambda w: f"/dealer/people/trainees/{w.ids['own_trainee']}/remove",
+        lambda w: f"/dealer/people/trainees/{w.people.own_trainee}/remove",
         lambda w: {},
     ),
     Route(
@@ -215,13 +215,13 @@ STATE_CHANGING = (
         "/console/dealers/<code>/manager",
         "admin",
         lambda w: f"/console/dealers/{w.own_dealer}/manager",
-        lambda w: {"manager_id": str(w.ids["other_manager"])},
+        lambda w: {"manager_id": str(w.people.other_manager)},
     ),
     Route(
         "/console/portfolios",
         "admin",
         lambda w: "/console/portfolios",
-        lambda w: {"from_manager_id": str(w.ids["manager"]), "to_manager_id": str(w.ids["other_manager"])},
+        lambda w: {"from_manager_id": str(w.people.manager), "to_manager_id": str(w.people.other_manager)},
     ),
     Route(
         "/admin/dealers/new",
@@ -230,10 +230,10 @@ STATE_CHANGING = (
         lambda w: {
             "code": "D900",
             "name": "Harbour Lights Trading",
-            "territory_id": str(w.ids["territory"]),
+            "territory_id": str(w.people.territory),
             "tier": "gold",
             "status": "onboarding",
-            "manager_id": str(w.ids["manager"]),
+            "manager_id": str(w.people.manager),
             "currency": "CNY",
             "payee_name": "Harbour Lights Trading Co.",
             "payee_bank": "",
@@ -246,7 +246,7 @@ STATE_CHANGING = (
         lambda w: f"/admin/dealers/{w.own_dealer}/edit",
         lambda w: {
             "name": "Eastern Star Trading Co.",
-            "territory_id": str(w.ids["territory"]),
+            "territory_id": str(w.people.territory),
             "tier": "platinum",
             "currency": "CNY",
             "payee_name": "",
@@ -258,7 +258,7 @@ STATE_CHANGING = (
     Route(
         "/admin/territories/<int:territory_id>/edit",
         "admin",
-        lambda w: f"/admin/territories/{w.ids['territory']}/edit",
+        lambda w: f"/admin/territories/{w.people.territory}/edit",
         lambda w: {"code": "EAST", "name": "East China"},
     ),
     Route("/admin/periods", "admin", lambda w: "/admin/periods", lambda w: {"year": "2031", "quarter": "2"}),
@@ -287,7 +287,7 @@ STATE_CHANGING = (
     Route(
         "/admin/users/<int:user_id>/edit",
         "admin",
-        lambda w: f"/admin/users/{w.ids['staff']}/edit",
+        lambda w: f"/admin/users/{w.people.staff}/edit",
         lambda w: {
             "email": w.emails["dealer_staff"],
             "name": "Staff Renamed",
@@ -327,13 +327,13 @@ STATE_CHANGING = (
     Route(
         "/console/sales-imports/<int:import_id>/confirm",
         "manager",
-        lambda w: f"/console/sales-imports/{w.ids['own_import']}/confirm",
+        lambda w: f"/console/sales-imports/{w.rebates.own_import}/confirm",
         lambda w: {},
     ),
     Route(
         "/console/sales-imports/<int:import_id>/cancel",
         "manager",
-        lambda w: f"/console/sales-imports/{w.ids['own_import']}/cancel",
+        lambda w: f"/console/sales-imports/{w.rebates.own_import}/cancel",
         lambda w: {},
     ),
     Route(
@@ -353,7 +353,7 @@ STATE_CHANGING = (
     Route(
         "/admin/programs/<int:program_id>/edit",
         "admin",
-        lambda w: f"/admin/programs/{w.ids['program']}/edit",
+        lambda w: f"/admin/programs/{w.rebates.program}/edit",
         lambda w: {
             "name": "Standard",
             "method": "stepped",
@@ -366,24 +366,24 @@ STATE_CHANGING = (
         "/admin/statements/pay",
         "admin",
         lambda w: "/admin/statements/pay",
-        lambda w: {"reference": "BANK-2026-001", "statement_id": str(w.ids["own_final_statement"])},
+        lambda w: {"reference": "BANK-2026-001", "statement_id": str(w.rebates.own_final_statement)},
     ),
     Route(
         "/training/sessions/<int:session_id>/enrol",
         "dealer_owner",
-        lambda w: f"/training/sessions/{w.ids['upcoming_session']}/enrol",
-        lambda w: {"person": f"u{w.ids['staff']}"},
+        lambda w: f"/training/sessions/{w.training.upcoming_session}/enrol",
+        lambda w: {"person": f"u{w.people.staff}"},
     ),
     Route(
         "/training/enrollments/<int:enrollment_id>/cancel",
         "dealer_owner",
-        lambda w: f"/training/enrollments/{w.ids['own_enrollment']}/cancel",
+        lambda w: f"/training/enrollments/{w.training.own_enrollment}/cancel",
         lambda w: {},
     ),
     Route(
         "/console/training/enrollments/<int:enrollment_id>/attendance",
         "manager",
-        lambda w: f"/console/training/enrollments/{w.ids['attending_enrollment']}/attendance",
+        lambda w: f"/console/training/enrollments/{w.training.attending_enrollment}/attendance",
         lambda w: {"outcome": "attended"},
     ),
     Route(
@@ -396,20 +396,20 @@ STATE_CHANGING = (
             "category": "compliance",
             "description": "After SAFE-1.",
             "validity_months": "24",
-            "prerequisite_ids": str(w.ids["course"]),
+            "prerequisite_ids": str(w.training.course),
             "active": "y",
         },
     ),
     Route(
         "/admin/courses/<int:course_id>/edit",
         "admin",
-        lambda w: f"/admin/courses/{w.ids['course']}/edit",
+        lambda w: f"/admin/courses/{w.training.course}/edit",
         lambda w: {"code": "SAFE-1", "title": "Safety first", "category": "technical", "validity_months": "6"},
     ),
     Route(
         "/admin/courses/<int:course_id>/sessions/new",
         "admin",
-        lambda w: f"/admin/courses/{w.ids['course']}/sessions/new",
+        lambda w: f"/admin/courses/{w.training.course}/sessions/new",
         lambda w: {
             "starts_at": "2031-03-10T10:00",
             "ends_at": "2031-03-10T17:00",
@@ -423,7 +423,7 @@ STATE_CHANGING = (
     Route(
         "/admin/training/sessions/<int:session_id>/edit",
         "admin",
-        lambda w: f"/admin/training/sessions/{w.ids['upcoming_session']}/edit",
+        lambda w: f"/admin/training/sessions/{w.training.upcoming_session}/edit",
         lambda w: {
             "starts_at": "2031-03-10T10:00",
             "ends_at": "2031-03-10T17:00",
@@ -437,7 +437,7 @@ STATE_CHANGING = (
     Route(
         "/admin/training/sessions/<int:session_id>/cancel",
         "admin",
-        lambda w: f"/admin/training/sessions/{w.ids['upcoming_session']}/cancel",
+        lambda w: f"/admin/training/sessions/{w.training.upcoming_session}/cancel",
         lambda w: {"reason": "The trainer is ill."},
     ),
     Route(
@@ -449,37 +449,37 @@ STATE_CHANGING = (
     Route(
         "/claims/<int:claim_id>/edit",
         "dealer_owner",
-        lambda w: f"/claims/{w.ids['own_draft']}/edit",
+        lambda w: f"/claims/{w.claims.own_draft}/edit",
         lambda w: _claim_form(w),
     ),
     Route(
         "/claims/<int:claim_id>/evidence",
         "dealer_owner",
-        lambda w: f"/claims/{w.ids['own_draft']}/evidence",
+        lambda w: f"/claims/{w.claims.own_draft}/evidence",
         lambda w: {"file": _pdf_upload()},
     ),
     Route(
         "/claims/<int:claim_id>/evidence/<int:evidence_id>/remove",
         "dealer_owner",
-        lambda w: f"/claims/{w.ids['own_draft']}/evidence/{w.ids['draft_file']}/remove",
+        lambda w: f"/claims/{w.claims.own_draft}/evidence/{w.claims.draft_file}/remove",
         lambda w: {},
     ),
     Route(
         "/claims/<int:claim_id>/submit",
         "dealer_owner",
-        lambda w: f"/claims/{w.ids['ready_draft']}/submit",
+        lambda w: f"/claims/{w.claims.ready_draft}/submit",
         lambda w: {},
     ),
     Route(
         "/claims/<int:claim_id>/withdraw",
         "dealer_owner",
-        lambda w: f"/claims/{w.ids['own_claim']}/withdraw",
+        lambda w: f"/claims/{w.claims.own_claim}/withdraw",
         lambda w: {"reason": "Entered twice."},
     ),
     Route(
         "/claims/<int:claim_id>/comments",
         "manager",
-        lambda w: f"/claims/{w.ids['own_claim']}/comments",
+        lambda w: f"/claims/{w.claims.own_claim}/comments",
         lambda w: {"comment": "Please add the photo of the window."},
     ),
     Route(
@@ -488,7 +488,7 @@ STATE_CHANGING = (
         lambda w: "/claims/pre-approvals",
         lambda w: {
             "period": w.current_period,
-            "activity_type_id": str(w.ids["activity_type"]),
+            "activity_type_id": str(w.claims.activity_type),
             "title": "Spring fair booth",
             "planned_start": "2031-03-01",
             "planned_end": "2031-03-03",
@@ -498,20 +498,20 @@ STATE_CHANGING = (
     Route(
         "/console/pre-approvals/<int:request_id>/decide",
         "manager",
-        lambda w: f"/console/pre-approvals/{w.ids['own_request']}/decide",
+        lambda w: f"/console/pre-approvals/{w.claims.own_request}/decide",
         lambda w: {"decision": "reject", "note": "Not in this quarter's plan."},
     ),
     Route(
         "/console/claims/<int:claim_id>/decide",
         "manager",
-        lambda w: f"/console/claims/{w.ids['own_claim']}/decide",
+        lambda w: f"/console/claims/{w.claims.own_claim}/decide",
         lambda w: {"decision": "approve_part", "amount": "1,500.00", "reason_code": "", "reason": "Half the stand."},
     ),
     Route(
         "/console/claims/bulk-approve",
         "manager",
         lambda w: "/console/claims/bulk-approve",
-        lambda w: {"claim_ids": str(w.ids["own_claim"])},
+        lambda w: {"claim_ids": str(w.claims.own_claim)},
     ),
     Route(
         "/admin/budgets/<period_code>/<code>",
@@ -529,12 +529,12 @@ STATE_CHANGING = (
         "/admin/claims/payments",
         "admin",
         lambda w: "/admin/claims/payments",
-        lambda w: {"claim_ids": str(w.ids["approved_claim"]), "reference": "BANK-2026-7"},
+        lambda w: {"claim_ids": str(w.claims.approved_claim), "reference": "BANK-2026-7"},
     ),
     Route(
         "/dealer/violations/<int:violation_id>/appeal",
         "dealer_owner",
-        lambda w: f"/dealer/violations/{w.ids['own_violation']}/appeal",
+        lambda w: f"/dealer/violations/{w.disputes.own_violation}/appeal",
         lambda w: {"reason": "The sale was inside our territory."},
     ),
     Route(
@@ -551,19 +551,19 @@ STATE_CHANGING = (
     Route(
         "/console/violations/<int:violation_id>/evidence",
         "manager",
-        lambda w: f"/console/violations/{w.ids['proposed_violation']}/evidence",
+        lambda w: f"/console/violations/{w.disputes.proposed_violation}/evidence",
         lambda w: {"file": _pdf_upload()},
     ),
     Route(
         "/console/violations/<int:violation_id>/confirm",
         "senior_manager",
-        lambda w: f"/console/violations/{w.ids['proposed_violation']}/confirm",
+        lambda w: f"/console/violations/{w.disputes.proposed_violation}/confirm",
         lambda w: {},
     ),
     Route(
         "/console/violations/<int:violation_id>/withdraw",
         "manager",
-        lambda w: f"/console/violations/{w.ids['proposed_violation']}/withdraw",
+        lambda w: f"/console/violations/{w.disputes.proposed_violation}/withdraw",
         lambda w: {},
     ),
     Route(
@@ -582,46 +582,46 @@ STATE_CHANGING = (
     Route(
         "/disputes/<int:dispute_id>/messages",
         "dealer_owner",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/messages",
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/messages",
         lambda w: {"body": "Here is the quote."},
     ),
     Route(
         "/disputes/<int:dispute_id>/evidence",
         "dealer_owner",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/evidence",
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/evidence",
         lambda w: {"file": _pdf_upload()},
     ),
     Route(
         "/disputes/<int:dispute_id>/withdraw",
         "dealer_owner",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/withdraw",
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/withdraw",
         lambda w: {"reason": "We settled it."},
     ),
     Route(
         "/disputes/<int:dispute_id>/assign",
         "mediator",
-        lambda w: f"/disputes/{w.ids['foreign_dispute']}/assign",
-        lambda w: {"mediator": str(w.ids["mediator"])},
+        lambda w: f"/disputes/{w.disputes.foreign_dispute}/assign",
+        lambda w: {"mediator": str(w.people.mediator)},
     ),
     Route(
         "/disputes/<int:dispute_id>/take",
         "mediator",
-        lambda w: f"/disputes/{w.ids['foreign_dispute']}/take",
+        lambda w: f"/disputes/{w.disputes.foreign_dispute}/take",
         lambda w: {},
     ),
     Route(
         "/disputes/<int:dispute_id>/request-information",
         "mediator",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/request-information",
-        lambda w: {"party": str(w.ids["own_dealer_id"]), "message": "Send the quote.", "days": "5"},
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/request-information",
+        lambda w: {"party": str(w.people.own_dealer_id), "message": "Send the quote.", "days": "5"},
     ),
     Route(
         "/disputes/<int:dispute_id>/resolve",
         "mediator",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/resolve",
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/resolve",
         lambda w: {
             "outcome": "penalty",
-            "party": str(w.ids["own_dealer_id"]),
+            "party": str(w.people.own_dealer_id),
             "amount": "2,000.00",
             "summary": "D001 sold below the floor.",
         },
@@ -629,7 +629,7 @@ STATE_CHANGING = (
     Route(
         "/disputes/<int:dispute_id>/dismiss",
         "mediator",
-        lambda w: f"/disputes/{w.ids['cross_dispute']}/dismiss",
+        lambda w: f"/disputes/{w.disputes.cross_dispute}/dismiss",
         lambda w: {"reason": "Not a dispute between dealers."},
     ),
 )
@@ -640,7 +640,7 @@ def _claim_form(world: World) -> dict[str, object]:
     start = activity_day()
     return {
         "period": world.current_period,
-        "activity_type_id": str(world.ids["activity_type"]),
+        "activity_type_id": str(world.claims.activity_type),
         "fund_request_id": "",
         "title": "Window display",
         "description": "Two weeks in the window.",

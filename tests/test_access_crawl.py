@@ -157,7 +157,7 @@ def test_the_other_party_of_a_dispute_sees_that_dispute_and_its_files_and_nothin
 ) -> None:
     """D003 is the respondent in D001's pricing dispute: that dispute and the files on it, and no other object."""
     objects = crawled_objects(app, world)
-    dispute, dispute_file = world.ids["cross_dispute"], world.ids["cross_dispute_file"]
+    dispute, dispute_file = world.disputes.cross_dispute, world.disputes.cross_dispute_file
     shared_with_them = {f"/disputes/{dispute}"} | {
         url for url, endpoint in objects.items() if endpoint.startswith("evidence.") and f"/{dispute_file}" in url
     }

@@ -17,7 +17,7 @@ from flask import Flask
 
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
-from tests.factories import PASSWORD, World, this_quarter, today
+from tests.factories import PASSWORD, Channel, World, this_quarter, today
 from tests.helpers import log_in
 from tests.state_changing import _claim_form
 
@@ -79,7 +79,9 @@ class Case:
     def form_for(self, world: World) -> dict[str, object]:
         if callable(self.form):
             return self.form(world)
-        return {name: value.format(**world.ids) if "{" in value else value for name, value in self.form.items()}
+        return {
+            name: value.format(**world.placeholders()) if "{" in value else value for name, value in self.form.items()
+        }
 
 
 def claim_form(world: World) -> dict[str, object]:
@@ -89,7 +91,7 @@ def claim_form(world: World) -> dict[str, object]:
 def pre_approval_form(world: World) -> dict[str, object]:
     """A trade show planned in a week's time, inside this quarter when the quarter has a week left."""
     start = min(today() + timedelta(days=7), this_quarter()[2])
-    kind, day = str(world.ids["activity_type"]), start.isoformat()
+    kind, day = str(world.claims.activity_type), start.isoformat()
     return {
         "period": world.current_period,
         "activity_type_id": kind,
@@ -1272,17 +1274,9 @@ def test_every_matrix_row_names_every_role() -> None:
 def url_of(case: Case, world: World, role: str) -> str:
     """The row's URL with the test world's real codes and ids in it."""
     return case.url.format(
-        own_dealer=world.own_dealer,
-        foreign_dealer=world.foreign_dealer,
-        open_period=world.open_period,
-        current_period=world.current_period,
-        own_certificate=world.tokens["own_certificate"],
-        email_change=world.tokens["email_change"],
-        foreign_certificate=world.tokens["foreign_certificate"],
-        previous_period=world.previous_period,
-        my_notification=world.ids.get(f"notification_{PERSONAS.get(role, role)}", 1),
-        foreign_notification=world.ids["notification_other_manager"],
-        **world.ids,
+        **world.placeholders(),
+        my_notification=world.notifications.get(PERSONAS.get(role, role), 1),
+        foreign_notification=world.notifications["other_manager"],
     )
 
 
@@ -1323,23 +1317,23 @@ def test_access_matrix(app: Flask, world: World, role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ["dealer_owner", "dealer_staff"])
-def test_dealer_home_shows_only_the_users_own_dealer(app: Flask, world: World, role: str) -> None:
+def test_dealer_home_shows_only_the_users_own_dealer(app: Flask, channel: Channel, role: str) -> None:
     client = app.test_client()
-    log_in(client, world.emails[role])
+    log_in(client, channel.emails[role])
     html = client.get("/dealer/").get_data(as_text=True)
     assert "Eastern Star Trading" in html
     assert "Western Wind Retail" not in html and "Northern Light Supply" not in html
     assert "owner3@example.test" not in html
 
 
-def test_manager_portfolio_lists_only_the_portfolio(app: Flask, world: World) -> None:
+def test_manager_portfolio_lists_only_the_portfolio(app: Flask, channel: Channel) -> None:
     client = app.test_client()
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     html = client.get("/console/").get_data(as_text=True)
     assert "Eastern Star Trading" in html and "Northern Light Supply" in html
     assert "Western Wind Retail" not in html
     senior = app.test_client()
-    log_in(senior, world.emails["senior_manager"])
+    log_in(senior, channel.emails["senior_manager"])
     assert "Western Wind Retail" in senior.get("/console/").get_data(as_text=True)
 
 

@@ -17,7 +17,7 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.notifications.kinds import KINDS
 from portal.notifications.models import NotificationPreference, OutboxEmail
-from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, World, stored_user
+from tests.factories import PASSWORD, PENDING_TOTP_SECRET, RECOVERY_CODES, Channel, stored_user
 from tests.helpers import fingerprint, log_in, logged_in_client
 
 SECURE = "secure-manager@example.test"
@@ -68,7 +68,7 @@ WITHOUT_PROOF: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("email", "path", "form"), WITHOUT_PROOF)
 def test_a_session_alone_changes_nothing_about_how_an_account_signs_in(
-    app: Flask, world: World, email: str, path: str, form: dict[str, Any]
+    app: Flask, channel: Channel, email: str, path: str, form: dict[str, Any]
 ) -> None:
     thief = logged_in_client(app, email)
     if form.get("code") == "PENDING":
@@ -95,7 +95,9 @@ def test_a_session_alone_changes_nothing_about_how_an_account_signs_in(
             assert db.session.execute(refused.limit(1)).scalar_one_or_none() is not None
 
 
-def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_session(app: Flask, world: World) -> None:
+def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_session(
+    app: Flask, channel: Channel
+) -> None:
     _no_emails_wanted(app, SECURE)
     here, elsewhere = logged_in_client(app, SECURE), logged_in_client(app, SECURE)
     started = here.post("/account/two-factor/setup", data={"password": PASSWORD, "code": RECOVERY_CODES[0]})
@@ -116,7 +118,7 @@ def test_moving_phones_needs_a_code_of_the_old_app_and_then_ends_every_other_ses
     assert "Two-factor sign-in was moved to a new authenticator app." in told[-1].text_body
 
 
-def test_a_password_change_with_a_second_factor_needs_a_code(app: Flask, world: World) -> None:
+def test_a_password_change_with_a_second_factor_needs_a_code(app: Flask, channel: Channel) -> None:
     client = logged_in_client(app, SECURE)
     form = {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     refused = client.post("/account/password", data=form)
@@ -126,10 +128,10 @@ def test_a_password_change_with_a_second_factor_needs_a_code(app: Flask, world: 
     assert "Your password was changed. If this was not you, tell your administrator at once." in told[-1].text_body
 
 
-def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Flask, world: World) -> None:
-    staff_email = world.emails["dealer_staff"]
+def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Flask, channel: Channel) -> None:
+    staff_email = channel.emails["dealer_staff"]
     client, other = logged_in_client(app, staff_email), logged_in_client(app, staff_email)
-    taken = client.post("/account/email", data={"new_email": world.emails["manager"], "password": PASSWORD})
+    taken = client.post("/account/email", data={"new_email": channel.emails["manager"], "password": PASSWORD})
     assert taken.status_code == 422 and "Someone already uses this email address" in taken.get_data(as_text=True)
     asked = client.post("/account/email", data={"new_email": "Staff.New@Example.TEST", "password": PASSWORD})
     assert asked.status_code == 303
@@ -152,20 +154,20 @@ def test_changing_ones_email_address_goes_through_a_link_to_the_new_one(app: Fla
     log_in(app.test_client(), "staff.new@example.test")
 
 
-def test_an_administrator_proves_it_before_changing_someones_email_or_password(app: Flask, world: World) -> None:
-    admin = logged_in_client(app, world.emails["admin"])
-    victim = logged_in_client(app, world.emails["dealer_staff"])
+def test_an_administrator_proves_it_before_changing_someones_email_or_password(app: Flask, channel: Channel) -> None:
+    admin = logged_in_client(app, channel.emails["admin"])
+    victim = logged_in_client(app, channel.emails["dealer_staff"])
     form = {
         "email": "hijacked@example.test",
         "name": "Staff One",
         "role": "dealer",
-        "dealer_code": world.own_dealer,
+        "dealer_code": channel.own_dealer,
         "dealer_role": "staff",
         "locale": "",
         "timezone": "Asia/Shanghai",
         "active": "y",
     }
-    edit = f"/admin/users/{world.ids['staff']}/edit"
+    edit = f"/admin/users/{channel.people.staff}/edit"
     refused = admin.post(edit, data=form)
     assert refused.status_code == 422 and "Enter your own password" in refused.get_data(as_text=True)
     assert admin.post(edit, data={**form, "admin_password": "guessed"}).status_code == 422
@@ -174,18 +176,18 @@ def test_an_administrator_proves_it_before_changing_someones_email_or_password(a
             edit,
             data={
                 **form,
-                "email": world.emails["dealer_staff"],
+                "email": channel.emails["dealer_staff"],
                 "temporary_password": NEW_PASSWORD,
                 "admin_password": "guessed",
             },
         ).status_code
         == 422
     )
-    assert stored_user(app, world.emails["dealer_staff"]).email == world.emails["dealer_staff"]
+    assert stored_user(app, channel.emails["dealer_staff"]).email == channel.emails["dealer_staff"]
     assert victim.get("/account").status_code == 200
     assert admin.post(edit, data={**form, "admin_password": PASSWORD}).status_code == 303
     assert victim.get("/account").status_code == 302  # logged out everywhere
-    told = [email for email in _outbox(app) if email.to_address == world.emails["dealer_staff"]]
+    told = [email for email in _outbox(app) if email.to_address == channel.emails["dealer_staff"]]
     assert "The email address of your account was changed." in told[-1].text_body  # at the old address
     renaming = admin.post(edit, data={**form, "name": "Staff Renamed"})  # nothing sensitive: no proof needed
     assert renaming.status_code == 303

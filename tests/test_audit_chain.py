@@ -14,7 +14,7 @@ from portal.audit.chain import GENESIS, next_hash, seal_audit_events, seal_pendi
 from portal.audit.models import AuditEvent, AuditSeal
 from portal.audit.services import record_event
 from portal.extensions import db
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.threads import run_together
 
@@ -31,7 +31,7 @@ def verify_command(app: Flask) -> Any:
     return app.test_cli_runner().invoke(args=["audit", "verify"])
 
 
-def test_sealed_events_verify_and_the_chain_goes_on_across_batches(app: Flask, world: World) -> None:
+def test_sealed_events_verify_and_the_chain_goes_on_across_batches(app: Flask, channel: Channel) -> None:
     with app.app_context():
         add_events(7)
         total = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
@@ -64,7 +64,7 @@ def tamper_and_verify(app: Flask, tamper: Callable[[list[int]], None]) -> tuple[
     return verify_command(app), problems
 
 
-def test_an_edited_event_is_named(app: Flask, world: World) -> None:
+def test_an_edited_event_is_named(app: Flask, channel: Channel) -> None:
     target: list[int] = []
 
     def edit(ids: list[int]) -> None:
@@ -77,21 +77,21 @@ def test_an_edited_event_is_named(app: Flask, world: World) -> None:
     assert f"PROBLEM: event {target[0]} (position 4)" in result.output
 
 
-def test_a_deleted_event_leaves_a_gap(app: Flask, world: World) -> None:
+def test_a_deleted_event_leaves_a_gap(app: Flask, channel: Channel) -> None:
     result, problems = tamper_and_verify(
         app, lambda ids: db.session.execute(delete(AuditEvent).where(AuditEvent.id == ids[2]))
     )
     assert result.exit_code == 1 and "positions 3 to 3 are missing: sealed events were deleted" in problems[0]
 
 
-def test_events_deleted_from_the_end_fall_short_of_the_seal(app: Flask, world: World) -> None:
+def test_events_deleted_from_the_end_fall_short_of_the_seal(app: Flask, channel: Channel) -> None:
     result, problems = tamper_and_verify(
         app, lambda ids: db.session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids[-2:])))
     )
     assert result.exit_code == 1 and any("but the chain ends at" in problem for problem in problems)
 
 
-def test_an_edit_with_every_hash_recomputed_still_breaks_its_seal(app: Flask, world: World) -> None:
+def test_an_edit_with_every_hash_recomputed_still_breaks_its_seal(app: Flask, channel: Channel) -> None:
     """Someone who edits an event and re-hashes the chain after it, but cannot rewrite the seal, is found out."""
 
     def rewrite(ids: list[int]) -> None:

@@ -75,7 +75,7 @@ def test_everything_comes_back_and_the_restored_portal_works(
 
     client = target.test_client()  # the restored portal serves a dealer's file to its owner
     log_in(client, world.emails["dealer_owner"])
-    download = client.get(f"/evidence/{world.ids['own_document']}/download")
+    download = client.get(f"/evidence/{world.people.own_document}/download")
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
 
     again = target.test_cli_runner().invoke(args=["backup", "restore", str(archive)])

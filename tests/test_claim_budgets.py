@@ -15,7 +15,7 @@ from portal.claims.rules import ClaimStatus
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
-from tests.factories import World
+from tests.factories import Channel
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -43,11 +43,11 @@ def _claim(dealer: Dealer, period: Period, status: ClaimStatus, asked: int, appr
     db.session.flush()
 
 
-def test_the_budget_counts_each_status_once(app: Flask, world: World) -> None:
+def test_the_budget_counts_each_status_once(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
-        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.second_dealer)).scalar_one()
-        period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+        admin = db.session.execute(select(User).where(User.email == channel.emails["admin"])).scalar_one()
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == channel.second_dealer)).scalar_one()
+        period = db.session.execute(select(Period).where(Period.code == channel.current_period)).scalar_one()
         set_allocation(admin, dealer, period, 10_000_000)
         for status, asked, approved in (
             (ClaimStatus.DRAFT, 900_000, None),
@@ -68,6 +68,6 @@ def test_the_budget_counts_each_status_once(app: Flask, world: World) -> None:
             set_allocation(admin, dealer, period, 5_000_000)
         set_allocation(admin, dealer, period, 5_700_000)
         assert budget_of(dealer, period).left == 0
-        closed = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
+        closed = db.session.execute(select(Period).where(Period.code == channel.previous_period)).scalar_one()
         with pytest.raises(IllegalTransition, match="frozen"):
             set_allocation(admin, dealer, closed, 1)

@@ -24,7 +24,7 @@ from portal.extensions import db
 from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.evidence_files import pdf
-from tests.factories import World, examples, utcnow_minus
+from tests.factories import Channel, ClaimRecords, World, examples, utcnow_minus
 from tests.helpers import example_savepoint, line_errors_of, logged_in_client
 from tests.state_changing import _claim_form
 
@@ -108,23 +108,25 @@ def test_every_refusal_says_what_to_fix(app: Flask, world: World) -> None:
     assert untitled.status_code == 422 and "This field is required." in untitled.get_data(as_text=True)
 
 
-def test_the_dealer_sees_the_budget_and_the_payment(app: Flask, world: World) -> None:
-    admin = logged_in_client(app, world.emails["admin"])
+def test_the_dealer_sees_the_budget_and_the_payment(app: Flask, channel: Channel, claim_records: ClaimRecords) -> None:
+    admin = logged_in_client(app, channel.emails["admin"])
     paid = admin.post(
-        "/admin/claims/payments", data={"claim_ids": str(world.ids["approved_claim"]), "reference": "BANK-77"}
+        "/admin/claims/payments", data={"claim_ids": str(claim_records.approved_claim), "reference": "BANK-77"}
     )
     assert paid.status_code == 303
-    html = logged_in_client(app, world.emails["dealer_staff"]).get("/claims/").get_data(as_text=True)
-    assert f"Promotion budget {world.current_period}" in html
+    html = logged_in_client(app, channel.emails["dealer_staff"]).get("/claims/").get_data(as_text=True)
+    assert f"Promotion budget {channel.current_period}" in html
     # allocation 100,000.00; approved 3,000.00 (the paid claim); pending 3,000.00 (the submitted one)
     for figure in ("CN¥100,000.00", "CN¥3,000.00", "CN¥94,000.00"):
         assert figure in html
     assert "BANK-77" in html and "Paid" in html
-    assert notifications(app, world.emails["dealer_owner"], "claim_paid")
+    assert notifications(app, channel.emails["dealer_owner"], "claim_paid")
 
 
-def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(app: Flask, world: World) -> None:
-    manager = logged_in_client(app, world.emails["manager"])
+def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    manager = logged_in_client(app, channel.emails["manager"])
     response = manager.get("/console/claims")
     html = response.get_data(as_text=True)
     assert "HX-Request" in response.headers["Vary"]
@@ -137,20 +139,22 @@ def test_the_queue_is_oldest_first_filtered_and_shows_age_and_flags(app: Flask, 
     assert "Own approved flyers" not in manager.get("/console/claims?flag=round_amount").get_data(as_text=True)
     with app.app_context():
         db.session.execute(
-            sa.update(Claim).where(Claim.id == world.ids["foreign_claim"]).values(submitted_at=utcnow_minus(days=6))
+            sa.update(Claim).where(Claim.id == claim_records.foreign_claim).values(submitted_at=utcnow_minus(days=6))
         )
         db.session.commit()
-    senior = logged_in_client(app, world.emails["senior_manager"]).get("/console/claims").get_data(as_text=True)
+    senior = logged_in_client(app, channel.emails["senior_manager"]).get("/console/claims").get_data(as_text=True)
     assert "Awaiting second approval: 0" in senior
     assert senior.index("Foreign shop event") < senior.index("Own window display")  # the longest waiting first
     assert "6 days" in senior
 
 
-def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, world: World) -> None:
-    manager = logged_in_client(app, world.emails["manager"])
-    own = world.ids["own_claim"]
+def test_request_information_answer_and_approve_then_the_next_claim(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    manager = logged_in_client(app, channel.emails["manager"])
+    own = claim_records.own_claim
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
-    assert "own invoice.pdf" in page and f"/evidence/{world.ids['own_claim_file']}/preview" in page
+    assert "own invoice.pdf" in page and f"/evidence/{claim_records.own_claim_file}/preview" in page
     assert "Decide and open the next claim" in page
     asked = manager.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": ""})
     assert asked.status_code == 422 and "Give the reason; the dealer sees it." in asked.get_data(as_text=True)
@@ -159,25 +163,25 @@ def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, 
     )
     assert asked.status_code == 303
     assert claim_row(app, own).status is ClaimStatus.NEEDS_INFO
-    dealer = logged_in_client(app, world.emails["dealer_owner"])
+    dealer = logged_in_client(app, channel.emails["dealer_owner"])
     page = dealer.get(f"/claims/{own}").get_data(as_text=True)
     assert "Your channel manager asks for more information." in page and "Add a photo of the window." in page
-    assert notifications(app, world.emails["dealer_owner"], "claim_needs_info")
+    assert notifications(app, channel.emails["dealer_owner"], "claim_needs_info")
     assert dealer.post(f"/claims/{own}/comments", data={"comment": "Photo added."}).status_code == 303
     assert dealer.post(f"/claims/{own}/evidence", data={"file": (io.BytesIO(pdf()), "window.pdf")}).status_code == 303
     assert dealer.post(f"/claims/{own}/submit").status_code == 303
     assert claim_row(app, own).submission_count == 2
-    assert notifications(app, world.emails["manager"], "claim_comment")
+    assert notifications(app, channel.emails["manager"], "claim_comment")
     # A second claim waits longer: approving this one opens it next.
     with app.app_context():
-        dealer_row = db.session.execute(select(Dealer).where(Dealer.code == world.second_dealer)).scalar_one()
-        other = db.session.get(Claim, world.ids["foreign_claim"])
+        dealer_row = db.session.execute(select(Dealer).where(Dealer.code == channel.second_dealer)).scalar_one()
+        other = db.session.get(Claim, claim_records.foreign_claim)
         assert other is not None
         other.dealer_id, other.title = dealer_row.id, "Second dealer's stand"
         db.session.commit()
     approved = manager.post(f"/console/claims/{own}/decide", data={"decision": "approve"})
     assert approved.status_code == 303
-    assert approved.headers["Location"] == f"/console/claims/{world.ids['foreign_claim']}"
+    assert approved.headers["Location"] == f"/console/claims/{claim_records.foreign_claim}"
     claim = claim_row(app, own)
     assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 300_000
     assert claim.turnaround_seconds is not None and claim.turnaround_seconds >= 0
@@ -187,9 +191,11 @@ def test_request_information_answer_and_approve_then_the_next_claim(app: Flask, 
     assert "Submitted → Approved" in timeline
 
 
-def test_reject_needs_a_reason_code_and_the_dealer_sees_both(app: Flask, world: World) -> None:
-    manager = logged_in_client(app, world.emails["manager"])
-    own = world.ids["own_claim"]
+def test_reject_needs_a_reason_code_and_the_dealer_sees_both(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    manager = logged_in_client(app, channel.emails["manager"])
+    own = claim_records.own_claim
     refused = manager.post(f"/console/claims/{own}/decide", data={"decision": "reject", "reason": "Not ours."})
     assert refused.status_code == 422 and "Choose why the claim is rejected." in refused.get_data(as_text=True)
     assert claim_row(app, own).status is ClaimStatus.SUBMITTED
@@ -197,18 +203,18 @@ def test_reject_needs_a_reason_code_and_the_dealer_sees_both(app: Flask, world: 
         f"/console/claims/{own}/decide",
         data={"decision": "reject", "reason_code": "not_eligible", "reason": "A dinner is not a promotion."},
     )
-    page = logged_in_client(app, world.emails["dealer_staff"]).get(f"/claims/{own}").get_data(as_text=True)
+    page = logged_in_client(app, channel.emails["dealer_staff"]).get(f"/claims/{own}").get_data(as_text=True)
     assert "The activity is not eligible for promotion funds" in page and "A dinner is not a promotion." in page
-    told = notifications(app, world.emails["dealer_owner"], "claim_rejected")
+    told = notifications(app, channel.emails["dealer_owner"], "claim_rejected")
     assert told and told[-1].params["note"] == "A dinner is not a promotion."
 
 
 def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
-    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, channel: Channel, claim_records: ClaimRecords, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "CLAIM_SECOND_APPROVAL_THRESHOLD", 100_000)
-    own = world.ids["own_claim"]
-    manager = logged_in_client(app, world.emails["manager"])
+    own = claim_records.own_claim
+    manager = logged_in_client(app, channel.emails["manager"])
     manager.post(
         f"/console/claims/{own}/decide",
         data={"decision": "approve_part", "amount": "2,500.00", "reason": "One panel was not ours."},
@@ -217,13 +223,13 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.amount_approved == 250_000
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "Decide and open the next claim" not in page and "waits for a second approval" in page
-    assert notifications(app, world.emails["senior_manager"], "claim_second_approval")
-    senior = logged_in_client(app, world.emails["senior_manager"])
+    assert notifications(app, channel.emails["senior_manager"], "claim_second_approval")
+    senior = logged_in_client(app, channel.emails["senior_manager"])
     page = senior.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "Give the second approval" in page and "Amount proposed by the first reviewer" in page
     senior.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": "Check the panel count."})
     assert claim_row(app, own).status is ClaimStatus.SUBMITTED
-    assert notifications(app, world.emails["manager"], "claim_sent_back")
+    assert notifications(app, channel.emails["manager"], "claim_sent_back")
     manager.post(
         f"/console/claims/{own}/decide",
         data={"decision": "approve_part", "amount": "2,500.00", "reason": "Counted again: one panel."},
@@ -231,21 +237,23 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     assert senior.post(f"/console/claims/{own}/decide", data={"decision": "approve"}).status_code == 303
     claim = claim_row(app, own)
     assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 250_000
-    assert notifications(app, world.emails["dealer_owner"], "claim_partially_approved")
+    assert notifications(app, channel.emails["dealer_owner"], "claim_partially_approved")
 
 
-def test_bulk_approval_takes_only_what_the_queue_offers(app: Flask, world: World) -> None:
-    manager = logged_in_client(app, world.emails["manager"])
+def test_bulk_approval_takes_only_what_the_queue_offers(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    manager = logged_in_client(app, channel.emails["manager"])
     html = manager.get("/console/claims").get_data(as_text=True)
-    assert f'value="{world.ids["own_claim"]}"' in html and "Approve the selected claims" in html
+    assert f'value="{claim_records.own_claim}"' in html and "Approve the selected claims" in html
     with app.app_context():
-        db.session.execute(sa.update(Claim).where(Claim.id == world.ids["own_claim"]).values(amount_requested=900_000))
+        db.session.execute(sa.update(Claim).where(Claim.id == claim_records.own_claim).values(amount_requested=900_000))
         db.session.commit()
     html = manager.get("/console/claims").get_data(as_text=True)
-    assert f'value="{world.ids["own_claim"]}"' not in html  # above the bulk limit now
-    refused = manager.post("/console/claims/bulk-approve", data={"claim_ids": str(world.ids["own_claim"])})
+    assert f'value="{claim_records.own_claim}"' not in html  # above the bulk limit now
+    refused = manager.post("/console/claims/bulk-approve", data={"claim_ids": str(claim_records.own_claim)})
     assert refused.status_code == 409 and "on its own" in refused.get_data(as_text=True)
-    assert claim_row(app, world.ids["own_claim"]).status is ClaimStatus.SUBMITTED
+    assert claim_row(app, claim_records.own_claim).status is ClaimStatus.SUBMITTED
     assert manager.post("/console/claims/bulk-approve", data={"claim_ids": "x"}).status_code == 422
 
 
@@ -307,96 +315,108 @@ def test_pre_approval_request_decision_and_a_claim_against_it(app: Flask, world:
     assert taken.status_code == 422 and "This pre-approval is already used by the claim" in taken.get_data(True)
 
 
-def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, world: World) -> None:
-    admin = logged_in_client(app, world.emails["admin"])
+@pytest.mark.usefixtures("claim_records")
+def test_budgets_by_form_and_csv_all_or_nothing(app: Flask, channel: Channel) -> None:
+    admin = logged_in_client(app, channel.emails["admin"])
     html = admin.get("/admin/budgets").get_data(as_text=True)
     assert "Eastern Star Trading" in html and "CN¥100,000.00" in html and "not set" in html
-    too_low = admin.post(f"/admin/budgets/{world.current_period}/{world.own_dealer}", data={"amount": "1,000"})
+    too_low = admin.post(f"/admin/budgets/{channel.current_period}/{channel.own_dealer}", data={"amount": "1,000"})
     assert too_low.status_code == 422 and "Claims already hold more than this" in too_low.get_data(as_text=True)
-    content = f"dealer_code,budget\n{world.second_dealer},50000\n{world.own_dealer},10\nNOPE,5\n".encode()
-    refused = admin.post(f"/admin/budgets/{world.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
+    content = f"dealer_code,budget\n{channel.second_dealer},50000\n{channel.own_dealer},10\nNOPE,5\n".encode()
+    refused = admin.post(
+        f"/admin/budgets/{channel.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")}
+    )
     html = refused.get_data(as_text=True)
     rows = line_errors_of(html)
     assert refused.status_code == 422 and {row[0] for row in rows} == {"3", "4"}
     assert ("4", "dealer_code", "Unknown dealer code, or not in your portfolio.") in rows
     with app.app_context():
         assert db.session.execute(sa.select(sa.func.count()).select_from(FundAllocation)).scalar_one() == 2
-    content = f'经销商代码,预算\n{world.second_dealer},"50,000.00"\n'.encode("gb18030")
-    saved = admin.post(f"/admin/budgets/{world.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
+    content = f'经销商代码,预算\n{channel.second_dealer},"50,000.00"\n'.encode("gb18030")
+    saved = admin.post(f"/admin/budgets/{channel.current_period}/import", data={"file": (io.BytesIO(content), "b.csv")})
     assert saved.status_code == 303
     assert "CN¥50,000.00" in admin.get("/admin/budgets").get_data(as_text=True)
-    closed = admin.post(f"/admin/budgets/{world.previous_period}/{world.own_dealer}", data={"amount": "5"})
+    closed = admin.post(f"/admin/budgets/{channel.previous_period}/{channel.own_dealer}", data={"amount": "5"})
     assert closed.status_code == 409
 
 
-def test_finance_export_is_spreadsheet_safe_and_payment_is_all_or_nothing(app: Flask, world: World) -> None:
+def test_finance_export_is_spreadsheet_safe_and_payment_is_all_or_nothing(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
     with app.app_context():
-        claim = db.session.get(Claim, world.ids["approved_claim"])
+        claim = db.session.get(Claim, claim_records.approved_claim)
         assert claim is not None
         claim.title = '=HYPERLINK("http://evil.example")'
         db.session.commit()
-    admin = logged_in_client(app, world.emails["admin"])
+    admin = logged_in_client(app, channel.emails["admin"])
     export = admin.get("/admin/claims/payments.csv")
     body = export.get_data().decode("utf-8")
     assert export.mimetype == "text/csv" and body.startswith("\ufeffclaim_id,dealer_code")
     assert "'=HYPERLINK" in body and ",3000.00,CNY," in body
     mixed = admin.post(
         "/admin/claims/payments",
-        data={"claim_ids": [str(world.ids["approved_claim"]), str(world.ids["own_claim"])], "reference": "B-1"},
+        data={"claim_ids": [str(claim_records.approved_claim), str(claim_records.own_claim)], "reference": "B-1"},
     )
     assert mixed.status_code == 409
-    assert claim_row(app, world.ids["approved_claim"]).status is ClaimStatus.APPROVED
+    assert claim_row(app, claim_records.approved_claim).status is ClaimStatus.APPROVED
 
 
-def test_the_report_shows_spend_and_the_median_turnaround(app: Flask, world: World) -> None:
+def test_the_report_shows_spend_and_the_median_turnaround(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
     with app.app_context():
-        for claim_id, days in ((world.ids["own_claim"], 1), (world.ids["approved_claim"], 4)):
+        for claim_id, days in ((claim_records.own_claim, 1), (claim_records.approved_claim, 4)):
             db.session.execute(sa.update(Claim).where(Claim.id == claim_id).values(turnaround_seconds=days * 86_400))
         db.session.commit()
-    html = logged_in_client(app, world.emails["manager"]).get("/console/claims/report").get_data(as_text=True)
+    html = logged_in_client(app, channel.emails["manager"]).get("/console/claims/report").get_data(as_text=True)
     assert "2.5 days" in html and "over 2 decided claims" in html
     assert "Eastern Star Trading" in html and "Western Wind Retail" not in html
     assert "3 %" in html  # 3,000.00 approved of 100,000.00
 
 
-def test_comments_and_notifications_reach_readers_in_their_language(app: Flask, world: World) -> None:
+def test_comments_and_notifications_reach_readers_in_their_language(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
     with app.app_context():
-        owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        owner = db.session.execute(select(User).where(User.email == channel.emails["dealer_owner"])).scalar_one()
         owner.locale = "zh_Hans"
         db.session.commit()
-    manager = logged_in_client(app, world.emails["manager"])
-    manager.post(f"/claims/{world.ids['own_claim']}/comments", data={"comment": "请补充照片。"})
-    dealer = logged_in_client(app, world.emails["dealer_owner"])
+    manager = logged_in_client(app, channel.emails["manager"])
+    manager.post(f"/claims/{claim_records.own_claim}/comments", data={"comment": "请补充照片。"})
+    dealer = logged_in_client(app, channel.emails["dealer_owner"])
     page = dealer.get("/notifications/").get_data(as_text=True)
     assert "评论了报销申请" in page
-    assert "请补充照片。" in dealer.get(f"/claims/{world.ids['own_claim']}").get_data(as_text=True)
+    assert "请补充照片。" in dealer.get(f"/claims/{claim_records.own_claim}").get_data(as_text=True)
     with app.app_context():
-        events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == world.ids["own_claim"])).scalars()
+        events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == claim_records.own_claim)).scalars()
         assert [event.note for event in events] == ["请补充照片。"]
 
 
-def test_withdrawing_frees_the_budget_and_tells_the_manager(app: Flask, world: World) -> None:
-    dealer = logged_in_client(app, world.emails["dealer_owner"])
-    assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw", data={"reason": "Twice."}).status_code == 303
-    assert claim_row(app, world.ids["own_claim"]).status is ClaimStatus.WITHDRAWN
+def test_withdrawing_frees_the_budget_and_tells_the_manager(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    dealer = logged_in_client(app, channel.emails["dealer_owner"])
+    assert dealer.post(f"/claims/{claim_records.own_claim}/withdraw", data={"reason": "Twice."}).status_code == 303
+    assert claim_row(app, claim_records.own_claim).status is ClaimStatus.WITHDRAWN
     assert "CN¥97,000.00" in dealer.get("/claims/").get_data(as_text=True)
-    assert notifications(app, world.emails["manager"], "claim_withdrawn")
-    assert dealer.post(f"/claims/{world.ids['own_claim']}/withdraw").status_code == 409
+    assert notifications(app, channel.emails["manager"], "claim_withdrawn")
+    assert dealer.post(f"/claims/{claim_records.own_claim}/withdraw").status_code == 409
 
 
 @settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.dictionaries(st.sampled_from(["status", "dealer", "period", "flag", "page"]), st.text(max_size=40)))
 def test_queue_filters_survive_hostile_input(
-    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+    app: Flask, db_connection: sa.Connection, channel: Channel, claim_records: ClaimRecords, params: dict[str, str]
 ) -> None:
     with example_savepoint(db_connection):
-        client = logged_in_client(app, world.emails["senior_manager"])
+        client = logged_in_client(app, channel.emails["senior_manager"])
         assert client.get("/console/claims", query_string=params).status_code in {200, 400}
-        assert client.get(f"/console/claims/{world.ids['own_claim']}", query_string=params).status_code in {200, 400}
-        dealer = logged_in_client(app, world.emails["dealer_staff"])
+        assert client.get(f"/console/claims/{claim_records.own_claim}", query_string=params).status_code in {200, 400}
+        dealer = logged_in_client(app, channel.emails["dealer_staff"])
         assert dealer.get("/claims/", query_string=params).status_code in {200, 400}
 
 
-def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, world: World) -> None:
-    html = logged_in_client(app, world.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+@pytest.mark.usefixtures("claim_records")
+def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, channel: Channel) -> None:
+    html = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
     assert "Promotion budget left: CN¥94,000.00 of CN¥100,000.00." in html

@@ -29,7 +29,7 @@ from portal.claims.rules import TRANSITIONS, ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from tests.factories import World, attach, draft, examples, period, user
+from tests.factories import Channel, attach, draft, examples, period, user
 from tests.helpers import example_savepoint
 
 ALLOCATION = 5_000_000  # 50,000.00 CNY: a few claims fit, then the budget is the limit
@@ -49,7 +49,7 @@ def legal(before: ClaimStatus | None, after: ClaimStatus | None, actor_role: str
     return after in TRANSITIONS[before]
 
 
-def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.Connection, world: World) -> None:
+def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.Connection, channel: Channel) -> None:
     class ClaimWorkflow(RuleBasedStateMachine):
         claims = Bundle("claims")
 
@@ -62,11 +62,11 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
 
         @initialize()
         def fund_the_dealer(self) -> None:
-            self.dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
-            self.period = period(world.current_period)
-            budgets.set_allocation(user(world, "admin"), self.dealer, self.period, ALLOCATION)
+            self.dealer = db.session.execute(select(Dealer).where(Dealer.code == channel.own_dealer)).scalar_one()
+            self.period = period(channel.current_period)
+            budgets.set_allocation(user(channel, "admin"), self.dealer, self.period, ALLOCATION)
             db.session.commit()
-            self.roles_by_user = {user(world, role).id: role for role in (*REVIEWERS, "dealer_owner", "mediator")}
+            self.roles_by_user = {user(channel, role).id: role for role in (*REVIEWERS, "dealer_owner", "mediator")}
 
         def teardown(self) -> None:
             db.session.rollback()
@@ -84,18 +84,18 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
         @rule(target=claims, amount=st.one_of(st.integers(1, 1_000_000), st.integers(2_000_001, 2_600_000)))
         def draft_a_claim(self, amount: int) -> int:
             self.invoices += 1
-            claim = draft(world, amount=amount, invoice=f"INV-{self.invoices}")
-            attach(world, claim)
+            claim = draft(channel, amount=amount, invoice=f"INV-{self.invoices}")
+            attach(channel, claim)
             db.session.commit()
             return claim.id
 
         @rule(claim_id=claims)
         def submit(self, claim_id: int) -> None:
-            self.attempt(lambda: services.submit(user(world, "dealer_owner"), db.session.get(Claim, claim_id)))
+            self.attempt(lambda: services.submit(user(channel, "dealer_owner"), db.session.get(Claim, claim_id)))
 
         @rule(claim_id=claims)
         def withdraw(self, claim_id: int) -> None:
-            self.attempt(lambda: services.withdraw(user(world, "dealer_owner"), db.session.get(Claim, claim_id)))
+            self.attempt(lambda: services.withdraw(user(channel, "dealer_owner"), db.session.get(Claim, claim_id)))
 
         @rule(
             claim_id=claims,
@@ -106,7 +106,7 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
         def decide(self, claim_id: int, decision: services.Decision, reviewer: str, part: int) -> None:
             self.attempt(
                 lambda: services.decide(
-                    user(world, reviewer),
+                    user(channel, reviewer),
                     db.session.get(Claim, claim_id),
                     decision,
                     amount=part,
@@ -148,12 +148,12 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
 
         @rule(claim_id=claims)
         def pay(self, claim_id: int) -> None:
-            self.attempt(lambda: services.pay_claims(user(world, "admin"), [claim_id], "BANK-REF-1"))
+            self.attempt(lambda: services.pay_claims(user(channel, "admin"), [claim_id], "BANK-REF-1"))
 
         @rule(claim_id=claims)
         def reopen_by_mediation(self, claim_id: int) -> None:
             claim = db.session.get(Claim, claim_id)
-            self.attempt(lambda: services.reopen(user(world, "mediator"), claim, "Mediation outcome."))
+            self.attempt(lambda: services.reopen(user(channel, "mediator"), claim, "Mediation outcome."))
 
         @invariant()
         def the_budget_is_never_exceeded(self) -> None:

@@ -109,7 +109,7 @@ def test_two_owners_deactivating_each_other_leave_one_owner(
         world = make_world()
         dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
         second_owner = make_user(UserRole.DEALER, dealer=dealer, dealer_role=DealerRole.OWNER)
-        first_owner_id, second_owner_id, second_email = world.ids["owner"], second_owner.id, second_owner.email
+        first_owner_id, second_owner_id, second_email = world.people.owner, second_owner.id, second_owner.email
         dealer_id = dealer.id
         db.session.commit()
     statuses = race_posts(

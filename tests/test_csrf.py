@@ -107,24 +107,24 @@ def test_nothing_changes_on_get(app: Flask, client: FlaskClient, world: World) -
     for path in (
         f"/console/dealers/{world.own_dealer}",
         f"/admin/dealers/{world.own_dealer}/edit",
-        f"/admin/territories/{world.ids['territory']}/edit",
-        f"/admin/users/{world.ids['staff']}/edit",
+        f"/admin/territories/{world.people.territory}/edit",
+        f"/admin/users/{world.people.staff}/edit",
         f"/admin/periods/{world.open_period}/close",
         f"/console/dealers/{world.own_dealer}/statements/{world.current_period}?extra=5000",
         f"/console/dealers/{world.own_dealer}/statements/{world.previous_period}.csv",
         f"/console/dealers/{world.own_dealer}/adjustments",
-        f"/console/sales-imports/{world.ids['own_import']}",
-        f"/console/sales-imports/{world.ids['own_import']}/confirm",
-        f"/admin/programs/{world.ids['program']}/edit",
+        f"/console/sales-imports/{world.rebates.own_import}",
+        f"/console/sales-imports/{world.rebates.own_import}/confirm",
+        f"/admin/programs/{world.rebates.program}/edit",
         f"/admin/programs/new/{world.current_period}",
         f"/console/targets/{world.current_period}/{world.own_dealer}",
         "/admin/statements/pay",
-        f"/training/sessions/{world.ids['upcoming_session']}",
-        f"/console/training/sessions/{world.ids['began_session']}",
-        f"/admin/courses/{world.ids['course']}/edit",
-        f"/admin/training/sessions/{world.ids['upcoming_session']}/edit",
-        f"/training/certificates/{world.tokens['own_certificate']}",
-        f"/verify?number={world.tokens['own_certificate']}",
+        f"/training/sessions/{world.training.upcoming_session}",
+        f"/console/training/sessions/{world.training.began_session}",
+        f"/admin/courses/{world.training.course}/edit",
+        f"/admin/training/sessions/{world.training.upcoming_session}/edit",
+        f"/training/certificates/{world.training.own_certificate}",
+        f"/verify?number={world.training.own_certificate}",
     ):
         client.get(path).close()
     owner = app.test_client()
@@ -132,10 +132,10 @@ def test_nothing_changes_on_get(app: Flask, client: FlaskClient, world: World) -
     owner.get("/dealer/people").close()
     owner.get(f"/dealer/statements/{world.current_period}?extra=1000").close()
     owner.get(f"/dealer/statements/{world.previous_period}.csv").close()
-    owner.get(f"/training/enrollments/{world.ids['own_enrollment']}.ics").close()
-    owner.get(f"/training/sessions/{world.ids['upcoming_session']}/enrol").close()
-    owner.get(f"/dealer/people/trainees/{world.ids['own_trainee']}/edit").close()
-    owner.get(f"/dealer/people/staff/{world.ids['staff']}/deactivate").close()
+    owner.get(f"/training/enrollments/{world.training.own_enrollment}.ics").close()
+    owner.get(f"/training/sessions/{world.training.upcoming_session}/enrol").close()
+    owner.get(f"/dealer/people/trainees/{world.people.own_trainee}/edit").close()
+    owner.get(f"/dealer/people/staff/{world.people.staff}/deactivate").close()
     after = fingerprint(app)
     assert after[1:] == before[1:]
     assert after[0] == before[0] + 1  # only the owner's login.succeeded was audited

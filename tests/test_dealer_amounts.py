@@ -15,7 +15,7 @@ from portal.claims.models import FundAllocation
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.rebates.models import Target
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import line_errors_of, logged_in_client
 
 
@@ -47,54 +47,55 @@ def _amount_of(app: Flask, kind: Kind, code: str, period_code: str) -> int | Non
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
-def test_an_excel_export_with_chinese_headers_is_read(app: Flask, world: World, kind: Kind) -> None:
+def test_an_excel_export_with_chinese_headers_is_read(app: Flask, channel: Channel, kind: Kind) -> None:
     """Excel's "CSV UTF-8" has a byte-order mark and CRLF line ends, quotes amounts with thousands separators and
     leaves blank lines at the end; a dealer code typed in lower case is the same dealer."""
-    client = logged_in_client(app, world.emails[kind.role])
+    client = logged_in_client(app, channel.emails[kind.role])
     content = (
-        f'\ufeff经销商代码,{kind.chinese_header}\r\n{world.own_dealer.lower()},"1,234,567.89"\r\n'
-        f'{world.second_dealer},"2,000"\r\n,\r\n\r\n'
+        f'\ufeff经销商代码,{kind.chinese_header}\r\n{channel.own_dealer.lower()},"1,234,567.89"\r\n'
+        f'{channel.second_dealer},"2,000"\r\n,\r\n\r\n'
     ).encode()
-    saved = client.post(f"{kind.page}/{world.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    saved = client.post(f"{kind.page}/{channel.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
     assert saved.status_code == 303, saved.get_data(as_text=True)
-    assert _amount_of(app, kind, world.own_dealer, world.current_period) == 123_456_789
-    assert _amount_of(app, kind, world.second_dealer, world.current_period) == 200_000
-    assert "CN¥1,234,567.89" in client.get(f"{kind.page}?period={world.current_period}").get_data(as_text=True)
+    assert _amount_of(app, kind, channel.own_dealer, channel.current_period) == 123_456_789
+    assert _amount_of(app, kind, channel.second_dealer, channel.current_period) == 200_000
+    assert "CN¥1,234,567.89" in client.get(f"{kind.page}?period={channel.current_period}").get_data(as_text=True)
     with app.app_context():
         events = db.session.execute(
             sa.select(AuditEvent.details).where(AuditEvent.action == kind.audit_action)
         ).scalars()
         assert {(event["period"], event["after"]) for event in events} >= {
-            (world.current_period, 123_456_789),
-            (world.current_period, 200_000),
+            (channel.current_period, 123_456_789),
+            (channel.current_period, 200_000),
         }
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
-def test_a_closed_period_takes_no_file_and_no_amount(app: Flask, world: World, kind: Kind) -> None:
-    client = logged_in_client(app, world.emails[kind.role])
-    before = _amount_of(app, kind, world.own_dealer, world.previous_period)
-    content = f"dealer_code,{kind.header}\n{world.own_dealer},500\n".encode()
-    upload = client.post(f"{kind.page}/{world.previous_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+def test_a_closed_period_takes_no_file_and_no_amount(app: Flask, channel: Channel, kind: Kind) -> None:
+    client = logged_in_client(app, channel.emails[kind.role])
+    before = _amount_of(app, kind, channel.own_dealer, channel.previous_period)
+    content = f"dealer_code,{kind.header}\n{channel.own_dealer},500\n".encode()
+    upload = client.post(f"{kind.page}/{channel.previous_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
     assert upload.status_code == 409 and kind.frozen in upload.get_data(as_text=True)
-    one = client.post(f"{kind.page}/{world.previous_period}/{world.own_dealer}", data={"amount": "500"})
+    one = client.post(f"{kind.page}/{channel.previous_period}/{channel.own_dealer}", data={"amount": "500"})
     assert one.status_code == 409 and kind.frozen in one.get_data(as_text=True)
-    assert _amount_of(app, kind, world.own_dealer, world.previous_period) == before
-    page = client.get(f"{kind.page}?period={world.previous_period}").get_data(as_text=True)
+    assert _amount_of(app, kind, channel.own_dealer, channel.previous_period) == before
+    page = client.get(f"{kind.page}?period={channel.previous_period}").get_data(as_text=True)
     assert kind.frozen in page and "Upload" not in page
 
 
+@pytest.mark.usefixtures("claim_records")
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
-def test_every_bad_line_is_listed_and_nothing_saved(app: Flask, world: World, kind: Kind) -> None:
-    client = logged_in_client(app, world.emails[kind.role])
-    before = _amount_of(app, kind, world.second_dealer, world.current_period)
+def test_every_bad_line_is_listed_and_nothing_saved(app: Flask, channel: Channel, kind: Kind) -> None:
+    client = logged_in_client(app, channel.emails[kind.role])
+    before = _amount_of(app, kind, channel.second_dealer, channel.current_period)
     content = (
-        f"dealer_code,{kind.header}\n{world.second_dealer},700\n{world.second_dealer},800\n"
-        f"{world.foreign_dealer},5\n{world.own_dealer},abc\n"
+        f"dealer_code,{kind.header}\n{channel.second_dealer},700\n{channel.second_dealer},800\n"
+        f"{channel.foreign_dealer},5\n{channel.own_dealer},abc\n"
     ).encode()
-    refused = client.post(f"{kind.page}/{world.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    refused = client.post(f"{kind.page}/{channel.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
     assert refused.status_code == 422
     rows = line_errors_of(refused.get_data(as_text=True))
     assert [row[0] for row in rows] == ["3", "4", "5"]
     assert rows[0] == ("3", "dealer_code", "Repeats line 2.")
-    assert _amount_of(app, kind, world.second_dealer, world.current_period) == before
+    assert _amount_of(app, kind, channel.second_dealer, channel.current_period) == before

@@ -14,7 +14,7 @@ from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerEvent, DealerStatus, Trainee
 from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission, can_change_status, can_log_in, can_submit_new
 from portal.extensions import db
-from tests.factories import PASSWORD, World, stored_user
+from tests.factories import PASSWORD, Channel, stored_user
 from tests.helpers import log_in
 
 
@@ -28,15 +28,17 @@ def test_lifecycle_table() -> None:
     assert [can_submit_new(status, NewSubmission.CLAIM) for status in DealerStatus] == [False, True, False, False]
 
 
-def test_status_change_needs_a_reason_and_lands_on_the_timeline(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["senior_manager"])
-    url = f"/console/dealers/{world.foreign_dealer}/status"
+def test_status_change_needs_a_reason_and_lands_on_the_timeline(
+    app: Flask, client: FlaskClient, channel: Channel
+) -> None:
+    log_in(client, channel.emails["senior_manager"])
+    url = f"/console/dealers/{channel.foreign_dealer}/status"
     refused = client.post(url, data={"expected": "active", "status": "suspended", "reason": "  "})
     assert refused.status_code == 422
     assert "Say why the status changes." in refused.get_data(as_text=True)
     done = client.post(url, data={"expected": "active", "status": "suspended", "reason": "Cross-territory sales."})
     assert done.status_code == 303
-    page = client.get(f"/console/dealers/{world.foreign_dealer}").get_data(as_text=True)
+    page = client.get(f"/console/dealers/{channel.foreign_dealer}").get_data(as_text=True)
     assert "from Active to Suspended" in page and "Cross-territory sales." in page
     with app.app_context():
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "dealer.status_changed")).scalar_one()
@@ -45,74 +47,74 @@ def test_status_change_needs_a_reason_and_lands_on_the_timeline(app: Flask, clie
             "after": {"status": "suspended"},
             "reason": "Cross-territory sales.",
         }
-        assert event.subject_label == world.foreign_dealer and event.ip_address == "127.0.0.1"
+        assert event.subject_label == channel.foreign_dealer and event.ip_address == "127.0.0.1"
 
 
-def test_an_illegal_or_stale_status_change_is_a_409(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["admin"])
-    url = f"/console/dealers/{world.own_dealer}/status"
+def test_an_illegal_or_stale_status_change_is_a_409(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["admin"])
+    url = f"/console/dealers/{channel.own_dealer}/status"
     assert client.post(url, data={"expected": "active", "status": "onboarding", "reason": "x"}).status_code == 409
     stale = client.post(url, data={"expected": "suspended", "status": "active", "reason": "x"})
     assert stale.status_code == 409
     assert "Someone else changed this dealer&#39;s status first." in stale.get_data(as_text=True)
 
 
-def test_terminating_a_dealer_ends_its_users_sessions(app: Flask, world: World) -> None:
+def test_terminating_a_dealer_ends_its_users_sessions(app: Flask, channel: Channel) -> None:
     owner = app.test_client()
-    log_in(owner, world.emails["dealer_owner"])
+    log_in(owner, channel.emails["dealer_owner"])
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
+    log_in(admin, channel.emails["admin"])
     admin.post(
-        f"/console/dealers/{world.own_dealer}/status",
+        f"/console/dealers/{channel.own_dealer}/status",
         data={"expected": "active", "status": "terminated", "reason": "Contract ended."},
     )
     assert owner.get("/dealer/").status_code == 302
 
 
-def test_a_suspended_dealer_keeps_reading_and_managing_people(app: Flask, world: World) -> None:
+def test_a_suspended_dealer_keeps_reading_and_managing_people(app: Flask, channel: Channel) -> None:
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
+    log_in(admin, channel.emails["admin"])
     admin.post(
-        f"/console/dealers/{world.own_dealer}/status",
+        f"/console/dealers/{channel.own_dealer}/status",
         data={"expected": "active", "status": "suspended", "reason": "Late payments."},
     )
     owner = app.test_client()
-    log_in(owner, world.emails["dealer_owner"])
+    log_in(owner, channel.emails["dealer_owner"])
     assert owner.get("/dealer/").status_code == 200
     assert owner.post("/dealer/people/trainees", data={"trainee-name": "Still Here"}).status_code == 303
 
 
-def test_a_manager_cannot_change_status_or_reassign(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["manager"])
-    page = client.get(f"/console/dealers/{world.own_dealer}").get_data(as_text=True)
+def test_a_manager_cannot_change_status_or_reassign(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["manager"])
+    page = client.get(f"/console/dealers/{channel.own_dealer}").get_data(as_text=True)
     assert "Change status" not in page and "Move to this portfolio" not in page
 
 
-def test_reassigning_and_moving_portfolios(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["senior_manager"])
+def test_reassigning_and_moving_portfolios(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["senior_manager"])
     response = client.post(
-        f"/console/dealers/{world.own_dealer}/manager", data={"manager_id": str(world.ids["other_manager"])}
+        f"/console/dealers/{channel.own_dealer}/manager", data={"manager_id": str(channel.people.other_manager)}
     )
     assert response.status_code == 303
     moved = client.post(
         "/console/portfolios",
-        data={"from_manager_id": str(world.ids["manager"]), "to_manager_id": str(world.ids["other_manager"])},
+        data={"from_manager_id": str(channel.people.manager), "to_manager_id": str(channel.people.other_manager)},
     )
     assert moved.status_code == 303
     with app.app_context():
         managers = set(db.session.execute(select(Dealer.manager_id)).scalars())
         events = db.session.execute(select(DealerEvent.kind)).scalars().all()
-    assert managers == {world.ids["other_manager"]}
+    assert managers == {channel.people.other_manager}
     assert len(events) == 2  # D001 by hand, D002 with the portfolio; D003 was already there
     manager = app.test_client()
-    log_in(manager, world.emails["manager"])
-    assert manager.get(f"/console/dealers/{world.own_dealer}").status_code == 404
+    log_in(manager, channel.emails["manager"])
+    assert manager.get(f"/console/dealers/{channel.own_dealer}").status_code == 404
 
 
 def test_admin_creates_a_user_who_must_change_the_temporary_password(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
-    log_in(client, world.emails["admin"])
+    log_in(client, channel.emails["admin"])
     form = {
         "email": "New.Person@Example.test",
         "name": "New Person",
@@ -144,10 +146,10 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(
     assert newcomer.get("/console/").status_code == 200
 
 
-def test_admin_user_rules(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["admin"])
+def test_admin_user_rules(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["admin"])
     base = {
-        "email": world.emails["manager"],
+        "email": channel.emails["manager"],
         "name": "Manager One",
         "role": "mediator",
         "dealer_code": "",
@@ -156,36 +158,36 @@ def test_admin_user_rules(app: Flask, client: FlaskClient, world: World) -> None
         "timezone": "Asia/Shanghai",
         "active": "y",
     }
-    refused = client.post(f"/admin/users/{world.ids['manager']}/edit", data=base)
+    refused = client.post(f"/admin/users/{channel.people.manager}/edit", data=base)
     assert refused.status_code == 422 and "This manager still has dealers." in refused.get_data(as_text=True)
     dealer_without_code = {**base, "email": "x@example.test", "role": "dealer", "temporary_password": "x" * 12}
     refused = client.post("/admin/users/new", data=dealer_without_code)
     assert "enter an existing dealer code" in refused.get_data(as_text=True)
-    myself = {**base, "email": world.emails["admin"], "name": "Admin", "role": "admin", "active": ""}
-    refused = client.post(f"/admin/users/{world.ids['admin']}/edit", data=myself)
+    myself = {**base, "email": channel.emails["admin"], "name": "Admin", "role": "admin", "active": ""}
+    refused = client.post(f"/admin/users/{channel.people.admin}/edit", data=myself)
     assert refused.status_code == 422 and "You cannot deactivate your own account" in refused.get_data(as_text=True)
 
 
-def test_owner_people_rules(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_owner"])
-    myself = client.post(f"/dealer/people/staff/{world.ids['owner']}/deactivate")
+def test_owner_people_rules(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_owner"])
+    myself = client.post(f"/dealer/people/staff/{channel.people.owner}/deactivate")
     assert myself.status_code == 409
-    assert client.post(f"/dealer/people/staff/{world.ids['staff']}/make-owner").status_code == 303
-    assert stored_user(app, world.emails["dealer_staff"]).dealer_role is DealerRole.OWNER
-    inactive = client.post(f"/dealer/people/staff/{world.ids['former_staff']}/make-owner")
+    assert client.post(f"/dealer/people/staff/{channel.people.staff}/make-owner").status_code == 303
+    assert stored_user(app, channel.emails["dealer_staff"]).dealer_role is DealerRole.OWNER
+    inactive = client.post(f"/dealer/people/staff/{channel.people.former_staff}/make-owner")
     assert inactive.status_code == 409
-    assert client.post(f"/dealer/people/trainees/{world.ids['own_trainee']}/remove").status_code == 303
+    assert client.post(f"/dealer/people/trainees/{channel.people.own_trainee}/remove").status_code == 303
     with app.app_context():
-        trainee = db.session.get(Trainee, world.ids["own_trainee"])
+        trainee = db.session.get(Trainee, channel.people.own_trainee)
         assert trainee is not None and trainee.active is False  # kept for its training history
 
 
-def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client: FlaskClient, world: World) -> None:
+def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client: FlaskClient, channel: Channel) -> None:
     """The administrator turned a colleague off (with a reason): the owner sees "deactivated by the administrator",
     no button, and a forged reactivation is refused. A colleague the owner turned off, the owner turns on again."""
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
-    staff = stored_user(app, world.emails["dealer_staff"])
+    log_in(admin, channel.emails["admin"])
+    staff = stored_user(app, channel.emails["dealer_staff"])
 
     def save_user(**changes: str) -> TestResponse:
         """The administrator's user form for the staff member, as it comes filled in, with `changes`."""
@@ -193,7 +195,7 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
             "email": staff.email,
             "name": staff.name,
             "role": "dealer",
-            "dealer_code": world.own_dealer,
+            "dealer_code": channel.own_dealer,
             "dealer_role": "staff",
             "locale": "",
             "timezone": "Asia/Shanghai",
@@ -203,16 +205,16 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
 
     turned_off = save_user(active="", deactivation_reason="Left the company; HR asked us to close the account.")
     assert turned_off.status_code == 303
-    record = stored_user(app, world.emails["dealer_staff"])
+    record = stored_user(app, channel.emails["dealer_staff"])
     assert (record.active, record.deactivated_by_id, record.deactivated_by_role) == (
         False,
-        world.ids["admin"],
+        channel.people.admin,
         UserRole.ADMIN,
     )
     assert record.deactivation_reason == "Left the company; HR asked us to close the account."
     edit = admin.get(f"/admin/users/{staff.id}/edit").get_data(as_text=True)
     assert "by Admin (Administrator)" in edit and "Left the company" in edit
-    log_in(client, world.emails["dealer_owner"])
+    log_in(client, channel.emails["dealer_owner"])
     page = client.get("/dealer/people").get_data(as_text=True)
     row = page[page.index("Staff One") :].split("</tr>")[0]
     assert "Deactivated by the administrator" in row and "Reactivate" not in row
@@ -220,9 +222,9 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     forged = client.post(f"/dealer/people/staff/{staff.id}/reactivate")
     assert forged.status_code == 409
     assert "only an administrator can reactivate them" in forged.get_data(as_text=True)
-    assert stored_user(app, world.emails["dealer_staff"]).active is False
+    assert stored_user(app, channel.emails["dealer_staff"]).active is False
     # a colleague the owner deactivates is the owner's to bring back
-    former = world.ids["former_staff"]
+    former = channel.people.former_staff
     assert client.post(f"/dealer/people/staff/{former}/reactivate").status_code == 303
     assert client.post(f"/dealer/people/staff/{former}/deactivate").status_code == 303
     assert stored_user(app, "former@example.test").deactivated_by_role is UserRole.DEALER
@@ -231,12 +233,12 @@ def test_an_owner_cannot_undo_an_administrators_deactivation(app: Flask, client:
     # and the administrator's own reactivation clears the record
     turned_on = save_user()
     assert turned_on.status_code == 303
-    back = stored_user(app, world.emails["dealer_staff"])
+    back = stored_user(app, channel.emails["dealer_staff"])
     assert (back.active, back.deactivated_by_id, back.deactivation_reason) == (True, None, "")
 
 
-def test_staff_see_people_but_cannot_change_them(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_staff"])
+def test_staff_see_people_but_cannot_change_them(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_staff"])
     page = client.get("/dealer/people").get_data(as_text=True)
     assert "Only an owner of your dealer can change this list." in page
     assert "button-danger" not in page and "Add colleague" not in page
@@ -244,16 +246,16 @@ def test_staff_see_people_but_cannot_change_them(client: FlaskClient, world: Wor
 
 
 def test_senior_managers_see_the_dealer_side_of_the_audit_trail_only(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
+    log_in(admin, channel.emails["admin"])
     admin.post("/admin/territories", data={"code": "CTR", "name": "Central"})
     admin.post(
-        f"/console/dealers/{world.own_dealer}/status",
+        f"/console/dealers/{channel.own_dealer}/status",
         data={"expected": "active", "status": "suspended", "reason": "Audit check."},
     )
-    log_in(client, world.emails["senior_manager"])
+    log_in(client, channel.emails["senior_manager"])
     senior_view = client.get("/audit/").get_data(as_text=True)
     assert "dealer.status_changed" in senior_view
     assert "territory.created" not in senior_view
@@ -264,8 +266,8 @@ def test_senior_managers_see_the_dealer_side_of_the_audit_trail_only(
     assert "dealer.status_changed" in filtered and "login.succeeded" not in filtered
 
 
-def test_portfolio_filters_and_sorting(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["senior_manager"])
+def test_portfolio_filters_and_sorting(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["senior_manager"])
     by_name_desc = client.get("/console/", query_string={"sort": "name", "dir": "desc"}).get_data(as_text=True)
     order = [name for name in re.findall(r"<td data-label=\"Name\">([^<]+)</td>", by_name_desc)]
     assert order == sorted(order, reverse=True) and len(order) == 3
@@ -277,7 +279,7 @@ def test_portfolio_filters_and_sorting(client: FlaskClient, world: World) -> Non
     assert "HX-Request" in fragment.headers["Vary"]
 
 
-def test_pages_have_unique_element_ids(app: Flask, world: World) -> None:
+def test_pages_have_unique_element_ids(app: Flask, channel: Channel) -> None:
     pages = {
         "admin": [
             "/admin/users/new",
@@ -285,7 +287,7 @@ def test_pages_have_unique_element_ids(app: Flask, world: World) -> None:
             "/admin/territories",
             "/admin/periods",
             "/audit/",
-            f"/console/dealers/{world.own_dealer}",
+            f"/console/dealers/{channel.own_dealer}",
             "/console/portfolios",
             "/console/",
         ],
@@ -293,12 +295,12 @@ def test_pages_have_unique_element_ids(app: Flask, world: World) -> None:
     }
     for role, paths in pages.items():
         client = app.test_client()
-        log_in(client, world.emails[role])
+        log_in(client, channel.emails[role])
         for path in paths:
             ids = re.findall(r'\sid="([^"]+)"', client.get(path).get_data(as_text=True))
             duplicates = {element for element in ids if ids.count(element) > 1}
             assert not duplicates, f"{path}: {duplicates}"
 
 
-def test_login_with_a_password_still_works_after_the_directory_changes(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["admin"], PASSWORD)
+def test_login_with_a_password_still_works_after_the_directory_changes(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["admin"], PASSWORD)

@@ -24,9 +24,9 @@ def test_two_resolutions_at_once_apply_the_outcome_once(
     app = race_app(backend_name, tmp_path_factory)
     with app.app_context():
         world = make_world()
-        own_id = world.ids["own_dealer_id"]
+        own_id = world.people.own_dealer_id
         db.session.commit()
-    dispute_id = world.ids["cross_dispute"]
+    dispute_id = world.disputes.cross_dispute
 
     def resolve(actor: User, dispute: Dispute) -> None:
         services.resolve(actor, dispute, services.Resolution(Outcome.PENALTY, "Below the floor.", own_id, 50_000))
@@ -59,7 +59,7 @@ def test_two_mediators_taking_one_dispute(backend_name: str, tmp_path_factory: p
         second = make_user(UserRole.MEDIATOR, email="mediator2@example.test")
         db.session.commit()
         del second
-    dispute_id = world.ids["foreign_dispute"]  # open, nobody has it
+    dispute_id = world.disputes.foreign_dispute  # open, nobody has it
 
     def take(actor: User, dispute: Dispute) -> None:
         services.assign(actor, dispute, actor)

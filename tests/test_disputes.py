@@ -27,7 +27,7 @@ from portal.rebates.models import Adjustment
 from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.evidence_files import pdf
-from tests.factories import World, make_user, today, utcnow_minus
+from tests.factories import Channel, DisputeRecords, World, make_user, today, utcnow_minus
 from tests.helpers import logged_in_client
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -123,7 +123,7 @@ def test_a_penalty_for_a_closed_quarter_is_booked_in_the_open_one_naming_the_per
 def test_overturning_after_the_booked_quarter_closed_pays_back_once(app: Flask, world: World) -> None:
     with app.app_context():
         own, mediator = dealer(world.own_dealer), person(world, "mediator")
-        violation = db.session.get(Violation, world.ids["own_violation"])
+        violation = db.session.get(Violation, world.disputes.own_violation)
         assert violation is not None
         assert violation.booked_period_id == period(world.previous_period).id  # deducted on a final statement
         dispute = services.appeal_violation(person(world, "dealer_owner"), violation, "Wrong dealer.")
@@ -152,7 +152,7 @@ def test_raising_a_dispute_checks_the_other_party_and_the_links(app: Flask, worl
         with pytest.raises(InvalidInput, match="another dealer"):
             raise_(respondent_code=world.own_dealer)
         with pytest.raises(InvalidInput, match="one of your claims"):
-            raise_(claim_id=world.ids["foreign_claim"])
+            raise_(claim_id=world.claims.foreign_claim)
         with pytest.raises(InvalidInput, match="from its page"):
             raise_(category=DisputeCategory.VIOLATION_APPEAL)
         dispute = raise_()
@@ -163,24 +163,26 @@ def test_raising_a_dispute_checks_the_other_party_and_the_links(app: Flask, worl
         assert told(foreign_owner, "dispute_against_you")
 
 
-def test_who_sees_a_dispute_its_internal_notes_and_its_files(app: Flask, world: World) -> None:
+def test_who_sees_a_dispute_its_internal_notes_and_its_files(
+    app: Flask, channel: Channel, dispute_records: DisputeRecords
+) -> None:
     """Raiser, respondent, a third dealer, each dealer's manager, another manager and the mediator."""
     with app.app_context():
-        second = dealer(world.second_dealer)
+        second = dealer(channel.second_dealer)
         third = make_user(UserRole.DEALER, email="third@example.test", dealer=second, dealer_role=DealerRole.OWNER)
         lonely = make_user(UserRole.MANAGER, email="lonely-manager@example.test")
         db.session.commit()
         del third, lonely
     expected = {
-        world.emails["dealer_owner"]: 200,  # raiser (D001)
-        world.emails["foreign_owner"]: 200,  # respondent (D003)
+        channel.emails["dealer_owner"]: 200,  # raiser (D001)
+        channel.emails["foreign_owner"]: 200,  # respondent (D003)
         "third@example.test": 404,  # D002: not a party
-        world.emails["manager"]: 200,  # D001's manager
-        world.emails["other_manager"]: 200,  # D003's manager
+        channel.emails["manager"]: 200,  # D001's manager
+        channel.emails["other_manager"]: 200,  # D003's manager
         "lonely-manager@example.test": 404,  # a manager of neither
-        world.emails["mediator"]: 200,
+        channel.emails["mediator"]: 200,
     }
-    cross, file_id = world.ids["cross_dispute"], world.ids["cross_dispute_file"]
+    cross, file_id = dispute_records.cross_dispute, dispute_records.cross_dispute_file
     for email, status in expected.items():
         client = logged_in_client(app, email)
         page = client.get(f"/disputes/{cross}")
@@ -190,14 +192,14 @@ def test_who_sees_a_dispute_its_internal_notes_and_its_files(app: Flask, world: 
         if status == 200:
             html = page.get_data(as_text=True)
             assert "Our prices were approved." in html
-            assert ("Secret mediator note." in html) is (email == world.emails["mediator"]), email
+            assert ("Secret mediator note." in html) is (email == channel.emails["mediator"]), email
         assert "Cross dispute" not in client.get("/dealer/violations").get_data(as_text=True) or status == 200
 
 
 def test_ask_a_party_the_answer_or_the_deadline_resumes_mediation(app: Flask, world: World) -> None:
     with app.app_context():
         mediator, owner = person(world, "mediator"), person(world, "dealer_owner")
-        dispute = db.session.get(Dispute, world.ids["cross_dispute"])
+        dispute = db.session.get(Dispute, world.disputes.cross_dispute)
         assert dispute is not None
         services.request_information(mediator, dispute, dealer(world.own_dealer).id, "Send the quote.", 3)
         assert dispute.status is DisputeStatus.AWAITING_PARTY and told(owner, "dispute_info_requested")
@@ -215,7 +217,7 @@ def test_ask_a_party_the_answer_or_the_deadline_resumes_mediation(app: Flask, wo
 def test_each_outcome_takes_effect_once(app: Flask, world: World, outcome: Outcome) -> None:
     with app.app_context():
         mediator, own = person(world, "mediator"), dealer(world.own_dealer)
-        dispute = db.session.get(Dispute, world.ids["cross_dispute"])
+        dispute = db.session.get(Dispute, world.disputes.cross_dispute)
         assert dispute is not None
         resolution = services.Resolution(
             outcome,
@@ -242,7 +244,7 @@ def test_each_outcome_takes_effect_once(app: Flask, world: World, outcome: Outco
 def test_a_rejected_claim_is_reviewed_again(app: Flask, world: World) -> None:
     with app.app_context():
         owner, mediator = person(world, "dealer_owner"), person(world, "mediator")
-        claim = db.session.get(Claim, world.ids["own_claim"])
+        claim = db.session.get(Claim, world.claims.own_claim)
         assert claim is not None
         claim.status = ClaimStatus.REJECTED
         dispute = services.raise_dispute(
@@ -262,7 +264,7 @@ def test_withdrawing_and_dismissing(app: Flask, world: World) -> None:
     with app.app_context():
         owner, mediator = person(world, "dealer_owner"), person(world, "mediator")
         foreign_owner = db.session.execute(select(User).where(User.email == world.emails["foreign_owner"])).scalar_one()
-        dispute = db.session.get(Dispute, world.ids["cross_dispute"])
+        dispute = db.session.get(Dispute, world.disputes.cross_dispute)
         assert dispute is not None
         with pytest.raises(Forbidden):
             services.withdraw_dispute(foreign_owner, dispute)  # the respondent cannot withdraw it
@@ -270,7 +272,7 @@ def test_withdrawing_and_dismissing(app: Flask, world: World) -> None:
         assert dispute.status is DisputeStatus.WITHDRAWN and told(foreign_owner, "dispute_withdrawn")
         with pytest.raises(IllegalTransition):
             services.post_message(owner, dispute, "Hello?")
-        alone = db.session.get(Dispute, world.ids["foreign_dispute"])
+        alone = db.session.get(Dispute, world.disputes.foreign_dispute)
         assert alone is not None
         with pytest.raises(InvalidInput, match="reason"):
             services.dismiss(mediator, alone, " ")
@@ -278,8 +280,8 @@ def test_withdrawing_and_dismissing(app: Flask, world: World) -> None:
         assert alone.status is DisputeStatus.DISMISSED and alone.summary.startswith("A rebate question")
 
 
-def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, world: World) -> None:
-    dealer_client = logged_in_client(app, world.emails["dealer_owner"])
+def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, channel: Channel) -> None:
+    dealer_client = logged_in_client(app, channel.emails["dealer_owner"])
     directory = dealer_client.get("/disputes/directory?q=west").get_data(as_text=True)
     assert "Western Wind Retail" in directory and "D003" in directory and "North" in directory
     assert "owner3@example.test" not in directory  # name, code and territory only
@@ -298,10 +300,10 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
     assert "Poached the hotel order" in page and "Withdraw the dispute" in page
     upload = dealer_client.post(f"/disputes/{dispute_id}/evidence", data={"file": (io.BytesIO(pdf()), "order.pdf")})
     assert upload.status_code == 303
-    respondent = logged_in_client(app, world.emails["foreign_owner"])
+    respondent = logged_in_client(app, channel.emails["foreign_owner"])
     assert "order.pdf" in respondent.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert respondent.post(f"/disputes/{dispute_id}/messages", data={"body": "The hotel asked us."}).status_code == 303
-    mediator = logged_in_client(app, world.emails["mediator"])
+    mediator = logged_in_client(app, channel.emails["mediator"])
     home = mediator.get("/mediation/?queue=unassigned").get_data(as_text=True)
     assert "Poached the hotel order" in home
     assert mediator.post(f"/disputes/{dispute_id}/take").status_code == 303
@@ -312,7 +314,7 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
         f"/disputes/{dispute_id}/resolve",
         data={
             "outcome": "warning",
-            "party": str(world.ids["own_dealer_id"]),
+            "party": str(channel.people.own_dealer_id),
             "amount": "",
             "summary": "The hotel asked D003 first; no poaching. D001 is reminded to check first.",
         },
@@ -326,18 +328,20 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, worl
     assert again.status_code == 409
 
 
-def test_overdue_disputes_are_highlighted_for_the_mediator(app: Flask, world: World) -> None:
+@pytest.mark.usefixtures("dispute_records")
+def test_overdue_disputes_are_highlighted_for_the_mediator(app: Flask, channel: Channel) -> None:
     with app.app_context():
         db.session.execute(sa.update(Dispute).values(due_at=utcnow_minus(days=1)))
         db.session.commit()
-    html = logged_in_client(app, world.emails["mediator"]).get("/mediation/?queue=overdue").get_data(as_text=True)
+    html = logged_in_client(app, channel.emails["mediator"]).get("/mediation/?queue=overdue").get_data(as_text=True)
     assert "Cross dispute" in html and "Foreign dispute" in html and "Overdue since" in html
 
 
-def test_the_manager_sees_the_dealers_violations_and_disputes(app: Flask, world: World) -> None:
+@pytest.mark.usefixtures("dispute_records")
+def test_the_manager_sees_the_dealers_violations_and_disputes(app: Flask, channel: Channel) -> None:
     html = (
-        logged_in_client(app, world.emails["manager"])
-        .get(f"/console/dealers/{world.own_dealer}")
+        logged_in_client(app, channel.emails["manager"])
+        .get(f"/console/dealers/{channel.own_dealer}")
         .get_data(as_text=True)
     )
     assert "Selling below the floor price" in html and "Cross dispute" in html and "Record a violation" in html
@@ -346,7 +350,7 @@ def test_the_manager_sees_the_dealers_violations_and_disputes(app: Flask, world:
 def test_the_evidence_of_a_closed_dispute_is_fixed(app: Flask, world: World) -> None:
     with app.app_context():
         owner = person(world, "dealer_owner")
-        dispute = db.session.get(Dispute, world.ids["cross_dispute"])
+        dispute = db.session.get(Dispute, world.disputes.cross_dispute)
         assert dispute is not None
         services.withdraw_dispute(owner, dispute)
         with pytest.raises(NotFound):
@@ -359,25 +363,29 @@ def test_the_evidence_of_a_closed_dispute_is_fixed(app: Flask, world: World) -> 
         )
 
 
-def test_the_mediator_sees_the_appealed_violation_and_its_files(app: Flask, world: World) -> None:
-    dealer_client = logged_in_client(app, world.emails["dealer_owner"])
+def test_the_mediator_sees_the_appealed_violation_and_its_files(
+    app: Flask, channel: Channel, dispute_records: DisputeRecords
+) -> None:
+    dealer_client = logged_in_client(app, channel.emails["dealer_owner"])
     appealed = dealer_client.post(
-        f"/dealer/violations/{world.ids['own_violation']}/appeal", data={"reason": "The customer came to our shop."}
+        f"/dealer/violations/{dispute_records.own_violation}/appeal", data={"reason": "The customer came to our shop."}
     )
     assert appealed.status_code == 303
     dispute_path = appealed.headers["Location"]
-    html = logged_in_client(app, world.emails["mediator"]).get(dispute_path).get_data(as_text=True)
+    html = logged_in_client(app, channel.emails["mediator"]).get(dispute_path).get_data(as_text=True)
     assert "The violation appealed" in html and "Sold below the floor price." in html and "till receipt.pdf" in html
     assert "The customer came to our shop." in html
 
 
-def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(app: Flask, world: World) -> None:
+def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(
+    app: Flask, channel: Channel, dispute_records: DisputeRecords
+) -> None:
     """Messages, internal notes and files come from the dispute's parties and its mediator; another mediator reads
     the dispute and is told who has it, and nothing they send is kept."""
     with app.app_context():
         other_email = make_user(UserRole.MEDIATOR, email="mediator2@example.test", name="Mediator Two").email
         db.session.commit()
-    dispute_id = world.ids["cross_dispute"]
+    dispute_id = dispute_records.cross_dispute
 
     def kept() -> tuple[int, int]:
         with app.app_context():
@@ -402,14 +410,16 @@ def test_only_the_mediator_holding_a_dispute_writes_in_it_the_others_read(app: F
     upload = other.post(f"/disputes/{dispute_id}/evidence", data={"file": (io.BytesIO(pdf()), "mine.pdf")})
     assert upload.status_code == 404
     assert kept() == before
-    holder = logged_in_client(app, world.emails["mediator"])
+    holder = logged_in_client(app, channel.emails["mediator"])
     assert holder.post(f"/disputes/{dispute_id}/messages", data={"body": "Noted.", "internal": "y"}).status_code == 303
     assert kept() == (before[0] + 1, before[1])
 
 
-def test_a_mediator_takes_an_unassigned_dispute_before_writing_in_it(app: Flask, world: World) -> None:
-    dispute_id = world.ids["foreign_dispute"]
-    mediator = logged_in_client(app, world.emails["mediator"])
+def test_a_mediator_takes_an_unassigned_dispute_before_writing_in_it(
+    app: Flask, channel: Channel, dispute_records: DisputeRecords
+) -> None:
+    dispute_id = dispute_records.foreign_dispute
+    mediator = logged_in_client(app, channel.emails["mediator"])
     page = mediator.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "Nobody mediates this dispute yet." in page
     refused = mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "First thoughts.", "internal": "y"})

@@ -33,7 +33,7 @@ from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, display_name, inspect_upload
 from portal.extensions import db
 from tests import evidence_files as files
-from tests.factories import World, examples
+from tests.factories import Channel, World, examples
 from tests.helpers import example_savepoint, log_in
 
 STORAGES = ["local", "s3"]
@@ -325,7 +325,9 @@ def test_every_page_of_a_pdf_is_previewed_as_an_image(storage_app: Flask, owner:
     assert owner.get(f"/evidence/{document.id}/preview?page=0").status_code == 200  # read as the first page
 
 
-def test_only_people_who_may_see_the_dealer_see_its_files(storage_app: Flask, owner: FlaskClient, world: World) -> None:
+def test_only_people_who_may_see_the_dealer_see_its_files(
+    storage_app: Flask, owner: FlaskClient, channel: Channel
+) -> None:
     _upload(owner, files.pdf(), "licence.pdf")
     (row,) = _rows(storage_app)
     expected = {
@@ -339,18 +341,18 @@ def test_only_people_who_may_see_the_dealer_see_its_files(storage_app: Flask, ow
     }
     for role, status in expected.items():
         client = storage_app.test_client()
-        log_in(client, world.emails[role])
+        log_in(client, channel.emails[role])
         for path in (f"/evidence/{row.id}", f"/evidence/{row.id}/preview", f"/evidence/{row.id}/download"):
             assert client.get(path).status_code == status, (role, path)
     assert storage_app.test_client().get(f"/evidence/{row.id}/download").status_code == 302
 
 
 def test_staff_remove_only_their_own_uploads_and_owners_any(
-    storage_app: Flask, owner: FlaskClient, world: World
+    storage_app: Flask, owner: FlaskClient, channel: Channel
 ) -> None:
     _upload(owner, files.pdf(), "owners.pdf")
     staff = storage_app.test_client()
-    log_in(staff, world.emails["dealer_staff"])
+    log_in(staff, channel.emails["dealer_staff"])
     _upload(staff, files.png(), "staffs.png")
     owners_file, staffs_file = _rows(storage_app)
     assert staff.post(f"/dealer/documents/{owners_file.id}/remove").status_code == 404
@@ -427,7 +429,7 @@ def test_the_same_file_twice_has_the_same_sha256(storage_app: Flask, owner: Flas
 def test_random_uploads_never_fail_and_never_half_save(
     app: Flask,
     db_connection: sa.Connection,
-    world: World,
+    channel: Channel,
     tmp_path_factory: pytest.TempPathFactory,
     prefix: bytes,
     body: bytes,
@@ -442,7 +444,7 @@ def test_random_uploads_never_fail_and_never_half_save(
     try:
         with example_savepoint(db_connection):
             client = app.test_client()
-            log_in(client, world.emails["dealer_owner"])
+            log_in(client, channel.emails["dealer_owner"])
             before = len(_rows(app))
             response = client.post(
                 "/dealer/documents",

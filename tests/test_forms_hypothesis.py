@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
-from tests.factories import PASSWORD, World, examples
+from tests.factories import PASSWORD, Channel, World, examples
 from tests.helpers import example_savepoint, fingerprint, log_in
 from tests.state_changing import STATE_CHANGING, Route
 
@@ -41,14 +41,14 @@ def _audit_count(app: Flask) -> int:
 @FORM_SETTINGS
 @given(email=hostile_text, password=hostile_text, next_url=hostile_text)
 def test_login_form(
-    app: Flask, db_connection: sa.Connection, world: World, email: str, password: str, next_url: str
+    app: Flask, db_connection: sa.Connection, channel: Channel, email: str, password: str, next_url: str
 ) -> None:
     with example_savepoint(db_connection):
-        before_users = _user(app, world.emails["manager"])
+        before_users = _user(app, channel.emails["manager"])
         before_audit = _audit_count(app)
         response = app.test_client().post("/login", data={"email": email, "password": password, "next": next_url})
         assert response.status_code in {200, 400, 422}
-        assert _user(app, world.emails["manager"]) == before_users
+        assert _user(app, channel.emails["manager"]) == before_users
         assert _audit_count(app) - before_audit in {0, 1}
 
 
@@ -57,7 +57,7 @@ def test_login_form(
 def test_password_change_form(
     app: Flask,
     db_connection: sa.Connection,
-    world: World,
+    channel: Channel,
     current: str,
     new: str,
     confirm: str,
@@ -65,13 +65,13 @@ def test_password_change_form(
 ) -> None:
     with example_savepoint(db_connection):
         client = app.test_client()
-        log_in(client, world.emails["manager"])
-        before = _user(app, world.emails["manager"])
+        log_in(client, channel.emails["manager"])
+        before = _user(app, channel.emails["manager"])
         data = {"current_password": PASSWORD if use_real_current else current, "new_password": new}
         data["confirm_password"] = new if use_real_current else confirm
         response = client.post("/account/password", data=data)
         assert response.status_code in {303, 400, 422}
-        after = _user(app, world.emails["manager"])
+        after = _user(app, channel.emails["manager"])
         if response.status_code == 303:
             assert after[0] != before[0] and after[1] != before[1]
             assert 12 <= len(new) <= 128
@@ -82,18 +82,18 @@ def test_password_change_form(
 @FORM_SETTINGS
 @given(locale=hostile_text | st.sampled_from(["en", "zh_Hans"]), next_url=hostile_text, logged_in=st.booleans())
 def test_language_form(
-    app: Flask, db_connection: sa.Connection, world: World, locale: str, next_url: str, logged_in: bool
+    app: Flask, db_connection: sa.Connection, channel: Channel, locale: str, next_url: str, logged_in: bool
 ) -> None:
     with example_savepoint(db_connection):
         client = app.test_client()
         if logged_in:
-            log_in(client, world.emails["dealer_staff"])
+            log_in(client, channel.emails["dealer_staff"])
         response = client.post("/language", data={"locale": locale, "next": next_url})
         assert response.status_code in {303, 400}
         if response.status_code == 303:
             location = response.headers["Location"]
             assert location.startswith("/") and not location.startswith("//")
-        assert _user(app, world.emails["dealer_staff"])[2] in {None, "en", "zh_Hans"}
+        assert _user(app, channel.emails["dealer_staff"])[2] in {None, "en", "zh_Hans"}
 
 
 # Every other form (the account forms have their own tests above); action-only routes post no fields.
@@ -130,11 +130,11 @@ def test_every_directory_form_survives_hostile_input(
     params=st.dictionaries(st.sampled_from(["q", "tier", "status", "territory", "sort", "dir", "page"]), hostile_text)
 )
 def test_portfolio_filters_survive_hostile_input(
-    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+    app: Flask, db_connection: sa.Connection, channel: Channel, params: dict[str, str]
 ) -> None:
     with example_savepoint(db_connection):
         client = app.test_client()
-        log_in(client, world.emails["senior_manager"])
+        log_in(client, channel.emails["senior_manager"])
         assert client.get("/console/", query_string=params).status_code in {200, 400}
 
 
@@ -145,11 +145,11 @@ def test_portfolio_filters_survive_hostile_input(
     )
 )
 def test_audit_filters_survive_hostile_input(
-    app: Flask, db_connection: sa.Connection, world: World, params: dict[str, str]
+    app: Flask, db_connection: sa.Connection, channel: Channel, params: dict[str, str]
 ) -> None:
     with example_savepoint(db_connection):
         client = app.test_client()
-        log_in(client, world.emails["admin"])
+        log_in(client, channel.emails["admin"])
         assert client.get("/audit/", query_string=params).status_code in {200, 400}
         assert client.get(
             "/admin/users", query_string={"q": params.get("actor", ""), "role": params.get("action", "")}

@@ -22,7 +22,7 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.formatting import local_date, local_datetime, money, number
 from portal.i18n import locale_from_header
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import log_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,25 +64,25 @@ def test_a_visitor_can_switch_language_before_logging_in(client: FlaskClient) ->
     assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
 
 
-def test_the_choice_is_kept_on_the_account(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_owner"])
+def test_the_choice_is_kept_on_the_account(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_owner"])
     client.post("/language", data={"locale": "zh_Hans", "next": "/dealer/"})
     with app.app_context():
-        user = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        user = db.session.execute(select(User).where(User.email == channel.emails["dealer_owner"])).scalar_one()
         assert user.locale == "zh_Hans"
     # a new browser with English headers still gets Chinese once logged in
     other = app.test_client()
-    log_in(other, world.emails["dealer_owner"])
+    log_in(other, channel.emails["dealer_owner"])
     html = other.get("/dealer/", headers={"Accept-Language": "en-US"}).get_data(as_text=True)
     assert "本期" in html and "您的渠道经理" in html
 
 
-def test_unknown_language_is_ignored(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["manager"])
+def test_unknown_language_is_ignored(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["manager"])
     response = client.post("/language", data={"locale": "xx", "next": "/account"})
     assert response.status_code == 303
     with app.app_context():
-        user = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+        user = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
         assert user.locale is None
 
 
@@ -104,7 +104,7 @@ def test_money_numbers_and_dates_follow_the_locale(app: Flask) -> None:
             assert local_date(date(2026, 10, 1)) == "2026年10月1日"
 
 
-def test_times_are_shown_in_the_users_time_zone(app: Flask, world: World) -> None:
+def test_times_are_shown_in_the_users_time_zone(app: Flask, channel: Channel) -> None:
     moment = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
     with app.test_request_context(), force_locale("en"):
         # anonymous visitors see the company's zone, Asia/Shanghai (UTC+8)
@@ -112,12 +112,12 @@ def test_times_are_shown_in_the_users_time_zone(app: Flask, world: World) -> Non
         assert "Jan 1, 2026" in local_datetime(moment)
 
 
-def test_a_user_in_another_zone_sees_their_own_time(app: Flask, client: FlaskClient, world: World) -> None:
+def test_a_user_in_another_zone_sees_their_own_time(app: Flask, client: FlaskClient, channel: Channel) -> None:
     with app.app_context():
-        user = db.session.execute(select(User).where(User.email == world.emails["mediator"])).scalar_one()
+        user = db.session.execute(select(User).where(User.email == channel.emails["mediator"])).scalar_one()
         user.timezone = "Europe/London"
         db.session.commit()
-    log_in(client, world.emails["mediator"])
+    log_in(client, channel.emails["mediator"])
     html = client.get("/account").get_data(as_text=True)
     assert "Times are shown in Europe/London." in html
 

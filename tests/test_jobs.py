@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal import create_app
 from portal.extensions import db
 from portal.jobs import JobFailure, enqueue, huey_of, make_huey
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import log_in
 
 
@@ -31,7 +31,7 @@ def test_the_delivery_task_runs_the_outbox(app: Flask, monkeypatch: pytest.Monke
 
 
 def test_a_failing_job_is_recorded_and_shown_to_admins(
-    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken() -> None:
         raise RuntimeError("SMTP settings are wrong")
@@ -47,7 +47,7 @@ def test_a_failing_job_is_recorded_and_shown_to_admins(
         assert "RuntimeError: SMTP settings are wrong" in failure.error
     huey.flush()
     client = app.test_client()
-    log_in(client, world.emails["admin"])
+    log_in(client, channel.emails["admin"])
     page = client.get("/admin/jobs").get_data(as_text=True)
     assert "deliver_outbox" in page and "RuntimeError: SMTP settings are wrong" in page
 

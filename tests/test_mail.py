@@ -16,7 +16,7 @@ from portal.notifications.mail import _claim_next, deliver_outbox
 from portal.notifications.models import OutboxEmail, OutboxStatus
 from portal.notifications.services import notify
 from portal.types import utcnow
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import SmtpServer, free_port
 
 
@@ -49,33 +49,35 @@ def _statuses(app: Flask) -> list[tuple[str, str, int]]:
         return [(to, status.value, attempts) for to, status, attempts in rows]
 
 
-def test_the_right_person_gets_the_right_message_in_their_language(app: Flask, world: World, smtp: SmtpServer) -> None:
-    _notify(app, [world.emails["manager"]], locale="zh_Hans")
-    _notify(app, [world.emails["other_manager"]], locale="en")
+def test_the_right_person_gets_the_right_message_in_their_language(
+    app: Flask, channel: Channel, smtp: SmtpServer
+) -> None:
+    _notify(app, [channel.emails["manager"]], locale="zh_Hans")
+    _notify(app, [channel.emails["other_manager"]], locale="en")
     with app.app_context():
         assert deliver_outbox() == {"sent": 2, "deferred": 0}
         ids = db.session.execute(select(OutboxEmail.message_id).order_by(OutboxEmail.id)).scalars().all()
     chinese, english = smtp.inbox.messages
-    assert chinese["X-Envelope-To"] == world.emails["manager"] and chinese["Subject"] == "有经销商转入您的名下"
+    assert chinese["X-Envelope-To"] == channel.emails["manager"] and chinese["Subject"] == "有经销商转入您的名下"
     assert "Eastern Star Trading 已转入您的名下。" in chinese.get_body(("plain",)).get_content()
     assert "http://127.0.0.1:5000/console/dealers/D001" in chinese.get_body(("html",)).get_content()
-    assert english["To"] == world.emails["other_manager"] and english["Subject"] == "A dealer joins your portfolio"
+    assert english["To"] == channel.emails["other_manager"] and english["Subject"] == "A dealer joins your portfolio"
     assert "Eastern Star Trading is now in your portfolio." in english.get_body(("plain",)).get_content()
     assert [chinese["Message-ID"], english["Message-ID"]] == ids
     assert [status for _to, status, _n in _statuses(app)] == ["sent", "sent"]
 
 
 def test_mail_waits_while_the_server_is_down_and_arrives_when_it_is_back(
-    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = SmtpServer(free_port())
     monkeypatch.setitem(app.config, "MAIL_SMTP_PORT", server.port)
-    _notify(app, [world.emails["manager"], world.emails["other_manager"]])
+    _notify(app, [channel.emails["manager"], channel.emails["other_manager"]])
     with app.app_context():
         assert deliver_outbox() == {"sent": 0, "deferred": 1}  # connection refused: stop the round, keep the rest
     assert _statuses(app) == [
-        (world.emails["manager"], "pending", 1),
-        (world.emails["other_manager"], "pending", 0),
+        (channel.emails["manager"], "pending", 1),
+        (channel.emails["other_manager"], "pending", 0),
     ]
     server.start()
     try:
@@ -85,14 +87,14 @@ def test_mail_waits_while_the_server_is_down_and_arrives_when_it_is_back(
     finally:
         server.stop()
     assert sorted(message["To"] for message in server.inbox.messages) == sorted(
-        [world.emails["manager"], world.emails["other_manager"]]
+        [channel.emails["manager"], channel.emails["other_manager"]]
     )
 
 
 def test_a_worker_killed_after_claiming_loses_nothing_and_repeats_nothing(
-    app: Flask, world: World, smtp: SmtpServer
+    app: Flask, channel: Channel, smtp: SmtpServer
 ) -> None:
-    _notify(app, [world.emails["manager"], world.emails["other_manager"]])
+    _notify(app, [channel.emails["manager"], channel.emails["other_manager"]])
     with app.app_context():
         now = utcnow()
         assert _claim_next(now) is not None  # claimed, then the worker died before sending
@@ -109,9 +111,9 @@ class Killed(BaseException):
 
 
 def test_the_one_window_that_can_repeat_repeats_with_the_same_message_id(
-    app: Flask, world: World, smtp: SmtpServer
+    app: Flask, channel: Channel, smtp: SmtpServer
 ) -> None:
-    _notify(app, [world.emails["manager"]])
+    _notify(app, [channel.emails["manager"]])
 
     def die(_email: OutboxEmail) -> None:
         raise Killed
@@ -128,24 +130,24 @@ def test_the_one_window_that_can_repeat_repeats_with_the_same_message_id(
 
 
 def test_a_message_is_given_up_after_the_last_attempt(
-    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "MAIL_SMTP_PORT", free_port())  # nobody listens
     monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 3)
-    _notify(app, [world.emails["manager"]])
+    _notify(app, [channel.emails["manager"]])
     with app.app_context():
         moment = utcnow()
         for _ in range(3):
             deliver_outbox(now=moment)
             moment += timedelta(hours=7)
-    assert _statuses(app) == [(world.emails["manager"], "failed", 3)]
+    assert _statuses(app) == [(channel.emails["manager"], "failed", 3)]
     with app.app_context():
         error = db.session.execute(select(OutboxEmail.last_error)).scalar_one()
     assert "ConnectionRefusedError" in error
 
 
-def test_send_mail_command_delivers(app: Flask, world: World, smtp: SmtpServer) -> None:
-    _notify(app, [world.emails["manager"]])
+def test_send_mail_command_delivers(app: Flask, channel: Channel, smtp: SmtpServer) -> None:
+    _notify(app, [channel.emails["manager"]])
     result = app.test_cli_runner().invoke(args=["send-mail"])
     assert result.exit_code == 0 and "sent 1, deferred 0" in result.output
     assert len(smtp.inbox.messages) == 1

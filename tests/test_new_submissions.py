@@ -78,10 +78,10 @@ def test_a_suspended_dealer_asks_for_no_pre_approval_and_starts_no_claim(app: Fl
         day = activity_day()
         with pytest.raises(IllegalTransition, match="suspended"):
             claim_pre_approvals.request_pre_approval(
-                owner, period, world.ids["activity_type"], "Expo", day, day, 100_000
+                owner, period, world.claims.activity_type, "Expo", day, day, 100_000
             )
         data = claims.ClaimInput(
-            activity_type_id=world.ids["activity_type"],
+            activity_type_id=world.claims.activity_type,
             title="Flyers",
             description="",
             activity_start=day,
@@ -94,7 +94,7 @@ def test_a_suspended_dealer_asks_for_no_pre_approval_and_starts_no_claim(app: Fl
         with pytest.raises(IllegalTransition, match="suspended"):
             claims.create_draft(owner, period, data)
         assert db.session.execute(sa.select(sa.func.count()).select_from(FundRequest)).scalar_one() == requests
-        ready = db.session.get(Claim, world.ids["ready_draft"])
+        ready = db.session.get(Claim, world.claims.ready_draft)
         assert ready is not None
         with pytest.raises(claims.SubmissionRefused) as refused:
             claims.submit(owner, ready)
@@ -104,7 +104,7 @@ def test_a_suspended_dealer_asks_for_no_pre_approval_and_starts_no_claim(app: Fl
 def test_a_suspended_dealer_still_answers_and_raises_disputes(app: Flask, world: World) -> None:
     with app.app_context():
         owner = _user(world.emails["dealer_owner"])
-        ready = db.session.get(Claim, world.ids["ready_draft"])
+        ready = db.session.get(Claim, world.claims.ready_draft)
         assert ready is not None
         ready.status = ClaimStatus.NEEDS_INFO  # the reviewer asked a question before the suspension
         ready.submission_count = 1
@@ -130,7 +130,7 @@ def test_an_onboarding_dealer_trains_but_does_not_claim(app: Flask, world: World
         day = activity_day()
         with pytest.raises(IllegalTransition, match="being set up"):
             claim_pre_approvals.request_pre_approval(
-                owner, period, world.ids["activity_type"], "Expo", day, day, 100_000
+                owner, period, world.claims.activity_type, "Expo", day, day, 100_000
             )
 
 

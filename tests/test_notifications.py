@@ -21,7 +21,7 @@ from portal.notifications.links import link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.notifications.params import amount, choice, day, moment
 from portal.notifications.services import notify
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import log_in
 
 
@@ -33,10 +33,10 @@ def _count(model: type) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_notify_writes_in_app_and_email_in_the_callers_transaction(app: Flask, world: World) -> None:
+def test_notify_writes_in_app_and_email_in_the_callers_transaction(app: Flask, channel: Channel) -> None:
     with app.app_context():
         before = _count(Notification)
-        recipients = _users(world.emails["dealer_owner"], world.emails["manager"])
+        recipients = _users(channel.emails["dealer_owner"], channel.emails["manager"])
         assert (
             notify(
                 recipients,
@@ -51,10 +51,10 @@ def test_notify_writes_in_app_and_email_in_the_callers_transaction(app: Flask, w
         assert (_count(Notification) - before, _count(OutboxEmail)) == (0, 0)
 
 
-def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -> None:
+def test_email_follows_the_users_choice_and_language(app: Flask, channel: Channel) -> None:
     with app.app_context():
         before = _count(Notification)
-        owner, staff = _users(world.emails["dealer_owner"], world.emails["dealer_staff"])
+        owner, staff = _users(channel.emails["dealer_owner"], channel.emails["dealer_staff"])
         staff.locale = "zh_Hans"
         db.session.add(NotificationPreference(user_id=owner.id, kind="dealer_status_changed", email=False))
         params = {
@@ -65,7 +65,7 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
         }
         notify([owner, staff], "dealer_status_changed", params, link("dealers.dealer_home"))
         emails = db.session.execute(select(OutboxEmail)).scalars().all()
-        assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
+        assert [email.to_address for email in emails] == [channel.emails["dealer_staff"]]
         assert emails[0].subject == "经销商状态变更"
         assert "Eastern Star Trading 的状态已从“正常”变为“已暂停”：R" in emails[0].text_body
         assert "http://127.0.0.1:5000/dealer/" in emails[0].text_body
@@ -73,27 +73,27 @@ def test_email_follows_the_users_choice_and_language(app: Flask, world: World) -
         assert _count(Notification) - before == 2  # in-app is always on
 
 
-def test_inactive_users_and_duplicates_are_not_notified(app: Flask, world: World) -> None:
+def test_inactive_users_and_duplicates_are_not_notified(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        owner, former = _users(world.emails["dealer_owner"], "former@example.test")
+        owner, former = _users(channel.emails["dealer_owner"], "former@example.test")
         assert notify([owner, owner, former, None], "account_changed", {}, link("accounts.account")) == 1  # type: ignore[list-item]
 
 
-def test_commit_with_email_asks_the_job_queue_to_deliver(app: Flask, world: World) -> None:
+def test_commit_with_email_asks_the_job_queue_to_deliver(app: Flask, channel: Channel) -> None:
     huey = huey_of(app)
     huey.flush()
     with app.app_context():
-        notify(_users(world.emails["manager"]), "account_changed", {}, link("accounts.account"))
+        notify(_users(channel.emails["manager"]), "account_changed", {}, link("accounts.account"))
         db.session.commit()
     assert [task.name for task in huey.pending()] == ["deliver_outbox"]
     huey.flush()
 
 
-def test_a_status_change_tells_the_dealers_owners_and_its_manager(app: Flask, world: World) -> None:
+def test_a_status_change_tells_the_dealers_owners_and_its_manager(app: Flask, channel: Channel) -> None:
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
+    log_in(admin, channel.emails["admin"])
     admin.post(
-        f"/console/dealers/{world.own_dealer}/status",
+        f"/console/dealers/{channel.own_dealer}/status",
         data={"expected": "active", "status": "suspended", "reason": "Price war."},
     )
     with app.app_context():
@@ -103,8 +103,8 @@ def test_a_status_change_tells_the_dealers_owners_and_its_manager(app: Flask, wo
             .where(Notification.kind == "dealer_status_changed")
         ).all()
     assert sorted(told) == [
-        (world.emails["manager"], "dealers.dealer_detail", {"code": "D001"}, ""),
-        (world.emails["dealer_owner"], "dealers.dealer_home", {}, ""),
+        (channel.emails["manager"], "dealers.dealer_detail", {"code": "D001"}, ""),
+        (channel.emails["dealer_owner"], "dealers.dealer_home", {}, ""),
     ]
 
 
@@ -127,21 +127,21 @@ def _bell_count(html: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def test_the_centre_lists_my_notifications_newest_first(app: Flask, client: FlaskClient, world: World) -> None:
-    _seed_notifications(app, world.emails["manager"], 3)
-    _seed_notifications(app, world.emails["other_manager"], 2)
-    log_in(client, world.emails["manager"])
+def test_the_centre_lists_my_notifications_newest_first(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    _seed_notifications(app, channel.emails["manager"], 3)
+    _seed_notifications(app, channel.emails["other_manager"], 2)
+    log_in(client, channel.emails["manager"])
     html = client.get("/notifications/").get_data(as_text=True)
     assert html.index("D2 is now in your portfolio.") < html.index("D0 is now in your portfolio.")
     assert html.count("is now in your portfolio.") == 3
-    assert _bell_count(html) == 4  # and the world's own welcome notification
+    assert _bell_count(html) == 4  # and the channel's own welcome notification
 
 
 def test_opening_is_a_post_that_marks_read_and_goes_to_the_object(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
-    first, *_ = _seed_notifications(app, world.emails["manager"], 2)
-    log_in(client, world.emails["manager"])
+    first, *_ = _seed_notifications(app, channel.emails["manager"], 2)
+    log_in(client, channel.emails["manager"])
     assert _bell_count(client.get("/notifications/bell").get_data(as_text=True)) == 3
     response = client.post(f"/notifications/{first}/open")
     assert response.status_code == 303 and response.headers["Location"] == "/console/dealers/D000"
@@ -150,22 +150,22 @@ def test_opening_is_a_post_that_marks_read_and_goes_to_the_object(
     assert _bell_count(client.get("/notifications/bell").get_data(as_text=True)) == 0
 
 
-def test_a_notification_never_sends_anyone_off_site(app: Flask, client: FlaskClient, world: World) -> None:
+def test_a_notification_never_sends_anyone_off_site(app: Flask, client: FlaskClient, channel: Channel) -> None:
     with app.app_context():
-        (user,) = _users(world.emails["manager"])
+        (user,) = _users(channel.emails["manager"])
         row = Notification(user_id=user.id, kind="account_changed", params={}, link="https://evil.example/")
         db.session.add(row)
         db.session.commit()
         row_id = row.id
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     assert client.post(f"/notifications/{row_id}/open").headers["Location"] == "/notifications/"
 
 
-def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: FlaskClient, world: World) -> None:
+def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: FlaskClient, channel: Channel) -> None:
     """Stored as an endpoint and its arguments, so a route that moves takes its old notifications along; an endpoint
     that no longer exists leads to the notification centre, not to an error."""
     with app.app_context():
-        (user,) = _users(world.emails["manager"])
+        (user,) = _users(channel.emails["manager"])
         moved = Notification(
             user_id=user.id,
             kind="claim_comment",
@@ -183,22 +183,22 @@ def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: Flask
         db.session.add_all([moved, gone])
         db.session.commit()
         moved_id, gone_id = moved.id, gone.id
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     assert client.post(f"/notifications/{moved_id}/open").headers["Location"] == "/console/claims/41"
     assert client.post(f"/notifications/{gone_id}/open").headers["Location"] == "/notifications/"
 
 
-def test_someone_elses_notification_is_404(app: Flask, client: FlaskClient, world: World) -> None:
-    (theirs,) = _seed_notifications(app, world.emails["other_manager"], 1)
-    log_in(client, world.emails["manager"])
+def test_someone_elses_notification_is_404(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    (theirs,) = _seed_notifications(app, channel.emails["other_manager"], 1)
+    log_in(client, channel.emails["manager"])
     assert client.post(f"/notifications/{theirs}/open").status_code == 404
     assert client.post(f"/notifications/{theirs}/read").status_code == 404
     with app.app_context():
         assert db.session.get(Notification, theirs).read_at is None  # type: ignore[union-attr]
 
 
-def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_owner"])
+def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_owner"])
     page = client.get("/notifications/preferences").get_data(as_text=True)
     assert re.search(r'<input checked id="dealer_status_changed"', page)
     assert re.search(r'<input id="colleague_added"', page)  # off by default
@@ -223,10 +223,10 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, w
     assert 'id="security_notice"' not in page and 'id="login_attempts"' not in page
 
 
-def test_a_security_notice_is_emailed_whatever_the_person_chose(app: Flask, world: World) -> None:
+def test_a_security_notice_is_emailed_whatever_the_person_chose(app: Flask, channel: Channel) -> None:
 
     with app.app_context():
-        (owner,) = _users(world.emails["dealer_owner"])
+        (owner,) = _users(channel.emails["dealer_owner"])
         db.session.add_all(NotificationPreference(user_id=owner.id, kind=kind, email=False) for kind in KINDS)
         notify([owner], "security_notice", {"change": choice(SecurityChange.EMAIL)}, link("accounts.account"))
         notify([owner], "colleague_added", {"name": "X", "dealer": "Y"}, link("dealers.dealer_people_page"))
@@ -236,11 +236,11 @@ def test_a_security_notice_is_emailed_whatever_the_person_chose(app: Flask, worl
 
 
 def test_polling_the_bell_does_not_keep_an_idle_session_alive(
-    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1_000_000.0]
     monkeypatch.setattr("portal.security.time.time", lambda: clock[0])
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     assert client.get("/console/").status_code == 200
     for _ in range(5):  # fifty minutes of polling only
         clock[0] += 600
@@ -252,11 +252,11 @@ def test_polling_the_bell_does_not_keep_an_idle_session_alive(
 
 
 def test_real_activity_keeps_the_session(
-    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1_000_000.0]
     monkeypatch.setattr("portal.security.time.time", lambda: clock[0])
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     for _ in range(10):
         clock[0] += 50 * 60
         assert client.get("/console/").status_code == 200

@@ -66,7 +66,7 @@ def test_a_submitted_claim_reaches_the_dealers_list_and_the_managers_queue(cache
     owner, manager = person(app, world, "dealer_owner"), person(app, world, "manager")
     assert "Ready draft" in read_twice(owner, "/claims/")
     assert "Ready draft" not in read_twice(manager, "/console/claims")
-    assert owner.post(f"/claims/{world.ids['ready_draft']}/submit").status_code == 303
+    assert owner.post(f"/claims/{world.claims.ready_draft}/submit").status_code == 303
     assert "Ready draft" in read_after_change(manager, "/console/claims")
     listed = read_after_change(owner, "/claims/")
     row = next(row for row in listed.split("<tr") if "Ready draft" in row)
@@ -93,7 +93,7 @@ def test_more_seats_reach_the_catalogue(cached: tuple[Flask, World]) -> None:
     other_dealer, admin = person(app, world, "foreign_owner"), person(app, world, "admin")
     assert "/ 5" not in read_twice(other_dealer, "/training/")
     answer = admin.post(
-        f"/admin/training/sessions/{world.ids['upcoming_session']}/edit",
+        f"/admin/training/sessions/{world.training.upcoming_session}/edit",
         data={
             "starts_at": "2031-03-10T10:00",
             "ends_at": "2031-03-10T17:00",

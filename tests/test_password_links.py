@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notifications.models import OutboxEmail
-from tests.factories import World
+from tests.factories import Channel
 from tests.helpers import log_in
 
 NEW = "a fresh password for me"
@@ -32,9 +32,9 @@ def _link(email: OutboxEmail) -> str:
 
 
 def test_forgot_password_answers_alike_and_mails_only_real_accounts(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
-    known = client.post("/password/forgot", data={"email": world.emails["dealer_staff"]})
+    known = client.post("/password/forgot", data={"email": channel.emails["dealer_staff"]})
     unknown = client.post("/password/forgot", data={"email": "nobody@example.test"})
     inactive = client.post("/password/forgot", data={"email": "former@example.test"})
     assert known.status_code == unknown.status_code == inactive.status_code == 303
@@ -42,19 +42,19 @@ def test_forgot_password_answers_alike_and_mails_only_real_accounts(
     messages = [client.get("/login").get_data(as_text=True) for _ in range(1)]
     assert "If that address belongs to an account" in messages[0]
     emails = _emails(app)
-    assert [email.to_address for email in emails] == [world.emails["dealer_staff"]]
+    assert [email.to_address for email in emails] == [channel.emails["dealer_staff"]]
     assert emails[0].subject == "Set a new password"
 
 
-def test_a_reset_link_sets_the_password_once(app: Flask, client: FlaskClient, world: World) -> None:
-    client.post("/password/forgot", data={"email": world.emails["dealer_staff"]})
+def test_a_reset_link_sets_the_password_once(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    client.post("/password/forgot", data={"email": channel.emails["dealer_staff"]})
     link = _link(_emails(app)[0])
     form = client.get(link)
     assert form.status_code == 200 and "Choose a new password for staff@example.test." in form.get_data(as_text=True)
     mismatch = client.post(link, data={"new_password": NEW, "confirm_password": "other"})
     assert mismatch.status_code == 422
     assert client.post(link, data={"new_password": NEW, "confirm_password": NEW}).status_code == 303
-    log_in(app.test_client(), world.emails["dealer_staff"], NEW)
+    log_in(app.test_client(), channel.emails["dealer_staff"], NEW)
     again = client.get(link)
     assert again.status_code == 400 and "This link no longer works" in again.get_data(as_text=True)
     assert (
@@ -66,9 +66,9 @@ def test_a_reset_link_sets_the_password_once(app: Flask, client: FlaskClient, wo
 
 
 def test_an_expired_or_forged_link_does_nothing(
-    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client.post("/password/forgot", data={"email": world.emails["dealer_staff"]})
+    client.post("/password/forgot", data={"email": channel.emails["dealer_staff"]})
     link = _link(_emails(app)[0])
     monkeypatch.setitem(app.config, "PASSWORD_RESET_MAX_AGE_SECONDS", -1)
     assert client.get(link).status_code == 400
@@ -77,8 +77,8 @@ def test_an_expired_or_forged_link_does_nothing(
     assert client.get(link.replace("/password/reset/", "/invitation/")).status_code == 400  # other purpose
 
 
-def test_an_admin_invites_a_user_by_email_in_their_language(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["admin"])
+def test_an_admin_invites_a_user_by_email_in_their_language(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["admin"])
     response = client.post(
         "/admin/users/new",
         data={
@@ -108,8 +108,8 @@ def test_an_admin_invites_a_user_by_email_in_their_language(app: Flask, client: 
     assert app.test_client().get(link).status_code == 400
 
 
-def test_an_owner_invites_a_colleague(app: Flask, client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_owner"])
+def test_an_owner_invites_a_colleague(app: Flask, client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_owner"])
     response = client.post(
         "/dealer/people/staff", data={"staff-name": "Invited Colleague", "staff-email": "colleague@example.test"}
     )

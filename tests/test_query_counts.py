@@ -253,7 +253,7 @@ def _grow_disputes(world: World, factor: int, owner: User) -> None:
             for number in range(3 * factor)
         ],
     )
-    cross = world.ids["cross_dispute"]
+    cross = world.disputes.cross_dispute
     db.session.execute(
         sa.insert(DisputeMessage),
         [
@@ -289,7 +289,7 @@ def _grow_disputes(world: World, factor: int, owner: User) -> None:
 def _grow_claims(world: World, factor: int, owner: User) -> None:
     """Claims of the own dealer in every status with flags, events and files, budgets and pre-approval requests."""
     current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
-    kind = db.session.get(ActivityType, world.ids["activity_type"])
+    kind = db.session.get(ActivityType, world.claims.activity_type)
     dealer = owner.dealer
     flagged = {(row[0], row[1]) for row in db.session.execute(select(ClaimFlag.claim_id, ClaimFlag.flag))}
     now = utcnow()
@@ -326,7 +326,7 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
     db.session.execute(
         sa.insert(ClaimFlag),
         [
-            {"claim_id": claim_id, "flag": Flag.ROUND_AMOUNT, "related_claims": [world.ids["foreign_claim"]]}
+            {"claim_id": claim_id, "flag": Flag.ROUND_AMOUNT, "related_claims": [world.claims.foreign_claim]}
             for claim_id, _status in sent
         ],
     )
@@ -346,7 +346,7 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
         ],
     )
     for number in range(factor):
-        own_claim = world.ids["own_claim"]
+        own_claim = world.claims.own_claim
         db.session.add(
             ClaimEvent(claim_id=own_claim, actor_id=owner.id, note=f"comment {number}", details={"comment": True})
         )
@@ -389,8 +389,8 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
 
 def _grow_training(world: World, factor: int, owner: User) -> None:
     """Courses, sessions, trainees and enrolments (seated, waiting, completed) in proportion to `factor`."""
-    upcoming = db.session.get(CourseSession, world.ids["upcoming_session"])
-    began = db.session.get(CourseSession, world.ids["began_session"])
+    upcoming = db.session.get(CourseSession, world.training.upcoming_session)
+    began = db.session.get(CourseSession, world.training.began_session)
     dealer = owner.dealer
     for number in range(factor):
         course = make_course(prerequisites=[upcoming.course])
@@ -479,9 +479,7 @@ def _grow_rebates(world: World, factor: int, manager: User, admin: User) -> None
 def _statements(app: Flask, role: str, path: str, world: World) -> int:
     client = app.test_client()
     log_in(client, world.emails[role])
-    path = path.format(
-        current_period=world.current_period, previous_period=world.previous_period, **world.tokens, **world.ids
-    )
+    path = path.format(**world.placeholders())
     client.get(path)  # warm-up: first-request work is not what is being measured
     with count_queries(app) as statements:
         response = client.get(path)

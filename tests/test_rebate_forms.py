@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine, Target
-from tests.factories import World, examples
+from tests.factories import Channel, World, examples
 from tests.helpers import example_savepoint, log_in
 
 SETTINGS = settings(
@@ -59,13 +59,14 @@ def _run_jobs(app: Flask) -> None:
 @given(
     content=st.one_of(st.binary(max_size=400), st.builds(_csv, headers, rows, encodings)),
 )
+@pytest.mark.usefixtures("rebate_records")
 def test_any_sales_file_is_checked_without_a_crash_and_saves_no_line(
-    app: Flask, db_connection: sa.Connection, world: World, content: bytes
+    app: Flask, db_connection: sa.Connection, channel: Channel, content: bytes
 ) -> None:
     huey_of(app).flush()
     with example_savepoint(db_connection):
         client = app.test_client()
-        log_in(client, world.emails["manager"])
+        log_in(client, channel.emails["manager"])
         response = client.post("/console/sales-imports", data={"file": (io.BytesIO(content), "hostile.csv")})
         assert response.status_code in {303, 422}
         _run_jobs(app)
@@ -84,16 +85,16 @@ def test_any_sales_file_is_checked_without_a_crash_and_saves_no_line(
 @SETTINGS
 @given(header=st.sampled_from(["dealer_code,target", "dealer,amount", "x,y", ""]), lines=rows, encoding=encodings)
 def test_any_targets_file_saves_all_or_nothing(
-    app: Flask, db_connection: sa.Connection, world: World, header: str, lines: list[list[str]], encoding: str
+    app: Flask, db_connection: sa.Connection, channel: Channel, header: str, lines: list[list[str]], encoding: str
 ) -> None:
     with example_savepoint(db_connection):
         client = app.test_client()
-        log_in(client, world.emails["manager"])
+        log_in(client, channel.emails["manager"])
         with app.app_context():
             before = db.session.execute(select(Target.id, Target.amount).order_by(Target.id)).all()
         content = _csv(header, lines, encoding)
         response = client.post(
-            f"/console/targets/{world.current_period}/import", data={"file": (io.BytesIO(content), "t.csv")}
+            f"/console/targets/{channel.current_period}/import", data={"file": (io.BytesIO(content), "t.csv")}
         )
         assert response.status_code in {303, 422}
         if response.status_code == 422:
@@ -118,13 +119,13 @@ def clients(app: Flask, world: World) -> dict[str, FlaskClient]:
     )
 )
 def test_query_strings_never_break_the_pages(
-    db_connection: sa.Connection, world: World, clients: dict[str, FlaskClient], params: dict[str, str]
+    db_connection: sa.Connection, channel: Channel, clients: dict[str, FlaskClient], params: dict[str, str]
 ) -> None:
     with example_savepoint(db_connection):
         manager, owner, admin = clients["senior_manager"], clients["dealer_owner"], clients["admin"]
         assert manager.get("/console/performance", query_string=params).status_code in {200, 400, 404}
         assert manager.get("/console/targets", query_string=params).status_code in {200, 400, 404}
-        url = f"/dealer/statements/{world.current_period}"
+        url = f"/dealer/statements/{channel.current_period}"
         assert owner.get(url, query_string=params, headers={"HX-Request": "true"}).status_code in {200, 400}
         assert owner.get("/dealer/statements", query_string=params).status_code in {200, 400}
         assert admin.get("/admin/statements", query_string=params).status_code in {200, 400, 404}

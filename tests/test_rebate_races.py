@@ -40,7 +40,7 @@ def test_two_admins_paying_one_statement_pay_it_once(backend_name: str, tmp_path
         world = make_world()
         second_admin = make_user(UserRole.ADMIN).email
         db.session.commit()
-    statement_id = str(world.ids["own_final_statement"])
+    statement_id = str(world.rebates.own_final_statement)
     try:
         statuses = race_posts(
             app,
@@ -129,7 +129,7 @@ def test_two_clicks_on_import_start_one_import(backend_name: str, tmp_path_facto
     with app.app_context():
         world = make_world()
         db.session.commit()
-    url = f"/console/sales-imports/{world.ids['own_import']}/confirm"
+    url = f"/console/sales-imports/{world.rebates.own_import}/confirm"
     try:
         statuses = race_posts(app, [(world.emails["manager"], url, {}), (world.emails["senior_manager"], url, {})])
         queued = len(huey_of(app).pending())

@@ -31,7 +31,7 @@ from portal.rebates.models import (
     StatementStatus,
 )
 from portal.rebates.queries import behind_pace, effective_today
-from tests.factories import World, today
+from tests.factories import Channel, RebateRecords, World, today
 from tests.helpers import line_errors_of, log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -93,9 +93,10 @@ def text_of(html: str) -> str:
 # --- statements follow their inputs ---------------------------------------------------------------------------------
 
 
-def test_world_statement_figures_are_the_functions(app: Flask, world: World) -> None:
+@pytest.mark.usefixtures("rebate_records")
+def test_world_statement_figures_are_the_functions(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         outcome = rules.calculate(95_000_000, 100_000_000, own.rule_tiers, own.method)
         assert (own.sales, own.target, own.reached_tier, own.rebate) == (95_000_000, 100_000_000, 0, outcome.rebate)
         assert own.rebate == 950_000  # 1 % of 950,000.00 at tier 1 (90 %)
@@ -103,38 +104,41 @@ def test_world_statement_figures_are_the_functions(app: Flask, world: World) -> 
         assert own.net_payable == own.rebate - own.penalties + own.adjustments
 
 
-def test_setting_a_target_recomputes_the_statement(app: Flask, world: World) -> None:
+@pytest.mark.usefixtures("rebate_records")
+def test_setting_a_target_recomputes_the_statement(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        manager = user(world.emails["manager"])
-        services.set_target(manager, dealer(world.own_dealer), period(world.current_period), 90_000_000)
+        manager = user(channel.emails["manager"])
+        services.set_target(manager, dealer(channel.own_dealer), period(channel.current_period), 90_000_000)
         db.session.commit()
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         assert own.target == 90_000_000 and own.reached_tier == 1  # 105.5 % now
         assert own.rebate == rules.rebate(95_000_000, 90_000_000, own.rule_tiers, own.method) == 1_900_000
 
 
-def test_targets_of_a_closed_period_are_frozen(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_targets_of_a_closed_period_are_frozen(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
-    response = client.post(f"/console/targets/{world.previous_period}/{world.own_dealer}", data={"amount": "5"})
+    response = client.post(f"/console/targets/{channel.previous_period}/{channel.own_dealer}", data={"amount": "5"})
     assert response.status_code == 409
     assert "frozen" in response.get_data(as_text=True)
 
 
-def test_target_form_keeps_what_was_typed_and_says_why(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_target_form_keeps_what_was_typed_and_says_why(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
-    response = client.post(f"/console/targets/{world.current_period}/{world.own_dealer}", data={"amount": "12.345"})
+    response = client.post(f"/console/targets/{channel.current_period}/{channel.own_dealer}", data={"amount": "12.345"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'value="12.345"' in html and "Enter an amount such as 1,200,000." in html
 
 
-def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
     content = (
-        f"dealer_code,target\n{world.own_dealer},1000000\n{world.foreign_dealer},5\nD999,7\n{world.own_dealer},1\n"
+        f"dealer_code,target\n{channel.own_dealer},1000000\n{channel.foreign_dealer},5\nD999,7\n"
+        f"{channel.own_dealer},1\n"
     )
     response = client.post(
-        f"/console/targets/{world.current_period}/import", data={"file": (io.BytesIO(content.encode()), "t.csv")}
+        f"/console/targets/{channel.current_period}/import", data={"file": (io.BytesIO(content.encode()), "t.csv")}
     )
     assert response.status_code == 422
     rows = line_errors_of(response.get_data(as_text=True))
@@ -142,23 +146,24 @@ def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, world: Worl
     assert ("4", "dealer_code", "Unknown dealer code, or not in your portfolio.") in rows
     assert ("5", "dealer_code", "Repeats line 2.") in rows
     with app.app_context():
-        assert statement(world.own_dealer, world.current_period).target == 100_000_000
-    good = f'经销商代码,目标\n{world.own_dealer},"1,200,000.00"\n{world.second_dealer},600000\n'.encode("gb18030")
+        assert statement(channel.own_dealer, channel.current_period).target == 100_000_000
+    good = f'经销商代码,目标\n{channel.own_dealer},"1,200,000.00"\n{channel.second_dealer},600000\n'.encode("gb18030")
     response = client.post(
-        f"/console/targets/{world.current_period}/import", data={"file": (io.BytesIO(good), "targets.csv")}
+        f"/console/targets/{channel.current_period}/import", data={"file": (io.BytesIO(good), "targets.csv")}
     )
     assert response.status_code == 303
     with app.app_context():
-        assert statement(world.own_dealer, world.current_period).target == 120_000_000
-        assert statement(world.second_dealer, world.current_period).target == 60_000_000
+        assert statement(channel.own_dealer, channel.current_period).target == 120_000_000
+        assert statement(channel.second_dealer, channel.current_period).target == 60_000_000
 
 
 # --- programs -------------------------------------------------------------------------------------------------------
 
 
-def test_program_validation_names_the_problem(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_program_validation_names_the_problem(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    url = f"/admin/programs/new/{world.current_period}"
+    url = f"/admin/programs/new/{channel.current_period}"
     overlapping = {
         "name": "Extra",
         "method": "retroactive",
@@ -177,11 +182,13 @@ def test_program_validation_names_the_problem(app: Flask, world: World, login) -
         "tiers-1-threshold": "90",
         "tiers-1-rate": "2",
     }
-    page = text_of(client.post(f"/admin/programs/new/{world.open_period}", data=falling).get_data(as_text=True))
+    page = text_of(client.post(f"/admin/programs/new/{channel.open_period}", data=falling).get_data(as_text=True))
     assert "Thresholds must be above 0 % and increase" in page
 
 
-def test_changing_a_program_recomputes_its_dealers_statements(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_changing_a_program_recomputes_its_dealers_statements(
+    app: Flask, channel: Channel, rebate_records: RebateRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     form = {
         "name": "Standard",
@@ -192,17 +199,17 @@ def test_changing_a_program_recomputes_its_dealers_statements(app: Flask, world:
         "tiers-1-threshold": "100",
         "tiers-1-rate": "4",
     }
-    assert client.post(f"/admin/programs/{world.ids['program']}/edit", data=form).status_code == 303
+    assert client.post(f"/admin/programs/{rebate_records.program}/edit", data=form).status_code == 303
     with app.app_context():
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         assert own.method is rules.Method.STEPPED and own.tiers == [[5000, 100], [10000, 400]]
         assert own.rebate == 450_000  # (950,000 - 500,000) x 1 %, rounded once
         assert own.rebate == rules.rebate(own.sales, own.target, own.rule_tiers, own.method)
 
 
-def test_a_closed_periods_program_cannot_change(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_a_closed_periods_program_cannot_change(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    assert client.get(f"/admin/programs/new/{world.previous_period}").status_code == 409
+    assert client.get(f"/admin/programs/new/{channel.previous_period}").status_code == 409
 
 
 # --- sales imports --------------------------------------------------------------------------------------------------
@@ -345,13 +352,15 @@ def test_gb18030_files_with_chinese_headers_are_read(app: Flask, world: World, l
         assert line.product_line == "空调压缩机" and line.amount == 100_000
 
 
-def test_progress_is_shown_as_rows_done_out_of_total(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_progress_is_shown_as_rows_done_out_of_total(
+    app: Flask, channel: Channel, rebate_records: RebateRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
     with app.app_context():
-        batch = db.session.get(SalesImport, world.ids["own_import"])
+        batch = db.session.get(SalesImport, rebate_records.own_import)
         batch.status, batch.total_rows, batch.rows_done = ImportStatus.IMPORTING, 2400, 1000
         db.session.commit()
-    response = client.get(f"/console/sales-imports/{world.ids['own_import']}", headers={"HX-Request": "true"})
+    response = client.get(f"/console/sales-imports/{rebate_records.own_import}", headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.headers["Vary"].startswith("HX-Request")
     assert html.lstrip().startswith('<div id="import-progress"') and 'hx-trigger="every 1s"' in html
@@ -431,23 +440,24 @@ def test_a_crashing_import_job_says_so_and_can_be_tried_again(
 # --- closing, penalties, payment -----------------------------------------------------------------------------------
 
 
-def test_closing_a_period_freezes_its_statements_and_tells_the_owners(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_closing_a_period_freezes_its_statements_and_tells_the_owners(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    assert client.post(f"/admin/periods/{world.current_period}/close").status_code == 303
+    assert client.post(f"/admin/periods/{channel.current_period}/close").status_code == 303
     with app.app_context():
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         assert own.status is StatementStatus.FINAL and own.finalised_at is not None
         assert (
             db.session.execute(select(func.count()).where(Notification.kind == "rebate_statement_final")).scalar_one()
             == 2
         )  # the owners of D001 and D003 (D002 has none)
-        services.recompute_statements(period(world.current_period))
-        assert statement(world.own_dealer, world.current_period).rebate == own.rebate
+        services.recompute_statements(period(channel.current_period))
+        assert statement(channel.own_dealer, channel.current_period).rebate == own.rebate
 
 
-def test_penalties_from_the_violations_hook_are_deducted(app: Flask, world: World) -> None:
+def test_penalties_from_the_violations_hook_are_deducted(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        own_id = dealer(world.own_dealer).id
+        own_id = dealer(channel.own_dealer).id
 
         def source(of_period: Period, dealer_ids: object) -> list[services.PenaltyLine]:
             return (
@@ -458,21 +468,23 @@ def test_penalties_from_the_violations_hook_are_deducted(app: Flask, world: Worl
 
         services.register_penalty_source(source)
         try:
-            services.recompute_statements(period(world.current_period))
-            own = statement(world.own_dealer, world.current_period)
+            services.recompute_statements(period(channel.current_period))
+            own = statement(channel.own_dealer, channel.current_period)
             assert own.penalties == 300_000 and own.net_payable == own.rebate - 300_000
         finally:
             services.unregister_penalty_source(source)
 
 
-def test_paying_final_statements_with_a_reference(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_paying_final_statements_with_a_reference(
+    app: Flask, channel: Channel, rebate_records: RebateRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    statement_id = world.ids["own_final_statement"]
-    page = client.get(f"/admin/statements?period={world.previous_period}").get_data(as_text=True)
+    statement_id = rebate_records.own_final_statement
+    page = client.get(f"/admin/statements?period={channel.previous_period}").get_data(as_text=True)
     assert f'name="statement_id" value="{statement_id}"' in page
     response = client.post(
         "/admin/statements/pay",
-        data={"reference": "BANK-42", "statement_id": [str(statement_id)], "period": world.previous_period},
+        data={"reference": "BANK-42", "statement_id": [str(statement_id)], "period": channel.previous_period},
     )
     assert response.status_code == 303
     with app.app_context():
@@ -483,41 +495,43 @@ def test_paying_final_statements_with_a_reference(app: Flask, world: World, logi
     again = client.post("/admin/statements/pay", data={"reference": "BANK-43", "statement_id": [str(statement_id)]})
     assert again.status_code == 409
     owner = app.test_client()
-    log_in(owner, world.emails["dealer_owner"])
+    log_in(owner, channel.emails["dealer_owner"])
     assert "BANK-42" in owner.get("/dealer/statements").get_data(as_text=True)
     bell = owner.get("/notifications/").get_data(as_text=True)
     assert "was paid: CN¥21,000.00, reference BANK-42" in bell
 
 
-def test_provisional_statements_cannot_be_paid(app: Flask, world: World) -> None:
+@pytest.mark.usefixtures("rebate_records")
+def test_provisional_statements_cannot_be_paid(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        admin = user(world.emails["admin"])
-        provisional = statement(world.own_dealer, world.current_period)
+        admin = user(channel.emails["admin"])
+        provisional = statement(channel.own_dealer, channel.current_period)
         with pytest.raises(services.IllegalTransition):
             services.mark_paid(admin, [provisional.id], "BANK-1")
 
 
-def test_an_admin_adjustment_appears_on_the_statement(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_adjustment_appears_on_the_statement(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     response = client.post(
-        f"/console/dealers/{world.own_dealer}/adjustments",
-        data={"amount": "-250.00", "note": "Returned display stand", "corrects": world.previous_period},
+        f"/console/dealers/{channel.own_dealer}/adjustments",
+        data={"amount": "-250.00", "note": "Returned display stand", "corrects": channel.previous_period},
     )
     assert response.status_code == 303
     page = text_of(client.get(response.headers["Location"]).get_data(as_text=True))
-    assert f"Manual adjustment · corrects {world.previous_period}: Returned display stand" in page
+    assert f"Manual adjustment · corrects {channel.previous_period}: Returned display stand" in page
     with app.app_context():
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         assert own.adjustments == -25_000 and own.net_payable == own.rebate - 25_000
 
 
 # --- the dealer's pages -------------------------------------------------------------------------------------------
 
 
-def test_dashboard_shows_progress_next_tier_and_pace(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_dashboard_shows_progress_next_tier_and_pace(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_owner")
     page = text_of(client.get("/dealer/").get_data(as_text=True))
-    assert f"Rebate this quarter: {world.current_period}" in page
+    assert f"Rebate this quarter: {channel.current_period}" in page
     assert "Sales so far CN¥950,000.00" in page and "Attainment 95 %" in page
     assert "Rebate earned so far CN¥9,500.00" in page
     # 50,000.00 more reaches 100 % (2 % retroactive on 1,000,000.00 = 20,000.00): 10,500.00 more than now
@@ -529,15 +543,16 @@ def test_dashboard_shows_progress_next_tier_and_pace(app: Flask, world: World, l
     assert "Western Wind" not in page
 
 
-def test_what_if_recalculates_with_the_function(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_what_if_recalculates_with_the_function(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_staff")
-    url = f"/dealer/statements/{world.current_period}"
+    url = f"/dealer/statements/{channel.current_period}"
     response = client.get(url, query_string={"extra": "60,000"}, headers={"HX-Request": "true"})
     assert response.headers["Vary"].startswith("HX-Request")
     fragment = response.get_data(as_text=True)
     assert fragment.lstrip().startswith('<div id="what-if-result"')
     with app.app_context():
-        own = statement(world.own_dealer, world.current_period)
+        own = statement(channel.own_dealer, channel.current_period)
         expected = rules.calculate(own.sales + 6_000_000, own.target, own.rule_tiers, own.method)
     assert expected.rebate == 2_020_000
     assert "rebate CN¥20,200.00 (CN¥10,700.00 more)" in text_of(fragment)
@@ -546,7 +561,9 @@ def test_what_if_recalculates_with_the_function(app: Flask, world: World, login)
     assert "<h1>" in page and "Enter an amount such as 50000 or 50,000.00." in page
 
 
-def test_statement_explains_the_calculation_line_by_line(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_statement_explains_the_calculation_line_by_line(
+    app: Flask, channel: Channel, rebate_records: RebateRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     form = {
         "name": "Standard",
@@ -557,24 +574,25 @@ def test_statement_explains_the_calculation_line_by_line(app: Flask, world: Worl
         "tiers-1-threshold": "90",
         "tiers-1-rate": "2.5",
     }
-    client.post(f"/admin/programs/{world.ids['program']}/edit", data=form)
+    client.post(f"/admin/programs/{rebate_records.program}/edit", data=form)
     owner = app.test_client()
-    log_in(owner, world.emails["dealer_owner"])
-    page = text_of(owner.get(f"/dealer/statements/{world.current_period}").get_data(as_text=True))
+    log_in(owner, channel.emails["dealer_owner"])
+    page = text_of(owner.get(f"/dealer/statements/{channel.current_period}").get_data(as_text=True))
     assert "Tier 1: CN¥500,000.00 to CN¥900,000.00 × 1 % CN¥4,000.00" in page
     assert "Tier 2: CN¥900,000.00 to CN¥950,000.00 × 2.5 % CN¥1,250.00" in page
     assert "Rebate (rounded once, half up, to the cent) CN¥5,250.00" in page
 
 
-def test_statement_csv_opens_in_excel_and_carries_no_formulas(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_statement_csv_opens_in_excel_and_carries_no_formulas(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
-        dealer(world.own_dealer).name = '=HYPERLINK("http://evil.example")'
+        dealer(channel.own_dealer).name = '=HYPERLINK("http://evil.example")'
         db.session.commit()
     client = login("dealer_owner")
-    response = client.get(f"/dealer/statements/{world.previous_period}.csv")
+    response = client.get(f"/dealer/statements/{channel.previous_period}.csv")
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="statement-{world.own_dealer}-{world.previous_period}.csv"'
+        f'attachment; filename="statement-{channel.own_dealer}-{channel.previous_period}.csv"'
     )
     body = response.get_data()
     assert body.startswith("\ufeff".encode())
@@ -585,13 +603,15 @@ def test_statement_csv_opens_in_excel_and_carries_no_formulas(app: Flask, world:
     assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)
 
 
-def test_past_statements_are_listed(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_past_statements_are_listed(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_staff")
     page = text_of(client.get("/dealer/statements").get_data(as_text=True))
-    assert world.current_period in page and world.previous_period in page and "Final" in page
+    assert channel.current_period in page and channel.previous_period in page and "Final" in page
 
 
-def test_chinese_dealer_sees_money_in_its_locale(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_chinese_dealer_sees_money_in_its_locale(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_owner")
     client.post("/language", data={"locale": "zh_Hans", "next": "/dealer/"})
     page = text_of(client.get("/dealer/").get_data(as_text=True))
@@ -601,7 +621,8 @@ def test_chinese_dealer_sees_money_in_its_locale(app: Flask, world: World, login
 # --- the manager's pages -------------------------------------------------------------------------------------------
 
 
-def test_performance_lists_the_portfolio_with_watch_lists(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("rebate_records")
+def test_performance_lists_the_portfolio_with_watch_lists(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
     page = text_of(client.get("/console/performance").get_data(as_text=True))
     assert "Eastern Star Trading : CN¥50,000.00 to tier 2" in page  # within 10 % of the 100 % tier
@@ -614,11 +635,11 @@ def test_performance_lists_the_portfolio_with_watch_lists(app: Flask, world: Wor
     assert fragment.get_data(as_text=True).lstrip().startswith('<div id="performance-results">')
 
 
-def test_behind_pace_is_exact(app: Flask, world: World) -> None:
+def test_behind_pace_is_exact(app: Flask, channel: Channel) -> None:
     """Pace compares sales x total days with target x elapsed days, in integers."""
 
     with app.app_context():
-        current = period(world.current_period)
+        current = period(channel.current_period)
         day = effective_today(current, today())
         total = (current.ends_on - current.starts_on).days + 1
         elapsed = (day - current.starts_on).days + 1
@@ -632,7 +653,7 @@ def test_behind_pace_is_exact(app: Flask, world: World) -> None:
             assert rules.misses_target_at_pace(sales, target, current.starts_on, current.ends_on, day)
 
 
-def test_ticked_statements_that_are_not_plain_ids_are_ignored_not_a_500(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_ticked_statements_that_are_not_plain_ids_are_ignored_not_a_500(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     """Hypothesis found it: '¹' passes str.isdigit() and then int() refuses it."""
     client = login("admin")
     for value in ("¹", "٣", "1" * 40, "-1", " 7"):

@@ -24,3 +24,15 @@ def test_no_test_module_imports_another() -> None:
                 if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
             ]
     assert offenders == []
+
+
+def test_records_are_reached_by_name_not_by_string_key() -> None:
+    """The fixtures return typed records (`claim_records.own_claim`, `channel.people.staff`): a misspelt name fails
+    at once, where a key into a bag of ids would fail only when that line runs. Route templates take
+    `world.placeholders()`."""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "ids" and isinstance(node.value, ast.Name):
+                offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert offenders == []

@@ -23,7 +23,7 @@ from portal.training import attendance as training_attendance
 from portal.training import rules, services
 from portal.training.models import CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
-from tests.factories import World, examples, make_course, make_session, make_trainee, today
+from tests.factories import Channel, TrainingRecords, World, examples, make_course, make_session, make_trainee, today
 from tests.helpers import log_in
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -76,20 +76,20 @@ def test_only_legal_moves_exist() -> None:
 
 
 def test_a_full_session_puts_people_on_the_waitlist_and_a_cancellation_moves_the_first_in(
-    app: Flask, world: World
+    app: Flask, channel: Channel, training_records: TrainingRecords
 ) -> None:
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
+        owner = user(channel.emails["dealer_owner"])
         dealer = db.session.get(Dealer, owner.dealer_id)
         first, second = make_trainee(dealer, "First Waiting"), make_trainee(dealer, "Second Waiting")
-        session = db.session.get(CourseSession, world.ids["upcoming_session"])
+        session = db.session.get(CourseSession, training_records.upcoming_session)
         assert session.seats_left == 0  # the owner and the foreign owner hold both seats
         waiting = services.enrol(owner, session, f"t{first.id}")
         services.enrol(owner, session, f"t{second.id}")
         db.session.commit()
         assert waiting.status is EnrollmentStatus.WAITLISTED
         assert services.waitlist_positions(session.id) == {waiting.id: 1, waiting.id + 1: 2}
-        own = db.session.get(Enrollment, world.ids["own_enrollment"])
+        own = db.session.get(Enrollment, training_records.own_enrollment)
         promoted = services.cancel_enrollment(owner, own)
         db.session.commit()
         assert promoted is not None and promoted.person_name == "First Waiting"
@@ -105,29 +105,31 @@ def test_a_full_session_puts_people_on_the_waitlist_and_a_cancellation_moves_the
         assert told.user_id == owner.id and told.params["name"] == "First Waiting"  # the trainee's enroller is told
 
 
-def test_a_seat_given_up_with_nobody_waiting_is_free_again(app: Flask, world: World) -> None:
+def test_a_seat_given_up_with_nobody_waiting_is_free_again(
+    app: Flask, channel: Channel, training_records: TrainingRecords
+) -> None:
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
-        services.cancel_enrollment(owner, db.session.get(Enrollment, world.ids["own_enrollment"]))
+        owner = user(channel.emails["dealer_owner"])
+        services.cancel_enrollment(owner, db.session.get(Enrollment, training_records.own_enrollment))
         db.session.commit()
-        assert session_row(world.ids["upcoming_session"]).seats_left == 1
-        again = services.enrol(owner, session_row(world.ids["upcoming_session"]), f"u{owner.id}")
+        assert session_row(training_records.upcoming_session).seats_left == 1
+        again = services.enrol(owner, session_row(training_records.upcoming_session), f"u{owner.id}")
         db.session.commit()
-        assert again.id == world.ids["own_enrollment"] and again.status is EnrollmentStatus.ENROLLED
+        assert again.id == training_records.own_enrollment and again.status is EnrollmentStatus.ENROLLED
 
 
-def test_refusals_say_what_to_do(app: Flask, world: World) -> None:
+def test_refusals_say_what_to_do(app: Flask, channel: Channel, training_records: TrainingRecords) -> None:
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
+        owner = user(channel.emails["dealer_owner"])
         base = make_course("BASE-1")
         advanced = make_course("ADV-1", prerequisites=[base])
         session = make_session(advanced, capacity=5)
         with pytest.raises(InvalidInput, match=r"must first complete BASE-1 Course BASE-1"):
             services.enrol(owner, session, f"u{owner.id}")
         with pytest.raises(InvalidInput, match="already Enrolled"):
-            services.enrol(owner, session_row(world.ids["upcoming_session"]), f"u{owner.id}")
+            services.enrol(owner, session_row(training_records.upcoming_session), f"u{owner.id}")
         with pytest.raises(InvalidInput, match="Choose someone of your dealer"):
-            services.enrol(owner, session, f"u{world.ids['foreign_owner']}")
+            services.enrol(owner, session, f"u{channel.people.foreign_owner}")
         closed = make_session(base, starts_in=timedelta(hours=12), capacity=5)  # enrolment closed a day before
         with pytest.raises(IllegalTransition, match="Enrolment for this session closed"):
             services.enrol(owner, closed, f"u{owner.id}")
@@ -137,21 +139,23 @@ def test_refusals_say_what_to_do(app: Flask, world: World) -> None:
             services.cancel_enrollment(owner, enrollment)
 
 
-def test_prerequisites_once_completed_let_people_in(app: Flask, world: World) -> None:
+def test_prerequisites_once_completed_let_people_in(
+    app: Flask, channel: Channel, training_records: TrainingRecords
+) -> None:
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
-        trainee = db.session.get(Trainee, world.ids["own_trainee"])  # completed SAFE-1 in the world
-        course = make_course("SAFE-2", prerequisites=[session_row(world.ids["began_session"]).course])
+        owner = user(channel.emails["dealer_owner"])
+        trainee = db.session.get(Trainee, channel.people.own_trainee)  # completed SAFE-1 in the channel
+        course = make_course("SAFE-2", prerequisites=[session_row(training_records.began_session).course])
         enrollment = services.enrol(owner, make_session(course, capacity=3), f"t{trainee.id}")
         assert enrollment.status is EnrollmentStatus.ENROLLED
 
 
-def test_more_seats_go_to_the_people_waiting(app: Flask, world: World) -> None:
+def test_more_seats_go_to_the_people_waiting(app: Flask, channel: Channel, training_records: TrainingRecords) -> None:
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
-        admin = user(world.emails["admin"])
-        session = session_row(world.ids["upcoming_session"])
-        waiting = services.enrol(owner, session, f"t{world.ids['own_trainee']}")
+        owner = user(channel.emails["dealer_owner"])
+        admin = user(channel.emails["admin"])
+        session = session_row(training_records.upcoming_session)
+        waiting = services.enrol(owner, session, f"t{channel.people.own_trainee}")
         assert waiting.status is EnrollmentStatus.WAITLISTED
         wanted = services.SessionInput(
             session.starts_at, session.ends_at, "Room 2", "", 3, session.enrol_deadline, session.cancel_deadline
@@ -167,22 +171,25 @@ def test_more_seats_go_to_the_people_waiting(app: Flask, world: World) -> None:
             services.save_session(admin, session.course, fewer, session_row(session.id))
 
 
-def test_cancelling_a_session_tells_everyone(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_a_session_tells_everyone(
+    app: Flask, channel: Channel, training_records: TrainingRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
-    url = f"/admin/training/sessions/{world.ids['upcoming_session']}/cancel"
+    url = f"/admin/training/sessions/{training_records.upcoming_session}/cancel"
     assert client.post(url, data={"reason": "The trainer is ill."}).status_code == 303
     with app.app_context():
-        assert {status for _n, status, _t in statuses(world.ids["upcoming_session"])} == {"cancelled"}
+        assert {status for _n, status, _t in statuses(training_records.upcoming_session)} == {"cancelled"}
         told = db.session.execute(
             select(Notification.user_id).where(Notification.kind == "training_session_cancelled")
         ).scalars()
-        assert set(told) == {world.ids["owner"], world.ids["foreign_owner"]}
+        assert set(told) == {channel.people.owner, channel.people.foreign_owner}
 
 
 # --- pages ----------------------------------------------------------------------------------------------------------
 
 
-def test_catalogue_filters_and_shows_seats_left(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("training_records")
+def test_catalogue_filters_and_shows_seats_left(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         make_session(make_course("MKT-9", category="marketing"), capacity=7)
         db.session.commit()
@@ -198,23 +205,25 @@ def test_catalogue_filters_and_shows_seats_left(app: Flask, world: World, login)
     assert "No sessions match." in later
 
 
-def test_enrol_through_the_page_and_join_the_waitlist(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_enrol_through_the_page_and_join_the_waitlist(
+    app: Flask, channel: Channel, training_records: TrainingRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_owner")
-    url = f"/training/sessions/{world.ids['upcoming_session']}"
+    url = f"/training/sessions/{training_records.upcoming_session}"
     page = client.get(url).get_data(as_text=True)
-    assert "Join the waitlist" in page and f'value="t{world.ids["own_trainee"]}"' in page
+    assert "Join the waitlist" in page and f'value="t{channel.people.own_trainee}"' in page
     assert "owner3" not in page and "Owner Three" not in page  # the other dealer's enrolment is not shown
-    response = client.post(url + "/enrol", data={"person": f"t{world.ids['own_trainee']}"})
+    response = client.post(url + "/enrol", data={"person": f"t{channel.people.own_trainee}"})
     assert response.status_code == 303
     page = text_of(client.get(url).get_data(as_text=True))
     assert "Own Trainee : Waitlisted number 1 in line" in page
-    refused = client.post(url + "/enrol", data={"person": f"t{world.ids['own_trainee']}"})
+    refused = client.post(url + "/enrol", data={"person": f"t{channel.people.own_trainee}"})
     assert refused.status_code == 422 and "Own Trainee is already Waitlisted here." in text_of(refused.get_data(True))
 
 
-def test_calendar_file(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_calendar_file(app: Flask, channel: Channel, training_records: TrainingRecords, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_staff")
-    response = client.get(f"/training/enrollments/{world.ids['own_enrollment']}.ics")
+    response = client.get(f"/training/enrollments/{training_records.own_enrollment}.ics")
     assert response.mimetype == "text/calendar"
     body = response.get_data(as_text=True)
     assert body.startswith("BEGIN:VCALENDAR\r\n") and body.endswith("END:VCALENDAR\r\n")
@@ -222,22 +231,24 @@ def test_calendar_file(app: Flask, world: World, login) -> None:  # type: ignore
     assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
 
 
-def test_attendance_completion_certificate_and_verification(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+def test_attendance_completion_certificate_and_verification(
+    app: Flask, channel: Channel, training_records: TrainingRecords, login
+) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
-    roster = f"/console/training/sessions/{world.ids['began_session']}"
+    roster = f"/console/training/sessions/{training_records.began_session}"
     page = text_of(client.get(roster).get_data(as_text=True))
     assert "Staff One" in page and "Own Trainee" in page and "Owner Three" not in page  # not their portfolio
-    url = f"/console/training/enrollments/{world.ids['attending_enrollment']}/attendance"
+    url = f"/console/training/enrollments/{training_records.attending_enrollment}/attendance"
     assert client.post(url, data={"outcome": "completed"}).status_code == 409  # attendance first
     assert client.post(url, data={"outcome": "attended"}).status_code == 303
     assert client.post(url, data={"outcome": "completed"}).status_code == 303
     with app.app_context():
-        done = db.session.get(Enrollment, world.ids["attending_enrollment"])
+        done = db.session.get(Enrollment, training_records.attending_enrollment)
         number = done.certificate_number
         assert done.status is EnrollmentStatus.COMPLETED and number.startswith("CERT-")
         assert done.certificate_expires_on == rules.add_months(done.completed_on, 12)
     staff = app.test_client()
-    log_in(staff, world.emails["dealer_staff"])
+    log_in(staff, channel.emails["dealer_staff"])
     certificate = text_of(staff.get(f"/training/certificates/{number}").get_data(as_text=True))
     assert "Certificate of completion Staff One of Eastern Star Trading completed SAFE-1" in certificate
     public = text_of(app.test_client().get(f"/verify?number={number.lower()}").get_data(as_text=True))
@@ -248,7 +259,8 @@ def test_attendance_completion_certificate_and_verification(app: Flask, world: W
         assert training_attendance.verify_certificate(number, today=today() + timedelta(days=800)).valid is False
 
 
-def test_transcript_shows_expiry_and_what_expires_soon(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("training_records")
+def test_transcript_shows_expiry_and_what_expires_soon(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_owner")
     page = text_of(client.get("/dealer/training").get_data(as_text=True))
     assert "Certificates expiring within 60 days Own Trainee : Course SAFE-1" in page
@@ -256,18 +268,21 @@ def test_transcript_shows_expiry_and_what_expires_soon(app: Flask, world: World,
     assert "CERT-FORA" not in page
 
 
-def test_managers_see_completion_per_dealer_of_their_portfolio(app: Flask, world: World, login) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("training_records")
+def test_managers_see_completion_per_dealer_of_their_portfolio(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("manager")
     page = text_of(client.get("/console/training").get_data(as_text=True))
     assert "D001 Eastern Star Trading 1 1 1 2" in page  # trained, valid, expiring, booked (owner; staff attending)
     assert "Western Wind" not in page
 
 
-def test_no_double_enrolment_even_when_the_row_check_is_passed(app: Flask, world: World) -> None:
+def test_no_double_enrolment_even_when_the_row_check_is_passed(
+    app: Flask, channel: Channel, training_records: TrainingRecords
+) -> None:
     """The unique (session, person) constraint is the backstop behind the check under the session's lock."""
     with app.app_context():
-        owner = user(world.emails["dealer_owner"])
-        session = session_row(world.ids["upcoming_session"])
+        owner = user(channel.emails["dealer_owner"])
+        session = session_row(training_records.upcoming_session)
         db.session.add(
             Enrollment(
                 session_id=session.id,

@@ -25,6 +25,7 @@ from tests.factories import (
     PENDING_TOTP_SECRET,
     RECOVERY_CODES,
     TOTP_SECRET,
+    Channel,
     World,
     make_two_factor_user,
     make_user,
@@ -107,20 +108,20 @@ def _current_code(app: Flask, email: str = SECURE) -> str:
 
 
 def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
-    log_in(client, world.emails["manager"])
+    log_in(client, channel.emails["manager"])
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "Set up an authenticator app" in page and "Your password alone logs you in." in page
     refused = client.post("/account/two-factor/setup", data={"password": "not my password"})
     assert refused.status_code == 422 and "This is not your current password." in refused.get_data(as_text=True)
-    assert stored_user(app, world.emails["manager"]).totp_pending_secret is None  # no secret without the password
+    assert stored_user(app, channel.emails["manager"]).totp_pending_secret is None  # no secret without the password
     started = client.post("/account/two-factor/setup", data={"password": PASSWORD})
     assert started.status_code == 200
     page = started.get_data(as_text=True)
     assert 'src="data:image/svg+xml;base64,' in page and 'alt="QR code for your authenticator app' in page
     key = _key_on(page)
-    assert stored_user(app, world.emails["manager"]).has_two_factor is False  # not on until a code proves the app
+    assert stored_user(app, channel.emails["manager"]).has_two_factor is False  # not on until a code proves the app
     later = client.get("/account/two-factor").get_data(as_text=True)
     assert "secret-key" not in later and key not in later  # shown once: a copied session cannot read it later
     assert "A new app waits to be confirmed." in later
@@ -130,32 +131,32 @@ def test_a_manager_sets_up_an_authenticator_and_gets_ten_recovery_codes(
     assert "That code does not match" in wrong.get_data(as_text=True)
     no_password = client.post("/account/two-factor/confirm", data={"code": pyotp.TOTP(key).now()})
     assert no_password.status_code == 422  # the app's code alone does not turn it on
-    assert stored_user(app, world.emails["manager"]).has_two_factor is False
+    assert stored_user(app, channel.emails["manager"]).has_two_factor is False
 
     # The same steps again, now with the app's code: on, with ten codes shown once and only their hashes kept.
-    secret, codes = _set_up(client, app, world.emails["manager"])
-    user = stored_user(app, world.emails["manager"])
+    secret, codes = _set_up(client, app, channel.emails["manager"])
+    user = stored_user(app, channel.emails["manager"])
     assert user.has_two_factor and user.totp_secret == secret and user.totp_pending_secret is None
     assert len(codes) == 10 == len(set(codes))
     with app.app_context():
         stored = db.session.execute(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)).scalars()
         assert not {code.replace("-", "") for code in codes} & set(stored)
-    assert "two_factor.enabled" in _actions(app, world.emails["manager"])
+    assert "two_factor.enabled" in _actions(app, channel.emails["manager"])
     status = client.get("/account/two-factor").get_data(as_text=True)
     assert "10 unused recovery codes left." in status and "Move to a new phone" in status
     assert "Manage two-factor sign-in" in client.get("/account").get_data(as_text=True)
 
 
-def test_the_code_page_has_no_setup_for_a_dealer(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_owner"])
+def test_the_code_page_has_no_setup_for_a_dealer(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_owner"])
     assert "Two-factor sign-in" not in client.get("/account").get_data(as_text=True)
     assert client.post("/account/two-factor/setup").status_code == 403
 
 
 def test_moving_to_a_new_phone_keeps_the_old_app_working_until_the_new_one_is_confirmed(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
-    log_in(client, SECURE)  # the world's secure manager has a new secret waiting
+    log_in(client, SECURE)  # the channel's secure manager has a new secret waiting
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "Your current app keeps working until the new one is confirmed." in page
     other = app.test_client()
@@ -182,7 +183,7 @@ def test_moving_to_a_new_phone_keeps_the_old_app_working_until_the_new_one_is_co
 
 
 def test_the_password_alone_does_not_log_in_a_user_with_an_authenticator(
-    app: Flask, client: FlaskClient, world: World
+    app: Flask, client: FlaskClient, channel: Channel
 ) -> None:
     response = client.post("/login", data={"email": SECURE, "password": PASSWORD, "next": "/account"})
     assert response.status_code == 303 and response.headers["Location"] == "/login/two-factor"
@@ -200,7 +201,7 @@ def test_the_password_alone_does_not_log_in_a_user_with_an_authenticator(
     assert stored_user(app, SECURE).last_login_at is not None
 
 
-def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
+def test_a_code_is_accepted_once(app: Flask, channel: Channel) -> None:
     code = pyotp.TOTP(TOTP_SECRET).now()
     first = _at_code_step(app)
     assert first.post("/login/two-factor", data={"code": code}).status_code == 303
@@ -209,7 +210,7 @@ def test_a_code_is_accepted_once(app: Flask, world: World) -> None:
     assert second.get("/account").status_code == 302
 
 
-def test_a_code_from_the_step_before_or_after_is_accepted_but_not_one_further(app: Flask, world: World) -> None:
+def test_a_code_from_the_step_before_or_after_is_accepted_but_not_one_further(app: Flask, channel: Channel) -> None:
     totp = pyotp.TOTP(TOTP_SECRET)
     now = time.time()
     far = _at_code_step(app)
@@ -218,7 +219,7 @@ def test_a_code_from_the_step_before_or_after_is_accepted_but_not_one_further(ap
     assert near.post("/login/two-factor", data={"code": totp.at(now - 30)}).status_code == 303
 
 
-def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app: Flask, world: World) -> None:
+def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app: Flask, channel: Channel) -> None:
     client = _at_code_step(app)
     response = client.post("/login/two-factor", data={"code": RECOVERY_CODES[0].upper().replace("-", " ")})
     assert response.status_code == 303
@@ -229,7 +230,7 @@ def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(app: Flask, wor
     assert again.post("/login/two-factor", data={"code": RECOVERY_CODES[0]}).status_code == 422
 
 
-def test_the_code_step_expires_and_is_void_after_a_logout_elsewhere(app: Flask, world: World) -> None:
+def test_the_code_step_expires_and_is_void_after_a_logout_elsewhere(app: Flask, channel: Channel) -> None:
     slow = _at_code_step(app)
     with slow.session_transaction() as session:
         session["pending_login"] = {**session["pending_login"], "at": session["pending_login"]["at"] - 6 * 60}
@@ -255,7 +256,7 @@ def test_the_code_step_without_a_password_first_goes_back_to_the_login(client: F
 # --- Recovery codes and turning it off ----------------------------------------------------------------------------
 
 
-def test_new_recovery_codes_replace_the_old_ones_after_the_password_and_a_code(app: Flask, world: World) -> None:
+def test_new_recovery_codes_replace_the_old_ones_after_the_password_and_a_code(app: Flask, channel: Channel) -> None:
     client = app.test_client()
     log_in(client, SECURE)
     refused = client.post("/account/two-factor/recovery-codes", data={"password": "not my password"})
@@ -273,7 +274,7 @@ def test_new_recovery_codes_replace_the_old_ones_after_the_password_and_a_code(a
     assert new.post("/login/two-factor", data={"code": codes[0]}).status_code == 303
 
 
-def test_turning_it_off_needs_the_password_and_a_code_and_removes_the_codes(app: Flask, world: World) -> None:
+def test_turning_it_off_needs_the_password_and_a_code_and_removes_the_codes(app: Flask, channel: Channel) -> None:
     client = app.test_client()
     log_in(client, SECURE)
     assert client.post("/account/two-factor/disable", data={"password": "wrong"}).status_code == 422
@@ -309,7 +310,7 @@ def _user_form(world: World, email: str, role: str = "manager", **changes: str) 
 def test_an_admin_requires_it_and_the_manager_must_set_it_up_before_anything_else(app: Flask, world: World) -> None:
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
-    edit = f"/admin/users/{world.ids['manager']}/edit"
+    edit = f"/admin/users/{world.people.manager}/edit"
     assert admin.post(edit, data=_user_form(world, world.emails["manager"])).status_code == 303
     assert stored_user(app, world.emails["manager"]).two_factor_required
     listing = admin.get("/admin/users").get_data(as_text=True)
@@ -340,18 +341,20 @@ def test_a_dealer_account_cannot_be_required_to_use_it(app: Flask, world: World)
     admin = app.test_client()
     log_in(admin, world.emails["admin"])
     form = _user_form(world, world.emails["dealer_staff"], role="dealer", dealer_code=world.own_dealer)
-    assert admin.post(f"/admin/users/{world.ids['staff']}/edit", data=form).status_code == 303
+    assert admin.post(f"/admin/users/{world.people.staff}/edit", data=form).status_code == 303
     assert stored_user(app, world.emails["dealer_staff"]).two_factor_required is False
 
 
-def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clears_it(app: Flask, world: World) -> None:
+def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clears_it(
+    app: Flask, channel: Channel
+) -> None:
     victim = app.test_client()
     log_in(victim, SECURE)
     admin = app.test_client()
-    log_in(admin, world.emails["admin"])
-    page = admin.get(f"/admin/users/{world.ids['two_factor_manager']}/edit").get_data(as_text=True)
+    log_in(admin, channel.emails["admin"])
+    page = admin.get(f"/admin/users/{channel.people.two_factor_manager}/edit").get_data(as_text=True)
     assert "Reset two-factor sign-in" in page
-    reset = f"/admin/users/{world.ids['two_factor_manager']}/two-factor/reset"
+    reset = f"/admin/users/{channel.people.two_factor_manager}/two-factor/reset"
     assert admin.post(reset).status_code == 422  # a copied administrator's session alone resets nobody
     assert admin.post(reset, data={"password": "not mine"}).status_code == 422
     assert stored_user(app, SECURE).has_two_factor
@@ -366,7 +369,7 @@ def test_an_admin_reset_needs_the_admins_proof_ends_the_users_sessions_and_clear
     assert again.status_code == 422
 
 
-def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, world: World) -> None:
+def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, channel: Channel) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["reset-two-factor", "--email", SECURE.upper()])
     assert result.exit_code == 0, result.output
@@ -379,7 +382,7 @@ def test_a_locked_out_admin_is_reset_from_the_command_line(app: Flask, world: Wo
 # --- Pages: languages and query counts ------------------------------------------------------------------------------
 
 
-def test_the_pages_speak_chinese(app: Flask, world: World) -> None:
+def test_the_pages_speak_chinese(app: Flask, channel: Channel) -> None:
     client = _at_code_step(app)
     page = client.get("/login/two-factor", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "输入验证码" in page
@@ -389,7 +392,7 @@ def test_the_pages_speak_chinese(app: Flask, world: World) -> None:
     assert "两步验证" in page and "恢复码" in page
 
 
-def test_the_code_step_and_the_setup_page_stay_flat_with_ten_times_the_codes(app: Flask, world: World) -> None:
+def test_the_code_step_and_the_setup_page_stay_flat_with_ten_times_the_codes(app: Flask, channel: Channel) -> None:
     def statements(path: str, login: Callable[[FlaskClient], Any]) -> int:
         client = app.test_client()
         login(client)

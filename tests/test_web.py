@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.access import EVERYONE, allow, public
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, Channel
 from tests.helpers import log_in
 
 
@@ -44,8 +44,8 @@ def test_https_answers_ask_browsers_to_stay_on_https(app: Flask) -> None:
     assert "Strict-Transport-Security" not in ignored.headers
 
 
-def test_pages_have_no_inline_script_or_style(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["admin"])
+def test_pages_have_no_inline_script_or_style(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["admin"])
     for path in ("/login", "/admin/", "/console/", "/account", "/mediation/"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>" not in html and "<style" not in html and ' style="' not in html, path
@@ -62,8 +62,8 @@ def test_htmx_is_vendored_at_2_0_11_and_configured_for_a_strict_csp(client: Flas
     assert 'version:"2.0.11"' in script.read_text()
 
 
-def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, world: World) -> None:
-    response = client.post("/login", data={"email": world.emails["manager"], "password": PASSWORD})
+def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, channel: Channel) -> None:
+    response = client.post("/login", data={"email": channel.emails["manager"], "password": PASSWORD})
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -117,8 +117,8 @@ def test_expired_session_beats_the_csrf_check_for_htmx_posts(app: Flask, client:
     assert response.headers["HX-Redirect"] == "/login?next=/account/password"
 
 
-def test_password_form_answers_htmx_with_a_422_fragment(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["manager"])
+def test_password_form_answers_htmx_with_a_422_fragment(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["manager"])
     response = client.post(
         "/account/password",
         data={"current_password": "", "new_password": "short", "confirm_password": ""},
@@ -131,8 +131,8 @@ def test_password_form_answers_htmx_with_a_422_fragment(client: FlaskClient, wor
     assert "Enter your current password." in html
 
 
-def test_history_restore_gets_the_whole_page(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["manager"])
+def test_history_restore_gets_the_whole_page(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["manager"])
     response = client.post(
         "/account/password",
         data={},
@@ -195,8 +195,8 @@ def test_a_route_that_declares_no_roles_is_refused(probe_app: Flask) -> None:
     assert probe_app.test_client().get("/probe/undeclared").status_code == 403
 
 
-def test_forbidden_page_is_friendly_and_translated(client: FlaskClient, world: World) -> None:
-    log_in(client, world.emails["dealer_staff"])
+def test_forbidden_page_is_friendly_and_translated(client: FlaskClient, channel: Channel) -> None:
+    log_in(client, channel.emails["dealer_staff"])
     response = client.get("/admin/")
     assert response.status_code == 403
     assert "You do not have access to this page" in response.get_data(as_text=True)
@@ -237,11 +237,11 @@ def test_error_pages_are_translated(client: FlaskClient) -> None:
     ],
 )
 def test_a_page_that_can_answer_a_fragment_says_so_both_ways(
-    client: FlaskClient, world: World, role: str, path: str
+    client: FlaskClient, channel: Channel, role: str, path: str
 ) -> None:
     """Both answers say Vary: HX-Request, so a cache never gives the fragment to a plain visit. It is said once, for
     every HTML answer, by the security headers; the copies some views set went."""
-    log_in(client, world.emails[role])
+    log_in(client, channel.emails[role])
     page = client.get(path)
     fragment = client.get(path, headers={"HX-Request": "true"})
     assert page.status_code == fragment.status_code == 200
