@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
-from portal.rebates.rules import ImportStatus, Method, StatementStatus, Tier, attainment
+from portal.rebates.rules import ImportStatus, Method, StatementStatus, Tier, attainment, attainment_shown
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -252,8 +252,16 @@ class RebateStatement(Model):
 
     @property
     def attainment_percent(self) -> Decimal:
-
+        """Exact, for bars and sorting; what people read is `attainment_shown`."""
         return attainment(self.sales, self.target)
+
+    @property
+    def attainment_shown(self) -> Decimal | None:
+        return attainment_shown(self.sales, self.target)
+
+    @property
+    def has_target(self) -> bool:
+        return self.target > 0
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "rebate_statement", self.id, f"{self.dealer.code} {self.period.code}"

@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
 
@@ -175,6 +175,15 @@ def attainment(sales: int, target: int) -> Decimal:
     if target <= 0:
         return Decimal(0)
     return Decimal(sales) * HUNDRED / Decimal(target)
+
+
+def attainment_shown(sales: int, target: int) -> Decimal | None:
+    """The attainment as every output shows it (page, CSV, spreadsheet), from this one function: None when no
+    target is set (there is nothing to attain), otherwise cut, not rounded, to two decimals. Cutting is deliberate:
+    99.996 % shows 99.99 %, never a 100.00 % beside "tier not reached" (money, unlike this, rounds half up)."""
+    if target <= 0:
+        return None
+    return attainment(sales, target).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
 def reached_tier(sales: int, target: int, tiers: Sequence[Tier]) -> int | None:

@@ -365,8 +365,9 @@ def _fill(
 
 
 def outcome_of(statement: RebateStatement, extra_sales: int = 0) -> rules.Outcome | None:
-    """The calculation for a statement's own inputs (plus a what-if amount); None without a program."""
-    if not statement.tiers or statement.method is None:
+    """The calculation for a statement's own inputs (plus a what-if amount); None without a program or without a
+    target (no target, no tiers to talk about)."""
+    if not statement.tiers or statement.method is None or statement.target <= 0:
         return None
     return rules.calculate(statement.sales + extra_sales, statement.target, statement.rule_tiers, statement.method)
 

@@ -28,7 +28,7 @@ from portal.page_cache import cached_page
 from portal.rebates import imports, queries, services
 from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
-from portal.rebates.rules import explain
+from portal.rebates.rules import explain, is_provisional
 from portal.types import label
 from portal.web import (
     RowPage,
@@ -131,7 +131,11 @@ def _statement_csv(dealer: Dealer, period: Period) -> ResponseReturnValue:
         [_("Currency"), statement.currency, ""],
         [_("Sales"), money(statement.sales), ""],
         [_("Target"), money(statement.target), ""],
-        [_("Attainment (%)"), round(statement.attainment_percent, 2), ""],
+        [
+            _("Attainment (%)"),
+            statement.attainment_shown if statement.has_target else _("no target set"),
+            "",
+        ],
         [_("Method"), label(statement.method) if statement.method else "", ""],
         [_("Reached tier"), (statement.reached_tier + 1) if statement.reached_tier is not None else "", ""],
     ]
@@ -149,7 +153,7 @@ def _statement_csv(dealer: Dealer, period: Period) -> ResponseReturnValue:
         corrects = adjustment.corrects_period.code if adjustment.corrects_period else ""
         rows.append([label(adjustment.kind), money(adjustment.amount), f"{corrects} {adjustment.note}".strip()])
     rows.append([_("Net payable"), money(statement.net_payable), ""])
-    if outcome is not None and outcome.next_tier is not None:
+    if outcome is not None and outcome.next_tier is not None and is_provisional(statement.status):
         rows.append([_("Sales to the next tier"), money(outcome.sales_to_next_tier), ""])
     if statement.paid_at:
         rows.append([_("Paid"), statement.paid_at.date().isoformat(), statement.paid_reference])
