@@ -104,12 +104,17 @@ class Config:
     EVIDENCE_MAX_PIXELS = 40_000_000
     EVIDENCE_MAX_FILES_PER_OBJECT = 20
 
-    # Promotion claims: days after an activity to claim it; above this amount (minor units) a second person
-    # approves; bulk approval takes only unflagged claims up to this amount.
+    # Promotion claims: days after an activity to claim it.
     CLAIM_WINDOW_DAYS = 60
-    CLAIM_SECOND_APPROVAL_THRESHOLD = 2_000_000
-    CLAIM_BULK_APPROVAL_LIMIT = 500_000
-    CLAIM_LIMITS_CURRENCY = "CNY"  # the currency the threshold and the bulk limit are written in
+    # Review limits per currency, in that currency's minor units: (a second person approves above this, bulk
+    # approval takes unflagged claims up to this). A claim in a currency not listed always needs the second approval
+    # and is never approved in bulk: a limit written in yuan means nothing for yen. Set others in the instance's
+    # config before dealers in those currencies claim.
+    CLAIM_LIMITS = {
+        "CNY": (2_000_000, 500_000),
+        "HKD": (2_200_000, 550_000),
+        "USD": (280_000, 70_000),
+    }
 
     # Violations may be appealed this many days after confirmation; a dispute is due this many days after it opens.
     VIOLATION_APPEAL_DAYS = 14

@@ -212,7 +212,7 @@ def test_reject_needs_a_reason_code_and_the_dealer_sees_both(
 def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     app: Flask, channel: Channel, claim_records: ClaimRecords, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.config, "CLAIM_SECOND_APPROVAL_THRESHOLD", 100_000)
+    monkeypatch.setitem(app.config, "CLAIM_LIMITS", {"CNY": (100_000, 500_000)})
     own = claim_records.own_claim
     manager = logged_in_client(app, channel.emails["manager"])
     manager.post(

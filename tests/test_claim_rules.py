@@ -13,15 +13,18 @@ from portal.claims.rules import (
     APPROVED,
     PENDING,
     TRANSITIONS,
+    ClaimLimits,
     ClaimStatus,
     Flag,
     FlagFacts,
     Problem,
     Submission,
     available,
+    bulk_approvable,
     can_move,
     claim_deadline,
     flags_for,
+    limits_in,
     needs_second_approval,
     submission_problems,
 )
@@ -56,9 +59,25 @@ def test_every_walk_through_the_table_keeps_its_promises(steps: list[ClaimStatus
             assert after in (S.SUBMITTED, S.WITHDRAWN)
 
 
-@given(st.integers(0, 10**9), st.integers(0, 10**9))
-def test_second_approval_is_strictly_above_the_threshold(amount: int, threshold: int) -> None:
-    assert needs_second_approval(amount, threshold) is (amount > threshold)
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9))
+def test_second_approval_is_strictly_above_the_threshold(amount: int, threshold: int, bulk: int) -> None:
+    assert needs_second_approval(amount, ClaimLimits(threshold, bulk)) is (amount > threshold)
+    assert needs_second_approval(amount, None) is True  # a currency without limits: always a second person
+
+
+@given(
+    status=st.sampled_from(list(S)),
+    flagged=st.booleans(),
+    amount=st.integers(0, 10**9),
+    bulk=st.integers(0, 10**9),
+    configured=st.booleans(),
+)
+def test_bulk_approval_needs_a_limit_in_the_claims_currency(
+    status: S, flagged: bool, amount: int, bulk: int, configured: bool
+) -> None:
+    limits = limits_in("CNY", {"CNY": (10**9, bulk)} if configured else {"USD": (1, 1)})
+    expected = configured and status.value == "submitted" and not flagged and amount <= bulk
+    assert bulk_approvable(status, flagged, amount, limits) is expected
 
 
 def test_pending_and_approved_do_not_overlap_and_budget_arithmetic() -> None:

@@ -6,14 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import case, exists, func, or_, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
-from portal.claims.models import (
-    Claim,
-    FundAllocation,
-)
+from portal.claims.models import Claim, FundAllocation, FundRequest
 from portal.claims.rules import (
     APPROVED,
     PENDING,
@@ -89,3 +86,11 @@ def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> 
 def import_budgets(actor: User, period: Period, content: bytes) -> int:
     """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
     return import_dealer_amounts(BUDGETS, actor, period, content)
+
+
+def holds_money(dealer_id: int) -> bool:
+    """Whether any budget, claim or pre-approval request of the dealer exists (its currency is then fixed)."""
+    found = db.session.execute(
+        select(or_(*(exists().where(model.dealer_id == dealer_id) for model in (FundAllocation, Claim, FundRequest))))
+    ).scalar_one()
+    return bool(found)

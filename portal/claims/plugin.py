@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.claims import notices, rules, services, tasks  # noqa: F401 - the kinds and the task register themselves
+from portal.claims import budgets, notices, rules, services, tasks  # noqa: F401 - the kinds and the task register themselves
 from portal.claims.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
+from portal.dealers.services import register_money_holder
 from portal.navigation import register_navigation
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     services.register_evidence_owner()
+    register_money_holder(budgets.holds_money)  # budgets and claims fix the dealer's currency
     register_home_section(dealer_home_section)
     register_navigation("claims.dealer_claims", _l("Claims"), 30)
     register_navigation("claims.queue", _l("Claims"), 90)

@@ -12,7 +12,7 @@ Flags are reasons for a reviewer to look twice; they never decide anything by th
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -75,9 +75,30 @@ def can_move(current: ClaimStatus, target: ClaimStatus, *, reopened: bool = Fals
     return target in TRANSITIONS[current]
 
 
-def needs_second_approval(amount_to_approve: int, threshold: int) -> bool:
-    """Above the threshold (of the amount being approved, not the amount asked) a second person decides."""
-    return amount_to_approve > threshold
+@dataclass(frozen=True)
+class ClaimLimits:
+    """The review's money limits in one currency (minor units)."""
+
+    second_approval_above: int
+    bulk_up_to: int
+
+
+def limits_in(currency: str, configured: Mapping[str, Sequence[int]]) -> ClaimLimits | None:
+    """The limits configured for the currency; None where none are (CLAIM_LIMITS in the config)."""
+    pair = configured.get(currency)
+    return ClaimLimits(int(pair[0]), int(pair[1])) if pair else None
+
+
+def needs_second_approval(amount_to_approve: int, limits: ClaimLimits | None) -> bool:
+    """Above the threshold (of the amount being approved, not the amount asked) a second person decides; in a
+    currency without limits, always."""
+    return limits is None or amount_to_approve > limits.second_approval_above
+
+
+def bulk_approvable(status: ClaimStatus, flagged: bool, amount_requested: int, limits: ClaimLimits | None) -> bool:
+    """Bulk approval takes submitted, unflagged claims up to the currency's bulk limit, never a claim in a currency
+    without limits."""
+    return limits is not None and status is S.SUBMITTED and not flagged and amount_requested <= limits.bulk_up_to
 
 
 def available(allocation: int, approved: int, pending: int) -> int:

@@ -31,15 +31,18 @@ from portal.claims.pre_approvals import move_request, usable_requests
 from portal.claims.reviewers import REVIEWERS, SECOND_APPROVERS, second_approvers
 from portal.claims.rules import (
     RELEASES_PRE_APPROVAL,
+    ClaimLimits,
     ClaimStatus,
     FlagFacts,
     Problem,
     Raised,
     RejectionReason,
     Submission,
+    bulk_approvable,
     can_move,
     claim_deadline,
     flags_for,
+    limits_in,
     needs_second_approval,
     submission_problems,
 )
@@ -349,7 +352,7 @@ def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
     return FlagFacts(
         amount=claim.amount_requested,
         minor_per_major=10 ** precision(claim.dealer.currency),
-        second_approval_threshold=current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"],
+        second_approval_threshold=limits.second_approval_above if (limits := limits_for(claim.dealer.currency)) else 0,
         allocation=allocation,
         activity_end=claim.activity_end,
         submitted_on=today,
@@ -495,6 +498,20 @@ def timeline(claim: Claim) -> list[ClaimEvent]:
     )
 
 
+def limits_for(currency: str) -> ClaimLimits | None:
+    """The review limits of a currency, from CLAIM_LIMITS; None where the instance configures none."""
+    return limits_in(currency, current_app.config["CLAIM_LIMITS"])
+
+
+def configured_limits() -> list[tuple[str, ClaimLimits]]:
+    """Every currency with limits, for the hints beside bulk approval."""
+    return [
+        (currency, limits)
+        for currency in sorted(current_app.config["CLAIM_LIMITS"])
+        if (limits := limits_for(currency)) is not None
+    ]
+
+
 # --- Review: managers decide, a second person above the threshold --------------------------------------------------
 
 
@@ -555,7 +572,7 @@ def decide(
     to_approve = claim.amount_requested if decision is Decision.APPROVE else (amount or 0)
     if decision is Decision.APPROVE_PART and (to_approve <= 0 or to_approve >= claim.amount_requested):
         raise InvalidInput("amount", _("A partial approval is above zero and below the amount claimed."))
-    if not second_step and needs_second_approval(to_approve, current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"]):
+    if not second_step and needs_second_approval(to_approve, limits_for(claim.dealer.currency)):
         _move(
             claim,
             actor,
@@ -583,13 +600,14 @@ def decide(
 
 
 def bulk_approve(actor: User, claim_ids: list[int]) -> int:
-    """Approve many unflagged claims under the bulk limit at once; any other in the list refuses the whole batch."""
+    """Approve many unflagged claims under their currency's bulk limit at once; any other in the list refuses the
+    whole batch."""
     require_role(actor, *REVIEWERS)
-    limit = current_app.config["CLAIM_BULK_APPROVAL_LIMIT"]
     claims = [get_reviewable_claim(actor, claim_id) for claim_id in sorted(set(claim_ids))]
     flagged = set(db.session.execute(select(ClaimFlag.claim_id).where(ClaimFlag.claim_id.in_(claim_ids))).scalars())
     for claim in claims:
-        if claim.status is not ClaimStatus.SUBMITTED or claim.id in flagged or claim.amount_requested > limit:
+        limits = limits_for(claim.dealer.currency)
+        if not bulk_approvable(claim.status, claim.id in flagged, claim.amount_requested, limits):
             raise IllegalTransition(
                 _(
                     "Only submitted, unflagged claims up to the bulk limit are approved together; review %(title)s "

@@ -32,7 +32,7 @@ from portal.claims.forms import (
     WithdrawForm,
 )
 from portal.claims.models import ActivityType, Claim
-from portal.claims.rules import ClaimStatus, Flag, RejectionReason, claim_deadline
+from portal.claims.rules import ClaimStatus, Flag, RejectionReason, bulk_approvable, claim_deadline
 from portal.csv_io import csv_response
 from portal.dates import company_today
 from portal.dealers import documents
@@ -43,6 +43,7 @@ from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.views import upload_then
 from portal.extensions import db
+from portal.formatting import money
 from portal.money import to_decimal
 from portal.page_cache import cached_page
 from portal.service_errors import IllegalTransition
@@ -385,7 +386,6 @@ def _queue_context() -> dict[str, Any]:
     )
     ids = [claim.id for claim in claims.items]
     flags = queries.flags_by_claim(ids)
-    limit = current_app.config["CLAIM_BULK_APPROVAL_LIMIT"]
     return {
         "claims": claims,
         "wanted": wanted,
@@ -393,7 +393,12 @@ def _queue_context() -> dict[str, Any]:
         "bulk_ids": {
             claim.id
             for claim in claims.items
-            if claim.status is ClaimStatus.SUBMITTED and not flags.get(claim.id) and claim.amount_requested <= limit
+            if bulk_approvable(
+                claim.status,
+                bool(flags.get(claim.id)),
+                claim.amount_requested,
+                services.limits_for(claim.dealer.currency),
+            )
         },
         "now": datetime.now(UTC),
     }
@@ -420,7 +425,7 @@ def queue() -> ResponseReturnValue:
         submitted_count=waiting.get(ClaimStatus.SUBMITTED, 0),
         awaiting_count=waiting.get(ClaimStatus.AWAITING_SECOND_APPROVAL, 0),
         bulk_form=BulkApproveForm(formdata=None),
-        limit=current_app.config["CLAIM_BULK_APPROVAL_LIMIT"],
+        bulk_limits=", ".join(money(limits.bulk_up_to, currency) for currency, limits in services.configured_limits()),
         **context,
     )
 
@@ -451,7 +456,7 @@ def _render_review(
         comment_form=comment or CommentForm(formdata=None),
         next_id=queries.next_in_queue(current_user, wanted, claim),
         queue_args=wanted.as_args(),
-        threshold=current_app.config["CLAIM_SECOND_APPROVAL_THRESHOLD"],
+        limits=services.limits_for(claim.dealer.currency),
         now=datetime.now(UTC),
     ), status
 

@@ -243,9 +243,35 @@ def create_dealer(
     return dealer
 
 
+MoneyHolder = Callable[[int], bool]  # a dealer's id -> whether the area stores money of the dealer
+_MONEY_HOLDERS: list[MoneyHolder] = []
+
+
+def register_money_holder(holder: MoneyHolder) -> None:
+    """Areas that store amounts in a dealer's currency (targets, sales, statements, budgets, claims, penalties)
+    register here; amounts are minor units of that currency, so a dealer holding any of them keeps its currency."""
+    if holder not in _MONEY_HOLDERS:
+        _MONEY_HOLDERS.append(holder)
+
+
+def currency_is_fixed(dealer: Dealer) -> bool:
+    """Once money exists in the dealer's currency it cannot change: CN¥1,000,000.00 stored as 100,000,000 fen would
+    read as ¥100,000,000 (yen have no minor unit) or US$1,000,000.00."""
+    return any(holder(dealer.id) for holder in _MONEY_HOLDERS)
+
+
 def update_dealer(actor: User, dealer: Dealer, profile: DealerProfile) -> None:
     require_role(actor, AccessRole.ADMIN)
     _valid_territory(profile.territory_id)
+    if profile.currency != dealer.currency and currency_is_fixed(dealer):
+        raise InvalidInput(
+            "currency",
+            _(
+                "The currency cannot change: this dealer already has targets, sales, budgets, claims or statements "
+                "in %(currency)s.",
+                currency=dealer.currency,
+            ),
+        )
     before = snapshot(dealer, DEALER_PROFILE_FIELDS)
     for field, value in vars(profile).items():
         setattr(dealer, field, value)

@@ -405,6 +405,9 @@ def edit_dealer(code: str) -> ResponseReturnValue:
     dealer = services.get_visible_dealer(current_user, code)
     form = DealerForm(obj=dealer, territories=services.all_territories(), managers=[])
     del form.code, form.status, form.manager_id  # identity, lifecycle and portfolio have their own actions
+    currency_fixed = services.currency_is_fixed(dealer)
+    if currency_fixed:  # shown, not posted: the posted form keeps the dealer's currency (obj=dealer)
+        form.currency.render_kw = {"disabled": True}
     if form.validate_on_submit() and form.territory_id.data is not None:
         finished = finish_action(
             form,
@@ -417,7 +420,7 @@ def edit_dealer(code: str) -> ResponseReturnValue:
         if finished:
             return finished
     status = 422 if request.method == "POST" else 200
-    return render_template("dealers/dealer_form.html", form=form, dealer=dealer), status
+    return render_template("dealers/dealer_form.html", form=form, dealer=dealer, currency_fixed=currency_fixed), status
 
 
 @bp.route("/admin/territories", methods=["GET", "POST"])

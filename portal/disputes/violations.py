@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User
@@ -202,3 +202,8 @@ def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Itera
 def register_penalties() -> None:
 
     register_penalty_source(penalty_lines_for)  # type: ignore[arg-type]
+
+
+def holds_money(dealer_id: int) -> bool:
+    """Whether any violation of the dealer exists: its penalty is in the dealer's currency, which is then fixed."""
+    return bool(db.session.execute(select(exists().where(Violation.dealer_id == dealer_id))).scalar_one())

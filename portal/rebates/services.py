@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
@@ -595,3 +595,11 @@ def get_statement_for_admin(statement_id: int) -> RebateStatement:
     if statement is None:
         raise NotFound()
     return statement
+
+
+def holds_money(dealer_id: int) -> bool:
+    """Whether any target, sales line, adjustment or statement of the dealer exists (its currency is then fixed)."""
+    found = db.session.execute(
+        select(or_(*(exists().where(model.dealer_id == dealer_id) for model in (Target, SalesLine, Adjustment, RebateStatement))))
+    ).scalar_one()
+    return bool(found)
