@@ -600,6 +600,13 @@ def get_statement_for_admin(statement_id: int) -> RebateStatement:
 def holds_money(dealer_id: int) -> bool:
     """Whether any target, sales line, adjustment or statement of the dealer exists (its currency is then fixed)."""
     found = db.session.execute(
-        select(or_(*(exists().where(model.dealer_id == dealer_id) for model in (Target, SalesLine, Adjustment, RebateStatement))))
+        select(
+            or_(
+                *(
+                    exists().where(model.dealer_id == dealer_id)
+                    for model in (Target, SalesLine, Adjustment, RebateStatement)
+                )
+            )
+        )
     ).scalar_one()
     return bool(found)
