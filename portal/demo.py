@@ -17,6 +17,7 @@ from portal.claims import services as claims
 from portal.claims.models import ActivityType, Claim, FundAllocation
 from portal.claims.rules import RejectionReason
 from portal.dates import company_today, quarter_of
+from portal.dealers import tiers as tier_history
 from portal.dealers.documents import OWNER_TYPE
 from portal.dealers.models import (
     Dealer,
@@ -24,6 +25,7 @@ from portal.dealers.models import (
     DealerEventKind,
     DealerStatus,
     DealerTier,
+    DealerTierChange,
     Period,
     PeriodStatus,
     Territory,
@@ -116,6 +118,8 @@ def seed_demo(today: date | None = None) -> None:
         )
     for dealer in dealers.values():
         _ensure_created_event(dealer)
+        tier_history.start_history(dealer)
+    _seed_tier_change(dealers["D002"], users["admin@demo.test"], today)
     for code, name, job_title in TRAINEES:
         if not db.session.execute(
             select(Trainee.id).where(Trainee.dealer_id == dealers[code].id, Trainee.name == name)
@@ -745,6 +749,25 @@ def _seed_notifications(dealers: dict[str, Dealer]) -> None:
                     link_args=dict(leads_to.args),
                 )
             )
+
+
+def _seed_tier_change(dealer: Dealer, admin: User, today: date) -> None:
+    """D002 moves up to gold from the next period: the history shows a scheduled change."""
+    starts = tier_history.effective_days(today).next_period
+    if not db.session.execute(
+        select(DealerTierChange.id).where(
+            DealerTierChange.dealer_id == dealer.id, DealerTierChange.effective_from == starts
+        )
+    ).first():
+        db.session.add(
+            DealerTierChange(
+                dealer_id=dealer.id,
+                tier=DealerTier.GOLD,
+                effective_from=starts,
+                reason="Three quarters in a row above target.",
+                changed_by_id=admin.id,
+            )
+        )
 
 
 def _ensure_created_event(dealer: Dealer) -> None:

@@ -656,6 +656,7 @@ class Channel:
     open_period: str  # 2030-Q1, open, far ahead
     current_period: str  # the quarter containing today, open
     previous_period: str  # the quarter before it, closed
+    next_period_start: str  # the day after today's quarter ends (ISO), where a tier change takes effect by default
     people: People
     notifications: dict[str, int]
     tokens: dict[str, str]
@@ -821,6 +822,7 @@ def make_channel() -> Channel:
         open_period=far_ahead.code,
         current_period=current.code,
         previous_period=previous.code,
+        next_period_start=(end + timedelta(days=1)).isoformat(),
         people=People(
             owner=owner.id,
             staff=staff.id,

@@ -212,6 +212,12 @@ STATE_CHANGING = (
         lambda w: {"expected": "active", "status": "suspended", "reason": "Price war below the floor price."},
     ),
     Route(
+        "/console/dealers/<code>/tier",
+        "admin",
+        lambda w: f"/console/dealers/{w.own_dealer}/tier",
+        lambda w: {"tier": "platinum", "effective_from": w.next_period_start, "why": "Three quarters above target."},
+    ),
+    Route(
         "/console/dealers/<code>/manager",
         "admin",
         lambda w: f"/console/dealers/{w.own_dealer}/manager",

@@ -277,6 +277,8 @@ MATRIX = (
         "/console/dealers/NO-SUCH/status",
         only({"senior_manager": 404, "admin": 404}),
     ),
+    Case("POST", "/console/dealers/<code>/tier", "/console/dealers/{own_dealer}/tier", only({"admin": 422})),
+    Case("POST", "/console/dealers/<code>/tier", "/console/dealers/NO-SUCH/tier", only({"admin": 404})),
     Case(
         "POST",
         "/console/dealers/<code>/manager",

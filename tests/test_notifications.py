@@ -207,6 +207,7 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
         chosen = dict(db.session.execute(select(NotificationPreference.kind, NotificationPreference.email)).all())
     assert chosen == {
         "dealer_status_changed": False,
+        "dealer_tier_changed": False,
         "portfolio_changed": True,
         "account_changed": False,
         "colleague_added": True,

@@ -150,7 +150,8 @@ PAGES = [
 # The review page shows the claim, its flags (and which related claims the reviewer may open), files, budget, the
 # dealer's history, the timeline and the next claim; the dealer page adds violations and disputes to its profile,
 # people, trainees, documents, statements and timeline: one query each, still flat.
-RICHER_PAGES = {"/console/claims/{own_claim}": 11, "/console/dealers/D001": 12}  # the dealer page: ten panels
+# The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
+RICHER_PAGES = {"/console/claims/{own_claim}": 11, "/console/dealers/D001": 14}
 
 _ids = itertools.count()
 

@@ -54,6 +54,21 @@ class DealerStatusForm(FlaskForm):
         self.status.choices = enum_choices(DealerStatus)
 
 
+class TierChangeForm(FlaskForm):
+    """A tier from a day on: the view offers the next period's start and the starts of open periods that began."""
+
+    tier = SelectField(_l("New tier"), choices=[])
+    effective_from = SelectField(_l("From"), choices=[])
+    # Not `reason`: the dealer's page also has the status form, and field ids must be unique on a page.
+    why = TextAreaField(
+        _l("Why"), validators=[DataRequired(_l("Say why the tier changes; the dealer is told.")), Length(max=1000)]
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.tier.choices = enum_choices(DealerTier)
+
+
 class ReassignForm(FlaskForm):
     manager_id = SelectField(_l("Channel manager"), coerce=optional_int, validators=[InputRequired()])
 

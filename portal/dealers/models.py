@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
@@ -30,6 +30,7 @@ class DealerEventKind(enum.StrEnum):
     STATUS_CHANGED = "status_changed"
     MANAGER_CHANGED = "manager_changed"
     PROFILE_UPDATED = "profile_updated"
+    TIER_CHANGED = "tier_changed"
 
 
 register_labels(
@@ -102,6 +103,32 @@ class Period(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "period", self.id, self.code
+
+
+SINCE_JOINING = date(2000, 1, 1)  # the first row of a tier history: the tier the dealer had before any change
+
+
+class DealerTierChange(Model):
+    """A dealer's tier from a day on: the tier history. A period is rated with the tier in force on its first day,
+    so a change recorded mid-quarter applies from a later period start (or, backdated by an admin with a reason, from
+    the start of an open period). `Dealer.tier` is the tier in force today, kept by the change and a nightly task."""
+
+    __tablename__ = "dealer_tier_changes"
+    __table_args__ = (UniqueConstraint("dealer_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    tier: Mapped[DealerTier] = mapped_column(str_enum(DealerTier))
+    effective_from: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    changed_by: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def since_joining(self) -> bool:
+        return self.effective_from == SINCE_JOINING
 
 
 class DealerEvent(Model):

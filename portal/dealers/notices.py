@@ -14,6 +14,12 @@ register_kinds(
         True,
     ),
     Kind(
+        "dealer_tier_changed",
+        _l("Your dealer's tier changes"),
+        _l("%(dealer)s moves from %(old)s to %(new)s from %(day)s: %(reason)s"),
+        True,
+    ),
+    Kind(
         "portfolio_changed",
         _l("A dealer joins your portfolio"),
         _l("%(dealer)s is now in your portfolio."),

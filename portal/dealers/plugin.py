@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.accounts.services import register_dealer_lookup, register_user_change_check
-from portal.dealers import documents, notices, rules, services  # noqa: F401 - the kinds register themselves
+from portal.dealers import documents, notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.dealers.views import bp
 from portal.navigation import register_navigation
 

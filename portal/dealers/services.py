@@ -20,11 +20,13 @@ from portal.audit.services import audit_change, snapshot
 from portal.database import contains_pattern, rows_changed
 from portal.dates import company_today, quarter_of
 from portal.dealers.models import (
+    SINCE_JOINING,
     Dealer,
     DealerEvent,
     DealerEventKind,
     DealerStatus,
     DealerTier,
+    DealerTierChange,
     Period,
     PeriodStatus,
     Territory,
@@ -232,6 +234,9 @@ def create_dealer(
     dealer = Dealer(code=code, status=status, manager_id=manager_id, **vars(profile))
     db.session.add(dealer)
     db.session.flush()
+    db.session.add(  # the tier history starts with the tier it joins with (portal/dealers/tiers.py)
+        DealerTierChange(dealer_id=dealer.id, tier=dealer.tier, effective_from=SINCE_JOINING, changed_by_id=actor.id)
+    )
     _record_dealer_event(dealer, DealerEventKind.CREATED, actor, to_value=status.value)
     audit_change(
         "dealer.created",
@@ -261,6 +266,7 @@ def currency_is_fixed(dealer: Dealer) -> bool:
 
 
 def update_dealer(actor: User, dealer: Dealer, profile: DealerProfile) -> None:
+    """The profile; the tier is not part of it: it changes from a period on (portal/dealers/tiers.py)."""
     require_role(actor, AccessRole.ADMIN)
     _valid_territory(profile.territory_id)
     if profile.currency != dealer.currency and currency_is_fixed(dealer):
@@ -274,7 +280,8 @@ def update_dealer(actor: User, dealer: Dealer, profile: DealerProfile) -> None:
         )
     before = snapshot(dealer, DEALER_PROFILE_FIELDS)
     for field, value in vars(profile).items():
-        setattr(dealer, field, value)
+        if field != "tier":
+            setattr(dealer, field, value)
     after = snapshot(dealer, DEALER_PROFILE_FIELDS)
     changed = sorted(key for key in after if before[key] != after[key])
     if not changed:

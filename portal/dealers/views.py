@@ -6,16 +6,18 @@ route declarations and the services; templates only show what the view says the 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.dates import company_today
-from portal.dealers import documents, people, sections, services
+from portal.dealers import documents, people, sections, services, tiers
 from portal.dealers.forms import (
     DealerForm,
     DealerStatusForm,
@@ -24,6 +26,7 @@ from portal.dealers.forms import (
     ReassignForm,
     StaffForm,
     TerritoryForm,
+    TierChangeForm,
     TraineeForm,
 )
 from portal.dealers.models import DealerStatus, DealerTier, Territory
@@ -32,8 +35,10 @@ from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
 from portal.evidence.validation import RejectedFile
 from portal.extensions import db
+from portal.formatting import local_date
 from portal.forms_common import optional_int
 from portal.page_cache import cached_page
+from portal.types import label
 from portal.web import finish_action, page_number, redirect_to, render_page_or_fragment
 
 bp = Blueprint("dealers", __name__)
@@ -254,8 +259,31 @@ def portfolio() -> ResponseReturnValue:
     )
 
 
+def _tier_form(formdata: Any = None) -> TierChangeForm:
+    """The effective days offered: the next period's start (the default) and, backdated, the starts of open
+    periods that began."""
+    days = tiers.effective_days(company_today())
+    form = TierChangeForm() if formdata is not None else TierChangeForm(formdata=None)
+    upcoming = days.next_period
+    form.effective_from.choices = [
+        SelectChoice(upcoming.isoformat(), _("%(day)s: the next period", day=local_date(upcoming)))
+    ] + [
+        SelectChoice(
+            period.starts_on.isoformat(),
+            _("%(day)s: backdated to the start of %(period)s", day=local_date(period.starts_on), period=period.code),
+        )
+        for period in days.backdatable
+    ]
+    if formdata is None:
+        form.effective_from.data = upcoming.isoformat()
+    return form
+
+
 def _render_dealer_page(
-    dealer: Any, status_form: DealerStatusForm | None = None, code: int = 200
+    dealer: Any,
+    status_form: DealerStatusForm | None = None,
+    code: int = 200,
+    tier_form: TierChangeForm | None = None,
 ) -> ResponseReturnValue:
     can_change_status = services.can_change_dealer_status(current_user)
     can_reassign = services.can_reassign_portfolios(current_user)
@@ -283,9 +311,41 @@ def _render_dealer_page(
             can_edit=current_user.access_role is AccessRole.ADMIN,
             status_form=status_form,
             reassign_form=ReassignForm(formdata=None, managers=managers, manager_id=dealer.manager_id),
+            tier_history=tiers.tier_history(dealer),
+            today=company_today(),
+            tier_form=(tier_form or _tier_form()) if tiers.can_change_tiers(current_user) else None,
         ),
         code,
     )
+
+
+@bp.route("/console/dealers/<code>/tier", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def change_tier(code: str) -> ResponseReturnValue:
+    dealer = services.get_visible_dealer(current_user, code)
+    form = _tier_form(formdata=request.form)
+    if form.validate_on_submit():
+        change = tiers.TierChange(
+            tier=DealerTier(form.tier.data),
+            effective_from=date.fromisoformat(form.effective_from.data),
+            reason=form.why.data or "",
+        )
+        finished = finish_action(
+            form,
+            lambda: tiers.change_tier(current_user, dealer, change),
+            lambda _row: (
+                _(
+                    "%(dealer)s is %(tier)s from %(day)s.",
+                    dealer=dealer.name,
+                    tier=label(change.tier),
+                    day=local_date(change.effective_from),
+                ),
+                url_for("dealers.dealer_detail", code=dealer.code),
+            ),
+        )
+        if finished:
+            return finished
+    return _render_dealer_page(dealer, code=422, tier_form=form)
 
 
 @bp.route("/console/dealers/<code>")
@@ -362,11 +422,11 @@ def portfolios() -> ResponseReturnValue:
 # --- Admin directory -------------------------------------------------------------------------------------------
 
 
-def _dealer_profile(form: DealerForm) -> services.DealerProfile:
+def _dealer_profile(form: DealerForm, tier: DealerTier | None = None) -> services.DealerProfile:
     return services.DealerProfile(
         name=(form.name.data or "").strip(),
         territory_id=form.territory_id.data,
-        tier=DealerTier(form.tier.data),
+        tier=tier or DealerTier(form.tier.data),
         currency=form.currency.data,
         payee_name=(form.payee_name.data or "").strip(),
         payee_bank=(form.payee_bank.data or "").strip(),
@@ -404,14 +464,14 @@ def new_dealer() -> ResponseReturnValue:
 def edit_dealer(code: str) -> ResponseReturnValue:
     dealer = services.get_visible_dealer(current_user, code)
     form = DealerForm(obj=dealer, territories=services.all_territories(), managers=[])
-    del form.code, form.status, form.manager_id  # identity, lifecycle and portfolio have their own actions
+    del form.code, form.status, form.manager_id, form.tier  # identity, lifecycle, portfolio, tier: their own actions
     currency_fixed = services.currency_is_fixed(dealer)
     if currency_fixed:  # shown, not posted: the posted form keeps the dealer's currency (obj=dealer)
         form.currency.render_kw = {"disabled": True}
     if form.validate_on_submit() and form.territory_id.data is not None:
         finished = finish_action(
             form,
-            lambda: services.update_dealer(current_user, dealer, _dealer_profile(form)),
+            lambda: services.update_dealer(current_user, dealer, _dealer_profile(form, dealer.tier)),
             lambda _result: (
                 _("The profile of %(dealer)s was saved.", dealer=dealer.name),
                 url_for("dealers.dealer_detail", code=dealer.code),

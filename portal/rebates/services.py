@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -22,6 +23,7 @@ from portal.database import rows_changed
 from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
+from portal.dealers.tiers import tiers_on
 from portal.extensions import db
 from portal.money import MAX_MONEY
 from portal.notifications import params
@@ -292,12 +294,10 @@ def recompute_statements(period: Period, dealer_ids: Sequence[int] | None = None
     involved = set(targets) | set(sales) | set(adjustments) | set(penalties) | set(statements)
     if not involved:
         return 0
-    dealers = {
-        dealer_id: (tier, currency)
-        for dealer_id, tier, currency in db.session.execute(
-            select(Dealer.id, Dealer.tier, Dealer.currency).where(Dealer.id.in_(sorted(involved)))
-        ).all()
-    }
+    currencies = dict(
+        db.session.execute(select(Dealer.id, Dealer.currency).where(Dealer.id.in_(sorted(involved)))).all()
+    )
+    tiers = tiers_on(sorted(involved), period.starts_on)  # the tier in force on the period's first day
     programs = _program_by_tier(period)
     now = utcnow()
     changed = 0
@@ -305,8 +305,8 @@ def recompute_statements(period: Period, dealer_ids: Sequence[int] | None = None
         statement = statements.get(dealer_id)
         if statement is not None and statement.status is not StatementStatus.PROVISIONAL:
             continue
-        tier, currency = dealers[dealer_id]
-        program = programs.get(tier.value)
+        currency = currencies[dealer_id]
+        program = programs.get(tiers[dealer_id].value)
         if statement is None:
             statement = RebateStatement(dealer_id=dealer_id, period_id=period.id, currency=currency)
             db.session.add(statement)
@@ -595,6 +595,17 @@ def get_statement_for_admin(statement_id: int) -> RebateStatement:
     if statement is None:
         raise NotFound()
     return statement
+
+
+def recompute_after_tier_change(dealer: Dealer, effective_from: date) -> int:
+    """A tier change rates the open periods that start on or after its day differently: recompute them. Closed
+    periods keep their final figures."""
+    changed = 0
+    for period in db.session.execute(
+        select(Period).where(Period.status == PeriodStatus.OPEN, Period.starts_on >= effective_from)
+    ).scalars():
+        changed += recompute_statements(period, [dealer.id])
+    return changed
 
 
 def holds_money(dealer_id: int) -> bool:

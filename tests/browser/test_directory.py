@@ -29,6 +29,7 @@ PAGES = [
     ("dealer@demo.test", "/dealer/people", "People at Eastern Star Trading", "Eastern Star Trading 的人员"),
     ("staff@demo.test", "/dealer/people", "People at Eastern Star Trading", "Eastern Star Trading 的人员"),
     ("manager2@demo.test", "/console/dealers/D006", "Golden Bridge Trading", "Golden Bridge Trading"),
+    ("admin@demo.test", "/console/dealers/D002", "Northern Light Supply", "Northern Light Supply"),
     ("manager2@demo.test", "/console/portfolios", "Portfolios", "经理名下经销商"),
     ("manager2@demo.test", "/audit/", "Audit trail", "审计日志"),
     ("admin@demo.test", "/console/?sort=tier&dir=desc", "All dealers", "全部经销商"),
@@ -164,6 +165,38 @@ def test_a_senior_manager_suspends_a_dealer_with_a_reason(browser: Browser, live
     expect(timeline).to_contain_text("from Active to Suspended")
     expect(timeline).to_contain_text("Sold below the floor price in the North territory.")
     assert DEMO_PASSWORD  # the demo data the journey relies on
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport", "tier"),
+    [("en", {"width": 320, "height": 640}, "Bronze"), ("zh", PHONE, "银牌"), ("en", DESKTOP, "Gold")],
+    ids=["en-320", "zh-375", "en-desktop"],
+)
+def test_an_admin_schedules_a_tier_change_for_the_next_period(
+    browser: Browser, live_server: str, language: str, viewport: dict[str, int], tier: str
+) -> None:
+    """D004 is platinum; each run schedules another tier for the next period (so each differs from the last)."""
+    new_tier, why, button, missing, scheduled, history = {
+        "en": ("New tier", "Why", "Change the tier", "Say why the tier changes", "scheduled", "Tier history"),
+        "zh": ("新等级", "更改原因", "更改等级", "请说明等级更改的原因", "已排定", "等级历史"),
+    }[language]
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "admin@demo.test", language)
+    page.goto(f"{live_server}/console/dealers/D004")
+    assert_page_is_sound(page, viewport, blocked)
+    page.get_by_label(new_tier, exact=True).select_option(label=tier)
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(missing)).to_be_visible()
+    assert_page_is_sound(page, viewport, blocked)
+    page.get_by_label(new_tier, exact=True).select_option(label=tier)
+    page.get_by_label(why, exact=True).fill(f"Agreed at the annual review ({language}).")
+    page.get_by_role("button", name=button).click()
+    table = page.get_by_role("table", name=history)
+    expect(table).to_contain_text(f"Agreed at the annual review ({language}).")
+    expect(table).to_contain_text(scheduled)
+    assert_page_is_sound(page, viewport, blocked)
     page.context.close()
 
 
