@@ -42,9 +42,10 @@ from portal.extensions import db
 from portal.notifications.links import Link, link
 from portal.notifications.models import Notification
 from portal.notifications.params import choice
+from portal.rebates import ledger
 from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
 from portal.rebates.rules import Method
-from portal.rebates.services import late_sales_adjustments, recompute_statements
+from portal.rebates.services import freeze_statements, late_sales_adjustments, recompute_statements
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.training.rules import certificate_expiry, new_certificate_number
 from portal.types import utcnow
@@ -356,21 +357,14 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
                     }
                 )
     db.session.execute(insert(SalesLine), rows)
-    now = utcnow()
-    for age, period in enumerate(reversed(periods)):
-        recompute_statements(period)
-        if period.status is PeriodStatus.CLOSED:
-            status = StatementStatus.FINAL if age == 1 else StatementStatus.PAID
-            db.session.execute(
-                update(RebateStatement)
-                .where(RebateStatement.period_id == period.id)
-                .values(
-                    status=status,
-                    finalised_at=now,
-                    paid_at=now if status is StatementStatus.PAID else None,
-                    paid_reference=f"PAY-{period.code}" if status is StatementStatus.PAID else "",
-                )
-            )
+    closed = [period for period in periods if period.status is PeriodStatus.CLOSED]
+    for period in periods:  # oldest first: each closed quarter's account opens with the one before
+        if period.status is not PeriodStatus.CLOSED:
+            recompute_statements(period)
+            continue
+        freeze_statements(period)
+        if period is not closed[-1]:
+            _pay_demo_period(period)
     if len(periods) >= 2 and periods[-1].status is PeriodStatus.OPEN:
         current, previous = periods[-1], periods[-2]
         db.session.add(
@@ -388,6 +382,22 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
         db.session.flush()
         late_sales_adjustments(current, [(dealers["D002"].id, previous.id)])
         recompute_statements(current, [dealers["D002"].id])
+
+
+def _pay_demo_period(period: Period) -> None:
+    """Older quarters are paid: each dealer's amount due transferred, as the payment batch would."""
+    now = utcnow()
+    due = ledger.amounts_due(period)
+    for statement in db.session.execute(
+        select(RebateStatement).where(RebateStatement.period_id == period.id).order_by(RebateStatement.id)
+    ).scalars():
+        amount = due.get(statement.dealer_id, 0)
+        if amount <= 0:
+            continue
+        ledger.book_payment(None, statement, amount, f"PAY-{period.code}")
+        statement.status = StatementStatus.PAID
+        statement.paid_at, statement.paid_reference, statement.paid_amount = now, f"PAY-{period.code}", amount
+    db.session.flush()
 
 
 ACTIVITY_TYPES = (

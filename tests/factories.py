@@ -39,11 +39,10 @@ from portal.rebates.models import (
     RebateStatement,
     SalesImport,
     SalesLine,
-    StatementStatus,
     Target,
 )
 from portal.rebates.rules import Method
-from portal.rebates.services import recompute_statements
+from portal.rebates.services import freeze_statements, recompute_statements
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
 from tests.evidence_files import pdf
@@ -263,10 +262,7 @@ def make_rebate_records(channel: Channel) -> RebateRecords:
     make_sales(own, previous, [105_000_000])
     make_sales(foreign, previous, [90_000_000])
     recompute_statements(current)
-    recompute_statements(previous)
-    db.session.execute(
-        sa.update(RebateStatement).where(RebateStatement.period_id == previous.id).values(status=StatementStatus.FINAL)
-    )
+    freeze_statements(previous)  # final, and booked on the dealers' accounts
     imports = {}
     for name, uploader in (("own_import", manager), ("foreign_import", other_manager)):
         batch = SalesImport(

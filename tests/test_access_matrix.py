@@ -405,6 +405,49 @@ MATRIX = (
     ),
     # --- rebates: the dealer's own statements; a portfolio's in the console; programs and payments for admins ---
     Case("GET", "/dealer/statements", "/dealer/statements", only({"dealer_owner": 200, "dealer_staff": 200})),
+    # --- the dealer's account (ledger): the dealer's own, its managers', the admin's; finance's balances due ---
+    Case("GET", "/dealer/account", "/dealer/account", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("GET", "/dealer/account", "/dealer/account?from=2026-13-01", only({"dealer_owner": 400, "dealer_staff": 400})),
+    Case("GET", "/dealer/account.<export>", "/dealer/account.csv", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("GET", "/dealer/account.<export>", "/dealer/account.xlsx", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("GET", "/dealer/account.<export>", "/dealer/account.pdf", only({"dealer_owner": 404, "dealer_staff": 404})),
+    Case(
+        "GET",
+        "/console/dealers/<code>/account",
+        "/console/dealers/{own_dealer}/account",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/account",
+        "/console/dealers/{foreign_dealer}/account",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/account.<export>",
+        "/console/dealers/{own_dealer}/account.xlsx",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/dealers/<code>/account.<export>",
+        "/console/dealers/{foreign_dealer}/account.csv",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/admin/statements/due.<export>",
+        "/admin/statements/due.csv?period={previous_period}",
+        only({"admin": 200}),
+    ),
+    Case("GET", "/admin/statements/due.<export>", "/admin/statements/due.xlsx", only({"admin": 200})),
+    Case(
+        "GET",
+        "/admin/statements/due.<export>",
+        "/admin/statements/due.csv?period=NO-SUCH",
+        only({"admin": 404}),
+    ),
     Case(
         "GET",
         "/dealer/statements/<period_code>",

@@ -23,7 +23,7 @@ from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, Viola
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.notifications.models import Notification
-from portal.rebates.models import Adjustment
+from portal.rebates.models import Adjustment, LedgerEntry, LedgerKind
 from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.evidence_files import pdf
@@ -120,17 +120,43 @@ def test_a_penalty_for_a_closed_quarter_is_booked_in_the_open_one_naming_the_per
         ]
 
 
-def test_overturning_after_the_booked_quarter_closed_pays_back_once(app: Flask, world: World) -> None:
+def test_overturning_after_the_booked_quarter_closed_gives_back_what_the_account_bore(app: Flask, world: World) -> None:
+    """The refund is what the dealer's account bore for the penalty, once. Here the closed quarter's account holds
+    CN¥1,000.00 for it (as its close would have booked); tests/test_ledger.py follows a penalty through a close."""
     with app.app_context():
         own, mediator = dealer(world.own_dealer), person(world, "mediator")
         violation = db.session.get(Violation, world.disputes.own_violation)
         assert violation is not None
-        assert violation.booked_period_id == period(world.previous_period).id  # deducted on a final statement
+        previous = period(world.previous_period)
+        assert violation.booked_period_id == previous.id
+        db.session.add(
+            LedgerEntry(
+                dealer_id=own.id,
+                period_id=previous.id,
+                kind=LedgerKind.PENALTY,
+                amount=-100_000,
+                currency="CNY",
+                booked_on=previous.ends_on,
+                source=f"violation:{violation.id}",
+            )
+        )
         dispute = services.appeal_violation(person(world, "dealer_owner"), violation, "Wrong dealer.")
         services.assign(mediator, dispute, mediator)
         services.resolve(mediator, dispute, services.Resolution(Outcome.OVERTURN_VIOLATION, "Another dealer did it."))
         refunds = db.session.execute(select(Adjustment).where(Adjustment.source == f"overturn:{violation.id}")).all()
         assert len(refunds) == 1 and refunds[0][0].amount == 100_000 and refunds[0][0].dealer_id == own.id
+
+
+def test_overturning_a_penalty_the_account_never_bore_gives_nothing_back(app: Flask, world: World) -> None:
+    with app.app_context():
+        mediator = person(world, "mediator")
+        violation = db.session.get(Violation, world.disputes.own_violation)
+        assert violation is not None
+        dispute = services.appeal_violation(person(world, "dealer_owner"), violation, "Wrong dealer.")
+        services.assign(mediator, dispute, mediator)
+        services.resolve(mediator, dispute, services.Resolution(Outcome.OVERTURN_VIOLATION, "Another dealer did it."))
+        refunds = db.session.execute(select(Adjustment).where(Adjustment.source == f"overturn:{violation.id}")).all()
+        assert refunds == []
 
 
 def test_raising_a_dispute_checks_the_other_party_and_the_links(app: Flask, world: World) -> None:

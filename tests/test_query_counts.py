@@ -22,6 +22,7 @@ from portal.claims.models import (
     FundRequestStatus,
 )
 from portal.claims.rules import ClaimStatus, Flag
+from portal.dates import company_today
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
@@ -29,7 +30,16 @@ from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.jobs import JobFailure
 from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
-from portal.rebates.models import Adjustment, AdjustmentKind, ImportStatus, SalesImport, SalesLine, Target
+from portal.rebates.models import (
+    Adjustment,
+    AdjustmentKind,
+    ImportStatus,
+    LedgerEntry,
+    LedgerKind,
+    SalesImport,
+    SalesLine,
+    Target,
+)
 from portal.rebates.services import recompute_statements
 from portal.training.models import CourseSession
 from portal.types import utcnow
@@ -102,6 +112,8 @@ PAGES = [
     ("admin", "/admin/programs"),
     ("admin", "/admin/programs/{program}/edit"),
     ("admin", "/admin/statements?period={previous_period}"),
+    ("dealer_owner", "/dealer/account"),
+    ("manager", "/console/dealers/D001/account"),
     ("dealer_owner", "/training/"),
     ("dealer_staff", "/training/?category=technical&page=2"),
     ("dealer_owner", "/training/sessions/{upcoming_session}"),
@@ -171,7 +183,19 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     for _ in range(2 * factor):
         make_user(UserRole.DEALER, dealer=own.dealer, dealer_role=DealerRole.STAFF)
     for year in range(first_year, first_year + factor):
-        make_period(f"{year}-Q1", date(year, 1, 1), date(year, 3, 31), PeriodStatus.CLOSED)
+        grown = make_period(f"{year}-Q1", date(year, 1, 1), date(year, 3, 31), PeriodStatus.CLOSED)
+        for kind, amount in ((LedgerKind.REBATE, 150_000), (LedgerKind.PENALTY, -50_000)):
+            db.session.add(
+                LedgerEntry(
+                    dealer_id=own.dealer_id,
+                    period_id=grown.id,
+                    kind=kind,
+                    amount=amount,
+                    currency="CNY",
+                    booked_on=company_today(),
+                    source=f"grown:{next_id()}",
+                )
+            )
     admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
     for _ in range(factor):
         make_territory()

@@ -2,12 +2,14 @@
 
 - two admins paying the same statement: one payment, the other is told;
 - two imports carrying the same invoices, run at the same moment: every invoice counts once;
-- two clicks on "import" for the same checked file: one import.
+- two clicks on "import" for the same checked file: one import;
+- paying two quarters of one dealer at once: each rebate paid once, never more than the balance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -16,12 +18,15 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
 from portal.audit.models import AuditEvent
-from portal.dealers.models import Dealer, Period
+from portal.dates import quarter_of
+from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.extensions import db
 from portal.jobs import huey_of
-from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, SalesLine
+from portal.rebates import ledger
+from portal.rebates.models import ImportStatus, LedgerEntry, LedgerKind, RebateStatement, SalesImport, SalesLine
 from portal.rebates.sales_jobs import run_sales_import
-from tests.factories import make_user, make_world
+from portal.rebates.services import freeze_statements
+from tests.factories import make_period, make_program, make_sales, make_target, make_user, make_world
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
 from tests.threads import race_posts, run_together
 
@@ -141,3 +146,56 @@ def test_two_clicks_on_import_start_one_import(backend_name: str, tmp_path_facto
         dispose_app(app)
     assert sorted(statuses) == [303, 409]
     assert confirmed == 1 and queued == 1
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_paying_two_quarters_of_one_dealer_at_once_never_pays_more_than_the_balance(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The quarter before last is final too: paying it and last quarter at the same moment must not pay the older
+    quarter's rebate twice (each payment is at most the balance, after the other's entry)."""
+    app = _app(backend_name, tmp_path_factory)
+    with app.app_context():
+        world = make_world()
+        second_admin = make_user(UserRole.ADMIN).email
+        previous = db.session.execute(select(Period).where(Period.code == world.previous_period)).scalar_one()
+        older = make_period(*quarter_of(previous.starts_on - timedelta(days=1)), PeriodStatus.CLOSED)
+        own = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        make_program(older)
+        make_target(own, older, 100_000_000)
+        make_sales(own, older, [110_000_000], prefix="OLD")
+        older.status = PeriodStatus.OPEN
+        db.session.flush()
+        freeze_statements(older)
+        older.status = PeriodStatus.CLOSED
+        older_statement = db.session.execute(
+            select(RebateStatement.id).where(RebateStatement.dealer_id == own.id, RebateStatement.period_id == older.id)
+        ).scalar_one()
+        db.session.commit()
+        own_id = own.id
+    # 110 % reaches the third tier (3 %); 105 % the second (2 %): computed here, apart from the rebate module.
+    earned = 110_000_000 * 3 // 100 + 105_000_000 * 2 // 100
+    try:
+        statuses = race_posts(
+            app,
+            [
+                (
+                    world.emails["admin"],
+                    "/admin/statements/pay",
+                    {"reference": "BANK-A", "statement_id": str(world.rebates.own_final_statement)},
+                ),
+                (second_admin, "/admin/statements/pay", {"reference": "BANK-B", "statement_id": str(older_statement)}),
+            ],
+        )
+        with app.app_context():
+            payments = db.session.execute(
+                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                    LedgerEntry.dealer_id == own_id, LedgerEntry.kind == LedgerKind.PAYMENT
+                )
+            ).scalar_one()
+            balance = ledger.balances([own_id])[own_id]
+    finally:
+        dispose_app(app)
+    assert 303 in statuses and set(statuses) <= {303, 409}
+    assert -payments == earned  # both quarters' rebates, once each
+    assert balance == 0

@@ -46,6 +46,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.rebates import ledger
 from portal.rebates.models import AdjustmentKind, RebateStatement
 from portal.rebates.services import book_adjustment
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -584,8 +585,9 @@ def _violation_kind(dispute: Dispute) -> ViolationKind:
 
 
 def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> None:
-    """An overturned penalty leaves the statement: recomputed while its period is open, else paid back as an
-    adjustment naming the period it corrects."""
+    """An overturned penalty leaves the statement: recomputed while its period is open, else given back as a
+    refund naming the period it corrects: exactly what the dealer's account bore for it (deducted from a rebate or
+    carried as a negative balance), no more."""
 
     violation = db.session.get(Violation, dispute.violation_id)
     if violation is None or violation.status is not ViolationStatus.APPEALED:
@@ -596,13 +598,13 @@ def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> No
     booked = db.session.get(Period, violation.booked_period_id) if violation.booked_period_id else None
     if booked is not None and booked.status is PeriodStatus.OPEN:
         recompute_for(violation)
-    elif booked is not None:
+    elif booked is not None and (borne := -ledger.booked_for(f"violation:{violation.id}")) > 0:
         book_adjustment(
             actor,
             violation.dealer,
-            violation.penalty,
+            borne,
             _("Penalty overturned on appeal"),
-            kind=AdjustmentKind.MANUAL,
+            kind=AdjustmentKind.PENALTY_OVERTURNED,
             corrects=booked,
             source=f"overturn:{violation.id}",
         )

@@ -194,6 +194,7 @@ def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Itera
                 amount=violation.penalty,
                 description=f"{label(violation.kind)}{corrects}",
                 link=f"/dealer/violations/{violation.id}",
+                source=f"violation:{violation.id}",
             )
         )
     return lines

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -242,6 +243,11 @@ class RebateStatement(Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_reference: Mapped[str] = mapped_column(String(120), default="")
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The dealer's account around this period, written when the period closes (portal/rebates/ledger.py): the
+    # balance brought forward from earlier periods and the balance carried after this period's entries.
+    opening_balance: Mapped[int | None] = mapped_column(BigInteger)
+    closing_balance: Mapped[int | None] = mapped_column(BigInteger)
+    paid_amount: Mapped[int | None] = mapped_column(BigInteger)  # what the payment of this statement transferred
 
     dealer: Mapped[Dealer] = relationship(lazy="joined")
     period: Mapped[Period] = relationship(lazy="joined")
@@ -265,3 +271,60 @@ class RebateStatement(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "rebate_statement", self.id, f"{self.dealer.code} {self.period.code}"
+
+
+class LedgerKind(enum.StrEnum):
+    """What moved money on a dealer's account. A deposit (保证金) would be one more kind, booked and reversed like
+    the others."""
+
+    REBATE = "rebate"  # a closed period's final rebate, owed to the dealer
+    PENALTY = "penalty"  # a confirmed penalty, owed by the dealer
+    ADJUSTMENT = "adjustment"  # late sales, a manual correction or a dispute's outcome, either way
+    REFUND = "refund"  # an overturned penalty given back
+    PAYMENT = "payment"  # money transferred to the dealer
+    REVERSAL = "reversal"  # takes back an earlier entry (a reopened period), never an edit
+
+
+register_labels(
+    {
+        LedgerKind.REBATE: _l("Rebate"),
+        LedgerKind.PENALTY: _l("Penalty"),
+        LedgerKind.ADJUSTMENT: _l("Adjustment"),
+        LedgerKind.REFUND: _l("Refund"),
+        LedgerKind.PAYMENT: _l("Payment"),
+        LedgerKind.REVERSAL: _l("Reversal"),
+    }
+)
+
+
+class LedgerEntry(Model):
+    """One movement on a dealer's account, append-only: positive is owed to the dealer, negative owed by the dealer
+    or paid out. The balance is the sum of the entries; a negative balance is carried until later rebates cover
+    it. Entries are never changed or deleted (a guard refuses it): a correction is a new entry."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_dealer_period", "dealer_id", "period_id"),
+        Index("ix_ledger_entries_dealer_booked", "dealer_id", "booked_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)  # the period it belongs to
+    kind: Mapped[LedgerKind] = mapped_column(str_enum(LedgerKind))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_on: Mapped[date] = mapped_column(Date)  # the company's day it was recorded
+    source: Mapped[str] = mapped_column(String(64), default="")  # "statement:7", "violation:3", "adjustment:9"...
+    note: Mapped[str] = mapped_column(Text, default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    period: Mapped[Period] = relationship(lazy="joined")
+
+
+@event.listens_for(LedgerEntry, "before_update")
+@event.listens_for(LedgerEntry, "before_delete")
+def _entries_are_never_changed(_mapper: Any, _connection: Any, entry: LedgerEntry) -> None:
+    raise RuntimeError(f"ledger entry {entry.id} is append-only: book a new entry instead")

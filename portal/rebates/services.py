@@ -19,7 +19,7 @@ from sqlalchemy import Select, exists, func, or_, select, update
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
-from portal.database import rows_changed
+from portal.database import locked_for_update, rows_changed
 from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
@@ -29,7 +29,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.rebates import rules
+from portal.rebates import ledger, rules
 from portal.rebates.models import (
     Adjustment,
     AdjustmentKind,
@@ -47,8 +47,9 @@ from portal.types import label, utcnow
 MAX_TIERS = 6
 
 
-def can_mark_paid(statement: RebateStatement) -> bool:
-    return can_move_statement(statement.status, StatementStatus.PAID) and statement.net_payable > 0
+def can_mark_paid(statement: RebateStatement, due: int) -> bool:
+    """A final statement with an amount due (portal/rebates/ledger.py: never more than the account's balance)."""
+    return can_move_statement(statement.status, StatementStatus.PAID) and due > 0
 
 
 # --- Percentages in ----------------------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ class PenaltyLine:
     amount: int  # minor units, positive: deducted from the rebate
     description: str
     link: str = ""
+    source: str = ""  # what the penalty is ("violation:3"): its ledger entry names it, and a refund finds it
 
 
 PenaltySource = Callable[[Period, Sequence[int] | None], Iterable[PenaltyLine]]
@@ -372,19 +374,29 @@ def outcome_of(statement: RebateStatement, extra_sales: int = 0) -> rules.Outcom
     return rules.calculate(statement.sales + extra_sales, statement.target, statement.rule_tiers, statement.method)
 
 
-def finalise_period(actor: User, period: Period) -> int:
-    """Called as the period closes: last recomputation, then every statement of the period is frozen as final."""
+def freeze_statements(period: Period) -> int:
+    """A last recomputation, every statement of the period final, and its money booked on the dealers' accounts
+    (portal/rebates/ledger.py). Returns how many statements were frozen."""
     recompute_statements(period)
-    now = utcnow()
     finalised = rows_changed(
         db.session.execute(
             update(RebateStatement)
             .where(RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.PROVISIONAL)
-            .values(status=StatementStatus.FINAL, finalised_at=now)
+            .values(status=StatementStatus.FINAL, finalised_at=utcnow())
             .execution_options(synchronize_session=False)
         )
     )
     db.session.expire_all()
+    ledger.book_period(
+        period,
+        [(line.dealer_id, line.amount, line.description, line.source) for line in penalty_lines(period, None)],
+    )
+    return finalised
+
+
+def finalise_period(actor: User, period: Period) -> int:
+    """Called as the period closes: its statements are frozen and booked, and the dealers' owners told."""
+    finalised = freeze_statements(period)
     record_event(
         "rebate_statements.finalised",
         actor_id=actor.id,
@@ -408,7 +420,9 @@ def finalise_period(actor: User, period: Period) -> int:
 
 
 def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
-    """Final statements with money owed become paid, all of them or none: a conditional UPDATE decides races."""
+    """Pay final statements, all of them or none: each transfers its amount due (a payment entry on the dealer's
+    account), and becomes paid. The dealers' rows are locked first, so two payments of one dealer's statements at
+    once take turns and the second sees the first's entry: nothing is paid twice, no payment exceeds the balance."""
     require_role(actor, AccessRole.ADMIN)
     reference = reference.strip()
     if not reference:
@@ -416,45 +430,57 @@ def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
     ids = sorted(set(statement_ids))
     if not ids:
         raise InvalidInput("statement_ids", _("Choose at least one statement."))
-    now = utcnow()
-    changed = rows_changed(
-        db.session.execute(
-            update(RebateStatement)
-            .where(
-                RebateStatement.id.in_(ids),
-                RebateStatement.status == StatementStatus.FINAL,
-                RebateStatement.net_payable > 0,
-            )
-            .values(status=StatementStatus.PAID, paid_at=now, paid_reference=reference[:120], paid_by_id=actor.id)
-            .execution_options(synchronize_session=False)
-        )
+    refused = _(
+        "Some of these statements were already paid, are not final yet or have nothing to pay. Nothing changed."
     )
-    if changed != len(ids):
-        raise IllegalTransition(
-            _("Some of these statements were already paid, are not final yet or have nothing to pay. Nothing changed.")
+    chosen = list(db.session.execute(select(RebateStatement).where(RebateStatement.id.in_(ids))).scalars())
+    if len(chosen) != len(ids):
+        raise IllegalTransition(refused)
+    dealer_ids = sorted({statement.dealer_id for statement in chosen})
+    db.session.execute(locked_for_update(select(Dealer.id).where(Dealer.id.in_(dealer_ids)))).all()
+    now = utcnow()
+    paid: list[tuple[RebateStatement, int]] = []
+    for statement in sorted(chosen, key=lambda chosen_one: (chosen_one.period.starts_on, chosen_one.id)):
+        due = ledger.amounts_due(statement.period, [statement.dealer_id]).get(statement.dealer_id, 0)
+        changed = rows_changed(
+            db.session.execute(
+                update(RebateStatement)
+                .where(RebateStatement.id == statement.id, RebateStatement.status == StatementStatus.FINAL)
+                .values(
+                    status=StatementStatus.PAID,
+                    paid_at=now,
+                    paid_reference=reference[:120],
+                    paid_by_id=actor.id,
+                    paid_amount=due,
+                )
+                .execution_options(synchronize_session=False)
+            )
         )
+        if changed != 1 or due <= 0:
+            raise IllegalTransition(refused)
+        ledger.book_payment(actor, statement, due, reference[:120])
+        paid.append((statement, due))
     db.session.expire_all()
-    paid = list(db.session.execute(select(RebateStatement).where(RebateStatement.id.in_(ids))).scalars())
-    for statement in paid:
+    for statement, due in paid:
         audit_change(
             "rebate_statement.paid",
             actor=actor,
             subject=statement,
             before={"status": "final"},
-            after={"status": "paid", "reference": reference},
+            after={"status": "paid", "reference": reference, "amount": due},
         )
         notify(
             dealer_owners(statement.dealer),
             "rebate_paid",
             {
                 "period": statement.period.code,
-                "amount": params.amount(statement.net_payable, statement.currency),
+                "amount": params.amount(due, statement.currency),
                 "reference": reference,
             },
             link=link("rebates.dealer_statement", period_code=statement.period.code),
         )
     db.session.flush()
-    return changed
+    return len(paid)
 
 
 def book_adjustment(

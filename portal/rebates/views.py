@@ -3,6 +3,7 @@ imports, the admin's programs and payments. Thin: parse, call one service, commi
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +17,8 @@ from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.accounts.models import User
-from portal.csv_io import csv_response
-from portal.dates import company_today
+from portal.csv_io import csv_response, xlsx_response
+from portal.dates import company_today, quarter_of
 from portal.dealers import services as dealer_services
 from portal.dealers.amount_pages import AmountPages, Column
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
@@ -25,7 +26,7 @@ from portal.extensions import db
 from portal.forms_common import CsvUploadForm, optional_int
 from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
-from portal.rebates import imports, queries, services
+from portal.rebates import imports, ledger, queries, services
 from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
 from portal.rebates.rules import explain, is_provisional
@@ -198,6 +199,126 @@ def console_statement(code: str, period_code: str) -> ResponseReturnValue:
 def console_statement_csv(code: str, period_code: str) -> ResponseReturnValue:
     dealer = dealer_services.get_visible_dealer(current_user, code)
     return _statement_csv(dealer, dealer_services.get_period(period_code))
+
+
+# --- The dealer's account (对账单): opening balance, movements, closing balance ------------------------------------
+
+
+EXPORTS = ("csv", "xlsx")
+
+
+def _account_range() -> tuple[date, date]:
+    """?from=&to= as ISO dates; without them, from the first day of the previous quarter to today."""
+    today = company_today()
+    default_first = quarter_of(quarter_of(today)[1] - timedelta(days=1))[1]
+    try:
+        first = date.fromisoformat(request.args["from"]) if request.args.get("from") else default_first
+        last = date.fromisoformat(request.args["to"]) if request.args.get("to") else today
+    except ValueError:
+        abort(400, description=_("Enter the dates as year-month-day, such as 2026-10-01."))
+    if first > last:
+        abort(400, description=_("The first day comes after the last."))
+    return first, last
+
+
+def _account_rows(account: ledger.Account) -> list[list[object]]:
+    """The same lines the page shows, amounts exact in the currency's major unit."""
+
+    def major(amount: int) -> Decimal:
+        return to_decimal(amount, account.currency)
+
+    rows: list[list[object]] = [["", "", _("Opening balance"), "", "", major(account.opening)]]
+    for movement in account.movements:
+        entry = movement.entry
+        rows.append(
+            [
+                entry.booked_on,
+                entry.period.code,
+                label(entry.kind),
+                entry.note,
+                major(entry.amount),
+                major(movement.balance),
+            ]
+        )
+    rows.append(["", "", _("Closing balance"), "", "", major(account.closing)])
+    return rows
+
+
+def _account_answer(dealer: Dealer, export: str | None, endpoint: str, **route: str) -> ResponseReturnValue:
+    if export is not None and export not in EXPORTS:
+        abort(404)
+    first, last = _account_range()
+    account = ledger.dated_account(dealer, first, last)
+    if export is not None:
+        header = [_("Date"), _("Period"), _("Entry"), _("Detail"), _("Amount"), _("Balance")]
+        filename = f"account-{dealer.code}-{first.isoformat()}-{last.isoformat()}.{export}"
+        if export == "csv":
+            return csv_response(header, _account_rows(account), filename)
+        return xlsx_response(header, _account_rows(account), filename, _("Account"))
+    return render_template(
+        "rebates/account.html",
+        dealer=dealer,
+        account=account,
+        first=first,
+        last=last,
+        endpoint=endpoint,
+        route=route,
+        due=ledger.balances([dealer.id])[dealer.id],
+    )
+
+
+@bp.route("/dealer/account")
+@allow(DEALER_USERS)
+def dealer_account() -> ResponseReturnValue:
+    return _account_answer(_own_dealer(), None, "rebates.dealer_account")
+
+
+@bp.route("/dealer/account.<export>")
+@allow(DEALER_USERS)
+def dealer_account_export(export: str) -> ResponseReturnValue:
+    return _account_answer(_own_dealer(), export, "rebates.dealer_account")
+
+
+@bp.route("/console/dealers/<code>/account")
+@allow(*CONSOLE)
+def console_account(code: str) -> ResponseReturnValue:
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    return _account_answer(dealer, None, "rebates.console_account", code=dealer.code)
+
+
+@bp.route("/console/dealers/<code>/account.<export>")
+@allow(*CONSOLE)
+def console_account_export(code: str, export: str) -> ResponseReturnValue:
+    dealer = dealer_services.get_visible_dealer(current_user, code)
+    return _account_answer(dealer, export, "rebates.console_account", code=dealer.code)
+
+
+@bp.route("/admin/statements/due.<export>")
+@allow(AccessRole.ADMIN)
+def balances_due(export: str) -> ResponseReturnValue:
+    """Finance's transfer list for a period: each dealer with an amount due, its payee and bank account."""
+    if export not in EXPORTS:
+        abort(404)
+    period = _period_or_404(request.args.get("period") or None)
+    due = {dealer_id: amount for dealer_id, amount in ledger.amounts_due(period).items() if amount > 0}
+    dealers = db.session.execute(select(Dealer).where(Dealer.id.in_(sorted(due))).order_by(Dealer.code)).scalars()
+    header = [_("Dealer code"), _("Dealer"), _("Payee"), _("Bank"), _("Bank account number"), _("Currency"), _("Due")]
+    rows: list[list[object]] = [
+        [
+            dealer.code,
+            dealer.name,
+            dealer.payee_name,
+            dealer.payee_bank,
+            dealer.payee_account,
+            dealer.currency,
+            to_decimal(due[dealer.id], dealer.currency),
+        ]
+        for dealer in dealers
+    ]
+    filename = f"balances-due-{period.code}.{export}"
+    if export == "csv":
+        return csv_response(header, rows, filename)
+    return xlsx_response(header, rows, filename, _("Balances due"))
 
 
 def _adjustment_form(dealer: Dealer, form: AdjustmentForm | None = None) -> AdjustmentForm:
@@ -510,8 +631,10 @@ def admin_statements() -> ResponseReturnValue:
     if status is not None:
         query = query.where(RebateStatement.status == status)
     listing = db.paginate(query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    dues = ledger.amounts_due(period, [statement.dealer_id for statement in listing.items])
     return render_template(
         "rebates/admin_statements.html",
+        dues=dues,
         period=period,
         periods=list(db.session.execute(dealer_services.periods_newest_first()).scalars()),
         statements=listing,

@@ -3,8 +3,14 @@ in English and Chinese (no axe violation, nothing blocked by the CSP, nothing wi
 
 from __future__ import annotations
 
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 from flask import Flask
+from openpyxl import load_workbook
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
@@ -77,6 +83,8 @@ PAGES = [
     ("admin@demo.test", "/admin/programs/1/edit"),
     ("admin@demo.test", "/admin/statements?period={previous}"),
     ("admin@demo.test", "/console/dealers/D001/statements/{current}"),
+    ("dealer@demo.test", "/dealer/account"),
+    ("manager@demo.test", "/console/dealers/D001/account"),
 ]
 
 
@@ -97,4 +105,36 @@ def test_rebate_pages_are_sound(
     assert response is not None and response.status == 200
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("en", {"width": 320, "height": 640}), ("zh", PHONE), ("en", DESKTOP)],
+    ids=["en-320", "zh-375", "en-desktop"],
+)
+def test_a_dealer_reads_its_account_and_takes_it_to_excel(
+    browser: Browser, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    heading, closing, download = {
+        "en": ("Account of Eastern Star Trading", "Closing balance", "Download Excel"),
+        "zh": ("Eastern Star Trading 的往来账", "期末余额", "下载 Excel"),
+    }[language]
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "dealer@demo.test", language)
+    page.goto(f"{live_server}/dealer/account")
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    assert_page_is_sound(page, viewport, blocked)
+    shown = page.locator("tr.total").last.locator("td").last.inner_text()
+    with page.expect_download() as waiting:
+        page.get_by_role("link", name=download).click()
+    assert waiting.value.suggested_filename.endswith(".xlsx")
+    workbook = load_workbook(io.BytesIO(Path(waiting.value.path()).read_bytes()))
+    sheet = workbook.active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[-1][2] == closing
+    figure = Decimal(re.sub(r"[^0-9.\-]", "", shown))
+    assert Decimal(str(rows[-1][5])).quantize(Decimal("0.01")) == figure
     page.context.close()
