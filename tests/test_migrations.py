@@ -251,3 +251,45 @@ def test_stored_notification_paths_become_endpoints_and_back(
         (None, None, "/odd/place"),
     ]
     assert restored == old
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_the_ledger_migration_carries_the_demo_statements_into_the_accounts(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The demo channel's statements (final, paid, with a late-sales adjustment) as they stood before the ledger:
+    down to 0019, up again, and each dealer's account holds exactly its frozen statements' net figures less what
+    was paid, computed here from the statements table alone."""
+    app = build_app(fresh_database_url(backend_name, "ledger_migration", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0019")
+        frozen = db.session.execute(
+            sa.text("SELECT dealer_id, status, net_payable FROM rebate_statements WHERE status IN ('final', 'paid')")
+        ).all()
+        db.session.remove()
+        upgrade()
+        balances = dict(
+            db.session.execute(sa.text("SELECT dealer_id, SUM(amount) FROM ledger_entries GROUP BY dealer_id")).all()
+        )
+        payments = db.session.execute(sa.text("SELECT count(*) FROM ledger_entries WHERE kind = 'payment'")).scalar()
+        unset = db.session.execute(
+            sa.text(
+                "SELECT count(*) FROM rebate_statements WHERE status IN ('final', 'paid') AND closing_balance IS NULL"
+            )
+        ).scalar()
+        db.session.remove()
+    dispose_app(app)
+    expected: dict[int, int] = {}
+    for dealer_id, status, net in frozen:
+        paid = max(0, net) if status == "paid" else 0
+        expected[dealer_id] = expected.get(dealer_id, 0) + net - paid
+    assert {dealer: int(total) for dealer, total in balances.items()} == {
+        dealer: total for dealer, total in expected.items() if dealer in balances
+    }
+    assert set(expected) - set(balances) <= {dealer for dealer, total in expected.items() if total == 0}
+    assert payments == sum(1 for _dealer, status, net in frozen if status == "paid" and net > 0) > 0
+    assert unset == 0
