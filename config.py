@@ -104,6 +104,9 @@ class Config:
     EVIDENCE_MAX_PIXELS = 40_000_000
     EVIDENCE_MAX_FILES_PER_OBJECT = 20
 
+    # A period closes no earlier than this many days after its end, so sales recorded late still count in it.
+    PERIOD_CLOSE_GRACE_DAYS = 10
+
     # Promotion claims: days after an activity to claim it.
     CLAIM_WINDOW_DAYS = 60
     # Review limits per currency, in that currency's minor units: (a second person approves above this, bulk

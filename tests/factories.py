@@ -653,6 +653,7 @@ class Channel:
     current_period: str  # the quarter containing today, open
     previous_period: str  # the quarter before it, closed
     next_period_start: str  # the day after today's quarter ends (ISO), where a tier change takes effect by default
+    ended_period: str  # 2019-Q4: over long ago and still open, so it may be asked to close
     people: People
     notifications: dict[str, int]
     tokens: dict[str, str]
@@ -728,6 +729,7 @@ class World(Channel):
             second_dealer=self.second_dealer,
             foreign_dealer=self.foreign_dealer,
             open_period=self.open_period,
+            ended_period=self.ended_period,
             current_period=self.current_period,
             previous_period=self.previous_period,
         )
@@ -786,6 +788,7 @@ def make_channel() -> Channel:
     own_trainee = make_trainee(own, "Own Trainee")
     foreign_trainee = make_trainee(foreign, "Foreign Trainee")
     far_ahead = make_period("2030-Q1", date(2030, 1, 1), date(2030, 3, 31))
+    ended = make_period("2019-Q4", date(2019, 10, 1), date(2019, 12, 31))
     code, start, end = quarter_of(company_today())
     current = make_period(code, start, end)
     previous = make_period(*quarter_of(start - timedelta(days=1)), PeriodStatus.CLOSED)
@@ -819,6 +822,7 @@ def make_channel() -> Channel:
         current_period=current.code,
         previous_period=previous.code,
         next_period_start=(end + timedelta(days=1)).isoformat(),
+        ended_period=ended.code,
         people=People(
             owner=owner.id,
             staff=staff.id,

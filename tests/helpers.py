@@ -10,14 +10,17 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
 import sqlalchemy as sa
+import time_machine
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,6 +31,7 @@ from portal import create_app
 from portal.accounts.models import RecoveryCode, User
 from portal.audit.models import AuditEvent
 from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
+from portal.dealers import closing
 from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.evidence.models import Evidence
@@ -117,6 +121,19 @@ def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: s
         response = client.post("/login/two-factor", data={**code, **csrf})
         assert response.status_code == 303, f"code step as {email} failed with {response.status_code}"
     return response
+
+
+def past_the_grace_days(ends_on: date) -> Any:
+    """The company's clock eleven days after a period's last day (10:00 in Shanghai), when it may close; a
+    context manager, nested inside the test's own instant."""
+    moment = datetime.combine(ends_on + timedelta(days=11), time(10), ZoneInfo("Asia/Shanghai"))
+    return time_machine.travel(moment, tick=True)
+
+
+def close_by_two(period: Period, asker: User, confirmer: User) -> None:
+    """A period closed as the portal requires: one admin asks, a second person confirms (services, no HTTP)."""
+    closing.request_close(asker, period)
+    closing.confirm_close(confirmer, period)
 
 
 def logged_in_client(app: Flask, email: str) -> FlaskClient:

@@ -12,10 +12,15 @@ from datetime import date
 
 import pyotp
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from portal.accounts.models import User
+from portal.dealers import closing
+from portal.dealers.models import Period
+from portal.extensions import db
 from tests.evidence_files import pdf
 from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day
-from tests.helpers import start_two_factor_login
+from tests.helpers import csrf_token_on, log_in, start_two_factor_login
 
 NEW_PASSWORD = "a brand new long password"
 
@@ -31,6 +36,19 @@ class Route:
     before: Callable[[FlaskClient, World], None] | None = None
     # What a valid form answers: a redirect, or 200 for a page shown once (new recovery codes).
     done: int = 303
+
+
+def _close_asked_for(client: FlaskClient, world: World, role: str) -> None:
+    """An admin has asked for the close of the ended period; then `role` logs in (with the form's token when CSRF
+    is on), to confirm or withdraw it."""
+    app = client.application
+    with app.app_context():
+        period = db.session.execute(select(Period).where(Period.code == world.ended_period)).scalar_one()
+        admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+        closing.request_close(admin, period)
+        db.session.commit()
+    token = csrf_token_on(client, "/login")
+    log_in(client, world.emails[role], **({"csrf_token": token} if token else {}))
 
 
 def totp_code(secret: str) -> str:
@@ -271,8 +289,29 @@ STATE_CHANGING = (
     Route(
         "/admin/periods/<code>/close",
         "admin",
-        lambda w: f"/admin/periods/{w.open_period}/close",
+        lambda w: f"/admin/periods/{w.ended_period}/close",
         lambda w: {},
+    ),
+    Route(
+        "/admin/periods/<code>/close/confirm",
+        "senior_manager",
+        lambda w: f"/admin/periods/{w.ended_period}/close/confirm",
+        lambda w: {},
+        before=lambda client, w: _close_asked_for(client, w, "senior_manager"),
+    ),
+    Route(
+        "/admin/periods/<code>/close/withdraw",
+        "admin",
+        lambda w: f"/admin/periods/{w.ended_period}/close/withdraw",
+        lambda w: {},
+        before=lambda client, w: _close_asked_for(client, w, "admin"),
+    ),
+    Route(
+        "/admin/periods/<code>/reopen",
+        "admin",
+        lambda w: f"/admin/periods/{w.previous_period}/reopen",
+        lambda w: {"reason": "A sales file of the quarter was missed."},
+        fields=("reason",),
     ),
     Route(
         "/admin/users/new",

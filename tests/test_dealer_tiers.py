@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from portal.accounts.models import DealerRole, UserRole
 from portal.audit.models import AuditEvent
 from portal.dealers.models import Dealer, DealerTier, DealerTierChange
-from portal.dealers.services import close_period
 from portal.dealers.tiers import apply_due_tier_changes, tiers_on
 from portal.extensions import db
 from portal.notifications.models import Notification
@@ -34,7 +33,7 @@ from tests.factories import (
     period,
     person,
 )
-from tests.helpers import example_savepoint, logged_in_client
+from tests.helpers import close_by_two, example_savepoint, logged_in_client, past_the_grace_days
 
 pytestmark = pytest.mark.calendar
 
@@ -124,12 +123,12 @@ def test_a_mid_quarter_upgrade_leaves_the_quarter_as_it_was_earned(app: Flask, c
         assert apply_due_tier_changes(first_day) == 1
         db.session.commit()
     assert dealer_tier(app, code) is DealerTier.GOLD
-    with app.app_context():
+    with past_the_grace_days(first_day - timedelta(days=1)), app.app_context():
         current = period(channel.current_period)
         dealer = db.session.execute(sa.select(Dealer).where(Dealer.code == code)).scalar_one()
         make_sales(dealer, current, [1], prefix="LATE")
         recompute_statements(current)
-        close_period(person(channel.people.admin), current)
+        close_by_two(current, person(channel.people.admin), person(channel.people.senior_manager))
         db.session.commit()
         assert tiers_on([dealer.id], first_day - timedelta(days=1)) == {dealer.id: DealerTier.SILVER}
         assert tiers_on([dealer.id], first_day) == {dealer.id: DealerTier.GOLD}

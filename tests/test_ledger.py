@@ -21,7 +21,6 @@ from openpyxl import load_workbook
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.dates import quarter_of
 from portal.dealers.models import Dealer, DealerTier, Period
-from portal.dealers.services import close_period
 from portal.disputes import services as disputes
 from portal.disputes.models import Violation
 from portal.disputes.rules import Outcome, ViolationKind, ViolationStatus
@@ -42,7 +41,7 @@ from tests.factories import (
     period,
     person,
 )
-from tests.helpers import logged_in_client
+from tests.helpers import close_by_two, logged_in_client
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TIERS = ((9000, 100), (10000, 200), (11000, 300))
@@ -123,7 +122,9 @@ def test_a_penalty_above_the_rebate_is_carried_and_its_overturn_gives_back_what_
 
     # The quarter closes after its grace days: the penalty is booked whole and the balance is negative, carried.
     with at(next_start + timedelta(days=11)), app.app_context():
-        close_period(person(channel.people.admin), db.session.get(Period, quarter_id))
+        close_by_two(
+            db.session.get(Period, quarter_id), person(channel.people.admin), person(channel.people.senior_manager)
+        )
         db.session.commit()
         assert entries_of(dealer_id) == [(LedgerKind.REBATE, earned), (LedgerKind.PENALTY, -PENALTY)]
         assert ledger.balances([dealer_id]) == {dealer_id: earned - PENALTY}
@@ -156,7 +157,9 @@ def test_a_penalty_above_the_rebate_is_carried_and_its_overturn_gives_back_what_
         db.session.commit()
     with at(next_end + timedelta(days=11)), app.app_context():
         make_period(*quarter_of(next_end + timedelta(days=1)))
-        close_period(person(channel.people.admin), db.session.get(Period, following_id))
+        close_by_two(
+            db.session.get(Period, following_id), person(channel.people.admin), person(channel.people.senior_manager)
+        )
         db.session.commit()
         assert entries_of(dealer_id)[2:] == [(LedgerKind.REBATE, earned), (LedgerKind.REFUND, PENALTY)]
         second = db.session.execute(

@@ -32,7 +32,7 @@ from portal.rebates.models import (
 )
 from portal.rebates.queries import behind_pace, effective_today
 from tests.factories import Channel, RebateRecords, World, today
-from tests.helpers import line_errors_of, log_in
+from tests.helpers import line_errors_of, log_in, logged_in_client, past_the_grace_days
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -441,9 +441,14 @@ def test_a_crashing_import_job_says_so_and_can_be_tried_again(
 
 
 @pytest.mark.usefixtures("rebate_records")
-def test_closing_a_period_freezes_its_statements_and_tells_the_owners(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
-    client = login("admin")
-    assert client.post(f"/admin/periods/{channel.current_period}/close").status_code == 303
+def test_closing_a_period_freezes_its_statements_and_tells_the_owners(app: Flask, channel: Channel) -> None:
+    with app.app_context():
+        ends_on = period(channel.current_period).ends_on
+    with past_the_grace_days(ends_on):
+        admin = logged_in_client(app, channel.emails["admin"])
+        assert admin.post(f"/admin/periods/{channel.current_period}/close").status_code == 303  # asked for
+        senior = logged_in_client(app, channel.emails["senior_manager"])
+        assert senior.post(f"/admin/periods/{channel.current_period}/close/confirm").status_code == 303
     with app.app_context():
         own = statement(channel.own_dealer, channel.current_period)
         assert own.status is StatementStatus.FINAL and own.finalised_at is not None

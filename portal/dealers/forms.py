@@ -69,6 +69,13 @@ class TierChangeForm(FlaskForm):
         self.tier.choices = enum_choices(DealerTier)
 
 
+class ReopenForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why it reopens"),
+        validators=[DataRequired(_l("Say why the period reopens; the dealers are told.")), Length(max=1000)],
+    )
+
+
 class ReassignForm(FlaskForm):
     manager_id = SelectField(_l("Channel manager"), coerce=optional_int, validators=[InputRequired()])
 

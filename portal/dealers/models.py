@@ -100,6 +100,11 @@ class Period(Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     status: Mapped[PeriodStatus] = mapped_column(str_enum(PeriodStatus), default=PeriodStatus.OPEN)
+    # Closing takes two people: one asks for it after looking at the preview, another confirms.
+    close_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    close_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    close_requested_by: Mapped[User | None] = relationship(foreign_keys=[close_requested_by_id], lazy="joined")
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "period", self.id, self.code

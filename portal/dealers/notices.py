@@ -20,6 +20,12 @@ register_kinds(
         True,
     ),
     Kind(
+        "period_close_requested",
+        _l("A period's close waits for your confirmation"),
+        _l("%(name)s asked to close %(period)s; a second person confirms it."),
+        True,
+    ),
+    Kind(
         "portfolio_changed",
         _l("A dealer joins your portfolio"),
         _l("%(dealer)s is now in your portfolio."),

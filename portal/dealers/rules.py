@@ -43,6 +43,10 @@ def can_close_period(status: PeriodStatus) -> bool:
     return status is PeriodStatus.OPEN
 
 
+def can_reopen_period(status: PeriodStatus) -> bool:
+    return status is PeriodStatus.CLOSED
+
+
 STATUS_TRANSITIONS: dict[DealerStatus, frozenset[DealerStatus]] = {
     DealerStatus.ONBOARDING: frozenset({DealerStatus.ACTIVE, DealerStatus.TERMINATED}),
     DealerStatus.ACTIVE: frozenset({DealerStatus.SUSPENDED, DealerStatus.TERMINATED}),

@@ -470,23 +470,35 @@ def register_period_close_step(step: PeriodCloseStep) -> None:
         _PERIOD_CLOSE_STEPS.append(step)
 
 
-def close_period(actor: User, period: Period) -> None:
-    """Closing freezes a period; later changes to its money become prior-period adjustments (docs/design.md)."""
-    require_role(actor, AccessRole.ADMIN)
+def close_period_now(actor: User, period: Period, *, requested_by_id: int) -> None:
+    """The close itself, once confirmed (portal/dealers/closing.py decides who and when): the period freezes and
+    the areas finish its money; later changes to it become adjustments in an open period (docs/design.md). The
+    conditional UPDATE lets one of two simultaneous confirmations through."""
+    require_role(actor, AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
     changed = rows_changed(
         db.session.execute(
             update(Period)
-            .where(Period.id == period.id, Period.status == PeriodStatus.OPEN)
+            .where(
+                Period.id == period.id,
+                Period.status == PeriodStatus.OPEN,
+                Period.close_requested_by_id == requested_by_id,
+            )
             .values(status=PeriodStatus.CLOSED)
             .execution_options(synchronize_session=False)
         )
     )
     if changed != 1:
         raise IllegalTransition(_("This period is already closed."))
-    db.session.expire(period, ["status"])
+    db.session.expire(period)
     for step in _PERIOD_CLOSE_STEPS:
         step(actor, period)
-    audit_change("period.closed", actor=actor, subject=period, before={"status": "open"}, after={"status": "closed"})
+    audit_change(
+        "period.closed",
+        actor=actor,
+        subject=period,
+        before={"status": "open"},
+        after={"status": "closed", "requested_by": requested_by_id},
+    )
     db.session.flush()
 
 

@@ -17,19 +17,20 @@ from wtforms import SelectChoice
 
 from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow
 from portal.dates import company_today
-from portal.dealers import documents, people, sections, services, tiers
+from portal.dealers import closing, documents, people, sections, services, tiers
 from portal.dealers.forms import (
     DealerForm,
     DealerStatusForm,
     PeriodForm,
     PortfolioMoveForm,
     ReassignForm,
+    ReopenForm,
     StaffForm,
     TerritoryForm,
     TierChangeForm,
     TraineeForm,
 )
-from portal.dealers.models import DealerStatus, DealerTier, Territory
+from portal.dealers.models import DealerStatus, DealerTier, PeriodStatus, Territory
 from portal.dealers.rules import STATUS_TRANSITIONS, NewSubmission
 from portal.evidence import services as evidence_services
 from portal.evidence.forms import UploadForm
@@ -544,15 +545,83 @@ def periods() -> ResponseReturnValue:
     ), status
 
 
+def _render_close(period: Any, reopen_form: ReopenForm | None = None, code: int = 200) -> ResponseReturnValue:
+    may_reopen = current_user.access_role is AccessRole.ADMIN
+    return render_template(
+        "dealers/close.html",
+        period=period,
+        facts=closing.close_preview(period) if period.status is not PeriodStatus.CLOSED else [],
+        earliest=closing.earliest_close(period),
+        today=company_today(),
+        can_request=closing.can_request_close(current_user),
+        can_confirm=closing.can_confirm_close(current_user, period),
+        reopen_form=(reopen_form or ReopenForm(formdata=None)) if may_reopen else None,
+    ), code
+
+
+@bp.route("/admin/periods/<code>/close")
+@allow(*closing.CLOSERS)
+def close_preview(code: str) -> ResponseReturnValue:
+    """What closing would freeze: the preview an admin reads before asking, and the second person before confirming."""
+    return _render_close(services.get_period(code))
+
+
 @bp.route("/admin/periods/<code>/close", methods=["POST"])
 @allow(AccessRole.ADMIN)
 def close_period(code: str) -> ResponseReturnValue:
     period = services.get_period(code)
     return finish_action(
         None,
-        lambda: services.close_period(current_user, period),
+        lambda: closing.request_close(current_user, period),
+        lambda _result: (
+            _("The close of %(code)s waits for a second person to confirm it.", code=period.code),
+            url_for("dealers.close_preview", code=period.code),
+        ),
+    )
+
+
+@bp.route("/admin/periods/<code>/close/confirm", methods=["POST"])
+@allow(*closing.CLOSERS)
+def confirm_close(code: str) -> ResponseReturnValue:
+    period = services.get_period(code)
+    return finish_action(
+        None,
+        lambda: closing.confirm_close(current_user, period),
         lambda _result: (_("Period %(code)s is closed.", code=period.code), url_for("dealers.periods")),
     )
+
+
+@bp.route("/admin/periods/<code>/close/withdraw", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def withdraw_close(code: str) -> ResponseReturnValue:
+    period = services.get_period(code)
+    return finish_action(
+        None,
+        lambda: closing.withdraw_close_request(current_user, period),
+        lambda _result: (
+            _("The close of %(code)s is no longer asked for.", code=period.code),
+            url_for("dealers.close_preview", code=period.code),
+        ),
+    )
+
+
+@bp.route("/admin/periods/<code>/reopen", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def reopen_period(code: str) -> ResponseReturnValue:
+    period = services.get_period(code)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        finished = finish_action(
+            form,
+            lambda: closing.reopen_period(current_user, period, form.reason.data or ""),
+            lambda _result: (
+                _("Period %(code)s is open again; its statements are recomputed.", code=period.code),
+                url_for("dealers.periods"),
+            ),
+        )
+        if finished:
+            return finished
+    return _render_close(period, reopen_form=form, code=422)
 
 
 # --- Dealer documents (evidence files) -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from portal.dealers.closing import register_close_check
 from portal.dealers.sections import register_console_section
 from portal.dealers.services import register_money_holder
 from portal.disputes import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     services.register_evidence_owners()
     dispute_violations.register_penalties()
     register_money_holder(dispute_violations.holds_money)  # a penalty fixes the dealer's currency
+    register_close_check(dispute_violations.close_facts)  # the close preview: violations still waiting
     register_console_section(dealer_console_section)
     register_navigation("disputes.dealer_violations", _l("Disputes"), 50)
     register_navigation("disputes.console_violations", _l("Violations"), 100)

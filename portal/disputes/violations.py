@@ -14,6 +14,7 @@ from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.dates import company_today
+from portal.dealers.closing import CloseFact
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.disputes.models import Violation
@@ -26,6 +27,7 @@ from portal.disputes.rules import (
     can_move_violation,
 )
 from portal.extensions import db
+from portal.formatting import money
 from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
@@ -208,3 +210,21 @@ def register_penalties() -> None:
 def holds_money(dealer_id: int) -> bool:
     """Whether any violation of the dealer exists: its penalty is in the dealer's currency, which is then fixed."""
     return bool(db.session.execute(select(exists().where(Violation.dealer_id == dealer_id))).scalar_one())
+
+
+def close_facts(period: Period, _requested_at: object) -> list[CloseFact]:
+    """Violations of the period still waiting for confirmation: closing leaves them out of its statements."""
+    waiting = db.session.execute(
+        select(Dealer.code, Violation.penalty, Dealer.currency)
+        .join(Dealer, Dealer.id == Violation.dealer_id)
+        .where(Violation.period_id == period.id, Violation.status == ViolationStatus.PROPOSED)
+        .order_by(Dealer.code, Violation.id)
+    ).all()
+    return [
+        CloseFact(
+            _("Violations waiting for confirmation"),
+            str(len(waiting)),
+            warning=bool(waiting),
+            items=tuple(f"{code}: {money(penalty, currency)}" for code, penalty, currency in waiting[:50]),
+        )
+    ]

@@ -81,7 +81,7 @@ def _entry(
     return entry
 
 
-def _balance_before(dealer_ids: Sequence[int], period: Period) -> dict[int, int]:
+def balances_before(dealer_ids: Sequence[int], period: Period) -> dict[int, int]:
     """Each dealer's balance from the entries of the periods before this one."""
     rows = db.session.execute(
         select(LedgerEntry.dealer_id, func.coalesce(func.sum(LedgerEntry.amount), 0))
@@ -134,7 +134,7 @@ def book_period(period: Period, penalties: Iterable[tuple[int, int, str, str]]) 
         )
         booked += 1
     db.session.flush()
-    opening = _balance_before(list(by_dealer), period)
+    opening = balances_before(list(by_dealer), period)
     for statement in statements:
         statement.opening_balance = opening.get(statement.dealer_id, 0)
         statement.closing_balance = statement.opening_balance + statement.net_payable
@@ -241,7 +241,7 @@ def _movements(query: Select, opening: int) -> list[Movement]:
 
 def period_account(dealer: Dealer, period: Period) -> Account:
     """The account around one period: the balance brought forward from earlier periods, this period's entries."""
-    opening = _balance_before([dealer.id], period).get(dealer.id, 0)
+    opening = balances_before([dealer.id], period).get(dealer.id, 0)
     query = (
         select(LedgerEntry)
         .where(LedgerEntry.dealer_id == dealer.id, LedgerEntry.period_id == period.id)

@@ -14,6 +14,12 @@ register_kinds(
         True,
     ),
     Kind(
+        "rebate_period_reopened",
+        _l("A closed period is reopened"),
+        _l("%(period)s is open again and your statement is being recomputed: %(reason)s"),
+        True,
+    ),
+    Kind(
         "rebate_paid",
         _l("A rebate is paid"),
         _l("Your rebate for %(period)s was paid: %(amount)s, reference %(reference)s."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from portal.dealers.closing import register_close_check, register_reopen_refusal, register_reopen_step
 from portal.dealers.sections import register_console_section, register_home_section
 from portal.dealers.services import register_money_holder, register_period_close_step
 from portal.dealers.tiers import register_tier_change_hook
@@ -18,6 +19,9 @@ def init_app(app: Flask) -> None:
     register_period_close_step(services.finalise_period)  # a closing period's statements become final
     register_money_holder(services.holds_money)  # targets, sales and statements fix the dealer's currency
     register_tier_change_hook(services.recompute_after_tier_change)  # a backdated tier re-rates open periods
+    register_close_check(services.close_facts)  # the close preview: totals, negative accounts, waiting imports
+    register_reopen_refusal(services.paid_statements_refuse_reopening)
+    register_reopen_step(services.reopen_statements)  # reversed on the accounts, recomputed, owners told
     register_home_section(dealer_home_section)
     register_console_section(dealer_console_section)
     register_navigation("rebates.dealer_statements", _l("Statements"), 20)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -21,10 +21,12 @@ from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
 from portal.database import locked_for_update, rows_changed
 from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
+from portal.dealers.closing import CloseFact
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
 from portal.dealers.tiers import tiers_on
 from portal.extensions import db
+from portal.formatting import money
 from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
@@ -33,9 +35,11 @@ from portal.rebates import ledger, rules
 from portal.rebates.models import (
     Adjustment,
     AdjustmentKind,
+    ImportStatus,
     ProgramTier,
     RebateProgram,
     RebateStatement,
+    SalesImport,
     SalesLine,
     StatementStatus,
     Target,
@@ -647,3 +651,123 @@ def holds_money(dealer_id: int) -> bool:
         )
     ).scalar_one()
     return bool(found)
+
+
+# --- The close preview and reopening (plugged into portal/dealers/closing.py) -----------------------------------
+
+
+def close_facts(period: Period, requested_at: datetime | None) -> list[CloseFact]:
+    """Statements and their totals per currency, dealers whose account would end negative, sales files checked
+    but not imported yet, and statements that changed since the close was asked for."""
+    facts: list[CloseFact] = []
+    totals = db.session.execute(
+        select(
+            RebateStatement.currency,
+            func.count(),
+            func.coalesce(func.sum(RebateStatement.rebate), 0),
+            func.coalesce(func.sum(RebateStatement.penalties), 0),
+            func.coalesce(func.sum(RebateStatement.adjustments), 0),
+            func.coalesce(func.sum(RebateStatement.net_payable), 0),
+        )
+        .where(RebateStatement.period_id == period.id)
+        .group_by(RebateStatement.currency)
+        .order_by(RebateStatement.currency)
+    ).all()
+    for currency, count, rebate, penalties, adjustments, net in totals:
+        facts.append(
+            CloseFact(
+                _("Statements in %(currency)s", currency=currency),
+                _(
+                    "%(count)s dealers: rebates %(rebate)s, penalties %(penalties)s, adjustments %(adjustments)s, "
+                    "net %(net)s",
+                    count=count,
+                    rebate=money(int(rebate), currency),
+                    penalties=money(int(penalties), currency),
+                    adjustments=money(int(adjustments), currency),
+                    net=money(int(net), currency),
+                ),
+            )
+        )
+    if not totals:
+        facts.append(CloseFact(_("Statements"), _("None: no dealer has a target, sales or adjustments here.")))
+    rows = db.session.execute(
+        select(Dealer.id, Dealer.code, Dealer.name, RebateStatement.net_payable, RebateStatement.currency)
+        .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+        .where(RebateStatement.period_id == period.id)
+        .order_by(Dealer.code)
+    ).all()
+    before = ledger.balances_before([row[0] for row in rows], period)
+    negative = [
+        f"{code} {name}: {money(before.get(dealer_id, 0) + net, currency)}"
+        for dealer_id, code, name, net, currency in rows
+        if before.get(dealer_id, 0) + net < 0
+    ]
+    facts.append(
+        CloseFact(
+            _("Accounts that would end negative (carried to the next period)"),
+            str(len(negative)),
+            warning=bool(negative),
+            items=tuple(negative[:50]),
+        )
+    )
+    waiting = db.session.execute(
+        select(func.count()).select_from(SalesImport).where(SalesImport.status == ImportStatus.READY)
+    ).scalar_one()
+    facts.append(CloseFact(_("Sales files checked but not imported yet"), str(waiting), warning=bool(waiting)))
+    if requested_at is not None:
+        changed = (
+            db.session.execute(
+                select(Dealer.code)
+                .join(RebateStatement, RebateStatement.dealer_id == Dealer.id)
+                .where(RebateStatement.period_id == period.id, RebateStatement.computed_at > requested_at)
+                .order_by(Dealer.code)
+            )
+            .scalars()
+            .all()
+        )
+        facts.append(
+            CloseFact(
+                _("Statements changed since the close was asked for"),
+                str(len(changed)),
+                warning=bool(changed),
+                items=tuple(changed[:50]),
+            )
+        )
+    return facts
+
+
+def paid_statements_refuse_reopening(period: Period) -> str | None:
+    paid = db.session.execute(
+        select(func.count()).where(
+            RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.PAID
+        )
+    ).scalar_one()
+    if paid:
+        return _("%(count)s statements of this period are paid: it cannot reopen.", count=paid)
+    return None
+
+
+def reopen_statements(actor: User, period: Period, reason: str) -> int:
+    """A reopened period: what its close booked is reversed on the accounts, its statements are provisional
+    again and recomputed, and their dealers' owners told why."""
+    ledger.reverse_period(actor, period, reason)
+    db.session.execute(
+        update(RebateStatement)
+        .where(RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.FINAL)
+        .values(status=StatementStatus.PROVISIONAL, finalised_at=None, opening_balance=None, closing_balance=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire_all()
+    changed = recompute_statements(period)
+    owners = db.session.execute(
+        select(User)
+        .join(RebateStatement, RebateStatement.dealer_id == User.dealer_id)
+        .where(RebateStatement.period_id == period.id, User.dealer_role == DealerRole.OWNER, User.active)
+    ).scalars()
+    notify(
+        list(owners),
+        "rebate_period_reopened",
+        {"period": period.code, "reason": reason},
+        link=link("rebates.dealer_statement", period_code=period.code),
+    )
+    return changed
