@@ -208,6 +208,8 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
     assert chosen == {
         "dealer_status_changed": False,
         "dealer_tier_changed": False,
+        "period_close_requested": False,
+        "rebate_period_reopened": False,
         "portfolio_changed": True,
         "account_changed": False,
         "colleague_added": True,

@@ -84,6 +84,9 @@ PAGES = [
     ("admin@demo.test", "/admin/statements?period={previous}"),
     ("admin@demo.test", "/console/dealers/D001/statements/{current}"),
     ("dealer@demo.test", "/dealer/account"),
+    ("admin@demo.test", "/admin/periods/{current}/close"),
+    ("manager2@demo.test", "/admin/periods/{current}/close"),
+    ("admin@demo.test", "/admin/periods/{previous}/close"),
     ("manager@demo.test", "/console/dealers/D001/account"),
 ]
 
@@ -137,4 +140,28 @@ def test_a_dealer_reads_its_account_and_takes_it_to_excel(
     assert rows[-1][2] == closing
     figure = Decimal(re.sub(r"[^0-9.\-]", "", shown))
     assert Decimal(str(rows[-1][5])).quantize(Decimal("0.01")) == figure
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_reopening_a_period_asks_why_at_320_pixels(
+    browser: Browser, live_app: Flask, live_server: str, language: str
+) -> None:
+    """Nothing is reopened here (other journeys read the demo's closed quarter): the form refuses an empty reason."""
+    narrow = {"width": 320, "height": 640}
+    with live_app.app_context():
+        previous = list(db.session.execute(periods_newest_first().limit(2)).scalars())[1].code
+    heading, button, missing = {
+        "en": (f"Closing {previous}", f"Reopen {previous}", "Say why the period reopens"),
+        "zh": (f"结算 {previous}", f"重新开放 {previous}", "请说明重新开放该期间的原因"),
+    }[language]
+    page = new_page(browser, language, narrow)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "admin@demo.test", language)
+    page.goto(f"{live_server}/admin/periods/{previous}/close")
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    assert_page_is_sound(page, narrow, blocked)
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(missing).first).to_be_visible()
+    assert_page_is_sound(page, narrow, blocked)
     page.context.close()
