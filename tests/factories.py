@@ -40,6 +40,7 @@ from portal.rebates.models import (
     SalesImport,
     SalesLine,
     Target,
+    TargetChange,
 )
 from portal.rebates.rules import Method
 from portal.rebates.services import freeze_statements, recompute_statements
@@ -282,7 +283,25 @@ def make_rebate_records(channel: Channel) -> RebateRecords:
             sa.select(RebateStatement.dealer_id, RebateStatement.id).where(RebateStatement.period_id == previous.id)
         ).all()
     )
+    changes = {}
+    for name, dealer, asker, old in (
+        ("own", own, manager, 100_000_000),
+        ("foreign", foreign, other_manager, 80_000_000),
+    ):
+        change = TargetChange(
+            dealer_id=dealer.id,
+            period_id=current.id,
+            old_amount=old,
+            new_amount=90_000_000,
+            reason="The territory was split.",
+            requested_by_id=asker.id,
+        )
+        db.session.add(change)
+        db.session.flush()
+        changes[name] = change.id
     return RebateRecords(
+        pending_target_change=changes["own"],
+        foreign_target_change=changes["foreign"],
         program=program.id,
         own_import=imports["own_import"],
         foreign_import=imports["foreign_import"],
@@ -666,6 +685,8 @@ class RebateRecords:
     foreign_import: int
     own_final_statement: int
     foreign_final_statement: int
+    pending_target_change: int  # D001's target of today's quarter, asked by its manager
+    foreign_target_change: int  # D003's, asked by the other manager
 
 
 @dataclass(frozen=True)

@@ -355,13 +355,23 @@ STATE_CHANGING = (
         "/console/targets/<period_code>/<code>",
         "manager",
         lambda w: f"/console/targets/{w.current_period}/{w.own_dealer}",
-        lambda w: {"amount": "1,250,000.00"},
+        lambda w: {"amount": "1,250,000.00", "reason": "Lost its largest customer."},
+        fields=("amount", "reason"),
     ),
     Route(
         "/console/targets/<period_code>/import",
         "manager",
         lambda w: f"/console/targets/{w.current_period}/import",
-        lambda w: {"file": (io.BytesIO(f"dealer_code,target\n{w.own_dealer},900000\n".encode()), "targets.csv")},
+        lambda w: {
+            "file": (io.BytesIO(f"dealer_code,target\n{w.own_dealer},900000\n".encode()), "targets.csv"),
+            "reason": "New territory split.",
+        },
+    ),
+    Route(
+        "/console/target-changes/<int:change_id>/<decision>",
+        "senior_manager",
+        lambda w: f"/console/target-changes/{w.rebates.pending_target_change}/approve",
+        lambda w: {},
     ),
     Route(
         "/console/sales-imports",

@@ -28,11 +28,23 @@ class Kind:
     chinese_header: str
     audit_action: str
     frozen: str
+    period: str  # which of the channel's open periods: targets are set freely only before a period starts
 
 
 KINDS = [
-    Kind("manager", "/console/targets", Target, "target", "目标", "target.set", "its targets are frozen"),
-    Kind("admin", "/admin/budgets", FundAllocation, "budget", "预算", "fund_allocation.set", "its budgets are frozen"),
+    Kind(
+        "manager", "/console/targets", Target, "target", "目标", "target.set", "its targets are frozen", "open_period"
+    ),
+    Kind(
+        "admin",
+        "/admin/budgets",
+        FundAllocation,
+        "budget",
+        "预算",
+        "fund_allocation.set",
+        "its budgets are frozen",
+        "current_period",
+    ),
 ]
 
 
@@ -55,18 +67,20 @@ def test_an_excel_export_with_chinese_headers_is_read(app: Flask, channel: Chann
         f'\ufeff经销商代码,{kind.chinese_header}\r\n{channel.own_dealer.lower()},"1,234,567.89"\r\n'
         f'{channel.second_dealer},"2,000"\r\n,\r\n\r\n'
     ).encode()
-    saved = client.post(f"{kind.page}/{channel.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    saved = client.post(
+        f"{kind.page}/{getattr(channel, kind.period)}/import", data={"file": (io.BytesIO(content), "x.csv")}
+    )
     assert saved.status_code == 303, saved.get_data(as_text=True)
-    assert _amount_of(app, kind, channel.own_dealer, channel.current_period) == 123_456_789
-    assert _amount_of(app, kind, channel.second_dealer, channel.current_period) == 200_000
-    assert "CN¥1,234,567.89" in client.get(f"{kind.page}?period={channel.current_period}").get_data(as_text=True)
+    assert _amount_of(app, kind, channel.own_dealer, getattr(channel, kind.period)) == 123_456_789
+    assert _amount_of(app, kind, channel.second_dealer, getattr(channel, kind.period)) == 200_000
+    assert "CN¥1,234,567.89" in client.get(f"{kind.page}?period={getattr(channel, kind.period)}").get_data(as_text=True)
     with app.app_context():
         events = db.session.execute(
             sa.select(AuditEvent.details).where(AuditEvent.action == kind.audit_action)
         ).scalars()
         assert {(event["period"], event["after"]) for event in events} >= {
-            (channel.current_period, 123_456_789),
-            (channel.current_period, 200_000),
+            (getattr(channel, kind.period), 123_456_789),
+            (getattr(channel, kind.period), 200_000),
         }
 
 
@@ -88,14 +102,16 @@ def test_a_closed_period_takes_no_file_and_no_amount(app: Flask, channel: Channe
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
 def test_every_bad_line_is_listed_and_nothing_saved(app: Flask, channel: Channel, kind: Kind) -> None:
     client = logged_in_client(app, channel.emails[kind.role])
-    before = _amount_of(app, kind, channel.second_dealer, channel.current_period)
+    before = _amount_of(app, kind, channel.second_dealer, getattr(channel, kind.period))
     content = (
         f"dealer_code,{kind.header}\n{channel.second_dealer},700\n{channel.second_dealer},800\n"
         f"{channel.foreign_dealer},5\n{channel.own_dealer},abc\n"
     ).encode()
-    refused = client.post(f"{kind.page}/{channel.current_period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    refused = client.post(
+        f"{kind.page}/{getattr(channel, kind.period)}/import", data={"file": (io.BytesIO(content), "x.csv")}
+    )
     assert refused.status_code == 422
     rows = line_errors_of(refused.get_data(as_text=True))
     assert [row[0] for row in rows] == ["3", "4", "5"]
     assert rows[0] == ("3", "dealer_code", "Repeats line 2.")
-    assert _amount_of(app, kind, channel.second_dealer, channel.current_period) == before
+    assert _amount_of(app, kind, channel.second_dealer, getattr(channel, kind.period)) == before

@@ -15,8 +15,8 @@ from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.rebates import ledger
 from portal.rebates.models import LedgerEntry, LedgerKind, RebateStatement, StatementStatus
-from portal.rebates.services import set_target
-from tests.factories import Channel, period, person
+from portal.rebates.services import recompute_statements
+from tests.factories import Channel, make_sales, period
 from tests.helpers import logged_in_client, past_the_grace_days
 
 pytestmark = pytest.mark.calendar
@@ -71,12 +71,9 @@ def test_two_people_close_after_reading_the_preview(app: Flask, channel: Channel
                 sa.select(sa.func.count()).where(Notification.kind == "period_close_requested")
             ).scalar_one()
             assert told >= 1  # the senior manager and the other admins
-            set_target(
-                person(channel.people.manager),
-                db.session.execute(sa.select(Dealer).where(Dealer.code == channel.second_dealer)).scalar_one(),
-                period(channel.current_period),
-                60_000_000,
-            )
+            second = db.session.execute(sa.select(Dealer).where(Dealer.code == channel.second_dealer)).scalar_one()
+            make_sales(second, period(channel.current_period), [1_000_000], prefix="LATE")
+            recompute_statements(period(channel.current_period), [second.id])
             db.session.commit()
         senior = logged_in_client(app, channel.emails["senior_manager"])
         page = senior.get(f"/admin/periods/{channel.current_period}/close").get_data(as_text=True)

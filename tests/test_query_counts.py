@@ -39,6 +39,7 @@ from portal.rebates.models import (
     SalesImport,
     SalesLine,
     Target,
+    TargetChange,
 )
 from portal.rebates.services import recompute_statements
 from portal.training.models import CourseSession
@@ -113,6 +114,8 @@ PAGES = [
     ("admin", "/admin/programs/{program}/edit"),
     ("admin", "/admin/statements?period={previous_period}"),
     ("dealer_owner", "/dealer/account"),
+    ("senior_manager", "/console/target-changes"),
+    ("manager", "/console/target-changes?show=all"),
     ("manager", "/console/dealers/D001/account"),
     ("dealer_owner", "/training/"),
     ("dealer_staff", "/training/?category=technical&page=2"),
@@ -177,9 +180,19 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
     own = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
     territory = make_territory()
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
     for _ in range(3 * factor):
         dealer = make_dealer(territory=territory, manager=manager)
         make_user(UserRole.DEALER, dealer=dealer, dealer_role=DealerRole.OWNER)
+        db.session.add(
+            TargetChange(
+                dealer_id=dealer.id,
+                period_id=current.id,
+                new_amount=1_000_000,
+                reason="Grown",
+                requested_by_id=manager.id,
+            )
+        )
     for _ in range(2 * factor):
         make_user(UserRole.DEALER, dealer=own.dealer, dealer_role=DealerRole.STAFF)
     for year in range(first_year, first_year + factor):

@@ -22,6 +22,7 @@ from portal.dates import quarter_of
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.extensions import db
 from portal.jobs import huey_of
+from portal.notifications.models import Notification
 from portal.rebates import ledger
 from portal.rebates.models import ImportStatus, LedgerEntry, LedgerKind, RebateStatement, SalesImport, SalesLine
 from portal.rebates.sales_jobs import run_sales_import
@@ -199,3 +200,24 @@ def test_paying_two_quarters_of_one_dealer_at_once_never_pays_more_than_the_bala
     assert 303 in statuses and set(statuses) <= {303, 409}
     assert -payments == earned  # both quarters' rebates, once each
     assert balance == 0
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_senior_managers_approving_one_target_change_apply_it_once(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    app = _app(backend_name, tmp_path_factory)
+    with app.app_context():
+        world = make_world()
+        second_senior = make_user(UserRole.MANAGER, email="senior2@example.test", is_senior=True).email
+        db.session.commit()
+    url = f"/console/target-changes/{world.rebates.pending_target_change}/approve"
+    try:
+        statuses = race_posts(app, [(world.emails["senior_manager"], url, {}), (second_senior, url, {})])
+        with app.app_context():
+            events = db.session.execute(select(func.count()).where(AuditEvent.action == "target.set")).scalar_one()
+            told = db.session.execute(select(func.count()).where(Notification.kind == "target_changed")).scalar_one()
+    finally:
+        dispose_app(app)
+    assert sorted(statuses) == [303, 409]
+    assert events == 1 and told == 1  # the target written once, the dealer's owner told once

@@ -29,8 +29,10 @@ from portal.rebates.models import (
     SalesImport,
     SalesLine,
     StatementStatus,
+    TargetChange,
 )
 from portal.rebates.queries import behind_pace, effective_today
+from portal.rebates.rules import TargetChangeStatus
 from tests.factories import Channel, RebateRecords, World, today
 from tests.helpers import line_errors_of, log_in, logged_in_client, past_the_grace_days
 
@@ -107,8 +109,13 @@ def test_world_statement_figures_are_the_functions(app: Flask, channel: Channel)
 @pytest.mark.usefixtures("rebate_records")
 def test_setting_a_target_recomputes_the_statement(app: Flask, channel: Channel) -> None:
     with app.app_context():
-        manager = user(channel.emails["manager"])
-        services.set_target(manager, dealer(channel.own_dealer), period(channel.current_period), 90_000_000)
+        manager, senior = user(channel.emails["manager"]), user(channel.emails["senior_manager"])
+        change = services.set_target(
+            manager, dealer(channel.own_dealer), period(channel.current_period), 90_000_000, "Territory split"
+        )
+        assert isinstance(change, TargetChange)  # the quarter started: a change waits for a senior manager
+        assert statement(channel.own_dealer, channel.current_period).target == 100_000_000
+        services.approve_target_change(senior, change)
         db.session.commit()
         own = statement(channel.own_dealer, channel.current_period)
         assert own.target == 90_000_000 and own.reached_tier == 1  # 105.5 % now
@@ -148,10 +155,26 @@ def test_targets_csv_is_all_or_nothing_with_line_numbers(app: Flask, channel: Ch
     with app.app_context():
         assert statement(channel.own_dealer, channel.current_period).target == 100_000_000
     good = f'经销商代码,目标\n{channel.own_dealer},"1,200,000.00"\n{channel.second_dealer},600000\n'.encode("gb18030")
-    response = client.post(
+    no_reason = client.post(
         f"/console/targets/{channel.current_period}/import", data={"file": (io.BytesIO(good), "targets.csv")}
     )
+    assert no_reason.status_code == 422 and "Say why the target changes" in no_reason.get_data(as_text=True)
+    response = client.post(
+        f"/console/targets/{channel.current_period}/import",
+        data={"file": (io.BytesIO(good), "targets.csv"), "reason": "Plan revised in week 7."},
+    )
     assert response.status_code == 303
+    with app.app_context():
+        assert statement(channel.own_dealer, channel.current_period).target == 100_000_000  # waiting
+        senior = user(channel.emails["senior_manager"])
+        for change in db.session.execute(
+            select(TargetChange).where(
+                TargetChange.status == TargetChangeStatus.PENDING,
+                TargetChange.new_amount.in_((120_000_000, 60_000_000)),
+            )
+        ).scalars():
+            services.approve_target_change(senior, change)
+        db.session.commit()
     with app.app_context():
         assert statement(channel.own_dealer, channel.current_period).target == 120_000_000
         assert statement(channel.second_dealer, channel.current_period).target == 60_000_000

@@ -14,15 +14,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms.validators import DataRequired, Length
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from portal.dealers import services as dealer_services
-from portal.dealers.amounts import AmountKind, FileRefused, import_dealer_amounts, set_dealer_amount
+from portal.dealers.amounts import AmountKind, FileRefused, LineError, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Period, PeriodStatus
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm
 from portal.money import MoneyField
-from portal.service_errors import NotFound
+from portal.service_errors import InvalidInput, NotFound
 from portal.web import RowPage, finish_action, page_number, redirect_to
 
 
@@ -30,6 +31,7 @@ class DealerAmountForm(FlaskForm):
     """The inline form of one table row; the view sets `amount.currency` to the dealer's before validating."""
 
     amount = MoneyField(_l("Amount"), validators=[DataRequired(), Length(max=30)])
+    reason = StringField(_l("Why"), validators=[Optional(), Length(max=1000)])
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class AmountPages:
     empty: Callable[[], str]
     caption: Callable[[], str]
     example: Callable[[], str]  # the error for text that is not an amount, with an example of one
+    asked: Callable[[Any, Period], str] = lambda _dealer, _period: ""  # a governed kind: the change waits
+    asked_many: Callable[[int, Period], str] = lambda _count, _period: ""
     breadcrumb: Callable[[], tuple[str, str] | None] = lambda: None  # (url, label) above the heading
     head_link: Callable[[Period], tuple[str, str] | None] = lambda _period: None  # (url, label) beside it
 
@@ -89,6 +93,7 @@ class AmountPages:
             csv_errors=csv_errors or [],
             failed=failed or {},
             editable=period.status is PeriodStatus.OPEN,
+            governed=self.kind.ask is not None and self.kind.governed(period),
         ), status
 
     def save(self, period_code: str, code: str) -> ResponseReturnValue:
@@ -100,12 +105,12 @@ class AmountPages:
         form.amount.currency = dealer.currency
         form.amount.message = self.example()
         if form.validate_on_submit() and form.amount.minor is not None:
-            amount = form.amount.minor
+            amount, reason = form.amount.minor, form.reason.data or ""
             finished = finish_action(
                 form,
-                lambda: set_dealer_amount(self.kind, current_user, dealer, period, amount),
-                lambda _row: (
-                    self.saved(dealer, period),
+                lambda: set_dealer_amount(self.kind, current_user, dealer, period, amount, reason),
+                lambda row: (
+                    self.saved(dealer, period) if isinstance(row, self.kind.model) else self.asked(dealer, period),
                     url_for(self.list_endpoint, period=period.code, page=request.args.get("page", type=int)),
                 ),
             )
@@ -122,11 +127,17 @@ class AmountPages:
         form = CsvUploadForm()
         if not form.validate_on_submit():
             return self.render(period, csv_form=form, status=422)
+        governed = self.kind.ask is not None and self.kind.governed(period)
+        reason = (request.form.get("reason") or "").strip()[:1000]
         try:
-            count = import_dealer_amounts(self.kind, current_user, period, form.file.data.read())
+            count = import_dealer_amounts(self.kind, current_user, period, form.file.data.read(), reason)
         except FileRefused as refused:
             db.session.rollback()
             return self.render(period, csv_form=form, csv_errors=refused.errors, status=422)
+        except InvalidInput as refused_input:  # a clean file for a started period, sent without a reason
+            db.session.rollback()
+            errors = [LineError(1, refused_input.field, refused_input.message)]
+            return self.render(period, csv_form=form, csv_errors=errors, status=422)
         db.session.commit()
-        flash(self.imported(count, period), "success")
+        flash(self.asked_many(count, period) if governed else self.imported(count, period), "success")
         return redirect_to(url_for(self.list_endpoint, period=period.code))

@@ -57,6 +57,10 @@ class AmountKind:
     frozen: Callable[[Period], str]
     rule: Callable[[Dealer, Period, int], str | None] = _no_rule
     after_saving: Callable[[Period, Sequence[int]], object] = _nothing_to_recompute
+    # A kind whose amounts are governed once their period started (targets) asks instead of writing: `governed`
+    # says when, `ask` records the request (actor, dealer, period, amount, reason) and returns it.
+    governed: Callable[[Period], bool] = lambda _period: False
+    ask: Callable[[User, Dealer, Period, int, str], Any] | None = None
 
 
 def _check_open(kind: AmountKind, actor: User, period: Period) -> None:
@@ -65,24 +69,30 @@ def _check_open(kind: AmountKind, actor: User, period: Period) -> None:
         raise IllegalTransition(kind.frozen(period))
 
 
-def set_dealer_amount(kind: AmountKind, actor: User, dealer: Dealer, period: Period, amount: int) -> Any:
-    """Set one dealer's amount of the period. The dealer must be in the actor's scope (the view found it through
-    get_visible_dealer); the period must be open."""
+def set_dealer_amount(
+    kind: AmountKind, actor: User, dealer: Dealer, period: Period, amount: int, reason: str = ""
+) -> Any:
+    """Set one dealer's amount of the period, or (a governed kind, its period started) ask for the change with the
+    reason. The dealer must be in the actor's scope (the view found it through get_visible_dealer); the period
+    must be open."""
     _check_open(kind, actor, period)
     if amount < (0 if kind.zero_allowed else 1) or amount >= MAX_MONEY:
         raise InvalidInput("amount", kind.too_low())
     refusal = kind.rule(dealer, period, amount)
     if refusal:
         raise InvalidInput("amount", refusal)
+    if kind.ask is not None and kind.governed(period):
+        return kind.ask(actor, dealer, period, amount, reason)
     row = write_dealer_amount(kind.model, actor, dealer, period, amount, kind.audit_action)
     kind.after_saving(period, [dealer.id])
     db.session.flush()
     return row
 
 
-def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content: bytes) -> int:
+def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content: bytes, reason: str = "") -> int:
     """Amounts of many dealers from a CSV (dealer_code and the amount column): all of them or, if any line is
-    wrong, none. Returns how many were saved."""
+    wrong, none; for a governed kind whose period started, a request per line with the reason. Returns how many
+    were saved (or asked for)."""
     _check_open(kind, actor, period)
     wanted = read_dealer_amounts(
         actor,
@@ -92,6 +102,11 @@ def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content
         zero_allowed=kind.zero_allowed,
         check=lambda dealer, amount: kind.rule(dealer, period, amount),
     )
+    if kind.ask is not None and kind.governed(period):
+        for dealer, amount, _line in wanted.values():
+            kind.ask(actor, dealer, period, amount, reason)
+        db.session.flush()
+        return len(wanted)
     for dealer, amount, _line in wanted.values():
         write_dealer_amount(kind.model, actor, dealer, period, amount, kind.audit_action)
     kind.after_saving(period, [dealer.id for dealer, _amount, _line in wanted.values()])

@@ -15,6 +15,10 @@ from portal.rebates.models import Method
 from portal.rebates.services import MAX_TIERS
 
 
+class TargetDecisionForm(FlaskForm):
+    note = StringField(_l("Why (when rejecting)"), validators=[Optional(), Length(max=1000)])
+
+
 class TierRow(FlaskForm):
     class Meta:
         csrf = False  # part of ProgramForm, which carries the token

@@ -28,7 +28,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
-from portal.rebates.rules import ImportStatus, Method, StatementStatus, Tier, attainment, attainment_shown
+from portal.rebates.rules import (
+    ImportStatus,
+    Method,
+    StatementStatus,
+    TargetChangeStatus,
+    Tier,
+    attainment,
+    attainment_shown,
+)
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -113,6 +121,34 @@ class Target(Model):
     amount: Mapped[int] = mapped_column(BigInteger)
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class TargetChange(Model):
+    """A change of a target after its period started: the old and new amount, why, who asked and who decided. The
+    statement shows the approved ones as the target's history."""
+
+    __tablename__ = "target_changes"
+    __table_args__ = (Index("ix_target_changes_dealer_period", "dealer_id", "period_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    old_amount: Mapped[int | None] = mapped_column(BigInteger)
+    new_amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[TargetChangeStatus] = mapped_column(
+        str_enum(TargetChangeStatus), default=TargetChangeStatus.PENDING, index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+    period: Mapped[Period] = relationship(lazy="joined")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
 
 
 class SalesImport(Model):

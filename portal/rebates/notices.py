@@ -14,6 +14,24 @@ register_kinds(
         True,
     ),
     Kind(
+        "target_change_asked",
+        _l("A target change waits for approval"),
+        _l("The target of %(dealer)s for %(period)s should become %(amount)s: it waits for your decision."),
+        True,
+    ),
+    Kind(
+        "target_changed",
+        _l("Your target changes"),
+        _l("Your target for %(period)s changed from %(old)s to %(new)s: %(reason)s"),
+        True,
+    ),
+    Kind(
+        "target_change_decided",
+        _l("A target change you asked for is decided"),
+        _l("The target change of %(dealer)s for %(period)s (%(old)s to %(new)s) is %(decision)s: %(reason)s"),
+        True,
+    ),
+    Kind(
         "rebate_period_reopened",
         _l("A closed period is reopened"),
         _l("%(period)s is open again and your statement is being recomputed: %(reason)s"),

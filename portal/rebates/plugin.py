@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     register_navigation("rebates.dealer_account", _l("Account"), 25)
     register_navigation("rebates.performance", _l("Performance"), 110)
     register_navigation("rebates.targets", _l("Targets"), 120)
+    register_navigation("rebates.target_changes", _l("Target changes"), 125)
     register_navigation("rebates.sales_imports", _l("Sales imports"), 130)
     for guard in (
         rules.can_confirm_import,

@@ -72,6 +72,25 @@ STATEMENT_TRANSITIONS: dict[StatementStatus, frozenset[StatementStatus]] = {
 }
 
 
+class TargetChangeStatus(enum.StrEnum):
+    """A change of a started period's target: asked for with a reason, decided by a senior manager."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+TARGET_CHANGE_TRANSITIONS: dict[TargetChangeStatus, frozenset[TargetChangeStatus]] = {
+    TargetChangeStatus.PENDING: frozenset({TargetChangeStatus.APPROVED, TargetChangeStatus.REJECTED}),
+    TargetChangeStatus.APPROVED: frozenset(),
+    TargetChangeStatus.REJECTED: frozenset(),
+}
+
+
+def awaits_decision(status: TargetChangeStatus) -> bool:
+    return status is TargetChangeStatus.PENDING
+
+
 def can_move_statement(current: StatementStatus, target: StatementStatus) -> bool:
     return target in STATEMENT_TRANSITIONS[current]
 
@@ -285,5 +304,14 @@ register_labels(
     {
         Method.RETROACTIVE: _l("Retroactive"),
         Method.STEPPED: _l("Stepped"),
+    }
+)
+
+
+register_labels(
+    {
+        TargetChangeStatus.PENDING: _l("Waiting for approval"),
+        TargetChangeStatus.APPROVED: _l("Approved"),
+        TargetChangeStatus.REJECTED: _l("Rejected"),
     }
 )

@@ -20,7 +20,8 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change, record_event
 from portal.database import locked_for_update, rows_changed
-from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
+from portal.dates import company_today
+from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount, write_dealer_amount
 from portal.dealers.closing import CloseFact
 from portal.dealers.models import Dealer, DealerTier, Period, PeriodStatus
 from portal.dealers.services import current_period, dealer_owners, visible_dealers
@@ -43,8 +44,9 @@ from portal.rebates.models import (
     SalesLine,
     StatementStatus,
     Target,
+    TargetChange,
 )
-from portal.rebates.rules import can_move_statement
+from portal.rebates.rules import TargetChangeStatus, awaits_decision, can_move_statement
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 
@@ -192,18 +194,182 @@ TARGETS = AmountKind(
     too_low=lambda: _("Enter a target above zero."),
     frozen=lambda period: _("Period %(code)s is closed; its targets are frozen.", code=period.code),
     after_saving=lambda period, dealer_ids: recompute_statements(period, list(dealer_ids)),
+    governed=lambda period: target_is_governed(period),
+    ask=lambda actor, dealer, period, amount, reason: ask_target_change(actor, dealer, period, amount, reason),
 )
 
 
-def set_target(actor: User, dealer: Dealer, period: Period, amount: int) -> Target:
-    """The dealer's sales target of an open period; its statement is recomputed against it."""
-    target: Target = set_dealer_amount(TARGETS, actor, dealer, period, amount)
-    return target
+def set_target(actor: User, dealer: Dealer, period: Period, amount: int, reason: str = "") -> Target | TargetChange:
+    """The dealer's sales target of an open period, its statement recomputed against it; once the period started,
+    a change waiting for a senior manager (with the reason)."""
+    result: Target | TargetChange = set_dealer_amount(TARGETS, actor, dealer, period, amount, reason)
+    return result
 
 
-def import_targets(actor: User, period: Period, content: bytes) -> int:
-    """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none."""
-    return import_dealer_amounts(TARGETS, actor, period, content)
+def import_targets(actor: User, period: Period, content: bytes, reason: str = "") -> int:
+    """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none. For a
+    period that started, each line becomes a change waiting for a senior manager."""
+    return import_dealer_amounts(TARGETS, actor, period, content, reason)
+
+
+# --- Target changes once a period started: asked with a reason, decided by a senior manager -----------------------
+
+TARGET_DECIDERS = (AccessRole.SENIOR_MANAGER,)
+
+
+def target_is_governed(period: Period) -> bool:
+    """Until a period starts its targets are set freely; from its first day a change needs an approval."""
+    return company_today() >= period.starts_on
+
+
+def ask_target_change(actor: User, dealer: Dealer, period: Period, amount: int, reason: str) -> TargetChange:
+    """Record the change and tell the senior managers. A change still waiting for this dealer and period is
+    replaced by the new one (one open question per target)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Say why the target changes after the period started; the dealer is told."))
+    current = db.session.execute(
+        select(Target.amount).where(Target.dealer_id == dealer.id, Target.period_id == period.id)
+    ).scalar_one_or_none()
+    if current == amount:
+        raise InvalidInput("amount", _("This is the target already."))
+    change = db.session.execute(
+        select(TargetChange).where(
+            TargetChange.dealer_id == dealer.id,
+            TargetChange.period_id == period.id,
+            TargetChange.status == TargetChangeStatus.PENDING,
+        )
+    ).scalar_one_or_none()
+    if change is None:
+        change = TargetChange(dealer_id=dealer.id, period_id=period.id)
+        db.session.add(change)
+    change.old_amount, change.new_amount, change.reason = current, amount, reason
+    change.requested_by_id, change.requested_at = actor.id, utcnow()
+    db.session.flush()
+    record_event(
+        "target_change.asked",
+        actor_id=actor.id,
+        subject_type="dealer",
+        subject_id=dealer.id,
+        subject_label=f"{dealer.code} {period.code}",
+        details={"period": period.code, "before": current, "after": amount, "reason": reason},
+    )
+    seniors = db.session.execute(select(User).where(User.active, User.is_senior, User.id != actor.id)).scalars()
+    notify(
+        list(seniors),
+        "target_change_asked",
+        {"dealer": dealer.name, "period": period.code, "amount": params.amount(amount, dealer.currency)},
+        link=link("rebates.target_changes"),
+    )
+    return change
+
+
+def target_changes_query(user: User, waiting_only: bool) -> Select:
+    """The changes of the user's dealers, newest first (all dealers for senior managers and admins)."""
+    query = (
+        select(TargetChange)
+        .where(TargetChange.dealer_id.in_(visible_dealers(user).with_only_columns(Dealer.id)))
+        .order_by(TargetChange.requested_at.desc(), TargetChange.id.desc())
+    )
+    return query.where(TargetChange.status == TargetChangeStatus.PENDING) if waiting_only else query
+
+
+def get_target_change(user: User, change_id: int) -> TargetChange:
+    change = db.session.execute(
+        target_changes_query(user, waiting_only=False).where(TargetChange.id == change_id)
+    ).scalar_one_or_none()
+    if change is None:
+        raise NotFound()
+    return change
+
+
+def can_decide_target_change(user: User, change: TargetChange) -> bool:
+    return user.access_role in TARGET_DECIDERS and change.requested_by_id != user.id and awaits_decision(change.status)
+
+
+def _decide(actor: User, change: TargetChange, target: TargetChangeStatus, note: str) -> None:
+    require_role(actor, *TARGET_DECIDERS)
+    if change.requested_by_id == actor.id:
+        raise IllegalTransition(_("A senior manager other than the one who asked decides."))
+    decided = rows_changed(
+        db.session.execute(
+            update(TargetChange)
+            .where(TargetChange.id == change.id, TargetChange.status == TargetChangeStatus.PENDING)
+            .values(status=target, decided_by_id=actor.id, decided_at=utcnow(), decision_note=note)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if decided != 1:
+        raise IllegalTransition(_("This change was already decided."))
+    db.session.expire(change)
+
+
+def approve_target_change(actor: User, change: TargetChange) -> TargetChange:
+    """The target changes, the statement is recomputed, and the dealer hears the old and new target and why."""
+    period = change.period
+    if period.status is not PeriodStatus.OPEN:
+        raise IllegalTransition(_("Period %(code)s is closed; its targets are frozen.", code=period.code))
+    _decide(actor, change, TargetChangeStatus.APPROVED, "")
+    dealer = change.dealer
+    write_dealer_amount(Target, actor, dealer, period, change.new_amount, "target.set")
+    recompute_statements(period, [dealer.id])
+    told = {
+        "dealer": dealer.name,
+        "period": period.code,
+        "old": params.amount(change.old_amount or 0, dealer.currency),
+        "new": params.amount(change.new_amount, dealer.currency),
+        "reason": change.reason,
+    }
+    notify(
+        dealer_owners(dealer), "target_changed", told, link=link("rebates.dealer_statement", period_code=period.code)
+    )
+    notify(
+        [change.requested_by],
+        "target_change_decided",
+        {**told, "decision": params.choice(change.status)},
+        link=link("rebates.target_changes"),
+    )
+    db.session.flush()
+    return change
+
+
+def reject_target_change(actor: User, change: TargetChange, note: str) -> TargetChange:
+    require_role(actor, *TARGET_DECIDERS)
+    note = note.strip()
+    if not note:
+        raise InvalidInput("note", _("Say why; the manager who asked is told."))
+    _decide(actor, change, TargetChangeStatus.REJECTED, note)
+    dealer = change.dealer
+    notify(
+        [change.requested_by],
+        "target_change_decided",
+        {
+            "dealer": dealer.name,
+            "period": change.period.code,
+            "old": params.amount(change.old_amount or 0, dealer.currency),
+            "new": params.amount(change.new_amount, dealer.currency),
+            "reason": note,
+            "decision": params.choice(change.status),
+        },
+        link=link("rebates.target_changes"),
+    )
+    db.session.flush()
+    return change
+
+
+def target_history(dealer: Dealer, period: Period) -> list[TargetChange]:
+    """The approved changes of a target, oldest first: what the statement shows as the target's history."""
+    return list(
+        db.session.execute(
+            select(TargetChange)
+            .where(
+                TargetChange.dealer_id == dealer.id,
+                TargetChange.period_id == period.id,
+                TargetChange.status == TargetChangeStatus.APPROVED,
+            )
+            .order_by(TargetChange.decided_at, TargetChange.id)
+        ).scalars()
+    )
 
 
 def targets_query(user: User, period: Period) -> Select:

@@ -27,7 +27,7 @@ from portal.forms_common import CsvUploadForm, optional_int
 from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
 from portal.rebates import imports, ledger, queries, services
-from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm
+from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetDecisionForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
 from portal.rebates.rules import explain, is_provisional
 from portal.types import label
@@ -102,6 +102,7 @@ def _statement_page(dealer: Dealer, period: Period, *, base_endpoint: str, **url
         "urls": urls,
         "adjustment_form": None,
         "scale_max": queries.bar_scale(statement),
+        "target_history": services.target_history(dealer, period) if statement else [],
     }
     if current_user.access_role is AccessRole.ADMIN and statement is not None:
         context["adjustment_form"] = _adjustment_form(dealer)
@@ -436,7 +437,58 @@ TARGET_PAGES = AmountPages(
     empty=lambda: _("No dealers in your portfolio."),
     caption=lambda: _("Targets per dealer"),
     example=lambda: _("Enter an amount such as 1,200,000."),
+    asked=lambda dealer, period: _(
+        "The new target of %(dealer)s for %(period)s waits for a senior manager's approval.",
+        dealer=dealer.name,
+        period=period.code,
+    ),
+    asked_many=lambda count, period: _(
+        "%(count)s target changes for %(period)s wait for a senior manager's approval.", count=count, period=period.code
+    ),
 )
+
+
+@bp.route("/console/target-changes")
+@allow(*CONSOLE)
+def target_changes() -> ResponseReturnValue:
+    """Senior managers decide the changes waiting; everyone with dealers sees what happened to them."""
+    waiting_only = request.args.get("show") != "all"
+    listing = db.paginate(
+        services.target_changes_query(current_user, waiting_only),
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "rebates/target_changes.html",
+        changes=listing,
+        waiting_only=waiting_only,
+        can_decide=lambda change: services.can_decide_target_change(current_user, change),
+        form=TargetDecisionForm(formdata=None),
+    )
+
+
+@bp.route("/console/target-changes/<int:change_id>/<decision>", methods=["POST"])
+@allow(*CONSOLE)
+def decide_target_change(change_id: int, decision: str) -> ResponseReturnValue:
+    change = services.get_target_change(current_user, change_id)
+    if decision not in ("approve", "reject"):
+        abort(404)
+    form = TargetDecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    back = url_for("rebates.target_changes")
+    if decision == "approve":
+        return finish_action(
+            None,
+            lambda: services.approve_target_change(current_user, change),
+            lambda _change: (_("The target of %(dealer)s is changed.", dealer=change.dealer.name), back),
+        )
+    return finish_action(
+        None,
+        lambda: services.reject_target_change(current_user, change, form.note.data or ""),
+        lambda _change: (_("The change is rejected; the manager who asked is told."), back),
+    )
 
 
 @bp.route("/console/targets")

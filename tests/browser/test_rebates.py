@@ -87,6 +87,8 @@ PAGES = [
     ("admin@demo.test", "/admin/periods/{current}/close"),
     ("manager2@demo.test", "/admin/periods/{current}/close"),
     ("admin@demo.test", "/admin/periods/{previous}/close"),
+    ("manager2@demo.test", "/console/target-changes"),
+    ("manager@demo.test", "/console/target-changes?show=all"),
     ("manager@demo.test", "/console/dealers/D001/account"),
 ]
 
