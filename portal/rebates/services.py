@@ -564,6 +564,17 @@ def freeze_statements(period: Period) -> int:
     return finalised
 
 
+def statement_owners(period: Period) -> list[User]:
+    """The active owners of the dealers with a statement in the period: who hears when it freezes or reopens."""
+    return list(
+        db.session.execute(
+            select(User)
+            .join(RebateStatement, RebateStatement.dealer_id == User.dealer_id)
+            .where(RebateStatement.period_id == period.id, User.dealer_role == DealerRole.OWNER, User.active)
+        ).scalars()
+    )
+
+
 def finalise_period(actor: User, period: Period) -> int:
     """Called as the period closes: its statements are frozen and booked, and the dealers' owners told."""
     finalised = freeze_statements(period)
@@ -575,13 +586,9 @@ def finalise_period(actor: User, period: Period) -> int:
         subject_label=period.code,
         details={"statements": finalised},
     )
-    owners = db.session.execute(
-        select(User)
-        .join(RebateStatement, RebateStatement.dealer_id == User.dealer_id)
-        .where(RebateStatement.period_id == period.id, User.dealer_role == DealerRole.OWNER, User.active)
-    ).scalars()
+    owners = statement_owners(period)
     notify(
-        list(owners),
+        owners,
         "rebate_statement_final",
         {"period": period.code},
         link=link("rebates.dealer_statement", period_code=period.code),
@@ -925,13 +932,9 @@ def reopen_statements(actor: User, period: Period, reason: str) -> int:
     )
     db.session.expire_all()
     changed = recompute_statements(period)
-    owners = db.session.execute(
-        select(User)
-        .join(RebateStatement, RebateStatement.dealer_id == User.dealer_id)
-        .where(RebateStatement.period_id == period.id, User.dealer_role == DealerRole.OWNER, User.active)
-    ).scalars()
+    owners = statement_owners(period)
     notify(
-        list(owners),
+        owners,
         "rebate_period_reopened",
         {"period": period.code, "reason": reason},
         link=link("rebates.dealer_statement", period_code=period.code),
