@@ -12,8 +12,8 @@ again at the instants where dates break: the first and the last minute of a quar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -42,6 +42,8 @@ from tests.factories import (
     world_of,
 )
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
+
+T = TypeVar("T")
 
 # Instants in the company's time zone (Asia/Shanghai, UTC+8). The default is an ordinary weekday in the middle of a
 # quarter; the others are where calendar arithmetic goes wrong.
@@ -170,45 +172,38 @@ def app(migrated_app: Flask, db_connection: sa.Connection) -> Iterator[Flask]:
         migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
 
 
+def _committed(app: Flask, build: Callable[[], T]) -> T:
+    """Build rows and commit them into the test's outer transaction, which is still rolled back at the end."""
+    with app.app_context():
+        built = build()
+        db.session.commit()
+        return built
+
+
 @pytest.fixture
 def channel(app: Flask) -> Channel:
     """People, dealers and periods: what every area's records stand on."""
-    with app.app_context():
-        built = make_channel()
-        db.session.commit()  # into the test's outer transaction, which is still rolled back at the end
-        return built
+    return _committed(app, make_channel)
 
 
 @pytest.fixture
 def rebate_records(app: Flask, channel: Channel) -> RebateRecords:
-    with app.app_context():
-        built = make_rebate_records(channel)
-        db.session.commit()
-        return built
+    return _committed(app, lambda: make_rebate_records(channel))
 
 
 @pytest.fixture
 def training_records(app: Flask, channel: Channel) -> TrainingRecords:
-    with app.app_context():
-        built = make_training_records(channel)
-        db.session.commit()
-        return built
+    return _committed(app, lambda: make_training_records(channel))
 
 
 @pytest.fixture
 def claim_records(app: Flask, channel: Channel) -> ClaimRecords:
-    with app.app_context():
-        built = make_claim_records(channel)
-        db.session.commit()
-        return built
+    return _committed(app, lambda: make_claim_records(channel))
 
 
 @pytest.fixture
 def dispute_records(app: Flask, channel: Channel) -> DisputeRecords:
-    with app.app_context():
-        built = make_dispute_records(channel)
-        db.session.commit()
-        return built
+    return _committed(app, lambda: make_dispute_records(channel))
 
 
 @pytest.fixture

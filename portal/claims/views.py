@@ -585,7 +585,7 @@ BUDGET_PAGES = AmountPages(
 @bp.route("/admin/budgets")
 @allow(AccessRole.ADMIN)
 def budgets() -> ResponseReturnValue:
-    return BUDGET_PAGES.render(BUDGET_PAGES.period_or_404(request.args.get("period") or None, company_today()))
+    return BUDGET_PAGES.render(dealer_services.get_period_for_view(request.args.get("period") or None, company_today()))
 
 
 @bp.route("/admin/budgets/<period_code>/<code>", methods=["POST"])

@@ -23,7 +23,7 @@ from portal.dealers.models import Period, PeriodStatus
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm
 from portal.money import MoneyField
-from portal.service_errors import InvalidInput, NotFound
+from portal.service_errors import InvalidInput
 from portal.web import RowPage, finish_action, page_number, redirect_to
 
 
@@ -67,12 +67,6 @@ class AmountPages:
     asked_many: Callable[[int, Period], str] = lambda _count, _period: ""
     breadcrumb: Callable[[], tuple[str, str] | None] = lambda: None  # (url, label) above the heading
     head_link: Callable[[Period], tuple[str, str] | None] = lambda _period: None  # (url, label) beside it
-
-    def period_or_404(self, code: str | None, today: Any) -> Period:
-        period = dealer_services.period_for_view(code, today)
-        if period is None:
-            raise NotFound()
-        return period
 
     def render(
         self,

@@ -140,6 +140,14 @@ def period_for_view(code: str | None, today: date | None = None) -> Period | Non
     ).scalar_one_or_none()
 
 
+def get_period_for_view(code: str | None, today: date | None = None) -> Period:
+    """period_for_view for a page that needs one: NotFound (404) when there is none."""
+    period = period_for_view(code, today)
+    if period is None:
+        raise NotFound()
+    return period
+
+
 def dealer_counts_by_status() -> dict[str, int]:
     rows = db.session.execute(select(Dealer.status, func.count()).group_by(Dealer.status)).all()
     return {status.value: count for status, count in rows}

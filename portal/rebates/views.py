@@ -58,10 +58,7 @@ def _own_dealer() -> Dealer:
 
 
 def _period_or_404(code: str | None) -> Period:
-    period = dealer_services.period_for_view(code, company_today())
-    if period is None:
-        abort(404)
-    return period
+    return dealer_services.get_period_for_view(code, company_today())
 
 
 # --- Statements: the dealer's own, and the console's view of a portfolio dealer's ----------------------------------
