@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, expect
 
@@ -75,9 +76,17 @@ def assert_page_sound_for(
     page.context.close()
 
 
-def log_in_page(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
+def submit_login(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
+    """Fill in and send the login form, for a journey that expects the login to be refused."""
     _locale, log_in_text, email_label, password_label = LANGUAGES[language]
     page.goto(f"{base_url}/login")
     page.get_by_label(email_label, exact=True).fill(email)
     page.get_by_label(password_label, exact=True).fill(password)
     page.get_by_role("button", name=log_in_text, exact=True).click()
+
+
+def log_in_page(page: Page, base_url: str, email: str, language: str, password: str = DEMO_PASSWORD) -> None:
+    submit_login(page, base_url, email, language, password)
+    # Wait for the portal (or the second-factor step) to load: a test reading the page straight after the click
+    # would otherwise read the login form still on screen.
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login")

@@ -21,6 +21,7 @@ from tests.browser.helpers import (
     describe,
     log_in_page,
     new_page,
+    submit_login,
     watch_csp,
 )
 from tests.evidence_files import HTML, jpeg
@@ -146,7 +147,7 @@ def test_an_owner_adds_a_colleague_and_a_trainee(browser: Browser, live_server: 
     page.context.close()
 
     colleague = new_page(browser, "en", DESKTOP)
-    log_in_page(colleague, live_server, "xu.ming@northern.test", "en", password="temporary password 1")
+    submit_login(colleague, live_server, "xu.ming@northern.test", "en", password="temporary password 1")
     expect(colleague.get_by_role("alert")).to_contain_text("This account cannot log in.")
     colleague.context.close()
 
