@@ -9,7 +9,7 @@ import functools
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import UnreadableFile, decode_csv
-from portal.database import begin_write, use_large_sqlite_cache
+from portal.database import begin_write, locked_for_update, use_large_sqlite_cache
 from portal.dates import company_today
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import current_period, visible_dealers
@@ -382,7 +382,16 @@ def run_sales_import(import_id: int) -> str:
     # In index order: consecutive rows land on the same index pages (file order scatters them over every dealer's).
     lines.sort(key=lambda line: (line.dealer_id, line.invoice_ref))
     for start in range(0, len(lines), PROGRESS_LINES):
-        block = lines[start : start + PROGRESS_LINES]
+        block = _booked_in_open_periods(lines[start : start + PROGRESS_LINES])
+        if block is None:
+            batch.failure = _(
+                "A period closed while this file was imported and no period is open today to book its lines in. "
+                "Lines already imported stay; try again once a period is open."
+            )
+            move_import(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
+            batch.finished_at = utcnow()
+            db.session.commit()
+            return "failed"
         _insert_new_lines(batch.id, block)
         touched.update((line.dealer_id, line.booked_period_id) for line in block)
         touched.update((line.dealer_id, line.period_id) for line in block if line.period_id != line.booked_period_id)
@@ -395,6 +404,30 @@ def run_sales_import(import_id: int) -> str:
     _finish(batch, inserted, touched)
     db.session.commit()
     return "imported"
+
+
+def _booked_in_open_periods(block: list[ParsedLine]) -> list[ParsedLine] | None:
+    """The block's lines, each booked in a period still open, read under lock in the writing transaction.
+
+    The file was checked when the job started; a period may have closed since (its close confirmed while the
+    import ran). A line booked in it now would miss both its frozen statement and the late-sales adjustment, and
+    its rebate would vanish. The periods' rows are locked (a close takes the same row), so either the close
+    committed first and its lines are booked in today's open period, as late sales, or this block commits first
+    and the close's last recomputation counts it. None when a line's period closed and no period is open today.
+    """
+    booked_ids = sorted({line.booked_period_id for line in block})
+    statuses = dict(
+        db.session.execute(
+            locked_for_update(select(Period.id, Period.status).where(Period.id.in_(booked_ids)).order_by(Period.id))
+        ).all()
+    )
+    closed = {period_id for period_id, status in statuses.items() if status is not PeriodStatus.OPEN}
+    if not closed:
+        return block
+    open_now = current_period()
+    if open_now is None or open_now.status is not PeriodStatus.OPEN:
+        return None
+    return [replace(line, booked_period_id=open_now.id) if line.booked_period_id in closed else line for line in block]
 
 
 SALES_LINE_COLUMNS = (
