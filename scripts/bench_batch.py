@@ -34,23 +34,25 @@ from portal import create_app
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.rebates import imports
+from portal.jobs import JOBS_PENDING
+from portal.rebates.models import ImportStatus
 app = create_app()
 with app.app_context():
     actor = db.session.execute(sa.select(User).where(User.email == "admin@demo.test")).scalar_one()
     started = time.monotonic()
     batch = imports.start_sales_import(actor, Path(sys.argv[1]).name, Path(sys.argv[1]).read_bytes())
-    db.session.info.pop(imports.JOBS_PENDING, None)  # the jobs run here, one after the other, timed
+    db.session.info.pop(JOBS_PENDING, None)  # the jobs run here, one after the other, timed
     db.session.commit()
     sales_jobs.check_sales_import(batch.id)
     checked = time.monotonic()
     db.session.refresh(batch)
     imports.confirm_sales_import(actor, batch)
-    db.session.info.pop(imports.JOBS_PENDING, None)
+    db.session.info.pop(JOBS_PENDING, None)
     db.session.commit()
     confirmed = time.monotonic()
     sales_jobs.run_sales_import(batch.id)
     db.session.refresh(batch)
-    assert batch.status is imports.ImportStatus.IMPORTED, batch.status
+    assert batch.status is ImportStatus.IMPORTED, batch.status
     print(f"RESULT {batch.imported_rows or batch.new_rows} {checked - started:.2f} {time.monotonic() - confirmed:.2f}")
 """
 RECOMPUTE = """
@@ -117,6 +119,17 @@ def copy_database(env: dict[str, str]) -> tuple[dict[str, str], object]:
     return copy_env, drop
 
 
+def run_timed(script: str, env: dict[str, str], *args: str) -> str:
+    """Run one timed step in its own process; its output, or its error shown in full when it fails."""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"a timed step failed (exit code {done.returncode}); its output is above")
+    return done.stdout
+
+
 def dealer_codes(env: dict[str, str]) -> list[str]:
     engine = sa.create_engine(env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as connection:
@@ -145,14 +158,7 @@ def main() -> int:
             for number in range(args.imports):
                 csv_path = Path(folder) / f"sales-{number}.csv"
                 write_sales_csv(csv_path, codes, args.lines, str(number))
-                out = subprocess.run(  # noqa: S603
-                    [sys.executable, "-c", IMPORT, str(csv_path)],
-                    check=True,
-                    env=copy_env,
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                ).stdout
+                out = run_timed(IMPORT, copy_env, str(csv_path))
                 rows, checked, imported = out.split("RESULT ")[1].split()
                 size = csv_path.stat().st_size
                 total = round(float(checked) + float(imported), 1)
@@ -170,14 +176,7 @@ def main() -> int:
                     f"imported in {row['import_seconds']:.1f} s after confirmation, {row['seconds']:.1f} s in all "
                     "(target < 60 s)"
                 )
-        out = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", RECOMPUTE],
-            check=True,
-            env=copy_env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout
+        out = run_timed(RECOMPUTE, copy_env)
         lines, statements, seconds = out.split("RESULT ")[1].split()
         report["recompute"] = {"period_lines": int(lines), "statements": int(statements), "seconds": float(seconds)}
         print(
