@@ -20,8 +20,10 @@ from openpyxl import load_workbook
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.dates import quarter_of
+from portal.dealers import closing
 from portal.dealers.models import Dealer, DealerTier, Period
 from portal.disputes import services as disputes
+from portal.disputes import violations as disputes_violations
 from portal.disputes.models import Violation
 from portal.disputes.rules import Outcome, ViolationKind, ViolationStatus
 from portal.extensions import db
@@ -173,6 +175,63 @@ def test_a_penalty_above_the_rebate_is_carried_and_its_overturn_gives_back_what_
         paid = -sum(amount for kind, amount in entries_of(dealer_id) if kind is LedgerKind.PAYMENT)
         assert paid == 2 * earned  # both rebates; the overturned penalty costs nothing, and nothing more is paid
         assert ledger.balances([dealer_id]) == {dealer_id: 0}
+
+
+@pytest.mark.usefixtures("rebate_records")
+def test_reopening_a_quarter_after_its_penalty_was_refunded_does_not_refund_it_twice(
+    app: Flask, channel: Channel
+) -> None:
+    """Found by the state machine's model: a penalty overturned after its quarter closed is given back as a refund
+    in an open quarter. If its own quarter is then reopened and closed again, the deduction must stay (the refund
+    answers it); dropping it as well would give the dealer the penalty twice."""
+    earned = rebate_of(SALES, TARGET)
+    people = channel.people
+    with app.app_context():
+        senior, mediator = person(people.senior_manager), person(people.mediator)
+        quarter = period(channel.current_period)
+        dealer = make_dealer(tier=DealerTier.SILVER, manager=person(people.manager))
+        email = f"o-{dealer.code.lower()}@example.test"
+        make_user(UserRole.DEALER, email=email, dealer=dealer, dealer_role=DealerRole.OWNER)
+        setup_quarter(dealer, quarter)
+        violation = disputes_violations.record_violation(
+            person(people.manager), dealer, quarter, ViolationKind.PRICE_BELOW_FLOOR, "Below floor.", PENALTY
+        )
+        disputes_violations.confirm_violation(senior, violation)
+        next_code, next_start, next_end = quarter_of(quarter.ends_on + timedelta(days=1))
+        following = make_period(next_code, next_start, next_end)
+        db.session.commit()
+        dealer_id, violation_id, quarter_id, following_id = dealer.id, violation.id, quarter.id, following.id
+        dispute = disputes.appeal_violation(owner_of(dealer_id), db.session.get(Violation, violation_id), "Not us.")
+        disputes.assign(mediator, dispute, mediator)
+        db.session.commit()
+        dispute_id = dispute.id
+    with at(next_start + timedelta(days=11)), app.app_context():
+        admin, senior, mediator = person(people.admin), person(people.senior_manager), person(people.mediator)
+        close_by_two(db.session.get(Period, quarter_id), admin, senior)
+        db.session.commit()
+        disputes.resolve(
+            mediator,
+            disputes.get_visible_dispute(mediator, dispute_id),
+            disputes.Resolution(Outcome.OVERTURN_VIOLATION, "Another dealer sold it."),
+        )
+        db.session.commit()  # the refund waits in the following quarter
+        closing.reopen_period(admin, db.session.get(Period, quarter_id), "A sales file was wrong.")
+        db.session.commit()
+        close_by_two(db.session.get(Period, quarter_id), admin, senior)
+        db.session.commit()
+        again = db.session.execute(
+            sa.select(RebateStatement).where(
+                RebateStatement.dealer_id == dealer_id, RebateStatement.period_id == quarter_id
+            )
+        ).scalar_one()
+        assert (again.rebate, again.penalties) == (earned, PENALTY)  # the deduction stays; the refund answers it
+    with at(next_end + timedelta(days=11)), app.app_context():
+        make_period(*quarter_of(next_end + timedelta(days=1)))
+        close_by_two(db.session.get(Period, following_id), person(people.admin), person(people.senior_manager))
+        db.session.commit()
+        total = sum(amount for _kind, amount in entries_of(dealer_id))
+        assert total == earned  # the quarter's rebate; the overturned penalty costs nothing and gives nothing
+        assert (LedgerKind.REFUND, PENALTY) in entries_of(dealer_id)
 
 
 def owner_of(dealer_id: int) -> User:

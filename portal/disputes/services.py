@@ -39,7 +39,13 @@ from portal.disputes.rules import (
     can_move_dispute,
     outcomes_for,
 )
-from portal.disputes.violations import move_violation, recompute_for, tell_dealer_of_violation, visible_violations
+from portal.disputes.violations import (
+    REFUND_SOURCE_PREFIX,
+    move_violation,
+    recompute_for,
+    tell_dealer_of_violation,
+    visible_violations,
+)
 from portal.evidence.services import OwnerRules, register_owner
 from portal.extensions import db
 from portal.money import MAX_MONEY
@@ -606,7 +612,7 @@ def _settle_appeal(dispute: Dispute, actor: User, target: ViolationStatus) -> No
             _("Penalty overturned on appeal"),
             kind=AdjustmentKind.PENALTY_OVERTURNED,
             corrects=booked,
-            source=f"overturn:{violation.id}",
+            source=f"{REFUND_SOURCE_PREFIX}{violation.id}",
         )
 
 

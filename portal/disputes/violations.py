@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, String, cast, exists, literal, or_, select
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User
@@ -32,6 +32,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.rebates.models import Adjustment, AdjustmentKind
 from portal.rebates.services import PenaltyLine, recompute_statements, register_penalty_source
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
@@ -179,11 +180,24 @@ def withdraw_violation(actor: User, violation: Violation) -> Violation:
     return violation
 
 
-def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
-    """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period."""
+REFUND_SOURCE_PREFIX = "overturn:"  # the source of the refund of an overturned penalty: "overturn:<violation id>"
 
+
+def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
+    """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period.
+
+    A penalty overturned after its period closed was given back by a refund in a later period (_settle_appeal);
+    it stays deducted in its own period, so a reopened period closes again with the deduction the refund answers,
+    and the dealer is not given the penalty twice."""
+
+    refunded = exists().where(
+        Adjustment.source == literal(REFUND_SOURCE_PREFIX) + cast(Violation.id, String),
+        Adjustment.kind == AdjustmentKind.PENALTY_OVERTURNED,
+    )
     query = select(Violation).where(
-        Violation.booked_period_id == period.id, Violation.status.in_(COUNTING), Violation.penalty > 0
+        Violation.booked_period_id == period.id,
+        Violation.penalty > 0,
+        or_(Violation.status.in_(COUNTING), (Violation.status == ViolationStatus.OVERTURNED) & refunded),
     )
     if dealer_ids is not None:
         query = query.where(Violation.dealer_id.in_(dealer_ids))

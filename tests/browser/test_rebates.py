@@ -99,6 +99,12 @@ PAGES = [
 def test_rebate_pages_are_sound(
     browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str, path: str
 ) -> None:
+    _open_and_check(browser, live_app, live_server, language, viewport, email, path)
+
+
+def _open_and_check(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int], email: str, path: str
+) -> None:
     with live_app.app_context():
         periods = list(db.session.execute(periods_newest_first().limit(2)).scalars())
         codes = {"current": periods[0].code, "previous": periods[1].code}
@@ -111,6 +117,23 @@ def test_rebate_pages_are_sound(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert_page_is_sound(page, viewport, blocked)
     page.context.close()
+
+
+# The pages of the audited money (the account, the close, target changes) on the narrowest phone as well.
+NARROW_PAGES = [
+    ("manager@demo.test", "/console/dealers/D001/account"),
+    ("admin@demo.test", "/admin/periods/{current}/close"),
+    ("manager2@demo.test", "/console/target-changes"),
+    ("manager@demo.test", "/console/target-changes?show=all"),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(("email", "path"), NARROW_PAGES, ids=[f"{email} {path}" for email, path in NARROW_PAGES])
+def test_rebate_pages_fit_a_320_pixel_screen(
+    browser: Browser, live_app: Flask, live_server: str, language: str, email: str, path: str
+) -> None:
+    _open_and_check(browser, live_app, live_server, language, {"width": 320, "height": 640}, email, path)
 
 
 @pytest.mark.parametrize(
