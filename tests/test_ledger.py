@@ -181,9 +181,9 @@ def test_a_penalty_above_the_rebate_is_carried_and_its_overturn_gives_back_what_
 def test_reopening_a_quarter_after_its_penalty_was_refunded_does_not_refund_it_twice(
     app: Flask, channel: Channel
 ) -> None:
-    """Found by the state machine's model: a penalty overturned after its quarter closed is given back as a refund
-    in an open quarter. If its own quarter is then reopened and closed again, the deduction must stay (the refund
-    answers it); dropping it as well would give the dealer the penalty twice."""
+    """Found while writing the model of tests/test_rebate_ledger_stateful.py: a penalty overturned after its quarter
+    closed is given back as a refund in an open quarter. If its own quarter is then reopened and closed again, the
+    deduction must stay (the refund answers it); dropping it as well would give the dealer the penalty twice."""
     earned = rebate_of(SALES, TARGET)
     people = channel.people
     with app.app_context():
