@@ -1,37 +1,170 @@
 """CSV in and out, the same way in every area.
 
-In: UTF-8 (with or without BOM) or GB18030, which is what Excel on a Chinese Windows saves. Out: UTF-8 with a BOM
+In: UTF-8 (with or without BOM), UTF-16 with its BOM or GB18030, which is what Excel on a Chinese Windows saves,
+separated by commas, semicolons or tabs; read strictly, so that nothing is misread without a word. Out: UTF-8 with a BOM
 so Excel opens it with the right characters, and no cell that a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 
 
 class UnreadableFile(ValueError):
-    pass
+    """A file that is not text we read without guessing. `detected` names the encoding it seems to be in, when
+    that is one we refuse (Big5)."""
+
+    def __init__(self, reason: str, detected: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detected = detected
+
+    def message(self) -> str:
+        if self.detected:
+            return _(
+                "This file is in %(encoding)s, which the portal does not read. Save it as CSV UTF-8 (or GB18030) "
+                "and upload it again.",
+                encoding=self.detected,
+            )
+        return _("This is not a CSV file in UTF-8, UTF-16 or GB18030.")
 
 
 def decode_csv(content: bytes) -> tuple[str, str]:
-    """The text and the encoding it was read with; NUL bytes mean a binary file, not a CSV."""
+    """The text and the encoding it was read with: UTF-16 with its byte-order mark (Excel's "Unicode text"),
+    UTF-8 with or without one, or GB18030 (Excel on a Chinese Windows). Big5 (traditional Chinese) also decodes as
+    GB18030, into nonsense: it is recognised and refused by name. Other NUL bytes mean a binary file."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return content.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise UnreadableFile("encoding") from None
     if b"\x00" in content:
         raise UnreadableFile("binary")
-    for encoding in ("utf-8-sig", "gb18030"):
+    try:
+        return content.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _looks_like_big5(content):
+        raise UnreadableFile("encoding", "Big5")
+    return content.decode("gb18030"), "gb18030"
+
+
+def _common_share(text: str, codec: str, first: int, last: int) -> float:
+    """The share of the text's Chinese characters that are among the codec's frequent ones (lead bytes from
+    `first` to `last`): high for text read in its own encoding, low for bytes of another read as this one."""
+    ideographs = [char for char in text if "\u4e00" <= char <= "\u9fff"]
+    if not ideographs:
+        return 0.0
+    common = 0
+    for char in ideographs:
         try:
-            return content.decode(encoding), "utf-8" if encoding == "utf-8-sig" else encoding
-        except UnicodeDecodeError:
+            common += first <= char.encode(codec)[0] <= last
+        except UnicodeEncodeError:
             continue
-    raise UnreadableFile("encoding")  # pragma: no cover - GB18030 decodes every byte sequence without NUL
+    return common / len(ideographs)
+
+
+def _looks_like_big5(content: bytes) -> bool:
+    """Whether the bytes read better as Big5 than as GB18030: Big5's frequent characters (lead bytes A4-C6)
+    against GB2312's first level (B0-D7). A tie goes to GB18030, the encoding the portal expects."""
+    try:
+        as_big5 = content.decode("big5")
+    except UnicodeDecodeError:
+        return False
+    as_gb = content.decode("gb18030", errors="replace")
+    return _common_share(as_big5, "big5", 0xA4, 0xC6) > _common_share(as_gb, "gb2312", 0xB0, 0xD7)
+
+
+def delimiter_of(first_line: str) -> str:
+    """The separator of a CSV file, from its header line: comma, semicolon (Excel where the decimal mark is a
+    comma) or tab (Excel's "Unicode text"), whichever the header uses most."""
+    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    return max(counts, key=lambda delimiter: (counts[delimiter], delimiter == ","))
+
+
+@dataclass(frozen=True)
+class Header:
+    """What each column of a file's first line means (the field, or "" for a column the portal ignores), and why
+    the header is refused: columns that mean the same field."""
+
+    fields: list[str]
+    problems: list[str]
+
+    @property
+    def width(self) -> int:
+        return len(self.fields)
+
+
+def read_header(cells: Sequence[str], synonyms: dict[str, str]) -> Header:
+    """Columns matched by name (trimmed, case-insensitive) in English or Chinese. Two columns meaning one field
+    ("amount" and "金额") are refused: taking either would be a guess."""
+    names = [cell.strip() for cell in cells]
+    fields = [synonyms.get(name.lower(), "") for name in names]
+    problems = []
+    first_of: dict[str, str] = {}
+    for name, field in zip(names, fields, strict=True):
+        if not field:
+            continue
+        if field in first_of:
+            problems.append(
+                _(
+                    "Columns %(first)s and %(second)s both give %(field)s: keep one of them.",
+                    first=first_of[field],
+                    second=name,
+                    field=field,
+                )
+            )
+        else:
+            first_of[field] = name
+    return Header(fields, problems)
+
+
+def csv_rows(text: str) -> tuple[Any, Iterator[list[str]]]:
+    """A strict reader over the text (a quote opened and never closed is an error, not the rest of the file
+    swallowed into one cell), with the file's own separator; returns the reader (for its line_num) and its rows."""
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(first_line), strict=True)
+    return reader, iter(reader)
+
+
+def too_many_cells(found: int, expected: int) -> str:
+    return _(
+        "This line has %(found)s cells but the first line names %(expected)s columns: a thousands separator "
+        "outside quotes, as in 1,234.56? Put the amount in quotes or leave the separator out.",
+        found=found,
+        expected=expected,
+    )
+
+
+def broken_quoting(detail: str) -> str:
+    return _(
+        "The file's quoting breaks on this line (%(detail)s): a quote opened and never closed? Nothing after it "
+        "could be read.",
+        detail=detail,
+    )
+
+
+def misread_amount(value: str, reason: str) -> str:
+    """Why an amount in a file was refused rather than guessed (see money.parse_file_money)."""
+    if reason == "decimal_comma":
+        return _(
+            "%(value)s has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56.",
+            value=value,
+        )
+    return _("Is the dot in %(value)s a decimal point or a thousands separator? Write 1.20 or 1200.", value=value)
 
 
 def safe_cell(value: object) -> str:

@@ -54,6 +54,34 @@ def parse_money(text: str, currency: str) -> int:
     return minor
 
 
+GROUPED_MONEY_TEXT = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1,234,567.89: commas in groups of three
+
+AMBIGUOUS_MONEY_TEXT = re.compile(r"-?\d{1,3}\.\d{3}")  # 1.200: 1.2, or 1,200 written the European way
+
+
+class MisreadAmount(ValueError):
+    """An amount in a file that could be read two ways: refused rather than guessed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "decimal_comma" or "ambiguous"
+
+
+def parse_file_money(text: str, currency: str) -> int:
+    """An amount from an uploaded file (sales, targets, budgets), stricter than a form: a comma counts only as a
+    thousands separator between groups of three digits ("1234,56" is a decimal comma, refused, never 123,456.00),
+    and "1.200" is refused as ambiguous (1.20, or 1,200 with European separators). Raises MisreadAmount for those,
+    ValueError for anything else parse_money refuses."""
+    cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "")
+    if "," in cleaned:
+        if not GROUPED_MONEY_TEXT.fullmatch(cleaned):
+            raise MisreadAmount("decimal_comma")
+        cleaned = cleaned.replace(",", "")
+    elif AMBIGUOUS_MONEY_TEXT.fullmatch(cleaned):
+        raise MisreadAmount("ambiguous")
+    return parse_money(cleaned, currency)
+
+
 class MoneyField(StringField):
     """An amount typed in the currency the view sets (`form.amount.currency = dealer.currency`) before validating.
 

@@ -115,3 +115,89 @@ def test_every_bad_line_is_listed_and_nothing_saved(app: Flask, channel: Channel
     assert [row[0] for row in rows] == ["3", "4", "5"]
     assert rows[0] == ("3", "dealer_code", "Repeats line 2.")
     assert _amount_of(app, kind, channel.second_dealer, getattr(channel, kind.period)) == before
+
+
+# Files as people really send them, which a lenient reader would read wrong without a word (issue 22).
+MISREAD_LINES = [
+    pytest.param(
+        "{code},1,200,000.00",
+        ("—", "This line has 4 cells but the first line names 2 columns: a thousands separator outside quotes"),
+        id="thousands-unquoted",
+    ),
+    pytest.param(
+        "{code},50,000",
+        ("—", "This line has 3 cells but the first line names 2 columns"),
+        id="budget-thousands-unquoted",
+    ),
+    pytest.param(
+        '{code},"1234,56"',
+        ("{column}", "1234,56 has a decimal comma or misplaced thousands separators"),
+        id="decimal-comma",
+    ),
+    pytest.param(
+        "{code},1.200",
+        ("{column}", "Is the dot in 1.200 a decimal point or a thousands separator?"),
+        id="european-thousands",
+    ),
+]
+
+
+@pytest.mark.parametrize("line, expected", MISREAD_LINES)
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_an_amount_that_could_be_read_two_ways_is_refused_with_the_reason(
+    app: Flask, channel: Channel, kind: Kind, line: str, expected: tuple[str, str]
+) -> None:
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    before = _amount_of(app, kind, channel.own_dealer, period)
+    content = f"dealer_code,{kind.header}\n{line.format(code=channel.own_dealer)}\n".encode()
+    refused = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    assert refused.status_code == 422
+    [(number, column, message)] = line_errors_of(refused.get_data(as_text=True))
+    assert (number, column) == ("2", expected[0].format(column=kind.header))
+    assert message.startswith(expected[1]), message
+    assert _amount_of(app, kind, channel.own_dealer, period) == before
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_files_that_cannot_be_read_safely_are_refused_saying_why(app: Flask, channel: Channel, kind: Kind) -> None:
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    before = _amount_of(app, kind, channel.own_dealer, period)
+    files = {
+        # two columns meaning the amount: taking either would be a guess
+        f"dealer_code,{kind.header},{kind.chinese_header}\n{channel.own_dealer},5,6\n".encode(): (
+            "1",
+            f"Columns {kind.header} and {kind.chinese_header} both give {kind.header}: keep one of them.",
+        ),
+        # traditional Chinese from Taiwan or Hong Kong, which GB18030 would decode into nonsense
+        f"經銷商代碼,{kind.header}\n{channel.own_dealer},5\n".encode("big5"): ("1", "This file is in Big5"),
+        # a quote opened and never closed: the rest of the file would have become one cell
+        (
+            f"dealer_code,{kind.header}\n{channel.second_dealer},7\n"
+            f'{channel.own_dealer},"500\n{channel.second_dealer},6\n'
+        ).encode(): (
+            "3",
+            "The file's quoting breaks on this line",
+        ),
+    }
+    for content, (number, message) in files.items():
+        refused = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+        assert refused.status_code == 422, content
+        rows = line_errors_of(refused.get_data(as_text=True))
+        assert any(row[0] == number and row[2].startswith(message) for row in rows), rows
+    assert _amount_of(app, kind, channel.own_dealer, period) == before
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_semicolon_tab_and_utf16_files_are_read(app: Flask, channel: Channel, kind: Kind) -> None:
+    """Excel where the decimal mark is a comma saves CSV with semicolons; its "Unicode text" is UTF-16 with tabs."""
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    for content, expected in (
+        (f"dealer_code;{kind.header}\r\n{channel.own_dealer};1234.56\r\n".encode(), 123_456),
+        (f"经销商代码\t{kind.chinese_header}\r\n{channel.own_dealer}\t2,500.00\r\n".encode("utf-16"), 250_000),
+    ):
+        saved = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+        assert saved.status_code == 303, saved.get_data(as_text=True)
+        assert _amount_of(app, kind, channel.own_dealer, period) == expected

@@ -272,7 +272,7 @@ def test_a_file_with_errors_imports_nothing_and_reports_line_numbers(app: Flask,
     for line, message in (
         ("3 dealer_code", "Unknown dealer code, or not in your portfolio."),
         ("4 date", "Write the date as YYYY-MM-DD."),
-        ("5 amount", "Enter an amount above zero in the dealer's currency (CNY)."),
+        ("5 amount", "Is the dot in 12.345 a decimal point or a thousands separator? Write 1.20 or 1200."),
         ("6 amount", "Enter an amount above zero"),
         ("7 units", "Units must be a whole number, zero or more."),
         ("8 invoice_ref", "Repeats the invoice of line 2."),

@@ -10,7 +10,6 @@ page lists every error with its line number. Headers may be English or Chinese, 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,11 +19,19 @@ from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
 from portal.audit.services import record_event
-from portal.csv_io import UnreadableFile, decode_csv
+from portal.csv_io import (
+    UnreadableFile,
+    broken_quoting,
+    csv_rows,
+    decode_csv,
+    misread_amount,
+    read_header,
+    too_many_cells,
+)
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import visible_dealers
 from portal.extensions import db
-from portal.money import MAX_MONEY, parse_money
+from portal.money import MAX_MONEY, MisreadAmount, parse_file_money
 from portal.service_errors import IllegalTransition, InvalidInput
 
 if TYPE_CHECKING:
@@ -144,11 +151,16 @@ def read_dealer_amounts(
     dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
     try:
         text, _encoding = decode_csv(content)
-    except UnreadableFile:
-        raise FileRefused([LineError(1, "", _("This is not a CSV file in UTF-8 or GB18030."))]) from None
-    reader = csv.reader(io.StringIO(text))
-    header = [columns.get(cell.strip().lower(), "") for cell in next(reader, [])]
-    if "dealer_code" not in header or amount_column not in header:
+    except UnreadableFile as refused:
+        raise FileRefused([LineError(1, "", refused.message())]) from None
+    reader, rows = csv_rows(text)
+    try:
+        header = read_header(next(rows, []), columns)
+    except csv.Error as broken:
+        raise FileRefused([LineError(1, "", broken_quoting(str(broken)))]) from None
+    if header.problems:
+        raise FileRefused([LineError(1, "", problem) for problem in header.problems])
+    if "dealer_code" not in header.fields or amount_column not in header.fields:
         raise FileRefused(
             [
                 LineError(
@@ -162,32 +174,47 @@ def read_dealer_amounts(
     errors: list[LineError] = []
     wanted: dict[str, tuple[Dealer, int, int]] = {}
     seen_line: dict[str, int] = {}
-    for line_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = dict(zip(header, row, strict=False))
+
+    def read_line(line_number: int, cells: dict[str, str]) -> None:
         code = cells.get("dealer_code", "").strip().upper()
         dealer = dealers.get(code)
         if dealer is None:
             errors.append(LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio.")))
-            continue
+            return
         if code in seen_line:
             errors.append(LineError(line_number, "dealer_code", _("Repeats line %(line)s.", line=seen_line[code])))
-            continue
+            return
         seen_line[code] = line_number
+        written = cells.get(amount_column, "")
         try:
-            amount = parse_money(cells.get(amount_column, ""), dealer.currency)
+            amount = parse_file_money(written, dealer.currency)
+        except MisreadAmount as refused:
+            errors.append(LineError(line_number, amount_column, misread_amount(written.strip(), refused.reason)))
+            return
         except ValueError:
             amount = -1
         if amount < 0 or (amount == 0 and not zero_allowed):
             message = _("Enter an amount of zero or more.") if zero_allowed else _("Enter an amount above zero.")
             errors.append(LineError(line_number, amount_column, message))
-            continue
+            return
         refusal = check(dealer, amount) if check else None
         if refusal:
             errors.append(LineError(line_number, amount_column, refusal))
-            continue
+            return
         wanted[code] = (dealer, amount, line_number)
+
+    last_line = 1  # where the latest complete record ended: a broken one starts on the next line
+    try:
+        for row in rows:
+            last_line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > header.width:  # "D001,1,200,000.00": a target of 1.00 if the extra cells were dropped
+                errors.append(LineError(reader.line_num, "", too_many_cells(len(row), header.width)))
+                continue
+            read_line(reader.line_num, dict(zip(header.fields, row, strict=False)))
+    except csv.Error as broken:
+        errors.append(LineError(last_line + 1, "", broken_quoting(str(broken))))
     if errors or not wanted:
         raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
     return wanted

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,13 +18,21 @@ from sqlalchemy.dialects.sqlite import insert
 
 from portal.accounts.models import User
 from portal.audit.services import audit_change
-from portal.csv_io import UnreadableFile, decode_csv
+from portal.csv_io import (
+    UnreadableFile,
+    broken_quoting,
+    csv_rows,
+    decode_csv,
+    misread_amount,
+    read_header,
+    too_many_cells,
+)
 from portal.database import begin_write, locked_for_update, use_large_sqlite_cache
 from portal.dates import company_today
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
-from portal.money import parse_money
+from portal.money import MisreadAmount, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates.models import ImportStatus, SalesImport, SalesLine
@@ -163,24 +170,40 @@ class _Checker:
     def lines(self, content: bytes) -> Iterator[ParsedLine]:
         try:
             text, self.report.encoding = decode_csv(content)
-        except UnreadableFile:
-            self.report.error(1, "", _("This is not a CSV file in UTF-8 or GB18030."))
+        except UnreadableFile as refused:
+            self.report.error(1, "", refused.message())
             return
-        reader = csv.reader(io.StringIO(text))
-        header = [COLUMNS.get(cell.strip().lower(), "") for cell in next(reader, [])]
-        missing = [column for column in REQUIRED if column not in header]
+        reader, rows = csv_rows(text)
+        try:
+            header = read_header(next(rows, []), COLUMNS)
+        except csv.Error as broken:
+            self.report.error(1, "", broken_quoting(str(broken)))
+            return
+        for problem in header.problems:
+            self.report.error(1, "", problem)
+        missing = [column for column in REQUIRED if column not in header.fields]
         if missing:
             self.report.error(
                 1, "", _("The first line must name the columns; missing: %(columns)s.", columns=", ".join(missing))
             )
+        if header.problems or missing:
             return
-        for line_number, row in enumerate(reader, start=2):
-            if not "".join(row).strip():  # a blank line (one join: a generator per line cost a tenth of the check)
-                continue
-            self.report.total += 1
-            parsed = self.check(line_number, dict(zip(header, row, strict=False)))
-            if parsed is not None:
-                yield parsed
+        fields, width = header.fields, header.width
+        last_line = 1  # where the latest complete record ended: a broken one starts on the next line
+        try:
+            for row in rows:
+                last_line = reader.line_num
+                if not "".join(row).strip():  # a blank line (one join: a generator per line cost a tenth of the check)
+                    continue
+                self.report.total += 1
+                if len(row) > width:  # never drop a cell: 1,234.56 unquoted is two cells, and reads as 1.00
+                    self.report.error(reader.line_num, "", too_many_cells(len(row), width))
+                    continue
+                parsed = self.check(reader.line_num, dict(zip(fields, row, strict=False)))
+                if parsed is not None:
+                    yield parsed
+        except csv.Error as broken:
+            self.report.error(last_line + 1, "", broken_quoting(str(broken)))
 
     def check(self, line: int, cells: dict[str, str]) -> ParsedLine | None:
         error = self.report.error
@@ -206,11 +229,16 @@ class _Checker:
                 )
         amount = 0
         if dealer is not None:
+            written = cells.get("amount", "")
+            misread = False
             try:
-                amount = parse_money(cells.get("amount", ""), dealer.currency)
+                amount = parse_file_money(written, dealer.currency)
+            except MisreadAmount as refused:
+                error(line, "amount", misread_amount(written.strip(), refused.reason))
+                amount, misread = 0, True
             except ValueError:
                 amount = 0
-            if amount <= 0:
+            if amount <= 0 and not misread:
                 error(
                     line,
                     "amount",

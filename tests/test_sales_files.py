@@ -1,0 +1,173 @@
+"""Sales files as ERP systems and Excel really write them (issue 22, item 1: nothing is misread). Each file is built
+here as its program would save it, and the check must either read it exactly or refuse it saying why, with the
+line number: never a quiet misreading, never a crash. Targets and budgets share the reader
+(tests/test_dealer_amounts.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.csv_io import csv_rows, decode_csv, read_header
+from portal.extensions import db
+from portal.jobs import huey_of
+from portal.money import MisreadAmount, parse_file_money
+from portal.rebates import imports
+from portal.rebates.models import ImportStatus, SalesImport
+from portal.rebates.sales_jobs import COLUMNS, check_sales_import
+from tests.factories import Channel, period
+
+HEADER = "dealer_code,date,amount,units,product_line,invoice_ref"
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(app: Flask) -> None:
+    huey_of(app).flush()  # the uploads below queue their check; each test runs it itself
+
+
+def _checked(app: Flask, channel: Channel, content: bytes) -> SalesImport:
+    """Upload as the manager and run the check job, as the worker would."""
+    with app.app_context():
+        manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+        batch = imports.start_sales_import(manager, "sales.csv", content)
+        db.session.commit()
+        check_sales_import(batch.id)
+        db.session.expire_all()
+        checked = db.session.get(SalesImport, batch.id)
+        assert checked is not None
+        db.session.expunge(checked)
+        return checked
+
+
+def _day(app: Flask, channel: Channel) -> str:
+    with app.app_context():
+        return period(channel.current_period).starts_on.isoformat()
+
+
+def test_an_amount_with_an_unquoted_thousands_separator_is_refused_not_read_as_one(
+    app: Flask, channel: Channel
+) -> None:
+    """An ERP export with the amount last: `1,234.56` unquoted is two cells; it was read as 1.00."""
+    content = f"dealer_code,date,invoice_ref,amount\n{channel.own_dealer},{_day(app, channel)},C4b-1,1,234.56\n"
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.REJECTED
+    [[line, column, message]] = batch.errors
+    assert (line, column) == (2, "")
+    assert message.startswith("This line has 5 cells but the first line names 4 columns: a thousands separator")
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ('"1234,56"', "1234,56 has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56."),
+        ("1.200", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200."),
+        ('"1,23,456.00"', "1,23,456.00 has a decimal comma or misplaced thousands separators"),
+    ],
+)
+def test_an_amount_that_reads_two_ways_is_refused(app: Flask, channel: Channel, amount: str, message: str) -> None:
+    content = f"{HEADER}\n{channel.own_dealer},{_day(app, channel)},{amount},1,Controls,INV-1\n"
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.REJECTED
+    [[line, column, found]] = batch.errors
+    assert (line, column) == (2, "amount") and found.startswith(message)
+
+
+def test_two_columns_for_the_amount_are_refused(app: Flask, channel: Channel) -> None:
+    content = f"{HEADER},金额\n{channel.own_dealer},{_day(app, channel)},100.00,1,Controls,INV-1,200.00\n"
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.REJECTED
+    assert batch.errors == [[1, "", "Columns amount and 金额 both give amount: keep one of them."]]
+
+
+def test_a_big5_file_is_refused_by_name(app: Flask, channel: Channel) -> None:
+    content = f"經銷商代碼,日期,金額,發票號碼\n{channel.own_dealer},{_day(app, channel)},100.00,發票-1\n"
+    batch = _checked(app, channel, content.encode("big5"))
+    assert batch.status is ImportStatus.REJECTED
+    assert batch.errors[0][2].startswith("This file is in Big5, which the portal does not read.")
+
+
+def test_broken_quoting_names_the_line_instead_of_failing(app: Flask, channel: Channel) -> None:
+    day = _day(app, channel)
+    content = (
+        f"{HEADER}\n{channel.own_dealer},{day},100.00,1,Controls,INV-1\n"
+        f'{channel.own_dealer},{day},"200.00,1,Controls,INV-2\n{channel.own_dealer},{day},300.00,1,Controls,INV-3\n'
+    )
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.REJECTED
+    assert [error[:2] for error in batch.errors] == [[3, ""]]
+    assert "quoting breaks on this line" in batch.errors[0][2]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "separator"),
+    [("utf-16", "\t"), ("utf-8", ";"), ("utf-8-sig", "\t"), ("gb18030", ",")],
+    ids=["excel-unicode-text", "semicolons", "tabs-with-bom", "gb18030"],
+)
+def test_excel_and_erp_encodings_and_separators_are_read(
+    app: Flask, channel: Channel, encoding: str, separator: str
+) -> None:
+    """Excel's "Unicode text" is UTF-16 with tabs; where the decimal mark is a comma it saves semicolons."""
+    header = separator.join(["经销商代码", "销售日期", "金额", "数量", "产品线", "发票号"])
+    line = separator.join([channel.own_dealer, _day(app, channel), '"1,234.56"', "2", "空调", "发票-1"])
+    batch = _checked(app, channel, f"{header}\r\n{line}\r\n".encode(encoding))
+    assert batch.status is ImportStatus.READY, batch.errors
+    assert (batch.new_rows, batch.error_count) == (1, 0)
+
+
+def test_the_command_line_reports_a_broken_file_without_a_traceback(
+    app: Flask, channel: Channel, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_text(f'{HEADER}\n{channel.own_dealer},{_day(app, channel)},"5,1,Controls,INV-1\n', encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
+    assert result.exit_code == 1, result.output
+    assert "line 2, file: The file's quoting breaks on this line" in result.output
+    assert "Traceback" not in result.output
+
+
+# --- Properties: the reader gives back what was written, whatever the encoding and separator -------------------
+
+CELL = st.text(st.characters(codec="gb18030", exclude_categories=("Cs", "Cc")), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(CELL, min_size=3, max_size=3), max_size=8),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030"]),
+    separator=st.sampled_from([",", ";", "\t"]),
+)
+def test_any_lines_written_as_csv_read_back_the_same(rows: list[list[str]], encoding: str, separator: str) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=separator, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(["dealer_code", "amount", "invoice_ref"])
+    writer.writerows(rows)
+    text, _found = decode_csv(out.getvalue().encode(encoding))
+    _reader, read = csv_rows(text)
+    header = read_header(next(read), COLUMNS)
+    assert header.fields == ["dealer_code", "amount", "invoice_ref"] and not header.problems
+    assert list(read) == rows
+
+
+@given(minor=st.integers(min_value=0, max_value=10**13))
+def test_amounts_written_plainly_or_grouped_read_back_exactly(minor: int) -> None:
+    amount = Decimal(minor) / 100
+    assert parse_file_money(f"{amount:.2f}", "CNY") == minor
+    assert parse_file_money(f"{amount:,.2f}", "CNY") == minor
+
+
+@given(minor=st.integers(min_value=1, max_value=10**13))
+def test_a_decimal_comma_is_never_read_as_another_number(minor: int) -> None:
+    """European style "1.234,56": refused whatever the amount, never taken for 123,456.00 or 1.23."""
+    amount = Decimal(minor) / 100
+    european = f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    with pytest.raises(MisreadAmount):
+        parse_file_money(european, "CNY")
