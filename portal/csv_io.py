@@ -12,13 +12,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from zipfile import BadZipFile
 
 from flask import Response
 from flask_babel import gettext as _
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 
@@ -39,7 +39,9 @@ class UnreadableFile(ValueError):
                 "and upload it again.",
                 encoding=self.detected,
             )
-        return _("This is not a CSV file in UTF-8, UTF-16 or GB18030.")
+        if self.reason == "workbook":
+            return _("This is not an Excel workbook (.xlsx) the portal can read. Save it again as .xlsx or as CSV.")
+        return _("This is not a CSV file in UTF-8, UTF-16 or GB18030, nor an Excel workbook (.xlsx).")
 
 
 def decode_csv(content: bytes) -> tuple[str, str]:
@@ -132,12 +134,87 @@ def read_header(cells: Sequence[str], synonyms: dict[str, str]) -> Header:
     return Header(fields, problems)
 
 
-def csv_rows(text: str) -> tuple[Any, Iterator[list[str]]]:
-    """A strict reader over the text (a quote opened and never closed is an error, not the rest of the file
-    swallowed into one cell), with the file's own separator; returns the reader (for its line_num) and its rows."""
+class BrokenTable(ValueError):
+    """A file that stops being readable part-way (a quote opened and never closed): the line it happened on."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class Table:
+    """A file's rows as text cells, whatever it was: CSV in any accepted encoding and separator, or a workbook.
+    `rows` yields (line number, cells), the header first; it raises BrokenTable where reading fails."""
+
+    encoding: str  # "utf-8", "utf-16", "gb18030" or "xlsx"
+    rows: Iterator[tuple[int, list[str]]]
+
+
+WORKBOOK_MAGIC = b"PK\x03\x04"  # a zip archive: an .xlsx workbook (anything else zipped is refused)
+
+
+def open_table(content: bytes) -> Table:
+    """The one reader of uploaded tables (sales, targets, budgets). Raises UnreadableFile."""
+    if content.startswith(WORKBOOK_MAGIC):
+        try:
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except (BadZipFile, KeyError, OSError, ValueError, TypeError):
+            raise UnreadableFile("workbook") from None
+        return Table("xlsx", _workbook_rows(workbook))
+    text, encoding = decode_csv(content)
+    return Table(encoding, _csv_rows(text))
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Strict (a quote never closed is an error, not the rest of the file swallowed into one cell), with the
+    file's own separator; each record numbered by the line it ends on."""
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(first_line), strict=True)
-    return reader, iter(reader)
+    last_line = 0  # where the latest complete record ended: a broken one starts on the next line
+    try:
+        for row in reader:
+            yield reader.line_num, row
+            last_line = reader.line_num
+    except csv.Error as broken:
+        raise BrokenTable(last_line + 1, broken_quoting(str(broken))) from None
+
+
+def _workbook_rows(workbook: Workbook) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet of a workbook, its cells as the text a CSV export would hold: dates as YYYY-MM-DD (a
+    date-time's date), numbers as written (a whole number without ".0"), empty cells empty. Line numbers are the
+    sheet's row numbers, the ones Excel shows."""
+    try:
+        if not workbook.worksheets:
+            return
+        for number, values in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
+            yield number, [workbook_cell(value) for value in values]
+    finally:
+        workbook.close()
+
+
+def workbook_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # Fifteen significant digits, as Excel shows them: 1129.9999999999998 from a formula reads 1130.
+        return format(Decimal(format(value, ".15g")), "f")
+    return str(value)
+
+
+def extra_cells(row: Sequence[str], width: int) -> bool:
+    """Cells beyond the header's columns holding something: an unquoted thousands separator split an amount.
+    Empty trailing cells (a trailing comma, a workbook's formatted but empty columns) lose nothing."""
+    return len(row) > width and any(cell.strip() for cell in row[width:])
 
 
 def too_many_cells(found: int, expected: int) -> str:

@@ -61,6 +61,6 @@ class EmailAddress:
 
 
 class CsvUploadForm(FlaskForm):
-    """A CSV file to read: targets, budgets, sales."""
+    """A CSV file or an Excel workbook to read: targets, budgets, sales."""
 
-    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    file = FileField(_l("CSV or Excel file"), validators=[FileRequired(_l("Choose a CSV or Excel file."))])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from openpyxl import Workbook
 
 from portal.audit.models import AuditEvent
 from portal.claims.models import FundAllocation
@@ -201,3 +202,22 @@ def test_semicolon_tab_and_utf16_files_are_read(app: Flask, channel: Channel, ki
         saved = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(content), "x.csv")})
         assert saved.status_code == 303, saved.get_data(as_text=True)
         assert _amount_of(app, kind, channel.own_dealer, period) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_an_excel_workbook_is_read_with_numbers_as_cells(app: Flask, channel: Channel, kind: Kind) -> None:
+    """A workbook straight from Excel: the amount a number cell (a float), the header in Chinese."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["经销商编码", kind.chinese_header])
+    sheet.append([channel.own_dealer, 1_234_567.89])
+    sheet.append([channel.second_dealer, 2000])
+    out = io.BytesIO()
+    workbook.save(out)
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    saved = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(out.getvalue()), "x.xlsx")})
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    assert _amount_of(app, kind, channel.own_dealer, period) == 123_456_789
+    assert _amount_of(app, kind, channel.second_dealer, period) == 200_000

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,16 +16,18 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.csv_io import csv_rows, decode_csv, read_header
+from portal.csv_io import open_table, read_header
+from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.money import MisreadAmount, parse_file_money
 from portal.rebates import imports
-from portal.rebates.models import ImportStatus, SalesImport
-from portal.rebates.sales_jobs import COLUMNS, check_sales_import
+from portal.rebates.models import ImportStatus, RebateStatement, SalesImport
+from portal.rebates.sales_jobs import COLUMNS, check_sales_import, run_sales_import
 from tests.factories import Channel, period
 
 HEADER = "dealer_code,date,amount,units,product_line,invoice_ref"
@@ -134,27 +138,119 @@ def test_the_command_line_reports_a_broken_file_without_a_traceback(
     assert "Traceback" not in result.output
 
 
+def _erp_workbook(rows: list[list[object]]) -> bytes:
+    """A workbook as an ERP exports it: Chinese headers, date-times and numbers as cells, a formatted but empty
+    column at the right."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["客户编码", "开票日期", "价税合计", "数量", "产品类别", "发票号码", None])
+    for row in rows:
+        sheet.append([*row, None])
+    sheet.cell(row=1, column=7).number_format = "0.00"  # touched, so the sheet is one column wider
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("rebate_records")
+def test_an_erp_workbook_is_checked_and_imported_to_the_yuan(app: Flask, channel: Channel) -> None:
+    """Dates as date-time cells, amounts as numbers (one from a formula's float), Chinese ERP headers; the statement's
+    sales grow by exactly the sum computed here."""
+    with app.app_context():
+        starts_on = period(channel.current_period).starts_on
+        before = db.session.execute(
+            select(RebateStatement.sales)
+            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+            .join(Period, Period.id == RebateStatement.period_id)
+            .where(Dealer.code == channel.own_dealer, Period.code == channel.current_period)
+        ).scalar_one()
+    moment = datetime.combine(starts_on, time(0))
+    amounts = [1234.56, 1129.9999999999998, 88]  # the second is =1000*1.13 as Excel stores it
+    rows: list[list[object]] = [
+        [channel.own_dealer, moment, amount, 1, "空调", f"ERP-{number}"] for number, amount in enumerate(amounts)
+    ]
+    batch = _checked(app, channel, _erp_workbook(rows))
+    assert batch.status is ImportStatus.READY, batch.errors
+    assert (batch.new_rows, batch.encoding) == (3, "xlsx")
+    with app.app_context():
+        manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+        imports.confirm_sales_import(manager, db.session.get(SalesImport, batch.id))
+        db.session.commit()
+        assert run_sales_import(batch.id) == "imported"
+        after = db.session.execute(
+            select(RebateStatement.sales)
+            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+            .join(Period, Period.id == RebateStatement.period_id)
+            .where(Dealer.code == channel.own_dealer, Period.code == channel.current_period)
+        ).scalar_one()
+    assert after - before == 123_456 + 113_000 + 8_800  # 1,234.56 + 1,130.00 + 88.00, in fen
+
+
+def test_a_workbook_with_a_misread_amount_names_the_row_excel_shows(app: Flask, channel: Channel) -> None:
+    with app.app_context():
+        day = period(channel.current_period).starts_on
+    rows: list[list[object]] = [
+        [channel.own_dealer, day, 100, 1, "空调", "ERP-A"],
+        [channel.own_dealer, day, "1.200", 1, "空调", "ERP-B"],  # typed as text
+    ]
+    batch = _checked(app, channel, _erp_workbook(rows))
+    assert batch.status is ImportStatus.REJECTED
+    assert batch.errors == [
+        [3, "amount", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200."]
+    ]
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused(app: Flask, channel: Channel) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as packed:
+        packed.writestr("sales.csv", f"{HEADER}\n")
+    batch = _checked(app, channel, archive.getvalue())
+    assert batch.status is ImportStatus.REJECTED
+    assert batch.errors[0][2].startswith("This is not an Excel workbook (.xlsx) the portal can read.")
+
+
 # --- Properties: the reader gives back what was written, whatever the encoding and separator -------------------
 
 CELL = st.text(st.characters(codec="gb18030", exclude_categories=("Cs", "Cc")), max_size=12)
 
 
+def _as_csv(rows: list[list[str]], encoding: str, separator: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=separator, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def _as_workbook(rows: list[list[str]]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text as typed, even "=1+1"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     rows=st.lists(st.lists(CELL, min_size=3, max_size=3), max_size=8),
-    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030"]),
+    form=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "xlsx"]),
     separator=st.sampled_from([",", ";", "\t"]),
 )
-def test_any_lines_written_as_csv_read_back_the_same(rows: list[list[str]], encoding: str, separator: str) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=separator, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(["dealer_code", "amount", "invoice_ref"])
-    writer.writerows(rows)
-    text, _found = decode_csv(out.getvalue().encode(encoding))
-    _reader, read = csv_rows(text)
-    header = read_header(next(read), COLUMNS)
+def test_any_lines_written_as_csv_or_xlsx_read_back_the_same(rows: list[list[str]], form: str, separator: str) -> None:
+    written = [["dealer_code", "amount", "invoice_ref"], *rows]
+    content = _as_workbook(written) if form == "xlsx" else _as_csv(written, form, separator)
+    table = open_table(content)
+    read = [cells for _line, cells in table.rows]
+    header = read_header(read[0], COLUMNS)
     assert header.fields == ["dealer_code", "amount", "invoice_ref"] and not header.problems
-    assert list(read) == rows
+    assert read[1:] == rows
 
 
 @given(minor=st.integers(min_value=0, max_value=10**13))

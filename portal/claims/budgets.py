@@ -64,6 +64,8 @@ BUDGETS = AmountKind(
         "dealer_code": "dealer_code",
         "dealer": "dealer_code",
         "经销商代码": "dealer_code",
+        "经销商编码": "dealer_code",
+        "客户编码": "dealer_code",
         "budget": "budget",
         "amount": "budget",
         "allocation": "budget",

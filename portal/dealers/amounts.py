@@ -9,7 +9,6 @@ page lists every error with its line number. Headers may be English or Chinese, 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,11 +19,11 @@ from sqlalchemy import select
 from portal.access import AccessRole, require_role
 from portal.audit.services import record_event
 from portal.csv_io import (
+    BrokenTable,
     UnreadableFile,
-    broken_quoting,
-    csv_rows,
-    decode_csv,
+    extra_cells,
     misread_amount,
+    open_table,
     read_header,
     too_many_cells,
 )
@@ -150,14 +149,13 @@ def read_dealer_amounts(
     or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
     dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
     try:
-        text, _encoding = decode_csv(content)
+        table = open_table(content)
+        first = next(table.rows, None)
     except UnreadableFile as refused:
         raise FileRefused([LineError(1, "", refused.message())]) from None
-    reader, rows = csv_rows(text)
-    try:
-        header = read_header(next(rows, []), columns)
-    except csv.Error as broken:
-        raise FileRefused([LineError(1, "", broken_quoting(str(broken)))]) from None
+    except BrokenTable as broken:
+        raise FileRefused([LineError(broken.line, "", broken.message)]) from None
+    header = read_header(first[1] if first else [], columns)
     if header.problems:
         raise FileRefused([LineError(1, "", problem) for problem in header.problems])
     if "dealer_code" not in header.fields or amount_column not in header.fields:
@@ -203,18 +201,16 @@ def read_dealer_amounts(
             return
         wanted[code] = (dealer, amount, line_number)
 
-    last_line = 1  # where the latest complete record ended: a broken one starts on the next line
     try:
-        for row in rows:
-            last_line = reader.line_num
+        for line, row in table.rows:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) > header.width:  # "D001,1,200,000.00": a target of 1.00 if the extra cells were dropped
-                errors.append(LineError(reader.line_num, "", too_many_cells(len(row), header.width)))
+            if extra_cells(row, header.width):  # "D001,1,200,000.00": a target of 1.00 if the extra cells were dropped
+                errors.append(LineError(line, "", too_many_cells(len(row), header.width)))
                 continue
-            read_line(reader.line_num, dict(zip(header.fields, row, strict=False)))
-    except csv.Error as broken:
-        errors.append(LineError(last_line + 1, "", broken_quoting(str(broken))))
+            read_line(line, dict(zip(header.fields, row, strict=False)))
+    except BrokenTable as broken:
+        errors.append(LineError(broken.line, "", broken.message))
     if errors or not wanted:
         raise FileRefused(errors or [LineError(1, "", _("The file has no amounts."))])
     return wanted

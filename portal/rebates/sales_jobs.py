@@ -4,7 +4,6 @@ chunks. portal.rebates.imports is the side people click; tasks.py runs these."""
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -19,11 +18,11 @@ from sqlalchemy.dialects.sqlite import insert
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import (
+    BrokenTable,
     UnreadableFile,
-    broken_quoting,
-    csv_rows,
-    decode_csv,
+    extra_cells,
     misread_amount,
+    open_table,
     read_header,
     too_many_cells,
 )
@@ -77,13 +76,27 @@ COLUMNS = {
     "invoice_ref": "invoice_ref",
     "invoice": "invoice_ref",
     "发票号": "invoice_ref",
+    # What Chinese ERP and invoicing exports call them (the customer, to the manufacturer, is the dealer).
+    "客户编码": "dealer_code",
+    "客户代码": "dealer_code",
+    "经销商编码": "dealer_code",
+    "开票日期": "date",
+    "单据日期": "date",
+    "价税合计": "amount",
+    "含税金额": "amount",
+    "销售金额": "amount",
+    "发票号码": "invoice_ref",
+    "产品类别": "product_line",
 }
 
 
 REQUIRED = ("dealer_code", "date", "amount", "invoice_ref")
 
 
-DATE_PATTERN = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
+# 2026-10-05, 2026/10/5, 2026.10.05 or 2026年10月5日, with an ERP's time after it ("2026-10-05 00:00:00"): the date.
+DATE_PATTERN = re.compile(
+    r"^(\d{4})(?:[-/.](\d{1,2})[-/.](\d{1,2})|年(\d{1,2})月(\d{1,2})日)(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -169,41 +182,38 @@ class _Checker:
 
     def lines(self, content: bytes) -> Iterator[ParsedLine]:
         try:
-            text, self.report.encoding = decode_csv(content)
+            table = open_table(content)
         except UnreadableFile as refused:
             self.report.error(1, "", refused.message())
             return
-        reader, rows = csv_rows(text)
+        self.report.encoding = table.encoding
         try:
-            header = read_header(next(rows, []), COLUMNS)
-        except csv.Error as broken:
-            self.report.error(1, "", broken_quoting(str(broken)))
-            return
-        for problem in header.problems:
-            self.report.error(1, "", problem)
-        missing = [column for column in REQUIRED if column not in header.fields]
-        if missing:
-            self.report.error(
-                1, "", _("The first line must name the columns; missing: %(columns)s.", columns=", ".join(missing))
-            )
-        if header.problems or missing:
-            return
-        fields, width = header.fields, header.width
-        last_line = 1  # where the latest complete record ended: a broken one starts on the next line
-        try:
-            for row in rows:
-                last_line = reader.line_num
+            first = next(table.rows, None)
+            header = read_header(first[1] if first else [], COLUMNS)
+            for problem in header.problems:
+                self.report.error(1, "", problem)
+            missing = [column for column in REQUIRED if column not in header.fields]
+            if missing:
+                self.report.error(
+                    1,
+                    "",
+                    _("The first line must name the columns; missing: %(columns)s.", columns=", ".join(missing)),
+                )
+            if header.problems or missing:
+                return
+            fields, width = header.fields, header.width
+            for line, row in table.rows:
                 if not "".join(row).strip():  # a blank line (one join: a generator per line cost a tenth of the check)
                     continue
                 self.report.total += 1
-                if len(row) > width:  # never drop a cell: 1,234.56 unquoted is two cells, and reads as 1.00
-                    self.report.error(reader.line_num, "", too_many_cells(len(row), width))
+                if len(row) > width and extra_cells(row, width):  # never drop a cell: 1,234.56 unquoted reads 1.00
+                    self.report.error(line, "", too_many_cells(len(row), width))
                     continue
-                parsed = self.check(reader.line_num, dict(zip(fields, row, strict=False)))
+                parsed = self.check(line, dict(zip(fields, row, strict=False)))
                 if parsed is not None:
                     yield parsed
-        except csv.Error as broken:
-            self.report.error(last_line + 1, "", broken_quoting(str(broken)))
+        except BrokenTable as broken:
+            self.report.error(broken.line, "", broken.message)
 
     def check(self, line: int, cells: dict[str, str]) -> ParsedLine | None:
         error = self.report.error
@@ -284,7 +294,7 @@ def _parse_date(text: str) -> date | None:
     if not match:
         return None
     try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
+        return date(int(match[1]), int(match[2] or match[4]), int(match[3] or match[5]))
     except ValueError:
         return None
 

@@ -185,6 +185,8 @@ TARGETS = AmountKind(
         "dealer_code": "dealer_code",
         "dealer": "dealer_code",
         "经销商代码": "dealer_code",
+        "经销商编码": "dealer_code",
+        "客户编码": "dealer_code",
         "target": "target",
         "amount": "target",
         "目标": "target",

@@ -427,7 +427,8 @@ TARGET_PAGES = AmountPages(
     imported=lambda count, period: _("%(count)s targets saved for %(period)s.", count=count, period=period.code),
     csv_heading=lambda: _("Set many targets from a CSV file"),
     csv_hint=lambda: _(
-        "Columns dealer_code and target, one dealer per line, in UTF-8, UTF-16 or GB18030, separated by commas, "
+        "An Excel workbook or a CSV file with the columns dealer_code and target, one dealer per line; CSV in UTF-8, "
+        "UTF-16 or GB18030, separated by commas, "
         'semicolons or tabs; write amounts as 1234.56 or "1,234.56". If any line is wrong, nothing is saved and '
         "every error is listed with its line number."
     ),
