@@ -193,6 +193,8 @@ def init_app(app: Flask) -> None:
         if actor is None:
             raise click.ClickException("No such active manager or admin; name one with --as EMAIL.")
         batch = import_file(actor, Path(path).name, Path(path).read_bytes())
+        for line, why in batch.skipped:
+            click.echo(f"line {line}: {why}")
         if batch.status is not ImportStatus.IMPORTED:
             for line, column, message in batch.errors:
                 click.echo(f"line {line}, {column or 'file'}: {message}")

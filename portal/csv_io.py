@@ -217,6 +217,52 @@ def extra_cells(row: Sequence[str], width: int) -> bool:
     return len(row) > width and any(cell.strip() for cell in row[width:])
 
 
+TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "total", "totals", "grand total", "subtotal", "sum"})
+
+HEADER_SEARCH_ROWS = 10  # how far down a title block may push the header
+
+
+@dataclass(frozen=True)
+class FoundHeader:
+    header: Header
+    line: int  # the header's line number
+    skipped: list[tuple[int, str]]  # (line, why) of the title lines above it
+
+
+def find_header(table: Table, synonyms: dict[str, str], required: Sequence[str]) -> FoundHeader:
+    """The header: the first line naming every required column, within the first few lines. Lines above it are a
+    report's title ("2026年10月销售明细") and are skipped, said in the report. When no line qualifies, the first
+    non-empty line is taken as the header, so that its missing columns are named. Raises BrokenTable."""
+    seen: list[tuple[int, list[str]]] = []
+    for line, cells in table.rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        header = read_header(cells, synonyms)
+        if all(field in header.fields for field in required):
+            return FoundHeader(header, line, [(title, title_line()) for title, _cells in seen])
+        seen.append((line, cells))
+        if len(seen) >= HEADER_SEARCH_ROWS:
+            break
+    if not seen:
+        return FoundHeader(read_header([], synonyms), 1, [])
+    return FoundHeader(read_header(seen[0][1], synonyms), seen[0][0], [])
+
+
+def total_word(cells: Sequence[str]) -> str | None:
+    """The word that makes a row a total row (合计, Total...): its first filled cell, colon or not."""
+    first = next((cell.strip() for cell in cells if cell.strip()), "")
+    word = first.rstrip(":\uff1a").strip()  # a colon, or a full-width one
+    return word if word.lower() in TOTAL_WORDS else None
+
+
+def title_line() -> str:
+    return _("A title above the column names: skipped.")
+
+
+def total_line(word: str) -> str:
+    return _("A total row (%(word)s): skipped, a total is not a sale.", word=word)
+
+
 def too_many_cells(found: int, expected: int) -> str:
     return _(
         "This line has %(found)s cells but the first line names %(expected)s columns: a thousands separator "

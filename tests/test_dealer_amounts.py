@@ -221,3 +221,19 @@ def test_an_excel_workbook_is_read_with_numbers_as_cells(app: Flask, channel: Ch
     assert saved.status_code == 303, saved.get_data(as_text=True)
     assert _amount_of(app, kind, channel.own_dealer, period) == 123_456_789
     assert _amount_of(app, kind, channel.second_dealer, period) == 200_000
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_a_title_and_a_total_row_are_skipped_and_said(app: Flask, channel: Channel, kind: Kind) -> None:
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    content = (
+        f"2027年目标,\ndealer_code,{kind.header}\n{channel.own_dealer},1000\n{channel.second_dealer},2000\nTotal,3000\n"
+    ).encode()
+    saved = client.post(f"{kind.page}/{period}/import", data={"file": (io.BytesIO(content), "x.csv")})
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Line 1: A title above the column names: skipped." in page
+    assert "Line 5: A total row (Total): skipped, a total is not a sale." in page
+    assert _amount_of(app, kind, channel.own_dealer, period) == 100_000
+    assert _amount_of(app, kind, channel.second_dealer, period) == 200_000

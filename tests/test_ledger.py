@@ -361,4 +361,5 @@ def test_any_account_range_answers_without_a_crash(
     client = logged_in_client(app, channel.emails["dealer_owner"])
     query = {key: value for key, value in (("from", first), ("to", last)) if value is not None}
     response = client.get(f"/dealer/account{export}", query_string=query)
-    assert response.status_code in ({404} if export == ".pdf" else {200, 400})
+    # An unknown format is not found; a query the portal refuses before routing (a control character) is a 400.
+    assert response.status_code in ({400, 404} if export == ".pdf" else {200, 400})

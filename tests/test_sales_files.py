@@ -29,6 +29,7 @@ from portal.rebates import imports
 from portal.rebates.models import ImportStatus, RebateStatement, SalesImport
 from portal.rebates.sales_jobs import COLUMNS, check_sales_import, run_sales_import
 from tests.factories import Channel, period
+from tests.helpers import logged_in_client
 
 HEADER = "dealer_code,date,amount,units,product_line,invoice_ref"
 
@@ -208,6 +209,32 @@ def test_a_zip_that_is_not_a_workbook_is_refused(app: Flask, channel: Channel) -
     batch = _checked(app, channel, archive.getvalue())
     assert batch.status is ImportStatus.REJECTED
     assert batch.errors[0][2].startswith("This is not an Excel workbook (.xlsx) the portal can read.")
+
+
+def test_a_report_title_and_a_total_row_are_skipped_and_said(app: Flask, channel: Channel, tmp_path: Path) -> None:
+    """A finance team's export: a title above the columns, a blank line, the lines, then 合计 with the sum."""
+    day = _day(app, channel)
+    content = (
+        "2026年第四季度销售明细,,,,,\n,,,,,\n"
+        f"{HEADER}\n{channel.own_dealer},{day},100.00,1,Controls,T-1\n{channel.own_dealer},{day},200.00,1,Controls,T-2\n"
+        '合计：,,"300.00",2,,\n'
+    )
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.READY, batch.errors
+    assert (batch.new_rows, batch.total_rows) == (2, 2)
+    assert batch.skipped == [
+        [1, "A title above the column names: skipped."],
+        [6, "A total row (合计): skipped, a total is not a sale."],
+    ]
+    page = logged_in_client(app, channel.emails["manager"]).get(f"/console/sales-imports/{batch.id}")
+    text = page.get_data(as_text=True)
+    assert "Lines skipped on purpose" in text and "Line 6: A total row (合计): skipped, a total is not a sale." in text
+    path = tmp_path / "report.csv"
+    path.write_bytes(content.encode())
+    result = app.test_cli_runner().invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
+    assert result.exit_code == 0, result.output
+    assert "line 1: A title above the column names: skipped." in result.output
+    assert "2 lines read: 2 lines added" in result.output
 
 
 # --- Properties: the reader gives back what was written, whatever the encoding and separator -------------------

@@ -87,7 +87,7 @@ def set_allocation(actor: User, dealer: Dealer, period: Period, amount: int) -> 
 
 def import_budgets(actor: User, period: Period, content: bytes) -> int:
     """Budgets of many dealers from a CSV (dealer_code, budget): all of them or, if any line is wrong, none."""
-    return import_dealer_amounts(BUDGETS, actor, period, content)
+    return import_dealer_amounts(BUDGETS, actor, period, content).count
 
 
 def holds_money(dealer_id: int) -> bool:

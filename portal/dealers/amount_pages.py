@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -124,7 +125,7 @@ class AmountPages:
         governed = self.kind.ask is not None and self.kind.governed(period)
         reason = (request.form.get("reason") or "").strip()[:1000]
         try:
-            count = import_dealer_amounts(self.kind, current_user, period, form.file.data.read(), reason)
+            imported = import_dealer_amounts(self.kind, current_user, period, form.file.data.read(), reason)
         except FileRefused as refused:
             db.session.rollback()
             return self.render(period, csv_form=form, csv_errors=refused.errors, status=422)
@@ -133,5 +134,8 @@ class AmountPages:
             errors = [LineError(1, refused_input.field, refused_input.message)]
             return self.render(period, csv_form=form, csv_errors=errors, status=422)
         db.session.commit()
+        count = imported.count
         flash(self.asked_many(count, period) if governed else self.imported(count, period), "success")
+        for line, why in imported.skipped[:10]:  # a title, a total row: said, not silently dropped
+            flash(_("Line %(line)s: %(why)s", line=line, why=why), "info")
         return redirect_to(url_for(self.list_endpoint, period=period.code))

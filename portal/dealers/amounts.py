@@ -22,10 +22,12 @@ from portal.csv_io import (
     BrokenTable,
     UnreadableFile,
     extra_cells,
+    find_header,
     misread_amount,
     open_table,
-    read_header,
     too_many_cells,
+    total_line,
+    total_word,
 )
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import visible_dealers
@@ -95,11 +97,20 @@ def set_dealer_amount(
     return row
 
 
-def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content: bytes, reason: str = "") -> int:
+@dataclass(frozen=True)
+class AmountsImported:
+    count: int  # saved, or asked for
+    skipped: list[tuple[int, str]]  # (line, why): a title above the header, a total row
+
+
+def import_dealer_amounts(
+    kind: AmountKind, actor: User, period: Period, content: bytes, reason: str = ""
+) -> AmountsImported:
     """Amounts of many dealers from a CSV (dealer_code and the amount column): all of them or, if any line is
     wrong, none; for a governed kind whose period started, a request per line with the reason. Returns how many
     were saved (or asked for)."""
     _check_open(kind, actor, period)
+    skipped: list[tuple[int, str]] = []
     wanted = read_dealer_amounts(
         actor,
         content,
@@ -107,17 +118,18 @@ def import_dealer_amounts(kind: AmountKind, actor: User, period: Period, content
         kind.amount_column,
         zero_allowed=kind.zero_allowed,
         check=lambda dealer, amount: kind.rule(dealer, period, amount),
+        skipped=skipped,
     )
     if kind.ask is not None and kind.governed(period):
         for dealer, amount, _line in wanted.values():
             kind.ask(actor, dealer, period, amount, reason)
         db.session.flush()
-        return len(wanted)
+        return AmountsImported(len(wanted), skipped)
     for dealer, amount, _line in wanted.values():
         write_dealer_amount(kind.model, actor, dealer, period, amount, kind.audit_action)
     kind.after_saving(period, [dealer.id for dealer, _amount, _line in wanted.values()])
     db.session.flush()
-    return len(wanted)
+    return AmountsImported(len(wanted), skipped)
 
 
 @dataclass(frozen=True)
@@ -144,28 +156,34 @@ def read_dealer_amounts(
     *,
     zero_allowed: bool = False,
     check: Callable[[Dealer, int], str | None] | None = None,
+    skipped: list[tuple[int, str]] | None = None,
 ) -> dict[str, tuple[Dealer, int, int]]:
     """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
     or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
-    dealer's currency. `check` refuses an amount the area's rules forbid, with the reason."""
+    dealer's currency. `check` refuses an amount the area's rules forbid, with the reason. Lines skipped on purpose
+    (a title above the header, a total row) are added to `skipped` as (line, why)."""
+    skipped = skipped if skipped is not None else []
     try:
         table = open_table(content)
-        first = next(table.rows, None)
+        found = find_header(table, columns, ("dealer_code", amount_column))
     except UnreadableFile as refused:
         raise FileRefused([LineError(1, "", refused.message())]) from None
     except BrokenTable as broken:
         raise FileRefused([LineError(broken.line, "", broken.message)]) from None
-    header = read_header(first[1] if first else [], columns)
+    header = found.header
     if header.problems:
-        raise FileRefused([LineError(1, "", problem) for problem in header.problems])
+        raise FileRefused([LineError(found.line, "", problem) for problem in header.problems])
     if "dealer_code" not in header.fields or amount_column not in header.fields:
         raise FileRefused(
             [
                 LineError(
-                    1, "", _("The first line must name the columns dealer_code and %(column)s.", column=amount_column)
+                    found.line,
+                    "",
+                    _("The first line must name the columns dealer_code and %(column)s.", column=amount_column),
                 )
             ]
         )
+    skipped.extend(found.skipped)
     dealers = {
         dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
     }  # a portfolio, or every dealer for admins and senior managers
@@ -204,6 +222,10 @@ def read_dealer_amounts(
     try:
         for line, row in table.rows:
             if not any(cell.strip() for cell in row):
+                continue
+            code = row[0].strip().upper() if row else ""
+            if code not in dealers and (word := total_word(row)) is not None:
+                skipped.append((line, total_line(word)))
                 continue
             if extra_cells(row, header.width):  # "D001,1,200,000.00": a target of 1.00 if the extra cells were dropped
                 errors.append(LineError(line, "", too_many_cells(len(row), header.width)))

@@ -170,6 +170,7 @@ class SalesImport(Model):
     imported_rows: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, column, message], the first few hundred
+    skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, why]: a title above the header, a total
     failure: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

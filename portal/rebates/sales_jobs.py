@@ -21,10 +21,12 @@ from portal.csv_io import (
     BrokenTable,
     UnreadableFile,
     extra_cells,
+    find_header,
     misread_amount,
     open_table,
-    read_header,
     too_many_cells,
+    total_line,
+    total_word,
 )
 from portal.database import begin_write, locked_for_update, use_large_sqlite_cache
 from portal.dates import company_today
@@ -121,6 +123,11 @@ class Report:
     duplicates: int = 0
     late_rows: int = 0
     encoding: str = ""
+    skipped: list[list[object]] = field(default_factory=list)
+
+    def skip(self, line: int, why: str) -> None:
+        if len(self.skipped) < KEPT_ERRORS:
+            self.skipped.append([line, why])
 
     def error(self, line: int, column: str, message: str) -> None:
         self.error_count += 1
@@ -188,22 +195,29 @@ class _Checker:
             return
         self.report.encoding = table.encoding
         try:
-            first = next(table.rows, None)
-            header = read_header(first[1] if first else [], COLUMNS)
+            found = find_header(table, COLUMNS, REQUIRED)
+            header = found.header
             for problem in header.problems:
-                self.report.error(1, "", problem)
+                self.report.error(found.line, "", problem)
             missing = [column for column in REQUIRED if column not in header.fields]
             if missing:
                 self.report.error(
-                    1,
+                    found.line,
                     "",
                     _("The first line must name the columns; missing: %(columns)s.", columns=", ".join(missing)),
                 )
             if header.problems or missing:
                 return
+            for line, why in found.skipped:
+                self.report.skip(line, why)
             fields, width = header.fields, header.width
+            code_column = fields.index("dealer_code")
             for line, row in table.rows:
                 if not "".join(row).strip():  # a blank line (one join: a generator per line cost a tenth of the check)
+                    continue
+                code = row[code_column].strip().upper() if code_column < len(row) else ""
+                if code not in self.dealers and (word := total_word(row)) is not None:
+                    self.report.skip(line, total_line(word))  # 合计: not a sale, however it is written
                     continue
                 self.report.total += 1
                 if len(row) > width and extra_cells(row, width):  # never drop a cell: 1,234.56 unquoted reads 1.00
@@ -392,6 +406,7 @@ def _save_report(batch: SalesImport, report: Report, *, rows_done: int) -> None:
     batch.duplicate_rows = report.duplicates
     batch.late_rows = report.late_rows
     batch.encoding = report.encoding
+    batch.skipped = report.skipped
 
 
 def run_sales_import(import_id: int) -> str:

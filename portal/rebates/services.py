@@ -211,7 +211,7 @@ def set_target(actor: User, dealer: Dealer, period: Period, amount: int, reason:
 def import_targets(actor: User, period: Period, content: bytes, reason: str = "") -> int:
     """Targets of many dealers from a CSV (dealer_code, target): all of them or, if any line is wrong, none. For a
     period that started, each line becomes a change waiting for a senior manager."""
-    return import_dealer_amounts(TARGETS, actor, period, content, reason)
+    return import_dealer_amounts(TARGETS, actor, period, content, reason).count
 
 
 # --- Target changes once a period started: asked with a reason, decided by a senior manager -----------------------
