@@ -645,6 +645,30 @@ MATRIX = (
         only({"manager": 404, "senior_manager": 200, "admin": 200}),
     ),
     Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>/errors.csv",
+        "/console/sales-imports/{own_import}/errors.csv",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>/errors.csv",
+        "/console/sales-imports/{foreign_import}/errors.csv",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/template.<export>",
+        "/console/sales-imports/template.xlsx?language=zh",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/template.<export>",
+        "/console/sales-imports/template.pdf",
+        only({"manager": 404, "senior_manager": 404, "admin": 404}),
+    ),
+    Case(
         "POST",
         "/console/sales-imports/<int:import_id>/confirm",
         "/console/sales-imports/{foreign_import}/confirm",

@@ -237,6 +237,51 @@ def test_a_report_title_and_a_total_row_are_skipped_and_said(app: Flask, channel
     assert "2 lines read: 2 lines added" in result.output
 
 
+def test_the_check_report_adds_up_per_dealer_and_the_errors_download(app: Flask, channel: Channel) -> None:
+    """Two dealers, one invoice already imported: per dealer and in all, as computed here from the file."""
+    day = _day(app, channel)
+    lines = [
+        (channel.own_dealer, "1000.00", "R-1"),
+        (channel.own_dealer, '"2,500.50"', "R-2"),
+        (channel.second_dealer, "700.25", "R-3"),
+    ]
+    first = f"{HEADER}\n" + "".join(f"{code},{day},{amount},1,Controls,{ref}\n" for code, amount, ref in lines[:1])
+    done = _checked(app, channel, first.encode())
+    with app.app_context():
+        manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+        imports.confirm_sales_import(manager, db.session.get(SalesImport, done.id))
+        db.session.commit()
+        assert run_sales_import(done.id) == "imported"
+    content = f"{HEADER}\n" + "".join(f"{code},{day},{amount},1,Controls,{ref}\n" for code, amount, ref in lines)
+    batch = _checked(app, channel, content.encode())
+    assert batch.status is ImportStatus.READY, batch.errors
+    assert batch.dealer_totals == [
+        [channel.own_dealer, "CNY", 2, 1, 250_050, 1],
+        [channel.second_dealer, "CNY", 1, 1, 70_025, 0],
+    ]
+    manager_client = logged_in_client(app, channel.emails["manager"])
+    page = manager_client.get(f"/console/sales-imports/{batch.id}").get_data(as_text=True)
+    assert "All dealers (CNY)" in page and "CN¥3,200.75" in page  # 2,500.50 + 700.25 new; 1,000.00 was there
+    broken = _checked(app, channel, f"{HEADER}\n{channel.own_dealer},{day},1.200,1,Controls,X-1\n".encode())
+    download = manager_client.get(f"/console/sales-imports/{broken.id}/errors.csv")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["Line", "Column", "Problem"]
+    assert rows[1][:2] == ["2", "amount"] and rows[1][2].startswith("Is the dot in 1.200")
+
+
+@pytest.mark.parametrize(("export", "language"), [("xlsx", "zh"), ("xlsx", "en"), ("csv", "zh"), ("csv", "en")])
+def test_the_template_goes_back_in_as_it_came_out(app: Flask, channel: Channel, export: str, language: str) -> None:
+    """Downloaded, its example dealer replaced by one of the manager's, uploaded: the check reads it as one sale."""
+    client = logged_in_client(app, channel.emails["manager"])
+    template = client.get(f"/console/sales-imports/template.{export}?language={language}")
+    assert template.status_code == 200
+    content = template.data.replace(b"D001", channel.own_dealer.encode())  # the channel's own dealer is D001
+    batch = _checked(app, channel, content)
+    assert batch.status is ImportStatus.READY, batch.errors
+    assert (batch.new_rows, batch.encoding) == (1, "xlsx" if export == "xlsx" else "utf-8")
+
+
 # --- Properties: the reader gives back what was written, whatever the encoding and separator -------------------
 
 CELL = st.text(st.characters(codec="gb18030", exclude_categories=("Cs", "Cc")), max_size=12)

@@ -8,12 +8,15 @@ closed period is booked in today's open period, with an adjustment for the diffe
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
+from portal.dates import company_today
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
 from portal.rebates.models import ImportStatus, SalesImport
@@ -117,3 +120,22 @@ def import_file(actor: User, filename: str, content: bytes) -> SalesImport:
         run_sales_import(batch.id)
         db.session.refresh(batch)
     return batch
+
+
+TEMPLATE_COLUMNS = ("dealer_code", "date", "amount", "units", "product_line", "invoice_ref")
+TEMPLATE_COLUMNS_ZH = ("经销商代码", "销售日期", "金额", "数量", "产品线", "发票号")
+
+
+def template_example() -> list[object]:
+    """The template's example line: a real-looking sale dated today, to be overwritten."""
+    return ["D001", company_today(), Decimal("12345.67"), 2, "Split units", "INV-0001"]
+
+
+def totals_by_currency(batch: SalesImport) -> list[list[object]]:
+    """The per-dealer findings added up per currency: [currency, lines, new lines, new amount, already]."""
+    totals: dict[str, list[int]] = {}
+    for _code, currency, *counts in batch.dealer_totals:
+        summed = totals.setdefault(str(currency), [0, 0, 0, 0])
+        for index, value in enumerate(counts):
+            summed[index] += int(value)
+    return [[currency, *counts] for currency, counts in sorted(totals.items())]

@@ -171,6 +171,8 @@ class SalesImport(Model):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, column, message], the first few hundred
     skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, why]: a title above the header, a total
+    # What the check found per dealer: [code, currency, lines, new lines, new amount, already imported]
+    dealer_totals: Mapped[list[Any]] = mapped_column(JSON, default=list)
     failure: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

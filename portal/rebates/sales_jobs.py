@@ -174,6 +174,11 @@ class _Checker:
         self.period_by_day: dict[date, _PeriodRef | None] = {}
         self.dates: dict[str, date | None] = {}
 
+    def dealer_totals(self, by_dealer: dict[int, list[int]]) -> list[list[object]]:
+        """The check's findings per dealer, by code: [code, currency, lines, new lines, new amount, already]."""
+        refs = {ref.id: (code, ref.currency) for code, ref in self.dealers.items()}
+        return sorted([*refs[dealer_id], *counts] for dealer_id, counts in by_dealer.items())
+
     def period_of(self, day: date) -> _PeriodRef | None:
         if day not in self.period_by_day:
             self.period_by_day[day] = next(
@@ -373,14 +378,20 @@ def check_sales_import(import_id: int) -> str:
         return "skipped"
     report = Report()
     checker = _Checker(batch.uploaded_by, report)
+    by_dealer: dict[int, list[int]] = {}  # dealer -> [lines, new lines, new amount, already imported]
     for chunk in _chunks(checker.lines(batch.content)):
         existing = _existing(chunk)
         for line in chunk:
+            counts = by_dealer.setdefault(line.dealer_id, [0, 0, 0, 0])
+            counts[0] += 1
             if (line.dealer_id, line.invoice_ref) in existing:
                 report.duplicates += 1
+                counts[3] += 1
             else:
                 report.new_rows += 1
                 report.late_rows += line.booked_period_id != line.period_id
+                counts[1] += 1
+                counts[2] += line.amount
         if report.total - batch.rows_done >= PROGRESS_LINES:
             begin_write()  # SQLite: take the write lock before writing, never upgrade a read half-way
             batch.rows_done = report.total
@@ -390,6 +401,7 @@ def check_sales_import(import_id: int) -> str:
     if report.total == 0 and not report.error_count:
         report.error(1, "", _("The file has no sales lines."))
     _save_report(batch, report, rows_done=report.total)
+    batch.dealer_totals = checker.dealer_totals(by_dealer)
     move_import(batch, ImportStatus.VALIDATING, outcome)
     if outcome is ImportStatus.REJECTED:
         batch.finished_at = utcnow()

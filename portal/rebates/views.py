@@ -541,6 +541,9 @@ def sales_imports() -> ResponseReturnValue:
     return _render_imports(form, 422)
 
 
+DEALER_ROWS_SHOWN = 100  # dealers listed in a check report; the totals cover all of them
+
+
 @bp.route("/console/sales-imports/<int:import_id>")
 @allow(*CONSOLE)
 def sales_import(import_id: int) -> ResponseReturnValue:
@@ -554,11 +557,37 @@ def sales_import(import_id: int) -> ResponseReturnValue:
             working=working,
             can_confirm=imports.can_confirm(batch),
             can_cancel=imports.can_cancel(batch),
+            dealer_rows=batch.dealer_totals[:DEALER_ROWS_SHOWN],
+            dealer_totals=imports.totals_by_currency(batch),
         )
     )
     if wants_fragment() and not working:
         response.headers["HX-Refresh"] = "true"  # finished: show the whole page with its report and actions
     return response
+
+
+@bp.route("/console/sales-imports/<int:import_id>/errors.csv")
+@allow(*CONSOLE)
+def sales_import_errors(import_id: int) -> ResponseReturnValue:
+    """The check's errors as a spreadsheet, to correct the file line by line."""
+    batch = imports.get_visible_import(current_user, import_id)
+    rows = [[line, column, message] for line, column, message in batch.errors]
+    return csv_response([_("Line"), _("Column"), _("Problem")], rows, f"errors-{batch.id}.csv")
+
+
+@bp.route("/console/sales-imports/template.<export>")
+@allow(*CONSOLE)
+def sales_import_template(export: str) -> ResponseReturnValue:
+    """An empty sales file with one example line, its columns named in the language asked for (?language=zh)."""
+    if export not in EXPORTS:
+        abort(404)
+    chinese = request.args.get("language") == "zh"
+    header = list(imports.TEMPLATE_COLUMNS_ZH if chinese else imports.TEMPLATE_COLUMNS)
+    example = imports.template_example()
+    filename = f"sales-template{'-zh' if chinese else ''}.{export}"
+    if export == "csv":
+        return csv_response(header, [example], filename)
+    return xlsx_response(header, [example], filename, _("Sales"))
 
 
 @bp.route("/console/sales-imports/<int:import_id>/confirm", methods=["POST"])

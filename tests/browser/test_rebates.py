@@ -18,6 +18,7 @@ from portal.dealers.models import Dealer
 from portal.dealers.services import current_period, periods_newest_first
 from portal.extensions import db
 from portal.formatting import money
+from portal.jobs import huey_of
 from portal.rebates import rules
 from portal.rebates.services import statement_of
 from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
@@ -189,4 +190,46 @@ def test_reopening_a_period_asks_why_at_320_pixels(
     page.get_by_role("button", name=button).click()
     expect(page.get_by_text(missing).first).to_be_visible()
     assert_page_is_sound(page, narrow, blocked)
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("en", {"width": 320, "height": 640}), ("zh", PHONE), ("en", DESKTOP)],
+    ids=["en-320", "zh-375", "en-desktop"],
+)
+def test_a_manager_checks_a_finance_export_and_reads_the_report_by_dealer(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    """A finance team's export with a title above the columns and a 合计 row: the check skips both and says so,
+    and the report adds the new sales up per dealer."""
+    words = {
+        "en": ("File", "Check file", "Lines skipped on purpose", "By dealer", "All dealers (CNY)"),
+        "zh": ("文件", "检查文件", "有意跳过的行", "按经销商", "全部经销商（CNY）"),
+    }[language]
+    with live_app.app_context():
+        day = current_period().starts_on.isoformat()  # type: ignore[union-attr]
+    tag = f"{language}-{viewport['width']}"
+    content = (
+        "第四季度销售明细,,,,,\n"
+        "dealer_code,date,amount,units,product_line,invoice_ref\n"
+        f'D001,{day},"1,000.00",1,Controls,BR-{tag}-1\nD004,{day},250.50,1,Controls,BR-{tag}-2\n'
+        '合计,,"1,250.50",2,,\n'
+    ).encode()
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "manager@demo.test", language)
+    page.goto(f"{live_server}/console/sales-imports")
+    page.locator("#file").set_input_files(files=[{"name": "finance.csv", "mimeType": "text/csv", "buffer": content}])
+    page.get_by_role("button", name=words[1]).click()
+    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
+    huey = huey_of(live_app)
+    while (task := huey.dequeue()) is not None:  # the worker's part: run the check
+        huey.execute(task)
+    page.reload()
+    expect(page.get_by_role("heading", name=words[2])).to_be_visible()
+    table = page.get_by_role("table", name=words[3])
+    expect(table).to_contain_text(words[4])
+    expect(table).to_contain_text("1,250.50")
+    assert_page_is_sound(page, viewport, blocked)
     page.context.close()
