@@ -21,6 +21,7 @@ from portal.demo import demo_logins, seed_demo
 from portal.evidence.services import cleanup_orphans
 from portal.extensions import db
 from portal.jobs import huey_of
+from portal.money import to_decimal
 from portal.notifications.mail import deliver_outbox
 from portal.rebates.imports import import_file
 from portal.rebates.models import ImportStatus
@@ -185,7 +186,8 @@ def init_app(app: Flask) -> None:
         "--as", "email", default="", help="The manager or admin the import is recorded for (default: first admin)."
     )
     def import_sales_command(path: str, email: str) -> None:
-        """Check a sales CSV and, when it has no errors, import it (the same rules as the web import)."""
+        """Check a sales file (CSV or .xlsx) and, when it has no errors, import it (the same rules and report as the
+        web import). Exits with status 1 when nothing was imported."""
 
         query = select(User).where(User.active)
         query = query.where(User.email == email.strip().lower()) if email else query.where(User.role == UserRole.ADMIN)
@@ -200,7 +202,15 @@ def init_app(app: Flask) -> None:
                 click.echo(f"line {line}, {column or 'file'}: {message}")
             click.echo(f"{batch.error_count} errors in {batch.total_rows} lines. Nothing was imported.")
             raise SystemExit(1)
+        for code, currency, lines, new_lines, new_amount, already in batch.dealer_totals:
+            click.echo(
+                f"{code}: {lines} lines, {new_lines} new ({to_decimal(int(new_amount), str(currency))} {currency}), "
+                f"{already} already imported"
+            )
         click.echo(
             f"{batch.total_rows} lines read: {batch.imported_rows} lines added, "
             f"{batch.duplicate_rows} already imported and skipped, {batch.late_rows} booked as late sales."
         )
+        if batch.imported_rows == 0:  # every line was there already: nothing happened, and a script should know
+            click.echo("Nothing was imported.")
+            raise SystemExit(1)

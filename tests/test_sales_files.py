@@ -339,3 +339,19 @@ def test_a_decimal_comma_is_never_read_as_another_number(minor: int) -> None:
     european = f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
     with pytest.raises(MisreadAmount):
         parse_file_money(european, "CNY")
+
+
+def test_the_command_line_gives_the_same_report_and_fails_when_nothing_was_imported(
+    app: Flask, channel: Channel, tmp_path: Path
+) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        f'{HEADER}\n{channel.own_dealer},{_day(app, channel)},"1,200.50",1,Controls,CLI-A\n', encoding="utf-8"
+    )
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
+    assert first.exit_code == 0, first.output
+    assert f"{channel.own_dealer}: 1 lines, 1 new (1200.50 CNY), 0 already imported" in first.output
+    again = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
+    assert again.exit_code == 1
+    assert "0 lines added, 1 already imported and skipped" in again.output and "Nothing was imported." in again.output

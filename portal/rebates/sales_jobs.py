@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -43,6 +44,9 @@ from portal.types import utcnow
 from portal.workflow import move_if_still
 
 CHUNK = 1000  # lines per INSERT
+
+
+PROGRESS_SECONDS = 2  # the check's progress moves at least this often, however slowly a file (a workbook) reads
 
 
 PROGRESS_LINES = 50_000  # lines between two commits of progress: each commit of a big import rewrites index pages
@@ -379,6 +383,7 @@ def check_sales_import(import_id: int) -> str:
     report = Report()
     checker = _Checker(batch.uploaded_by, report)
     by_dealer: dict[int, list[int]] = {}  # dealer -> [lines, new lines, new amount, already imported]
+    shown = time.monotonic()  # when progress was last committed: the page moves at least every PROGRESS_SECONDS
     for chunk in _chunks(checker.lines(batch.content)):
         existing = _existing(chunk)
         for line in chunk:
@@ -392,7 +397,8 @@ def check_sales_import(import_id: int) -> str:
                 report.late_rows += line.booked_period_id != line.period_id
                 counts[1] += 1
                 counts[2] += line.amount
-        if report.total - batch.rows_done >= PROGRESS_LINES:
+        if report.total - batch.rows_done >= PROGRESS_LINES or time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
             begin_write()  # SQLite: take the write lock before writing, never upgrade a read half-way
             batch.rows_done = report.total
             db.session.commit()  # progress others can see
