@@ -411,8 +411,10 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
         @precondition(lambda self: bool(self.model.closed))
         @rule(data=st.data())
         def reopen_a_closed_quarter(self, data: st.DataObject) -> None:
-            code = data.draw(st.sampled_from(sorted(self.model.closed)))
-            if self.attempt(lambda: closing.reopen_period(self.admin, self.period(code), "A sales file was wrong.")):
+            self.reopen(data.draw(st.sampled_from(sorted(self.model.closed))), "A sales file was wrong.")
+
+        def reopen(self, code: str, reason: str) -> None:
+            if self.attempt(lambda: closing.reopen_period(self.admin, self.period(code), reason)):
                 self.model.closed.discard(code)
                 event("a quarter reopened")
                 del self.frozen[code]
@@ -422,10 +424,7 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
         @precondition(lambda self: bool(self.refunded_quarters()))
         @rule(data=st.data())
         def reopen_a_quarter_whose_penalty_was_refunded(self, data: st.DataObject) -> None:
-            code = data.draw(st.sampled_from(self.refunded_quarters()))
-            if self.attempt(lambda: closing.reopen_period(self.admin, self.period(code), "The appeal changed it.")):
-                self.model.closed.discard(code)
-                del self.frozen[code]
+            self.reopen(data.draw(st.sampled_from(self.refunded_quarters())), "The appeal changed it.")
 
         def refunded_quarters(self) -> list[str]:
             return sorted(

@@ -53,6 +53,26 @@ def _checked(app: Flask, channel: Channel, content: bytes) -> SalesImport:
         return checked
 
 
+def _confirm_and_import(channel: Channel, import_id: int) -> None:
+    """The manager confirms a checked file and the import job runs, as the worker would (in an app context)."""
+    manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+    imports.confirm_sales_import(manager, db.session.get(SalesImport, import_id))
+    db.session.commit()
+    assert run_sales_import(import_id) == "imported"
+
+
+def _own_sales(channel: Channel) -> int:
+    """The own dealer's statement sales this quarter (in an app context)."""
+    return int(
+        db.session.execute(
+            select(RebateStatement.sales)
+            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+            .join(Period, Period.id == RebateStatement.period_id)
+            .where(Dealer.code == channel.own_dealer, Period.code == channel.current_period)
+        ).scalar_one()
+    )
+
+
 def _day(app: Flask, channel: Channel) -> str:
     with app.app_context():
         return period(channel.current_period).starts_on.isoformat()
@@ -160,12 +180,7 @@ def test_an_erp_workbook_is_checked_and_imported_to_the_yuan(app: Flask, channel
     sales grow by exactly the sum computed here."""
     with app.app_context():
         starts_on = period(channel.current_period).starts_on
-        before = db.session.execute(
-            select(RebateStatement.sales)
-            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
-            .join(Period, Period.id == RebateStatement.period_id)
-            .where(Dealer.code == channel.own_dealer, Period.code == channel.current_period)
-        ).scalar_one()
+        before = _own_sales(channel)
     moment = datetime.combine(starts_on, time(0))
     amounts = [1234.56, 1129.9999999999998, 88]  # the second is =1000*1.13 as Excel stores it
     rows: list[list[object]] = [
@@ -175,16 +190,8 @@ def test_an_erp_workbook_is_checked_and_imported_to_the_yuan(app: Flask, channel
     assert batch.status is ImportStatus.READY, batch.errors
     assert (batch.new_rows, batch.encoding) == (3, "xlsx")
     with app.app_context():
-        manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
-        imports.confirm_sales_import(manager, db.session.get(SalesImport, batch.id))
-        db.session.commit()
-        assert run_sales_import(batch.id) == "imported"
-        after = db.session.execute(
-            select(RebateStatement.sales)
-            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
-            .join(Period, Period.id == RebateStatement.period_id)
-            .where(Dealer.code == channel.own_dealer, Period.code == channel.current_period)
-        ).scalar_one()
+        _confirm_and_import(channel, batch.id)
+        after = _own_sales(channel)
     assert after - before == 123_456 + 113_000 + 8_800  # 1,234.56 + 1,130.00 + 88.00, in fen
 
 
@@ -248,10 +255,7 @@ def test_the_check_report_adds_up_per_dealer_and_the_errors_download(app: Flask,
     first = f"{HEADER}\n" + "".join(f"{code},{day},{amount},1,Controls,{ref}\n" for code, amount, ref in lines[:1])
     done = _checked(app, channel, first.encode())
     with app.app_context():
-        manager = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
-        imports.confirm_sales_import(manager, db.session.get(SalesImport, done.id))
-        db.session.commit()
-        assert run_sales_import(done.id) == "imported"
+        _confirm_and_import(channel, done.id)
     content = f"{HEADER}\n" + "".join(f"{code},{day},{amount},1,Controls,{ref}\n" for code, amount, ref in lines)
     batch = _checked(app, channel, content.encode())
     assert batch.status is ImportStatus.READY, batch.errors
