@@ -23,7 +23,7 @@ from portal.extensions import db
 from portal.jobs import huey_of
 from portal.money import to_decimal
 from portal.notifications.mail import deliver_outbox
-from portal.rebates.imports import import_file
+from portal.rebates.imports import dealer_rows, import_file, report_errors
 from portal.rebates.models import ImportStatus
 from portal.scale import Scale, seed_scale
 from portal.service_errors import InvalidInput
@@ -185,7 +185,16 @@ def init_app(app: Flask) -> None:
     @click.option(
         "--as", "email", default="", help="The manager or admin the import is recorded for (default: first admin)."
     )
-    def import_sales_command(path: str, email: str) -> None:
+    @click.option("--decimal-comma", is_flag=True, help="The file writes amounts as 1.234,56.")
+    @click.option("--sheet", default="", help="A workbook's sheet to read (default: the first).")
+    @click.option(
+        "--conflicts",
+        type=click.Choice(["keep", "replace"]),
+        default=None,
+        help="Invoices sent again with other values: keep the booked ones or replace them (default: import nothing "
+        "and list them).",
+    )
+    def import_sales_command(path: str, email: str, decimal_comma: bool, sheet: str, conflicts: str | None) -> None:
         """Check a sales file (CSV or .xlsx) and, when it has no errors, import it (the same rules and report as the
         web import). Exits with status 1 when nothing was imported."""
 
@@ -194,18 +203,35 @@ def init_app(app: Flask) -> None:
         actor = db.session.execute(query.order_by(User.id).limit(1)).scalar_one_or_none()
         if actor is None:
             raise click.ClickException("No such active manager or admin; name one with --as EMAIL.")
-        batch = import_file(actor, Path(path).name, Path(path).read_bytes())
+        batch = import_file(
+            actor,
+            Path(path).name,
+            Path(path).read_bytes(),
+            decimal_comma=decimal_comma,
+            sheet=sheet,
+            conflicts=conflicts,
+        )
         for line, why in batch.skipped:
             click.echo(f"line {line}: {why}")
+        if batch.status is ImportStatus.READY:  # stopped at conflicts nobody decided
+            for code, invoice, line_no, old, old_date, new, new_date, line, *_rest in batch.conflicts:
+                click.echo(
+                    f"line {line}: {code} invoice {invoice} line {line_no}: booked {old} on {old_date}, "
+                    f"file {new} on {new_date} (minor units)"
+                )
+            click.echo(f"{batch.conflict_count} conflicts: run again with --conflicts keep or --conflicts replace.")
+            raise SystemExit(1)
         if batch.status is not ImportStatus.IMPORTED:
-            for line, column, message in batch.errors:
-                click.echo(f"line {line}, {column or 'file'}: {message}")
+            for line, column, message, found in report_errors(batch):
+                shown = f" (found {found!r})" if found else ""
+                click.echo(f"line {line}, {column or 'file'}{shown}: {message}")
             click.echo(f"{batch.error_count} errors in {batch.total_rows} lines. Nothing was imported.")
             raise SystemExit(1)
-        for code, currency, lines, new_lines, new_amount, already in batch.dealer_totals:
+        for code, currency, lines, new_lines, new_amount, already, returns, returned, conflicting in dealer_rows(batch):
             click.echo(
-                f"{code}: {lines} lines, {new_lines} new ({to_decimal(int(new_amount), str(currency))} {currency}), "
-                f"{already} already imported"
+                f"{code}: {lines} lines, {new_lines} new ({to_decimal(int(str(new_amount)), str(currency))} "
+                f"{currency}), {returns} returns ({to_decimal(int(str(returned)), str(currency))} {currency}), "
+                f"{conflicting} conflicts, {already} already imported"
             )
         click.echo(
             f"{batch.total_rows} lines read: {batch.imported_rows} lines added, "

@@ -33,6 +33,11 @@ class UnreadableFile(ValueError):
         self.detected = detected
 
     def message(self) -> str:
+        if self.reason == "sheet":
+            return _(
+                "This workbook has no sheet of that name. Its sheets: %(sheets)s.",
+                sheets=self.detected,
+            )
         if self.detected:
             return _(
                 "This file is in %(encoding)s, which the portal does not read. Save it as CSV UTF-8 (or GB18030) "
@@ -155,14 +160,24 @@ class Table:
 WORKBOOK_MAGIC = b"PK\x03\x04"  # a zip archive: an .xlsx workbook (anything else zipped is refused)
 
 
-def open_table(content: bytes) -> Table:
-    """The one reader of uploaded tables (sales, targets, budgets). Raises UnreadableFile."""
+def open_table(content: bytes, sheet: str = "") -> Table:
+    """The one reader of uploaded tables (sales, targets, budgets): a workbook's first sheet, or the sheet named
+    (trimmed, case-insensitive). Raises UnreadableFile."""
     if content.startswith(WORKBOOK_MAGIC):
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except (BadZipFile, KeyError, OSError, ValueError, TypeError):
             raise UnreadableFile("workbook") from None
-        return Table("xlsx", _workbook_rows(workbook))
+        names = workbook.sheetnames
+        index = 0
+        if sheet.strip():
+            wanted = sheet.strip().casefold()
+            matches = [position for position, name in enumerate(names) if name.strip().casefold() == wanted]
+            if not matches:
+                workbook.close()
+                raise UnreadableFile("sheet", ", ".join(names))
+            index = matches[0]
+        return Table("xlsx", _workbook_rows(workbook, index))
     text, encoding = decode_csv(content)
     return Table(encoding, _csv_rows(text))
 
@@ -181,14 +196,14 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
         raise BrokenTable(last_line + 1, broken_quoting(str(broken))) from None
 
 
-def _workbook_rows(workbook: Workbook) -> Iterator[tuple[int, list[str]]]:
-    """The first sheet of a workbook, its cells as the text a CSV export would hold: dates as YYYY-MM-DD (a
+def _workbook_rows(workbook: Workbook, index: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """One sheet of a workbook, its cells as the text a CSV export would hold: dates as YYYY-MM-DD (a
     date-time's date), numbers as written (a whole number without ".0"), empty cells empty. Line numbers are the
     sheet's row numbers, the ones Excel shows."""
     try:
         if not workbook.worksheets:
             return
-        for number, values in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
+        for number, values in enumerate(workbook.worksheets[index].iter_rows(values_only=True), start=1):
             yield number, [workbook_cell(value) for value in values]
     finally:
         workbook.close()
@@ -227,6 +242,7 @@ class FoundHeader:
     header: Header
     line: int  # the header's line number
     skipped: list[tuple[int, str]]  # (line, why) of the title lines above it
+    cells: list[str]  # the header's cells as written, for a manager to say what an unknown column is
 
 
 def find_header(table: Table, synonyms: dict[str, str], required: Sequence[str]) -> FoundHeader:
@@ -239,13 +255,13 @@ def find_header(table: Table, synonyms: dict[str, str], required: Sequence[str])
             continue
         header = read_header(cells, synonyms)
         if all(field in header.fields for field in required):
-            return FoundHeader(header, line, [(title, title_line()) for title, _cells in seen])
+            return FoundHeader(header, line, [(title, title_line()) for title, _cells in seen], list(cells))
         seen.append((line, cells))
         if len(seen) >= HEADER_SEARCH_ROWS:
             break
     if not seen:
-        return FoundHeader(read_header([], synonyms), 1, [])
-    return FoundHeader(read_header(seen[0][1], synonyms), seen[0][0], [])
+        return FoundHeader(read_header([], synonyms), 1, [], [])
+    return FoundHeader(read_header(seen[0][1], synonyms), seen[0][0], [], list(seen[0][1]))
 
 
 def total_word(cells: Sequence[str]) -> str | None:
@@ -284,7 +300,14 @@ def misread_amount(value: str, reason: str) -> str:
     """Why an amount in a file was refused rather than guessed (see money.parse_file_money)."""
     if reason == "decimal_comma":
         return _(
-            "%(value)s has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56.",
+            "%(value)s has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56, or upload "
+            "again saying the file uses decimal commas.",
+            value=value,
+        )
+    if reason == "decimal_point":
+        return _(
+            "%(value)s does not follow the decimal-comma convention chosen for this file (1.234,56): check the "
+            "file's convention.",
             value=value,
         )
     return _("Is the dot in %(value)s a decimal point or a thousands separator? Write 1.20 or 1200.", value=value)

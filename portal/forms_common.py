@@ -9,7 +9,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectChoice, ValidationError
+from wtforms import SelectChoice, SelectField, StringField, ValidationError
+from wtforms.validators import Length, Optional
 
 from portal.types import label
 
@@ -61,6 +62,22 @@ class EmailAddress:
 
 
 class CsvUploadForm(FlaskForm):
-    """A CSV file or an Excel workbook to read: targets, budgets, sales."""
+    """A CSV file or an Excel workbook to read: targets, budgets, sales. The uploader says how the file writes
+    amounts (a CSV from Excel in much of Europe writes 1.234,56), and may name a workbook's sheet."""
 
     file = FileField(_l("CSV or Excel file"), validators=[FileRequired(_l("Choose a CSV or Excel file."))])
+    number_format = SelectField(
+        _l("Amounts in the file"),
+        choices=[
+            SelectChoice("point", _l("1,234.56 (decimal point)")),
+            SelectChoice("comma", _l("1.234,56 (decimal comma)")),
+        ],
+        default="point",
+    )
+    sheet = StringField(
+        _l("Sheet (workbooks; empty for the first)"), validators=[Optional(), Length(max=100)], default=""
+    )
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.number_format.data == "comma"

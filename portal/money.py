@@ -56,6 +56,8 @@ def parse_money(text: str, currency: str) -> int:
 
 GROUPED_MONEY_TEXT = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1,234,567.89: commas in groups of three
 
+EUROPEAN_GROUPED_MONEY_TEXT = re.compile(r"-?\d{1,3}(?:\.\d{3})+(?:,\d+)?")  # 1.234.567,89
+
 AMBIGUOUS_MONEY_TEXT = re.compile(r"-?\d{1,3}\.\d{3}")  # 1.200: 1.2, or 1,200 written the European way
 
 
@@ -67,12 +69,21 @@ class MisreadAmount(ValueError):
         self.reason = reason  # "decimal_comma" or "ambiguous"
 
 
-def parse_file_money(text: str, currency: str) -> int:
+def parse_file_money(text: str, currency: str, *, decimal_comma: bool = False) -> int:
     """An amount from an uploaded file (sales, targets, budgets), stricter than a form: a comma counts only as a
     thousands separator between groups of three digits ("1234,56" is a decimal comma, refused, never 123,456.00),
     and "1.200" is refused as ambiguous (1.20, or 1,200 with European separators). Raises MisreadAmount for those,
-    ValueError for anything else parse_money refuses."""
+    ValueError for anything else parse_money refuses.
+
+    When the upload says the file uses decimal commas ("1.234,56", Excel in much of Europe), the roles swap: a dot
+    only separates groups of three digits, the comma is the decimal mark, and "1,234.56" is refused."""
     cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "")
+    if decimal_comma:
+        if "." in cleaned:
+            if not EUROPEAN_GROUPED_MONEY_TEXT.fullmatch(cleaned):
+                raise MisreadAmount("decimal_point")
+            cleaned = cleaned.replace(".", "")
+        return parse_money(cleaned.replace(",", "."), currency)
     if "," in cleaned:
         if not GROUPED_MONEY_TEXT.fullmatch(cleaned):
             raise MisreadAmount("decimal_comma")

@@ -370,10 +370,15 @@ class Inbox:
 
 LINE_ERROR_ROW = re.compile(
     r"<tr><td data-label=\"[^\"]*\">(\d+)</td><td data-label=\"[^\"]*\">([^<]*)</td>"
-    r"<td data-label=\"[^\"]*\">([^<]*)</td></tr>"
+    r"<td data-label=\"[^\"]*\">(?:<code>([^<]*)</code>|—)</td><td data-label=\"[^\"]*\">([^<]*)</td></tr>"
 )
 
 
 def line_errors_of(html: str) -> list[tuple[str, str, str]]:
     """The rows of a page's "errors by line" table: (line, column, message), as the person reads them."""
-    return [(line, column, unescape(message)) for line, column, message in LINE_ERROR_ROW.findall(html)]
+    return [(line, column, unescape(message)) for line, column, _found, message in LINE_ERROR_ROW.findall(html)]
+
+
+def line_errors_found_of(html: str) -> list[tuple[str, str, str]]:
+    """The same rows as (line, column, value found): what the page says it read on that line."""
+    return [(line, column, unescape(found)) for line, column, found, _message in LINE_ERROR_ROW.findall(html)]

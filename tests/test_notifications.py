@@ -219,6 +219,7 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
         "rebate_statement_final": False,
         "rebate_paid": False,
         "sales_import_finished": False,
+        "sales_import_voided": False,
         "training_enrolled": False,
         "training_seat_freed": False,
         "training_session_cancelled": False,

@@ -85,15 +85,15 @@ def test_an_amount_with_an_unquoted_thousands_separator_is_refused_not_read_as_o
     content = f"dealer_code,date,invoice_ref,amount\n{channel.own_dealer},{_day(app, channel)},C4b-1,1,234.56\n"
     batch = _checked(app, channel, content.encode())
     assert batch.status is ImportStatus.REJECTED
-    [[line, column, message]] = batch.errors
-    assert (line, column) == (2, "")
+    [[line, column, message, found]] = batch.errors
+    assert (line, column, found) == (2, "", "")
     assert message.startswith("This line has 5 cells but the first line names 4 columns: a thousands separator")
 
 
 @pytest.mark.parametrize(
     ("amount", "message"),
     [
-        ('"1234,56"', "1234,56 has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56."),
+        ('"1234,56"', "1234,56 has a decimal comma or misplaced thousands separators: write 1234.56 or 1,234.56, or"),
         ("1.200", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200."),
         ('"1,23,456.00"', "1,23,456.00 has a decimal comma or misplaced thousands separators"),
     ],
@@ -102,15 +102,15 @@ def test_an_amount_that_reads_two_ways_is_refused(app: Flask, channel: Channel, 
     content = f"{HEADER}\n{channel.own_dealer},{_day(app, channel)},{amount},1,Controls,INV-1\n"
     batch = _checked(app, channel, content.encode())
     assert batch.status is ImportStatus.REJECTED
-    [[line, column, found]] = batch.errors
-    assert (line, column) == (2, "amount") and found.startswith(message)
+    [[line, column, problem, found]] = batch.errors
+    assert (line, column, found) == (2, "amount", amount.strip('"')) and problem.startswith(message)
 
 
 def test_two_columns_for_the_amount_are_refused(app: Flask, channel: Channel) -> None:
     content = f"{HEADER},金额\n{channel.own_dealer},{_day(app, channel)},100.00,1,Controls,INV-1,200.00\n"
     batch = _checked(app, channel, content.encode())
     assert batch.status is ImportStatus.REJECTED
-    assert batch.errors == [[1, "", "Columns amount and 金额 both give amount: keep one of them."]]
+    assert batch.errors == [[1, "", "Columns amount and 金额 both give amount: keep one of them.", ""]]
 
 
 def test_a_big5_file_is_refused_by_name(app: Flask, channel: Channel) -> None:
@@ -205,7 +205,7 @@ def test_a_workbook_with_a_misread_amount_names_the_row_excel_shows(app: Flask, 
     batch = _checked(app, channel, _erp_workbook(rows))
     assert batch.status is ImportStatus.REJECTED
     assert batch.errors == [
-        [3, "amount", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200."]
+        [3, "amount", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200.", "1.200"]
     ]
 
 
@@ -260,8 +260,8 @@ def test_the_check_report_adds_up_per_dealer_and_the_errors_download(app: Flask,
     batch = _checked(app, channel, content.encode())
     assert batch.status is ImportStatus.READY, batch.errors
     assert batch.dealer_totals == [
-        [channel.own_dealer, "CNY", 2, 1, 250_050, 1],
-        [channel.second_dealer, "CNY", 1, 1, 70_025, 0],
+        [channel.own_dealer, "CNY", 2, 1, 250_050, 1, 0, 0, 0],
+        [channel.second_dealer, "CNY", 1, 1, 70_025, 0, 0, 0, 0],
     ]
     manager_client = logged_in_client(app, channel.emails["manager"])
     page = manager_client.get(f"/console/sales-imports/{batch.id}").get_data(as_text=True)
@@ -270,8 +270,8 @@ def test_the_check_report_adds_up_per_dealer_and_the_errors_download(app: Flask,
     download = manager_client.get(f"/console/sales-imports/{broken.id}/errors.csv")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0] == ["Line", "Column", "Problem"]
-    assert rows[1][:2] == ["2", "amount"] and rows[1][2].startswith("Is the dot in 1.200")
+    assert rows[0] == ["Line", "Column", "Value found", "Problem"]
+    assert rows[1][:3] == ["2", "amount", "1.200"] and rows[1][3].startswith("Is the dot in 1.200")
 
 
 @pytest.mark.parametrize(("export", "language"), [("xlsx", "zh"), ("xlsx", "en"), ("csv", "zh"), ("csv", "en")])
@@ -355,7 +355,7 @@ def test_the_command_line_gives_the_same_report_and_fails_when_nothing_was_impor
     runner = app.test_cli_runner()
     first = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
     assert first.exit_code == 0, first.output
-    assert f"{channel.own_dealer}: 1 lines, 1 new (1200.50 CNY), 0 already imported" in first.output
+    assert f"{channel.own_dealer}: 1 lines, 1 new (1200.50 CNY), 0 returns (0.00 CNY), 0 conflicts, 0 already imported" in first.output
     again = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
     assert again.exit_code == 1
     assert "0 lines added, 1 already imported and skipped" in again.output and "Nothing was imported." in again.output

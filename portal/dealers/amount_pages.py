@@ -125,7 +125,15 @@ class AmountPages:
         governed = self.kind.ask is not None and self.kind.governed(period)
         reason = (request.form.get("reason") or "").strip()[:1000]
         try:
-            imported = import_dealer_amounts(self.kind, current_user, period, form.file.data.read(), reason)
+            imported = import_dealer_amounts(
+                self.kind,
+                current_user,
+                period,
+                form.file.data.read(),
+                reason,
+                decimal_comma=form.decimal_comma,
+                sheet=form.sheet.data or "",
+            )
         except FileRefused as refused:
             db.session.rollback()
             return self.render(period, csv_form=form, csv_errors=refused.errors, status=422)

@@ -104,7 +104,14 @@ class AmountsImported:
 
 
 def import_dealer_amounts(
-    kind: AmountKind, actor: User, period: Period, content: bytes, reason: str = ""
+    kind: AmountKind,
+    actor: User,
+    period: Period,
+    content: bytes,
+    reason: str = "",
+    *,
+    decimal_comma: bool = False,
+    sheet: str = "",
 ) -> AmountsImported:
     """Amounts of many dealers from a CSV (dealer_code and the amount column): all of them or, if any line is
     wrong, none; for a governed kind whose period started, a request per line with the reason. Returns how many
@@ -119,6 +126,8 @@ def import_dealer_amounts(
         zero_allowed=kind.zero_allowed,
         check=lambda dealer, amount: kind.rule(dealer, period, amount),
         skipped=skipped,
+        decimal_comma=decimal_comma,
+        sheet=sheet,
     )
     if kind.ask is not None and kind.governed(period):
         for dealer, amount, _line in wanted.values():
@@ -137,6 +146,7 @@ class LineError:
     line: int
     column: str
     message: str
+    found: str = ""  # the value on that line, when one was wrong
 
 
 class FileRefused(Exception):
@@ -157,14 +167,17 @@ def read_dealer_amounts(
     zero_allowed: bool = False,
     check: Callable[[Dealer, int], str | None] | None = None,
     skipped: list[tuple[int, str]] | None = None,
+    decimal_comma: bool = False,
+    sheet: str = "",
 ) -> dict[str, tuple[Dealer, int, int]]:
     """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
     or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
     dealer's currency. `check` refuses an amount the area's rules forbid, with the reason. Lines skipped on purpose
-    (a title above the header, a total row) are added to `skipped` as (line, why)."""
+    (a title above the header, a total row) are added to `skipped` as (line, why). `decimal_comma`: the uploader
+    says the CSV writes 1.234,56 (a workbook's numbers are numbers either way); `sheet`: a workbook's sheet."""
     skipped = skipped if skipped is not None else []
     try:
-        table = open_table(content)
+        table = open_table(content, sheet)
         found = find_header(table, columns, ("dealer_code", amount_column))
     except UnreadableFile as refused:
         raise FileRefused([LineError(1, "", refused.message())]) from None
@@ -184,6 +197,7 @@ def read_dealer_amounts(
             ]
         )
     skipped.extend(found.skipped)
+    comma_decimals = decimal_comma and table.encoding != "xlsx"
     dealers = {
         dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
     }  # a portfolio, or every dealer for admins and senior managers
@@ -195,7 +209,9 @@ def read_dealer_amounts(
         code = cells.get("dealer_code", "").strip().upper()
         dealer = dealers.get(code)
         if dealer is None:
-            errors.append(LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio.")))
+            errors.append(
+                LineError(line_number, "dealer_code", _("Unknown dealer code, or not in your portfolio."), code)
+            )
             return
         if code in seen_line:
             errors.append(LineError(line_number, "dealer_code", _("Repeats line %(line)s.", line=seen_line[code])))
@@ -203,15 +219,17 @@ def read_dealer_amounts(
         seen_line[code] = line_number
         written = cells.get(amount_column, "")
         try:
-            amount = parse_file_money(written, dealer.currency)
+            amount = parse_file_money(written, dealer.currency, decimal_comma=comma_decimals)
         except MisreadAmount as refused:
-            errors.append(LineError(line_number, amount_column, misread_amount(written.strip(), refused.reason)))
+            errors.append(
+                LineError(line_number, amount_column, misread_amount(written.strip(), refused.reason), written.strip())
+            )
             return
         except ValueError:
             amount = -1
         if amount < 0 or (amount == 0 and not zero_allowed):
             message = _("Enter an amount of zero or more.") if zero_allowed else _("Enter an amount above zero.")
-            errors.append(LineError(line_number, amount_column, message))
+            errors.append(LineError(line_number, amount_column, message, written.strip()))
             return
         refusal = check(dealer, amount) if check else None
         if refusal:

@@ -15,6 +15,12 @@ from portal.rebates.models import Method
 from portal.rebates.services import MAX_TIERS
 
 
+class VoidImportForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why void this import (the dealers are told)"), validators=[DataRequired(), Length(max=1000)]
+    )
+
+
 class TargetDecisionForm(FlaskForm):
     note = StringField(_l("Why (when rejecting)"), validators=[Optional(), Length(max=1000)])
 

@@ -17,11 +17,28 @@ from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.dates import company_today
+from portal.dealers.models import Dealer
+from portal.dealers.services import dealer_owners
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
-from portal.rebates.models import ImportStatus, SalesImport
+from portal.notifications.links import link
+from portal.notifications.services import notify
+from portal.rebates.models import ImportColumnChoice, ImportStatus, SalesImport
 from portal.rebates.rules import IMPORT_TRANSITIONS
-from portal.rebates.sales_jobs import check_sales_import, move_import, run_sales_import
+from portal.rebates.sales_jobs import (
+    C_DECISION,
+    FIELDS,
+    KEEP,
+    REPLACE,
+    REQUIRED,
+    check_sales_import,
+    file_columns,
+    lock_periods,
+    move_import,
+    recompute_touched,
+    reverse_import_lines,
+    run_sales_import,
+)
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 
@@ -31,7 +48,21 @@ def can_import_sales(user: User) -> bool:
 
 
 def can_confirm(batch: SalesImport) -> bool:
-    return ImportStatus.IMPORTING in IMPORT_TRANSITIONS[batch.status]
+    return ImportStatus.IMPORTING in IMPORT_TRANSITIONS[batch.status] and not undecided_conflicts(batch)
+
+
+def undecided_conflicts(batch: SalesImport) -> int:
+    return sum(1 for conflict in batch.conflicts if conflict[C_DECISION] not in (KEEP, REPLACE))
+
+
+def can_decide_conflicts(batch: SalesImport) -> bool:
+    return batch.status is ImportStatus.READY and bool(batch.conflicts)
+
+
+def can_void(user: User, batch: SalesImport) -> bool:
+    """Whether the page offers the void; the service decides with the lines in hand (a closed period needs a senior
+    manager)."""
+    return batch.status is ImportStatus.IMPORTED and can_import_sales(user)
 
 
 def can_cancel(batch: SalesImport) -> bool:
@@ -41,8 +72,11 @@ def can_cancel(batch: SalesImport) -> bool:
 # --- Services -------------------------------------------------------------------------------------------------------
 
 
-def start_sales_import(actor: User, filename: str, content: bytes) -> SalesImport:
-    """Keep the file and queue its check; nothing of it counts until the check passes and someone confirms."""
+def start_sales_import(
+    actor: User, filename: str, content: bytes, *, decimal_comma: bool = False, sheet: str = ""
+) -> SalesImport:
+    """Keep the file and queue its check; nothing of it counts until the check passes and someone confirms.
+    `decimal_comma`: the uploader says the file writes 1.234,56; `sheet`: a workbook's sheet other than the first."""
     require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
     if not content.strip():
         raise InvalidInput("file", _("The file is empty."))
@@ -53,6 +87,8 @@ def start_sales_import(actor: User, filename: str, content: bytes) -> SalesImpor
         uploaded_by_id=actor.id,
         status=ImportStatus.VALIDATING,
         errors=[],
+        decimal_comma=decimal_comma,
+        sheet=sheet.strip()[:100],
     )
     db.session.add(batch)
     db.session.flush()
@@ -64,6 +100,14 @@ def start_sales_import(actor: User, filename: str, content: bytes) -> SalesImpor
 def confirm_sales_import(actor: User, batch: SalesImport) -> None:
     require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
     current = batch.status
+    if undecided := undecided_conflicts(batch):
+        raise InvalidInput(
+            "conflicts",
+            _(
+                "Decide the %(count)s invoices that came again with other values first: keep or replace.",
+                count=undecided,
+            ),
+        )
     if not can_confirm(batch) or not move_import(batch, current, ImportStatus.IMPORTING):
         raise IllegalTransition(_("This import cannot start now: it is %(status)s.", status=batch.status.value))
     batch.rows_done = 0
@@ -87,6 +131,77 @@ def cancel_sales_import(actor: User, batch: SalesImport) -> None:
     db.session.flush()
 
 
+def decide_conflicts(actor: User, batch: SalesImport, decisions: dict[int, str]) -> int:
+    """Keep or replace, per conflict (by its position in the list). The decisions are what the import books; it
+    refuses a conflict whose booked line changed since. Returns how many were decided."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    if not can_decide_conflicts(batch):
+        raise IllegalTransition(_("Only a checked import that has not started has conflicts to decide."))
+    conflicts = [list(conflict) for conflict in batch.conflicts]
+    decided = 0
+    for index, decision in decisions.items():
+        if decision not in (KEEP, REPLACE) or not 0 <= index < len(conflicts):
+            raise InvalidInput("conflicts", _("Choose keep or replace."))
+        if conflicts[index][C_DECISION] != decision:
+            conflicts[index][C_DECISION] = decision
+            decided += 1
+    batch.conflicts = conflicts  # a new list: the JSON column sees the change
+    audit_change(
+        "sales_import.conflicts_decided",
+        actor=actor,
+        subject=batch,
+        after={
+            "keep": sum(c[C_DECISION] == KEEP for c in conflicts),
+            "replace": sum(c[C_DECISION] == REPLACE for c in conflicts),
+        },
+    )
+    db.session.flush()
+    return decided
+
+
+def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
+    """Undo an imported file: each of its lines still counting is reversed (a negated line, never a deletion),
+    the values it replaced are booked again, the statements are recomputed and the dealers told. Once a period of
+    its lines has closed, only a senior manager or an admin may (the reversal becomes a prior-period adjustment).
+    Returns the number of lines reversed."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", _("Say why; the dealers whose sales change are told."))
+    lock_periods()  # an import booking the same invoices, or a close, waits for this (or this for it)
+    db.session.refresh(batch)
+    if batch.status is not ImportStatus.IMPORTED:
+        raise IllegalTransition(
+            _("Only an imported file can be voided; this one is %(status)s.", status=batch.status.value)
+        )
+    reversed_lines = reverse_import_lines(
+        batch, senior=actor.access_role in (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    )
+    if not move_import(batch, ImportStatus.IMPORTED, ImportStatus.VOIDED):
+        raise IllegalTransition(_("This import was voided meanwhile."))
+    batch.voided_at = utcnow()
+    batch.voided_by_id = actor.id
+    batch.void_reason = reason
+    recompute_touched(reversed_lines.touched)
+    audit_change(
+        "sales_import.voided",
+        actor=actor,
+        subject=batch,
+        before={"status": "imported"},
+        after={"status": "voided", "reversed": reversed_lines.count, "reason": reason},
+    )
+    dealers = db.session.execute(select(Dealer).where(Dealer.id.in_(sorted(reversed_lines.dealers)))).scalars()
+    for dealer in dealers:
+        notify(
+            dealer_owners(dealer),
+            "sales_import_voided",
+            {"file": batch.filename, "reason": reason},
+            link=link("rebates.dealer_statements"),
+        )
+    db.session.flush()
+    return reversed_lines.count
+
+
 # Literal SQL, so that nothing but these words can ever reach the server; the columns are SALES_LINE_COLUMNS
 # (tests/test_rebate_rules.py checks that they agree).
 
@@ -106,14 +221,26 @@ def get_visible_import(user: User, import_id: int) -> SalesImport:
     return batch
 
 
-def import_file(actor: User, filename: str, content: bytes) -> SalesImport:
-    """`flask import-sales`: the same checks and import, run in this process instead of by a worker."""
-    batch = start_sales_import(actor, filename, content)
+def import_file(
+    actor: User,
+    filename: str,
+    content: bytes,
+    *,
+    decimal_comma: bool = False,
+    sheet: str = "",
+    conflicts: str | None = None,
+) -> SalesImport:
+    """`flask import-sales`: the same checks and import, run in this process instead of by a worker. Conflicts are
+    all kept or all replaced as `conflicts` says; without it, an import with conflicts stops, ready, undecided."""
+    batch = start_sales_import(actor, filename, content, decimal_comma=decimal_comma, sheet=sheet)
     forget_after_commit("check_sales_import")  # run here, not by a worker
     db.session.commit()
     check_sales_import(batch.id)
     db.session.refresh(batch)
-    if batch.status is ImportStatus.READY:
+    if batch.status is ImportStatus.READY and batch.conflicts and conflicts is not None:
+        decide_conflicts(actor, batch, dict.fromkeys(range(len(batch.conflicts)), conflicts))
+        db.session.commit()
+    if batch.status is ImportStatus.READY and not undecided_conflicts(batch):
         confirm_sales_import(actor, batch)
         forget_after_commit("run_sales_import")
         db.session.commit()
@@ -131,11 +258,66 @@ def template_example() -> list[object]:
     return ["D001", company_today(), Decimal("12345.67"), 2, "Split units", "INV-0001"]
 
 
+DEALER_COUNTS = 7  # lines, new sales lines, new sales amount, already imported, returns, returns amount, conflicts
+
+
+def dealer_rows(batch: SalesImport) -> list[list[object]]:
+    """The check's findings per dealer: [code, currency, *DEALER_COUNTS] (a report from before returns and
+    conflicts were counted reads them as zero)."""
+    return [
+        [code, currency, *counts, *[0] * (DEALER_COUNTS - len(counts))]
+        for code, currency, *counts in batch.dealer_totals
+    ]
+
+
 def totals_by_currency(batch: SalesImport) -> list[list[object]]:
-    """The per-dealer findings added up per currency: [currency, lines, new lines, new amount, already]."""
+    """The per-dealer findings added up per currency: [currency, *DEALER_COUNTS]."""
     totals: dict[str, list[int]] = {}
-    for _code, currency, *counts in batch.dealer_totals:
-        summed = totals.setdefault(str(currency), [0, 0, 0, 0])
+    for _code, currency, *counts in dealer_rows(batch):
+        summed = totals.setdefault(str(currency), [0] * DEALER_COUNTS)
         for index, value in enumerate(counts):
-            summed[index] += int(value)
+            summed[index] += int(str(value))
     return [[currency, *counts] for currency, counts in sorted(totals.items())]
+
+
+def report_errors(batch: SalesImport) -> list[list[object]]:
+    """Each error as [line, column, problem, value found] (reports from before the value was kept show none)."""
+    return [[*error, *[""] * (4 - len(error))] for error in batch.errors]
+
+
+def column_choices_for(actor: User, batch: SalesImport) -> list[tuple[str, str]]:
+    """The file's column names and the field each means now (a synonym, or the manager's earlier answer)."""
+    return file_columns(batch, actor.id)
+
+
+def map_columns(actor: User, batch: SalesImport, choices: dict[str, str]) -> SalesImport:
+    """The manager says what the file's unknown columns are; the answers are remembered for their next files, and
+    the same file is checked again as a new import (the rejected one stays as it was)."""
+    require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+    if batch.status is not ImportStatus.REJECTED:
+        raise IllegalTransition(_("Columns are chosen for a file the check refused."))
+    chosen = {header.strip().lower()[:120]: field for header, field in choices.items() if header.strip()}
+    if any(field not in ("", *FIELDS) for field in chosen.values()):
+        raise InvalidInput("columns", _("Choose one of the fields for each column."))
+    named = [field for field in chosen.values() if field]
+    if len(named) != len(set(named)):
+        raise InvalidInput("columns", _("Two columns cannot give the same field."))
+    if missing := [field for field in REQUIRED if field not in named]:
+        raise InvalidInput("columns", _("Still missing: %(columns)s.", columns=", ".join(missing)))
+    existing = {
+        choice.header: choice
+        for choice in db.session.execute(
+            select(ImportColumnChoice).where(
+                ImportColumnChoice.user_id == actor.id, ImportColumnChoice.header.in_(chosen)
+            )
+        ).scalars()
+    }
+    for header, field in chosen.items():
+        if header in existing:
+            existing[header].field = field
+        else:
+            db.session.add(ImportColumnChoice(user_id=actor.id, header=header, field=field))
+    db.session.flush()
+    return start_sales_import(
+        actor, batch.filename, batch.content, decimal_comma=batch.decimal_comma, sheet=batch.sheet
+    )

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -24,7 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -36,6 +39,7 @@ from portal.rebates.rules import (
     Tier,
     attainment,
     attainment_shown,
+    invoice_key,
 )
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -173,11 +177,23 @@ class SalesImport(Model):
     skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, why]: a title above the header, a total
     # What the check found per dealer: [code, currency, lines, new lines, new amount, already imported]
     dealer_totals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # How the file writes amounts: False "1,234.56" (a decimal point), True "1.234,56" (a decimal comma).
+    decimal_comma: Mapped[bool] = mapped_column(Boolean, default=False)
+    sheet: Mapped[str] = mapped_column(String(100), default="")  # a workbook's sheet to read; "" the first
+    return_rows: Mapped[int] = mapped_column(Integer, default=0)  # credit notes among the new lines
+    # Invoices sent again with other values: [dealer code, invoice key, line no, old amount, old date, new amount,
+    # new date, file line, decision ("" until the manager decides, "keep" or "replace")]
+    conflicts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    conflict_count: Mapped[int] = mapped_column(Integer, default=0)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
     failure: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    uploaded_by: Mapped[User] = relationship(lazy="joined")
+    uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id], lazy="joined")
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id], lazy="joined")
     # The file in a row of its own: progress is committed while the import runs, and SQLite rewrites a whole row,
     # a 50 MB file included, on every update of it.
     upload: Mapped[SalesImportFile] = relationship(cascade="all, delete-orphan", single_parent=True)
@@ -203,12 +219,52 @@ class SalesImportFile(Model):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class ImportColumnChoice(Model):
+    """A manager's answer to "which field is this column?" for a header no synonym knows, offered again next time."""
+
+    __tablename__ = "import_column_choices"
+    __table_args__ = (UniqueConstraint("user_id", "header"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    header: Mapped[str] = mapped_column(String(120))  # as compared: trimmed, lower case
+    field: Mapped[str] = mapped_column(String(32))  # "dealer_code", "amount"...; "" to leave the column out
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def _invoice_key_of_row(context: DefaultExecutionContext) -> str:
+    """The key a row's invoice compares by, from the reference as written (inserts by the ORM, Core or seeds)."""
+    return invoice_key(str(context.get_current_parameters()["invoice_ref"]))
+
+
 class SalesLine(Model):
-    """A sale, counted in the period of its date; if that period was already closed, booked in the open one."""
+    """A sale or a credit note, counted in the period of its date; if that period was already closed, booked in the
+    open one.
+
+    Lines are never edited or deleted: a correction or a void adds a reversal (the negated line, naming the line it
+    reverses) and, for a correction, the new values as the invoice's next revision. An invoice line is live while no
+    reversal names it; one invoice (compared by its key: trimmed, upper case) has one live line per line number.
+    """
 
     __tablename__ = "sales_lines"
     __table_args__ = (
-        UniqueConstraint("dealer_id", "invoice_ref"),
+        Index(
+            "uq_sales_lines_invoice",
+            "dealer_id",
+            "invoice_key",
+            "line_no",
+            "revision",
+            unique=True,
+            sqlite_where=text("reverses_id IS NULL"),
+            postgresql_where=text("reverses_id IS NULL"),
+        ),
+        Index(
+            "ix_sales_lines_corrects",
+            "dealer_id",
+            "corrects_invoice",
+            sqlite_where=text("corrects_invoice IS NOT NULL"),
+            postgresql_where=text("corrects_invoice IS NOT NULL"),
+        ),
         Index("ix_sales_lines_period_dealer", "period_id", "dealer_id"),
         Index("ix_sales_lines_dealer_sold_on", "dealer_id", "sold_on"),
     )
@@ -218,10 +274,15 @@ class SalesLine(Model):
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
     booked_period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
     sold_on: Mapped[date] = mapped_column(Date)
-    amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed: a credit note or a reversal is negative
     units: Mapped[int] = mapped_column(Integer, default=0)
     product_line: Mapped[str] = mapped_column(String(80), default="")
-    invoice_ref: Mapped[str] = mapped_column(String(64))
+    invoice_ref: Mapped[str] = mapped_column(String(64))  # as the file wrote it
+    invoice_key: Mapped[str] = mapped_column(String(64), default=_invoice_key_of_row)
+    line_no: Mapped[int] = mapped_column(Integer, default=0)  # 0: the file had no line-number column
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # 1, 2...: the values that replaced earlier ones
+    corrects_invoice: Mapped[str | None] = mapped_column(String(64))  # a credit note: the key of the invoice
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("sales_lines.id"), unique=True)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)
 
 

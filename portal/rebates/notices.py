@@ -49,4 +49,10 @@ register_kinds(
         _l("Sales file %(file)s is imported: %(imported)s lines added, %(skipped)s already there."),
         False,
     ),
+    Kind(
+        "sales_import_voided",
+        _l("Sales of yours are taken back"),
+        _l("The sales of file %(file)s were voided, your statement recomputed: %(reason)s"),
+        True,
+    ),
 )

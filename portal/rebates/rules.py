@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -41,6 +42,7 @@ class ImportStatus(enum.StrEnum):
     IMPORTED = "imported"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    VOIDED = "voided"
 
 
 register_labels(
@@ -61,6 +63,7 @@ register_labels(
         ImportStatus.IMPORTED: _l("Imported"),
         ImportStatus.CANCELLED: _l("Cancelled"),
         ImportStatus.FAILED: _l("Failed"),
+        ImportStatus.VOIDED: _l("Voided"),
     }
 )
 
@@ -119,9 +122,18 @@ IMPORT_TRANSITIONS: dict[ImportStatus, frozenset[ImportStatus]] = {
     ImportStatus.IMPORTING: frozenset({ImportStatus.IMPORTED, ImportStatus.FAILED}),
     ImportStatus.FAILED: frozenset({ImportStatus.IMPORTING}),
     ImportStatus.REJECTED: frozenset(),
-    ImportStatus.IMPORTED: frozenset(),
+    ImportStatus.IMPORTED: frozenset({ImportStatus.VOIDED}),
     ImportStatus.CANCELLED: frozenset(),
+    ImportStatus.VOIDED: frozenset(),
 }
+
+
+def invoice_key(reference: str) -> str:
+    """How invoice numbers compare: trimmed, full-width forms folded (NFKC), upper case. "inv-7" sent again is the
+    invoice "INV-7" already imported, not a new sale counted twice."""
+    if not reference.isascii():
+        reference = unicodedata.normalize("NFKC", reference)
+    return reference.strip().upper()
 
 
 def can_move_import(current: ImportStatus, target: ImportStatus) -> bool:

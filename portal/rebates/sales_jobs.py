@@ -13,10 +13,10 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Connection, Insert, func, select
+from sqlalchemy import ColumnElement, Connection, Insert, and_, exists, func, select, tuple_
 from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import aliased
 
-from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.csv_io import (
     BrokenTable,
@@ -37,9 +37,10 @@ from portal.extensions import db
 from portal.money import MisreadAmount, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.rebates.models import ImportStatus, SalesImport, SalesLine
-from portal.rebates.rules import IMPORT_TRANSITIONS
+from portal.rebates.models import ImportColumnChoice, ImportStatus, SalesImport, SalesLine
+from portal.rebates.rules import IMPORT_TRANSITIONS, invoice_key
 from portal.rebates.services import late_sales_adjustments, recompute_statements
+from portal.service_errors import IllegalTransition
 from portal.types import utcnow
 from portal.workflow import move_if_still
 
@@ -93,7 +94,21 @@ COLUMNS = {
     "销售金额": "amount",
     "发票号码": "invoice_ref",
     "产品类别": "product_line",
+    # One invoice in several lines, and the invoice a credit note (红字发票) corrects (its blue invoice).
+    "line_no": "line_no",
+    "line": "line_no",
+    "line_number": "line_no",
+    "行号": "line_no",
+    "original_invoice_ref": "original_invoice_ref",
+    "original_invoice": "original_invoice_ref",
+    "corrects_invoice": "original_invoice_ref",
+    "原发票号": "original_invoice_ref",
+    "原发票号码": "original_invoice_ref",
+    "蓝字发票号码": "original_invoice_ref",
+    "对应蓝字发票号码": "original_invoice_ref",
 }
+
+FIELDS = ("dealer_code", "date", "amount", "units", "product_line", "invoice_ref", "line_no", "original_invoice_ref")
 
 
 REQUIRED = ("dealer_code", "date", "amount", "invoice_ref")
@@ -105,8 +120,17 @@ DATE_PATTERN = re.compile(
 )
 
 
+MAX_CONFLICTS = 1000  # invoices sent again with other values; more than this is the wrong file, not corrections
+
+
+MAX_LINE_NO = 10**6
+
+
 @dataclass(frozen=True)
 class ParsedLine:
+    """A line to book: a sale, a credit note (negative, `corrects` naming its invoice's key), or a reversal of a line
+    already booked (`reverses_id`), which a correction or a void adds."""
+
     line: int
     dealer_id: int
     period_id: int
@@ -116,6 +140,15 @@ class ParsedLine:
     units: int
     product_line: str
     invoice_ref: str
+    invoice_key: str
+    line_no: int = 0
+    corrects: str | None = None
+    revision: int = 0
+    reverses_id: int | None = None
+
+    @property
+    def invoice_line(self) -> tuple[int, str, int]:
+        return self.dealer_id, self.invoice_key, self.line_no
 
 
 @dataclass
@@ -128,15 +161,18 @@ class Report:
     late_rows: int = 0
     encoding: str = ""
     skipped: list[list[object]] = field(default_factory=list)
+    returns: int = 0
+    conflicts: list[list[object]] = field(default_factory=list)
 
     def skip(self, line: int, why: str) -> None:
         if len(self.skipped) < KEPT_ERRORS:
             self.skipped.append([line, why])
 
-    def error(self, line: int, column: str, message: str) -> None:
+    def error(self, line: int, column: str, message: str, found: str = "") -> None:
+        """An error with where it is and the value found there (shortened: a cell may hold anything)."""
         self.error_count += 1
         if len(self.errors) < KEPT_ERRORS:
-            self.errors.append([line, column, message])
+            self.errors.append([line, column, message, found.strip()[:80]])
 
 
 @dataclass(frozen=True)
@@ -159,10 +195,19 @@ class _PeriodRef:
 
 
 class _Checker:
-    """Reads a file line by line against the uploader's dealers and the periods; collects errors, yields lines."""
+    """Reads a file line by line against the uploader's dealers and the periods; collects errors, yields lines.
 
-    def __init__(self, uploader: User, report: Report) -> None:
+    Credit notes are checked once the whole file is read (`finish`): the invoice they correct may come later in
+    the file, and none may take its invoice below zero.
+    """
+
+    def __init__(self, batch: SalesImport, report: Report, choices: dict[str, str] | None = None) -> None:
+        uploader = batch.uploaded_by
         self.report = report
+        self.decimal_comma = batch.decimal_comma
+        self.sheet = batch.sheet
+        # The manager's own answers for headers no synonym knows; a known synonym always means what it says.
+        self.synonyms = {**(choices or {}), **COLUMNS}
         # Plain values, not rows: the jobs commit after every chunk, which would expire rows and reload each one.
         self.dealers = {
             dealer.code: _DealerRef(dealer.id, dealer.currency)
@@ -174,14 +219,20 @@ class _Checker:
         open_now = current_period()
         self.open_now = _PeriodRef.of(open_now) if open_now else None
         self.today = company_today()
-        self.seen: dict[tuple[int, str], int] = {}
+        self.seen: dict[tuple[int, str, int], int] = {}  # invoice line -> the file line that gave it
+        self.invoice_amounts: dict[tuple[int, str, int], int] = {}  # of the file's sales, for its credit notes
+        self.credits: list[ParsedLine] = []
         self.period_by_day: dict[date, _PeriodRef | None] = {}
         self.dates: dict[str, date | None] = {}
+        self.comma_decimals = False  # set per table: a workbook's numbers are numbers, whatever the upload said
 
     def dealer_totals(self, by_dealer: dict[int, list[int]]) -> list[list[object]]:
-        """The check's findings per dealer, by code: [code, currency, lines, new lines, new amount, already]."""
+        """The check's findings per dealer, by code: [code, currency, *DealerCounts]."""
         refs = {ref.id: (code, ref.currency) for code, ref in self.dealers.items()}
         return sorted([*refs[dealer_id], *counts] for dealer_id, counts in by_dealer.items())
+
+    def code_of(self, dealer_id: int) -> str:
+        return next(code for code, ref in self.dealers.items() if ref.id == dealer_id)
 
     def period_of(self, day: date) -> _PeriodRef | None:
         if day not in self.period_by_day:
@@ -198,13 +249,14 @@ class _Checker:
 
     def lines(self, content: bytes) -> Iterator[ParsedLine]:
         try:
-            table = open_table(content)
+            table = open_table(content, self.sheet)
         except UnreadableFile as refused:
-            self.report.error(1, "", refused.message())
+            self.report.error(1, "", refused.message(), refused.detected)
             return
         self.report.encoding = table.encoding
+        self.comma_decimals = self.decimal_comma and table.encoding != "xlsx"
         try:
-            found = find_header(table, COLUMNS, REQUIRED)
+            found = find_header(table, self.synonyms, REQUIRED)
             header = found.header
             for problem in header.problems:
                 self.report.error(found.line, "", problem)
@@ -241,63 +293,160 @@ class _Checker:
     def check(self, line: int, cells: dict[str, str]) -> ParsedLine | None:
         error = self.report.error
         before = self.report.error_count
-        dealer = self.dealers.get(cells.get("dealer_code", "").strip().upper())
+        written_code = cells.get("dealer_code", "")
+        dealer = self.dealers.get(written_code.strip().upper())
         if dealer is None:
-            error(line, "dealer_code", _("Unknown dealer code, or not in your portfolio."))
-        sold_on = self.date_of(cells.get("date", ""))
+            error(line, "dealer_code", _("Unknown dealer code, or not in your portfolio."), written_code)
+        written_date = cells.get("date", "")
+        sold_on = self.date_of(written_date)
         period = None
         if sold_on is None:
-            error(line, "date", _("Write the date as YYYY-MM-DD."))
+            error(line, "date", _("Write the date as YYYY-MM-DD."), written_date)
         elif sold_on > self.today:
-            error(line, "date", _("This date is in the future."))
+            error(line, "date", _("This date is in the future."), written_date)
         else:
             period = self.period_of(sold_on)
             if period is None:
-                error(line, "date", _("No period covers this date."))
+                error(line, "date", _("No period covers this date."), written_date)
             elif not period.is_open and (self.open_now is None or not self.open_now.is_open):
                 error(
                     line,
                     "date",
                     _("Period %(code)s is closed and no period is open today to book it in.", code=period.code),
+                    written_date,
                 )
+        original = cells.get("original_invoice_ref", "").strip()
+        corrects = invoice_key(original) if original else None
+        if len(original) > MAX_REF:
+            error(line, "original_invoice_ref", _("At most %(count)s characters.", count=MAX_REF), original)
         amount = 0
         if dealer is not None:
             written = cells.get("amount", "")
             misread = False
             try:
-                amount = parse_file_money(written, dealer.currency)
+                amount = parse_file_money(written, dealer.currency, decimal_comma=self.comma_decimals)
             except MisreadAmount as refused:
-                error(line, "amount", misread_amount(written.strip(), refused.reason))
+                error(line, "amount", misread_amount(written.strip(), refused.reason), written)
                 amount, misread = 0, True
             except ValueError:
                 amount = 0
-            if amount <= 0 and not misread:
+            if misread:
+                pass
+            elif amount == 0 or (amount < 0 and corrects is None):
                 error(
                     line,
                     "amount",
-                    _("Enter an amount above zero in the dealer's currency (%(currency)s).", currency=dealer.currency),
+                    _(
+                        "Enter an amount above zero in the dealer's currency (%(currency)s); a credit note is "
+                        "negative and names the invoice it corrects in original_invoice_ref.",
+                        currency=dealer.currency,
+                    ),
+                    written,
+                )
+            elif amount > 0 and corrects is not None:
+                error(
+                    line,
+                    "original_invoice_ref",
+                    _("Only a credit note (a negative amount) names an original invoice."),
+                    original,
                 )
         units_text = cells.get("units", "").strip().replace(",", "")
-        units = _whole_number(units_text) if units_text else 0
+        returned = amount < 0 and units_text.startswith("-")  # a credit note may write returned units either way
+        units = _whole_number(units_text[1:] if returned else units_text) if units_text else 0
         if units < 0:
-            error(line, "units", _("Units must be a whole number, zero or more."))
+            error(line, "units", _("Units must be a whole number, zero or more."), units_text)
+        if amount < 0:
+            units = -abs(units)
         reference = cells.get("invoice_ref", "").strip()
+        key = invoice_key(reference)
         if not reference or len(reference) > MAX_REF:
-            error(line, "invoice_ref", _("Give the invoice reference (at most %(count)s characters).", count=MAX_REF))
+            error(
+                line,
+                "invoice_ref",
+                _("Give the invoice reference (at most %(count)s characters).", count=MAX_REF),
+                reference,
+            )
+        elif corrects is not None and corrects == key:
+            error(line, "original_invoice_ref", _("A credit note has a number of its own."), original)
+        line_text = cells.get("line_no", "").strip()
+        line_no = _whole_number(line_text) if line_text else 0
+        if line_no < 0 or line_no > MAX_LINE_NO:
+            error(line, "line_no", _("A line number is a whole number, zero or more."), line_text)
         product_line = cells.get("product_line", "").strip()
         if len(product_line) > MAX_PRODUCT:
-            error(line, "product_line", _("At most %(count)s characters.", count=MAX_PRODUCT))
+            error(line, "product_line", _("At most %(count)s characters.", count=MAX_PRODUCT), product_line)
         if dealer is not None and reference:
-            key = (dealer.id, reference)
-            if key in self.seen:
-                error(line, "invoice_ref", _("Repeats the invoice of line %(line)s.", line=self.seen[key]))
+            seen_key = (dealer.id, key, line_no)
+            if seen_key in self.seen:
+                error(
+                    line, "invoice_ref", _("Repeats the invoice of line %(line)s.", line=self.seen[seen_key]), reference
+                )
             else:
-                self.seen[key] = line
+                self.seen[seen_key] = line
         if self.report.error_count != before or dealer is None or period is None or sold_on is None:
             return None
         booked = period if period.is_open else self.open_now
         assert booked is not None
-        return ParsedLine(line, dealer.id, period.id, booked.id, sold_on, amount, units, product_line, reference)
+        parsed = ParsedLine(
+            line,
+            dealer.id,
+            period.id,
+            booked.id,
+            sold_on,
+            amount,
+            units,
+            product_line,
+            reference,
+            key,
+            line_no,
+            corrects,
+        )
+        if corrects is not None:
+            self.credits.append(parsed)
+        else:
+            self.invoice_amounts[parsed.invoice_line] = amount
+        return parsed
+
+    def finish(self) -> None:
+        """The credit notes, once the whole file is read: each corrects an invoice of the same dealer (booked, or
+        in this file) and the invoice's credit notes together never take it below zero."""
+        if not self.credits:
+            return
+        originals = sorted({(credit.dealer_id, credit.corrects or "") for credit in self.credits})
+        booked = _invoice_balances(originals)
+        wanted = set(originals)
+        in_file: dict[tuple[int, str], int] = {}  # the file's new lines of those invoices (booked ones count once)
+        for (dealer_id, key, line_no), amount in self.invoice_amounts.items():
+            invoice = (dealer_id, key)
+            if invoice in wanted and line_no not in booked.get(invoice, InvoiceBalance()).line_nos:
+                in_file[invoice] = in_file.get(invoice, 0) + amount
+        left: dict[tuple[int, str], int] = {}
+        for credit in self.credits:
+            original = (credit.dealer_id, credit.corrects or "")
+            balance = booked.get(original, InvoiceBalance())
+            if original not in left:
+                if not balance.line_nos and original not in in_file:
+                    self.report.error(
+                        credit.line,
+                        "original_invoice_ref",
+                        _("This dealer has no invoice %(invoice)s to correct.", invoice=credit.corrects),
+                        credit.corrects or "",
+                    )
+                    continue
+                left[original] = balance.sales + in_file.get(original, 0) + balance.credits
+            if (credit.invoice_key, credit.line_no) in balance.credit_lines:
+                continue  # this credit note is booked already: counted in the balance
+            left[original] += credit.amount
+            if left[original] < 0:
+                self.report.error(
+                    credit.line,
+                    "amount",
+                    _(
+                        "The credit notes for invoice %(invoice)s come to more than the invoice.",
+                        invoice=credit.corrects,
+                    ),
+                    str(credit.amount),
+                )
 
 
 def _whole_number(text: str) -> int:
@@ -322,38 +471,167 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
-def _existing(chunk: list[ParsedLine]) -> set[tuple[int, str]]:
-    """The chunk's (dealer, invoice) pairs already imported: one probe of the unique index per pair (two IN lists
-    would probe every dealer of the chunk with every invoice of it). Written as driver SQL: SQLAlchemy would compile
-    a VALUES list of a thousand pairs again for every chunk, and psycopg parses a short statement only once."""
-    pairs = sorted({(line.dealer_id, line.invoice_ref) for line in chunk})
+@dataclass(frozen=True)
+class BookedLine:
+    """A live line already booked for an invoice line: what a line sent again is compared with."""
+
+    id: int
+    amount: int
+    sold_on: date
+    period_id: int
+    booked_period_id: int
+    units: int
+    product_line: str
+    invoice_ref: str
+    corrects: str | None
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What is booked for one invoice line: its highest revision (live or reversed) and the live line, if any."""
+
+    revision: int
+    live: BookedLine | None
+
+
+def _existing(chunk: Sequence[ParsedLine]) -> dict[tuple[int, str, int], Booked]:
+    """What is booked for the chunk's invoice lines: one probe of the unique index per line (two IN lists would
+    probe every dealer of the chunk with every invoice of it). Written as driver SQL: SQLAlchemy would compile a
+    VALUES list of a thousand triples again for every chunk, and psycopg parses a short statement only once."""
+    wanted = sorted({line.invoice_line for line in chunk})
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         statement = EXISTING_FROM_ARRAYS
-        parameters: tuple[object, ...] = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
+        parameters: tuple[object, ...] = tuple([triple[index] for triple in wanted] for index in range(3))
     else:
-        statement = _existing_from_values(len(pairs))
-        parameters = tuple(value for pair in pairs for value in pair)
-    found = connection.exec_driver_sql(statement, parameters)
-    return {(int(dealer_id), str(reference)) for dealer_id, reference in found}
+        statement = _existing_from_values(len(wanted))
+        parameters = tuple(value for triple in wanted for value in triple)
+    found: dict[tuple[int, str, int], Booked] = {}
+    for row in connection.exec_driver_sql(statement, parameters):
+        (
+            line_id,
+            dealer_id,
+            key,
+            line_no,
+            revision,
+            amount,
+            sold_on,
+            period_id,
+            booked_id,
+            units,
+            product,
+            ref,
+            corrects,
+            reversed_,
+        ) = row
+        invoice_line = (int(dealer_id), str(key), int(line_no))
+        live = None
+        if not reversed_:
+            day = sold_on if isinstance(sold_on, date) else date.fromisoformat(str(sold_on))
+            live = BookedLine(
+                int(line_id),
+                int(amount),
+                day,
+                int(period_id),
+                int(booked_id),
+                int(units),
+                str(product),
+                str(ref),
+                corrects,
+            )
+        before = found.get(invoice_line)
+        found[invoice_line] = Booked(
+            max(int(revision), before.revision if before else -1),
+            live or (before.live if before else None),
+        )
+    return found
 
 
 _EXISTING_SELECT = (
-    "SELECT sales_lines.dealer_id, sales_lines.invoice_ref FROM sales_lines JOIN {wanted} "
-    "ON sales_lines.dealer_id = wanted.dealer_id AND sales_lines.invoice_ref = wanted.invoice_ref"
+    "SELECT s.id, s.dealer_id, s.invoice_key, s.line_no, s.revision, s.amount, s.sold_on, s.period_id, "
+    "s.booked_period_id, s.units, s.product_line, s.invoice_ref, s.corrects_invoice, "
+    "EXISTS (SELECT 1 FROM sales_lines r WHERE r.reverses_id = s.id) FROM sales_lines s JOIN {wanted} "
+    "ON s.dealer_id = wanted.dealer_id AND s.invoice_key = wanted.invoice_key AND s.line_no = wanted.line_no "
+    "WHERE s.reverses_id IS NULL"
 )
 
 
 EXISTING_FROM_ARRAYS = _EXISTING_SELECT.format(
-    wanted="unnest(%s::integer[], %s::text[]) AS wanted (dealer_id, invoice_ref)"
+    wanted="unnest(%s::integer[], %s::text[], %s::integer[]) AS wanted (dealer_id, invoice_key, line_no)"
 )
 
 
 @functools.cache
-def _existing_from_values(pairs: int) -> str:
-    """SQLite: the pairs as a VALUES list of bound markers, one statement text per chunk size."""
-    rows = ", ".join(["(?, ?)"] * pairs)
-    return f"WITH wanted (dealer_id, invoice_ref) AS (VALUES {rows}) " + _EXISTING_SELECT.format(wanted="wanted")
+def _existing_from_values(count: int) -> str:
+    """SQLite: the invoice lines as a VALUES list of bound markers, one statement text per chunk size."""
+    rows = ", ".join(["(?, ?, ?)"] * count)
+    return f"WITH wanted (dealer_id, invoice_key, line_no) AS (VALUES {rows}) " + _EXISTING_SELECT.format(
+        wanted="wanted"
+    )
+
+
+NEW, SAME, CONFLICT = "new", "same", "conflict"
+
+
+def classify(line: ParsedLine, booked: Booked | None) -> str:
+    """A line sent again with the same amount and date is the same sale; with another, a conflict for the manager
+    to resolve. An invoice line whose every revision was reversed (its import voided) is new again."""
+    if booked is None or booked.live is None:
+        return NEW
+    if booked.live.amount == line.amount and booked.live.sold_on == line.sold_on:
+        return SAME
+    return CONFLICT
+
+
+def next_revision(booked: Booked | None) -> int:
+    return 0 if booked is None else booked.revision + 1
+
+
+@dataclass(frozen=True)
+class InvoiceBalance:
+    """An invoice as booked: its live sales, the live credit notes against it, which line numbers it has and
+    which credit notes (key, line number) are booked against it."""
+
+    sales: int = 0
+    credits: int = 0
+    line_nos: frozenset[int] = frozenset()
+    credit_lines: frozenset[tuple[str, int]] = frozenset()
+
+
+def _invoice_balances(invoices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], InvoiceBalance]:
+    """Balances of the invoices credit notes name, (dealer, invoice key) each: few, so plain ORM queries."""
+    sales: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for dealer_id, key, line_no, amount in db.session.execute(
+        select(SalesLine.dealer_id, SalesLine.invoice_key, SalesLine.line_no, SalesLine.amount).where(
+            tuple_(SalesLine.dealer_id, SalesLine.invoice_key).in_(invoices),
+            SalesLine.corrects_invoice.is_(None),
+            live_line(),
+        )
+    ):
+        sales.setdefault((dealer_id, key), []).append((line_no, amount))
+    credits: dict[tuple[int, str], list[tuple[str, int, int]]] = {}
+    for dealer_id, corrects, key, line_no, amount in db.session.execute(
+        select(
+            SalesLine.dealer_id, SalesLine.corrects_invoice, SalesLine.invoice_key, SalesLine.line_no, SalesLine.amount
+        ).where(tuple_(SalesLine.dealer_id, SalesLine.corrects_invoice).in_(invoices), live_line())
+    ):
+        credits.setdefault((dealer_id, corrects or ""), []).append((key, line_no, amount))
+    return {
+        invoice: InvoiceBalance(
+            sum(amount for _no, amount in sales.get(invoice, [])),
+            sum(amount for _key, _no, amount in credits.get(invoice, [])),
+            frozenset(line_no for line_no, _amount in sales.get(invoice, [])),
+            frozenset((key, line_no) for key, line_no, _amount in credits.get(invoice, [])),
+        )
+        for invoice in invoices
+        if invoice in sales or invoice in credits
+    }
+
+
+def live_line() -> ColumnElement[bool]:
+    """A line that counts as the invoice line's current values: not a reversal, and not reversed."""
+    reversal = aliased(SalesLine)
+    return and_(SalesLine.reverses_id.is_(None), ~exists().where(reversal.reverses_id == SalesLine.id))
 
 
 def _chunks(lines: Iterator[ParsedLine]) -> Iterator[list[ParsedLine]]:
@@ -375,44 +653,105 @@ def move_import(batch: SalesImport, expected: ImportStatus, target: ImportStatus
     return moved
 
 
+def column_choices(user_id: int) -> dict[str, str]:
+    """The manager's remembered answers: header (trimmed, lower case) -> field."""
+    rows = db.session.execute(
+        select(ImportColumnChoice.header, ImportColumnChoice.field).where(ImportColumnChoice.user_id == user_id)
+    )
+    return {header: field for header, field in rows}
+
+
+# What the check counts per dealer, after its code and currency (positions in SalesImport.dealer_totals):
+LINES, NEW_SALES, NEW_AMOUNT, ALREADY, RETURNS, RETURNS_AMOUNT, CONFLICTS = range(7)
+
+
 def check_sales_import(import_id: int) -> str:
-    """The job: read the whole file, count new and already imported lines, keep the errors with line numbers."""
+    """The job: read the whole file, count new, returned, conflicting and already imported lines per dealer, keep
+    the errors with line numbers."""
     batch = db.session.get(SalesImport, import_id)
     if batch is None or batch.status is not ImportStatus.VALIDATING:
         return "skipped"
     report = Report()
-    checker = _Checker(batch.uploaded_by, report)
-    by_dealer: dict[int, list[int]] = {}  # dealer -> [lines, new lines, new amount, already imported]
+    checker = _Checker(batch, report, column_choices(batch.uploaded_by_id))
+    by_dealer: dict[int, list[int]] = {}
     shown = time.monotonic()  # when progress was last committed: the page moves at least every PROGRESS_SECONDS
     for chunk in _chunks(checker.lines(batch.content)):
-        existing = _existing(chunk)
+        booked = _existing(chunk)
         for line in chunk:
-            counts = by_dealer.setdefault(line.dealer_id, [0, 0, 0, 0])
-            counts[0] += 1
-            if (line.dealer_id, line.invoice_ref) in existing:
+            counts = by_dealer.setdefault(line.dealer_id, [0] * 7)
+            counts[LINES] += 1
+            found = booked.get(line.invoice_line)
+            outcome = classify(line, found)
+            if outcome == SAME:
                 report.duplicates += 1
-                counts[3] += 1
+                counts[ALREADY] += 1
+            elif outcome == CONFLICT:
+                assert found is not None and found.live is not None
+                counts[CONFLICTS] += 1
+                _conflict(report, checker.code_of(line.dealer_id), line, found.live)
             else:
                 report.new_rows += 1
                 report.late_rows += line.booked_period_id != line.period_id
-                counts[1] += 1
-                counts[2] += line.amount
+                if line.amount < 0:
+                    report.returns += 1
+                    counts[RETURNS] += 1
+                    counts[RETURNS_AMOUNT] += line.amount
+                else:
+                    counts[NEW_SALES] += 1
+                    counts[NEW_AMOUNT] += line.amount
         if report.total - batch.rows_done >= PROGRESS_LINES or time.monotonic() - shown >= PROGRESS_SECONDS:
             shown = time.monotonic()
             begin_write()  # SQLite: take the write lock before writing, never upgrade a read half-way
             batch.rows_done = report.total
             db.session.commit()  # progress others can see
+    checker.finish()
     begin_write()
+    if len(report.conflicts) > MAX_CONFLICTS:
+        report.error(
+            1,
+            "invoice_ref",
+            _(
+                "%(count)s invoices already imported come again with other amounts or dates: is this the right "
+                "file? Corrections are sent as credit notes, or in smaller files.",
+                count=len(report.conflicts),
+            ),
+        )
     outcome = ImportStatus.REJECTED if report.error_count or report.total == 0 else ImportStatus.READY
     if report.total == 0 and not report.error_count:
         report.error(1, "", _("The file has no sales lines."))
     _save_report(batch, report, rows_done=report.total)
     batch.dealer_totals = checker.dealer_totals(by_dealer)
+    batch.conflicts = report.conflicts[:MAX_CONFLICTS]
+    batch.conflict_count = len(report.conflicts)
     move_import(batch, ImportStatus.VALIDATING, outcome)
     if outcome is ImportStatus.REJECTED:
         batch.finished_at = utcnow()
     db.session.commit()
     return outcome.value
+
+
+# Positions in a conflict, as SalesImport.conflicts keeps it.
+C_CODE, C_INVOICE, C_LINE_NO, C_OLD_AMOUNT, C_OLD_DATE, C_NEW_AMOUNT, C_NEW_DATE, C_LINE, C_DECISION, C_DEALER = range(
+    10
+)
+KEEP, REPLACE = "keep", "replace"
+
+
+def _conflict(report: Report, code: str, line: ParsedLine, live: BookedLine) -> None:
+    report.conflicts.append(
+        [
+            code,
+            line.invoice_key,
+            line.line_no,
+            live.amount,
+            live.sold_on.isoformat(),
+            line.amount,
+            line.sold_on.isoformat(),
+            line.line,
+            "",
+            line.dealer_id,
+        ]
+    )
 
 
 def _save_report(batch: SalesImport, report: Report, *, rows_done: int) -> None:
@@ -425,56 +764,132 @@ def _save_report(batch: SalesImport, report: Report, *, rows_done: int) -> None:
     batch.late_rows = report.late_rows
     batch.encoding = report.encoding
     batch.skipped = report.skipped
+    batch.return_rows = report.returns
 
 
 def run_sales_import(import_id: int) -> str:
     """The job: check again (the channel may have changed since), then insert in chunks, committing progress.
 
-    A crash half-way leaves whole chunks imported; running it again skips them as already imported, so a retry
-    completes the file without counting a line twice.
+    A crash half-way leaves whole chunks imported; running it again skips them as already imported (the same
+    amount and date), so a retry completes the file without counting a line twice. A conflict is booked as the
+    manager decided it: kept (nothing booked) or replaced (a reversal of the booked line and the new values as the
+    invoice line's next revision).
     """
     batch = db.session.get(SalesImport, import_id)
     if batch is None or batch.status is not ImportStatus.IMPORTING:
         return "skipped"
     report = Report()
-    checker = _Checker(batch.uploaded_by, report)
+    checker = _Checker(batch, report, column_choices(batch.uploaded_by_id))
     lines = list(checker.lines(batch.content))
+    checker.finish()
     begin_write()
     if report.error_count:
         _save_report(batch, report, rows_done=0)
-        batch.failure = _("The file no longer passes its checks; nothing was imported. Upload it again.")
-        move_import(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
-        batch.finished_at = utcnow()
-        db.session.commit()
-        return "failed"
+        return _fail(batch, _("The file no longer passes its checks; nothing was imported. Upload it again."))
     batch.total_rows = report.total
+    decisions = {(int(item[C_DEALER]), str(item[C_INVOICE]), int(item[C_LINE_NO])): item for item in batch.conflicts}
+    periods = {period.id: period for period in checker.periods}
     use_large_sqlite_cache()
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     # In index order: consecutive rows land on the same index pages (file order scatters them over every dealer's).
-    lines.sort(key=lambda line: (line.dealer_id, line.invoice_ref))
+    lines.sort(key=lambda line: line.invoice_line)
     for start in range(0, len(lines), PROGRESS_LINES):
-        block = _booked_in_open_periods(lines[start : start + PROGRESS_LINES])
-        if block is None:
-            batch.failure = _(
-                "A period closed while this file was imported and no period is open today to book its lines in. "
-                "Lines already imported stay; try again once a period is open."
+        lock_periods()  # a void or a close of these lines' periods waits for this block (or this block for it)
+        block: list[ParsedLine] = []
+        for chunk in _chunks(iter(lines[start : start + PROGRESS_LINES])):
+            booked = _existing(chunk)
+            for line in chunk:
+                found = booked.get(line.invoice_line)
+                outcome = classify(line, found)
+                if outcome == NEW:
+                    block.append(replace(line, revision=next_revision(found)))
+                elif outcome == CONFLICT:
+                    assert found is not None and found.live is not None
+                    decided = decisions.get(line.invoice_line)
+                    if decided is None or not _same_conflict(decided, found.live, line):
+                        return _fail(
+                            batch,
+                            _(
+                                "Invoice %(invoice)s changed since the check, or its conflict was not decided; "
+                                "lines already imported stay. Upload the file again.",
+                                invoice=line.invoice_key,
+                            ),
+                        )
+                    if decided[C_DECISION] == REPLACE:
+                        block.append(_reversal_of(found.live, line, periods, checker.open_now))
+                        block.append(replace(line, revision=next_revision(found)))
+        booked_block = _booked_in_open_periods(block)
+        if booked_block is None:
+            return _fail(
+                batch,
+                _(
+                    "A period closed while this file was imported and no period is open today to book its lines "
+                    "in. Lines already imported stay; try again once a period is open."
+                ),
             )
-            move_import(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
-            batch.finished_at = utcnow()
-            db.session.commit()
-            return "failed"
-        _insert_new_lines(batch.id, block)
-        touched.update((line.dealer_id, line.booked_period_id) for line in block)
-        touched.update((line.dealer_id, line.period_id) for line in block if line.period_id != line.booked_period_id)
-        batch.rows_done = start + len(block)
+        _insert_new_lines(batch.id, booked_block)
+        touched.update((line.dealer_id, line.booked_period_id) for line in booked_block)
+        touched.update(
+            (line.dealer_id, line.period_id) for line in booked_block if line.period_id != line.booked_period_id
+        )
+        batch.rows_done = min(start + PROGRESS_LINES, len(lines))
         db.session.commit()
         begin_write()  # SQLite: the next block holds the write lock from its start, never upgrades half-way
         use_large_sqlite_cache()
     # Counted afterwards, not from the statements: a retry after a crash counts what the first run added too.
-    inserted = db.session.execute(select(func.count()).where(SalesLine.import_id == batch.id)).scalar_one()
+    inserted, returns = db.session.execute(
+        select(func.count(), func.count(SalesLine.corrects_invoice)).where(
+            SalesLine.import_id == batch.id, SalesLine.reverses_id.is_(None)
+        )
+    ).one()
+    batch.return_rows = returns
     _finish(batch, inserted, touched)
     db.session.commit()
     return "imported"
+
+
+def _fail(batch: SalesImport, why: str) -> str:
+    batch.failure = why
+    move_import(batch, ImportStatus.IMPORTING, ImportStatus.FAILED)
+    batch.finished_at = utcnow()
+    db.session.commit()
+    return "failed"
+
+
+def _same_conflict(decided: list[Any], live: BookedLine, line: ParsedLine) -> bool:
+    """The conflict the manager decided is still the one found: the same booked and new values, and decided."""
+    return (
+        decided[C_DECISION] in (KEEP, REPLACE)
+        and int(decided[C_OLD_AMOUNT]) == live.amount
+        and decided[C_OLD_DATE] == live.sold_on.isoformat()
+        and int(decided[C_NEW_AMOUNT]) == line.amount
+        and decided[C_NEW_DATE] == line.sold_on.isoformat()
+    )
+
+
+def _reversal_of(
+    live: BookedLine, line: ParsedLine, periods: dict[int, _PeriodRef], open_now: _PeriodRef | None
+) -> ParsedLine:
+    """The negated booked line, counted in its own period: booked there while it is open, otherwise in today's
+    open period as a prior-period adjustment (exactly like a late sale)."""
+    period = periods[live.period_id]
+    booked = period if period.is_open or open_now is None else open_now
+    return ParsedLine(
+        line.line,
+        line.dealer_id,
+        live.period_id,
+        booked.id,
+        live.sold_on,
+        -live.amount,
+        -live.units,
+        live.product_line,
+        live.invoice_ref,
+        line.invoice_key,
+        line.line_no,
+        live.corrects,
+        0,  # a reversal is outside the invoice lines' unique index: its own line id is what is unique
+        live.id,
+    )
 
 
 def _booked_in_open_periods(block: list[ParsedLine]) -> list[ParsedLine] | None:
@@ -510,12 +925,18 @@ SALES_LINE_COLUMNS = (
     "units",
     "product_line",
     "invoice_ref",
+    "invoice_key",
+    "line_no",
+    "revision",
+    "corrects_invoice",
+    "reverses_id",
     "import_id",
 )
 
 
-def _insert_new_lines(import_id: int, block: list[ParsedLine]) -> None:
-    """Insert a block of lines, skipping invoices already there (ON CONFLICT DO NOTHING decides, race or not)."""
+def _insert_new_lines(import_id: int | None, block: list[ParsedLine]) -> None:
+    """Insert a block of lines. A line someone else booked meanwhile (the same invoice line and revision, or a
+    reversal of the same line) is skipped: ON CONFLICT DO NOTHING decides, race or not."""
     rows = [
         (
             line.dealer_id,
@@ -526,6 +947,11 @@ def _insert_new_lines(import_id: int, block: list[ParsedLine]) -> None:
             line.units,
             line.product_line,
             line.invoice_ref,
+            line.invoice_key,
+            line.line_no,
+            line.revision,
+            line.corrects,
+            line.reverses_id,
             import_id,
         )
         for line in block
@@ -541,21 +967,20 @@ def _insert_new_lines(import_id: int, block: list[ParsedLine]) -> None:
         )
 
 
+_COLUMN_LIST = ", ".join(SALES_LINE_COLUMNS)  # our own constant names, never input
+
+
 STAGE_LINES_SQL = (
     "CREATE TEMPORARY TABLE sales_import_staged_lines (LIKE sales_lines INCLUDING DEFAULTS) ON COMMIT DROP"
 )
 
 
-COPY_LINES_SQL = (
-    "COPY sales_import_staged_lines (dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
-    "invoice_ref, import_id) FROM STDIN"
-)
+COPY_LINES_SQL = f"COPY sales_import_staged_lines ({_COLUMN_LIST}) FROM STDIN"
 
 
 INSERT_STAGED_LINES_SQL = (
-    "INSERT INTO sales_lines (dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
-    "invoice_ref, import_id) SELECT dealer_id, period_id, booked_period_id, sold_on, amount, units, product_line, "
-    "invoice_ref, import_id FROM sales_import_staged_lines ON CONFLICT (dealer_id, invoice_ref) DO NOTHING"
+    f"INSERT INTO sales_lines ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM sales_import_staged_lines "  # noqa: S608
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -579,12 +1004,14 @@ def _copy_then_insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -
 
 
 def _insert_ignoring_duplicates() -> Insert:
-    """SQLite: an INSERT that skips invoices already there, compiled once and executed with a list of rows."""
+    """SQLite: an INSERT that skips lines already there (any unique index), compiled once, run with a row list."""
 
-    return insert(SalesLine).on_conflict_do_nothing(index_elements=["dealer_id", "invoice_ref"])
+    return insert(SalesLine).on_conflict_do_nothing()
 
 
-def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
+def recompute_touched(touched: set[tuple[int, int]]) -> None:
+    """After lines were added to (dealer, period) pairs: the open periods' statements are recomputed, and a closed
+    period's change is booked in today's open period as a late-sales adjustment."""
     periods = {period.id: period for period in db.session.execute(select(Period)).scalars()}
     open_now = current_period()
     late = {(dealer, period) for dealer, period in touched if periods[period].status is not PeriodStatus.OPEN}
@@ -598,6 +1025,10 @@ def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) ->
     for period_id, dealer_ids in sorted(by_period.items()):
         if periods[period_id].status is PeriodStatus.OPEN:
             recompute_statements(periods[period_id], sorted(dealer_ids))
+
+
+def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
+    recompute_touched(touched)
     batch.imported_rows = inserted
     batch.duplicate_rows = batch.total_rows - inserted
     batch.rows_done = batch.total_rows
@@ -615,6 +1046,134 @@ def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) ->
         {"file": batch.filename, "imported": inserted, "skipped": batch.duplicate_rows},
         link=link("rebates.sales_import", import_id=batch.id),
     )
+
+
+def lock_periods() -> None:
+    """Every period row, locked in id order: a void, an import's block and a close (which locks its period the
+    same way) take turns, so none books lines on what another is changing."""
+    db.session.execute(locked_for_update(select(Period.id).order_by(Period.id))).all()
+
+
+@dataclass(frozen=True)
+class ReversedLines:
+    count: int
+    touched: set[tuple[int, int]]  # (dealer, period) whose sales changed
+    dealers: set[int]
+
+
+def reverse_import_lines(batch: SalesImport, *, senior: bool) -> ReversedLines:
+    """A void's bookings: a reversal of each line of the import still counting, and, for each invoice line whose
+    earlier values the import replaced, those values booked again as the line's next revision (only where the
+    import's own values were still the current ones). Raises IllegalTransition when the void is not allowed."""
+    lines = [
+        ParsedLine(
+            0,
+            row.dealer_id,
+            row.period_id,
+            row.booked_period_id,
+            row.sold_on,
+            row.amount,
+            row.units,
+            row.product_line,
+            row.invoice_ref,
+            row.invoice_key,
+            row.line_no,
+            row.corrects_invoice,
+            row.revision,
+            row.id,
+        )
+        for row in db.session.execute(select(SalesLine).where(SalesLine.import_id == batch.id, live_line())).scalars()
+    ]
+    periods = {period.id: _PeriodRef.of(period) for period in db.session.execute(select(Period)).scalars()}
+    open_now_row = current_period()
+    open_now = _PeriodRef.of(open_now_row) if open_now_row else None
+    if not senior and any(not periods[line.period_id].is_open for line in lines):
+        raise IllegalTransition(_("Some of these sales are in a closed period: a senior manager voids this import."))
+    invoices = sorted({(line.dealer_id, line.invoice_key) for line in lines if line.corrects is None})
+    if invoices:
+        others = (
+            db.session.execute(
+                select(SalesLine.import_id)
+                .where(
+                    tuple_(SalesLine.dealer_id, SalesLine.corrects_invoice).in_(invoices),
+                    SalesLine.import_id != batch.id,
+                    live_line(),
+                )
+                .distinct()
+            )
+            .scalars()
+            .all()
+        )
+        if others:
+            raise IllegalTransition(
+                _(
+                    "Credit notes of import %(imports)s correct invoices of this one: void that import first.",
+                    imports=", ".join(str(number) for number in sorted(n for n in others if n is not None)),
+                )
+            )
+    reversals = []
+    for line in lines:
+        period = periods[line.period_id]
+        booked = period if period.is_open or open_now is None else open_now
+        reversals.append(replace(line, booked_period_id=booked.id, amount=-line.amount, units=-line.units, revision=0))
+    replaced = (
+        db.session.execute(
+            select(SalesLine).where(
+                SalesLine.id.in_(
+                    select(SalesLine.reverses_id).where(
+                        SalesLine.import_id == batch.id, SalesLine.reverses_id.is_not(None)
+                    )
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    voided_lines = {line.invoice_line for line in lines}
+    booked_now = _existing(lines) if lines else {}
+    restores = []
+    for row in replaced:
+        invoice_line = (row.dealer_id, row.invoice_key, row.line_no)
+        if invoice_line not in voided_lines:
+            continue  # replaced again since by another import: those values stay
+        period = periods[row.period_id]
+        booked = period if period.is_open or open_now is None else open_now
+        restores.append(
+            ParsedLine(
+                0,
+                row.dealer_id,
+                row.period_id,
+                booked.id,
+                row.sold_on,
+                row.amount,
+                row.units,
+                row.product_line,
+                row.invoice_ref,
+                row.invoice_key,
+                row.line_no,
+                row.corrects_invoice,
+                next_revision(booked_now.get(invoice_line)),
+            )
+        )
+    block = _booked_in_open_periods(reversals + restores)
+    if block is None:
+        raise IllegalTransition(_("No period is open today to book the reversal in."))
+    _insert_new_lines(batch.id, [line for line in block if line.reverses_id is not None])
+    _insert_new_lines(None, [line for line in block if line.reverses_id is None])
+    touched = {(line.dealer_id, line.booked_period_id) for line in block}
+    touched.update((line.dealer_id, line.period_id) for line in block if line.period_id != line.booked_period_id)
+    return ReversedLines(len(reversals), touched, {line.dealer_id for line in block})
+
+
+def file_columns(batch: SalesImport, user_id: int) -> list[tuple[str, str]]:
+    """The file's header cells and what each means now: a synonym, the manager's earlier answer, or ""."""
+    try:
+        table = open_table(batch.content, batch.sheet)
+        synonyms = {**column_choices(user_id), **COLUMNS}
+        found = find_header(table, synonyms, REQUIRED)
+    except (UnreadableFile, BrokenTable):
+        return []
+    return [(cell.strip(), field) for cell, field in zip(found.cells, found.header.fields, strict=True) if cell.strip()]
 
 
 def fail_sales_import(import_id: int) -> None:

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -27,8 +28,8 @@ from portal.forms_common import CsvUploadForm, optional_int
 from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
 from portal.rebates import imports, ledger, queries, services
-from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetDecisionForm
-from portal.rebates.models import ImportStatus, Method, RebateStatement, StatementStatus
+from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetDecisionForm, VoidImportForm
+from portal.rebates.models import ImportStatus, Method, RebateStatement, SalesImport, StatementStatus
 from portal.rebates.rules import explain, is_provisional
 from portal.types import label
 from portal.web import (
@@ -530,7 +531,13 @@ def sales_imports() -> ResponseReturnValue:
         else:
             finished = finish_action(
                 form,
-                lambda: imports.start_sales_import(current_user, upload.filename or "sales.csv", content),
+                lambda: imports.start_sales_import(
+                    current_user,
+                    upload.filename or "sales.csv",
+                    content,
+                    decimal_comma=form.decimal_comma,
+                    sheet=form.sheet.data or "",
+                ),
                 lambda batch: (
                     _("The file is being checked. Nothing is imported until you confirm."),
                     url_for("rebates.sales_import", import_id=batch.id),
@@ -548,7 +555,19 @@ DEALER_ROWS_SHOWN = 100  # dealers listed in a check report; the totals cover al
 @allow(*CONSOLE)
 def sales_import(import_id: int) -> ResponseReturnValue:
     batch = imports.get_visible_import(current_user, import_id)
+    return _render_import(batch)
+
+
+def _render_import(
+    batch: SalesImport,
+    *,
+    void_form: VoidImportForm | None = None,
+    upload_form: CsvUploadForm | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The import's page: progress while it works, then its report and what can be done with it."""
     working = batch.status in (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
+    rejected = batch.status is ImportStatus.REJECTED
     response = make_response(
         render_page_or_fragment(
             "rebates/import.html",
@@ -557,8 +576,18 @@ def sales_import(import_id: int) -> ResponseReturnValue:
             working=working,
             can_confirm=imports.can_confirm(batch),
             can_cancel=imports.can_cancel(batch),
-            dealer_rows=batch.dealer_totals[:DEALER_ROWS_SHOWN],
+            can_decide=imports.can_decide_conflicts(batch),
+            can_void=imports.can_void(current_user, batch),
+            undecided=imports.undecided_conflicts(batch),
+            dealer_rows=imports.dealer_rows(batch)[:DEALER_ROWS_SHOWN],
             dealer_totals=imports.totals_by_currency(batch),
+            currencies={str(row[0]): str(row[1]) for row in batch.dealer_totals},
+            errors=imports.report_errors(batch),
+            columns=imports.column_choices_for(current_user, batch) if rejected else [],
+            fields=imports.FIELDS,
+            void_form=void_form or VoidImportForm(formdata=None),
+            upload_form=upload_form or CsvUploadForm(formdata=None),
+            status=status,
         )
     )
     if wants_fragment() and not working:
@@ -571,8 +600,74 @@ def sales_import(import_id: int) -> ResponseReturnValue:
 def sales_import_errors(import_id: int) -> ResponseReturnValue:
     """The check's errors as a spreadsheet, to correct the file line by line."""
     batch = imports.get_visible_import(current_user, import_id)
-    rows = [[line, column, message] for line, column, message in batch.errors]
-    return csv_response([_("Line"), _("Column"), _("Problem")], rows, f"errors-{batch.id}.csv")
+    return csv_response(
+        [_("Line"), _("Column"), _("Value found"), _("Problem")],
+        [[line, column, found, message] for line, column, message, found in imports.report_errors(batch)],
+        f"errors-{batch.id}.csv",
+    )
+
+
+@bp.route("/console/sales-imports/<int:import_id>/conflicts", methods=["POST"])
+@allow(*CONSOLE)
+def decide_import_conflicts(import_id: int) -> ResponseReturnValue:
+    """Keep or replace each invoice sent again with other values; "keep all" and "replace all" decide the rest."""
+    batch = imports.get_visible_import(current_user, import_id)
+    every = request.form.get("all", "")
+    decisions: dict[int, str] = {}
+    for index in range(len(batch.conflicts)):
+        chosen = every or request.form.get(f"conflict-{index}", "")
+        if chosen:
+            decisions[index] = chosen
+    return finish_action(
+        None,
+        lambda: imports.decide_conflicts(current_user, batch, decisions),
+        lambda count: (
+            ngettext("%(num)s decision saved.", "%(num)s decisions saved.", count),
+            url_for("rebates.sales_import", import_id=batch.id),
+        ),
+    )
+
+
+@bp.route("/console/sales-imports/<int:import_id>/columns", methods=["POST"])
+@allow(*CONSOLE)
+def map_import_columns(import_id: int) -> ResponseReturnValue:
+    """What the file's unknown columns are: remembered for the manager, and the file checked again."""
+    batch = imports.get_visible_import(current_user, import_id)
+    choices = {
+        header: request.form.get(f"column-{index}", "")
+        for index, (header, _field) in enumerate(imports.column_choices_for(current_user, batch))
+    }
+    return finish_action(
+        None,
+        lambda: imports.map_columns(current_user, batch, choices),
+        lambda again: (
+            _("Your choices are remembered; the file is being checked again."),
+            url_for("rebates.sales_import", import_id=again.id),
+        ),
+    )
+
+
+@bp.route("/console/sales-imports/<int:import_id>/void", methods=["POST"])
+@allow(*CONSOLE)
+def void_sales_import(import_id: int) -> ResponseReturnValue:
+    batch = imports.get_visible_import(current_user, import_id)
+    form = VoidImportForm()
+    if form.validate_on_submit():
+        finished = finish_action(
+            form,
+            lambda: imports.void_sales_import(current_user, batch, form.reason.data or ""),
+            lambda count: (
+                ngettext(
+                    "The import is voided: %(num)s line reversed, statements recomputed.",
+                    "The import is voided: %(num)s lines reversed, statements recomputed.",
+                    count,
+                ),
+                url_for("rebates.sales_import", import_id=batch.id),
+            ),
+        )
+        if finished:
+            return finished
+    return _render_import(batch, void_form=form, status=422)
 
 
 @bp.route("/console/sales-imports/template.<export>")
