@@ -434,7 +434,8 @@ def test_the_cli_imports_a_file(app: Flask, world: World, tmp_path) -> None:  # 
     bad.write_bytes(sales_file(world, [f"NOPE,{day},700,1,Controls,CLI-2"]))
     result = runner.invoke(args=["import-sales", str(bad), "--as", world.emails["admin"]])
     assert result.exit_code == 1
-    assert "line 2, dealer_code (found 'NOPE'): Unknown dealer code" in result.output and "Nothing was imported" in result.output
+    assert "line 2, dealer_code (found 'NOPE'): Unknown dealer code" in result.output
+    assert "Nothing was imported" in result.output
 
 
 def test_a_crashing_import_job_says_so_and_can_be_tried_again(

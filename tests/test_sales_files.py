@@ -355,7 +355,10 @@ def test_the_command_line_gives_the_same_report_and_fails_when_nothing_was_impor
     runner = app.test_cli_runner()
     first = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
     assert first.exit_code == 0, first.output
-    assert f"{channel.own_dealer}: 1 lines, 1 new (1200.50 CNY), 0 returns (0.00 CNY), 0 conflicts, 0 already imported" in first.output
+    assert (
+        f"{channel.own_dealer}: 1 lines, 1 new (1200.50 CNY), 0 returns (0.00 CNY), 0 conflicts, 0 already imported"
+        in first.output
+    )
     again = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
     assert again.exit_code == 1
     assert "0 lines added, 1 already imported and skipped" in again.output and "Nothing was imported." in again.output
