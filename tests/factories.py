@@ -278,6 +278,38 @@ def make_rebate_records(channel: Channel) -> RebateRecords:
         db.session.add(batch)
         db.session.flush()
         imports[name] = batch.id
+    # The manager's imports in the other states a page acts on: imported (every line was there already, so voiding
+    # it reverses nothing), refused for columns no synonym knows, and checked with an invoice sent again.
+    day = current.starts_on.isoformat()
+    for name, status, content, conflicts in (
+        ("imported_import", ImportStatus.IMPORTED, b"dealer_code,date,amount,invoice_ref\n", []),
+        (
+            "rejected_import",
+            ImportStatus.REJECTED,
+            f"Kunde,Datum,Betrag,Beleg\n{own.code},{day},1.00,X-1\n".encode(),
+            [],
+        ),
+        (
+            "conflict_import",
+            ImportStatus.READY,
+            f"dealer_code,date,amount,invoice_ref\n{own.code},{day},2.00,X-2\n".encode(),
+            [[own.code, "X-2", 0, 100, day, 200, day, 2, "", own.id]],
+        ),
+    ):
+        batch = SalesImport(
+            filename=f"{name}.csv",
+            content=content,
+            size=len(content),
+            uploaded_by_id=manager.id,
+            status=status,
+            errors=[],
+            total_rows=len(conflicts),
+            conflicts=conflicts,
+            conflict_count=len(conflicts),
+        )
+        db.session.add(batch)
+        db.session.flush()
+        imports[name] = batch.id
     statements = dict(
         db.session.execute(
             sa.select(RebateStatement.dealer_id, RebateStatement.id).where(RebateStatement.period_id == previous.id)
@@ -305,6 +337,9 @@ def make_rebate_records(channel: Channel) -> RebateRecords:
         program=program.id,
         own_import=imports["own_import"],
         foreign_import=imports["foreign_import"],
+        imported_import=imports["imported_import"],
+        rejected_import=imports["rejected_import"],
+        conflict_import=imports["conflict_import"],
         own_final_statement=statements[own.id],
         foreign_final_statement=statements[foreign.id],
     )
@@ -683,6 +718,9 @@ class RebateRecords:
     program: int
     own_import: int
     foreign_import: int
+    imported_import: int  # the manager's, imported (nothing new in it), to void
+    rejected_import: int  # the manager's, refused for unknown columns, to map
+    conflict_import: int  # the manager's, checked, one invoice sent again with another amount
     own_final_statement: int
     foreign_final_statement: int
     pending_target_change: int  # D001's target of today's quarter, asked by its manager

@@ -392,6 +392,24 @@ STATE_CHANGING = (
         lambda w: {},
     ),
     Route(
+        "/console/sales-imports/<int:import_id>/conflicts",
+        "manager",
+        lambda w: f"/console/sales-imports/{w.rebates.conflict_import}/conflicts",
+        lambda w: {"all": "replace"},
+    ),
+    Route(
+        "/console/sales-imports/<int:import_id>/columns",
+        "manager",
+        lambda w: f"/console/sales-imports/{w.rebates.rejected_import}/columns",
+        lambda w: {"column-0": "dealer_code", "column-1": "date", "column-2": "amount", "column-3": "invoice_ref"},
+    ),
+    Route(
+        "/console/sales-imports/<int:import_id>/void",
+        "manager",
+        lambda w: f"/console/sales-imports/{w.rebates.imported_import}/void",
+        lambda w: {"reason": "Sent twice"},
+    ),
+    Route(
         "/admin/programs/new/<period_code>",
         "admin",
         lambda w: f"/admin/programs/new/{w.open_period}",

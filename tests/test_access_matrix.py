@@ -692,6 +692,60 @@ MATRIX = (
         "/console/sales-imports/999999/cancel",
         only({"manager": 404, "senior_manager": 404, "admin": 404}),
     ),
+    Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>",
+        "/console/sales-imports/{rejected_import}",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/console/sales-imports/<int:import_id>",
+        "/console/sales-imports/{conflict_import}",
+        only({"manager": 200, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/conflicts",
+        "/console/sales-imports/{conflict_import}/conflicts",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+        {"all": "keep"},
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/conflicts",
+        "/console/sales-imports/{foreign_import}/conflicts",
+        only({"manager": 404, "senior_manager": 409, "admin": 409}),  # nothing to decide
+        {"all": "keep"},
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/columns",
+        "/console/sales-imports/{rejected_import}/columns",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+        {"column-0": "dealer_code", "column-1": "date", "column-2": "amount", "column-3": "invoice_ref"},
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/columns",
+        "/console/sales-imports/{foreign_import}/columns",
+        only({"manager": 404, "senior_manager": 409, "admin": 409}),  # checked fine: no columns to choose
+        {"column-0": "dealer_code"},
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/void",
+        "/console/sales-imports/{imported_import}/void",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+        {"reason": "Sent twice by the ERP"},
+    ),
+    Case(
+        "POST",
+        "/console/sales-imports/<int:import_id>/void",
+        "/console/sales-imports/{foreign_import}/void",
+        only({"manager": 404, "senior_manager": 409, "admin": 409}),  # not imported
+        {"reason": "Sent twice by the ERP"},
+    ),
     Case("GET", "/admin/programs", "/admin/programs", only({"admin": 200})),
     Case("GET", "/admin/programs/new/<period_code>", "/admin/programs/new/{current_period}", only({"admin": 200})),
     Case("GET", "/admin/programs/new/<period_code>", "/admin/programs/new/{previous_period}", only({"admin": 409})),

@@ -110,6 +110,8 @@ PAGES = [
     ("manager", "/console/targets"),
     ("manager", "/console/sales-imports"),
     ("manager", "/console/sales-imports/{own_import}"),
+    ("manager", "/console/sales-imports/{conflict_import}"),
+    ("manager", "/console/sales-imports/{rejected_import}"),
     ("admin", "/admin/programs"),
     ("admin", "/admin/programs/{program}/edit"),
     ("admin", "/admin/statements?period={previous_period}"),

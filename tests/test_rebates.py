@@ -575,6 +575,45 @@ def test_dashboard_shows_progress_next_tier_and_pace(app: Flask, channel: Channe
 
 
 @pytest.mark.usefixtures("rebate_records")
+def test_a_late_credit_note_takes_back_the_tier_it_cost_as_a_prior_period_adjustment(
+    app: Flask, world: World, login
+) -> None:  # type: ignore[no-untyped-def]
+    """D001 closed the previous quarter at 105 % (2 %). A credit note (红字发票) for 60,000.00 of those sales, sent
+    after the close, takes it to 99 %: the 1 % tier. The frozen statement stays; today's books the difference."""
+    client = login("manager")
+    with app.app_context():
+        previous = period(world.previous_period)
+        frozen = statement(world.own_dealer, world.previous_period)
+        invoice = db.session.execute(
+            select(SalesLine.invoice_ref)
+            .where(
+                SalesLine.dealer_id == frozen.dealer_id,
+                SalesLine.period_id == previous.id,
+                SalesLine.amount >= 6_000_000,
+            )
+            .limit(1)
+        ).scalar_one()
+        late_day = previous.ends_on.isoformat()
+    content = (
+        "dealer_code,date,amount,invoice_ref,original_invoice_ref\n"
+        f"{world.own_dealer},{late_day},-60000,HZ-LATE-1,{invoice.lower()}\n"
+    ).encode()
+    location = upload_sales(client, content)
+    run_jobs(app)
+    client.post(location + "/confirm")
+    run_jobs(app)
+    with app.app_context():
+        frozen = statement(world.own_dealer, world.previous_period)
+        assert (frozen.sales, frozen.rebate) == (105_000_000, 2_100_000)
+        adjustment = db.session.execute(select(Adjustment)).scalar_one()
+        # Retroactive: 1 % of all 99,000,000 (990,000) is owed instead of 2 % of 105,000,000 (2,100,000).
+        owed = 99_000_000 * 1 // 100
+        assert adjustment.kind is AdjustmentKind.LATE_SALES and adjustment.amount == owed - 2_100_000 == -1_110_000
+        assert adjustment.corrects_period_id == frozen.period_id
+        current = statement(world.own_dealer, world.current_period)
+        assert current.adjustments == -1_110_000
+
+
 def test_what_if_recalculates_with_the_function(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_staff")
     url = f"/dealer/statements/{channel.current_period}"
