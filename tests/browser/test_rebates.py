@@ -20,6 +20,8 @@ from portal.extensions import db
 from portal.formatting import money
 from portal.jobs import huey_of
 from portal.rebates import rules
+from portal.rebates.models import SalesLine
+from portal.rebates.sales_jobs import live_line
 from portal.rebates.services import statement_of
 from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
 
@@ -231,5 +233,128 @@ def test_a_manager_checks_a_finance_export_and_reads_the_report_by_dealer(
     table = page.get_by_role("table", name=words[3])
     expect(table).to_contain_text(words[4])
     expect(table).to_contain_text("1,250.50")
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("en", {"width": 320, "height": 640}), ("zh", PHONE), ("en", DESKTOP), ("zh", {"width": 320, "height": 640})],
+    ids=["en-320", "zh-375", "en-desktop", "zh-320"],
+)
+def test_a_manager_replaces_an_erp_correction_then_voids_the_file(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    """An ERP sends an invoice again with a corrected amount, and a credit note (红字发票) against it: the check
+    shows both values side by side, the manager replaces, imports, and then voids the whole file with a reason."""
+    words = {
+        "en": (
+            "Check file",
+            "Invoices sent again with other values",
+            "Replace all",
+            "Import",
+            "Void this import",
+            "Voided",
+        ),
+        "zh": ("检查文件", "以不同数值再次发送的发票", "全部替换", "导入", "作废此导入", "已作废"),
+    }[language]
+    with live_app.app_context():
+        dealer_id = db.session.execute(select(Dealer.id).where(Dealer.code == "D001")).scalar_one()
+        booked = db.session.execute(
+            select(SalesLine.invoice_ref, SalesLine.sold_on, SalesLine.amount)
+            .where(SalesLine.dealer_id == dealer_id, SalesLine.period_id == current_period().id, live_line())  # type: ignore[union-attr]
+            .order_by(SalesLine.id)
+            .limit(1)
+        ).one()
+    invoice, sold_on, amount = booked
+    tag = f"{language}-{viewport['width']}"
+    corrected = Decimal(amount + 1_000) / 100
+    content = (
+        "dealer_code,date,amount,invoice_ref,original_invoice_ref\n"
+        f"D001,{sold_on.isoformat()},{corrected},{invoice.lower()},\n"
+        f"D001,{sold_on.isoformat()},-10.00,HZ-{tag},{invoice}\n"
+    ).encode()
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "manager@demo.test", language)
+    page.goto(f"{live_server}/console/sales-imports")
+    page.locator("#file").set_input_files(files=[{"name": "erp.csv", "mimeType": "text/csv", "buffer": content}])
+    page.get_by_role("button", name=words[0]).click()
+    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
+    run_queued(live_app)
+    page.reload()
+    conflicts = page.get_by_role("region", name=words[1])
+    expect(conflicts).to_contain_text(f"{Decimal(amount) / 100:,.2f}")  # booked
+    expect(conflicts).to_contain_text(f"{corrected:,.2f}")  # in the file
+    assert_page_is_sound(page, viewport, blocked)
+    page.get_by_role("button", name=words[2]).click()
+    page.get_by_role("button", name=re.compile(words[3])).first.click()
+    run_queued(live_app)
+    page.reload()
+    void = page.get_by_role("region", name=words[4])
+    void.get_by_role("textbox").fill("The ERP sent this file twice")
+    void.get_by_role("button", name=words[4]).click()
+    voided = page.get_by_role("region", name=words[5])
+    expect(voided).to_contain_text("The ERP sent this file twice")
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
+    with live_app.app_context():  # the invoice counts its old amount again, once
+        live = (
+            db.session.execute(
+                select(SalesLine.amount).where(
+                    SalesLine.dealer_id == dealer_id, SalesLine.invoice_key == invoice.upper(), live_line()
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert live == [amount]
+
+
+def run_queued(app: Flask) -> None:
+    """The worker's part: run what the pages queued (a check, an import)."""
+    huey = huey_of(app)
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("zh", {"width": 320, "height": 640}), ("en", PHONE), ("zh", DESKTOP)],
+    ids=["zh-320", "en-375", "zh-desktop"],
+)
+def test_a_manager_says_once_what_unknown_columns_are(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    """A file from a German subsidiary's system: no synonym knows its headers. The manager maps them on the check
+    page; the same file is checked again and is ready."""
+    words = {
+        "en": ("Check file", "What are this file's columns?", "Check again with these columns", "Ready to import"),
+        "zh": ("检查文件", "此文件的各列是什么？", "按这些列重新检查", "可以导入"),
+    }[language]
+    with live_app.app_context():
+        day = current_period().starts_on.isoformat()  # type: ignore[union-attr]
+    tag = f"{language}-{viewport['width']}"
+    # Headers of their own per run: the manager's answers are remembered, and would make the next run's file ready.
+    headers = [f"{name} {tag}" for name in ("Kunde", "Datum", "Betrag", "Beleg")]
+    content = f"{','.join(headers)}\nD001,{day},12.50,DE-{tag}\n".encode()
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "manager@demo.test", language)
+    page.goto(f"{live_server}/console/sales-imports")
+    page.locator("#file").set_input_files(files=[{"name": "de.csv", "mimeType": "text/csv", "buffer": content}])
+    page.get_by_role("button", name=words[0]).click()
+    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
+    run_queued(live_app)
+    page.reload()
+    mapping = page.get_by_role("region", name=words[1])
+    for header, chosen in zip(headers, ("dealer_code", "date", "amount", "invoice_ref"), strict=True):
+        mapping.get_by_label(header).select_option(chosen)
+    assert_page_is_sound(page, viewport, blocked)
+    mapping.get_by_role("button", name=words[2]).click()
+    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
+    run_queued(live_app)
+    page.reload()
+    expect(page.get_by_text(words[3]).first).to_be_visible()
     assert_page_is_sound(page, viewport, blocked)
     page.context.close()
