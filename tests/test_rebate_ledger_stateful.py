@@ -40,6 +40,7 @@ from portal.disputes.models import Violation
 from portal.disputes.rules import Outcome, ViolationKind
 from portal.extensions import db
 from portal.jobs import huey_of
+from portal.rebates import imports
 from portal.rebates import services as rebates
 from portal.rebates.models import (
     ImportStatus,
@@ -102,6 +103,22 @@ class Penalty:
         return not self.overturned or self.refunded
 
 
+@dataclass(eq=False)
+class Booking:
+    """A one-line import of the machine: a sale, or a credit note against one (negative)."""
+
+    code: str  # the quarter it counts in
+    invoice: str
+    amount: int
+    corrects: Booking | None = None
+    credited: int = 0  # of a sale: what credit notes standing take off it
+    voided: bool = False
+
+    @property
+    def credit_room(self) -> int:
+        return self.amount - self.credited if self.corrects is None else 0
+
+
 @dataclass
 class Model:
     """What the account must hold, from the inputs only."""
@@ -152,6 +169,7 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
             self.frozen: dict[str, tuple[int, ...]] = {}
             self.invoices = 0
             self.appeals: dict[int, int] = {}  # violation -> its dispute, waiting for the mediator
+            self.booked: dict[int, Booking] = {}  # import -> the sale or credit note it booked
 
         def teardown(self) -> None:
             db.session.rollback()
@@ -244,16 +262,11 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
         def time_passes(self, days: int) -> None:
             self.day = min(self.day + timedelta(days=days), LAST_DAY)
 
-        @rule(data=st.data(), amount=st.integers(min_value=1_000_000, max_value=60_000_000))
-        def import_a_sale(self, data: st.DataObject, amount: int) -> None:
-            """A one-line sales file through the import job, dated in a quarter that has started."""
-            code = data.draw(st.sampled_from(self.started()))
-            quarter = next(quarter for quarter in QUARTERS if quarter[0] == code)
-            sold_on = min(self.day, quarter[2])
-            self.invoices += 1
+        def book(self, code: str, line: str, amount: int) -> int:
+            """A one-line sales file through the import job, and what it must do to the model: counted in its
+            quarter, or, once that has closed, a late-sales adjustment booked in today's. The import's id."""
             content = (
-                "dealer_code,date,amount,units,product_line,invoice_ref\n"
-                f"{self.dealer().code},{sold_on.isoformat()},{yuan(amount)},1,Controls,SM-{self.invoices}\n"
+                "dealer_code,date,amount,units,product_line,invoice_ref,original_invoice_ref\n" + line + "\n"
             ).encode()
             with self.at():
                 batch = SalesImport(
@@ -268,8 +281,12 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
                 db.session.commit()
                 result = run_sales_import(batch.id)
             assert result == "imported"  # today's quarter is always open: every sale can be booked
+            self.count(code, amount)
+            return batch.id
+
+        def count(self, code: str, amount: int) -> None:
             if code in self.model.closed:
-                event("a late sale")
+                event("a late sale, return or void")
                 self.model.late[code] = self.model.late.get(code, 0) + amount
                 difference = self.model.late_sales_adjustment(code)
                 self.model.late_paid[code] = self.model.late_paid.get(code, 0) + difference
@@ -277,6 +294,60 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
                 self.model.adjustments[here] = self.model.adjustments.get(here, 0) + difference
             else:
                 self.model.on_time[code] = self.model.on_time.get(code, 0) + amount
+
+        @rule(data=st.data(), amount=st.integers(min_value=1_000_000, max_value=60_000_000))
+        def import_a_sale(self, data: st.DataObject, amount: int) -> None:
+            """A sale dated in a quarter that has started."""
+            code = data.draw(st.sampled_from(self.started()))
+            quarter = next(quarter for quarter in QUARTERS if quarter[0] == code)
+            sold_on = min(self.day, quarter[2])
+            self.invoices += 1
+            invoice = f"SM-{self.invoices}"
+            line = f"{self.dealer().code},{sold_on.isoformat()},{yuan(amount)},1,Controls,{invoice},"
+            batch_id = self.book(code, line, amount)
+            self.booked[batch_id] = Booking(code, invoice, amount)
+
+        @precondition(lambda self: any(b.credit_room > 0 for b in self.booked.values() if not b.voided))
+        @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
+        def return_part_of_a_sale(self, data: st.DataObject, share: int) -> None:
+            """A credit note (红字发票) for part or all of a sale, dated in the sale's quarter (while it is open) or
+            after it closed, booked like a late sale."""
+            sales = [b for b in self.booked.values() if not b.voided and b.credit_room > 0]
+            sale = data.draw(st.sampled_from(sales))
+            amount = max(sale.credit_room * share // 100, 1)
+            quarter = next(quarter for quarter in QUARTERS if quarter[0] == sale.code)
+            self.invoices += 1
+            invoice = f"HZ-{self.invoices}"
+            line = (
+                f"{self.dealer().code},{min(self.day, quarter[2]).isoformat()},-{yuan(amount)},1,Controls,"
+                f"{invoice},{sale.invoice.lower()}"
+            )
+            batch_id = self.book(sale.code, line, -amount)
+            sale.credited += amount
+            self.booked[batch_id] = Booking(sale.code, invoice, -amount, corrects=sale)
+
+        @precondition(lambda self: any(self.voidable()))
+        @rule(data=st.data())
+        def void_an_import(self, data: st.DataObject) -> None:
+            """A whole import voided by an admin (its quarter may have closed): its line is reversed."""
+            batch_id = data.draw(st.sampled_from(self.voidable()))
+            booking = self.booked[batch_id]
+            with self.at():
+                imports.void_sales_import(self.admin, db.session.get(SalesImport, batch_id), "Sent by mistake.")
+                db.session.commit()
+            booking.voided = True
+            if booking.corrects is not None:
+                booking.corrects.credited += booking.amount  # the credit note's room comes back
+            self.count(booking.code, -booking.amount)
+
+        def voidable(self) -> list[int]:
+            """Imports not voided whose invoice no credit note still standing corrects."""
+            corrected = {id(b.corrects) for b in self.booked.values() if b.corrects is not None and not b.voided}
+            return [
+                batch_id
+                for batch_id, booking in self.booked.items()
+                if not booking.voided and id(booking) not in corrected
+            ]
 
         @rule(tier=st.sampled_from(list(PROGRAM_TIERS)), backdated=st.booleans())
         def change_the_tier(self, tier: DealerTier, backdated: bool) -> None:
@@ -439,6 +510,22 @@ def test_the_dealer_account_keeps_its_invariants(app: Flask, db_connection: sa.C
             self.attempt(lambda: rebates.mark_paid(self.admin, [statement.id], f"BANK-{code}"))
 
         # --- the invariants ------------------------------------------------------------------------------------
+
+        @invariant()
+        def an_open_quarters_statement_shows_its_sales_now(self) -> None:
+            """Sales, returns and voids show on the open quarter's statement at once, not only at the close."""
+            for code in self.started():
+                if code in self.model.closed:
+                    continue
+                found = db.session.execute(
+                    select(RebateStatement.sales, RebateStatement.rebate).where(
+                        RebateStatement.dealer_id == self.dealer_id, RebateStatement.period_id == self.period(code).id
+                    )
+                ).one_or_none()
+                sales, rebate = found if found is not None else (0, 0)
+                assert sales == self.model.on_time.get(code, 0), code
+                if found is not None:
+                    assert rebate == self.model.rebate(code), code
 
         @invariant()
         def the_balance_is_the_sum_of_the_entries(self) -> None:
