@@ -15,7 +15,7 @@ from portal.accounts.models import User
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.rebates import imports
-from portal.rebates.models import ImportStatus, RebateStatement, SalesImport, SalesLine
+from portal.rebates.models import ImportStatus, RebateStatement, SalesLine
 from portal.rebates.sales_jobs import check_sales_import, live_line, run_sales_import
 from tests.factories import PASSWORD, make_world
 from tests.helpers import BACKENDS, dispose_app, race_app
