@@ -574,7 +574,6 @@ def test_dashboard_shows_progress_next_tier_and_pace(app: Flask, channel: Channe
     assert "Western Wind" not in page
 
 
-@pytest.mark.usefixtures("rebate_records")
 def test_a_late_credit_note_takes_back_the_tier_it_cost_as_a_prior_period_adjustment(
     app: Flask, world: World, login
 ) -> None:  # type: ignore[no-untyped-def]
@@ -614,6 +613,7 @@ def test_a_late_credit_note_takes_back_the_tier_it_cost_as_a_prior_period_adjust
         assert current.adjustments == -1_110_000
 
 
+@pytest.mark.usefixtures("rebate_records")
 def test_what_if_recalculates_with_the_function(app: Flask, channel: Channel, login) -> None:  # type: ignore[no-untyped-def]
     client = login("dealer_staff")
     url = f"/dealer/statements/{channel.current_period}"
