@@ -293,3 +293,48 @@ def test_the_ledger_migration_carries_the_demo_statements_into_the_accounts(
     assert set(expected) - set(balances) <= {dealer for dealer, total in expected.items() if total == 0}
     assert payments == sum(1 for _dealer, status, net in frozen if status == "paid" and net > 0) > 0
     assert unset == 0
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_invoices_that_differ_only_in_case_stay_counted_when_keys_arrive(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Before revision 0024 "inv-1" and "INV-1" were two sales (the bug). The new key makes them one invoice; the
+    migration keeps both counted (money on statements does not move under anyone's feet), the later one under a
+    line number of its own, and every key is the trimmed upper-case reference."""
+    app = build_app(fresh_database_url(backend_name, "invoice_keys", tmp_path_factory))
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0023")
+        with db.engine.begin() as connection:
+            first = connection.execute(sa.text("SELECT min(id) FROM sales_lines")).scalar_one()
+            connection.execute(
+                sa.text(
+                    "INSERT INTO sales_lines (dealer_id, period_id, booked_period_id, sold_on, amount, units, "
+                    "product_line, invoice_ref, import_id) SELECT dealer_id, period_id, booked_period_id, sold_on, "
+                    "amount, units, product_line, ' ' || lower(invoice_ref), import_id FROM sales_lines WHERE id = :id"
+                ),
+                {"id": first},
+            )
+            before = connection.execute(sa.text("SELECT count(*), sum(amount) FROM sales_lines")).one()
+        upgrade()
+        with db.engine.connect() as connection:
+            after = connection.execute(sa.text("SELECT count(*), sum(amount) FROM sales_lines")).one()
+            twins = connection.execute(
+                sa.text(
+                    "SELECT id, invoice_key, line_no FROM sales_lines WHERE invoice_key = "
+                    "(SELECT invoice_key FROM sales_lines WHERE id = :id) ORDER BY id"
+                ),
+                {"id": first},
+            ).all()
+            untrimmed = connection.execute(
+                sa.text("SELECT count(*) FROM sales_lines WHERE invoice_key <> upper(trim(invoice_ref))")
+            ).scalar_one()
+        db.session.remove()
+    dispose_app(app)
+    assert tuple(after) == tuple(before)
+    assert len(twins) == 2 and twins[0][2] == 0 and twins[1][2] == -twins[1][0]
+    assert untrimmed == 0
