@@ -35,7 +35,6 @@ def upgrade():
     with op.batch_alter_table('sales_lines') as batch:
         batch.alter_column('invoice_key', existing_type=sa.String(length=64), nullable=False)
         batch.drop_constraint('uq_sales_lines_dealer_id', type_='unique')
-        batch.create_unique_constraint(op.f('uq_sales_lines_reverses_id'), ['reverses_id'])
         batch.create_foreign_key(
             op.f('fk_sales_lines_reverses_id_sales_lines'), 'sales_lines', ['reverses_id'], ['id']
         )
@@ -46,6 +45,14 @@ def upgrade():
         unique=True,
         sqlite_where=sa.text('reverses_id IS NULL'),
         postgresql_where=sa.text('reverses_id IS NULL'),
+    )
+    op.create_index(
+        'uq_sales_lines_reverses',
+        'sales_lines',
+        ['reverses_id'],
+        unique=True,
+        sqlite_where=sa.text('reverses_id IS NOT NULL'),
+        postgresql_where=sa.text('reverses_id IS NOT NULL'),
     )
     op.create_index(
         'ix_sales_lines_corrects',
@@ -90,10 +97,10 @@ def downgrade():
         ):
             batch.drop_column(column)
     op.drop_index('ix_sales_lines_corrects', table_name='sales_lines')
+    op.drop_index('uq_sales_lines_reverses', table_name='sales_lines')
     op.drop_index('uq_sales_lines_invoice', table_name='sales_lines')
     with op.batch_alter_table('sales_lines') as batch:
         batch.drop_constraint(op.f('fk_sales_lines_reverses_id_sales_lines'), type_='foreignkey')
-        batch.drop_constraint(op.f('uq_sales_lines_reverses_id'), type_='unique')
         batch.create_unique_constraint('uq_sales_lines_dealer_id', ['dealer_id', 'invoice_ref'])
         for column in ('reverses_id', 'corrects_invoice', 'revision', 'line_no', 'invoice_key'):
             batch.drop_column(column)

@@ -249,13 +249,23 @@ def import_file(
     return batch
 
 
-TEMPLATE_COLUMNS = ("dealer_code", "date", "amount", "units", "product_line", "invoice_ref")
-TEMPLATE_COLUMNS_ZH = ("经销商代码", "销售日期", "金额", "数量", "产品线", "发票号")
+TEMPLATE_COLUMNS = (
+    "dealer_code",
+    "date",
+    "amount",
+    "units",
+    "product_line",
+    "invoice_ref",
+    "line_no",
+    "original_invoice_ref",
+)
+TEMPLATE_COLUMNS_ZH = ("经销商代码", "销售日期", "金额", "数量", "产品线", "发票号", "行号", "原发票号")
 
 
 def template_example() -> list[object]:
-    """The template's example line: a real-looking sale dated today, to be overwritten."""
-    return ["D001", company_today(), Decimal("12345.67"), 2, "Split units", "INV-0001"]
+    """The template's example line: a real-looking sale dated today, to be overwritten (a credit note would have a
+    negative amount and the invoice it corrects in the last column)."""
+    return ["D001", company_today(), Decimal("12345.67"), 2, "Split units", "INV-0001", 1, ""]
 
 
 DEALER_COUNTS = 7  # lines, new sales lines, new sales amount, already imported, returns, returns amount, conflicts

@@ -258,6 +258,13 @@ class SalesLine(Model):
             sqlite_where=text("reverses_id IS NULL"),
             postgresql_where=text("reverses_id IS NULL"),
         ),
+        Index(  # a line is reversed once; ordinary lines (no reversal) take no room in it
+            "uq_sales_lines_reverses",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
         Index(
             "ix_sales_lines_corrects",
             "dealer_id",
@@ -282,7 +289,7 @@ class SalesLine(Model):
     line_no: Mapped[int] = mapped_column(Integer, default=0)  # 0: the file had no line-number column
     revision: Mapped[int] = mapped_column(Integer, default=0)  # 1, 2...: the values that replaced earlier ones
     corrects_invoice: Mapped[str | None] = mapped_column(String(64))  # a credit note: the key of the invoice
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("sales_lines.id"), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("sales_lines.id"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -506,8 +506,13 @@ def _existing(chunk: Sequence[ParsedLine]) -> dict[tuple[int, str, int], Booked]
     else:
         statement = _existing_from_values(len(wanted))
         parameters = tuple(value for triple in wanted for value in triple)
+    return _booked_from(connection.exec_driver_sql(statement, parameters))
+
+
+def _booked_from(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, str, int], Booked]:
+    """The lookup's rows (every non-reversal line of the invoice lines asked for) as what is booked per line."""
     found: dict[tuple[int, str, int], Booked] = {}
-    for row in connection.exec_driver_sql(statement, parameters):
+    for row in rows:
         (
             line_id,
             dealer_id,
@@ -793,45 +798,66 @@ def run_sales_import(import_id: int) -> str:
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     # In index order: consecutive rows land on the same index pages (file order scatters them over every dealer's).
     lines.sort(key=lambda line: line.invoice_line)
+    closed_meanwhile = _(
+        "A period closed while this file was imported and no period is open today to book its lines in. Lines "
+        "already imported stay; try again once a period is open."
+    )
     for start in range(0, len(lines), PROGRESS_LINES):
         lock_periods()  # a void or a close of these lines' periods waits for this block (or this block for it)
-        block: list[ParsedLine] = []
-        for chunk in _chunks(iter(lines[start : start + PROGRESS_LINES])):
-            booked = _existing(chunk)
-            for line in chunk:
-                found = booked.get(line.invoice_line)
-                outcome = classify(line, found)
-                if outcome == NEW:
-                    block.append(replace(line, revision=next_revision(found)))
-                elif outcome == CONFLICT:
-                    assert found is not None and found.live is not None
-                    decided = decisions.get(line.invoice_line)
-                    if decided is None or not _same_conflict(decided, found.live, line):
-                        return _fail(
-                            batch,
-                            _(
-                                "Invoice %(invoice)s changed since the check, or its conflict was not decided; "
-                                "lines already imported stay. Upload the file again.",
-                                invoice=line.invoice_key,
-                            ),
-                        )
-                    if decided[C_DECISION] == REPLACE:
-                        block.append(_reversal_of(found.live, line, periods, checker.open_now))
-                        block.append(replace(line, revision=next_revision(found)))
-        booked_block = _booked_in_open_periods(block)
-        if booked_block is None:
-            return _fail(
-                batch,
-                _(
-                    "A period closed while this file was imported and no period is open today to book its lines "
-                    "in. Lines already imported stay; try again once a period is open."
-                ),
-            )
-        _insert_new_lines(batch.id, booked_block)
-        touched.update((line.dealer_id, line.booked_period_id) for line in booked_block)
-        touched.update(
-            (line.dealer_id, line.period_id) for line in booked_block if line.period_id != line.booked_period_id
-        )
+        block = _booked_in_open_periods(lines[start : start + PROGRESS_LINES])
+        if block is None:
+            return _fail(batch, closed_meanwhile)
+        connection = db.session.connection()
+        staged = connection.dialect.name == "postgresql"
+        if staged:  # the block goes to the server once, and is looked up there against the booked lines
+            _stage_lines(connection, _rows_of(batch.id, block))
+            booked = _existing_staged(connection)
+        else:
+            booked = {}
+            for chunk in _chunks(iter(block)):
+                booked.update(_existing(chunk))
+        # Most lines are new: only those whose invoice line is booked already need a decision here. The others go
+        # in as they are (revision 0); a line someone else booked meanwhile is skipped by ON CONFLICT DO NOTHING.
+        fresh: list[ParsedLine] = []
+        extra: list[ParsedLine] = []  # a voided invoice line's next revision; a replacement and its reversal
+        for line in block:
+            found = booked.get(line.invoice_line)
+            if found is None:
+                fresh.append(line)
+                continue
+            outcome = classify(line, found)
+            if outcome == NEW:
+                extra.append(replace(line, revision=next_revision(found)))
+            elif outcome == CONFLICT:
+                assert found.live is not None
+                decided = decisions.get(line.invoice_line)
+                if decided is None or not _same_conflict(decided, found.live, line):
+                    if staged:
+                        _drop_staged_lines(connection)
+                    return _fail(
+                        batch,
+                        _(
+                            "Invoice %(invoice)s changed since the check, or its conflict was not decided; lines "
+                            "already imported stay. Upload the file again.",
+                            invoice=line.invoice_key,
+                        ),
+                    )
+                if decided[C_DECISION] == REPLACE:
+                    extra.append(_reversal_of(found.live, line, periods, checker.open_now))
+                    extra.append(replace(line, revision=next_revision(found)))
+        if staged:
+            _insert_staged_lines(connection)  # the whole block: lines already booked conflict and are skipped
+            _drop_staged_lines(connection)
+        else:
+            _insert_new_lines(batch.id, fresh)
+        extra_booked = _booked_in_open_periods(extra) if extra else []
+        if extra_booked is None:
+            return _fail(batch, closed_meanwhile)
+        _insert_new_lines(batch.id, extra_booked)
+        for line in (*block, *extra_booked):
+            touched.add((line.dealer_id, line.booked_period_id))
+            if line.period_id != line.booked_period_id:
+                touched.add((line.dealer_id, line.period_id))
         batch.rows_done = min(start + PROGRESS_LINES, len(lines))
         db.session.commit()
         begin_write()  # SQLite: the next block holds the write lock from its start, never upgrades half-way
@@ -934,10 +960,8 @@ SALES_LINE_COLUMNS = (
 )
 
 
-def _insert_new_lines(import_id: int | None, block: list[ParsedLine]) -> None:
-    """Insert a block of lines. A line someone else booked meanwhile (the same invoice line and revision, or a
-    reversal of the same line) is skipped: ON CONFLICT DO NOTHING decides, race or not."""
-    rows = [
+def _rows_of(import_id: int | None, block: Sequence[ParsedLine]) -> list[tuple[Any, ...]]:
+    return [
         (
             line.dealer_id,
             line.period_id,
@@ -956,9 +980,19 @@ def _insert_new_lines(import_id: int | None, block: list[ParsedLine]) -> None:
         )
         for line in block
     ]
+
+
+def _insert_new_lines(import_id: int | None, block: Sequence[ParsedLine]) -> None:
+    """Insert lines. A line someone else booked meanwhile (the same invoice line and revision, or a reversal of the
+    same line) is skipped: ON CONFLICT DO NOTHING decides, race or not."""
+    if not block:
+        return
+    rows = _rows_of(import_id, block)
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        _copy_then_insert(connection, rows)
+        _stage_lines(connection, rows)
+        _insert_staged_lines(connection)
+        _drop_staged_lines(connection)
         return
     statement = _insert_ignoring_duplicates()
     for start in range(0, len(rows), CHUNK):
@@ -987,9 +1021,14 @@ INSERT_STAGED_LINES_SQL = (
 DROP_STAGED_LINES_SQL = "DROP TABLE sales_import_staged_lines"
 
 
-def _copy_then_insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: COPY the block into a temporary table, then one INSERT ... SELECT. Sent row by row (even pipelined)
-    each line cost the server a statement of its own; this costs it one per block."""
+EXISTING_STAGED_SQL = _EXISTING_SELECT.format(
+    wanted="(SELECT DISTINCT dealer_id, invoice_key, line_no FROM sales_import_staged_lines) AS wanted"
+)
+
+
+def _stage_lines(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY lines into a temporary table, to look them up and insert them with one statement each. Sent
+    row by row (even pipelined) each line cost the server a statement of its own; this costs it one per block."""
     connection.exec_driver_sql(STAGE_LINES_SQL)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -998,9 +1037,20 @@ def _copy_then_insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -
                 copy.write_row(row)
     finally:
         cursor.close()
+
+
+def _insert_staged_lines(connection: Connection) -> None:
     connection.exec_driver_sql(INSERT_STAGED_LINES_SQL)
+
+
+def _drop_staged_lines(connection: Connection) -> None:
     # Dropped now, not only at commit: the next block may come in the same transaction (inside a test's, say).
     connection.exec_driver_sql(DROP_STAGED_LINES_SQL)
+
+
+def _existing_staged(connection: Connection) -> dict[tuple[int, str, int], Booked]:
+    """What is booked for the staged block's invoice lines, looked up by the server in one statement."""
+    return _booked_from(connection.exec_driver_sql(EXISTING_STAGED_SQL))
 
 
 def _insert_ignoring_duplicates() -> Insert:
