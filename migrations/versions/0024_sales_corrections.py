@@ -39,12 +39,7 @@ def upgrade():
             op.f('fk_sales_lines_reverses_id_sales_lines'), 'sales_lines', ['reverses_id'], ['id']
         )
     op.create_index(
-        'uq_sales_lines_invoice',
-        'sales_lines',
-        ['dealer_id', 'invoice_key', 'line_no', 'revision'],
-        unique=True,
-        sqlite_where=sa.text('reverses_id IS NULL'),
-        postgresql_where=sa.text('reverses_id IS NULL'),
+        'uq_sales_lines_invoice', 'sales_lines', ['dealer_id', 'invoice_key', 'line_no', 'revision'], unique=True
     )
     op.create_index(
         'uq_sales_lines_reverses',

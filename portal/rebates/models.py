@@ -248,16 +248,9 @@ class SalesLine(Model):
 
     __tablename__ = "sales_lines"
     __table_args__ = (
-        Index(
-            "uq_sales_lines_invoice",
-            "dealer_id",
-            "invoice_key",
-            "line_no",
-            "revision",
-            unique=True,
-            sqlite_where=text("reverses_id IS NULL"),
-            postgresql_where=text("reverses_id IS NULL"),
-        ),
+        # One line per invoice line and revision; a reversal takes the revision -1 - the one it reverses, so the
+        # same index allows one reversal per line. Whole (not partial): lookups are answered from it alone.
+        Index("uq_sales_lines_invoice", "dealer_id", "invoice_key", "line_no", "revision", unique=True),
         Index(  # a line is reversed once; ordinary lines (no reversal) take no room in it
             "uq_sales_lines_reverses",
             "reverses_id",
@@ -287,7 +280,8 @@ class SalesLine(Model):
     invoice_ref: Mapped[str] = mapped_column(String(64))  # as the file wrote it
     invoice_key: Mapped[str] = mapped_column(String(64), default=_invoice_key_of_row)
     line_no: Mapped[int] = mapped_column(Integer, default=0)  # 0: the file had no line-number column
-    revision: Mapped[int] = mapped_column(Integer, default=0)  # 1, 2...: the values that replaced earlier ones
+    # 1, 2...: the values that replaced earlier ones; a reversal of revision r has -1 - r
+    revision: Mapped[int] = mapped_column(Integer, default=0)
     corrects_invoice: Mapped[str | None] = mapped_column(String(64))  # a credit note: the key of the invoice
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("sales_lines.id"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -484,6 +484,7 @@ class BookedLine:
     product_line: str
     invoice_ref: str
     corrects: str | None
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -494,10 +495,17 @@ class Booked:
     live: BookedLine | None
 
 
+def reversal_revision(revision: int) -> int:
+    """The revision a reversal of a line takes: negative, so that one index holds both rules (an invoice line has
+    one line per revision, and each revision is reversed at most once) and lookups stay within it."""
+    return -1 - revision
+
+
 def _existing(chunk: Sequence[ParsedLine]) -> dict[tuple[int, str, int], Booked]:
-    """What is booked for the chunk's invoice lines: one probe of the unique index per line (two IN lists would
-    probe every dealer of the chunk with every invoice of it). Written as driver SQL: SQLAlchemy would compile a
-    VALUES list of a thousand triples again for every chunk, and psycopg parses a short statement only once."""
+    """What is booked for the chunk's invoice lines: one probe of the unique index per line, answered from the
+    index alone (two IN lists would probe every dealer of the chunk with every invoice of it). Written as driver
+    SQL: SQLAlchemy would compile a VALUES list of a thousand triples again for every chunk, and psycopg parses a
+    short statement only once."""
     wanted = sorted({line.invoice_line for line in chunk})
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
@@ -506,58 +514,54 @@ def _existing(chunk: Sequence[ParsedLine]) -> dict[tuple[int, str, int], Booked]
     else:
         statement = _existing_from_values(len(wanted))
         parameters = tuple(value for triple in wanted for value in triple)
-    return _booked_from(connection.exec_driver_sql(statement, parameters))
+    return _booked_from(connection, connection.exec_driver_sql(statement, parameters).all())
 
 
-def _booked_from(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, str, int], Booked]:
-    """The lookup's rows (every non-reversal line of the invoice lines asked for) as what is booked per line."""
-    found: dict[tuple[int, str, int], Booked] = {}
-    for row in rows:
-        (
-            line_id,
-            dealer_id,
-            key,
-            line_no,
-            revision,
-            amount,
-            sold_on,
-            period_id,
-            booked_id,
-            units,
-            product,
-            ref,
-            corrects,
-            reversed_,
-        ) = row
-        invoice_line = (int(dealer_id), str(key), int(line_no))
-        live = None
-        if not reversed_:
-            day = sold_on if isinstance(sold_on, date) else date.fromisoformat(str(sold_on))
-            live = BookedLine(
-                int(line_id),
-                int(amount),
-                day,
-                int(period_id),
-                int(booked_id),
-                int(units),
-                str(product),
-                str(ref),
-                corrects,
+def _booked_from(connection: Connection, keys: Sequence[Sequence[Any]]) -> dict[tuple[int, str, int], Booked]:
+    """From the index's rows of the invoice lines asked for (id, dealer, key, line number, revision): the highest
+    revision of each, and its live line (a revision >= 0 without its reversal) read in full. Almost every line of
+    a file is new, so the second read is rare."""
+    revisions: dict[tuple[int, str, int], dict[int, int]] = {}
+    for line_id, dealer_id, key, line_no, revision in keys:
+        revisions.setdefault((int(dealer_id), str(key), int(line_no)), {})[int(revision)] = int(line_id)
+    live_ids = {
+        invoice_line: line_id
+        for invoice_line, found in revisions.items()
+        for revision, line_id in found.items()
+        if revision >= 0 and reversal_revision(revision) not in found
+    }
+    details = {}
+    if live_ids:
+        for row in connection.execute(
+            select(
+                SalesLine.id,
+                SalesLine.amount,
+                SalesLine.sold_on,
+                SalesLine.period_id,
+                SalesLine.booked_period_id,
+                SalesLine.units,
+                SalesLine.product_line,
+                SalesLine.invoice_ref,
+                SalesLine.corrects_invoice,
+                SalesLine.revision,
+            ).where(SalesLine.id.in_(sorted(live_ids.values())))
+        ):
+            line_id, amount, sold_on, period_id, booked_id, units, product, reference, corrects, revision = row
+            details[line_id] = BookedLine(
+                line_id, amount, sold_on, period_id, booked_id, units, product, reference, corrects, revision
             )
-        before = found.get(invoice_line)
-        found[invoice_line] = Booked(
-            max(int(revision), before.revision if before else -1),
-            live or (before.live if before else None),
+    return {
+        invoice_line: Booked(
+            max(revision for revision in found if revision >= 0),
+            details[live_ids[invoice_line]] if invoice_line in live_ids else None,
         )
-    return found
+        for invoice_line, found in revisions.items()
+    }
 
 
 _EXISTING_SELECT = (
-    "SELECT s.id, s.dealer_id, s.invoice_key, s.line_no, s.revision, s.amount, s.sold_on, s.period_id, "
-    "s.booked_period_id, s.units, s.product_line, s.invoice_ref, s.corrects_invoice, "
-    "EXISTS (SELECT 1 FROM sales_lines r WHERE r.reverses_id = s.id) FROM sales_lines s JOIN {wanted} "
-    "ON s.dealer_id = wanted.dealer_id AND s.invoice_key = wanted.invoice_key AND s.line_no = wanted.line_no "
-    "WHERE s.reverses_id IS NULL"
+    "SELECT s.id, s.dealer_id, s.invoice_key, s.line_no, s.revision FROM sales_lines s JOIN {wanted} "
+    "ON s.dealer_id = wanted.dealer_id AND s.invoice_key = wanted.invoice_key AND s.line_no = wanted.line_no"
 )
 
 
@@ -913,7 +917,7 @@ def _reversal_of(
         line.invoice_key,
         line.line_no,
         live.corrects,
-        0,  # a reversal is outside the invoice lines' unique index: its own line id is what is unique
+        reversal_revision(live.revision),
         live.id,
     )
 
@@ -1050,7 +1054,7 @@ def _drop_staged_lines(connection: Connection) -> None:
 
 def _existing_staged(connection: Connection) -> dict[tuple[int, str, int], Booked]:
     """What is booked for the staged block's invoice lines, looked up by the server in one statement."""
-    return _booked_from(connection.exec_driver_sql(EXISTING_STAGED_SQL))
+    return _booked_from(connection, connection.exec_driver_sql(EXISTING_STAGED_SQL).all())
 
 
 def _insert_ignoring_duplicates() -> Insert:
@@ -1165,7 +1169,15 @@ def reverse_import_lines(batch: SalesImport, *, senior: bool) -> ReversedLines:
     for line in lines:
         period = periods[line.period_id]
         booked = period if period.is_open or open_now is None else open_now
-        reversals.append(replace(line, booked_period_id=booked.id, amount=-line.amount, units=-line.units, revision=0))
+        reversals.append(
+            replace(
+                line,
+                booked_period_id=booked.id,
+                amount=-line.amount,
+                units=-line.units,
+                revision=reversal_revision(line.revision),
+            )
+        )
     replaced = (
         db.session.execute(
             select(SalesLine).where(
