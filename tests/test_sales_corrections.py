@@ -6,6 +6,8 @@ with a sum written here from the files' own figures, and with the lines booked."
 from __future__ import annotations
 
 import io
+import itertools
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -17,7 +19,7 @@ from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.notifications.models import Notification
-from portal.rebates import imports
+from portal.rebates import imports, sales_jobs
 from portal.rebates.models import ImportColumnChoice, ImportStatus, RebateStatement, SalesImport, SalesLine
 from portal.rebates.sales_jobs import check_sales_import, live_line, run_sales_import
 from tests.factories import Channel, period
@@ -426,3 +428,42 @@ def test_the_command_line_keeps_or_replaces_conflicts_as_told(app: Flask, channe
     )
     assert replaced.exit_code == 0, replaced.output
     assert _live(app, code)[("CLI-C", 0)] == 1_100
+
+
+def test_the_check_and_the_import_show_progress_while_they_read_and_book(
+    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a clock where three seconds pass between two looks, every look commits how far the job got: while the
+    check reads, while the import reads the file again, and block by block while it books."""
+    code, day = channel.own_dealer, _day(app, channel)
+    ticks = itertools.count(step=3)
+    monkeypatch.setattr(sales_jobs, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    monkeypatch.setattr(sales_jobs, "LOOKUP_CHUNK", 20)
+    monkeypatch.setattr(sales_jobs, "PROGRESS_EVERY_LINES", 10)
+    monkeypatch.setattr(sales_jobs, "PROGRESS_LINES", 50)
+    shown: list[tuple[str, int]] = []
+    content = _file(*(f"{code},{day},1.00,1,Controls,PG-{number}," for number in range(200)))
+    with app.app_context():
+        batch = imports.start_sales_import(_user(channel.emails["manager"]), "sales.csv", content)
+        db.session.commit()
+        import_id = batch.id
+        commit = db.session.commit
+
+        def watched_commit() -> None:
+            found = db.session.get(SalesImport, import_id)
+            if found is not None and "rows_done" in found.__dict__:
+                shown.append((found.phase, found.rows_done))
+            commit()
+
+        monkeypatch.setattr(db.session, "commit", watched_commit)
+        check_sales_import(import_id)
+        checking = [done for phase, done in shown if phase == ""]
+        shown.clear()
+        imports.confirm_sales_import(_user(channel.emails["manager"]), db.session.get(SalesImport, import_id))
+        db.session.commit()
+        assert run_sales_import(import_id) == "imported"
+    reading = [done for phase, done in shown if phase == "reading"]
+    booking = [done for phase, done in shown if phase == "booking"]
+    assert checking[:10] == list(range(20, 201, 20))  # each lookup of 20 lines, 3 s after the one before
+    assert reading == list(range(10, 201, 10))  # each tenth line read again
+    assert booking[:4] == [50, 100, 150, 200]  # each block booked

@@ -66,6 +66,7 @@ def upgrade():
         batch.add_column(sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('voided_by_id', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('void_reason', sa.Text(), nullable=False, server_default=''))
+        batch.add_column(sa.Column('phase', sa.String(length=16), nullable=False, server_default=''))
         batch.create_foreign_key(op.f('fk_sales_imports_voided_by_id_users'), 'users', ['voided_by_id'], ['id'])
     op.create_table(
         'import_column_choices',
@@ -87,7 +88,7 @@ def downgrade():
     with op.batch_alter_table('sales_imports') as batch:
         batch.drop_constraint(op.f('fk_sales_imports_voided_by_id_users'), type_='foreignkey')
         for column in (
-            'void_reason', 'voided_by_id', 'voided_at', 'conflict_count', 'conflicts', 'return_rows', 'sheet',
+            'phase', 'void_reason', 'voided_by_id', 'voided_at', 'conflict_count', 'conflicts', 'return_rows', 'sheet',
             'decimal_comma',
         ):
             batch.drop_column(column)

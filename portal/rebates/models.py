@@ -168,6 +168,8 @@ class SalesImport(Model):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    # After confirmation: "reading" (the file read again) then "booking" (rows_done counts lines booked); "" before
+    phase: Mapped[str] = mapped_column(String(16), default="")
     new_rows: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_rows: Mapped[int] = mapped_column(Integer, default=0)
     late_rows: Mapped[int] = mapped_column(Integer, default=0)

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
         rules.can_retry_import,
         rules.import_checked,
         rules.import_finished,
+        rules.import_voided,
         rules.is_paid,
         rules.is_provisional,
     ):  # templates ask the area's rules, never compare statuses

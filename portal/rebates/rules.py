@@ -142,11 +142,16 @@ def can_move_import(current: ImportStatus, target: ImportStatus) -> bool:
 
 def import_checked(status: ImportStatus) -> bool:
     """The file was read through: its check report can be shown."""
-    return status in (ImportStatus.READY, ImportStatus.IMPORTED, ImportStatus.FAILED)
+    return status in (ImportStatus.READY, ImportStatus.IMPORTED, ImportStatus.FAILED, ImportStatus.VOIDED)
 
 
 def import_finished(status: ImportStatus) -> bool:
-    return status is ImportStatus.IMPORTED
+    """Its lines were booked (and, if voided since, reversed): what it added can be shown."""
+    return status in (ImportStatus.IMPORTED, ImportStatus.VOIDED)
+
+
+def import_voided(status: ImportStatus) -> bool:
+    return status is ImportStatus.VOIDED
 
 
 def can_confirm_import(status: ImportStatus) -> bool:

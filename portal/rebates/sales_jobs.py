@@ -58,6 +58,9 @@ PROGRESS_SECONDS = 2  # the check's progress moves at least this often, however 
 PROGRESS_LINES = 50_000  # lines between two commits of progress: each commit of a big import rewrites index pages
 
 
+PROGRESS_EVERY_LINES = 1000  # how often reading looks at the clock (once a line would cost more than it tells)
+
+
 KEPT_ERRORS = 300  # the report shows this many; the count covers all
 
 
@@ -823,7 +826,7 @@ def run_sales_import(import_id: int) -> str:
 def _run_sales_import(batch: SalesImport) -> str:
     report = Report()
     checker = _Checker(batch, report, column_choices(batch.uploaded_by_id))
-    lines = list(checker.lines(batch.content))
+    lines = _read_again(batch, checker, report)
     checker.finish()
     begin_write()
     if report.error_count:
@@ -836,6 +839,7 @@ def _run_sales_import(batch: SalesImport) -> str:
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     # In index order: consecutive rows land on the same index pages (file order scatters them over every dealer's).
     lines.sort(key=lambda line: line.invoice_line)
+    batch.phase, batch.rows_done = BOOKING, 0
     closed_meanwhile = _(
         "A period closed while this file was imported and no period is open today to book its lines in. Lines "
         "already imported stay; try again once a period is open."
@@ -910,6 +914,25 @@ def _run_sales_import(batch: SalesImport) -> str:
     _finish(batch, inserted, touched)
     db.session.commit()
     return "imported"
+
+
+READING, BOOKING = "reading", "booking"  # the phases of an import after confirmation (SalesImport.phase)
+
+
+def _read_again(batch: SalesImport, checker: _Checker, report: Report) -> list[ParsedLine]:
+    """The import reads the file again (the channel may have changed since the check), committing how far it got
+    at least every PROGRESS_SECONDS: a million lines take seconds to read, and the page must not stand still."""
+    lines: list[ParsedLine] = []
+    batch.phase, batch.rows_done = READING, 0
+    shown = time.monotonic()
+    for line in checker.lines(batch.content):
+        lines.append(line)
+        if report.total % PROGRESS_EVERY_LINES == 0 and time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
+            begin_write()
+            batch.rows_done = report.total
+            db.session.commit()
+    return lines
 
 
 def _fail(batch: SalesImport, why: str) -> str:
