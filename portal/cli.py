@@ -21,7 +21,7 @@ from portal.demo import demo_logins, seed_demo
 from portal.evidence.services import cleanup_orphans
 from portal.extensions import db
 from portal.jobs import huey_of
-from portal.money import to_decimal
+from portal.money import NumberFormat, to_decimal
 from portal.notifications.mail import deliver_outbox
 from portal.rebates.imports import dealer_rows, import_file, report_errors
 from portal.rebates.models import ImportStatus
@@ -185,7 +185,13 @@ def init_app(app: Flask) -> None:
     @click.option(
         "--as", "email", default="", help="The manager or admin the import is recorded for (default: first admin)."
     )
-    @click.option("--decimal-comma", is_flag=True, help="The file writes amounts as 1.234,56.")
+    @click.option(
+        "--number-format",
+        type=click.Choice(["point", "comma"]),
+        default=None,
+        help="How the file writes amounts: point (1,234.56) or comma (1.234,56); unsaid, anything that reads two "
+        "ways is refused.",
+    )
     @click.option("--sheet", default="", help="A workbook's sheet to read (default: the first).")
     @click.option(
         "--conflicts",
@@ -194,7 +200,9 @@ def init_app(app: Flask) -> None:
         help="Invoices sent again with other values: keep the booked ones or replace them (default: import nothing "
         "and list them).",
     )
-    def import_sales_command(path: str, email: str, decimal_comma: bool, sheet: str, conflicts: str | None) -> None:
+    def import_sales_command(
+        path: str, email: str, number_format: str | None, sheet: str, conflicts: str | None
+    ) -> None:
         """Check a sales file (CSV or .xlsx) and, when it has no errors, import it (the same rules and report as the
         web import). Exits with status 1 when nothing was imported."""
 
@@ -207,7 +215,7 @@ def init_app(app: Flask) -> None:
             actor,
             Path(path).name,
             Path(path).read_bytes(),
-            decimal_comma=decimal_comma,
+            number_format=NumberFormat(number_format or ""),
             sheet=sheet,
             conflicts=conflicts,
         )

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, SelectField, StringField, ValidationError
 from wtforms.validators import Length, Optional
 
+from portal.money import NumberFormat
 from portal.types import label
 
 COMMON_TIMEZONES = (
@@ -69,15 +70,16 @@ class CsvUploadForm(FlaskForm):
     number_format = SelectField(
         _l("Amounts in the file"),
         choices=[
+            SelectChoice("", _l("Not said: refuse any amount that reads two ways")),
             SelectChoice("point", _l("1,234.56 (decimal point)")),
             SelectChoice("comma", _l("1.234,56 (decimal comma)")),
         ],
-        default="point",
+        default="",
     )
     sheet = StringField(
         _l("Sheet (workbooks; empty for the first)"), validators=[Optional(), Length(max=100)], default=""
     )
 
     @property
-    def decimal_comma(self) -> bool:
-        return self.number_format.data == "comma"
+    def file_number_format(self) -> NumberFormat:
+        return NumberFormat(self.number_format.data or "")

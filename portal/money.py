@@ -8,6 +8,7 @@ copy them from Excel.
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from decimal import Decimal, InvalidOperation
@@ -69,16 +70,26 @@ class MisreadAmount(ValueError):
         self.reason = reason  # "decimal_comma" or "ambiguous"
 
 
-def parse_file_money(text: str, currency: str, *, decimal_comma: bool = False) -> int:
+class NumberFormat(enum.StrEnum):
+    """How an uploaded file writes amounts, as the uploader says: not said (anything that reads two ways is
+    refused), a decimal point (1,234.56; "1.200" is 1.20) or a decimal comma (1.234,56; "1.200" is 1,200)."""
+
+    UNSAID = ""
+    POINT = "point"
+    COMMA = "comma"
+
+
+def parse_file_money(text: str, currency: str, *, number_format: NumberFormat = NumberFormat.UNSAID) -> int:
     """An amount from an uploaded file (sales, targets, budgets), stricter than a form: a comma counts only as a
     thousands separator between groups of three digits ("1234,56" is a decimal comma, refused, never 123,456.00),
     and "1.200" is refused as ambiguous (1.20, or 1,200 with European separators). Raises MisreadAmount for those,
     ValueError for anything else parse_money refuses.
 
     When the upload says the file uses decimal commas ("1.234,56", Excel in much of Europe), the roles swap: a dot
-    only separates groups of three digits, the comma is the decimal mark, and "1,234.56" is refused."""
+    only separates groups of three digits, the comma is the decimal mark, and "1,234.56" is refused. When it says
+    decimal points, "1.200" is 1.20."""
     cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "")
-    if decimal_comma:
+    if number_format is NumberFormat.COMMA:
         if "." in cleaned:
             if not EUROPEAN_GROUPED_MONEY_TEXT.fullmatch(cleaned):
                 raise MisreadAmount("decimal_point")
@@ -88,7 +99,7 @@ def parse_file_money(text: str, currency: str, *, decimal_comma: bool = False) -
         if not GROUPED_MONEY_TEXT.fullmatch(cleaned):
             raise MisreadAmount("decimal_comma")
         cleaned = cleaned.replace(",", "")
-    elif AMBIGUOUS_MONEY_TEXT.fullmatch(cleaned):
+    elif number_format is NumberFormat.UNSAID and AMBIGUOUS_MONEY_TEXT.fullmatch(cleaned):
         raise MisreadAmount("ambiguous")
     return parse_money(cleaned, currency)
 

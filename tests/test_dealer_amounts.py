@@ -205,6 +205,26 @@ def test_semicolon_tab_and_utf16_files_are_read(app: Flask, channel: Channel, ki
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
+def test_a_file_said_to_write_decimal_commas_is_read_as_it_says(app: Flask, channel: Channel, kind: Kind) -> None:
+    """A German Excel's CSV: semicolons and 1.200.000,50. Refused when nothing was said, read when it was; the
+    same file said to write decimal points is refused rather than misread."""
+    client = logged_in_client(app, channel.emails[kind.role])
+    period = getattr(channel, kind.period)
+    content = f"dealer_code;{kind.header}\r\n{channel.own_dealer};1.200.000,50\r\n".encode()
+
+    def upload(number_format: str) -> int:
+        return client.post(
+            f"{kind.page}/{period}/import",
+            data={"file": (io.BytesIO(content), "x.csv"), "number_format": number_format},
+        ).status_code
+
+    assert upload("") == 422
+    assert upload("point") == 422
+    assert upload("comma") == 303
+    assert _amount_of(app, kind, channel.own_dealer, period) == 120_000_050
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.header)
 def test_an_excel_workbook_is_read_with_numbers_as_cells(app: Flask, channel: Channel, kind: Kind) -> None:
     """A workbook straight from Excel: the amount a number cell (a float), the header in Chinese."""
     workbook = Workbook()

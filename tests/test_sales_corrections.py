@@ -18,6 +18,7 @@ from portal.accounts.models import User
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.jobs import huey_of
+from portal.money import NumberFormat
 from portal.notifications.models import Notification
 from portal.rebates import imports, sales_jobs
 from portal.rebates.models import ImportColumnChoice, ImportStatus, RebateStatement, SalesImport, SalesLine
@@ -331,10 +332,21 @@ def test_only_a_senior_manager_voids_sales_of_a_closed_period(app: Flask, channe
 # --- How the file is written: decimal commas, sheets, columns ---------------------------------------------------
 
 
+def test_a_file_said_to_use_decimal_points_reads_1_200_as_1_20(app: Flask, channel: Channel) -> None:
+    code, day = channel.own_dealer, _day(app, channel)
+    content = f"dealer_code,date,amount,invoice_ref\n{code},{day},1.200,DP-1\n".encode()
+    unsaid = _batch(app, _checked(app, channel, content))
+    assert [error[1:] for error in unsaid.errors] == [
+        ["amount", "Is the dot in 1.200 a decimal point or a thousands separator? Write 1.20 or 1200.", "1.200"]
+    ]
+    said = _batch(app, _checked(app, channel, content, number_format=NumberFormat.POINT))
+    assert said.status is ImportStatus.READY and said.dealer_totals[0][4] == 120
+
+
 def test_a_file_said_to_use_decimal_commas_is_read_that_way(app: Flask, channel: Channel) -> None:
     code, day = channel.own_dealer, _day(app, channel)
     content = f'dealer_code;date;amount;invoice_ref\n{code};{day};"1.234,56";DC-1\n{code};{day};7,5;DC-2\n'.encode()
-    read = _batch(app, _checked(app, channel, content, decimal_comma=True))
+    read = _batch(app, _checked(app, channel, content, number_format=NumberFormat.COMMA))
     assert read.status is ImportStatus.READY, read.errors
     assert read.dealer_totals[0][4] == 123_456 + 750
     refused = _batch(
@@ -343,7 +355,7 @@ def test_a_file_said_to_use_decimal_commas_is_read_that_way(app: Flask, channel:
             app,
             channel,
             f'dealer_code,date,amount,invoice_ref\n{code},{day},"1,234.56",DC-3\n'.encode(),
-            decimal_comma=True,
+            number_format=NumberFormat.COMMA,
         ),
     )
     [[line, column, message, found]] = refused.errors
@@ -364,7 +376,7 @@ def test_a_workbook_sheet_can_be_chosen(app: Flask, channel: Channel) -> None:
     sales.append([code, day, 321.5, "SH-1"])
     out = io.BytesIO()
     workbook.save(out)
-    chosen = _batch(app, _checked(app, channel, out.getvalue(), sheet="销售明细", decimal_comma=True))
+    chosen = _batch(app, _checked(app, channel, out.getvalue(), sheet="销售明细", number_format=NumberFormat.COMMA))
     assert chosen.status is ImportStatus.READY, chosen.errors
     assert chosen.dealer_totals[0][4] == 32_150  # a number cell stays a number, whatever the CSV convention
     unknown = _batch(app, _checked(app, channel, out.getvalue(), sheet="Sales"))

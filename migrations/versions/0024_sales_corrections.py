@@ -58,7 +58,7 @@ def upgrade():
         postgresql_where=sa.text('corrects_invoice IS NOT NULL'),
     )
     with op.batch_alter_table('sales_imports') as batch:
-        batch.add_column(sa.Column('decimal_comma', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column('number_format', sa.String(length=8), nullable=False, server_default=''))
         batch.add_column(sa.Column('sheet', sa.String(length=100), nullable=False, server_default=''))
         batch.add_column(sa.Column('return_rows', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('conflicts', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
@@ -89,7 +89,7 @@ def downgrade():
         batch.drop_constraint(op.f('fk_sales_imports_voided_by_id_users'), type_='foreignkey')
         for column in (
             'phase', 'void_reason', 'voided_by_id', 'voided_at', 'conflict_count', 'conflicts', 'return_rows', 'sheet',
-            'decimal_comma',
+            'number_format',
         ):
             batch.drop_column(column)
     op.drop_index('ix_sales_lines_corrects', table_name='sales_lines')

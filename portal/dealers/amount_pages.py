@@ -131,7 +131,7 @@ class AmountPages:
                 period,
                 form.file.data.read(),
                 reason,
-                decimal_comma=form.decimal_comma,
+                number_format=form.file_number_format,
                 sheet=form.sheet.data or "",
             )
         except FileRefused as refused:

@@ -32,7 +32,7 @@ from portal.csv_io import (
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import visible_dealers
 from portal.extensions import db
-from portal.money import MAX_MONEY, MisreadAmount, parse_file_money
+from portal.money import MAX_MONEY, MisreadAmount, NumberFormat, parse_file_money
 from portal.service_errors import IllegalTransition, InvalidInput
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def import_dealer_amounts(
     content: bytes,
     reason: str = "",
     *,
-    decimal_comma: bool = False,
+    number_format: NumberFormat = NumberFormat.UNSAID,
     sheet: str = "",
 ) -> AmountsImported:
     """Amounts of many dealers from a CSV (dealer_code and the amount column): all of them or, if any line is
@@ -126,7 +126,7 @@ def import_dealer_amounts(
         zero_allowed=kind.zero_allowed,
         check=lambda dealer, amount: kind.rule(dealer, period, amount),
         skipped=skipped,
-        decimal_comma=decimal_comma,
+        number_format=number_format,
         sheet=sheet,
     )
     if kind.ask is not None and kind.governed(period):
@@ -167,14 +167,15 @@ def read_dealer_amounts(
     zero_allowed: bool = False,
     check: Callable[[Dealer, int], str | None] | None = None,
     skipped: list[tuple[int, str]] | None = None,
-    decimal_comma: bool = False,
+    number_format: NumberFormat = NumberFormat.UNSAID,
     sheet: str = "",
 ) -> dict[str, tuple[Dealer, int, int]]:
     """A CSV of one amount per dealer (targets, promotion budgets), read whole: every error with its line number,
     or (dealer, amount, line number) by dealer code. Only dealers the actor may see count; amounts are in each
     dealer's currency. `check` refuses an amount the area's rules forbid, with the reason. Lines skipped on purpose
-    (a title above the header, a total row) are added to `skipped` as (line, why). `decimal_comma`: the uploader
-    says the CSV writes 1.234,56 (a workbook's numbers are numbers either way); `sheet`: a workbook's sheet."""
+    (a title above the header, a total row) are added to `skipped` as (line, why). `number_format`: how the
+    uploader says the CSV writes amounts (a workbook's numbers are numbers either way); `sheet`: a workbook's
+    sheet."""
     skipped = skipped if skipped is not None else []
     try:
         table = open_table(content, sheet)
@@ -197,7 +198,7 @@ def read_dealer_amounts(
             ]
         )
     skipped.extend(found.skipped)
-    comma_decimals = decimal_comma and table.encoding != "xlsx"
+    file_format = number_format if table.encoding != "xlsx" else NumberFormat.UNSAID
     dealers = {
         dealer.code: dealer for dealer in db.session.execute(visible_dealers(actor)).unique().scalars()
     }  # a portfolio, or every dealer for admins and senior managers
@@ -219,7 +220,7 @@ def read_dealer_amounts(
         seen_line[code] = line_number
         written = cells.get(amount_column, "")
         try:
-            amount = parse_file_money(written, dealer.currency, decimal_comma=comma_decimals)
+            amount = parse_file_money(written, dealer.currency, number_format=file_format)
         except MisreadAmount as refused:
             errors.append(
                 LineError(line_number, amount_column, misread_amount(written.strip(), refused.reason), written.strip())

@@ -21,6 +21,7 @@ from portal.dealers.models import Dealer
 from portal.dealers.services import dealer_owners
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
+from portal.money import NumberFormat
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates.models import ImportColumnChoice, ImportStatus, SalesImport
@@ -73,10 +74,16 @@ def can_cancel(batch: SalesImport) -> bool:
 
 
 def start_sales_import(
-    actor: User, filename: str, content: bytes, *, decimal_comma: bool = False, sheet: str = ""
+    actor: User,
+    filename: str,
+    content: bytes,
+    *,
+    number_format: NumberFormat = NumberFormat.UNSAID,
+    sheet: str = "",
 ) -> SalesImport:
     """Keep the file and queue its check; nothing of it counts until the check passes and someone confirms.
-    `decimal_comma`: the uploader says the file writes 1.234,56; `sheet`: a workbook's sheet other than the first."""
+    `number_format`: how the uploader says the file writes amounts; `sheet`: a workbook's sheet other than the
+    first."""
     require_role(actor, AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
     if not content.strip():
         raise InvalidInput("file", _("The file is empty."))
@@ -87,7 +94,7 @@ def start_sales_import(
         uploaded_by_id=actor.id,
         status=ImportStatus.VALIDATING,
         errors=[],
-        decimal_comma=decimal_comma,
+        number_format=number_format.value,
         sheet=sheet.strip()[:100],
     )
     db.session.add(batch)
@@ -226,13 +233,13 @@ def import_file(
     filename: str,
     content: bytes,
     *,
-    decimal_comma: bool = False,
+    number_format: NumberFormat = NumberFormat.UNSAID,
     sheet: str = "",
     conflicts: str | None = None,
 ) -> SalesImport:
     """`flask import-sales`: the same checks and import, run in this process instead of by a worker. Conflicts are
     all kept or all replaced as `conflicts` says; without it, an import with conflicts stops, ready, undecided."""
-    batch = start_sales_import(actor, filename, content, decimal_comma=decimal_comma, sheet=sheet)
+    batch = start_sales_import(actor, filename, content, number_format=number_format, sheet=sheet)
     forget_after_commit("check_sales_import")  # run here, not by a worker
     db.session.commit()
     check_sales_import(batch.id)
@@ -329,5 +336,5 @@ def map_columns(actor: User, batch: SalesImport, choices: dict[str, str]) -> Sal
             db.session.add(ImportColumnChoice(user_id=actor.id, header=header, field=field))
     db.session.flush()
     return start_sales_import(
-        actor, batch.filename, batch.content, decimal_comma=batch.decimal_comma, sheet=batch.sheet
+        actor, batch.filename, batch.content, number_format=NumberFormat(batch.number_format), sheet=batch.sheet
     )

@@ -15,7 +15,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -179,8 +178,8 @@ class SalesImport(Model):
     skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [line, why]: a title above the header, a total
     # What the check found per dealer: [code, currency, lines, new lines, new amount, already imported]
     dealer_totals: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # How the file writes amounts: False "1,234.56" (a decimal point), True "1.234,56" (a decimal comma).
-    decimal_comma: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the uploader said the file writes amounts: "" not said, "point" (1,234.56) or "comma" (1.234,56).
+    number_format: Mapped[str] = mapped_column(String(8), default="")
     sheet: Mapped[str] = mapped_column(String(100), default="")  # a workbook's sheet to read; "" the first
     return_rows: Mapped[int] = mapped_column(Integer, default=0)  # credit notes among the new lines
     # Invoices sent again with other values: [dealer code, invoice key, line no, old amount, old date, new amount,

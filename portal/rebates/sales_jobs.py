@@ -36,7 +36,7 @@ from portal.dates import company_today
 from portal.dealers.models import Period, PeriodStatus
 from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
-from portal.money import MisreadAmount, parse_file_money
+from portal.money import MisreadAmount, NumberFormat, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates.models import ImportColumnChoice, ImportStatus, SalesImport, SalesLine
@@ -214,7 +214,7 @@ class _Checker:
     def __init__(self, batch: SalesImport, report: Report, choices: dict[str, str] | None = None) -> None:
         uploader = batch.uploaded_by
         self.report = report
-        self.decimal_comma = batch.decimal_comma
+        self.number_format = NumberFormat(batch.number_format)
         self.sheet = batch.sheet
         # The manager's own answers for headers no synonym knows; a known synonym always means what it says.
         self.synonyms = {**(choices or {}), **COLUMNS}
@@ -234,7 +234,7 @@ class _Checker:
         self.credits: list[ParsedLine] = []
         self.period_by_day: dict[date, _PeriodRef | None] = {}
         self.dates: dict[str, date | None] = {}
-        self.comma_decimals = False  # set per table: a workbook's numbers are numbers, whatever the upload said
+        self.file_format = NumberFormat.UNSAID  # set per table: a workbook's numbers are numbers, whatever was said
         self.with_credits = False  # set per table: whether it has the column naming a credit note's invoice
 
     def dealer_totals(self, by_dealer: dict[int, list[int]]) -> list[list[object]]:
@@ -265,7 +265,7 @@ class _Checker:
             self.report.error(1, "", refused.message(), refused.detected)
             return
         self.report.encoding = table.encoding
-        self.comma_decimals = self.decimal_comma and table.encoding != "xlsx"
+        self.file_format = self.number_format if table.encoding != "xlsx" else NumberFormat.UNSAID
         try:
             found = find_header(table, self.synonyms, REQUIRED)
             header = found.header
@@ -336,7 +336,7 @@ class _Checker:
             written = cells.get("amount", "")
             misread = False
             try:
-                amount = parse_file_money(written, dealer.currency, decimal_comma=self.comma_decimals)
+                amount = parse_file_money(written, dealer.currency, number_format=self.file_format)
             except MisreadAmount as refused:
                 error(line, "amount", misread_amount(written.strip(), refused.reason), written)
                 amount, misread = 0, True

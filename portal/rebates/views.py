@@ -535,7 +535,7 @@ def sales_imports() -> ResponseReturnValue:
                     current_user,
                     upload.filename or "sales.csv",
                     content,
-                    decimal_comma=form.decimal_comma,
+                    number_format=form.file_number_format,
                     sheet=form.sheet.data or "",
                 ),
                 lambda batch: (
