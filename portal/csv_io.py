@@ -66,7 +66,10 @@ def decode_csv(content: bytes) -> tuple[str, str]:
         pass
     if _looks_like_big5(content):
         raise UnreadableFile("encoding", "Big5")
-    return content.decode("gb18030"), "gb18030"
+    try:
+        return content.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:  # not even GB18030: bytes of no text encoding the portal reads
+        raise UnreadableFile("encoding") from None
 
 
 def _common_share(text: str, codec: str, first: int, last: int) -> float:

@@ -302,7 +302,12 @@ def make_rebate_records(channel: Channel) -> RebateRecords:
             size=len(content),
             uploaded_by_id=manager.id,
             status=status,
-            errors=[],
+            errors=[
+                [1, "", "The first line must name the columns; missing: dealer_code, date, amount, invoice_ref.", ""]
+            ]
+            if status is ImportStatus.REJECTED
+            else [],
+            error_count=int(status is ImportStatus.REJECTED),
             total_rows=len(conflicts),
             conflicts=conflicts,
             conflict_count=len(conflicts),

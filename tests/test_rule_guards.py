@@ -43,8 +43,9 @@ ENROLLMENT_GUARDS = {
     training.can_record_attendance: {E.ENROLLED, E.ATTENDED},
 }
 IMPORT_GUARDS = {
-    rebates.import_checked: {I.READY, I.IMPORTED, I.FAILED},
-    rebates.import_finished: {I.IMPORTED},
+    rebates.import_checked: {I.READY, I.IMPORTED, I.FAILED, I.VOIDED},
+    rebates.import_finished: {I.IMPORTED, I.VOIDED},
+    rebates.import_voided: {I.VOIDED},
     rebates.can_confirm_import: {I.READY},
     rebates.can_retry_import: {I.FAILED},
 }

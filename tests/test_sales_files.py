@@ -362,3 +362,11 @@ def test_the_command_line_gives_the_same_report_and_fails_when_nothing_was_impor
     again = runner.invoke(args=["import-sales", str(path), "--as", channel.emails["admin"]])
     assert again.exit_code == 1
     assert "0 lines added, 1 already imported and skipped" in again.output and "Nothing was imported." in again.output
+
+
+def test_bytes_of_no_encoding_are_refused_by_the_check_not_by_a_crash(app: Flask, channel: Channel) -> None:
+    """Half a GB18030 character at the end (a file cut off in transfer): the check says what it is, the job does not
+    fall over into "the server could not check this file"."""
+    batch = _checked(app, channel, b"dealer_code,date,amount,invoice_ref\n\xca")
+    assert batch.status is ImportStatus.REJECTED
+    assert batch.errors[0][2] == "This is not a CSV file in UTF-8, UTF-16 or GB18030, nor an Excel workbook (.xlsx)."

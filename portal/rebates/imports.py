@@ -14,11 +14,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
-from portal.accounts.models import User
+from portal.accounts.models import DealerRole, User
 from portal.audit.services import audit_change
 from portal.dates import company_today
-from portal.dealers.models import Dealer
-from portal.dealers.services import dealer_owners
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
 from portal.money import NumberFormat
@@ -197,14 +195,17 @@ def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
         before={"status": "imported"},
         after={"status": "voided", "reversed": reversed_lines.count, "reason": reason},
     )
-    dealers = db.session.execute(select(Dealer).where(Dealer.id.in_(sorted(reversed_lines.dealers)))).scalars()
-    for dealer in dealers:
-        notify(
-            dealer_owners(dealer),
-            "sales_import_voided",
-            {"file": batch.filename, "reason": reason},
-            link=link("rebates.dealer_statements"),
+    owners = db.session.execute(
+        select(User).where(
+            User.dealer_id.in_(sorted(reversed_lines.dealers)), User.dealer_role == DealerRole.OWNER, User.active
         )
+    ).scalars()
+    notify(  # one call for every dealer concerned: the same words and link for each owner
+        list(owners),
+        "sales_import_voided",
+        {"file": batch.filename, "reason": reason},
+        link=link("rebates.dealer_statements"),
+    )
     db.session.flush()
     return reversed_lines.count
 

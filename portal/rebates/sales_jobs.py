@@ -425,7 +425,9 @@ class _Checker:
         if not self.credits:
             return
         originals = sorted({(credit.dealer_id, credit.corrects or "") for credit in self.credits})
-        booked = _invoice_balances(originals)
+        booked: dict[tuple[int, str], InvoiceBalance] = {}
+        for start in range(0, len(originals), LOOKUP_CHUNK):  # a bounded number of bound values per statement
+            booked.update(_invoice_balances(originals[start : start + LOOKUP_CHUNK]))
         wanted = set(originals)
         in_file: dict[tuple[int, str], int] = {}  # the file's new lines of those invoices (booked ones count once)
         for (dealer_id, key, line_no), amount in self.invoice_amounts.items():
@@ -923,9 +925,12 @@ def _read_again(batch: SalesImport, checker: _Checker, report: Report) -> list[P
     """The import reads the file again (the channel may have changed since the check), committing how far it got
     at least every PROGRESS_SECONDS: a million lines take seconds to read, and the page must not stand still."""
     lines: list[ParsedLine] = []
+    content = batch.content
+    begin_write()  # SQLite: the change below is written under the write lock, never by upgrading a read
     batch.phase, batch.rows_done = READING, 0
+    db.session.commit()
     shown = time.monotonic()
-    for line in checker.lines(batch.content):
+    for line in checker.lines(content):
         lines.append(line)
         if report.total % PROGRESS_EVERY_LINES == 0 and time.monotonic() - shown >= PROGRESS_SECONDS:
             shown = time.monotonic()
@@ -1172,56 +1177,85 @@ class ReversedLines:
     dealers: set[int]
 
 
+_LINE_COLUMNS = (
+    SalesLine.dealer_id,
+    SalesLine.period_id,
+    SalesLine.booked_period_id,
+    SalesLine.sold_on,
+    SalesLine.amount,
+    SalesLine.units,
+    SalesLine.product_line,
+    SalesLine.invoice_ref,
+    SalesLine.invoice_key,
+    SalesLine.line_no,
+    SalesLine.corrects_invoice,
+    SalesLine.revision,
+    SalesLine.id,
+)
+
+
+def _as_parsed(row: Any, *, reverses_id: int | None = None) -> ParsedLine:
+    """A booked line (an entity or a row of _LINE_COLUMNS) as the import's own kind of line."""
+    return ParsedLine(
+        0,
+        row.dealer_id,
+        row.period_id,
+        row.booked_period_id,
+        row.sold_on,
+        row.amount,
+        row.units,
+        row.product_line,
+        row.invoice_ref,
+        row.invoice_key,
+        row.line_no,
+        row.corrects_invoice,
+        row.revision,
+        reverses_id,
+    )
+
+
 def reverse_import_lines(batch: SalesImport, *, senior: bool) -> ReversedLines:
     """A void's bookings: a reversal of each line of the import still counting, and, for each invoice line whose
     earlier values the import replaced, those values booked again as the line's next revision (only where the
     import's own values were still the current ones). Raises IllegalTransition when the void is not allowed."""
-    lines = [
-        ParsedLine(
-            0,
-            row.dealer_id,
-            row.period_id,
-            row.booked_period_id,
-            row.sold_on,
-            row.amount,
-            row.units,
-            row.product_line,
-            row.invoice_ref,
-            row.invoice_key,
-            row.line_no,
-            row.corrects_invoice,
-            row.revision,
-            row.id,
+    lines = [  # each as the template of its reversal (which names it)
+        _as_parsed(row, reverses_id=row.id)
+        for row in db.session.execute(
+            select(*_LINE_COLUMNS).where(SalesLine.import_id == batch.id, live_line())  # rows, not entities: fast
         )
-        for row in db.session.execute(select(SalesLine).where(SalesLine.import_id == batch.id, live_line())).scalars()
     ]
     periods = {period.id: _PeriodRef.of(period) for period in db.session.execute(select(Period)).scalars()}
     open_now_row = current_period()
     open_now = _PeriodRef.of(open_now_row) if open_now_row else None
     if not senior and any(not periods[line.period_id].is_open for line in lines):
         raise IllegalTransition(_("Some of these sales are in a closed period: a senior manager voids this import."))
-    invoices = sorted({(line.dealer_id, line.invoice_key) for line in lines if line.corrects is None})
-    if invoices:
-        others = (
-            db.session.execute(
-                select(SalesLine.import_id)
-                .where(
-                    tuple_(SalesLine.dealer_id, SalesLine.corrects_invoice).in_(invoices),
-                    SalesLine.import_id != batch.id,
-                    live_line(),
-                )
-                .distinct()
+    corrected = aliased(SalesLine)
+    others = (
+        db.session.execute(
+            select(SalesLine.import_id)
+            .join(
+                corrected,
+                and_(corrected.dealer_id == SalesLine.dealer_id, corrected.invoice_key == SalesLine.corrects_invoice),
             )
-            .scalars()
-            .all()
+            .where(
+                corrected.import_id == batch.id,
+                corrected.corrects_invoice.is_(None),
+                SalesLine.corrects_invoice.is_not(None),
+                SalesLine.import_id != batch.id,
+                live_line(),
+            )
+            .distinct()
         )
-        if others:
-            raise IllegalTransition(
-                _(
-                    "Credit notes of import %(imports)s correct invoices of this one: void that import first.",
-                    imports=", ".join(str(number) for number in sorted(n for n in others if n is not None)),
-                )
+        .scalars()
+        .all()
+    )
+    if others:
+        raise IllegalTransition(
+            _(
+                "Credit notes of import %(imports)s correct invoices of this one: void that import first.",
+                imports=", ".join(str(number) for number in sorted(n for n in others if n is not None)),
             )
+        )
     reversals = []
     for line in lines:
         period = periods[line.period_id]
@@ -1249,12 +1283,13 @@ def reverse_import_lines(batch: SalesImport, *, senior: bool) -> ReversedLines:
         .all()
     )
     voided_lines = {line.invoice_line for line in lines}
-    booked_now = _existing(lines) if lines else {}
+    to_restore = [row for row in replaced if (row.dealer_id, row.invoice_key, row.line_no) in voided_lines]
+    booked_now: dict[tuple[int, str, int], Booked] = {}
+    for start in range(0, len(to_restore), LOOKUP_CHUNK):
+        booked_now.update(_existing([_as_parsed(row) for row in to_restore[start : start + LOOKUP_CHUNK]]))
     restores = []
-    for row in replaced:
+    for row in to_restore:  # the others were replaced again since by another import: those values stay
         invoice_line = (row.dealer_id, row.invoice_key, row.line_no)
-        if invoice_line not in voided_lines:
-            continue  # replaced again since by another import: those values stay
         period = periods[row.period_id]
         booked = period if period.is_open or open_now is None else open_now
         restores.append(
