@@ -1293,21 +1293,7 @@ def reverse_import_lines(batch: SalesImport, *, senior: bool) -> ReversedLines:
         period = periods[row.period_id]
         booked = period if period.is_open or open_now is None else open_now
         restores.append(
-            ParsedLine(
-                0,
-                row.dealer_id,
-                row.period_id,
-                booked.id,
-                row.sold_on,
-                row.amount,
-                row.units,
-                row.product_line,
-                row.invoice_ref,
-                row.invoice_key,
-                row.line_no,
-                row.corrects_invoice,
-                next_revision(booked_now.get(invoice_line)),
-            )
+            replace(_as_parsed(row), booked_period_id=booked.id, revision=next_revision(booked_now.get(invoice_line)))
         )
     block = _booked_in_open_periods(reversals + restores)
     if block is None:

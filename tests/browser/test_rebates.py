@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from portal.dealers.models import Dealer
@@ -221,14 +221,7 @@ def test_a_manager_checks_a_finance_export_and_reads_the_report_by_dealer(
     page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
     log_in_page(page, live_server, "manager@demo.test", language)
-    page.goto(f"{live_server}/console/sales-imports")
-    page.locator("#file").set_input_files(files=[{"name": "finance.csv", "mimeType": "text/csv", "buffer": content}])
-    page.get_by_role("button", name=words[1]).click()
-    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
-    huey = huey_of(live_app)
-    while (task := huey.dequeue()) is not None:  # the worker's part: run the check
-        huey.execute(task)
-    page.reload()
+    _upload_and_check(page, live_app, live_server, "finance.csv", content, words[1])
     expect(page.get_by_role("heading", name=words[2])).to_be_visible()
     table = page.get_by_role("table", name=words[3])
     expect(table).to_contain_text(words[4])
@@ -277,12 +270,7 @@ def test_a_manager_replaces_an_erp_correction_then_voids_the_file(
     page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
     log_in_page(page, live_server, "manager@demo.test", language)
-    page.goto(f"{live_server}/console/sales-imports")
-    page.locator("#file").set_input_files(files=[{"name": "erp.csv", "mimeType": "text/csv", "buffer": content}])
-    page.get_by_role("button", name=words[0]).click()
-    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
-    run_queued(live_app)
-    page.reload()
+    _upload_and_check(page, live_app, live_server, "erp.csv", content, words[0])
     conflicts = page.get_by_role("region", name=words[1])
     expect(conflicts).to_contain_text(f"{Decimal(amount) / 100:,.2f}")  # booked
     expect(conflicts).to_contain_text(f"{corrected:,.2f}")  # in the file
@@ -309,6 +297,16 @@ def test_a_manager_replaces_an_erp_correction_then_voids_the_file(
             .all()
         )
     assert live == [amount]
+
+
+def _upload_and_check(page: Page, app: Flask, live_server: str, name: str, content: bytes, button: str) -> None:
+    """Upload a sales file as the manager on the imports page, let the worker check it, and show its page."""
+    page.goto(f"{live_server}/console/sales-imports")
+    page.locator("#file").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
+    run_queued(app)
+    page.reload()
 
 
 def run_queued(app: Flask) -> None:
@@ -341,12 +339,7 @@ def test_a_manager_says_once_what_unknown_columns_are(
     page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
     log_in_page(page, live_server, "manager@demo.test", language)
-    page.goto(f"{live_server}/console/sales-imports")
-    page.locator("#file").set_input_files(files=[{"name": "de.csv", "mimeType": "text/csv", "buffer": content}])
-    page.get_by_role("button", name=words[0]).click()
-    page.wait_for_url(re.compile(r"/console/sales-imports/\d+$"))
-    run_queued(live_app)
-    page.reload()
+    _upload_and_check(page, live_app, live_server, "de.csv", content, words[0])
     mapping = page.get_by_role("region", name=words[1])
     for header, chosen in zip(headers, ("dealer_code", "date", "amount", "invoice_ref"), strict=True):
         mapping.get_by_label(header).select_option(chosen)
