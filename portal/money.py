@@ -23,6 +23,8 @@ MAX_MONEY = 10**15  # minor units; far above any real amount, far below BigInteg
 
 MONEY_TEXT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
 
+PLAIN_MONEY_TEXT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
+
 
 @functools.cache
 def precision(currency: str) -> int:
@@ -38,6 +40,16 @@ def to_decimal(minor_units: int | Decimal, currency: str) -> Decimal:
 def parse_money(text: str, currency: str) -> int:
     """'12,345.67' in CNY -> 1234567 minor units. Raises ValueError (not a number, too many decimals, too large)."""
     cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    plain = PLAIN_MONEY_TEXT.fullmatch(cleaned)
+    if plain is not None:  # digits, maybe decimals: the usual amount, in whole numbers (a sales file has a million)
+        sign, whole, decimals = plain.group(1), plain.group(2), plain.group(3) or ""
+        places = precision(currency)
+        if len(decimals) > places and decimals[places:].strip("0"):
+            raise ValueError("too many decimals")
+        minor = int(whole + decimals[:places].ljust(places, "0"))
+        if minor >= MAX_MONEY:
+            raise ValueError("too large")
+        return -minor if sign else minor
     if not MONEY_TEXT.fullmatch(cleaned):
         raise ValueError("not a number")
     try:

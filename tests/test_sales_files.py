@@ -24,7 +24,7 @@ from portal.csv_io import open_table, read_header
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.jobs import huey_of
-from portal.money import MisreadAmount, parse_file_money
+from portal.money import MisreadAmount, parse_file_money, parse_money
 from portal.rebates import imports
 from portal.rebates.models import ImportStatus, RebateStatement, SalesImport
 from portal.rebates.sales_jobs import COLUMNS, check_sales_import, run_sales_import
@@ -370,3 +370,26 @@ def test_bytes_of_no_encoding_are_refused_by_the_check_not_by_a_crash(app: Flask
     batch = _checked(app, channel, b"dealer_code,date,amount,invoice_ref\n\xca")
     assert batch.status is ImportStatus.REJECTED
     assert batch.errors[0][2] == "This is not a CSV file in UTF-8, UTF-16 or GB18030, nor an Excel workbook (.xlsx)."
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sign=st.sampled_from(["", "-"]),
+    whole=st.text(alphabet="0123456789", min_size=1, max_size=17),
+    decimals=st.one_of(st.none(), st.text(alphabet="0123456789", min_size=0, max_size=5)),
+    currency=st.sampled_from(["CNY", "JPY", "USD", "KWD"]),
+)
+def test_amounts_read_the_same_as_an_exact_decimal_reading(
+    sign: str, whole: str, decimals: str | None, currency: str
+) -> None:
+    """However many digits and decimals, an amount (`parse_money`, under the file rules and the forms) reads as
+    exact decimal arithmetic says: the minor units, or a refusal for decimals the currency does not have and for
+    amounts past the limit. Computed here with Decimal."""
+    text = sign + whole + ("" if decimals is None else "." + decimals)
+    places = {"CNY": 2, "JPY": 0, "USD": 2, "KWD": 3}[currency]
+    scaled = Decimal(text).scaleb(places)
+    if scaled != scaled.to_integral_value() or abs(scaled) >= 10**15:
+        with pytest.raises(ValueError):
+            parse_money(text, currency)
+    else:
+        assert parse_money(text, currency) == int(scaled)
