@@ -11,6 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
@@ -20,8 +22,15 @@ from portal.extensions import db
 from portal.jobs import huey_of
 from portal.money import NumberFormat
 from portal.notifications.models import Notification
-from portal.rebates import imports, sales_jobs
-from portal.rebates.models import ImportColumnChoice, ImportStatus, RebateStatement, SalesImport, SalesLine
+from portal.rebates import checked_lines, imports, sales_jobs
+from portal.rebates.models import (
+    CheckedSalesLines,
+    ImportColumnChoice,
+    ImportStatus,
+    RebateStatement,
+    SalesImport,
+    SalesLine,
+)
 from portal.rebates.sales_jobs import check_sales_import, live_line, run_sales_import
 from tests.factories import Channel, period
 from tests.helpers import line_errors_found_of, line_errors_of, logged_in_client
@@ -442,21 +451,25 @@ def test_the_command_line_keeps_or_replaces_conflicts_as_told(app: Flask, channe
     assert _live(app, code)[("CLI-C", 0)] == 1_100
 
 
+@pytest.mark.parametrize("channel_changed", [False, True], ids=["lines-kept-by-the-check", "file-read-again"])
 def test_the_check_and_the_import_show_progress_while_they_read_and_book(
-    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch
+    app: Flask, channel: Channel, monkeypatch: pytest.MonkeyPatch, channel_changed: bool
 ) -> None:
     """On a clock where three seconds pass between two looks, every look commits how far the job got: while the
-    check reads, while the import reads the file again, and block by block while it books."""
+    check reads, while the import reads the lines the check kept (or the file again, when what the check depended
+    on changed meanwhile: here, the manager's column choices), and block by block while it books."""
     code, day = channel.own_dealer, _day(app, channel)
     ticks = itertools.count(step=3)
     monkeypatch.setattr(sales_jobs, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
     monkeypatch.setattr(sales_jobs, "LOOKUP_CHUNK", 20)
     monkeypatch.setattr(sales_jobs, "PROGRESS_EVERY_LINES", 10)
     monkeypatch.setattr(sales_jobs, "PROGRESS_LINES", 50)
+    monkeypatch.setattr(checked_lines, "BLOCK_LINES", 10)
     shown: list[tuple[str, int]] = []
     content = _file(*(f"{code},{day},1.00,1,Controls,PG-{number}," for number in range(200)))
     with app.app_context():
-        batch = imports.start_sales_import(_user(channel.emails["manager"]), "sales.csv", content)
+        manager = _user(channel.emails["manager"])
+        batch = imports.start_sales_import(manager, "sales.csv", content)
         db.session.commit()
         import_id = batch.id
         commit = db.session.commit
@@ -471,11 +484,132 @@ def test_the_check_and_the_import_show_progress_while_they_read_and_book(
         check_sales_import(import_id)
         checking = [done for phase, done in shown if phase == ""]
         shown.clear()
-        imports.confirm_sales_import(_user(channel.emails["manager"]), db.session.get(SalesImport, import_id))
+        if channel_changed:
+            db.session.add(ImportColumnChoice(user_id=manager.id, header="remarks", field=""))
+        imports.confirm_sales_import(manager, db.session.get(SalesImport, import_id))
         db.session.commit()
+        read_again: list[int] = []
+        real_open_table = sales_jobs.open_table
+        monkeypatch.setattr(sales_jobs, "open_table", lambda *args: read_again.append(1) or real_open_table(*args))
         assert run_sales_import(import_id) == "imported"
+        assert db.session.get(CheckedSalesLines, import_id) is None  # kept only until the file is imported
+        assert db.session.execute(select(func.count()).where(SalesLine.import_id == import_id)).scalar_one() == 200
     reading = [done for phase, done in shown if phase == "reading"]
     booking = [done for phase, done in shown if phase == "booking"]
     assert checking[:10] == list(range(20, 201, 20))  # each lookup of 20 lines, 3 s after the one before
-    assert reading == list(range(0, 201, 10))  # at the start, then each tenth line read again
+    assert read_again == ([1] if channel_changed else [])
+    # At the start, then each tenth line read again, or each block of ten kept lines.
+    assert reading == list(range(0, 201, 10))
     assert booking[:4] == [50, 100, 150, 200]  # each block booked
+
+
+def _confirmed_import(app: Flask, channel: Channel, import_id: int) -> tuple[str, str]:
+    """Confirm a checked import and run it: (what the job said, the failure shown)."""
+    with app.app_context():
+        batch = db.session.get(SalesImport, import_id)
+        assert batch is not None and batch.status is ImportStatus.READY, batch.errors
+        imports.confirm_sales_import(_user(channel.emails["manager"]), batch)
+        db.session.commit()
+        outcome = run_sales_import(import_id)
+        return outcome, db.session.get(SalesImport, import_id).failure  # type: ignore[union-attr]
+
+
+def test_a_dealer_leaving_the_portfolio_after_the_check_stops_the_import(app: Flask, channel: Channel) -> None:
+    """The lines the check kept are not booked when the uploader's dealers changed since: the file is read again
+    against today's portfolio, and a line of a dealer no longer in it fails the import, nothing booked."""
+    own, second, day = channel.own_dealer, channel.second_dealer, _day(app, channel)
+    import_id = _checked(
+        app, channel, _file(f"{own},{day},10.00,1,Controls,PF-1,", f"{second},{day},20.00,1,Controls,PF-2,")
+    )
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == second)).scalar_one()
+        dealer.manager_id = _user(channel.emails["other_manager"]).id
+        db.session.commit()
+    outcome, failure = _confirmed_import(app, channel, import_id)
+    assert outcome == "failed" and "The file no longer passes its checks; nothing was imported." in failure
+    assert ("PF-1", 0) not in _live(app, own) and ("PF-2", 0) not in _live(app, second)
+
+
+def test_an_invoice_booked_between_the_check_and_the_import_is_counted_once(app: Flask, channel: Channel) -> None:
+    """The check found none of the file's invoices booked; one of them is booked by another file before this one is
+    confirmed. The import still finds it (PostgreSQL's straight copy of the block gives way to the lookup), books
+    the other two lines and counts that one once."""
+    code, day = channel.own_dealer, _day(app, channel)
+    before = _sales(app, code, channel.current_period)
+    rows = [f"{code},{day},10.00,1,Controls,BT-{number}," for number in range(3)]
+    later = _checked(app, channel, _file(*rows))
+    _imported(app, channel, _file(rows[1]))
+    outcome, failure = _confirmed_import(app, channel, later)
+    assert (outcome, failure) == ("imported", "")
+    batch = _batch(app, later)
+    assert (batch.imported_rows, batch.duplicate_rows) == (2, 1)
+    assert {key: amount for key, amount in _live(app, code).items() if key[0].startswith("BT-")} == {
+        ("BT-0", 0): 1_000,
+        ("BT-1", 0): 1_000,
+        ("BT-2", 0): 1_000,
+    }
+    assert _sales(app, code, channel.current_period) == before + 3_000
+
+
+def test_a_credit_note_checked_against_an_invoice_used_up_meanwhile_stops_the_import(
+    app: Flask, channel: Channel
+) -> None:
+    """The credit notes of lines the check kept are checked again at the import against what is booked then: a
+    credit note booked meanwhile for the same invoice leaves no room for this one."""
+    code, day = channel.own_dealer, _day(app, channel)
+    _imported(app, channel, _file(f"{code},{day},100.00,1,Controls,INV-U,"))
+    later = _checked(app, channel, _file(f"{code},{day},-80.00,1,Controls,HZ-U2,INV-U"))
+    _imported(app, channel, _file(f"{code},{day},-60.00,1,Controls,HZ-U1,INV-U"))  # checked and booked first
+    outcome, failure = _confirmed_import(app, channel, later)
+    assert outcome == "failed" and "no longer passes its checks" in failure
+    assert _batch(app, later).errors[0][2] == "The credit notes for invoice INV-U come to more than the invoice."
+    assert _live(app, code)[("INV-U", 0)] == 10_000 and ("HZ-U2", 0) not in _live(app, code)
+    assert _live(app, code)[("HZ-U1", 0)] == -6_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(1, 10**6),
+            st.integers(1, 10**9),
+            st.dates(),
+            st.integers(-(10**15), 10**15),
+            st.text(max_size=12),
+            st.text(min_size=1, max_size=12),
+            st.booleans(),
+            st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+        ),
+        max_size=40,
+    ),
+    block=st.integers(1, 7),
+)
+def test_the_lines_a_check_keeps_come_back_exactly(rows: list[tuple], block: int) -> None:  # type: ignore[type-arg]
+    """Whatever text a file holds (Chinese, quotes, control characters, keys equal to the reference or not), the
+    lines the check kept are the lines the import gets back, in order, over any number of blocks."""
+    lines = [
+        (
+            line,
+            dealer_id,
+            3,
+            4,
+            sold_on,
+            amount,
+            2,
+            product,
+            reference,
+            reference.upper() if upper else reference,
+            7,
+            corrects,
+        )
+        for line, dealer_id, sold_on, amount, product, reference, upper, corrects in rows
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checked_lines, "BLOCK_LINES", block)
+        packer = checked_lines.LinePacker()
+        for fields in lines:
+            packer.add(fields)
+        blob = packer.packed()
+    blocks = list(checked_lines.unpacked(blob))
+    assert [fields for found in blocks for fields in found] == lines
+    assert all(len(found) <= block for found in blocks) and packer.count == len(lines)

@@ -220,6 +220,18 @@ class SalesImportFile(Model):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CheckedSalesLines(Model):
+    """The lines a clean check read (portal.rebates.checked_lines), kept for the import after confirmation: when
+    nothing the check depended on has changed, the import books them instead of reading the file again. Removed
+    once the file is imported."""
+
+    __tablename__ = "sales_import_checked_lines"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("sales_imports.id", ondelete="CASCADE"), primary_key=True)
+    checked_against: Mapped[str] = mapped_column(String(64))  # the digest of what the check depended on
+    lines: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ImportColumnChoice(Model):
     """A manager's answer to "which field is this column?" for a header no synonym knows, offered again next time."""
 
@@ -266,14 +278,15 @@ class SalesLine(Model):
             sqlite_where=text("corrects_invoice IS NOT NULL"),
             postgresql_where=text("corrects_invoice IS NOT NULL"),
         ),
+        # Statements and the dashboard read a period's lines per dealer. Every index costs each imported line its
+        # upkeep, so there is none that no query uses (the booked period alone, the dealer and day were dropped).
         Index("ix_sales_lines_period_dealer", "period_id", "dealer_id"),
-        Index("ix_sales_lines_dealer_sold_on", "dealer_id", "sold_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
-    booked_period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    booked_period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
     sold_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[int] = mapped_column(BigInteger)  # signed: a credit note or a reversal is negative
     units: Mapped[int] = mapped_column(Integer, default=0)

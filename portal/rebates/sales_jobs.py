@@ -5,8 +5,11 @@ chunks. portal.rebates.imports is the side people click; tasks.py runs these."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
+import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -15,7 +18,8 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Connection, Insert, and_, exists, func, select, tuple_
+from psycopg.errors import UniqueViolation
+from sqlalchemy import ColumnElement, Connection, Insert, and_, delete, exists, func, select, tuple_
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import aliased
 
@@ -39,7 +43,8 @@ from portal.extensions import db
 from portal.money import MisreadAmount, NumberFormat, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
-from portal.rebates.models import ImportColumnChoice, ImportStatus, SalesImport, SalesLine
+from portal.rebates.checked_lines import LinePacker, unpacked
+from portal.rebates.models import CheckedSalesLines, ImportColumnChoice, ImportStatus, SalesImport, SalesLine
 from portal.rebates.rules import IMPORT_TRANSITIONS, invoice_key
 from portal.rebates.services import late_sales_adjustments, recompute_statements
 from portal.service_errors import IllegalTransition
@@ -160,6 +165,23 @@ class ParsedLine:
         which a frozen dataclass allows)."""
         return self.dealer_id, self.invoice_key, self.line_no
 
+    def as_read(self) -> tuple[Any, ...]:
+        """The fields a file's line gives, in checked_lines.FIELDS order (a line read has no revision or reversal)."""
+        return (
+            self.line,
+            self.dealer_id,
+            self.period_id,
+            self.booked_period_id,
+            self.sold_on,
+            self.amount,
+            self.units,
+            self.product_line,
+            self.invoice_ref,
+            self.invoice_key,
+            self.line_no,
+            self.corrects,
+        )
+
 
 @dataclass
 class Report:
@@ -236,6 +258,29 @@ class _Checker:
         self.dates: dict[str, date | None] = {}
         self.file_format = NumberFormat.UNSAID  # set per table: a workbook's numbers are numbers, whatever was said
         self.with_credits = False  # set per table: whether it has the column naming a credit note's invoice
+
+    def depends_on(self) -> str:
+        """A digest of everything besides the file that the check's verdict on a line depends on: the uploader's
+        dealers (code, id, currency), the periods and which is open, the day, the column choices and the number
+        convention. Equal digests: the lines the check read are the lines a new reading would give (the credit
+        notes' balances, which depend on what is booked, are checked again all the same, by `finish`)."""
+        facts = [
+            sorted((code, ref.id, ref.currency) for code, ref in self.dealers.items()),
+            [dataclasses.astuple(period) for period in self.periods],
+            dataclasses.astuple(self.open_now) if self.open_now else None,
+            self.today,
+            sorted(self.synonyms.items()),
+            self.number_format.value,
+            self.sheet,
+        ]
+        return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()
+
+    def take(self, lines: Sequence[ParsedLine]) -> None:
+        """The credit notes and the invoices' amounts of lines the check read, as reading them again would leave
+        them for `finish`."""
+        self.credits = [line for line in lines if line.corrects is not None]
+        if self.credits:
+            self.invoice_amounts = {line.invoice_line: line.amount for line in lines if line.corrects is None}
 
     def dealer_totals(self, by_dealer: dict[int, list[int]]) -> list[list[object]]:
         """The check's findings per dealer, by code: [code, currency, *DealerCounts]."""
@@ -711,8 +756,9 @@ def check_sales_import(import_id: int) -> str:
     report = Report()
     checker = _Checker(batch, report, column_choices(batch.uploaded_by_id))
     by_dealer: dict[int, list[int]] = {}
+    kept = LinePacker()
     with _no_cycle_collection():
-        _check_lines(batch, checker, report, by_dealer)
+        _check_lines(batch, checker, report, by_dealer, kept)
     checker.finish()
     begin_write()
     if len(report.conflicts) > MAX_CONFLICTS:
@@ -732,6 +778,10 @@ def check_sales_import(import_id: int) -> str:
     batch.dealer_totals = checker.dealer_totals(by_dealer)
     batch.conflicts = report.conflicts[:MAX_CONFLICTS]
     batch.conflict_count = len(report.conflicts)
+    if outcome is ImportStatus.READY:
+        db.session.merge(
+            CheckedSalesLines(import_id=batch.id, checked_against=checker.depends_on(), lines=kept.packed())
+        )
     move_import(batch, ImportStatus.VALIDATING, outcome)
     if outcome is ImportStatus.REJECTED:
         batch.finished_at = utcnow()
@@ -739,12 +789,16 @@ def check_sales_import(import_id: int) -> str:
     return outcome.value
 
 
-def _check_lines(batch: SalesImport, checker: _Checker, report: Report, by_dealer: dict[int, list[int]]) -> None:
-    """The check's reading: each line classified against what is booked, counted per dealer, progress committed."""
+def _check_lines(
+    batch: SalesImport, checker: _Checker, report: Report, by_dealer: dict[int, list[int]], kept: LinePacker
+) -> None:
+    """The check's reading: each line classified against what is booked, counted per dealer and kept for the
+    import, progress committed."""
     shown = time.monotonic()  # when progress was last committed: the page moves at least every PROGRESS_SECONDS
     for chunk in _chunks(checker.lines(batch.content), LOOKUP_CHUNK):
         booked = _existing(chunk)
         for line in chunk:
+            kept.add(line.as_read())
             counts = by_dealer.setdefault(line.dealer_id, [0] * 7)
             counts[LINES] += 1
             found = booked.get(line.invoice_line)
@@ -828,7 +882,7 @@ def run_sales_import(import_id: int) -> str:
 def _run_sales_import(batch: SalesImport) -> str:
     report = Report()
     checker = _Checker(batch, report, column_choices(batch.uploaded_by_id))
-    lines = _read_again(batch, checker, report)
+    lines = _lines_to_book(batch, checker, report)
     checker.finish()
     begin_write()
     if report.error_count:
@@ -837,6 +891,8 @@ def _run_sales_import(batch: SalesImport) -> str:
     batch.total_rows = report.total
     decisions = {(int(item[C_DEALER]), str(item[C_INVOICE]), int(item[C_LINE_NO])): item for item in batch.conflicts}
     periods = {period.id: period for period in checker.periods}
+    # The check found none of the file's invoice lines booked: on PostgreSQL, blocks go straight in (see below).
+    nothing_booked = not batch.duplicate_rows and not batch.conflict_count
     use_large_sqlite_cache()
     touched: set[tuple[int, int]] = set()  # (dealer, period) of every line, for the recomputation
     # In index order: consecutive rows land on the same index pages (file order scatters them over every dealer's).
@@ -853,6 +909,11 @@ def _run_sales_import(batch: SalesImport) -> str:
             return _fail(batch, closed_meanwhile)
         connection = db.session.connection()
         staged = connection.dialect.name == "postgresql"
+        if staged and nothing_booked and _copied_as_new(connection, _rows_of(batch.id, block)):
+            _count_touched(touched, block)
+            batch.rows_done = min(start + PROGRESS_LINES, len(lines))
+            db.session.commit()
+            continue
         if staged:  # the block goes to the server once, and is looked up there against the booked lines
             _stage_lines(connection, _rows_of(batch.id, block))
             booked = _existing_staged(connection)
@@ -898,10 +959,7 @@ def _run_sales_import(batch: SalesImport) -> str:
         if extra_booked is None:
             return _fail(batch, closed_meanwhile)
         _insert_new_lines(batch.id, extra_booked)
-        for line in (*block, *extra_booked):
-            touched.add((line.dealer_id, line.booked_period_id))
-            if line.period_id != line.booked_period_id:
-                touched.add((line.dealer_id, line.period_id))
+        _count_touched(touched, (*block, *extra_booked))
         batch.rows_done = min(start + PROGRESS_LINES, len(lines))
         db.session.commit()
         begin_write()  # SQLite: the next block holds the write lock from its start, never upgrades half-way
@@ -921,6 +979,33 @@ def _run_sales_import(batch: SalesImport) -> str:
 READING, BOOKING = "reading", "booking"  # the phases of an import after confirmation (SalesImport.phase)
 
 
+def _lines_to_book(batch: SalesImport, checker: _Checker, report: Report) -> list[ParsedLine]:
+    """The lines the check read when nothing it depended on has changed since (a million lines take seconds to
+    read again), otherwise the file read again."""
+    kept = db.session.execute(
+        select(CheckedSalesLines.lines).where(
+            CheckedSalesLines.import_id == batch.id, CheckedSalesLines.checked_against == checker.depends_on()
+        )
+    ).scalar_one_or_none()
+    if kept is None:
+        return _read_again(batch, checker, report)
+    begin_write()  # SQLite: the change below is written under the write lock, never by upgrading a read
+    batch.phase, batch.rows_done = READING, 0
+    db.session.commit()
+    shown = time.monotonic()
+    lines: list[ParsedLine] = []
+    for block in unpacked(kept):
+        lines.extend(ParsedLine(*fields) for fields in block)
+        if time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
+            begin_write()
+            batch.rows_done = len(lines)
+            db.session.commit()
+    report.total, report.encoding = len(lines), batch.encoding
+    checker.take(lines)
+    return lines
+
+
 def _read_again(batch: SalesImport, checker: _Checker, report: Report) -> list[ParsedLine]:
     """The import reads the file again (the channel may have changed since the check), committing how far it got
     at least every PROGRESS_SECONDS: a million lines take seconds to read, and the page must not stand still."""
@@ -938,6 +1023,14 @@ def _read_again(batch: SalesImport, checker: _Checker, report: Report) -> list[P
             batch.rows_done = report.total
             db.session.commit()
     return lines
+
+
+def _count_touched(touched: set[tuple[int, int]], lines: Sequence[ParsedLine]) -> None:
+    """The (dealer, period) pairs whose statements the lines change: where each is booked, and where it belongs."""
+    for line in lines:
+        touched.add((line.dealer_id, line.booked_period_id))
+        if line.period_id != line.booked_period_id:
+            touched.add((line.dealer_id, line.period_id))
 
 
 def _fail(batch: SalesImport, why: str) -> str:
@@ -1105,6 +1198,31 @@ def _stage_lines(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> Non
         cursor.close()
 
 
+def _copied_as_new(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """PostgreSQL, when the check found none of the file's invoice lines booked: the block copied straight into
+    the sales lines, each as its invoice line's first revision, with no lookup (on a slow machine, staging and
+    looking up a million lines cost more than a tenth of the import). Anything booked for one of them since the
+    check (another import, a void's reversal: revision 0 is there whenever anything is) breaks the unique index;
+    the block is then rolled back to its savepoint and takes the way of every other block: False."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("SAVEPOINT copy_new_lines")
+        try:
+            with cursor.copy(COPY_NEW_LINES_SQL) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT copy_new_lines")
+            return False
+        cursor.execute("RELEASE SAVEPOINT copy_new_lines")
+        return True
+    finally:
+        cursor.close()
+
+
+COPY_NEW_LINES_SQL = f"COPY sales_lines ({_COLUMN_LIST}) FROM STDIN"
+
+
 def _insert_staged_lines(connection: Connection) -> None:
     connection.exec_driver_sql(INSERT_STAGED_LINES_SQL)
 
@@ -1147,6 +1265,7 @@ def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) ->
     recompute_touched(touched)
     batch.imported_rows = inserted
     batch.duplicate_rows = batch.total_rows - inserted
+    db.session.execute(delete(CheckedSalesLines).where(CheckedSalesLines.import_id == batch.id))
     batch.rows_done = batch.total_rows
     move_import(batch, ImportStatus.IMPORTING, ImportStatus.IMPORTED)
     batch.finished_at = utcnow()
