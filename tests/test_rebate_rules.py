@@ -27,7 +27,13 @@ from portal.rebates.rules import (
     sales_needed_for,
     validate_tiers,
 )
-from portal.rebates.sales_jobs import COPY_LINES_SQL, INSERT_STAGED_LINES_SQL, SALES_LINE_COLUMNS
+from portal.rebates.sales_jobs import (
+    COPY_LINES_SQL,
+    COPY_NEW_LINES_SQL,
+    INSERT_STAGED_LINES_SQL,
+    SALES_LINE_COLUMNS,
+    ParsedLine,
+)
 from tests.factories import examples
 
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("300"), places=2)
@@ -183,5 +189,9 @@ def test_the_literal_import_statements_name_the_sales_line_columns() -> None:
     """PostgreSQL imports use SQL written out in full; its column lists must be the ones the rows are built in."""
 
     columns = ", ".join(SALES_LINE_COLUMNS)
-    assert f"({columns}) FROM STDIN" in COPY_LINES_SQL
+    assert f"({columns}) FROM STDIN" in COPY_LINES_SQL and f"({columns}) FROM STDIN" in COPY_NEW_LINES_SQL
+    # A row is the parsed line after its file line number, then the import.
+    assert [*ParsedLine._fields[1:], "import_id"] == [
+        column.replace("corrects_invoice", "corrects") for column in SALES_LINE_COLUMNS
+    ]
     assert f"sales_lines ({columns}) SELECT {columns} FROM" in INSERT_STAGED_LINES_SQL

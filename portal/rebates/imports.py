@@ -210,10 +210,6 @@ def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
     return reversed_lines.count
 
 
-# Literal SQL, so that nothing but these words can ever reach the server; the columns are SALES_LINE_COLUMNS
-# (tests/test_rebate_rules.py checks that they agree).
-
-
 def visible_imports(user: User):
     """Admins and senior managers see every import; a manager sees their own."""
     query = select(SalesImport).order_by(SalesImport.created_at.desc(), SalesImport.id.desc())
