@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from portal.database import compared_in_schema
 from portal.demo import seed_demo
 from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
@@ -27,7 +28,14 @@ def test_upgrade_from_empty_to_head_matches_the_models(
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
         upgrade()
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": True,
+                    "render_as_batch": True,
+                    "include_object": compared_in_schema(connection.dialect.name),
+                },
+            )
             differences = compare_metadata(context, db.metadata)
         tables = set(sa.inspect(db.engine).get_table_names())
     dispose_app(app)
