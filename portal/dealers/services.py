@@ -6,7 +6,7 @@ for a dealer outside the user's scope, exactly as for one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -107,9 +107,16 @@ def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[Dealer]:
 
 
 def dealer_owners(dealer: Dealer) -> list[User]:
+    return owners_of_dealers([dealer.id])
+
+
+def owners_of_dealers(dealer_ids: Iterable[int]) -> list[User]:
+    """The active owners of these dealers, in one query however many dealers (a void may concern thousands)."""
     return list(
         db.session.execute(
-            select(User).where(User.dealer_id == dealer.id, User.dealer_role == DealerRole.OWNER, User.active)
+            select(User).where(
+                User.dealer_id.in_(sorted(set(dealer_ids))), User.dealer_role == DealerRole.OWNER, User.active
+            )
         ).scalars()
     )
 

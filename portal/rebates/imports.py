@@ -14,9 +14,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
-from portal.accounts.models import DealerRole, User
+from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.dates import company_today
+from portal.dealers.services import owners_of_dealers
 from portal.extensions import db
 from portal.jobs import forget_after_commit, run_after_commit
 from portal.money import NumberFormat
@@ -195,13 +196,8 @@ def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
         before={"status": "imported"},
         after={"status": "voided", "reversed": reversed_lines.count, "reason": reason},
     )
-    owners = db.session.execute(
-        select(User).where(
-            User.dealer_id.in_(sorted(reversed_lines.dealers)), User.dealer_role == DealerRole.OWNER, User.active
-        )
-    ).scalars()
     notify(  # one call for every dealer concerned: the same words and link for each owner
-        list(owners),
+        owners_of_dealers(reversed_lines.dealers),
         "sales_import_voided",
         {"file": batch.filename, "reason": reason},
         link=link("rebates.dealer_statements"),

@@ -44,6 +44,7 @@ from portal.extensions import db
 from portal.money import MisreadAmount, NumberFormat, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.rebates.checked_lines import FIELDS as KEPT_FIELDS
 from portal.rebates.checked_lines import LinePacker, unpacked
 from portal.rebates.models import CheckedSalesLines, ImportColumnChoice, ImportStatus, SalesImport, SalesLine
 from portal.rebates.rules import IMPORT_TRANSITIONS, invoice_key
@@ -171,7 +172,7 @@ class ParsedLine(NamedTuple):
         return self[:READ_FIELDS]
 
 
-READ_FIELDS = 12
+READ_FIELDS = len(KEPT_FIELDS)  # a line read has no revision or reversal yet
 
 
 @dataclass
@@ -785,7 +786,7 @@ def _check_lines(
 ) -> None:
     """The check's reading: each line classified against what is booked, counted per dealer and kept for the
     import, progress committed."""
-    shown = time.monotonic()  # when progress was last committed: the page moves at least every PROGRESS_SECONDS
+    clock = _ProgressClock(batch)
     for chunk in _chunks(checker.lines(batch.content), LOOKUP_CHUNK):
         booked = _existing(chunk)
         for line in chunk:
@@ -811,10 +812,22 @@ def _check_lines(
                 else:
                     counts[NEW_SALES] += 1
                     counts[NEW_AMOUNT] += line.amount
-        if report.total - batch.rows_done >= PROGRESS_LINES or time.monotonic() - shown >= PROGRESS_SECONDS:
-            shown = time.monotonic()
+        clock.tell(report.total, due=report.total - batch.rows_done >= PROGRESS_LINES)
+
+
+class _ProgressClock:
+    """How far a job got, committed for the page to show at least every PROGRESS_SECONDS (a million lines take
+    seconds to read, and the page must not stand still)."""
+
+    def __init__(self, batch: SalesImport) -> None:
+        self.batch = batch
+        self.shown = time.monotonic()  # when progress was last committed
+
+    def tell(self, done: int, *, due: bool = False) -> None:
+        if due or time.monotonic() - self.shown >= PROGRESS_SECONDS:
+            self.shown = time.monotonic()
             begin_write()  # SQLite: take the write lock before writing, never upgrade a read half-way
-            batch.rows_done = report.total
+            self.batch.rows_done = done
             db.session.commit()  # progress others can see
 
 
@@ -972,47 +985,28 @@ READING, BOOKING = "reading", "booking"  # the phases of an import after confirm
 
 def _lines_to_book(batch: SalesImport, checker: _Checker, report: Report) -> list[ParsedLine]:
     """The lines the check read when nothing it depended on has changed since (a million lines take seconds to
-    read again), otherwise the file read again."""
+    read again), otherwise the file read again (the channel may have changed since the check)."""
     kept = db.session.execute(
         select(CheckedSalesLines.lines).where(
             CheckedSalesLines.import_id == batch.id, CheckedSalesLines.checked_against == checker.depends_on()
         )
     ).scalar_one_or_none()
-    if kept is None:
-        return _read_again(batch, checker, report)
     begin_write()  # SQLite: the change below is written under the write lock, never by upgrading a read
     batch.phase, batch.rows_done = READING, 0
     db.session.commit()
-    shown = time.monotonic()
+    clock = _ProgressClock(batch)
     lines: list[ParsedLine] = []
+    if kept is None:
+        for line in checker.lines(batch.content):
+            lines.append(line)
+            if report.total % PROGRESS_EVERY_LINES == 0:
+                clock.tell(report.total)
+        return lines
     for block in unpacked(kept):
         lines.extend(ParsedLine(*fields) for fields in block)
-        if time.monotonic() - shown >= PROGRESS_SECONDS:
-            shown = time.monotonic()
-            begin_write()
-            batch.rows_done = len(lines)
-            db.session.commit()
+        clock.tell(len(lines))
     report.total, report.encoding = len(lines), batch.encoding
     checker.take(lines)
-    return lines
-
-
-def _read_again(batch: SalesImport, checker: _Checker, report: Report) -> list[ParsedLine]:
-    """The import reads the file again (the channel may have changed since the check), committing how far it got
-    at least every PROGRESS_SECONDS: a million lines take seconds to read, and the page must not stand still."""
-    lines: list[ParsedLine] = []
-    content = batch.content
-    begin_write()  # SQLite: the change below is written under the write lock, never by upgrading a read
-    batch.phase, batch.rows_done = READING, 0
-    db.session.commit()
-    shown = time.monotonic()
-    for line in checker.lines(content):
-        lines.append(line)
-        if report.total % PROGRESS_EVERY_LINES == 0 and time.monotonic() - shown >= PROGRESS_SECONDS:
-            shown = time.monotonic()
-            begin_write()
-            batch.rows_done = report.total
-            db.session.commit()
     return lines
 
 
