@@ -109,6 +109,10 @@ class Config:
 
     # Promotion claims: days after an activity to claim it.
     CLAIM_WINDOW_DAYS = 60
+    # Claims of one dealer to one vendor submitted within this many days are added up against the second-approval
+    # threshold (split claims); claims against one budget submitted within the shorter span against its half.
+    CLAIM_SPLIT_DAYS = 30
+    CLAIM_RUSH_DAYS = 7
     # Review limits per currency, in that currency's minor units: (a second person approves above this, bulk
     # approval takes unflagged claims up to this). A claim in a currency not listed always needs the second approval
     # and is never approved in bulk: a limit written in yuan means nothing for yen. Set others in the instance's

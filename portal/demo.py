@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from sqlalchemy import insert, select, update
 
 from portal.accounts.models import DealerRole, User, UserRole
@@ -412,10 +413,25 @@ BUDGETS = {"D001": 20_000_000, "D002": 12_000_000, "D003": 8_000_000, "D004": 15
 
 
 def _demo_pdf(title: str) -> bytes:
-    """A one-page PDF whose title makes its SHA-256 its own; the same title gives the same file."""
+    """A one-page PDF with its title written on the page: another title is another document (the portal compares
+    PDFs by what their pages say); the same title gives the same file."""
 
     writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
+    page = writer.add_blank_page(width=595, height=842)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    text = title.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]").replace(b"\\", b"/")
+    content = DecodedStreamObject()
+    content.set_data(b"BT /F1 18 Tf 72 760 Td (" + text + b") Tj ET")
+    page[NameObject("/Contents")] = writer._add_object(content)
     writer.add_metadata({"/Title": title, "/CreationDate": "D:20260101000000Z", "/ModDate": "D:20260101000000Z"})
     buffer = io.BytesIO()
     writer.write(buffer)

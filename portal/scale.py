@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
 from portal.claims.models import ActivityType, Claim, FundAllocation
-from portal.claims.rules import ClaimStatus
+from portal.claims.rules import PENDING, ClaimStatus
 from portal.dates import company_today
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, Territory
 from portal.demo import seed_demo
 from portal.disputes.models import Dispute
 from portal.disputes.rules import DisputeCategory, DisputeStatus
+from portal.evidence.fingerprints import as_signed, bands_of
+from portal.evidence.models import Evidence, EvidencePicture
 from portal.extensions import db
 from portal.rebates.models import SalesLine, Target
 from portal.rebates.services import recompute_statements
@@ -57,6 +59,54 @@ def _insert(table: Any, rows: Iterator[dict[str, Any]], report: Callable[[str], 
     db.session.commit()
     report(f"{what}: {count:,}")
     return count
+
+
+def _claim_photos(rng: random.Random, report: Callable[[str], None]) -> int:
+    """A photo's row and perceptual hash for every submitted claim of the scale data (rows only: the pages that
+    list them do not read the bytes), so that finding the same picture is measured among 300,000 of them."""
+    claim_ids = list(
+        db.session.execute(
+            sa.select(Claim.id).where(Claim.submission_count > 0, Claim.vendor_key == "id:91310000SCALE")
+        ).scalars()
+    )
+    added = _insert(
+        Evidence.__table__,
+        (
+            {
+                "owner_type": "claim",
+                "owner_id": claim_id,
+                "original_name": "photo.jpg",
+                "storage_key": f"claim/scale-{claim_id}",
+                "content_type": "image/jpeg",
+                "size": 250_000,
+                "sha256": f"{rng.getrandbits(256):064x}",
+                "qr_text": "",
+                "created_at": utcnow(),
+            }
+            for claim_id in claim_ids
+        ),
+        report,
+        "claim photos",
+    )
+    photos = list(
+        db.session.execute(
+            sa.select(Evidence.id).where(
+                Evidence.storage_key.like("claim/scale-%"),
+                ~sa.exists().where(EvidencePicture.evidence_id == Evidence.id),
+            )
+        ).scalars()
+    )
+
+    def pictures() -> Iterator[dict[str, Any]]:
+        for evidence_id in photos:
+            picture = rng.getrandbits(64)
+            bands = bands_of(picture)
+            yield {"evidence_id": evidence_id, "picture_hash": as_signed(picture)} | {
+                f"band{band}": value for band, value in enumerate(bands)
+            }
+
+    _insert(EvidencePicture.__table__, pictures(), report, "photo hashes")
+    return added
 
 
 def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 7) -> dict[str, int]:
@@ -227,8 +277,10 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
                 "activity_end": current.starts_on,
                 "vendor": "Scale Print",
                 "vendor_tax_id": "91310000SCALE",
+                "vendor_key": "id:91310000SCALE",
                 "invoice_number": f"SI{number:08d}",
                 "amount_requested": amount,
+                "budget_held": amount if status in PENDING else 0,
                 "amount_approved": amount if decided else None,
                 "over_pre_approval_reason": "",
                 "rejection_reason": "",
@@ -243,6 +295,7 @@ def seed_scale(scale: Scale, report: Callable[[str], None] = print, seed: int = 
             }
 
     counts["claims"] = _insert(Claim.__table__, claims(), report, "claims")
+    counts["evidence"] = _claim_photos(rng, report)
 
     sessions = list(db.session.execute(sa.select(CourseSession.id)).scalars())
     owners = {

@@ -9,7 +9,7 @@ import zlib
 import pikepdf
 from PIL import Image
 from pypdf import PdfWriter
-from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
 
 
 def jpeg(width: int = 64, height: int = 48, exif: bool = False) -> bytes:
@@ -31,10 +31,27 @@ def png(width: int = 32, height: int = 32) -> bytes:
     return buffer.getvalue()
 
 
-def pdf(pages: int = 1) -> bytes:
+def pdf(pages: int = 1, text: str = "", metadata: dict[str, str] | None = None) -> bytes:
+    """Blank pages, or pages saying `text` (the portal compares PDFs by what their pages say and show)."""
     writer = PdfWriter()
     for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
+        page = writer.add_blank_page(width=595, height=842)
+        if text:
+            font = DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Font"),
+                    NameObject("/Subtype"): NameObject("/Type1"),
+                    NameObject("/BaseFont"): NameObject("/Helvetica"),
+                }
+            )
+            page[NameObject("/Resources")] = DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+            )
+            content = DecodedStreamObject()
+            content.set_data(f"BT /F1 18 Tf 72 760 Td ({text}) Tj ET".encode("ascii"))
+            page[NameObject("/Contents")] = writer._add_object(content)
+    if metadata:
+        writer.add_metadata(metadata)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()

@@ -21,6 +21,7 @@ from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
 from portal.claims import services
+from portal.claims.invoices import InvoiceType, normalised_number
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus
 from portal.dates import company_today, quarter_of
@@ -504,6 +505,8 @@ def make_claim(
     claim_status = ClaimStatus(status)
     sent = claim_status is not ClaimStatus.DRAFT
     default_approved = {"approved": amount, "paid": amount, "partially_approved": amount // 2}.get(status)
+    amount_approved = approved if approved is not None else default_approved
+    held = {"submitted": amount, "needs_info": amount, "awaiting_second_approval": amount_approved or amount}
     claim = Claim(
         dealer_id=dealer.id,
         period_id=period.id,
@@ -515,9 +518,11 @@ def make_claim(
         activity_end=day,
         vendor="Print Co",
         vendor_tax_id="91310000X",
-        invoice_number=invoice or f"INV-{number}",
+        vendor_key="id:91310000X",
+        invoice_number=normalised_number(invoice or f"INV-{number}", InvoiceType.OTHER),
         amount_requested=amount,
-        amount_approved=approved if approved is not None else default_approved,
+        budget_held=held.get(status, 0),
+        amount_approved=amount_approved,
         submission_count=1 if sent else 0,
         submitted_at=utcnow() - timedelta(days=submitted_days_ago) if sent else None,
         created_by_id=author.id if author else None,
@@ -976,4 +981,6 @@ def draft(channel: Channel, amount: int = 123_456, invoice: str = "INV-1", role:
 
 
 def attach(channel: Channel, claim: Claim, data: bytes | None = None, role: str = "dealer_owner") -> None:
-    add_evidence(user(channel, role), services.CLAIM_OWNER, claim.id, io.BytesIO(data or pdf()), "invoice.pdf")
+    """A file on the claim: by default an invoice PDF of its own (its text names a number no other file has)."""
+    content = data or pdf(text=f"Invoice {next(_sequence)}")
+    add_evidence(user(channel, role), services.CLAIM_OWNER, claim.id, io.BytesIO(content), "invoice.pdf")

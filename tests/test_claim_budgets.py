@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.claims.budgets import budget_of, set_allocation
 from portal.claims.models import ActivityType, Claim
-from portal.claims.rules import ClaimStatus
+from portal.claims.rules import PENDING, ClaimStatus
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -37,6 +37,7 @@ def _claim(dealer: Dealer, period: Period, status: ClaimStatus, asked: int, appr
             activity_end=date(2026, 10, 2),
             amount_requested=asked,
             amount_approved=approved,
+            budget_held=asked if status in PENDING else 0,
             status=status,
         )
     )

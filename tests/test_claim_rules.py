@@ -59,10 +59,15 @@ def test_every_walk_through_the_table_keeps_its_promises(steps: list[ClaimStatus
             assert after in (S.SUBMITTED, S.WITHDRAWN)
 
 
-@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9))
-def test_second_approval_is_strictly_above_the_threshold(amount: int, threshold: int, bulk: int) -> None:
-    assert needs_second_approval(amount, ClaimLimits(threshold, bulk)) is (amount > threshold)
-    assert needs_second_approval(amount, None) is True  # a currency without limits: always a second person
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9))
+def test_second_approval_is_strictly_above_the_threshold_of_the_claim_or_the_reviewers_total(
+    claimed: int, reviewer_total: int, threshold: int, bulk: int
+) -> None:
+    """Either the amount claimed (not the part approved) or what the reviewer approved for the dealer in the
+    period, this approval included, above the threshold: a second person."""
+    expected = claimed > threshold or reviewer_total > threshold
+    assert needs_second_approval(claimed, reviewer_total, ClaimLimits(threshold, bulk)) is expected
+    assert needs_second_approval(claimed, reviewer_total, None) is True  # no limits in the currency: always
 
 
 @given(

@@ -148,11 +148,11 @@ def test_bulk_approval_takes_only_unflagged_small_claims_and_payment_all_or_none
         small = []
         for number in range(2):
             claim = draft(funded, amount=123_400 + number, invoice=f"B-{number}")
-            attach(funded, claim, pdf() + bytes([number]))
+            attach(funded, claim, pdf(text=f"Invoice B-{number}"))
             services.submit(owner, claim)
             small.append(claim)
         round_one = draft(funded, amount=100_000, invoice="B-9")
-        attach(funded, round_one, pdf() + b"9")
+        attach(funded, round_one, pdf(text="Invoice B-9"))
         services.submit(owner, round_one)  # flagged: a round amount
         with pytest.raises(IllegalTransition, match="review Shop window display on its own"):
             services.bulk_approve(manager, [claim.id for claim in small] + [round_one.id])
@@ -310,11 +310,22 @@ def test_a_withdrawn_or_rejected_claim_frees_its_pre_approval(app: Flask, funded
         assert request.status is FundRequestStatus.APPROVED  # claimable again
         third = services.create_draft(owner, period(funded.current_period), _naming(_input_of(second), request))
         assert third.fund_request_id == request.id
-        # the mediator reopens the rejected claim: its pre-approval is now the third claim's, so it goes back without
-        services.reopen(user(funded, "mediator"), second, "The booth was ours after all.")
+        # The mediator would reopen the rejected claim, but its pre-approval is the third claim's now and the activity
+        # needs one: a reopening passes the checks of a submission, so it is refused with the reason, nothing changed.
+        mediator = user(funded, "mediator")
+        with pytest.raises(services.SubmissionRefused) as refused, db.session.begin_nested():
+            services.reopen(mediator, second, "The booth was ours after all.")
+        assert refused.value.problems == [Problem.PRE_APPROVAL_MISSING]
         db.session.refresh(second)
-        assert second.status is ClaimStatus.SUBMITTED and second.fund_request_id is None
-        assert "used by another claim now" in services.timeline(second)[-1].note
+        assert second.status is ClaimStatus.REJECTED and second.fund_request_id == request.id
+        # Once the third claim lets it go, the reopened claim takes its pre-approval again.
+        services.withdraw(owner, third, "Duplicate")
+        services.reopen(mediator, second, "The booth was ours after all.")
+        db.session.refresh(second)
+        db.session.refresh(request)
+        assert second.status is ClaimStatus.SUBMITTED and second.fund_request_id == request.id
+        assert request.status is FundRequestStatus.USED
+        assert second.budget_held == second.amount_requested
 
 
 def test_two_drafts_naming_one_pre_approval_through_the_pages_get_a_message_not_a_500(

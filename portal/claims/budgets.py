@@ -33,7 +33,7 @@ class Budget:
 
 
 def budget_of(dealer: Dealer, period: Period) -> Budget:
-    """One query; approved counts the amount approved, pending the amount asked."""
+    """One query; approved counts the amount approved, pending what waiting claims hold (Claim.budget_held)."""
     allocation = (
         select(FundAllocation.amount)
         .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
@@ -43,15 +43,17 @@ def budget_of(dealer: Dealer, period: Period) -> Budget:
         select(
             allocation,
             func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)), 0),
+            func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.budget_held), else_=0)), 0),
         ).where(Claim.dealer_id == dealer.id, Claim.period_id == period.id)
     ).one()
     return Budget(int(allocated or 0), int(approved), int(pending))
 
 
 def _not_below_what_claims_hold(dealer: Dealer, period: Period, amount: int) -> str | None:
+    """A budget is never cut below what approved and waiting claims hold; keeping it as it is, or raising it, is
+    always possible (a budget overdrawn by a bug of the past can still be saved and raised)."""
     held = budget_of(dealer, period)
-    if amount < held.approved + held.pending:
+    if amount < held.approved + held.pending and amount < held.allocation:
         return _("Claims already hold more than this: approved and pending claims come to more.")
     return None
 

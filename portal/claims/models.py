@@ -87,7 +87,9 @@ class Claim(Model):
     __tablename__ = "claims"
     __table_args__ = (
         Index("ix_claims_status_submitted", "status", "submitted_at"),
-        Index("ix_claims_invoice", "vendor_tax_id", "invoice_number"),
+        # The same invoice in two claims, whoever typed it how (invoices.py normalises both fields).
+        Index("ix_claims_invoice", "invoice_number", "invoice_code"),
+        Index("ix_claims_dealer_vendor", "dealer_id", "vendor_key", "submitted_at"),  # split claims
         Index("ix_claims_dealer_period", "dealer_id", "period_id"),
         Index("ix_claims_dealer_status", "dealer_id", "status"),  # a manager's queue: their dealers' waiting claims
         # One live claim per pre-approval; a withdrawn or rejected claim keeps the link as history but frees it.
@@ -111,8 +113,23 @@ class Claim(Model):
     activity_end: Mapped[date] = mapped_column(Date)
     vendor: Mapped[str] = mapped_column(String(200), default="")
     vendor_tax_id: Mapped[str] = mapped_column(String(32), default="")
+    # The vendor as compared between claims: its tax id, else its name folded (invoices.vendor_key).
+    vendor_key: Mapped[str] = mapped_column(String(200), default="")
+    # The fapiao: type (an InvoiceType value, "" before it is given), code and number as digits (a foreign
+    # invoice's number as letters and digits), date, and its amounts in minor units.
+    invoice_type: Mapped[str] = mapped_column(String(16), default="")
+    invoice_code: Mapped[str] = mapped_column(String(20), default="")
     invoice_number: Mapped[str] = mapped_column(String(64), default="")
+    invoice_date: Mapped[date | None] = mapped_column(Date)
+    invoice_amount_before_tax: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_tax: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_total: Mapped[int | None] = mapped_column(BigInteger)
+    # The evidence file whose QR code filled the invoice fields, until the dealer saves the claim (confirms them).
+    invoice_read_from_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="SET NULL"))
     amount_requested: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the claim holds against its budget while it waits (PENDING): the amount requested when submitted; what
+    # was left when a mediator reopened it into a smaller budget; the amount proposed at the second approval.
+    budget_held: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_approved: Mapped[int | None] = mapped_column(BigInteger)
     over_pre_approval_reason: Mapped[str] = mapped_column(Text, default="")
     rejection_reason: Mapped[str] = mapped_column(String(40), default="")  # a RejectionReason value
@@ -121,7 +138,9 @@ class Claim(Model):
     submission_count: Mapped[int] = mapped_column(Integer, default=0)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who approved at the first step (alone, or before a second approval): their approvals of one dealer in one
+    # period add up towards the second-approval threshold.
+    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_reference: Mapped[str] = mapped_column(String(120), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -154,7 +173,8 @@ class ClaimEvent(Model):
 
 
 class ClaimFlag(Model):
-    """A reason to look twice, computed at submission, with the claims it relates to."""
+    """A reason to look twice, with the claims it relates to: computed at submission, and added to every earlier
+    claim a new submission relates to (the same picture, invoice, split or budget rush), so both carry it."""
 
     __tablename__ = "claim_flags"
     __table_args__ = (UniqueConstraint("claim_id", "flag"),)

@@ -162,7 +162,7 @@ def budget_rows(user: User, period: Period) -> Select[Dealer, int | None, int, i
         select(
             Claim.dealer_id.label("dealer_id"),
             func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)).label("approved"),
-            func.sum(case((Claim.status.in_(PENDING), Claim.amount_requested), else_=0)).label("pending"),
+            func.sum(case((Claim.status.in_(PENDING), Claim.budget_held), else_=0)).label("pending"),
         )
         .where(Claim.period_id == period.id)
         .group_by(Claim.dealer_id)

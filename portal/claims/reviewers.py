@@ -21,3 +21,10 @@ REVIEWERS = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 
 
 SECOND_APPROVERS = (AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+def admins() -> list[User]:
+    """Who sets budgets: a reviewer short of budget asks them."""
+    return list(
+        db.session.execute(select(User).where(User.role == UserRole.ADMIN, User.active).order_by(User.id)).scalars()
+    )

@@ -89,10 +89,22 @@ def limits_in(currency: str, configured: Mapping[str, Sequence[int]]) -> ClaimLi
     return ClaimLimits(int(pair[0]), int(pair[1])) if pair else None
 
 
-def needs_second_approval(amount_to_approve: int, limits: ClaimLimits | None) -> bool:
-    """Above the threshold (of the amount being approved, not the amount asked) a second person decides; in a
-    currency without limits, always."""
-    return limits is None or amount_to_approve > limits.second_approval_above
+def needs_second_approval(amount_claimed: int, reviewer_total: int, limits: ClaimLimits | None) -> bool:
+    """A second person decides when the amount claimed is above the threshold (approving 19,999.99 of a
+    100,000.00 claim does not avoid it), or when what this reviewer has approved for the dealer in the period,
+    this approval included, is (ten claims of 2,000.00 do not avoid it); in a currency without limits, always."""
+    return limits is None or max(amount_claimed, reviewer_total) > limits.second_approval_above
+
+
+def approvable_up_to(held: int, left: int) -> int:
+    """The most a waiting claim can be approved for: what it holds of the budget plus what nobody holds."""
+    return held + max(left, 0)
+
+
+def held_on_reopening(amount_requested: int, left: int) -> int:
+    """A reopened claim holds what it asks, or what is left when that is less (never below zero): approved plus
+    pending never exceeds the allocation, and the reviewer sees how much is missing."""
+    return min(amount_requested, max(left, 0))
 
 
 def bulk_approvable(status: ClaimStatus, flagged: bool, amount_requested: int, limits: ClaimLimits | None) -> bool:
@@ -131,6 +143,7 @@ class Problem(enum.StrEnum):
     OVER_PRE_APPROVAL = "over_pre_approval"
     PRE_APPROVAL_MISSING = "pre_approval_missing"
     DEALER_CANNOT_SUBMIT = "dealer_cannot_submit"
+    OVER_INVOICE_TOTAL = "over_invoice_total"
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,7 @@ class Submission:
     pre_approved_amount: int | None  # the approved request's estimate, None without one
     over_pre_approval_reason: str
     dealer_may_submit: bool
+    invoice_total: int | None = None  # the fapiao's total with tax, when given
 
 
 def submission_problems(claim: Submission) -> list[Problem]:
@@ -171,6 +185,8 @@ def submission_problems(claim: Submission) -> list[Problem]:
         problems.append(Problem.AMOUNT_NOT_POSITIVE)
     elif claim.amount > claim.left_in_budget:
         problems.append(Problem.OVER_BUDGET)
+    if claim.invoice_total is not None and claim.amount > claim.invoice_total:
+        problems.append(Problem.OVER_INVOICE_TOTAL)
     if claim.needs_pre_approval and claim.pre_approved_amount is None:
         problems.append(Problem.PRE_APPROVAL_MISSING)
     elif (
@@ -180,6 +196,12 @@ def submission_problems(claim: Submission) -> list[Problem]:
     ):
         problems.append(Problem.OVER_PRE_APPROVAL)
     return problems
+
+
+def reopening_problems(claim: Submission) -> list[Problem]:
+    """A mediator's reopening passes the checks of a submission, but for the budget: a reopened claim goes back to
+    the reviewer holding what is left (held_on_reopening), who approves at most that or asks for a bigger budget."""
+    return [problem for problem in submission_problems(claim) if problem is not Problem.OVER_BUDGET]
 
 
 def claim_deadline(activity_end: date, window_days: int) -> date:
@@ -197,6 +219,13 @@ class Flag(enum.StrEnum):
     ROUND_AMOUNT = "round_amount"
     LATE_SUBMISSION = "late_submission"
     MOST_OF_BUDGET = "most_of_budget"
+    SPLIT_CLAIMS = "split_claims"
+
+
+# Flags about a claim's relation with other claims: a new submission adds itself to the flags of those it relates to.
+SHARED_FLAGS = frozenset(
+    {Flag.SAME_EVIDENCE_ELSEWHERE, Flag.SAME_INVOICE_ELSEWHERE, Flag.SPLIT_CLAIMS, Flag.MOST_OF_BUDGET}
+)
 
 
 JUST_UNDER_SHARE = 10  # % below the second-approval threshold that counts as "just under"
@@ -215,7 +244,11 @@ class FlagFacts:
     submitted_on: date
     claim_window_days: int
     claims_sharing_evidence: Sequence[int]  # ids of other claims (any dealer) with a file of the same SHA-256
-    claims_sharing_invoice: Sequence[int]  # ids of other claims with the same vendor tax id and invoice number
+    claims_sharing_invoice: Sequence[int]  # ids of other claims (any dealer) with the same invoice code and number
+    # Other claims of the dealer to the same vendor in the split window: (id, amount requested).
+    same_vendor_claims: Sequence[tuple[int, int]] = ()
+    # Other claims of the dealer against the same budget submitted in the rush window: (id, amount requested).
+    recent_budget_claims: Sequence[tuple[int, int]] = ()
 
 
 @dataclass(frozen=True)
@@ -238,9 +271,33 @@ def flags_for(facts: FlagFacts) -> list[Raised]:
     waited = (facts.submitted_on - facts.activity_end).days
     if facts.claim_window_days > 0 and waited * 100 > facts.claim_window_days * LATE_SHARE:
         raised.append(Raised(Flag.LATE_SUBMISSION))
+    split = split_partners(facts.amount, facts.same_vendor_claims, threshold)
+    if split:
+        raised.append(Raised(Flag.SPLIT_CLAIMS, split))
     if facts.allocation > 0 and facts.amount * 100 > facts.allocation * MOST_OF_BUDGET_SHARE:
         raised.append(Raised(Flag.MOST_OF_BUDGET))
+    elif rush := rush_partners(facts.amount, facts.recent_budget_claims, facts.allocation):
+        raised.append(Raised(Flag.MOST_OF_BUDGET, rush))
     return raised
+
+
+def split_partners(amount: int, same_vendor: Sequence[tuple[int, int]], threshold: int) -> tuple[int, ...]:
+    """Claims to one vendor that each stay at or under the second-approval threshold but together cross it: the
+    others of the group, or none."""
+    if threshold <= 0 or amount > threshold or not same_vendor:
+        return ()
+    if amount + sum(other for _id, other in same_vendor) <= threshold:
+        return ()
+    return tuple(sorted({claim_id for claim_id, _amount in same_vendor}))
+
+
+def rush_partners(amount: int, recent: Sequence[tuple[int, int]], allocation: int) -> tuple[int, ...]:
+    """Several claims submitted in a short time that together take most of the budget: the others, or none."""
+    if allocation <= 0 or not recent:
+        return ()
+    if (amount + sum(other for _id, other in recent)) * 100 <= allocation * MOST_OF_BUDGET_SHARE:
+        return ()
+    return tuple(sorted({claim_id for claim_id, _amount in recent}))
 
 
 def needs_info(status: ClaimStatus) -> bool:
@@ -319,12 +376,13 @@ def can_move_request(current: FundRequestStatus, target: FundRequestStatus) -> b
 
 register_labels(
     {
-        Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same file is attached to another claim"),
-        Flag.SAME_INVOICE_ELSEWHERE: _l("The same vendor invoice is in another claim"),
+        Flag.SAME_EVIDENCE_ELSEWHERE: _l("The same picture or document is attached to another claim"),
+        Flag.SAME_INVOICE_ELSEWHERE: _l("The same invoice (fapiao) is in another claim"),
         Flag.JUST_UNDER_THRESHOLD: _l("Just under the second-approval threshold"),
         Flag.ROUND_AMOUNT: _l("A round amount"),
         Flag.LATE_SUBMISSION: _l("Submitted late in the claim window"),
-        Flag.MOST_OF_BUDGET: _l("Takes most of the budget"),
+        Flag.MOST_OF_BUDGET: _l("Takes most of the budget, alone or with claims just before it"),
+        Flag.SPLIT_CLAIMS: _l("Split: claims to the same vendor add up past the second-approval threshold"),
     }
 )
 register_labels(
@@ -349,5 +407,6 @@ register_labels(
         Problem.OVER_PRE_APPROVAL: _l("The amount is above the pre-approved cost: say why."),
         Problem.PRE_APPROVAL_MISSING: _l("This activity needs an approved pre-approval request first."),
         Problem.DEALER_CANNOT_SUBMIT: _l("Your dealer cannot submit new claims while it is suspended."),
+        Problem.OVER_INVOICE_TOTAL: _l("The amount claimed is more than the invoice's total."),
     }
 )

@@ -7,17 +7,28 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.claims.budgets import Budget, budget_of
+from portal.claims.invoices import (
+    DIGITAL_NUMBER_DIGITS,
+    InvoiceType,
+    folded,
+    normalised_code,
+    normalised_number,
+    read_fapiao_qr,
+    valid_credit_code,
+    vendor_key,
+)
 from portal.claims.models import (
     ActivityType,
     Claim,
@@ -28,9 +39,11 @@ from portal.claims.models import (
     FundRequestStatus,
 )
 from portal.claims.pre_approvals import move_request, usable_requests
-from portal.claims.reviewers import REVIEWERS, SECOND_APPROVERS, second_approvers
+from portal.claims.reviewers import REVIEWERS, SECOND_APPROVERS, admins, second_approvers
 from portal.claims.rules import (
+    APPROVED,
     RELEASES_PRE_APPROVAL,
+    SHARED_FLAGS,
     ClaimLimits,
     ClaimStatus,
     FlagFacts,
@@ -38,12 +51,15 @@ from portal.claims.rules import (
     Raised,
     RejectionReason,
     Submission,
+    approvable_up_to,
     bulk_approvable,
     can_move,
     claim_deadline,
     flags_for,
+    held_on_reopening,
     limits_in,
     needs_second_approval,
+    reopening_problems,
     submission_problems,
 )
 from portal.database import locked_for_update
@@ -52,8 +68,9 @@ from portal.dealers.models import Dealer, Period
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
 from portal.dealers.services import dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
-from portal.evidence.services import OwnerRules, register_owner
+from portal.evidence.services import OwnerRules, SameEvidence, register_owner, same_evidence
 from portal.extensions import db
+from portal.formatting import money
 from portal.money import precision
 from portal.notifications import params
 from portal.notifications.links import link
@@ -80,6 +97,12 @@ class ClaimInput:
     amount: int
     fund_request_id: int | None = None
     over_pre_approval_reason: str = ""
+    invoice_type: str = ""  # an InvoiceType value, or "" when not given
+    invoice_code: str = ""
+    invoice_date: date | None = None
+    invoice_amount_before_tax: int | None = None
+    invoice_tax: int | None = None
+    invoice_total: int | None = None
 
 
 def visible_claims(user: User) -> Select[Claim]:
@@ -125,13 +148,53 @@ def _check_fields(
             raise InvalidInput("fund_request_id", _("Choose one of your approved pre-approval requests."))
     if data.amount < 0 or data.amount >= 10**13:
         raise InvalidInput("amount", _("Enter an amount of zero or more."))
+    _check_invoice(data)
+
+
+def _check_invoice(data: ClaimInput) -> None:
+    """The fapiao's fields agree with each other; the amount against the total is a submission check."""
+    if data.invoice_type and data.invoice_type not in InvoiceType._value2member_map_:
+        raise InvalidInput("invoice_type", _("Choose the invoice's type."))
+    invoice_type = InvoiceType(data.invoice_type) if data.invoice_type else InvoiceType.OTHER
+    chinese = data.invoice_type not in ("", InvoiceType.OTHER)
+    number = normalised_number(data.invoice_number, invoice_type)
+    if data.invoice_number.strip() and not number:
+        raise InvalidInput("invoice_number", _("An invoice number has digits."))
+    if invoice_type is InvoiceType.DIGITAL and number and len(number) != DIGITAL_NUMBER_DIGITS:
+        raise InvalidInput("invoice_number", _("A fully digital e-invoice has a 20-digit number."))
+    if chinese and data.vendor_tax_id.strip() and not valid_credit_code(data.vendor_tax_id):
+        raise InvalidInput(
+            "vendor_tax_id",
+            _("This is not a unified social credit code: 18 characters whose last one is its check character."),
+        )
+    amounts = (data.invoice_amount_before_tax, data.invoice_tax, data.invoice_total)
+    for field, value in zip(("invoice_amount_before_tax", "invoice_tax", "invoice_total"), amounts, strict=True):
+        if value is not None and not 0 <= value < 10**13:
+            raise InvalidInput(field, _("Enter an amount of zero or more."))
+    before_tax, tax, total = amounts
+    if before_tax is not None and tax is not None and total is not None and before_tax + tax != total:
+        raise InvalidInput("invoice_total", _("The total is the amount before tax plus the tax."))
 
 
 def _apply(claim: Claim, data: ClaimInput) -> None:
+    """The input as stored: invoice numbers and codes as compared (digits only for a Chinese invoice), the total
+    computed when only its parts are given. Saving confirms invoice fields read from a QR code."""
     claim.activity_type_id, claim.title, claim.description = data.activity_type_id, data.title.strip(), data.description
     claim.activity_start, claim.activity_end = data.activity_start, data.activity_end
-    claim.vendor, claim.vendor_tax_id = data.vendor.strip(), data.vendor_tax_id.strip().upper()
-    claim.invoice_number, claim.amount_requested = data.invoice_number.strip().upper(), data.amount
+    claim.vendor, claim.vendor_tax_id = data.vendor.strip(), folded(data.vendor_tax_id)
+    claim.vendor_key = vendor_key(claim.vendor_tax_id, claim.vendor)
+    invoice_type = InvoiceType(data.invoice_type) if data.invoice_type else InvoiceType.OTHER
+    claim.invoice_type = data.invoice_type
+    claim.invoice_number = normalised_number(data.invoice_number, invoice_type)[:64]
+    claim.invoice_code = normalised_code(data.invoice_code)[:20] if invoice_type is not InvoiceType.DIGITAL else ""
+    claim.invoice_date = data.invoice_date
+    claim.invoice_amount_before_tax, claim.invoice_tax = data.invoice_amount_before_tax, data.invoice_tax
+    total = data.invoice_total
+    if total is None and data.invoice_amount_before_tax is not None and data.invoice_tax is not None:
+        total = data.invoice_amount_before_tax + data.invoice_tax
+    claim.invoice_total = total
+    claim.invoice_read_from_id = None
+    claim.amount_requested = data.amount
     claim.fund_request_id, claim.over_pre_approval_reason = data.fund_request_id, data.over_pre_approval_reason
 
 
@@ -326,29 +389,43 @@ def evidence_hashes(claim_id: int) -> list[str]:
     )
 
 
+# Claims another claim is compared with: submitted at least once and not withdrawn (a dealer's draft is its own; a
+# rejected claim still counts: the same invoice rejected once is worth knowing).
+COMPARED_CLAIMS = (Claim.submission_count > 0, Claim.status != ClaimStatus.WITHDRAWN)
+
+
+def claims_sharing_invoice(claim: Claim) -> list[int]:
+    """Other claims of any dealer with the same invoice: the same number (digits) and, for an invoice with a code,
+    the same code or none given; with or without a vendor tax id."""
+    if not claim.invoice_number:
+        return []
+    query = select(Claim.id).where(Claim.invoice_number == claim.invoice_number, Claim.id != claim.id)
+    if claim.invoice_code:
+        query = query.where(or_(Claim.invoice_code == claim.invoice_code, Claim.invoice_code == ""))
+    return list(db.session.execute(query.where(*COMPARED_CLAIMS)).scalars())
+
+
+def _others_since(claim: Claim, since: datetime, *conditions: Any) -> list[tuple[int, int]]:
+    query = select(Claim.id, Claim.amount_requested).where(
+        Claim.dealer_id == claim.dealer_id,
+        Claim.id != claim.id,
+        Claim.submitted_at >= since,
+        Claim.status.not_in((ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)),
+        *conditions,
+        *COMPARED_CLAIMS,
+    )
+    return [(claim_id, amount) for claim_id, amount in db.session.execute(query)]
+
+
 def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
-    hashes = evidence_hashes(claim.id)
-    sharing_evidence: list[int] = []
-    if hashes:
-        sharing_evidence = list(
-            db.session.execute(
-                select(Evidence.owner_id).where(
-                    Evidence.owner_type == CLAIM_OWNER, Evidence.sha256.in_(hashes), Evidence.owner_id != claim.id
-                )
-            ).scalars()
-        )
-    sharing_invoice: list[int] = []
-    if claim.invoice_number and claim.vendor_tax_id:
-        sharing_invoice = list(
-            db.session.execute(
-                select(Claim.id).where(
-                    Claim.vendor_tax_id == claim.vendor_tax_id,
-                    Claim.invoice_number == claim.invoice_number,
-                    Claim.id != claim.id,
-                    Claim.status.not_in((ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN)),
-                )
-            ).scalars()
-        )
+    config = current_app.config
+    now = utcnow()
+    same_vendor = (
+        _others_since(claim, now - timedelta(days=config["CLAIM_SPLIT_DAYS"]), Claim.vendor_key == claim.vendor_key)
+        if claim.vendor_key
+        else []
+    )
+    recent = _others_since(claim, now - timedelta(days=config["CLAIM_RUSH_DAYS"]), Claim.period_id == claim.period_id)
     return FlagFacts(
         amount=claim.amount_requested,
         minor_per_major=10 ** precision(claim.dealer.currency),
@@ -356,39 +433,101 @@ def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
         allocation=allocation,
         activity_end=claim.activity_end,
         submitted_on=today,
-        claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
-        claims_sharing_evidence=sharing_evidence,
-        claims_sharing_invoice=sharing_invoice,
+        claim_window_days=config["CLAIM_WINDOW_DAYS"],
+        claims_sharing_evidence=sorted({same.other_owner_id for same in _same_evidence_submitted(claim)}),
+        claims_sharing_invoice=claims_sharing_invoice(claim),
+        same_vendor_claims=same_vendor,
+        recent_budget_claims=recent,
     )
 
 
-def _check_submission(claim: Claim, today: date) -> tuple[list[Problem], Budget, FundRequest | None]:
+def _same_evidence_submitted(claim: Claim) -> list[SameEvidence]:
+    """The files of other submitted claims that show what this claim's files show (a draft's files are its own)."""
+    found = same_evidence(CLAIM_OWNER, claim.id)
+    if not found:
+        return []
+    counted = set(
+        db.session.execute(
+            select(Claim.id).where(Claim.id.in_({same.other_owner_id for same in found}), *COMPARED_CLAIMS)
+        ).scalars()
+    )
+    return [same for same in found if same.other_owner_id in counted]
+
+
+def matching_evidence(claim: Claim) -> list[SameEvidence]:
+    """For the reviewer: each of this claim's files that another submitted claim shows too, with the distance."""
+    return _same_evidence_submitted(claim)
+
+
+def _write_flags(claim: Claim, raised: list[Raised]) -> None:
+    """The claim's own flags, then its half of every shared flag added to the claims it names: the earlier claim of
+    two with the same picture carries the flag too, and leaves the bulk-approval set."""
+    db.session.execute(delete(ClaimFlag).where(ClaimFlag.claim_id == claim.id))
+    for found in raised:
+        db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
+    shared = [found for found in raised if found.flag in SHARED_FLAGS and found.related_claims]
+    if not shared:
+        return
+    others = {claim_id for found in shared for claim_id in found.related_claims}
+    existing = {
+        (flag.claim_id, flag.flag): flag
+        for flag in db.session.execute(
+            locked_for_update(select(ClaimFlag).where(ClaimFlag.claim_id.in_(others)))
+        ).scalars()
+    }
+    for found in shared:
+        group = {claim.id, *found.related_claims}
+        for other_id in found.related_claims:
+            relations = sorted(group - {other_id})
+            flag = existing.get((other_id, found.flag))
+            if flag is None:
+                flag = existing[(other_id, found.flag)] = ClaimFlag(claim_id=other_id, flag=found.flag)
+                flag.related_claims = relations
+                db.session.add(flag)
+                newly = True
+            else:
+                merged = sorted(set(flag.related_claims) | set(relations))
+                newly = merged != sorted(flag.related_claims)
+                flag.related_claims = merged
+            if newly:
+                db.session.add(
+                    ClaimEvent(
+                        claim_id=other_id,
+                        note=_("Flagged by claim #%(id)s: %(flag)s", id=claim.id, flag=label(found.flag)),
+                        details={"flag": found.flag.value, "by_claim": claim.id},
+                    )
+                )
+
+
+def _check_submission(
+    claim: Claim, today: date, *, reopening: bool = False
+) -> tuple[list[Problem], Budget, FundRequest | None]:
     period = claim.period
     budget = budget_of(claim.dealer, period)
-    held = claim.amount_requested if claim.status is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
+    held = claim.budget_held if claim.status is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
     request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
     usable_request = (
         request is not None
         and request.dealer_id == claim.dealer_id
         and request.status in (FundRequestStatus.APPROVED, FundRequestStatus.USED)
     )
-    problems = submission_problems(
-        Submission(
-            amount=claim.amount_requested,
-            evidence_count=len(evidence_hashes(claim.id)),
-            activity_start=claim.activity_start,
-            activity_end=claim.activity_end,
-            period_start=period.starts_on,
-            period_end=period.ends_on,
-            today=today,
-            claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
-            left_in_budget=budget.left + held,
-            needs_pre_approval=claim.activity_type.needs_pre_approval,
-            pre_approved_amount=request.estimated_cost if usable_request and request else None,
-            over_pre_approval_reason=claim.over_pre_approval_reason,
-            dealer_may_submit=may_submit(claim),
-        )
+    submission = Submission(
+        amount=claim.amount_requested,
+        evidence_count=len(evidence_hashes(claim.id)),
+        activity_start=claim.activity_start,
+        activity_end=claim.activity_end,
+        period_start=period.starts_on,
+        period_end=period.ends_on,
+        today=today,
+        claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
+        left_in_budget=budget.left + held,
+        needs_pre_approval=claim.activity_type.needs_pre_approval,
+        pre_approved_amount=request.estimated_cost if usable_request and request else None,
+        over_pre_approval_reason=claim.over_pre_approval_reason,
+        dealer_may_submit=can_submit_new(claim.dealer.status, NewSubmission.CLAIM) if reopening else may_submit(claim),
+        invoice_total=claim.invoice_total,
     )
+    problems = reopening_problems(submission) if reopening else submission_problems(submission)
     return problems, budget, request
 
 
@@ -434,11 +573,15 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
         raise SubmissionRefused(problems)
     raised = flags_for(_flag_facts(claim, today, budget.allocation))
     _move(
-        claim, actor, current, ClaimStatus.SUBMITTED, submitted_at=utcnow(), submission_count=Claim.submission_count + 1
+        claim,
+        actor,
+        current,
+        ClaimStatus.SUBMITTED,
+        submitted_at=utcnow(),
+        submission_count=Claim.submission_count + 1,
+        budget_held=claim.amount_requested,
     )
-    db.session.execute(delete(ClaimFlag).where(ClaimFlag.claim_id == claim.id))
-    for found in raised:
-        db.session.add(ClaimFlag(claim_id=claim.id, flag=found.flag, related_claims=list(found.related_claims)))
+    _write_flags(claim, raised)
     if request is not None and move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED):
         db.session.expire(request, ["status"])
     db.session.flush()
@@ -456,20 +599,35 @@ def withdraw(actor: User, claim: Claim, reason: str = "") -> None:
     db.session.flush()
 
 
-def reopen(actor: User, claim: Claim, note: str) -> None:
+def reopen(actor: User, claim: Claim, note: str, *, disputed_on: date | None = None) -> None:
     """A mediator's outcome: a rejected claim goes back to the reviewers as submitted (docs/design.md: rejected ->
-    submitted only through a dispute outcome)."""
+    submitted only through a dispute outcome), after the checks of a submission (reopening_problems): evidence,
+    dates, the claim window (counted to the day the dealer disputed: a dispute stops the clock), the pre-approval
+    and a suspended dealer. The budget never refuses it: the claim holds what is left (held_on_reopening) and the
+    reviewer approves at most that, or asks an admin for a bigger budget."""
     require_role(actor, AccessRole.MEDIATOR, AccessRole.ADMIN)
+    if claim.status is not ClaimStatus.REJECTED:
+        raise IllegalTransition(_("Only a rejected claim can be reviewed again."))
+    _lock_budget(claim)
     keeps_request: dict[str, object] = {}
-    if claim.fund_request_id is not None:
-        if claim_holding_request(claim.fund_request_id, but_not=claim.id) is not None:
-            # The rejection freed the pre-approval and another claim uses it now: this one goes back without it.
-            keeps_request = {"fund_request_id": None}
-            note = _(
-                "%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)", note=note
-            )
-        else:
-            move_request(claim.fund_request_id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
+    if claim.fund_request_id is not None and claim_holding_request(claim.fund_request_id, but_not=claim.id):
+        # The rejection freed the pre-approval and another claim uses it now: this one goes back without it.
+        keeps_request = {"fund_request_id": None}
+        note = _("%(note)s (Its pre-approval is used by another claim now; the claim goes back without it.)", note=note)
+        with db.session.no_autoflush:
+            claim.fund_request_id = None
+    problems, budget, request = _check_submission(claim, disputed_on or company_today(), reopening=True)
+    if problems:
+        raise SubmissionRefused(problems)
+    if request is not None:
+        move_request(request.id, FundRequestStatus.APPROVED, FundRequestStatus.USED)
+    held = held_on_reopening(claim.amount_requested, budget.left)
+    if held < claim.amount_requested:
+        note = _(
+            "%(note)s (The budget has %(left)s left: the claim holds that much until an admin raises the budget.)",
+            note=note,
+            left=money(max(budget.left, 0), claim.dealer.currency),
+        )
     _move(
         claim,
         actor,
@@ -481,6 +639,7 @@ def reopen(actor: User, claim: Claim, note: str) -> None:
         rejection_reason="",
         decided_at=None,
         turnaround_seconds=None,
+        budget_held=held,
         **keeps_request,
     )
     db.session.flush()
@@ -572,7 +731,15 @@ def decide(
     to_approve = claim.amount_requested if decision is Decision.APPROVE else (amount or 0)
     if decision is Decision.APPROVE_PART and (to_approve <= 0 or to_approve >= claim.amount_requested):
         raise InvalidInput("amount", _("A partial approval is above zero and below the amount claimed."))
-    if not second_step and needs_second_approval(to_approve, limits_for(claim.dealer.currency)):
+    if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
+        to_approve = claim.amount_approved  # the amount the first reviewer proposed, which the claim holds
+    _lock_budget(claim)
+    room = approvable_up_to(claim.budget_held, budget_of(claim.dealer, claim.period).left)
+    if to_approve > room:
+        raise BudgetShort(claim, room)
+    if not second_step and needs_second_approval(
+        claim.amount_requested, approved_by(actor, claim) + to_approve, limits_for(claim.dealer.currency)
+    ):
         _move(
             claim,
             actor,
@@ -581,10 +748,9 @@ def decide(
             reason,
             amount_approved=to_approve,
             first_approver_id=actor.id,
+            budget_held=to_approve,
         )
         return claim
-    if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
-        to_approve = claim.amount_approved  # the amount the first reviewer proposed
     target = ClaimStatus.APPROVED if to_approve == claim.amount_requested else ClaimStatus.PARTIALLY_APPROVED
     _move(
         claim,
@@ -595,8 +761,68 @@ def decide(
         amount_approved=to_approve,
         decided_at=decided_at,
         turnaround_seconds=turnaround,
+        budget_held=0,
+        first_approver_id=claim.first_approver_id if second_step else actor.id,
     )
     return claim
+
+
+class BudgetShort(InvalidInput):
+    """The budget has less room than the approval asks: the reviewer approves at most `room`, or asks an admin."""
+
+    def __init__(self, claim: Claim, room: int) -> None:
+        super().__init__(
+            "amount",
+            _(
+                "The budget has room for %(room)s of this claim: approve at most that, or ask an admin to raise the "
+                "budget.",
+                room=money(room, claim.dealer.currency),
+            ),
+        )
+        self.room = room
+
+
+def approved_by(reviewer: User, claim: Claim) -> int:
+    """What this reviewer has approved at the first step for the claim's dealer in its period (other claims,
+    approved in full or in part, paid or not): the second approval counts it with the approval at hand."""
+    total = db.session.execute(
+        select(func.coalesce(func.sum(Claim.amount_approved), 0)).where(
+            Claim.first_approver_id == reviewer.id,
+            Claim.dealer_id == claim.dealer_id,
+            Claim.period_id == claim.period_id,
+            Claim.id != claim.id,
+            Claim.status.in_(APPROVED),
+        )
+    ).scalar_one()
+    return int(total or 0)
+
+
+def budget_room(claim: Claim) -> int:
+    """The most a waiting claim can be approved for now (shown on the review page)."""
+    return approvable_up_to(claim.budget_held, budget_of(claim.dealer, claim.period).left)
+
+
+def ask_for_budget(actor: User, claim: Claim, note: str) -> None:
+    """A reviewer whose claim needs more than the budget has asks the admins to raise it; the claim waits."""
+    require_role(actor, *REVIEWERS)
+    if claim.status not in (ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL):
+        raise IllegalTransition(_("This claim was already decided."))
+    room = budget_room(claim)
+    if room >= claim.amount_requested:
+        raise IllegalTransition(_("The budget has room for the whole claim."))
+    note = note.strip()
+    _event(claim, actor, None, None, note, budget_asked=claim.amount_requested - room)
+    audit_change("claim.budget_asked", actor=actor, subject=claim, after={"missing": claim.amount_requested - room})
+    told = {
+        "claim": claim.title,
+        "dealer": claim.dealer.name,
+        "amount": params.amount(claim.amount_requested - room, claim.dealer.currency),
+        "period": claim.period.code,
+        "note": note,
+        "name": actor.name,
+    }
+    notify(admins(), "claim_budget_asked", told, link("claims.review_page", claim_id=claim.id))
+    db.session.flush()
 
 
 def bulk_approve(actor: User, claim_ids: list[int]) -> int:
@@ -660,7 +886,30 @@ def register_evidence_owner() -> None:
             user.access_role is AccessRole.DEALER_OWNER or evidence.uploaded_by_id == user.id
         )
 
-    register_owner(CLAIM_OWNER, OwnerRules(can_view=can_view, can_add=can_add, can_remove=can_remove))
+    register_owner(
+        CLAIM_OWNER,
+        OwnerRules(can_view=can_view, can_add=can_add, can_remove=can_remove, on_added=fill_invoice_from_qr),
+    )
+
+
+def fill_invoice_from_qr(actor: User, evidence: Evidence) -> None:
+    """A file with a fapiao's QR code fills the claim's empty invoice fields (type, code, number, date, amount
+    before tax); the claim page asks the dealer to check them, and saving the claim confirms them. A claim that
+    already names an invoice keeps it: a second invoice's code does not overwrite the first."""
+    qr = read_fapiao_qr(evidence.qr_text) if evidence.qr_text else None
+    claim = db.session.get(Claim, evidence.owner_id)
+    if qr is None or claim is None or claim.invoice_number:
+        return
+    claim.invoice_type = qr.invoice_type.value
+    claim.invoice_code, claim.invoice_number = qr.code, qr.number
+    claim.invoice_date = qr.issued_on or claim.invoice_date
+    if qr.amount_before_tax is not None and claim.dealer.currency == "CNY":  # a fapiao is in yuan
+        claim.invoice_amount_before_tax = int(qr.amount_before_tax.scaleb(precision("CNY")).to_integral_value())
+    claim.invoice_read_from_id = evidence.id
+    _event(
+        claim, actor, None, None, _("Invoice fields read from the QR code of %(name)s.", name=evidence.original_name)
+    )
+    db.session.flush()
 
 
 # --- Pre-approval of planned activities (trade shows, broadcast advertising) ------------------------------------------

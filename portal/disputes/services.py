@@ -576,7 +576,8 @@ def _apply(actor: User, dispute: Dispute, resolution: Resolution, party: Dealer 
         claim = db.session.get(Claim, dispute.claim_id)
         if claim is None or claim.status is not ClaimStatus.REJECTED:
             raise IllegalTransition(_("Only a rejected claim can be reviewed again."))
-        claims.reopen(actor, claim, resolution.summary.strip())
+        # The dealer disputed in time: the claim window is counted to the day the dispute was raised.
+        claims.reopen(actor, claim, resolution.summary.strip(), disputed_on=company_today(dispute.created_at))
     elif outcome is Outcome.UPHOLD_VIOLATION:
         _settle_appeal(dispute, actor, ViolationStatus.UPHELD)
     elif outcome is Outcome.OVERTURN_VIOLATION:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.evidence.fingerprints import BANDS
 from portal.extensions import Model
 from portal.types import UTCDateTime, utcnow
 
@@ -30,6 +31,10 @@ class Evidence(Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     # PDFs: how many pages the previews can show (None for images, and for PDFs stored before it was kept).
     page_count: Mapped[int | None] = mapped_column()
+    # PDFs: a digest of what their pages say and show (fingerprints.py), the same for the same document re-saved.
+    content_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The first QR code found in it (a fapiao's), as read on upload.
+    qr_text: Mapped[str] = mapped_column(String(400), default="")
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -48,3 +53,20 @@ class Evidence(Model):
     @property
     def pages_not_previewed(self) -> int:
         return max((self.page_count or 1) - PREVIEW_PAGE_LIMIT, 0) if not self.is_image else 0
+
+
+class EvidencePicture(Model):
+    """A picture's perceptual hash, cut into bands each indexed on its own: the near-duplicates of a picture are
+    found by one indexed lookup per band (fingerprints.py), at any number of files."""
+
+    __tablename__ = "evidence_pictures"
+    __table_args__ = tuple(Index(f"ix_evidence_pictures_band{band}", f"band{band}") for band in range(BANDS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"), index=True)
+    picture_hash: Mapped[int] = mapped_column(BigInteger)  # signed: fingerprints.as_signed
+    band0: Mapped[int] = mapped_column(Integer)
+    band1: Mapped[int] = mapped_column(Integer)
+    band2: Mapped[int] = mapped_column(Integer)
+    band3: Mapped[int] = mapped_column(Integer)
+    band4: Mapped[int] = mapped_column(Integer)

@@ -19,12 +19,12 @@ PREVIEW_WIDTH = 1240  # pixels: an A4 page's text stays readable on a desktop an
 MAX_PREVIEW_PIXELS = 6_000_000  # a poster-sized page is drawn smaller rather than filling memory
 CACHED_PAGES = 48
 
-_drawing = threading.Lock()
+drawing_lock = threading.Lock()  # also taken by fingerprints.py
 _recent: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
 
 def page_count(pdf_bytes: bytes) -> int:
-    with _drawing:
+    with drawing_lock:
         document = pdfium.PdfDocument(pdf_bytes)
         try:
             return len(document)
@@ -35,7 +35,7 @@ def page_count(pdf_bytes: bytes) -> int:
 def page_png(cache_key: str, pdf_bytes: bytes, page_number: int) -> bytes | None:
     """Page `page_number` (from 1) as a PNG image, or None when the document has no such page."""
     key = (cache_key, page_number)
-    with _drawing:
+    with drawing_lock:
         if key in _recent:
             _recent.move_to_end(key)
             return _recent[key]

@@ -15,11 +15,19 @@ from typing import IO, TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal.audit.services import record_event
 from portal.evidence import previews
-from portal.evidence.models import Evidence
+from portal.evidence.fingerprints import (
+    NEAR_PICTURE_DISTANCE,
+    as_signed,
+    as_unsigned,
+    bands_of,
+    distance,
+    fingerprint,
+)
+from portal.evidence.models import Evidence, EvidencePicture
 from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, inspect_upload
 from portal.extensions import db
@@ -35,6 +43,9 @@ class OwnerRules:
     can_view: Callable[[User, int], bool]
     can_add: Callable[[User, int], bool]
     can_remove: Callable[[User, Evidence], bool]
+    # Called once a file is stored (its fingerprint and QR code known), inside the same transaction: a claim reads
+    # the fapiao's QR code into its invoice fields.
+    on_added: Callable[[User, Evidence], None] | None = None
 
 
 _OWNERS: dict[str, OwnerRules] = {}
@@ -74,6 +85,7 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
     )
     if len(clean.data) > room:
         raise RejectedFile(_("The files here already use all the space they may have. Remove one first."))
+    shows = fingerprint(clean.content_type, clean.data)
     key = f"{owner_type}/{uuid.uuid4().hex}"
     storage = storage_of(current_app)
     storage.put(key, clean.data, clean.content_type)
@@ -87,10 +99,15 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
             size=len(clean.data),
             sha256=clean.sha256,
             page_count=clean.page_count,
+            content_digest=shows.content_digest,
+            qr_text=shows.codes[0][:400] if shows.codes else "",
             uploaded_by_id=actor.id,
         )
         db.session.add(evidence)
         db.session.flush()
+        for picture in shows.pictures:
+            bands = dict(zip((f"band{band}" for band in range(5)), bands_of(picture), strict=True))
+            db.session.add(EvidencePicture(evidence_id=evidence.id, picture_hash=as_signed(picture), **bands))
         record_event(
             "evidence.added",
             actor_id=actor.id,
@@ -100,10 +117,73 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
             details={"evidence_id": evidence.id, "sha256": clean.sha256, "content_type": clean.content_type},
         )
         db.session.flush()
+        if (added := _rules(owner_type).on_added) is not None:
+            added(actor, evidence)
     except BaseException:
         storage.delete(key)  # the row could not be written: take the file back
         raise
     return evidence
+
+
+@dataclass(frozen=True)
+class SameEvidence:
+    """A file of another owner that shows what one of ours shows: `distance` 0 for the same bytes or the same PDF
+    content, else the bits between two pictures' perceptual hashes."""
+
+    evidence_id: int  # ours
+    other_evidence_id: int
+    other_owner_id: int
+    distance: int
+
+
+def same_evidence(owner_type: str, owner_id: int) -> list[SameEvidence]:
+    """Every file of another owner of this type that is the same file, the same PDF content or a picture within
+    NEAR_PICTURE_DISTANCE of one of ours: indexed lookups only (the bands, the digests), at any number of files."""
+    ours = list(
+        db.session.execute(
+            select(Evidence.id, Evidence.sha256, Evidence.content_digest).where(
+                Evidence.owner_type == owner_type, Evidence.owner_id == owner_id
+            )
+        )
+    )
+    if not ours:
+        return []
+    found: dict[tuple[int, int], SameEvidence] = {}
+    by_sha = {sha: evidence_id for evidence_id, sha, _digest in ours}
+    by_digest = {digest: evidence_id for evidence_id, _sha, digest in ours if digest}
+    others = select(Evidence.id, Evidence.owner_id, Evidence.sha256, Evidence.content_digest).where(
+        Evidence.owner_type == owner_type,
+        Evidence.owner_id != owner_id,
+        or_(Evidence.sha256.in_(by_sha), Evidence.content_digest.in_(by_digest)),
+    )
+    for other_id, other_owner, sha, digest in db.session.execute(others):
+        mine = by_sha.get(sha) or by_digest[digest or ""]
+        found[(mine, other_id)] = SameEvidence(mine, other_id, other_owner, 0)
+    pictures = list(
+        db.session.execute(
+            select(EvidencePicture.evidence_id, EvidencePicture.picture_hash).where(
+                EvidencePicture.evidence_id.in_([row[0] for row in ours])
+            )
+        )
+    )
+    for mine, stored in pictures:
+        picture = as_unsigned(stored)
+        bands = bands_of(picture)
+        candidates = db.session.execute(
+            select(EvidencePicture.evidence_id, EvidencePicture.picture_hash, Evidence.owner_id)
+            .join(Evidence, Evidence.id == EvidencePicture.evidence_id)
+            .where(
+                or_(*(getattr(EvidencePicture, f"band{band}") == value for band, value in enumerate(bands))),
+                Evidence.owner_type == owner_type,
+                Evidence.owner_id != owner_id,
+            )
+        )
+        for other_id, other_stored, other_owner in candidates:
+            apart = distance(picture, as_unsigned(other_stored))
+            known = found.get((mine, other_id))
+            if apart <= NEAR_PICTURE_DISTANCE and (known is None or apart < known.distance):
+                found[(mine, other_id)] = SameEvidence(mine, other_id, other_owner, apart)
+    return sorted(found.values(), key=lambda same: (same.other_owner_id, same.other_evidence_id))
 
 
 def evidence_of(owner_type: str, owner_id: int) -> list[Evidence]:
