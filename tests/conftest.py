@@ -39,6 +39,7 @@ from tests.factories import (
     make_dispute_records,
     make_rebate_records,
     make_training_records,
+    set_claim_budgets,
     world_of,
 )
 from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, log_in
@@ -199,6 +200,12 @@ def training_records(app: Flask, channel: Channel) -> TrainingRecords:
 @pytest.fixture
 def claim_records(app: Flask, channel: Channel) -> ClaimRecords:
     return _committed(app, lambda: make_claim_records(channel))
+
+
+@pytest.fixture
+def budgets_set(app: Flask, channel: Channel) -> Channel:
+    """The channel with a promotion budget of 100,000.00 for the own and the foreign dealer this quarter."""
+    return _committed(app, lambda: set_claim_budgets(channel, 10_000_000))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from portal.accounts.codes import hash_recovery_code
 from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
-from portal.claims import services
+from portal.claims import budgets, services
 from portal.claims.invoices import InvoiceType, normalised_number
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus
@@ -951,6 +951,15 @@ def period(code: str) -> Period:
     return db.session.execute(select(Period).where(Period.code == code)).scalar_one()
 
 
+def set_claim_budgets(channel: Channel, amount: int) -> Channel:
+    """The own and the foreign dealer's promotion budgets this quarter."""
+    admin, current = user(channel, "admin"), period(channel.current_period)
+    for code in (channel.own_dealer, channel.foreign_dealer):
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == code)).scalar_one()
+        budgets.set_allocation(admin, dealer, current, amount)
+    return channel
+
+
 def activity(needs_pre_approval: bool = False) -> ActivityType:
     kind = ActivityType(
         code=f"kind-{needs_pre_approval}", name_en="Display", name_zh="陈列", needs_pre_approval=needs_pre_approval
@@ -960,7 +969,15 @@ def activity(needs_pre_approval: bool = False) -> ActivityType:
     return kind
 
 
-def draft(channel: Channel, amount: int = 123_456, invoice: str = "INV-1", role: str = "dealer_owner") -> Claim:
+def draft(
+    channel: Channel,
+    amount: int = 123_456,
+    invoice: str = "INV-1",
+    role: str = "dealer_owner",
+    *,
+    vendor: str = "Print Co",
+    tax_id: str = "91310000X",
+) -> Claim:
     current = period(channel.current_period)
     end = activity_day()
     start = max(current.starts_on, end - timedelta(days=1))
@@ -972,8 +989,8 @@ def draft(channel: Channel, amount: int = 123_456, invoice: str = "INV-1", role:
         description="Two weeks in the window.",
         activity_start=start,
         activity_end=end,
-        vendor="Print Co",
-        vendor_tax_id="91310000X",
+        vendor=vendor,
+        vendor_tax_id=tax_id,
         invoice_number=invoice,
         amount=amount,
     )

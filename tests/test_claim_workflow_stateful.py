@@ -1,7 +1,9 @@
 """The claim workflow driven by Hypothesis as a state machine: dealers draft, submit, withdraw; reviewers approve in
 full or in part, reject, ask for information; a second approver decides above the threshold; the admin pays; a
-mediator reopens a rejected claim. Whatever the order, two things always hold: the approved and the pending money
-of a dealer's period never exceed its budget, and every status a claim had was reached by a legal transition."""
+mediator reopens a rejected claim (into a budget that may have shrunk: it then holds what is left); the admin cuts
+or raises the budget. Whatever the order, two things always hold after every step: the approved and the pending
+money of a dealer's period never exceed its budget as it is then, and every status a claim had was reached by a
+legal transition."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.claims import budgets, services
 from portal.claims.models import Claim, ClaimEvent
-from portal.claims.rules import TRANSITIONS, ClaimStatus, RejectionReason
+from portal.claims.rules import APPROVED, PENDING, TRANSITIONS, ClaimStatus, RejectionReason
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -155,12 +157,50 @@ def test_the_claim_workflow_keeps_its_invariants(app: Flask, db_connection: sa.C
             claim = db.session.get(Claim, claim_id)
             self.attempt(lambda: services.reopen(user(channel, "mediator"), claim, "Mediation outcome."))
 
+        @rule(amount=st.integers(0, 2 * ALLOCATION))
+        def change_the_budget(self, amount: int) -> None:
+            """A cut below what approved and waiting claims hold is refused; anything else goes through."""
+            self.attempt(lambda: budgets.set_allocation(user(channel, "admin"), self.dealer, self.period, amount))
+
+        @precondition(lambda self: hasattr(self, "dealer"))
+        @rule()
+        def cut_the_budget_to_what_is_held(self) -> None:
+            """Nothing left: a claim reopened now holds nothing, and the reviewer can approve none of it."""
+            held = budgets.budget_of(self.dealer, self.period)
+            self.change_the_budget(held.approved + held.pending)
+
+        @precondition(lambda self: hasattr(self, "dealer"))
+        @rule(amount=st.integers(500_000, 2_600_000))
+        def submit_a_new_claim(self, amount: int) -> None:
+            """Drafted and submitted at once, so that the budget fills within a few steps."""
+            claim_id = self.draft_a_claim(amount)
+            self.submit(claim_id)
+
+        @precondition(lambda self: hasattr(self, "dealer") and bool(self.in_status(*DECIDABLE)))
+        @rule(data=st.data())
+        def ask_for_more_budget(self, data: st.DataObject) -> None:
+            claim = db.session.get(Claim, data.draw(st.sampled_from(self.in_status(*DECIDABLE))))
+            self.attempt(lambda: services.ask_for_budget(user(channel, "manager"), claim, "Raise it, please."))
+
         @invariant()
         def the_budget_is_never_exceeded(self) -> None:
             if not hasattr(self, "dealer"):
                 return
             budget = budgets.budget_of(self.dealer, self.period)
-            assert budget.approved + budget.pending <= budget.allocation == ALLOCATION, budget
+            assert budget.approved + budget.pending <= budget.allocation, budget
+            # What each waiting claim holds is at most what it asks (the part held when reopened into less room).
+            for held, asked, approved in db.session.execute(
+                select(Claim.budget_held, Claim.amount_requested, Claim.amount_approved).where(
+                    Claim.dealer_id == self.dealer.id, Claim.status.in_(PENDING)
+                )
+            ):
+                assert 0 <= held <= max(asked, approved or 0)
+            # The pending figure is the sum of what waiting claims hold, computed here from the rows themselves.
+            rows = db.session.execute(
+                select(Claim.status, Claim.budget_held, Claim.amount_approved).where(Claim.dealer_id == self.dealer.id)
+            ).all()
+            assert budget.pending == sum(held for status, held, _ in rows if status in PENDING)
+            assert budget.approved == sum(approved or 0 for status, _, approved in rows if status in APPROVED)
 
         @invariant()
         def every_status_came_by_a_legal_transition(self) -> None:

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.claims.invoices import InvoiceType
 from portal.claims.rules import RejectionReason
 from portal.claims.services import Decision
 from portal.forms_common import enum_choices, optional_int
@@ -25,7 +26,15 @@ class ClaimForm(FlaskForm):
     activity_end = DateField(_l("Activity ended"), validators=[DataRequired()])
     vendor = StringField(_l("Vendor"), validators=[Optional(), Length(max=200)])
     vendor_tax_id = StringField(_l("Vendor tax id"), validators=[Optional(), Length(max=32)])
+    invoice_type = SelectField(
+        _l("Invoice type"), choices=enum_choices(InvoiceType, blank=_l("Not given")), default="", validate_choice=False
+    )
+    invoice_code = StringField(_l("Invoice code (发票代码)"), validators=[Optional(), Length(max=40)])
     invoice_number = StringField(_l("Invoice (fapiao) number"), validators=[Optional(), Length(max=64)])
+    invoice_date = DateField(_l("Invoice date"), validators=[Optional()])
+    invoice_amount_before_tax = MoneyField(_l("Invoice amount before tax"), validators=[Optional(), Length(max=30)])
+    invoice_tax = MoneyField(_l("Invoice tax"), validators=[Optional(), Length(max=30)])
+    invoice_total = MoneyField(_l("Invoice total with tax"), validators=[Optional(), Length(max=30)])
     amount = MoneyField(_l("Amount claimed"), validators=[DataRequired(), Length(max=30)])
     over_pre_approval_reason = TextAreaField(
         _l("Why it costs more than pre-approved (if it does)"), validators=[Optional(), Length(max=2000)]
@@ -104,6 +113,10 @@ class FundRequestForm(FlaskForm):
     planned_start = DateField(_l("Starts"), validators=[DataRequired()])
     planned_end = DateField(_l("Ends"), validators=[DataRequired()])
     estimated_cost = MoneyField(_l("Estimated cost"), validators=[DataRequired(), Length(max=30)])
+
+
+class AskBudgetForm(FlaskForm):
+    note = TextAreaField(_l("Note for the admins (optional)"), validators=[Optional(), Length(max=1000)])
 
 
 class RequestDecisionForm(FlaskForm):

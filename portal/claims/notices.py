@@ -20,6 +20,14 @@ register_kinds(
         True,
     ),
     Kind(
+        "claim_budget_asked",
+        _l("A reviewer asks for a bigger promotion budget"),
+        _l(
+            "%(name)s asks to raise the %(period)s budget of %(dealer)s by %(amount)s for the claim %(claim)s. %(note)s"
+        ),
+        True,
+    ),
+    Kind(
         "claim_sent_back",
         _l("A claim is sent back to you"),
         _l("The claim %(claim)s of %(dealer)s was sent back to you: %(note)s"),

@@ -21,6 +21,7 @@ from portal.claims import budgets as budget_services
 from portal.claims import pre_approvals as request_services
 from portal.claims import queries, services
 from portal.claims.forms import (
+    AskBudgetForm,
     BulkApproveForm,
     ClaimForm,
     CommentForm,
@@ -31,8 +32,9 @@ from portal.claims.forms import (
     SecondDecisionForm,
     WithdrawForm,
 )
+from portal.claims.invoices import InvoiceType
 from portal.claims.models import ActivityType, Claim
-from portal.claims.rules import ClaimStatus, Flag, RejectionReason, bulk_approvable, claim_deadline
+from portal.claims.rules import ClaimStatus, Flag, RejectionReason, awaits_review, bulk_approvable, claim_deadline
 from portal.csv_io import csv_response
 from portal.dates import company_today
 from portal.dealers import documents
@@ -68,6 +70,11 @@ def _activity_choices() -> list[SelectChoice]:
 @bp.app_template_filter("rejection_label")
 def rejection_label(value: str) -> str:
     return label(RejectionReason(value)) if value in RejectionReason._value2member_map_ else value
+
+
+@bp.app_template_filter("invoice_type_label")
+def invoice_type_label(value: str) -> str:
+    return label(InvoiceType(value)) if value in InvoiceType._value2member_map_ else value
 
 
 @bp.app_template_global("activity_name")
@@ -111,7 +118,9 @@ def dealer_claims() -> ResponseReturnValue:
 
 
 def _claim_form_choices(form: ClaimForm, keep_request: int | None = None) -> None:
-    form.amount.currency = current_user.dealer.currency
+    currency = current_user.dealer.currency
+    for money_field in (form.amount, form.invoice_amount_before_tax, form.invoice_tax, form.invoice_total):
+        money_field.currency = currency
     form.period.choices = [SelectChoice(period.code, period.code) for period in services.claimable_periods()]
     form.activity_type_id.choices = _activity_choices()
     form.fund_request_id.choices = [SelectChoice("", _("None"))] + [
@@ -136,6 +145,12 @@ def _claim_input(form: ClaimForm) -> services.ClaimInput | None:
         amount=amount,
         fund_request_id=form.fund_request_id.data,
         over_pre_approval_reason=form.over_pre_approval_reason.data or "",
+        invoice_type=form.invoice_type.data or "",
+        invoice_code=form.invoice_code.data or "",
+        invoice_date=form.invoice_date.data,
+        invoice_amount_before_tax=form.invoice_amount_before_tax.minor,
+        invoice_tax=form.invoice_tax.minor,
+        invoice_total=form.invoice_total.minor,
     )
 
 
@@ -176,6 +191,12 @@ def edit_claim(claim_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.period.data = claim.period.code
         form.amount.data = str(to_decimal(claim.amount_requested, claim.dealer.currency))
+        for money_field, value in (
+            (form.invoice_amount_before_tax, claim.invoice_amount_before_tax),
+            (form.invoice_tax, claim.invoice_tax),
+            (form.invoice_total, claim.invoice_total),
+        ):
+            money_field.data = str(to_decimal(value, claim.dealer.currency)) if value is not None else ""
     if form.validate_on_submit():
         data = _claim_input(form)
         if data is not None:
@@ -436,6 +457,8 @@ def _render_review(
     wanted = queries.queue_filter(request.args.to_dict())
     flags = services.flags_of(claim)
     related = {claim_id for flag in flags for claim_id in flag.related_claims}
+    related_claims = queries.related_claims(current_user, related)
+    matches = services.matching_evidence(claim) if related else []
     history, outcomes = queries.dealer_history(claim)
     second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
     can_decide = queries.reviewer_can_decide(current_user, claim)
@@ -446,8 +469,12 @@ def _render_review(
         claim=claim,
         files=evidence_services.evidence_of(services.CLAIM_OWNER, claim.id),
         flags=flags,
-        openable=queries.visible_claim_ids(current_user, related),
+        openable=set(related_claims),
+        related_claims=related_claims,
+        matches=matches,
         budget=budget_services.budget_of(claim.dealer, claim.period),
+        room=services.budget_room(claim) if awaits_review(claim.status) else None,
+        ask_form=AskBudgetForm(formdata=None),
         history=history,
         outcomes=outcomes,
         timeline=services.timeline(claim),
@@ -503,6 +530,24 @@ def decide_claim(claim_id: int) -> ResponseReturnValue:
             if finished:
                 return finished
     return _render_review(services.get_reviewable_claim(current_user, claim_id), form=form, status=422)
+
+
+@bp.route("/console/claims/<int:claim_id>/ask-budget", methods=["POST"])
+@allow(*REVIEWERS)
+def ask_budget(claim_id: int) -> ResponseReturnValue:
+    """The budget has less room than the claim: the admins are asked to raise it; the claim keeps waiting."""
+    claim = services.get_reviewable_claim(current_user, claim_id)
+    form = AskBudgetForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return finish_action(
+        None,
+        lambda: services.ask_for_budget(current_user, claim, form.note.data or ""),
+        lambda _result: (
+            _("The admins are asked to raise the budget; the claim waits here."),
+            url_for("claims.review_page", claim_id=claim_id),
+        ),
+    )
 
 
 def _after_decision(claim: Claim, wanted: queries.QueueFilter) -> str:
