@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import random
 import zlib
 
 import pikepdf
-from PIL import Image
+import qrcode
+from PIL import Image, ImageDraw, ImageFilter
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
 
@@ -259,3 +261,66 @@ def pdf_with_text(pages: int = 3) -> bytes:
         page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
         page.Contents = pdf.make_stream(f"BT /F1 48 Tf 72 700 Td (Page {number}) Tj ET".encode())
     return _saved(pdf)
+
+
+def shop_photo(seed: int, width: int = 1600, height: int = 1200) -> Image.Image:
+    """A photo-like picture of a shop display: coloured shapes, blurred as a lens would; another seed is another
+    scene."""
+    chooser = random.Random(seed)
+    image = Image.new("RGB", (width, height), tuple(chooser.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        left, top = chooser.randrange(width), chooser.randrange(height)
+        box = (left, top, left + chooser.randrange(50, 600), top + chooser.randrange(50, 400))
+        draw.ellipse(box, fill=tuple(chooser.randrange(256) for _ in range(3)))
+    return image.filter(ImageFilter.GaussianBlur(3))
+
+
+def as_jpeg(image: Image.Image, quality: int = 92, scale: float = 1.0) -> bytes:
+    """Saved as a camera would (quality 92), or forwarded as WeChat does: smaller and at a lower quality."""
+    if scale != 1.0:
+        image = image.resize((int(image.width * scale), int(image.height * scale)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def fapiao_qr_text(
+    *,
+    type_code: str = "04",
+    code: str = "3100204130",
+    number: str = "12345678",
+    amount: str = "1000.00",
+    issued: str = "20261120",
+) -> str:
+    """The text of a fapiao's QR code: version, type, code, number, amount before tax, date, check code, checksum."""
+    return f"01,{type_code},{code},{number},{amount},{issued},12345678901234567890,A1B2"
+
+
+def fapiao_image(qr_text: str, *, blur: float = 0.0) -> Image.Image:
+    """A photo of a printed invoice: lines of text and the QR code in its top left corner, as on a real fapiao."""
+    page = Image.new("RGB", (1400, 900), (250, 248, 240))
+    draw = ImageDraw.Draw(page)
+    for line in range(12):
+        draw.text((420, 80 + line * 55), f"Item {line + 1}   Promotion material   {100 + line * 7}.00", fill="black")
+    code = qrcode.make(qr_text, border=2).get_image().convert("RGB").resize((300, 300), Image.Resampling.NEAREST)
+    page.paste(code, (60, 60))
+    return page.filter(ImageFilter.GaussianBlur(blur)) if blur else page
+
+
+def image_as_pdf(image: Image.Image) -> bytes:
+    """An invoice scanned to PDF: the page is one image (as scanners and many e-invoice printers make them)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PDF", resolution=150)
+    return buffer.getvalue()
+
+
+def resaved_pdf(data: bytes) -> bytes:
+    """The same document saved again by another program: new metadata, new document id, objects in streams."""
+    output = io.BytesIO()
+    with pikepdf.open(io.BytesIO(data)) as document:
+        with document.open_metadata(set_pikepdf_as_editor=True) as metadata:
+            metadata["dc:title"] = "Scanned again"
+        document.docinfo["/Producer"] = "WPS Office"
+        document.save(output, object_stream_mode=pikepdf.ObjectStreamMode.generate, deterministic_id=False)
+    return output.getvalue()
