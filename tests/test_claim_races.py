@@ -250,3 +250,108 @@ def test_two_drafts_reaching_for_one_pre_approval_at_once(
         dispose_app(app)
     assert sorted(results) == ["done", "refused"]
     assert len(holders) == 1
+
+
+def _rejected_claims(app: Flask, allocation: int, amounts: tuple[int, ...]) -> tuple[Any, list[int], int]:
+    """Claims submitted and rejected, then the budget set to what other claims of the dealer hold plus
+    `allocation`: what a reopening meets. Returns the channel, the claims and what the others hold."""
+    with app.app_context():
+        world = make_world()
+        owner = db.session.execute(select(User).where(User.email == world.emails["dealer_owner"])).scalar_one()
+        manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+        admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
+        period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+        before = budgets.budget_of(dealer, period)
+        others = before.approved + before.pending
+        budgets.set_allocation(admin, dealer, period, others + sum(amounts))
+        ids = []
+        for number, amount in enumerate(amounts):
+            claim = draft(world, amount=amount, invoice=f"R-{number}")
+            add_evidence(owner, services.CLAIM_OWNER, claim.id, io.BytesIO(pdf()), "invoice.pdf")
+            services.submit(owner, claim)
+            services.decide(manager, claim, services.Decision.REJECT, reason="No.", reason_code=RejectionReason.OTHER)
+            ids.append(claim.id)
+        budgets.set_allocation(admin, dealer, period, others + allocation)
+        db.session.commit()
+        return world, ids, others
+
+
+def _held_and_approved(app: Flask, ids: list[int]) -> tuple[int, int, int]:
+    with app.app_context():
+        claims = [db.session.get(Claim, claim_id) for claim_id in ids]
+        dealer_period = claims[0]
+        assert dealer_period is not None
+        budget = budgets.budget_of(dealer_period.dealer, dealer_period.period)
+        return budget.pending, budget.approved, budget.allocation
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_mediators_reopening_into_one_budget_hold_no_more_than_it_has(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two rejected claims of 6,000.00 reopened at once into a budget of 10,000.00: both go back to review, and
+    together they hold 10,000.00 (6,000.00 and what is left, 4,000.00), never 12,000.00."""
+    app = race_app(backend_name, tmp_path_factory)
+    world, ids, others = _rejected_claims(app, 1_000_000, (600_000, 600_000))
+    try:
+        results = run_together(
+            [
+                acting_as(
+                    app,
+                    world.emails[role],
+                    Claim,
+                    claim_id,
+                    lambda actor, claim: services.reopen(actor, claim, "Again."),
+                )
+                for role, claim_id in zip(("mediator", "admin"), ids, strict=True)
+            ]
+        )
+        pending, approved, allocation = _held_and_approved(app, ids)
+        with app.app_context():
+            held = sorted(db.session.get(Claim, claim_id).budget_held for claim_id in ids)  # type: ignore[union-attr]
+    finally:
+        dispose_app(app)
+    assert results == ["done", "done"]
+    assert held == [1_000_000 - 600_000, 600_000]
+    assert pending + approved == allocation == others + 1_000_000
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_reviewers_approving_beyond_what_reopened_claims_hold_share_the_last_money(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two claims reopened into an empty budget hold nothing; the admin adds 3,000.00; two reviewers approve both
+    in full (3,000.00 each) at once: one approval fits, the other is told how much is left (none)."""
+    app = race_app(backend_name, tmp_path_factory)
+    world, ids, others = _rejected_claims(app, 0, (300_000, 300_000))
+    with app.app_context():
+        mediator = db.session.execute(select(User).where(User.email == world.emails["mediator"])).scalar_one()
+        admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+        for claim_id in ids:
+            claim = db.session.get(Claim, claim_id)
+            assert claim is not None
+            services.reopen(mediator, claim, "Again.")
+            assert claim.budget_held == 0
+        budgets.set_allocation(admin, claim.dealer, claim.period, others + 300_000)
+        db.session.commit()
+        second_reviewer = make_user(UserRole.MANAGER, is_senior=True).email
+        db.session.commit()
+    try:
+        results = run_together(
+            [
+                acting_as(
+                    app,
+                    email,
+                    Claim,
+                    claim_id,
+                    lambda actor, claim: services.decide(actor, claim, services.Decision.APPROVE),
+                )
+                for email, claim_id in zip((world.emails["manager"], second_reviewer), ids, strict=True)
+            ]
+        )
+        pending, approved, allocation = _held_and_approved(app, ids)
+    finally:
+        dispose_app(app)
+    assert sorted(results) == ["done", "refused"]
+    assert pending + approved == allocation == others + 300_000
