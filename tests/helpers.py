@@ -274,6 +274,10 @@ def _claims_fingerprint() -> tuple[Any, ...]:
                 Claim.activity_start,
                 Claim.activity_end,
                 Claim.invoice_number,
+                Claim.invoice_code,
+                Claim.invoice_type,
+                Claim.invoice_total,
+                Claim.budget_held,
                 Claim.payment_reference,
                 Claim.rejection_reason,
             ).order_by(Claim.id)

@@ -12,9 +12,11 @@ from datetime import date
 
 import pyotp
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.accounts.models import User
+from portal.claims.budgets import budget_of
+from portal.claims.models import Claim, FundAllocation
 from portal.dealers import closing
 from portal.dealers.models import Period
 from portal.extensions import db
@@ -46,6 +48,25 @@ def _close_asked_for(client: FlaskClient, world: World, role: str) -> None:
         period = db.session.execute(select(Period).where(Period.code == world.ended_period)).scalar_one()
         admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
         closing.request_close(admin, period)
+        db.session.commit()
+    token = csrf_token_on(client, "/login")
+    log_in(client, world.emails[role], **({"csrf_token": token} if token else {}))
+
+
+def _budget_short(client: FlaskClient, world: World, role: str) -> None:
+    """The waiting claim holds nothing and its budget has nothing left (as after a reopening into a full
+    budget); then `role` logs in."""
+    app = client.application
+    with app.app_context():
+        claim = db.session.get(Claim, world.claims.own_claim)
+        assert claim is not None
+        db.session.execute(update(Claim).where(Claim.id == claim.id).values(budget_held=0))
+        budget = budget_of(claim.dealer, claim.period)
+        db.session.execute(
+            update(FundAllocation)
+            .where(FundAllocation.dealer_id == claim.dealer_id, FundAllocation.period_id == claim.period_id)
+            .values(amount=budget.approved + budget.pending)
+        )
         db.session.commit()
     token = csrf_token_on(client, "/login")
     log_in(client, world.emails[role], **({"csrf_token": token} if token else {}))
@@ -575,6 +596,13 @@ STATE_CHANGING = (
         lambda w: {"decision": "reject", "note": "Not in this quarter's plan."},
     ),
     Route(
+        "/console/claims/<int:claim_id>/ask-budget",
+        "admin",
+        lambda w: f"/console/claims/{w.claims.own_claim}/ask-budget",
+        lambda w: {"note": "Raise it, please."},
+        before=lambda client, w: _budget_short(client, w, "admin"),
+    ),
+    Route(
         "/console/claims/<int:claim_id>/decide",
         "manager",
         lambda w: f"/console/claims/{w.claims.own_claim}/decide",
@@ -720,8 +748,14 @@ def _claim_form(world: World) -> dict[str, object]:
         "activity_start": start.isoformat(),
         "activity_end": start.isoformat(),
         "vendor": "Print Co",
-        "vendor_tax_id": "91310000X",
-        "invoice_number": "FP-100",
+        "vendor_tax_id": "91350100M000100Y43",
+        "invoice_type": "special",
+        "invoice_code": "3100204130",
+        "invoice_number": "No. 1234 5678",
+        "invoice_date": start.isoformat(),
+        "invoice_amount_before_tax": "2,831.86",
+        "invoice_tax": "368.14",
+        "invoice_total": "3,200.00",
         "amount": "3,200.00",
         "over_pre_approval_reason": "",
     }

@@ -1118,6 +1118,18 @@ MATRIX = (
     ),
     Case(
         "POST",
+        "/console/claims/<int:claim_id>/ask-budget",
+        "/console/claims/{own_claim}/ask-budget",
+        only({"manager": 409, "senior_manager": 409, "admin": 409}),  # the budget has room for the whole claim
+    ),
+    Case(
+        "POST",
+        "/console/claims/<int:claim_id>/ask-budget",
+        "/console/claims/{foreign_claim}/ask-budget",
+        only({"manager": 404, "senior_manager": 409, "admin": 409}),
+    ),
+    Case(
+        "POST",
         "/console/claims/bulk-approve",
         "/console/claims/bulk-approve",
         only({"manager": 422, "senior_manager": 422, "admin": 422}),
