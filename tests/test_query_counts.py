@@ -26,7 +26,8 @@ from portal.dates import company_today
 from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
-from portal.evidence.models import Evidence
+from portal.evidence.fingerprints import as_signed, bands_of
+from portal.evidence.models import Evidence, EvidencePicture
 from portal.extensions import db
 from portal.jobs import JobFailure
 from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
@@ -164,11 +165,12 @@ PAGES = [
 ]
 
 
-# The review page shows the claim, its flags (and which related claims the reviewer may open), files, budget, the
-# dealer's history, the timeline and the next claim; the dealer page adds violations and disputes to its profile,
+# The review page shows the claim, its flags (and the related claims the reviewer may open), files, budget, the
+# dealer's history, the timeline and the next claim, and the matching evidence side by side (our files with their
+# pictures, the same files or documents elsewhere, the near pictures by band, which of those claims count: four); the dealer page adds violations and disputes to its profile,
 # people, trainees, documents, statements and timeline: one query each, still flat.
 # The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
-RICHER_PAGES = {"/console/claims/{own_claim}": 11, "/console/dealers/D001": 14}
+RICHER_PAGES = {"/console/claims/{own_claim}": 15, "/console/dealers/D001": 14}
 
 _ids = itertools.count()
 
@@ -393,19 +395,33 @@ def _grow_claims(world: World, factor: int, owner: User) -> None:
         flag = list(Flag)[number % len(Flag)]
         if (own_claim, flag) not in flagged:
             flagged.add((own_claim, flag))
-            db.session.add(ClaimFlag(claim_id=own_claim, flag=flag, related_claims=[own_claim - 1, own_claim + 1]))
-        db.session.add(
-            Evidence(
+            db.session.add(
+                ClaimFlag(claim_id=own_claim, flag=flag, related_claims=[own_claim - 1, own_claim + 1, sent[number][0]])
+            )
+        # A photo of the claim, and its near-duplicate on another claim: the review page shows each pair.
+        for claim_id, picture in (
+            (own_claim, 0x0123_4567_89AB_CDEF + number),
+            (sent[number][0], 0x0123_4567_89AB_CDEF + number ^ 0b11),
+        ):
+            photo = Evidence(
                 owner_type="claim",
-                owner_id=own_claim,
-                original_name="photo.pdf",
+                owner_id=claim_id,
+                original_name="photo.jpg",
                 storage_key=f"claim/{next_id():032x}",
-                content_type="application/pdf",
+                content_type="image/jpeg",
                 size=10,
-                sha256="1" * 64,
+                sha256=f"{next_id():064x}",
                 uploaded_by_id=owner.id,
             )
-        )
+            db.session.add(photo)
+            db.session.flush()
+            db.session.add(
+                EvidencePicture(
+                    evidence_id=photo.id,
+                    picture_hash=as_signed(picture),
+                    **{f"band{band}": value for band, value in enumerate(bands_of(picture))},
+                )
+            )
         request = FundRequest(
             dealer_id=dealer.id,
             period_id=current.id,

@@ -797,9 +797,9 @@ def approved_by(reviewer: User, claim: Claim) -> int:
     return int(total or 0)
 
 
-def budget_room(claim: Claim) -> int:
-    """The most a waiting claim can be approved for now (shown on the review page)."""
-    return approvable_up_to(claim.budget_held, budget_of(claim.dealer, claim.period).left)
+def budget_room(claim: Claim, budget: Budget | None = None) -> int:
+    """The most a waiting claim can be approved for now (shown on the review page, which has the budget)."""
+    return approvable_up_to(claim.budget_held, (budget or budget_of(claim.dealer, claim.period)).left)
 
 
 def ask_for_budget(actor: User, claim: Claim, note: str) -> None:

@@ -459,6 +459,7 @@ def _render_review(
     related = {claim_id for flag in flags for claim_id in flag.related_claims}
     related_claims = queries.related_claims(current_user, related)
     matches = services.matching_evidence(claim) if related else []
+    budget = budget_services.budget_of(claim.dealer, claim.period)
     history, outcomes = queries.dealer_history(claim)
     second_step = claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL
     can_decide = queries.reviewer_can_decide(current_user, claim)
@@ -472,8 +473,8 @@ def _render_review(
         openable=set(related_claims),
         related_claims=related_claims,
         matches=matches,
-        budget=budget_services.budget_of(claim.dealer, claim.period),
-        room=services.budget_room(claim) if awaits_review(claim.status) else None,
+        budget=budget,
+        room=services.budget_room(claim, budget) if awaits_review(claim.status) else None,
         ask_form=AskBudgetForm(formdata=None),
         history=history,
         outcomes=outcomes,

@@ -139,15 +139,18 @@ class SameEvidence:
 def same_evidence(owner_type: str, owner_id: int) -> list[SameEvidence]:
     """Every file of another owner of this type that is the same file, the same PDF content or a picture within
     NEAR_PICTURE_DISTANCE of one of ours: indexed lookups only (the bands, the digests), at any number of files."""
-    ours = list(
+    # Our files with their pictures, in one query (a file without a picture comes once, with none).
+    rows = list(
         db.session.execute(
-            select(Evidence.id, Evidence.sha256, Evidence.content_digest).where(
-                Evidence.owner_type == owner_type, Evidence.owner_id == owner_id
-            )
+            select(Evidence.id, Evidence.sha256, Evidence.content_digest, EvidencePicture.picture_hash)
+            .outerjoin(EvidencePicture, EvidencePicture.evidence_id == Evidence.id)
+            .where(Evidence.owner_type == owner_type, Evidence.owner_id == owner_id)
         )
     )
-    if not ours:
+    if not rows:
         return []
+    ours = {(evidence_id, sha, digest) for evidence_id, sha, digest, _picture in rows}
+    pictures = [(mine, as_unsigned(stored)) for mine, _sha, _digest, stored in rows if stored is not None]
     found: dict[tuple[int, int], SameEvidence] = {}
     by_sha = {sha: evidence_id for evidence_id, sha, _digest in ours}
     by_digest = {digest: evidence_id for evidence_id, _sha, digest in ours if digest}
@@ -159,30 +162,28 @@ def same_evidence(owner_type: str, owner_id: int) -> list[SameEvidence]:
     for other_id, other_owner, sha, digest in db.session.execute(others):
         mine = by_sha.get(sha) or by_digest[digest or ""]
         found[(mine, other_id)] = SameEvidence(mine, other_id, other_owner, 0)
-    pictures = list(
-        db.session.execute(
-            select(EvidencePicture.evidence_id, EvidencePicture.picture_hash).where(
-                EvidencePicture.evidence_id.in_([row[0] for row in ours])
-            )
-        )
-    )
-    for mine, stored in pictures:
-        picture = as_unsigned(stored)
-        bands = bands_of(picture)
+    if pictures:
+        # One query for every picture of ours: each band of each picture, looked up in its own index.
+        wanted: dict[int, set[int]] = {}
+        for _mine, picture in pictures:
+            for band, value in enumerate(bands_of(picture)):
+                wanted.setdefault(band, set()).add(value)
         candidates = db.session.execute(
             select(EvidencePicture.evidence_id, EvidencePicture.picture_hash, Evidence.owner_id)
             .join(Evidence, Evidence.id == EvidencePicture.evidence_id)
             .where(
-                or_(*(getattr(EvidencePicture, f"band{band}") == value for band, value in enumerate(bands))),
+                or_(*(getattr(EvidencePicture, f"band{band}").in_(sorted(values)) for band, values in wanted.items())),
                 Evidence.owner_type == owner_type,
                 Evidence.owner_id != owner_id,
             )
         )
         for other_id, other_stored, other_owner in candidates:
-            apart = distance(picture, as_unsigned(other_stored))
-            known = found.get((mine, other_id))
-            if apart <= NEAR_PICTURE_DISTANCE and (known is None or apart < known.distance):
-                found[(mine, other_id)] = SameEvidence(mine, other_id, other_owner, apart)
+            other = as_unsigned(other_stored)
+            for mine, picture in pictures:
+                apart = distance(picture, other)
+                known = found.get((mine, other_id))
+                if apart <= NEAR_PICTURE_DISTANCE and (known is None or apart < known.distance):
+                    found[(mine, other_id)] = SameEvidence(mine, other_id, other_owner, apart)
     return sorted(found.values(), key=lambda same: (same.other_owner_id, same.other_evidence_id))
 
 
