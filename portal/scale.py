@@ -61,6 +61,11 @@ def _insert(table: Any, rows: Iterator[dict[str, Any]], report: Callable[[str], 
     return count
 
 
+def add_claim_photos(report: Callable[[str], None] = print) -> int:
+    """The photos of the scale data's claims, for a benchmark database built before they were part of it."""
+    return _claim_photos(random.Random(7), report)  # noqa: S311 - test data, not secrets
+
+
 def _claim_photos(rng: random.Random, report: Callable[[str], None]) -> int:
     """A photo's row and perceptual hash for every submitted claim of the scale data (rows only: the pages that
     list them do not read the bytes), so that finding the same picture is measured among 300,000 of them."""

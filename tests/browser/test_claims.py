@@ -12,7 +12,7 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from portal.claims.models import Claim
+from portal.claims.models import Claim, FundAllocation
 from portal.claims.rules import ClaimStatus
 from portal.dates import company_today
 from portal.dealers.services import current_period
@@ -26,7 +26,7 @@ from tests.browser.helpers import (
     new_page,
     watch_csp,
 )
-from tests.evidence_files import pdf
+from tests.evidence_files import as_jpeg, fapiao_image, fapiao_qr_text, pdf
 
 TEXT = {
     "en": {"submitted": "Submitted", "approved": "Approved", "ready": "Everything is in place."},
@@ -146,3 +146,90 @@ def test_claim_pages_are_sound(
         "awaiting": _claim_id(live_app, "Regional trade show booth"),
     }
     assert_page_sound_for(browser, live_server, language, viewport, email, path.format(**ids))
+
+
+NARROW = {"width": 320, "height": 640}
+INVOICE_TEXT = {
+    "en": {"read": "read from the QR code", "short": "The budget is short", "asked": "The admins are asked"},
+    "zh": {"read": "二维码", "short": "预算不足", "asked": "已请管理员提高预算"},
+}
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE, DESKTOP], ids=["320", "375", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_photo_of_the_fapiao_fills_the_claim_and_a_short_budget_is_asked_for(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    """The dealer photographs the invoice: its QR code fills the claim, which the dealer checks and saves. The
+    claim then meets a budget with nothing left (as after a mediator's reopening): the reviewer sees how much fits
+    and asks an admin for more."""
+    words, number = INVOICE_TEXT[language], f"{next(_numbers) + 50_000_000:08d}"
+    title = f"Fapiao photo {number} {language} {viewport['width']}"
+    day = _activity_day(live_app)
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "dealer@demo.test", language)
+    page.wait_for_load_state("load")
+    page.goto(f"{live_server}/claims/new")
+    page.locator("#title").fill(title)
+    page.locator("#activity_start").fill(day)
+    page.locator("#activity_end").fill(day)
+    page.locator("#amount").fill("1,130.00")
+    page.locator("form.form-grid button[type=submit]").click()
+    page.wait_for_url("**/claims/*")
+    photo = as_jpeg(fapiao_image(fapiao_qr_text(number=number)), quality=70, scale=0.8)
+    page.locator("#file").set_input_files(files=[{"name": "fapiao.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.locator("form[action$='/evidence'] button").click()
+    expect(page.locator(".flash-warning").first).to_contain_text(words["read"])
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("a[href$='/edit']").first.click()
+    expect(page.locator("#invoice_number")).to_have_value(number)
+    expect(page.locator("#invoice_code")).to_have_value("3100204130")
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("#vendor_tax_id").fill("91350100M000100Y43")
+    page.locator("#invoice_tax").fill("130.00")
+    page.locator("form.form-grid button[type=submit]").click()
+    page.wait_for_url("**/claims/*")
+    expect(page.locator("#submit-heading")).to_be_visible()
+    page.locator("form[action$='/submit'] button").click()
+    page.wait_for_load_state("load")
+    claim_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.context.close()
+
+    with live_app.app_context():
+        claim = db.session.get(Claim, claim_id)
+        assert claim is not None and claim.status is ClaimStatus.SUBMITTED and claim.invoice_total == 113_000
+        held = claim.budget_held
+        claim.budget_held = 0  # as a claim reopened into a budget with nothing left
+        allocation = db.session.execute(
+            select(FundAllocation).where(
+                FundAllocation.dealer_id == claim.dealer_id, FundAllocation.period_id == claim.period_id
+            )
+        ).scalar_one()
+        amount_before = allocation.amount
+        allocation.amount -= held
+        db.session.commit()
+    try:
+        manager = new_page(browser, language, viewport)
+        blocked = watch_csp(manager)
+        log_in_page(manager, live_server, "manager@demo.test", language)
+        manager.wait_for_load_state("load")
+        manager.goto(f"{live_server}/console/claims/{claim_id}")
+        expect(manager.locator("#room-heading")).to_have_text(words["short"])
+        assert_page_is_sound(manager, viewport, blocked)
+        manager.locator("form[action$='/ask-budget'] button").click()
+        expect(manager.locator(".flash-success").first).to_contain_text(words["asked"])
+        assert_page_is_sound(manager, viewport, blocked)
+        manager.context.close()
+    finally:
+        with live_app.app_context():
+            claim = db.session.get(Claim, claim_id)
+            assert claim is not None
+            claim.budget_held = held
+            allocation = db.session.execute(
+                select(FundAllocation).where(
+                    FundAllocation.dealer_id == claim.dealer_id, FundAllocation.period_id == claim.period_id
+                )
+            ).scalar_one()
+            allocation.amount = amount_before
+            db.session.commit()
