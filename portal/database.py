@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import Flask, request
-from sqlalchemy import Select, event
+from sqlalchemy import Select, event, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 
 from portal.extensions import db
@@ -87,6 +87,14 @@ def compared_in_schema(dialect_name: str) -> Any:
 def contains_pattern(text: str) -> str:
     """An ILIKE pattern for "contains the text"; wildcards the user typed are dropped, not obeyed."""
     return f"%{text.strip().replace('%', '').replace('_', '')}%"
+
+
+def one_at_a_time(key: int) -> None:
+    """Writers of one kind take turns until their transaction ends: an advisory lock on PostgreSQL; on SQLite the
+    writing request's BEGIN IMMEDIATE already serialises them. For work that reads what other writers of the same
+    kind may be writing at the same moment, with no row to lock (the first seal of a chain, a new claim's flags)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def locked_for_update(query: Select, *of: Any) -> Select:

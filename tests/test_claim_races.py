@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
 from portal.claims import budgets, pre_approvals, services
-from portal.claims.models import ActivityType, Claim, ClaimEvent, FundRequest
-from portal.claims.rules import ClaimStatus, RejectionReason
+from portal.claims.models import ActivityType, Claim, ClaimEvent, ClaimFlag, FundRequest
+from portal.claims.rules import ClaimStatus, Flag, RejectionReason
 from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
-from tests.evidence_files import pdf
+from tests.evidence_files import as_jpeg, pdf, shop_photo
 from tests.factories import activity_day, draft, make_user, make_world
 from tests.helpers import BACKENDS, dispose_app, race_app
 from tests.threads import acting_as, run_together
@@ -355,3 +355,46 @@ def test_two_reviewers_approving_beyond_what_reopened_claims_hold_share_the_last
         dispose_app(app)
     assert sorted(results) == ["done", "refused"]
     assert pending + approved == allocation == others + 300_000
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_dealers_submitting_the_same_photo_at_once_are_both_flagged(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each claim is the other's draft until it commits: submitted at the same moment, neither would see the other.
+    Flags are computed one submission at a time, so the second sees the first, and both carry the flag."""
+    app = race_app(backend_name, tmp_path_factory)
+    photo = as_jpeg(shop_photo(11))
+    with app.app_context():
+        world = make_world()
+        admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+        period = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+        ids = []
+        for code, role in ((world.own_dealer, "dealer_owner"), (world.foreign_dealer, "foreign_owner")):
+            dealer = db.session.execute(select(Dealer).where(Dealer.code == code)).scalar_one()
+            budgets.set_allocation(admin, dealer, period, 10_000_000)
+            owner = db.session.execute(select(User).where(User.email == world.emails[role])).scalar_one()
+            claim = draft(world, amount=123_400, invoice=f"S-{role}", role=role, vendor=role)
+            add_evidence(owner, services.CLAIM_OWNER, claim.id, io.BytesIO(photo), "display.jpg")
+            ids.append(claim.id)
+        db.session.commit()
+    try:
+        results = run_together(
+            [
+                acting_as(app, world.emails[role], Claim, claim_id, lambda actor, claim: services.submit(actor, claim))
+                for role, claim_id in zip(("dealer_owner", "foreign_owner"), ids, strict=True)
+            ]
+        )
+        with app.app_context():
+            flags = {
+                claim_id: related
+                for claim_id, related in db.session.execute(
+                    select(ClaimFlag.claim_id, ClaimFlag.related_claims).where(
+                        ClaimFlag.flag == Flag.SAME_EVIDENCE_ELSEWHERE
+                    )
+                )
+            }
+    finally:
+        dispose_app(app)
+    assert results == ["done", "done"]
+    assert flags == {ids[0]: [ids[1]], ids[1]: [ids[0]]}

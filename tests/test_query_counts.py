@@ -167,8 +167,9 @@ PAGES = [
 
 # The review page shows the claim, its flags (and the related claims the reviewer may open), files, budget, the
 # dealer's history, the timeline and the next claim, and the matching evidence side by side (our files with their
-# pictures, the same files or documents elsewhere, the near pictures by band, which of those claims count: four); the dealer page adds violations and disputes to its profile,
-# people, trainees, documents, statements and timeline: one query each, still flat.
+# pictures, the same files or documents elsewhere, the near pictures by band, which of those claims count: four);
+# the dealer page adds violations and disputes to its profile, people, trainees, documents, statements and
+# timeline: one query each, still flat.
 # The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
 RICHER_PAGES = {"/console/claims/{own_claim}": 15, "/console/dealers/D001": 14}
 

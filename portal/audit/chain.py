@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.models import AuditEvent, AuditSeal
-from portal.database import begin_write
+from portal.database import begin_write, one_at_a_time
 from portal.extensions import db
 
 GENESIS = "0" * 64
@@ -61,8 +61,7 @@ def seal_audit_events(batch_size: int = SEAL_BATCH) -> AuditSeal | None:
     PostgreSQL, the write lock on SQLite), and the unique first position of a seal, and of each event's position,
     would let only one of them commit if they did not.
     """
-    if db.session.get_bind().dialect.name == "postgresql":  # SQLite: the caller's BEGIN IMMEDIATE serialises sealers
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
+    one_at_a_time(SEAL_LOCK_KEY)
     last = db.session.execute(select(AuditSeal).order_by(AuditSeal.last_position.desc()).limit(1)).scalar()
     position, chain_hash = (last.last_position, last.chain_hash) if last else (0, GENESIS)
     events = list(

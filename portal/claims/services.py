@@ -62,7 +62,7 @@ from portal.claims.rules import (
     reopening_problems,
     submission_problems,
 )
-from portal.database import locked_for_update
+from portal.database import locked_for_update, one_at_a_time
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
@@ -82,6 +82,7 @@ from portal.workflow import move_checked
 # --- Claims: drafting, submission, withdrawal ------------------------------------------------------------------------
 
 CLAIM_OWNER = "claim"
+FLAGS_LOCK_KEY = 7_301_023  # PostgreSQL advisory lock: one submission's flags at a time
 
 
 @dataclass(frozen=True)
@@ -571,6 +572,9 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
     problems, budget, request = _check_submission(claim, today)
     if problems:
         raise SubmissionRefused(problems)
+    # Two dealers submitting the same photo at the same moment would each miss the other's claim, still a draft to
+    # the other's reading: submissions compute their flags one at a time, each seeing the ones committed before.
+    one_at_a_time(FLAGS_LOCK_KEY)
     raised = flags_for(_flag_facts(claim, today, budget.allocation))
     _move(
         claim,
