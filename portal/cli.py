@@ -18,7 +18,7 @@ from portal.accounts.two_factor import reset_for_user
 from portal.audit.chain import seal_pending_events, verify_audit_chain
 from portal.backup import BackupError, create_backup, describe, restore_backup
 from portal.demo import demo_logins, seed_demo
-from portal.evidence.services import cleanup_orphans
+from portal.evidence.services import cleanup_orphans, fingerprint_stored
 from portal.extensions import db
 from portal.jobs import huey_of
 from portal.money import NumberFormat, to_decimal
@@ -179,6 +179,20 @@ def init_app(app: Flask) -> None:
         """Delete stored evidence files that no row refers to (left by a crash) and are older than a day."""
 
         click.echo(f"removed {cleanup_orphans()} orphaned files")
+
+    @app.cli.command("fingerprint-evidence")
+    def fingerprint_evidence_command() -> None:
+        """Fingerprint the photos and PDFs stored before the portal compared evidence by what it shows (once,
+        after upgrading; a batch per transaction)."""
+
+        total, after = 0, 0
+        while True:
+            done, after = fingerprint_stored(after)
+            db.session.commit()
+            total += done
+            if not after:
+                break
+        click.echo(f"fingerprinted {total} files")
 
     @app.cli.command("import-sales")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,8 +17,9 @@ from portal.claims import services
 from portal.claims.models import Claim, ClaimFlag
 from portal.claims.rules import Flag
 from portal.evidence.fingerprints import BANDS, NEAR_PICTURE_DISTANCE, bands_of, distance
-from portal.evidence.models import EvidencePicture
+from portal.evidence.models import Evidence, EvidencePicture
 from portal.evidence.services import add_evidence, same_evidence
+from portal.evidence.storage import storage_of
 from portal.extensions import db
 from tests.evidence_files import as_jpeg, pdf, resaved_pdf, shop_photo
 from tests.factories import Channel, draft, user
@@ -142,3 +143,42 @@ def test_the_picture_lookup_is_an_index_lookup_per_band(app: Flask, budgets_set:
             assert all(f"ix_evidence_pictures_band{band}" in plan for band in range(BANDS)), plan
         assert same_evidence(services.CLAIM_OWNER, claim.id) == []
         assert db.session.execute(select(sa.func.count()).select_from(EvidencePicture)).scalar_one() >= 1
+
+
+def test_files_stored_before_fingerprints_are_fingerprinted_once(app: Flask, budgets_set: Channel) -> None:
+    """`flask fingerprint-evidence` after upgrading: the old photos get their hashes (a missing file is passed
+    over), the same picture is then found between them, and a second run has nothing left to do."""
+    with app.app_context():
+        owner = user(budgets_set, "dealer_owner")
+        # The channel's own files, stored by the factories without fingerprints, are old files too.
+        earlier = db.session.execute(
+            select(sa.func.count())
+            .select_from(Evidence)
+            .where(Evidence.content_digest.is_(None), ~sa.exists().where(EvidencePicture.evidence_id == Evidence.id))
+        ).scalar_one()
+        claims = [draft(budgets_set, invoice=f"OLD-{number}") for number in range(3)]
+        photos = [as_jpeg(shop_photo(21)), as_jpeg(shop_photo(21), quality=50, scale=0.5), None]
+        for claim, photo in zip(claims, photos, strict=True):
+            key = f"claim/{claim.id:032x}"
+            if photo is not None:
+                storage_of(current_app).put(key, photo, "image/jpeg")
+            db.session.add(
+                Evidence(
+                    owner_type=services.CLAIM_OWNER,
+                    owner_id=claim.id,
+                    original_name="old.jpg",
+                    storage_key=key,
+                    content_type="image/jpeg",
+                    size=len(photo or b""),
+                    sha256=f"{claim.id:064x}",
+                    uploaded_by_id=owner.id,
+                )
+            )
+        db.session.commit()
+        claim_ids = [claim.id for claim in claims]
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["fingerprint-evidence"]).output.strip() == f"fingerprinted {earlier + 2} files"
+    assert runner.invoke(args=["fingerprint-evidence"]).output.strip() == "fingerprinted 0 files"
+    with app.app_context():
+        (match,) = same_evidence(services.CLAIM_OWNER, claim_ids[0])
+        assert match.other_owner_id == claim_ids[1] and match.distance <= NEAR_PICTURE_DISTANCE

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from portal.audit.services import record_event
 from portal.evidence import previews
@@ -105,9 +105,7 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
         )
         db.session.add(evidence)
         db.session.flush()
-        for picture in shows.pictures:
-            bands = dict(zip((f"band{band}" for band in range(5)), bands_of(picture), strict=True))
-            db.session.add(EvidencePicture(evidence_id=evidence.id, picture_hash=as_signed(picture), **bands))
+        _add_pictures(evidence, shows.pictures)
         record_event(
             "evidence.added",
             actor_id=actor.id,
@@ -123,6 +121,45 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
         storage.delete(key)  # the row could not be written: take the file back
         raise
     return evidence
+
+
+def _add_pictures(evidence: Evidence, pictures: tuple[int, ...]) -> None:
+    for picture in pictures:
+        bands = {f"band{band}": value for band, value in enumerate(bands_of(picture))}
+        db.session.add(EvidencePicture(evidence_id=evidence.id, picture_hash=as_signed(picture), **bands))
+
+
+def fingerprint_stored(after_id: int = 0, batch: int = 200) -> tuple[int, int]:
+    """Fingerprint up to `batch` photos and PDFs stored before fingerprints were kept (no digest, no picture),
+    from the id after `after_id`: returns how many got one and the last id looked at (0 when none was left).
+    A file whose bytes cannot be read is passed over. Flags of claims already submitted are not recomputed: the
+    next submission that matches one adds itself to its flags."""
+    found = list(
+        db.session.execute(
+            select(Evidence)
+            .where(
+                Evidence.id > after_id,
+                or_(Evidence.content_type.startswith("image/"), Evidence.content_type == "application/pdf"),
+                Evidence.content_digest.is_(None),
+                ~exists().where(EvidencePicture.evidence_id == Evidence.id),
+            )
+            .order_by(Evidence.id)
+            .limit(batch)
+        ).scalars()
+    )
+    done = 0
+    for evidence in found:
+        try:
+            shows = fingerprint(evidence.content_type, read_bytes(evidence))
+        except Exception as error:  # a missing or unreadable file is passed over, the others go on
+            current_app.logger.warning("evidence %s not fingerprinted: %r", evidence.id, error)
+            continue
+        evidence.content_digest = shows.content_digest
+        evidence.qr_text = shows.codes[0][:400] if shows.codes else evidence.qr_text
+        _add_pictures(evidence, shows.pictures)
+        done += 1
+    db.session.flush()
+    return done, found[-1].id if found else 0
 
 
 @dataclass(frozen=True)
