@@ -13,7 +13,7 @@ from wtforms import SelectChoice, SelectField, StringField, ValidationError
 from wtforms.validators import Length, Optional
 
 from portal.money import NumberFormat
-from portal.types import label
+from portal.types import lazy_label
 
 COMMON_TIMEZONES = (
     "Asia/Shanghai",
@@ -33,7 +33,9 @@ CURRENCIES = ("CNY", "HKD", "USD", "EUR", "JPY", "SGD")
 
 
 def enum_choices(enum_class: type[enum.Enum], *, blank: Any = None) -> list[SelectChoice]:
-    choices = [SelectChoice(member.value, label(member)) for member in enum_class]
+    """The members as choices whose labels are translated when the form is shown, not when it is defined (a form
+    class's choices are built at import: English on Chinese pages otherwise)."""
+    choices = [SelectChoice(member.value, lazy_label(member)) for member in enum_class]
     if blank is not None:
         choices.insert(0, SelectChoice("", blank))
     return choices

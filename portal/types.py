@@ -70,6 +70,12 @@ def labelled_enum(name: str) -> type[enum.Enum]:
     return _LABELLED_ENUMS[name]
 
 
+def lazy_label(member: enum.Enum) -> object:
+    """The member's label as registered (a lazy translation, rendered in the reader's language when shown): for
+    choices built once, when a form class is defined, which `label` would freeze in the language of that moment."""
+    return _LABELS.get((type(member), member.value), member.value)
+
+
 def label(member: enum.Enum | None) -> str:
     if member is None:
         return ""

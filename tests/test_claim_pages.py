@@ -385,7 +385,7 @@ def test_comments_and_notifications_reach_readers_in_their_language(
     manager.post(f"/claims/{claim_records.own_claim}/comments", data={"comment": "请补充照片。"})
     dealer = logged_in_client(app, channel.emails["dealer_owner"])
     page = dealer.get("/notifications/").get_data(as_text=True)
-    assert "评论了报销申请" in page
+    assert "评论了核销申请" in page
     assert "请补充照片。" in dealer.get(f"/claims/{claim_records.own_claim}").get_data(as_text=True)
     with app.app_context():
         events = db.session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == claim_records.own_claim)).scalars()

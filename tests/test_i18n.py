@@ -19,6 +19,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from portal.accounts.models import User
+from portal.claims.rules import ClaimStatus
 from portal.extensions import db
 from portal.formatting import local_date, local_datetime, money, number
 from portal.i18n import locale_from_header
@@ -189,3 +190,53 @@ def test_the_unmarked_text_check_catches_plain_text() -> None:
         "Hello",
         "x",
     ]
+
+
+# Words channel finance does not use, with what it says instead: 报销 is an employee's expense refund (a
+# dealer's promotion claim is 费用核销), a training session has places not seats (名额), a dealer's staff
+# records are 员工培训档案, and a statement is an estimate (预估) until it is settled (已结算).
+NOT_CHANNEL_WORDS = {
+    "报销": "核销",
+    "剩余座位": "剩余名额",
+    "我们人员的培训": "员工培训档案",
+    "暂定": "预估",
+    "已确定": "已结算",
+}
+
+
+def test_the_chinese_speaks_as_channel_finance_does() -> None:
+    with CATALOGUE.open("rb") as po_file:
+        catalogue = read_po(po_file)
+    found = []
+    for message in catalogue:
+        texts = [message.string] if isinstance(message.string, str) else list(message.string)
+        found += [(message.id, word) for word in NOT_CHANNEL_WORDS for text in texts if word in text]
+    assert found == []
+    translated = {message.id: message.string for message in catalogue if isinstance(message.id, str)}
+    assert translated["Claims"] == "费用核销" and translated["Seats left"] == "剩余名额"
+    assert translated["Provisional"] == "预估" and translated["Final"] == "已结算"
+
+
+def test_every_claim_status_a_reader_acts_on_has_a_colour_of_its_own() -> None:
+    """Badges say what a status means for the reader (waiting on you, in review, approved, paid, refused), with the
+    status in words beside the colour; only a draft and a withdrawn claim keep the plain grey."""
+    stylesheet = (ROOT / "static" / "css" / "portal.css").read_text()
+    plain = {ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN}
+    assert [
+        status for status in ClaimStatus if status not in plain and f".claim-{status.value}" not in stylesheet
+    ] == []
+
+
+def test_choices_of_forms_defined_once_are_shown_in_the_readers_language(
+    client: FlaskClient, channel: Channel
+) -> None:
+    """A form class's choices are built when the portal starts; their labels are translated when shown, so a
+    Chinese reader sees the dispute types and invoice types in Chinese, and an English one in English."""
+    log_in(client, channel.emails["dealer_owner"])
+    client.post("/language", data={"locale": "zh_Hans", "next": "/dealer/"})
+    dispute_form = client.get("/disputes/new").get_data(as_text=True)
+    assert "价格冲突" in dispute_form and ">Pricing conflict<" not in dispute_form
+    claim_form = client.get("/claims/new").get_data(as_text=True)
+    assert "增值税专用发票" in claim_form and "VAT special invoice" not in claim_form
+    client.post("/language", data={"locale": "en", "next": "/dealer/"})
+    assert ">Pricing conflict<" in client.get("/disputes/new").get_data(as_text=True)
