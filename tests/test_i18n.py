@@ -227,9 +227,7 @@ def test_every_claim_status_a_reader_acts_on_has_a_colour_of_its_own() -> None:
     ] == []
 
 
-def test_choices_of_forms_defined_once_are_shown_in_the_readers_language(
-    client: FlaskClient, channel: Channel
-) -> None:
+def test_choices_of_forms_defined_once_are_shown_in_the_readers_language(client: FlaskClient, channel: Channel) -> None:
     """A form class's choices are built when the portal starts; their labels are translated when shown, so a
     Chinese reader sees the dispute types and invoice types in Chinese, and an English one in English."""
     log_in(client, channel.emails["dealer_owner"])
