@@ -412,11 +412,8 @@ ACTIVITY_TYPES = (
 BUDGETS = {"D001": 20_000_000, "D002": 12_000_000, "D003": 8_000_000, "D004": 15_000_000}
 
 
-def _demo_pdf(title: str) -> bytes:
-    """A one-page PDF with its title written on the page: another title is another document (the portal compares
-    PDFs by what their pages say); the same title gives the same file."""
-
-    writer = PdfWriter()
+def add_text_page(writer: PdfWriter, text: str) -> None:
+    """An A4 page saying `text` in Helvetica (ASCII; brackets and backslashes replaced so the string stays one)."""
     page = writer.add_blank_page(width=595, height=842)
     font = DictionaryObject(
         {
@@ -428,10 +425,18 @@ def _demo_pdf(title: str) -> bytes:
     page[NameObject("/Resources")] = DictionaryObject(
         {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
     )
-    text = title.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]").replace(b"\\", b"/")
+    said = text.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]").replace(b"\\", b"/")
     content = DecodedStreamObject()
-    content.set_data(b"BT /F1 18 Tf 72 760 Td (" + text + b") Tj ET")
+    content.set_data(b"BT /F1 18 Tf 72 760 Td (" + said + b") Tj ET")
     page[NameObject("/Contents")] = writer._add_object(content)
+
+
+def _demo_pdf(title: str) -> bytes:
+    """A one-page PDF with its title written on the page: another title is another document (the portal compares
+    PDFs by what their pages say); the same title gives the same file."""
+
+    writer = PdfWriter()
+    add_text_page(writer, title)
     writer.add_metadata({"/Title": title, "/CreationDate": "D:20260101000000Z", "/ModDate": "D:20260101000000Z"})
     buffer = io.BytesIO()
     writer.write(buffer)

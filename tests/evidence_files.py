@@ -11,7 +11,9 @@ import pikepdf
 import qrcode
 from PIL import Image, ImageDraw, ImageFilter
 from pypdf import PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+from portal.demo import add_text_page
 
 
 def jpeg(width: int = 64, height: int = 48, exif: bool = False) -> bytes:
@@ -37,21 +39,10 @@ def pdf(pages: int = 1, text: str = "", metadata: dict[str, str] | None = None) 
     """Blank pages, or pages saying `text` (the portal compares PDFs by what their pages say and show)."""
     writer = PdfWriter()
     for _ in range(pages):
-        page = writer.add_blank_page(width=595, height=842)
         if text:
-            font = DictionaryObject(
-                {
-                    NameObject("/Type"): NameObject("/Font"),
-                    NameObject("/Subtype"): NameObject("/Type1"),
-                    NameObject("/BaseFont"): NameObject("/Helvetica"),
-                }
-            )
-            page[NameObject("/Resources")] = DictionaryObject(
-                {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
-            )
-            content = DecodedStreamObject()
-            content.set_data(f"BT /F1 18 Tf 72 760 Td ({text}) Tj ET".encode("ascii"))
-            page[NameObject("/Contents")] = writer._add_object(content)
+            add_text_page(writer, text)
+        else:
+            writer.add_blank_page(width=595, height=842)
     if metadata:
         writer.add_metadata(metadata)
     buffer = io.BytesIO()

@@ -77,6 +77,15 @@ def test_the_qr_text_of_both_invoice_formats() -> None:
         assert read_fapiao_qr(other) is None
 
 
+def _blank_draft_as_its_dealer(app: Flask, client: FlaskClient, channel: Channel) -> int:
+    """A draft with no invoice, vendor or tax id, and its dealer's owner logged in on `client`."""
+    with app.app_context():
+        claim_id = draft(channel, invoice="", vendor="", tax_id="").id
+        db.session.commit()
+    log_in(client, channel.emails["dealer_owner"])
+    return claim_id
+
+
 def _upload(client: FlaskClient, claim_id: int, content: bytes, name: str) -> None:
     response = client.post(f"/claims/{claim_id}/evidence", data={"file": (io.BytesIO(content), name)})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
@@ -85,10 +94,7 @@ def _upload(client: FlaskClient, claim_id: int, content: bytes, name: str) -> No
 def test_a_photo_of_the_invoice_fills_the_claim_and_saving_confirms_it(
     app: Flask, client: FlaskClient, budgets_set: Channel
 ) -> None:
-    with app.app_context():
-        claim_id = draft(budgets_set, invoice="", vendor="", tax_id="").id
-        db.session.commit()
-    log_in(client, budgets_set.emails["dealer_owner"])
+    claim_id = _blank_draft_as_its_dealer(app, client, budgets_set)
     _upload(client, claim_id, as_jpeg(fapiao_image(fapiao_qr_text()), quality=70, scale=0.8), "fapiao.jpg")
     with app.app_context():
         claim = db.session.get(Claim, claim_id)
@@ -159,10 +165,7 @@ def test_a_digital_e_invoice_pdf_fills_the_claim(app: Flask, budgets_set: Channe
 def test_a_blurred_invoice_leaves_the_fields_to_the_dealer(
     app: Flask, client: FlaskClient, budgets_set: Channel
 ) -> None:
-    with app.app_context():
-        claim_id = draft(budgets_set, invoice="", vendor="", tax_id="").id
-        db.session.commit()
-    log_in(client, budgets_set.emails["dealer_owner"])
+    claim_id = _blank_draft_as_its_dealer(app, client, budgets_set)
     _upload(client, claim_id, as_jpeg(fapiao_image(fapiao_qr_text(), blur=8)), "blurred.jpg")
     with app.app_context():
         claim = db.session.get(Claim, claim_id)

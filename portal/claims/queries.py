@@ -106,15 +106,6 @@ def flags_by_claim(claim_ids: list[int]) -> dict[int, list[Flag]]:
     return found
 
 
-def visible_claim_ids(user: User, claim_ids: set[int]) -> set[int]:
-    """Of the claims a flag points to, those this user may open (others belong to dealers outside their scope)."""
-    if not claim_ids:
-        return set()
-    return set(
-        db.session.execute(visible_claims(user).with_only_columns(Claim.id).where(Claim.id.in_(claim_ids))).scalars()
-    )
-
-
 def related_claims(user: User, claim_ids: set[int]) -> dict[int, Claim]:
     """The claims a flag points to that this user may open, by id, in one query (the others stay numbers)."""
     if not claim_ids:

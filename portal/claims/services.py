@@ -435,15 +435,16 @@ def _flag_facts(claim: Claim, today: date, allocation: int) -> FlagFacts:
         activity_end=claim.activity_end,
         submitted_on=today,
         claim_window_days=config["CLAIM_WINDOW_DAYS"],
-        claims_sharing_evidence=sorted({same.other_owner_id for same in _same_evidence_submitted(claim)}),
+        claims_sharing_evidence=sorted({same.other_owner_id for same in matching_evidence(claim)}),
         claims_sharing_invoice=claims_sharing_invoice(claim),
         same_vendor_claims=same_vendor,
         recent_budget_claims=recent,
     )
 
 
-def _same_evidence_submitted(claim: Claim) -> list[SameEvidence]:
-    """The files of other submitted claims that show what this claim's files show (a draft's files are its own)."""
+def matching_evidence(claim: Claim) -> list[SameEvidence]:
+    """The files of other submitted claims that show what this claim's files show, with the distance (a draft's
+    files are its own): the flag's facts, and the pairs the reviewer sees side by side."""
     found = same_evidence(CLAIM_OWNER, claim.id)
     if not found:
         return []
@@ -453,11 +454,6 @@ def _same_evidence_submitted(claim: Claim) -> list[SameEvidence]:
         ).scalars()
     )
     return [same for same in found if same.other_owner_id in counted]
-
-
-def matching_evidence(claim: Claim) -> list[SameEvidence]:
-    """For the reviewer: each of this claim's files that another submitted claim shows too, with the distance."""
-    return _same_evidence_submitted(claim)
 
 
 def _write_flags(claim: Claim, raised: list[Raised]) -> None:
@@ -738,7 +734,7 @@ def decide(
     if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
         to_approve = claim.amount_approved  # the amount the first reviewer proposed, which the claim holds
     _lock_budget(claim)
-    room = approvable_up_to(claim.budget_held, budget_of(claim.dealer, claim.period).left)
+    room = budget_room(claim)
     if to_approve > room:
         raise BudgetShort(claim, room)
     if not second_step and needs_second_approval(
