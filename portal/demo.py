@@ -558,7 +558,7 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         owner,
         14,
     )
-    claims.decide(manager, catalogue, claims.Decision.APPROVE)
+    claims.decide(manager, catalogue, claims.Decision.APPROVE, checked=_flags_of(catalogue))
     decided(catalogue, 10)
     submitted(
         claim(
@@ -593,7 +593,9 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         owner,
         6,
     )
-    claims.decide(manager, booth, claims.Decision.APPROVE, reason="Booth and invoice match the request.")
+    claims.decide(
+        manager, booth, claims.Decision.APPROVE, reason="Booth and invoice match the request.", checked=_flags_of(booth)
+    )
     displays = submitted(
         claim(
             owner2,
@@ -614,6 +616,7 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
         claims.Decision.APPROVE_PART,
         amount=650_000,
         reason="Two of the ten stands are the competitor's brand; those are not covered.",
+        checked=_flags_of(displays),
     )
     decided(displays, 16)
     dinner = submitted(
@@ -639,7 +642,7 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     flyers = submitted(
         claim(owner, "ADV", "Autumn flyers", 215_000, 50, 48, "44030700", ("Invoice 44030700", "Flyer")), owner, 40
     )
-    claims.decide(manager, flyers, claims.Decision.APPROVE)
+    claims.decide(manager, flyers, claims.Decision.APPROVE, checked=_flags_of(flyers))
     decided(flyers, 35)
     claims.pay_claims(admin, [flyers.id], "BANK-2026-1107")
     withdrawn = submitted(
@@ -650,6 +653,11 @@ def _seed_claims(dealers: dict[str, Dealer], today: date) -> None:
     claim_pre_approvals.request_pre_approval(
         owner2, period, kinds["TRADE_SHOW"], "Home appliance fair booth", fair, fair + timedelta(days=2), 1_800_000
     )
+
+
+def _flags_of(claim: Claim) -> list[str]:
+    """The demo's manager has looked at every flag of a claim it approves (a real one ticks each on the page)."""
+    return [found.flag.value for found in claims.flags_of(claim)]
 
 
 def _seed_disputes(dealers: dict[str, Dealer], today: date) -> None:

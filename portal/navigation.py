@@ -18,26 +18,31 @@ class NavigationEntry:
     endpoint: str
     text: object  # lazy: each reader sees their own language
     position: int  # smaller first; areas leave gaps so a later one can slot in
+    tab: bool = False  # one of a dealer's main places: also in the tab bar at the bottom of a phone's screen
 
 
 _ENTRIES: dict[str, NavigationEntry] = {}
 
 
-def register_navigation(endpoint: str, text: object, position: int) -> None:
-    """An area offers a page in the menu; who sees it follows from the route's own access declaration."""
-    _ENTRIES[endpoint] = NavigationEntry(endpoint, text, position)
+def register_navigation(endpoint: str, text: object, position: int, *, tab: bool = False) -> None:
+    """An area offers a page in the menu; who sees it follows from the route's own access declaration. A `tab` is
+    one of the few places a dealer goes daily, kept in reach of the thumb on a phone."""
+    _ENTRIES[endpoint] = NavigationEntry(endpoint, text, position, tab)
 
 
 def navigation_entries() -> list[NavigationEntry]:
     return sorted(_ENTRIES.values(), key=lambda entry: (entry.position, entry.endpoint))
 
 
-def navigation_for_current_user() -> list[tuple[str, object, bool]]:
+def navigation_for_current_user(*, tabs: bool = False) -> list[tuple[str, object, bool]]:
+    """The menu of the signed-in user, or with `tabs` only its tab bar's places: (endpoint, text, is current)."""
     if not current_user.is_authenticated:
         return []
     role = current_user.access_role
     items = []
     for entry in navigation_entries():
+        if tabs and not entry.tab:
+            continue
         roles = declared_access(entry.endpoint)
         if roles is None or role in roles:
             items.append((entry.endpoint, entry.text, request.endpoint == entry.endpoint))

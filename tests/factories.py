@@ -1001,3 +1001,8 @@ def attach(channel: Channel, claim: Claim, data: bytes | None = None, role: str 
     """A file on the claim: by default an invoice PDF of its own (its text names a number no other file has)."""
     content = data or pdf(text=f"Invoice {next(_sequence)}")
     add_evidence(user(channel, role), services.CLAIM_OWNER, claim.id, io.BytesIO(content), "invoice.pdf")
+
+
+def all_flags(claim: Claim) -> list[str]:
+    """Every flag a claim carries, as a reviewer ticks them on the review page before approving."""
+    return [found.flag.value for found in services.flags_of(claim)]

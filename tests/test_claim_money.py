@@ -21,7 +21,7 @@ from portal.notifications.models import Notification
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 from tests.evidence_files import pdf
-from tests.factories import Channel, attach, draft, period, user
+from tests.factories import Channel, all_flags, attach, draft, period, user
 from tests.helpers import csrf_token_on, log_in
 
 _invoices = itertools.count(1)
@@ -68,7 +68,7 @@ def test_a_claim_reopened_into_a_full_budget_holds_what_is_left_and_is_approved_
         rejected = _submitted(channel, 800_000)
         _reject(channel, rejected)
         approved = _submitted(channel, 900_000)
-        services.decide(user(channel, "manager"), approved, services.Decision.APPROVE)
+        services.decide(user(channel, "manager"), approved, services.Decision.APPROVE, checked=all_flags(approved))
         services.reopen(user(channel, "mediator"), rejected, "The photo was in the second file.")
         db.session.refresh(rejected)
         left_before_reopening = allocation - 900_000  # computed here: 1,000.00
@@ -78,7 +78,7 @@ def test_a_claim_reopened_into_a_full_budget_holds_what_is_left_and_is_approved_
         assert "the claim holds that much" in services.timeline(rejected)[-1].note
         # The reviewer cannot approve it in full: nothing changes, and the message says how much fits.
         with pytest.raises(services.BudgetShort) as short, db.session.begin_nested():
-            services.decide(user(channel, "manager"), rejected, services.Decision.APPROVE)
+            services.decide(user(channel, "manager"), rejected, services.Decision.APPROVE, checked=all_flags(rejected))
         assert short.value.room == left_before_reopening
         db.session.refresh(rejected)
         assert rejected.status is ClaimStatus.SUBMITTED
@@ -107,7 +107,7 @@ def test_a_claim_reopened_into_a_full_budget_holds_what_is_left_and_is_approved_
         budgets.set_allocation(admin, dealer, current, 1_700_000)
         claim = db.session.get(Claim, claim_id)
         assert claim is not None
-        services.decide(user(channel, "manager"), claim, services.Decision.APPROVE)
+        services.decide(user(channel, "manager"), claim, services.Decision.APPROVE, checked=all_flags(claim))
         budget = budgets.budget_of(dealer, current)
         assert (budget.approved, budget.pending, budget.left) == (900_000 + 800_000, 0, 0)
 
@@ -121,8 +121,17 @@ def test_a_reopened_claim_may_be_approved_in_part_up_to_what_is_left(app: Flask,
         services.reopen(user(budgets_set, "mediator"), claim, "Reviewed again.")
         manager = user(budgets_set, "manager")
         with pytest.raises(services.BudgetShort), db.session.begin_nested():
-            services.decide(manager, claim, services.Decision.APPROVE_PART, amount=250_001, reason="Part.")
-        services.decide(manager, claim, services.Decision.APPROVE_PART, amount=250_000, reason="What is left.")
+            services.decide(
+                manager, claim, services.Decision.APPROVE_PART, amount=250_001, reason="Part.", checked=all_flags(claim)
+            )
+        services.decide(
+            manager,
+            claim,
+            services.Decision.APPROVE_PART,
+            amount=250_000,
+            reason="What is left.",
+            checked=all_flags(claim),
+        )
         assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 250_000
         budget = budgets.budget_of(dealer, current)
         assert budget.approved + budget.pending == 250_000 == budget.allocation
@@ -157,7 +166,7 @@ def test_a_budget_overdrawn_in_the_past_can_be_saved_again_but_not_cut(app: Flas
     with app.app_context():
         dealer, current, admin = _dealer(budgets_set), period(budgets_set.current_period), user(budgets_set, "admin")
         claim = _submitted(budgets_set, 900_000)
-        services.decide(user(budgets_set, "manager"), claim, services.Decision.APPROVE)
+        services.decide(user(budgets_set, "manager"), claim, services.Decision.APPROVE, checked=all_flags(claim))
         # As the old reopening left it: approved above the allocation.
         budgets.set_allocation(admin, dealer, current, 900_000)
         db.session.execute(update(Claim).where(Claim.id == claim.id).values(amount_approved=1_700_000))
@@ -172,10 +181,15 @@ def test_four_eyes_on_the_amount_claimed_not_the_part_approved(app: Flask, chann
         budgets.set_allocation(user(channel, "admin"), _dealer(channel), period(channel.current_period), 20_000_000)
         claim = _submitted(channel, 10_000_000)  # 100,000.00 claimed
         services.decide(
-            user(channel, "manager"), claim, services.Decision.APPROVE_PART, amount=1_999_999, reason="A part."
+            user(channel, "manager"),
+            claim,
+            services.Decision.APPROVE_PART,
+            amount=1_999_999,
+            reason="A part.",
+            checked=all_flags(claim),
         )
         assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.budget_held == 1_999_999
-        services.decide(user(channel, "senior_manager"), claim, services.Decision.APPROVE)
+        services.decide(user(channel, "senior_manager"), claim, services.Decision.APPROVE, checked=all_flags(claim))
         assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 1_999_999
 
 
@@ -191,7 +205,7 @@ def test_four_eyes_on_what_one_reviewer_approved_for_the_dealer_in_the_period(ap
             attach(budgets_set, claim)
             services.submit(user(budgets_set, "dealer_owner"), claim)
             reviewer = admin if number == 0 else manager  # the admin's approval is the admin's, not the manager's
-            services.decide(reviewer, claim, services.Decision.APPROVE)
+            services.decide(reviewer, claim, services.Decision.APPROVE, checked=all_flags(claim))
             if reviewer is manager and claim.status is ClaimStatus.APPROVED:
                 approved_by_manager += claim.amount_approved or 0
             statuses.append(claim.status)

@@ -155,7 +155,7 @@ def test_request_information_answer_and_approve_then_the_next_claim(
     own = claim_records.own_claim
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
     assert "own invoice.pdf" in page and f"/evidence/{claim_records.own_claim_file}/preview" in page
-    assert "Decide and open the next claim" in page
+    assert 'name="decision" value="approve"' in page and "Approve CN¥3,000.00" in page
     asked = manager.post(f"/console/claims/{own}/decide", data={"decision": "request_info", "reason": ""})
     assert asked.status_code == 422 and "Give the reason; the dealer sees it." in asked.get_data(as_text=True)
     asked = manager.post(
@@ -180,6 +180,10 @@ def test_request_information_answer_and_approve_then_the_next_claim(
         other.dealer_id, other.title = dealer_row.id, "Second dealer's stand"
         db.session.commit()
     approved = manager.post(f"/console/claims/{own}/decide", data={"decision": "approve"})
+    assert approved.status_code == 422  # a round amount: the flag is ticked as looked at before approving
+    assert "Tick each flag once you have looked at it, then approve: A round amount." in approved.get_data(as_text=True)
+    assert claim_row(app, own).status is ClaimStatus.SUBMITTED
+    approved = manager.post(f"/console/claims/{own}/decide", data={"decision": "approve", "checked": "round_amount"})
     assert approved.status_code == 303
     assert approved.headers["Location"] == f"/console/claims/{claim_records.foreign_claim}"
     claim = claim_row(app, own)
@@ -222,7 +226,7 @@ def test_above_the_threshold_a_senior_decides_and_can_send_it_back(
     claim = claim_row(app, own)
     assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.amount_approved == 250_000
     page = manager.get(f"/console/claims/{own}").get_data(as_text=True)
-    assert "Decide and open the next claim" not in page and "waits for a second approval" in page
+    assert 'name="decision"' not in page and "waits for a second approval" in page
     assert notifications(app, channel.emails["senior_manager"], "claim_second_approval")
     senior = logged_in_client(app, channel.emails["senior_manager"])
     page = senior.get(f"/console/claims/{own}").get_data(as_text=True)

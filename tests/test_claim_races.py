@@ -22,7 +22,7 @@ from portal.dealers.models import Dealer, Period
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from tests.evidence_files import as_jpeg, pdf, shop_photo
-from tests.factories import activity_day, draft, make_user, make_world
+from tests.factories import activity_day, all_flags, draft, make_user, make_world
 from tests.helpers import BACKENDS, dispose_app, race_app
 from tests.threads import acting_as, run_together
 
@@ -81,7 +81,7 @@ def test_two_reviewers_deciding_at_once_make_one_decision(
         db.session.commit()
 
     def approve(actor: User, claim: Claim) -> None:
-        services.decide(actor, claim, services.Decision.APPROVE)
+        services.decide(actor, claim, services.Decision.APPROVE, checked=all_flags(claim))
 
     def reject(actor: User, claim: Claim) -> None:
         services.decide(
@@ -163,7 +163,9 @@ def test_two_admins_paying_the_same_claim_pay_it_once(
     world, claim_id = _submitted_claim(app, submit=True)
     with app.app_context():
         manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
-        services.decide(manager, db.session.get(Claim, claim_id), services.Decision.APPROVE)  # type: ignore[arg-type]
+        claim = db.session.get(Claim, claim_id)
+        assert claim is not None
+        services.decide(manager, claim, services.Decision.APPROVE, checked=all_flags(claim))
         other_admin = make_user(UserRole.ADMIN).email
         db.session.commit()
 
@@ -345,7 +347,9 @@ def test_two_reviewers_approving_beyond_what_reopened_claims_hold_share_the_last
                     email,
                     Claim,
                     claim_id,
-                    lambda actor, claim: services.decide(actor, claim, services.Decision.APPROVE),
+                    lambda actor, claim: services.decide(
+                        actor, claim, services.Decision.APPROVE, checked=all_flags(claim)
+                    ),
                 )
                 for email, claim_id in zip((world.emails["manager"], second_reviewer), ids, strict=True)
             ]

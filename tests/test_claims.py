@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.jobs import _DECLARED
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from tests.evidence_files import pdf
-from tests.factories import World, activity, activity_day, attach, draft, period, user
+from tests.factories import World, activity, activity_day, all_flags, attach, draft, period, user
 from tests.helpers import log_in
 from tests.state_changing import _claim_form
 
@@ -104,11 +104,11 @@ def test_review_with_a_second_approval_above_the_threshold(app: Flask, funded: W
         attach(funded, claim)
         services.submit(user(funded, "dealer_owner"), claim)
         manager, senior = user(funded, "manager"), user(funded, "senior_manager")
-        services.decide(manager, claim, services.Decision.APPROVE)
+        services.decide(manager, claim, services.Decision.APPROVE, checked=all_flags(claim))
         assert claim.status is ClaimStatus.AWAITING_SECOND_APPROVAL and claim.first_approver_id == manager.id
         with pytest.raises(IllegalTransition, match="second approval"):
-            services.decide(manager, claim, services.Decision.APPROVE)
-        services.decide(senior, claim, services.Decision.APPROVE)
+            services.decide(manager, claim, services.Decision.APPROVE, checked=all_flags(claim))
+        services.decide(senior, claim, services.Decision.APPROVE, checked=all_flags(claim))
         assert claim.status is ClaimStatus.APPROVED and claim.amount_approved == 3_000_123
         budget = budgets.budget_of(claim.dealer, claim.period)
         assert (budget.approved, budget.pending) == (3_000_123 + 300_000, 300_000)  # the world's own two claims
@@ -136,7 +136,14 @@ def test_partial_approval_rejection_and_requests_need_reasons(app: Flask, funded
         assert claim.status is ClaimStatus.SUBMITTED and claim.submission_count == 2
         with pytest.raises(InvalidInput, match="above zero and below"):
             services.decide(manager, claim, services.Decision.APPROVE_PART, amount=900_000, reason="Too much")
-        services.decide(manager, claim, services.Decision.APPROVE_PART, amount=500_000, reason="Only one week ran.")
+        services.decide(
+            manager,
+            claim,
+            services.Decision.APPROVE_PART,
+            amount=500_000,
+            reason="Only one week ran.",
+            checked=all_flags(claim),
+        )
         assert claim.status is ClaimStatus.PARTIALLY_APPROVED and claim.amount_approved == 500_000
         with pytest.raises(IllegalTransition, match="already decided"):
             services.decide(manager, claim, services.Decision.REJECT, reason="Changed my mind")

@@ -171,7 +171,7 @@ PAGES = [
 # the dealer page adds violations and disputes to its profile, people, trainees, documents, statements and
 # timeline: one query each, still flat.
 # The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
-RICHER_PAGES = {"/console/claims/{own_claim}": 15, "/console/dealers/D001": 14}
+RICHER_PAGES = {"/console/claims/{own_claim}": 16, "/console/dealers/D001": 14}
 
 _ids = itertools.count()
 

@@ -50,13 +50,16 @@ class WithdrawForm(FlaskForm):
 
 
 class _Decision(FlaskForm):
-    """What both steps of a review share: a rejection's reason code."""
+    """What both steps of a review share: the decision, one button each, none chosen before the reviewer presses
+    one; the flags ticked as looked at; a rejection's reason code."""
 
     reason_code = SelectField(
         _l("Reason for a rejection"),
         choices=enum_choices(RejectionReason, blank=_l("Choose a reason")),
         default="",
     )
+    # The service compares the ticks with the flags the claim carries when it decides; unknown values are ignored.
+    checked = SelectMultipleField(_l("Flags looked at"), choices=[], validate_choice=False)
 
 
 class DecisionForm(_Decision):
@@ -68,7 +71,7 @@ class DecisionForm(_Decision):
             SelectChoice(Decision.REJECT.value, _l("Reject")),
             SelectChoice(Decision.REQUEST_INFO.value, _l("Ask the dealer for information")),
         ],
-        validators=[DataRequired()],
+        validators=[DataRequired(_l("Press one of the decision buttons."))],
     )
     amount = MoneyField(_l("Amount to approve (for a lower amount)"), validators=[Optional(), Length(max=30)])
     reason = TextAreaField(_l("Reason or message the dealer sees"), validators=[Optional(), Length(max=2000)])
@@ -84,7 +87,7 @@ class SecondDecisionForm(_Decision):
             SelectChoice(Decision.REJECT.value, _l("Reject")),
             SelectChoice(Decision.REQUEST_INFO.value, _l("Send back to the first reviewer")),
         ],
-        validators=[DataRequired()],
+        validators=[DataRequired(_l("Press one of the decision buttons."))],
     )
     reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
 

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     services.register_evidence_owner()
     register_money_holder(budgets.holds_money)  # budgets and claims fix the dealer's currency
     register_home_section(dealer_home_section)
-    register_navigation("claims.dealer_claims", _l("Claims"), 30)
+    register_navigation("claims.dealer_claims", _l("Claims"), 30, tab=True)
     register_navigation("claims.queue", _l("Claims"), 90)
     for guard in (
         rules.awaits_review,

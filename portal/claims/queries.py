@@ -85,6 +85,15 @@ def next_in_queue(user: User, wanted: QueueFilter, claim: Claim) -> int | None:
     return db.session.execute(queue.with_only_columns(Claim.id).limit(1)).scalar_one_or_none()
 
 
+def previous_in_queue(user: User, wanted: QueueFilter, claim: Claim) -> int | None:
+    """The claim before this one in the same queue (the reviewer's "back" key), or none at its start. One query."""
+    if claim.submitted_at is None:
+        return None
+    earlier = tuple_(Claim.submitted_at, Claim.id) < tuple_(claim.submitted_at, claim.id)
+    queue = queue_query(user, wanted).where(earlier).order_by(None).order_by(Claim.submitted_at.desc(), Claim.id.desc())
+    return db.session.execute(queue.with_only_columns(Claim.id).limit(1)).scalar_one_or_none()
+
+
 def count_to_decide(user: User) -> dict[ClaimStatus, int]:
     rows = db.session.execute(
         visible_claims(user)

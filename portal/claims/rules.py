@@ -12,7 +12,7 @@ Flags are reasons for a reviewer to look twice; they never decide anything by th
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -279,6 +279,13 @@ def flags_for(facts: FlagFacts) -> list[Raised]:
     elif rush := rush_partners(facts.amount, facts.recent_budget_claims, facts.allocation):
         raised.append(Raised(Flag.MOST_OF_BUDGET, rush))
     return raised
+
+
+def unchecked_flags(raised: Iterable[Flag], checked: Iterable[str]) -> list[Flag]:
+    """The flags a reviewer has not ticked as checked. An approval waits until there are none, so one click never
+    approves past a file shared with another dealer's claim; a flag raised after the page was opened is unticked."""
+    ticked = set(checked)
+    return [flag for flag in Flag if flag in set(raised) and flag.value not in ticked]
 
 
 def split_partners(amount: int, same_vendor: Sequence[tuple[int, int]], threshold: int) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ The claim workflow's services (draft, submit, review, pay) build on this; see ru
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,6 +62,7 @@ from portal.claims.rules import (
     needs_second_approval,
     reopening_problems,
     submission_problems,
+    unchecked_flags,
 )
 from portal.database import locked_for_update, one_at_a_time
 from portal.dates import company_today
@@ -290,6 +292,7 @@ def _move(
     note: str = "",
     *,
     reopened: bool = False,
+    event_details: Mapping[str, object] | None = None,
     **values: object,
 ) -> None:
     """The one place a claim's status changes: legal by the table, and still what the caller read (else 409)."""
@@ -303,7 +306,7 @@ def _move(
         updated_at=utcnow(),
         **values,
     )
-    _event(claim, actor, current, target, note)
+    _event(claim, actor, current, target, note, **(event_details or {}))
     audit_change(
         "claim.moved",
         actor=actor,
@@ -694,9 +697,11 @@ def decide(
     amount: int | None = None,
     reason: str = "",
     reason_code: RejectionReason | None = None,
+    checked: Collection[str] = (),
 ) -> Claim:
     """A reviewer's decision. Approving more than the threshold sends the claim to a second approver instead; at
-    the second step a senior manager or admin (never the first approver) approves, rejects or sends it back."""
+    the second step a senior manager or admin (never the first approver) approves, rejects or sends it back. An
+    approval names, in `checked`, every flag the claim carries: the reviewer ticked each one as looked at."""
     require_role(actor, *REVIEWERS)
     reason = reason.strip()
     current = claim.status
@@ -733,6 +738,17 @@ def decide(
         raise InvalidInput("amount", _("A partial approval is above zero and below the amount claimed."))
     if second_step and decision is Decision.APPROVE and claim.amount_approved is not None:
         to_approve = claim.amount_approved  # the amount the first reviewer proposed, which the claim holds
+    carried = [found.flag for found in flags_of(claim)]
+    unchecked = unchecked_flags(carried, checked)
+    if unchecked:
+        raise InvalidInput(
+            "checked",
+            _(
+                "Tick each flag once you have looked at it, then approve: %(flags)s.",
+                flags=", ".join(str(label(flag)) for flag in unchecked),
+            ),
+        )
+    flags_checked = {"flags_checked": sorted(flag.value for flag in carried)} if carried else {}
     _lock_budget(claim)
     room = budget_room(claim)
     if to_approve > room:
@@ -749,6 +765,7 @@ def decide(
             amount_approved=to_approve,
             first_approver_id=actor.id,
             budget_held=to_approve,
+            event_details=flags_checked,
         )
         return claim
     target = ClaimStatus.APPROVED if to_approve == claim.amount_requested else ClaimStatus.PARTIALLY_APPROVED
@@ -763,6 +780,7 @@ def decide(
         turnaround_seconds=turnaround,
         budget_held=0,
         first_approver_id=claim.first_approver_id if second_step else actor.id,
+        event_details=flags_checked,
     )
     return claim
 

@@ -483,6 +483,7 @@ def _render_review(
         second_step=second_step,
         comment_form=comment or CommentForm(formdata=None),
         next_id=queries.next_in_queue(current_user, wanted, claim),
+        previous_id=queries.previous_in_queue(current_user, wanted, claim),
         queue_args=wanted.as_args(),
         limits=services.limits_for(claim.dealer.currency),
         now=datetime.now(UTC),
@@ -522,6 +523,7 @@ def decide_claim(claim_id: int) -> ResponseReturnValue:
                     amount=amount,
                     reason=form.reason.data or "",
                     reason_code=RejectionReason(code) if code in RejectionReason._value2member_map_ else None,
+                    checked=[str(value) for value in form.checked.data or []],
                 ),
                 lambda decided: (
                     _("%(claim)s: %(status)s.", claim=decided.title, status=label(decided.status)),

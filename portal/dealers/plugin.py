@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     documents.register()
     register_dealer_lookup(services.dealer_id_by_code)
     register_user_change_check(services.refuse_if_manager_keeps_dealers)
-    register_navigation("dealers.dealer_home", _l("Overview"), 10)
+    register_navigation("dealers.dealer_home", _l("Overview"), 10, tab=True)
     register_navigation("dealers.dealer_people_page", _l("People"), 60)
     register_navigation("dealers.documents_page", _l("Documents"), 70)
     register_navigation("dealers.portfolio", _l("Dealers"), 80)

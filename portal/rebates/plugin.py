@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
     register_reopen_step(services.reopen_statements)  # reversed on the accounts, recomputed, owners told
     register_home_section(dealer_home_section)
     register_console_section(dealer_console_section)
-    register_navigation("rebates.dealer_statements", _l("Statements"), 20)
+    register_navigation("rebates.dealer_statements", _l("Statements"), 20, tab=True)
     register_navigation("rebates.dealer_account", _l("Account"), 25)
     register_navigation("rebates.performance", _l("Performance"), 110)
     register_navigation("rebates.targets", _l("Targets"), 120)

@@ -15,7 +15,7 @@ from portal.training.views import bp
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    register_navigation("training.catalogue", _l("Training"), 40)
+    register_navigation("training.catalogue", _l("Training"), 40, tab=True)
     register_navigation("training.console_training", _l("Training"), 140)
     for guard in (
         rules.can_cancel_enrollment,

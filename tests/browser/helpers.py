@@ -90,3 +90,11 @@ def log_in_page(page: Page, base_url: str, email: str, language: str, password: 
     # Wait for the portal (or the second-factor step) to load: a test reading the page straight after the click
     # would otherwise read the login form still on screen.
     page.wait_for_url(lambda url: urlsplit(url).path != "/login")
+
+
+def open_menu(page: Page) -> None:
+    """On a phone the menu (the language, logging out) folds behind one button; on a desktop it is always open."""
+    button = page.locator("[data-menu-toggle]")
+    if button.is_visible():
+        button.click()
+        expect(button).to_have_attribute("aria-expanded", "true")

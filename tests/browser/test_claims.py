@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import count
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -63,14 +64,14 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     page.locator("#title").fill(title)
     page.locator("#activity_start").fill(day)
     page.locator("#activity_end").fill(day)
-    page.locator("#vendor").fill("Shanghai Bright Print Co.")
+    page.locator("#vendor").fill(f"Print shop of {title}")  # its own vendor: no split with the other journeys
     page.locator("#invoice_number").fill(f"FP-{title[-12:]}")
     page.locator("#amount").fill("1,234.00")
     page.locator("form.form-grid button[type=submit]").click()
     page.wait_for_url("**/claims/*")
     assert_page_is_sound(page, viewport, blocked)  # the draft, with what is still missing
     page.locator("#file").set_input_files(
-        files=[{"name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": pdf()}]
+        files=[{"name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": pdf(text=title)}]
     )
     page.locator("form[action$='/evidence'] button").click()
     expect(page.locator(".evidence-list")).to_contain_text("fapiao.pdf")
@@ -92,8 +93,12 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     expect(manager.locator("iframe")).to_have_count(0)  # a PDF's pages are images drawn on the server
     expect(manager.locator("img.evidence-image")).to_have_count(1)
     assert_page_is_sound(manager, viewport, blocked)
-    manager.locator("form[action*='/decide'] button").click()
-    manager.wait_for_load_state("load")
+    # A clean claim: one click after opening it, on the button that stays on screen; nothing was chosen before.
+    approve = manager.locator(".decision-bar button[value=approve]")
+    expect(approve).to_be_in_viewport()
+    expect(manager.locator("select[name=decision]")).to_have_count(0)
+    approve.click()
+    manager.wait_for_url(lambda url: urlsplit(url).path != f"/console/claims/{claim_id}")
     with live_app.app_context():
         decided = db.session.execute(select(Claim).where(Claim.id == claim_id)).scalar_one()
         assert decided.status is ClaimStatus.APPROVED and decided.amount_approved == 123_400
@@ -106,6 +111,78 @@ def test_a_dealer_submits_with_a_file_and_the_manager_approves(
     dealer.goto(f"{live_server}/claims/{claim_id}")
     expect(dealer.locator(".page-head .badge")).to_have_text(words["approved"])
     dealer.context.close()
+
+
+DECIDE_TEXT = {
+    "en": {"problems": "There is 1 problem", "tick": "Tick each flag"},
+    "zh": {"problems": "有 1 个问题", "tick": "请逐项勾选"},
+}
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_flagged_claim_is_approved_only_once_each_flag_is_ticked(
+    browser: Browser, live_app: Flask, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    """A round amount is a flag: the approve button alone is refused with the reason at the top of the page (and the
+    focus there); once the flag is ticked, the approval goes through and the next claim opens by itself. On a
+    desktop the reviewer works with the keys the page lists: A approves, J and K walk the queue."""
+    words = DECIDE_TEXT[language]
+    title = f"Round stand {next(_numbers)} {language} {viewport['width']}"
+    day = _activity_day(live_app)
+    page = new_page(browser, language, viewport)
+    log_in_page(page, live_server, "dealer@demo.test", language)
+    page.goto(f"{live_server}/claims/new")
+    page.locator("#title").fill(title)
+    page.locator("#activity_start").fill(day)
+    page.locator("#activity_end").fill(day)
+    page.locator("#amount").fill("2,000.00")
+    page.locator("form.form-grid button[type=submit]").click()
+    page.wait_for_url("**/claims/*")
+    page.locator("#file").set_input_files(files=[{"name": "stand.pdf", "mimeType": "application/pdf", "buffer": pdf()}])
+    page.locator("form[action$='/evidence'] button").click()
+    expect(page.locator(".evidence-list")).to_contain_text("stand.pdf")
+    page.locator("form[action$='/submit'] button").click()
+    page.wait_for_load_state("load")
+    claim_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.context.close()
+
+    manager = new_page(browser, language, viewport)
+    blocked = watch_csp(manager)
+    log_in_page(manager, live_server, "manager@demo.test", language)
+    manager.goto(f"{live_server}/console/claims/{claim_id}")
+    keys = viewport is DESKTOP
+    if keys:
+        manager.keyboard.press("a")
+    else:
+        manager.locator(".decision-bar button[value=approve]").click()
+    summary = manager.locator(".error-summary")
+    expect(summary).to_contain_text(words["problems"])
+    expect(summary).to_contain_text(words["tick"])
+    expect(summary).to_be_focused()
+    assert_page_is_sound(manager, viewport, blocked)
+    with live_app.app_context():
+        assert db.session.get(Claim, claim_id).status is ClaimStatus.SUBMITTED  # type: ignore[union-attr]
+    flags = manager.locator("input[name=checked]")
+    for number in range(flags.count()):  # the round amount, and whatever the other journeys' claims add
+        flags.nth(number).check()
+    with manager.expect_navigation():
+        if keys:
+            manager.keyboard.press("a")  # the ticked box has the focus: a key, not typing
+        else:
+            manager.locator(".decision-bar button[value=approve]").click()
+    with live_app.app_context():
+        decided = db.session.get(Claim, claim_id)
+        # Approved, or on to a senior when this reviewer's approvals for the dealer have passed the threshold.
+        assert decided is not None
+        assert decided.status in (ClaimStatus.APPROVED, ClaimStatus.AWAITING_SECOND_APPROVAL)
+    if keys and "/console/claims/" in manager.url and manager.locator("[data-shortcut=j]").count():
+        opened = manager.url
+        manager.keyboard.press("j")
+        manager.wait_for_url(lambda url: url != opened)
+        manager.keyboard.press("k")
+        manager.wait_for_url(lambda url: url.split("?")[0] == opened.split("?")[0])
+    manager.context.close()
 
 
 def _claim_id(app: Flask, title: str) -> int:

@@ -18,6 +18,7 @@ from tests.browser.helpers import (
     describe,
     log_in_page,
     new_page,
+    open_menu,
     watch_csp,
 )
 
@@ -79,6 +80,7 @@ def test_language_switch_is_kept_on_the_account(browser: Browser, live_server: s
     other = new_page(browser, "en", PHONE)
     log_in_page(other, live_server, "dealer2@demo.test", "en")
     expect(other.get_by_role("heading", level=2, name="本期")).to_be_visible()
+    open_menu(other)  # a phone: the language is in the menu
     other.get_by_role("button", name="English").click()
     expect(other.get_by_role("heading", level=2, name="Current period")).to_be_visible()
     page.context.close()
@@ -88,6 +90,7 @@ def test_language_switch_is_kept_on_the_account(browser: Browser, live_server: s
 def test_password_form_shows_errors_in_place_then_changes_the_password(browser: Browser, live_server: str) -> None:
     page = new_page(browser, "en", PHONE)
     log_in_page(page, live_server, "staff@demo.test", "en")
+    open_menu(page)
     page.get_by_role("link", name="My account").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My account")
     page.get_by_label("Current password", exact=True).fill("not my password")

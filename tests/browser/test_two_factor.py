@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.accounts.models import User, UserRole
 from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
-from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
+from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, open_menu, watch_csp
 from tests.factories import make_user
 
 TEXT = {
@@ -80,6 +80,7 @@ def test_turn_on_log_in_with_a_recovery_code_and_be_reset(
     expect(page.locator(".badge-good")).to_have_text(text["on"])
     _sound(page, viewport, blocked, text["title"])
 
+    open_menu(page)
     page.locator("form.logout-form button").click()
     log_in_page(page, live_server, email, language)
     expect(page).to_have_url(re.compile(r"/login/two-factor$"))
