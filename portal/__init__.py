@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
-from portal import cli, database, errors, formatting, i18n, jobs, navigation, page_cache, security
+from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigation, page_cache, security
 from portal.accounts import plugin as accounts_plugin
 from portal.audit import plugin as audit_plugin
 from portal.claims import plugin as claims_plugin
@@ -74,6 +74,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     formatting.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
+    inbox.init_app(app)
 
     for area in AREAS:
         area.init_app(app)

@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _navigation() -> dict[str, object]:
-        return {"navigation": navigation_for_current_user}
+        return {"navigation": navigation_for_current_user, "is_home": is_home}
 
 
 HOME_ENDPOINTS = {
@@ -74,3 +74,8 @@ class HasAccessRole(Protocol):
 
 def home_url(user: HasAccessRole) -> str:
     return url_for(HOME_ENDPOINTS[user.access_role])
+
+
+def is_home() -> bool:
+    """Whether this page is the signed-in user's start page (where the "today" inbox is shown)."""
+    return bool(current_user.is_authenticated and request.endpoint == HOME_ENDPOINTS[current_user.access_role])

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.claims import budgets, notices, rules, services, tasks  # noqa: F401 - the kinds and the task register themselves
+from portal.claims import inbox as claims_inbox
 from portal.claims.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.dealers.services import register_money_holder
@@ -14,6 +15,7 @@ from portal.navigation import register_navigation
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    claims_inbox.register()
     services.register_evidence_owner()
     register_money_holder(budgets.holds_money)  # budgets and claims fix the dealer's currency
     register_home_section(dealer_home_section)

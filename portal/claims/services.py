@@ -612,7 +612,7 @@ def reopen(actor: User, claim: Claim, note: str, *, disputed_on: date | None = N
     if claim.status is not ClaimStatus.REJECTED:
         raise IllegalTransition(_("Only a rejected claim can be reviewed again."))
     _lock_budget(claim)
-    keeps_request: dict[str, object] = {}
+    keeps_request: dict[str, None] = {}
     if claim.fund_request_id is not None and claim_holding_request(claim.fund_request_id, but_not=claim.id):
         # The rejection freed the pre-approval and another claim uses it now: this one goes back without it.
         keeps_request = {"fund_request_id": None}

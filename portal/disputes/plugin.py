@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from portal.dealers.closing import register_close_check
 from portal.dealers.sections import register_console_section
 from portal.dealers.services import register_money_holder
+from portal.disputes import inbox as disputes_inbox
 from portal.disputes import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.disputes import violations as dispute_violations
 from portal.disputes.views import bp, dealer_console_section
@@ -17,6 +18,7 @@ from portal.navigation import register_navigation
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    disputes_inbox.register()
     services.register_evidence_owners()
     dispute_violations.register_penalties()
     register_money_holder(dispute_violations.holds_money)  # a penalty fixes the dealer's currency

@@ -10,12 +10,14 @@ from portal.dealers.sections import register_console_section, register_home_sect
 from portal.dealers.services import register_money_holder, register_period_close_step
 from portal.dealers.tiers import register_tier_change_hook
 from portal.navigation import register_navigation
+from portal.rebates import inbox as rebates_inbox
 from portal.rebates import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.rebates.views import bp, dealer_console_section, dealer_home_section
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    rebates_inbox.register()
     register_period_close_step(services.finalise_period)  # a closing period's statements become final
     register_money_holder(services.holds_money)  # targets, sales and statements fix the dealer's currency
     register_tier_change_hook(services.recompute_after_tier_change)  # a backdated tier re-rates open periods

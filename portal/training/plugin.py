@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
+from portal.training import inbox as training_inbox
 from portal.training import (
     notices,  # noqa: F401 - the kinds register themselves
     rules,
@@ -15,6 +16,7 @@ from portal.training.views import bp
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    training_inbox.register()
     register_navigation("training.catalogue", _l("Training"), 40, tab=True)
     register_navigation("training.console_training", _l("Training"), 140)
     for guard in (

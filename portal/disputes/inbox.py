@@ -1,0 +1,106 @@
+"""What the disputes area puts in the "today" inbox: a dealer's answers owed to a mediator and violations it may
+still appeal; a manager's proposed violations to confirm; a mediator's own, overdue and unassigned disputes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import url_for
+from flask_babel import ngettext
+from sqlalchemy import case, func, select
+
+from portal.access import DEALER_USERS, AccessRole
+from portal.accounts.models import User
+from portal.dates import company_today
+from portal.disputes.models import Dispute, Violation
+from portal.disputes.rules import ACTIVE, ViolationStatus
+from portal.disputes.violations import visible_violations
+from portal.extensions import db
+from portal.inbox import InboxLine, register_inbox_source
+from portal.types import utcnow
+
+CONSOLE = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
+
+
+def dealer_lines(user: User) -> Iterable[InboxLine]:
+    asked = db.session.execute(
+        select(func.count())
+        .select_from(Dispute)
+        .where(
+            Dispute.status.in_(ACTIVE),
+            Dispute.awaiting_dealer_id == user.dealer_id,
+            Dispute.awaiting_until >= utcnow(),
+        )
+    ).scalar_one()
+    yield InboxLine(
+        ngettext(
+            "%(num)s dispute waits for your answer to the mediator",
+            "%(num)s disputes wait for your answer to the mediator",
+            asked,
+        ),
+        url_for("disputes.dealer_violations"),
+        asked,
+        urgent=True,
+    )
+    appealable = db.session.execute(
+        visible_violations(user)
+        .where(Violation.status == ViolationStatus.CONFIRMED, Violation.appeal_until >= company_today())
+        .with_only_columns(func.count())
+        .order_by(None)
+    ).scalar_one()
+    yield InboxLine(
+        ngettext(
+            "%(num)s violation can still be appealed",
+            "%(num)s violations can still be appealed",
+            appealable,
+        ),
+        url_for("disputes.dealer_violations"),
+        appealable,
+    )
+
+
+def console_lines(user: User) -> Iterable[InboxLine]:
+    proposed = db.session.execute(
+        visible_violations(user)
+        .where(Violation.status == ViolationStatus.PROPOSED)
+        .with_only_columns(func.count())
+        .order_by(None)
+    ).scalar_one()
+    yield InboxLine(
+        ngettext("%(num)s proposed violation to confirm", "%(num)s proposed violations to confirm", proposed),
+        url_for("disputes.console_violations", status=ViolationStatus.PROPOSED.value),
+        proposed,
+    )
+
+
+def mediator_lines(user: User) -> Iterable[InboxLine]:
+    now = utcnow()
+    mine, overdue, unassigned = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((Dispute.mediator_id == user.id, 1), else_=0)), 0),
+            func.coalesce(func.sum(case(((Dispute.mediator_id == user.id) & (Dispute.due_at < now), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
+        ).where(Dispute.status.in_(ACTIVE))
+    ).one()
+    yield InboxLine(
+        ngettext("%(num)s of your disputes is overdue", "%(num)s of your disputes are overdue", int(overdue)),
+        url_for("disputes.mediation_home", queue="overdue"),
+        int(overdue),
+        urgent=True,
+    )
+    yield InboxLine(
+        ngettext("%(num)s dispute is assigned to you", "%(num)s disputes are assigned to you", int(mine)),
+        url_for("disputes.mediation_home", queue="mine"),
+        int(mine),
+    )
+    yield InboxLine(
+        ngettext("%(num)s dispute has no mediator yet", "%(num)s disputes have no mediator yet", int(unassigned)),
+        url_for("disputes.mediation_home", queue="unassigned"),
+        int(unassigned),
+    )
+
+
+def register() -> None:
+    register_inbox_source(DEALER_USERS, dealer_lines, 30)
+    register_inbox_source(CONSOLE, console_lines, 30)
+    register_inbox_source((AccessRole.MEDIATOR,), mediator_lines, 10)

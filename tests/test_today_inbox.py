@@ -1,0 +1,109 @@
+"""The "today" inbox on every role's start page: each line counts what waits for this person, links to where it is
+done, and the counts match the rows counted here independently. Nothing waiting says so instead of listing zeros."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from portal.accounts.models import User, UserRole
+from portal.claims import services
+from portal.claims.models import Claim
+from portal.claims.rules import ClaimStatus
+from portal.extensions import db
+from portal.jobs import JobFailure
+from tests.factories import Channel, attach, draft, user
+from tests.helpers import logged_in_client
+
+
+def _today(page: str) -> list[str]:
+    """The inbox's lines as a reader sees them (text of each list item), or [] without the list."""
+    found = re.search(r'<section class="panel today".*?</section>', page, re.S)
+    assert found, "no today inbox on the start page"
+    return [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", item)).split())
+        for item in re.findall(r"<li>(.*?)</li>", found.group(0), re.S)
+    ]
+
+
+def _submitted(channel: Channel, role: str, invoice: str, amount: int) -> Claim:
+    claim = draft(channel, invoice=invoice, role=role, amount=amount, vendor=f"Vendor {invoice}")
+    attach(channel, claim, role=role)
+    services.submit(user(channel, role), claim)
+    return claim
+
+
+def test_the_dealer_sees_the_answer_owed_the_drafts_and_the_budget_left(app: Flask, budgets_set: Channel) -> None:
+    with app.app_context():
+        asked = _submitted(budgets_set, "dealer_owner", "T-1", 123_456)
+        services.decide(user(budgets_set, "manager"), asked, services.Decision.REQUEST_INFO, reason="A photo?")
+        draft(budgets_set, invoice="T-2", amount=50_000)
+        _submitted(budgets_set, "dealer_owner", "T-3", 200_000)  # waiting for the manager: holds 2,000.00
+        db.session.commit()
+        dealer_id = user(budgets_set, "dealer_owner").dealer_id
+        counts = dict(
+            db.session.execute(
+                select(Claim.status, func.count()).where(Claim.dealer_id == dealer_id).group_by(Claim.status)
+            ).all()
+        )
+        held = db.session.execute(select(func.sum(Claim.budget_held)).where(Claim.dealer_id == dealer_id)).scalar_one()
+    left = 10_000_000 - held  # the allocation of budgets_set, less what waiting claims hold; nothing approved
+    page = logged_in_client(app, budgets_set.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+    lines = _today(page)
+    answers = counts[ClaimStatus.NEEDS_INFO]
+    assert lines[0] == f"Now {answers} claim waits for your answer to the manager's question"  # urgent first
+    assert f"{counts[ClaimStatus.DRAFT]} draft claim" in " | ".join(lines)
+    budget_line = next(line for line in lines if "promotion budget is left" in line)
+    assert f"CN¥{left // 100:,}.{left % 100:02d} of the promotion budget" in budget_line
+    assert "Claims for it until" in budget_line
+    assert 'href="/claims/?status=needs_info"' in page
+
+
+def test_the_reviewer_sees_the_claims_waiting_with_the_flagged_counted(app: Flask, budgets_set: Channel) -> None:
+    with app.app_context():
+        _submitted(budgets_set, "dealer_owner", "Q-1", 500_000)  # a round amount: flagged
+        _submitted(budgets_set, "dealer_owner", "Q-2", 123_456)
+        db.session.commit()
+        manager = user(budgets_set, "manager")
+        waiting = db.session.execute(
+            services.visible_claims(manager)
+            .where(Claim.status == ClaimStatus.SUBMITTED)
+            .with_only_columns(func.count())
+            .order_by(None)
+        ).scalar_one()
+    page = logged_in_client(app, budgets_set.emails["manager"]).get("/console/").get_data(as_text=True)
+    lines = _today(page)
+    claims_line = next(line for line in lines if "wait for your decision" in line)
+    assert claims_line.startswith(f"Now {waiting} claims wait for your decision")
+    assert "the oldest has waited 0 days" in claims_line and "flagged" in claims_line
+    assert 'href="/console/claims"' in page
+
+
+def test_the_admin_sees_failed_jobs_and_people_without_a_second_factor(app: Flask, budgets_set: Channel) -> None:
+    with app.app_context():
+        db.session.add(JobFailure(task_name="mail.send", task_id="t-1", error="SMTP refused"))
+        db.session.commit()
+        without = db.session.execute(
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.role.in_((UserRole.ADMIN, UserRole.MANAGER, UserRole.MEDIATOR)),
+                User.active.is_(True),
+                User.totp_enabled_at.is_(None),
+            )
+        ).scalar_one()
+    page = logged_in_client(app, budgets_set.emails["admin"]).get("/admin/").get_data(as_text=True)
+    lines = _today(page)
+    assert lines[0] == "Now 1 background job failed"
+    assert f"{without} staff members sign in without a second factor" in lines
+
+
+def test_an_empty_inbox_says_so_and_other_pages_have_none(app: Flask, budgets_set: Channel) -> None:
+    mediator = logged_in_client(app, budgets_set.emails["mediator"])
+    page = mediator.get("/mediation/").get_data(as_text=True)
+    assert "Nothing waits for you today." in page
+    admin = logged_in_client(app, budgets_set.emails["admin"])
+    assert 'class="panel today"' not in admin.get("/console/").get_data(as_text=True)  # not the admin's start page
