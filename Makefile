@@ -8,7 +8,7 @@ PORT ?= 5000
 SMTP_PORT ?= 1025
 export FLASK_APP := portal
 
-.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps
+.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -135,3 +135,7 @@ scan: setup magic-deps scan-deps
 # Lighthouse 12.2.3 (npm) in Debian's Chromium: performance >= 0.95 and accessibility 1.0 on three pages.
 lighthouse: setup magic-deps browser-deps
 	$(BIN)/python scripts/lighthouse.py
+
+# The main pages of every role at 375 and 1280 px in English and Chinese, into instance/screenshots/.
+screenshots: setup magic-deps browser-deps
+	$(BIN)/python scripts/screenshots.py

@@ -9,14 +9,35 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 
+from babel.dates import format_skeleton
+from babel.numbers import format_compact_currency
 from flask import Flask
-from flask_babel import format_currency, format_date, format_datetime, format_decimal
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_decimal,
+    format_percent,
+    format_time,
+    get_locale,
+    to_user_timezone,
+)
 
 from portal.money import precision, to_decimal
 
 
 def money(minor_units: int, currency: str) -> str:
     return format_currency(to_decimal(minor_units, currency), currency)
+
+
+COMPACT_FROM_MAJOR = 100_000  # below this an amount fits a phone's tile as it is
+
+
+def compact_money(minor_units: int | Decimal | float, currency: str) -> str:
+    """An amount where space is short: CN¥1.15M / ¥115.2万 from 100,000 up, else the exact amount."""
+    major = to_decimal(int(minor_units), currency)
+    if abs(major) < COMPACT_FROM_MAJOR:
+        return money(int(minor_units), currency)
+    return format_compact_currency(major, currency, locale=get_locale(), fraction_digits=2)
 
 
 def exact_money(minor_units: int | Decimal, currency: str) -> str:
@@ -36,17 +57,27 @@ def percent_figure(value: int | float | Decimal) -> str:
     return format_decimal(exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN), format="#,##0.##")
 
 
+def percent(value: int | float | Decimal) -> str:
+    """A percentage as the locale writes it (96%, 96 %), cut like percent_figure: 99.999 never reads 100."""
+    exact = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    return format_percent(exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN) / 100, format="#,##0.##%")
+
+
 def month_name(value: date) -> str:
-    return format_date(value, "MMM y")
+    """A month as the locale names it: Oct 2026, 2026年10月 (never the pattern's "10月 2026")."""
+    return format_skeleton("yMMM", value, locale=get_locale())
 
 
-def local_datetime(value: datetime | None, style: str = "medium") -> str:
-    """An aware UTC datetime shown in the user's time zone."""
-    return format_datetime(value, style) if value is not None else ""
+# The one style of each: a date as "Dec 5, 2026" / "5 Dec 2026" / "2026年12月5日", a time of day without seconds.
+def local_datetime(value: datetime | None) -> str:
+    """An aware UTC datetime in the user's time zone: the date in its one style, then hours and minutes."""
+    if value is None:
+        return ""
+    return f"{format_date(to_user_timezone(value), 'medium')} {format_time(value, 'short')}"
 
 
-def local_date(value: date | None, style: str = "medium") -> str:
-    return format_date(value, style) if value is not None else ""
+def local_date(value: date | None) -> str:
+    return format_date(value, "medium") if value is not None else ""
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +85,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(number, "number")
     app.add_template_filter(exact_money, "exact_money")
     app.add_template_filter(percent_figure, "percent_figure")
+    app.add_template_filter(percent, "percent")
+    app.add_template_filter(compact_money, "compact_money")
     app.add_template_filter(month_name, "month_name")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_date, "local_date")

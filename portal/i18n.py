@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from babel.dates import get_timezone_name
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, get_timezone
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.extensions import babel
@@ -24,7 +26,7 @@ def init_app(app: Flask) -> None:
             "current_locale": code,
             "html_lang": HTML_LANG.get(code, "en"),
             "language_names": LANGUAGE_NAMES,
-            "current_timezone": str(get_timezone()),
+            "current_timezone": time_zone_name(),
         }
 
 
@@ -61,3 +63,15 @@ def select_timezone() -> str:
     if current_user and current_user.is_authenticated and current_user.timezone:
         return str(current_user.timezone)
     return str(current_app.config["COMPANY_TIMEZONE"])
+
+
+# Zones by the name people use for them; any other by the locale's own name for it (Babel's CLDR data).
+SPOKEN_ZONE_NAMES = {"Asia/Shanghai": _l("Beijing time"), "Asia/Hong_Kong": _l("Hong Kong time")}
+
+
+def time_zone_name() -> str:
+    zone = get_timezone()
+    key = str(zone)
+    if key in SPOKEN_ZONE_NAMES:
+        return str(SPOKEN_ZONE_NAMES[key])
+    return f"{get_timezone_name(zone, locale=get_locale())} ({key})"

@@ -83,7 +83,7 @@ def test_page_and_csv_show_the_same_attainment_at_the_edge(app: Flask, channel: 
     html = owner.get(f"/dealer/statements/{channel.current_period}").get_data(as_text=True)
     expected = cut_to_hundredths(95_000_000, 95_003_801)
     assert expected == "99.99"
-    assert page_attainment(html) == f"{expected} %"
+    assert page_attainment(html) == f"{expected}%"
     assert csv_value(owner, channel.current_period, "Attainment (%)") == expected
     assert "Sell " in html  # 100 % is not reached, and the page says so
 
