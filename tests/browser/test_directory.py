@@ -21,6 +21,7 @@ from tests.browser.helpers import (
     describe,
     log_in_page,
     new_page,
+    open_menu,
     submit_login,
     watch_csp,
 )
@@ -116,6 +117,7 @@ def test_admin_creates_a_dealer_and_a_user_who_then_logs_in(browser: Browser, li
 def _owner_page(browser: Browser, live_server: str) -> Page:
     page = new_page(browser, "en", PHONE)
     log_in_page(page, live_server, "dealer2@demo.test", "en")
+    open_menu(page)  # a phone: People is in the menu, not in the tab bar
     page.get_by_role("link", name="People").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("People at Northern Light Supply")
     return page
@@ -269,6 +271,7 @@ def test_an_owner_uploads_a_document_and_the_manager_previews_it(
     (folder / "invoice.pdf").write_bytes(HTML)  # an HTML page pretending to be a PDF
     page = new_page(browser, "en", PHONE)
     log_in_page(page, live_server, "dealer@demo.test", "en")
+    open_menu(page)
     page.get_by_role("link", name="Documents").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Documents of Eastern Star Trading")
     page.get_by_label("File (PDF, JPEG or PNG, at most 10 MB)").set_input_files(str(folder / "invoice.pdf"))
