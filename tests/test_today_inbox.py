@@ -50,7 +50,7 @@ def test_the_dealer_sees_the_answer_owed_the_drafts_and_the_budget_left(app: Fla
             ).all()
         )
         held = db.session.execute(select(func.sum(Claim.budget_held)).where(Claim.dealer_id == dealer_id)).scalar_one()
-    left = 10_000_000 - held  # the allocation of budgets_set, less what waiting claims hold; nothing approved
+    left = 10_000_000 - int(held)  # the allocation of budgets_set, less what waiting claims hold; nothing approved
     page = logged_in_client(app, budgets_set.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
     lines = _today(page)
     answers = counts[ClaimStatus.NEEDS_INFO]
