@@ -172,9 +172,16 @@ PAGES = [
 # timeline: one query each, still flat.
 # The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
 # The start pages carry the "today" inbox: the dealer's home one query per area that has something for it (claims
-# and the budget, disputes and appeals, expiring certificates), the admin's failed jobs, periods to close, people
-# without a second factor and claims to pay; the review page also finds the previous claim in the queue.
-RICHER_PAGES = {"/console/claims/{own_claim}": 16, "/console/dealers/D001": 14, "/dealer/": 16, "/admin/": 13}
+# and the budget, disputes and appeals, expiring certificates, the next tier); the admin's failed jobs, periods to
+# close, people without a second factor and claims to pay; a reviewer's claims, violations and imports waiting and
+# the watch list. The review page also finds the previous claim in the queue.
+RICHER_PAGES = {
+    "/console/claims/{own_claim}": 16,
+    "/console/dealers/D001": 14,
+    "/dealer/": 17,
+    "/admin/": 13,
+    "/console/": 11,
+}
 
 _ids = itertools.count()
 

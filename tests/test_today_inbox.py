@@ -4,8 +4,10 @@ done, and the counts match the rows counted here independently. Nothing waiting 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -13,9 +15,15 @@ from portal.accounts.models import User, UserRole
 from portal.claims import services
 from portal.claims.models import Claim
 from portal.claims.rules import ClaimStatus
+from portal.dates import company_today
+from portal.dealers.models import Dealer
+from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
 from portal.jobs import JobFailure
-from tests.factories import Channel, attach, draft, user
+from portal.rebates.models import RebateStatement
+from portal.training.models import Enrollment
+from portal.training.rules import EXPIRING_SOON_DAYS
+from tests.factories import Channel, TrainingRecords, attach, draft, user
 from tests.helpers import logged_in_client
 
 
@@ -107,3 +115,52 @@ def test_an_empty_inbox_says_so_and_other_pages_have_none(app: Flask, budgets_se
     assert "Nothing waits for you today." in page
     admin = logged_in_client(app, budgets_set.emails["admin"])
     assert 'class="panel today"' not in admin.get("/console/").get_data(as_text=True)  # not the admin's start page
+
+
+def test_an_expiring_certificate_links_to_its_course_to_book_again(
+    app: Flask, channel: Channel, training_records: TrainingRecords
+) -> None:
+    with app.app_context():
+        enrollment = db.session.execute(
+            select(Enrollment).where(Enrollment.certificate_number == training_records.own_certificate)
+        ).scalar_one_or_none()
+        assert enrollment is not None and enrollment.certificate_expires_on is not None
+        expires = enrollment.certificate_expires_on
+        soon = expires <= company_today() + timedelta(days=EXPIRING_SOON_DAYS)
+        course = enrollment.session.course
+        person, title, code = enrollment.person_name, course.title, course.code
+    page = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+    line = f"{person}'s {title} certificate expires on {expires:%b} {expires.day}, {expires.year}: book again"
+    assert soon and any(text == f"Now {line}" for text in _today(page)), _today(page)
+    assert f'href="/training/?q={code}"' in page
+
+
+@pytest.mark.usefixtures("rebate_records")
+def test_the_dealer_sees_its_next_tier_gap_and_the_manager_its_watch_list(app: Flask, channel: Channel) -> None:
+    # The own dealer sold 950,000.00 of a 1,000,000.00 target; the next tier pays 2 % on all sales from 100 %.
+    gap, rebate = 100_000_000 - 95_000_000, 100_000_000 * 2 // 100
+    page = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+    line = next(text for text in _today(page) if "next tier" in text)
+    assert line == (
+        f"CN¥{gap // 100:,}.00 more sales reach the next tier this quarter "
+        f"The rebate would then be CN¥{rebate // 100:,}.00"
+    )
+    with app.app_context():
+        manager = user(channel, "manager")
+        period = current_period()
+        assert period is not None
+        gaps = db.session.execute(
+            select(RebateStatement.sales_to_next_tier, RebateStatement.next_tier_sales)
+            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+            .where(
+                RebateStatement.period_id == period.id,
+                Dealer.id.in_(visible_dealers(manager).with_only_columns(Dealer.id)),
+            )
+        ).all()
+    near = sum(1 for missing, needed in gaps if needed is not None and missing > 0 and missing * 10 <= needed)
+    page = logged_in_client(app, channel.emails["manager"]).get("/console/").get_data(as_text=True)
+    expected = (
+        f"{near} dealer is close to its next tier" if near == 1 else f"{near} dealers are close to their next tier"
+    )
+    assert near >= 1 and expected in _today(page)
+    assert 'href="/console/performance?watch=near_tier"' in page

@@ -1,19 +1,26 @@
-"""What rebates put in the console's "today" inbox: sales imports checked and waiting for someone to confirm them."""
+"""What rebates put in the "today" inbox: the dealer's gap to its next tier and what reaching it would pay; the
+reviewer's dealers near a tier or behind pace (the watch list); sales imports checked and waiting to be confirmed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from flask import url_for
+from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func
+from sqlalchemy import case, func, select
 
-from portal.access import AccessRole
+from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
+from portal.dates import company_today
+from portal.dealers.models import Dealer, Period
+from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
+from portal.formatting import money
 from portal.inbox import InboxLine, register_inbox_source
 from portal.rebates.imports import visible_imports
-from portal.rebates.models import SalesImport
+from portal.rebates.models import RebateStatement, SalesImport
+from portal.rebates.queries import behind_pace, near_next_tier
 from portal.rebates.rules import ImportStatus
 
 
@@ -35,5 +42,63 @@ def import_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
+def dealer_lines(user: User) -> Iterable[InboxLine]:
+    if user.dealer_id is None:
+        return
+    today = company_today()
+    found = db.session.execute(
+        select(RebateStatement, Period.code)
+        .join(Period, Period.id == RebateStatement.period_id)
+        .where(RebateStatement.dealer_id == user.dealer_id, Period.starts_on <= today, Period.ends_on >= today)
+    ).one_or_none()
+    if found is None:
+        return
+    statement, period_code = found
+    if statement is None or statement.next_tier_sales is None or statement.sales_to_next_tier <= 0:
+        return
+    yield InboxLine(
+        _(
+            "%(gap)s more sales reach the next tier this quarter",
+            gap=money(statement.sales_to_next_tier, statement.currency),
+        ),
+        url_for("rebates.dealer_statement", period_code=period_code),
+        detail=_(
+            "The rebate would then be %(rebate)s", rebate=money(statement.rebate_at_next_tier, statement.currency)
+        ),
+    )
+
+
+def watch_lines(user: User) -> Iterable[InboxLine]:
+    period = current_period()
+    if period is None:
+        return
+    today = company_today()
+    near, behind = db.session.execute(
+        visible_dealers(user)
+        .join(RebateStatement, (RebateStatement.dealer_id == Dealer.id) & (RebateStatement.period_id == period.id))
+        .with_only_columns(
+            func.coalesce(func.sum(case((near_next_tier(), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((behind_pace(period, today), 1), else_=0)), 0),
+        )
+        .order_by(None)
+    ).one()
+    yield InboxLine(
+        ngettext("%(num)s dealer is close to its next tier", "%(num)s dealers are close to their next tier", int(near)),
+        url_for("rebates.performance", watch="near_tier"),
+        int(near),
+    )
+    yield InboxLine(
+        ngettext(
+            "%(num)s dealer is behind the pace of its target",
+            "%(num)s dealers are behind the pace of their target",
+            int(behind),
+        ),
+        url_for("rebates.performance", watch="behind_pace"),
+        int(behind),
+    )
+
+
 def register() -> None:
+    register_inbox_source(DEALER_USERS, dealer_lines, 50)
+    register_inbox_source((AccessRole.MANAGER, AccessRole.SENIOR_MANAGER), watch_lines, 35)
     register_inbox_source((AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN), import_lines, 40)
