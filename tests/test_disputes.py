@@ -5,6 +5,7 @@ queues, requests, outcomes (each applied once) and dismissals."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -455,3 +456,21 @@ def test_a_mediator_takes_an_unassigned_dispute_before_writing_in_it(
         mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "Mine now.", "internal": "y"}).status_code
         == 303
     )
+
+
+def test_the_mediator_sees_one_action_at_a_time_and_a_refused_one_stays_open(
+    app: Flask, channel: Channel, dispute_records: DisputeRecords
+) -> None:
+    mediator = logged_in_client(app, channel.emails["mediator"])
+    dispute_id = dispute_records.cross_dispute
+    assert mediator.post(f"/disputes/{dispute_id}/take").status_code == 303
+    page = mediator.get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    folds = re.findall(r'<details class="action-fold" name="mediate-action"( open)?>\s*<summary><h3>([^<]+)', page)
+    assert [title for _open, title in folds] == ["Resolve", "Ask a party", "Assign", "Dismiss"]
+    assert [title for is_open, title in folds if is_open] == ["Resolve"]  # the main action, the others folded
+    refused = mediator.post(f"/disputes/{dispute_id}/dismiss", data={"reason": " "})
+    assert refused.status_code == 422
+    folds = re.findall(r'name="mediate-action"( open)?>\s*<summary><h3>([^<]+)', refused.get_data(as_text=True))
+    assert [title for is_open, title in folds if is_open] == ["Dismiss"]  # the refused one, with its error
+    with app.app_context():
+        assert db.session.get(Dispute, dispute_id).status is not DisputeStatus.DISMISSED  # type: ignore[union-attr]
