@@ -22,12 +22,22 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class InboxAction:
+    """A line's one-tap action: a small POST form on the start page (CSRF-protected like every other)."""
+
+    url: str
+    label: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class InboxLine:
     text: str  # translated, the count already in it ("3 claims wait for your decision")
     url: str
     count: int = 1  # a line with nothing to do (0) is not shown
     urgent: bool = False  # overdue, expiring, flagged: marked so it is seen first
     detail: str = ""  # one more fact: the oldest waits 9 days, the budget's last claim day
+    action: InboxAction | None = None  # done right here in one tap (book the next session again)
 
 
 InboxSource = Callable[["User"], Iterable[InboxLine]]

@@ -541,6 +541,12 @@ STATE_CHANGING = (
         lambda w: _claim_form(w),
     ),
     Route(
+        "/claims/quick",
+        "dealer_owner",
+        lambda w: "/claims/quick",
+        lambda w: _quick_claim_form(w),
+    ),
+    Route(
         "/claims/<int:claim_id>/edit",
         "dealer_owner",
         lambda w: f"/claims/{w.claims.own_draft}/edit",
@@ -725,6 +731,7 @@ STATE_CHANGING = (
             "party": str(w.people.own_dealer_id),
             "amount": "2,000.00",
             "summary": "D001 sold below the floor.",
+            "confirmed": "yes",
         },
     ),
     Route(
@@ -734,6 +741,21 @@ STATE_CHANGING = (
         lambda w: {"reason": "Not a dispute between dealers."},
     ),
 )
+
+
+def _quick_claim_form(world: World) -> dict[str, object]:
+    """The phone's claim: a photo, the amount, the activity, today's dates (the title left to be suggested)."""
+    day = activity_day().isoformat()
+    return {
+        "files": [(io.BytesIO(pdf()), "invoice.pdf")],
+        "amount": "880.00",
+        "activity_type_id": str(world.claims.activity_type),
+        "activity_start": day,
+        "activity_end": day,
+        "title": "",
+        "invoice_number": "",
+        "fund_request_id": "",
+    }
 
 
 def _claim_form(world: World) -> dict[str, object]:

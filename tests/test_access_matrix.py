@@ -19,7 +19,7 @@ from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
 from tests.factories import PASSWORD, Channel, World, this_quarter, today
 from tests.helpers import log_in
-from tests.state_changing import _claim_form
+from tests.state_changing import _claim_form, _quick_claim_form
 
 ROLES = (
     "anonymous",
@@ -86,6 +86,10 @@ class Case:
 
 def claim_form(world: World) -> dict[str, object]:
     return _claim_form(world)
+
+
+def quick_claim_form(world: World) -> dict[str, object]:
+    return _quick_claim_form(world)
 
 
 def pre_approval_form(world: World) -> dict[str, object]:
@@ -931,6 +935,21 @@ MATRIX = (
         only({"dealer_owner": 303, "dealer_staff": 303, "suspended_owner": 409}),
         form=claim_form,
     ),
+    Case("GET", "/claims/quick", "/claims/quick", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case("POST", "/claims/quick", "/claims/quick", only({"dealer_owner": 422, "dealer_staff": 422})),
+    Case(
+        "POST",
+        "/claims/quick",
+        "/claims/quick",
+        only({"dealer_owner": 303, "dealer_staff": 303, "suspended_owner": 409}),
+        form=quick_claim_form,
+    ),
+    Case(
+        "GET",
+        "/claims/quick/check",
+        "/claims/quick/check?amount=1.00&activity_end=2026-01-01",
+        only({"dealer_owner": 200, "dealer_staff": 200}),
+    ),
     Case("GET", "/claims/<int:claim_id>", "/claims/{own_draft}", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case("GET", "/claims/<int:claim_id>", "/claims/{foreign_claim}", only({"dealer_owner": 404, "dealer_staff": 404})),
     Case(
@@ -1422,8 +1441,15 @@ MATRIX = (
         "POST",
         "/disputes/<int:dispute_id>/resolve",
         "/disputes/{cross_dispute}/resolve",
-        only({"mediator": 303, "admin": 303}),
+        only({"mediator": 200, "admin": 200}),  # the confirm step: what it would do, nothing applied
         form={"outcome": "no_action", "summary": "Both prices were approved."},
+    ),
+    Case(
+        "POST",
+        "/disputes/<int:dispute_id>/resolve",
+        "/disputes/{cross_dispute}/resolve",
+        only({"mediator": 303, "admin": 303}),
+        form={"outcome": "no_action", "summary": "Both prices were approved.", "confirmed": "yes"},
     ),
     Case(
         "POST",

@@ -29,7 +29,7 @@ from portal.rebates.services import recompute_statements, statement_of
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from tests.evidence_files import pdf
 from tests.factories import Channel, DisputeRecords, World, make_user, today, utcnow_minus
-from tests.helpers import logged_in_client
+from tests.helpers import fingerprint, logged_in_client
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
 pytestmark = pytest.mark.calendar
@@ -337,15 +337,22 @@ def test_pages_a_party_raises_answers_and_the_mediator_resolves(app: Flask, chan
     assert "Poached the hotel order" in mediator.get("/mediation/").get_data(as_text=True)  # mine
     mediator.post(f"/disputes/{dispute_id}/messages", data={"body": "Ask Li Wei.", "internal": "y"})
     assert "Ask Li Wei." not in respondent.get(f"/disputes/{dispute_id}").get_data(as_text=True)
-    resolved = mediator.post(
-        f"/disputes/{dispute_id}/resolve",
-        data={
-            "outcome": "warning",
-            "party": str(channel.people.own_dealer_id),
-            "amount": "",
-            "summary": "The hotel asked D003 first; no poaching. D001 is reminded to check first.",
-        },
-    )
+    outcome = {
+        "outcome": "warning",
+        "party": str(channel.people.own_dealer_id),
+        "amount": "",
+        "summary": "The hotel asked D003 first; no poaching. D001 is reminded to check first.",
+    }
+    # The confirm step: the effect in words, a button to apply it carrying the same outcome; nothing applied yet.
+    before = fingerprint(app)
+    checked = mediator.post(f"/disputes/{dispute_id}/resolve", data=outcome)
+    assert checked.status_code == 200
+    confirm = checked.get_data(as_text=True)
+    assert "Applying this outcome will do this:" in confirm
+    assert "gets a confirmed warning in" in confirm and "without a penalty" in confirm
+    assert 'name="confirmed" value="yes"' in confirm and 'name="summary" value="The hotel asked D003 first;' in confirm
+    assert fingerprint(app) == before
+    resolved = mediator.post(f"/disputes/{dispute_id}/resolve", data={**outcome, "confirmed": "yes"})
     assert resolved.status_code == 303
     settled = dealer_client.get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "A warning" in settled and "no poaching" in settled and "Withdraw the dispute" not in settled
@@ -474,3 +481,24 @@ def test_the_mediator_sees_one_action_at_a_time_and_a_refused_one_stays_open(
     assert [title for is_open, title in folds if is_open] == ["Dismiss"]  # the refused one, with its error
     with app.app_context():
         assert db.session.get(Dispute, dispute_id).status is not DisputeStatus.DISMISSED  # type: ignore[union-attr]
+
+
+def test_the_confirm_step_states_the_money_before_it_moves(app: Flask, world: World) -> None:
+    """A penalty and an adjustment are described with their amounts (formatted here by hand) and the party; the
+    page changes nothing until the mediator applies it."""
+    mediator = logged_in_client(app, world.emails["mediator"])
+    url = f"/disputes/{world.disputes.cross_dispute}/resolve"
+    party = str(world.people.own_dealer_id)
+    before = fingerprint(app)
+    penalty = mediator.post(url, data={"outcome": "penalty", "party": party, "amount": "2,000", "summary": "Floor."})
+    assert penalty.status_code == 200
+    page = penalty.get_data(as_text=True)
+    fen = 2_000 * 100
+    assert f"a penalty of CN¥{fen // 100:,}.{fen % 100:02d}" in page and "Apply this outcome" in page
+    back = mediator.post(
+        url, data={"outcome": "rebate_adjustment", "party": party, "amount": "-150.5", "summary": "Overpaid."}
+    )
+    assert back.status_code == 200 and "CN¥150.50 is taken back from" in back.get_data(as_text=True)
+    wrong = mediator.post(url, data={"outcome": "penalty", "party": party, "amount": "0", "summary": "Floor."})
+    assert wrong.status_code == 422 and "Enter the penalty, above zero." in wrong.get_data(as_text=True)
+    assert fingerprint(app) == before

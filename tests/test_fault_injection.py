@@ -89,6 +89,7 @@ def test_a_database_error_half_way_leaves_nothing_behind(
 UPLOAD_RULES = (
     "/dealer/documents",
     "/claims/<int:claim_id>/evidence",
+    "/claims/quick",
     "/console/violations/<int:violation_id>/evidence",
     "/disputes/<int:dispute_id>/evidence",
 )

@@ -136,6 +136,8 @@ PAGES = [
     ("dealer_owner", "/claims/"),
     ("dealer_staff", "/claims/?status=submitted&page=2"),
     ("dealer_owner", "/claims/new"),
+    ("dealer_owner", "/claims/quick"),
+    ("dealer_staff", "/claims/quick/check?amount=100.00&invoice_number=INV-1&activity_type_id=1"),
     ("dealer_owner", "/claims/{own_claim}"),
     ("dealer_owner", "/claims/{own_draft}"),
     ("dealer_owner", "/claims/{own_draft}/edit"),
@@ -174,11 +176,13 @@ PAGES = [
 # The start pages carry the "today" inbox: the dealer's home one query per area that has something for it (claims
 # and the budget, disputes and appeals, expiring certificates, the next tier); the admin's failed jobs, periods to
 # close, people without a second factor and claims to pay; a reviewer's claims, violations and imports waiting and
-# the watch list. The review page also finds the previous claim in the queue.
+# the watch list. The review page also finds the previous claim in the queue. The dealer's home adds the next open
+# session of each expiring certificate's course and who is booked already (two queries for all of them) and the
+# last eight quarters' attainment (one).
 RICHER_PAGES = {
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 17,
+    "/dealer/": 20,
     "/admin/": 13,
     "/console/": 11,
 }

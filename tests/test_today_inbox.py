@@ -23,7 +23,8 @@ from portal.jobs import JobFailure
 from portal.rebates.models import RebateStatement
 from portal.training.models import Enrollment
 from portal.training.rules import EXPIRING_SOON_DAYS
-from tests.factories import Channel, TrainingRecords, attach, draft, user
+from portal.types import utcnow
+from tests.factories import Channel, TrainingRecords, attach, draft, make_session, user
 from tests.helpers import logged_in_client
 
 
@@ -117,7 +118,7 @@ def test_an_empty_inbox_says_so_and_other_pages_have_none(app: Flask, budgets_se
     assert 'class="panel today"' not in admin.get("/console/").get_data(as_text=True)  # not the admin's start page
 
 
-def test_an_expiring_certificate_links_to_its_course_to_book_again(
+def test_an_expiring_certificate_is_a_line_to_book_again(
     app: Flask, channel: Channel, training_records: TrainingRecords
 ) -> None:
     with app.app_context():
@@ -128,11 +129,42 @@ def test_an_expiring_certificate_links_to_its_course_to_book_again(
         expires = enrollment.certificate_expires_on
         soon = expires <= company_today() + timedelta(days=EXPIRING_SOON_DAYS)
         course = enrollment.session.course
-        person, title, code = enrollment.person_name, course.title, course.code
-    page = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+        person, title = enrollment.person_name, course.title
+    dealer = logged_in_client(app, channel.emails["dealer_owner"])
+    page = dealer.get("/dealer/").get_data(as_text=True)
     line = f"{person}'s {title} certificate expires on {expires:%b} {expires.day}, {expires.year}: book again"
-    assert soon and any(text == f"Now {line}" for text in _today(page)), _today(page)
-    assert f'href="/training/?q={code}"' in page
+    assert soon and any(text.startswith(f"Now {line}") for text in _today(page)), _today(page)
+
+
+def test_an_expiring_certificate_is_booked_again_in_one_tap(
+    app: Flask, channel: Channel, training_records: TrainingRecords
+) -> None:
+    """The next open session of the course is a button on the start page; pressing it books the same person, and
+    the line goes (they are booked)."""
+    with app.app_context():
+        enrollment = db.session.execute(
+            select(Enrollment).where(Enrollment.certificate_number == training_records.own_certificate)
+        ).scalar_one()
+        course = enrollment.session.course
+        later = make_session(course, starts_in=timedelta(days=40), capacity=5)
+        sooner = make_session(course, starts_in=timedelta(days=3), capacity=5)  # before any session of the records
+        make_session(course, starts_in=timedelta(days=2), enrol_deadline=utcnow() - timedelta(hours=1))  # closed
+        db.session.commit()
+        person_key, sooner_id, later_id, title = enrollment.person_key, sooner.id, later.id, course.title
+        starts = sooner.starts_at.date()
+    dealer = logged_in_client(app, channel.emails["dealer_owner"])
+    page = dealer.get("/dealer/").get_data(as_text=True)
+    button = f"Book {starts:%b} {starts.day}, {starts.year}"
+    assert f'action="/training/sessions/{sooner_id}/enrol"' in page and button in page
+    assert f'name="person" value="{person_key}"' in page and f"/training/sessions/{later_id}/enrol" not in page
+    booked = dealer.post(f"/training/sessions/{sooner_id}/enrol", data={"person": person_key})
+    assert booked.status_code == 303
+    with app.app_context():
+        assert db.session.execute(
+            select(Enrollment).where(Enrollment.session_id == sooner_id, Enrollment.person_key == person_key)
+        ).scalar_one()
+    after = dealer.get("/dealer/").get_data(as_text=True)
+    assert not any(title in text and "book again" in text for text in _today(after))
 
 
 @pytest.mark.usefixtures("rebate_records")

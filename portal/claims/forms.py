@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileRequired, MultipleFileField
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -39,6 +40,25 @@ class ClaimForm(FlaskForm):
     over_pre_approval_reason = TextAreaField(
         _l("Why it costs more than pre-approved (if it does)"), validators=[Optional(), Length(max=2000)]
     )
+
+
+class QuickClaimForm(FlaskForm):
+    """The phone's claim: the files, the amount and the activity; the dates default to today, the title to the
+    activity and the date, the budget to the period the activity ended in. The invoice number is optional, for the
+    duplicate check as the dealer types; a fapiao's QR code in a photo fills it anyway."""
+
+    files = MultipleFileField(
+        _l("Photos or PDFs: the invoice and the activity"),
+        validators=[FileRequired(_l("Add a photo or a PDF of the invoice."))],
+        render_kw={"accept": "image/*,application/pdf", "multiple": True},
+    )
+    amount = MoneyField(_l("Amount claimed"), validators=[DataRequired(), Length(max=30)])
+    activity_type_id = SelectField(_l("Activity"), choices=[], coerce=optional_int, validators=[DataRequired()])
+    activity_start = DateField(_l("Activity started"), validators=[DataRequired()])
+    activity_end = DateField(_l("Activity ended"), validators=[DataRequired()])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
+    invoice_number = StringField(_l("Invoice (fapiao) number"), validators=[Optional(), Length(max=64)])
+    fund_request_id = SelectField(_l("Pre-approval request"), choices=[], coerce=optional_int, validate_choice=False)
 
 
 class CommentForm(FlaskForm):

@@ -59,7 +59,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
                     left=money(budget.left, user.dealer.currency),
                     period=period.code,
                 ),
-                url_for("claims.new_claim"),
+                url_for("claims.quick_claim"),
                 detail=_("Claims for it until %(day)s", day=local_date(last_day)),
             )
 

@@ -6,10 +6,10 @@ The claim workflow's services (draft, submit, review, pay) build on this; see ru
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -70,7 +70,8 @@ from portal.dealers.models import Dealer, Period
 from portal.dealers.rules import NewSubmission, can_answer_and_appeal, can_submit_new
 from portal.dealers.services import dealer_owners, refuse_new_submission, visible_dealers
 from portal.evidence.models import Evidence
-from portal.evidence.services import OwnerRules, SameEvidence, register_owner, same_evidence
+from portal.evidence.services import OwnerRules, SameEvidence, add_evidence, register_owner, same_evidence
+from portal.evidence.validation import RejectedFile
 from portal.extensions import db
 from portal.formatting import money
 from portal.money import precision
@@ -403,10 +404,15 @@ def claims_sharing_invoice(claim: Claim) -> list[int]:
     the same code or none given; with or without a vendor tax id."""
     if not claim.invoice_number:
         return []
-    query = select(Claim.id).where(Claim.invoice_number == claim.invoice_number, Claim.id != claim.id)
-    if claim.invoice_code:
-        query = query.where(or_(Claim.invoice_code == claim.invoice_code, Claim.invoice_code == ""))
-    return list(db.session.execute(query.where(*COMPARED_CLAIMS)).scalars())
+    query = _same_invoice(claim.invoice_number, claim.invoice_code).with_only_columns(Claim.id)
+    return list(db.session.execute(query.where(Claim.id != claim.id)).scalars())
+
+
+def _same_invoice(number: str, code: str) -> Select[Claim]:
+    query = select(Claim).where(Claim.invoice_number == number, *COMPARED_CLAIMS)
+    if code:
+        query = query.where(or_(Claim.invoice_code == code, Claim.invoice_code == ""))
+    return query
 
 
 def _others_since(claim: Claim, since: datetime, *conditions: Any) -> list[tuple[int, int]]:
@@ -506,11 +512,6 @@ def _check_submission(
     budget = budget_of(claim.dealer, period)
     held = claim.budget_held if claim.status is ClaimStatus.NEEDS_INFO else 0  # its own pending amount
     request = db.session.get(FundRequest, claim.fund_request_id) if claim.fund_request_id else None
-    usable_request = (
-        request is not None
-        and request.dealer_id == claim.dealer_id
-        and request.status in (FundRequestStatus.APPROVED, FundRequestStatus.USED)
-    )
     submission = Submission(
         amount=claim.amount_requested,
         evidence_count=len(evidence_hashes(claim.id)),
@@ -522,13 +523,20 @@ def _check_submission(
         claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
         left_in_budget=budget.left + held,
         needs_pre_approval=claim.activity_type.needs_pre_approval,
-        pre_approved_amount=request.estimated_cost if usable_request and request else None,
+        pre_approved_amount=_pre_approved(request, claim.dealer_id),
         over_pre_approval_reason=claim.over_pre_approval_reason,
         dealer_may_submit=can_submit_new(claim.dealer.status, NewSubmission.CLAIM) if reopening else may_submit(claim),
         invoice_total=claim.invoice_total,
     )
     problems = reopening_problems(submission) if reopening else submission_problems(submission)
     return problems, budget, request
+
+
+def _pre_approved(request: FundRequest | None, dealer_id: int) -> int | None:
+    """The estimate a claim may reach without a reason: the dealer's own approved (or by this claim used) request."""
+    if request is None or request.dealer_id != dealer_id:
+        return None
+    return request.estimated_cost if request.status in (FundRequestStatus.APPROVED, FundRequestStatus.USED) else None
 
 
 def may_submit(claim: Claim) -> bool:
@@ -589,6 +597,121 @@ def submit(actor: User, claim: Claim, today: date | None = None) -> list[Raised]
         db.session.expire(request, ["status"])
     db.session.flush()
     return raised
+
+
+# --- A claim in one go: the phone's quick claim -----------------------------------------------------------------------
+
+
+def period_holding(day: date, today: date | None = None) -> Period | None:
+    """The claimable period a day falls in: the quick claim's budget is the one of the activity's last day."""
+    return next((period for period in claimable_periods(today) if period.starts_on <= day <= period.ends_on), None)
+
+
+@dataclass(frozen=True)
+class QuickDraft:
+    """What the quick claim's form holds while the dealer types: any of it may still be missing."""
+
+    activity_type_id: int | None
+    amount: int | None
+    activity_start: date | None
+    activity_end: date | None
+    invoice_number: str = ""
+    fund_request_id: int | None = None
+
+
+@dataclass(frozen=True)
+class QuickCheck:
+    """What the dealer is told before pressing Submit: the budget the claim would be paid from and what is left of
+    it, the last day to submit, every problem a submission would meet now (the same checks as submit's), and claims
+    that already carry the invoice: the dealer's own named, other dealers' only counted."""
+
+    period: Period | None
+    budget: Budget | None
+    deadline: date | None
+    problems: list[Problem]
+    own_with_invoice: list[Claim]
+    others_with_invoice: int
+
+
+def check_quick_claim(actor: User, draft: QuickDraft, today: date | None = None) -> QuickCheck:
+    """The live check of the quick claim: read-only, run as the dealer types. Problems are only those the draft
+    can show yet (no evidence is the file field's own check)."""
+    require_role(actor, AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
+    dealer = actor.dealer
+    assert dealer is not None
+    today = today or company_today()
+    period = period_holding(draft.activity_end, today) if draft.activity_end else None
+    budget = budget_of(dealer, period) if period is not None else None
+    deadline = (
+        claim_deadline(draft.activity_end, current_app.config["CLAIM_WINDOW_DAYS"]) if draft.activity_end else None
+    )
+    kind = db.session.get(ActivityType, draft.activity_type_id) if draft.activity_type_id else None
+    problems: list[Problem] = []
+    if draft.activity_end is not None and period is None:
+        problems.append(Problem.WINDOW_CLOSED if draft.activity_end <= today else Problem.ACTIVITY_NOT_OVER)
+    elif period is not None and budget is not None and kind is not None and draft.amount is not None:
+        request = db.session.get(FundRequest, draft.fund_request_id) if draft.fund_request_id else None
+        facts = Submission(
+            amount=draft.amount,
+            evidence_count=1,
+            activity_start=draft.activity_start or draft.activity_end or today,
+            activity_end=draft.activity_end or today,
+            period_start=period.starts_on,
+            period_end=period.ends_on,
+            today=today,
+            claim_window_days=current_app.config["CLAIM_WINDOW_DAYS"],
+            left_in_budget=budget.left,
+            needs_pre_approval=kind.needs_pre_approval,
+            pre_approved_amount=_pre_approved(request, dealer.id),
+            over_pre_approval_reason="",
+            dealer_may_submit=can_submit_new(dealer.status, NewSubmission.CLAIM),
+        )
+        problems = submission_problems(facts)
+    own: list[Claim] = []
+    others = 0
+    number = normalised_number(draft.invoice_number, InvoiceType.OTHER)
+    if number:
+        for found in db.session.execute(_same_invoice(number, "").order_by(Claim.id)).scalars():
+            if found.dealer_id == dealer.id:
+                own.append(found)
+            else:
+                others += 1
+    return QuickCheck(period, budget, deadline, problems, own, others)
+
+
+@dataclass(frozen=True)
+class QuickResult:
+    claim: Claim
+    problems: list[Problem]  # empty: submitted; else why it stays a draft
+    raised: list[Raised]
+
+
+def claim_in_one_go(
+    actor: User, data: ClaimInput, files: Sequence[tuple[IO[bytes], str | None]], today: date | None = None
+) -> QuickResult:
+    """The quick claim: a draft, its files and the submission in one step. Should the submission be refused after
+    all (another claim took the budget since the page checked), the draft and its files stay saved with the reasons,
+    so nothing the dealer sent from a phone is lost. A file refused is the caller's to roll back: nothing is kept."""
+    today = today or company_today()
+    period = period_holding(data.activity_end, today)
+    if period is None:
+        raise InvalidInput(
+            "activity_end", _("No open budget holds this day: claims for it are closed, or it has not come yet.")
+        )
+    if not files:
+        raise InvalidInput("files", _("Add a photo or a PDF of the invoice."))
+    claim = create_draft(actor, period, data, today)
+    for stream, name in files:
+        try:
+            add_evidence(actor, CLAIM_OWNER, claim.id, stream, name)
+        except RejectedFile as refusal:
+            shown = (name or "").replace("\\", "/").rsplit("/", 1)[-1][:100] or _("A file")
+            raise InvalidInput("files", f"{shown}: {refusal.message}") from None
+    try:
+        raised = submit(actor, claim, today)
+    except SubmissionRefused as refusal:
+        return QuickResult(claim, refusal.problems, [])
+    return QuickResult(claim, [], raised)
 
 
 def withdraw(actor: User, claim: Claim, reason: str = "") -> None:

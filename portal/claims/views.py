@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -28,6 +28,7 @@ from portal.claims.forms import (
     DecisionForm,
     FundRequestForm,
     PaymentForm,
+    QuickClaimForm,
     RequestDecisionForm,
     SecondDecisionForm,
     WithdrawForm,
@@ -48,12 +49,20 @@ from portal.extensions import db
 from portal.formatting import money
 from portal.money import to_decimal
 from portal.page_cache import cached_page
-from portal.service_errors import IllegalTransition
+from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
-from portal.web import RowPage, finish_action, page_number, redirect_to, render_page_or_fragment
+from portal.web import (
+    RowPage,
+    finish_action,
+    page_number,
+    redirect_to,
+    render_page_or_fragment,
+    show_service_error,
+)
 
 bp = Blueprint("claims", __name__)
 REVIEWERS = (CHANNEL_MANAGERS, AccessRole.ADMIN)
+_DEFAULT: Any = object()  # the request's own form, as Flask-WTF reads it
 
 
 def _activity_name(kind: ActivityType) -> str:
@@ -177,6 +186,122 @@ def new_claim() -> ResponseReturnValue:
                 return finished
     status = 422 if request.method == "POST" else 200
     return render_template("claims/claim_form.html", form=form, claim=None), status
+
+
+def _default_activity(dealer_id: int) -> int | None:
+    """The activity the dealer claimed last, else the first that needs no pre-approval: most claims repeat one."""
+    last = db.session.execute(
+        db.select(Claim.activity_type_id)
+        .join(ActivityType, ActivityType.id == Claim.activity_type_id)
+        .where(Claim.dealer_id == dealer_id, ActivityType.active)
+        .order_by(Claim.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is not None:
+        return last
+    return db.session.execute(
+        db.select(ActivityType.id)
+        .where(ActivityType.active, ActivityType.needs_pre_approval.is_(False))
+        .order_by(ActivityType.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _quick_form(formdata: Any = _DEFAULT) -> QuickClaimForm:
+    """The quick claim's form with its choices, the dealer's currency and, on a fresh page, today's dates."""
+    form = QuickClaimForm() if formdata is _DEFAULT else QuickClaimForm(formdata=formdata, meta={"csrf": False})
+    form.amount.currency = current_user.dealer.currency
+    form.activity_type_id.choices = _activity_choices()
+    form.fund_request_id.choices = [SelectChoice("", _("None"))] + [
+        SelectChoice(found.id, f"{found.title} · {found.planned_start.isoformat()}")
+        for found in request_services.usable_requests(current_user.dealer_id)
+    ]
+    return form
+
+
+def _suggested_title(form: QuickClaimForm) -> str:
+    kind = db.session.get(ActivityType, form.activity_type_id.data) if form.activity_type_id.data else None
+    day = form.activity_end.data or company_today()
+    return f"{_activity_name(kind) if kind else _('Claim')} · {format_date(day, 'medium')}"
+
+
+def _quick_draft(form: QuickClaimForm) -> services.QuickDraft:
+    """What the (validated) form holds so far: a field that did not parse is missing, not an error, to the check."""
+    return services.QuickDraft(
+        activity_type_id=form.activity_type_id.data,
+        amount=form.amount.minor,
+        activity_start=form.activity_start.data,
+        activity_end=form.activity_end.data,
+        invoice_number=form.invoice_number.data or "",
+        fund_request_id=form.fund_request_id.data,
+    )
+
+
+def _render_quick(form: QuickClaimForm, status: int = 200) -> ResponseReturnValue:
+    return render_template(
+        "claims/quick_claim.html",
+        form=form,
+        check=services.check_quick_claim(current_user, _quick_draft(form)),
+        currency=current_user.dealer.currency,
+        suggested=_suggested_title(form),
+    ), status
+
+
+@bp.route("/claims/quick", methods=["GET", "POST"])
+@allow(DEALER_USERS)
+def quick_claim() -> ResponseReturnValue:
+    """A claim in a few taps from a phone: files, amount, activity, Submit. Rules are checked as the dealer types
+    (quick_claim_check); the fields are kept on the phone until the claim is sent."""
+    form = _quick_form()
+    if request.method == "GET":
+        form.activity_type_id.data = _default_activity(current_user.dealer_id)
+        form.activity_start.data = form.activity_end.data = company_today()
+        form.fund_request_id.data = None
+        return _render_quick(form)
+    if form.validate_on_submit() and form.amount.minor is not None:
+        assert form.activity_start.data is not None and form.activity_end.data is not None
+        data = services.ClaimInput(
+            activity_type_id=form.activity_type_id.data or 0,
+            title=(form.title.data or "").strip() or _suggested_title(form),
+            description="",
+            activity_start=form.activity_start.data,
+            activity_end=form.activity_end.data,
+            vendor="",
+            vendor_tax_id="",
+            invoice_number=form.invoice_number.data or "",
+            amount=form.amount.minor,
+            fund_request_id=form.fund_request_id.data,
+        )
+        files = [(upload.stream, upload.filename) for upload in form.files.data or []]
+        try:
+            result = services.claim_in_one_go(current_user, data, files)
+        except InvalidInput as error:
+            db.session.rollback()
+            show_service_error(form, error.field, error.message)
+        except IllegalTransition as error:
+            db.session.rollback()
+            abort(409, description=error.message)
+        else:
+            db.session.commit()
+            claim_url = url_for("claims.claim_page", claim_id=result.claim.id, sent="quick")
+            if result.problems:
+                reasons = " ".join(label(problem) for problem in result.problems)
+                flash(_("Saved as a draft with its files, not submitted: %(reasons)s", reasons=reasons), "warning")
+            else:
+                flash(_("The claim is submitted. Your channel manager is told; you can follow it here."), "success")
+            return redirect_to(claim_url)
+    return _render_quick(form, 422)
+
+
+@bp.route("/claims/quick/check")
+@allow(DEALER_USERS)
+def quick_claim_check() -> ResponseReturnValue:
+    """The quick claim's rules as the dealer types (htmx): budget left, the last day, every problem, the invoice
+    already claimed. Read-only, so a GET; the form's fields arrive as its query."""
+    form = _quick_form(request.args)
+    form.validate()  # parses what it can; the files are never part of the check
+    check = services.check_quick_claim(current_user, _quick_draft(form))
+    return render_template("claims/_quick_check.html", check=check, currency=current_user.dealer.currency)
 
 
 @bp.route("/claims/<int:claim_id>/edit", methods=["GET", "POST"])

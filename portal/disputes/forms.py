@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.disputes.rules import DisputeCategory, ViolationKind
@@ -62,6 +62,8 @@ class ResolveForm(FlaskForm):
         allow_negative=True,
     )
     summary = TextAreaField(_l("Summary both parties read"), validators=[DataRequired(), Length(max=4000)])
+    # "yes" once the mediator has seen what the outcome does (the confirm step); without it nothing is applied.
+    confirmed = HiddenField()
 
 
 class DismissForm(FlaskForm):

@@ -48,6 +48,7 @@ from portal.disputes.violations import (
 )
 from portal.evidence.services import OwnerRules, register_owner
 from portal.extensions import db
+from portal.formatting import money
 from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
@@ -497,12 +498,10 @@ def outcome_choices(dispute: Dispute) -> list[Outcome]:
     )
 
 
-def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
-    """Record the outcome and a summary both parties see; the outcome takes effect now, and only once: a second
-    resolve (even at the same moment) finds the dispute no longer active and is refused."""
+def _checked_resolution(actor: User, dispute: Dispute, resolution: Resolution) -> Dealer | None:
+    """Every check of a resolution before it is applied (or described); the party it applies to, if any."""
     _require_mediator(actor, dispute)
-    summary = resolution.summary.strip()
-    if not summary:
+    if not resolution.summary.strip():
         raise InvalidInput("summary", _("Write the summary both parties will read."))
     if resolution.outcome not in outcome_choices(dispute):
         raise InvalidInput("outcome", _("Choose an outcome that fits this dispute."))
@@ -517,6 +516,70 @@ def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
         resolution.amount == 0 or abs(resolution.amount) >= MAX_MONEY
     ):
         raise InvalidInput("amount", _("Enter the adjustment: positive pays the dealer, negative takes back."))
+    if dispute.status not in (DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY):
+        raise IllegalTransition(_("This dispute was already settled, or nobody has taken it yet."))
+    return party
+
+
+def resolution_effects(actor: User, dispute: Dispute, resolution: Resolution) -> list[str]:
+    """What applying this outcome would do, in the words the mediator confirms before it is applied: the money and
+    who bears it, the claim or violation it changes. Reads only; refuses what `resolve` would refuse."""
+    party = _checked_resolution(actor, dispute, resolution)
+    outcome, amount = resolution.outcome, resolution.amount
+    period = current_period()
+    period_code = period.code if period is not None else "—"
+    effects: list[str] = []
+    if outcome is Outcome.WARNING and party is not None:
+        effects.append(
+            _(
+                "%(dealer)s gets a confirmed warning in %(period)s, without a penalty.",
+                dealer=party.name,
+                period=period_code,
+            )
+        )
+    elif outcome is Outcome.PENALTY and party is not None:
+        effects.append(
+            _(
+                "%(dealer)s gets a confirmed violation with a penalty of %(amount)s, deducted on its %(period)s "
+                "statement.",
+                dealer=party.name,
+                amount=money(amount, party.currency),
+                period=period_code,
+            )
+        )
+    elif outcome is Outcome.REBATE_ADJUSTMENT and party is not None:
+        shown = money(abs(amount), party.currency)
+        effects.append(
+            _("%(amount)s is paid to %(dealer)s on its open statement.", amount=shown, dealer=party.name)
+            if amount > 0
+            else _("%(amount)s is taken back from %(dealer)s on its open statement.", amount=shown, dealer=party.name)
+        )
+    elif outcome is Outcome.REOPEN_CLAIM:
+        claim = db.session.get(Claim, dispute.claim_id) if dispute.claim_id else None
+        if claim is not None:
+            effects.append(
+                _("The rejected claim “%(title)s” goes back to its reviewer, to be decided again.", title=claim.title)
+            )
+    elif outcome in (Outcome.UPHOLD_VIOLATION, Outcome.OVERTURN_VIOLATION):
+        violation = db.session.get(Violation, dispute.violation_id) if dispute.violation_id else None
+        if violation is not None:
+            penalty = money(violation.penalty, violation.dealer.currency)
+            effects.append(
+                _("The violation stands, with its penalty of %(amount)s.", amount=penalty)
+                if outcome is Outcome.UPHOLD_VIOLATION
+                else _("The violation is overturned: its penalty of %(amount)s leaves the statement.", amount=penalty)
+            )
+    else:
+        effects.append(_("No money moves and no record changes."))
+    effects.append(_("The dispute is closed; both parties are told and read the summary."))
+    return effects
+
+
+def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
+    """Record the outcome and a summary both parties see; the outcome takes effect now, and only once: a second
+    resolve (even at the same moment) finds the dispute no longer active and is refused."""
+    party = _checked_resolution(actor, dispute, resolution)
+    summary = resolution.summary.strip()
     current = dispute.status
     if current not in (DisputeStatus.IN_MEDIATION, DisputeStatus.AWAITING_PARTY):
         raise IllegalTransition(_("This dispute was already settled, or nobody has taken it yet."))

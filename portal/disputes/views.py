@@ -42,8 +42,9 @@ from portal.evidence.views import upload_then
 from portal.extensions import db
 from portal.page_cache import cached_page
 from portal.rebates.models import RebateStatement
+from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
-from portal.web import RowPage, finish_action, page_number
+from portal.web import RowPage, finish_action, page_number, show_service_error
 
 bp = Blueprint("disputes", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
@@ -327,6 +328,7 @@ def _render_dispute(dispute: Dispute, **forms: Any) -> ResponseReturnValue:
         "removable": None,
         **_files(services.DISPUTE_FILES, dispute.id),
         "violation": None,
+        "effects": forms.pop("effects", None),
     }
     if dispute.violation_id:
         appealed = db.session.execute(
@@ -479,9 +481,24 @@ def resolve(dispute_id: int) -> ResponseReturnValue:
             return _render_dispute(dispute, status=422, resolve_form=form)
         amount = form.amount.minor or 0
 
+    def resolution() -> services.Resolution:
+        return services.Resolution(Outcome(form.outcome.data), form.summary.data or "", form.party.data, amount)
+
+    if form.confirmed.data != "yes":
+        # The confirm step: what the outcome would do, shown before anything is applied; nothing changes here.
+        if form.validate_on_submit():
+            try:
+                effects = services.resolution_effects(current_user, dispute, resolution())
+            except InvalidInput as error:
+                show_service_error(form, error.field, error.message)
+            except IllegalTransition as error:
+                abort(409, description=error.message)
+            else:
+                return _render_dispute(dispute, resolve_form=form, effects=effects)
+        return _render_dispute(dispute, status=422, resolve_form=form)
+
     def settle(found: Dispute) -> Dispute:
-        resolution = services.Resolution(Outcome(form.outcome.data), form.summary.data or "", form.party.data, amount)
-        return services.resolve(current_user, found, resolution)
+        return services.resolve(current_user, found, resolution())
 
     return _dispute_action(
         dispute_id, "resolve_form", form, settle, _("The dispute is resolved; both parties are told.")

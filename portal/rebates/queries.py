@@ -197,3 +197,26 @@ def projected_attainment(statement: RebateStatement | None, period: Period, toda
         return None
     projected = rules.projection(statement.sales, period.starts_on, period.ends_on, effective_today(period, today))
     return rules.attainment(projected, statement.target)
+
+
+@dataclass(frozen=True)
+class QuarterAttainment:
+    period_code: str
+    attainment: Decimal | None  # as shown (cut to two decimals); None without a target
+    reached_tier: bool
+
+
+def attainment_trend(dealer: Dealer, quarters: int = 8) -> list[QuarterAttainment]:
+    """The dealer's attainment over its last eight statements, oldest first: is this quarter better than usual? One
+    query, from the statements themselves (what the dealer was paid on), never recomputed here."""
+    rows = db.session.execute(
+        select(Period.code, RebateStatement.sales, RebateStatement.target, RebateStatement.reached_tier)
+        .join(Period, Period.id == RebateStatement.period_id)
+        .where(RebateStatement.dealer_id == dealer.id)
+        .order_by(Period.starts_on.desc())
+        .limit(quarters)
+    ).all()
+    return [
+        QuarterAttainment(code, rules.attainment_shown(sales, target), reached is not None)
+        for code, sales, target, reached in reversed(rows)
+    ]

@@ -844,7 +844,7 @@ def dealer_home_section(viewer: User, dealer: Dealer) -> dict[str, object]:
     today = company_today()
     period = dealer_services.period_for_view(None, today)
     board = queries.dashboard(dealer, period, services.statement_of(dealer, period), today) if period else None
-    return {"board": board}
+    return {"board": board, "trend": queries.attainment_trend(dealer)}
 
 
 def dealer_console_section(viewer: User, dealer: Dealer) -> dict[str, object]:

@@ -152,6 +152,46 @@ def expiring_certificates(dealer_id: int, today: date) -> list[Enrollment]:
     )
 
 
+def rebooking(expiring: list[Enrollment], now: datetime) -> dict[int, CourseSession | None]:
+    """For each expiring certificate (by enrollment id): the next session of its course that still takes enrolments,
+    or None when the person is already booked on a later session (nothing to do) or none is open. Two queries for
+    all of them, so the dealer's start page stays flat however many certificates expire."""
+    if not expiring:
+        return {}
+    courses = {enrollment.session.course_id for enrollment in expiring}
+    booked = {
+        (course_id, person_key)
+        for course_id, person_key in db.session.execute(
+            select(CourseSession.course_id, Enrollment.person_key)
+            .join(CourseSession, CourseSession.id == Enrollment.session_id)
+            .where(
+                CourseSession.course_id.in_(courses),
+                CourseSession.starts_at > now,
+                Enrollment.dealer_id == expiring[0].dealer_id,
+                Enrollment.status.in_((EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)),
+            )
+        )
+    }
+    upcoming: dict[int, CourseSession] = {}
+    for session in db.session.execute(
+        select(CourseSession)
+        .where(
+            CourseSession.course_id.in_(courses),
+            CourseSession.status == rules.SessionStatus.SCHEDULED,
+            CourseSession.enrol_deadline > now,
+        )
+        .order_by(CourseSession.starts_at)
+        .limit(200)
+    ).scalars():
+        upcoming.setdefault(session.course_id, session)
+    found: dict[int, CourseSession | None] = {}
+    for enrollment in expiring:
+        course_id = enrollment.session.course_id
+        if (course_id, enrollment.person_key) not in booked:
+            found[enrollment.id] = upcoming.get(course_id)
+    return found
+
+
 def completion_by_dealer(user: User, today: date):
     """Per visible dealer: people trained (a valid certificate), certificates expiring soon, seats booked ahead."""
     valid = and_(

@@ -59,4 +59,50 @@
     event.preventDefault();
     element.click();
   });
+  // A form marked data-keep-draft keeps what was typed on this device until it is sent, so a dropped connection or
+  // a closed tab loses nothing (files cannot be kept: the browser never lets a page pick them again). The page that
+  // confirms the sending carries data-forget-draft with the same key, and the copy goes.
+  function draftFields(form) {
+    return Array.prototype.filter.call(form.elements, function (element) {
+      return element.name && element.name !== "csrf_token" && !/^(file|submit|button)$/.test(element.type);
+    });
+  }
+  function storeDraft(key, values) {
+    try { localStorage.setItem(key, JSON.stringify(values)); } catch (ignored) { /* private mode: nothing kept */ }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var forget = document.querySelector("[data-forget-draft]");
+    if (forget) {
+      try { localStorage.removeItem(forget.getAttribute("data-forget-draft")); } catch (ignored) { /* nothing kept */ }
+    }
+    var form = document.querySelector("form[data-keep-draft]");
+    if (!form) { return; }
+    var key = form.getAttribute("data-keep-draft");
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (ignored) { saved = null; }
+    // A refused form shows what was sent (with its errors), never an older copy over it.
+    if (saved && typeof saved === "object" && !form.querySelector("[aria-invalid]")) {
+      draftFields(form).forEach(function (element) {
+        if (Object.prototype.hasOwnProperty.call(saved, element.name)) { element.value = saved[element.name]; }
+      });
+      form.dispatchEvent(new Event("change", { bubbles: true }));  // the live check follows the restored fields
+    }
+    function save() {
+      var values = {};
+      draftFields(form).forEach(function (element) { values[element.name] = element.value; });
+      storeDraft(key, values);
+    }
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+    form.addEventListener("submit", function (event) {
+      var note = form.querySelector("[data-offline-note]");
+      save();
+      if (navigator.onLine === false) {
+        event.preventDefault();
+        if (note) { note.hidden = false; }
+      } else if (note) {
+        note.hidden = true;
+      }
+    });
+  });
 })();

@@ -25,8 +25,8 @@ from tests.browser.helpers import (
 )
 
 TEXT = {
-    "en": {"resolved": "Resolved", "outcome": "No action"},
-    "zh": {"resolved": "已裁决", "outcome": "不采取措施"},
+    "en": {"resolved": "Resolved", "outcome": "No action", "effect": "No money moves and no record changes."},
+    "zh": {"resolved": "已裁决", "outcome": "不采取措施", "effect": "不涉及款项，也不变更任何记录。"},
 }
 _numbers = count(1)
 
@@ -80,6 +80,11 @@ def test_raise_respond_and_resolve(
     mediator.locator("#outcome").select_option("no_action")
     mediator.locator("#summary").fill("The hotel asked D002 first: no poaching.")
     mediator.locator("form[action$='/resolve'] button").click()
+    # The confirm step: the effect in words, nothing applied until the mediator says so.
+    expect(mediator.locator(".confirm-step")).to_contain_text(words["effect"])
+    expect(mediator.locator(".page-head .badge")).not_to_have_text(words["resolved"])
+    assert_page_is_sound(mediator, viewport, blocked)
+    mediator.locator(".confirm-step button").click()
     expect(mediator.locator(".page-head .badge")).to_have_text(words["resolved"])
     mediator.context.close()
     with live_app.app_context():
