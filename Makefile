@@ -8,7 +8,7 @@ PORT ?= 5000
 SMTP_PORT ?= 1025
 export FLASK_APP := portal
 
-.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps screenshots
+.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps screenshots cjk-fonts
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -137,5 +137,15 @@ lighthouse: setup magic-deps browser-deps
 	$(BIN)/python scripts/lighthouse.py
 
 # The main pages of every role at 375 and 1280 px in English and Chinese, into instance/screenshots/.
-screenshots: setup magic-deps browser-deps
+screenshots: setup magic-deps browser-deps cjk-fonts
 	$(BIN)/python scripts/screenshots.py
+
+# Chinese glyphs for the screenshots (the tests do not need them: they read text, not pixels).
+cjk-fonts:
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk; \
+		else \
+			echo "Missing Chinese fonts: run 'sudo apt-get install -y fonts-noto-cjk' once, then make screenshots."; exit 1; \
+		fi; \
+	fi

@@ -110,3 +110,34 @@ def test_the_phone_header_is_one_line_and_the_dealer_has_a_tab_bar(
     manager.wait_for_load_state("load")
     expect(manager.locator("nav.tabbar")).to_have_count(0)  # the tab bar is a dealer's
     manager.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_claims_are_cards_on_a_phone_and_a_table_on_a_desktop(
+    browser: Browser, live_server: str, language: str
+) -> None:
+    """A claim on a phone: its title and status on one line, the amount below in large digits, the other facts
+    only when they have a value; the table's header is there for screen readers. On a desktop, a table."""
+    page = new_page(browser, language, PHONE)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "dealer@demo.test", language)
+    page.goto(f"{live_server}/claims/")
+    page.wait_for_load_state("load")
+    card = page.locator("table.card-list tbody tr").first
+    title = card.locator(".card-title").bounding_box()
+    status = card.locator(".card-status").bounding_box()
+    amount = card.locator(".card-amount").bounding_box()
+    assert title is not None and status is not None and amount is not None
+    assert abs(title["y"] - status["y"]) < 12 and status["x"] > title["x"]  # side by side, on top
+    assert amount["y"] >= title["y"] + title["height"] - 1  # below them
+    assert page.evaluate("getComputedStyle(document.querySelector('.card-amount'), '::before').content") == "none"
+    for hidden in page.locator("table.card-list td.is-empty").all():
+        expect(hidden).to_be_hidden()
+    assert_page_is_sound(page, PHONE, blocked)
+    page.context.close()
+
+    desktop = new_page(browser, language, DESKTOP)
+    log_in_page(desktop, live_server, "dealer@demo.test", language)
+    desktop.goto(f"{live_server}/claims/")
+    expect(desktop.locator("table.card-list thead")).to_be_visible()
+    desktop.context.close()
