@@ -24,6 +24,7 @@ PAGES = [
     ("login", None, "/login"),
     ("dealer dashboard", "dealer@demo.test", "/dealer/"),
     ("claim form", "dealer@demo.test", "/claims/new"),
+    ("quick claim", "dealer@demo.test", "/claims/quick"),
     ("manager claim queue", "manager@demo.test", "/console/claims"),
     ("claim review", "manager@demo.test", FIRST_IN_QUEUE),
 ]

@@ -10,16 +10,15 @@ from datetime import UTC, datetime
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, func, select
 
 from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
 from portal.claims.budgets import budget_of
-from portal.claims.models import Claim, ClaimFlag
-from portal.claims.queries import statuses_to_decide
+from portal.claims.models import Claim
+from portal.claims.queries import backlog
 from portal.claims.reviewers import REVIEWERS
 from portal.claims.rules import ClaimStatus, claim_deadline
-from portal.claims.services import visible_claims
 from portal.dealers.services import current_period
 from portal.extensions import db
 from portal.formatting import local_date, money
@@ -65,36 +64,28 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
 
 
 def reviewer_lines(user: User) -> Iterable[InboxLine]:
-    flagged = exists().where(ClaimFlag.claim_id == Claim.id)
-    waiting, second, oldest, marked = db.session.execute(
-        visible_claims(user)
-        .where(Claim.status.in_(statuses_to_decide(user)))
-        .with_only_columns(
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.SUBMITTED, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.AWAITING_SECOND_APPROVAL, 1), else_=0)), 0),
-            func.min(Claim.submitted_at),
-            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0),
-        )
-        .order_by(None)
-    ).one()
+    waiting = backlog(user)
     details = []
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        days = max(0, (datetime.now(UTC) - oldest).days)
+    if waiting.oldest_submitted_at is not None:
+        days = max(0, (datetime.now(UTC) - waiting.oldest_submitted_at).days)
         details.append(ngettext("the oldest has waited %(num)s day", "the oldest has waited %(num)s days", days))
-    if marked:
-        details.append(ngettext("%(num)s flagged", "%(num)s flagged", int(marked)))
+    if waiting.flagged:
+        details.append(ngettext("%(num)s flagged", "%(num)s flagged", waiting.flagged))
     yield InboxLine(
-        ngettext("%(num)s claim waits for your decision", "%(num)s claims wait for your decision", int(waiting)),
+        ngettext("%(num)s claim waits for your decision", "%(num)s claims wait for your decision", waiting.submitted),
         url_for("claims.queue"),
-        int(waiting),
-        urgent=bool(marked),
+        waiting.submitted,
+        urgent=bool(waiting.flagged),
         detail=" · ".join(details),
     )
     yield InboxLine(
-        ngettext("%(num)s claim waits for a second approval", "%(num)s claims wait for a second approval", int(second)),
+        ngettext(
+            "%(num)s claim waits for a second approval",
+            "%(num)s claims wait for a second approval",
+            waiting.awaiting_second,
+        ),
         url_for("claims.queue", status=ClaimStatus.AWAITING_SECOND_APPROVAL.value),
-        int(second),
+        waiting.awaiting_second,
     )
 
 

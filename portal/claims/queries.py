@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, case, func, select, tuple_
+from sqlalchemy import Select, and_, case, exists, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from portal.access import AccessRole
@@ -94,14 +95,32 @@ def previous_in_queue(user: User, wanted: QueueFilter, claim: Claim) -> int | No
     return db.session.execute(queue.with_only_columns(Claim.id).limit(1)).scalar_one_or_none()
 
 
-def count_to_decide(user: User) -> dict[ClaimStatus, int]:
-    rows = db.session.execute(
+@dataclass(frozen=True)
+class Backlog:
+    """What waits for a reviewer's decision: the queue's counts and the start page's inbox line, one query."""
+
+    submitted: int
+    awaiting_second: int
+    oldest_submitted_at: datetime | None
+    flagged: int
+
+
+def backlog(user: User) -> Backlog:
+    flagged = exists().where(ClaimFlag.claim_id == Claim.id)
+    submitted, second, oldest, marked = db.session.execute(
         visible_claims(user)
         .where(Claim.status.in_(statuses_to_decide(user)))
-        .with_only_columns(Claim.status, func.count())
-        .group_by(Claim.status)
-    ).all()
-    return {ClaimStatus(status): count for status, count in rows}
+        .with_only_columns(
+            func.coalesce(func.sum(case((Claim.status == ClaimStatus.SUBMITTED, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Claim.status == ClaimStatus.AWAITING_SECOND_APPROVAL, 1), else_=0)), 0),
+            func.min(Claim.submitted_at),
+            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0),
+        )
+        .order_by(None)
+    ).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(int(submitted), int(second), oldest, int(marked))
 
 
 def flags_by_claim(claim_ids: list[int]) -> dict[int, list[Flag]]:

@@ -555,7 +555,7 @@ def _queue_context() -> dict[str, Any]:
 @cached_page
 def queue() -> ResponseReturnValue:
     context = _queue_context()
-    waiting = queries.count_to_decide(current_user)
+    waiting = queries.backlog(current_user)
     dealers = (
         db.session.execute(dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500))
         .unique()
@@ -568,8 +568,8 @@ def queue() -> ResponseReturnValue:
         periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
         statuses=list(ClaimStatus),
         flag_choices=list(Flag),
-        submitted_count=waiting.get(ClaimStatus.SUBMITTED, 0),
-        awaiting_count=waiting.get(ClaimStatus.AWAITING_SECOND_APPROVAL, 0),
+        submitted_count=waiting.submitted,
+        awaiting_count=waiting.awaiting_second,
         bulk_form=BulkApproveForm(formdata=None),
         bulk_limits=", ".join(money(limits.bulk_up_to, currency) for currency, limits in services.configured_limits()),
         **context,

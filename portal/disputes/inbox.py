@@ -13,13 +13,12 @@ from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
 from portal.dates import company_today
 from portal.disputes.models import Dispute, Violation
+from portal.disputes.roles import RECORDERS
 from portal.disputes.rules import ACTIVE, ViolationStatus
 from portal.disputes.violations import visible_violations
 from portal.extensions import db
 from portal.inbox import InboxLine, register_inbox_source
 from portal.types import utcnow
-
-CONSOLE = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:
@@ -102,5 +101,5 @@ def mediator_lines(user: User) -> Iterable[InboxLine]:
 
 def register() -> None:
     register_inbox_source(DEALER_USERS, dealer_lines, 30)
-    register_inbox_source(CONSOLE, console_lines, 30)
+    register_inbox_source(RECORDERS, console_lines, 30)  # those who record and confirm violations
     register_inbox_source((AccessRole.MEDIATOR,), mediator_lines, 10)
