@@ -28,6 +28,7 @@ from portal.extensions import db
 from tests.evidence_files import as_jpeg, broken_pdf, fapiao_image, fapiao_qr_text, pdf, shop_photo
 from tests.factories import World, examples, make_world, today
 from tests.helpers import BACKENDS, dispose_app, example_savepoint, fingerprint, logged_in_client, race_app
+from tests.state_changing import _quick_claim_form
 from tests.threads import run_together
 
 pytestmark = pytest.mark.calendar
@@ -40,19 +41,11 @@ def _wechat_photo(seed: int = 3) -> bytes:
 
 
 def _form(world: World, **changes: object) -> dict[str, object]:
+    """The phone's claim with today's dates, a WeChat photo and a PDF, and an amount typed with a comma."""
     day = today().isoformat()
-    form: dict[str, object] = {
-        "files": [(io.BytesIO(_wechat_photo()), "mmexport1733456789.jpg"), (io.BytesIO(pdf()), "发票.pdf")],
-        "amount": "1,234.50",
-        "activity_type_id": str(world.claims.activity_type),
-        "activity_start": day,
-        "activity_end": day,
-        "title": "",
-        "invoice_number": "",
-        "fund_request_id": "",
-    }
-    form.update(changes)
-    return form
+    files = [(io.BytesIO(_wechat_photo()), "mmexport1733456789.jpg"), (io.BytesIO(pdf()), "发票.pdf")]
+    base = {**_quick_claim_form(world), "files": files, "amount": "1,234.50", "activity_start": day}
+    return {**base, "activity_end": day, **changes}
 
 
 def _left_by_hand(app: Flask, world: World) -> int:

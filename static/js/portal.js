@@ -25,6 +25,14 @@
     var summary = document.querySelector("[data-autofocus]");
     if (summary) { summary.focus(); }
   });
+  // The same for a form htmx swaps in refused: only content that is new carries the focus, so a live check
+  // refreshed while typing never takes it from the field.
+  document.addEventListener("htmx:load", function (event) {
+    var added = event.detail && event.detail.elt;
+    if (!added || !added.querySelector) { return; }
+    var summary = added.matches("[data-autofocus]") ? added : added.querySelector("[data-autofocus]");
+    if (summary) { summary.focus(); }
+  });
 
   // The phone's menu button opens and closes the menu; on a desktop the button is hidden and the menu always open.
   document.addEventListener("click", function (event) {

@@ -160,7 +160,8 @@ def test_a_senior_manager_suspends_a_dealer_with_a_reason(browser: Browser, live
     page.goto(f"{live_server}/console/dealers/D003")
     page.get_by_label("New status").select_option(label="Suspended")
     page.get_by_role("button", name="Change status").click()
-    expect(page.get_by_text("Say why the status changes.")).to_be_visible()
+    expect(page.locator(".field-error").get_by_text("Say why the status changes.")).to_be_visible()
+    expect(page.locator(".error-summary a[href='#reason']")).to_be_visible()  # and summed up at the form's top
     page.get_by_label("Reason").fill("Sold below the floor price in the North territory.")
     page.get_by_role("button", name="Change status").click()
     expect(page.get_by_text("The status of Southern Harbour Electric was changed.")).to_be_visible()
@@ -191,7 +192,8 @@ def test_an_admin_schedules_a_tier_change_for_the_next_period(
     assert_page_is_sound(page, viewport, blocked)
     page.get_by_label(new_tier, exact=True).select_option(label=tier)
     page.get_by_role("button", name=button).click()
-    expect(page.get_by_text(missing)).to_be_visible()
+    expect(page.locator(".field-error").get_by_text(missing)).to_be_visible()
+    expect(page.locator(".error-summary a[href='#why']")).to_be_visible()  # and summed up at the form's top
     assert_page_is_sound(page, viewport, blocked)
     page.get_by_label(new_tier, exact=True).select_option(label=tier)
     page.get_by_label(why, exact=True).fill(f"Agreed at the annual review ({language}).")

@@ -100,8 +100,9 @@ def test_password_form_shows_errors_in_place_then_changes_the_password(browser: 
         page.get_by_role("button", name="Change password").click()
     assert answer.value.status == 422
     assert answer.value.request.headers.get("hx-request") == "true"
-    expect(page.get_by_text("Use at least 12 characters.")).to_be_visible()
-    expect(page.get_by_text("The two new passwords do not match.")).to_be_visible()
+    expect(page.locator(".field-error").get_by_text("Use at least 12 characters.")).to_be_visible()
+    expect(page.locator(".field-error").get_by_text("The two new passwords do not match.")).to_be_visible()
+    expect(page.locator(".error-summary")).to_be_focused()  # the summary of the swapped-in form takes the focus
     expect(page.get_by_role("heading", level=1)).to_have_text("My account")  # the fragment, not a new page
     violations = axe_violations(page)
     assert not violations, describe(violations)

@@ -90,6 +90,7 @@ def test_a_claim_in_five_taps_and_a_file_pick(
 def test_the_rules_answer_as_the_dealer_types_and_a_reload_keeps_the_fields(
     browser: Browser, live_server: str, language: str, viewport: dict[str, int]
 ) -> None:
+    """As after a dropped connection: the fields come back with the check; offline, Submit sends nothing."""
     words = CHECK_TEXT[language]
     page = new_page(browser, language, viewport)
     blocked = watch_csp(page)
@@ -106,4 +107,12 @@ def test_the_rules_answer_as_the_dealer_types_and_a_reload_keeps_the_fields(
     expect(page.locator("#quick-check")).to_contain_text(words["refused"])
     page.locator("#amount").fill("1.00")
     expect(page.locator("#quick-check")).not_to_contain_text(words["refused"])
+    # Offline, Submit sends nothing: the page says what is kept and stays as it is.
+    page.locator("#files").set_input_files(files=[{"name": "a.pdf", "mimeType": "application/pdf", "buffer": pdf()}])
+    page.context.set_offline(True)
+    page.get_by_role("button", name=TEXT[language]["submit"]).click()
+    expect(page.locator("[data-offline-note]")).to_be_visible()
+    assert page.url.endswith("/claims/quick")
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.set_offline(False)
     page.context.close()
