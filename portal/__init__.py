@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
 from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigation, page_cache, security
 from portal.accounts import plugin as accounts_plugin
+from portal.api import plugin as api_plugin
 from portal.audit import plugin as audit_plugin
 from portal.claims import plugin as claims_plugin
 from portal.core import plugin as core_plugin
@@ -37,6 +38,7 @@ AREAS = (
     audit_plugin,
     notifications_plugin,
     evidence_plugin,
+    api_plugin,
 )
 
 

@@ -1,5 +1,5 @@
 """flask commands: seed-demo, seed-scale, create-user, reset-two-factor, import-sales, jobs worker,
-audit seal/verify, backup create/restore, send-mail, cleanup-evidence."""
+audit seal/verify, backup create/restore, send-mail, cleanup-evidence, api-clients create/rotate/revoke."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from sqlalchemy import select
 from portal.accounts.models import User, UserRole
 from portal.accounts.services import find_user_by_email, hash_password, normalise_email
 from portal.accounts.two_factor import reset_for_user
+from portal.api import clients as api_clients
+from portal.api.models import IntegrationClient
 from portal.audit.chain import seal_pending_events, verify_audit_chain
 from portal.backup import BackupError, create_backup, describe, restore_backup
 from portal.demo import demo_logins, seed_demo
@@ -26,7 +28,7 @@ from portal.notifications.mail import deliver_outbox
 from portal.rebates.imports import dealer_rows, import_file, report_errors
 from portal.rebates.models import ImportStatus
 from portal.scale import Scale, seed_scale
-from portal.service_errors import InvalidInput
+from portal.service_errors import Forbidden, IllegalTransition, InvalidInput
 
 
 def init_app(app: Flask) -> None:
@@ -92,6 +94,65 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(error.message) from error
         db.session.commit()
         click.echo(f"Two-factor sign-in of {user.email} is reset; their sessions have ended.")
+
+    api_group = AppGroup("api-clients", help="Integration clients of the API (an ERP, a BI tool).")
+
+    @api_group.command("create")
+    @click.option("--name", required=True, help="The client, as the admins will recognise it (e.g. SAP production).")
+    @click.option("--scope", "scopes", multiple=True, required=True, help="e.g. statements:read; repeat for more.")
+    @click.option("--network", "networks", multiple=True, help="An address range it may call from; repeat for more.")
+    @click.option("--by", "admin_email", required=True, help="The admin creating it, for the audit trail.")
+    def create_api_client_command(
+        name: str, scopes: tuple[str, ...], networks: tuple[str, ...], admin_email: str
+    ) -> None:
+        """Create a client and print its token, once: only its hash is kept."""
+        admin = find_user_by_email(admin_email)
+        if admin is None:
+            raise click.ClickException(f"no user has the email {admin_email}")
+        try:
+            client, token = api_clients.create_client(admin, name, list(scopes), list(networks))
+        except (InvalidInput, Forbidden) as error:
+            raise click.ClickException(getattr(error, "message", "only an admin may create a client")) from error
+        db.session.commit()
+        click.echo(f"Created client {client.name} with scopes {', '.join(client.scopes)}.")
+        click.echo(f"Its token (shown this once, store it in the ERP's secret store): {token}")
+
+    def admin_and_client(admin_email: str, name: str) -> tuple[User, IntegrationClient]:
+        admin = find_user_by_email(admin_email)
+        client = db.session.execute(
+            select(IntegrationClient).where(IntegrationClient.name == name)
+        ).scalar_one_or_none()
+        if admin is None or client is None:
+            raise click.ClickException("no such admin or client")
+        return admin, client
+
+    @api_group.command("rotate")
+    @click.option("--name", required=True)
+    @click.option("--by", "admin_email", required=True)
+    def rotate_api_client_command(name: str, admin_email: str) -> None:
+        """A new token; the old ones keep working for a day, time for the ERP to switch."""
+        admin, client = admin_and_client(admin_email, name)
+        try:
+            token = api_clients.rotate_token(admin, client)
+        except (IllegalTransition, Forbidden) as error:
+            raise click.ClickException(getattr(error, "message", "only an admin may rotate a token")) from error
+        db.session.commit()
+        click.echo(f"New token for {client.name} (shown this once): {token}")
+
+    @api_group.command("revoke")
+    @click.option("--name", required=True)
+    @click.option("--by", "admin_email", required=True)
+    def revoke_api_client_command(name: str, admin_email: str) -> None:
+        """Every token of the client stops working now."""
+        admin, client = admin_and_client(admin_email, name)
+        try:
+            api_clients.revoke_client(admin, client)
+        except (IllegalTransition, Forbidden) as error:
+            raise click.ClickException(getattr(error, "message", "only an admin may revoke a client")) from error
+        db.session.commit()
+        click.echo(f"Revoked {client.name}.")
+
+    app.cli.add_command(api_group)
 
     jobs_group = AppGroup("jobs", help="Background jobs.")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from collections.abc import Callable
+
+from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -52,6 +54,19 @@ def render_error(status: int, title: object | None = None, message: object | Non
     return body, status
 
 
+# Doors other than the pages answer their own errors: the API its problem documents. Keyed by the path prefix, so
+# even a URL or method no route knows (routing's 404 and 405, before any blueprint) is answered in the door's way.
+_DOORS: dict[str, Callable[[HTTPException], ResponseReturnValue]] = {}
+
+
+def register_error_door(prefix: str, render: Callable[[HTTPException], ResponseReturnValue]) -> None:
+    _DOORS[prefix] = render
+
+
+def _door_of(path: str) -> Callable[[HTTPException], ResponseReturnValue] | None:
+    return next((render for prefix, render in _DOORS.items() if path.startswith(prefix)), None)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(_error: CSRFError) -> tuple[str, int]:
@@ -61,6 +76,8 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> ResponseReturnValue:
         if error.code is None or error.code < 400:
             return error
+        if (door := _door_of(request.path)) is not None:
+            return door(error)
         return render_error(error.code, message=_explicit_description(error))
 
     @app.errorhandler(NotFound)

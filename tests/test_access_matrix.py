@@ -109,6 +109,11 @@ def pre_approval_form(world: World) -> dict[str, object]:
 MATRIX = (
     Case("GET", "/", "/", everyone(302)),
     Case("GET", "/healthz", "/healthz", everyone(200)),
+    # --- the integration API: a client's bearer token only; a page's session cookie opens nothing (test_api.py has
+    # the scopes of clients) ---
+    Case("GET", "/api/v1/me", "/api/v1/me", everyone(401, anonymous=401)),
+    Case("GET", "/api/v1/statements", "/api/v1/statements?period={previous_period}", everyone(401, anonymous=401)),
+    Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
     Case("GET", "/ping", "/ping", everyone(200)),
     Case("GET", "/static/<path:filename>", "/static/css/portal.css", everyone(200)),
     Case("GET", "/login", "/login", everyone(303, anonymous=200)),
@@ -1587,7 +1592,7 @@ def test_access_matrix_for_htmx_fragments(app: Flask, world: World, role: str) -
     if role != "anonymous":
         log_in(client, become(app, world, role))
     for case in MATRIX:
-        if case.method != "GET":
+        if case.method != "GET" or case.rule.startswith("/api/"):  # the API is no page: htmx never calls it
             continue
         url = url_of(case, world, role)
         response = client.get(url, headers={"HX-Request": "true"})

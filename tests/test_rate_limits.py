@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.api import clients as api_clients
 from portal.extensions import db, limiter
 from portal.notifications.models import OutboxEmail
 from tests.factories import PASSWORD, World, make_world
@@ -215,3 +216,25 @@ def test_many_wrong_passwords_at_once_send_one_warning(
     finally:
         dispose_app(app)
     assert len(warnings) == 1
+
+
+def test_each_api_token_has_its_own_rate_limit(tmp_path: Path) -> None:
+    """Past the limit a client gets 429 as a problem document; another client's token is not slowed."""
+    app = build_app(f"sqlite:///{tmp_path / 'api-limits.db'}", RATELIMIT_ENABLED=True, API_RATE_LIMIT="3 per minute")
+    try:
+        with app.app_context():
+            upgrade()
+            world = make_world()
+            admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+            _first, busy = api_clients.create_client(admin, "Busy ERP", ["statements:read"], [])
+            _second, calm = api_clients.create_client(admin, "Calm BI", ["statements:read"], [])
+            db.session.commit()
+        http = app.test_client()
+        answers = [http.get("/api/v1/me", headers={"Authorization": f"Bearer {busy}"}) for _call in range(4)]
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+        assert answers[-1].mimetype == "application/problem+json"
+        assert answers[-1].get_json()["type"] == "urn:dealer-portal:problem:rate-limited"
+        assert http.get("/api/v1/me", headers={"Authorization": f"Bearer {calm}"}).status_code == 200
+    finally:
+        limiter.enabled = False
+        dispose_app(app)

@@ -1,0 +1,119 @@
+"""Integration clients: an admin creates one with its scopes (and, optionally, the address ranges it may call
+from), sees its token once, rotates it with an overlap so the ERP can switch without downtime, and revokes it.
+A request's token is checked here: the client, its scopes, and where it was last used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from portal.access import AccessRole, require_role
+from portal.accounts.models import User
+from portal.api.models import ApiToken, IntegrationClient
+from portal.api.rules import SHOWN_CHARACTERS, Scope, address_allowed, new_token, token_hash, valid_scopes
+from portal.api.rules import parse_networks as parse_ranges
+from portal.audit.services import audit_change
+from portal.extensions import db
+from portal.service_errors import IllegalTransition, InvalidInput
+from portal.types import utcnow
+
+ROTATION_OVERLAP = timedelta(hours=24)  # the old token keeps working this long after a rotation
+LAST_USED_EVERY = timedelta(minutes=1)  # the last-use stamp is written at most this often, not on every call
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling the API: the client and what it may do."""
+
+    client_id: int
+    name: str
+    scopes: frozenset[Scope]
+
+
+def _issue(client: IntegrationClient) -> str:
+    token = new_token()
+    db.session.add(ApiToken(client_id=client.id, token_hash=token_hash(token), shown_start=token[:SHOWN_CHARACTERS]))
+    return token
+
+
+def create_client(actor: User, name: str, scopes: list[str], networks: list[str]) -> tuple[IntegrationClient, str]:
+    """A new client and its first token, returned in clear only here: it is stored as its hash."""
+    require_role(actor, AccessRole.ADMIN)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name", _("Give the client a name, such as the ERP's."))
+    if db.session.execute(select(IntegrationClient.id).where(IntegrationClient.name == name)).first():
+        raise InvalidInput("name", _("Another client has this name."))
+    try:
+        chosen = valid_scopes(scopes)
+    except ValueError as unknown:
+        raise InvalidInput("scopes", _("Unknown scopes: %(names)s", names=str(unknown))) from None
+    if not chosen:
+        raise InvalidInput("scopes", _("Choose at least one scope."))
+    try:
+        ranges = parse_ranges(networks)
+    except ValueError:
+        raise InvalidInput("networks", _("Write address ranges as 203.0.113.0/24 or single addresses.")) from None
+    client = IntegrationClient(
+        name=name, scopes=[scope.value for scope in chosen], allowed_networks=ranges, created_by_id=actor.id
+    )
+    db.session.add(client)
+    db.session.flush()
+    token = _issue(client)
+    audit_change("integration_client.created", actor=actor, subject=client, after={"scopes": client.scopes})
+    db.session.flush()
+    return client, token
+
+
+def rotate_token(actor: User, client: IntegrationClient, now: datetime | None = None) -> str:
+    """A new token; the tokens in use now stop working after the overlap, time for the ERP to switch."""
+    require_role(actor, AccessRole.ADMIN)
+    if client.revoked_at is not None:
+        raise IllegalTransition(_("This client is revoked."))
+    now = now or utcnow()
+    ends = now + ROTATION_OVERLAP
+    for token in client.tokens:
+        if token.expires_at is None or token.expires_at > ends:
+            token.expires_at = ends
+    new = _issue(client)
+    audit_change("integration_client.rotated", actor=actor, subject=client, old_tokens_until=ends.isoformat())
+    db.session.flush()
+    return new
+
+
+def revoke_client(actor: User, client: IntegrationClient, now: datetime | None = None) -> None:
+    """At once: every token of the client stops working."""
+    require_role(actor, AccessRole.ADMIN)
+    if client.revoked_at is not None:
+        raise IllegalTransition(_("This client is revoked already."))
+    client.revoked_at = now or utcnow()
+    audit_change("integration_client.revoked", actor=actor, subject=client)
+    db.session.flush()
+
+
+def authenticate(token: str, address: str | None, now: datetime | None = None) -> Caller | None:
+    """The caller a token names, or None: unknown, expired, revoked, or called from outside the client's ranges.
+    One indexed query; the last-use stamp is written at most once a minute."""
+    now = now or utcnow()
+    found = db.session.execute(
+        select(ApiToken, IntegrationClient)
+        .join(IntegrationClient, IntegrationClient.id == ApiToken.client_id)
+        .where(
+            ApiToken.token_hash == token_hash(token),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            IntegrationClient.revoked_at.is_(None),
+        )
+    ).first()
+    if found is None:
+        return None
+    _token, client = found
+    if not address_allowed(address, client.allowed_networks):
+        return None
+    stamped = client.last_used_at
+    if stamped is None or now - stamped >= LAST_USED_EVERY or client.last_used_from != (address or ""):
+        client.last_used_at, client.last_used_from = now, (address or "")[:45]
+        db.session.flush()
+    return Caller(client.id, client.name, frozenset(valid_scopes(client.scopes)))

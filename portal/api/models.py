@@ -1,0 +1,45 @@
+"""Integration clients (an ERP, a BI tool) and their tokens. A token is stored only as its hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import Model
+from portal.types import UTCDateTime, utcnow
+
+
+class IntegrationClient(Model):
+    __tablename__ = "integration_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_networks: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: any address
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_from: Mapped[str] = mapped_column(String(45), default="")
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="client", order_by="ApiToken.id")
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "integration_client", self.id, self.name
+
+
+class ApiToken(Model):
+    """One of a client's tokens. While a token is rotated the old one keeps working until `expires_at`."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("integration_clients.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    shown_start: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    client: Mapped[IntegrationClient] = relationship(back_populates="tokens")
