@@ -113,6 +113,7 @@ MATRIX = (
     # the scopes of clients) ---
     Case("GET", "/api/v1/me", "/api/v1/me", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/statements", "/api/v1/statements?period={previous_period}", everyone(401, anonymous=401)),
+    Case("GET", "/api/v1/claims", "/api/v1/claims", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
     Case("GET", "/ping", "/ping", everyone(200)),
     Case("GET", "/static/<path:filename>", "/static/css/portal.css", everyone(200)),

@@ -20,6 +20,7 @@ from portal.api import clients
 from portal.api.models import ApiToken, IntegrationClient
 from portal.api.rules import Scope, token_hash
 from portal.audit.models import AuditEvent
+from portal.claims.models import Claim
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.rebates.models import RebateStatement
@@ -30,6 +31,7 @@ from tests.factories import Channel, RebateRecords, examples, user
 from tests.helpers import count_queries, example_savepoint, logged_in_client
 
 PROBLEM = "application/problem+json"
+PAYEE = {"name": "Eastern Star Trading", "bank": "ICBC Shanghai", "account": "6222 0001"}
 
 
 def _client(app: Flask, channel: Channel, *scopes: str, networks: tuple[str, ...] = ()) -> tuple[int, str]:
@@ -291,6 +293,13 @@ def test_a_page_of_statements_costs_the_same_queries_for_one_or_many(
     with count_queries(app) as many:
         _get(http, f"/api/v1/statements?period={code}&limit=500", token)
     assert len(many) == len(one) <= 4
+    _id, claims_token = _client(app, channel, "claims:read")
+    _get(http, "/api/v1/me", claims_token)
+    with count_queries(app) as one_claim:
+        _get(http, "/api/v1/claims?limit=1&state=paid", claims_token)
+    with count_queries(app) as many_claims:
+        _get(http, "/api/v1/claims?limit=500&state=paid", claims_token)
+    assert len(many_claims) == len(one_claim) <= 3
 
 
 def test_scopes_are_the_ones_the_issue_names() -> None:
@@ -313,6 +322,49 @@ def test_each_scope_opens_only_its_own_reads(app: Flask, channel: Channel, scope
     assert _get(http, "/api/v1/me", token).status_code == 200
     expected = 200 if scope == Scope.STATEMENTS_READ else 403
     assert _get(http, f"/api/v1/statements?period={channel.previous_period}", token).status_code == expected
+    assert _get(http, "/api/v1/claims", token).status_code == (200 if scope == Scope.CLAIMS_READ else 403)
+
+
+@pytest.mark.usefixtures("claim_records")
+def test_claims_to_pay_come_with_the_payee_and_the_approved_amount(app: Flask, channel: Channel) -> None:
+    _id, token = _client(app, channel, "claims:read")
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == channel.own_dealer)).scalar_one()
+        dealer.payee_name, dealer.payee_bank, dealer.payee_account = (
+            "Eastern Star Trading",
+            "ICBC Shanghai",
+            "6222 0001",
+        )
+        db.session.commit()
+        expected = {
+            claim_id: (amount, requested)
+            for claim_id, amount, requested in db.session.execute(
+                select(Claim.id, Claim.amount_approved, Claim.amount_requested).where(
+                    Claim.status.in_(("approved", "partially_approved"))
+                )
+            ).all()
+        }
+    http = app.test_client()
+    seen: dict[int, dict[str, object]] = {}
+    cursor = ""
+    for _page in range(50):
+        body = _get(http, f"/api/v1/claims?limit=1&cursor={cursor}", token).get_json()
+        seen.update({item["id"]: item for item in body["items"]})
+        if body["next_cursor"] is None:
+            break
+        cursor = body["next_cursor"]
+    assert expected and set(seen) == set(expected)
+    for claim_id, (approved, requested) in expected.items():
+        assert (seen[claim_id]["amount_approved"], seen[claim_id]["amount_claimed"]) == (approved, requested)
+    own = [item for item in seen.values() if item["dealer_code"] == channel.own_dealer]
+    assert own and all(
+        item["payee"] == {"name": "Eastern Star Trading", "bank": "ICBC Shanghai", "account": "6222 0001"}
+        for item in own
+    )
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    assert _get(http, f"/api/v1/claims?updated_since={later.replace('+', '%2B')}", token).get_json()["items"] == []
+    naive = _get(http, "/api/v1/claims?updated_since=2026-01-01T00:00:00", token)
+    assert naive.status_code == 422 and naive.get_json()["errors"][0]["field"] == "updated_since"
 
 
 def test_the_command_line_creates_rotates_and_revokes_a_client(app: Flask, channel: Channel) -> None:

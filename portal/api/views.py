@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -20,6 +21,8 @@ from portal.access import public
 from portal.api.clients import Caller, authenticate
 from portal.api.problems import ApiProblem, field_errors, missing_scope, problem_response
 from portal.api.rules import Scope, token_hash
+from portal.claims.models import Claim
+from portal.claims.rules import ClaimStatus
 from portal.dealers.models import Dealer, Period
 from portal.errors import register_error_door
 from portal.extensions import csrf, db, limiter
@@ -217,6 +220,87 @@ def statements(period: str, cursor: str | None, limit: int) -> dict[str, Any]:
         )
     next_cursor = encode_cursor(page[-1][0].id) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+# --- Claims to pay ----------------------------------------------------------------------------------------------------
+
+CLAIM_SETS = {
+    "to_pay": (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED),  # approved, waiting for the money
+    "paid": (ClaimStatus.PAID,),
+}
+
+
+class ClaimQuery(PageQuery):
+    state = fields.String(load_default="to_pay", validate=validate.OneOf(sorted(CLAIM_SETS)))
+    updated_since = fields.AwareDateTime(load_default=None, metadata={"description": "With a time zone."})
+
+
+class PayeeSchema(Schema):
+    name = fields.String(required=True)
+    bank = fields.String(required=True)
+    account = fields.String(required=True)
+
+
+class ClaimSchema(Schema):
+    id = fields.Integer(required=True)
+    dealer_code = fields.String(required=True)
+    dealer_name = fields.String(required=True)
+    period = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True)
+    currency = fields.String(required=True)
+    amount_claimed = fields.Integer(required=True, metadata={"description": "In minor units of the currency."})
+    amount_approved = fields.Integer(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    payment_reference = fields.String(required=True)
+    updated_at = fields.DateTime(required=True)
+    payee = fields.Nested(PayeeSchema, required=True)
+
+
+class ClaimPage(Schema):
+    items = fields.List(fields.Nested(ClaimSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+@blp.route("/claims")
+@blp.arguments(ClaimQuery, location="query", as_kwargs=True)
+@blp.response(200, ClaimPage)
+@public
+def claims(state: str, updated_since: datetime | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    """Approved claims waiting for payment (or paid ones), with the dealer's payee details: what the ERP pays.
+    `updated_since` fetches only what changed since the last pull. Needs claims:read."""
+    caller_with(Scope.CLAIMS_READ)
+    query = (
+        select(Claim, Dealer, Period.code)
+        .join(Dealer, Dealer.id == Claim.dealer_id)
+        .join(Period, Period.id == Claim.period_id)
+        .where(Claim.status.in_(CLAIM_SETS[state]), Claim.id > _decode_cursor(cursor))
+    )
+    if updated_since is not None:
+        query = query.where(Claim.updated_at >= updated_since)
+    rows = db.session.execute(query.order_by(Claim.id).limit(limit + 1)).all()
+    page = rows[:limit]
+    items = [
+        {
+            "id": claim.id,
+            "dealer_code": dealer.code,
+            "dealer_name": dealer.name,
+            "period": period_code,
+            "title": claim.title,
+            "status": claim.status.value,
+            "currency": dealer.currency,
+            "amount_claimed": claim.amount_requested,
+            "amount_approved": claim.amount_approved or 0,
+            "decided_at": claim.decided_at,
+            "paid_at": claim.paid_at,
+            "payment_reference": claim.payment_reference,
+            "updated_at": claim.updated_at,
+            "payee": {"name": dealer.payee_name, "bank": dealer.payee_bank, "account": dealer.payee_account},
+        }
+        for claim, dealer, period_code in page
+    ]
+    return {"items": items, "next_cursor": encode_cursor(page[-1][0].id) if len(rows) > limit else None}
 
 
 # --- The description --------------------------------------------------------------------------------------------------
