@@ -20,6 +20,7 @@ from portal.accounts.codes import hash_recovery_code
 from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
+from portal.api import clients as api_clients
 from portal.claims import budgets, services
 from portal.claims.invoices import InvoiceType, normalised_number
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
@@ -916,8 +917,15 @@ def make_channel() -> Channel:
             "invitation": make_token(staff, "invitation"),
             "email_change": make_email_change_token(two_factor_manager, "secure-manager.new@example.test"),
             **two_factor_tokens,
+            **_integration_client(admin),
         },
     )
+
+
+def _integration_client(admin: User) -> dict[str, str]:
+    """An ERP's client of the API, reading statements: its id (for the admin's page) and its token."""
+    client, token = api_clients.create_client(admin, "World ERP", ["statements:read"], [])
+    return {"api_client": str(client.id), "api_token": token}
 
 
 def make_world() -> World:

@@ -541,6 +541,26 @@ STATE_CHANGING = (
         lambda w: _claim_form(w),
     ),
     Route(
+        "/admin/integrations",
+        "admin",
+        lambda w: "/admin/integrations",
+        lambda w: {"name": "Crawl ERP", "scopes": "statements:read", "networks": "203.0.113.0/24"},
+        done=200,
+    ),
+    Route(
+        "/admin/integrations/<int:client_id>/rotate",
+        "admin",
+        lambda w: f"/admin/integrations/{w.tokens['api_client']}/rotate",
+        lambda w: {},
+        done=200,
+    ),
+    Route(
+        "/admin/integrations/<int:client_id>/revoke",
+        "admin",
+        lambda w: f"/admin/integrations/{w.tokens['api_client']}/revoke",
+        lambda w: {},
+    ),
+    Route(
         "/claims/quick",
         "dealer_owner",
         lambda w: "/claims/quick",

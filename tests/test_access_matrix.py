@@ -115,6 +115,34 @@ MATRIX = (
     Case("GET", "/api/v1/statements", "/api/v1/statements?period={previous_period}", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/claims", "/api/v1/claims", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
+    # --- the admin's integration clients: admins only; the token of a new client is in the answer (200) ---
+    Case("GET", "/admin/integrations", "/admin/integrations", only({"admin": 200})),
+    Case("POST", "/admin/integrations", "/admin/integrations", only({"admin": 422})),
+    Case(
+        "POST",
+        "/admin/integrations",
+        "/admin/integrations",
+        only({"admin": 200}),
+        form=lambda w: {"name": "Matrix ERP", "scopes": "claims:read", "networks": ""},
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/<int:client_id>/rotate",
+        "/admin/integrations/{api_client}/rotate",
+        only({"admin": 200}),
+    ),
+    Case(
+        "POST", "/admin/integrations/<int:client_id>/rotate", "/admin/integrations/999999/rotate", only({"admin": 404})
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/<int:client_id>/revoke",
+        "/admin/integrations/{api_client}/revoke",
+        only({"admin": 303}),
+    ),
+    Case(
+        "POST", "/admin/integrations/<int:client_id>/revoke", "/admin/integrations/999999/revoke", only({"admin": 404})
+    ),
     Case("GET", "/ping", "/ping", everyone(200)),
     Case("GET", "/static/<path:filename>", "/static/css/portal.css", everyone(200)),
     Case("GET", "/login", "/login", everyone(303, anonymous=200)),

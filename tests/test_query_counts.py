@@ -137,6 +137,7 @@ PAGES = [
     ("dealer_staff", "/claims/?status=submitted&page=2"),
     ("dealer_owner", "/claims/new"),
     ("dealer_owner", "/claims/quick"),
+    ("admin", "/admin/integrations"),
     ("dealer_staff", "/claims/quick/check?amount=100.00&invoice_number=INV-1&activity_type_id=1"),
     ("dealer_owner", "/claims/{own_claim}"),
     ("dealer_owner", "/claims/{own_draft}"),
