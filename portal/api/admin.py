@@ -3,7 +3,7 @@ stored in clear or put in a cookie), rotate a token, revoke a client; see when a
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +15,7 @@ from portal.api import clients
 from portal.api.forms import ClientForm
 from portal.api.models import IntegrationClient
 from portal.extensions import db
-from portal.service_errors import IllegalTransition, InvalidInput
+from portal.service_errors import InvalidInput, NotFound
 from portal.web import finish_action, show_service_error
 
 bp = Blueprint("integrations", __name__)
@@ -33,7 +33,7 @@ def _render(form: ClientForm, *, token: str = "", token_for: str = "", status: i
 def _client(client_id: int) -> IntegrationClient:
     found = db.session.get(IntegrationClient, client_id)
     if found is None:
-        abort(404)
+        raise NotFound()
     return found
 
 
@@ -61,11 +61,7 @@ def clients_page() -> ResponseReturnValue:
 @allow(AccessRole.ADMIN)
 def rotate(client_id: int) -> ResponseReturnValue:
     client = _client(client_id)  # the CSRF token is checked before any POST reaches a view (CSRFProtect)
-    try:
-        token = clients.rotate_token(current_user, client)
-    except IllegalTransition as error:
-        db.session.rollback()
-        abort(409, description=error.message)
+    token = clients.rotate_token(current_user, client)  # a revoked client: IllegalTransition, 409 by errors.py
     db.session.commit()
     return _render(ClientForm(formdata=None), token=token, token_for=client.name)
 
