@@ -386,3 +386,19 @@ def line_errors_of(html: str) -> list[tuple[str, str, str]]:
 def line_errors_found_of(html: str) -> list[tuple[str, str, str]]:
     """The same rows as (line, column, value found): what the page says it read on that line."""
     return [(line, column, unescape(found)) for line, column, found, _message in LINE_ERROR_ROW.findall(html)]
+
+
+def walk_pages(client: FlaskClient, path: str, token: str, most: int = 200) -> list[dict[str, Any]]:
+    """Every item of an API list, following `next_cursor` page after page (at most `most` pages)."""
+    items: list[dict[str, Any]] = []
+    cursor = ""
+    joiner = "&" if "?" in path else "?"
+    for _page in range(most):
+        response = client.get(f"{path}{joiner}cursor={cursor}", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        items.extend(body["items"])
+        if body["next_cursor"] is None:
+            return items
+        cursor = body["next_cursor"]
+    raise AssertionError(f"{path}: more than {most} pages")

@@ -75,6 +75,9 @@ class User(Model):
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An integration client's own identity (as Zulip's bots are users): it acts in the audit trail under the
+    # client's name, can never sign in (inactive, no password) and is listed with the clients, not the people.
+    is_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Flask-Login's alternative token: the session cookie holds this, not the id, so rotating it ends every session.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -388,13 +388,13 @@ def update_user(
 
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.is_service:  # an integration client's identity is managed with the client
         raise NotFound()
     return user
 
 
 def search_users(text: str, role: UserRole | None) -> Select[User]:
-    query = select(User).order_by(User.name, User.id)
+    query = select(User).where(User.is_service.is_(False)).order_by(User.name, User.id)
     text = text.strip()
     if text:
         pattern = contains_pattern(text)

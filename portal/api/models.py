@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -19,6 +20,10 @@ class IntegrationClient(Model):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     allowed_networks: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: any address
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The client's own user (is_service): who the audit trail names when the client changes something.
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", name="fk_integration_clients_user_id_users"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -43,3 +48,21 @@ class ApiToken(Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     client: Mapped[IntegrationClient] = relationship(back_populates="tokens")
+
+
+class IdempotencyKey(Model):
+    """A push sent with an `Idempotency-Key`: claimed before the work starts (the unique constraint decides between
+    copies sent at once), then holding the answer, which the same key and body get again instead of a second
+    import. The body's hash tells a retry from a different request that reuses the key."""
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (UniqueConstraint("client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("integration_clients.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(64))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None while the work runs
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

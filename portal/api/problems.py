@@ -32,6 +32,10 @@ TITLES = {
     "invalid-input": "Some input is invalid",
     "rate-limited": "Too many requests from this client",
     "server-error": "Something went wrong on the portal's side",
+    "idempotency-key-missing": "A push needs an Idempotency-Key header",
+    "idempotency-key-reused": "This Idempotency-Key was used with another request",
+    "idempotency-in-progress": "A request with this Idempotency-Key is still running",
+    "import-failed": "The import failed on the portal's side",
 }
 
 

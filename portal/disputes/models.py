@@ -39,6 +39,7 @@ class Violation(Model):
     booked_period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
     source: Mapped[str | None] = mapped_column(String(64), unique=True)  # "dispute:<id>" when an outcome made it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)  # for the API
 
     dealer: Mapped[Dealer] = relationship(lazy="joined")
     period: Mapped[Period] = relationship(lazy="joined", foreign_keys=[period_id])

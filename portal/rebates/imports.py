@@ -8,6 +8,8 @@ closed period is booked in today's open period, with an adjustment for the diffe
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
+from portal.database import begin_write
 from portal.dates import company_today
 from portal.dealers.services import owners_of_dealers
 from portal.extensions import db
@@ -236,16 +239,41 @@ def import_file(
     forget_after_commit("check_sales_import")  # run here, not by a worker
     db.session.commit()
     check_sales_import(batch.id)
+    begin_write()  # SQLite: what follows reads then writes; under the write lock from its start, never upgraded
     db.session.refresh(batch)
     if batch.status is ImportStatus.READY and batch.conflicts and conflicts is not None:
         decide_conflicts(actor, batch, dict.fromkeys(range(len(batch.conflicts)), conflicts))
         db.session.commit()
+        begin_write()
     if batch.status is ImportStatus.READY and not undecided_conflicts(batch):
         confirm_sales_import(actor, batch)
         forget_after_commit("run_sales_import")
         db.session.commit()
         run_sales_import(batch.id)
         db.session.refresh(batch)
+    return batch
+
+
+def import_sales_lines(actor: User, lines: list[dict[str, str]], *, conflicts: str | None = None) -> SalesImport:
+    """Sales lines and credit notes sent by an integration (the API's nightly push), imported by exactly the file
+    import's code: written as the template's CSV, checked and imported in this process, with the same report, the
+    same duplicate and conflict rules and the same audit. Amounts are written with a decimal point. An import that
+    stops with undecided conflicts is cancelled: the sender decides them by sending again with `conflicts`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FIELDS)
+    writer.writerows([line.get(name, "") for name in FIELDS] for line in lines)
+    batch = import_file(
+        actor,
+        f"api-{company_today().isoformat()}.csv",
+        buffer.getvalue().encode("utf-8"),
+        number_format=NumberFormat.POINT,
+        conflicts=conflicts,
+    )
+    if batch.status is ImportStatus.READY and undecided_conflicts(batch):
+        begin_write()
+        cancel_sales_import(actor, batch)
+        db.session.commit()
     return batch
 
 

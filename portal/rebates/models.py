@@ -369,6 +369,8 @@ class RebateStatement(Model):
     opening_balance: Mapped[int | None] = mapped_column(BigInteger)
     closing_balance: Mapped[int | None] = mapped_column(BigInteger)
     paid_amount: Mapped[int | None] = mapped_column(BigInteger)  # what the payment of this statement transferred
+    # Any change (a recomputation, finalising, a payment): what the API's `updated_since` compares.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     dealer: Mapped[Dealer] = relationship(lazy="joined")
     period: Mapped[Period] = relationship(lazy="joined")

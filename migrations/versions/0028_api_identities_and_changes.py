@@ -1,0 +1,84 @@
+"""integration clients act as their own (service) users; statements and violations say when they last changed
+
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-12-06 11:00:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import portal.types
+
+# revision identifiers, used by Alembic.
+revision = '0028'
+down_revision = '0027'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users') as batch:
+        batch.add_column(sa.Column('is_service', sa.Boolean(), server_default=sa.false(), nullable=False))
+    for table in ('rebate_statements', 'violations'):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(
+                sa.Column('updated_at', portal.types.UTCDateTime(timezone=True), nullable=True)
+            )
+        op.execute(sa.text(f"UPDATE {table} SET updated_at = created_at" if table == 'violations' else
+                           f"UPDATE {table} SET updated_at = computed_at"))
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column('updated_at', existing_type=portal.types.UTCDateTime(timezone=True), nullable=False)
+    with op.batch_alter_table('integration_clients') as batch:
+        batch.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
+    # Clients made before this revision get their own user now.
+    connection = op.get_bind()
+    clients = connection.execute(sa.text("SELECT id, name, created_at FROM integration_clients")).all()
+    for client_id, name, created_at in clients:
+        connection.execute(
+            sa.text(
+                "INSERT INTO users (email, name, password_hash, role, is_senior, timezone, active, session_token, "
+                "must_change_password, created_at, two_factor_required, deactivation_reason, is_service) "
+                "VALUES (:email, :name, '!', 'admin', false, 'Asia/Shanghai', false, :token, false, :created, "
+                "false, '', true)"
+            ),
+            {"email": f"api-client-{client_id}@integrations.invalid", "name": f"{name} (API)"[:200],
+             "token": f"service-{client_id}-{name}"[:64], "created": created_at},
+        )
+        connection.execute(
+            sa.text(
+                "UPDATE integration_clients SET user_id = (SELECT id FROM users WHERE email = :email) WHERE id = :id"
+            ),
+            {"email": f"api-client-{client_id}@integrations.invalid", "id": client_id},
+        )
+    with op.batch_alter_table('integration_clients') as batch:
+        batch.alter_column('user_id', existing_type=sa.Integer(), nullable=False)
+        batch.create_unique_constraint(batch.f('uq_integration_clients_user_id'), ['user_id'])
+        batch.create_foreign_key('fk_integration_clients_user_id_users', 'users', ['user_id'], ['id'])
+    op.create_table(
+        'api_idempotency_keys',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('client_id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=200), nullable=False),
+        sa.Column('operation', sa.String(length=64), nullable=False),
+        sa.Column('body_hash', sa.String(length=64), nullable=False),
+        sa.Column('status_code', sa.Integer(), nullable=True),
+        sa.Column('response', sa.JSON(), nullable=True),
+        sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['client_id'], ['integration_clients.id'], name=op.f('fk_api_idempotency_keys_client_id_integration_clients')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_api_idempotency_keys')),
+        sa.UniqueConstraint('client_id', 'key', name=op.f('uq_api_idempotency_keys_client_id')),
+    )
+
+
+def downgrade():
+    op.drop_table('api_idempotency_keys')
+    with op.batch_alter_table('integration_clients') as batch:
+        batch.drop_constraint('fk_integration_clients_user_id_users', type_='foreignkey')
+        batch.drop_constraint(batch.f('uq_integration_clients_user_id'), type_='unique')
+        batch.drop_column('user_id')
+    for table in ('violations', 'rebate_statements'):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column('updated_at')
+    with op.batch_alter_table('users') as batch:
+        batch.drop_column('is_service')

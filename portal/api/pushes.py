@@ -1,0 +1,314 @@
+"""What the ERP pushes: sales lines and credit notes in batches (through the file import's own code), and payments
+made (claims and rebate statements paid, with the transfer's reference). Every push carries an `Idempotency-Key`:
+a retry after a lost answer gets the first answer again, never a second import or payment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, json, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from portal.access import public
+from portal.accounts.models import User
+from portal.api import idempotency
+from portal.api.blueprint import blp, caller_with
+from portal.api.clients import Caller
+from portal.api.problems import ApiProblem
+from portal.api.rules import Scope
+from portal.claims.services import pay_claims
+from portal.database import begin_write
+from portal.dealers.models import Dealer, Period
+from portal.extensions import db
+from portal.rebates.imports import import_sales_lines
+from portal.rebates.models import RebateStatement, SalesImport
+from portal.rebates.rules import ImportStatus
+from portal.rebates.sales_jobs import (
+    ALREADY,
+    C_CODE,
+    C_INVOICE,
+    C_LINE,
+    C_LINE_NO,
+    C_NEW_AMOUNT,
+    C_OLD_AMOUNT,
+    FIELDS,
+    LINES,
+    NEW_AMOUNT,
+    NEW_SALES,
+    RETURNS,
+    RETURNS_AMOUNT,
+)
+from portal.rebates.services import mark_paid
+
+MAX_LINES = 10_000
+HEADER_LINES = 1  # the CSV the lines are written as has its header on line 1
+KEY_HEADER = {
+    "Idempotency-Key": {
+        "description": "Any unique text up to 200 characters; the same key and body answer the first answer again.",
+        "schema": {"type": "string", "maxLength": 200},
+        "required": True,
+    }
+}
+
+
+def acting_user(caller: Caller) -> User:
+    """The client's own user: services check it as they check a person, and the audit trail names the client."""
+    user = db.session.get(User, caller.user_id)
+    assert user is not None and user.is_service
+    return user
+
+
+def idempotent(caller: Caller, operation: str, work: Callable[[], idempotency.Answer]) -> Response:
+    """Run `work` once per Idempotency-Key: claim the key, do the work, keep its answer with it; a copy gets the
+    kept answer, marked `Idempotent-Replayed: true`."""
+    key = request.headers.get("Idempotency-Key", "")
+    earlier = idempotency.claim(caller.client_id, key, operation, request.get_json(silent=True))
+    if earlier is not None:
+        response = _answer(earlier)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        begin_write()  # the work reads then writes: under the write lock from its start (SQLite)
+        answer = work()
+    except Exception:
+        idempotency.release(caller.client_id, key)
+        raise
+    idempotency.remember(caller.client_id, key, answer)
+    db.session.commit()
+    return _answer(answer)
+
+
+def _answer(answer: idempotency.Answer) -> Response:
+    return Response(json.dumps(answer.body), status=answer.status, mimetype="application/json")
+
+
+# --- Sales lines and credit notes -------------------------------------------------------------------------------------
+
+
+def _text(description: str, required: bool = False, longest: int = 200) -> fields.String:
+    if required:
+        return fields.String(
+            required=True, validate=validate.Length(min=1, max=longest), metadata={"description": description}
+        )
+    return fields.String(load_default="", validate=validate.Length(max=longest), metadata={"description": description})
+
+
+class SalesLineSchema(Schema):
+    dealer_code = _text("The dealer's code in the portal.", required=True, longest=64)
+    date = _text("The invoice date: 2026-10-05 (an ERP's time after it is ignored).", required=True, longest=40)
+    amount = _text(
+        "In the currency's units with a decimal point, as text: '1234.50'. Negative for a credit note.",
+        required=True,
+        longest=40,
+    )
+    units = _text("Whole units, as text; may be empty.", longest=20)
+    product_line = _text("The product line's name or code; may be empty.", longest=120)
+    invoice_ref = _text("The invoice's (or credit note's) number; unique per dealer.", required=True, longest=120)
+    line_no = _text("The line of the invoice, for invoices of several lines; may be empty.", longest=20)
+    original_invoice_ref = _text("A credit note's original invoice; empty for a sale.", longest=120)
+
+
+class SalesBatchSchema(Schema):
+    lines = fields.List(fields.Nested(SalesLineSchema), required=True, validate=validate.Length(min=1, max=MAX_LINES))
+    conflicts = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["keep", "replace"]),
+        metadata={"description": "Invoices sent again with other values: keep the booked ones or replace them."},
+    )
+
+
+class LineErrorSchema(Schema):
+    index = fields.Integer(required=True, metadata={"description": "The line's place in `lines`, from 0."})
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+    found = fields.String(required=True, metadata={"description": "The value as sent, cut to 80 characters."})
+
+
+class ConflictSchema(Schema):
+    index = fields.Integer(required=True)
+    dealer_code = fields.String(required=True)
+    invoice_ref = fields.String(required=True)
+    line_no = fields.String(required=True)
+    booked_amount = fields.Integer(required=True, metadata={"description": "In minor units (fen)."})
+    sent_amount = fields.Integer(required=True)
+
+
+class DealerTotalSchema(Schema):
+    dealer_code = fields.String(required=True)
+    currency = fields.String(required=True)
+    lines = fields.Integer(required=True)
+    new_sales = fields.Integer(required=True)
+    new_amount = fields.Integer(required=True, metadata={"description": "In minor units (fen)."})
+    already_imported = fields.Integer(required=True)
+    returns = fields.Integer(required=True)
+    returns_amount = fields.Integer(required=True)
+
+
+class SalesBatchResultSchema(Schema):
+    import_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"enum": ["imported", "rejected", "conflicts"]})
+    lines = fields.Integer(required=True)
+    imported = fields.Integer(required=True)
+    already_imported = fields.Integer(required=True)
+    late = fields.Integer(required=True, metadata={"description": "Dated in a closed period: booked in the open one."})
+    error_count = fields.Integer(required=True)
+    errors = fields.List(fields.Nested(LineErrorSchema), required=True)
+    conflicts = fields.List(fields.Nested(ConflictSchema), required=True)
+    totals = fields.List(fields.Nested(DealerTotalSchema), required=True)
+
+
+def _index(file_line: Any) -> int:
+    return int(file_line) - HEADER_LINES - 1 if isinstance(file_line, int) else -1
+
+
+def batch_answer(batch: SalesImport) -> idempotency.Answer:
+    """What the push answers: 201 imported; 422 refused with every line's errors; 409 conflicts to decide."""
+    if batch.status is ImportStatus.IMPORTED:
+        status, state = 201, "imported"
+    elif batch.conflicts and batch.status is ImportStatus.CANCELLED:
+        status, state = 409, "conflicts"
+    elif batch.status is ImportStatus.REJECTED:
+        status, state = 422, "rejected"
+    else:  # failed on the portal's side: the key is freed, so the same request may be sent again
+        raise ApiProblem(503, "import-failed", f"Import {batch.id} failed on the portal's side; send it again.")
+    body = {
+        "import_id": batch.id,
+        "status": state,
+        "lines": batch.total_rows,
+        "imported": batch.imported_rows,
+        "already_imported": batch.duplicate_rows,
+        "late": batch.late_rows,
+        "error_count": batch.error_count,
+        "errors": [
+            {
+                "index": _index(error[0]),
+                "field": error[1] or "",
+                "message": error[2],
+                "found": error[3] if len(error) > 3 else "",
+            }
+            for error in batch.errors
+        ],
+        "conflicts": [
+            {
+                "index": _index(conflict[C_LINE]),
+                "dealer_code": conflict[C_CODE],
+                "invoice_ref": conflict[C_INVOICE],
+                "line_no": str(conflict[C_LINE_NO] or ""),
+                "booked_amount": conflict[C_OLD_AMOUNT],
+                "sent_amount": conflict[C_NEW_AMOUNT],
+            }
+            for conflict in batch.conflicts
+        ],
+        "totals": [
+            {
+                "dealer_code": row[0],
+                "currency": row[1],
+                "lines": row[2 + LINES],
+                "new_sales": row[2 + NEW_SALES],
+                "new_amount": row[2 + NEW_AMOUNT],
+                "already_imported": row[2 + ALREADY],
+                "returns": row[2 + RETURNS],
+                "returns_amount": row[2 + RETURNS_AMOUNT],
+            }
+            for row in batch.dealer_totals
+        ],
+    }
+    return idempotency.Answer(status, body)
+
+
+@blp.route("/sales-batches", methods=["POST"])
+@blp.arguments(SalesBatchSchema)
+@blp.response(201, SalesBatchResultSchema, description="Imported.")
+@blp.alt_response(409, schema=SalesBatchResultSchema, description="Invoices sent again with other values.")
+@blp.alt_response(422, schema=SalesBatchResultSchema, description="Refused: nothing imported; each line's errors.")
+@blp.doc(parameters=[{"in": "header", "name": name, **spec} for name, spec in KEY_HEADER.items()])
+@public
+def push_sales(batch: dict[str, Any]) -> Response:
+    """Sales lines and credit notes, up to 10,000 a batch, checked by the same rules as a file import (one code
+    path) and imported only when every line is clean. An invoice already imported with the same values is skipped;
+    with other values it is a conflict, decided by sending again with `conflicts`. Needs sales:write."""
+    caller = caller_with(Scope.SALES_WRITE)
+    lines = [{name: line[name] for name in FIELDS} for line in batch["lines"]]
+
+    def import_batch() -> idempotency.Answer:
+        answer = batch_answer(import_sales_lines(acting_user(caller), lines, conflicts=batch["conflicts"]))
+        begin_write()  # the import committed as it went; the answer is kept under the write lock (SQLite)
+        return answer
+
+    return idempotent(caller, "sales-batch", import_batch)
+
+
+# --- Payments ---------------------------------------------------------------------------------------------------------
+
+
+class StatementRefSchema(Schema):
+    dealer_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    period = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class PaymentSchema(Schema):
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "The bank transfer's reference, shown to the dealer."},
+    )
+    claim_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=1000))
+    statements = fields.List(fields.Nested(StatementRefSchema), load_default=list, validate=validate.Length(max=1000))
+
+
+class PaymentResultSchema(Schema):
+    reference = fields.String(required=True)
+    claims_paid = fields.Integer(required=True)
+    statements_paid = fields.Integer(required=True)
+
+
+def _statement_ids(refs: list[dict[str, str]]) -> list[int]:
+    ids: list[int] = []
+    for place, ref in enumerate(refs):
+        found = db.session.execute(
+            select(RebateStatement.id)
+            .join(Dealer, Dealer.id == RebateStatement.dealer_id)
+            .join(Period, Period.id == RebateStatement.period_id)
+            .where(Dealer.code == ref["dealer_code"], Period.code == ref["period"])
+        ).scalar_one_or_none()
+        if found is None:
+            raise ApiProblem(
+                422,
+                "invalid-input",
+                "See the errors of each field.",
+                errors=[{"field": f"statements.{place}", "message": "No statement of this dealer and period."}],
+            )
+        ids.append(found)
+    return ids
+
+
+@blp.route("/payments", methods=["POST"])
+@blp.arguments(PaymentSchema)
+@blp.response(201, PaymentResultSchema)
+@blp.doc(parameters=[{"in": "header", "name": name, **spec} for name, spec in KEY_HEADER.items()])
+@public
+def push_payment(payment: dict[str, Any]) -> Response:
+    """Payments the ERP made: approved claims paid and final rebate statements paid, with the transfer's reference.
+    All of them or none: one already paid, not approved or not final refuses the whole payment (409). Each dealer
+    is told, and each statement's payment is booked on the dealer's account. Needs payments:write."""
+    caller = caller_with(Scope.PAYMENTS_WRITE)
+    if not payment["claim_ids"] and not payment["statements"]:
+        raise ApiProblem(
+            422,
+            "invalid-input",
+            "See the errors of each field.",
+            errors=[{"field": "claim_ids", "message": "Name at least one claim or statement."}],
+        )
+
+    def pay() -> idempotency.Answer:
+        actor = acting_user(caller)
+        statement_ids = _statement_ids(payment["statements"])
+        claims_paid = pay_claims(actor, payment["claim_ids"], payment["reference"]) if payment["claim_ids"] else 0
+        statements_paid = mark_paid(actor, statement_ids, payment["reference"]) if statement_ids else 0
+        body = {"reference": payment["reference"], "claims_paid": claims_paid, "statements_paid": statements_paid}
+        return idempotency.Answer(201, body)
+
+    return idempotent(caller, "payment", pay)
