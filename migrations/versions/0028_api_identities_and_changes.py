@@ -1,4 +1,5 @@
-"""integration clients act as their own (service) users; statements and violations say when they last changed
+"""integration clients act as their own (service) users; statements and violations say when they last changed;
+idempotency keys of pushes; the outbox of events and the webhooks that deliver them
 
 Revision ID: 0028
 Revises: 0027
@@ -69,9 +70,59 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_api_idempotency_keys')),
         sa.UniqueConstraint('client_id', 'key', name=op.f('uq_api_idempotency_keys_client_id')),
     )
+    op.create_table(
+        'outbox_events',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=40), nullable=False),
+        sa.Column('subject_type', sa.String(length=32), nullable=False),
+        sa.Column('subject_id', sa.Integer(), nullable=False),
+        sa.Column('dealer_id', sa.Integer(), nullable=True),
+        sa.Column('payload', sa.JSON(), nullable=False),
+        sa.Column('occurred_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_events')),
+    )
+    with op.batch_alter_table('outbox_events') as batch:
+        batch.create_index(batch.f('ix_outbox_events_kind'), ['kind'], unique=False)
+    op.create_table(
+        'webhook_subscriptions',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('client_id', sa.Integer(), nullable=False),
+        sa.Column('url', sa.String(length=500), nullable=False),
+        sa.Column('kinds', sa.JSON(), nullable=False),
+        sa.Column('secret', sa.String(length=80), nullable=False),
+        sa.Column('fanned_out_to', sa.Integer(), nullable=False),
+        sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('removed_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['client_id'], ['integration_clients.id'], name=op.f('fk_webhook_subscriptions_client_id_integration_clients')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions')),
+    )
+    with op.batch_alter_table('webhook_subscriptions') as batch:
+        batch.create_index(batch.f('ix_webhook_subscriptions_client_id'), ['client_id'], unique=False)
+    op.create_table(
+        'webhook_deliveries',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('subscription_id', sa.Integer(), nullable=False),
+        sa.Column('event_id', sa.Integer(), nullable=False),
+        sa.Column('status', sa.Enum('pending', 'delivered', 'failed', name='deliverystatus', native_enum=False, create_constraint=False, length=16), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('next_attempt_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('last_attempt_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('response_code', sa.Integer(), nullable=True),
+        sa.Column('error', sa.String(length=300), nullable=False),
+        sa.Column('delivered_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['event_id'], ['outbox_events.id'], name=op.f('fk_webhook_deliveries_event_id_outbox_events')),
+        sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], name=op.f('fk_webhook_deliveries_subscription_id_webhook_subscriptions')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+        sa.UniqueConstraint('subscription_id', 'event_id', name=op.f('uq_webhook_deliveries_subscription_id')),
+    )
+    with op.batch_alter_table('webhook_deliveries') as batch:
+        batch.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
 
 
 def downgrade():
+    op.drop_table('webhook_deliveries')
+    op.drop_table('webhook_subscriptions')
+    op.drop_table('outbox_events')
     op.drop_table('api_idempotency_keys')
     with op.batch_alter_table('integration_clients') as batch:
         batch.drop_constraint('fk_integration_clients_user_id_users', type_='foreignkey')

@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 
+NAME_LENGTH = 120
 ROTATION_OVERLAP = timedelta(hours=24)  # the old token keeps working this long after a rotation
 LAST_USED_EVERY = timedelta(minutes=1)  # the last-use stamp is written at most this often, not on every call
 
@@ -62,8 +63,8 @@ def create_client(actor: User, name: str, scopes: list[str], networks: list[str]
     """A new client and its first token, returned in clear only here: it is stored as its hash."""
     require_role(actor, AccessRole.ADMIN)
     name = name.strip()
-    if not name:
-        raise InvalidInput("name", _("Give the client a name, such as the ERP's."))
+    if not name or len(name) > NAME_LENGTH:
+        raise InvalidInput("name", _("Give the client a name, such as the ERP's, of at most 120 characters."))
     if db.session.execute(select(IntegrationClient.id).where(IntegrationClient.name == name)).first():
         raise InvalidInput("name", _("Another client has this name."))
     try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.api.rules import DeliveryStatus
 from portal.extensions import Model
-from portal.types import UTCDateTime, utcnow
+from portal.types import UTCDateTime, str_enum, utcnow
 
 
 class IntegrationClient(Model):
@@ -66,3 +67,48 @@ class IdempotencyKey(Model):
     status_code: Mapped[int | None] = mapped_column(Integer)  # None while the work runs
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookSubscription(Model):
+    """A client's wish to hear of some kinds of events at a URL. Deliveries start after the subscription: it hears
+    of what happens from then on (the events feed holds the past)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("integration_clients.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The signing key, kept to sign each delivery (an HMAC needs it in clear); shown to the admin once.
+    secret: Mapped[str] = mapped_column(String(80))
+    # The outbox events up to this one have their deliveries made (or did not concern this subscription).
+    fanned_out_to: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    client: Mapped[IntegrationClient] = relationship(lazy="joined")
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "webhook_subscription", self.id, self.url[:200]
+
+
+class WebhookDelivery(Model):
+    """One event to one subscription: sent in the order of the events, retried with a growing wait while the
+    receiver fails, then given up; an admin may send it again."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"))
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus, 16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

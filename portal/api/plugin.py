@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.api import admin, views
+from portal.api import admin, tasks, views
+
+TASKS = tasks  # the delivery tasks register themselves on import
 
 
 def init_app(app: Flask) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import ipaddress
 import secrets
+import urllib.parse
 from collections.abc import Iterable
 
 TOKEN_PREFIX = "dpp_"  # noqa: S105 - a prefix, not a secret: a token is recognisable in a leaked log
@@ -58,3 +60,53 @@ def address_allowed(address: str | None, networks: Iterable[str]) -> bool:
     except ValueError:
         return False
     return any(found in ipaddress.ip_network(network) for network in ranges)
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its turn or its next attempt
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # given up after the last attempt; an admin may send it again
+
+
+MAX_ATTEMPTS = 8
+FIRST_WAIT_SECONDS = 30
+LONGEST_WAIT_SECONDS = 6 * 3600
+
+
+def retry_wait(attempts: int) -> int:
+    """Seconds before the next attempt after `attempts` failed ones: 30 s, 1 min, 2, 4, 8... up to six hours. Eight
+    attempts span about an hour; a receiver down for longer has its deliveries marked failed, to send again."""
+    return min(FIRST_WAIT_SECONDS * 2 ** max(attempts - 1, 0), LONGEST_WAIT_SECONDS)
+
+
+SIGNATURE_HEADER = "Portal-Signature"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The header a delivery carries: `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`. The
+    receiver recomputes it and refuses a timestamp older than a few minutes (a replayed delivery)."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def signature_valid(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
+    """What a receiver does (the README's example does the same): parse, recompute, compare in constant time."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts.get("t", ""))
+    except ValueError:
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1', '')}")
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why a receiver URL cannot be used, or None: http(s) only, with a host, no credentials in it."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        return "scheme"
+    if parsed.username or parsed.password:
+        return "credentials"
+    return None

@@ -1,5 +1,6 @@
 """The API's first version under /api/v1: the blueprint (`blueprint`), its operations (`reads`: what the ERP
-pulls; `pushes`: what it sends), who is calling (`me`) and the OpenAPI description generated from them all."""
+pulls; `pushes`: what it sends; `feed`: the events), who is calling (`me`) and the OpenAPI description generated
+from them all."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from flask import Flask, Response, current_app, g, jsonify
 from marshmallow import Schema, fields
 
 from portal.access import public
-from portal.api import pushes, reads
+from portal.api import feed, pushes, reads
 from portal.api.blueprint import DEFAULT_RATE_LIMIT, PREFIX, PortalApi, blp, http_problem, rate_key
 from portal.api.clients import Caller
 from portal.errors import register_error_door
 from portal.extensions import csrf, limiter
 
-OPERATIONS = (reads, pushes)  # imported for their routes on `blp`
+OPERATIONS = (reads, pushes, feed)  # imported for their routes on `blp`
 
 
 class CallerSchema(Schema):

@@ -78,6 +78,7 @@ from portal.money import precision
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked
@@ -285,6 +286,14 @@ def _event(
     )
 
 
+# The moves an ERP hears of (the events feed, webhooks): approved, waiting for the money, and paid.
+PUBLISHED_MOVES = {
+    ClaimStatus.APPROVED: EventKind.CLAIM_APPROVED,
+    ClaimStatus.PARTIALLY_APPROVED: EventKind.CLAIM_APPROVED,
+    ClaimStatus.PAID: EventKind.CLAIM_PAID,
+}
+
+
 def _move(
     claim: Claim,
     actor: User,
@@ -308,6 +317,15 @@ def _move(
         **values,
     )
     _event(claim, actor, current, target, note, **(event_details or {}))
+    if target in PUBLISHED_MOVES:
+        emit(
+            PUBLISHED_MOVES[target],
+            "claim",
+            claim.id,
+            claim.dealer_id,
+            status=target.value,
+            amount_approved=claim.amount_approved or 0,
+        )
     audit_change(
         "claim.moved",
         actor=actor,

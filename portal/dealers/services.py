@@ -36,6 +36,7 @@ from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 
@@ -223,6 +224,7 @@ def _record_dealer_event(
     to_value: str | None = None,
     reason: str = "",
 ) -> None:
+    emit(EventKind.DEALER_CHANGED, "dealer", dealer.id, dealer.id, change=kind.value, code=dealer.code)
     db.session.add(
         DealerEvent(
             dealer_id=dealer.id,
@@ -507,6 +509,7 @@ def close_period_now(actor: User, period: Period, *, requested_by_id: int) -> No
     db.session.expire(period)
     for step in _PERIOD_CLOSE_STEPS:
         step(actor, period)
+    emit(EventKind.PERIOD_CLOSED, "period", period.id, period=period.code)
     audit_change(
         "period.closed",
         actor=actor,

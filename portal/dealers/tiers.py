@@ -38,6 +38,7 @@ from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.service_errors import IllegalTransition, InvalidInput
 
 TierChangeHook = Callable[[Dealer, date], object]  # the dealer and the first day the change rates
@@ -204,6 +205,16 @@ def change_tier(actor: User, dealer: Dealer, change: TierChange) -> DealerTierCh
     )
     for hook in _TIER_CHANGE_HOOKS:
         hook(dealer, change.effective_from)
+    emit(
+        EventKind.DEALER_CHANGED,
+        "dealer",
+        dealer.id,
+        dealer.id,
+        change="tier_changed",
+        code=dealer.code,
+        tier=change.tier.value,
+        effective_from=change.effective_from.isoformat(),
+    )
     notify(
         dealer_owners(dealer),
         "dealer_tier_changed",

@@ -53,6 +53,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.rebates import ledger
 from portal.rebates.models import AdjustmentKind, RebateStatement
 from portal.rebates.services import book_adjustment
@@ -597,6 +598,13 @@ def resolve(actor: User, dispute: Dispute, resolution: Resolution) -> Dispute:
         mediator_id=dispute.mediator_id or actor.id,
     )
     _apply(actor, dispute, resolution, party)
+    emit(
+        EventKind.DISPUTE_RESOLVED,
+        "dispute",
+        dispute.id,
+        dispute.raised_by_dealer_id,
+        outcome=resolution.outcome.value,
+    )
     _tell_parties_closed(dispute, "dispute_resolved")
     return dispute
 

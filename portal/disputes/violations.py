@@ -32,6 +32,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.rebates.models import Adjustment, AdjustmentKind
 from portal.rebates.services import PenaltyLine, recompute_statements, register_penalty_source
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
@@ -92,6 +93,13 @@ def record_violation(
     return violation
 
 
+# The moves an ERP hears of: a penalty that now counts, and one taken back.
+PUBLISHED_MOVES = {
+    ViolationStatus.CONFIRMED: EventKind.VIOLATION_CONFIRMED,
+    ViolationStatus.OVERTURNED: EventKind.VIOLATION_OVERTURNED,
+}
+
+
 def move_violation(
     violation: Violation, actor: User | None, current: ViolationStatus, target: ViolationStatus, **values: object
 ) -> None:
@@ -106,6 +114,8 @@ def move_violation(
         raced=_("This violation was already decided by someone else. Reload the page."),
         **values,
     )
+    if target in PUBLISHED_MOVES:
+        emit(PUBLISHED_MOVES[target], "violation", violation.id, violation.dealer_id, penalty=violation.penalty)
     audit_change(
         "violation.moved",
         actor=actor,

@@ -32,6 +32,7 @@ from portal.money import MAX_MONEY
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.outbox import EventKind, emit
 from portal.rebates import ledger, rules
 from portal.rebates.models import (
     Adjustment,
@@ -580,6 +581,12 @@ def statement_owners(period: Period) -> list[User]:
 def finalise_period(actor: User, period: Period) -> int:
     """Called as the period closes: its statements are frozen and booked, and the dealers' owners told."""
     finalised = freeze_statements(period)
+    for statement_id, dealer_id in db.session.execute(
+        select(RebateStatement.id, RebateStatement.dealer_id).where(
+            RebateStatement.period_id == period.id, RebateStatement.status == StatementStatus.FINAL
+        )
+    ).all():
+        emit(EventKind.STATEMENT_FINAL, "rebate_statement", statement_id, dealer_id, period=period.code)
     record_event(
         "rebate_statements.finalised",
         actor_id=actor.id,
@@ -638,6 +645,15 @@ def mark_paid(actor: User, statement_ids: Sequence[int], reference: str) -> int:
         if changed != 1 or due <= 0:
             raise IllegalTransition(refused)
         ledger.book_payment(actor, statement, due, reference[:120])
+        emit(
+            EventKind.STATEMENT_PAID,
+            "rebate_statement",
+            statement.id,
+            statement.dealer_id,
+            period=statement.period.code,
+            amount=due,
+            reference=reference[:120],
+        )
         paid.append((statement, due))
     db.session.expire_all()
     for statement, due in paid:
