@@ -21,6 +21,9 @@ from portal.accounts.models import DealerRole, RecoveryCode, User, UserRole
 from portal.accounts.services import hash_password
 from portal.accounts.tokens import make_email_change_token, make_token
 from portal.api import clients as api_clients
+from portal.api import webhooks as api_webhooks
+from portal.api.models import WebhookDelivery
+from portal.api.rules import DeliveryStatus
 from portal.claims import budgets, services
 from portal.claims.invoices import InvoiceType, normalised_number
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
@@ -34,6 +37,7 @@ from portal.evidence.services import add_evidence
 from portal.evidence.storage import storage_of
 from portal.extensions import db
 from portal.notifications.models import Notification
+from portal.outbox import EventKind, OutboxEvent
 from portal.rebates.models import (
     ImportStatus,
     ProgramTier,
@@ -923,9 +927,32 @@ def make_channel() -> Channel:
 
 
 def _integration_client(admin: User) -> dict[str, str]:
-    """An ERP's client of the API, reading statements: its id (for the admin's page) and its token."""
-    client, token = api_clients.create_client(admin, "World ERP", ["statements:read"], [])
-    return {"api_client": str(client.id), "api_token": token}
+    """An ERP's client of the API, reading statements: its id (for the admin's page) and its token; a webhook
+    subscription of it with one delivery given up (to send again)."""
+    client, token = api_clients.create_client(admin, "World ERP", ["statements:read", "events:read"], [])
+    subscription, _secret = api_webhooks.create_subscription(
+        admin, client, "https://erp.example.test/hooks/portal", [EventKind.DEALER_CHANGED.value]
+    )
+    event = OutboxEvent(kind=EventKind.DEALER_CHANGED.value, subject_type="dealer", subject_id=1, payload={})
+    db.session.add(event)
+    db.session.flush()
+    delivery = WebhookDelivery(
+        subscription_id=subscription.id,
+        event_id=event.id,
+        status=DeliveryStatus.FAILED,
+        attempts=8,
+        response_code=503,
+        error="HTTP 503",
+    )
+    subscription.fanned_out_to = event.id
+    db.session.add(delivery)
+    db.session.flush()
+    return {
+        "api_client": str(client.id),
+        "api_token": token,
+        "api_subscription": str(subscription.id),
+        "api_delivery": str(delivery.id),
+    }
 
 
 def make_world() -> World:

@@ -561,6 +561,25 @@ STATE_CHANGING = (
         lambda w: {},
     ),
     Route(
+        "/admin/integrations/<int:client_id>/webhooks",
+        "admin",
+        lambda w: f"/admin/integrations/{w.tokens['api_client']}/webhooks",
+        lambda w: {"url": "https://erp.example.test/crawl", "kinds": "claim.approved"},
+        done=200,
+    ),
+    Route(
+        "/admin/integrations/webhooks/<int:subscription_id>/remove",
+        "admin",
+        lambda w: f"/admin/integrations/webhooks/{w.tokens['api_subscription']}/remove",
+        lambda w: {},
+    ),
+    Route(
+        "/admin/integrations/deliveries/<int:delivery_id>/send-again",
+        "admin",
+        lambda w: f"/admin/integrations/deliveries/{w.tokens['api_delivery']}/send-again",
+        lambda w: {},
+    ),
+    Route(
         "/claims/quick",
         "dealer_owner",
         lambda w: "/claims/quick",

@@ -114,7 +114,65 @@ MATRIX = (
     Case("GET", "/api/v1/me", "/api/v1/me", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/statements", "/api/v1/statements?period={previous_period}", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/claims", "/api/v1/claims", everyone(401, anonymous=401)),
+    Case(
+        "GET", "/api/v1/ledger-entries", "/api/v1/ledger-entries?period={previous_period}", everyone(401, anonymous=401)
+    ),
+    Case("GET", "/api/v1/violations", "/api/v1/violations", everyone(401, anonymous=401)),
+    Case("GET", "/api/v1/events", "/api/v1/events", everyone(401, anonymous=401)),
+    Case("POST", "/api/v1/sales-batches", "/api/v1/sales-batches", everyone(401, anonymous=401)),
+    Case("POST", "/api/v1/payments", "/api/v1/payments", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
+    # --- a client's webhooks (before the client is revoked below): admins only; the secret of a new subscription
+    # is in the answer (200); a delivery is sent again before its subscription is removed ---
+    Case(
+        "GET",
+        "/admin/integrations/<int:client_id>/webhooks",
+        "/admin/integrations/{api_client}/webhooks",
+        only({"admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/admin/integrations/<int:client_id>/webhooks",
+        "/admin/integrations/999999/webhooks",
+        only({"admin": 404}),
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/<int:client_id>/webhooks",
+        "/admin/integrations/{api_client}/webhooks",
+        only({"admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/<int:client_id>/webhooks",
+        "/admin/integrations/{api_client}/webhooks",
+        only({"admin": 200}),
+        form=lambda w: {"url": "https://erp.example.test/matrix", "kinds": "claim.paid"},
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/deliveries/<int:delivery_id>/send-again",
+        "/admin/integrations/deliveries/{api_delivery}/send-again",
+        only({"admin": 303}),
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/deliveries/<int:delivery_id>/send-again",
+        "/admin/integrations/deliveries/999999/send-again",
+        only({"admin": 404}),
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/webhooks/<int:subscription_id>/remove",
+        "/admin/integrations/webhooks/{api_subscription}/remove",
+        only({"admin": 303}),
+    ),
+    Case(
+        "POST",
+        "/admin/integrations/webhooks/<int:subscription_id>/remove",
+        "/admin/integrations/webhooks/999999/remove",
+        only({"admin": 404}),
+    ),
     # --- the admin's integration clients: admins only; the token of a new client is in the answer (200) ---
     Case("GET", "/admin/integrations", "/admin/integrations", only({"admin": 200})),
     Case("POST", "/admin/integrations", "/admin/integrations", only({"admin": 422})),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,6 +112,15 @@ def _by_hand(secret: str, header: str, body: bytes) -> bool:
     return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
 
 
+def _readme_verifier() -> Any:
+    """The receiver's check as the README prints it, run as written."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(part for part in readme.split("```python")[1:] if "def verified(" in part).split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(block, namespace)  # noqa: S102 - the project's own README
+    return namespace["verified"]
+
+
 def test_an_event_is_stored_with_its_change_and_never_without_it(
     app: Flask, channel: Channel, claim_records: ClaimRecords
 ) -> None:
@@ -176,6 +186,9 @@ def test_a_webhook_is_signed_and_carries_the_event(
     assert signature_valid(secret, headers["Portal-Signature"], body, int(time.time()))
     assert not _by_hand(secret, headers["Portal-Signature"], body + b" ")  # a body changed on the way fails
     assert not _by_hand("whsec_other", headers["Portal-Signature"], body)
+    readme_verified = _readme_verifier()
+    assert readme_verified(secret, headers["Portal-Signature"], body)
+    assert not readme_verified(secret, headers["Portal-Signature"], body.replace(b"claim", b"clam"))
     with app.app_context():
         delivery = db.session.execute(
             select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)

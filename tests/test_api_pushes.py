@@ -31,7 +31,15 @@ from portal.rebates import ledger
 from portal.rebates.models import LedgerEntry, LedgerKind, RebateStatement, SalesImport, SalesLine
 from portal.rebates.rules import StatementStatus
 from tests.factories import Channel, RebateRecords, examples, make_world, user
-from tests.helpers import BACKENDS, build_app, dispose_app, example_savepoint, fresh_database_url
+from tests.helpers import (
+    BACKENDS,
+    build_app,
+    csrf_token_on,
+    dispose_app,
+    example_savepoint,
+    fresh_database_url,
+    logged_in_client,
+)
 from tests.threads import run_together
 
 PROBLEM = "application/problem+json"
@@ -229,6 +237,25 @@ def test_pushing_sales_needs_sales_write(app: Flask, channel: Channel, scope: st
     )
     assert response.status_code == 403 and response.get_json()["required_scope"] == "sales:write"
     assert _lines_of(app, ["FP-9501"]) == []
+
+
+def test_a_signed_in_admins_cookie_pushes_nothing_with_or_without_a_csrf_token(app: Flask, channel: Channel) -> None:
+    admin = logged_in_client(app, channel.emails["admin"])
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        token = csrf_token_on(admin, "/admin/integrations")
+        for headers in ({}, {"X-CSRFToken": token or ""}):
+            response = admin.post(
+                "/api/v1/payments",
+                data=json.dumps({"reference": "T", "claim_ids": [1]}),
+                content_type="application/json",
+                headers={"Idempotency-Key": "cookie", **headers},
+            )
+            assert response.status_code == 401 and response.mimetype == PROBLEM
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(IdempotencyKey)).scalar_one() == 0
 
 
 def test_a_sales_client_reads_no_claims(app: Flask, channel: Channel) -> None:

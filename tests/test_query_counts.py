@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.accounts.models import DealerRole, User, UserRole
+from portal.api.models import WebhookDelivery, WebhookSubscription
 from portal.audit.services import audit_change
 from portal.claims.models import (
     ActivityType,
@@ -31,6 +32,7 @@ from portal.evidence.models import Evidence, EvidencePicture
 from portal.extensions import db
 from portal.jobs import JobFailure
 from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
+from portal.outbox import OutboxEvent
 from portal.rebates.models import (
     Adjustment,
     AdjustmentKind,
@@ -138,6 +140,7 @@ PAGES = [
     ("dealer_owner", "/claims/new"),
     ("dealer_owner", "/claims/quick"),
     ("admin", "/admin/integrations"),
+    ("admin", "/admin/integrations/{api_client}/webhooks"),
     ("dealer_staff", "/claims/quick/check?amount=100.00&invoice_number=INV-1&activity_type_id=1"),
     ("dealer_owner", "/claims/{own_claim}"),
     ("dealer_owner", "/claims/{own_draft}"),
@@ -238,6 +241,19 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     for person in db.session.execute(select(User)).scalars().all():
         for _ in range(3):
             db.session.add(Notification(user_id=person.id, kind="account_changed", params={}, link="/account"))
+    hooks = WebhookSubscription(
+        client_id=int(world.tokens["api_client"]),
+        url=f"https://erp.example.test/{next_id()}",
+        kinds=["claim.paid"],
+        secret="whsec_x",
+    )
+    db.session.add(hooks)
+    db.session.flush()
+    for _ in range(factor):
+        event = OutboxEvent(kind="claim.paid", subject_type="claim", subject_id=next_id(), payload={})
+        db.session.add(event)
+        db.session.flush()
+        db.session.add(WebhookDelivery(subscription_id=hooks.id, event_id=event.id, attempts=1, response_code=500))
     for _ in range(factor):
         db.session.add(JobFailure(task_name="deliver_outbox", task_id="x", error="RuntimeError: boom", retries_left=0))
         db.session.add(

@@ -1,7 +1,11 @@
-"""The admin's page for integration clients: create one (its token shown once, on the answer to the form, never
-stored in clear or put in a cookie), rotate a token, revoke a client; see when and from where each was last used."""
+"""The admin's pages for integration clients: create one (its token shown once, on the answer to the form, never
+stored in clear or put in a cookie), rotate a token, revoke a client; see when and from where each was last used.
+A client's webhooks: subscribe a receiver (its signing secret shown once), remove it, read the delivery log with
+each answer's code, and send a delivery again."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -11,10 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.access import AccessRole, allow
-from portal.api import clients
-from portal.api.forms import ClientForm
-from portal.api.models import IntegrationClient
+from portal.api import clients, webhooks
+from portal.api.forms import ClientForm, SubscriptionForm
+from portal.api.models import IntegrationClient, WebhookDelivery, WebhookSubscription
+from portal.api.rules import MAX_ATTEMPTS, DeliveryStatus
 from portal.extensions import db
+from portal.outbox import OutboxEvent
 from portal.service_errors import InvalidInput, NotFound
 from portal.web import finish_action, show_service_error
 
@@ -77,5 +83,104 @@ def revoke(client_id: int) -> ResponseReturnValue:
         lambda _done: (
             _("%(name)s is revoked: its tokens no longer work.", name=name),
             url_for("integrations.clients_page"),
+        ),
+    )
+
+
+# --- Webhooks of a client ---------------------------------------------------------------------------------------------
+
+DELIVERIES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A line of the delivery log, with what the page may offer on it."""
+
+    delivery: WebhookDelivery
+    event: OutboxEvent
+    url: str
+    can_send_again: bool
+
+
+def _render_webhooks(
+    client: IntegrationClient, form: SubscriptionForm, *, secret: str = "", status: int = 200
+) -> ResponseReturnValue:
+    subscriptions = list(
+        db.session.execute(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.client_id == client.id)
+            .order_by(WebhookSubscription.removed_at.is_not(None), WebhookSubscription.id)
+        ).scalars()
+    )
+    logged = db.session.execute(
+        select(WebhookDelivery, OutboxEvent, WebhookSubscription.url, WebhookSubscription.removed_at)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(WebhookSubscription.client_id == client.id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(DELIVERIES_SHOWN)
+    ).all()
+    deliveries = [
+        DeliveryRow(delivery, event, url, removed_at is None and delivery.status is not DeliveryStatus.PENDING)
+        for delivery, event, url, removed_at in logged
+    ]
+    return render_template(
+        "api/webhooks.html",
+        client=client,
+        subscriptions=subscriptions,
+        deliveries=deliveries,
+        form=form,
+        secret=secret,
+        max_attempts=MAX_ATTEMPTS,
+    ), status
+
+
+@bp.route("/admin/integrations/<int:client_id>/webhooks", methods=["GET", "POST"])
+@allow(AccessRole.ADMIN)
+def webhooks_page(client_id: int) -> ResponseReturnValue:
+    client = _client(client_id)
+    form = SubscriptionForm()
+    if not form.is_submitted():
+        return _render_webhooks(client, SubscriptionForm(formdata=None))
+    if form.validate():
+        try:
+            _subscription, secret = webhooks.create_subscription(
+                current_user, client, form.url.data or "", form.kinds.data or []
+            )
+        except InvalidInput as error:
+            db.session.rollback()
+            show_service_error(form, error.field, error.message)
+        else:
+            db.session.commit()
+            # The signing secret is in this answer only, as a new token is.
+            return _render_webhooks(client, SubscriptionForm(formdata=None), secret=secret)
+    return _render_webhooks(client, form, status=422)
+
+
+@bp.route("/admin/integrations/webhooks/<int:subscription_id>/remove", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def remove_subscription(subscription_id: int) -> ResponseReturnValue:
+    subscription = webhooks.get_subscription(subscription_id)
+    return finish_action(
+        None,
+        lambda: webhooks.remove_subscription(current_user, subscription),
+        lambda _done: (
+            _("The subscription is removed: nothing more is sent to %(url)s.", url=subscription.url),
+            url_for("integrations.webhooks_page", client_id=subscription.client_id),
+        ),
+    )
+
+
+@bp.route("/admin/integrations/deliveries/<int:delivery_id>/send-again", methods=["POST"])
+@allow(AccessRole.ADMIN)
+def send_again(delivery_id: int) -> ResponseReturnValue:
+    delivery = webhooks.get_delivery(delivery_id)
+    client_id = webhooks.get_subscription(delivery.subscription_id).client_id
+    return finish_action(
+        None,
+        lambda: webhooks.send_again(current_user, delivery),
+        lambda _done: (
+            _("The delivery will be sent again within a minute."),
+            url_for("integrations.webhooks_page", client_id=client_id),
         ),
     )

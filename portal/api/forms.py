@@ -8,6 +8,7 @@ from wtforms import SelectChoice, SelectMultipleField, StringField, TextAreaFiel
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.api.rules import Scope
+from portal.outbox import EventKind
 
 
 class ClientForm(FlaskForm):
@@ -18,4 +19,14 @@ class ClientForm(FlaskForm):
     )
     networks = TextAreaField(
         _l("Addresses it may call from (optional, one range per line)"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+class SubscriptionForm(FlaskForm):
+    url = StringField(_l("Receiver's address"), validators=[DataRequired(), Length(max=500)])
+    # Checked by the service (an unknown kind is refused there); the page offers exactly the kinds published.
+    kinds = SelectMultipleField(
+        _l("Events to send"),
+        choices=[SelectChoice(kind.value, kind.value) for kind in EventKind],
+        validate_choice=False,
     )

@@ -10,6 +10,10 @@ import secrets
 import urllib.parse
 from collections.abc import Iterable
 
+from flask_babel import lazy_gettext as _l
+
+from portal.types import register_labels
+
 TOKEN_PREFIX = "dpp_"  # noqa: S105 - a prefix, not a secret: a token is recognisable in a leaked log
 TOKEN_BYTES = 32
 SHOWN_CHARACTERS = 8  # the start of a token, kept to tell a client's tokens apart in lists
@@ -67,6 +71,14 @@ class DeliveryStatus(enum.StrEnum):
     DELIVERED = "delivered"  # the receiver answered 2xx
     FAILED = "failed"  # given up after the last attempt; an admin may send it again
 
+
+register_labels(
+    {
+        DeliveryStatus.PENDING: _l("Waiting"),
+        DeliveryStatus.DELIVERED: _l("Delivered"),
+        DeliveryStatus.FAILED: _l("Given up"),
+    }
+)
 
 MAX_ATTEMPTS = 8
 FIRST_WAIT_SECONDS = 30

@@ -51,3 +51,45 @@ def test_an_admin_creates_rotates_and_revokes_a_client(
     refused = page.request.get(f"{live_server}/api/v1/me", headers={"Authorization": f"Bearer {new_token}"})
     assert refused.status == 401
     page.context.close()
+
+
+WEBHOOK_TEXT = {
+    "en": {"subscribe": "Subscribe", "removed": "Removed", "once": "shown this once"},
+    "zh": {"subscribe": "订阅", "removed": "已移除", "once": "仅显示这一次"},
+}
+NARROW = {"width": 320, "height": 640}
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE, DESKTOP], ids=["320", "375", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_admin_subscribes_a_receiver_and_removes_it(
+    browser: Browser, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    words, client_words = WEBHOOK_TEXT[language], TEXT[language]
+    name = f"Hooks {next(_numbers)} {language} {viewport['width']}"
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "admin@demo.test", language)
+    page.goto(f"{live_server}/admin/integrations")
+    page.locator("#name").fill(name)
+    page.locator("input[name=scopes][value='events:read']").check()
+    page.get_by_role("button", name=client_words["create"]).click()
+    page.locator("tr", has_text=name).locator("a[href$='/webhooks']").click()
+    expect(page.locator("h1")).to_contain_text(name)
+    assert_page_is_sound(page, viewport, blocked)
+    page.get_by_role("button", name=words["subscribe"], exact=True).click()  # nothing filled in: refused, summed up
+    expect(page.locator(".error-summary")).to_be_focused()
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("#url").fill("https://erp.example.test/hooks/a-rather-long-path/that-must-wrap-on-a-phone")
+    page.locator("input[name=kinds][value='claim.paid']").check()
+    page.locator("input[name=kinds][value='statement.final']").check()
+    page.get_by_role("button", name=words["subscribe"], exact=True).click()
+    expect(page.locator(".flash-warning")).to_contain_text(words["once"])
+    assert page.locator("code.secret").inner_text().strip().startswith("whsec_")
+    assert_page_is_sound(page, viewport, blocked)
+    row = page.locator("tr", has_text="that-must-wrap-on-a-phone")
+    expect(row).to_contain_text("claim.paid, statement.final")
+    row.locator("form[action$='/remove'] button").click()
+    expect(page.locator("tr", has_text="that-must-wrap-on-a-phone")).to_contain_text(words["removed"])
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()
