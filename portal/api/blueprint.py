@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http
 from typing import Any
 
 from flask import Response, g, request
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.exceptions import HTTPException
@@ -28,12 +29,38 @@ PREFIX = "/api/v1"
 DEFAULT_RATE_LIMIT = "600 per minute"  # per token: a nightly batch is a few calls, a runaway loop is stopped
 
 
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document as the API answers its errors."""
+
+    class Meta:
+        unknown = INCLUDE  # a problem may carry members of its own (`required_scope`)
+
+    type = fields.String(required=True, metadata={"description": "urn:dealer-portal:problem:<kind>, stable."})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.List(fields.Dict(), metadata={"description": "Invalid input: [{field, message}, ...]."})
+    required_scope = fields.String()
+
+
 class PortalApi(Api):
     """flask-smorest's Api, minus its app-wide error handlers: the pages keep their own HTML error pages; the API's
-    blueprint answers its errors as problem details itself."""
+    blueprint answers its errors as problem details itself, and the description says so (every error response is
+    `application/problem+json` with the problem's schema)."""
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        problem = {"application/problem+json": {"schema": ProblemSchema}}
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = problem
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR", {"description": "A problem document.", "content": problem}, lazy=True
+        )
 
 
 blp = Blueprint("api", __name__, url_prefix=PREFIX, description="The portal's integration API, version 1.")

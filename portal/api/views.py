@@ -34,6 +34,12 @@ def me() -> dict[str, Any]:
 
 
 @blp.route("/openapi.json")
+@blp.doc(  # read without a token: it describes, it holds no data
+    security=[],
+    responses={
+        "200": {"description": "This description.", "content": {"application/json": {"schema": {"type": "object"}}}}
+    },
+)
 @public
 def openapi() -> Response:
     """The OpenAPI 3.1 description, generated from the code."""
