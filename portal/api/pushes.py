@@ -53,6 +53,18 @@ KEY_HEADER = {
 }
 
 
+def report_or_problem(description: str) -> dict[str, Any]:
+    """A status answered either with the batch's report (its lines checked) or a problem document (the request
+    itself refused): both content types described."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/SalesBatchResult"}},
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+        },
+    }
+
+
 def acting_user(caller: Caller) -> User:
     """The client's own user: services check it as they check a person, and the audit trail names the client."""
     user = db.session.get(User, caller.user_id)
@@ -222,9 +234,13 @@ def batch_answer(batch: SalesImport) -> idempotency.Answer:
 @blp.route("/sales-batches", methods=["POST"])
 @blp.arguments(SalesBatchSchema)
 @blp.response(201, SalesBatchResultSchema, description="Imported.")
-@blp.alt_response(409, schema=SalesBatchResultSchema, description="Invoices sent again with other values.")
-@blp.alt_response(422, schema=SalesBatchResultSchema, description="Refused: nothing imported; each line's errors.")
-@blp.doc(parameters=[{"in": "header", "name": name, **spec} for name, spec in KEY_HEADER.items()])
+@blp.doc(
+    parameters=[{"in": "header", "name": name, **spec} for name, spec in KEY_HEADER.items()],
+    responses={
+        "409": report_or_problem("Invoices sent again with other values (the report), or the key is in use."),
+        "422": report_or_problem("Refused, nothing imported: each line's errors (the report), or a malformed body."),
+    },
+)
 @public
 def push_sales(batch: dict[str, Any]) -> Response:
     """Sales lines and credit notes, up to 10,000 a batch, checked by the same rules as a file import (one code
