@@ -26,6 +26,7 @@ from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 
 PREFIX = "/api/v1"
+LARGEST_ID = 2**31 - 1  # ids are 32-bit integers (PostgreSQL's integer): a larger one is no id
 DEFAULT_RATE_LIMIT = "600 per minute"  # per token: a nightly batch is a few calls, a runaway loop is stopped
 
 
@@ -164,7 +165,7 @@ def decode_cursor(cursor: str | None) -> int:
         after = int(base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii"))
     except (ValueError, UnicodeError, binascii.Error):
         raise ApiProblem(400, "bad-request", "The cursor is not one this API gave.") from None
-    if after < 0:
+    if not 0 <= after <= LARGEST_ID:
         raise ApiProblem(400, "bad-request", "The cursor is not one this API gave.")
     return after
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from portal.access import public
-from portal.api.blueprint import blp, caller_with
+from portal.api.blueprint import LARGEST_ID, blp, caller_with
 from portal.api.rules import Scope
 from portal.api.webhooks import event_document
 from portal.dealers.models import Dealer
@@ -20,7 +20,7 @@ from portal.outbox import EventKind, OutboxEvent
 
 class FeedQuery(Schema):
     after = fields.Integer(
-        load_default=0, validate=validate.Range(min=0), metadata={"description": "The last id seen."}
+        load_default=0, validate=validate.Range(min=0, max=LARGEST_ID), metadata={"description": "The last id seen."}
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     kind = fields.List(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.access import public
 from portal.accounts.models import User
 from portal.api import idempotency
-from portal.api.blueprint import blp, caller_with
+from portal.api.blueprint import LARGEST_ID, blp, caller_with
 from portal.api.clients import Caller
 from portal.api.problems import ApiProblem
 from portal.api.rules import Scope
@@ -271,7 +271,11 @@ class PaymentSchema(Schema):
         validate=validate.Length(min=1, max=120),
         metadata={"description": "The bank transfer's reference, shown to the dealer."},
     )
-    claim_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=1000))
+    claim_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=LARGEST_ID)),
+        load_default=list,
+        validate=validate.Length(max=1000),
+    )
     statements = fields.List(fields.Nested(StatementRefSchema), load_default=list, validate=validate.Length(max=1000))
 
 
