@@ -463,3 +463,22 @@ def test_any_sales_body_gets_an_answer_and_imports_all_or_nothing(
             assert after - before == body["imported"] + replaced
         else:
             assert after == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/payments", {"reference": "T", "statements": [{"dealer_code": "D001", "period": "\x00"}]}),
+        (
+            "/api/v1/sales-batches",
+            {"lines": [{"dealer_code": "D\x00", "date": "2026-12-01", "amount": "1", "invoice_ref": "x"}]},
+        ),
+    ],
+)
+def test_text_with_a_nul_character_is_refused_before_anything_is_read(
+    app: Flask, channel: Channel, path: str, body: dict[str, Any]
+) -> None:
+    _id, token = _client(app, channel, "payments:write", "sales:write")
+    response = _post(app.test_client(), path, token, body)
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.get_json()["detail"] == "Text may not contain the NUL character."

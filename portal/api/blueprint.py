@@ -81,6 +81,28 @@ def rate_key() -> str:
     return f"api-token:{token_hash(token)[:32]}" if token else f"api-anonymous:{request.remote_addr}"
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul() -> Response | None:
+    """No text the portal stores may hold a NUL character (PostgreSQL refuses it): refused here, for every field
+    of the query and the body at once, as the pages' forms refuse it."""
+    if _holds_nul(request.args.to_dict(flat=False)) or _holds_nul(request.get_json(silent=True)):
+        return problem_response(
+            422,
+            detail="Text may not contain the NUL character.",
+            errors=[{"field": "", "message": "Text may not contain the NUL character."}],
+        )
+    return None
+
+
 @blp.before_request
 def _authenticate() -> Response | None:
     if request.endpoint == "api.openapi":
@@ -92,7 +114,7 @@ def _authenticate() -> Response | None:
         return problem_response(401, detail="Send the client's token as: Authorization: Bearer <token>.")
     db.session.commit()  # the last-use stamp, written at most once a minute
     g.api_caller = caller
-    return None
+    return _refuse_nul()
 
 
 def caller_with(scope: Scope) -> Caller:
