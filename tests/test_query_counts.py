@@ -141,6 +141,7 @@ PAGES = [
     ("dealer_owner", "/claims/quick"),
     ("admin", "/admin/integrations"),
     ("admin", "/admin/integrations/{api_client}/webhooks"),
+    ("dealer_owner", "/api/docs"),
     ("dealer_staff", "/claims/quick/check?amount=100.00&invoice_number=INV-1&activity_type_id=1"),
     ("dealer_owner", "/claims/{own_claim}"),
     ("dealer_owner", "/claims/{own_draft}"),

@@ -6,15 +6,16 @@ each answer's code, and send a delivery again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal.access import AccessRole, allow
+from portal.access import AccessRole, allow, public
 from portal.api import clients, webhooks
 from portal.api.forms import ClientForm, SubscriptionForm
 from portal.api.models import IntegrationClient, WebhookDelivery, WebhookSubscription
@@ -183,4 +184,69 @@ def send_again(delivery_id: int) -> ResponseReturnValue:
             _("The delivery will be sent again within a minute."),
             url_for("integrations.webhooks_page", client_id=client_id),
         ),
+    )
+
+
+# --- The API's documentation, browsable -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentedOperation:
+    method: str
+    path: str
+    anchor: str
+    summary: str
+    scope: str
+    parameters: list[dict[str, Any]]
+    body: str
+    responses: list[tuple[str, str, str]]  # status, description, schema
+
+
+def _schema_name(reference: dict[str, Any]) -> str:
+    ref = reference.get("$ref", "")
+    return ref.rsplit("/", 1)[-1] if ref else str(reference.get("type", ""))
+
+
+def documented_operations(spec: dict[str, Any]) -> list[DocumentedOperation]:
+    """The operations of the OpenAPI description, in the order of the paths, as the documentation page lists them."""
+    operations = []
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            responses = []
+            for status, answer in operation.get("responses", {}).items():
+                if "$ref" in answer:
+                    answer = spec["components"]["responses"].get(_schema_name(answer), {})
+                content = answer.get("content", {})
+                schemas = ", ".join(dict.fromkeys(_schema_name(kind.get("schema", {})) for kind in content.values()))
+                responses.append((status, answer.get("description", ""), schemas))
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            summary = operation.get("summary", "")
+            scope = next((word.rstrip(".") for word in summary.split() if ":" in word and word[0].isalpha()), "")
+            operations.append(
+                DocumentedOperation(
+                    method=method.upper(),
+                    path=path,
+                    anchor=f"{method}-{path.strip('/').replace('/', '-')}",
+                    summary=summary,
+                    scope=scope if scope.endswith(("read", "write")) else "",
+                    parameters=operation.get("parameters", []),
+                    body=_schema_name(body) if body else "",
+                    responses=responses,
+                )
+            )
+    return operations
+
+
+@bp.route("/api/docs")
+@public
+def api_docs() -> ResponseReturnValue:
+    """The API described for the people who integrate: every operation, its parameters, its answers and the
+    schemas, read from the same OpenAPI description the API serves. Served by the portal, no outside script."""
+    spec = current_app.extensions["portal-api"].spec.to_dict()
+    return render_template(
+        "api/docs.html",
+        operations=documented_operations(spec),
+        schemas=sorted(spec["components"]["schemas"].items()),
+        title=spec["info"]["title"],
+        version=spec["info"]["version"],
     )

@@ -93,3 +93,27 @@ def test_an_admin_subscribes_a_receiver_and_removes_it(
     expect(page.locator("tr", has_text="that-must-wrap-on-a-phone")).to_contain_text(words["removed"])
     assert_page_is_sound(page, viewport, blocked)
     page.context.close()
+
+
+DOCS_TEXT = {"en": "API documentation", "zh": "API 文档"}
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE, DESKTOP], ids=["320", "375", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_api_documentation_reads_on_a_phone_and_a_desktop(
+    browser: Browser, live_server: str, language: str, viewport: dict[str, int]
+) -> None:
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, "admin@demo.test", language)
+    page.goto(f"{live_server}/admin/integrations")
+    page.get_by_role("link", name=DOCS_TEXT[language]).click()
+    expect(page.locator("h1")).to_have_text(DOCS_TEXT[language])
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("a[href='#post-api-v1-sales-batches']").click()
+    operation = page.locator("#post-api-v1-sales-batches")
+    expect(operation).to_contain_text("sales:write")
+    expect(operation).to_contain_text("Idempotency-Key")
+    operation.locator("a[href='#schema-SalesBatch']").click()
+    expect(page.locator("#schema-SalesBatch")).to_contain_text("lines")
+    page.context.close()
