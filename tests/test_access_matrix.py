@@ -121,6 +121,7 @@ MATRIX = (
     Case("GET", "/api/v1/events", "/api/v1/events", everyone(401, anonymous=401)),
     Case("POST", "/api/v1/sales-batches", "/api/v1/sales-batches", everyone(401, anonymous=401)),
     Case("POST", "/api/v1/payments", "/api/v1/payments", everyone(401, anonymous=401)),
+    Case("PUT", "/api/v1/dealers/<string:code>", "/api/v1/dealers/{own_dealer}", everyone(401, anonymous=401)),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
     Case("GET", "/api/docs", "/api/docs", everyone(200, anonymous=200)),
     # --- a client's webhooks (before the client is revoked below): admins only; the secret of a new subscription

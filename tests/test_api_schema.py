@@ -33,6 +33,7 @@ OPERATIONS = {
     ("GET", "/api/v1/events"),
     ("POST", "/api/v1/sales-batches"),
     ("POST", "/api/v1/payments"),
+    ("PUT", "/api/v1/dealers/{code}"),
 }
 
 

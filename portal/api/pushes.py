@@ -1,15 +1,18 @@
-"""What the ERP pushes: sales lines and credit notes in batches (through the file import's own code), and payments
-made (claims and rebate statements paid, with the transfer's reference). Every push carries an `Idempotency-Key`:
-a retry after a lost answer gets the first answer again, never a second import or payment."""
+"""What the ERP pushes: sales lines and credit notes in batches (through the file import's own code), payments made
+(claims and rebate statements paid, with the transfer's reference), and its dealer master (a dealer put by code).
+Every POST carries an `Idempotency-Key`: a retry after a lost answer gets the first answer again, never a second
+import or payment; a PUT is idempotent by itself (the same record changes nothing the second time)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response, json, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.access import public
 from portal.accounts.models import User
@@ -20,7 +23,10 @@ from portal.api.problems import ApiProblem
 from portal.api.rules import Scope
 from portal.claims.services import pay_claims
 from portal.database import begin_write
-from portal.dealers.models import Dealer, Period
+from portal.dealers.models import Dealer, DealerTier, Period
+from portal.dealers.rules import DealerStatus
+from portal.dealers.tiers import TierChange
+from portal.dealers.upserts import DealerRecord, upsert_dealer
 from portal.extensions import db
 from portal.rebates.imports import import_sales_lines
 from portal.rebates.models import RebateStatement, SalesImport
@@ -41,8 +47,10 @@ from portal.rebates.sales_jobs import (
     RETURNS_AMOUNT,
 )
 from portal.rebates.services import mark_paid
+from portal.service_errors import InvalidInput
 
 MAX_LINES = 10_000
+DEALER_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")  # as the admin's dealer form accepts them
 HEADER_LINES = 1  # the CSV the lines are written as has its header on line 1
 KEY_HEADER = {
     "Idempotency-Key": {
@@ -332,3 +340,113 @@ def push_payment(payment: dict[str, Any]) -> Response:
         return idempotency.Answer(201, body)
 
     return idempotent(caller, "payment", pay)
+
+
+# --- Dealers ----------------------------------------------------------------------------------------------------------
+
+
+class TierChangeSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf([tier.value for tier in DealerTier]))
+    effective_from = fields.Date(
+        required=True, metadata={"description": "The next period's first day, or the first day of an open period."}
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class PayeeInSchema(Schema):
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    bank = fields.String(load_default="", validate=validate.Length(max=200))
+    account = fields.String(load_default="", validate=validate.Length(max=64))
+
+
+class DealerPutSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    territory = fields.String(required=True, validate=validate.Length(min=1, max=16), metadata={"description": "Code."})
+    status = fields.String(required=True, validate=validate.OneOf([status.value for status in DealerStatus]))
+    status_reason = fields.String(
+        load_default="", validate=validate.Length(max=300), metadata={"description": "Needed when the status changes."}
+    )
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Za-z]{3}$"))
+    tier = fields.String(
+        load_default=DealerTier.BRONZE.value,
+        validate=validate.OneOf([tier.value for tier in DealerTier]),
+        metadata={"description": "The tier a new dealer joins with; an existing dealer's changes by tier_change."},
+    )
+    tier_change = fields.Nested(TierChangeSchema, load_default=None, allow_none=True)
+    manager_email = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=254), metadata={"description": "Left as is."}
+    )
+    payee = fields.Nested(PayeeInSchema, load_default=None, allow_none=True)
+
+
+class DealerOutSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    territory = fields.String(required=True)
+    status = fields.String(required=True)
+    tier = fields.String(required=True)
+    currency = fields.String(required=True)
+    created = fields.Boolean(required=True)
+    changes = fields.List(fields.String(), required=True)
+
+
+@blp.route("/dealers/<string:code>", methods=["PUT"])
+@blp.arguments(DealerPutSchema)
+@blp.response(200, DealerOutSchema, description="Updated (or already as sent: `changes` is empty).")
+@blp.alt_response(201, schema=DealerOutSchema, description="Created.")
+@public
+def put_dealer(record: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
+    """A dealer of the ERP's dealer master, by its code: created when new, else brought to what is sent (profile,
+    payee, manager, status with its reason, a tier from a day on), each change through the rules of the admin's
+    pages, with their audit and notices. Sending the same record again changes nothing. Needs dealers:write."""
+    caller = caller_with(Scope.DEALERS_WRITE)
+    if not DEALER_CODE.fullmatch(code):
+        raise ApiProblem(
+            422,
+            "invalid-input",
+            "See the errors of each field.",
+            errors=[{"field": "code", "message": "A dealer code has 1 to 16 letters, digits, - and _."}],
+        )
+    payee = record["payee"] or {"name": "", "bank": "", "account": ""}
+    change = record["tier_change"]
+    wanted = DealerRecord(
+        name=record["name"],
+        territory_code=record["territory"],
+        status=DealerStatus(record["status"]),
+        status_reason=record["status_reason"],
+        currency=record["currency"],
+        tier=DealerTier(record["tier"]),
+        tier_change=TierChange(DealerTier(change["tier"]), change["effective_from"], change["reason"])
+        if change
+        else None,
+        manager_email=record["manager_email"],
+        payee_name=payee["name"],
+        payee_bank=payee["bank"],
+        payee_account=payee["account"],
+    )
+    result = None
+    for attempt in (1, 2):
+        begin_write()  # SQLite: the checks and the writes under one write lock, never a read upgraded half-way
+        try:
+            result = upsert_dealer(acting_user(caller), code, wanted)
+            db.session.commit()
+            break
+        except (IntegrityError, InvalidInput) as refused:
+            # The same new code put twice at once (PostgreSQL): the other request created it between this one's
+            # look and its insert. Put again, now as an update; any other refusal is the record's own.
+            db.session.rollback()
+            if attempt == 2 or (isinstance(refused, InvalidInput) and refused.field != "code"):
+                raise
+    assert result is not None
+    dealer = result.dealer
+    body = {
+        "code": dealer.code,
+        "name": dealer.name,
+        "territory": dealer.territory.code,
+        "status": dealer.status.value,
+        "tier": dealer.tier.value,
+        "currency": dealer.currency,
+        "created": result.created,
+        "changes": result.changes,
+    }
+    return body, 201 if result.created else 200
