@@ -122,6 +122,12 @@ MATRIX = (
     Case("POST", "/api/v1/sales-batches", "/api/v1/sales-batches", everyone(401, anonymous=401)),
     Case("POST", "/api/v1/payments", "/api/v1/payments", everyone(401, anonymous=401)),
     Case("PUT", "/api/v1/dealers/<string:code>", "/api/v1/dealers/{own_dealer}", everyone(401, anonymous=401)),
+    Case(
+        "PUT",
+        "/api/v1/targets/<string:period>/<string:dealer_code>",
+        "/api/v1/targets/{open_period}/{own_dealer}",
+        everyone(401, anonymous=401),
+    ),
     Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(200, anonymous=200)),
     Case("GET", "/api/docs", "/api/docs", everyone(200, anonymous=200)),
     # --- a client's webhooks (before the client is revoked below): admins only; the secret of a new subscription

@@ -34,6 +34,7 @@ OPERATIONS = {
     ("POST", "/api/v1/sales-batches"),
     ("POST", "/api/v1/payments"),
     ("PUT", "/api/v1/dealers/{code}"),
+    ("PUT", "/api/v1/targets/{period}/{dealer_code}"),
 }
 
 

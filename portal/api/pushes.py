@@ -1,5 +1,6 @@
 """What the ERP pushes: sales lines and credit notes in batches (through the file import's own code), payments made
-(claims and rebate statements paid, with the transfer's reference), and its dealer master (a dealer put by code).
+(claims and rebate statements paid, with the transfer's reference), its dealer master (a dealer put by code) and
+targets (through the pages' governance).
 Every POST carries an `Idempotency-Key`: a retry after a lost answer gets the first answer again, never a second
 import or payment; a PUT is idempotent by itself (the same record changes nothing the second time)."""
 
@@ -46,7 +47,7 @@ from portal.rebates.sales_jobs import (
     RETURNS,
     RETURNS_AMOUNT,
 )
-from portal.rebates.services import mark_paid
+from portal.rebates.services import mark_paid, put_target
 from portal.service_errors import InvalidInput
 
 MAX_LINES = 10_000
@@ -450,3 +451,51 @@ def put_dealer(record: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
         "changes": result.changes,
     }
     return body, 201 if result.created else 200
+
+
+# --- Targets ----------------------------------------------------------------------------------------------------------
+
+
+class TargetPutSchema(Schema):
+    amount = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "In the currency's units with a decimal point, as text: '1200000.00'."},
+    )
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=500),
+        metadata={"description": "Needed once the period started: the change then waits for a senior manager."},
+    )
+
+
+class TargetOutSchema(Schema):
+    dealer_code = fields.String(required=True)
+    period = fields.String(required=True)
+    outcome = fields.String(required=True, metadata={"enum": ["set", "asked", "unchanged", "already_asked"]})
+    amount = fields.Integer(required=True, metadata={"description": "In minor units (fen)."})
+    current = fields.Integer(allow_none=True, required=True, metadata={"description": "The target in force."})
+
+
+@blp.route("/targets/<string:period>/<string:dealer_code>", methods=["PUT"])
+@blp.arguments(TargetPutSchema)
+@blp.response(200, TargetOutSchema, description="Set, or already so.")
+@blp.alt_response(202, schema=TargetOutSchema, description="The period started: asked, a senior manager decides.")
+@public
+def put_target_of(target: dict[str, Any], period: str, dealer_code: str) -> tuple[dict[str, Any], int]:
+    """A dealer's sales target of a period, through the pages' governance: set while the period has not started;
+    from its first day a change with its reason waits for a senior manager (202), as a manager's change on the
+    pages does. A closed period's targets are frozen (409). The same value again changes nothing. Needs
+    targets:write."""
+    caller = caller_with(Scope.TARGETS_WRITE)
+    begin_write()  # SQLite: the checks and the writes under one write lock
+    result = put_target(acting_user(caller), dealer_code, period, target["amount"], target["reason"])
+    db.session.commit()
+    body = {
+        "dealer_code": result.dealer.code,
+        "period": result.period.code,
+        "outcome": result.outcome,
+        "amount": result.amount,
+        "current": result.current,
+    }
+    return body, 202 if result.outcome in ("asked", "already_asked") else 200

@@ -28,7 +28,7 @@ from portal.dealers.services import current_period, dealer_owners, visible_deale
 from portal.dealers.tiers import tiers_on
 from portal.extensions import db
 from portal.formatting import money
-from portal.money import MAX_MONEY
+from portal.money import MAX_MONEY, NumberFormat, parse_file_money
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
@@ -207,6 +207,47 @@ def set_target(actor: User, dealer: Dealer, period: Period, amount: int, reason:
     a change waiting for a senior manager (with the reason)."""
     result: Target | TargetChange = set_dealer_amount(TARGETS, actor, dealer, period, amount, reason)
     return result
+
+
+@dataclass(frozen=True)
+class TargetPut:
+    """What a target sent by another system came to: set, asked for (a started period: a senior manager decides),
+    or already so (the same value sent again changes nothing and asks nobody twice)."""
+
+    dealer: Dealer
+    period: Period
+    outcome: str  # "set", "asked", "unchanged", "already_asked"
+    amount: int
+    current: int | None
+
+
+def put_target(actor: User, dealer_code: str, period_code: str, amount_text: str, reason: str = "") -> TargetPut:
+    """A target by dealer code and period code, the amount as text with a decimal point ("1200000.00"): through
+    `set_target`, so a started period's target becomes a change waiting for a senior manager, as on the pages."""
+    dealer = db.session.execute(select(Dealer).where(Dealer.code == dealer_code)).scalar_one_or_none()
+    period = db.session.execute(select(Period).where(Period.code == period_code)).scalar_one_or_none()
+    if dealer is None or period is None:
+        raise NotFound()
+    try:
+        amount = parse_file_money(amount_text, dealer.currency, number_format=NumberFormat.POINT)
+    except ValueError:
+        raise InvalidInput("amount", _("Write the amount with a decimal point, such as 1200000.00.")) from None
+    current = db.session.execute(
+        select(Target.amount).where(Target.dealer_id == dealer.id, Target.period_id == period.id)
+    ).scalar_one_or_none()
+    if current == amount:
+        return TargetPut(dealer, period, "unchanged", amount, current)
+    waiting = db.session.execute(
+        select(TargetChange.new_amount).where(
+            TargetChange.dealer_id == dealer.id,
+            TargetChange.period_id == period.id,
+            TargetChange.status == TargetChangeStatus.PENDING,
+        )
+    ).scalar_one_or_none()
+    if waiting == amount and target_is_governed(period):
+        return TargetPut(dealer, period, "already_asked", amount, current)
+    result = set_target(actor, dealer, period, amount, reason)
+    return TargetPut(dealer, period, "asked" if isinstance(result, TargetChange) else "set", amount, current)
 
 
 def import_targets(actor: User, period: Period, content: bytes, reason: str = "") -> int:
