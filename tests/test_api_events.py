@@ -32,7 +32,7 @@ from portal.outbox import EventKind, OutboxEvent, emit
 from portal.service_errors import InvalidInput
 from portal.types import utcnow
 from tests.factories import Channel, ClaimRecords, make_world, user
-from tests.helpers import BACKENDS, build_app, dispose_app, free_port, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, free_port, fresh_database_url, logged_in_client
 from tests.threads import run_together
 
 
@@ -334,3 +334,19 @@ def test_two_workers_at_once_deliver_each_event_once(
         dispose_app(app)
     assert len(receiver.received) == len(set(receiver.event_ids())) == 20  # each once, none twice
     assert sum(delivered) == 20 and dict(statuses) == {DeliveryStatus.DELIVERED: 20}
+
+
+def test_a_clients_webhook_page_shows_its_own_subscriptions_and_deliveries_only(app: Flask, channel: Channel) -> None:
+    mine, _secret = _subscribe(app, channel, "https://erp-a.example.test/hooks", EventKind.CLAIM_PAID)
+    _theirs, _other_secret = _subscribe(app, channel, "https://erp-b.example.test/hooks", EventKind.CLAIM_PAID)
+    with app.app_context():
+        client_id = db.session.execute(
+            select(WebhookSubscription.client_id).where(WebhookSubscription.id == mine)
+        ).scalar_one()
+        emit(EventKind.CLAIM_PAID, "claim", 1, None)
+        db.session.commit()
+        webhooks.fan_out()
+    admin = logged_in_client(app, channel.emails["admin"])
+    html = admin.get(f"/admin/integrations/{client_id}/webhooks").get_data(as_text=True)
+    assert "erp-a.example.test" in html and "erp-b.example.test" not in html
+    assert html.count("claim.paid</code> #") == 1  # its own delivery of the event, not the other client's

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.exceptions import HTTPException
 
 from portal.api.clients import Caller, authenticate
-from portal.api.problems import ApiProblem, field_errors, missing_scope, problem_response
+from portal.api.problems import FIELD_ERRORS, ApiProblem, field_errors, missing_scope, problem_response
 from portal.api.rules import Scope, token_hash
 from portal.extensions import db
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -133,9 +133,7 @@ def _problem(error: ApiProblem) -> Response:
 @blp.errorhandler(InvalidInput)
 def _invalid_input(error: InvalidInput) -> Response:
     db.session.rollback()
-    return problem_response(
-        422, detail="See the errors of each field.", errors=[{"field": error.field, "message": str(error.message)}]
-    )
+    return problem_response(422, detail=FIELD_ERRORS, errors=[{"field": error.field, "message": str(error.message)}])
 
 
 @blp.errorhandler(IllegalTransition)
@@ -162,7 +160,7 @@ def http_problem(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     if status == 422 and "messages" in data:
-        return problem_response(422, detail="See the errors of each field.", errors=field_errors(data["messages"]))
+        return problem_response(422, detail=FIELD_ERRORS, errors=field_errors(data["messages"]))
     return problem_response(status, detail=(error.description or "") if status < 500 else "")
 
 

@@ -63,6 +63,14 @@ def problem_response(status: int, slug: str | None = None, detail: str = "", **e
     return response
 
 
+FIELD_ERRORS = "See the errors of each field."
+
+
+def invalid_field(field: str, message: str) -> ApiProblem:
+    """Invalid input found by the API itself (past the schemas): a 422 naming the field, as the schemas' are."""
+    return ApiProblem(422, "invalid-input", FIELD_ERRORS, errors=[{"field": field, "message": message}])
+
+
 def missing_scope(scope: Scope) -> ApiProblem:
     return ApiProblem(403, "insufficient-scope", f"This needs the scope {scope.value}.", required_scope=scope.value)
 

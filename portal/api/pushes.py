@@ -20,7 +20,7 @@ from portal.accounts.models import User
 from portal.api import idempotency
 from portal.api.blueprint import LARGEST_ID, blp, caller_with
 from portal.api.clients import Caller
-from portal.api.problems import ApiProblem
+from portal.api.problems import ApiProblem, invalid_field
 from portal.api.rules import Scope
 from portal.claims.services import pay_claims
 from portal.database import begin_write
@@ -304,12 +304,7 @@ def _statement_ids(refs: list[dict[str, str]]) -> list[int]:
             .where(Dealer.code == ref["dealer_code"], Period.code == ref["period"])
         ).scalar_one_or_none()
         if found is None:
-            raise ApiProblem(
-                422,
-                "invalid-input",
-                "See the errors of each field.",
-                errors=[{"field": f"statements.{place}", "message": "No statement of this dealer and period."}],
-            )
+            raise invalid_field(f"statements.{place}", "No statement of this dealer and period.")
         ids.append(found)
     return ids
 
@@ -325,12 +320,7 @@ def push_payment(payment: dict[str, Any]) -> Response:
     is told, and each statement's payment is booked on the dealer's account. Needs payments:write."""
     caller = caller_with(Scope.PAYMENTS_WRITE)
     if not payment["claim_ids"] and not payment["statements"]:
-        raise ApiProblem(
-            422,
-            "invalid-input",
-            "See the errors of each field.",
-            errors=[{"field": "claim_ids", "message": "Name at least one claim or statement."}],
-        )
+        raise invalid_field("claim_ids", "Name at least one claim or statement.")
 
     def pay() -> idempotency.Answer:
         actor = acting_user(caller)
@@ -402,12 +392,7 @@ def put_dealer(record: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     pages, with their audit and notices. Sending the same record again changes nothing. Needs dealers:write."""
     caller = caller_with(Scope.DEALERS_WRITE)
     if not DEALER_CODE.fullmatch(code):
-        raise ApiProblem(
-            422,
-            "invalid-input",
-            "See the errors of each field.",
-            errors=[{"field": "code", "message": "A dealer code has 1 to 16 letters, digits, - and _."}],
-        )
+        raise invalid_field("code", "A dealer code has 1 to 16 letters, digits, - and _.")
     payee = record["payee"] or {"name": "", "bank": "", "account": ""}
     change = record["tier_change"]
     wanted = DealerRecord(
