@@ -417,3 +417,15 @@ def _query_anything(app: Flask, channel: Channel, period: str, cursor: str | Non
     )
     assert response.status_code in (200, 400, 404, 422), response.status_code
     assert response.mimetype == ("application/json" if response.status_code == 200 else PROBLEM)
+
+
+def test_the_documentation_page_lists_every_operation_of_the_description(app: Flask) -> None:
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    page = app.test_client().get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    methods = ("get", "put", "post", "patch", "delete")
+    for path, item in spec["paths"].items():
+        for method in (name for name in item if name in methods):
+            assert f"<code>{method.upper()} {path}</code>" in html, (method, path)
+    assert 'id="schema-DealerPut"' in html and "<code>code</code>" in html  # a path's own parameter is listed

@@ -202,6 +202,9 @@ class DocumentedOperation:
     responses: list[tuple[str, str, str]]  # status, description, schema
 
 
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+
 def _schema_name(reference: dict[str, Any]) -> str:
     ref = reference.get("$ref", "")
     return ref.rsplit("/", 1)[-1] if ref else str(reference.get("type", ""))
@@ -210,8 +213,11 @@ def _schema_name(reference: dict[str, Any]) -> str:
 def documented_operations(spec: dict[str, Any]) -> list[DocumentedOperation]:
     """The operations of the OpenAPI description, in the order of the paths, as the documentation page lists them."""
     operations = []
-    for path, methods in spec["paths"].items():
-        for method, operation in methods.items():
+    for path, item in spec["paths"].items():
+        shared = item.get("parameters", [])  # a path's own parameters ({code}), for each of its operations
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
             responses = []
             for status, answer in operation.get("responses", {}).items():
                 if "$ref" in answer:
@@ -229,7 +235,7 @@ def documented_operations(spec: dict[str, Any]) -> list[DocumentedOperation]:
                     anchor=f"{method}-{path.strip('/').replace('/', '-')}",
                     summary=summary,
                     scope=scope if scope.endswith(("read", "write")) else "",
-                    parameters=operation.get("parameters", []),
+                    parameters=[*shared, *operation.get("parameters", [])],
                     body=_schema_name(body) if body else "",
                     responses=responses,
                 )
