@@ -22,7 +22,7 @@ from portal.dealers.rules import DealerStatus
 from portal.extensions import db
 from portal.outbox import OutboxEvent
 from tests.factories import Channel, make_world, user
-from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, logged_in_client
 from tests.threads import run_together
 
 PROBLEM = "application/problem+json"
@@ -200,3 +200,27 @@ def test_one_new_code_put_twice_at_once_makes_one_dealer(
     dispose_app(app)
     assert made == 1 and clients_seen >= 1
     assert sorted(statuses)[0] in (200, 201) and 201 in statuses and set(statuses) <= {200, 201, 409}
+
+
+def test_contacts_are_kept_replaced_when_sent_and_shown_on_the_dealer_page(app: Flask, channel: Channel) -> None:
+    _user, token = _token(app, channel, "dealers:write")
+    http = app.test_client()
+    contacts = [
+        {"name": "王芳", "role": "财务", "phone": "+86 571 8888 0001", "email": "wang.fang@xihu.example.cn"},
+        {"name": "Li Lei", "role": "Sales director"},
+    ]
+    record = {"name": "Contacts Ltd", "territory": _territory(app, channel), "status": "active", "contacts": contacts}
+    assert _put(http, token, "ERP-7100", record).status_code == 201
+    assert _put(http, token, "ERP-7100", record).get_json()["changes"] == []
+    without = {key: value for key, value in record.items() if key != "contacts"}
+    assert _put(http, token, "ERP-7100", without).get_json()["changes"] == []  # absent: left as they are
+    changed = _put(http, token, "ERP-7100", {**record, "contacts": contacts[:1]})
+    assert changed.get_json()["changes"] == ["contacts"]
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == "ERP-7100")).scalar_one()
+        assert dealer.contacts == [contacts[0]]
+    page = logged_in_client(app, channel.emails["admin"]).get("/console/dealers/ERP-7100")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "王芳" in html and 'href="tel:+86 571 8888 0001"' in html
+    nameless = _put(http, token, "ERP-7100", {**record, "contacts": [{"name": "", "phone": "1"}]})
+    assert nameless.status_code == 422

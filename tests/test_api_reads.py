@@ -55,6 +55,11 @@ def test_ledger_entries_of_a_period_add_up_to_each_dealers_movements(app: Flask,
     assert rows and len(items) == len(rows) and summed == expected
     assert [item["id"] for item in items] == sorted(item["id"] for item in items)
     assert {item["kind"] for item in items} == {kind.value for _code, _amount, kind in rows}
+    later = (utcnow() + timedelta(minutes=5)).isoformat().replace("+", "%2B")
+    assert walk_pages(app.test_client(), f"/api/v1/ledger-entries?period={code}&updated_since={later}", token) == []
+    earlier = (utcnow() - timedelta(days=400)).isoformat().replace("+", "%2B")
+    since = walk_pages(app.test_client(), f"/api/v1/ledger-entries?period={code}&updated_since={earlier}", token)
+    assert len(since) == len(rows)
 
 
 def test_violations_are_the_confirmed_ones_with_what_changed_since(

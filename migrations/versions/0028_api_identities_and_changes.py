@@ -1,5 +1,5 @@
 """integration clients act as their own (service) users; statements and violations say when they last changed;
-idempotency keys of pushes; the outbox of events and the webhooks that deliver them
+idempotency keys of pushes; dealers' contact people; the outbox of events and the webhooks that deliver them
 
 Revision ID: 0028
 Revises: 0027
@@ -19,6 +19,11 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('dealers') as batch:
+        batch.add_column(sa.Column('contacts', sa.JSON(), nullable=True))
+    op.execute(sa.text("UPDATE dealers SET contacts = '[]'"))
+    with op.batch_alter_table('dealers') as batch:
+        batch.alter_column('contacts', existing_type=sa.JSON(), nullable=False)
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('is_service', sa.Boolean(), server_default=sa.false(), nullable=False))
     for table in ('rebate_statements', 'violations'):
@@ -133,3 +138,5 @@ def downgrade():
             batch.drop_column('updated_at')
     with op.batch_alter_table('users') as batch:
         batch.drop_column('is_service')
+    with op.batch_alter_table('dealers') as batch:
+        batch.drop_column('contacts')

@@ -350,6 +350,13 @@ class PayeeInSchema(Schema):
     account = fields.String(load_default="", validate=validate.Length(max=64))
 
 
+class ContactSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(load_default="", validate=validate.Length(max=200))
+    phone = fields.String(load_default="", validate=validate.Length(max=40))
+    email = fields.String(load_default="", validate=validate.Length(max=200))
+
+
 class DealerPutSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     territory = fields.String(required=True, validate=validate.Length(min=1, max=16), metadata={"description": "Code."})
@@ -368,6 +375,13 @@ class DealerPutSchema(Schema):
         load_default=None, allow_none=True, validate=validate.Length(max=254), metadata={"description": "Left as is."}
     )
     payee = fields.Nested(PayeeInSchema, load_default=None, allow_none=True)
+    contacts = fields.List(
+        fields.Nested(ContactSchema),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=20),
+        metadata={"description": "The dealer's contact people, replacing those kept; absent: left as they are."},
+    )
 
 
 class DealerOutSchema(Schema):
@@ -388,8 +402,9 @@ class DealerOutSchema(Schema):
 @public
 def put_dealer(record: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     """A dealer of the ERP's dealer master, by its code: created when new, else brought to what is sent (profile,
-    payee, manager, status with its reason, a tier from a day on), each change through the rules of the admin's
-    pages, with their audit and notices. Sending the same record again changes nothing. Needs dealers:write."""
+    payee, contacts, manager, status with its reason, a tier from a day on), each change through the rules of the
+    admin's pages, with their audit and notices. Sending the same record again changes nothing. Needs
+    dealers:write."""
     caller = caller_with(Scope.DEALERS_WRITE)
     if not DEALER_CODE.fullmatch(code):
         raise invalid_field("code", "A dealer code has 1 to 16 letters, digits, - and _.")
@@ -409,6 +424,7 @@ def put_dealer(record: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
         payee_name=payee["name"],
         payee_bank=payee["bank"],
         payee_account=payee["account"],
+        contacts=record["contacts"],
     )
     result = None
     for attempt in (1, 2):

@@ -109,7 +109,7 @@ def statements(period: str, updated_since: datetime | None, cursor: str | None, 
 # --- Ledger entries ---------------------------------------------------------------------------------------------------
 
 
-class LedgerQuery(PageQuery):
+class LedgerQuery(ChangedQuery):
     period = fields.String(required=True, validate=validate.Length(min=1, max=20))
 
 
@@ -132,15 +132,18 @@ class LedgerEntrySchema(Schema):
 @blp.arguments(LedgerQuery, location="query", as_kwargs=True)
 @blp.response(200, page_schema(LedgerEntrySchema))
 @public
-def ledger_entries(period: str, cursor: str | None, limit: int) -> dict[str, Any]:
+def ledger_entries(period: str, updated_since: datetime | None, cursor: str | None, limit: int) -> dict[str, Any]:
     """The movements on the dealers' accounts belonging to a period, in the order they were booked. Entries are
-    never changed (a correction is a new entry), so the cursor alone fetches what is new. Needs statements:read."""
+    never changed (a correction is a new entry): `updated_since` gives those booked since a time. Needs
+    statements:read."""
     caller_with(Scope.STATEMENTS_READ)
     query = (
         select(LedgerEntry, Dealer.code)
         .join(Dealer, Dealer.id == LedgerEntry.dealer_id)
         .where(LedgerEntry.period_id == _period_id(period))
     )
+    if updated_since is not None:
+        query = query.where(LedgerEntry.created_at >= updated_since)
     page, next_cursor = page_of(query, LedgerEntry.id, cursor, limit)
     items = [
         {

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
@@ -76,6 +76,8 @@ class Dealer(Model):
     payee_name: Mapped[str] = mapped_column(String(200), default="")
     payee_bank: Mapped[str] = mapped_column(String(200), default="")
     payee_account: Mapped[str] = mapped_column(String(64), default="")
+    # The people the manufacturer calls at the dealer, as its dealer master keeps them: [{name, role, phone, email}]
+    contacts: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     territory: Mapped[Territory] = relationship(lazy="joined")

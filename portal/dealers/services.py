@@ -308,6 +308,28 @@ def update_dealer(actor: User, dealer: Dealer, profile: DealerProfile) -> None:
     db.session.flush()
 
 
+CONTACT_FIELDS = ("name", "role", "phone", "email")
+
+
+def set_dealer_contacts(actor: User, dealer: Dealer, contacts: list[dict[str, str]]) -> bool:
+    """The dealer's contact people, replaced by the list given (each: name, role, phone, email); True when they
+    changed. Recorded on the dealer's timeline and audited as a profile change."""
+    require_role(actor, AccessRole.ADMIN)
+    cleaned = [{field: str(contact.get(field, "")).strip()[:200] for field in CONTACT_FIELDS} for contact in contacts]
+    if any(not contact["name"] for contact in cleaned):
+        raise InvalidInput("contacts", _("Give each contact's name."))
+    if cleaned == (dealer.contacts or []):
+        return False
+    before = list(dealer.contacts or [])
+    dealer.contacts = cleaned
+    _record_dealer_event(dealer, DealerEventKind.PROFILE_UPDATED, actor, to_value="contacts")
+    audit_change(
+        "dealer.updated", actor=actor, subject=dealer, before={"contacts": before}, after={"contacts": cleaned}
+    )
+    db.session.flush()
+    return True
+
+
 def can_change_dealer_status(user: User) -> bool:
     return user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER)
 

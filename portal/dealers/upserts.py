@@ -19,6 +19,7 @@ from portal.dealers.services import (
     change_dealer_status,
     create_dealer,
     reassign_dealer,
+    set_dealer_contacts,
     update_dealer,
 )
 from portal.dealers.tiers import TierChange, change_tier, tiers_on
@@ -41,6 +42,7 @@ class DealerRecord:
     payee_name: str = ""
     payee_bank: str = ""
     payee_account: str = ""
+    contacts: list[dict[str, str]] | None = None  # None: left as they are
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,8 @@ def _manager_id(email: str) -> int | None:
 
 
 def upsert_dealer(actor: User, code: str, record: DealerRecord, today: date | None = None) -> UpsertResult:
-    """Create the dealer or bring it to `record`; returns what changed ("created", "profile", "status", "tier",
-    "manager")."""
+    """Create the dealer or bring it to `record`; returns what changed ("created", "profile", "contacts",
+    "manager", "status", "tier")."""
     code = code.strip().upper()
     profile = DealerProfile(
         name=record.name.strip(),
@@ -87,12 +89,16 @@ def upsert_dealer(actor: User, code: str, record: DealerRecord, today: date | No
     if dealer is None:
         manager_id = _manager_id(record.manager_email) if record.manager_email else None
         dealer = create_dealer(actor, code=code, profile=profile, status=record.status, manager_id=manager_id)
+        if record.contacts:
+            set_dealer_contacts(actor, dealer, record.contacts)
         return UpsertResult(dealer, True, ["created"])
     changes: list[str] = []
     fields = ("name", "territory_id", "currency", "payee_name", "payee_bank", "payee_account")
     if any(getattr(dealer, field) != getattr(profile, field) for field in fields):
         update_dealer(actor, dealer, replace(profile, tier=dealer.tier))
         changes.append("profile")
+    if record.contacts is not None and set_dealer_contacts(actor, dealer, record.contacts):
+        changes.append("contacts")
     if record.manager_email is not None:
         manager_id = _manager_id(record.manager_email)
         if manager_id is not None and manager_id != dealer.manager_id:
