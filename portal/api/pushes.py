@@ -295,18 +295,21 @@ class PaymentResultSchema(Schema):
 
 
 def _statement_ids(refs: list[dict[str, str]]) -> list[int]:
-    ids: list[int] = []
-    for place, ref in enumerate(refs):
-        found = db.session.execute(
-            select(RebateStatement.id)
+    """The statements named by dealer code and period, found in one query; the first one missing is refused."""
+    wanted = {(ref["dealer_code"], ref["period"]) for ref in refs}
+    found = {
+        (dealer_code, period_code): statement_id
+        for statement_id, dealer_code, period_code in db.session.execute(
+            select(RebateStatement.id, Dealer.code, Period.code)
             .join(Dealer, Dealer.id == RebateStatement.dealer_id)
             .join(Period, Period.id == RebateStatement.period_id)
-            .where(Dealer.code == ref["dealer_code"], Period.code == ref["period"])
-        ).scalar_one_or_none()
-        if found is None:
+            .where(Dealer.code.in_({code for code, _ in wanted}), Period.code.in_({period for _, period in wanted}))
+        ).all()
+    }
+    for place, ref in enumerate(refs):
+        if (ref["dealer_code"], ref["period"]) not in found:
             raise invalid_field(f"statements.{place}", "No statement of this dealer and period.")
-        ids.append(found)
-    return ids
+    return [found[(ref["dealer_code"], ref["period"])] for ref in refs]
 
 
 @blp.route("/payments", methods=["POST"])

@@ -224,14 +224,13 @@ def _take(delivery_id: int, now: datetime) -> bool:
 
 def _send_one(delivery_id: int, now: datetime, send: Sender) -> bool:
     """Send one taken delivery and record the answer; True when delivered."""
-    row = db.session.execute(
-        select(WebhookDelivery, WebhookSubscription, OutboxEvent)
+    delivery, subscription, event, dealer_code = db.session.execute(
+        select(WebhookDelivery, WebhookSubscription, OutboxEvent, Dealer.code)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .outerjoin(Dealer, Dealer.id == OutboxEvent.dealer_id)
         .where(WebhookDelivery.id == delivery_id)
     ).one()
-    delivery, subscription, event = row
-    dealer_code = _dealer_code(event.dealer_id)
     body = json.dumps(event_document(event, dealer_code), ensure_ascii=False, sort_keys=True).encode("utf-8")
     timestamp = int(now.timestamp())
     headers = {
@@ -260,12 +259,6 @@ def _send_one(delivery_id: int, now: datetime, send: Sender) -> bool:
     )
     db.session.commit()
     return answer.delivered
-
-
-def _dealer_code(dealer_id: int | None) -> str | None:
-    if dealer_id is None:
-        return None
-    return db.session.execute(select(Dealer.code).where(Dealer.id == dealer_id)).scalar_one_or_none()
 
 
 def deliver_due(now: datetime | None = None, send: Sender = http_send) -> int:
