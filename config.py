@@ -126,6 +126,18 @@ class Config:
     # Violations may be appealed this many days after confirmation; a dispute is due this many days after it opens.
     VIOLATION_APPEAL_DAYS = 14
     DISPUTE_RESPONSE_DAYS = 10
+    # The referee's detection: a price below the floor by no more than this tolerance (hundredths of a percent of
+    # the floor) is not suspected; a suspicion with less money at stake (minor units) is kept but not queued.
+    REFEREE_FLOOR_TOLERANCE_BP = 0
+    REFEREE_MIN_STAKE = 10_000
+    # The penalty schedule per rule, in the dealer's currency's minor units: the first offence a warning (0), then
+    # the amounts in turn, the last repeating; only offences confirmed in the last REFEREE_RECORD_MONTHS count, so
+    # a dealer's record resets after that long without one. The recorder may propose another amount, with a reason.
+    REFEREE_PENALTIES = {
+        "below_floor": (0, 500_000, 2_000_000),
+        "outside_territory": (0, 1_000_000, 5_000_000),
+    }
+    REFEREE_RECORD_MONTHS = 12
     EVIDENCE_MAX_BYTES_PER_OBJECT = 50 * 1024 * 1024
     EVIDENCE_ORPHAN_AGE_HOURS = 24
 

@@ -22,6 +22,7 @@ from portal.evidence import plugin as evidence_plugin
 from portal.extensions import csrf, db, htmx, limiter, migrate
 from portal.notifications import plugin as notifications_plugin
 from portal.rebates import plugin as rebates_plugin
+from portal.referee import plugin as referee_plugin
 from portal.training import plugin as training_plugin
 
 # The areas (imported as name_plugin: `portal.claims` must stay the package), each plugging in its pages, tasks,
@@ -35,6 +36,7 @@ AREAS = (
     training_plugin,
     claims_plugin,
     disputes_plugin,
+    referee_plugin,
     audit_plugin,
     notifications_plugin,
     evidence_plugin,

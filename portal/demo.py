@@ -47,6 +47,9 @@ from portal.rebates import ledger
 from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
 from portal.rebates.rules import Method
 from portal.rebates.services import freeze_statements, late_sales_adjustments, recompute_statements
+from portal.referee import detection
+from portal.referee.models import PriceList, PriceListItem, Product, TerritoryRegion
+from portal.referee.rules import PriceListStatus
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.training.rules import certificate_expiry, new_certificate_number
 from portal.types import utcnow
@@ -146,6 +149,8 @@ def seed_demo(today: date | None = None) -> None:
     _seed_claims(dealers, today)
     db.session.flush()
     _seed_disputes(dealers, today)
+    db.session.flush()
+    _seed_referee(dealers, today)
     db.session.flush()
 
 
@@ -383,6 +388,93 @@ def _seed_rebates(dealers: dict[str, Dealer], today: date) -> None:
         db.session.flush()
         late_sales_adjustments(current, [(dealers["D002"].id, previous.id)])
         recompute_statements(current, [dealers["D002"].id])
+
+
+DEMO_PRODUCTS = (
+    # SKU, English name, Chinese name, product line, unit, list price, floor price (fen)
+    ("AC-900", "Split air conditioner 9000 BTU", "分体空调 9000 BTU", "Air handlers", "台", 320_000, 280_000),
+    ("AC-1200", "Split air conditioner 12000 BTU", "分体空调 12000 BTU", "Air handlers", "台", 420_000, 365_000),
+    ("AC-1800", "Split air conditioner 18000 BTU", "分体空调 18000 BTU", "Air handlers", "台", 610_000, 540_000),
+    ("CMP-50", "Rotary compressor 5 kW", "转子压缩机 5 kW", "Compressors", "台", 185_000, 160_000),
+)
+
+
+DEMO_REGIONS = {  # the demo territories as administrative regions (GB/T 2260)
+    "EAST": ("310000", "320000", "330000"),  # Shanghai, Jiangsu, Zhejiang
+    "NORTH": ("110000", "120000", "130000"),  # Beijing, Tianjin, Hebei
+    "SOUTH": ("440000", "450000"),  # Guangdong, Guangxi
+    "WEST": ("510000", "500000"),  # Sichuan, Chongqing
+}
+
+
+def _seed_referee(dealers: dict[str, Dealer], today: date) -> None:
+    """The catalogue, a price list in force since this quarter began and a draft of the next, the territories'
+    regions, and some of this quarter's sales with their SKU, price and region: D003 sold below the floor, D004
+    shipped into Guangdong, which is D003's territory. Detection then raises the suspicions the queue shows."""
+    if db.session.execute(select(Product.id).limit(1)).first():
+        return
+    current = current_period()
+    if current is None:
+        return
+    for sku, name_en, name_zh, product_line, unit, _list_price, _floor in DEMO_PRODUCTS:
+        db.session.add(Product(sku=sku, name_en=name_en, name_zh=name_zh, product_line=product_line, unit=unit))
+    admin = db.session.execute(select(User).where(User.email == "admin@demo.test")).scalar_one()
+    for version, (name, day, status) in enumerate(
+        (
+            ("Price list " + current.code, current.starts_on, PriceListStatus.PUBLISHED),
+            ("Price list next quarter", current.ends_on + timedelta(days=1), PriceListStatus.DRAFT),
+        ),
+        start=1,
+    ):
+        price_list = PriceList(version=version, name=name, effective_from=day, status=status, created_by_id=admin.id)
+        if status is PriceListStatus.PUBLISHED:
+            price_list.published_by_id, price_list.published_at = admin.id, utcnow()
+        db.session.add(price_list)
+        db.session.flush()
+        rise = 0 if version == 1 else 10_000
+        db.session.add_all(
+            PriceListItem(price_list_id=price_list.id, sku=sku, list_price=list_price + rise, floor_price=floor + rise)
+            for sku, *_names, list_price, floor in DEMO_PRODUCTS
+        )
+    territories = {territory.code: territory.id for territory in db.session.execute(select(Territory)).scalars()}
+    for code, regions in DEMO_REGIONS.items():
+        db.session.add_all(TerritoryRegion(territory_id=territories[code], region_code=region) for region in regions)
+    db.session.flush()
+    marked = []
+    for code, sku, price, region, count in (
+        ("D003", "AC-1200", 339_000, "440305", 4),  # below the floor of 3,650.00, in its own Shenzhen
+        ("D004", "AC-900", 300_000, "440106", 3),  # above the floor, but shipped to Guangzhou
+        ("D001", "AC-1800", 560_000, "310115", 6),  # clean: above the floor, in Shanghai
+    ):
+        lines = db.session.execute(
+            select(SalesLine.id, SalesLine.amount)
+            .where(SalesLine.dealer_id == dealers[code].id, SalesLine.period_id == current.id)
+            .order_by(SalesLine.sold_on.desc(), SalesLine.id)
+            .limit(count)
+        ).all()
+        for line_id, amount in lines:
+            units = max(amount // price, 1)
+            db.session.execute(
+                update(SalesLine)
+                .where(SalesLine.id == line_id)
+                .values(sku=sku, unit_price=price, ship_to_region=region, units=units)
+            )
+            marked.append(line_id)
+    db.session.flush()
+    detection.detect_lines(
+        db.session.execute(
+            select(
+                SalesLine.id,
+                SalesLine.dealer_id,
+                SalesLine.sold_on,
+                SalesLine.sku,
+                SalesLine.unit_price,
+                SalesLine.units,
+                SalesLine.ship_to_region,
+                SalesLine.amount,
+            ).where(SalesLine.id.in_(marked))
+        ).all()
+    )
 
 
 def _pay_demo_period(period: Period) -> None:

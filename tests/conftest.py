@@ -32,12 +32,14 @@ from tests.factories import (
     ClaimRecords,
     DisputeRecords,
     RebateRecords,
+    RefereeRecords,
     TrainingRecords,
     World,
     make_channel,
     make_claim_records,
     make_dispute_records,
     make_rebate_records,
+    make_referee_records,
     make_training_records,
     set_claim_budgets,
     world_of,
@@ -214,15 +216,21 @@ def dispute_records(app: Flask, channel: Channel) -> DisputeRecords:
 
 
 @pytest.fixture
+def referee_records(app: Flask, channel: Channel) -> RefereeRecords:
+    return _committed(app, lambda: make_referee_records(channel))
+
+
+@pytest.fixture
 def world(
     channel: Channel,
     rebate_records: RebateRecords,
     training_records: TrainingRecords,
     claim_records: ClaimRecords,
     dispute_records: DisputeRecords,
+    referee_records: RefereeRecords,
 ) -> World:
     """Every area's records on one channel (the access matrix, the CSRF crawl, pages that show several areas)."""
-    return world_of(channel, rebate_records, training_records, claim_records, dispute_records)
+    return world_of(channel, rebate_records, training_records, claim_records, dispute_records, referee_records)
 
 
 @pytest.fixture

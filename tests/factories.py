@@ -9,6 +9,7 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -50,6 +51,8 @@ from portal.rebates.models import (
 )
 from portal.rebates.rules import Method
 from portal.rebates.services import freeze_statements, recompute_statements
+from portal.referee.models import PriceList, PriceListItem, Product, Suspicion, SuspicionLine, TerritoryRegion
+from portal.referee.rules import PriceListStatus, SuspicionRule
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
 from tests.evidence_files import pdf
@@ -782,6 +785,15 @@ class DisputeRecords:
 
 
 @dataclass(frozen=True)
+class RefereeRecords:
+    price_list: int  # published, in force since the current quarter's start
+    draft_list: int
+    suspicion: int  # D001's, open, below the floor
+    foreign_suspicion: int  # D003's, open
+    referee_territory: str  # EAST, with Guangdong and Shanghai as its regions
+
+
+@dataclass(frozen=True)
 class World(Channel):
     """The channel with every area's records: what the access matrix, the CSRF crawl and the page tests need.
     A test of one area asks for `channel` and that area's fixture instead."""
@@ -790,11 +802,12 @@ class World(Channel):
     training: TrainingRecords
     claims: ClaimRecords
     disputes: DisputeRecords
+    referee: RefereeRecords
 
     def placeholders(self) -> dict[str, object]:
         """Every id, code and token by name, for route templates such as "/claims/{own_claim}"."""
         named: dict[str, object] = {}
-        for records in (self.people, self.rebates, self.training, self.claims, self.disputes):
+        for records in (self.people, self.rebates, self.training, self.claims, self.disputes, self.referee):
             named.update(asdict(records))
         named.update({f"notification_{role}": number for role, number in self.notifications.items()})
         named.update(self.tokens)
@@ -964,6 +977,7 @@ def make_world() -> World:
         make_training_records(channel),
         make_claim_records(channel),
         make_dispute_records(channel),
+        make_referee_records(channel),
     )
 
 
@@ -973,9 +987,107 @@ def world_of(
     training: TrainingRecords,
     claims: ClaimRecords,
     disputes: DisputeRecords,
+    referee: RefereeRecords,
 ) -> World:
     fields = {name: getattr(channel, name) for name in Channel.__dataclass_fields__}
-    return World(**fields, rebates=rebates, training=training, claims=claims, disputes=disputes)
+    return World(**fields, rebates=rebates, training=training, claims=claims, disputes=disputes, referee=referee)
+
+
+def make_price_list(
+    version: int, effective_from: date, prices: dict[str, tuple[int, int]], **options: Any
+) -> PriceList:
+    """A price list as a keeper would have made it: `prices` by SKU (or (SKU, territory id)) -> (list, floor)."""
+    status = options.pop("status", PriceListStatus.PUBLISHED)
+    price_list = PriceList(
+        version=version, name=options.pop("name", f"Prices v{version}"), effective_from=effective_from, status=status
+    )
+    db.session.add(price_list)
+    db.session.flush()
+    for key, (list_price, floor_price) in prices.items():
+        sku, territory_id = key if isinstance(key, tuple) else (key, None)
+        db.session.add(
+            PriceListItem(
+                price_list_id=price_list.id,
+                sku=sku,
+                territory_id=territory_id,
+                territory_key=territory_id or 0,
+                list_price=list_price,
+                floor_price=floor_price,
+            )
+        )
+    db.session.flush()
+    return price_list
+
+
+def make_products(*skus: str) -> None:
+    for sku in skus:
+        db.session.add(Product(sku=sku, name_en=f"Product {sku}", name_zh=f"产品 {sku}", product_line="Compressors"))
+    db.session.flush()
+
+
+def make_suspicion(dealer: Dealer, period: Period, unit_price: int, floor_price: int) -> Suspicion:
+    """An open below-the-floor suspicion with one sales line as its evidence (as detection leaves it). The line is
+    one of the dealer's sales in the period when it has one (its SKU and price set), so no figure elsewhere moves."""
+    line = db.session.execute(
+        select(SalesLine).where(SalesLine.dealer_id == dealer.id, SalesLine.period_id == period.id).limit(1)
+    ).scalar_one_or_none()
+    if line is None:
+        line = SalesLine(
+            dealer_id=dealer.id,
+            period_id=period.id,
+            booked_period_id=period.id,
+            sold_on=period.starts_on,
+            amount=unit_price * 2,
+            units=2,
+            product_line="Compressors",
+            invoice_ref=f"SUS-{dealer.code}-{next(_sequence)}",
+        )
+        db.session.add(line)
+    line.sku, line.unit_price, line.units = "AC-1200", unit_price, 2
+    db.session.flush()
+    stake = (floor_price - unit_price) * 2
+    suspicion = Suspicion(
+        dealer_id=dealer.id,
+        rule=SuspicionRule.BELOW_FLOOR,
+        week_starts_on=period.starts_on - timedelta(days=period.starts_on.weekday()),
+        line_count=1,
+        stake=stake,
+        sales_amount=line.amount,
+        worst_gap_basis_points=(floor_price - unit_price) * 10_000 // floor_price,
+        last_sold_on=line.sold_on,
+    )
+    db.session.add(suspicion)
+    db.session.flush()
+    db.session.add(
+        SuspicionLine(
+            suspicion_id=suspicion.id,
+            sales_line_id=line.id,
+            rule=SuspicionRule.BELOW_FLOOR,
+            floor_price=floor_price,
+            stake=stake,
+            gap_basis_points=suspicion.worst_gap_basis_points,
+        )
+    )
+    db.session.flush()
+    return suspicion
+
+
+def make_referee_records(channel: Channel) -> RefereeRecords:
+    current = period(channel.current_period)
+    make_products("AC-1200", "AC-900")
+    published = make_price_list(1, current.starts_on, {"AC-1200": (600_000, 500_000), "AC-900": (400_000, 350_000)})
+    draft = make_price_list(2, current.ends_on, {"AC-1200": (620_000, 520_000)}, status=PriceListStatus.DRAFT)
+    east = db.session.execute(select(Territory).where(Territory.code == "EAST")).scalar_one()
+    db.session.add_all(TerritoryRegion(territory_id=east.id, region_code=code) for code in ("440000", "310000"))
+    own = dealer_of(channel.own_dealer)
+    foreign = dealer_of(channel.foreign_dealer)
+    return RefereeRecords(
+        price_list=published.id,
+        draft_list=draft.id,
+        suspicion=make_suspicion(own, current, 450_000, 500_000).id,
+        foreign_suspicion=make_suspicion(foreign, current, 400_000, 500_000).id,
+        referee_territory=east.code,
+    )
 
 
 def user(channel: Channel, role: str) -> User:

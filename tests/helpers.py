@@ -46,6 +46,14 @@ from portal.rebates.models import (
     SalesLine,
     Target,
 )
+from portal.referee.models import (
+    PriceList,
+    PriceListItem,
+    PriceListReceipt,
+    Product,
+    Suspicion,
+    TerritoryRegion,
+)
 from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
 from tests.factories import PASSWORD
 
@@ -242,7 +250,30 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             *_training_fingerprint(),
             *_claims_fingerprint(),
             *_disputes_fingerprint(),
+            *_referee_fingerprint(),
         )
+
+
+def _referee_fingerprint() -> tuple[Any, ...]:
+
+    return (
+        db.session.execute(
+            sa.select(Product.id, Product.sku, Product.name_en, Product.name_zh).order_by(Product.id)
+        ).all(),
+        db.session.execute(
+            sa.select(PriceList.id, PriceList.status, PriceList.name, PriceList.effective_from).order_by(PriceList.id)
+        ).all(),
+        db.session.execute(
+            sa.select(PriceListItem.id, PriceListItem.list_price, PriceListItem.floor_price).order_by(PriceListItem.id)
+        ).all(),
+        db.session.execute(sa.select(PriceListReceipt.id).order_by(PriceListReceipt.id)).all(),
+        db.session.execute(
+            sa.select(TerritoryRegion.territory_id, TerritoryRegion.region_code).order_by(TerritoryRegion.id)
+        ).all(),
+        db.session.execute(
+            sa.select(Suspicion.id, Suspicion.status, Suspicion.reason, Suspicion.violation_id).order_by(Suspicion.id)
+        ).all(),
+    )
 
 
 def _disputes_fingerprint() -> tuple[Any, ...]:

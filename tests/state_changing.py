@@ -21,7 +21,7 @@ from portal.dealers import closing
 from portal.dealers.models import Period
 from portal.extensions import db
 from tests.evidence_files import pdf
-from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day
+from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day, today
 from tests.helpers import csrf_token_on, log_in, start_two_factor_login
 
 NEW_PASSWORD = "a brand new long password"
@@ -704,6 +704,60 @@ STATE_CHANGING = (
         "/console/violations/<int:violation_id>/confirm",
         "senior_manager",
         lambda w: f"/console/violations/{w.disputes.proposed_violation}/confirm",
+        lambda w: {},
+    ),
+    Route(
+        "/referee/suspicions/<int:suspicion_id>/dismiss",
+        "manager",
+        lambda w: f"/referee/suspicions/{w.referee.suspicion}/dismiss",
+        lambda w: {"reason": "A clearance sale we agreed in writing."},
+    ),
+    Route(
+        "/referee/suspicions/<int:suspicion_id>/violation",
+        "manager",
+        lambda w: f"/referee/suspicions/{w.referee.suspicion}/violation",
+        lambda w: {
+            "description": "Sold below the agreed floor.",
+            "penalty": "1,000.00",
+            "change_reason": "A warning was given by phone last month.",
+        },
+    ),
+    Route(
+        "/referee/price-lists",
+        "senior_manager",
+        lambda w: "/referee/price-lists",
+        lambda w: {"name": "Spring prices", "effective_from": today().isoformat()},
+    ),
+    Route(
+        "/referee/price-lists/<int:price_list_id>/prices",
+        "admin",
+        lambda w: f"/referee/price-lists/{w.referee.draft_list}/prices",
+        lambda w: {
+            "file": (io.BytesIO('物料编码,建议零售价,最低限价\nAC-1200,"6,200.00",5200\n'.encode()), "价格.csv")
+        },
+    ),
+    Route(
+        "/referee/price-lists/<int:price_list_id>/publish",
+        "admin",
+        lambda w: f"/referee/price-lists/{w.referee.draft_list}/publish",
+        lambda w: {},
+    ),
+    Route(
+        "/referee/products",
+        "admin",
+        lambda w: "/referee/products",
+        lambda w: {"file": (io.BytesIO("物料编码,物料名称,计量单位\nAC-1500,空调 1500,台\n".encode()), "物料.csv")},
+    ),
+    Route(
+        "/referee/territories/<code>",
+        "senior_manager",
+        lambda w: f"/referee/territories/{w.referee.referee_territory}",
+        lambda w: {"regions": "广东省\n上海市, 440300"},
+    ),
+    Route(
+        "/referee/prices/<int:price_list_id>/acknowledge",
+        "dealer_owner",
+        lambda w: f"/referee/prices/{w.referee.price_list}/acknowledge",
         lambda w: {},
     ),
     Route(

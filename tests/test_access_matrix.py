@@ -7,6 +7,7 @@ not in this table fails test_every_route_is_in_the_matrix. Later areas add their
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -104,6 +105,14 @@ def pre_approval_form(world: World) -> dict[str, object]:
         "planned_end": day,
         "estimated_cost": "9,000.00",
     }
+
+
+DECIDE_200 = {"manager": 200, "senior_manager": 200, "admin": 200}
+DECIDE_404 = {"manager": 404, "senior_manager": 404, "admin": 404}
+
+
+def published_prices_file(_world: World) -> dict[str, object]:
+    return {"file": (io.BytesIO(b"sku,list_price,floor_price\nAC-1200,1,1\n"), "prices.csv")}
 
 
 MATRIX = (
@@ -1583,6 +1592,121 @@ MATRIX = (
         "/disputes/<int:dispute_id>/withdraw",
         "/disputes/{cross_dispute}/withdraw",
         only({"dealer_owner": 303, "dealer_staff": 303}),
+    ),
+    # The referee: the suspicion queue (channel managers), price lists, products and territories (read by managers,
+    # kept by senior managers and admins), a dealer's prices (its owner acknowledges them).
+    Case("GET", "/referee/suspicions", "/referee/suspicions", only(DECIDE_200)),
+    Case("GET", "/referee/suspicions/<int:suspicion_id>", "/referee/suspicions/{suspicion}", only(DECIDE_200)),
+    Case(
+        "GET",
+        "/referee/suspicions/<int:suspicion_id>",
+        "/referee/suspicions/{foreign_suspicion}",
+        only({"manager": 404, "senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "POST",
+        "/referee/suspicions/<int:suspicion_id>/dismiss",
+        "/referee/suspicions/{suspicion}/dismiss",
+        only({"manager": 422, "senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/referee/suspicions/<int:suspicion_id>/violation",
+        "/referee/suspicions/{suspicion}/violation",
+        only({"manager": 422, "senior_manager": 422, "admin": 422}),
+        form={"penalty": "-5"},
+    ),
+    Case(
+        "POST",
+        "/referee/suspicions/<int:suspicion_id>/violation",
+        "/referee/suspicions/{foreign_suspicion}/violation",
+        only({"manager": 404, "senior_manager": 303, "admin": 303}),
+        form={"penalty": "100.00", "description": "Below the floor again.", "change_reason": "Warned before."},
+    ),
+    Case(
+        "POST",
+        "/referee/suspicions/<int:suspicion_id>/dismiss",
+        "/referee/suspicions/{foreign_suspicion}/dismiss",
+        only({"manager": 404, "senior_manager": 409, "admin": 409}),  # made a violation just above
+        form={"reason": "A clearance sale we agreed."},
+    ),
+    Case(
+        "POST",
+        "/referee/suspicions/<int:suspicion_id>/dismiss",
+        "/referee/suspicions/{suspicion}/dismiss",
+        only({"manager": 303, "senior_manager": 303, "admin": 303}),
+        form={"reason": "A clearance sale we agreed."},
+    ),
+    Case("GET", "/referee/price-lists", "/referee/price-lists", only(DECIDE_200)),
+    Case("POST", "/referee/price-lists", "/referee/price-lists", only({"senior_manager": 422, "admin": 422})),
+    Case("GET", "/referee/price-lists/<int:price_list_id>", "/referee/price-lists/{price_list}", only(DECIDE_200)),
+    Case("GET", "/referee/price-lists/<int:price_list_id>", "/referee/price-lists/999999", only(DECIDE_404)),
+    Case(
+        "POST",
+        "/referee/price-lists/<int:price_list_id>/prices",
+        "/referee/price-lists/{draft_list}/prices",
+        only({"senior_manager": 422, "admin": 422}),
+    ),
+    Case(
+        "POST",
+        "/referee/price-lists/<int:price_list_id>/prices",
+        "/referee/price-lists/{price_list}/prices",
+        only({"senior_manager": 409, "admin": 409}),  # published: it never changes
+        form=published_prices_file,
+    ),
+    Case(
+        "POST",
+        "/referee/price-lists/<int:price_list_id>/publish",
+        "/referee/price-lists/{price_list}/publish",
+        only({"senior_manager": 409, "admin": 409}),
+    ),
+    Case("GET", "/referee/products", "/referee/products", only(DECIDE_200)),
+    Case("POST", "/referee/products", "/referee/products", only({"senior_manager": 422, "admin": 422})),
+    Case("GET", "/referee/territories", "/referee/territories", only(DECIDE_200)),
+    Case(
+        "GET",
+        "/referee/territories/<code>",
+        "/referee/territories/{referee_territory}",
+        only({"senior_manager": 200, "admin": 200}),
+    ),
+    Case(
+        "GET",
+        "/referee/territories/<code>",
+        "/referee/territories/NOWHERE",
+        only({"senior_manager": 404, "admin": 404}),
+    ),
+    Case(
+        "POST",
+        "/referee/territories/<code>",
+        "/referee/territories/{referee_territory}",
+        only({"senior_manager": 422, "admin": 422}),
+        form={"regions": "Atlantis"},
+    ),
+    Case("GET", "/referee/prices", "/referee/prices", only({"dealer_owner": 200, "dealer_staff": 200})),
+    Case(
+        "POST",
+        "/referee/prices/<int:price_list_id>/acknowledge",
+        "/referee/prices/{draft_list}/acknowledge",
+        only({"dealer_owner": 404, "dealer_staff": 404}),  # a draft is no one's to read yet
+    ),
+    Case(
+        "POST",
+        "/referee/prices/<int:price_list_id>/acknowledge",
+        "/referee/prices/{price_list}/acknowledge",
+        only({"dealer_owner": 303, "dealer_staff": 403}),
+    ),
+    Case(
+        "POST",
+        "/referee/price-lists/<int:price_list_id>/publish",
+        "/referee/price-lists/{draft_list}/publish",
+        only({"senior_manager": 303, "admin": 303}),
+    ),
+    Case(
+        "POST",
+        "/referee/territories/<code>",
+        "/referee/territories/{referee_territory}",
+        only({"senior_manager": 303, "admin": 303}),
+        form={"regions": "440000, 上海市"},
     ),
 )
 

@@ -27,6 +27,7 @@ from portal.claims.models import Claim
 from portal.claims.rules import ClaimStatus
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
+from portal.jobs import huey_of
 from portal.rebates import ledger
 from portal.rebates.models import LedgerEntry, LedgerKind, RebateStatement, SalesImport, SalesLine
 from portal.rebates.rules import StatementStatus
@@ -122,6 +123,37 @@ def test_a_nightly_push_imports_sales_and_credit_notes_and_answers_totals(app: F
             .all()
         )
         assert "sales_import.uploaded" in actions and "sales_import.confirmed" in actions
+
+
+def test_pushed_lines_carry_their_sku_price_and_region_to_the_referee(app: Flask, channel: Channel) -> None:
+    """The optional columns of the file import: a region by code or by full name, a price with a thousands comma;
+    an unreadable region refuses the batch and names the line."""
+    _client_id, token = _client(app, channel, "sales:write")
+    lines = [
+        _line(channel.own_dealer, "FP-9601", "9,000.00", sku="ac-1200", unit_price="4,500.00", ship_to_region="440305"),
+        _line(channel.own_dealer, "FP-9602", "5000", units="1", ship_to_region="广东省深圳市南山区"),
+    ]
+    response = _post(app.test_client(), "/api/v1/sales-batches", token, {"lines": lines})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.execute(
+            select(SalesLine.invoice_ref, SalesLine.sku, SalesLine.unit_price, SalesLine.ship_to_region)
+            .where(SalesLine.invoice_ref.in_(["FP-9601", "FP-9602"]))
+            .order_by(SalesLine.invoice_ref)
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        ("FP-9601", "AC-1200", _fen("4500.00"), "440305"),
+        ("FP-9602", None, None, "440305"),
+    ]
+    assert "detect_suspicions" in [task.name for task in huey_of(app).pending()]
+    refused = _post(
+        app.test_client(),
+        "/api/v1/sales-batches",
+        token,
+        {"lines": [_line(channel.own_dealer, "FP-9603", "10", ship_to_region="朝阳区")]},
+    )
+    assert refused.status_code == 422
+    assert [(error["index"], error["field"]) for error in refused.get_json()["errors"]] == [(0, "ship_to_region")]
 
 
 def test_the_same_key_and_body_answer_again_without_a_second_import(app: Flask, channel: Channel) -> None:

@@ -24,7 +24,7 @@ from portal.claims.models import (
 )
 from portal.claims.rules import ClaimStatus, Flag
 from portal.dates import company_today
-from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus
+from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus, Territory
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.fingerprints import as_signed, bands_of
@@ -45,6 +45,9 @@ from portal.rebates.models import (
     TargetChange,
 )
 from portal.rebates.services import recompute_statements
+from portal.referee.models import PriceList, PriceListItem, Product, Suspicion, SuspicionLine, TerritoryRegion
+from portal.referee.rules import SuspicionRule
+from portal.regions import regions
 from portal.training.models import CourseSession
 from portal.types import utcnow
 from tests.factories import (
@@ -169,6 +172,16 @@ PAGES = [
     ("mediator", "/disputes/{cross_dispute}"),
     ("mediator", "/mediation/"),
     ("admin", "/mediation/?queue=overdue&page=2"),
+    ("manager", "/referee/suspicions"),
+    ("senior_manager", "/referee/suspicions?page=2"),
+    ("manager", "/referee/suspicions/{suspicion}"),
+    ("admin", "/referee/price-lists"),
+    ("admin", "/referee/price-lists/{price_list}"),
+    ("manager", "/referee/price-lists/{draft_list}"),
+    ("senior_manager", "/referee/products"),
+    ("manager", "/referee/territories"),
+    ("admin", "/referee/territories/{referee_territory}"),
+    ("dealer_owner", "/referee/prices"),
 ]
 
 
@@ -193,6 +206,9 @@ RICHER_PAGES = {
 }
 
 _ids = itertools.count()
+
+
+_unused_regions = iter(sorted(set(regions()) - {"440000", "310000"}))  # never given to the territory twice
 
 
 def next_id() -> int:
@@ -287,6 +303,67 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     _grow_training(world, factor, own)
     _grow_claims(world, factor, own)
     _grow_disputes(world, factor, own)
+    _grow_referee(world, factor, own)
+
+
+def _grow_referee(world: World, factor: int, owner: User) -> None:
+    """Products and prices, regions, dealers that have not acknowledged, and suspicions of the own dealer with
+    their evidence lines (more on the one the page shows)."""
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+    skus = [f"G-{next_id()}" for _ in range(5 * factor)]
+    db.session.add_all(Product(sku=sku, name_en=sku, name_zh=sku) for sku in skus)
+    for list_id in (world.referee.price_list, world.referee.draft_list):
+        db.session.add_all(
+            PriceListItem(price_list_id=list_id, sku=sku, list_price=2_000, floor_price=1_000) for sku in skus
+        )
+    territory = db.session.execute(
+        select(Territory).where(Territory.code == world.referee.referee_territory)
+    ).scalar_one()
+    db.session.add_all(
+        TerritoryRegion(territory_id=territory.id, region_code=next(_unused_regions)) for _ in range(3 * factor)
+    )
+    for number in range(factor):
+        db.session.add(PriceList(version=1000 + next_id(), name=f"Grown {number}", effective_from=current.ends_on))
+    db.session.flush()
+    for number in range(3 * factor):
+        line = SalesLine(
+            dealer_id=owner.dealer_id,
+            period_id=current.id,
+            booked_period_id=current.id,
+            sold_on=current.starts_on,
+            amount=5_000,
+            units=1,
+            invoice_ref=f"GROWN-{next_id()}",
+            sku=skus[number % len(skus)],
+            unit_price=500,
+            ship_to_region="110105",
+        )
+        db.session.add(line)
+        db.session.flush()
+        suspicion_id = world.referee.suspicion
+        if number % 2:
+            suspicion = Suspicion(
+                dealer_id=owner.dealer_id,
+                rule=SuspicionRule.OUTSIDE_TERRITORY,
+                week_starts_on=date(1800, 1, 6) + timedelta(days=7 * next_id()),  # a week of its own each
+                line_count=1,
+                stake=50_000,
+                sales_amount=5_000,
+                last_sold_on=current.starts_on,
+            )
+            db.session.add(suspicion)
+            db.session.flush()
+            suspicion_id = suspicion.id
+        db.session.add(
+            SuspicionLine(
+                suspicion_id=suspicion_id,
+                sales_line_id=line.id,
+                rule=SuspicionRule.OUTSIDE_TERRITORY if number % 2 else SuspicionRule.BELOW_FLOOR,
+                floor_price=1_000,
+                stake=500,
+            )
+        )
+    db.session.flush()
 
 
 def _grow_disputes(world: World, factor: int, owner: User) -> None:

@@ -129,6 +129,14 @@ class SalesLineSchema(Schema):
     invoice_ref = _text("The invoice's (or credit note's) number; unique per dealer.", required=True, longest=120)
     line_no = _text("The line of the invoice, for invoices of several lines; may be empty.", longest=20)
     original_invoice_ref = _text("A credit note's original invoice; empty for a sale.", longest=120)
+    sku = _text(
+        "The product's SKU in the catalogue; may be empty (the line is then not checked against a floor).", longest=40
+    )
+    unit_price = _text("The price of one unit, as text like the amount; may be empty.", longest=40)
+    ship_to_region = _text(
+        "Where the goods were shipped: a GB/T 2260 region code ('440305') or a full region name; may be empty.",
+        longest=60,
+    )
 
 
 class SalesBatchSchema(Schema):

@@ -34,6 +34,9 @@ FIELDS = (
     "invoice_key",
     "line_no",
     "corrects",
+    "sku",
+    "unit_price",
+    "ship_to_region",
 )
 _SOLD_ON, _REFERENCE, _KEY = FIELDS.index("sold_on"), FIELDS.index("invoice_ref"), FIELDS.index("invoice_key")
 _LENGTH = struct.Struct(">I")

@@ -286,14 +286,42 @@ TEMPLATE_COLUMNS = (
     "invoice_ref",
     "line_no",
     "original_invoice_ref",
+    "sku",
+    "unit_price",
+    "ship_to_region",
 )
-TEMPLATE_COLUMNS_ZH = ("经销商代码", "销售日期", "金额", "数量", "产品线", "发票号", "行号", "原发票号")
+TEMPLATE_COLUMNS_ZH = (
+    "经销商代码",
+    "销售日期",
+    "金额",
+    "数量",
+    "产品线",
+    "发票号",
+    "行号",
+    "原发票号",
+    "物料编码",
+    "单价",
+    "收货地区编码",
+)
 
 
 def template_example() -> list[object]:
     """The template's example line: a real-looking sale dated today, to be overwritten (a credit note would have a
-    negative amount and the invoice it corrects in the last column)."""
-    return ["D001", company_today(), Decimal("12345.67"), 2, "Split units", "INV-0001", 1, ""]
+    negative amount and the invoice it corrects in original_invoice_ref; the product's SKU, unit price and the
+    region shipped to are optional, for the referee's checks)."""
+    return [
+        "D001",
+        company_today(),
+        Decimal("12345.67"),
+        2,
+        "Split units",
+        "INV-0001",
+        1,
+        "",
+        "AC-1200",
+        Decimal("6172.83"),
+        "440305",
+    ]
 
 
 DEALER_COUNTS = 7  # lines, new sales lines, new sales amount, already imported, returns, returns amount, conflicts

@@ -303,6 +303,10 @@ class SalesLine(Model):
     # 1, 2...: the values that replaced earlier ones; a reversal of revision r has -1 - r
     revision: Mapped[int] = mapped_column(Integer, default=0)
     corrects_invoice: Mapped[str | None] = mapped_column(String(64))  # a credit note: the key of the invoice
+    # What the referee checks, when the file gives it: the product, the price of one unit, where it was shipped.
+    sku: Mapped[str | None] = mapped_column(String(40))
+    unit_price: Mapped[int | None] = mapped_column(BigInteger)
+    ship_to_region: Mapped[str | None] = mapped_column(String(6))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("sales_lines.id"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("sales_imports.id"), index=True)
 

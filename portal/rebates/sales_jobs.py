@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
@@ -49,6 +49,7 @@ from portal.rebates.checked_lines import LinePacker, unpacked
 from portal.rebates.models import CheckedSalesLines, ImportColumnChoice, ImportStatus, SalesImport, SalesLine
 from portal.rebates.rules import IMPORT_TRANSITIONS, invoice_key
 from portal.rebates.services import late_sales_adjustments, recompute_statements
+from portal.regions import read_region
 from portal.service_errors import IllegalTransition
 from portal.types import utcnow
 from portal.workflow import move_if_still
@@ -75,6 +76,9 @@ MAX_REF = 64
 
 
 MAX_PRODUCT = 80
+
+
+MAX_SKU = 40
 
 
 MAX_UNITS = 10**9
@@ -121,9 +125,39 @@ COLUMNS = {
     "原发票号码": "original_invoice_ref",
     "蓝字发票号码": "original_invoice_ref",
     "对应蓝字发票号码": "original_invoice_ref",
+    # What the referee checks: the product, the price per unit and where the goods were shipped (optional).
+    "sku": "sku",
+    "product": "sku",
+    "product_code": "sku",
+    "物料编码": "sku",
+    "商品编码": "sku",
+    "存货编码": "sku",
+    "产品编码": "sku",
+    "unit_price": "unit_price",
+    "price": "unit_price",
+    "单价": "unit_price",
+    "含税单价": "unit_price",
+    "ship_to_region": "ship_to_region",
+    "region": "ship_to_region",
+    "收货地区": "ship_to_region",
+    "收货地区编码": "ship_to_region",
+    "行政区划代码": "ship_to_region",
+    "收货地址区划": "ship_to_region",
 }
 
-FIELDS = ("dealer_code", "date", "amount", "units", "product_line", "invoice_ref", "line_no", "original_invoice_ref")
+FIELDS = (
+    "dealer_code",
+    "date",
+    "amount",
+    "units",
+    "product_line",
+    "invoice_ref",
+    "line_no",
+    "original_invoice_ref",
+    "sku",
+    "unit_price",
+    "ship_to_region",
+)
 
 
 REQUIRED = ("dealer_code", "date", "amount", "invoice_ref")
@@ -160,6 +194,9 @@ class ParsedLine(NamedTuple):
     invoice_key: str
     line_no: int = 0
     corrects: str | None = None
+    sku: str | None = None
+    unit_price: int | None = None
+    ship_to_region: str | None = None
     revision: int = 0
     reverses_id: int | None = None
 
@@ -248,6 +285,7 @@ class _Checker:
         self.credits: list[ParsedLine] = []
         self.period_by_day: dict[date, _PeriodRef | None] = {}
         self.dates: dict[str, date | None] = {}
+        self.regions: dict[str, str | None] = {}  # each region written, read once
         self.file_format = NumberFormat.UNSAID  # set per table: a workbook's numbers are numbers, whatever was said
         self.with_credits = False  # set per table: whether it has the column naming a credit note's invoice
 
@@ -432,6 +470,7 @@ class _Checker:
                 )
             else:
                 self.seen[seen_key] = line
+        sku, unit_price, region = self.product_of(line, cells, dealer)
         if self.report.error_count != before or dealer is None or period is None or sold_on is None:
             return None
         booked = period if period.is_open else self.open_now
@@ -449,12 +488,51 @@ class _Checker:
             key,
             line_no,
             corrects,
+            sku,
+            unit_price,
+            region,
         )
         if corrects is not None:
             self.credits.append(parsed)
         elif self.with_credits:  # the invoices' amounts matter only to a file that can hold credit notes
             self.invoice_amounts[parsed.invoice_line] = amount
         return parsed
+
+    def product_of(
+        self, line: int, cells: dict[str, str], dealer: _DealerRef | None
+    ) -> tuple[str | None, int | None, str | None]:
+        """The optional columns the referee reads: the SKU, the price of one unit, the region shipped to (a GB/T
+        2260 code, or a name that says one region). Absent or empty: None, and the line is not checked."""
+        error = self.report.error
+        sku = cells.get("sku", "").strip().upper() or None
+        if sku is not None and len(sku) > MAX_SKU:
+            error(line, "sku", _("At most %(count)s characters.", count=MAX_SKU), sku)
+        written_price = cells.get("unit_price", "").strip()
+        unit_price = None
+        if written_price and dealer is not None:
+            try:
+                unit_price = parse_file_money(written_price, dealer.currency, number_format=self.file_format)
+            except MisreadAmount as refused:
+                error(line, "unit_price", misread_amount(written_price, refused.reason), written_price)
+            except ValueError:
+                unit_price = -1
+            if unit_price is not None and unit_price <= 0:
+                error(line, "unit_price", _("A unit price is above zero."), written_price)
+                unit_price = None
+        written_region = cells.get("ship_to_region", "").strip()
+        region = None
+        if written_region:
+            region = self.regions.get(written_region)
+            if written_region not in self.regions:
+                region = self.regions[written_region] = read_region(written_region)
+            if region is None:
+                error(
+                    line,
+                    "ship_to_region",
+                    _("Write the region as its six-digit code (GB/T 2260), or its full name."),
+                    written_region,
+                )
+        return sku, unit_price, region
 
     def finish(self) -> None:
         """The credit notes, once the whole file is read: each corrects an invoice of the same dealer (booked, or
@@ -1057,8 +1135,8 @@ def _reversal_of(
         line.invoice_key,
         line.line_no,
         live.corrects,
-        reversal_revision(live.revision),
-        live.id,
+        revision=reversal_revision(live.revision),
+        reverses_id=live.id,
     )
 
 
@@ -1100,6 +1178,9 @@ SALES_LINE_COLUMNS = (
     "invoice_key",
     "line_no",
     "corrects_invoice",
+    "sku",
+    "unit_price",
+    "ship_to_region",
     "revision",
     "reverses_id",
     "import_id",
@@ -1231,8 +1312,24 @@ def recompute_touched(touched: set[tuple[int, int]]) -> None:
             recompute_statements(periods[period_id], sorted(dealer_ids))
 
 
+ImportHook = Callable[[int], None]
+
+
+_IMPORT_HOOKS: list[ImportHook] = []
+
+
+def register_import_hook(hook: ImportHook) -> None:
+    """A higher area that reads each imported file's new lines (the referee's detection) is told the import's id
+    in the import's own transaction; it queues its work with run_after_commit, so a rolled-back import queues
+    nothing. Registered once however many apps are made."""
+    if hook not in _IMPORT_HOOKS:
+        _IMPORT_HOOKS.append(hook)
+
+
 def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
     recompute_touched(touched)
+    for hook in _IMPORT_HOOKS:
+        hook(batch.id)
     batch.imported_rows = inserted
     batch.duplicate_rows = batch.total_rows - inserted
     db.session.execute(delete(CheckedSalesLines).where(CheckedSalesLines.import_id == batch.id))
@@ -1278,6 +1375,9 @@ _LINE_COLUMNS = (
     SalesLine.invoice_key,
     SalesLine.line_no,
     SalesLine.corrects_invoice,
+    SalesLine.sku,
+    SalesLine.unit_price,
+    SalesLine.ship_to_region,
     SalesLine.revision,
     SalesLine.id,
 )
@@ -1298,6 +1398,9 @@ def _as_parsed(row: Any, *, reverses_id: int | None = None) -> ParsedLine:
         row.invoice_key,
         row.line_no,
         row.corrects_invoice,
+        row.sku,
+        row.unit_price,
+        row.ship_to_region,
         row.revision,
         reverses_id,
     )

@@ -1,0 +1,268 @@
+"""Detection from sales data: after each import, in the job, the import's new sales lines are compared with the
+price list in force on their date and with their dealer's territory. Lines that fail become evidence of a
+suspicion per dealer, rule and week.
+
+Written for a million lines: the price lists, items, dealers and territories are read once into dictionaries, the
+lines are read as plain rows in one streamed query, and evidence is written in bulk. A line is evidence once per
+rule (a unique index): running detection again over the same import adds nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import cast
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from portal.dealers.models import Dealer
+from portal.extensions import db
+from portal.rebates.models import SalesLine
+from portal.referee.models import PriceList, PriceListItem, Suspicion, SuspicionLine, TerritoryRegion
+from portal.referee.rules import (
+    LineFinding,
+    PriceListStatus,
+    SuspicionRule,
+    SuspicionStatus,
+    below_floor_stake,
+    gap_basis_points,
+    is_below_floor,
+    is_inside,
+    week_of,
+)
+from portal.regions import enclosing
+
+STREAM_ROWS = 50_000
+WRITE_ROWS = 5_000
+
+
+@dataclass
+class Floors:
+    """The published price lists by the day they take effect, each with its floors by (SKU, territory id or 0)."""
+
+    days: list[date] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    floors: list[dict[tuple[str, int], int]] = field(default_factory=list)
+
+    def floor_of(self, sku: str, territory_id: int, day: date, currency: str) -> int | None:
+        """The floor in force on the day for the SKU in the territory (its own line, else the general one)."""
+        index = bisect.bisect_right(self.days, day) - 1
+        if index < 0 or self.currencies[index] != currency:
+            return None
+        prices = self.floors[index]
+        return prices.get((sku, territory_id), prices.get((sku, 0)))
+
+
+def load_floors() -> Floors:
+    lists = db.session.execute(
+        select(PriceList.id, PriceList.effective_from, PriceList.currency)
+        .where(PriceList.status == PriceListStatus.PUBLISHED)
+        .order_by(PriceList.effective_from, PriceList.version)
+    ).all()
+    by_list: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
+    for list_id, sku, territory_key, floor_price in db.session.execute(
+        select(PriceListItem.price_list_id, PriceListItem.sku, PriceListItem.territory_key, PriceListItem.floor_price)
+    ):
+        by_list[list_id][(sku, territory_key)] = floor_price
+    floors = Floors()
+    for list_id, day, currency in lists:
+        if floors.days and floors.days[-1] == day:  # two versions for one day: the later one is in force
+            floors.currencies[-1], floors.floors[-1] = currency, by_list[list_id]
+            continue
+        floors.days.append(day)
+        floors.currencies.append(currency)
+        floors.floors.append(by_list[list_id])
+    return floors
+
+
+@dataclass
+class Channel:
+    """Each dealer's territory and currency, and each territory's regions."""
+
+    dealers: dict[int, tuple[int, str]]
+    regions: dict[int, frozenset[str]]
+
+
+def load_channel() -> Channel:
+    dealers = {
+        dealer_id: (territory_id, currency)
+        for dealer_id, territory_id, currency in db.session.execute(
+            select(Dealer.id, Dealer.territory_id, Dealer.currency)
+        )
+    }
+    regions: dict[int, set[str]] = defaultdict(set)
+    for territory_id, code in db.session.execute(select(TerritoryRegion.territory_id, TerritoryRegion.region_code)):
+        regions[territory_id].add(code)
+    return Channel(dealers, {territory: frozenset(codes) for territory, codes in regions.items()})
+
+
+LineFacts = tuple[int, date, str | None, int | None, int, str | None]  # dealer, day, SKU, unit price, units, region
+
+
+def findings_of(
+    line: LineFacts,
+    floors: Floors,
+    channel: Channel,
+    tolerance: int,
+    enclosing_of: dict[str, tuple[str, ...]],
+) -> Iterator[LineFinding]:
+    """What one line is suspected of."""
+    dealer_id, sold_on, sku, unit_price, units, region = line
+    territory_id, currency = channel.dealers[dealer_id]
+    if sku is not None and unit_price is not None:
+        floor = floors.floor_of(sku, territory_id, sold_on, currency)
+        if floor is not None and is_below_floor(unit_price, floor, tolerance):
+            yield LineFinding(
+                SuspicionRule.BELOW_FLOOR,
+                below_floor_stake(unit_price, floor, units),
+                floor,
+                gap_basis_points(unit_price, floor),
+            )
+    if region is not None:
+        if region not in enclosing_of:
+            enclosing_of[region] = enclosing(region)
+        if not is_inside(enclosing_of[region], channel.regions.get(territory_id, frozenset())):
+            yield LineFinding(SuspicionRule.OUTSIDE_TERRITORY, 0)
+
+
+def detect_import(import_id: int) -> int:
+    """The suspicions an import's new sales lines raise; returns how many lines became evidence."""
+    lines = (
+        select(
+            SalesLine.id,
+            SalesLine.dealer_id,
+            SalesLine.sold_on,
+            SalesLine.sku,
+            SalesLine.unit_price,
+            SalesLine.units,
+            SalesLine.ship_to_region,
+            SalesLine.amount,
+        )
+        .where(
+            SalesLine.import_id == import_id,
+            SalesLine.reverses_id.is_(None),
+            SalesLine.corrects_invoice.is_(None),
+            SalesLine.amount > 0,
+            or_(
+                and_(SalesLine.sku.is_not(None), SalesLine.unit_price.is_not(None)),
+                SalesLine.ship_to_region.is_not(None),
+            ),
+        )
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    return detect_lines(db.session.execute(lines))
+
+
+Evidence = tuple[int, int, int | None, int, int, date]  # line id, stake, floor, gap, amount sold, day
+
+
+def detect_lines(rows: Iterable[Sequence[object]]) -> int:
+    """Rows of (id, dealer_id, sold_on, sku, unit_price, units, ship_to_region, amount), checked and grouped."""
+    floors, channel = load_floors(), load_channel()
+    tolerance = int(current_app.config["REFEREE_FLOOR_TOLERANCE_BP"])
+    enclosing_of: dict[str, tuple[str, ...]] = {}
+    groups: dict[tuple[int, SuspicionRule, date], list[Evidence]] = defaultdict(list)
+    for row in rows:
+        line_id, dealer_id, sold_on, amount = cast(tuple[int, int, date, int], (row[0], row[1], row[2], row[7]))
+        for finding in findings_of(cast(LineFacts, tuple(row[1:7])), floors, channel, tolerance, enclosing_of):
+            stake = finding.stake if finding.rule is SuspicionRule.BELOW_FLOOR else amount
+            groups[(dealer_id, finding.rule, week_of(sold_on))].append(
+                (line_id, stake, finding.floor_price, finding.gap_basis_points, amount, sold_on)
+            )
+    if not groups:
+        return 0
+    suspicion_ids = _open_suspicions(groups)
+    evidence = [
+        {
+            "suspicion_id": suspicion_ids[key],
+            "sales_line_id": line_id,
+            "rule": key[1].value,
+            "floor_price": floor,
+            "stake": stake,
+            "gap_basis_points": gap,
+        }
+        for key, lines in groups.items()
+        for line_id, stake, floor, gap, _amount, _day in lines
+    ]
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SuspicionLine).on_conflict_do_nothing()
+    for start in range(0, len(evidence), WRITE_ROWS):
+        db.session.execute(statement, evidence[start : start + WRITE_ROWS])
+    refresh_totals(sorted(set(suspicion_ids.values())))
+    return len(evidence)
+
+
+def _open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[tuple[int, SuspicionRule, date], int]:
+    """The open suspicion of each (dealer, rule, week), raised where there is none. Two imports detecting at once
+    cannot raise two: the partial unique index on open suspicions keeps one, and the loser reads it."""
+    keys = list(groups)
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    found: dict[tuple[int, SuspicionRule, date], int] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        db.session.execute(
+            insert(Suspicion)
+            .values(
+                [
+                    {
+                        "dealer_id": dealer_id,
+                        "rule": rule.value,
+                        "week_starts_on": week,
+                        "status": SuspicionStatus.OPEN.value,
+                        "last_sold_on": week,
+                        "line_count": 0,
+                        "stake": 0,
+                        "sales_amount": 0,
+                        "worst_gap_basis_points": 0,
+                        "reason": "",
+                    }
+                    for dealer_id, rule, week in chunk
+                ]
+            )
+            .on_conflict_do_nothing(
+                index_elements=["dealer_id", "rule", "week_starts_on"],
+                index_where=Suspicion.status == SuspicionStatus.OPEN,
+            )
+        )
+        dealers = {dealer_id for dealer_id, _rule, _week in chunk}
+        for suspicion_id, dealer_id, rule, week in db.session.execute(
+            select(Suspicion.id, Suspicion.dealer_id, Suspicion.rule, Suspicion.week_starts_on).where(
+                Suspicion.status == SuspicionStatus.OPEN, Suspicion.dealer_id.in_(dealers)
+            )
+        ):
+            found[(dealer_id, rule, week)] = suspicion_id
+    return {key: found[key] for key in keys}
+
+
+def refresh_totals(suspicion_ids: Sequence[int]) -> None:
+    """Each suspicion's totals, counted again from its evidence (so a retry, or lines added later, never count
+    twice)."""
+    for start in range(0, len(suspicion_ids), 500):
+        chunk = suspicion_ids[start : start + 500]
+        totals = db.session.execute(
+            select(
+                SuspicionLine.suspicion_id,
+                func.count(),
+                func.coalesce(func.sum(SuspicionLine.stake), 0),
+                func.coalesce(func.sum(SalesLine.amount), 0),
+                func.coalesce(func.max(SuspicionLine.gap_basis_points), 0),
+                func.max(SalesLine.sold_on),
+            )
+            .join(SalesLine, SalesLine.id == SuspicionLine.sales_line_id)
+            .where(SuspicionLine.suspicion_id.in_(chunk))
+            .group_by(SuspicionLine.suspicion_id)
+        ).all()
+        for suspicion_id, count, stake, sold, gap, last_day in totals:
+            db.session.execute(
+                update(Suspicion)
+                .where(Suspicion.id == suspicion_id)
+                .values(
+                    line_count=count, stake=stake, sales_amount=sold, worst_gap_basis_points=gap, last_sold_on=last_day
+                )
+            )

@@ -1,0 +1,153 @@
+"""The read side of the referee's pages: bounded queries, each page's rows in a fixed number of statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import get_locale
+from sqlalchemy import Select, func, select
+
+from portal.dealers.models import Dealer, DealerStatus, Territory
+from portal.extensions import db
+from portal.rebates.models import SalesLine
+from portal.referee.models import PriceList, PriceListItem, PriceListReceipt, Product, SuspicionLine, TerritoryRegion
+from portal.referee.rules import PriceListStatus
+from portal.regions import region
+
+LINES_SHOWN = 200
+
+
+def evidence_lines(suspicion_id: int) -> list[tuple[SuspicionLine, SalesLine]]:
+    """The suspicion's lines (the first LINES_SHOWN, most at stake first) with their sales lines."""
+    return [
+        (evidence, line)
+        for evidence, line in db.session.execute(
+            select(SuspicionLine, SalesLine)
+            .join(SalesLine, SalesLine.id == SuspicionLine.sales_line_id)
+            .where(SuspicionLine.suspicion_id == suspicion_id)
+            .order_by(SuspicionLine.stake.desc(), SuspicionLine.id)
+            .limit(LINES_SHOWN)
+        ).all()
+    ]
+
+
+def product_name(product: Product) -> str:
+    """The product's name in the reader's language, or the other one when that is empty."""
+    chinese = str(get_locale()) == "zh_Hans"
+    first, second = (product.name_zh, product.name_en) if chinese else (product.name_en, product.name_zh)
+    return first or second
+
+
+def products_named(skus: set[str]) -> dict[str, Product]:
+    if not skus:
+        return {}
+    return {
+        product.sku: product for product in db.session.execute(select(Product).where(Product.sku.in_(skus))).scalars()
+    }
+
+
+def region_names(codes: Iterable[str]) -> dict[str, str]:
+    return {code: found.full_name for code in codes if (found := region(code)) is not None}
+
+
+@dataclass(frozen=True)
+class ListInForce:
+    """The list in force today and the next one published, for a dealer's page."""
+
+    current: PriceList | None
+    upcoming: PriceList | None
+
+
+def lists_for_dealer(today: date, currency: str) -> ListInForce:
+    published = (
+        select(PriceList)
+        .where(PriceList.status == PriceListStatus.PUBLISHED, PriceList.currency == currency)
+        .order_by(PriceList.effective_from.desc(), PriceList.version.desc())
+    )
+    current = db.session.execute(published.where(PriceList.effective_from <= today).limit(1)).scalar_one_or_none()
+    upcoming = db.session.execute(
+        published.where(PriceList.effective_from > today).order_by(None).order_by(PriceList.effective_from).limit(1)
+    ).scalar_one_or_none()
+    return ListInForce(current, upcoming)
+
+
+def prices_for(price_list: PriceList, territory_id: int | None) -> list[tuple[PriceListItem, Product | None]]:
+    """A list's prices as one dealer (its territory) or a keeper (every line: territory None) sees them: a
+    territory's own line replaces the general one."""
+    items = list(
+        db.session.execute(
+            select(PriceListItem).where(PriceListItem.price_list_id == price_list.id).order_by(PriceListItem.sku)
+        ).scalars()
+    )
+    if territory_id is not None:
+        own = {item.sku for item in items if item.territory_key == territory_id}
+        items = [
+            item
+            for item in items
+            if item.territory_key == territory_id or (item.territory_key == 0 and item.sku not in own)
+        ]
+    products = products_named({item.sku for item in items})
+    return [(item, products.get(item.sku)) for item in items]
+
+
+def receipt_of(price_list_id: int, dealer_id: int) -> PriceListReceipt | None:
+    return db.session.execute(
+        select(PriceListReceipt).where(
+            PriceListReceipt.price_list_id == price_list_id, PriceListReceipt.dealer_id == dealer_id
+        )
+    ).scalar_one_or_none()
+
+
+def receipts_report(price_list: PriceList, viewer_dealers: Select[Dealer]) -> tuple[int, list[Dealer]]:
+    """How many active dealers acknowledged the list, and the first 100 who have not."""
+    acknowledged = select(PriceListReceipt.dealer_id).where(PriceListReceipt.price_list_id == price_list.id)
+    active = viewer_dealers.where(Dealer.status.in_((DealerStatus.ACTIVE, DealerStatus.ONBOARDING)))
+    done = db.session.execute(
+        select(func.count()).select_from(active.where(Dealer.id.in_(acknowledged)).order_by(None).subquery())
+    ).scalar_one()
+    waiting = list(
+        db.session.execute(active.where(Dealer.id.not_in(acknowledged)).order_by(Dealer.code).limit(100))
+        .unique()
+        .scalars()
+    )
+    return done, waiting
+
+
+def territories_with_regions() -> list[tuple[Territory, list[str]]]:
+    codes: dict[int, list[str]] = {}
+    for territory_id, code in db.session.execute(
+        select(TerritoryRegion.territory_id, TerritoryRegion.region_code).order_by(TerritoryRegion.id)
+    ):
+        codes.setdefault(territory_id, []).append(code)
+    return [
+        (territory, codes.get(territory.id, []))
+        for territory in db.session.execute(select(Territory).order_by(Territory.code)).scalars()
+    ]
+
+
+def all_products(limit: int = 500) -> list[Product]:
+    return list(db.session.execute(select(Product).order_by(Product.sku).limit(limit)).scalars())
+
+
+def all_price_lists() -> list[PriceList]:
+    return list(db.session.execute(select(PriceList).order_by(PriceList.version.desc()).limit(100)).scalars())
+
+
+def item_count(price_list_id: int) -> int:
+    return db.session.execute(select(func.count()).where(PriceListItem.price_list_id == price_list_id)).scalar_one()
+
+
+def receipts_of(dealer_id: int, limit: int = 20) -> list[tuple[PriceListReceipt, PriceList]]:
+    """The dealer's acknowledgements, newest first, with their price lists."""
+    return [
+        (receipt, price_list)
+        for receipt, price_list in db.session.execute(
+            select(PriceListReceipt, PriceList)
+            .join(PriceList, PriceList.id == PriceListReceipt.price_list_id)
+            .where(PriceListReceipt.dealer_id == dealer_id)
+            .order_by(PriceListReceipt.acknowledged_at.desc())
+            .limit(limit)
+        ).all()
+    ]
