@@ -224,7 +224,11 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
         "training_seat_freed": False,
         "training_session_cancelled": False,
         "training_certificate": False,
-        **{kind: False for kind in KINDS if kind.startswith(("claim_", "pre_approval_", "violation_", "dispute_", "price_list_"))},
+        **{
+            kind: False
+            for kind in KINDS
+            if kind.startswith(("claim_", "pre_approval_", "violation_", "dispute_", "price_list_"))
+        },
     }
     assert len(chosen) == len(KINDS) - 2  # the security notices are not a choice
     assert 'id="security_notice"' not in page and 'id="login_attempts"' not in page
