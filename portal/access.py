@@ -28,6 +28,7 @@ class AccessRole(enum.StrEnum):
     SENIOR_MANAGER = "senior_manager"
     MEDIATOR = "mediator"
     ADMIN = "admin"
+    INSPECTOR = "inspector"
 
 
 DEALER_USERS = frozenset({AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF})

@@ -48,7 +48,7 @@ from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, S
 from portal.rebates.rules import Method
 from portal.rebates.services import freeze_statements, late_sales_adjustments, recompute_statements
 from portal.referee import detection
-from portal.referee.models import PriceList, PriceListItem, Product, TerritoryRegion
+from portal.referee.models import CodedShipment, PriceList, PriceListItem, Product, TerritoryRegion
 from portal.referee.rules import PriceListStatus
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.training.rules import certificate_expiry, new_certificate_number
@@ -64,6 +64,7 @@ STAFF_USERS = (
     ("manager2@demo.test", "Zhang Min", UserRole.MANAGER, True),
     ("mediator@demo.test", "Chen Jing", UserRole.MEDIATOR, False),
     ("admin@demo.test", "Portal Administrator", UserRole.ADMIN, False),
+    ("inspector@demo.test", "Sun Hao", UserRole.INSPECTOR, False),
 )
 
 DEALERS = (
@@ -440,6 +441,16 @@ def _seed_referee(dealers: dict[str, Dealer], today: date) -> None:
     for code, regions in DEMO_REGIONS.items():
         db.session.add_all(TerritoryRegion(territory_id=territories[code], region_code=region) for region in regions)
     db.session.flush()
+    for number in range(1, 6):  # one case of five AC-1200 shipped to D001 (East: Shanghai, Jiangsu, Zhejiang)
+        db.session.add(
+            CodedShipment(
+                code=f"QR-DEMO-{number:04d}",
+                case_code="CASE-DEMO-01",
+                sku="AC-1200",
+                dealer_id=dealers["D001"].id,
+                shipped_on=current.starts_on,
+            )
+        )
     marked = []
     for code, sku, price, region, count in (
         ("D003", "AC-1200", 339_000, "440305", 4),  # below the floor of 3,650.00, in its own Shenzhen

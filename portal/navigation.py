@@ -64,6 +64,7 @@ HOME_ENDPOINTS = {
     AccessRole.SENIOR_MANAGER: "dealers.portfolio",
     AccessRole.MEDIATOR: "disputes.mediation_home",
     AccessRole.ADMIN: "core.admin_home",
+    AccessRole.INSPECTOR: "referee.field_check",
 }
 
 

@@ -51,7 +51,15 @@ from portal.rebates.models import (
 )
 from portal.rebates.rules import Method
 from portal.rebates.services import freeze_statements, recompute_statements
-from portal.referee.models import PriceList, PriceListItem, Product, Suspicion, SuspicionLine, TerritoryRegion
+from portal.referee.models import (
+    CodedShipment,
+    PriceList,
+    PriceListItem,
+    Product,
+    Suspicion,
+    SuspicionLine,
+    TerritoryRegion,
+)
 from portal.referee.rules import PriceListStatus, SuspicionRule
 from portal.training.models import Course, CourseCategory, CourseSession, Enrollment, EnrollmentStatus
 from portal.types import utcnow
@@ -702,6 +710,7 @@ class People:
     senior_manager: int
     mediator: int
     admin: int
+    inspector: int
     two_factor_manager: int
     own_trainee: int
     foreign_trainee: int
@@ -788,6 +797,7 @@ class DisputeRecords:
 class RefereeRecords:
     price_list: int  # published, in force since the current quarter's start
     draft_list: int
+    shipped_code: str  # an AC-1200 shipped to D001, packed in the case CASE-0001
     suspicion: int  # D001's, open, below the floor
     foreign_suspicion: int  # D003's, open
     referee_territory: str  # EAST, with Guangdong and Shanghai as its regions
@@ -843,6 +853,7 @@ def make_channel() -> Channel:
     senior = make_user(UserRole.MANAGER, email="senior@example.test", name="Senior Manager", is_senior=True)
     mediator = make_user(UserRole.MEDIATOR, email="mediator@example.test", name="Mediator")
     admin = make_user(UserRole.ADMIN, email="admin@example.test", name="Admin")
+    inspector = make_user(UserRole.INSPECTOR, email="inspector@example.test", name="Inspector")
     two_factor_manager, two_factor_tokens = make_two_factor_user()
     own = make_dealer(code="D001", name="Eastern Star Trading", territory=east, manager=manager, tier=DealerTier.GOLD)
     second = make_dealer(code="D002", name="Northern Light Supply", territory=north, manager=manager)
@@ -886,6 +897,7 @@ def make_channel() -> Channel:
         "senior_manager": senior,
         "mediator": mediator,
         "admin": admin,
+        "inspector": inspector,
         "other_manager": other_manager,
     }
     notifications = {}
@@ -920,6 +932,7 @@ def make_channel() -> Channel:
             senior_manager=senior.id,
             mediator=mediator.id,
             admin=admin.id,
+            inspector=inspector.id,
             two_factor_manager=two_factor_manager.id,
             own_trainee=own_trainee.id,
             foreign_trainee=foreign_trainee.id,
@@ -1081,9 +1094,15 @@ def make_referee_records(channel: Channel) -> RefereeRecords:
     db.session.add_all(TerritoryRegion(territory_id=east.id, region_code=code) for code in ("440000", "310000"))
     own = dealer_of(channel.own_dealer)
     foreign = dealer_of(channel.foreign_dealer)
+    db.session.add(
+        CodedShipment(
+            code="QR-0001-AC1200", case_code="CASE-0001", sku="AC-1200", dealer_id=own.id, shipped_on=current.starts_on
+        )
+    )
     return RefereeRecords(
         price_list=published.id,
         draft_list=draft.id,
+        shipped_code="QR-0001-AC1200",
         suspicion=make_suspicion(own, current, 450_000, 500_000).id,
         foreign_suspicion=make_suspicion(foreign, current, 400_000, 500_000).id,
         referee_territory=east.code,

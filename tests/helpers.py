@@ -47,11 +47,14 @@ from portal.rebates.models import (
     Target,
 )
 from portal.referee.models import (
+    CodedShipment,
     PriceList,
     PriceListItem,
     PriceListReceipt,
     Product,
+    Sighting,
     Suspicion,
+    SuspicionSighting,
     TerritoryRegion,
 )
 from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
@@ -273,6 +276,9 @@ def _referee_fingerprint() -> tuple[Any, ...]:
         db.session.execute(
             sa.select(Suspicion.id, Suspicion.status, Suspicion.reason, Suspicion.violation_id).order_by(Suspicion.id)
         ).all(),
+        db.session.execute(sa.select(CodedShipment.code, CodedShipment.dealer_id).order_by(CodedShipment.id)).all(),
+        db.session.execute(sa.select(sa.func.count()).select_from(Sighting)).scalar_one(),
+        db.session.execute(sa.select(sa.func.count()).select_from(SuspicionSighting)).scalar_one(),
     )
 
 

@@ -755,6 +755,29 @@ STATE_CHANGING = (
         lambda w: {"regions": "广东省\n上海市, 440300"},
     ),
     Route(
+        "/referee/shipments",
+        "admin",
+        lambda w: "/referee/shipments",
+        lambda w: {
+            "file": (
+                io.BytesIO("追溯码,物料编码,客户编码,发货日期\nQR-7001,AC-1200,D002,2026-01-05\n".encode()),
+                "发货.csv",
+            )
+        },
+    ),
+    Route(
+        "/referee/field-check",
+        "inspector",
+        lambda w: "/referee/field-check",
+        lambda w: {
+            "code": w.referee.shipped_code,
+            "region": "北京市朝阳区",
+            "shop": "Chaoyang market",
+            "price_seen": "4,100.00",
+            "seen_on": today().isoformat(),
+        },
+    ),
+    Route(
         "/referee/prices/<int:price_list_id>/acknowledge",
         "dealer_owner",
         lambda w: f"/referee/prices/{w.referee.price_list}/acknowledge",

@@ -31,6 +31,7 @@ ROLES = (
     "senior_manager",
     "mediator",
     "admin",
+    "inspector",
 )
 
 # Dates decide here (windows, deadlines, quarters): also run at a quarter's first and last minute and on 29 February.
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.calendar
 # of an active dealer gets.
 PERSONAS = {"suspended_owner": "dealer_owner"}
 BASE_ROLES = tuple(role for role in ROLES if role not in PERSONAS)
-STAFF = ("manager", "senior_manager", "mediator", "admin")
+STAFF = ("manager", "senior_manager", "mediator", "admin", "inspector")
 
 
 def everyone(status: int, anonymous: int | None = None) -> dict[str, int]:
@@ -109,6 +110,8 @@ def pre_approval_form(world: World) -> dict[str, object]:
 
 DECIDE_200 = {"manager": 200, "senior_manager": 200, "admin": 200}
 DECIDE_404 = {"manager": 404, "senior_manager": 404, "admin": 404}
+DECIDE_422 = {"manager": 422, "senior_manager": 422, "admin": 422}
+DECIDE_303 = {"manager": 303, "senior_manager": 303, "admin": 303}
 
 
 def published_prices_file(_world: World) -> dict[str, object]:
@@ -532,21 +535,21 @@ MATRIX = (
         "GET",
         "/evidence/<int:evidence_id>",
         "/evidence/{own_document}",
-        everyone(200, anonymous=302) | {"mediator": 404},
+        everyone(200, anonymous=302) | {"mediator": 404} | {"inspector": 404},
     ),
     Case("GET", "/evidence/<int:evidence_id>", "/evidence/{foreign_document}", foreign_files()),
     Case(
         "GET",
         "/evidence/<int:evidence_id>/preview",
         "/evidence/{own_document}/preview",
-        everyone(200, anonymous=302) | {"mediator": 404},
+        everyone(200, anonymous=302) | {"mediator": 404} | {"inspector": 404},
     ),
     Case("GET", "/evidence/<int:evidence_id>/preview", "/evidence/{foreign_document}/preview", foreign_files()),
     Case(
         "GET",
         "/evidence/<int:evidence_id>/download",
         "/evidence/{own_document}/download",
-        everyone(200, anonymous=302) | {"mediator": 404},
+        everyone(200, anonymous=302) | {"mediator": 404} | {"inspector": 404},
     ),
     Case("GET", "/evidence/<int:evidence_id>/download", "/evidence/{foreign_document}/download", foreign_files()),
     Case("GET", "/evidence/<int:evidence_id>/download", "/evidence/999999/download", everyone(404, anonymous=302)),
@@ -888,13 +891,13 @@ MATRIX = (
         "GET",
         "/training/sessions/<int:session_id>",
         "/training/sessions/{upcoming_session}",
-        everyone(200, anonymous=302) | {"mediator": 403},
+        everyone(200, anonymous=302) | {"mediator": 403} | {"inspector": 403},
     ),
     Case(
         "GET",
         "/training/sessions/<int:session_id>",
         "/training/sessions/999999",
-        everyone(404, anonymous=302) | {"mediator": 403},
+        everyone(404, anonymous=302) | {"mediator": 403} | {"inspector": 403},
     ),
     Case(
         "GET",
@@ -945,13 +948,13 @@ MATRIX = (
         "GET",
         "/training/certificates/<number>",
         "/training/certificates/{own_certificate}",
-        everyone(200, anonymous=302) | {"mediator": 403},
+        everyone(200, anonymous=302) | {"mediator": 403} | {"inspector": 403},
     ),
     Case(
         "GET",
         "/training/certificates/<number>",
         "/training/certificates/{foreign_certificate}",
-        everyone(404, anonymous=302) | {"mediator": 403, "senior_manager": 200, "admin": 200},
+        everyone(404, anonymous=302) | {"mediator": 403, "senior_manager": 200, "admin": 200} | {"inspector": 403},
     ),
     Case("GET", "/verify", "/verify?number={own_certificate}", everyone(200)),
     Case("GET", "/console/training", "/console/training", only({"manager": 200, "senior_manager": 200, "admin": 200})),
@@ -1307,7 +1310,7 @@ MATRIX = (
         "GET",
         "/evidence/<int:evidence_id>",
         "/evidence/{own_claim_file}",
-        everyone(200, anonymous=302) | {"mediator": 404},
+        everyone(200, anonymous=302) | {"mediator": 404} | {"inspector": 404},
     ),
     Case(
         "GET",
@@ -1379,7 +1382,7 @@ MATRIX = (
         "GET",
         "/evidence/<int:evidence_id>",
         "/evidence/{violation_file}",
-        everyone(200, anonymous=302),
+        everyone(200, anonymous=302) | {"inspector": 404},
     ),
     Case(
         "POST",
@@ -1478,25 +1481,27 @@ MATRIX = (
         "GET",
         "/disputes/<int:dispute_id>",
         "/disputes/{cross_dispute}",
-        everyone(200, anonymous=302),
+        everyone(200, anonymous=302) | {"inspector": 403},
     ),
     Case(
         "GET",
         "/disputes/<int:dispute_id>",
         "/disputes/{foreign_dispute}",
-        everyone(404, anonymous=302) | {"senior_manager": 200, "mediator": 200, "admin": 200},
+        everyone(404, anonymous=302) | {"senior_manager": 200, "mediator": 200, "admin": 200} | {"inspector": 403},
     ),
     Case(
         "GET",
         "/evidence/<int:evidence_id>/download",
         "/evidence/{cross_dispute_file}/download",
-        everyone(200, anonymous=302),
+        everyone(200, anonymous=302) | {"inspector": 404},
     ),
     Case(
         "POST",
         "/disputes/<int:dispute_id>/messages",
         "/disputes/{cross_dispute}/messages",
-        everyone(303, anonymous=302) | {"manager": 403, "senior_manager": 403},  # managers read, never write
+        everyone(303, anonymous=302)
+        | {"manager": 403, "senior_manager": 403}
+        | {"inspector": 403},  # managers read, never write
         form={"body": "Here is the quote."},
     ),
     Case(
@@ -1504,7 +1509,7 @@ MATRIX = (
         "/disputes/<int:dispute_id>/messages",
         "/disputes/{foreign_dispute}/messages",
         # nobody holds it yet: a mediator takes it before writing in it; an administrator stands in
-        everyone(404, anonymous=302) | {"senior_manager": 403, "mediator": 409, "admin": 303},
+        everyone(404, anonymous=302) | {"senior_manager": 403, "mediator": 409, "admin": 303} | {"inspector": 403},
         form={"body": "Hello."},
     ),
     Case(
@@ -1681,6 +1686,28 @@ MATRIX = (
         "/referee/territories/{referee_territory}",
         only({"senior_manager": 422, "admin": 422}),
         form={"regions": "Atlantis"},
+    ),
+    Case("GET", "/referee/shipments", "/referee/shipments", only(DECIDE_200)),
+    Case("POST", "/referee/shipments", "/referee/shipments", only({"senior_manager": 422, "admin": 422})),
+    Case(
+        "GET",
+        "/referee/field-check",
+        "/referee/field-check",
+        only({**DECIDE_200, "inspector": 200, "dealer_owner": 200}),
+    ),
+    Case(
+        "POST",
+        "/referee/field-check",
+        "/referee/field-check",
+        only({**DECIDE_422, "inspector": 422, "dealer_owner": 422}),
+        form={"code": "QR-X", "region": "Atlantis", "seen_on": "2026-01-01"},
+    ),
+    Case(
+        "POST",
+        "/referee/field-check",
+        "/referee/field-check",
+        only({**DECIDE_303, "inspector": 303, "dealer_owner": 303}),
+        form={"code": "{shipped_code}", "region": "110105", "shop": "Wudaokou market", "seen_on": "2026-01-01"},
     ),
     Case("GET", "/referee/prices", "/referee/prices", only({"dealer_owner": 200, "dealer_staff": 200})),
     Case(

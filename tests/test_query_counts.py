@@ -45,8 +45,18 @@ from portal.rebates.models import (
     TargetChange,
 )
 from portal.rebates.services import recompute_statements
-from portal.referee.models import PriceList, PriceListItem, Product, Suspicion, SuspicionLine, TerritoryRegion
-from portal.referee.rules import SuspicionRule
+from portal.referee.models import (
+    CodedShipment,
+    PriceList,
+    PriceListItem,
+    Product,
+    Sighting,
+    Suspicion,
+    SuspicionLine,
+    SuspicionSighting,
+    TerritoryRegion,
+)
+from portal.referee.rules import SightingOutcome, SuspicionRule
 from portal.regions import regions
 from portal.training.models import CourseSession
 from portal.types import utcnow
@@ -182,6 +192,9 @@ PAGES = [
     ("manager", "/referee/territories"),
     ("admin", "/referee/territories/{referee_territory}"),
     ("dealer_owner", "/referee/prices"),
+    ("manager", "/referee/shipments"),
+    ("inspector", "/referee/field-check"),
+    ("dealer_owner", "/referee/field-check"),
 ]
 
 
@@ -206,9 +219,6 @@ RICHER_PAGES = {
 }
 
 _ids = itertools.count()
-
-
-_unused_regions = iter(sorted(set(regions()) - {"440000", "310000"}))  # never given to the territory twice
 
 
 def next_id() -> int:
@@ -319,9 +329,13 @@ def _grow_referee(world: World, factor: int, owner: User) -> None:
     territory = db.session.execute(
         select(Territory).where(Territory.code == world.referee.referee_territory)
     ).scalar_one()
-    db.session.add_all(
-        TerritoryRegion(territory_id=territory.id, region_code=next(_unused_regions)) for _ in range(3 * factor)
+    held = set(
+        db.session.execute(select(TerritoryRegion.region_code).where(TerritoryRegion.territory_id == territory.id))
+        .scalars()
+        .all()
     )
+    unused = [code for code in sorted(regions()) if code not in held][: 3 * factor]
+    db.session.add_all(TerritoryRegion(territory_id=territory.id, region_code=code) for code in unused)
     for number in range(factor):
         db.session.add(PriceList(version=1000 + next_id(), name=f"Grown {number}", effective_from=current.ends_on))
     db.session.flush()
@@ -363,6 +377,44 @@ def _grow_referee(world: World, factor: int, owner: User) -> None:
                 stake=500,
             )
         )
+    db.session.flush()
+    _grow_sightings(world, factor, owner, skus[0], current.starts_on)
+
+
+def _grow_sightings(world: World, factor: int, owner: User, sku: str, day: date) -> None:
+    """Shipped codes, and sightings by the inspector and the dealer's owner that are evidence of the own suspicion,
+    each with a photo."""
+    inspector = db.session.execute(select(User).where(User.email == world.emails["inspector"])).scalar_one()
+    for number in range(3 * factor):
+        db.session.add(CodedShipment(code=f"GROWN-{next_id()}", sku=sku, dealer_id=owner.dealer_id, shipped_on=day))
+        for reporter in (inspector, owner):
+            sighting = Sighting(
+                code=f"GROWN-{number}",
+                shipped_to_id=owner.dealer_id,
+                region_code="110105",
+                outcome=SightingOutcome.OUTSIDE_TERRITORY,
+                seen_on=day,
+                reported_by_id=reporter.id,
+            )
+            db.session.add(sighting)
+            db.session.flush()
+            db.session.add(
+                SuspicionSighting(
+                    suspicion_id=world.referee.suspicion, sighting_id=sighting.id, rule=SuspicionRule.OUTSIDE_TERRITORY
+                )
+            )
+            db.session.add(
+                Evidence(
+                    owner_type="sighting",
+                    owner_id=sighting.id,
+                    original_name="shop.jpg",
+                    storage_key=f"sighting/{next_id():032x}",
+                    content_type="image/jpeg",
+                    size=10,
+                    sha256="0" * 64,
+                    uploaded_by_id=reporter.id,
+                )
+            )
     db.session.flush()
 
 

@@ -24,6 +24,7 @@ class UserRole(enum.StrEnum):
     MANAGER = "manager"
     MEDIATOR = "mediator"
     ADMIN = "admin"
+    INSPECTOR = "inspector"  # field staff: records sightings of coded goods and prices in shops
 
 
 class DealerRole(enum.StrEnum):
@@ -37,6 +38,7 @@ register_labels(
         UserRole.MANAGER: _l("Channel manager"),
         UserRole.MEDIATOR: _l("Mediator"),
         UserRole.ADMIN: _l("Administrator"),
+        UserRole.INSPECTOR: _l("Inspector"),
     }
 )
 register_labels(
@@ -53,6 +55,7 @@ register_labels(
         AccessRole.SENIOR_MANAGER: _l("Senior channel manager"),
         AccessRole.MEDIATOR: _l("Mediator"),
         AccessRole.ADMIN: _l("Administrator"),
+        AccessRole.INSPECTOR: _l("Inspector"),
     }
 )
 
@@ -149,6 +152,8 @@ class User(Model):
             return AccessRole.SENIOR_MANAGER if self.is_senior else AccessRole.MANAGER
         if self.role is UserRole.MEDIATOR:
             return AccessRole.MEDIATOR
+        if self.role is UserRole.INSPECTOR:
+            return AccessRole.INSPECTOR
         return AccessRole.ADMIN
 
     def audit_subject(self) -> tuple[str, int, str]:

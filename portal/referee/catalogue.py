@@ -116,7 +116,7 @@ def import_products(actor: User, content: bytes, sheet: str = "") -> ProductsImp
     """The catalogue from a file (an ERP's item master): each SKU created or brought to the file's names. All or
     nothing: any error refuses the whole file, with every error by line."""
     require_keeper(actor)
-    rows = _table_rows(content, sheet, PRODUCT_COLUMNS, ("sku", "name_zh"))
+    rows = table_rows(content, sheet, PRODUCT_COLUMNS, ("sku", "name_zh"))
     errors: list[LineError] = []
     wanted: dict[str, tuple[int, dict[str, str]]] = {}
     for line, cells in rows:
@@ -169,7 +169,7 @@ def import_products(actor: User, content: bytes, sheet: str = "") -> ProductsImp
     return ProductsImported(created, changed)
 
 
-def _table_rows(
+def table_rows(
     content: bytes, sheet: str, columns: dict[str, str], required: Sequence[str]
 ) -> list[tuple[int, dict[str, str]]]:
     """A table's lines as cells by field, through the shared reader; any problem of the file refuses it."""
@@ -253,7 +253,7 @@ def import_price_items(
     require_keeper(actor)
     if not is_editable(price_list.status):
         raise IllegalTransition(_("A published price list does not change; draft a new version."))
-    rows = _table_rows(content, sheet, PRICE_COLUMNS, ("sku", "list_price", "floor_price"))
+    rows = table_rows(content, sheet, PRICE_COLUMNS, ("sku", "list_price", "floor_price"))
     file_format = number_format if not content.startswith(b"PK") else NumberFormat.UNSAID
     skus = set(db.session.execute(select(Product.sku)).scalars())
     territories = {territory.code: territory.id for territory in db.session.execute(select(Territory)).scalars()}

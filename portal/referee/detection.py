@@ -24,7 +24,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.rebates.models import SalesLine
-from portal.referee.models import PriceList, PriceListItem, Suspicion, SuspicionLine, TerritoryRegion
+from portal.referee.models import (
+    PriceList,
+    PriceListItem,
+    Sighting,
+    Suspicion,
+    SuspicionLine,
+    SuspicionSighting,
+    TerritoryRegion,
+)
 from portal.referee.rules import (
     LineFinding,
     PriceListStatus,
@@ -177,7 +185,7 @@ def detect_lines(rows: Iterable[Sequence[object]]) -> int:
             )
     if not groups:
         return 0
-    suspicion_ids = _open_suspicions(groups)
+    suspicion_ids = open_suspicions(groups)
     evidence = [
         {
             "suspicion_id": suspicion_ids[key],
@@ -198,7 +206,7 @@ def detect_lines(rows: Iterable[Sequence[object]]) -> int:
     return len(evidence)
 
 
-def _open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[tuple[int, SuspicionRule, date], int]:
+def open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[tuple[int, SuspicionRule, date], int]:
     """The open suspicion of each (dealer, rule, week), raised where there is none. Two imports detecting at once
     cannot raise two: the partial unique index on open suspicions keeps one, and the loser reads it."""
     keys = list(groups)
@@ -241,11 +249,22 @@ def _open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[
 
 
 def refresh_totals(suspicion_ids: Sequence[int]) -> None:
-    """Each suspicion's totals, counted again from its evidence (so a retry, or lines added later, never count
-    twice)."""
+    """Each suspicion's totals, counted again from its evidence, sales lines and sightings (so a retry, or evidence
+    added later, never counts twice)."""
     for start in range(0, len(suspicion_ids), 500):
         chunk = suspicion_ids[start : start + 500]
-        totals = db.session.execute(
+        totals: dict[int, dict[str, object]] = {
+            suspicion_id: {
+                "line_count": 0,
+                "sighting_count": 0,
+                "stake": 0,
+                "sales_amount": 0,
+                "worst_gap_basis_points": 0,
+            }
+            for suspicion_id in chunk
+        }
+        last_days: dict[int, list[date]] = defaultdict(list)
+        for suspicion_id, count, stake, sold, gap, last_day in db.session.execute(
             select(
                 SuspicionLine.suspicion_id,
                 func.count(),
@@ -257,12 +276,27 @@ def refresh_totals(suspicion_ids: Sequence[int]) -> None:
             .join(SalesLine, SalesLine.id == SuspicionLine.sales_line_id)
             .where(SuspicionLine.suspicion_id.in_(chunk))
             .group_by(SuspicionLine.suspicion_id)
-        ).all()
-        for suspicion_id, count, stake, sold, gap, last_day in totals:
-            db.session.execute(
-                update(Suspicion)
-                .where(Suspicion.id == suspicion_id)
-                .values(
-                    line_count=count, stake=stake, sales_amount=sold, worst_gap_basis_points=gap, last_sold_on=last_day
-                )
+        ).all():
+            totals[suspicion_id].update(line_count=count, stake=stake, sales_amount=sold, worst_gap_basis_points=gap)
+            last_days[suspicion_id].append(last_day)
+        for suspicion_id, count, stake, gap, last_day in db.session.execute(
+            select(
+                SuspicionSighting.suspicion_id,
+                func.count(),
+                func.coalesce(func.sum(SuspicionSighting.stake), 0),
+                func.coalesce(func.max(SuspicionSighting.gap_basis_points), 0),
+                func.max(Sighting.seen_on),
             )
+            .join(Sighting, Sighting.id == SuspicionSighting.sighting_id)
+            .where(SuspicionSighting.suspicion_id.in_(chunk))
+            .group_by(SuspicionSighting.suspicion_id)
+        ).all():
+            found = totals[suspicion_id]
+            found["sighting_count"] = count
+            found["stake"] = cast(int, found["stake"]) + stake
+            found["worst_gap_basis_points"] = max(cast(int, found["worst_gap_basis_points"]), gap)
+            last_days[suspicion_id].append(last_day)
+        for suspicion_id, values in totals.items():
+            if last_days[suspicion_id]:
+                values["last_sold_on"] = max(last_days[suspicion_id])
+            db.session.execute(update(Suspicion).where(Suspicion.id == suspicion_id).values(**values))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.money import MoneyField
 
@@ -32,3 +33,17 @@ class SuspicionViolationForm(FlaskForm):
     change_reason = TextAreaField(
         _l("Why the penalty differs from the schedule (only then)"), validators=[Length(max=2000)]
     )
+
+
+class SightingForm(FlaskForm):
+    """The field check, built for a phone: the code (scanned or typed), photos, where, the shop, the price seen."""
+
+    code = StringField(_l("Code on the product or case"), validators=[DataRequired(), Length(max=64)])
+    photos = MultipleFileField(
+        _l("Photos of the product and the shop"),
+        render_kw={"accept": "image/*", "multiple": True},
+    )
+    region = StringField(_l("Region (code or full name)"), validators=[DataRequired(), Length(max=60)])
+    shop = StringField(_l("Shop"), validators=[Length(max=200)])
+    price_seen = MoneyField(_l("Price seen (one unit)"), validators=[Optional(), Length(max=30)])
+    seen_on = DateField(_l("Seen on"), validators=[InputRequired()])

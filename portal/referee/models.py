@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
-from portal.referee.rules import PriceListStatus, SuspicionRule, SuspicionStatus
+from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule, SuspicionStatus
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ class Suspicion(Model):
     week_starts_on: Mapped[date] = mapped_column(Date)
     status: Mapped[SuspicionStatus] = mapped_column(str_enum(SuspicionStatus), default=SuspicionStatus.OPEN)
     line_count: Mapped[int] = mapped_column(Integer, default=0)
+    sighting_count: Mapped[int] = mapped_column(Integer, default=0)
     stake: Mapped[int] = mapped_column(BigInteger, default=0)  # the money at stake, in the dealer's currency
     sales_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # what the lines sold for
     worst_gap_basis_points: Mapped[int] = mapped_column(Integer, default=0)  # below the floor, at worst
@@ -169,5 +170,64 @@ class SuspicionLine(Model):
     sales_line_id: Mapped[int] = mapped_column(ForeignKey("sales_lines.id"))
     rule: Mapped[SuspicionRule] = mapped_column(str_enum(SuspicionRule))
     floor_price: Mapped[int | None] = mapped_column(BigInteger)
+    stake: Mapped[int] = mapped_column(BigInteger, default=0)
+    gap_basis_points: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CodedShipment(Model):
+    """One item (or case) code the ERP shipped to a dealer: one item, one code. An item packed in a case names
+    the case's code, so a scanned case code finds its dealer too. A code shipped again (a return sent to another
+    dealer) keeps the latest shipment."""
+
+    __tablename__ = "coded_shipments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    case_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    sku: Mapped[str] = mapped_column(String(40), default="")
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    shipped_on: Mapped[date] = mapped_column(Date)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+
+
+class Sighting(Model):
+    """A coded item seen in a shop: where, at what price, by whom, with photos (evidence owner "sighting"). The
+    dealer it was shipped to is looked up when it is recorded; what it showed is kept with it."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    shipped_to_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    sku: Mapped[str | None] = mapped_column(String(40))
+    region_code: Mapped[str] = mapped_column(String(6))
+    shop: Mapped[str] = mapped_column(String(200), default="")
+    price_seen: Mapped[int | None] = mapped_column(BigInteger)
+    floor_price: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[SightingOutcome] = mapped_column(str_enum(SightingOutcome))
+    seen_on: Mapped[date] = mapped_column(Date)
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reporter_dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    shipped_to: Mapped[Dealer | None] = relationship(lazy="joined", foreign_keys=[shipped_to_id])
+    reported_by: Mapped[User] = relationship(lazy="joined")
+
+    def audit_subject(self) -> tuple[str, int, str]:
+        return "sighting", self.id, self.code[:64]
+
+
+class SuspicionSighting(Model):
+    """A sighting that is evidence of a suspicion (once per rule), with the money at stake it adds."""
+
+    __tablename__ = "suspicion_sightings"
+    __table_args__ = (UniqueConstraint("sighting_id", "rule", name="uq_suspicion_sightings"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suspicion_id: Mapped[int] = mapped_column(ForeignKey("suspicions.id"), index=True)
+    sighting_id: Mapped[int] = mapped_column(ForeignKey("sightings.id"))
+    rule: Mapped[SuspicionRule] = mapped_column(str_enum(SuspicionRule))
     stake: Mapped[int] = mapped_column(BigInteger, default=0)
     gap_basis_points: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,13 +8,15 @@ from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
 from portal.rebates.sales_jobs import register_import_hook
-from portal.referee import notices, queries, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.referee import codes, notices, queries, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.referee.views import bp
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_import_hook(tasks.queue_detection)  # detection follows each sales import
+    codes.register_evidence_owner()
+    register_navigation("referee.field_check", _l("Field check"), 107)
     register_navigation("referee.suspicion_queue", _l("Suspicions"), 105)
     register_navigation("referee.price_lists", _l("Price lists"), 106)
     register_navigation("referee.dealer_prices", _l("Prices and rules"), 55)

@@ -10,9 +10,20 @@ from flask_babel import get_locale
 from sqlalchemy import Select, func, select
 
 from portal.dealers.models import Dealer, DealerStatus, Territory
+from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.rebates.models import SalesLine
-from portal.referee.models import PriceList, PriceListItem, PriceListReceipt, Product, SuspicionLine, TerritoryRegion
+from portal.referee.models import (
+    CodedShipment,
+    PriceList,
+    PriceListItem,
+    PriceListReceipt,
+    Product,
+    Sighting,
+    SuspicionLine,
+    SuspicionSighting,
+    TerritoryRegion,
+)
 from portal.referee.rules import PriceListStatus
 from portal.regions import region
 
@@ -151,3 +162,34 @@ def receipts_of(dealer_id: int, limit: int = 20) -> list[tuple[PriceListReceipt,
             .limit(limit)
         ).all()
     ]
+
+
+def latest_shipments(limit: int = 50) -> list[CodedShipment]:
+    return list(db.session.execute(select(CodedShipment).order_by(CodedShipment.id.desc()).limit(limit)).scalars())
+
+
+def sightings_of(suspicion_id: int) -> list[tuple[SuspicionSighting, Sighting]]:
+    """The sightings that are evidence of the suspicion, with the ids of their photos."""
+    return [
+        (link, sighting)
+        for link, sighting in db.session.execute(
+            select(SuspicionSighting, Sighting)
+            .join(Sighting, Sighting.id == SuspicionSighting.sighting_id)
+            .where(SuspicionSighting.suspicion_id == suspicion_id)
+            .order_by(Sighting.id)
+            .limit(LINES_SHOWN)
+        ).all()
+    ]
+
+
+def photos_of(sighting_ids: list[int]) -> dict[int, list[Evidence]]:
+    found: dict[int, list[Evidence]] = {}
+    if not sighting_ids:
+        return found
+    for evidence in db.session.execute(
+        select(Evidence)
+        .where(Evidence.owner_type == "sighting", Evidence.owner_id.in_(sighting_ids))
+        .order_by(Evidence.id)
+    ).scalars():
+        found.setdefault(evidence.owner_id, []).append(evidence)
+    return found

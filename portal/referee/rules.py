@@ -26,6 +26,14 @@ class SuspicionStatus(enum.StrEnum):
     VIOLATION = "violation"
 
 
+class SightingOutcome(enum.StrEnum):
+    UNKNOWN_CODE = "unknown_code"  # shipped to no one: the code is not the manufacturer's, or not imported yet
+    IN_ORDER = "in_order"
+    OUTSIDE_TERRITORY = "outside_territory"
+    BELOW_FLOOR = "below_floor"
+    OUTSIDE_AND_BELOW = "outside_and_below"
+
+
 class PriceListStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -50,6 +58,17 @@ SUSPICION_MOVES: dict[SuspicionStatus, frozenset[SuspicionStatus]] = {
     SuspicionStatus.DISMISSED: frozenset(),
     SuspicionStatus.VIOLATION: frozenset(),
 }
+
+
+register_labels(  # a dict of its own: its members equal the rule's of the same value, and would replace them
+    {
+        SightingOutcome.UNKNOWN_CODE: _l("Code shipped to no dealer"),
+        SightingOutcome.IN_ORDER: _l("In order"),
+        SightingOutcome.OUTSIDE_TERRITORY: _l("Outside the dealer's territory"),
+        SightingOutcome.BELOW_FLOOR: _l("Below the floor price"),
+        SightingOutcome.OUTSIDE_AND_BELOW: _l("Outside the territory and below the floor price"),
+    }
+)
 
 
 def can_move_suspicion(current: SuspicionStatus, target: SuspicionStatus) -> bool:
@@ -133,6 +152,20 @@ def record_starts(today: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable: every month has a first day")
+
+
+def sighting_outcome(known: bool, outside: bool, below: bool) -> SightingOutcome:
+    if not known:
+        return SightingOutcome.UNKNOWN_CODE
+    if outside and below:
+        return SightingOutcome.OUTSIDE_AND_BELOW
+    if outside:
+        return SightingOutcome.OUTSIDE_TERRITORY
+    return SightingOutcome.BELOW_FLOOR if below else SightingOutcome.IN_ORDER
+
+
+def raises_suspicion(outcome: SightingOutcome) -> bool:
+    return outcome not in (SightingOutcome.UNKNOWN_CODE, SightingOutcome.IN_ORDER)
 
 
 @dataclass(frozen=True)

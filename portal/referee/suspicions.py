@@ -9,7 +9,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -56,12 +56,12 @@ def visible_suspicions(user: User) -> Select[Suspicion]:
 
 
 def queued(user: User) -> Select[Suspicion]:
-    """The open suspicions worth a manager's time (money at stake at least the setting), newest week first, then
-    the largest."""
+    """The open suspicions worth a manager's time (money at stake at least the setting, or something seen in a shop),
+    newest week first, then the largest."""
     least = int(current_app.config["REFEREE_MIN_STAKE"])
     return (
         visible_suspicions(user)
-        .where(Suspicion.status == SuspicionStatus.OPEN, Suspicion.stake >= least)
+        .where(Suspicion.status == SuspicionStatus.OPEN, or_(Suspicion.stake >= least, Suspicion.sighting_count > 0))
         .order_by(Suspicion.week_starts_on.desc(), Suspicion.stake.desc(), Suspicion.id.desc())
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, render_template, url_for
+from flask import Blueprint, current_app, flash, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,10 +20,17 @@ from portal.dealers.models import Dealer, Territory
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm
 from portal.money import to_decimal
-from portal.referee import catalogue, queries, suspicions
-from portal.referee.forms import DismissSuspicionForm, PriceListForm, RegionsForm, SuspicionViolationForm
-from portal.referee.models import PriceList
-from portal.referee.rules import PriceListStatus, SuspicionRule
+from portal.referee import catalogue, codes, queries, suspicions
+from portal.referee.forms import (
+    DismissSuspicionForm,
+    PriceListForm,
+    RegionsForm,
+    SightingForm,
+    SuspicionViolationForm,
+)
+from portal.referee.models import PriceList, Sighting
+from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule
+from portal.security import CONTENT_SECURITY_POLICY
 from portal.service_errors import NotFound
 from portal.web import RowPage, finish_action, page_number, redirect_to
 
@@ -53,6 +60,7 @@ def _render_suspicion(suspicion_id: int, **forms: Any) -> ResponseReturnValue:
     suspicion = suspicions.get_visible_suspicion(current_user, suspicion_id)
     status = forms.pop("status", 200)
     lines = queries.evidence_lines(suspicion.id)
+    sightings = queries.sightings_of(suspicion.id)
     proposed = suspicions.proposed_penalty(suspicion.dealer_id, suspicion.rule)
     violation_form = forms.get("violation_form")
     if violation_form is None:
@@ -64,7 +72,12 @@ def _render_suspicion(suspicion_id: int, **forms: Any) -> ResponseReturnValue:
         suspicion=suspicion,
         lines=lines,
         products=queries.products_named({line.sku for _evidence, line in lines if line.sku}),
-        regions=queries.region_names({line.ship_to_region for _evidence, line in lines if line.ship_to_region}),
+        regions=queries.region_names(
+            {line.ship_to_region for _evidence, line in lines if line.ship_to_region}
+            | {sighting.region_code for _link, sighting in sightings}
+        ),
+        sightings=sightings,
+        photos=queries.photos_of([sighting.id for _link, sighting in sightings]),
         offences=suspicions.offences([suspicion.dealer_id]).get(suspicion.dealer_id, 0),
         proposed=proposed,
         dismiss_form=forms.get("dismiss_form") or DismissSuspicionForm(formdata=None),
@@ -294,6 +307,120 @@ def territory_regions(code: str) -> ResponseReturnValue:
     return render_template(
         "referee/territory.html", territory=territory, form=form, held=held, names=queries.region_names(set(held))
     ), status
+
+
+# --- Coded goods: shipments and the field check ---------------------------------------------------------------------
+
+
+FIELD_CHECK_ROLES = (CHANNEL_MANAGERS, AccessRole.ADMIN, AccessRole.INSPECTOR, AccessRole.DEALER_OWNER)
+FIELD_CHECK_CURRENCY = "CNY"  # a price in a shop is read in yuan
+# The camera's fallback decoder is WebAssembly, which the page may compile; no other page may.
+FIELD_CHECK_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+
+
+def _render_field_check(form: SightingForm, status: int = 200) -> ResponseReturnValue:
+    form.price_seen.currency = FIELD_CHECK_CURRENCY
+    mine = db.session.execute(
+        codes.visible_sightings(current_user)
+        .where(Sighting.reported_by_id == current_user.id)
+        .order_by(Sighting.id.desc())
+        .limit(20)
+    ).scalars()
+    response = make_response(render_template("referee/field_check.html", form=form, sightings=list(mine)), status)
+    response.headers["Content-Security-Policy"] = FIELD_CHECK_POLICY
+    return response
+
+
+@bp.route("/field-check")
+@allow(*FIELD_CHECK_ROLES)
+def field_check() -> ResponseReturnValue:
+    form = SightingForm(formdata=None)
+    form.seen_on.data = company_today()
+    return _render_field_check(form)
+
+
+def _outcome_message(sighting: Sighting) -> str:
+    name = sighting.shipped_to.name if sighting.shipped_to else ""
+    messages = {
+        SightingOutcome.UNKNOWN_CODE: _("This code was shipped to no dealer we know of; the sighting is kept."),
+        SightingOutcome.IN_ORDER: _("Shipped to %(dealer)s, and seen in order: in its territory at an allowed price."),
+        SightingOutcome.OUTSIDE_TERRITORY: _(
+            "Shipped to %(dealer)s and seen outside its territory: its channel manager looks into it."
+        ),
+        SightingOutcome.BELOW_FLOOR: _(
+            "Shipped to %(dealer)s and seen below the floor price: its channel manager looks into it."
+        ),
+        SightingOutcome.OUTSIDE_AND_BELOW: _(
+            "Shipped to %(dealer)s and seen outside its territory below the floor price: its channel manager looks "
+            "into it."
+        ),
+    }
+    return messages[sighting.outcome].replace("%(dealer)s", name)
+
+
+@bp.route("/field-check", methods=["POST"])
+@allow(*FIELD_CHECK_ROLES)
+def record_sighting() -> ResponseReturnValue:
+    form = SightingForm()
+    form.price_seen.currency = FIELD_CHECK_CURRENCY
+    if form.validate_on_submit() and form.seen_on.data is not None:
+        report = codes.SightingReport(
+            code=form.code.data or "",
+            region=form.region.data or "",
+            shop=form.shop.data or "",
+            price_seen=form.price_seen.minor,
+            seen_on=form.seen_on.data,
+        )
+        photos = [photo for photo in request.files.getlist("photos") if photo and photo.filename]
+        finished = finish_action(
+            form,
+            lambda: codes.record_sighting(current_user, report, photos),
+            lambda sighting: (_outcome_message(sighting), url_for("referee.field_check")),
+        )
+        if finished:
+            return finished
+    return _render_field_check(form, 422)
+
+
+def _render_shipments(**extra: Any) -> ResponseReturnValue:
+    status = extra.pop("status", 200)
+    return render_template(
+        "referee/shipments.html",
+        shipments=queries.latest_shipments(),
+        upload=extra.pop("upload", None) or CsvUploadForm(formdata=None),
+        file_errors=extra.pop("file_errors", None),
+        can_keep=current_user.access_role in KEEPERS,
+    ), status
+
+
+@bp.route("/shipments")
+@allow(*DECIDERS)
+def shipments() -> ResponseReturnValue:
+    return _render_shipments()
+
+
+@bp.route("/shipments", methods=["POST"])
+@allow(*KEEPERS)
+def import_shipments() -> ResponseReturnValue:
+    form = CsvUploadForm()
+    if not form.validate_on_submit():
+        return _render_shipments(upload=form, status=422)
+    try:
+        imported = codes.import_shipments(current_user, form.file.data.read(), form.sheet.data or "")
+    except FileRefused as refused:
+        db.session.rollback()
+        return _render_shipments(upload=form, file_errors=refused.errors, status=422)
+    db.session.commit()
+    flash(
+        _(
+            "%(created)s codes added, %(moved)s moved to another dealer, %(unchanged)s already known.",
+            created=imported.created,
+            moved=imported.moved,
+            unchanged=imported.unchanged,
+        ),
+        "success",
+    )
+    return redirect_to(url_for("referee.shipments"))
 
 
 # --- A dealer's prices ------------------------------------------------------------------------------------------------
