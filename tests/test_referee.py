@@ -335,3 +335,18 @@ def test_a_dealer_sees_its_record_the_schedule_and_what_its_suspicions_became(
     assert f"/dealer/violations/{violation.id}" in page
     assert "CN¥5,000.00" in page  # the next offence below the floor, by the schedule
     assert "a warning → CN¥5,000.00 → CN¥20,000.00" in page
+
+
+def test_the_violations_page_links_to_the_suspicion_it_was_made_from(
+    app: Flask, channel: Channel, referee_records: RefereeRecords
+) -> None:
+    with app.app_context():
+        suspicion = db.session.get(Suspicion, referee_records.suspicion)
+        assert suspicion is not None
+        violation = suspicions.make_violation(_user(channel, "manager"), suspicion, "", 0)
+        db.session.commit()
+        violation_id, suspicion_id = violation.id, suspicion.id
+    client = app.test_client()
+    log_in(client, channel.emails["senior_manager"])
+    page = client.get(f"/console/violations/{violation_id}").get_data(as_text=True)
+    assert f'href="/referee/suspicions/{suspicion_id}"' in page

@@ -189,6 +189,7 @@ def _render_console_violation(violation: Violation, **extra: Any) -> ResponseRet
         can_withdraw=violation.status is ViolationStatus.PROPOSED
         and (role is not AccessRole.MANAGER or current_user.id == violation.recorded_by_id),
         appeal=db.session.execute(select(Dispute).where(Dispute.violation_id == violation.id)).scalar_one_or_none(),
+        evidence_link=dispute_violations.source_link(violation),
         upload=extra.pop("upload", None) or UploadForm(formdata=None),
         upload_error=extra.pop("upload_error", ""),
         removable=None,

@@ -3,7 +3,7 @@ statement), withdrawn, or appealed (which opens a dispute: portal.disputes.servi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from flask import current_app
@@ -38,6 +38,23 @@ from portal.rebates.services import PenaltyLine, recompute_statements, register_
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 from portal.workflow import move_checked
+
+SourceLink = Callable[[str], str]
+
+
+_SOURCE_LINKS: dict[str, SourceLink] = {}
+
+
+def register_source_link(kind: str, link_of: SourceLink) -> None:
+    """A higher area that makes violations ("suspicion:<id>") says where their evidence is: the violation's page
+    links there."""
+    _SOURCE_LINKS[kind] = link_of
+
+
+def source_link(violation: Violation) -> str | None:
+    kind, _sep, ident = (violation.source or "").partition(":")
+    link_of = _SOURCE_LINKS.get(kind)
+    return link_of(ident) if link_of is not None and ident else None
 
 
 def visible_violations(user: User) -> Select[Violation]:

@@ -12,6 +12,8 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.datastructures import FileStorage
 
 from portal.access import DEALER_USERS, AccessRole, require_role
@@ -139,19 +141,33 @@ def import_shipments(actor: User, content: bytes, sheet: str = "") -> ShipmentsI
             ).scalars()
         )
     created = moved = unchanged = 0
+    new_rows = []
     for code, (_line, case_code, sku, dealer_id, shipped_on) in wanted.items():
         shipment = known.get(code)
         if shipment is None:
-            db.session.add(
-                CodedShipment(code=code, case_code=case_code, sku=sku, dealer_id=dealer_id, shipped_on=shipped_on)
+            new_rows.append(
+                {"code": code, "case_code": case_code, "sku": sku, "dealer_id": dealer_id, "shipped_on": shipped_on}
             )
-            created += 1
         elif shipment.dealer_id != dealer_id and shipped_on >= shipment.shipped_on:
             shipment.dealer_id, shipment.shipped_on, shipment.case_code = dealer_id, shipped_on, case_code
             shipment.sku = sku or shipment.sku
             moved += 1
         else:
             unchanged += 1
+    # Two imports of one file at once: a code the other inserted first is skipped here, counted as known.
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(new_rows), 1000):
+        block = new_rows[start : start + 1000]
+        added = len(
+            db.session.execute(
+                insert(CodedShipment)
+                .values(block)
+                .on_conflict_do_nothing(index_elements=["code"])
+                .returning(CodedShipment.code)  # only the rows inserted
+            ).all()
+        )
+        created += added
+        unchanged += len(block) - added
     db.session.flush()
     record_event(
         "shipments.imported",

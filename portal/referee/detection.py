@@ -21,6 +21,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from portal.database import locked_for_update
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.rebates.models import SalesLine
@@ -253,6 +254,11 @@ def refresh_totals(suspicion_ids: Sequence[int]) -> None:
     added later, never counts twice)."""
     for start in range(0, len(suspicion_ids), 500):
         chunk = suspicion_ids[start : start + 500]
+        # Locked first (PostgreSQL): two reports joining one suspicion at once count in turn, the second seeing the
+        # first's evidence once it committed, never each its own alone.
+        db.session.execute(
+            locked_for_update(select(Suspicion.id).where(Suspicion.id.in_(chunk)).order_by(Suspicion.id))
+        )
         totals: dict[int, dict[str, object]] = {
             suspicion_id: {
                 "line_count": 0,

@@ -3,9 +3,10 @@ and notices."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 
+from portal.disputes.violations import register_source_link
 from portal.navigation import register_navigation
 from portal.rebates.sales_jobs import register_import_hook
 from portal.referee import codes, notices, queries, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
@@ -16,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_import_hook(tasks.queue_detection)  # detection follows each sales import
     codes.register_evidence_owner()
+    register_source_link("suspicion", lambda ident: url_for("referee.suspicion", suspicion_id=int(ident)))
     register_navigation("referee.field_check", _l("Field check"), 107)
     register_navigation("referee.suspicion_queue", _l("Suspicions"), 105)
     register_navigation("referee.price_lists", _l("Price lists"), 106)
