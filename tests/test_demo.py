@@ -47,7 +47,7 @@ def test_seed_demo_is_idempotent_and_complete(app: Flask) -> None:
         seed_demo()
         first = _counts()
         seed_demo()
-        assert _counts() == first == (8, 6, 9)
+        assert _counts() == first == (9, 6, 9)  # eight people and the inspector
         users = {user.email: user for user in db.session.execute(select(User)).scalars()}
         eastern = db.session.execute(select(Dealer).where(Dealer.code == "D001")).scalar_one()
         northern = db.session.execute(select(Dealer).where(Dealer.code == "D002")).scalar_one()

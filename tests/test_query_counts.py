@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ from portal.referee.models import (
     SuspicionSighting,
     TerritoryRegion,
 )
-from portal.referee.rules import SightingOutcome, SuspicionRule
+from portal.referee.rules import SightingOutcome, SuspicionRule, SuspicionStatus
 from portal.regions import regions
 from portal.training.models import CourseSession
 from portal.types import utcnow
@@ -339,83 +340,137 @@ def _grow_referee(world: World, factor: int, owner: User) -> None:
     for number in range(factor):
         db.session.add(PriceList(version=1000 + next_id(), name=f"Grown {number}", effective_from=current.ends_on))
     db.session.flush()
-    for number in range(3 * factor):
-        line = SalesLine(
-            dealer_id=owner.dealer_id,
-            period_id=current.id,
-            booked_period_id=current.id,
-            sold_on=current.starts_on,
-            amount=5_000,
-            units=1,
-            invoice_ref=f"GROWN-{next_id()}",
-            sku=skus[number % len(skus)],
-            unit_price=500,
-            ship_to_region="110105",
-        )
-        db.session.add(line)
-        db.session.flush()
-        suspicion_id = world.referee.suspicion
-        if number % 2:
-            suspicion = Suspicion(
-                dealer_id=owner.dealer_id,
-                rule=SuspicionRule.OUTSIDE_TERRITORY,
-                week_starts_on=date(1800, 1, 6) + timedelta(days=7 * next_id()),  # a week of its own each
-                line_count=1,
-                stake=50_000,
-                sales_amount=5_000,
-                last_sold_on=current.starts_on,
-            )
-            db.session.add(suspicion)
-            db.session.flush()
-            suspicion_id = suspicion.id
-        db.session.add(
-            SuspicionLine(
-                suspicion_id=suspicion_id,
-                sales_line_id=line.id,
-                rule=SuspicionRule.OUTSIDE_TERRITORY if number % 2 else SuspicionRule.BELOW_FLOOR,
-                floor_price=1_000,
-                stake=500,
-            )
-        )
-    db.session.flush()
+    lines = 3 * factor
+    line_ids = _inserted(
+        SalesLine,
+        [
+            {
+                "dealer_id": owner.dealer_id,
+                "period_id": current.id,
+                "booked_period_id": current.id,
+                "sold_on": current.starts_on,
+                "amount": 5_000,
+                "units": 1,
+                "product_line": "",
+                "invoice_ref": f"GROWN-{next_id()}",
+                "invoice_key": f"GROWN-{next_id()}",
+                "line_no": 0,
+                "revision": 0,
+                "sku": skus[number % len(skus)],
+                "unit_price": 500,
+                "ship_to_region": "110105",
+            }
+            for number in range(lines)
+        ],
+    )
+    own_weeks = _inserted(
+        Suspicion,
+        [
+            {
+                "dealer_id": owner.dealer_id,
+                "rule": SuspicionRule.OUTSIDE_TERRITORY,
+                "week_starts_on": date(1800, 1, 6) + timedelta(days=7 * (next_id() % 300_000)),  # a week of its own
+                "status": SuspicionStatus.OPEN,
+                "line_count": 1,
+                "sighting_count": 0,
+                "stake": 50_000,
+                "sales_amount": 5_000,
+                "worst_gap_basis_points": 0,
+                "last_sold_on": current.starts_on,
+                "raised_at": utcnow(),
+                "reason": "",
+            }
+            for _ in range(lines // 2)
+        ],
+    )
+    db.session.execute(
+        sa.insert(SuspicionLine),
+        [
+            {
+                "suspicion_id": own_weeks[number // 2] if number % 2 else world.referee.suspicion,
+                "sales_line_id": line_id,
+                "rule": SuspicionRule.OUTSIDE_TERRITORY if number % 2 else SuspicionRule.BELOW_FLOOR,
+                "floor_price": 1_000,
+                "stake": 500,
+                "gap_basis_points": 0,
+            }
+            for number, line_id in enumerate(line_ids)
+            if not number % 2 or number // 2 < len(own_weeks)
+        ],
+    )
     _grow_sightings(world, factor, owner, skus[0], current.starts_on)
+
+
+def _inserted(model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Rows inserted in one statement (per batch), their ids in the order given."""
+    if not rows:
+        return []
+    return list(db.session.execute(sa.insert(model).returning(model.id, sort_by_parameter_order=True), rows).scalars())
 
 
 def _grow_sightings(world: World, factor: int, owner: User, sku: str, day: date) -> None:
     """Shipped codes, and sightings by the inspector and the dealer's owner that are evidence of the own suspicion,
     each with a photo."""
     inspector = db.session.execute(select(User).where(User.email == world.emails["inspector"])).scalar_one()
-    for number in range(3 * factor):
-        db.session.add(CodedShipment(code=f"GROWN-{next_id()}", sku=sku, dealer_id=owner.dealer_id, shipped_on=day))
-        for reporter in (inspector, owner):
-            sighting = Sighting(
-                code=f"GROWN-{number}",
-                shipped_to_id=owner.dealer_id,
-                region_code="110105",
-                outcome=SightingOutcome.OUTSIDE_TERRITORY,
-                seen_on=day,
-                reported_by_id=reporter.id,
-            )
-            db.session.add(sighting)
-            db.session.flush()
-            db.session.add(
-                SuspicionSighting(
-                    suspicion_id=world.referee.suspicion, sighting_id=sighting.id, rule=SuspicionRule.OUTSIDE_TERRITORY
-                )
-            )
-            db.session.add(
-                Evidence(
-                    owner_type="sighting",
-                    owner_id=sighting.id,
-                    original_name="shop.jpg",
-                    storage_key=f"sighting/{next_id():032x}",
-                    content_type="image/jpeg",
-                    size=10,
-                    sha256="0" * 64,
-                    uploaded_by_id=reporter.id,
-                )
-            )
-    db.session.flush()
+    db.session.execute(
+        sa.insert(CodedShipment),
+        [
+            {
+                "code": f"GROWN-{next_id()}",
+                "sku": sku,
+                "dealer_id": owner.dealer_id,
+                "shipped_on": day,
+                "imported_at": utcnow(),
+            }
+            for _ in range(3 * factor)
+        ],
+    )
+    reporters = [reporter for _ in range(3 * factor) for reporter in (inspector.id, owner.id)]
+    sighting_ids = _inserted(
+        Sighting,
+        [
+            {
+                "code": f"GROWN-{number}",
+                "shipped_to_id": owner.dealer_id,
+                "region_code": "110105",
+                "shop": "",
+                "outcome": SightingOutcome.OUTSIDE_TERRITORY,
+                "seen_on": day,
+                "reported_by_id": reporter,
+                "created_at": utcnow(),
+            }
+            for number, reporter in enumerate(reporters)
+        ],
+    )
+    db.session.execute(
+        sa.insert(SuspicionSighting),
+        [
+            {
+                "suspicion_id": world.referee.suspicion,
+                "sighting_id": sighting_id,
+                "rule": SuspicionRule.OUTSIDE_TERRITORY,
+                "stake": 0,
+                "gap_basis_points": 0,
+            }
+            for sighting_id in sighting_ids
+        ],
+    )
+    db.session.execute(
+        sa.insert(Evidence),
+        [
+            {
+                "owner_type": "sighting",
+                "owner_id": sighting_id,
+                "original_name": "shop.jpg",
+                "storage_key": f"sighting/{next_id():032x}",
+                "content_type": "image/jpeg",
+                "size": 10,
+                "sha256": "0" * 64,
+                "uploaded_by_id": reporter,
+            }
+            for sighting_id, reporter in zip(sighting_ids, reporters, strict=True)
+        ],
+    )
 
 
 def _grow_disputes(world: World, factor: int, owner: User) -> None:
