@@ -90,6 +90,7 @@ with app.app_context():
         for number in range(20)
     )
     codes = [province.code for province in provinces()]
+    db.session.execute(sa.delete(TerritoryRegion))  # the demo's regions: each territory gets one province here
     active = sa.select(Dealer.territory_id).where(Dealer.status == DealerStatus.ACTIVE)
     territories = db.session.execute(active.distinct().order_by(Dealer.territory_id)).scalars().all()
     db.session.add_all(

@@ -313,3 +313,23 @@ def test_a_region_no_one_can_read_is_an_error_of_the_line(app: Flask, priced: Ch
         assert batch is not None
         assert batch.status is ImportStatus.REJECTED
         assert [error[1] for error in batch.errors] == ["ship_to_region"]
+
+
+def test_a_unit_price_that_is_not_a_price_is_an_error_of_its_line_each_time(app: Flask, priced: Channel) -> None:
+    day = _day(app, priced, 3)
+    content = (
+        CHINESE_HEADER
+        + f"\nD001,{day},6000.00,1,P-1,AC-1200,六千,440305\nD001,{day},6000.00,1,P-2,AC-1200,六千,440305"
+        + f"\nD001,{day},6000.00,1,P-3,AC-1200,0,440305\n"
+    ).encode()
+    with app.app_context():
+        batch = imports.start_sales_import(_user(priced.emails["manager"]), "s.csv", content)
+        db.session.commit()
+        check_sales_import(batch.id)
+        batch = db.session.get(SalesImport, batch.id)
+        assert batch is not None and batch.status is ImportStatus.REJECTED
+        assert [(error[0], error[1]) for error in batch.errors] == [
+            (2, "unit_price"),
+            (3, "unit_price"),
+            (4, "unit_price"),
+        ]

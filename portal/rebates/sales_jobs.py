@@ -286,6 +286,7 @@ class _Checker:
         self.period_by_day: dict[date, _PeriodRef | None] = {}
         self.dates: dict[str, date | None] = {}
         self.regions: dict[str, str | None] = {}  # each region written, read once
+        self.prices: dict[tuple[str, str], int | str] = {}  # each unit price written: minor units, or why not
         self.file_format = NumberFormat.UNSAID  # set per table: a workbook's numbers are numbers, whatever was said
         self.with_credits = False  # set per table: whether it has the column naming a credit note's invoice
 
@@ -510,15 +511,24 @@ class _Checker:
         written_price = cells.get("unit_price", "").strip()
         unit_price = None
         if written_price and dealer is not None:
-            try:
-                unit_price = parse_file_money(written_price, dealer.currency, number_format=self.file_format)
-            except MisreadAmount as refused:
-                error(line, "unit_price", misread_amount(written_price, refused.reason), written_price)
-            except ValueError:
-                unit_price = -1
-            if unit_price is not None and unit_price <= 0:
+            # A file has a few prices per product in a million lines: each is read once per currency.
+            price_key = (written_price, dealer.currency)
+            if price_key not in self.prices:
+                try:
+                    self.prices[price_key] = parse_file_money(
+                        written_price, dealer.currency, number_format=self.file_format
+                    )
+                except MisreadAmount as refused:
+                    self.prices[price_key] = misread_amount(written_price, refused.reason)
+                except ValueError:
+                    self.prices[price_key] = -1
+            read = self.prices[price_key]
+            if isinstance(read, str):
+                error(line, "unit_price", read, written_price)
+            elif read <= 0:
                 error(line, "unit_price", _("A unit price is above zero."), written_price)
-                unit_price = None
+            else:
+                unit_price = read
         written_region = cells.get("ship_to_region", "").strip()
         region = None
         if written_region:
