@@ -472,20 +472,7 @@ def _seed_referee(dealers: dict[str, Dealer], today: date) -> None:
             )
             marked.append(line_id)
     db.session.flush()
-    detection.detect_lines(
-        db.session.execute(
-            select(
-                SalesLine.id,
-                SalesLine.dealer_id,
-                SalesLine.sold_on,
-                SalesLine.sku,
-                SalesLine.unit_price,
-                SalesLine.units,
-                SalesLine.ship_to_region,
-                SalesLine.amount,
-            ).where(SalesLine.id.in_(marked))
-        ).all()
-    )
+    detection.detect_lines(db.session.execute(select(*detection.CHECKED_COLUMNS).where(SalesLine.id.in_(marked))).all())
 
 
 def _pay_demo_period(period: Period) -> None:

@@ -277,19 +277,7 @@ def import_sales_lines(actor: User, lines: list[dict[str, str]], *, conflicts: s
     return batch
 
 
-TEMPLATE_COLUMNS = (
-    "dealer_code",
-    "date",
-    "amount",
-    "units",
-    "product_line",
-    "invoice_ref",
-    "line_no",
-    "original_invoice_ref",
-    "sku",
-    "unit_price",
-    "ship_to_region",
-)
+TEMPLATE_COLUMNS = FIELDS  # the template names every column the import reads, in its order
 TEMPLATE_COLUMNS_ZH = (
     "经销商代码",
     "销售日期",

@@ -331,7 +331,7 @@ class _Checker:
     def date_of(self, text: str) -> date | None:
         """A file has a few hundred distinct dates in a million lines: each is parsed once."""
         if text not in self.dates:
-            self.dates[text] = _parse_date(text)
+            self.dates[text] = parse_file_date(text)
         return self.dates[text]
 
     def lines(self, content: bytes) -> Iterator[ParsedLine]:
@@ -600,7 +600,8 @@ def _whole_number(text: str) -> int:
     return number if number < MAX_UNITS else -1
 
 
-def _parse_date(text: str) -> date | None:
+def parse_file_date(text: str) -> date | None:
+    """A file's date as people and ERPs write it (DATE_PATTERN), or None."""
     match = DATE_PATTERN.match(text.strip())
     if not match:
         return None

@@ -27,7 +27,7 @@ from portal.evidence.services import OwnerRules, add_evidence, register_owner
 from portal.evidence.validation import RejectedFile
 from portal.extensions import db
 from portal.money import MAX_MONEY
-from portal.rebates.sales_jobs import DATE_PATTERN
+from portal.rebates.sales_jobs import parse_file_date
 from portal.referee import detection
 from portal.referee.catalogue import KEEPERS, table_rows
 from portal.referee.models import CodedShipment, Sighting, SuspicionSighting
@@ -87,16 +87,6 @@ class ShipmentsImported:
     unchanged: int
 
 
-def _ship_date(text: str) -> date | None:
-    match = DATE_PATTERN.match(text.strip())
-    if not match:
-        return None
-    try:
-        return date(int(match[1]), int(match[2] or match[4]), int(match[3] or match[5]))
-    except ValueError:
-        return None
-
-
 def import_shipments(actor: User, content: bytes, sheet: str = "") -> ShipmentsImported:
     """The ERP's shipments of coded goods, from a file: all or nothing, every error by line. A code already known
     for the same dealer changes nothing; for another dealer, the later ship date holds (an ERP correction)."""
@@ -119,7 +109,7 @@ def import_shipments(actor: User, content: bytes, sheet: str = "") -> ShipmentsI
         if written_dealer not in dealers:
             errors.append(LineError(line, "dealer_code", _("Unknown dealer code."), written_dealer))
             continue
-        shipped_on = _ship_date(cells.get("ship_date", ""))
+        shipped_on = parse_file_date(cells.get("ship_date", ""))
         if shipped_on is None:
             errors.append(LineError(line, "ship_date", _("Write the date as YYYY-MM-DD."), cells.get("ship_date", "")))
             continue

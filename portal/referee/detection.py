@@ -140,19 +140,23 @@ def findings_of(
             yield LineFinding(SuspicionRule.OUTSIDE_TERRITORY, 0)
 
 
+# What detection reads of a sales line, in the order `detect_lines` takes it.
+CHECKED_COLUMNS = (
+    SalesLine.id,
+    SalesLine.dealer_id,
+    SalesLine.sold_on,
+    SalesLine.sku,
+    SalesLine.unit_price,
+    SalesLine.units,
+    SalesLine.ship_to_region,
+    SalesLine.amount,
+)
+
+
 def detect_import(import_id: int) -> int:
     """The suspicions an import's new sales lines raise; returns how many lines became evidence."""
     lines = (
-        select(
-            SalesLine.id,
-            SalesLine.dealer_id,
-            SalesLine.sold_on,
-            SalesLine.sku,
-            SalesLine.unit_price,
-            SalesLine.units,
-            SalesLine.ship_to_region,
-            SalesLine.amount,
-        )
+        select(*CHECKED_COLUMNS)
         .where(
             SalesLine.import_id == import_id,
             SalesLine.reverses_id.is_(None),
@@ -172,7 +176,7 @@ Evidence = tuple[int, int, int | None, int, int, date]  # line id, stake, floor,
 
 
 def detect_lines(rows: Iterable[Sequence[object]]) -> int:
-    """Rows of (id, dealer_id, sold_on, sku, unit_price, units, ship_to_region, amount), checked and grouped."""
+    """Rows of CHECKED_COLUMNS, checked and grouped."""
     floors, channel = load_floors(), load_channel()
     tolerance = int(current_app.config["REFEREE_FLOOR_TOLERANCE_BP"])
     enclosing_of: dict[str, tuple[str, ...]] = {}
