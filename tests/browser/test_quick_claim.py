@@ -110,8 +110,9 @@ def test_the_rules_answer_as_the_dealer_types_and_a_reload_keeps_the_fields(
     # Offline, Submit sends nothing: the page says what is kept and stays as it is.
     page.locator("#files").set_input_files(files=[{"name": "a.pdf", "mimeType": "application/pdf", "buffer": pdf()}])
     page.context.set_offline(True)
+    page.wait_for_function("() => !navigator.onLine")  # the page knows it is offline before Submit is pressed
     page.get_by_role("button", name=TEXT[language]["submit"]).click()
-    expect(page.locator("[data-offline-note]")).to_be_visible()
+    expect(page.locator("[data-offline-note]")).to_be_visible(timeout=15_000)
     assert page.url.endswith("/claims/quick")
     assert_page_is_sound(page, viewport, blocked)
     page.context.set_offline(False)
