@@ -20,7 +20,7 @@ from portal.disputes.models import Violation
 from portal.disputes.rules import ViolationKind, ViolationStatus
 from portal.extensions import db
 from portal.notifications.models import Notification
-from portal.referee import catalogue, suspicions
+from portal.referee import catalogue, detection, suspicions
 from portal.referee.models import PriceList, PriceListItem, PriceListReceipt, Product, Suspicion
 from portal.referee.rules import PriceListStatus, SuspicionRule, SuspicionStatus
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -151,7 +151,7 @@ def test_a_territory_takes_regions_written_as_people_write_them(
         with pytest.raises(InvalidInput) as refused:
             catalogue.set_territory_regions(senior, east, "440000, Atlantis, 朝阳区")
         assert "Atlantis" in refused.value.message and "朝阳区" in refused.value.message
-        assert catalogue.territory_region_codes(east.id) == set(codes)
+        assert detection.territory_regions(east.id) == set(codes)
 
 
 # --- Suspicions ------------------------------------------------------------------------------------------------------

@@ -229,6 +229,34 @@ def test_lines_below_the_floor_become_one_suspicion_per_dealer_and_week(app: Fla
     }
 
 
+def test_one_floor_read_alone_is_the_floor_in_force_that_detection_reads(app: Flask, priced: Channel) -> None:
+    """A field check reads one floor without loading every list: it must find the same list in force (the later
+    version of one day, a list in another currency compares nothing) and the same line (the territory's own)."""
+    with app.app_context():
+        start = period(priced.current_period).starts_on
+        north = db.session.execute(select(Territory).where(Territory.code == "NORTH")).scalar_one().id
+        east = db.session.execute(select(Territory).where(Territory.code == "EAST")).scalar_one().id
+        make_price_list(2, start, {"AC-1200": (600_000, 510_000), ("AC-900", north): (400_000, 340_000)})
+        make_price_list(3, start + timedelta(days=10), {"AC-900": (400_000, 360_000)}).currency = "USD"
+        db.session.flush()
+        # By hand: version 2 replaced version 1 on the first day; version 3 is in dollars from the eleventh.
+        expected = {
+            ("AC-1200", east, start, "CNY"): 510_000,
+            ("AC-1200", north, start, "CNY"): 510_000,  # version 2 has no line of NORTH's own
+            ("AC-900", east, start, "CNY"): None,  # version 2 has no general AC-900 line
+            ("AC-900", north, start + timedelta(days=9), "CNY"): 340_000,
+            ("AC-900", north, start + timedelta(days=10), "CNY"): None,
+            ("AC-900", north, start + timedelta(days=10), "USD"): 360_000,
+            ("AC-1200", east, start - timedelta(days=1), "CNY"): None,
+            ("NOT-IN-LIST", east, start, "CNY"): None,
+        }
+        floors = detection.load_floors()
+        for (sku, territory, day, currency), floor in expected.items():
+            assert detection.floor_in_force(sku, territory, day, currency) == floor, (sku, day, currency)
+            assert floors.floor_of(sku, territory, day, currency) == floor, (sku, day, currency)
+        db.session.rollback()
+
+
 def test_goods_shipped_outside_the_territory_are_suspected_and_the_border_region_is_inside_both(
     app: Flask, priced: Channel
 ) -> None:

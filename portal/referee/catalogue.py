@@ -34,6 +34,7 @@ from portal.money import MAX_MONEY, MisreadAmount, NumberFormat, parse_file_mone
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.referee.detection import territory_regions
 from portal.referee.models import (
     PriceList,
     PriceListItem,
@@ -463,7 +464,7 @@ def set_territory_regions(actor: User, territory: Territory, written: str) -> li
                 codes.append(code)
     if unknown:
         raise InvalidInput("regions", _("Unknown regions: %(regions)s.", regions=", ".join(unknown[:20])))
-    before = sorted(territory_region_codes(territory.id))
+    before = sorted(territory_regions(territory.id))
     db.session.execute(delete(TerritoryRegion).where(TerritoryRegion.territory_id == territory.id))
     db.session.add_all(TerritoryRegion(territory_id=territory.id, region_code=code) for code in codes)
     db.session.flush()
@@ -471,11 +472,3 @@ def set_territory_regions(actor: User, territory: Territory, written: str) -> li
         "territory.regions_set", actor=actor, subject=territory, before={"regions": before}, after={"regions": codes}
     )
     return codes
-
-
-def territory_region_codes(territory_id: int) -> set[str]:
-    return set(
-        db.session.execute(
-            select(TerritoryRegion.region_code).where(TerritoryRegion.territory_id == territory_id)
-        ).scalars()
-    )

@@ -206,12 +206,10 @@ def record_sighting(actor: User, report: SightingReport, photos: Sequence[FileSt
     floor = None
     if shipment is not None:
         dealer = shipment.dealer
-        channel = detection.load_channel()
-        territory_regions = channel.regions.get(dealer.territory_id, frozenset())
-        if not is_inside(enclosing(region), territory_regions):
+        if not is_inside(enclosing(region), detection.territory_regions(dealer.territory_id)):
             findings.append((SuspicionRule.OUTSIDE_TERRITORY, 0, 0))
         if report.price_seen is not None and shipment.sku:
-            floor = detection.load_floors().floor_of(shipment.sku, dealer.territory_id, report.seen_on, dealer.currency)
+            floor = detection.floor_in_force(shipment.sku, dealer.territory_id, report.seen_on, dealer.currency)
             tolerance = int(current_app.config["REFEREE_FLOOR_TOLERANCE_BP"])
             if floor is not None and is_below_floor(report.price_seen, floor, tolerance):
                 findings.append(

@@ -90,6 +90,39 @@ def load_floors() -> Floors:
     return floors
 
 
+def floor_in_force(sku: str, territory_id: int, day: date, currency: str) -> int | None:
+    """`Floors.floor_of` for one price, read without loading every list: the published list in force on the day
+    (the latest to take effect, the later version of one day), its line for the territory, else its general one."""
+    in_force = db.session.execute(
+        select(PriceList.id, PriceList.currency)
+        .where(PriceList.status == PriceListStatus.PUBLISHED, PriceList.effective_from <= day)
+        .order_by(PriceList.effective_from.desc(), PriceList.version.desc())
+        .limit(1)
+    ).first()
+    if in_force is None or in_force.currency != currency:
+        return None
+    prices: dict[int, int] = {
+        territory_key: floor_price
+        for territory_key, floor_price in db.session.execute(
+            select(PriceListItem.territory_key, PriceListItem.floor_price).where(
+                PriceListItem.price_list_id == in_force.id,
+                PriceListItem.sku == sku,
+                PriceListItem.territory_key.in_((territory_id, 0)),
+            )
+        )
+    }
+    return prices.get(territory_id, prices.get(0))
+
+
+def territory_regions(territory_id: int) -> frozenset[str]:
+    """The regions one territory holds."""
+    return frozenset(
+        db.session.execute(
+            select(TerritoryRegion.region_code).where(TerritoryRegion.territory_id == territory_id)
+        ).scalars()
+    )
+
+
 @dataclass
 class Channel:
     """Each dealer's territory and currency, and each territory's regions."""

@@ -106,10 +106,13 @@ def offences_by_rule(dealer_id: int, today: date | None = None) -> dict[Suspicio
     return counts
 
 
-def proposed_penalty(dealer_id: int, rule: SuspicionRule, today: date | None = None) -> int:
-    """What the penalty schedule (a setting) sets for the dealer's next offence under the rule."""
+def proposed_penalty(
+    dealer_id: int, rule: SuspicionRule, today: date | None = None, record: dict[SuspicionRule, int] | None = None
+) -> int:
+    """What the penalty schedule (a setting) sets for the dealer's next offence under the rule; `record` is the
+    dealer's `offences_by_rule` when the caller has already read it."""
     schedule = current_app.config["REFEREE_PENALTIES"].get(rule.value, ())
-    return scheduled_penalty(schedule, offences_by_rule(dealer_id, today)[rule])
+    return scheduled_penalty(schedule, (offences_by_rule(dealer_id, today) if record is None else record)[rule])
 
 
 def _decide(actor: User, suspicion: Suspicion, target: SuspicionStatus, reason: str, **values: object) -> None:

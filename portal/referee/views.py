@@ -20,7 +20,7 @@ from portal.dealers.models import Dealer, Territory
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm
 from portal.money import to_decimal
-from portal.referee import catalogue, codes, queries, suspicions
+from portal.referee import catalogue, codes, detection, queries, suspicions
 from portal.referee.forms import (
     DismissSuspicionForm,
     PriceListForm,
@@ -61,7 +61,8 @@ def _render_suspicion(suspicion_id: int, **forms: Any) -> ResponseReturnValue:
     status = forms.pop("status", 200)
     lines = queries.evidence_lines(suspicion.id)
     sightings = queries.sightings_of(suspicion.id)
-    proposed = suspicions.proposed_penalty(suspicion.dealer_id, suspicion.rule)
+    record = suspicions.offences_by_rule(suspicion.dealer_id)
+    proposed = suspicions.proposed_penalty(suspicion.dealer_id, suspicion.rule, record=record)
     violation_form = forms.get("violation_form")
     if violation_form is None:
         violation_form = SuspicionViolationForm(formdata=None)
@@ -78,7 +79,7 @@ def _render_suspicion(suspicion_id: int, **forms: Any) -> ResponseReturnValue:
         ),
         sightings=sightings,
         photos=queries.photos_of([sighting.id for _link, sighting in sightings]),
-        offences=suspicions.offences([suspicion.dealer_id]).get(suspicion.dealer_id, 0),
+        offences=sum(record.values()),
         proposed=proposed,
         dismiss_form=forms.get("dismiss_form") or DismissSuspicionForm(formdata=None),
         violation_form=violation_form,
@@ -300,9 +301,9 @@ def territory_regions(code: str) -> ResponseReturnValue:
         )
         if finished:
             return finished
-    elif not form.is_submitted():
-        form.regions.data = "\n".join(sorted(catalogue.territory_region_codes(territory.id)))
-    held = sorted(catalogue.territory_region_codes(territory.id))
+    held = sorted(detection.territory_regions(territory.id))
+    if not form.is_submitted():
+        form.regions.data = "\n".join(held)
     status = 422 if form.is_submitted() else 200
     return render_template(
         "referee/territory.html", territory=territory, form=form, held=held, names=queries.region_names(set(held))
