@@ -17,7 +17,7 @@ from datetime import date
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,8 +46,12 @@ from portal.referee.rules import (
     week_of,
 )
 from portal.regions import enclosing
+from portal.types import utcnow
 
 STREAM_ROWS = 50_000
+SUSPICIONS = cast(Table, Suspicion.__table__)  # written with Core: tens of thousands of rows at once
+EVIDENCE = cast(Table, SuspicionLine.__table__)
+OPEN_ONLY = text("status = 'open'")  # the predicate of the partial unique index of open suspicions
 WRITE_ROWS = 5_000
 
 
@@ -200,9 +204,9 @@ def detect_import(import_id: int) -> int:
                 SalesLine.ship_to_region.is_not(None),
             ),
         )
-        .execution_options(yield_per=STREAM_ROWS)
+        .execution_options(stream_results=True, max_row_buffer=STREAM_ROWS)
     )
-    return detect_lines(db.session.execute(lines))
+    return detect_lines(db.session.connection().execute(lines))  # plain rows: no ORM loading per line
 
 
 Evidence = tuple[int, int, int | None, int, int, date]  # line id, stake, floor, gap, amount sold, day
@@ -237,7 +241,7 @@ def detect_lines(rows: Iterable[Sequence[object]]) -> int:
         for line_id, stake, floor, gap, _amount, _day in lines
     ]
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(SuspicionLine).on_conflict_do_nothing()
+    statement = insert(EVIDENCE).on_conflict_do_nothing()
     for start in range(0, len(evidence), WRITE_ROWS):
         db.session.execute(statement, evidence[start : start + WRITE_ROWS])
     refresh_totals(sorted(set(suspicion_ids.values())))
@@ -246,40 +250,44 @@ def detect_lines(rows: Iterable[Sequence[object]]) -> int:
 
 def open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[tuple[int, SuspicionRule, date], int]:
     """The open suspicion of each (dealer, rule, week), raised where there is none. Two imports detecting at once
-    cannot raise two: the partial unique index on open suspicions keeps one, and the loser reads it."""
+    cannot raise two: the partial unique index on open suspicions keeps one, and the loser reads it.
+
+    One statement executed for every key (not a statement of many VALUES, compiled anew for each chunk): a million
+    lines raise tens of thousands of suspicions."""
     keys = list(groups)
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    found: dict[tuple[int, SuspicionRule, date], int] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    raise_missing = insert(SUSPICIONS).on_conflict_do_nothing(
+        index_elements=["dealer_id", "rule", "week_starts_on"],
+        index_where=OPEN_ONLY,  # the partial unique index's own predicate, as text (executemany takes no IN)
+    )
+    now = utcnow()
+    for start in range(0, len(keys), WRITE_ROWS):
         db.session.execute(
-            insert(Suspicion)
-            .values(
-                [
-                    {
-                        "dealer_id": dealer_id,
-                        "rule": rule.value,
-                        "week_starts_on": week,
-                        "status": SuspicionStatus.OPEN.value,
-                        "last_sold_on": week,
-                        "line_count": 0,
-                        "stake": 0,
-                        "sales_amount": 0,
-                        "worst_gap_basis_points": 0,
-                        "reason": "",
-                    }
-                    for dealer_id, rule, week in chunk
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=["dealer_id", "rule", "week_starts_on"],
-                index_where=Suspicion.status == SuspicionStatus.OPEN,
-            )
+            raise_missing,
+            [
+                {
+                    "dealer_id": dealer_id,
+                    "rule": rule.value,
+                    "week_starts_on": week,
+                    "status": SuspicionStatus.OPEN.value,
+                    "last_sold_on": week,
+                    "line_count": 0,
+                    "sighting_count": 0,
+                    "stake": 0,
+                    "sales_amount": 0,
+                    "worst_gap_basis_points": 0,
+                    "raised_at": now,
+                    "reason": "",
+                }
+                for dealer_id, rule, week in keys[start : start + WRITE_ROWS]
+            ],
         )
-        dealers = {dealer_id for dealer_id, _rule, _week in chunk}
+    found: dict[tuple[int, SuspicionRule, date], int] = {}
+    dealers = sorted({dealer_id for dealer_id, _rule, _week in keys})
+    for start in range(0, len(dealers), 500):
         for suspicion_id, dealer_id, rule, week in db.session.execute(
             select(Suspicion.id, Suspicion.dealer_id, Suspicion.rule, Suspicion.week_starts_on).where(
-                Suspicion.status == SuspicionStatus.OPEN, Suspicion.dealer_id.in_(dealers)
+                Suspicion.status == SuspicionStatus.OPEN, Suspicion.dealer_id.in_(dealers[start : start + 500])
             )
         ):
             found[(dealer_id, rule, week)] = suspicion_id
@@ -288,25 +296,36 @@ def open_suspicions(groups: Iterable[tuple[int, SuspicionRule, date]]) -> dict[t
 
 def refresh_totals(suspicion_ids: Sequence[int]) -> None:
     """Each suspicion's totals, counted again from its evidence, sales lines and sightings (so a retry, or evidence
-    added later, never counts twice)."""
+    added later, never counts twice). Written by one statement executed for every suspicion of a chunk; the
+    session's copies of those suspicions are expired so that they read the new totals."""
+    table = SUSPICIONS
+    write = (
+        update(table).where(table.c.id == bindparam("suspicion_id")).values({name: bindparam(name) for name in TOTALS})
+    )
     for start in range(0, len(suspicion_ids), 500):
         chunk = suspicion_ids[start : start + 500]
         # Locked first (PostgreSQL): two reports joining one suspicion at once count in turn, the second seeing the
         # first's evidence once it committed, never each its own alone.
-        db.session.execute(
-            locked_for_update(select(Suspicion.id).where(Suspicion.id.in_(chunk)).order_by(Suspicion.id))
+        last_days: dict[int, date] = dict(
+            db.session.execute(
+                locked_for_update(
+                    select(Suspicion.id, Suspicion.last_sold_on).where(Suspicion.id.in_(chunk)).order_by(Suspicion.id)
+                )
+            ).all()
         )
         totals: dict[int, dict[str, object]] = {
             suspicion_id: {
+                "suspicion_id": suspicion_id,
                 "line_count": 0,
                 "sighting_count": 0,
                 "stake": 0,
                 "sales_amount": 0,
                 "worst_gap_basis_points": 0,
+                "last_sold_on": last_days[suspicion_id],
             }
             for suspicion_id in chunk
         }
-        last_days: dict[int, list[date]] = defaultdict(list)
+        latest: dict[int, list[date]] = defaultdict(list)
         for suspicion_id, count, stake, sold, gap, last_day in db.session.execute(
             select(
                 SuspicionLine.suspicion_id,
@@ -321,7 +340,7 @@ def refresh_totals(suspicion_ids: Sequence[int]) -> None:
             .group_by(SuspicionLine.suspicion_id)
         ).all():
             totals[suspicion_id].update(line_count=count, stake=stake, sales_amount=sold, worst_gap_basis_points=gap)
-            last_days[suspicion_id].append(last_day)
+            latest[suspicion_id].append(last_day)
         for suspicion_id, count, stake, gap, last_day in db.session.execute(
             select(
                 SuspicionSighting.suspicion_id,
@@ -338,8 +357,15 @@ def refresh_totals(suspicion_ids: Sequence[int]) -> None:
             found["sighting_count"] = count
             found["stake"] = cast(int, found["stake"]) + stake
             found["worst_gap_basis_points"] = max(cast(int, found["worst_gap_basis_points"]), gap)
-            last_days[suspicion_id].append(last_day)
-        for suspicion_id, values in totals.items():
-            if last_days[suspicion_id]:
-                values["last_sold_on"] = max(last_days[suspicion_id])
-            db.session.execute(update(Suspicion).where(Suspicion.id == suspicion_id).values(**values))
+            latest[suspicion_id].append(last_day)
+        for suspicion_id, days in latest.items():
+            totals[suspicion_id]["last_sold_on"] = max(days)
+        db.session.execute(write, list(totals.values()))
+    held = set(suspicion_ids)
+    for instance in list(db.session.identity_map.values()):
+        if isinstance(instance, Suspicion) and instance.id in held:
+            db.session.expire(instance, list(TOTALS))
+
+
+# What `refresh_totals` counts again.
+TOTALS = ("line_count", "sighting_count", "stake", "sales_amount", "worst_gap_basis_points", "last_sold_on")
