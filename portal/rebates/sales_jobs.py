@@ -20,8 +20,7 @@ from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from psycopg.errors import UniqueViolation
-from sqlalchemy import ColumnElement, Connection, Insert, and_, delete, exists, func, select, tuple_
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from portal.audit.services import audit_change
@@ -1215,14 +1214,23 @@ def _insert_new_lines(import_id: int | None, block: Sequence[ParsedLine]) -> Non
         _insert_staged_lines(connection)
         _drop_staged_lines(connection)
         return
-    statement = _insert_ignoring_duplicates()
+    # Sent as plain tuples to the driver: SQLAlchemy's parameter processing cost a tenth of a million-line import.
+    # The day is written as SQLAlchemy writes a Date on SQLite (ISO 8601), so that it reads back the same.
+    day = SALES_LINE_COLUMNS.index("sold_on")
     for start in range(0, len(rows), CHUNK):
-        connection.execute(
-            statement, [dict(zip(SALES_LINE_COLUMNS, row, strict=True)) for row in rows[start : start + CHUNK]]
+        connection.exec_driver_sql(
+            INSERT_LINES_SQLITE,
+            [(*row[:day], row[day].isoformat(), *row[day + 1 :]) for row in rows[start : start + CHUNK]],
         )
 
 
 _COLUMN_LIST = ", ".join(SALES_LINE_COLUMNS)  # our own constant names, never input
+
+
+INSERT_LINES_SQLITE = (
+    f"INSERT INTO sales_lines ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(SALES_LINE_COLUMNS))}) "  # noqa: S608
+    "ON CONFLICT DO NOTHING"
+)
 
 
 STAGE_LINES_SQL = (
@@ -1297,12 +1305,6 @@ def _drop_staged_lines(connection: Connection) -> None:
 def _existing_staged(connection: Connection) -> dict[tuple[int, str, int], Booked]:
     """What is booked for the staged block's invoice lines, looked up by the server in one statement."""
     return _booked_from(connection, connection.exec_driver_sql(EXISTING_STAGED_SQL).all())
-
-
-def _insert_ignoring_duplicates() -> Insert:
-    """SQLite: an INSERT that skips lines already there (any unique index), compiled once, run with a row list."""
-
-    return insert(SalesLine).on_conflict_do_nothing()
 
 
 def recompute_touched(touched: set[tuple[int, int]]) -> None:
