@@ -104,6 +104,14 @@ def locked_for_update(query: Select, *of: Any) -> Select:
     return query
 
 
+def locked_for_share(query: Select) -> Select:
+    """SELECT ... FOR KEY SHARE on PostgreSQL: waits for a writer holding the rows FOR UPDATE, and keeps them from
+    being locked so until this transaction ends, while other readers and sharers go on. On SQLite, as above."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(read=True, key_share=True)
+    return query
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -306,6 +306,53 @@ def test_a_decided_suspicion_stays_decided_and_new_lines_raise_a_new_one(app: Fl
     assert [tuple(row) for row in rows] == [(SuspicionStatus.DISMISSED, 1), (SuspicionStatus.OPEN, 1)]
 
 
+def test_a_voided_import_is_evidence_no_more_and_a_suspicion_left_with_none_is_dismissed(
+    app: Flask, priced: Channel
+) -> None:
+    day = week_of(_day(app, priced, 7))
+    kept = _imported(app, priced, f"D001,{day},4500.00,1,V-1,AC-1200,4500.00,")
+    voided = _imported(
+        app,
+        priced,
+        f"D001,{day + timedelta(days=1)},8000.00,2,V-2,AC-1200,4000.00,",  # joins V-1's suspicion
+        f"D001,{day + timedelta(days=7)},4000.00,1,V-3,AC-1200,4000.00,",  # the next week: its own suspicion
+        f"D002,{day},3000.00,1,V-4,AC-900,3000.00,",  # D002's, decided before the void
+    )
+    _detected(app, kept)
+    _detected(app, voided)
+    with app.app_context():
+        decided = db.session.execute(
+            select(Suspicion).join(Dealer, Dealer.id == Suspicion.dealer_id).where(Dealer.code == "D002")
+        ).scalar_one()
+        decided.status = SuspicionStatus.DISMISSED
+        db.session.commit()
+        manager = _user(priced.emails["manager"])
+        batch = db.session.get(SalesImport, voided)
+        assert batch is not None
+        imports.void_sales_import(manager, batch, "The ERP sent last month's file again")
+        db.session.commit()
+    # By hand: V-1 alone is left of the first week (5,000.00 - 4,500.00 on one unit); the next week had only V-3.
+    assert _suspicions(app) == [
+        ("D001", SuspicionRule.BELOW_FLOOR, day, 1, 50_000, 1000),
+        ("D001", SuspicionRule.BELOW_FLOOR, day + timedelta(days=7), 0, 0, 0),
+        ("D002", SuspicionRule.BELOW_FLOOR, day, 1, 50_000, (350_000 - 300_000) * 10_000 // 350_000),
+    ]
+    assert _evidence(app) == {("V-1", SuspicionRule.BELOW_FLOOR), ("V-4", SuspicionRule.BELOW_FLOOR)}
+    with app.app_context():
+        statuses = db.session.execute(
+            select(Suspicion.week_starts_on, Suspicion.status, Suspicion.reason, Suspicion.dealer_id).order_by(
+                Suspicion.dealer_id, Suspicion.week_starts_on
+            )
+        ).all()
+    assert [(week, status) for week, status, _reason, _dealer in statuses] == [
+        (day, SuspicionStatus.OPEN),
+        (day + timedelta(days=7), SuspicionStatus.DISMISSED),
+        (day, SuspicionStatus.DISMISSED),
+    ]
+    assert "voided" in statuses[1][2]
+    assert statuses[2][2] == ""  # D002's was decided by a person, before: left as it was
+
+
 def test_credit_notes_and_sales_before_any_price_list_are_not_suspected(app: Flask, priced: Channel) -> None:
     with app.app_context():
         before = period(priced.current_period).starts_on - timedelta(days=1)

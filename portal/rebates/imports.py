@@ -41,6 +41,7 @@ from portal.rebates.sales_jobs import (
     recompute_touched,
     reverse_import_lines,
     run_sales_import,
+    run_void_hooks,
 )
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
@@ -192,6 +193,7 @@ def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
     batch.voided_by_id = actor.id
     batch.void_reason = reason
     recompute_touched(reversed_lines.touched)
+    run_void_hooks(actor, batch.id)
     audit_change(
         "sales_import.voided",
         actor=actor,

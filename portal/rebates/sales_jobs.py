@@ -1339,6 +1339,24 @@ def register_import_hook(hook: ImportHook) -> None:
         _IMPORT_HOOKS.append(hook)
 
 
+VoidHook = Callable[[Any, int], object]  # (the user voiding, the import's id)
+
+
+_VOID_HOOKS: list[VoidHook] = []
+
+
+def register_void_hook(hook: VoidHook) -> None:
+    """A higher area that kept something of an import's lines (the referee's evidence) is told, in the void's own
+    transaction, that the import's lines no longer count. Registered once however many apps are made."""
+    if hook not in _VOID_HOOKS:
+        _VOID_HOOKS.append(hook)
+
+
+def run_void_hooks(actor: Any, import_id: int) -> None:
+    for hook in _VOID_HOOKS:
+        hook(actor, import_id)
+
+
 def _finish(batch: SalesImport, inserted: int, touched: set[tuple[int, int]]) -> None:
     recompute_touched(touched)
     for hook in _IMPORT_HOOKS:

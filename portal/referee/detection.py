@@ -53,6 +53,7 @@ SUSPICIONS = cast(Table, Suspicion.__table__)  # written with Core: tens of thou
 EVIDENCE = cast(Table, SuspicionLine.__table__)
 OPEN_ONLY = text("status = 'open'")  # the predicate of the partial unique index of open suspicions
 WRITE_ROWS = 5_000
+ANALYZE_AFTER = 5_000  # evidence lines written at once after which PostgreSQL's statistics are refreshed
 
 
 @dataclass
@@ -244,6 +245,10 @@ def detect_lines(rows: Iterable[Sequence[object]]) -> int:
     statement = insert(EVIDENCE).on_conflict_do_nothing()
     for start in range(0, len(evidence), WRITE_ROWS):
         db.session.execute(statement, evidence[start : start + WRITE_ROWS])
+    if len(evidence) >= ANALYZE_AFTER and db.session.get_bind().dialect.name == "postgresql":
+        # Thousands of rows the planner has not seen yet: without fresh statistics it took the evidence for a few
+        # hundred rows and joined them to the sales lines by reading all of those (half a second per chunk).
+        db.session.execute(text("ANALYZE suspicions, suspicion_lines"))
     refresh_totals(sorted(set(suspicion_ids.values())))
     return len(evidence)
 

@@ -9,11 +9,12 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
+from portal.database import locked_for_share, locked_for_update, rows_changed
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import current_period, visible_dealers
@@ -22,7 +23,9 @@ from portal.disputes.rules import COUNTING, ViolationKind, ViolationStatus
 from portal.disputes.violations import record_violation
 from portal.extensions import db
 from portal.formatting import money
-from portal.referee.models import Suspicion
+from portal.rebates.models import SalesImport, SalesLine
+from portal.referee.detection import refresh_totals
+from portal.referee.models import Suspicion, SuspicionLine
 from portal.referee.rules import (
     SuspicionRule,
     SuspicionStatus,
@@ -141,6 +144,72 @@ def dismiss_suspicion(actor: User, suspicion: Suspicion, reason: str) -> Suspici
     return suspicion
 
 
+def open_suspicions_of(lines: Select[int]) -> list[int]:
+    """The open suspicions the sales lines are evidence of (read without a lock: see withdraw_voided_lines)."""
+    return sorted(
+        db.session.execute(
+            select(SuspicionLine.suspicion_id)
+            .join(Suspicion, Suspicion.id == SuspicionLine.suspicion_id)
+            .where(SuspicionLine.sales_line_id.in_(lines), Suspicion.status == SuspicionStatus.OPEN)
+            .distinct()
+        ).scalars()
+    )
+
+
+def withdraw_voided_lines(actor: User, import_id: int) -> int:
+    """A voided import's lines no longer count, so they are no longer evidence of an open suspicion: their evidence
+    is removed and the totals counted again; a suspicion left with no evidence at all is dismissed, saying why.
+    A decided suspicion keeps its evidence as it was decided (a violation is withdrawn in its own flow).
+    Returns how many suspicions were dismissed."""
+    voided = select(SalesLine.id).where(SalesLine.import_id == import_id, SalesLine.reverses_id.is_(None))
+    candidates = open_suspicions_of(voided)
+    # Locked, and still open once locked: a manager who decided one meanwhile keeps its evidence as decided.
+    affected: list[int] = []
+    for start in range(0, len(candidates), 500):
+        affected.extend(
+            db.session.execute(
+                locked_for_update(
+                    select(Suspicion.id)
+                    .where(Suspicion.id.in_(candidates[start : start + 500]), Suspicion.status == SuspicionStatus.OPEN)
+                    .order_by(Suspicion.id)
+                )
+            ).scalars()
+        )
+    if not affected:
+        return 0
+    for start in range(0, len(affected), 500):
+        db.session.execute(
+            delete(SuspicionLine).where(
+                SuspicionLine.suspicion_id.in_(affected[start : start + 500]), SuspicionLine.sales_line_id.in_(voided)
+            )
+        )
+    refresh_totals(affected)
+    reason = _("The sales import that gave this suspicion its evidence was voided.")
+    emptied = 0
+    for start in range(0, len(affected), 500):
+        # Conditional: a manager deciding one of them at this moment keeps their decision.
+        emptied += rows_changed(
+            db.session.execute(
+                update(Suspicion)
+                .where(
+                    Suspicion.id.in_(affected[start : start + 500]),
+                    Suspicion.status == SuspicionStatus.OPEN,
+                    Suspicion.line_count == 0,
+                    Suspicion.sighting_count == 0,
+                )
+                .values(status=SuspicionStatus.DISMISSED, decided_by_id=actor.id, decided_at=utcnow(), reason=reason)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    audit_change(
+        "suspicions.voided_evidence",
+        actor=actor,
+        subject=db.session.get(SalesImport, import_id),
+        after={"suspicions": len(affected), "dismissed": emptied},
+    )
+    return emptied
+
+
 def violation_period(suspicion: Suspicion) -> Period:
     """The period of the suspicion's last line, or today's open period when no period covers it."""
     period = db.session.execute(
@@ -178,6 +247,11 @@ def make_violation(
     """The suspicion becomes a proposed violation, with its evidence summed up in the description; a second person
     confirms it in the violations' flow. The penalty is the schedule's unless the recorder says why it differs."""
     require_role(actor, *DECIDERS)
+    period = violation_period(suspicion)
+    # A void of sales lines holds the periods while it withdraws its evidence: the ruling waits for it, then reads
+    # the suspicion again (taken after the suspicion, the period's lock would deadlock with the void).
+    db.session.execute(locked_for_share(select(Period.id).where(Period.id == period.id))).all()
+    db.session.refresh(suspicion)
     proposed = proposed_penalty(suspicion.dealer_id, suspicion.rule)
     change_reason = change_reason.strip()
     if penalty != proposed and not change_reason:
@@ -191,9 +265,7 @@ def make_violation(
     _decide(actor, suspicion, SuspicionStatus.VIOLATION, (change_reason or description.strip())[:2000])
     written = description.strip()
     text = f"{evidence_summary(suspicion)}\n\n{written}" if written else evidence_summary(suspicion)
-    violation = record_violation(
-        actor, suspicion.dealer, violation_period(suspicion), VIOLATION_KIND[suspicion.rule], text, penalty
-    )
+    violation = record_violation(actor, suspicion.dealer, period, VIOLATION_KIND[suspicion.rule], text, penalty)
     violation.source = f"suspicion:{suspicion.id}"
     suspicion.violation_id = violation.id
     db.session.flush()
