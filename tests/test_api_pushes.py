@@ -218,6 +218,22 @@ def test_a_batch_with_bad_lines_imports_nothing_and_names_each_line(app: Flask, 
     assert _lines_of(app, ["FP-9301", "FP-9302", "FP-9303", "FP-9304"]) == []
 
 
+def test_an_erp_correcting_only_where_goods_were_shipped_gets_a_conflict_naming_both_regions(
+    app: Flask, channel: Channel
+) -> None:
+    _id, token = _client(app, channel, "sales:write")
+    http = app.test_client()
+    first = {"lines": [_line(channel.own_dealer, "FP-9451", "100.00", sku="AC-1200", ship_to_region="440305")]}
+    assert _post(http, "/api/v1/sales-batches", token, first).status_code == 201
+    moved = {"lines": [_line(channel.own_dealer, "FP-9451", "100.00", sku="AC-1200", ship_to_region="110105")]}
+    conflict = _post(http, "/api/v1/sales-batches", token, moved)
+    assert conflict.status_code == 409
+    [found] = conflict.get_json()["conflicts"]
+    assert (found["booked_amount"], found["sent_amount"]) == (10_000, 10_000)
+    assert found["booked_product"] == {"sku": "AC-1200", "unit_price": None, "ship_to_region": "440305"}
+    assert found["sent_product"] == {"sku": "AC-1200", "unit_price": None, "ship_to_region": "110105"}
+
+
 def test_an_invoice_sent_again_with_another_amount_is_a_conflict_decided_by_the_sender(
     app: Flask, channel: Channel
 ) -> None:
@@ -241,6 +257,8 @@ def test_an_invoice_sent_again_with_another_amount_is_a_conflict_decided_by_the_
             "line_no": "",
             "booked_amount": 10000,
             "sent_amount": 12000,
+            "booked_product": None,  # the product facts are the same: only the amount differs
+            "sent_product": None,
         }
     ]
     assert _lines_of(app, ["FP-9401"]) == [("FP-9401", 10000)]

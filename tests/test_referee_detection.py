@@ -34,6 +34,7 @@ from portal.referee.rules import (
 )
 from portal.regions import enclosing, read_region
 from tests.factories import Channel, make_price_list, make_products, period
+from tests.helpers import logged_in_client
 
 CHINESE_HEADER = "客户编码,开票日期,价税合计,数量,发票号码,物料编码,含税单价,收货地区编码"
 
@@ -351,6 +352,51 @@ def test_a_voided_import_is_evidence_no_more_and_a_suspicion_left_with_none_is_d
     ]
     assert "voided" in statuses[1][2]
     assert statuses[2][2] == ""  # D002's was decided by a person, before: left as it was
+
+
+def test_an_erp_correction_of_the_sku_alone_is_a_conflict_and_replaced_it_is_checked_anew(
+    app: Flask, priced: Channel
+) -> None:
+    """The ERP first exported the wrong product code (AC-1200, floor 5,000.00) and sends the same invoice again,
+    same amount and day, as AC-900 (floor 3,500.00). Taken as the same sale it would leave a suspicion standing
+    on a line that was never below its floor; it is a conflict showing both products, and once replaced the old
+    line is evidence no more."""
+    day = _day(app, priced, 7)
+    first = _imported(app, priced, f"D001,{day},4500.00,1,E-1,AC-1200,4500.00,440305")
+    _detected(app, first)
+    assert _suspicions(app) == [("D001", SuspicionRule.BELOW_FLOOR, week_of(day), 1, 50_000, 1000)]
+    content = (f"{CHINESE_HEADER}\nD001,{day},4500.00,1,E-1,AC-900,4500.00,440305\n").encode("gb18030")
+    with app.app_context():
+        manager = _user(priced.emails["manager"])
+        batch = imports.start_sales_import(manager, "更正.csv", content)
+        db.session.commit()
+        check_sales_import(batch.id)
+        batch = db.session.get(SalesImport, batch.id)
+        assert batch is not None and batch.status is ImportStatus.READY
+        assert (batch.conflict_count, batch.duplicate_rows) == (1, 0)
+        assert batch.conflicts[0][10] == ["AC-1200", 450_000, "440305", "AC-900", 450_000, "440305"]
+        correction = batch.id
+    client = logged_in_client(app, priced.emails["manager"])
+    page = client.get(f"/console/sales-imports/{correction}").get_data(as_text=True)
+    assert "SKU AC-1200" in page and "SKU AC-900" in page
+    assert client.post(f"/console/sales-imports/{correction}/conflicts", data={"all": "replace"}).status_code == 303
+    assert client.post(f"/console/sales-imports/{correction}/confirm").status_code == 303
+    with app.app_context():
+        assert run_sales_import(correction) == "imported"
+    assert _detected(app, correction) == 0  # AC-900 at 4,500.00 is above its floor
+    assert _suspicions(app) == [("D001", SuspicionRule.BELOW_FLOOR, week_of(day), 0, 0, 0)]
+    with app.app_context():
+        status, reason = db.session.execute(select(Suspicion.status, Suspicion.reason)).one()
+    assert status is SuspicionStatus.DISMISSED and "replaced" in reason
+
+
+def test_the_same_invoice_sent_again_without_the_product_columns_is_the_same_sale(app: Flask, priced: Channel) -> None:
+    day = _day(app, priced, 7)
+    _imported(app, priced, f"D001,{day},4500.00,1,E-2,AC-1200,4500.00,440305")
+    again = _imported(app, priced, f"D001,{day},4500.00,1,E-2", header="客户编码,开票日期,价税合计,数量,发票号码")
+    with app.app_context():
+        batch = db.session.get(SalesImport, again)
+        assert batch is not None and (batch.conflict_count, batch.imported_rows) == (0, 0)
 
 
 def test_credit_notes_and_sales_before_any_price_list_are_not_suspected(app: Flask, priced: Channel) -> None:

@@ -40,6 +40,7 @@ from portal.rebates.sales_jobs import (
     C_LINE_NO,
     C_NEW_AMOUNT,
     C_OLD_AMOUNT,
+    C_PRODUCT,
     FIELDS,
     LINES,
     NEW_AMOUNT,
@@ -163,6 +164,29 @@ class ConflictSchema(Schema):
     line_no = fields.String(required=True)
     booked_amount = fields.Integer(required=True, metadata={"description": "In minor units (fen)."})
     sent_amount = fields.Integer(required=True)
+    booked_product = fields.Nested(
+        "ProductFactsSchema",
+        allow_none=True,
+        metadata={"description": "The booked SKU, unit price and region, when the line sent says others."},
+    )
+    sent_product = fields.Nested("ProductFactsSchema", allow_none=True)
+
+
+class ProductFactsSchema(Schema):
+    sku = fields.String(allow_none=True)
+    unit_price = fields.Integer(allow_none=True, metadata={"description": "In minor units (fen)."})
+    ship_to_region = fields.String(allow_none=True)
+
+
+def _product_facts(conflict: list[Any]) -> dict[str, dict[str, Any] | None]:
+    facts = conflict[C_PRODUCT] if len(conflict) > C_PRODUCT else None
+    if not facts:
+        return {"booked_product": None, "sent_product": None}
+    names = ("sku", "unit_price", "ship_to_region")
+    return {
+        "booked_product": dict(zip(names, facts[:3], strict=True)),
+        "sent_product": dict(zip(names, facts[3:], strict=True)),
+    }
 
 
 class DealerTotalSchema(Schema):
@@ -228,6 +252,7 @@ def batch_answer(batch: SalesImport) -> idempotency.Answer:
                 "line_no": str(conflict[C_LINE_NO] or ""),
                 "booked_amount": conflict[C_OLD_AMOUNT],
                 "sent_amount": conflict[C_NEW_AMOUNT],
+                **_product_facts(conflict),
             }
             for conflict in batch.conflicts
         ],

@@ -624,6 +624,9 @@ class BookedLine:
     invoice_ref: str
     corrects: str | None
     revision: int
+    sku: str | None = None
+    unit_price: int | None = None
+    ship_to_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -683,12 +686,12 @@ def _booked_from(connection: Connection, keys: Sequence[Sequence[Any]]) -> dict[
                 SalesLine.invoice_ref,
                 SalesLine.corrects_invoice,
                 SalesLine.revision,
+                SalesLine.sku,
+                SalesLine.unit_price,
+                SalesLine.ship_to_region,
             ).where(SalesLine.id.in_(sorted(live_ids.values())))
         ):
-            line_id, amount, sold_on, period_id, booked_id, units, product, reference, corrects, revision = row
-            details[line_id] = BookedLine(
-                line_id, amount, sold_on, period_id, booked_id, units, product, reference, corrects, revision
-            )
+            details[row[0]] = BookedLine(*row)
     return {
         invoice_line: Booked(
             max(revision for revision in found if revision >= 0),
@@ -722,13 +725,38 @@ NEW, SAME, CONFLICT = "new", "same", "conflict"
 
 
 def classify(line: ParsedLine, booked: Booked | None) -> str:
-    """A line sent again with the same amount and date is the same sale; with another, a conflict for the manager
-    to resolve. An invoice line whose every revision was reversed (its import voided) is new again."""
+    """A line sent again with the same amount, date and product facts is the same sale; with another, a conflict
+    for the manager to resolve. An invoice line whose every revision was reversed (its import voided) is new again."""
     if booked is None or booked.live is None:
         return NEW
-    if booked.live.amount == line.amount and booked.live.sold_on == line.sold_on:
+    if (
+        booked.live.amount == line.amount
+        and booked.live.sold_on == line.sold_on
+        and not product_changed(line, booked.live)
+    ):
         return SAME
     return CONFLICT
+
+
+def product_changed(line: ParsedLine, live: BookedLine) -> bool:
+    """The file says another SKU, unit price or region than the booked line (an ERP correcting what was sold, or
+    where, at the same amount): the referee's evidence would be read wrong if it were taken as the same sale. A
+    file that leaves them out says nothing new."""
+    return any(
+        sent is not None and sent != booked
+        for sent, booked in (
+            (line.sku, live.sku),
+            (line.unit_price, live.unit_price),
+            (line.ship_to_region, live.ship_to_region),
+        )
+    )
+
+
+def product_facts(line: ParsedLine, live: BookedLine) -> list[object] | None:
+    """What a conflict records of the product: booked and sent SKU, unit price and region, when they differ."""
+    if not product_changed(line, live):
+        return None
+    return [live.sku, live.unit_price, live.ship_to_region, line.sku, line.unit_price, line.ship_to_region]
 
 
 def next_revision(booked: Booked | None) -> int:
@@ -923,6 +951,7 @@ class _ProgressClock:
 C_CODE, C_INVOICE, C_LINE_NO, C_OLD_AMOUNT, C_OLD_DATE, C_NEW_AMOUNT, C_NEW_DATE, C_LINE, C_DECISION, C_DEALER = range(
     10
 )
+C_PRODUCT = 10  # booked and sent SKU, unit price, region when they differ, else None (absent in older imports)
 KEEP, REPLACE = "keep", "replace"
 
 
@@ -939,6 +968,7 @@ def _conflict(report: Report, code: str, line: ParsedLine, live: BookedLine) -> 
             line.line,
             "",
             line.dealer_id,
+            product_facts(line, live),
         ]
     )
 
@@ -1122,6 +1152,7 @@ def _same_conflict(decided: list[Any], live: BookedLine, line: ParsedLine) -> bo
         and decided[C_OLD_DATE] == live.sold_on.isoformat()
         and int(decided[C_NEW_AMOUNT]) == line.amount
         and decided[C_NEW_DATE] == line.sold_on.isoformat()
+        and (decided[C_PRODUCT] if len(decided) > C_PRODUCT else None) == product_facts(line, live)
     )
 
 

@@ -17,11 +17,12 @@ from datetime import date
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
+from flask_babel import gettext as _
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from portal.database import locked_for_update
+from portal.database import locked_for_update, rows_changed
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.rebates.models import SalesLine
@@ -192,7 +193,15 @@ CHECKED_COLUMNS = (
 
 
 def detect_import(import_id: int) -> int:
-    """The suspicions an import's new sales lines raise; returns how many lines became evidence."""
+    """The suspicions an import's new sales lines raise; returns how many lines became evidence. Lines the import
+    replaced (an ERP's correction of the price or region, decided "replace") are evidence no more: their new
+    values are checked instead."""
+    replaced = select(SalesLine.reverses_id).where(SalesLine.import_id == import_id, SalesLine.reverses_id.is_not(None))
+    withdraw_evidence(
+        cast(Select[int], replaced),
+        None,
+        _("A later sales file replaced the lines that were this suspicion's evidence; their new values are checked."),
+    )
     lines = (
         select(*CHECKED_COLUMNS)
         .where(
@@ -374,3 +383,63 @@ def refresh_totals(suspicion_ids: Sequence[int]) -> None:
 
 # What `refresh_totals` counts again.
 TOTALS = ("line_count", "sighting_count", "stake", "sales_amount", "worst_gap_basis_points", "last_sold_on")
+
+
+def open_suspicions_of(lines: Select[int]) -> list[int]:
+    """The open suspicions the sales lines are evidence of (read without a lock: see withdraw_evidence)."""
+    return sorted(
+        db.session.execute(
+            select(SuspicionLine.suspicion_id)
+            .join(Suspicion, Suspicion.id == SuspicionLine.suspicion_id)
+            .where(SuspicionLine.sales_line_id.in_(lines), Suspicion.status == SuspicionStatus.OPEN)
+            .distinct()
+        ).scalars()
+    )
+
+
+def withdraw_evidence(lines: Select[int], decided_by_id: int | None, reason: str) -> tuple[int, int]:
+    """Sales lines that no longer count (their import voided, or replaced by a later file's correction) are no
+    longer evidence of an open suspicion: their evidence is removed and the totals counted again; a suspicion left
+    with no evidence at all is dismissed with the reason. A decided suspicion keeps its evidence as it was decided
+    (a violation is withdrawn in its own flow). Returns (suspicions changed, suspicions dismissed)."""
+    candidates = open_suspicions_of(lines)
+    # Locked, and still open once locked: a manager who decided one meanwhile keeps its evidence as decided.
+    affected: list[int] = []
+    for start in range(0, len(candidates), 500):
+        affected.extend(
+            db.session.execute(
+                locked_for_update(
+                    select(Suspicion.id)
+                    .where(Suspicion.id.in_(candidates[start : start + 500]), Suspicion.status == SuspicionStatus.OPEN)
+                    .order_by(Suspicion.id)
+                )
+            ).scalars()
+        )
+    if not affected:
+        return 0, 0
+    for start in range(0, len(affected), 500):
+        db.session.execute(
+            delete(SuspicionLine).where(
+                SuspicionLine.suspicion_id.in_(affected[start : start + 500]), SuspicionLine.sales_line_id.in_(lines)
+            )
+        )
+    refresh_totals(affected)
+    dismissed = 0
+    for start in range(0, len(affected), 500):
+        # Conditional: a manager deciding one of them at this moment keeps their decision.
+        dismissed += rows_changed(
+            db.session.execute(
+                update(Suspicion)
+                .where(
+                    Suspicion.id.in_(affected[start : start + 500]),
+                    Suspicion.status == SuspicionStatus.OPEN,
+                    Suspicion.line_count == 0,
+                    Suspicion.sighting_count == 0,
+                )
+                .values(
+                    status=SuspicionStatus.DISMISSED, decided_by_id=decided_by_id, decided_at=utcnow(), reason=reason
+                )
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return len(affected), dismissed

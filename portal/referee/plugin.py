@@ -24,5 +24,6 @@ def init_app(app: Flask) -> None:
     register_navigation("referee.price_lists", _l("Price lists"), 106)
     register_navigation("referee.dealer_prices", _l("Prices and rules"), 55)
     app.add_template_filter(queries.product_name, "product_name")
+    app.add_template_global(suspicions.record_months)
     for guard in (rules.is_undecided, rules.is_editable):
         app.add_template_global(guard)

@@ -9,12 +9,12 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
-from portal.database import locked_for_share, locked_for_update, rows_changed
+from portal.database import locked_for_share
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import current_period, visible_dealers
@@ -24,8 +24,8 @@ from portal.disputes.violations import record_violation
 from portal.extensions import db
 from portal.formatting import money
 from portal.rebates.models import SalesImport, SalesLine
-from portal.referee.detection import refresh_totals
-from portal.referee.models import Suspicion, SuspicionLine
+from portal.referee.detection import withdraw_evidence
+from portal.referee.models import Suspicion
 from portal.referee.rules import (
     SuspicionRule,
     SuspicionStatus,
@@ -76,9 +76,14 @@ def get_visible_suspicion(user: User, suspicion_id: int) -> Suspicion:
     return found
 
 
+def record_months() -> int:
+    """How many months an offence stays on a dealer's record (the setting)."""
+    return int(current_app.config["REFEREE_RECORD_MONTHS"])
+
+
 def record_since(today: date | None = None) -> date:
     """The first day of the dealer's record: offences confirmed before it no longer count (the setting)."""
-    return record_starts(today or company_today(), int(current_app.config["REFEREE_RECORD_MONTHS"]))
+    return record_starts(today or company_today(), record_months())
 
 
 def _on_record(dealer_ids: list[int], today: date | None) -> Select[int, int]:
@@ -144,70 +149,21 @@ def dismiss_suspicion(actor: User, suspicion: Suspicion, reason: str) -> Suspici
     return suspicion
 
 
-def open_suspicions_of(lines: Select[int]) -> list[int]:
-    """The open suspicions the sales lines are evidence of (read without a lock: see withdraw_voided_lines)."""
-    return sorted(
-        db.session.execute(
-            select(SuspicionLine.suspicion_id)
-            .join(Suspicion, Suspicion.id == SuspicionLine.suspicion_id)
-            .where(SuspicionLine.sales_line_id.in_(lines), Suspicion.status == SuspicionStatus.OPEN)
-            .distinct()
-        ).scalars()
-    )
-
-
 def withdraw_voided_lines(actor: User, import_id: int) -> int:
-    """A voided import's lines no longer count, so they are no longer evidence of an open suspicion: their evidence
-    is removed and the totals counted again; a suspicion left with no evidence at all is dismissed, saying why.
-    A decided suspicion keeps its evidence as it was decided (a violation is withdrawn in its own flow).
-    Returns how many suspicions were dismissed."""
+    """A voided import's lines no longer count, so they are no longer evidence of an open suspicion (see
+    detection.withdraw_evidence). Returns how many suspicions were dismissed."""
     voided = select(SalesLine.id).where(SalesLine.import_id == import_id, SalesLine.reverses_id.is_(None))
-    candidates = open_suspicions_of(voided)
-    # Locked, and still open once locked: a manager who decided one meanwhile keeps its evidence as decided.
-    affected: list[int] = []
-    for start in range(0, len(candidates), 500):
-        affected.extend(
-            db.session.execute(
-                locked_for_update(
-                    select(Suspicion.id)
-                    .where(Suspicion.id.in_(candidates[start : start + 500]), Suspicion.status == SuspicionStatus.OPEN)
-                    .order_by(Suspicion.id)
-                )
-            ).scalars()
-        )
-    if not affected:
-        return 0
-    for start in range(0, len(affected), 500):
-        db.session.execute(
-            delete(SuspicionLine).where(
-                SuspicionLine.suspicion_id.in_(affected[start : start + 500]), SuspicionLine.sales_line_id.in_(voided)
-            )
-        )
-    refresh_totals(affected)
-    reason = _("The sales import that gave this suspicion its evidence was voided.")
-    emptied = 0
-    for start in range(0, len(affected), 500):
-        # Conditional: a manager deciding one of them at this moment keeps their decision.
-        emptied += rows_changed(
-            db.session.execute(
-                update(Suspicion)
-                .where(
-                    Suspicion.id.in_(affected[start : start + 500]),
-                    Suspicion.status == SuspicionStatus.OPEN,
-                    Suspicion.line_count == 0,
-                    Suspicion.sighting_count == 0,
-                )
-                .values(status=SuspicionStatus.DISMISSED, decided_by_id=actor.id, decided_at=utcnow(), reason=reason)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    audit_change(
-        "suspicions.voided_evidence",
-        actor=actor,
-        subject=db.session.get(SalesImport, import_id),
-        after={"suspicions": len(affected), "dismissed": emptied},
+    affected, dismissed = withdraw_evidence(
+        voided, actor.id, _("The sales import that gave this suspicion its evidence was voided.")
     )
-    return emptied
+    if affected:
+        audit_change(
+            "suspicions.voided_evidence",
+            actor=actor,
+            subject=db.session.get(SalesImport, import_id),
+            after={"suspicions": affected, "dismissed": dismissed},
+        )
+    return dismissed
 
 
 def violation_period(suspicion: Suspicion) -> Period:

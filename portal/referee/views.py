@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, make_response, render_template, request, url_for
+from flask import Blueprint, flash, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -448,7 +448,6 @@ def dealer_prices() -> ResponseReturnValue:
         receipts={found.id: queries.receipt_of(found.id, dealer.id) for found in shown},
         can_acknowledge=current_user.access_role is AccessRole.DEALER_OWNER,
         standing=suspicions.standing_of(dealer.id),
-        record_months=current_app.config["REFEREE_RECORD_MONTHS"],
         violations=suspicions.dealer_violations(dealer.id),
         acknowledged=queries.receipts_of(dealer.id),
     )
