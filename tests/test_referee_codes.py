@@ -223,3 +223,47 @@ def test_a_refused_photo_keeps_nothing(app: Flask, channel: Channel, referee_rec
     assert "shop.jpg" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Sighting)).scalar_one() == 0
+
+
+def test_the_photos_of_a_sighting_go_with_the_violation_made_of_it(
+    app: Flask, channel: Channel, referee_records: RefereeRecords
+) -> None:
+    """The inspector's photo becomes a file of the violation: the second person and, once it counts, the dealer
+    see what was seen; the reporting dealer, who sees neither the suspicion nor the violation, does not."""
+    inspector = app.test_client()
+    log_in(inspector, channel.emails["inspector"])
+    with app.app_context():
+        day = period(channel.current_period).starts_on + timedelta(days=14)
+    photo = jpeg()
+    reported = inspector.post(
+        "/referee/field-check",
+        data={
+            "code": referee_records.shipped_code,
+            "region": "110105",
+            "seen_on": day.isoformat(),
+            "photos": [(io.BytesIO(photo), "微信图片_20261201.jpg")],
+        },
+    )
+    assert reported.status_code == 303
+    with app.app_context():
+        suspicion_id = db.session.execute(
+            select(SuspicionSighting.suspicion_id).order_by(SuspicionSighting.id.desc()).limit(1)
+        ).scalar_one()
+        kept = db.session.execute(select(Evidence.sha256).where(Evidence.owner_type == "sighting")).scalar_one()
+    manager = app.test_client()
+    log_in(manager, channel.emails["manager"])
+    made = manager.post(f"/referee/suspicions/{suspicion_id}/violation", data={"penalty": "0.00"})
+    assert made.status_code == 303, made.get_data(as_text=True)
+    violation_id = int(made.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with app.app_context():
+        copied = db.session.execute(
+            select(Evidence.id, Evidence.sha256, Evidence.original_name).where(
+                Evidence.owner_type == "violation", Evidence.owner_id == violation_id
+            )
+        ).one()
+    assert (copied.sha256, copied.original_name) == (kept, "微信图片_20261201.jpg")
+    assert "微信图片_20261201.jpg" in manager.get(made.headers["Location"]).get_data(as_text=True)
+    assert manager.get(f"/evidence/{copied.id}/download").status_code == 200
+    reporter = app.test_client()
+    log_in(reporter, channel.emails["foreign_owner"])
+    assert reporter.get(f"/evidence/{copied.id}/download").status_code == 404

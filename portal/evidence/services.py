@@ -8,7 +8,7 @@ leaves at worst a file with no row, which cleanup_orphans deletes after a day. A
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
@@ -121,6 +121,56 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
         storage.delete(key)  # the row could not be written: take the file back
         raise
     return evidence
+
+
+def copy_evidence(
+    actor: User, source_type: str, source_ids: Sequence[int], owner_type: str, owner_id: int
+) -> list[Evidence]:
+    """Files of other records (a sighting's photos) attached to this one as well (the violation made of them), so
+    that whoever may see this record sees them, without seeing the records they came from. The bytes are copied:
+    each file has one owner, and removing one copy leaves the other. Up to the record's file limit. The photos'
+    fingerprints are not copied: a copy is the same photo by design, never a photo used twice."""
+    if not source_ids:
+        return []
+    if not _rules(owner_type).can_add(actor, owner_id):
+        raise NotFound()
+    sources = db.session.execute(
+        select(Evidence)
+        .where(Evidence.owner_type == source_type, Evidence.owner_id.in_(sorted(source_ids)))
+        .order_by(Evidence.id)
+        .limit(int(current_app.config["EVIDENCE_MAX_FILES_PER_OBJECT"]))
+    ).scalars()
+    storage = storage_of(current_app)
+    copies = []
+    for source in sources:
+        key = f"{owner_type}/{uuid.uuid4().hex}"
+        storage.put(key, read_bytes(source), source.content_type)  # a rollback leaves it to the orphan cleanup
+        copy = Evidence(
+            owner_type=owner_type,
+            owner_id=owner_id,
+            original_name=source.original_name,
+            storage_key=key,
+            content_type=source.content_type,
+            size=source.size,
+            sha256=source.sha256,
+            page_count=source.page_count,
+            content_digest=source.content_digest,
+            qr_text=source.qr_text,
+            uploaded_by_id=actor.id,
+        )
+        db.session.add(copy)
+        copies.append(copy)
+    db.session.flush()
+    for copy in copies:
+        record_event(
+            "evidence.copied",
+            actor_id=actor.id,
+            subject_type=owner_type,
+            subject_id=owner_id,
+            subject_label=copy.original_name,
+            details={"evidence_id": copy.id, "sha256": copy.sha256, "from": source_type},
+        )
+    return copies
 
 
 def _add_pictures(evidence: Evidence, pictures: tuple[int, ...]) -> None:

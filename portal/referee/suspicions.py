@@ -20,12 +20,15 @@ from portal.dealers.models import Dealer, Period
 from portal.dealers.services import current_period, visible_dealers
 from portal.disputes.models import Violation
 from portal.disputes.rules import COUNTING, ViolationKind, ViolationStatus
+from portal.disputes.services import VIOLATION_FILES
 from portal.disputes.violations import record_violation
+from portal.evidence.services import copy_evidence
 from portal.extensions import db
 from portal.formatting import money
 from portal.rebates.models import SalesImport, SalesLine
+from portal.referee.codes import SIGHTING_FILES
 from portal.referee.detection import withdraw_evidence
-from portal.referee.models import Suspicion
+from portal.referee.models import Suspicion, SuspicionSighting
 from portal.referee.rules import (
     SuspicionRule,
     SuspicionStatus,
@@ -225,6 +228,11 @@ def make_violation(
     violation.source = f"suspicion:{suspicion.id}"
     suspicion.violation_id = violation.id
     db.session.flush()
+    sightings = db.session.execute(
+        select(SuspicionSighting.sighting_id).where(SuspicionSighting.suspicion_id == suspicion.id)
+    ).scalars()
+    # The photos go with the violation: the dealer and the second person see what was seen, never the sighting.
+    copy_evidence(actor, SIGHTING_FILES, list(sightings), VIOLATION_FILES, violation.id)
     audit_change(
         "suspicion.made_violation",
         actor=actor,
