@@ -88,3 +88,26 @@ def provinces() -> list[Region]:
 def within(code: str) -> list[Region]:
     """The regions directly inside a region, in code order."""
     return sorted((known for known in regions().values() if known.parent == code), key=lambda known: known.code)
+
+
+@cache
+def _by_full_name() -> list[tuple[str, Region]]:
+    """Every region with its full name, provinces first, then cities, then districts, in code order."""
+    order = {RegionLevel.PROVINCE: 0, RegionLevel.CITY: 1, RegionLevel.DISTRICT: 2}
+    return [
+        (known.full_name, known)
+        for known in sorted(regions().values(), key=lambda known: (order[known.level], known.code))
+    ]
+
+
+def search(written: str, limit: int = 8) -> list[Region]:
+    """Regions an inspector may mean by what they typed so far: a code's first digits, or a part of the full name
+    (朝阳 finds 北京市朝阳区 and 辽宁省朝阳市). Regions whose own name starts with it come first."""
+    text = "".join(written.split())
+    if not text:
+        return []
+    if text.isdigit():
+        return [known for _full, known in _by_full_name() if known.code.startswith(text)][:limit]
+    named = [known for full, known in _by_full_name() if text in full]
+    named.sort(key=lambda known: not known.name.startswith(text))  # stable: the levels' order stays within each
+    return named[:limit]

@@ -1696,6 +1696,12 @@ MATRIX = (
         only({**DECIDE_200, "inspector": 200, "dealer_owner": 200}),
     ),
     Case(
+        "GET",
+        "/referee/field-check/regions",
+        "/referee/field-check/regions?region=南山",
+        only({**DECIDE_200, "inspector": 200, "dealer_owner": 200}),
+    ),
+    Case(
         "POST",
         "/referee/field-check",
         "/referee/field-check",

@@ -197,6 +197,7 @@ PAGES = [
     ("manager", "/referee/shipments"),
     ("inspector", "/referee/field-check"),
     ("dealer_owner", "/referee/field-check"),
+    ("inspector", "/referee/field-check/regions?region=朝阳"),
 ]
 
 

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.referee import codes
 from portal.referee.models import CodedShipment, Sighting, Suspicion, SuspicionSighting, TerritoryRegion
 from portal.referee.rules import SightingOutcome, SuspicionRule, week_of
+from portal.regions import read_region
 from portal.service_errors import Forbidden, InvalidInput
 from tests.evidence_files import jpeg
 from tests.factories import Channel, RefereeRecords, dealer_of, period
@@ -267,3 +268,19 @@ def test_the_photos_of_a_sighting_go_with_the_violation_made_of_it(
     reporter = app.test_client()
     log_in(reporter, channel.emails["foreign_owner"])
     assert reporter.get(f"/evidence/{copied.id}/download").status_code == 404
+
+
+def test_the_field_check_offers_the_regions_a_typed_part_may_mean(
+    app: Flask, channel: Channel, referee_records: RefereeRecords
+) -> None:
+    client = app.test_client()
+    log_in(client, channel.emails["inspector"])
+    offered = client.get("/referee/field-check/regions", query_string={"region": " 南山 "}).get_data(as_text=True)
+    assert '<option value="广东省深圳市南山区">440305</option>' in offered
+    assert '<option value="黑龙江省鹤岗市南山区">230404</option>' in offered
+    by_code = client.get("/referee/field-check/regions", query_string={"region": "4403"}).get_data(as_text=True)
+    assert by_code.count("<option") == 8 and "广东省深圳市</option>" not in by_code and ">440300<" in by_code
+    for nothing in ("", "Atlantis", "<script>", "x" * 500):
+        answer = client.get("/referee/field-check/regions", query_string={"region": nothing})
+        assert answer.status_code == 200 and "<option" not in answer.get_data(as_text=True)
+    assert read_region("广东省深圳市南山区") == "440305"  # what a picked option writes reads back as the region

@@ -30,6 +30,7 @@ from portal.referee.forms import (
 )
 from portal.referee.models import PriceList, Sighting
 from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule
+from portal.regions import search as search_regions
 from portal.security import CONTENT_SECURITY_POLICY
 from portal.service_errors import NotFound
 from portal.web import RowPage, finish_action, page_number, redirect_to
@@ -357,6 +358,15 @@ def _outcome_message(sighting: Sighting) -> str:
         ),
     }
     return messages[sighting.outcome].replace("%(dealer)s", name)
+
+
+@bp.route("/field-check/regions")
+@allow(*FIELD_CHECK_ROLES)
+def region_choices() -> ResponseReturnValue:
+    """The regions matching what was typed in the field check's region, as the options of its list: picked with a
+    tap on a phone, and read back by their full name."""
+    written = request.args.get("region", "")[:60]
+    return render_template("referee/_region_choices.html", choices=search_regions(written))
 
 
 @bp.route("/field-check", methods=["POST"])

@@ -162,7 +162,10 @@ def test_an_inspector_reads_a_code_from_a_photo_and_records_the_sighting(
     expect(page.locator("[data-scan-status]")).to_have_text(words["read"], timeout=15_000)
     expect(page.locator("#code")).to_have_value("QR-DEMO-0002")
     page.locator("#photos").set_input_files(str(tmp_path / "code.jpg"))
-    page.locator("#region").fill("北京市朝阳区")
+    page.locator("#region").press_sequentially("朝阳")  # the regions it may mean are offered to pick
+    expect(page.locator("#region-choices option[value='北京市朝阳区']")).to_have_count(1)
+    expect(page.locator("#region-choices option[value='辽宁省朝阳市']")).to_have_count(1)
+    page.locator("#region").fill("北京市朝阳区")  # what picking an offered region writes
     page.locator("#shop").fill("Wudaokou electronics market")
     page.locator("#price_seen").fill("3,000.00")
     page.get_by_role("button", name=words["record"]).click()
