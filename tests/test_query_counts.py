@@ -212,13 +212,14 @@ PAGES = [
 # close, people without a second factor and claims to pay; a reviewer's claims, violations and imports waiting and
 # the watch list. The review page also finds the previous claim in the queue. The dealer's home adds the next open
 # session of each expiring certificate's course and who is booked already (two queries for all of them) and the
-# last eight quarters' attainment (one).
+# last eight quarters' attainment (one). The referee adds one to each: the owner's price lists to acknowledge, the
+# suspicions waiting for a ruling.
 RICHER_PAGES = {
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 20,
-    "/admin/": 13,
-    "/console/": 11,
+    "/dealer/": 21,
+    "/admin/": 14,
+    "/console/": 12,
 }
 
 _ids = itertools.count()

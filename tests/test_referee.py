@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.dates import company_today
 from portal.dealers.amounts import FileRefused
-from portal.dealers.models import Territory
+from portal.dealers.models import Dealer, Territory
 from portal.disputes.models import Violation
 from portal.disputes.rules import ViolationKind, ViolationStatus
 from portal.extensions import db
@@ -350,3 +350,33 @@ def test_the_violations_page_links_to_the_suspicion_it_was_made_from(
     log_in(client, channel.emails["senior_manager"])
     page = client.get(f"/console/violations/{violation_id}").get_data(as_text=True)
     assert f'href="/referee/suspicions/{suspicion_id}"' in page
+
+
+def test_the_inbox_asks_an_owner_to_read_the_list_in_force_and_a_manager_to_rule(
+    app: Flask, channel: Channel, referee_records: RefereeRecords
+) -> None:
+    owner = app.test_client()
+    log_in(owner, channel.emails["dealer_owner"])
+    home = owner.get("/dealer/").get_data(as_text=True)
+    assert "1 price list to read and acknowledge" in home and 'href="/referee/prices"' in home
+    staff = app.test_client()
+    log_in(staff, channel.emails["dealer_staff"])
+    assert "price list to read" not in staff.get("/dealer/").get_data(as_text=True)  # only an owner acknowledges
+    assert owner.post(f"/referee/prices/{referee_records.price_list}/acknowledge").status_code == 303
+    assert "price list to read" not in owner.get("/dealer/").get_data(as_text=True)
+    manager = app.test_client()
+    log_in(manager, channel.emails["manager"])
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+        least = app.config["REFEREE_MIN_STAKE"]
+        # Independently: the open suspicions of the manager's dealers worth a ruling.
+        waiting = db.session.execute(
+            select(func.count()).where(
+                Suspicion.status == SuspicionStatus.OPEN,
+                Suspicion.dealer_id.in_(select(Dealer.id).where(Dealer.manager_id == user.id)),
+                (Suspicion.stake >= least) | (Suspicion.sighting_count > 0),
+            )
+        ).scalar_one()
+    assert waiting >= 1
+    console = manager.get("/console/").get_data(as_text=True)
+    assert f"{waiting} suspicion" in console and 'href="/referee/suspicions"' in console

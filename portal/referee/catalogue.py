@@ -381,13 +381,16 @@ REMIND_EVERY = timedelta(days=7)
 def lists_to_acknowledge(today: date) -> list[PriceList]:
     """The published lists a dealer still has to read: each currency's list in force today and any published to
     take effect later (a list replaced by a newer one in force is not asked for any more)."""
-    published = list(
-        db.session.execute(
-            select(PriceList)
-            .where(PriceList.status == PriceListStatus.PUBLISHED)
-            .order_by(PriceList.currency, PriceList.effective_from, PriceList.version)
-        ).scalars()
-    )
+    published = db.session.execute(
+        select(PriceList)
+        .where(PriceList.status == PriceListStatus.PUBLISHED)
+        .order_by(PriceList.currency, PriceList.effective_from, PriceList.version)
+    ).scalars()
+    return due_lists(list(published), today)
+
+
+def due_lists(published: Sequence[PriceList], today: date) -> list[PriceList]:
+    """Of published lists in order of taking effect, those to acknowledge (see lists_to_acknowledge)."""
     in_force: dict[str, PriceList] = {}
     for price_list in published:
         if price_list.effective_from <= today:

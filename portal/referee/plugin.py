@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from portal.disputes.violations import register_source_link
 from portal.navigation import register_navigation
 from portal.rebates.sales_jobs import register_import_hook, register_void_hook
-from portal.referee import codes, notices, queries, rules, suspicions, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.referee import codes, inbox, notices, queries, rules, suspicions, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.referee.views import bp
 
 
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     register_import_hook(tasks.queue_detection)  # detection follows each sales import
     register_void_hook(suspicions.withdraw_voided_lines)  # a voided import's lines are evidence no more
     codes.register_evidence_owner()
+    inbox.register()
     register_source_link("suspicion", lambda ident: url_for("referee.suspicion", suspicion_id=int(ident)))
     register_navigation("referee.field_check", _l("Field check"), 107)
     register_navigation("referee.suspicion_queue", _l("Suspicions"), 105)
