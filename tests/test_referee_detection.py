@@ -73,16 +73,23 @@ def _day(app: Flask, channel: Channel, offset: int = 0) -> date:
         return period(channel.current_period).starts_on + timedelta(days=offset)
 
 
-def _imported(app: Flask, channel: Channel, *lines: str, header: str = CHINESE_HEADER) -> int:
+def _checked(channel: Channel, *lines: str, header: str = CHINESE_HEADER) -> SalesImport:
+    """A file in GB18030 as a Chinese ERP exports it, uploaded by the manager and checked (in an app context):
+    the import, ready."""
     content = ("\n".join([header, *lines]) + "\n").encode("gb18030")
+    manager = _user(channel.emails["manager"])
+    batch = imports.start_sales_import(manager, "销售明细.csv", content)
+    db.session.commit()
+    check_sales_import(batch.id)
+    checked = db.session.get(SalesImport, batch.id)
+    assert checked is not None and checked.status is ImportStatus.READY, checked.errors
+    return checked
+
+
+def _imported(app: Flask, channel: Channel, *lines: str, header: str = CHINESE_HEADER) -> int:
     with app.app_context():
-        manager = _user(channel.emails["manager"])
-        batch = imports.start_sales_import(manager, "销售明细.csv", content)
-        db.session.commit()
-        check_sales_import(batch.id)
-        batch = db.session.get(SalesImport, batch.id)
-        assert batch is not None and batch.status is ImportStatus.READY, batch.errors
-        imports.confirm_sales_import(manager, batch)
+        batch = _checked(channel, *lines, header=header)
+        imports.confirm_sales_import(_user(channel.emails["manager"]), batch)
         db.session.commit()
         assert run_sales_import(batch.id) == "imported"
         return batch.id
@@ -365,14 +372,8 @@ def test_an_erp_correction_of_the_sku_alone_is_a_conflict_and_replaced_it_is_che
     first = _imported(app, priced, f"D001,{day},4500.00,1,E-1,AC-1200,4500.00,440305")
     _detected(app, first)
     assert _suspicions(app) == [("D001", SuspicionRule.BELOW_FLOOR, week_of(day), 1, 50_000, 1000)]
-    content = (f"{CHINESE_HEADER}\nD001,{day},4500.00,1,E-1,AC-900,4500.00,440305\n").encode("gb18030")
     with app.app_context():
-        manager = _user(priced.emails["manager"])
-        batch = imports.start_sales_import(manager, "更正.csv", content)
-        db.session.commit()
-        check_sales_import(batch.id)
-        batch = db.session.get(SalesImport, batch.id)
-        assert batch is not None and batch.status is ImportStatus.READY
+        batch = _checked(priced, f"D001,{day},4500.00,1,E-1,AC-900,4500.00,440305")
         assert (batch.conflict_count, batch.duplicate_rows) == (1, 0)
         assert batch.conflicts[0][10] == ["AC-1200", 450_000, "440305", "AC-900", 450_000, "440305"]
         correction = batch.id

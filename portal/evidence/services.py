@@ -123,6 +123,10 @@ def add_evidence(actor: User, owner_type: str, owner_id: int, stream: IO[bytes],
     return evidence
 
 
+# What a copy keeps of the file it copies: its name and what was judged of its content when it was uploaded.
+COPIED_FACTS = ("original_name", "content_type", "size", "sha256", "page_count", "content_digest", "qr_text")
+
+
 def copy_evidence(
     actor: User, source_type: str, source_ids: Sequence[int], owner_type: str, owner_id: int
 ) -> list[Evidence]:
@@ -148,15 +152,9 @@ def copy_evidence(
         copy = Evidence(
             owner_type=owner_type,
             owner_id=owner_id,
-            original_name=source.original_name,
             storage_key=key,
-            content_type=source.content_type,
-            size=source.size,
-            sha256=source.sha256,
-            page_count=source.page_count,
-            content_digest=source.content_digest,
-            qr_text=source.qr_text,
             uploaded_by_id=actor.id,
+            **{column: getattr(source, column) for column in COPIED_FACTS},
         )
         db.session.add(copy)
         copies.append(copy)
