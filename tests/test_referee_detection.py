@@ -9,6 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from portal.accounts.models import User
@@ -33,6 +35,7 @@ from portal.referee.rules import (
     week_of,
 )
 from portal.regions import enclosing, read_region
+from portal.regions import search as search_regions
 from tests.factories import Channel, make_price_list, make_products, period
 from tests.helpers import logged_in_client
 
@@ -188,6 +191,19 @@ def test_the_record_starts_the_same_day_months_ago_or_the_shorter_months_last_da
     assert record_starts(date(2026, 3, 31), 1) == date(2026, 2, 28)
     assert record_starts(date(2024, 2, 29), 12) == date(2023, 2, 28)
     assert record_starts(date(2026, 1, 15), 13) == date(2024, 12, 15)
+
+
+@given(st.text(alphabet=st.sampled_from("北京市朝阳区广东省深圳南山4403051 x"), max_size=8))
+def test_what_a_typed_part_offers_is_regions_that_part_names(typed: str) -> None:
+    """Whatever is typed, at most eight regions are offered, each one the typed part names (a code it starts, or
+    a part of its full name), and each reads back as itself by its full name."""
+    text = "".join(typed.split())
+    offered = search_regions(typed)
+    assert len(offered) <= 8
+    for choice in offered:
+        assert choice.code.startswith(text) if text.isdigit() else text in choice.full_name
+        assert read_region(choice.full_name) == choice.code
+    assert not offered or text
 
 
 def test_regions_are_read_from_codes_and_names_that_say_one_region() -> None:
