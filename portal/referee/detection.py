@@ -27,6 +27,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.rebates.models import SalesLine
 from portal.referee.models import (
+    OPEN_SUSPICION,
     PriceList,
     PriceListItem,
     Sighting,
@@ -52,7 +53,7 @@ from portal.types import utcnow
 STREAM_ROWS = 50_000
 SUSPICIONS = cast(Table, Suspicion.__table__)  # written with Core: tens of thousands of rows at once
 EVIDENCE = cast(Table, SuspicionLine.__table__)
-OPEN_ONLY = text("status = 'open'")  # the predicate of the partial unique index of open suspicions
+OPEN_ONLY = text(OPEN_SUSPICION)
 WRITE_ROWS = 5_000
 ANALYZE_AFTER = 5_000  # evidence lines written at once after which PostgreSQL's statistics are refreshed
 
@@ -105,19 +106,18 @@ def floor_in_force(sku: str, territory_id: int, day: date, currency: str) -> int
         .order_by(PriceList.effective_from.desc(), PriceList.version.desc())
         .limit(1)
     ).first()
-    if in_force is None or in_force.currency != currency:
+    if in_force is None:
         return None
-    prices: dict[int, int] = {
-        territory_key: floor_price
-        for territory_key, floor_price in db.session.execute(
-            select(PriceListItem.territory_key, PriceListItem.floor_price).where(
-                PriceListItem.price_list_id == in_force.id,
-                PriceListItem.sku == sku,
-                PriceListItem.territory_key.in_((territory_id, 0)),
-            )
+    prices = db.session.execute(
+        select(PriceListItem.territory_key, PriceListItem.floor_price).where(
+            PriceListItem.price_list_id == in_force.id,
+            PriceListItem.sku == sku,
+            PriceListItem.territory_key.in_((territory_id, 0)),
         )
-    }
-    return prices.get(territory_id, prices.get(0))
+    ).all()
+    # The list alone, as load_floors would hold it: which line counts is Floors.floor_of's rule.
+    alone = Floors([day], [in_force.currency], [{(sku, key): floor for key, floor in prices}])
+    return alone.floor_of(sku, territory_id, day, currency)
 
 
 def territory_regions(territory_id: int) -> frozenset[str]:

@@ -116,6 +116,10 @@ class PriceListReminder(Model):
     reminded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# The predicate of the partial unique index of open suspicions; detection names it again when it raises them.
+OPEN_SUSPICION = "status = 'open'"
+
+
 class Suspicion(Model):
     """What the portal suspects a dealer of, in one week under one rule, with the lines as evidence. While open,
     lines found later for the same dealer, rule and week join it; once decided, a new one is raised."""
@@ -128,8 +132,8 @@ class Suspicion(Model):
             "rule",
             "week_starts_on",
             unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text(OPEN_SUSPICION),
+            postgresql_where=text(OPEN_SUSPICION),
         ),
         Index("ix_suspicions_status_raised", "status", "raised_at"),
     )
