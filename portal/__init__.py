@@ -14,6 +14,7 @@ from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigat
 from portal.accounts import plugin as accounts_plugin
 from portal.api import plugin as api_plugin
 from portal.audit import plugin as audit_plugin
+from portal.campaigns import plugin as campaigns_plugin
 from portal.claims import plugin as claims_plugin
 from portal.core import plugin as core_plugin
 from portal.dealers import plugin as dealers_plugin
@@ -37,6 +38,7 @@ AREAS = (
     claims_plugin,
     disputes_plugin,
     referee_plugin,
+    campaigns_plugin,
     audit_plugin,
     notifications_plugin,
     evidence_plugin,

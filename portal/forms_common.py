@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -39,6 +40,16 @@ def enum_choices(enum_class: type[enum.Enum], *, blank: Any = None) -> list[Sele
     if blank is not None:
         choices.insert(0, SelectChoice("", blank))
     return choices
+
+
+# What people separate items of a list with when they type or paste one: commas and semicolons (ASCII or the
+# full-width ones of a Chinese keyboard), the enumeration comma, tabs (a spreadsheet's row) and lines.
+LIST_SEPARATORS = re.compile(r"[,，、;；\t\r\n]")  # noqa: RUF001 - the full-width separators people type
+
+
+def split_list(text: str | None) -> list[str]:
+    """The items of a typed or pasted list, trimmed, each once, sorted; spaces inside an item are kept."""
+    return sorted({part.strip() for part in LIST_SEPARATORS.split(text or "") if part.strip()})
 
 
 def optional_int(value: Any) -> int | None:

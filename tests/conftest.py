@@ -28,6 +28,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from portal.extensions import db, limiter
 from tests.factories import (
     THOROUGH,
+    CampaignRecords,
     Channel,
     ClaimRecords,
     DisputeRecords,
@@ -35,6 +36,7 @@ from tests.factories import (
     RefereeRecords,
     TrainingRecords,
     World,
+    make_campaign_records,
     make_channel,
     make_claim_records,
     make_dispute_records,
@@ -221,6 +223,11 @@ def referee_records(app: Flask, channel: Channel) -> RefereeRecords:
 
 
 @pytest.fixture
+def campaign_records(app: Flask, channel: Channel) -> CampaignRecords:
+    return _committed(app, lambda: make_campaign_records(channel))
+
+
+@pytest.fixture
 def world(
     channel: Channel,
     rebate_records: RebateRecords,
@@ -228,9 +235,12 @@ def world(
     claim_records: ClaimRecords,
     dispute_records: DisputeRecords,
     referee_records: RefereeRecords,
+    campaign_records: CampaignRecords,
 ) -> World:
     """Every area's records on one channel (the access matrix, the CSRF crawl, pages that show several areas)."""
-    return world_of(channel, rebate_records, training_records, claim_records, dispute_records, referee_records)
+    return world_of(
+        channel, rebate_records, training_records, claim_records, dispute_records, referee_records, campaign_records
+    )
 
 
 @pytest.fixture

@@ -25,11 +25,14 @@ from portal.api import clients as api_clients
 from portal.api import webhooks as api_webhooks
 from portal.api.models import WebhookDelivery
 from portal.api.rules import DeliveryStatus
+from portal.campaigns.models import Campaign
+from portal.campaigns.rules import CampaignStatus, Measure, RewardKind
 from portal.claims import budgets, services
 from portal.claims.invoices import InvoiceType, normalised_number
 from portal.claims.models import ActivityType, Claim, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus
 from portal.dates import company_today, quarter_of
+from portal.dealers.audiences import AudienceKind
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Period, PeriodStatus, Territory, Trainee
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
@@ -804,6 +807,14 @@ class RefereeRecords:
 
 
 @dataclass(frozen=True)
+class CampaignRecords:
+    draft_campaign: int  # this quarter, every CNY dealer, AC-1200 at 50.00 a unit
+    live_campaign: int  # launched, running through the quarter
+    ended_campaign: int  # launched, ended yesterday, nobody asked to settle it yet
+    requested_campaign: int  # ended, the admin asked for its settlement (a second person confirms it)
+
+
+@dataclass(frozen=True)
 class World(Channel):
     """The channel with every area's records: what the access matrix, the CSRF crawl and the page tests need.
     A test of one area asks for `channel` and that area's fixture instead."""
@@ -813,11 +824,20 @@ class World(Channel):
     claims: ClaimRecords
     disputes: DisputeRecords
     referee: RefereeRecords
+    campaigns: CampaignRecords
 
     def placeholders(self) -> dict[str, object]:
         """Every id, code and token by name, for route templates such as "/claims/{own_claim}"."""
         named: dict[str, object] = {}
-        for records in (self.people, self.rebates, self.training, self.claims, self.disputes, self.referee):
+        for records in (
+            self.people,
+            self.rebates,
+            self.training,
+            self.claims,
+            self.disputes,
+            self.referee,
+            self.campaigns,
+        ):
             named.update(asdict(records))
         named.update({f"notification_{role}": number for role, number in self.notifications.items()})
         named.update(self.tokens)
@@ -991,6 +1011,7 @@ def make_world() -> World:
         make_claim_records(channel),
         make_dispute_records(channel),
         make_referee_records(channel),
+        make_campaign_records(channel),
     )
 
 
@@ -1001,9 +1022,18 @@ def world_of(
     claims: ClaimRecords,
     disputes: DisputeRecords,
     referee: RefereeRecords,
+    campaigns: CampaignRecords,
 ) -> World:
     fields = {name: getattr(channel, name) for name in Channel.__dataclass_fields__}
-    return World(**fields, rebates=rebates, training=training, claims=claims, disputes=disputes, referee=referee)
+    return World(
+        **fields,
+        rebates=rebates,
+        training=training,
+        claims=claims,
+        disputes=disputes,
+        referee=referee,
+        campaigns=campaigns,
+    )
 
 
 def make_price_list(
@@ -1106,6 +1136,50 @@ def make_referee_records(channel: Channel) -> RefereeRecords:
         suspicion=make_suspicion(own, current, 450_000, 500_000).id,
         foreign_suspicion=make_suspicion(foreign, current, 400_000, 500_000).id,
         referee_territory=east.code,
+    )
+
+
+def make_campaign(**values: Any) -> Campaign:
+    """A campaign as a runner would have drafted it: this quarter, every dealer, 50.00 for each AC-1200 sold,
+    a budget of 100,000.00; `values` change any of it (a status other than draft is set as it is)."""
+    _code, first, last = this_quarter()
+    fields: dict[str, Any] = {
+        "name_en": "Summer push",
+        "name_zh": "夏季冲量",
+        "audience_kind": AudienceKind.ALL,
+        "audience": [],
+        "starts_on": first,
+        "ends_on": last,
+        "skus": ["AC-1200"],
+        "product_lines": [],
+        "currency": "CNY",
+        "measure": Measure.UNITS,
+        "reward_kind": RewardKind.PER_UNIT,
+        "rate": 5_000,
+        "threshold": 0,
+        "cap": None,
+        "budget": 10_000_000,
+    }
+    fields.update(values)
+    campaign = Campaign(**fields)
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def make_campaign_records(channel: Channel) -> CampaignRecords:
+    admin = user(channel, "admin")
+    ended_on = today() - timedelta(days=1)
+    ended = {"starts_on": ended_on - timedelta(days=20), "ends_on": ended_on, "status": CampaignStatus.LIVE}
+    return CampaignRecords(
+        draft_campaign=make_campaign().id,
+        live_campaign=make_campaign(name_en="Autumn push", status=CampaignStatus.LIVE).id,
+        ended_campaign=make_campaign(name_en="Ended push", **ended).id,
+        requested_campaign=make_campaign(
+            name_en="Settling push",
+            **{**ended, "status": CampaignStatus.SETTLEMENT_REQUESTED},
+            settlement_requested_by_id=admin.id,
+        ).id,
     )
 
 

@@ -112,6 +112,31 @@ DECIDE_200 = {"manager": 200, "senior_manager": 200, "admin": 200}
 DECIDE_404 = {"manager": 404, "senior_manager": 404, "admin": 404}
 DECIDE_422 = {"manager": 422, "senior_manager": 422, "admin": 422}
 DECIDE_303 = {"manager": 303, "senior_manager": 303, "admin": 303}
+RUN_200 = {"senior_manager": 200, "admin": 200}
+RUN_303 = {"senior_manager": 303, "admin": 303}
+RUN_404 = {"senior_manager": 404, "admin": 404}
+RUN_409 = {"senior_manager": 409, "admin": 409}
+RUN_422 = {"senior_manager": 422, "admin": 422}
+
+
+def campaign_form(_world: World) -> dict[str, object]:
+    """A campaign over this quarter for the gold dealers: 2,000.00 once 10 units of the AC line are sold."""
+    _code, first, last = this_quarter()
+    return {
+        "name_en": "Gold sprint",
+        "name_zh": "金牌冲刺",
+        "audience_kind": "tiers",
+        "tiers": "gold",
+        "starts_on": first.isoformat(),
+        "ends_on": last.isoformat(),
+        "skus": "AC-1200，AC-900",
+        "currency": "CNY",
+        "measure": "units",
+        "reward_kind": "threshold",
+        "rate": "2,000.00",
+        "threshold_units": "10",
+        "budget": "50,000.00",
+    }
 
 
 def published_prices_file(_world: World) -> dict[str, object]:
@@ -1741,6 +1766,47 @@ MATRIX = (
         only({"senior_manager": 303, "admin": 303}),
         form={"regions": "440000, 上海市"},
     ),
+    # Sales campaigns: run by admins and senior managers, read by managers, a dealer's own page for its people.
+    Case("GET", "/campaigns/", "/campaigns/", only(DECIDE_200)),
+    Case("GET", "/campaigns/new", "/campaigns/new", only(RUN_200)),
+    Case("POST", "/campaigns/new", "/campaigns/new", only(RUN_422), form={"name_en": "x"}),
+    Case("POST", "/campaigns/new", "/campaigns/new", only(RUN_303), form=campaign_form),
+    Case("GET", "/campaigns/<int:campaign_id>", "/campaigns/{draft_campaign}", only(DECIDE_200)),
+    Case("GET", "/campaigns/<int:campaign_id>", "/campaigns/999999", only(DECIDE_404)),
+    Case("GET", "/campaigns/<int:campaign_id>/edit", "/campaigns/{draft_campaign}/edit", only(RUN_200)),
+    Case("GET", "/campaigns/<int:campaign_id>/edit", "/campaigns/999999/edit", only(RUN_404)),
+    Case(
+        "POST",
+        "/campaigns/<int:campaign_id>/edit",
+        "/campaigns/{draft_campaign}/edit",
+        only(RUN_303),
+        form=campaign_form,
+    ),
+    Case("POST", "/campaigns/<int:campaign_id>/launch", "/campaigns/999999/launch", only(RUN_404)),
+    Case("POST", "/campaigns/<int:campaign_id>/launch", "/campaigns/{draft_campaign}/launch", only(RUN_303)),
+    Case("POST", "/campaigns/<int:campaign_id>/launch", "/campaigns/{draft_campaign}/launch", only(RUN_409)),
+    Case(
+        "POST",
+        "/campaigns/<int:campaign_id>/request-settlement",
+        "/campaigns/{live_campaign}/request-settlement",
+        only(RUN_409),  # still running
+    ),
+    Case(
+        "POST",
+        "/campaigns/<int:campaign_id>/request-settlement",
+        "/campaigns/{ended_campaign}/request-settlement",
+        only(RUN_303),
+    ),
+    Case("POST", "/campaigns/<int:campaign_id>/send-back", "/campaigns/{ended_campaign}/send-back", only(RUN_303)),
+    Case("POST", "/campaigns/<int:campaign_id>/cancel", "/campaigns/{ended_campaign}/cancel", only(RUN_303)),
+    Case("POST", "/campaigns/<int:campaign_id>/settle", "/campaigns/{live_campaign}/settle", only(RUN_409)),
+    Case(
+        "POST",
+        "/campaigns/<int:campaign_id>/settle",
+        "/campaigns/{requested_campaign}/settle",
+        only({"senior_manager": 303, "admin": 409}),  # the admin asked for it: a second person confirms
+    ),
+    Case("GET", "/campaigns/mine", "/campaigns/mine", only({"dealer_owner": 200, "dealer_staff": 200})),
 )
 
 

@@ -8,7 +8,9 @@ append-only entry (`LedgerEntry`). The balance is the sum of the entries; nothin
 - A payment is an entry too (-). What a statement's payment may transfer is its amount due: what the dealer has
   earned up to that period less what was paid, never more than the account's whole balance (so a later penalty
   still counts, and paying two periods never pays one twice).
-- Reopening a period reverses its entries (new entries, `reverses_id`); closing it again books them anew.
+- Reopening a period reverses what its close booked (new entries, `reverses_id`); closing it again books them
+  anew. A sales campaign's reward is booked when the campaign is settled, in the open period of that day; it is not
+  the close's to book, so a reopened period keeps it, and the statement's closing balance counts it.
 
 Why no "balance carried" entries: the balance at any point is the sum of the entries before it, so a pair of
 entries moving a balance from one period to the next would add nothing but a chance to disagree.
@@ -16,7 +18,7 @@ entries moving a balance from one period to the next would add nothing but a cha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -135,9 +137,12 @@ def book_period(period: Period, penalties: Iterable[tuple[int, int, str, str]]) 
         booked += 1
     db.session.flush()
     opening = balances_before(list(by_dealer), period)
+    rewarded = campaign_rewards_in(period, list(by_dealer))
     for statement in statements:
         statement.opening_balance = opening.get(statement.dealer_id, 0)
-        statement.closing_balance = statement.opening_balance + statement.net_payable
+        statement.closing_balance = (
+            statement.opening_balance + statement.net_payable + rewarded.get(statement.dealer_id, 0)
+        )
     db.session.flush()
     return booked
 
@@ -150,7 +155,7 @@ def reverse_period(actor: User, period: Period, reason: str) -> int:
             select(LedgerEntry)
             .where(
                 LedgerEntry.period_id == period.id,
-                LedgerEntry.kind != LedgerKind.REVERSAL,
+                LedgerEntry.kind.not_in((LedgerKind.REVERSAL, LedgerKind.CAMPAIGN)),
                 LedgerEntry.id.not_in(reversed_ids),
             )
             .order_by(LedgerEntry.id)
@@ -170,6 +175,33 @@ def reverse_period(actor: User, period: Period, reason: str) -> int:
         )
     db.session.flush()
     return len(entries)
+
+
+def campaign_rewards_in(period: Period, dealer_ids: Sequence[int]) -> dict[int, int]:
+    """Each dealer's campaign rewards booked in the period (they are on its account, not on its statement)."""
+    rows = db.session.execute(
+        select(LedgerEntry.dealer_id, func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .where(
+            LedgerEntry.period_id == period.id,
+            LedgerEntry.kind == LedgerKind.CAMPAIGN,
+            LedgerEntry.dealer_id.in_(sorted(set(dealer_ids))),
+        )
+        .group_by(LedgerEntry.dealer_id)
+    ).all()
+    return {dealer_id: int(total) for dealer_id, total in rows}
+
+
+def book_campaign_rewards(
+    actor: User, period: Period, rewards: Mapping[int, int], currency: str, source: str, note: str
+) -> dict[int, LedgerEntry]:
+    """A settled campaign's rewards, one entry per dealer, in the open period of the settlement day."""
+    entries = {
+        dealer_id: _entry(dealer_id, period, LedgerKind.CAMPAIGN, amount, currency, source, note, actor)
+        for dealer_id, amount in sorted(rewards.items())
+        if amount
+    }
+    db.session.flush()
+    return entries
 
 
 def balances(dealer_ids: Sequence[int]) -> dict[int, int]:

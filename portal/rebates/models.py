@@ -410,6 +410,7 @@ class LedgerKind(enum.StrEnum):
     REFUND = "refund"  # an overturned penalty given back
     PAYMENT = "payment"  # money transferred to the dealer
     REVERSAL = "reversal"  # takes back an earlier entry (a reopened period), never an edit
+    CAMPAIGN = "campaign"  # a settled sales campaign's reward, booked when it is settled (not by a period's close)
 
 
 register_labels(
@@ -420,6 +421,7 @@ register_labels(
         LedgerKind.REFUND: _l("Refund"),
         LedgerKind.PAYMENT: _l("Payment"),
         LedgerKind.REVERSAL: _l("Reversal"),
+        LedgerKind.CAMPAIGN: _l("Campaign reward"),
     }
 )
 

@@ -1,0 +1,20 @@
+"""How campaigns plug into the portal: their pages, the dealer's home section, the inbox lines, notices and menu
+entries."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from portal.campaigns import inbox, notices  # noqa: F401 - the kinds register themselves
+from portal.campaigns.views import bp, dealer_home_section
+from portal.dealers.sections import register_home_section
+from portal.navigation import register_navigation
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    register_home_section(dealer_home_section)
+    inbox.register()
+    register_navigation("campaigns.dealer_campaigns", _l("Campaigns"), 27)
+    register_navigation("campaigns.campaign_list", _l("Campaigns"), 112)
