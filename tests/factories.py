@@ -25,7 +25,7 @@ from portal.api import clients as api_clients
 from portal.api import webhooks as api_webhooks
 from portal.api.models import WebhookDelivery
 from portal.api.rules import DeliveryStatus
-from portal.campaigns.models import Campaign
+from portal.campaigns.models import Campaign, CampaignResult
 from portal.campaigns.rules import CampaignStatus, Measure, RewardKind
 from portal.claims import budgets, services
 from portal.claims.invoices import InvoiceType, normalised_number
@@ -812,6 +812,7 @@ class CampaignRecords:
     live_campaign: int  # launched, running through the quarter
     ended_campaign: int  # launched, ended yesterday, nobody asked to settle it yet
     requested_campaign: int  # ended, the admin asked for its settlement (a second person confirms it)
+    settled_campaign: int  # ended and settled: D001 sold 12 units and got 600.00
 
 
 @dataclass(frozen=True)
@@ -1171,6 +1172,18 @@ def make_campaign_records(channel: Channel) -> CampaignRecords:
     admin = user(channel, "admin")
     ended_on = today() - timedelta(days=1)
     ended = {"starts_on": ended_on - timedelta(days=20), "ends_on": ended_on, "status": CampaignStatus.LIVE}
+    settled = make_campaign(name_en="Settled push", **{**ended, "status": CampaignStatus.SETTLED}, settled_total=60_000)
+    db.session.add(
+        CampaignResult(
+            campaign_id=settled.id,
+            dealer_id=dealer_of(channel.own_dealer).id,
+            units=12,
+            amount=5_400_000,
+            line_count=2,
+            earned=60_000,
+            reward=60_000,
+        )
+    )
     return CampaignRecords(
         draft_campaign=make_campaign().id,
         live_campaign=make_campaign(name_en="Autumn push", status=CampaignStatus.LIVE).id,
@@ -1180,6 +1193,7 @@ def make_campaign_records(channel: Channel) -> CampaignRecords:
             **{**ended, "status": CampaignStatus.SETTLEMENT_REQUESTED},
             settlement_requested_by_id=admin.id,
         ).id,
+        settled_campaign=settled.id,
     )
 
 

@@ -30,6 +30,8 @@ from config import normalise_database_url
 from portal import create_app
 from portal.accounts.models import RecoveryCode, User
 from portal.audit.models import AuditEvent
+from portal.campaigns.models import Campaign, CampaignResult
+from portal.campaigns.services import EDITABLE_FIELDS as CAMPAIGN_FORM_FIELDS
 from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
 from portal.dealers import closing
 from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
@@ -37,8 +39,11 @@ from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.rebates import imports
 from portal.rebates.models import (
     Adjustment,
+    ImportStatus,
+    LedgerEntry,
     ProgramTier,
     RebateProgram,
     RebateStatement,
@@ -46,6 +51,7 @@ from portal.rebates.models import (
     SalesLine,
     Target,
 )
+from portal.rebates.sales_jobs import check_sales_import, run_sales_import
 from portal.referee.models import (
     CodedShipment,
     PriceList,
@@ -254,7 +260,18 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             *_claims_fingerprint(),
             *_disputes_fingerprint(),
             *_referee_fingerprint(),
+            *_campaigns_fingerprint(),
         )
+
+
+def _campaigns_fingerprint() -> tuple[Any, ...]:
+    """Campaigns (every field a form or a decision writes), their results and the ledger entries settling books."""
+    columns = [getattr(Campaign, name) for name in ("id", "status", "settled_total", *CAMPAIGN_FORM_FIELDS)]
+    return (
+        db.session.execute(sa.select(*columns).order_by(Campaign.id)).all(),
+        db.session.execute(sa.select(sa.func.count()).select_from(CampaignResult)).scalar_one(),
+        db.session.execute(sa.select(sa.func.count()).select_from(LedgerEntry)).scalar_one(),
+    )
 
 
 def _referee_fingerprint() -> tuple[Any, ...]:
@@ -413,6 +430,33 @@ LINE_ERROR_ROW = re.compile(
     r"<tr><td data-label=\"[^\"]*\">(\d+)</td><td data-label=\"[^\"]*\">([^<]*)</td>"
     r"<td data-label=\"[^\"]*\">(?:<code>([^<]*)</code>|—)</td><td data-label=\"[^\"]*\">([^<]*)</td></tr>"
 )
+
+
+CHINESE_SALES_HEADER = "客户编码,开票日期,价税合计,数量,发票号码,物料编码,含税单价,收货地区编码"
+
+
+def checked_sales_file(manager_email: str, *lines: str, header: str = CHINESE_SALES_HEADER) -> SalesImport:
+    """A file in GB18030 as a Chinese ERP exports it, uploaded by the manager and checked (in an app context):
+    the import, ready."""
+    content = ("\n".join([header, *lines]) + "\n").encode("gb18030")
+    manager = db.session.execute(sa.select(User).where(User.email == manager_email)).scalar_one()
+    batch = imports.start_sales_import(manager, "销售明细.csv", content)
+    db.session.commit()
+    check_sales_import(batch.id)
+    checked = db.session.get(SalesImport, batch.id)
+    assert checked is not None and checked.status is ImportStatus.READY, checked.errors
+    return checked
+
+
+def imported_sales_file(app: Flask, manager_email: str, *lines: str, header: str = CHINESE_SALES_HEADER) -> int:
+    """The same file checked, confirmed and imported; its import's id."""
+    with app.app_context():
+        batch = checked_sales_file(manager_email, *lines, header=header)
+        manager = db.session.execute(sa.select(User).where(User.email == manager_email)).scalar_one()
+        imports.confirm_sales_import(manager, batch)
+        db.session.commit()
+        assert run_sales_import(batch.id) == "imported"
+        return batch.id
 
 
 def line_errors_of(html: str) -> list[tuple[str, str, str]]:

@@ -21,10 +21,33 @@ from portal.dealers import closing
 from portal.dealers.models import Period
 from portal.extensions import db
 from tests.evidence_files import pdf
-from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day, today
+from tests.factories import PASSWORD, RECOVERY_CODES, World, activity_day, this_quarter, today
 from tests.helpers import csrf_token_on, log_in, start_two_factor_login
 
 NEW_PASSWORD = "a brand new long password"
+
+
+def campaign_form() -> dict[str, object]:
+    """A campaign as pasted from a spreadsheet: Chinese commas between SKUs, a lump sum at a money threshold."""
+    first, last = this_quarter()[1:]
+    return {
+        "name_en": "Spring sprint",
+        "name_zh": "春季冲刺",
+        "description": "Sell the new AC line.",
+        "audience_kind": "territories",
+        "audience_codes": "east\nNORTH",
+        "starts_on": first.isoformat(),
+        "ends_on": last.isoformat(),
+        "skus": "ac-1200，AC-900\t",
+        "product_lines": "",
+        "currency": "CNY",
+        "measure": "amount",
+        "reward_kind": "threshold",
+        "rate": "3,000.00",
+        "threshold_amount": "120,000",
+        "cap": "",
+        "budget": "90,000.00",
+    }
 
 
 @dataclass(frozen=True)
@@ -781,6 +804,43 @@ STATE_CHANGING = (
         "/referee/prices/<int:price_list_id>/acknowledge",
         "dealer_owner",
         lambda w: f"/referee/prices/{w.referee.price_list}/acknowledge",
+        lambda w: {},
+    ),
+    Route("/campaigns/new", "senior_manager", lambda w: "/campaigns/new", lambda w: campaign_form()),
+    Route(
+        "/campaigns/<int:campaign_id>/edit",
+        "admin",
+        lambda w: f"/campaigns/{w.campaigns.draft_campaign}/edit",
+        lambda w: campaign_form(),
+    ),
+    Route(
+        "/campaigns/<int:campaign_id>/launch",
+        "admin",
+        lambda w: f"/campaigns/{w.campaigns.draft_campaign}/launch",
+        lambda w: {},
+    ),
+    Route(
+        "/campaigns/<int:campaign_id>/cancel",
+        "admin",
+        lambda w: f"/campaigns/{w.campaigns.live_campaign}/cancel",
+        lambda w: {},
+    ),
+    Route(
+        "/campaigns/<int:campaign_id>/request-settlement",
+        "admin",
+        lambda w: f"/campaigns/{w.campaigns.ended_campaign}/request-settlement",
+        lambda w: {},
+    ),
+    Route(
+        "/campaigns/<int:campaign_id>/send-back",
+        "admin",
+        lambda w: f"/campaigns/{w.campaigns.requested_campaign}/send-back",
+        lambda w: {},
+    ),
+    Route(
+        "/campaigns/<int:campaign_id>/settle",
+        "senior_manager",
+        lambda w: f"/campaigns/{w.campaigns.requested_campaign}/settle",
         lambda w: {},
     ),
     Route(

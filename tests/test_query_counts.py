@@ -15,6 +15,8 @@ from sqlalchemy import select
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.api.models import WebhookDelivery, WebhookSubscription
 from portal.audit.services import audit_change
+from portal.campaigns.models import CampaignResult
+from portal.campaigns.rules import CampaignStatus
 from portal.claims.models import (
     ActivityType,
     Claim,
@@ -64,6 +66,7 @@ from portal.training.models import CourseSession
 from portal.types import utcnow
 from tests.factories import (
     World,
+    make_campaign,
     make_course,
     make_dealer,
     make_enrollment,
@@ -198,6 +201,14 @@ PAGES = [
     ("inspector", "/referee/field-check"),
     ("dealer_owner", "/referee/field-check"),
     ("inspector", "/referee/field-check/regions?region=朝阳"),
+    ("admin", "/campaigns/"),
+    ("manager", "/campaigns/{live_campaign}"),
+    ("senior_manager", "/campaigns/{requested_campaign}"),
+    ("admin", "/campaigns/{settled_campaign}"),
+    ("admin", "/campaigns/{draft_campaign}/edit"),
+    ("senior_manager", "/campaigns/new"),
+    ("dealer_owner", "/campaigns/mine"),
+    ("dealer_staff", "/campaigns/mine"),
 ]
 
 
@@ -213,13 +224,14 @@ PAGES = [
 # the watch list. The review page also finds the previous claim in the queue. The dealer's home adds the next open
 # session of each expiring certificate's course and who is booked already (two queries for all of them) and the
 # last eight quarters' attainment (one). The referee adds one to each: the owner's price lists to acknowledge, the
-# suspicions waiting for a ruling.
+# suspicions waiting for a ruling. Campaigns add two to the dealer's home (its running campaigns, its counted sales
+# in all of them: shared by the section and the inbox line) and one to a runner's start page (settlements waiting).
 RICHER_PAGES = {
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 21,
-    "/admin/": 14,
-    "/console/": 12,
+    "/dealer/": 23,
+    "/admin/": 15,
+    "/console/": 13,
 }
 
 _ids = itertools.count()
@@ -318,6 +330,36 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     _grow_claims(world, factor, own)
     _grow_disputes(world, factor, own)
     _grow_referee(world, factor, own)
+    _grow_campaigns(world, factor, own)
+
+
+def _grow_campaigns(world: World, factor: int, owner: User) -> None:
+    """Campaigns in every status for every dealer, the own dealer's sales of their products, settled ones with
+    each dealer's result."""
+    current = db.session.execute(select(Period).where(Period.code == world.current_period)).scalar_one()
+    dealers = list(db.session.execute(select(Dealer.id)).scalars())
+    for status in CampaignStatus:
+        for _ in range(factor):
+            campaign = make_campaign(name_en=f"C{next_id()}", skus=[f"S-{next_id()}", "AC-1200"], status=status)
+            if status is CampaignStatus.SETTLED:
+                db.session.add_all(
+                    CampaignResult(campaign_id=campaign.id, dealer_id=dealer_id, units=3, earned=150, reward=150)
+                    for dealer_id in dealers
+                )
+    db.session.add_all(
+        SalesLine(
+            dealer_id=dealer_id,
+            period_id=current.id,
+            booked_period_id=current.id,
+            sold_on=current.starts_on + timedelta(days=index % 20),
+            amount=450_000,
+            units=1,
+            sku="AC-1200",
+            invoice_ref=f"CAMPAIGN-{next_id()}",
+        )
+        for index in range(factor)
+        for dealer_id in (owner.dealer_id, *dealers[:5])
+    )
 
 
 def _grow_referee(world: World, factor: int, owner: User) -> None:

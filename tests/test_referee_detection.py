@@ -37,9 +37,9 @@ from portal.referee.rules import (
 from portal.regions import enclosing, read_region
 from portal.regions import search as search_regions
 from tests.factories import Channel, make_price_list, make_products, period
-from tests.helpers import logged_in_client
+from tests.helpers import CHINESE_SALES_HEADER, checked_sales_file, imported_sales_file, logged_in_client
 
-CHINESE_HEADER = "客户编码,开票日期,价税合计,数量,发票号码,物料编码,含税单价,收货地区编码"
+CHINESE_HEADER = CHINESE_SALES_HEADER
 
 
 @pytest.fixture(autouse=True)
@@ -77,25 +77,11 @@ def _day(app: Flask, channel: Channel, offset: int = 0) -> date:
 
 
 def _checked(channel: Channel, *lines: str, header: str = CHINESE_HEADER) -> SalesImport:
-    """A file in GB18030 as a Chinese ERP exports it, uploaded by the manager and checked (in an app context):
-    the import, ready."""
-    content = ("\n".join([header, *lines]) + "\n").encode("gb18030")
-    manager = _user(channel.emails["manager"])
-    batch = imports.start_sales_import(manager, "销售明细.csv", content)
-    db.session.commit()
-    check_sales_import(batch.id)
-    checked = db.session.get(SalesImport, batch.id)
-    assert checked is not None and checked.status is ImportStatus.READY, checked.errors
-    return checked
+    return checked_sales_file(channel.emails["manager"], *lines, header=header)
 
 
 def _imported(app: Flask, channel: Channel, *lines: str, header: str = CHINESE_HEADER) -> int:
-    with app.app_context():
-        batch = _checked(channel, *lines, header=header)
-        imports.confirm_sales_import(_user(channel.emails["manager"]), batch)
-        db.session.commit()
-        assert run_sales_import(batch.id) == "imported"
-        return batch.id
+    return imported_sales_file(app, channel.emails["manager"], *lines, header=header)
 
 
 def _detected(app: Flask, import_id: int) -> int:

@@ -126,7 +126,8 @@ def next_reward(terms: Terms, units: int, amount: int) -> NextReward:
     if terms.cap is not None and earned >= terms.cap:
         return NextReward(0, 0, capped=True)
     if terms.reward_kind is RewardKind.PER_UNIT:
-        return NextReward(1 - units if units < 0 else 1, terms.rate, capped=False)
+        more = terms.rate if terms.cap is None else min(terms.rate, terms.cap - earned)
+        return NextReward(1 - units if units < 0 else 1, more, capped=False)
     if earned:
         return NextReward(0, 0, capped=True)
     lump = terms.rate if terms.cap is None else min(terms.rate, terms.cap)

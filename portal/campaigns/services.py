@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -34,11 +35,10 @@ from portal.campaigns.rules import (
     share_budget,
     terms_problems,
 )
-from portal.database import locked_for_share
 from portal.dates import company_today
 from portal.dealers.audiences import AudienceKind, includes, members_condition, unknown_codes
 from portal.dealers.models import Dealer, Period, PeriodStatus
-from portal.dealers.services import owners_of_dealers, visible_dealers
+from portal.dealers.services import current_period, owners_of_dealers, visible_dealers
 from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
@@ -267,8 +267,19 @@ def pending_total(campaign: Campaign) -> tuple[int, int]:
 
 def dealer_campaigns(dealer: Dealer, today: date | None = None) -> list[DealerCampaign]:
     """The launched campaigns a dealer is in that have not ended yet (and those ended but not settled), each with
-    the dealer's progress and what the next reward needs."""
+    the dealer's progress and what the next reward needs. Counted once per request: the home's section and its
+    inbox line both ask."""
     day = today or company_today()
+    key = (dealer.id, day)
+    if has_request_context():
+        asked = g.setdefault("dealer_campaigns", {})
+        if key not in asked:
+            asked[key] = _dealer_campaigns(dealer, day)
+        return list(asked[key])
+    return _dealer_campaigns(dealer, day)
+
+
+def _dealer_campaigns(dealer: Dealer, day: date) -> list[DealerCampaign]:
     launched = [
         campaign
         for campaign in db.session.execute(
@@ -435,9 +446,9 @@ def settle(actor: User, campaign: Campaign) -> int:
     if campaign.settlement_requested_by_id == actor.id:
         raise IllegalTransition(_("The settlement is confirmed by someone other than the person who asked for it."))
     today = company_today()
-    period = db.session.execute(
-        locked_for_share(select(Period).where(Period.starts_on <= today, Period.ends_on >= today))
-    ).scalar_one_or_none()
+    # Today's period: it cannot be closed while today is in it (a close waits for the period's end and its grace
+    # days), so the rewards never land in a period whose statements are frozen.
+    period = current_period(today)
     if period is None or period.status is not PeriodStatus.OPEN:
         raise IllegalTransition(_("No period is open today to book the rewards in."))
     counted = progress_by_dealer(campaign)
@@ -489,13 +500,14 @@ def settle(actor: User, campaign: Campaign) -> int:
 def waiting_for_settlement(actor: User) -> tuple[int, int]:
     """(Ended campaigns nobody asked to settle yet, settlements waiting for this person to confirm.)"""
     today = company_today()
-    ended = db.session.execute(
-        select(func.count()).where(Campaign.status == CampaignStatus.LIVE, Campaign.ends_on < today)
-    ).scalar_one()
-    to_confirm = db.session.execute(
-        select(func.count()).where(
-            Campaign.status == CampaignStatus.SETTLEMENT_REQUESTED,
-            Campaign.settlement_requested_by_id != actor.id,
-        )
-    ).scalar_one()
-    return int(ended), int(to_confirm)
+    ended = (Campaign.status == CampaignStatus.LIVE) & (Campaign.ends_on < today)
+    to_confirm = (Campaign.status == CampaignStatus.SETTLEMENT_REQUESTED) & (
+        Campaign.settlement_requested_by_id != actor.id
+    )
+    counted = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((ended, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((to_confirm, 1), else_=0)), 0),
+        ).where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))
+    ).one()
+    return int(counted[0]), int(counted[1])
