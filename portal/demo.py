@@ -13,12 +13,16 @@ from sqlalchemy import insert, select, update
 
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.accounts.services import hash_password
+from portal.campaigns import services as campaign_services
+from portal.campaigns.models import Campaign
+from portal.campaigns.rules import CampaignStatus, Measure, RewardKind
 from portal.claims import pre_approvals as claim_pre_approvals
 from portal.claims import services as claims
 from portal.claims.models import ActivityType, Claim, FundAllocation
 from portal.claims.rules import RejectionReason
 from portal.dates import company_today, quarter_of
 from portal.dealers import tiers as tier_history
+from portal.dealers.audiences import AudienceKind
 from portal.dealers.documents import OWNER_TYPE
 from portal.dealers.models import (
     Dealer,
@@ -152,6 +156,8 @@ def seed_demo(today: date | None = None) -> None:
     _seed_disputes(dealers, today)
     db.session.flush()
     _seed_referee(dealers, today)
+    db.session.flush()
+    _seed_campaigns(today)
     db.session.flush()
 
 
@@ -473,6 +479,90 @@ def _seed_referee(dealers: dict[str, Dealer], today: date) -> None:
             marked.append(line_id)
     db.session.flush()
     detection.detect_lines(db.session.execute(select(*detection.CHECKED_COLUMNS).where(SalesLine.id.in_(marked))).all())
+
+
+def _seed_campaigns(today: date) -> None:
+    """Three sales campaigns on the demo's sales: one running for every dealer on the AC-1800 (D001 sold some,
+    it ends within the week), one ended that the admin asked to settle (a senior manager confirms it), one settled
+    with its rewards on the accounts; and a draft for the gold dealers."""
+    current = current_period(today)
+    if current is None or db.session.execute(select(Campaign.id).limit(1)).first():
+        return
+    admin = db.session.execute(select(User).where(User.email == "admin@demo.test")).scalar_one()
+    senior = db.session.execute(select(User).where(User.is_senior.is_(True)).order_by(User.id)).scalars().first()
+    ended_on = today - timedelta(days=1)
+    terms: dict[str, Any] = {"audience_kind": AudienceKind.ALL, "audience": [], "currency": "CNY", "cap": None}
+    running = Campaign(
+        name_en="AC-1800 autumn push",
+        name_zh="AC-1800 秋季冲量",
+        description="80.00 for each AC-1800 sold, up to 20,000.00 per dealer.",
+        starts_on=current.starts_on,
+        ends_on=today + timedelta(days=5),
+        skus=["AC-1800"],
+        product_lines=[],
+        measure=Measure.UNITS,
+        reward_kind=RewardKind.PER_UNIT,
+        rate=8_000,
+        threshold=0,
+        budget=5_000_000,
+        created_by_id=admin.id,
+        **{**terms, "cap": 2_000_000},
+    )
+    ended = Campaign(
+        name_en="Air handler sprint",
+        name_zh="空调冲刺",
+        description="1,500.00 once 20 air handlers are sold in the sprint.",
+        starts_on=ended_on - timedelta(days=30),
+        ends_on=ended_on,
+        skus=[],
+        product_lines=["Air handlers"],
+        measure=Measure.UNITS,
+        reward_kind=RewardKind.THRESHOLD,
+        rate=150_000,
+        threshold=20,
+        budget=400_000,
+        created_by_id=admin.id,
+        **terms,
+    )
+    settled = Campaign(
+        name_en="Compressor week",
+        name_zh="压缩机周",
+        starts_on=ended_on - timedelta(days=60),
+        ends_on=ended_on - timedelta(days=40),
+        skus=["CMP-50"],
+        product_lines=["Compressors"],
+        measure=Measure.UNITS,
+        reward_kind=RewardKind.PER_UNIT,
+        rate=2_500,
+        threshold=0,
+        budget=2_000_000,
+        created_by_id=admin.id,
+        **terms,
+    )
+    draft = Campaign(
+        name_en="Gold dealers' AC-1200 challenge",
+        name_zh="金牌经销商 AC-1200 挑战",
+        starts_on=today + timedelta(days=1),
+        ends_on=today + timedelta(days=30),
+        skus=["AC-1200"],
+        product_lines=[],
+        measure=Measure.AMOUNT,
+        reward_kind=RewardKind.THRESHOLD,
+        rate=500_000,
+        threshold=20_000_000,
+        budget=2_000_000,
+        created_by_id=admin.id,
+        **{**terms, "audience_kind": AudienceKind.TIERS, "audience": ["gold"]},
+    )
+    db.session.add_all((running, ended, settled, draft))
+    db.session.flush()
+    campaign_services.launch(admin, running)
+    for campaign in (ended, settled):  # launched in their day, which has passed
+        campaign.status, campaign.launched_at = CampaignStatus.LIVE, utcnow()
+        db.session.flush()
+        campaign_services.request_settlement(admin, campaign)
+    if senior is not None:
+        campaign_services.settle(senior, settled)
 
 
 def _pay_demo_period(period: Period) -> None:
