@@ -79,7 +79,9 @@ def test_two_people_confirming_one_settlement_at_once_book_it_once(
                     LedgerEntry.source == f"campaign:{campaign_id}"
                 )
             ).one()
-            kept = db.session.execute(select(func.count()).select_from(CampaignResult)).scalar_one()
+            kept = db.session.execute(
+                select(func.count()).where(CampaignResult.campaign_id == campaign_id)
+            ).scalar_one()
             settled = db.session.get(Campaign, campaign_id)
             assert settled is not None
             status, total = settled.status, settled.settled_total

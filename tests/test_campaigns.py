@@ -23,6 +23,8 @@ from portal.campaigns.rules import CampaignStatus, Measure, RewardKind, Terms, n
 from portal.dealers.audiences import AudienceKind, includes, members_condition, parse_codes
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
+from portal.jobs import huey_of
+from portal.notifications.models import Notification
 from portal.rebates import ledger
 from portal.rebates.models import LedgerEntry, LedgerKind, SalesLine
 from portal.service_errors import IllegalTransition
@@ -437,3 +439,27 @@ def test_the_inbox_tells_the_dealer_of_an_ending_campaign_and_the_runners_of_set
     assert "1 campaign settlement waits for your confirmation" in senior
     admin_page = _start_page(app, channel.emails["admin"])
     assert "campaign settlement waits" not in admin_page  # the admin asked for it
+
+
+def test_the_owners_concerned_hear_of_a_launch_and_of_a_reward_from_the_worker(app: Flask, channel: Channel) -> None:
+    huey_of(app).flush()
+    with app.app_context():
+        admin = user(channel, "admin")
+        campaign = make_campaign(audience_kind=AudienceKind.DEALERS, audience=[channel.own_dealer])
+        db.session.commit()
+        services.launch(admin, campaign)
+        db.session.commit()
+        assert [task.name for task in huey_of(app).pending()][-1:] == [services.TELL_DEALERS]
+        assert services.tell_dealers(campaign.id) == 1  # what the worker runs
+        db.session.commit()
+        told = (
+            db.session.execute(
+                select(User.email)
+                .join(Notification, Notification.user_id == User.id)
+                .where(Notification.kind == "campaign_launched")
+            )
+            .scalars()
+            .all()
+        )
+        assert told == [channel.emails["dealer_owner"]]  # D001's owner; not its staff, not another dealer's owner
+    huey_of(app).flush()

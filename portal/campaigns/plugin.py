@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.campaigns import inbox, notices  # noqa: F401 - the kinds register themselves
+from portal.campaigns import inbox, notices, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.campaigns.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.navigation import register_navigation

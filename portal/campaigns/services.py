@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from flask import g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, insert, or_, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -40,6 +40,7 @@ from portal.dealers.audiences import AudienceKind, includes, members_condition, 
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import current_period, owners_of_dealers, visible_dealers
 from portal.extensions import db
+from portal.jobs import run_after_commit
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
@@ -54,6 +55,7 @@ READERS = (*RUNNERS, AccessRole.MANAGER)  # see every campaign, and the results 
 DEALER_ROLES = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
 CountedT = TypeVar("CountedT", bound=Select)
 ENDING_SOON_DAYS = 7  # a running campaign this close to its end is on the dealer's inbox
+TELL_DEALERS = "tell_campaign_dealers"  # the task (tasks.py) that notifies the owners
 
 EDITABLE_FIELDS = (
     "name_en",
@@ -396,14 +398,10 @@ def launch(actor: User, campaign: Campaign) -> int:
         raise InvalidInput("", " ".join(problems))
     _check_audience(campaign.audience_kind, campaign.audience)
     _move(actor, campaign, CampaignStatus.LIVE, "campaign.launched", launched_at=utcnow())
-    dealers = list(db.session.execute(concerned_dealers(campaign).with_only_columns(Dealer.id)).scalars())
-    notify(
-        owners_of_dealers(dealers),
-        "campaign_launched",
-        {"name": campaign.name_en or campaign.name_zh, "ends_on": params.day(campaign.ends_on)},
-        link=link("campaigns.dealer_campaigns"),
+    run_after_commit(TELL_DEALERS, campaign.id)  # thousands of owners: told by the worker, not in this request
+    return int(
+        db.session.execute(concerned_dealers(campaign).with_only_columns(func.count()).order_by(None)).scalar_one()
     )
-    return len(dealers)
 
 
 def cancel(actor: User, campaign: Campaign) -> None:
@@ -470,28 +468,53 @@ def settle(actor: User, campaign: Campaign) -> int:
     entries = ledger.book_campaign_rewards(
         actor, period, shared, campaign.currency, campaign.source, campaign.name_en or campaign.name_zh
     )
-    db.session.add_all(
-        CampaignResult(
-            campaign_id=campaign.id,
-            dealer_id=dealer_id,
-            units=found.units,
-            amount=found.amount,
-            line_count=found.line_count,
-            earned=earned[dealer_id],
-            reward=shared.get(dealer_id, 0),
-            ledger_entry_id=entries[dealer_id].id if dealer_id in entries else None,
+    if counted:  # one statement for all the dealers' figures (a campaign may concern ten thousand)
+        db.session.execute(
+            insert(CampaignResult),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "dealer_id": dealer_id,
+                    "units": found.units,
+                    "amount": found.amount,
+                    "line_count": found.line_count,
+                    "earned": earned[dealer_id],
+                    "reward": shared.get(dealer_id, 0),
+                    "ledger_entry_id": entries.get(dealer_id),
+                }
+                for dealer_id, found in sorted(counted.items())
+            ],
         )
-        for dealer_id, found in sorted(counted.items())
-    )
-    db.session.flush()
-    rewarded = [dealer_id for dealer_id, amount in shared.items() if amount]
-    notify(
-        owners_of_dealers(rewarded),
-        "campaign_settled",
-        {"name": campaign.name_en or campaign.name_zh},
-        link=link("campaigns.dealer_campaigns"),
-    )
+    run_after_commit(TELL_DEALERS, campaign.id)
     return total
+
+
+def tell_dealers(campaign_id: int) -> int:
+    """The owners hear of a campaign launched for their dealer, or of its reward booked on their account once it
+    is settled (the worker runs it after the change committed). Returns how many were told."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    name = campaign.name_en or campaign.name_zh
+    if campaign.status is CampaignStatus.SETTLED:
+        rewarded = select(CampaignResult.dealer_id).where(
+            CampaignResult.campaign_id == campaign.id, CampaignResult.reward > 0
+        )
+        return notify(
+            owners_of_dealers(db.session.execute(rewarded).scalars()),
+            "campaign_settled",
+            {"name": name},
+            link=link("campaigns.dealer_campaigns"),
+        )
+    if campaign.status is CampaignStatus.LIVE:
+        concerned = db.session.execute(concerned_dealers(campaign).with_only_columns(Dealer.id)).scalars()
+        return notify(
+            owners_of_dealers(concerned),
+            "campaign_launched",
+            {"name": name, "ends_on": params.day(campaign.ends_on)},
+            link=link("campaigns.dealer_campaigns"),
+        )
+    return 0
 
 
 # --- Inbox counts -----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 
 from portal.accounts.models import User
 from portal.dates import company_today
@@ -193,15 +193,28 @@ def campaign_rewards_in(period: Period, dealer_ids: Sequence[int]) -> dict[int, 
 
 def book_campaign_rewards(
     actor: User, period: Period, rewards: Mapping[int, int], currency: str, source: str, note: str
-) -> dict[int, LedgerEntry]:
-    """A settled campaign's rewards, one entry per dealer, in the open period of the settlement day."""
-    entries = {
-        dealer_id: _entry(dealer_id, period, LedgerKind.CAMPAIGN, amount, currency, source, note, actor)
+) -> dict[int, int]:
+    """A settled campaign's rewards, one entry per dealer, in the open period of the settlement day, written by one
+    statement (a campaign may reward thousands of dealers); returns each dealer's entry id."""
+    rows = [
+        {
+            "dealer_id": dealer_id,
+            "period_id": period.id,
+            "kind": LedgerKind.CAMPAIGN,
+            "amount": amount,
+            "currency": currency,
+            "booked_on": company_today(),
+            "source": source,
+            "note": note,
+            "created_by_id": actor.id,
+        }
         for dealer_id, amount in sorted(rewards.items())
         if amount
-    }
-    db.session.flush()
-    return entries
+    ]
+    if not rows:
+        return {}
+    booked = db.session.execute(insert(LedgerEntry).returning(LedgerEntry.dealer_id, LedgerEntry.id), rows)
+    return {dealer_id: entry_id for dealer_id, entry_id in booked.all()}
 
 
 def balances(dealer_ids: Sequence[int]) -> dict[int, int]:
