@@ -34,7 +34,7 @@ from portal.campaigns.models import Campaign, CampaignResult
 from portal.campaigns.services import EDITABLE_FIELDS as CAMPAIGN_FORM_FIELDS
 from portal.claims.models import Claim, ClaimEvent, ClaimFlag, FundAllocation, FundRequest
 from portal.dealers import closing
-from portal.dealers.models import Dealer, DealerEvent, Period, Territory, Trainee
+from portal.dealers.models import Acknowledgement, Dealer, DealerEvent, Period, Territory, Trainee
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.evidence.models import Evidence
 from portal.extensions import db
@@ -56,7 +56,6 @@ from portal.referee.models import (
     CodedShipment,
     PriceList,
     PriceListItem,
-    PriceListReceipt,
     Product,
     Sighting,
     Suspicion,
@@ -286,7 +285,7 @@ def _referee_fingerprint() -> tuple[Any, ...]:
         db.session.execute(
             sa.select(PriceListItem.id, PriceListItem.list_price, PriceListItem.floor_price).order_by(PriceListItem.id)
         ).all(),
-        db.session.execute(sa.select(PriceListReceipt.id).order_by(PriceListReceipt.id)).all(),
+        db.session.execute(sa.select(Acknowledgement.id).order_by(Acknowledgement.id)).all(),
         db.session.execute(
             sa.select(TerritoryRegion.territory_id, TerritoryRegion.region_code).order_by(TerritoryRegion.id)
         ).all(),

@@ -346,3 +346,59 @@ def test_invoices_that_differ_only_in_case_stay_counted_when_keys_arrive(
     assert tuple(after) == tuple(before)
     assert len(twins) == 2 and twins[0][2] == 0 and twins[1][2] == -twins[1][0]
     assert untrimmed == 0
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_price_list_acknowledgements_move_into_the_shared_mechanism_and_back(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Revision 0032 moves the price lists' receipts and reminders into acknowledgements (subject "price_list");
+    down to 0031 they are receipts again, and up again the same acknowledgements."""
+    app = build_app(fresh_database_url(backend_name, "acknowledgements", tmp_path_factory))
+    query = sa.text(
+        "SELECT subject_type, subject_id, dealer_id, acknowledged_by_id FROM acknowledgements ORDER BY dealer_id"
+    )
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.commit()
+        with db.engine.begin() as connection:
+            price_list, owner, dealer = connection.execute(
+                sa.text(
+                    "SELECT price_lists.id, users.id, users.dealer_id FROM price_lists, users "
+                    "WHERE price_lists.status = 'published' AND users.dealer_role = 'owner' ORDER BY users.id"
+                )
+            ).first()  # type: ignore[misc]
+            connection.execute(
+                sa.text(
+                    "INSERT INTO acknowledgements (subject_type, subject_id, dealer_id, acknowledged_by_id, "
+                    "acknowledged_at) VALUES ('price_list', :list, :dealer, :owner, CURRENT_TIMESTAMP)"
+                ),
+                {"list": price_list, "dealer": dealer, "owner": owner},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO acknowledgement_reminders (subject_type, subject_id, dealer_id, reminded_at) "
+                    "VALUES ('price_list', :list, :dealer, CURRENT_TIMESTAMP)"
+                ),
+                {"list": price_list, "dealer": dealer},
+            )
+        db.session.remove()
+        before = list(db.session.execute(query).all())
+        db.session.remove()
+        downgrade(revision="0031")
+        receipts = list(
+            db.session.execute(
+                sa.text("SELECT price_list_id, dealer_id, acknowledged_by_id FROM price_list_receipts")
+            ).all()
+        )
+        reminders = db.session.execute(sa.text("SELECT count(*) FROM price_list_reminders")).scalar_one()
+        db.session.remove()
+        upgrade()
+        after = list(db.session.execute(query).all())
+        db.session.remove()
+    dispose_app(app)
+    assert [tuple(row) for row in receipts] == [(price_list, dealer, owner)] and reminders == 1
+    assert (
+        [tuple(row) for row in after] == [tuple(row) for row in before] == [("price_list", price_list, dealer, owner)]
+    )

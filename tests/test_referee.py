@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.dates import company_today
 from portal.dealers.amounts import FileRefused
-from portal.dealers.models import Dealer, Territory
+from portal.dealers.models import Acknowledgement, Dealer, Territory
 from portal.disputes.models import Violation
 from portal.disputes.rules import ViolationKind, ViolationStatus
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.referee import catalogue, detection, suspicions
-from portal.referee.models import PriceList, PriceListItem, PriceListReceipt, Product, Suspicion
+from portal.referee.models import PriceList, PriceListItem, Product, Suspicion
 from portal.referee.rules import PriceListStatus, SuspicionRule, SuspicionStatus
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
@@ -135,7 +135,7 @@ def test_publishing_tells_every_dealer_owner_who_then_acknowledges_once(
             catalogue.acknowledge_price_list(_user(channel, "dealer_staff"), own, draft)
         with pytest.raises(NotFound):
             catalogue.acknowledge_price_list(owner, dealer_of(channel.foreign_dealer), draft)
-        assert db.session.execute(select(func.count()).select_from(PriceListReceipt)).scalar_one() == 1
+        assert db.session.execute(select(func.count()).select_from(Acknowledgement)).scalar_one() == 1
 
 
 def test_a_territory_takes_regions_written_as_people_write_them(

@@ -181,3 +181,33 @@ class Trainee(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "trainee", self.id, self.name
+
+
+class Acknowledgement(Model):
+    """A dealer's owner saying they have read something the dealer must know (a price list, a policy change): who,
+    and when. One per subject and dealer; the areas name their subjects ("price_list", "announcement")."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "dealer_id", name="uq_acknowledgements"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column()
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    acknowledged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    acknowledged_by: Mapped[User] = relationship(lazy="joined")
+
+
+class AcknowledgementReminder(Model):
+    """When a dealer's owners were last reminded to acknowledge a subject (one row per subject and dealer)."""
+
+    __tablename__ = "acknowledgement_reminders"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "dealer_id", name="uq_acknowledgement_reminders"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column()
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    reminded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -26,8 +26,9 @@ from portal.csv_io import (
     total_word,
 )
 from portal.dates import company_today
+from portal.dealers import acknowledgements
 from portal.dealers.amounts import FileRefused, LineError
-from portal.dealers.models import Dealer, DealerStatus, Territory
+from portal.dealers.models import Acknowledgement, Dealer, DealerStatus, Territory
 from portal.dealers.services import owners_of_dealers
 from portal.extensions import db
 from portal.money import MAX_MONEY, MisreadAmount, NumberFormat, parse_file_money
@@ -36,10 +37,9 @@ from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.referee.detection import territory_regions
 from portal.referee.models import (
+    PRICE_LIST_ACKNOWLEDGED,
     PriceList,
     PriceListItem,
-    PriceListReceipt,
-    PriceListReminder,
     Product,
     TerritoryRegion,
 )
@@ -353,25 +353,17 @@ def publish_price_list(actor: User, price_list: PriceList) -> PriceList:
     return price_list
 
 
-def acknowledge_price_list(actor: User, dealer: Dealer, price_list: PriceList) -> PriceListReceipt:
+def acknowledge_price_list(actor: User, dealer: Dealer, price_list: PriceList) -> Acknowledgement:
     """The dealer's owner says they have read the list: kept with who and when; a second press changes nothing."""
     require_role(actor, AccessRole.DEALER_OWNER)
     if actor.dealer_id != dealer.id:
         raise NotFound()
     if price_list.status is not PriceListStatus.PUBLISHED:
         raise NotFound()
-    found = db.session.execute(
-        select(PriceListReceipt).where(
-            PriceListReceipt.price_list_id == price_list.id, PriceListReceipt.dealer_id == dealer.id
-        )
-    ).scalar_one_or_none()
-    if found is not None:
-        return found
-    receipt = PriceListReceipt(price_list_id=price_list.id, dealer_id=dealer.id, acknowledged_by_id=actor.id)
-    db.session.add(receipt)
-    db.session.flush()
-    audit_change("price_list.acknowledged", actor=actor, subject=price_list, after={"dealer": dealer.code})
-    return receipt
+    made, new = acknowledgements.acknowledge(actor, dealer, PRICE_LIST_ACKNOWLEDGED, price_list.id)
+    if new:
+        audit_change("price_list.acknowledged", actor=actor, subject=price_list, after={"dealer": dealer.code})
+    return made
 
 
 REMIND_AFTER = timedelta(days=3)  # a list published this long ago and not acknowledged: its owners are reminded
@@ -410,38 +402,17 @@ def remind_unacknowledged(now: datetime | None = None) -> int:
     for price_list in lists_to_acknowledge(company_today()):
         if price_list.published_at is None or price_list.published_at > now - REMIND_AFTER:
             continue
-        waiting = db.session.execute(
-            select(Dealer.id, PriceListReminder)
-            .outerjoin(
-                PriceListReminder,
-                (PriceListReminder.dealer_id == Dealer.id) & (PriceListReminder.price_list_id == price_list.id),
-            )
-            .where(
-                Dealer.status.in_((DealerStatus.ACTIVE, DealerStatus.ONBOARDING)),
-                Dealer.currency == price_list.currency,
-                Dealer.id.not_in(
-                    select(PriceListReceipt.dealer_id).where(PriceListReceipt.price_list_id == price_list.id)
-                ),
-            )
-        ).all()
-        due = [
-            (dealer_id, reminder)
-            for dealer_id, reminder in waiting
-            if reminder is None or reminder.reminded_at <= now - REMIND_EVERY
-        ]
+        due = acknowledgements.due_reminders(
+            PRICE_LIST_ACKNOWLEDGED, price_list.id, Dealer.currency == price_list.currency, now, REMIND_EVERY
+        )
         if not due:
             continue
         notify(
-            owners_of_dealers([dealer_id for dealer_id, _reminder in due]),
+            owners_of_dealers(due),
             "price_list_reminder",
             {"name": price_list.name, "day": params.day(price_list.effective_from)},
             link("referee.dealer_prices"),
         )
-        for dealer_id, reminder in due:
-            if reminder is None:
-                db.session.add(PriceListReminder(price_list_id=price_list.id, dealer_id=dealer_id, reminded_at=now))
-            else:
-                reminder.reminded_at = now
         reminded += len(due)
     db.session.flush()
     return reminded

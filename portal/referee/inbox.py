@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from portal.access import AccessRole
 from portal.accounts.models import User
 from portal.dates import company_today
+from portal.dealers.models import Acknowledgement
 from portal.extensions import db
 from portal.inbox import InboxLine, register_inbox_source
 from portal.referee import suspicions
 from portal.referee.catalogue import due_lists
-from portal.referee.models import PriceList, PriceListReceipt
+from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList
 from portal.referee.rules import PriceListStatus
 
 
@@ -35,10 +36,12 @@ def owner_lines(user: User) -> Iterable[InboxLine]:
     dealer = user.dealer
     today = company_today()
     listed = db.session.execute(  # the dealer's currency's published lists, each with the dealer's receipt if any
-        select(PriceList, PriceListReceipt.id)
+        select(PriceList, Acknowledgement.id)
         .outerjoin(
-            PriceListReceipt,
-            (PriceListReceipt.price_list_id == PriceList.id) & (PriceListReceipt.dealer_id == dealer.id),
+            Acknowledgement,
+            (Acknowledgement.subject_type == PRICE_LIST_ACKNOWLEDGED)
+            & (Acknowledgement.subject_id == PriceList.id)
+            & (Acknowledgement.dealer_id == dealer.id),
         )
         .where(PriceList.status == PriceListStatus.PUBLISHED, PriceList.currency == dealer.currency)
         .order_by(PriceList.effective_from, PriceList.version)

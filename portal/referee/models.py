@@ -89,31 +89,8 @@ class TerritoryRegion(Model):
     region_code: Mapped[str] = mapped_column(String(6))
 
 
-class PriceListReceipt(Model):
-    """A dealer's acknowledgement of a published price list: who of the dealer read it, and when."""
-
-    __tablename__ = "price_list_receipts"
-    __table_args__ = (UniqueConstraint("price_list_id", "dealer_id", name="uq_price_list_receipts"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    price_list_id: Mapped[int] = mapped_column(ForeignKey("price_lists.id"))
-    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
-    acknowledged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    acknowledged_by: Mapped[User] = relationship(lazy="joined")
-
-
-class PriceListReminder(Model):
-    """When a dealer's owners were last reminded to acknowledge a price list (one row per list and dealer)."""
-
-    __tablename__ = "price_list_reminders"
-    __table_args__ = (UniqueConstraint("price_list_id", "dealer_id", name="uq_price_list_reminders"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    price_list_id: Mapped[int] = mapped_column(ForeignKey("price_lists.id"))
-    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
-    reminded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+# How the acknowledgements (dealers.acknowledgements) name a price list: what a dealer's owner acknowledged.
+PRICE_LIST_ACKNOWLEDGED = "price_list"
 
 
 # The predicate of the partial unique index of open suspicions; detection names it again when it raises them.

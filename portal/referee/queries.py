@@ -9,15 +9,16 @@ from datetime import date
 from flask_babel import get_locale
 from sqlalchemy import Select, func, select
 
-from portal.dealers.models import Dealer, DealerStatus, Territory
+from portal.dealers import acknowledgements
+from portal.dealers.models import Acknowledgement, Dealer, Territory
 from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.rebates.models import SalesLine
 from portal.referee.models import (
+    PRICE_LIST_ACKNOWLEDGED,
     CodedShipment,
     PriceList,
     PriceListItem,
-    PriceListReceipt,
     Product,
     Sighting,
     SuspicionLine,
@@ -103,27 +104,10 @@ def prices_for(price_list: PriceList, territory_id: int | None) -> list[tuple[Pr
     return [(item, products.get(item.sku)) for item in items]
 
 
-def receipt_of(price_list_id: int, dealer_id: int) -> PriceListReceipt | None:
-    return db.session.execute(
-        select(PriceListReceipt).where(
-            PriceListReceipt.price_list_id == price_list_id, PriceListReceipt.dealer_id == dealer_id
-        )
-    ).scalar_one_or_none()
-
-
 def receipts_report(price_list: PriceList, viewer_dealers: Select[Dealer]) -> tuple[int, list[Dealer]]:
-    """How many active dealers acknowledged the list, and the first 100 who have not."""
-    acknowledged = select(PriceListReceipt.dealer_id).where(PriceListReceipt.price_list_id == price_list.id)
-    active = viewer_dealers.where(Dealer.status.in_((DealerStatus.ACTIVE, DealerStatus.ONBOARDING)))
-    done = db.session.execute(
-        select(func.count()).select_from(active.where(Dealer.id.in_(acknowledged)).order_by(None).subquery())
-    ).scalar_one()
-    waiting = list(
-        db.session.execute(active.where(Dealer.id.not_in(acknowledged)).order_by(Dealer.code).limit(100))
-        .unique()
-        .scalars()
-    )
-    return done, waiting
+    """How many active dealers (of the list's currency) acknowledged the list, and the first 100 who have not."""
+    asked = viewer_dealers.where(Dealer.currency == price_list.currency)
+    return acknowledgements.report(PRICE_LIST_ACKNOWLEDGED, price_list.id, asked)
 
 
 def territories_with_regions() -> list[tuple[Territory, list[str]]]:
@@ -150,15 +134,15 @@ def item_count(price_list_id: int) -> int:
     return db.session.execute(select(func.count()).where(PriceListItem.price_list_id == price_list_id)).scalar_one()
 
 
-def receipts_of(dealer_id: int, limit: int = 20) -> list[tuple[PriceListReceipt, PriceList]]:
-    """The dealer's acknowledgements, newest first, with their price lists."""
+def receipts_of(dealer_id: int, limit: int = 20) -> list[tuple[Acknowledgement, PriceList]]:
+    """The dealer's acknowledgements of price lists, newest first, with their price lists."""
     return [
         (receipt, price_list)
         for receipt, price_list in db.session.execute(
-            select(PriceListReceipt, PriceList)
-            .join(PriceList, PriceList.id == PriceListReceipt.price_list_id)
-            .where(PriceListReceipt.dealer_id == dealer_id)
-            .order_by(PriceListReceipt.acknowledged_at.desc())
+            select(Acknowledgement, PriceList)
+            .join(PriceList, PriceList.id == Acknowledgement.subject_id)
+            .where(Acknowledgement.subject_type == PRICE_LIST_ACKNOWLEDGED, Acknowledgement.dealer_id == dealer_id)
+            .order_by(Acknowledgement.acknowledged_at.desc())
             .limit(limit)
         ).all()
     ]

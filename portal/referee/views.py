@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.access import CHANNEL_MANAGERS, AccessRole, allow
 from portal.dates import company_today
+from portal.dealers import acknowledgements
 from portal.dealers import services as dealer_services
 from portal.dealers.amounts import FileRefused
 from portal.dealers.models import Dealer, Territory
@@ -28,7 +29,7 @@ from portal.referee.forms import (
     SightingForm,
     SuspicionViolationForm,
 )
-from portal.referee.models import PriceList, Sighting
+from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList, Sighting
 from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule
 from portal.regions import search as search_regions
 from portal.security import CONTENT_SECURITY_POLICY
@@ -455,7 +456,9 @@ def dealer_prices() -> ResponseReturnValue:
         dealer=dealer,
         lists=lists,
         prices={found.id: queries.prices_for(found, dealer.territory_id) for found in shown},
-        receipts={found.id: queries.receipt_of(found.id, dealer.id) for found in shown},
+        receipts=acknowledgements.acknowledgements_of(
+            PRICE_LIST_ACKNOWLEDGED, [found.id for found in shown], dealer.id
+        ),
         can_acknowledge=current_user.access_role is AccessRole.DEALER_OWNER,
         standing=suspicions.standing_of(dealer.id),
         violations=suspicions.dealer_violations(dealer.id),
