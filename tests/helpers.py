@@ -97,8 +97,10 @@ def fresh_database_url(backend: str, name: str, tmp_path_factory: pytest.TempPat
     """An empty database of the given back end, unique to `name` and this worker."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp(name) / 'portal.db'}"
-    # pytest-xdist's workers (gw0, gw1...) each get their own databases.
-    url = postgres_url(f"portal_{name}{os.environ.get('PYTEST_XDIST_WORKER', '')}")
+    # pytest-xdist's workers (gw0, gw1...) each get their own databases, named after the one TEST_POSTGRES_URL
+    # names: two runs on one server (CI on portal_test, a local run on portal_local) never drop each other's.
+    base = sa.engine.make_url(normalise_database_url(os.environ.get("TEST_POSTGRES_URL") or "postgresql:///portal"))
+    url = postgres_url(f"{base.database or 'portal'}_{name}{os.environ.get('PYTEST_XDIST_WORKER', '')}")
     if url is None:
         pytest.skip(POSTGRES_HINT)
     recreate_postgres_database(url)
