@@ -21,6 +21,7 @@ from portal.dealers import plugin as dealers_plugin
 from portal.disputes import plugin as disputes_plugin
 from portal.evidence import plugin as evidence_plugin
 from portal.extensions import csrf, db, htmx, limiter, migrate
+from portal.news import plugin as news_plugin
 from portal.notifications import plugin as notifications_plugin
 from portal.rebates import plugin as rebates_plugin
 from portal.referee import plugin as referee_plugin
@@ -36,6 +37,7 @@ AREAS = (
     rebates_plugin,
     training_plugin,
     claims_plugin,
+    news_plugin,
     disputes_plugin,
     referee_plugin,
     campaigns_plugin,

@@ -10,8 +10,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectChoice, SelectField, StringField, ValidationError
+from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, ValidationError
 from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.money import NumberFormat
 from portal.types import lazy_label
@@ -50,6 +51,13 @@ LIST_SEPARATORS = re.compile(r"[,，、;；\t\r\n]")  # noqa: RUF001 - the full-
 def split_list(text: str | None) -> list[str]:
     """The items of a typed or pasted list, trimmed, each once, sorted; spaces inside an item are kept."""
     return sorted({part.strip() for part in LIST_SEPARATORS.split(text or "") if part.strip()})
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as a list of checkboxes (tiers of an audience), validated against the choices."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 def optional_int(value: Any) -> int | None:

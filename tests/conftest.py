@@ -32,6 +32,7 @@ from tests.factories import (
     Channel,
     ClaimRecords,
     DisputeRecords,
+    NewsRecords,
     RebateRecords,
     RefereeRecords,
     TrainingRecords,
@@ -40,6 +41,7 @@ from tests.factories import (
     make_channel,
     make_claim_records,
     make_dispute_records,
+    make_news_records,
     make_rebate_records,
     make_referee_records,
     make_training_records,
@@ -228,6 +230,11 @@ def campaign_records(app: Flask, channel: Channel) -> CampaignRecords:
 
 
 @pytest.fixture
+def news_records(app: Flask, channel: Channel) -> NewsRecords:
+    return _committed(app, lambda: make_news_records(channel))
+
+
+@pytest.fixture
 def world(
     channel: Channel,
     rebate_records: RebateRecords,
@@ -236,10 +243,18 @@ def world(
     dispute_records: DisputeRecords,
     referee_records: RefereeRecords,
     campaign_records: CampaignRecords,
+    news_records: NewsRecords,
 ) -> World:
     """Every area's records on one channel (the access matrix, the CSRF crawl, pages that show several areas)."""
     return world_of(
-        channel, rebate_records, training_records, claim_records, dispute_records, referee_records, campaign_records
+        channel,
+        rebate_records,
+        training_records,
+        claim_records,
+        dispute_records,
+        referee_records,
+        campaign_records,
+        news_records,
     )
 
 

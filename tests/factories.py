@@ -40,6 +40,8 @@ from portal.evidence.models import Evidence
 from portal.evidence.services import add_evidence
 from portal.evidence.storage import storage_of
 from portal.extensions import db
+from portal.news.models import Announcement
+from portal.news.rules import AnnouncementKind, AnnouncementStatus
 from portal.notifications.models import Notification
 from portal.outbox import EventKind, OutboxEvent
 from portal.rebates.models import (
@@ -816,6 +818,15 @@ class CampaignRecords:
 
 
 @dataclass(frozen=True)
+class NewsRecords:
+    notice: int  # published for every dealer, must be acknowledged
+    news_draft: int  # the admin's draft
+    manager_draft: int  # the manager's draft, for their portfolio
+    foreign_notice: int  # published for D003 only
+    policy: int  # a published policy, version 1 of "penalty-schedule"
+
+
+@dataclass(frozen=True)
 class World(Channel):
     """The channel with every area's records: what the access matrix, the CSRF crawl and the page tests need.
     A test of one area asks for `channel` and that area's fixture instead."""
@@ -826,6 +837,7 @@ class World(Channel):
     disputes: DisputeRecords
     referee: RefereeRecords
     campaigns: CampaignRecords
+    news: NewsRecords
 
     def placeholders(self) -> dict[str, object]:
         """Every id, code and token by name, for route templates such as "/claims/{own_claim}"."""
@@ -838,6 +850,7 @@ class World(Channel):
             self.disputes,
             self.referee,
             self.campaigns,
+            self.news,
         ):
             named.update(asdict(records))
         named.update({f"notification_{role}": number for role, number in self.notifications.items()})
@@ -1013,6 +1026,7 @@ def make_world() -> World:
         make_dispute_records(channel),
         make_referee_records(channel),
         make_campaign_records(channel),
+        make_news_records(channel),
     )
 
 
@@ -1024,6 +1038,7 @@ def world_of(
     disputes: DisputeRecords,
     referee: RefereeRecords,
     campaigns: CampaignRecords,
+    news: NewsRecords,
 ) -> World:
     fields = {name: getattr(channel, name) for name in Channel.__dataclass_fields__}
     return World(
@@ -1034,6 +1049,7 @@ def world_of(
         disputes=disputes,
         referee=referee,
         campaigns=campaigns,
+        news=news,
     )
 
 
@@ -1166,6 +1182,53 @@ def make_campaign(**values: Any) -> Campaign:
     db.session.add(campaign)
     db.session.flush()
     return campaign
+
+
+def make_announcement(author: User, **values: Any) -> Announcement:
+    """An announcement as a writer would have made it: for every dealer, in both languages; `values` change any of
+    it (a published one gets its time, a policy its version)."""
+    fields: dict[str, Any] = {
+        "title_en": "New claim rules",
+        "title_zh": "新的报销规则",
+        "body_en": "From **next month**, claims need an invoice.",
+        "body_zh": "自**下月**起，报销须附发票。",
+        "audience_kind": AudienceKind.ALL,
+        "audience": [],
+        "created_by_id": author.id,
+    }
+    fields.update(values)
+    if fields.get("status") is AnnouncementStatus.PUBLISHED:
+        fields.setdefault("published_at", utcnow())
+        fields.setdefault("published_by_id", author.id)
+    announcement = Announcement(**fields)
+    db.session.add(announcement)
+    db.session.flush()
+    return announcement
+
+
+def make_news_records(channel: Channel) -> NewsRecords:
+    admin, manager = user(channel, "admin"), user(channel, "manager")
+    published = AnnouncementStatus.PUBLISHED
+    return NewsRecords(
+        notice=make_announcement(admin, status=published, must_acknowledge=True).id,
+        news_draft=make_announcement(admin, title_en="Draft news").id,
+        manager_draft=make_announcement(manager, title_en="Portfolio news", manager_id=manager.id).id,
+        foreign_notice=make_announcement(
+            admin,
+            title_en="For D003",
+            status=published,
+            audience_kind=AudienceKind.DEALERS,
+            audience=[channel.foreign_dealer],
+        ).id,
+        policy=make_announcement(
+            admin,
+            title_en="Penalty schedule",
+            kind=AnnouncementKind.POLICY,
+            policy_key="penalty-schedule",
+            version=1,
+            status=published,
+        ).id,
+    )
 
 
 def make_campaign_records(channel: Channel) -> CampaignRecords:

@@ -38,6 +38,8 @@ from portal.dealers.models import Acknowledgement, Dealer, DealerEvent, Period, 
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.evidence.models import Evidence
 from portal.extensions import db
+from portal.news.models import Announcement
+from portal.news.services import EDITABLE_FIELDS as NEWS_FORM_FIELDS
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.rebates import imports
 from portal.rebates.models import (
@@ -262,6 +264,11 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             *_disputes_fingerprint(),
             *_referee_fingerprint(),
             *_campaigns_fingerprint(),
+            db.session.execute(
+                sa.select(
+                    *(getattr(Announcement, name) for name in ("id", "status", "version", *NEWS_FORM_FIELDS))
+                ).order_by(Announcement.id)
+            ).all(),
         )
 
 

@@ -27,6 +27,22 @@ from tests.helpers import csrf_token_on, log_in, start_two_factor_login
 NEW_PASSWORD = "a brand new long password"
 
 
+def news_form() -> dict[str, object]:
+    """A policy for two named dealers of the manager's portfolio, codes pasted with a Chinese comma."""
+    return {
+        "kind": "policy",
+        "title_en": "Penalty schedule 2027",
+        "title_zh": "2027 年处罚标准",
+        "body_en": "| Breach | Penalty |\n|---|---|\n| Below the floor | 2,000.00 |",
+        "body_zh": "低于最低限价：罚款 2,000.00 元。",
+        "audience_kind": "dealers",
+        "audience_codes": "d001，D002",
+        "must_acknowledge": "y",
+        "expires_on": "",
+        "policy_key": "Penalty-Schedule",
+    }
+
+
 def campaign_form() -> dict[str, object]:
     """A campaign as pasted from a spreadsheet: Chinese commas between SKUs, a lump sum at a money threshold."""
     first, last = this_quarter()[1:]
@@ -841,6 +857,31 @@ STATE_CHANGING = (
         "/campaigns/<int:campaign_id>/settle",
         "senior_manager",
         lambda w: f"/campaigns/{w.campaigns.requested_campaign}/settle",
+        lambda w: {},
+    ),
+    Route("/news/manage/new", "manager", lambda w: "/news/manage/new", lambda w: news_form()),
+    Route(
+        "/news/manage/<int:announcement_id>/edit",
+        "admin",
+        lambda w: f"/news/manage/{w.news.news_draft}/edit",
+        lambda w: news_form(),
+    ),
+    Route(
+        "/news/manage/<int:announcement_id>/publish",
+        "senior_manager",
+        lambda w: f"/news/manage/{w.news.news_draft}/publish",
+        lambda w: {},
+    ),
+    Route(
+        "/news/manage/<int:announcement_id>/withdraw",
+        "admin",
+        lambda w: f"/news/manage/{w.news.notice}/withdraw",
+        lambda w: {},
+    ),
+    Route(
+        "/news/<int:announcement_id>/acknowledge",
+        "dealer_owner",
+        lambda w: f"/news/{w.news.notice}/acknowledge",
         lambda w: {},
     ),
     Route(

@@ -113,10 +113,25 @@ DECIDE_404 = {"manager": 404, "senior_manager": 404, "admin": 404}
 DECIDE_422 = {"manager": 422, "senior_manager": 422, "admin": 422}
 DECIDE_303 = {"manager": 303, "senior_manager": 303, "admin": 303}
 RUN_200 = {"senior_manager": 200, "admin": 200}
+READ_200 = {"dealer_owner": 200, "dealer_staff": 200}
+READ_404 = {"dealer_owner": 404, "dealer_staff": 404}
 RUN_303 = {"senior_manager": 303, "admin": 303}
 RUN_404 = {"senior_manager": 404, "admin": 404}
 RUN_409 = {"senior_manager": 409, "admin": 409}
 RUN_422 = {"senior_manager": 422, "admin": 422}
+
+
+def news_form(_world: World) -> dict[str, object]:
+    """A must-acknowledge policy change for every dealer (a manager's reaches their portfolio), in Markdown."""
+    return {
+        "kind": "news",
+        "title_en": "Claims need invoices",
+        "title_zh": "报销须附发票",
+        "body_en": "From **next month**:\n\n- an invoice\n- a photo",
+        "body_zh": "自**下月**起须附发票。",
+        "audience_kind": "all",
+        "must_acknowledge": "y",
+    }
 
 
 def campaign_form(_world: World) -> dict[str, object]:
@@ -1807,6 +1822,57 @@ MATRIX = (
         only({"senior_manager": 303, "admin": 409}),  # the admin asked for it: a second person confirms
     ),
     Case("GET", "/campaigns/mine", "/campaigns/mine", only({"dealer_owner": 200, "dealer_staff": 200})),
+    # News and policies: read by the dealers addressed, written by admins and senior managers (any audience) and
+    # managers (their portfolio; another's draft is not found).
+    Case("GET", "/news/", "/news/", only(READ_200)),
+    Case("GET", "/news/<int:announcement_id>", "/news/{notice}", only(READ_200)),
+    Case("GET", "/news/<int:announcement_id>", "/news/{foreign_notice}", only(READ_404)),
+    Case("GET", "/news/<int:announcement_id>", "/news/{news_draft}", only(READ_404)),
+    Case("GET", "/news/policies", "/news/policies", only(READ_200)),
+    Case("POST", "/news/<int:announcement_id>/acknowledge", "/news/{foreign_notice}/acknowledge", only(READ_404)),
+    Case("POST", "/news/<int:announcement_id>/acknowledge", "/news/{policy}/acknowledge", only(READ_404)),
+    Case(
+        "POST",
+        "/news/<int:announcement_id>/acknowledge",
+        "/news/{notice}/acknowledge",
+        only({"dealer_owner": 303, "dealer_staff": 403}),  # the owner acknowledges for the dealer
+    ),
+    Case("GET", "/news/manage/", "/news/manage/", only(DECIDE_200)),
+    Case("GET", "/news/manage/new", "/news/manage/new", only(DECIDE_200)),
+    Case("POST", "/news/manage/new", "/news/manage/new", only(DECIDE_422), form={"title_en": ""}),
+    Case("POST", "/news/manage/new", "/news/manage/new", only(DECIDE_303), form=news_form),
+    Case("GET", "/news/manage/<int:announcement_id>", "/news/manage/{news_draft}", only({**RUN_200, "manager": 404})),
+    Case("GET", "/news/manage/<int:announcement_id>", "/news/manage/{notice}", only(DECIDE_200)),
+    Case("GET", "/news/manage/<int:announcement_id>", "/news/manage/999999", only(DECIDE_404)),
+    Case(
+        "GET",
+        "/news/manage/<int:announcement_id>/edit",
+        "/news/manage/{news_draft}/edit",
+        only({**RUN_200, "manager": 404}),
+    ),
+    Case("GET", "/news/manage/<int:announcement_id>/edit", "/news/manage/{manager_draft}/edit", only(DECIDE_200)),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/edit",
+        "/news/manage/{manager_draft}/edit",
+        only(DECIDE_303),
+        form=news_form,
+    ),
+    Case(
+        "POST", "/news/manage/<int:announcement_id>/publish", "/news/manage/{manager_draft}/publish", only(DECIDE_303)
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/publish",
+        "/news/manage/{news_draft}/publish",
+        only({**RUN_303, "manager": 404}),
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/withdraw",
+        "/news/manage/{foreign_notice}/withdraw",
+        only({**RUN_303, "manager": 404}),  # a manager reads another's published announcement, never withdraws it
+    ),
 )
 
 

@@ -6,22 +6,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.campaigns.rules import Measure, RewardKind
 from portal.dealers.audiences import AudienceKind, parse_codes
 from portal.dealers.models import DealerTier
-from portal.forms_common import CURRENCIES, enum_choices, split_list
+from portal.forms_common import CURRENCIES, CheckboxesField, enum_choices, split_list
 from portal.money import MoneyField
 
 MONEY_FIELDS = ("rate", "threshold_amount", "cap", "budget")
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class CampaignForm(FlaskForm):
