@@ -44,6 +44,9 @@ from portal.disputes.rules import DisputeCategory, Outcome, ViolationKind
 from portal.evidence.models import Evidence
 from portal.evidence.services import add_evidence
 from portal.extensions import db
+from portal.news import services as news_services
+from portal.news.models import Announcement
+from portal.news.rules import AnnouncementKind
 from portal.notifications.links import Link, link
 from portal.notifications.models import Notification
 from portal.notifications.params import choice
@@ -158,6 +161,8 @@ def seed_demo(today: date | None = None) -> None:
     _seed_referee(dealers, today)
     db.session.flush()
     _seed_campaigns(today)
+    db.session.flush()
+    _seed_news(today)
     db.session.flush()
 
 
@@ -563,6 +568,66 @@ def _seed_campaigns(today: date) -> None:
         campaign_services.request_settlement(admin, campaign)
     if senior is not None:
         campaign_services.settle(senior, settled)
+
+
+def _seed_news(today: date) -> None:
+    """News for the demo: the penalty schedule in two versions (the second to be acknowledged, pinned), a note to
+    the gold dealers, one from a manager to their portfolio, and a draft."""
+    if db.session.execute(select(Announcement.id).limit(1)).first():
+        return
+    admin = db.session.execute(select(User).where(User.email == "admin@demo.test")).scalar_one()
+    manager = db.session.execute(select(User).where(User.email == "manager@demo.test")).scalar_one()
+    schedule = {"kind": AnnouncementKind.POLICY, "policy_key": "penalty-schedule"}
+    made = [
+        Announcement(
+            title_en="Penalty schedule",
+            title_zh="处罚标准",
+            body_en="| Breach | First | Again |\n|---|---|---|\n| Below the floor price | warning | 2,000.00 |",
+            body_zh="| 违规 | 首次 | 再次 |\n|---|---|---|\n| 低于最低限价 | 警告 | 2,000.00 |",
+            created_by_id=admin.id,
+            **schedule,
+        ),
+        Announcement(
+            title_en="Penalty schedule 2027",
+            title_zh="2027 年处罚标准",
+            body_en=(
+                "From **1 January** selling outside your territory is penalised too.\n\n"
+                "| Breach | First | Again |\n|---|---|---|\n| Below the floor price | warning | 2,000.00 |\n"
+                "| Outside the territory | warning | 3,000.00 |"
+            ),
+            body_zh=(
+                "自 **1 月 1 日**起，跨区域销售同样处罚。\n\n"  # noqa: RUF001 - Chinese punctuation
+                "| 违规 | 首次 | 再次 |\n|---|---|---|\n| 低于最低限价 | 警告 | 2,000.00 |\n"
+                "| 跨区域销售 | 警告 | 3,000.00 |"
+            ),
+            pinned=True,
+            must_acknowledge=True,
+            created_by_id=admin.id,
+            **schedule,
+        ),
+        Announcement(
+            title_en="Gold dealers: showroom kits arrive in December",
+            title_zh="金牌经销商：展厅物料 12 月到货",  # noqa: RUF001 - Chinese punctuation
+            body_en="Each gold dealer receives a showroom kit. Tell your channel manager where it should go.",
+            body_zh="每个金牌经销商将收到一套展厅物料，请告知渠道经理收货地址。",  # noqa: RUF001 - Chinese punctuation
+            audience_kind=AudienceKind.TIERS,
+            audience=["gold"],
+            created_by_id=admin.id,
+        ),
+        Announcement(
+            title_en="Visits next week",
+            title_zh="下周拜访安排",
+            body_en="I will visit each of you next week to plan the next quarter.",
+            body_zh="下周我将逐一拜访，共同制定下季度计划。",  # noqa: RUF001 - Chinese punctuation
+            manager_id=manager.id,
+            created_by_id=manager.id,
+        ),
+    ]
+    db.session.add_all(made)
+    db.session.add(Announcement(title_en="Spring training dates", title_zh="春季培训日期", created_by_id=admin.id))
+    db.session.flush()
+    for announcement in made:
+        news_services.publish(manager if announcement.manager_id else admin, announcement)
 
 
 def _pay_demo_period(period: Period) -> None:

@@ -227,7 +227,9 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
         **{
             kind: False
             for kind in KINDS
-            if kind.startswith(("claim_", "pre_approval_", "violation_", "dispute_", "price_list_"))
+            if kind.startswith(
+                ("claim_", "pre_approval_", "violation_", "dispute_", "price_list_", "campaign_", "announcement_")
+            )
         },
     }
     assert len(chosen) == len(KINDS) - 2  # the security notices are not a choice

@@ -28,13 +28,15 @@ from portal.claims.models import (
 )
 from portal.claims.rules import ClaimStatus, Flag
 from portal.dates import company_today
-from portal.dealers.models import Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus, Territory
+from portal.dealers.audiences import AudienceKind
+from portal.dealers.models import Acknowledgement, Dealer, DealerEvent, DealerEventKind, Period, PeriodStatus, Territory
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.rules import DisputeCategory, DisputeStatus, ViolationKind, ViolationStatus
 from portal.evidence.fingerprints import as_signed, bands_of
 from portal.evidence.models import Evidence, EvidencePicture
 from portal.extensions import db
 from portal.jobs import JobFailure
+from portal.news.rules import AnnouncementKind, AnnouncementStatus
 from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
 from portal.outbox import OutboxEvent
 from portal.rebates.models import (
@@ -66,6 +68,7 @@ from portal.training.models import CourseSession
 from portal.types import utcnow
 from tests.factories import (
     World,
+    make_announcement,
     make_campaign,
     make_course,
     make_dealer,
@@ -209,6 +212,15 @@ PAGES = [
     ("senior_manager", "/campaigns/new"),
     ("dealer_owner", "/campaigns/mine"),
     ("dealer_staff", "/campaigns/mine"),
+    ("dealer_owner", "/news/"),
+    ("dealer_staff", "/news/{notice}"),
+    ("dealer_owner", "/news/{policy}"),
+    ("dealer_owner", "/news/policies"),
+    ("admin", "/news/manage/"),
+    ("manager", "/news/manage/"),
+    ("admin", "/news/manage/{notice}"),
+    ("manager", "/news/manage/{manager_draft}/edit"),
+    ("senior_manager", "/news/manage/new"),
 ]
 
 
@@ -226,10 +238,11 @@ PAGES = [
 # last eight quarters' attainment (one). The referee adds one to each: the owner's price lists to acknowledge, the
 # suspicions waiting for a ruling. Campaigns add two to the dealer's home (its running campaigns, its counted sales
 # in all of them: shared by the section and the inbox line) and one to a runner's start page (settlements waiting).
+# News adds two to the dealer's home (the current announcements, the dealer's acknowledgements of them).
 RICHER_PAGES = {
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 23,
+    "/dealer/": 25,
     "/admin/": 15,
     "/console/": 13,
 }
@@ -331,6 +344,45 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     _grow_disputes(world, factor, own)
     _grow_referee(world, factor, own)
     _grow_campaigns(world, factor, own)
+    _grow_news(world, factor, own)
+
+
+def _grow_news(world: World, factor: int, owner: User) -> None:
+    """Announcements of every kind and audience, policies in versions, the own dealer's acknowledgements and
+    every dealer's acknowledgement of the notice the report counts."""
+    admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
+    manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+    published = AnnouncementStatus.PUBLISHED
+    for index in range(factor):
+        made = [
+            make_announcement(admin, status=published, must_acknowledge=True, pinned=index % 2 == 0),
+            make_announcement(admin, status=published, audience_kind=AudienceKind.TIERS, audience=["gold"]),
+            make_announcement(manager, status=published, manager_id=manager.id),
+            make_announcement(admin),
+            make_announcement(
+                admin, status=published, kind=AnnouncementKind.POLICY, policy_key="grown", version=next_id() + 10
+            ),
+        ]
+        db.session.add(
+            Acknowledgement(
+                subject_type="announcement",
+                subject_id=made[0].id,
+                dealer_id=owner.dealer_id,
+                acknowledged_by_id=owner.id,
+            )
+        )
+    acknowledged = select(Acknowledgement.dealer_id).where(Acknowledgement.subject_id == world.news.notice)
+    dealers = (
+        db.session.execute(select(Dealer.id).where(Dealer.id != owner.dealer_id, Dealer.id.not_in(acknowledged)))
+        .scalars()
+        .all()
+    )
+    db.session.add_all(
+        Acknowledgement(
+            subject_type="announcement", subject_id=world.news.notice, dealer_id=dealer_id, acknowledged_by_id=admin.id
+        )
+        for dealer_id in dealers[: 2 * factor]
+    )
 
 
 def _grow_campaigns(world: World, factor: int, owner: User) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from portal.campaigns import inbox, notices, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.campaigns import inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.campaigns.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.navigation import register_navigation
@@ -18,3 +18,11 @@ def init_app(app: Flask) -> None:
     inbox.register()
     register_navigation("campaigns.dealer_campaigns", _l("Campaigns"), 27)
     register_navigation("campaigns.campaign_list", _l("Campaigns"), 112)
+    for name, guard in (
+        ("campaign_is_draft", rules.is_draft),
+        ("campaign_is_launched", rules.is_launched),
+        ("campaign_awaits_settlement", rules.awaits_settlement),
+        ("campaign_is_settled", rules.is_settled),
+        ("campaign_can_cancel", rules.can_cancel),
+    ):
+        app.add_template_global(guard, name)

@@ -82,6 +82,27 @@ def can_move(current: CampaignStatus, target: CampaignStatus) -> bool:
     return target in TRANSITIONS[current]
 
 
+# The guards pages ask (template globals, registered by the plugin): a page never compares a status itself.
+def is_draft(status: CampaignStatus) -> bool:
+    return status is S.DRAFT
+
+
+def is_launched(status: CampaignStatus) -> bool:
+    return status is S.LIVE
+
+
+def awaits_settlement(status: CampaignStatus) -> bool:
+    return status is S.SETTLEMENT_REQUESTED
+
+
+def is_settled(status: CampaignStatus) -> bool:
+    return status is S.SETTLED
+
+
+def can_cancel(status: CampaignStatus) -> bool:
+    return can_move(status, S.CANCELLED)
+
+
 def phase_on(starts_on: date, ends_on: date, day: date) -> CampaignPhase:
     if day < starts_on:
         return CampaignPhase.UPCOMING

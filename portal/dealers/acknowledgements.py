@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -33,8 +34,14 @@ def acknowledge(actor: User, dealer: Dealer, subject_type: str, subject_id: int)
     made = Acknowledgement(
         subject_type=subject_type, subject_id=subject_id, dealer_id=dealer.id, acknowledged_by_id=actor.id
     )
-    db.session.add(made)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # two owners of one dealer pressing at once: the unique key keeps one
+            db.session.add(made)
+    except IntegrityError:
+        found = acknowledgement_of(subject_type, subject_id, dealer.id)
+        if found is None:
+            raise
+        return found, False
     return made, True
 
 

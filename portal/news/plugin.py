@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
-from portal.news import inbox, notices, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.news import inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.news.rules import render_markdown
 from portal.news.views import bp
 
@@ -18,3 +18,9 @@ def init_app(app: Flask) -> None:
     register_navigation("news.policies", _l("Policies"), 28)
     register_navigation("news.manage", _l("News"), 113)
     app.add_template_filter(render_markdown, "markdown")
+    for name, guard in (
+        ("announcement_is_draft", rules.is_draft),
+        ("announcement_is_published", rules.is_published),
+        ("announcement_can_withdraw", rules.can_withdraw),
+    ):
+        app.add_template_global(guard, name)

@@ -52,6 +52,19 @@ def can_move(current: AnnouncementStatus, target: AnnouncementStatus) -> bool:
     return target in TRANSITIONS[current]
 
 
+# The guards pages ask (template globals, registered by the plugin): a page never compares a status itself.
+def is_draft(status: AnnouncementStatus) -> bool:
+    return status is S.DRAFT
+
+
+def is_published(status: AnnouncementStatus) -> bool:
+    return status is S.PUBLISHED
+
+
+def can_withdraw(status: AnnouncementStatus) -> bool:
+    return can_move(status, S.WITHDRAWN)
+
+
 def is_current(status: AnnouncementStatus, expires_on: date | None, today: date) -> bool:
     """Dealers read it: published, and not past its expiry day."""
     return status is AnnouncementStatus.PUBLISHED and (expires_on is None or today <= expires_on)

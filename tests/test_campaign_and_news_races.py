@@ -1,5 +1,6 @@
-"""Campaign settlements raced, with real commits on a file SQLite database and on PostgreSQL, threads released
-together: two people confirming one settlement book it once.
+"""Campaign settlements and acknowledgements raced, with real commits on a file SQLite database and on
+PostgreSQL, threads released together: two people confirming one settlement book it once; two owners of one dealer
+acknowledging an announcement at once keep one acknowledgement, and neither fails.
 
 No race with the close of the period the rewards go to: they go to the period of the settlement's day, which
 cannot be closed before it has ended and its grace days passed."""
@@ -11,12 +12,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.accounts.models import User, UserRole
+from portal.accounts.models import DealerRole, User, UserRole
 from portal.campaigns import services
 from portal.campaigns.models import Campaign, CampaignResult
 from portal.campaigns.rules import CampaignStatus
-from portal.dealers.models import Period
+from portal.dealers.models import Acknowledgement, Period
 from portal.extensions import db
+from portal.news import services as news_services
+from portal.news.models import Announcement
 from portal.rebates.models import LedgerEntry, SalesLine
 from tests.factories import dealer_of, make_campaign, make_user, make_world, period, today
 from tests.helpers import BACKENDS, dispose_app, race_app
@@ -91,3 +94,37 @@ def test_two_people_confirming_one_settlement_at_once_book_it_once(
     assert status is CampaignStatus.SETTLED
     assert tuple(booked) == (3, 200_000) and total == 200_000  # three shares of the budget, booked once
     assert kept == 3
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_two_owners_of_one_dealer_acknowledging_at_once_keep_one_acknowledgement(
+    backend_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Both presses succeed (the second finds the first's); the dealer has one acknowledgement."""
+    app = race_app(backend_name, tmp_path_factory)
+    with app.app_context():
+        world = make_world()
+        make_user(
+            UserRole.DEALER,
+            email="owner1b@example.test",
+            dealer=dealer_of(world.own_dealer),
+            dealer_role=DealerRole.OWNER,
+        )
+        db.session.commit()
+    try:
+        results = run_together(
+            [
+                acting_as(app, email, Announcement, world.news.notice, news_services.acknowledge)
+                for email in (world.emails["dealer_owner"], "owner1b@example.test")
+            ]
+        )
+        with app.app_context():
+            kept = db.session.execute(
+                select(func.count()).where(
+                    Acknowledgement.subject_type == "announcement", Acknowledgement.subject_id == world.news.notice
+                )
+            ).scalar_one()
+    finally:
+        dispose_app(app)
+    assert results == ["done", "done"]
+    assert kept == 1
