@@ -23,6 +23,7 @@ from portal.evidence import plugin as evidence_plugin
 from portal.extensions import csrf, db, htmx, limiter, migrate
 from portal.news import plugin as news_plugin
 from portal.notifications import plugin as notifications_plugin
+from portal.plans import plugin as plans_plugin
 from portal.rebates import plugin as rebates_plugin
 from portal.referee import plugin as referee_plugin
 from portal.training import plugin as training_plugin
@@ -41,6 +42,7 @@ AREAS = (
     disputes_plugin,
     referee_plugin,
     campaigns_plugin,
+    plans_plugin,
     audit_plugin,
     notifications_plugin,
     evidence_plugin,

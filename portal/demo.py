@@ -50,6 +50,9 @@ from portal.news.rules import AnnouncementKind
 from portal.notifications.links import Link, link
 from portal.notifications.models import Notification
 from portal.notifications.params import choice
+from portal.plans import services as plan_services
+from portal.plans.models import BusinessPlan, Visit
+from portal.plans.rules import GoalKind, Side
 from portal.rebates import ledger
 from portal.rebates.models import ProgramTier, RebateProgram, RebateStatement, SalesLine, StatementStatus, Target
 from portal.rebates.rules import Method
@@ -163,6 +166,8 @@ def seed_demo(today: date | None = None) -> None:
     _seed_campaigns(today)
     db.session.flush()
     _seed_news(today)
+    db.session.flush()
+    _seed_plans(dealers, today)
     db.session.flush()
 
 
@@ -628,6 +633,47 @@ def _seed_news(today: date) -> None:
     db.session.flush()
     for announcement in made:
         news_services.publish(manager if announcement.manager_id else admin, announcement)
+
+
+def _seed_plans(dealers: dict[str, Dealer], today: date) -> None:
+    """D001's plan for this quarter, accepted by its manager and waiting for the owner, with one action overdue;
+    two visits to D001, one shared with the dealer and one private."""
+    period = current_period(today)
+    if period is None or db.session.execute(select(BusinessPlan.id).limit(1)).first():
+        return
+    manager = db.session.execute(select(User).where(User.email == "manager@demo.test")).scalar_one()
+    dealer = dealers["D001"]
+    if dealer.manager_id != manager.id:
+        return
+    event = db.session.execute(select(ActivityType).where(ActivityType.code == "EVENT")).scalar_one()
+    plan = plan_services.start_plan(manager, dealer, period)
+    goal = {"wanted": None, "course_id": None, "activity_type_id": None, "note": ""}
+    plan_services.add_goal(manager, plan, {**goal, "kind": GoalKind.SALES})
+    plan_services.add_goal(manager, plan, {**goal, "kind": GoalKind.NEW_OUTLETS, "wanted": 2, "note": "苏州、无锡"})
+    plan_services.add_goal(
+        manager, plan, {**goal, "kind": GoalKind.PROMOTION, "wanted": 3_000_000, "activity_type_id": event.id}
+    )
+    for what, side, who, due_on in (
+        ("Refit the showroom with the new display", Side.DEALER, "Wang Fang", today - timedelta(days=3)),
+        ("Train two sales staff on the AC range", Side.MANAGER, "Li Na", today + timedelta(days=20)),
+    ):
+        plan_services.add_action(manager, plan, {"what": what, "side": side, "who": who, "due_on": due_on})
+    plan_services.accept(manager, plan, plan.revision)
+    for days_ago, shared, notes in (
+        (6, True, "Walked the showroom with Wang Fang: the AC display needs the new posters."),
+        (6, False, "The owner hinted at opening in Wuxi without telling the territory's dealer."),
+    ):
+        db.session.add(
+            Visit(
+                dealer_id=dealer.id,
+                visited_on=today - timedelta(days=days_ago),
+                attendees="Wang Fang, Li Na",
+                notes=notes,
+                follow_ups="Send the posters" if shared else "",
+                shared=shared,
+                written_by_id=manager.id,
+            )
+        )
 
 
 def _pay_demo_period(period: Period) -> None:

@@ -33,6 +33,7 @@ from tests.factories import (
     ClaimRecords,
     DisputeRecords,
     NewsRecords,
+    PlanRecords,
     RebateRecords,
     RefereeRecords,
     TrainingRecords,
@@ -42,6 +43,7 @@ from tests.factories import (
     make_claim_records,
     make_dispute_records,
     make_news_records,
+    make_plan_records,
     make_rebate_records,
     make_referee_records,
     make_training_records,
@@ -235,6 +237,11 @@ def news_records(app: Flask, channel: Channel) -> NewsRecords:
 
 
 @pytest.fixture
+def plan_records(app: Flask, channel: Channel) -> PlanRecords:
+    return _committed(app, lambda: make_plan_records(channel))
+
+
+@pytest.fixture
 def world(
     channel: Channel,
     rebate_records: RebateRecords,
@@ -244,6 +251,7 @@ def world(
     referee_records: RefereeRecords,
     campaign_records: CampaignRecords,
     news_records: NewsRecords,
+    plan_records: PlanRecords,
 ) -> World:
     """Every area's records on one channel (the access matrix, the CSRF crawl, pages that show several areas)."""
     return world_of(
@@ -255,6 +263,7 @@ def world(
         referee_records,
         campaign_records,
         news_records,
+        plan_records,
     )
 
 

@@ -44,6 +44,8 @@ from portal.news.models import Announcement
 from portal.news.rules import AnnouncementKind, AnnouncementStatus
 from portal.notifications.models import Notification
 from portal.outbox import EventKind, OutboxEvent
+from portal.plans.models import BusinessPlan, PlanAction, PlanGoal, PlanVersion, Visit
+from portal.plans.rules import GoalKind, PlanStatus, Side
 from portal.rebates.models import (
     ImportStatus,
     ProgramTier,
@@ -827,6 +829,22 @@ class NewsRecords:
 
 
 @dataclass(frozen=True)
+class PlanRecords:
+    own_plan: int  # D001's plan for today's quarter: a sales and an outlets goal, an overdue action; awaiting both
+    own_goal: int  # its outlets goal
+    own_action: int  # its action, due yesterday, not done
+    ended_plan: int  # D001's plan for 2019-Q4, over: to review
+    foreign_plan: int  # D003's plan for today's quarter
+    foreign_goal: int
+    foreign_action: int
+    spare_plan: int  # D001's plan for 2030-Q1, untouched by the other rows: to accept at revision 0
+    reviewed_plan: int  # D001's plan for the previous quarter, reviewed: the owner comments
+    own_visit: int  # the manager's visit to D001, shared with the dealer
+    private_visit: int  # the manager's visit to D001, private
+    foreign_visit: int  # the other manager's visit to D003, shared
+
+
+@dataclass(frozen=True)
 class World(Channel):
     """The channel with every area's records: what the access matrix, the CSRF crawl and the page tests need.
     A test of one area asks for `channel` and that area's fixture instead."""
@@ -838,6 +856,7 @@ class World(Channel):
     referee: RefereeRecords
     campaigns: CampaignRecords
     news: NewsRecords
+    plans: PlanRecords
 
     def placeholders(self) -> dict[str, object]:
         """Every id, code and token by name, for route templates such as "/claims/{own_claim}"."""
@@ -851,6 +870,7 @@ class World(Channel):
             self.referee,
             self.campaigns,
             self.news,
+            self.plans,
         ):
             named.update(asdict(records))
         named.update({f"notification_{role}": number for role, number in self.notifications.items()})
@@ -1027,6 +1047,7 @@ def make_world() -> World:
         make_referee_records(channel),
         make_campaign_records(channel),
         make_news_records(channel),
+        make_plan_records(channel),
     )
 
 
@@ -1039,6 +1060,7 @@ def world_of(
     referee: RefereeRecords,
     campaigns: CampaignRecords,
     news: NewsRecords,
+    plans: PlanRecords,
 ) -> World:
     fields = {name: getattr(channel, name) for name in Channel.__dataclass_fields__}
     return World(
@@ -1050,6 +1072,7 @@ def world_of(
         referee=referee,
         campaigns=campaigns,
         news=news,
+        plans=plans,
     )
 
 
@@ -1228,6 +1251,83 @@ def make_news_records(channel: Channel) -> NewsRecords:
             version=1,
             status=published,
         ).id,
+    )
+
+
+def make_plan(dealer_code: str, period_code: str, by: User, **values: Any) -> BusinessPlan:
+    """A plan as the service leaves it once started: version 1, empty, waiting for both sides."""
+    plan = BusinessPlan(
+        dealer_id=dealer_of(dealer_code).id, period_id=period(period_code).id, created_by_id=by.id, **values
+    )
+    db.session.add(plan)
+    db.session.flush()
+    db.session.add(PlanVersion(plan_id=plan.id, number=plan.version, changed_by_id=by.id))
+    db.session.flush()
+    return plan
+
+
+def make_goal(plan: BusinessPlan, kind: GoalKind = GoalKind.NEW_OUTLETS, **values: Any) -> PlanGoal:
+    goal = PlanGoal(plan_id=plan.id, kind=kind, wanted=values.pop("wanted", None if kind is GoalKind.SALES else 3))
+    for name, value in values.items():
+        setattr(goal, name, value)
+    db.session.add(goal)
+    db.session.flush()
+    return goal
+
+
+def make_action(plan: BusinessPlan, **values: Any) -> PlanAction:
+    action = PlanAction(
+        plan_id=plan.id,
+        what=values.pop("what", "Train the shop staff on the new range"),
+        side=values.pop("side", Side.DEALER),
+        due_on=values.pop("due_on", today() - timedelta(days=1)),
+        **values,
+    )
+    db.session.add(action)
+    db.session.flush()
+    return action
+
+
+def make_visit(dealer_code: str, by: User, **values: Any) -> Visit:
+    visit = Visit(
+        dealer_id=dealer_of(dealer_code).id,
+        written_by_id=by.id,
+        visited_on=values.pop("visited_on", today() - timedelta(days=2)),
+        notes=values.pop("notes", "Walked the shop floor; the display needs the new posters."),
+        **values,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    return visit
+
+
+def make_plan_records(channel: Channel) -> PlanRecords:
+    manager, other = user(channel, "manager"), user(channel, "other_manager")
+    own = make_plan(channel.own_dealer, channel.current_period, manager)
+    make_goal(own, GoalKind.SALES)
+    own_goal = make_goal(own)
+    foreign = make_plan(channel.foreign_dealer, channel.current_period, other)
+    return PlanRecords(
+        own_plan=own.id,
+        own_goal=own_goal.id,
+        own_action=make_action(own).id,
+        ended_plan=make_plan(channel.own_dealer, channel.ended_period, manager, status=PlanStatus.AGREED).id,
+        foreign_plan=foreign.id,
+        foreign_goal=make_goal(foreign).id,
+        foreign_action=make_action(foreign).id,
+        spare_plan=make_plan(channel.own_dealer, channel.open_period, manager).id,
+        reviewed_plan=make_plan(
+            channel.own_dealer,
+            channel.previous_period,
+            manager,
+            status=PlanStatus.REVIEWED,
+            review_notes="A good quarter.",
+            reviewed_by_id=manager.id,
+            reviewed_at=utcnow(),
+        ).id,
+        own_visit=make_visit(channel.own_dealer, manager, shared=True).id,
+        private_visit=make_visit(channel.own_dealer, manager, notes="Private: the owner may sell the business.").id,
+        foreign_visit=make_visit(channel.foreign_dealer, other, shared=True).id,
     )
 
 

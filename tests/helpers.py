@@ -41,6 +41,7 @@ from portal.extensions import db
 from portal.news.models import Announcement
 from portal.news.services import EDITABLE_FIELDS as NEWS_FORM_FIELDS
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
+from portal.plans.models import BusinessPlan, PlanAction, PlanGoal, PlanVersion, Visit
 from portal.rebates import imports
 from portal.rebates.models import (
     Adjustment,
@@ -264,12 +265,44 @@ def fingerprint(app: Flask) -> tuple[Any, ...]:
             *_disputes_fingerprint(),
             *_referee_fingerprint(),
             *_campaigns_fingerprint(),
+            *_plans_fingerprint(),
             db.session.execute(
                 sa.select(
                     *(getattr(Announcement, name) for name in ("id", "status", "version", *NEWS_FORM_FIELDS))
                 ).order_by(Announcement.id)
             ).all(),
         )
+
+
+def _plans_fingerprint() -> tuple[Any, ...]:
+    """Plans (status, revision, versions, the review), their goals, actions and versions, and the visit log."""
+    return (
+        db.session.execute(
+            sa.select(
+                BusinessPlan.id,
+                BusinessPlan.status,
+                BusinessPlan.revision,
+                BusinessPlan.version,
+                BusinessPlan.agreed_version,
+                BusinessPlan.review_notes,
+                BusinessPlan.dealer_comments,
+            ).order_by(BusinessPlan.id)
+        ).all(),
+        db.session.execute(
+            sa.select(PlanGoal.id, PlanGoal.kind, PlanGoal.wanted, PlanGoal.note).order_by(PlanGoal.id)
+        ).all(),
+        db.session.execute(
+            sa.select(PlanAction.id, PlanAction.what, PlanAction.due_on, PlanAction.done_on).order_by(PlanAction.id)
+        ).all(),
+        db.session.execute(
+            sa.select(PlanVersion.id, PlanVersion.dealer_accepted_at, PlanVersion.manager_accepted_at).order_by(
+                PlanVersion.id
+            )
+        ).all(),
+        db.session.execute(
+            sa.select(Visit.id, Visit.dealer_id, Visit.visited_on, Visit.notes, Visit.shared).order_by(Visit.id)
+        ).all(),
+    )
 
 
 def _campaigns_fingerprint() -> tuple[Any, ...]:

@@ -119,6 +119,27 @@ RUN_303 = {"senior_manager": 303, "admin": 303}
 RUN_404 = {"senior_manager": 404, "admin": 404}
 RUN_409 = {"senior_manager": 409, "admin": 409}
 RUN_422 = {"senior_manager": 422, "admin": 422}
+DECIDE_409 = {"manager": 409, "senior_manager": 409, "admin": 409}
+PLAN_200 = {**READ_200, **DECIDE_200}
+PLAN_404 = {**READ_404, **DECIDE_404}
+PLAN_FOREIGN_200 = {**PLAN_404, **RUN_200}  # D003's: another manager's dealer
+PLANNER_303 = {"dealer_owner": 303, **DECIDE_303}
+PLANNER_404 = {"dealer_owner": 404, **DECIDE_404}
+PLANNER_409 = {"dealer_owner": 409, **DECIDE_409}
+PLANNER_422 = {"dealer_owner": 422, **DECIDE_422}
+PLANNER_FOREIGN_303 = {"dealer_owner": 404, "manager": 404, **RUN_303}
+
+
+def visit_form(world: World) -> dict[str, object]:
+    """A visit to D001 the day before yesterday, shared with the dealer, as a manager would type it on a phone."""
+    return {
+        "dealer_code": world.own_dealer.lower(),
+        "visited_on": (today() - timedelta(days=2)).isoformat(),
+        "attendees": "王经理, Li Na",
+        "notes": "新品陈列到位。",
+        "follow_ups": "Send the posters",
+        "shared": "y",
+    }
 
 
 def news_form(_world: World) -> dict[str, object]:
@@ -1872,6 +1893,153 @@ MATRIX = (
         "/news/manage/<int:announcement_id>/withdraw",
         "/news/manage/{foreign_notice}/withdraw",
         only({**RUN_303, "manager": 404}),  # a manager reads another's published announcement, never withdraws it
+    ),
+    # Business plans: a dealer's people and the manufacturer's (the dealer's manager, seniors, admins); staff read.
+    Case("GET", "/plans/", "/plans/", only(PLAN_200)),
+    Case("GET", "/plans/visits/", "/plans/visits/", only(PLAN_200)),
+    Case("GET", "/plans/<int:plan_id>", "/plans/{own_plan}", only(PLAN_200)),
+    Case("GET", "/plans/<int:plan_id>", "/plans/{foreign_plan}", only(PLAN_FOREIGN_200)),
+    Case("GET", "/plans/<int:plan_id>", "/plans/999999", only(PLAN_404)),
+    Case("GET", "/plans/<int:plan_id>/versions", "/plans/{own_plan}/versions", only(PLAN_200)),
+    Case("GET", "/plans/<int:plan_id>/versions", "/plans/{foreign_plan}/versions", only(PLAN_FOREIGN_200)),
+    Case("POST", "/plans/new", "/plans/new", only(PLANNER_422), form={"period": "nope"}),
+    Case(  # the owner's dealer already has a plan for 2030-Q1 (the spare one); the others start D002's
+        "POST",
+        "/plans/new",
+        "/plans/new",
+        only({**DECIDE_303, "dealer_owner": 422}),
+        form={"period": "{open_period}", "dealer_code": "{second_dealer}"},
+    ),
+    Case(
+        "POST", "/plans/<int:plan_id>/goals", "/plans/{own_plan}/goals", only(PLANNER_422), form={"kind": "certified"}
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/goals",
+        "/plans/{own_plan}/goals",
+        only(PLANNER_303),
+        form={"kind": "new_outlets", "count": "5"},
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/goals",
+        "/plans/{foreign_plan}/goals",
+        only(PLANNER_FOREIGN_303),
+        form={"kind": "new_outlets", "count": "5"},
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/goals/<int:goal_id>/remove",
+        "/plans/{own_plan}/goals/{foreign_goal}/remove",
+        only(PLANNER_404),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/goals/<int:goal_id>/remove",
+        "/plans/{own_plan}/goals/{own_goal}/remove",
+        only(PLANNER_303),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions",
+        "/plans/{own_plan}/actions",
+        only(PLANNER_303),
+        form={"what": "Open a counter in Suzhou", "side": "dealer", "due_on": "2030-03-01"},
+    ),
+    Case("POST", "/plans/<int:plan_id>/actions", "/plans/{own_plan}/actions", only(PLANNER_422), form={"what": ""}),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions/<int:action_id>/done",
+        "/plans/{foreign_plan}/actions/{foreign_action}/done",
+        only(PLANNER_FOREIGN_303),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions/<int:action_id>/done",
+        "/plans/{own_plan}/actions/{own_action}/done",
+        only(PLANNER_303),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions/<int:action_id>/done",
+        "/plans/{own_plan}/actions/{own_action}/done",
+        only(PLANNER_409),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions/<int:action_id>/remove",
+        "/plans/{own_plan}/actions/{foreign_action}/remove",
+        only(PLANNER_404),
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/actions/<int:action_id>/remove",
+        "/plans/{own_plan}/actions/{own_action}/remove",
+        only(PLANNER_303),
+    ),
+    Case(
+        "POST", "/plans/<int:plan_id>/accept", "/plans/{spare_plan}/accept", only(PLANNER_422), form={"revision": "x"}
+    ),
+    Case(
+        "POST",
+        # D003's plan: changed once (revision 1) by the goal a senior manager or admin added above
+        "/plans/<int:plan_id>/accept",
+        "/plans/{foreign_plan}/accept",
+        only(PLANNER_FOREIGN_303),
+        form={"revision": "1"},
+    ),
+    Case(
+        "POST", "/plans/<int:plan_id>/accept", "/plans/{spare_plan}/accept", only(PLANNER_303), form={"revision": "0"}
+    ),
+    Case(
+        "POST", "/plans/<int:plan_id>/accept", "/plans/{spare_plan}/accept", only(PLANNER_409), form={"revision": "0"}
+    ),
+    Case("POST", "/plans/<int:plan_id>/review", "/plans/{own_plan}/review", only(DECIDE_409), form={"notes": "Early"}),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/review",
+        "/plans/{foreign_plan}/review",
+        only(RUN_409 | {"manager": 404}),
+        form={"notes": "x"},
+    ),
+    Case("POST", "/plans/<int:plan_id>/review", "/plans/{ended_plan}/review", only(DECIDE_422), form={"notes": ""}),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/review",
+        "/plans/{ended_plan}/review",
+        only(DECIDE_303),
+        form={"notes": "Most goals met."},
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/comment",
+        "/plans/{own_plan}/comment",
+        only({"dealer_owner": 409}),
+        form={"comments": "x"},
+    ),
+    Case(
+        "POST",
+        "/plans/<int:plan_id>/comment",
+        "/plans/{reviewed_plan}/comment",
+        only({"dealer_owner": 303}),
+        form={"comments": "We missed the outlets: two landlords said no."},
+    ),
+    Case("GET", "/plans/visits/new", "/plans/visits/new", only(DECIDE_200)),
+    Case("POST", "/plans/visits/new", "/plans/visits/new", only(DECIDE_422), form={"dealer_code": ""}),
+    Case("POST", "/plans/visits/new", "/plans/visits/new", only(DECIDE_303), form=visit_form),
+    Case(
+        "GET",
+        "/plans/visits/<int:visit_id>/edit",
+        "/plans/visits/{own_visit}/edit",
+        only({**DECIDE_404, "manager": 200}),
+    ),
+    Case("GET", "/plans/visits/<int:visit_id>/edit", "/plans/visits/{foreign_visit}/edit", only(DECIDE_404)),
+    Case(
+        "POST",
+        "/plans/visits/<int:visit_id>/edit",
+        "/plans/visits/{own_visit}/edit",
+        only({**DECIDE_404, "manager": 303}),
+        form=visit_form,
     ),
 )
 

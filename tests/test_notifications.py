@@ -228,7 +228,17 @@ def test_email_preferences_are_saved_per_kind(app: Flask, client: FlaskClient, c
             kind: False
             for kind in KINDS
             if kind.startswith(
-                ("claim_", "pre_approval_", "violation_", "dispute_", "price_list_", "campaign_", "announcement_")
+                (
+                    "claim_",
+                    "pre_approval_",
+                    "violation_",
+                    "dispute_",
+                    "price_list_",
+                    "campaign_",
+                    "announcement_",
+                    "business_plan_",
+                    "visit_",
+                )
             )
         },
     }

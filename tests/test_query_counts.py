@@ -39,6 +39,8 @@ from portal.jobs import JobFailure
 from portal.news.rules import AnnouncementKind, AnnouncementStatus
 from portal.notifications.models import Notification, OutboxEmail, OutboxStatus
 from portal.outbox import OutboxEvent
+from portal.plans.models import BusinessPlan, PlanVersion
+from portal.plans.rules import GoalKind
 from portal.rebates.models import (
     Adjustment,
     AdjustmentKind,
@@ -64,20 +66,24 @@ from portal.referee.models import (
 )
 from portal.referee.rules import SightingOutcome, SuspicionRule, SuspicionStatus
 from portal.regions import regions
-from portal.training.models import CourseSession
+from portal.training.models import Course, CourseSession
 from portal.types import utcnow
 from tests.factories import (
     World,
+    make_action,
     make_announcement,
     make_campaign,
     make_course,
     make_dealer,
     make_enrollment,
+    make_goal,
     make_period,
+    make_plan,
     make_session,
     make_territory,
     make_trainee,
     make_user,
+    make_visit,
     today,
 )
 from tests.helpers import count_queries, log_in
@@ -221,6 +227,15 @@ PAGES = [
     ("admin", "/news/manage/{notice}"),
     ("manager", "/news/manage/{manager_draft}/edit"),
     ("senior_manager", "/news/manage/new"),
+    ("dealer_owner", "/plans/"),
+    ("manager", "/plans/"),
+    ("dealer_owner", "/plans/{own_plan}"),
+    ("manager", "/plans/{own_plan}"),
+    ("admin", "/plans/{own_plan}/versions"),
+    ("manager", "/plans/visits/"),
+    ("dealer_staff", "/plans/visits/"),
+    ("manager", "/plans/visits/new"),
+    ("manager", "/plans/visits/{own_visit}/edit"),
 ]
 
 
@@ -239,12 +254,17 @@ PAGES = [
 # suspicions waiting for a ruling. Campaigns add two to the dealer's home (its running campaigns, its counted sales
 # in all of them: shared by the section and the inbox line) and one to a runner's start page (settlements waiting).
 # News adds two to the dealer's home (the current announcements, the dealer's acknowledgements of them).
+# Plans add two to the dealer's home and one to a manager's (actions overdue; plans waiting for this side). A plan's
+# page measures its goals from four areas' figures: sales and target, new districts, certificates, pre-approvals
+# and claims (five queries for any number of goals), besides the plan, its goals, actions, version and the lists
+# its goal form offers.
 RICHER_PAGES = {
+    "/plans/{own_plan}": 14,
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 25,
+    "/dealer/": 27,
     "/admin/": 15,
-    "/console/": 13,
+    "/console/": 14,
 }
 
 _ids = itertools.count()
@@ -345,6 +365,47 @@ def _grow_channel(world: World, factor: int, first_year: int) -> None:
     _grow_referee(world, factor, own)
     _grow_campaigns(world, factor, own)
     _grow_news(world, factor, own)
+    _grow_plans(world, factor, own)
+
+
+def _grow_plans(world: World, factor: int, owner: User) -> None:
+    """Plans for other dealers, goals of every kind and actions (some overdue, some done) on the own plan with
+    accepted versions behind them, and visits, private and shared, to the own dealer and others."""
+    manager = db.session.execute(select(User).where(User.email == world.emails["manager"])).scalar_one()
+    own = db.session.get(BusinessPlan, world.plans.own_plan)
+    assert own is not None
+    course = db.session.execute(select(Course).limit(1)).scalar_one()
+    kind = db.session.execute(select(ActivityType).limit(1)).scalar_one()
+    others = db.session.execute(
+        select(Dealer.code)
+        .where(
+            Dealer.manager_id == manager.id,
+            Dealer.id.not_in(select(BusinessPlan.dealer_id).where(BusinessPlan.period_id == own.period_id)),
+        )
+        .limit(2 * factor)
+    ).scalars()
+    for code in others:
+        other = make_plan(code, world.current_period, manager)
+        make_action(other)
+    for index in range(factor):
+        make_goal(own, GoalKind.NEW_OUTLETS, wanted=index + 1)
+        make_goal(own, GoalKind.CERTIFIED, course_id=course.id)
+        make_goal(own, GoalKind.PROMOTION, wanted=100_000, activity_type_id=kind.id)
+        make_action(own, due_on=today() + timedelta(days=index))
+        make_action(own, done_on=today())
+        db.session.add(
+            PlanVersion(
+                plan_id=own.id,
+                number=100 + next_id(),
+                goals=[{"ref": f"g{index}", "kind": "new_outlets", "wanted": 2, "course_id": None,
+                        "activity_type_id": None, "note": ""}],
+                actions=[{"ref": f"a{index}", "what": "Call", "side": "dealer", "who": "", "due_on": "2030-01-01"}],
+                dealer_accepted_by_id=owner.id,
+                dealer_accepted_at=utcnow(),
+            )
+        )  # fmt: skip
+        make_visit(world.own_dealer, manager, shared=index % 2 == 0)
+        make_visit(world.second_dealer, manager)
 
 
 def _grow_news(world: World, factor: int, owner: User) -> None:
