@@ -45,6 +45,7 @@ from portal.evidence.models import Evidence
 from portal.evidence.services import add_evidence
 from portal.extensions import db
 from portal.news import services as news_services
+from portal.news.attachments import OWNER_TYPE as ANNOUNCEMENT_FILES
 from portal.news.models import Announcement
 from portal.news.rules import AnnouncementKind
 from portal.notifications.links import Link, link
@@ -631,6 +632,12 @@ def _seed_news(today: date) -> None:
     db.session.add_all(made)
     db.session.add(Announcement(title_en="Spring training dates", title_zh="春季培训日期", created_by_id=admin.id))
     db.session.flush()
+    writer = PdfWriter()
+    add_text_page(writer, "Penalty schedule 2027")
+    sheet = io.BytesIO()
+    writer.write(sheet)
+    sheet.seek(0)
+    add_evidence(admin, ANNOUNCEMENT_FILES, made[1].id, sheet, "处罚标准 2027.pdf")
     for announcement in made:
         news_services.publish(manager if announcement.manager_id else admin, announcement)
 

@@ -826,6 +826,9 @@ class NewsRecords:
     manager_draft: int  # the manager's draft, for their portfolio
     foreign_notice: int  # published for D003 only
     policy: int  # a published policy, version 1 of "penalty-schedule"
+    notice_attachment: int  # a PDF attached to the notice (every dealer reads it)
+    foreign_attachment: int  # a PDF attached to the notice for D003 only
+    draft_attachment: int  # a PDF attached to the admin's draft (removable while it is a draft)
 
 
 @dataclass(frozen=True)
@@ -1232,17 +1235,21 @@ def make_announcement(author: User, **values: Any) -> Announcement:
 def make_news_records(channel: Channel) -> NewsRecords:
     admin, manager = user(channel, "admin"), user(channel, "manager")
     published = AnnouncementStatus.PUBLISHED
+    notice = make_announcement(admin, status=published, must_acknowledge=True)
+    draft = make_announcement(admin, title_en="Draft news")
+    foreign = make_announcement(
+        admin,
+        title_en="For D003",
+        status=published,
+        audience_kind=AudienceKind.DEALERS,
+        audience=[channel.foreign_dealer],
+    )
+    own = dealer_of(channel.own_dealer)
     return NewsRecords(
-        notice=make_announcement(admin, status=published, must_acknowledge=True).id,
-        news_draft=make_announcement(admin, title_en="Draft news").id,
+        notice=notice.id,
+        news_draft=draft.id,
         manager_draft=make_announcement(manager, title_en="Portfolio news", manager_id=manager.id).id,
-        foreign_notice=make_announcement(
-            admin,
-            title_en="For D003",
-            status=published,
-            audience_kind=AudienceKind.DEALERS,
-            audience=[channel.foreign_dealer],
-        ).id,
+        foreign_notice=foreign.id,
         policy=make_announcement(
             admin,
             title_en="Penalty schedule",
@@ -1251,6 +1258,9 @@ def make_news_records(channel: Channel) -> NewsRecords:
             version=1,
             status=published,
         ).id,
+        notice_attachment=make_evidence(own, admin, "Schedule.pdf", "announcement", notice.id).id,
+        foreign_attachment=make_evidence(own, admin, "D003 terms.pdf", "announcement", foreign.id).id,
+        draft_attachment=make_evidence(own, admin, "Draft terms.pdf", "announcement", draft.id).id,
     )
 
 

@@ -950,6 +950,18 @@ STATE_CHANGING = (
         lambda w: {"dealer_code": w.own_dealer, "visited_on": today().isoformat(), "notes": "Changed"},
     ),
     Route(
+        "/news/manage/<int:announcement_id>/attachments",
+        "admin",
+        lambda w: f"/news/manage/{w.news.news_draft}/attachments",
+        lambda w: {"file": _pdf_upload()},
+    ),
+    Route(
+        "/news/manage/<int:announcement_id>/attachments/<int:evidence_id>/remove",
+        "senior_manager",
+        lambda w: f"/news/manage/{w.news.news_draft}/attachments/{w.news.draft_attachment}/remove",
+        lambda w: {},
+    ),
+    Route(
         "/news/<int:announcement_id>/acknowledge",
         "dealer_owner",
         lambda w: f"/news/{w.news.notice}/acknowledge",

@@ -18,6 +18,7 @@ from flask import Flask
 
 from portal.dealers.models import Dealer, DealerStatus
 from portal.extensions import db
+from tests.evidence_files import pdf
 from tests.factories import PASSWORD, Channel, World, this_quarter, today
 from tests.helpers import log_in
 from tests.state_changing import _claim_form, _quick_claim_form
@@ -128,6 +129,11 @@ PLANNER_404 = {"dealer_owner": 404, **DECIDE_404}
 PLANNER_409 = {"dealer_owner": 409, **DECIDE_409}
 PLANNER_422 = {"dealer_owner": 422, **DECIDE_422}
 PLANNER_FOREIGN_303 = {"dealer_owner": 404, "manager": 404, **RUN_303}
+
+
+def attachment_form(_world: World) -> dict[str, object]:
+    """A price sheet as a PDF, as a manager attaches it from their laptop."""
+    return {"file": (io.BytesIO(pdf(text="Price sheet")), "价格表 2027.pdf")}
 
 
 def visit_form(world: World) -> dict[str, object]:
@@ -1878,6 +1884,53 @@ MATRIX = (
         "/news/manage/{manager_draft}/edit",
         only(DECIDE_303),
         form=news_form,
+    ),
+    # An announcement's attachments: read by whoever reads or manages it; added and removed while it is a draft.
+    Case("GET", "/evidence/<int:evidence_id>", "/evidence/{notice_attachment}", only({**READ_200, **DECIDE_200}, 404)),
+    Case(
+        "GET",
+        "/evidence/<int:evidence_id>/download",
+        "/evidence/{foreign_attachment}/download",
+        only(DECIDE_200, 404),  # D003's notice: any manager reads a published one, D001's people do not
+    ),
+    Case("GET", "/evidence/<int:evidence_id>", "/evidence/{draft_attachment}", only(RUN_200, 404)),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments",
+        "/news/manage/{manager_draft}/attachments",
+        only(DECIDE_422),
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments",
+        "/news/manage/{manager_draft}/attachments",
+        only(DECIDE_303),
+        form=attachment_form,
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments",
+        "/news/manage/{notice}/attachments",
+        only(DECIDE_404),  # published: nothing is added any more
+        form=attachment_form,
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments/<int:evidence_id>/remove",
+        "/news/manage/{notice}/attachments/{notice_attachment}/remove",
+        only(DECIDE_404),
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments/<int:evidence_id>/remove",
+        "/news/manage/{notice}/attachments/{draft_attachment}/remove",
+        only({**RUN_404, "manager": 404}),
+    ),
+    Case(
+        "POST",
+        "/news/manage/<int:announcement_id>/attachments/<int:evidence_id>/remove",
+        "/news/manage/{news_draft}/attachments/{draft_attachment}/remove",
+        only({**RUN_303, "manager": 404}),
     ),
     Case(
         "POST", "/news/manage/<int:announcement_id>/publish", "/news/manage/{manager_draft}/publish", only(DECIDE_303)

@@ -92,6 +92,7 @@ UPLOAD_RULES = (
     "/claims/quick",
     "/console/violations/<int:violation_id>/evidence",
     "/disputes/<int:dispute_id>/evidence",
+    "/news/manage/<int:announcement_id>/attachments",
 )
 UPLOADS = [route for route in STATE_CHANGING if route.rule in UPLOAD_RULES]
 

@@ -4,6 +4,7 @@ mechanism price lists share, the report, reminders, the inbox and the notices.""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.dealers.audiences import AudienceKind
 from portal.dealers.models import Acknowledgement, DealerStatus
+from portal.evidence.models import Evidence
 from portal.extensions import db
 from portal.news import services
 from portal.news.models import Announcement
@@ -24,6 +26,7 @@ from portal.news.rules import AnnouncementKind, AnnouncementStatus, Texts, rende
 from portal.notifications.models import Notification
 from portal.service_errors import Forbidden, InvalidInput, NotFound
 from portal.types import utcnow
+from tests.evidence_files import pdf, pdf_with_javascript
 from tests.factories import Channel, dealer_of, make_announcement, make_user, today, user
 from tests.helpers import logged_in_client
 
@@ -301,3 +304,32 @@ def test_pages_show_the_reader_s_language(app: Flask, channel: Channel) -> None:
     owner.post("/language", data={"locale": "zh_Hans", "next": "/news/"})
     page = owner.get(f"/news/{notice_id}").get_data(as_text=True)
     assert "新的报销规则" in page and "<strong>下月</strong>" in page
+
+
+def test_an_attachment_goes_with_the_draft_and_is_read_once_published(app: Flask, channel: Channel) -> None:
+    """A PDF with a Chinese name attached to a draft, a PDF that runs scripts refused; once published the dealer
+    opens it and nobody adds or removes files any more."""
+    with app.app_context():
+        draft = make_announcement(user(channel, "admin"), title_en="2027 prices")
+        db.session.commit()
+        draft_id = draft.id
+    admin = logged_in_client(app, channel.emails["admin"])
+    base = f"/news/manage/{draft_id}"
+    refused = admin.post(f"{base}/attachments", data={"file": (io.BytesIO(pdf_with_javascript()), "x.pdf")})
+    assert refused.status_code == 422 and "scripts" in refused.get_data(as_text=True)
+    sent = admin.post(f"{base}/attachments", data={"file": (io.BytesIO(pdf(text="Prices")), "价格表 2027.pdf")})
+    assert sent.status_code == 303
+    assert "价格表 2027.pdf" in admin.get(base).get_data(as_text=True)
+    with app.app_context():
+        (attachment_id,) = db.session.execute(
+            select(Evidence.id).where(Evidence.owner_type == "announcement", Evidence.owner_id == draft_id)
+        ).one()
+    owner = logged_in_client(app, channel.emails["dealer_owner"])
+    assert owner.get(f"/evidence/{attachment_id}/download").status_code == 404  # a draft: not for dealers yet
+    assert admin.post(f"{base}/publish").status_code == 303
+    assert "价格表 2027.pdf" in owner.get(f"/news/{draft_id}").get_data(as_text=True)
+    download = owner.get(f"/evidence/{attachment_id}/download")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    again = admin.post(f"{base}/attachments", data={"file": (io.BytesIO(pdf()), "late.pdf")})
+    assert again.status_code == 404
+    assert admin.post(f"{base}/attachments/{attachment_id}/remove").status_code == 404

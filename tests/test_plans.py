@@ -185,9 +185,13 @@ def test_overdue_actions_show_in_both_inboxes_until_done(
     assert "1 plan action is overdue" in other.get("/console/").get_data(as_text=True)  # D003's, their own
     url = f"/plans/{plan_records.own_plan}"
     assert "Overdue" in owner.get(url).get_data(as_text=True)
+    soon = {"what": "Order the posters", "side": "manager", "due_on": (today() + timedelta(days=3)).isoformat()}
+    assert manager.post(f"{url}/actions", data=soon).status_code == 303
+    assert "1 plan action is due this week" in owner.get("/dealer/").get_data(as_text=True)
     assert owner.post(f"{url}/actions/{plan_records.own_action}/done").status_code == 303
-    assert "plan action" not in owner.get("/dealer/").get_data(as_text=True)
-    assert "plan action" not in manager.get("/console/").get_data(as_text=True)
+    assert "overdue" not in owner.get("/dealer/").get_data(as_text=True)
+    console = manager.get("/console/").get_data(as_text=True)
+    assert "plan action is overdue" not in console and "1 plan action is due this week" in console
     # Marking done is progress: no new version, nothing to accept again.
     assert _plan(app, plan_records.own_plan)[1] == 1
 
@@ -196,9 +200,10 @@ def test_the_other_managers_inbox_counts_their_own_portfolio_only(
     app: Flask, channel: Channel, plan_records: PlanRecords
 ) -> None:
     with app.app_context():
-        counted = services.overdue_actions(user(channel, "other_manager"))
-        assert counted == (1, plan_records.foreign_plan)  # D003's action, not D001's
-        assert services.overdue_actions(user(channel, "dealer_staff"))[0] == 1
+        counted = services.actions_due(user(channel, "other_manager"))
+        assert counted == services.ActionsDue(1, 0, plan_records.foreign_plan)  # D003's action, not D001's
+        assert services.actions_due(user(channel, "dealer_staff")).overdue == 1
+        assert services.actions_due(user(channel, "senior_manager")) == services.ActionsDue(0, 0, None)
 
 
 def test_the_review_keeps_each_goal_met_or_not_and_the_dealer_answers(

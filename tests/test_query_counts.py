@@ -76,6 +76,7 @@ from tests.factories import (
     make_course,
     make_dealer,
     make_enrollment,
+    make_evidence,
     make_goal,
     make_period,
     make_plan,
@@ -424,6 +425,7 @@ def _grow_news(world: World, factor: int, owner: User) -> None:
                 admin, status=published, kind=AnnouncementKind.POLICY, policy_key="grown", version=next_id() + 10
             ),
         ]
+        make_evidence(owner.dealer, admin, f"Sheet {index}.pdf", "announcement", world.news.notice)
         db.session.add(
             Acknowledgement(
                 subject_type="announcement",

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
-from portal.news import inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
+from portal.news import attachments, inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.news.rules import render_markdown
 from portal.news.views import bp
 
@@ -14,6 +14,7 @@ from portal.news.views import bp
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     inbox.register()
+    attachments.register()
     register_navigation("news.news_list", _l("News"), 26)
     register_navigation("news.policies", _l("Policies"), 28)
     register_navigation("news.manage", _l("News"), 113)

@@ -13,7 +13,10 @@ from flask_login import current_user
 
 from portal.access import AccessRole, allow
 from portal.dealers.audiences import AudienceKind
-from portal.news import services
+from portal.evidence import services as evidence_services
+from portal.evidence.forms import UploadForm
+from portal.evidence.views import upload_then
+from portal.news import attachments, services
 from portal.news.forms import AnnouncementForm
 from portal.news.models import Announcement
 from portal.service_errors import NotFound
@@ -41,6 +44,8 @@ def item(announcement_id: int) -> ResponseReturnValue:
     return render_template(
         "news/item.html",
         announcement=found,
+        documents=evidence_services.evidence_of(attachments.OWNER_TYPE, found.id),
+        uploaders={},
         acknowledgement=services.acknowledgement_states(current_user, [found]).get(found.id),
         can_acknowledge=current_user.access_role is AccessRole.DEALER_OWNER,
     )
@@ -131,10 +136,7 @@ def edit_announcement(announcement_id: int) -> ResponseReturnValue:
     return _render_form(form, found, 422)
 
 
-@bp.route("/manage/<int:announcement_id>")
-@allow(*services.WRITERS)
-def managed_item(announcement_id: int) -> ResponseReturnValue:
-    found = services.get_managed(current_user, announcement_id)
+def _render_managed(found: Announcement, **extra: Any) -> ResponseReturnValue:
     total, done, waiting = services.report(found) if found.must_acknowledge else (0, 0, [])
     return render_template(
         "news/managed_item.html",
@@ -143,6 +145,50 @@ def managed_item(announcement_id: int) -> ResponseReturnValue:
         addressed=total,
         acknowledged_count=done,
         waiting=waiting,
+        documents=evidence_services.evidence_of(attachments.OWNER_TYPE, found.id),
+        uploaders={},
+        can_attach=attachments.can_add(current_user, found.id),
+        removable=lambda document: attachments.can_remove(current_user, document),
+        remove_url=lambda document: url_for(
+            "news.remove_attachment", announcement_id=found.id, evidence_id=document.id
+        ),
+        upload=extra.pop("upload", None) or UploadForm(formdata=None),
+        upload_error=extra.pop("upload_error", ""),
+    ), extra.pop("status", 200)
+
+
+@bp.route("/manage/<int:announcement_id>")
+@allow(*services.WRITERS)
+def managed_item(announcement_id: int) -> ResponseReturnValue:
+    return _render_managed(services.get_managed(current_user, announcement_id))
+
+
+@bp.route("/manage/<int:announcement_id>/attachments", methods=["POST"])
+@allow(*services.WRITERS)
+def add_attachment(announcement_id: int) -> ResponseReturnValue:
+    found = services.get_managed(current_user, announcement_id)
+    return upload_then(
+        attachments.OWNER_TYPE,
+        found.id,
+        url_for("news.managed_item", announcement_id=found.id),
+        lambda **extra: _render_managed(found, **extra),
+    )
+
+
+@bp.route("/manage/<int:announcement_id>/attachments/<int:evidence_id>/remove", methods=["POST"])
+@allow(*services.WRITERS)
+def remove_attachment(announcement_id: int, evidence_id: int) -> ResponseReturnValue:
+    found = services.get_managed(current_user, announcement_id)
+    evidence = evidence_services.get_viewable(current_user, evidence_id)
+    if evidence.owner_type != attachments.OWNER_TYPE or evidence.owner_id != found.id:
+        raise NotFound()
+    return finish_action(
+        None,
+        lambda: evidence_services.remove_evidence(current_user, evidence),
+        lambda _done: (
+            _("%(name)s was removed.", name=evidence.original_name),
+            url_for("news.managed_item", announcement_id=found.id),
+        ),
     )
 
 

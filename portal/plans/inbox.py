@@ -1,5 +1,5 @@
-"""The plans' lines in the "today" inbox: actions past their day (both sides see them), and plans waiting for this
-side's acceptance. One query each."""
+"""The plans' lines in the "today" inbox: actions past their day and actions due this week (both sides see them),
+and plans waiting for this side's acceptance. One query each."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from portal.inbox import InboxLine, register_inbox_source
 from portal.plans import services
 
 
-def overdue_lines(user: User) -> Iterable[InboxLine]:
-    count, only_plan = services.overdue_actions(user)
+def action_lines(user: User) -> Iterable[InboxLine]:
+    due = services.actions_due(user)
+    where = url_for("plans.plan_page", plan_id=due.only_plan) if due.only_plan else url_for("plans.plan_list")
     yield InboxLine(
-        ngettext("%(num)s plan action is overdue", "%(num)s plan actions are overdue", count),
-        url_for("plans.plan_page", plan_id=only_plan) if only_plan else url_for("plans.plan_list"),
-        count,
+        ngettext("%(num)s plan action is overdue", "%(num)s plan actions are overdue", due.overdue),
+        where,
+        due.overdue,
         urgent=True,
+    )
+    yield InboxLine(
+        ngettext("%(num)s plan action is due this week", "%(num)s plan actions are due this week", due.this_week),
+        where,
+        due.this_week,
     )
 
 
@@ -37,5 +43,5 @@ def acceptance_lines(user: User) -> Iterable[InboxLine]:
 
 
 def register() -> None:
-    register_inbox_source(services.READERS, overdue_lines, 56)
+    register_inbox_source(services.READERS, action_lines, 56)
     register_inbox_source(services.PLANNERS, acceptance_lines, 57)

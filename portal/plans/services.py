@@ -9,11 +9,12 @@ first (a conditional UPDATE), so two people acting on one plan at once take turn
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import AccessRole
@@ -40,6 +41,7 @@ READERS = (*PLANNERS, AccessRole.DEALER_STAFF)
 DEALER_PEOPLE = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
 MANUFACTURER = (AccessRole.MANAGER, AccessRole.SENIOR_MANAGER, AccessRole.ADMIN)
 PER_PAGE = 50
+WEEK = timedelta(days=7)
 
 
 def side_of(user: User, dealer: Dealer) -> Side | None:
@@ -428,23 +430,36 @@ def _open_plans_of(user: User) -> Any:
     return None
 
 
-def overdue_actions(user: User, today: date | None = None) -> tuple[int, int | None]:
-    """(How many actions of the user's open plans are past their day and not done, the plan if they are all in
-    one), in one query. A dealer's people see their dealer's; a manager their portfolio's."""
+@dataclass(frozen=True)
+class ActionsDue:
+    overdue: int  # past their day and not done
+    this_week: int  # due today or in the next six days, not done
+    only_plan: int | None  # the plan, when all of them are in one
+
+
+def actions_due(user: User, today: date | None = None) -> ActionsDue:
+    """The actions of the user's open plans that are overdue or due this week, in one query. A dealer's people
+    see their dealer's; a manager their portfolio's."""
     condition = _open_plans_of(user)
     if condition is None:
-        return 0, None
-    count, first, last = db.session.execute(
-        select(func.count(PlanAction.id), func.min(PlanAction.plan_id), func.max(PlanAction.plan_id))
+        return ActionsDue(0, 0, None)
+    day = today or company_today()
+    overdue, this_week, first, last = db.session.execute(
+        select(
+            func.count(case((PlanAction.due_on < day, PlanAction.id))),
+            func.count(case((PlanAction.due_on >= day, PlanAction.id))),
+            func.min(PlanAction.plan_id),
+            func.max(PlanAction.plan_id),
+        )
         .join(BusinessPlan, BusinessPlan.id == PlanAction.plan_id)
         .where(
             condition,
             BusinessPlan.status != PlanStatus.REVIEWED,
             PlanAction.done_on.is_(None),
-            PlanAction.due_on < (today or company_today()),
+            PlanAction.due_on < day + WEEK,
         )
     ).one()
-    return int(count), (int(first) if first is not None and first == last else None)
+    return ActionsDue(int(overdue), int(this_week), int(first) if first is not None and first == last else None)
 
 
 def awaiting_acceptance(user: User) -> int:

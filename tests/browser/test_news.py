@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.helpers import DESKTOP, PHONE, assert_page_is_sound, log_in_page, new_page, watch_csp
+from tests.evidence_files import pdf
 
 NARROW = {"width": 320, "height": 640}
 VIEWPORTS = [NARROW, PHONE, DESKTOP]
@@ -22,6 +23,7 @@ TEXT = {
         "save": "Save the draft",
         "publish": "Publish",
         "report": "Who has acknowledged",
+        "attach": "Attach",
     },
     "zh": {
         "schedule": "2027 年处罚标准",
@@ -30,6 +32,7 @@ TEXT = {
         "save": "保存草稿",
         "publish": "发布",
         "report": "确认情况",
+        "attach": "上传附件",
     },
 }
 _names = itertools.count(1)
@@ -48,6 +51,7 @@ def test_a_dealer_owner_reads_and_acknowledges(
     assert_page_is_sound(page, viewport, blocked)
     page.get_by_role("link", name=words["schedule"]).click()
     expect(page.locator(".prose table")).to_be_visible()  # the Markdown table, rendered
+    expect(page.get_by_role("link", name="处罚标准 2027.pdf")).to_be_visible()  # its attachment
     assert_page_is_sound(page, viewport, blocked)
     button = page.get_by_role("button", name=words["acknowledge"])
     if button.count():  # the first run of the package acknowledges; later ones see who did
@@ -83,6 +87,12 @@ def test_a_manager_writes_to_their_portfolio_and_publishes(browser: Browser, liv
     page.locator("#title_zh").fill("库存盘点")
     page.get_by_role("button", name=words["save"]).click()
     expect(page.locator(".flash-success")).to_be_visible()
+    page.locator("#file").set_input_files(
+        files=[{"name": "盘点表.pdf", "mimeType": "application/pdf", "buffer": pdf(text="Stock sheet")}]
+    )
+    page.get_by_role("button", name=words["attach"]).click()
+    expect(page.get_by_role("link", name="盘点表.pdf")).to_be_visible()
+    assert_page_is_sound(page, viewport, blocked)
     page.get_by_role("button", name=words["publish"]).click()
     expect(page.locator(".flash-success")).to_be_visible()
     expect(page.locator("h1")).to_contain_text(title if language == "en" else "库存盘点")
