@@ -4,6 +4,7 @@ service, commit, redirect or render."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -108,6 +109,8 @@ def _render_plan(
     plan: BusinessPlan,
     goal_form: GoalForm | None = None,
     action_form: ActionForm | None = None,
+    review_form: ReviewForm | None = None,
+    comment_form: CommentForm | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     goals = services.goals_of(plan)
@@ -141,8 +144,8 @@ def _render_plan(
             accept_form=AcceptForm(formdata=None, revision=str(plan.revision)),
             goal_form=goal_form,
             action_form=action_form or ActionForm(),
-            review_form=ReviewForm(),
-            comment_form=CommentForm(formdata=None, comments=plan.dealer_comments),
+            review_form=review_form or ReviewForm(formdata=None),
+            comment_form=comment_form or CommentForm(formdata=None, comments=plan.dealer_comments),
             may_review=side is services.Side.MANAGER and can_review(plan.status, plan.period.ends_on, today),
             course_names={course.id: f"{course.code} {course.title}" for course in courses},
             activity_names={kind.id: (kind.name_en, kind.name_zh) for kind in activity_types},
@@ -164,20 +167,24 @@ def _plan_action(plan_id: int, action: Any, message: str) -> ResponseReturnValue
     )
 
 
+def _posted(plan: BusinessPlan, form: Any, change: Callable[[], Any], message: str, shown: str) -> ResponseReturnValue:
+    """One of the plan's small forms posted: the service called, back to the plan; a refused form (or a refusal
+    the service names a field for) shows the plan again with that form's errors, 422."""
+    if form.validate_on_submit():
+        done = finish_action(form, change, lambda _result: (message, url_for("plans.plan_page", plan_id=plan.id)))
+        if done is not None:
+            return done
+    return _render_plan(plan, status=422, **{shown: form})
+
+
 @bp.route("/<int:plan_id>/goals", methods=["POST"])
 @allow(*services.PLANNERS)
 def add_goal(plan_id: int) -> ResponseReturnValue:
     plan = services.get_plan(current_user, plan_id)
     form = _goal_form(plan, request.form)
-    if form.validate_on_submit():
-        done = finish_action(
-            form,
-            lambda: services.add_goal(current_user, plan, form.values()),
-            lambda _goal: (_("The goal is added."), url_for("plans.plan_page", plan_id=plan_id)),
-        )
-        if done is not None:
-            return done
-    return _render_plan(plan, goal_form=form, status=422)
+    return _posted(
+        plan, form, lambda: services.add_goal(current_user, plan, form.values()), _("The goal is added."), "goal_form"
+    )
 
 
 @bp.route("/<int:plan_id>/goals/<int:goal_id>/remove", methods=["POST"])
@@ -193,15 +200,13 @@ def remove_goal(plan_id: int, goal_id: int) -> ResponseReturnValue:
 def add_action(plan_id: int) -> ResponseReturnValue:
     plan = services.get_plan(current_user, plan_id)
     form = ActionForm()
-    if form.validate_on_submit():
-        done = finish_action(
-            form,
-            lambda: services.add_action(current_user, plan, form.values()),
-            lambda _action: (_("The action is added."), url_for("plans.plan_page", plan_id=plan_id)),
-        )
-        if done is not None:
-            return done
-    return _render_plan(plan, action_form=form, status=422)
+    return _posted(
+        plan,
+        form,
+        lambda: services.add_action(current_user, plan, form.values()),
+        _("The action is added."),
+        "action_form",
+    )
 
 
 @bp.route("/<int:plan_id>/actions/<int:action_id>/remove", methods=["POST"])
@@ -261,13 +266,13 @@ def versions(plan_id: int) -> ResponseReturnValue:
 def review(plan_id: int) -> ResponseReturnValue:
     plan = services.get_plan(current_user, plan_id)
     form = ReviewForm()
-    if form.validate_on_submit():
-        return finish_action(
-            None,
-            lambda: services.review(current_user, plan, form.notes.data or ""),
-            lambda _plan: (_("The review is kept with the plan."), url_for("plans.plan_page", plan_id=plan_id)),
-        )
-    return _render_plan(plan, status=422)
+    return _posted(
+        plan,
+        form,
+        lambda: services.review(current_user, plan, form.notes.data or ""),
+        _("The review is kept with the plan."),
+        "review_form",
+    )
 
 
 @bp.route("/<int:plan_id>/comment", methods=["POST"])
@@ -275,13 +280,13 @@ def review(plan_id: int) -> ResponseReturnValue:
 def comment(plan_id: int) -> ResponseReturnValue:
     plan = services.get_plan(current_user, plan_id)
     form = CommentForm()
-    if form.validate_on_submit():
-        return finish_action(
-            None,
-            lambda: services.comment(current_user, plan, form.comments.data or ""),
-            lambda _plan: (_("Your comments are kept with the review."), url_for("plans.plan_page", plan_id=plan_id)),
-        )
-    return _render_plan(plan, status=422)
+    return _posted(
+        plan,
+        form,
+        lambda: services.comment(current_user, plan, form.comments.data or ""),
+        _("Your comments are kept with the review."),
+        "comment_form",
+    )
 
 
 # --- The visit log ----------------------------------------------------------------------------------------------------
