@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -22,7 +21,7 @@ from portal.dealers.rules import DealerStatus
 from portal.extensions import db
 from portal.outbox import OutboxEvent
 from tests.factories import Channel, make_world, user
-from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url, logged_in_client
+from tests.helpers import BACKENDS, build_app, dispose_app, logged_in_client, migrated_database_url
 from tests.threads import run_together
 
 PROBLEM = "application/problem+json"
@@ -176,9 +175,8 @@ def test_putting_a_dealer_needs_dealers_write(app: Flask, channel: Channel, scop
 def test_one_new_code_put_twice_at_once_makes_one_dealer(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "dealer_puts", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    app = build_app(migrated_database_url(backend_name, "dealer_puts", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
     with app.app_context():
-        upgrade()
         world = make_world()
         admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
         _client, token = clients.create_client(admin, "Racing master", ["dealers:write"], [])

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -32,7 +31,7 @@ from portal.outbox import EventKind, OutboxEvent, emit
 from portal.service_errors import InvalidInput
 from portal.types import utcnow
 from tests.factories import Channel, ClaimRecords, make_world, user
-from tests.helpers import BACKENDS, build_app, dispose_app, free_port, fresh_database_url, logged_in_client
+from tests.helpers import BACKENDS, build_app, dispose_app, free_port, logged_in_client, migrated_database_url
 from tests.threads import run_together
 
 
@@ -298,11 +297,12 @@ def test_a_subscription_needs_a_web_address_and_known_kinds(
 def test_two_workers_at_once_deliver_each_event_once(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "webhook_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    app = build_app(
+        migrated_database_url(backend_name, "webhook_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000
+    )
     receiver = Receiver().start()
     try:
         with app.app_context():
-            upgrade()
             world = make_world()
             admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
             client = db.session.execute(select(IntegrationClient).limit(1)).scalar_one()

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -38,8 +37,8 @@ from tests.helpers import (
     csrf_token_on,
     dispose_app,
     example_savepoint,
-    fresh_database_url,
     logged_in_client,
+    migrated_database_url,
 )
 from tests.threads import run_together
 
@@ -317,9 +316,8 @@ def test_a_sales_client_reads_no_claims(app: Flask, channel: Channel) -> None:
 def test_the_same_key_sent_five_times_at_once_imports_one_batch(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "api_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    app = build_app(migrated_database_url(backend_name, "api_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
     with app.app_context():
-        upgrade()
         world = make_world()
         admin = db.session.execute(select(User).where(User.email == world.emails["admin"])).scalar_one()
         _made, token = clients.create_client(admin, "Racing ERP", ["sales:write"], [])

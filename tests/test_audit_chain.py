@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import delete, func, select, update
 
 from portal.audit.chain import GENESIS, next_hash, seal_audit_events, seal_pending_events, verify_audit_chain
@@ -15,7 +14,7 @@ from portal.audit.models import AuditEvent, AuditSeal
 from portal.audit.services import record_event
 from portal.extensions import db
 from tests.factories import Channel
-from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, migrated_database_url
 from tests.threads import run_together
 
 
@@ -117,9 +116,7 @@ def test_an_edit_with_every_hash_recomputed_still_breaks_its_seal(app: Flask, ch
 
 @pytest.fixture(params=BACKENDS)
 def fresh_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = build_app(fresh_database_url(request.param, "audit_chain", tmp_path_factory))
-    with app.app_context():
-        upgrade()
+    app = build_app(migrated_database_url(request.param, "audit_chain", tmp_path_factory))
     try:
         yield app
     finally:

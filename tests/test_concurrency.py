@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import DealerRole, User, UserRole
@@ -22,7 +21,7 @@ from portal.notifications.mail import deliver_outbox
 from portal.notifications.models import OutboxEmail
 from portal.notifications.services import notify
 from tests.factories import PASSWORD, make_user, make_world
-from tests.helpers import BACKENDS, SmtpServer, build_app, dispose_app, free_port, fresh_database_url
+from tests.helpers import BACKENDS, SmtpServer, build_app, dispose_app, free_port, migrated_database_url
 from tests.threads import race_posts
 
 THREADS = 16
@@ -33,9 +32,8 @@ WORKERS = 4
 def test_simultaneous_logins_all_succeed_and_are_all_audited(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
+    app = build_app(migrated_database_url(backend_name, "races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
     with app.app_context():
-        upgrade()
         emails = [make_user(UserRole.MANAGER).email for _ in range(THREADS)]
         db.session.commit()
 
@@ -71,9 +69,8 @@ def test_simultaneous_logins_all_succeed_and_are_all_audited(
 def test_two_people_deciding_a_dealers_status_end_with_one_decision(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory))
+    app = build_app(migrated_database_url(backend_name, "races", tmp_path_factory))
     with app.app_context():
-        upgrade()
         world = make_world()
         second_admin = make_user(UserRole.ADMIN).email
         db.session.commit()
@@ -103,9 +100,8 @@ def test_two_people_deciding_a_dealers_status_end_with_one_decision(
 def test_two_owners_deactivating_each_other_leave_one_owner(
     backend_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory))
+    app = build_app(migrated_database_url(backend_name, "races", tmp_path_factory))
     with app.app_context():
-        upgrade()
         world = make_world()
         dealer = db.session.execute(select(Dealer).where(Dealer.code == world.own_dealer)).scalar_one()
         second_owner = make_user(UserRole.DEALER, dealer=dealer, dealer_role=DealerRole.OWNER)
@@ -136,9 +132,8 @@ def test_workers_delivering_at_once_send_each_message_once(
 ) -> None:
 
     server = SmtpServer(free_port())
-    app = build_app(fresh_database_url(backend_name, "races", tmp_path_factory), MAIL_SMTP_PORT=server.port)
+    app = build_app(migrated_database_url(backend_name, "races", tmp_path_factory), MAIL_SMTP_PORT=server.port)
     with app.app_context():
-        upgrade()
         world = make_world()
         people = list(db.session.execute(select(User)).scalars())
         for _ in range(4):

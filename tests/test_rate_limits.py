@@ -18,7 +18,7 @@ from portal.api import clients as api_clients
 from portal.extensions import db, limiter
 from portal.notifications.models import OutboxEmail
 from tests.factories import PASSWORD, World, make_world
-from tests.helpers import build_app, dispose_app, fresh_database_url, log_in, start_two_factor_login
+from tests.helpers import build_app, dispose_app, log_in, migrated_database_url, start_two_factor_login
 from tests.threads import run_together
 
 
@@ -191,12 +191,11 @@ def test_many_wrong_passwords_at_once_send_one_warning(
     deciding (checked: without its condition every one of them sends one)."""
 
     app = build_app(
-        fresh_database_url(backend_name, "login_warning_race", tmp_path_factory),
+        migrated_database_url(backend_name, "login_warning_race", tmp_path_factory),
         LOGIN_WARNING_AFTER=1,
         SQLITE_BUSY_TIMEOUT_MS=60000,
     )
     with app.app_context():
-        upgrade()
         world = make_world()
         db.session.commit()
     email = world.emails["mediator"]

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import User, UserRole
@@ -28,14 +27,12 @@ from portal.rebates.models import ImportStatus, LedgerEntry, LedgerKind, RebateS
 from portal.rebates.sales_jobs import run_sales_import
 from portal.rebates.services import freeze_statements
 from tests.factories import make_period, make_program, make_sales, make_target, make_user, make_world
-from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, migrated_database_url
 from tests.threads import race_posts, run_together
 
 
 def _app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    app = build_app(fresh_database_url(backend_name, "rebate_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-    with app.app_context():
-        upgrade()
+    app = build_app(migrated_database_url(backend_name, "rebate_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
     return app
 
 

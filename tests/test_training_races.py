@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.models import DealerRole, UserRole
@@ -28,18 +27,16 @@ from tests.factories import (
     make_trainee,
     make_user,
 )
-from tests.helpers import BACKENDS, build_app, dispose_app, fresh_database_url
+from tests.helpers import BACKENDS, build_app, dispose_app, migrated_database_url
 from tests.threads import run_together
 
 
 def _app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     app = build_app(
-        fresh_database_url(backend_name, "training_races", tmp_path_factory),
+        migrated_database_url(backend_name, "training_races", tmp_path_factory),
         SQLITE_BUSY_TIMEOUT_MS=60000,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 60, "max_overflow": 10, "pool_timeout": 60},
     )
-    with app.app_context():
-        upgrade()
     return app
 
 

@@ -12,7 +12,6 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from portal.accounts.codes import hash_recovery_code
@@ -36,8 +35,8 @@ from tests.helpers import (
     build_app,
     count_queries,
     dispose_app,
-    fresh_database_url,
     log_in,
+    migrated_database_url,
     start_two_factor_login,
 )
 from tests.threads import run_together
@@ -428,12 +427,11 @@ def test_the_code_step_and_the_setup_page_stay_flat_with_ten_times_the_codes(app
 @pytest.fixture(params=BACKENDS)
 def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     app = build_app(
-        fresh_database_url(request.param, "two_factor_races", tmp_path_factory),
+        migrated_database_url(request.param, "two_factor_races", tmp_path_factory),
         SQLITE_BUSY_TIMEOUT_MS=60000,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 5, "pool_timeout": 60},
     )
     with app.app_context():
-        upgrade()
         make_user(UserRole.ADMIN)
         make_two_factor_user()
         db.session.commit()

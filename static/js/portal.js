@@ -102,15 +102,16 @@
     }
     form.addEventListener("input", save);
     form.addEventListener("change", save);
+    var note = form.querySelector("[data-offline-note]");
+    // The note says what is kept as soon as the connection drops, not only once Submit is pressed.
+    function showConnection() { if (note) { note.hidden = navigator.onLine !== false; } }
+    window.addEventListener("offline", showConnection);
+    window.addEventListener("online", showConnection);
+    showConnection();
     form.addEventListener("submit", function (event) {
-      var note = form.querySelector("[data-offline-note]");
       save();
-      if (navigator.onLine === false) {
-        event.preventDefault();
-        if (note) { note.hidden = false; }
-      } else if (note) {
-        note.hidden = true;
-      }
+      if (navigator.onLine === false) { event.preventDefault(); }
+      showConnection();
     });
   });
 })();
