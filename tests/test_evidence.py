@@ -416,8 +416,8 @@ def test_the_same_file_twice_has_the_same_sha256(storage_app: Flask, owner: Flas
     assert first.sha256 == second.sha256 and first.storage_key != second.storage_key
     with storage_app.app_context():
         assert (
-            db.session.execute(select(func.count()).select_from(Evidence)).scalar_one() == 10
-        )  # and the world's eight
+            db.session.execute(select(func.count()).select_from(Evidence)).scalar_one() == 13
+        )  # and the world's eleven (three on announcements)
 
 
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
