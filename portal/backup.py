@@ -271,7 +271,7 @@ def _evidence_keys(connection: sa.Connection) -> list[str]:
 def _has_data(engine: sa.Engine) -> bool:
     with engine.connect() as connection:
         counts = _row_counts(connection)
-    return any(count for name, count in counts.items() if name not in ("alembic_version", "data_generation"))
+    return any(count for name, count in counts.items() if name not in ("alembic_version", "page_generations"))
 
 
 def _file_hash(path: Path) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.extensions import Model, db
+from portal.page_cache import register_write_scope, unseen
 from portal.types import UTCDateTime, utcnow
 
 HUEY_EXTENSION = "portal_huey"
@@ -180,3 +181,6 @@ def _listen_for_commits() -> None:
     @event.listens_for(Session, "after_rollback")
     def _forget_jobs(session: Session) -> None:
         session.info.pop(JOBS_PENDING, None)
+
+
+register_write_scope(JobFailure, unseen("failed jobs are listed only on the administrators' jobs page, never cached"))

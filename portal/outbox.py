@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model, db
 from portal.jobs import run_after_commit
+from portal.page_cache import register_write_scope, unseen
 from portal.types import UTCDateTime, utcnow
 
 DELIVER_TASK = "deliver_webhooks"
@@ -60,3 +61,6 @@ def emit(kind: EventKind, subject_type: str, subject_id: int, dealer_id: int | N
         )
     )
     run_after_commit(DELIVER_TASK, best_effort=True)
+
+
+register_write_scope(OutboxEvent, unseen("the webhook outbox is read by the worker, no page shows it"))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.access import AccessRole
 from portal.extensions import Model
+from portal.page_cache import CHANNEL, RowWrite, WriteScope, by_user, dealer_keys, register_write_scope, user_generation
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -171,3 +172,36 @@ class RecoveryCode(Model):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# What only the person themselves sees change: their sign-in, password, second factor and language. A change to
+# anything else of someone outside a dealer (their name on every portfolio, their role) is channel-wide.
+PRIVATE_USER_COLUMNS = frozenset(
+    {
+        "last_login_at",
+        "login_warning_at",
+        "password_hash",
+        "password_changed_at",
+        "must_change_password",
+        "session_token",
+        "totp_secret",
+        "totp_pending_secret",
+        "totp_enabled_at",
+        "totp_last_step",
+        "locale",
+        "timezone",
+    }
+)
+
+
+def _user_write_scope(write: RowWrite) -> list[str]:
+    """A dealer's person belongs to their dealer's pages; anyone else's public change reaches every page."""
+    keys = [user_generation(write.row.id)]
+    if write.changed <= PRIVATE_USER_COLUMNS:
+        return keys
+    dealers = write.values("dealer_id")
+    return keys + (dealer_keys(dealers, ()) if dealers else [CHANNEL])
+
+
+register_write_scope(User, WriteScope("user", _user_write_scope))
+register_write_scope(RecoveryCode, by_user("user_id"))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.api.rules import DeliveryStatus
 from portal.extensions import Model
+from portal.page_cache import register_write_scope, unseen
 from portal.types import UTCDateTime, str_enum, utcnow
 
 
@@ -112,3 +113,9 @@ class WebhookDelivery(Model):
     response_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(String(300), default="")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The integration records are shown only on the administrators' integration pages, which are never cached; a
+# token's last use is written on every ERP call and must not make every dealer's pages stale.
+for _integration in (IntegrationClient, ApiToken, IdempotencyKey, WebhookSubscription, WebhookDelivery):
+    register_write_scope(_integration, unseen("integration pages are never cached"))

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.page_cache import register_write_scope, unseen
 from portal.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -48,3 +49,7 @@ class AuditSeal(Model):
     last_position: Mapped[int] = mapped_column(Integer)
     previous_hash: Mapped[str] = mapped_column(String(64))
     chain_hash: Mapped[str] = mapped_column(String(64))
+
+
+register_write_scope(AuditEvent, unseen("the audit trail is read on its own pages, which are never cached"))
+register_write_scope(AuditSeal, unseen("seals are checked by a command and the audit page, never cached"))

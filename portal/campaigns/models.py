@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.campaigns.rules import CampaignStatus, Measure, RewardKind, Terms
 from portal.dealers.audiences import AudienceKind
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -94,3 +95,7 @@ class CampaignResult(Model):
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
 
     dealer: Mapped[Dealer] = relationship(lazy="joined")
+
+
+register_write_scope(Campaign, CHANNEL_WIDE)
+register_write_scope(CampaignResult, by_dealer("dealer_id"))

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.claims.rules import RELEASES_PRE_APPROVAL, ClaimStatus, Flag, FundRequestStatus
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope, through
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -183,3 +184,10 @@ class ClaimFlag(Model):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
     flag: Mapped[Flag] = mapped_column(str_enum(Flag, 40), index=True)
     related_claims: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+register_write_scope(ActivityType, CHANNEL_WIDE)
+for _owned in (FundAllocation, FundRequest, Claim):
+    register_write_scope(_owned, by_dealer("dealer_id"))
+for _part in (ClaimEvent, ClaimFlag):
+    register_write_scope(_part, through(Claim, "claim_id", "dealer_id"))

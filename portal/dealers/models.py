@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -211,3 +212,10 @@ class AcknowledgementReminder(Model):
     subject_id: Mapped[int] = mapped_column()
     dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
     reminded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# A dealer's own row is channel-wide: its manager decides whose portfolio (and so whose pages) it is on.
+for _shared in (Territory, Dealer, Period):
+    register_write_scope(_shared, CHANNEL_WIDE)
+for _owned in (DealerTierChange, DealerEvent, Trainee, Acknowledgement, AcknowledgementReminder):
+    register_write_scope(_owned, by_dealer("dealer_id"))

@@ -9,12 +9,14 @@ from portal.accounts.services import register_dealer_lookup, register_user_chang
 from portal.dealers import documents, notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.dealers.views import bp
 from portal.navigation import register_navigation
+from portal.page_cache import register_dealers_read
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     documents.register()
     register_dealer_lookup(services.dealer_id_by_code)
+    register_dealers_read(services.dealers_shown_to)
     register_user_change_check(services.refuse_if_manager_keeps_dealers)
     register_navigation("dealers.dealer_home", _l("Overview"), 10, tab=True)
     register_navigation("dealers.dealer_people_page", _l("People"), 60)

@@ -54,6 +54,17 @@ def visible_dealers(user: User) -> Select[Dealer]:
     return query.where(false())  # mediators reach dealers only through the disputes they handle
 
 
+def dealers_shown_to(user: User) -> frozenset[int] | None:
+    """Whose writes can change this user's cached pages: their own dealer, a manager's portfolio, or (None) every
+    dealer for those who read them all. Kept beside visible_dealers: the two must agree."""
+    role = user.access_role
+    if role in (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF):
+        return frozenset({user.dealer_id}) if user.dealer_id is not None else frozenset()
+    if role is AccessRole.MANAGER:
+        return frozenset(db.session.scalars(select(Dealer.id).where(Dealer.manager_id == user.id)))
+    return None
+
+
 def get_visible_dealer(user: User, code: str) -> Dealer:
     dealer = db.session.execute(visible_dealers(user).where(Dealer.code == code)).unique().scalar_one_or_none()
     if dealer is None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.disputes.rules import DisputeCategory, DisputeStatus, Outcome, ViolationKind, ViolationStatus
 from portal.extensions import Model
+from portal.page_cache import by_dealer, register_write_scope, through
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -100,3 +101,9 @@ class DisputeMessage(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User | None] = relationship(lazy="joined")
+
+
+_PARTIES = ("raised_by_dealer_id", "respondent_dealer_id", "awaiting_dealer_id")
+register_write_scope(Violation, by_dealer("dealer_id"))
+register_write_scope(Dispute, by_dealer(*_PARTIES))
+register_write_scope(DisputeMessage, through(Dispute, "dispute_id", *_PARTIES))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.evidence.fingerprints import BANDS
 from portal.extensions import Model
+from portal.page_cache import CHANNEL, RowWrite, WriteScope, dealer_keys, register_write_scope, unseen
 from portal.types import UTCDateTime, utcnow
 
 # Pages of a PDF the portal shows as images; the rest are in the download.
@@ -70,3 +71,14 @@ class EvidencePicture(Model):
     band2: Mapped[int] = mapped_column(Integer)
     band3: Mapped[int] = mapped_column(Integer)
     band4: Mapped[int] = mapped_column(Integer)
+
+
+def _evidence_write_scope(write: RowWrite) -> list[str]:
+    """An upload belongs to the uploading dealer's pages; an announcement's file, or a manager's, to every page."""
+    if write.row.owner_type == "announcement":
+        return [CHANNEL]
+    return dealer_keys(write.parent_values("users", "uploaded_by_id", ["dealer_id"]), ())
+
+
+register_write_scope(Evidence, WriteScope("dealer", _evidence_write_scope))
+register_write_scope(EvidencePicture, unseen("picture fingerprints are compared on submission, no page shows them"))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.dealers.audiences import AudienceKind
 from portal.extensions import Model
 from portal.news.rules import AnnouncementKind, AnnouncementStatus, Texts
+from portal.page_cache import CHANNEL_WIDE, register_write_scope
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -59,3 +60,6 @@ class Announcement(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "announcement", self.id, self.title_en or self.title_zh
+
+
+register_write_scope(Announcement, CHANNEL_WIDE)

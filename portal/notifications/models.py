@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model
 from portal.notifications.links import stored_url
+from portal.page_cache import by_user, register_write_scope, unseen
 from portal.types import UTCDateTime, str_enum, utcnow
 
 
@@ -79,3 +80,8 @@ class OutboxEmail(Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+register_write_scope(Notification, by_user("user_id"))
+register_write_scope(NotificationPreference, by_user("user_id"))
+register_write_scope(OutboxEmail, unseen("the e-mail queue is read by the worker, no page shows it"))

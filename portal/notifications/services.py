@@ -22,6 +22,7 @@ from portal.jobs import JobFailure, run_after_commit
 from portal.notifications.kinds import KINDS, optional_kinds, render_text
 from portal.notifications.links import Link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail, OutboxStatus
+from portal.page_cache import writes_for
 from portal.types import utcnow
 
 if TYPE_CHECKING:
@@ -125,14 +126,16 @@ def mark_read(user: User, notification: Notification) -> None:
 
 
 def mark_all_read(user: User) -> int:
-    return rows_changed(
-        db.session.execute(
-            update(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-            .execution_options(synchronize_session=False)
+    """One UPDATE for all of them; only this user's pages show their notifications, so only theirs go stale."""
+    with writes_for(users=[user.id]):
+        return rows_changed(
+            db.session.execute(
+                update(Notification)
+                .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+                .values(read_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
 
 
 def email_preferences(user: User) -> dict[str, bool]:

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.page_cache import by_dealer, register_write_scope, through
 from portal.plans.rules import GoalKind, PlanStatus, Side
 from portal.types import UTCDateTime, str_enum, utcnow
 
@@ -130,3 +131,9 @@ class Visit(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "visit", self.id, f"{self.dealer.code} {self.visited_on:%Y-%m-%d}"
+
+
+register_write_scope(BusinessPlan, by_dealer("dealer_id"))
+for _part in (PlanGoal, PlanAction, PlanVersion):
+    register_write_scope(_part, through(BusinessPlan, "plan_id", "dealer_id"))
+register_write_scope(Visit, by_dealer("dealer_id"))

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import STATEMENT_CHECKED_KEYS
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, by_user, register_write_scope
 from portal.rebates.rules import (
     ImportStatus,
     Method,
@@ -457,3 +458,11 @@ class LedgerEntry(Model):
 @event.listens_for(LedgerEntry, "before_delete")
 def _entries_are_never_changed(_mapper: Any, _connection: Any, entry: LedgerEntry) -> None:
     raise RuntimeError(f"ledger entry {entry.id} is append-only: book a new entry instead")
+
+
+# Programs and their tiers apply to every dealer; an import's own records are rare and shown channel-wide.
+for _shared in (RebateProgram, ProgramTier, SalesImport, SalesImportFile, CheckedSalesLines):
+    register_write_scope(_shared, CHANNEL_WIDE)
+for _owned in (Target, TargetChange, SalesLine, Adjustment, RebateStatement, LedgerEntry):
+    register_write_scope(_owned, by_dealer("dealer_id"))
+register_write_scope(ImportColumnChoice, by_user("user_id"))

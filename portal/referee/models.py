@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope, through
 from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule, SuspicionStatus
 from portal.types import UTCDateTime, str_enum, utcnow
 
@@ -212,3 +213,12 @@ class SuspicionSighting(Model):
     rule: Mapped[SuspicionRule] = mapped_column(str_enum(SuspicionRule))
     stake: Mapped[int] = mapped_column(BigInteger, default=0)
     gap_basis_points: Mapped[int] = mapped_column(Integer, default=0)
+
+
+for _shared in (Product, PriceList, PriceListItem, TerritoryRegion):
+    register_write_scope(_shared, CHANNEL_WIDE)
+register_write_scope(Suspicion, by_dealer("dealer_id"))
+register_write_scope(SuspicionLine, through(Suspicion, "suspicion_id", "dealer_id"))
+register_write_scope(SuspicionSighting, through(Suspicion, "suspicion_id", "dealer_id"))
+register_write_scope(CodedShipment, by_dealer("dealer_id"))
+register_write_scope(Sighting, by_dealer("reporter_dealer_id", "shipped_to_id"))

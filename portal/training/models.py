@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
 from portal.training.rules import EnrollmentStatus, SessionStatus
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
@@ -139,3 +140,10 @@ class Enrollment(Model):
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "enrollment", self.id, f"{self.person_name} {self.session.course.code}"
+
+
+for _shared in (Course, CoursePrerequisite, CourseSession):
+    register_write_scope(_shared, CHANNEL_WIDE)
+SEATS_TOPIC = "training-seats"
+# An enrolment takes a seat every dealer's catalogue counts: its dealer's pages and the seats topic.
+register_write_scope(Enrollment, by_dealer("dealer_id", topics=[SEATS_TOPIC]))

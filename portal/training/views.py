@@ -21,7 +21,7 @@ from portal.training import attendance as training_attendance
 from portal.training import catalogue as training_catalogue
 from portal.training import services
 from portal.training.forms import AttendanceForm, CancelSessionForm, CourseForm, EnrolForm, SessionForm
-from portal.training.models import CourseCategory, EnrollmentStatus
+from portal.training.models import SEATS_TOPIC, CourseCategory, EnrollmentStatus
 from portal.training.rules import expires_soon
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number, render_page_or_fragment
@@ -69,7 +69,7 @@ def _catalogue_filter() -> training_catalogue.CatalogueFilter:
 
 @bp.route("/training/")
 @allow(DEALER_USERS)
-@cached_page
+@cached_page(topics=[SEATS_TOPIC])
 def catalogue() -> ResponseReturnValue:
     wanted = _catalogue_filter()
     sessions = db.paginate(
