@@ -8,7 +8,7 @@ PORT ?= 5000
 SMTP_PORT ?= 1025
 export FLASK_APP := portal
 
-.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-batch bench-deps lighthouse login-timing soak scan scan-deps screenshots cjk-fonts
+.PHONY: run test test-thorough test-fast lint format translations setup browser-deps magic-deps clean bench bench-cold bench-busy bench-batch bench-deps lighthouse login-timing soak scan scan-deps screenshots cjk-fonts cluster cluster-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,10 +54,21 @@ browser-deps:
 		fi; \
 	fi
 
+# The two-server cluster (`make cluster`, tests/test_cluster.py) runs behind Debian's nginx. Installed when missing.
+cluster-deps:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = "0" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; \
+		else echo "nginx is missing: run 'sudo apt-get install -y nginx' once."; exit 1; fi; \
+	fi
+
+# Two app servers behind nginx, sharing PostgreSQL, Redis and an S3 store (SeaweedFS), with two job workers.
+cluster: setup magic-deps cluster-deps
+	$(BIN)/python scripts/cluster.py
+
 # pytest's exit code 5 means no test ran: that is a failure too, said plainly.
 # Two workers (pytest-xdist), a test module staying on one worker so its module fixtures are built once.
 TEST_WORKERS ?= 2
-test: setup browser-deps
+test: setup browser-deps cluster-deps
 	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
@@ -102,6 +113,10 @@ bench: setup magic-deps bench-deps
 # The same pages with the page cache off: what a first visit costs (reported, not judged).
 bench-cold: setup magic-deps bench-deps
 	$(BIN)/python scripts/bench.py --cold
+
+# The same pages while a writer commits for a random dealer once a second: what a busy channel's users get.
+bench-busy: setup magic-deps bench-deps
+	$(BIN)/python scripts/bench.py --busy
 
 # Two imports of a 1,000,000-line sales CSV and the recompute of the quarter, on a copy of the scale data.
 bench-batch: setup magic-deps
