@@ -230,8 +230,33 @@ def writes_for(
     keys.update(topic_generation(topic) for topic in topics)
     if channel or not keys:
         keys.add(CHANNEL)
+    with _declaring(frozenset(keys)):
+        yield
+
+
+@contextlib.contextmanager
+def writes_for_row(row: Any) -> Iterator[None]:
+    """A bulk statement that changes this one row (the conditional status UPDATE): its table's declared scope, as if
+    the flush had written it. Nothing for a table no cached page shows; "channel" for an undeclared one."""
+    scope = _scopes.get(row.__table__.name)
+    keys: set[str]
+    if scope is None:
+        keys = {CHANNEL}
+    elif scope.resolve is None:
+        keys = set()
+    else:
+        try:
+            keys = set(scope.resolve(RowWrite(row, db.session.connection()))) or {CHANNEL}
+        except Exception:  # an owner that cannot be told: stale everywhere, never nowhere
+            keys = {CHANNEL}
+    with _declaring(frozenset(keys)):
+        yield
+
+
+@contextlib.contextmanager
+def _declaring(keys: frozenset[str]) -> Iterator[None]:
     outer = _declared.get()
-    token = _declared.set(frozenset(keys | (outer or set())))
+    token = _declared.set(keys | (outer or frozenset()))
     try:
         yield
     finally:
@@ -359,12 +384,10 @@ def _note_write(connection: Connection, _cursor: Any, statement: str, *_args: An
     declared = _declared.get()
     if scope is not None and scope.resolve is None:
         return  # a table no cached page shows
-    if scope is not None and scope.kind == "channel":
-        _stale(connection).add(CHANNEL)
-    elif target is not None and scope is not None and _flushing.get():  # even an autoflush inside writes_for
+    if target is not None and scope is not None and _flushing.get():  # even an autoflush inside writes_for
         connection.info.setdefault(FLUSHED_TABLES, set()).add(target.group(1).lower())  # its rows tell, below
     elif declared is not None:
-        _stale(connection).update(declared)
+        _stale(connection).update(declared)  # what the writer declared, whatever the table
     else:
         _stale(connection).add(CHANNEL)  # undeclared, unparsed, or bulk: everything is stale
 

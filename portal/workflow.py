@@ -10,19 +10,23 @@ from sqlalchemy import update
 
 from portal.database import rows_changed
 from portal.extensions import db
+from portal.page_cache import writes_for, writes_for_row
 from portal.service_errors import IllegalTransition
 
 
 def move_if_still(model: Any, row_id: int, current: Any, target: Any, **values: Any) -> bool:
-    """Set `status` to `target` (and `values`) where the row still has `current`; True if it did."""
-    changed = rows_changed(
-        db.session.execute(
-            update(model)
-            .where(model.id == row_id, model.status == current)
-            .values(status=target, **values)
-            .execution_options(synchronize_session=False)
+    """Set `status` to `target` (and `values`) where the row still has `current`; True if it did. The cached pages
+    made stale are the row's, by its table's declared scope (the row is usually loaded already)."""
+    row = db.session.get(model, row_id)
+    with writes_for_row(row) if row is not None else writes_for(channel=True):
+        changed = rows_changed(
+            db.session.execute(
+                update(model)
+                .where(model.id == row_id, model.status == current)
+                .values(status=target, **values)
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
     return changed == 1
 
 

@@ -18,14 +18,17 @@ from sqlalchemy import select, update
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.claims.models import Claim
-from portal.dealers.models import Dealer
+from portal.claims.rules import ClaimStatus
+from portal.dealers.models import Dealer, Trainee
 from portal.disputes.models import Dispute
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.page_cache import declared_scopes, stale_generations, writes_for
 from portal.training.models import CourseSession, Enrollment
 from portal.training.rules import EnrollmentStatus
+from portal.training.services import enrol
 from portal.types import utcnow
+from portal.workflow import move_if_still
 from tests.factories import World, make_world
 from tests.helpers import BACKENDS, build_app, dispose_app, log_in, migrated_database_url
 
@@ -116,6 +119,19 @@ def cancel_foreign_enrolment(world: World) -> None:
     db.session.get_one(Enrollment, world.training.foreign_enrollment).status = EnrollmentStatus.CANCELLED
 
 
+def move_a_d001_claims_status(world: World) -> None:
+    """The one status write (workflow.move_if_still): a Core UPDATE, scoped by the row it moves."""
+    assert move_if_still(Claim, world.claims.own_draft, ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN)
+
+
+def take_a_seat_as_d003(world: World) -> None:
+    """Through the service: the enrolment row and the session's seat counter (a Core UPDATE declared as the topic)."""
+    owner = user_named(world, "foreign_owner")
+    trainee = db.session.execute(select(Trainee.id).where(Trainee.dealer_id == owner.dealer_id)).scalars().first()
+    session = db.session.get_one(CourseSession, world.training.upcoming_session)
+    enrol(owner, session, f"t{trainee}")
+
+
 def read_owners_notification(world: World) -> None:
     db.session.get_one(Notification, world.notifications["dealer_owner"]).read_at = utcnow()
 
@@ -157,6 +173,16 @@ WRITES: dict[str, tuple[Write, frozenset[str], frozenset[tuple[str, str]]]] = {
         cancel_foreign_enrolment,
         frozenset({"foreign_owner", "other_manager", "mediator"}),
         frozenset({("dealer_owner", "/training/")}),  # the seats left are shown to every dealer
+    ),
+    "a D001 claim's status moved (conditional UPDATE)": (
+        move_a_d001_claims_status,
+        frozenset({"dealer_owner", "manager", "mediator"}),
+        frozenset(),
+    ),
+    "a seat taken by D003 (the service)": (
+        take_a_seat_as_d003,
+        frozenset({"foreign_owner", "other_manager", "mediator"}),
+        frozenset({("dealer_owner", "/training/")}),
     ),
     "the D001 owner's notification read": (read_owners_notification, frozenset({"dealer_owner"}), frozenset()),
     "a training session moved (channel-wide)": (move_a_session, EVERYONE, frozenset()),

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from portal.accounts.models import RecoveryCode, User
 from portal.database import rows_changed
 from portal.extensions import db
+from portal.page_cache import writes_for
 from portal.types import utcnow
 
 TOTP_DIGITS = 6
@@ -69,34 +70,36 @@ def use_code(user: User, code: str) -> CodeUse:
         return CodeUse(False)
     if (step := matching_step(user.totp_secret or "", typed)) is not None:
         # A step at or before the last one accepted is a replay, including by a request racing this one.
-        accepted = (
-            rows_changed(
-                db.session.execute(
-                    update(User)
-                    .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-                    .values(totp_last_step=step)
-                    .execution_options(synchronize_session=False)
+        with writes_for(users=[user.id]):
+            accepted = (
+                rows_changed(
+                    db.session.execute(
+                        update(User)
+                        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                        .values(totp_last_step=step)
+                        .execution_options(synchronize_session=False)
+                    )
                 )
+                == 1
             )
-            == 1
-        )
         return CodeUse(accepted)
     if len(typed) == RECOVERY_CODE_LENGTH:
-        accepted = (
-            rows_changed(
-                db.session.execute(
-                    update(RecoveryCode)
-                    .where(
-                        RecoveryCode.user_id == user.id,
-                        RecoveryCode.code_hash == hash_recovery_code(typed),
-                        RecoveryCode.used_at.is_(None),
+        with writes_for(users=[user.id]):
+            accepted = (
+                rows_changed(
+                    db.session.execute(
+                        update(RecoveryCode)
+                        .where(
+                            RecoveryCode.user_id == user.id,
+                            RecoveryCode.code_hash == hash_recovery_code(typed),
+                            RecoveryCode.used_at.is_(None),
+                        )
+                        .values(used_at=utcnow())
+                        .execution_options(synchronize_session=False)
                     )
-                    .values(used_at=utcnow())
-                    .execution_options(synchronize_session=False)
                 )
+                == 1
             )
-            == 1
-        )
         return CodeUse(accepted, recovery_code=accepted)
     return CodeUse(False)
 

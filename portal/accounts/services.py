@@ -25,6 +25,7 @@ from portal.database import contains_pattern, rows_changed
 from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import absolute_url, notify, queue_email, recipient_locale
+from portal.page_cache import writes_for
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 
@@ -105,14 +106,15 @@ def _warn_if_under_attack(user: User) -> None:
     ).one()
     if failures < current_app.config["LOGIN_WARNING_AFTER"]:
         return
-    first_this_hour = rows_changed(
-        db.session.execute(
-            update(User)
-            .where(User.id == user.id, or_(User.login_warning_at.is_(None), User.login_warning_at < since))
-            .values(login_warning_at=utcnow())
-            .execution_options(synchronize_session=False)
+    with writes_for(users=[user.id]):
+        first_this_hour = rows_changed(
+            db.session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.login_warning_at.is_(None), User.login_warning_at < since))
+                .values(login_warning_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
     if first_this_hour == 1:
         audit_change("login.attack_warned", actor=None, subject=user, failures=failures, places=places)
         notify([user], "login_attempts", {"count": failures, "places": max(places, 1)}, link=link("accounts.account"))

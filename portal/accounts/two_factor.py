@@ -26,6 +26,7 @@ from portal.accounts.proof import Proof, SecurityChange, prove, security_changed
 from portal.audit.services import audit_change
 from portal.database import rows_changed
 from portal.extensions import db
+from portal.page_cache import writes_for
 from portal.service_errors import InvalidInput
 from portal.types import utcnow
 
@@ -90,19 +91,20 @@ def confirm_setup(user: User, code: str, proof: Proof) -> list[str]:
         raise InvalidInput("code", _("That code does not match. Enter the 6 digits your app shows now."))
     was_on = user.has_two_factor
     # Only the request that still finds this secret waiting turns it on: a double submit does not make two sets.
-    changed = rows_changed(
-        db.session.execute(
-            update(User)
-            .where(User.id == user.id, User.totp_pending_secret == pending)
-            .values(
-                totp_secret=pending,
-                totp_pending_secret=None,
-                totp_enabled_at=utcnow(),
-                totp_last_step=step,
+    with writes_for(users=[user.id]):
+        changed = rows_changed(
+            db.session.execute(
+                update(User)
+                .where(User.id == user.id, User.totp_pending_secret == pending)
+                .values(
+                    totp_secret=pending,
+                    totp_pending_secret=None,
+                    totp_enabled_at=utcnow(),
+                    totp_last_step=step,
+                )
+                .execution_options(synchronize_session="fetch")
             )
-            .execution_options(synchronize_session="fetch")
         )
-    )
     if changed != 1:
         raise InvalidInput("code", _("Start the setup again: there is no authenticator waiting to be confirmed."))
     codes = _replace_recovery_codes(user)

@@ -28,6 +28,7 @@ from portal.dealers.services import dealer_owners, visible_dealers
 from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.page_cache import writes_for
 from portal.plans import progress
 from portal.plans.models import BusinessPlan, PlanAction, PlanGoal, PlanVersion, Visit
 from portal.plans.rules import GoalKind, PlanStatus, Side, agreed_by_both, can_move, can_review, compare
@@ -188,7 +189,9 @@ def _lock(plan: BusinessPlan, revision: int | None = None, grow: bool = True) ->
     if revision is not None:
         query = query.where(BusinessPlan.revision == revision)
     values = {"revision": BusinessPlan.revision + 1} if grow else {"revision": BusinessPlan.revision}
-    if rows_changed(db.session.execute(query.values(**values).execution_options(synchronize_session=False))) != 1:
+    with writes_for(dealers=[plan.dealer_id]):
+        locked = rows_changed(db.session.execute(query.values(**values).execution_options(synchronize_session=False)))
+    if locked != 1:
         raise IllegalTransition(_("The plan changed while you were reading it; look at it again."))
     db.session.refresh(plan)
 
@@ -304,14 +307,15 @@ def mark_done(actor: User, plan: BusinessPlan, action_id: int, today: date | Non
     action = _action_of(plan, action_id)
     _require_side(actor, plan)
     _lock(plan, grow=False)
-    done = rows_changed(
-        db.session.execute(
-            update(PlanAction)
-            .where(PlanAction.id == action.id, PlanAction.done_on.is_(None))
-            .values(done_on=today or company_today(), done_by_id=actor.id)
-            .execution_options(synchronize_session=False)
+    with writes_for(dealers=[plan.dealer_id]):
+        done = rows_changed(
+            db.session.execute(
+                update(PlanAction)
+                .where(PlanAction.id == action.id, PlanAction.done_on.is_(None))
+                .values(done_on=today or company_today(), done_by_id=actor.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
     if done != 1:
         raise IllegalTransition(_("This action is already marked done."))
     db.session.refresh(action)

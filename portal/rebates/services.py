@@ -33,6 +33,7 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.outbox import EventKind, emit
+from portal.page_cache import writes_for
 from portal.rebates import ledger, rules
 from portal.rebates.models import (
     Adjustment,
@@ -335,14 +336,15 @@ def _decide(actor: User, change: TargetChange, target: TargetChangeStatus, note:
     require_role(actor, *TARGET_DECIDERS)
     if change.requested_by_id == actor.id:
         raise IllegalTransition(_("A senior manager other than the one who asked decides."))
-    decided = rows_changed(
-        db.session.execute(
-            update(TargetChange)
-            .where(TargetChange.id == change.id, TargetChange.status == TargetChangeStatus.PENDING)
-            .values(status=target, decided_by_id=actor.id, decided_at=utcnow(), decision_note=note)
-            .execution_options(synchronize_session=False)
+    with writes_for(dealers=[change.dealer_id]):
+        decided = rows_changed(
+            db.session.execute(
+                update(TargetChange)
+                .where(TargetChange.id == change.id, TargetChange.status == TargetChangeStatus.PENDING)
+                .values(status=target, decided_by_id=actor.id, decided_at=utcnow(), decision_note=note)
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
     if decided != 1:
         raise IllegalTransition(_("This change was already decided."))
     db.session.expire(change)

@@ -27,10 +27,12 @@ from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.page_cache import writes_for
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
 from portal.training.catalogue import DEALER_ROLES, lock_session
 from portal.training.models import (
+    SEATS_TOPIC,
     Course,
     CourseSession,
     Enrollment,
@@ -260,12 +262,14 @@ def _when_closed(session: CourseSession) -> str:
 
 
 def _next_ticket(session: CourseSession) -> int:
-    db.session.execute(
-        update(CourseSession)
-        .where(CourseSession.id == session.id)
-        .values(last_ticket=CourseSession.last_ticket + 1)
-        .execution_options(synchronize_session=False)
-    )
+    """The waitlist's counter, on the session row: a change to the seats topic, like a seat taken."""
+    with writes_for(topics=[SEATS_TOPIC]):
+        db.session.execute(
+            update(CourseSession)
+            .where(CourseSession.id == session.id)
+            .values(last_ticket=CourseSession.last_ticket + 1)
+            .execution_options(synchronize_session=False)
+        )
     return int(db.session.execute(select(CourseSession.last_ticket).where(CourseSession.id == session.id)).scalar_one())
 
 
@@ -344,31 +348,34 @@ def _promote_first_waiting(session: CourseSession) -> Enrollment | None:
 
 
 def _take_seat(session_id: int) -> bool:
-    """The seat itself: one conditional UPDATE, so two people can never take the last seat both."""
-    return (
-        rows_changed(
-            db.session.execute(
-                update(CourseSession)
-                .where(
-                    CourseSession.id == session_id,
-                    CourseSession.seats_taken < CourseSession.capacity,
-                    CourseSession.status == SessionStatus.SCHEDULED,
+    """The seat itself: one conditional UPDATE, so two people can never take the last seat both. The count is what
+    every dealer's catalogue shows of other dealers' enrolments: the seats topic, not the whole channel."""
+    with writes_for(topics=[SEATS_TOPIC]):
+        return (
+            rows_changed(
+                db.session.execute(
+                    update(CourseSession)
+                    .where(
+                        CourseSession.id == session_id,
+                        CourseSession.seats_taken < CourseSession.capacity,
+                        CourseSession.status == SessionStatus.SCHEDULED,
+                    )
+                    .values(seats_taken=CourseSession.seats_taken + 1)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(seats_taken=CourseSession.seats_taken + 1)
-                .execution_options(synchronize_session=False)
             )
+            == 1
         )
-        == 1
-    )
 
 
 def _give_back_seat(session_id: int) -> None:
-    db.session.execute(
-        update(CourseSession)
-        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
-        .values(seats_taken=CourseSession.seats_taken - 1)
-        .execution_options(synchronize_session=False)
-    )
+    with writes_for(topics=[SEATS_TOPIC]):
+        db.session.execute(
+            update(CourseSession)
+            .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
+            .values(seats_taken=CourseSession.seats_taken - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _fill_free_seats(session: CourseSession) -> int:
