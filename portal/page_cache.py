@@ -223,6 +223,26 @@ def writes_for(
 
     Whatever is written inside raises exactly these generations, whatever the table; nothing declared is "channel".
     """
+    with _declaring(_declared_keys(dealers, users, topics, channel)):
+        yield
+
+
+def wrote_directly(
+    connection: Connection,
+    *,
+    dealers: Iterable[int] = (),
+    users: Iterable[int] = (),
+    topics: Iterable[str] = (),
+    channel: bool = False,
+) -> None:
+    """For writes that bypass SQLAlchemy (a raw cursor's COPY), which no event sees: their scope, recorded on the
+    connection as writes_for would have."""
+    _stale(connection).update(_declared_keys(dealers, users, topics, channel))
+
+
+def _declared_keys(
+    dealers: Iterable[int], users: Iterable[int], topics: Iterable[str], channel: bool
+) -> frozenset[str]:
     keys = {dealer_generation(int(dealer_id)) for dealer_id in dealers}
     if keys:
         keys.add(EVERY_DEALER)
@@ -230,8 +250,7 @@ def writes_for(
     keys.update(topic_generation(topic) for topic in topics)
     if channel or not keys:
         keys.add(CHANNEL)
-    with _declaring(frozenset(keys)):
-        yield
+    return frozenset(keys)
 
 
 @contextlib.contextmanager

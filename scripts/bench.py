@@ -255,6 +255,9 @@ def main() -> int:
     parser.add_argument(
         "--busy", action="store_true", help="a writer commits for a random dealer once a second while measuring"
     )
+    parser.add_argument(
+        "--pages-only", action="store_true", help="skip the claim with a photo and the API push after the pages"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk")
@@ -322,7 +325,7 @@ def main() -> int:
         }
         if args.busy:
             report["writer"] = written
-        else:
+        elif not args.pages_only:
             failures += end_to_end(base, env, report, args.cold)
         suffix = "-cold" if args.cold else "-busy" if args.busy else ""
         output = Path(args.output or ROOT / "instance" / f"bench-{backend}{suffix}.json")

@@ -23,7 +23,7 @@ from portal.dealers.models import Dealer, Trainee
 from portal.disputes.models import Dispute
 from portal.extensions import db
 from portal.notifications.models import Notification
-from portal.page_cache import declared_scopes, stale_generations, writes_for
+from portal.page_cache import declared_scopes, stale_generations, writes_for, wrote_directly
 from portal.training.models import CourseSession, Enrollment
 from portal.training.rules import EnrollmentStatus
 from portal.training.services import enrol
@@ -150,6 +150,11 @@ def bulk_update_claims_declared(world: World) -> None:
         db.session.execute(update(Claim).where(Claim.dealer_id == foreign).values(vendor="Bulk Co"))
 
 
+def copy_lines_past_the_events(world: World) -> None:
+    """What a raw cursor's COPY of sales lines records (no SQLAlchemy event sees it): its dealers, declared."""
+    wrote_directly(db.session.connection(), dealers=[dealer_id(world.foreign_dealer)])
+
+
 def write_an_audit_row(world: World) -> None:
     db.session.add(AuditEvent(action="test.noted", subject_label="nothing any cached page shows"))
 
@@ -189,6 +194,11 @@ WRITES: dict[str, tuple[Write, frozenset[str], frozenset[tuple[str, str]]]] = {
     "a bulk UPDATE nobody declared": (bulk_update_claims_undeclared, EVERYONE, frozenset()),
     "a bulk UPDATE declared for D003": (
         bulk_update_claims_declared,
+        frozenset({"foreign_owner", "other_manager", "mediator"}),
+        frozenset(),
+    ),
+    "lines written past SQLAlchemy for D003 (COPY)": (
+        copy_lines_past_the_events,
         frozenset({"foreign_owner", "other_manager", "mediator"}),
         frozenset(),
     ),

@@ -43,6 +43,7 @@ from portal.extensions import db
 from portal.money import MisreadAmount, NumberFormat, parse_file_money
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.page_cache import writes_for, wrote_directly
 from portal.rebates.checked_lines import FIELDS as KEPT_FIELDS
 from portal.rebates.checked_lines import LinePacker, unpacked
 from portal.rebates.models import CheckedSalesLines, ImportColumnChoice, ImportStatus, SalesImport, SalesLine
@@ -1240,21 +1241,23 @@ def _insert_new_lines(import_id: int | None, block: Sequence[ParsedLine]) -> Non
         return
     rows = _rows_of(import_id, block)
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        _stage_lines(connection, rows)
-        _insert_staged_lines(connection)
-        _drop_staged_lines(connection)
-        return
-    # Sent as plain tuples to the driver: SQLAlchemy's parameter processing cost a tenth of a million-line import.
-    # The day is written as SQLAlchemy writes a Date on SQLite (ISO 8601), so that it reads back the same.
-    day = SALES_LINE_COLUMNS.index("sold_on")
-    for start in range(0, len(rows), CHUNK):
-        connection.exec_driver_sql(
-            INSERT_LINES_SQLITE,
-            [(*row[:day], row[day].isoformat(), *row[day + 1 :]) for row in rows[start : start + CHUNK]],
-        )
+    with writes_for(dealers={row[_DEALER] for row in rows}):  # the lines' dealers' pages, not the whole channel
+        if connection.dialect.name == "postgresql":
+            _stage_lines(connection, rows)
+            _insert_staged_lines(connection)
+            _drop_staged_lines(connection)
+            return
+        # Sent as plain tuples to the driver: SQLAlchemy's parameter processing cost a tenth of a million-line
+        # import. The day is written as SQLAlchemy writes a Date on SQLite (ISO 8601), so that it reads back the same.
+        day = SALES_LINE_COLUMNS.index("sold_on")
+        for start in range(0, len(rows), CHUNK):
+            connection.exec_driver_sql(
+                INSERT_LINES_SQLITE,
+                [(*row[:day], row[day].isoformat(), *row[day + 1 :]) for row in rows[start : start + CHUNK]],
+            )
 
 
+_DEALER = SALES_LINE_COLUMNS.index("dealer_id")
 _COLUMN_LIST = ", ".join(SALES_LINE_COLUMNS)  # our own constant names, never input
 
 
@@ -1316,6 +1319,7 @@ def _copied_as_new(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> b
             cursor.execute("ROLLBACK TO SAVEPOINT copy_new_lines")
             return False
         cursor.execute("RELEASE SAVEPOINT copy_new_lines")
+        wrote_directly(connection, dealers={row[_DEALER] for row in rows})  # COPY passes by SQLAlchemy's events
         return True
     finally:
         cursor.close()
