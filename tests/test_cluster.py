@@ -212,16 +212,23 @@ def test_a_job_enqueued_by_one_server_is_run_once(cluster: dict[str, Any]) -> No
     )
     assert response.status_code == 303
     sink: MailSink = cluster["mail"]
+
+    def reset_mails() -> list[bytes]:  # the demo data's own notices go to the same person: only the reset counts
+        return [mail for mail in sink.to("staff@demo.test") if b"/password/reset/" in mail.replace(b"=\r\n", b"")]
+
     deadline = time.monotonic() + 60
-    while not sink.to("staff@demo.test") and time.monotonic() < deadline:
+    while not reset_mails() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # both workers have had time to take it again, were it taken twice
-    mails = sink.to("staff@demo.test")
+    mails = reset_mails()
     assert len(mails) == 1
-    assert "/password/reset/" in message_from_bytes(mails[0]).as_string()
+    assert "/password/reset/" in message_from_bytes(mails[0]).get_payload(0).get_payload(decode=True).decode()
     with cluster["engine"].connect() as connection:
         sent = connection.execute(
-            sa.text("SELECT status, attempts FROM outbox_emails WHERE to_address = 'staff@demo.test'")
+            sa.text(
+                "SELECT status, attempts FROM outbox_emails "
+                "WHERE to_address = 'staff@demo.test' AND text_body LIKE '%/password/reset/%'"
+            )
         ).all()
     assert [(status, attempts) for status, attempts in sent] == [("sent", 1)]
 
