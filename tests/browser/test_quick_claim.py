@@ -66,6 +66,9 @@ def test_a_claim_in_five_taps_and_a_file_pick(
     type_into(page.locator("#amount"), f"{amount}.50")
     expect(page.locator("#quick-check")).to_contain_text(CHECK_TEXT[language]["left"])
     assert_page_is_sound(page, viewport, blocked)  # with the live check filled in
+    page.locator("form.quick-claim").evaluate("form => form.classList.add('htmx-request')")
+    assert_page_is_sound(page, viewport, blocked)  # and while a live check is in flight, as on a slow line
+    page.locator("form.quick-claim").evaluate("form => form.classList.remove('htmx-request')")
     tap(page.get_by_role("button", name=words["submit"]))
     page.wait_for_url("**/claims/*?sent=quick")
     expect(page.locator(".page-head .badge")).to_have_text(words["submitted"])
