@@ -1,32 +1,24 @@
 """Locale-aware display of money, numbers and times, as Jinja filters.
 
 Money is an integer number of minor units plus an ISO currency code; it is converted with Decimal (never float)
-and formatted by Babel for the current locale.
+and formatted by Babel for the current locale. The locale and zone come from `portal.request_locale` (one step,
+not Flask-Babel's chain of proxies): a list page formats every cell.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 
-from babel.dates import format_skeleton
-from babel.numbers import format_compact_currency
+from babel import dates, numbers
 from flask import Flask
-from flask_babel import (
-    format_currency,
-    format_date,
-    format_decimal,
-    format_percent,
-    format_time,
-    get_locale,
-    to_user_timezone,
-)
 
 from portal.money import precision, to_decimal
+from portal.request_locale import current_locale, current_timezone
 
 
 def money(minor_units: int, currency: str) -> str:
-    return format_currency(to_decimal(minor_units, currency), currency)
+    return numbers.format_currency(to_decimal(minor_units, currency), currency, locale=current_locale())
 
 
 COMPACT_FROM_MAJOR = 100_000  # below this an amount fits a phone's tile as it is
@@ -37,35 +29,41 @@ def compact_money(minor_units: int | Decimal | float, currency: str) -> str:
     major = to_decimal(int(minor_units), currency)
     if abs(major) < COMPACT_FROM_MAJOR:
         return money(int(minor_units), currency)
-    return format_compact_currency(major, currency, locale=get_locale(), fraction_digits=2)
+    return numbers.format_compact_currency(major, currency, locale=current_locale(), fraction_digits=2)
 
 
 def exact_money(minor_units: int | Decimal, currency: str) -> str:
     """An intermediate amount of the calculation, shown with up to two more decimals than the currency has."""
     places = precision(currency)
     pattern = "¤#,##0" + ("." + "0" * places if places else "") + "##"
-    return format_currency(to_decimal(minor_units, currency), currency, format=pattern, currency_digits=False)
+    return numbers.format_currency(
+        to_decimal(minor_units, currency), currency, format=pattern, currency_digits=False, locale=current_locale()
+    )
 
 
 def number(value: int | Decimal) -> str:
-    return format_decimal(value)
+    return numbers.format_decimal(value, locale=current_locale())
 
 
 def percent_figure(value: int | float | Decimal) -> str:
     """A percentage figure, cut (not rounded) to two decimals so 99.999 % never reads as a reached 100 %."""
     exact = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    return format_decimal(exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN), format="#,##0.##")
+    return numbers.format_decimal(
+        exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN), format="#,##0.##", locale=current_locale()
+    )
 
 
 def percent(value: int | float | Decimal) -> str:
     """A percentage as the locale writes it (96%, 96 %), cut like percent_figure: 99.999 never reads 100."""
     exact = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    return format_percent(exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN) / 100, format="#,##0.##%")
+    return numbers.format_percent(
+        exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN) / 100, format="#,##0.##%", locale=current_locale()
+    )
 
 
 def month_name(value: date) -> str:
     """A month as the locale names it: Oct 2026, 2026年10月 (never the pattern's "10月 2026")."""
-    return format_skeleton("yMMM", value, locale=get_locale())
+    return dates.format_skeleton("yMMM", value, locale=current_locale())
 
 
 # The one style of each: a date as "Dec 5, 2026" / "5 Dec 2026" / "2026年12月5日", a time of day without seconds.
@@ -73,11 +71,19 @@ def local_datetime(value: datetime | None) -> str:
     """An aware UTC datetime in the user's time zone: the date in its one style, then hours and minutes."""
     if value is None:
         return ""
-    return f"{format_date(to_user_timezone(value), 'medium')} {format_time(value, 'short')}"
+    zone = current_timezone()
+    locale = current_locale()
+    in_zone = value.astimezone(zone) if value.tzinfo is not None else value.replace(tzinfo=UTC).astimezone(zone)
+    return f"{dates.format_date(in_zone, 'medium', locale=locale)} {dates.format_time(in_zone, 'short', locale=locale)}"
 
 
 def local_date(value: date | None) -> str:
-    return format_date(value, "medium") if value is not None else ""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):  # a moment is a day in the reader's zone
+        zone = current_timezone()
+        value = value.astimezone(zone) if value.tzinfo is not None else value.replace(tzinfo=UTC).astimezone(zone)
+    return dates.format_date(value, "medium", locale=current_locale())
 
 
 def init_app(app: Flask) -> None:

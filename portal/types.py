@@ -6,9 +6,12 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel.speaklater import LazyString
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from portal import request_locale
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,6 +51,9 @@ def utcnow() -> datetime:
 
 
 _LABELS: dict[tuple[type, object], object] = {}
+# The message of each label given as a plain lazy translation, translated in one step when shown
+# (portal.request_locale): a status column labels every row.
+_LABEL_MESSAGES: dict[tuple[type, object], str] = {}
 _LABELLED_ENUMS: dict[str, type[enum.Enum]] = {}
 
 
@@ -63,6 +69,8 @@ def register_labels(labels: dict[Any, object]) -> None:
         if known is not enum_class:
             raise ValueError(f"two labelled enums are called {enum_class.__name__}")
         _LABELS[(enum_class, member.value)] = text
+        if isinstance(text, LazyString) and len(text._args) == 1 and not text._kwargs:
+            _LABEL_MESSAGES[(enum_class, member.value)] = str(text._args[0])
 
 
 def labelled_enum(name: str) -> type[enum.Enum]:
@@ -79,4 +87,8 @@ def lazy_label(member: enum.Enum) -> object:
 def label(member: enum.Enum | None) -> str:
     if member is None:
         return ""
-    return str(_LABELS.get((type(member), member.value), member.value))
+    key = (type(member), member.value)
+    message = _LABEL_MESSAGES.get(key)
+    if message is not None:
+        return request_locale.gettext(message)
+    return str(_LABELS.get(key, member.value))

@@ -33,6 +33,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--times", type=int, default=30)
     parser.add_argument("--profile", default="")
+    parser.add_argument("--sort", default="tottime", help="cProfile order: tottime, cumulative")
+    parser.add_argument("--lines", type=int, default=30)
     args = parser.parse_args()
     env = bench_env()
     app = create_app(
@@ -84,7 +86,7 @@ def main() -> int:
             for _ in range(10):
                 client.get(url)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
     return 1 if missed else 0
 
 

@@ -4,14 +4,19 @@ people say it (北京时间), and amounts that fit a phone's tile: compact from 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from flask import Flask, render_template_string
+from flask_babel import force_locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from portal.claims.models import ClaimStatus
 from portal.formatting import compact_money, local_date, local_datetime, money, month_name, percent
 from portal.i18n import time_zone_name
 from tests.factories import Channel
@@ -73,3 +78,50 @@ def test_the_footer_says_beijing_time_in_chinese(app: Flask, budgets_set: Channe
     client = logged_in_client(app, budgets_set.emails["manager"])
     page = client.get("/console/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "时间均为北京时间。" in page and "Asia/Shanghai" not in page
+
+
+def test_templates_translate_in_the_locale_of_the_moment_force_locale_included(app: Flask) -> None:
+    """The one-step lookup (portal.request_locale) follows `force_locale` in and out, as a notice in its recipient's
+    language needs, for `_`, `ngettext` and the `label` of a status alike."""
+    page = "{{ _('Claims') }}|{{ ngettext('%(num)s day left', '%(num)s days left', 2) }}|{{ status|label }}"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        chinese = render_template_string(page, status=ClaimStatus.SUBMITTED)
+        with force_locale("en"):
+            english = render_template_string(page, status=ClaimStatus.SUBMITTED)
+        assert render_template_string(page, status=ClaimStatus.SUBMITTED) == chinese
+    assert chinese.startswith("费用核销|") and chinese.endswith("|已提交") and "2" in chinese
+    assert english == "Claims|2 days left|Submitted"
+
+
+def test_template_gettext_formats_and_escapes_as_jinja_does(app: Flask) -> None:
+    """A message is always a format string ('%%' reads '%') and the values put into it are escaped."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        shown = render_template_string("{{ _('100%% of %(name)s', name=name) }}|{{ _('50%%') }}", name="<b>A&B</b>")
+    assert shown == "100% of &lt;b&gt;A&amp;B&lt;/b&gt;|50%"
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)  # the app is only read
+@given(
+    minor=st.integers(min_value=-(10**13), max_value=10**13),
+    currency=st.sampled_from(["CNY", "HKD", "USD", "JPY"]),
+    day=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    language=st.sampled_from(["en", "zh-CN"]),
+)
+def test_amounts_and_days_read_as_babel_writes_them(
+    app: Flask, minor: int, currency: str, day: datetime, language: str
+) -> None:
+    """The filters read the locale in one step; what they write is still Babel's, computed here with the locale
+    named outright: money in the currency's decimals, a moment as the day it is in Beijing."""
+    locale = Locale.parse("zh_Hans" if language == "zh-CN" else "en")
+    moment = day.replace(tzinfo=UTC)
+    places = 0 if currency == "JPY" else 2
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert money(minor, currency) == babel_numbers.format_currency(
+            Decimal(minor).scaleb(-places), currency, locale=locale
+        )
+        beijing_day = (moment + timedelta(hours=8)).date()  # Shanghai keeps no summer time
+        assert (
+            local_date(moment)
+            == local_date(beijing_day)
+            == babel_dates.format_date(beijing_day, "medium", locale=locale)
+        )
