@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
-from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigation, page_cache, security
+from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigation, page_cache, request_memo, security
 from portal.accounts import plugin as accounts_plugin
 from portal.api import plugin as api_plugin
 from portal.audit import plugin as audit_plugin
@@ -72,6 +72,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         )
 
     database.init_app(app)
+    request_memo.init_app(app)
     page_cache.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     # Access before CSRF: an expired session gets "log in again" (HX-Redirect for htmx), not "form expired".

@@ -17,8 +17,9 @@ from decimal import Decimal
 from zipfile import BadZipFile
 
 from flask import Response
-from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
+
+from portal.request_locale import gettext as _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 

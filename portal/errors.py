@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
+from portal.request_locale import lazy_gettext as _l
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.web import wants_fragment
 

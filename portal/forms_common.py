@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, ValidationError
@@ -15,6 +14,7 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.money import NumberFormat
+from portal.request_locale import lazy_gettext as _l
 from portal.types import lazy_label
 
 COMMON_TIMEZONES = (

@@ -5,14 +5,14 @@ from __future__ import annotations
 from babel.dates import get_timezone_name
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, get_timezone
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2.nodes import EvalContext
 from jinja2.utils import pass_eval_context
 from markupsafe import Markup
 
-from portal import request_locale
 from portal.extensions import babel
+from portal.request_locale import current_translations
+from portal.request_locale import lazy_gettext as _l
 
 LANGUAGE_NAMES = {"en": "English", "zh_Hans": "中文"}
 HTML_LANG = {"en": "en", "zh_Hans": "zh-Hans"}
@@ -22,10 +22,12 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # Templates translate through the one-step lookup (portal.request_locale): a list page translates every cell.
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=request_locale.gettext,
-        ngettext=request_locale.ngettext,
-        pgettext=request_locale.pgettext,
-        npgettext=request_locale.npgettext,
+        gettext=lambda message: current_translations().ugettext(message),
+        ngettext=lambda singular, plural, count: current_translations().ungettext(singular, plural, count),
+        pgettext=lambda context, message: current_translations().upgettext(context, message),
+        npgettext=lambda context, singular, plural, count: current_translations().unpgettext(
+            context, singular, plural, count
+        ),
         newstyle=True,
     )
     app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext, ngettext=template_ngettext)
@@ -47,7 +49,7 @@ def init_app(app: Flask) -> None:
 # of three nested context calls: `_` is called for every column label of every row.
 @pass_eval_context
 def template_gettext(eval_context: EvalContext, message: str, /, **variables: object) -> str:
-    translated = request_locale.gettext(message)
+    translated = current_translations().ugettext(message)
     if not variables and "%" not in translated:  # what formatting with nothing would give, without its cost
         return Markup(translated) if eval_context.autoescape else translated  # noqa: S704 - our catalogue
     if eval_context.autoescape:
@@ -58,7 +60,7 @@ def template_gettext(eval_context: EvalContext, message: str, /, **variables: ob
 @pass_eval_context
 def template_ngettext(eval_context: EvalContext, singular: str, plural: str, count: int, /, **variables: object) -> str:
     variables.setdefault("num", count)
-    translated = request_locale.ngettext(singular, plural, count)
+    translated = current_translations().ungettext(singular, plural, count)
     if eval_context.autoescape:
         return Markup(translated) % variables  # noqa: S704 - our catalogue; the values are escaped
     return translated % variables

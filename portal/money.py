@@ -15,9 +15,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import ValidationError
+
+from portal.request_locale import lazy_gettext as _l
 
 MAX_MONEY = 10**15  # minor units; far above any real amount, far below BigInteger's limit
 

@@ -17,6 +17,7 @@ from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask.globals import _cv_app
 from flask_babel import get_locale, get_timezone, get_translations
+from flask_babel.speaklater import LazyString
 
 
 def _babel_state() -> SimpleNamespace | None:
@@ -60,17 +61,32 @@ def current_translations() -> Translations | NullTranslations:
     return translations
 
 
-def gettext(message: str) -> str:
-    return current_translations().ugettext(message)
+# Flask-Babel's functions, answering the same (the message formatted only when values are given), read in one step.
+# Areas import these, not Flask-Babel's: a start page translates a hundred inbox lines and labels.
+def gettext(message: str, **variables: object) -> str:
+    translated = current_translations().ugettext(message)
+    return translated % variables if variables else translated
 
 
-def ngettext(singular: str, plural: str, count: int) -> str:
-    return current_translations().ungettext(singular, plural, count)
+def ngettext(singular: str, plural: str, num: int, **variables: object) -> str:
+    variables.setdefault("num", num)
+    return current_translations().ungettext(singular, plural, num) % variables
 
 
-def pgettext(context: str, message: str) -> str:
-    return current_translations().upgettext(context, message)
+def pgettext(context: str, message: str, **variables: object) -> str:
+    translated = current_translations().upgettext(context, message)
+    return translated % variables if variables else translated
 
 
-def npgettext(context: str, singular: str, plural: str, count: int) -> str:
-    return current_translations().unpgettext(context, singular, plural, count)
+def npgettext(context: str, singular: str, plural: str, num: int, **variables: object) -> str:
+    variables.setdefault("num", num)
+    return current_translations().unpgettext(context, singular, plural, num) % variables
+
+
+def lazy_gettext(message: str, **variables: object) -> LazyString:
+    """Translated when shown, in the reader's language: for texts defined once, at import (form labels)."""
+    return LazyString(gettext, message, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables: object) -> LazyString:
+    return LazyString(ngettext, singular, plural, num, **variables)

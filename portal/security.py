@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from portal import page_cache
 from portal.access import declared_access, enforce_route_access
 from portal.extensions import htmx, login_manager
 from portal.page_cache import SESSION_LOGIN_KEY
+from portal.request_locale import lazy_gettext as _l
 from portal.web import redirect_to, refuse_nul_bytes
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.claims.models import Claim, ClaimEvent, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.rules import ClaimStatus
+from portal.claims.views import DEALER_CHOICES_UP_TO
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
 from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.evidence_files import pdf
-from tests.factories import Channel, ClaimRecords, World, examples, utcnow_minus
+from tests.factories import Channel, ClaimRecords, World, examples, make_dealer, utcnow_minus
 from tests.helpers import example_savepoint, line_errors_of, logged_in_client
 from tests.state_changing import _claim_form
 
@@ -424,3 +425,25 @@ def test_queue_filters_survive_hostile_input(
 def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, channel: Channel) -> None:
     html = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
     assert "Promotion budget left: CN¥94,000.00 of CN¥100,000.00." in html
+
+
+def test_the_dealer_filter_lists_a_portfolio_and_takes_a_typed_code_in_a_large_one(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    """A manager picks from their own dealers (never another portfolio's); past DEALER_CHOICES_UP_TO dealers the
+    filter is a field for the code, typed as people type it (lower case, spaces), and filters the same."""
+    manager = logged_in_client(app, channel.emails["manager"])
+    html = manager.get("/console/claims").get_data(as_text=True)
+    assert '<select id="dealer" name="dealer">' in html
+    assert f'<option value="{channel.own_dealer}">' in html and f'<option value="{channel.foreign_dealer}">' not in html
+    with app.app_context():
+        manager_user = db.session.execute(select(User).where(User.email == channel.emails["manager"])).scalar_one()
+        for _number in range(DEALER_CHOICES_UP_TO):
+            make_dealer(manager=manager_user)
+        db.session.commit()
+    html = manager.get("/console/claims").get_data(as_text=True)
+    assert '<select id="dealer"' not in html and '<input type="search" id="dealer" name="dealer" value=""' in html
+    typed = manager.get(f"/console/claims?status=all&dealer=%20{channel.own_dealer.lower()}%20").get_data(as_text=True)
+    assert f'name="dealer" value="{channel.own_dealer}"' in typed and "Own approved flyers" in typed
+    foreign = manager.get(f"/console/claims?status=all&dealer={channel.foreign_dealer}").get_data(as_text=True)
+    assert "Foreign shop event" not in foreign and "Nothing waiting here." in foreign

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
@@ -13,6 +12,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 from portal.accounts.models import DealerRole, UserRole
 from portal.forms_common import COMMON_TIMEZONES, EmailAddress, enum_choices
 from portal.i18n import LANGUAGE_NAMES
+from portal.request_locale import lazy_gettext as _l
 
 CODE_FIELD_ATTRIBUTES = {
     "autocomplete": "one-time-code",

@@ -7,13 +7,13 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.access import AccessRole
 from portal.extensions import Model
 from portal.page_cache import CHANNEL, RowWrite, WriteScope, by_user, dealer_keys, register_write_scope, user_generation
+from portal.request_locale import lazy_gettext as _l
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from portal.notifications.kinds import Kind, register_kinds
+from portal.request_locale import lazy_gettext as _l
 
 register_kinds(
     Kind(

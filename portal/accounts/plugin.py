@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.accounts import notices  # noqa: F401 - the kinds register themselves
 from portal.accounts.sessions import load_user_by_session_token
 from portal.accounts.views import bp
 from portal.extensions import login_manager
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
@@ -26,6 +24,8 @@ from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify, queue_notification_email
+from portal.request_locale import gettext as _
+from portal.request_locale import lazy_gettext as _l
 from portal.service_errors import InvalidInput
 from portal.types import register_labels
 

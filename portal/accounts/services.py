@@ -11,7 +11,6 @@ from functools import cache
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import Select, distinct, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,6 +25,7 @@ from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import absolute_url, notify, queue_email, recipient_locale
 from portal.page_cache import writes_for
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 

@@ -16,7 +16,6 @@ import pyotp
 import qrcode
 import qrcode.image.svg
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import delete, update
 
 from portal.access import AccessRole, require_role
@@ -27,6 +26,7 @@ from portal.audit.services import audit_change
 from portal.database import rows_changed
 from portal.extensions import db
 from portal.page_cache import writes_for
+from portal.request_locale import gettext as _
 from portal.service_errors import InvalidInput
 from portal.types import utcnow
 

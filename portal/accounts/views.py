@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, flash, g, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from wtforms import Field
 
@@ -37,6 +36,7 @@ from portal.accounts.sessions import load_user_by_session_token
 from portal.accounts.tokens import email_change_for_token, user_for_token
 from portal.extensions import db, limiter
 from portal.navigation import home_url
+from portal.request_locale import gettext as _
 from portal.security import start_session_clock
 from portal.service_errors import InvalidInput
 from portal.web import finish_action, is_safe_next, page_number, redirect_to, render_page_or_fragment

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -22,6 +21,7 @@ from portal.api.models import IntegrationClient, WebhookDelivery, WebhookSubscri
 from portal.api.rules import MAX_ATTEMPTS, DeliveryStatus
 from portal.extensions import db
 from portal.outbox import OutboxEvent
+from portal.request_locale import gettext as _
 from portal.service_errors import InvalidInput, NotFound
 from portal.web import finish_action, show_service_error
 

@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from portal.access import AccessRole, require_role
@@ -19,6 +18,7 @@ from portal.api.rules import parse_networks as parse_ranges
 from portal.audit.services import audit_change
 from portal.database import begin_write
 from portal.extensions import db
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.api.rules import Scope
 from portal.outbox import EventKind
+from portal.request_locale import lazy_gettext as _l
 
 
 class ClientForm(FlaskForm):

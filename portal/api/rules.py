@@ -10,8 +10,7 @@ import secrets
 import urllib.parse
 from collections.abc import Iterable
 
-from flask_babel import lazy_gettext as _l
-
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 TOKEN_PREFIX = "dpp_"  # noqa: S105 - a prefix, not a secret: a token is recognisable in a leaked log

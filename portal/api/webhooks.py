@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from portal.access import AccessRole, require_role
@@ -37,6 +36,7 @@ from portal.database import begin_write, rows_changed
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.outbox import EventKind, OutboxEvent
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 

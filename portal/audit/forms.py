@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
+
+from portal.request_locale import lazy_gettext as _l
 
 SUBJECT_LABELS = {
     "user": _l("User"),

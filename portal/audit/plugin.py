@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.audit import tasks  # noqa: F401 - the task registers itself
 from portal.audit.views import bp
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

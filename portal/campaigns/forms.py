@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -14,6 +13,7 @@ from portal.dealers.audiences import AudienceKind, parse_codes
 from portal.dealers.models import DealerTier
 from portal.forms_common import CURRENCIES, CheckboxesField, enum_choices, split_list
 from portal.money import MoneyField
+from portal.request_locale import lazy_gettext as _l
 
 MONEY_FIELDS = ("rate", "threshold_amount", "cap", "budget")
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 
 from portal.accounts.models import User
 from portal.campaigns import services
 from portal.campaigns.rules import CampaignPhase
 from portal.inbox import InboxLine, register_inbox_source
+from portal.request_locale import ngettext
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:

@@ -4,12 +4,12 @@ entries."""
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.campaigns import inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.campaigns.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from flask import g, has_request_context
-from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
 
 from portal.access import AccessRole
@@ -46,6 +44,8 @@ from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.rebates import ledger
 from portal.rebates.models import SalesLine
+from portal.request_locale import gettext as _
+from portal.request_memo import remembered
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked
@@ -272,13 +272,7 @@ def dealer_campaigns(dealer: Dealer, today: date | None = None) -> list[DealerCa
     the dealer's progress and what the next reward needs. Counted once per request: the home's section and its
     inbox line both ask."""
     day = today or company_today()
-    key = (dealer.id, day)
-    if has_request_context():
-        asked = g.setdefault("dealer_campaigns", {})
-        if key not in asked:
-            asked[key] = _dealer_campaigns(dealer, day)
-        return list(asked[key])
-    return _dealer_campaigns(dealer, day)
+    return list(remembered(("dealer_campaigns", dealer.id, day), lambda: _dealer_campaigns(dealer, day)))
 
 
 def _dealer_campaigns(dealer: Dealer, day: date) -> list[DealerCampaign]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import allow
@@ -20,6 +19,7 @@ from portal.dates import company_today
 from portal.dealers.audiences import AudienceKind
 from portal.extensions import db
 from portal.money import to_decimal
+from portal.request_locale import gettext as _
 from portal.web import finish_action
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")

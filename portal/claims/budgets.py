@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import case, exists, func, or_, select
 
 from portal.access import AccessRole
@@ -19,6 +18,8 @@ from portal.claims.rules import (
 from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
+from portal.request_locale import gettext as _
+from portal.request_memo import remembered
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,12 @@ class Budget:
 
 
 def budget_of(dealer: Dealer, period: Period) -> Budget:
-    """One query; approved counts the amount approved, pending what waiting claims hold (Claim.budget_held)."""
+    """One query (once per request until the next write: the start page's tile and its inbox line both show it);
+    approved counts the amount approved, pending what waiting claims hold (Claim.budget_held)."""
+    return remembered(("budget_of", dealer.id, period.id), lambda: _budget_of(dealer, period))
+
+
+def _budget_of(dealer: Dealer, period: Period) -> Budget:
     allocation = (
         select(FundAllocation.amount)
         .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)

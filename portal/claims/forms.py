@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileRequired, MultipleFileField
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -13,6 +12,7 @@ from portal.claims.rules import RejectionReason
 from portal.claims.services import Decision
 from portal.forms_common import enum_choices, optional_int
 from portal.money import MoneyField
+from portal.request_locale import lazy_gettext as _l
 
 
 class ClaimForm(FlaskForm):

@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask import current_app, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import case, func, select
 
 from portal.access import DEALER_USERS, AccessRole
@@ -23,6 +21,8 @@ from portal.dealers.services import current_period
 from portal.extensions import db
 from portal.formatting import local_date, money
 from portal.inbox import InboxLine, register_inbox_source
+from portal.request_locale import gettext as _
+from portal.request_locale import ngettext
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:

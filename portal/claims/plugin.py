@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.claims import budgets, notices, rules, services, tasks  # noqa: F401 - the kinds and the task register themselves
 from portal.claims import inbox as claims_inbox
@@ -11,6 +10,7 @@ from portal.claims.views import bp, dealer_home_section
 from portal.dealers.sections import register_home_section
 from portal.dealers.services import register_money_holder
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

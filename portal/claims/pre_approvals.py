@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
@@ -31,6 +30,7 @@ from portal.extensions import db
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.workflow import move_if_still
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, case, exists, func, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, lazyload, load_only
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -57,6 +57,19 @@ def statuses_to_decide(user: User) -> tuple[ClaimStatus, ...]:
     if user.access_role in SECOND_APPROVERS:
         return ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL
     return (ClaimStatus.SUBMITTED,)
+
+
+def listed(query: Select[Claim], *, dealer_known: bool = False) -> Select[Claim]:
+    """A page of claims as a list shows them: of the dealer only its code, name and currency (not its payee, contacts
+    and territory, which the model's joined loading brings), and nothing of it at all when the list is one dealer's
+    own (it is already loaded: the signed-in user's)."""
+    if dealer_known:
+        return query.options(lazyload(Claim.dealer))
+    return query.options(
+        joinedload(Claim.dealer).options(
+            load_only(Dealer.code, Dealer.name, Dealer.currency), lazyload(Dealer.territory)
+        )
+    )
 
 
 def queue_query(user: User, wanted: QueueFilter) -> Select[Claim]:

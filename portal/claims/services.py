@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -79,6 +78,7 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.outbox import EventKind, emit
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked

@@ -10,8 +10,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -49,6 +47,8 @@ from portal.extensions import db
 from portal.formatting import money
 from portal.money import to_decimal
 from portal.page_cache import cached_page
+from portal.request_locale import gettext as _
+from portal.request_locale import lazy_gettext as _l
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
 from portal.web import (
@@ -108,7 +108,7 @@ def dealer_claims() -> ResponseReturnValue:
     dealer = current_user.dealer
     status = request.args.get("status", "")
     claims = db.paginate(
-        queries.dealer_claims_query(dealer.id, status),
+        queries.listed(queries.dealer_claims_query(dealer.id, status), dealer_known=True),
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
@@ -525,7 +525,7 @@ def decide_request(request_id: int) -> ResponseReturnValue:
 def _queue_context() -> dict[str, Any]:
     wanted = queries.queue_filter(request.args.to_dict())
     claims = db.paginate(
-        queries.queue_query(current_user, wanted),
+        queries.listed(queries.queue_query(current_user, wanted)),
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
@@ -550,21 +550,27 @@ def _queue_context() -> dict[str, Any]:
     }
 
 
+# The queue's dealer filter lists a portfolio up to this size; a larger one (a senior manager's whole channel) is
+# filtered by typing the dealer's code: five hundred choices are no use on a phone, and cost a render each time.
+DEALER_CHOICES_UP_TO = 60
+
+
 @bp.route("/console/claims")
 @allow(*REVIEWERS)
 @cached_page
 def queue() -> ResponseReturnValue:
     context = _queue_context()
     waiting = queries.backlog(current_user)
-    dealers = (
-        db.session.execute(dealer_services.visible_dealers(current_user).order_by(Dealer.code).limit(500))
-        .unique()
-        .scalars()
-    )
+    choices = db.session.execute(
+        dealer_services.visible_dealers(current_user)
+        .with_only_columns(Dealer.code, Dealer.name)
+        .order_by(Dealer.code)
+        .limit(DEALER_CHOICES_UP_TO + 1)
+    ).all()
     return render_page_or_fragment(
         "claims/queue.html",
         "claims/_queue.html",
-        dealers=list(dealers),
+        dealers=choices if len(choices) <= DEALER_CHOICES_UP_TO else None,
         periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
         statuses=list(ClaimStatus),
         flag_choices=list(Flag),

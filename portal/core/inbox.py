@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.access import AccessRole
@@ -18,6 +16,8 @@ from portal.dealers.rules import PeriodStatus
 from portal.extensions import db
 from portal.inbox import InboxLine, register_inbox_source
 from portal.jobs import JobFailure
+from portal.request_locale import gettext as _
+from portal.request_locale import ngettext
 
 STAFF_ROLES = (UserRole.ADMIN, UserRole.MANAGER, UserRole.MEDIATOR)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.core import inbox as core_inbox
 from portal.core.views import bp
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

@@ -11,8 +11,6 @@ from typing import Any
 
 from flask import current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -24,6 +22,8 @@ from portal.dealers.models import Period, PeriodStatus
 from portal.extensions import db
 from portal.forms_common import CsvUploadForm
 from portal.money import MoneyField
+from portal.request_locale import gettext as _
+from portal.request_locale import lazy_gettext as _l
 from portal.service_errors import InvalidInput
 from portal.web import RowPage, finish_action, page_number, redirect_to
 

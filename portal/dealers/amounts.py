@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
@@ -33,6 +32,7 @@ from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import visible_dealers
 from portal.extensions import db
 from portal.money import MAX_MONEY, MisreadAmount, NumberFormat, parse_file_money
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 
 if TYPE_CHECKING:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, select, true
 
 from portal.dealers.models import Dealer, DealerStatus, DealerTier, Territory
 from portal.extensions import db
 from portal.forms_common import split_list
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 TIER_VALUES = frozenset(tier.value for tier in DealerTier)

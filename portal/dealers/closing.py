@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from portal.access import AccessRole, require_role
@@ -31,6 +30,7 @@ from portal.extensions import db
 from portal.formatting import local_date
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import utcnow
 

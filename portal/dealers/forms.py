@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.accounts.forms import PasswordLength
 from portal.dealers.models import DealerStatus, DealerTier
 from portal.forms_common import CURRENCIES, EmailAddress, enum_choices, optional_int
+from portal.request_locale import lazy_gettext as _l
 
 CODE_PATTERN = Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Use letters, digits, - and _ only."))
 

@@ -6,13 +6,13 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.dealers.rules import DealerStatus, PeriodStatus, can_log_in
 from portal.extensions import Model
 from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
+from portal.request_locale import lazy_gettext as _l
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -107,7 +107,9 @@ class Period(Model):
     close_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     close_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    close_requested_by: Mapped[User | None] = relationship(foreign_keys=[close_requested_by_id], lazy="joined")
+    # Loaded when asked for (only the close page shows who asked): joined, it made every query that loads a period
+    # (each claim of a list) join the users and their dealers as well.
+    close_requested_by: Mapped[User | None] = relationship(foreign_keys=[close_requested_by_id])
 
     def audit_subject(self) -> tuple[str, int, str]:
         return "period", self.id, self.code

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
@@ -30,6 +29,7 @@ from portal.dealers.services import dealer_owners
 from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.request_locale import gettext as _
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 
 TRAINEE_FIELDS = ("name", "job_title", "email", "phone")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.accounts.services import register_dealer_lookup, register_user_change_check
 from portal.dealers import documents, notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.dealers.views import bp
 from portal.navigation import register_navigation
 from portal.page_cache import register_dealers_read
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from flask_babel import lazy_gettext as _l
-
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 

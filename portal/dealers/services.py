@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -37,6 +36,8 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.outbox import EventKind, emit
+from portal.request_locale import gettext as _
+from portal.request_memo import remembered
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 
@@ -144,7 +145,12 @@ def dealer_people(dealer: Dealer) -> list[User]:
 def current_period(today: date | None = None) -> Period | None:
     """The period containing the company's today (or the day given)."""
     day = today or company_today()
-    return db.session.execute(select(Period).where(Period.starts_on <= day, Period.ends_on >= day)).scalar_one_or_none()
+    return remembered(
+        ("current_period", day),  # a start page asks from five areas
+        lambda: db.session.execute(
+            select(Period).where(Period.starts_on <= day, Period.ends_on >= day)
+        ).scalar_one_or_none(),
+    )
 
 
 def period_for_view(code: str | None, today: date | None = None) -> Period | None:

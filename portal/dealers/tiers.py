@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +38,7 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.outbox import EventKind, emit
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 
 TierChangeHook = Callable[[Dealer, date], object]  # the dealer and the first day the change rates

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts.models import User, UserRole
@@ -24,6 +23,7 @@ from portal.dealers.services import (
 )
 from portal.dealers.tiers import TierChange, change_tier, tiers_on
 from portal.extensions import db
+from portal.request_locale import gettext as _
 from portal.service_errors import InvalidInput
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -39,6 +38,7 @@ from portal.extensions import db
 from portal.formatting import local_date
 from portal.forms_common import optional_int
 from portal.page_cache import cached_page
+from portal.request_locale import gettext as _
 from portal.types import label
 from portal.web import finish_action, page_number, redirect_to, render_page_or_fragment
 

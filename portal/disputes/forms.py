@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.disputes.rules import DisputeCategory, ViolationKind
 from portal.forms_common import enum_choices, optional_int
 from portal.money import MoneyField
+from portal.request_locale import lazy_gettext as _l
 
 
 class ViolationForm(FlaskForm):

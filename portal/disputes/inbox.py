@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import ngettext
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
@@ -15,9 +14,11 @@ from portal.dates import company_today
 from portal.disputes.models import Dispute, Violation
 from portal.disputes.roles import RECORDERS
 from portal.disputes.rules import ACTIVE, ViolationStatus
+from portal.disputes.services import mediation_counts
 from portal.disputes.violations import visible_violations
 from portal.extensions import db
 from portal.inbox import InboxLine, register_inbox_source
+from portal.request_locale import ngettext
 from portal.types import utcnow
 
 
@@ -73,14 +74,8 @@ def console_lines(user: User) -> Iterable[InboxLine]:
 
 
 def mediator_lines(user: User) -> Iterable[InboxLine]:
-    now = utcnow()
-    mine, overdue, unassigned = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((Dispute.mediator_id == user.id, 1), else_=0)), 0),
-            func.coalesce(func.sum(case(((Dispute.mediator_id == user.id) & (Dispute.due_at < now), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
-        ).where(Dispute.status.in_(ACTIVE))
-    ).one()
+    counts = mediation_counts(user)
+    mine, overdue, unassigned = counts.mine, counts.mine_overdue, counts.unassigned
     yield InboxLine(
         ngettext("%(num)s of your disputes is overdue", "%(num)s of your disputes are overdue", int(overdue)),
         url_for("disputes.mediation_home", queue="overdue"),

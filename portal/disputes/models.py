@@ -51,7 +51,11 @@ class Violation(Model):
 
 class Dispute(Model):
     __tablename__ = "disputes"
-    __table_args__ = (Index("ix_disputes_status_due", "status", "due_at"),)
+    # The second: a dealer's start page counts the disputes waiting for its answer.
+    __table_args__ = (
+        Index("ix_disputes_status_due", "status", "due_at"),
+        Index("ix_disputes_awaiting_dealer", "awaiting_dealer_id", "awaiting_until"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     raised_by_dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)

@@ -4,7 +4,6 @@ rebates deduct, the deadline task, menu entries and notices."""
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.dealers.closing import register_close_check
 from portal.dealers.sections import register_console_section
@@ -14,6 +13,7 @@ from portal.disputes import notices, rules, services, tasks  # noqa: F401 - the 
 from portal.disputes import violations as dispute_violations
 from portal.disputes.views import bp, dealer_console_section
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

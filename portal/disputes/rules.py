@@ -13,8 +13,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
-
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from portal.access import DEALER_USERS, AccessRole, require_role
 from portal.accounts.models import User
@@ -57,6 +57,8 @@ from portal.outbox import EventKind, emit
 from portal.rebates import ledger
 from portal.rebates.models import AdjustmentKind, RebateStatement
 from portal.rebates.services import book_adjustment
+from portal.request_locale import gettext as _
+from portal.request_memo import remembered
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked, move_if_still
@@ -356,7 +358,17 @@ def withdraw_dispute(actor: User, dispute: Dispute, reason: str = "") -> Dispute
 def mediation_queue(user: User, queue: str) -> Select[Dispute]:
     """unassigned, mine, overdue or all active disputes, the nearest deadline first."""
     require_role(user, *MEDIATORS)
-    query = select(Dispute).where(Dispute.status.in_(ACTIVE))
+    # The list shows the parties' codes and the mediator's name: not every column of two dealers, their
+    # territories, the mediator's account and its dealer, which the models' joined loading would bring per row.
+    query = (
+        select(Dispute)
+        .where(Dispute.status.in_(ACTIVE))
+        .options(
+            joinedload(Dispute.raiser).options(load_only(Dealer.code, Dealer.name), lazyload(Dealer.territory)),
+            joinedload(Dispute.respondent).options(load_only(Dealer.code, Dealer.name), lazyload(Dealer.territory)),
+            joinedload(Dispute.mediator).options(load_only(User.name), lazyload(User.dealer)),
+        )
+    )
     if queue == "unassigned":
         query = query.where(Dispute.mediator_id.is_(None))
     elif queue == "mine":
@@ -366,19 +378,42 @@ def mediation_queue(user: User, queue: str) -> Select[Dispute]:
     return query.order_by(Dispute.due_at, Dispute.id)
 
 
-def queue_counts(user: User) -> dict[str, int]:
-    """How many disputes each queue holds: one grouped query."""
+@dataclass(frozen=True)
+class MediationCounts:
+    """What the mediation queues hold for one mediator; the queue tabs and the start page's inbox show them."""
 
+    mine: int
+    mine_overdue: int
+    unassigned: int
+    overdue: int
+    active: int
+
+
+def mediation_counts(user: User) -> MediationCounts:
+    """One grouped query over the active disputes, once per request (the tabs and the inbox both ask)."""
+    return remembered(("mediation_counts", user.id), lambda: _mediation_counts(user))
+
+
+def _mediation_counts(user: User) -> MediationCounts:
     now = utcnow()
-    mine, unassigned, overdue, active = db.session.execute(
+    mine = Dispute.mediator_id == user.id
+    overdue = Dispute.due_at < now
+    counted = db.session.execute(
         select(
-            func.coalesce(func.sum(case((Dispute.mediator_id == user.id, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((mine & overdue, 1), else_=0)), 0),
             func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Dispute.due_at < now, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
             func.count(),
         ).where(Dispute.status.in_(ACTIVE))
     ).one()
-    return {"mine": int(mine), "unassigned": int(unassigned), "overdue": int(overdue), "active": int(active)}
+    return MediationCounts(*(int(count) for count in counted))
+
+
+def queue_counts(user: User) -> dict[str, int]:
+    """How many disputes each queue holds."""
+    counts = mediation_counts(user)
+    return {"mine": counts.mine, "unassigned": counts.unassigned, "overdue": counts.overdue, "active": counts.active}
 
 
 def _require_mediator(actor: User, dispute: Dispute) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -42,6 +41,7 @@ from portal.evidence.views import upload_then
 from portal.extensions import db
 from portal.page_cache import cached_page
 from portal.rebates.models import RebateStatement
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
 from portal.web import RowPage, finish_action, page_number, show_service_error

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, String, cast, exists, literal, or_, select
 
 from portal.access import DEALER_USERS, AccessRole, require_role
@@ -35,6 +34,7 @@ from portal.notifications.services import notify
 from portal.outbox import EventKind, emit
 from portal.rebates.models import Adjustment, AdjustmentKind
 from portal.rebates.services import PenaltyLine, recompute_statements, register_penalty_source
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 from portal.workflow import move_checked

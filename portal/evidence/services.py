@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select
 
 from portal.audit.services import record_event
@@ -31,6 +30,7 @@ from portal.evidence.models import Evidence, EvidencePicture
 from portal.evidence.storage import storage_of
 from portal.evidence.validation import RejectedFile, inspect_upload
 from portal.extensions import db
+from portal.request_locale import gettext as _
 from portal.service_errors import NotFound
 from portal.types import utcnow
 

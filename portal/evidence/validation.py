@@ -15,8 +15,9 @@ from typing import IO, Any
 
 import pikepdf
 from flask_babel import format_decimal
-from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
+
+from portal.request_locale import lazy_gettext as _l
 
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 CHUNK = 64 * 1024

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, render_template, request, send_file
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import EVERYONE, allow
@@ -15,6 +14,7 @@ from portal.evidence import services
 from portal.evidence.forms import UploadForm
 from portal.evidence.validation import RejectedFile
 from portal.extensions import db
+from portal.request_locale import gettext as _
 from portal.web import redirect_to
 
 bp = Blueprint("evidence", __name__)

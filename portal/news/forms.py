@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
@@ -14,6 +13,7 @@ from portal.dealers.audiences import AudienceKind, parse_codes
 from portal.dealers.models import DealerTier
 from portal.forms_common import CheckboxesField, enum_choices
 from portal.news.rules import AnnouncementKind
+from portal.request_locale import lazy_gettext as _l
 
 POLICY_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 

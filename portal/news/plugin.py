@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
 from portal.news import attachments, inbox, notices, rules, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.news.rules import render_markdown
 from portal.news.views import bp
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

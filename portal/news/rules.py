@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import nh3
-from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 

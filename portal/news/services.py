@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select, update
 
 from portal.access import AccessRole
@@ -29,6 +28,7 @@ from portal.news.models import ACKNOWLEDGED, Announcement
 from portal.news.rules import AnnouncementKind, AnnouncementStatus, can_move, is_current
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.request_locale import gettext as _
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import AccessRole, allow
@@ -19,6 +18,7 @@ from portal.evidence.views import upload_then
 from portal.news import attachments, services
 from portal.news.forms import AnnouncementForm
 from portal.news.models import Announcement
+from portal.request_locale import gettext as _
 from portal.service_errors import NotFound
 from portal.web import finish_action
 

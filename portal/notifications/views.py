@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import EVERYONE, AccessRole, allow
@@ -12,6 +11,7 @@ from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.forms import preferences_form
 from portal.notifications.kinds import optional_kinds, render_text
+from portal.request_locale import gettext as _
 from portal.web import is_safe_next, page_number, redirect_to
 
 bp = Blueprint("notifications", __name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
@@ -13,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.forms_common import enum_choices, optional_int
 from portal.money import MoneyField
 from portal.plans.rules import GoalKind, Side
+from portal.request_locale import lazy_gettext as _l
 
 LARGEST_COUNT = 100_000
 

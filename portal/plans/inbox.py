@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import ngettext
 
 from portal.accounts.models import User
 from portal.inbox import InboxLine, register_inbox_source
 from portal.plans import services
+from portal.request_locale import ngettext
 
 
 def action_lines(user: User) -> Iterable[InboxLine]:

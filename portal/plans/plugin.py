@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
 from portal.plans import inbox, notices, rules  # noqa: F401 - the notice kinds register themselves
 from portal.plans.rules import Side
 from portal.plans.views import bp
+from portal.request_locale import lazy_gettext as _l
 from portal.types import label
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +31,7 @@ from portal.page_cache import writes_for
 from portal.plans import progress
 from portal.plans.models import BusinessPlan, PlanAction, PlanGoal, PlanVersion, Visit
 from portal.plans.rules import GoalKind, PlanStatus, Side, agreed_by_both, can_move, can_review, compare
+from portal.request_locale import gettext as _
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from portal.training.models import Course
 from portal.types import label, utcnow

@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import AccessRole, allow
@@ -23,6 +22,7 @@ from portal.plans import services
 from portal.plans.forms import AcceptForm, ActionForm, CommentForm, GoalForm, ReviewForm, StartPlanForm, VisitForm
 from portal.plans.models import BusinessPlan, Visit
 from portal.plans.rules import can_review, is_open, is_overdue, may_accept
+from portal.request_locale import gettext as _
 from portal.service_errors import NotFound
 from portal.web import RowPage, finish_action, page_number
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -13,6 +12,7 @@ from portal.forms_common import enum_choices
 from portal.money import MoneyField
 from portal.rebates.models import Method
 from portal.rebates.services import MAX_TIERS
+from portal.request_locale import lazy_gettext as _l
 
 
 class VoidImportForm(FlaskForm):

@@ -12,7 +12,6 @@ import csv
 import io
 from decimal import Decimal
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.access import AccessRole, require_role
@@ -43,6 +42,7 @@ from portal.rebates.sales_jobs import (
     run_sales_import,
     run_void_hooks,
 )
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import utcnow
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func
 
 from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
 from portal.dates import company_today
-from portal.dealers.models import Dealer, Period
+from portal.dealers.models import Dealer
 from portal.dealers.services import current_period, visible_dealers
 from portal.extensions import db
 from portal.formatting import money
@@ -22,6 +20,9 @@ from portal.rebates.imports import visible_imports
 from portal.rebates.models import RebateStatement, SalesImport
 from portal.rebates.queries import behind_pace, near_next_tier
 from portal.rebates.rules import ImportStatus
+from portal.rebates.services import statement_of
+from portal.request_locale import gettext as _
+from portal.request_locale import ngettext
 
 
 def import_lines(user: User) -> Iterable[InboxLine]:
@@ -45,15 +46,11 @@ def import_lines(user: User) -> Iterable[InboxLine]:
 def dealer_lines(user: User) -> Iterable[InboxLine]:
     if user.dealer_id is None:
         return
-    today = company_today()
-    found = db.session.execute(
-        select(RebateStatement, Period.code)
-        .join(Period, Period.id == RebateStatement.period_id)
-        .where(RebateStatement.dealer_id == user.dealer_id, Period.starts_on <= today, Period.ends_on >= today)
-    ).one_or_none()
-    if found is None:
+    period = current_period()
+    if period is None:
         return
-    statement, period_code = found
+    statement = statement_of(user.dealer_id, period)
+    period_code = period.code
     if statement is None or statement.next_tier_sales is None or statement.sales_to_next_tier <= 0:
         return
     yield InboxLine(

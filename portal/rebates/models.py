@@ -11,7 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -42,6 +41,7 @@ from portal.rebates.rules import (
     attainment_shown,
     invoice_key,
 )
+from portal.request_locale import lazy_gettext as _l
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 
 if TYPE_CHECKING:

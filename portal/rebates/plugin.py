@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.dealers.closing import register_close_check, register_reopen_refusal, register_reopen_step
 from portal.dealers.sections import register_console_section, register_home_section
@@ -13,6 +12,7 @@ from portal.navigation import register_navigation
 from portal.rebates import inbox as rebates_inbox
 from portal.rebates import notices, rules, services, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.rebates.views import bp, dealer_console_section, dealer_home_section
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

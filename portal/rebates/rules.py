@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from flask_babel import lazy_gettext as _l
-
 from portal.dealers.rules import PeriodStatus
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 HUNDRED = Decimal(100)

@@ -18,7 +18,6 @@ from datetime import date
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from flask_babel import gettext as _
 from psycopg.errors import UniqueViolation
 from sqlalchemy import ColumnElement, Connection, and_, delete, exists, func, select, tuple_
 from sqlalchemy.orm import aliased
@@ -50,6 +49,7 @@ from portal.rebates.models import CheckedSalesLines, ImportColumnChoice, ImportS
 from portal.rebates.rules import IMPORT_TRANSITIONS, invoice_key
 from portal.rebates.services import late_sales_adjustments, recompute_statements
 from portal.regions import read_region
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition
 from portal.types import utcnow
 from portal.workflow import move_if_still

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, exists, func, or_, select, update
 
 from portal.access import AccessRole, require_role
@@ -49,6 +48,8 @@ from portal.rebates.models import (
     TargetChange,
 )
 from portal.rebates.rules import TargetChangeStatus, awaits_decision, can_move_statement
+from portal.request_locale import gettext as _
+from portal.request_memo import remembered
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 
@@ -838,10 +839,18 @@ def late_sales_adjustments(booked: Period, touched: Iterable[tuple[int, int]]) -
     return booked_count
 
 
-def statement_of(dealer: Dealer, period: Period) -> RebateStatement | None:
-    return db.session.execute(
-        select(RebateStatement).where(RebateStatement.dealer_id == dealer.id, RebateStatement.period_id == period.id)
-    ).scalar_one_or_none()
+def statement_of(dealer: Dealer | int, period: Period) -> RebateStatement | None:
+    """The dealer's statement for the period (read once per request until the next write: the start page's tile
+    and its inbox line both show it)."""
+    dealer_id = dealer if isinstance(dealer, int) else dealer.id
+    return remembered(
+        ("statement_of", dealer_id, period.id),
+        lambda: db.session.execute(
+            select(RebateStatement).where(
+                RebateStatement.dealer_id == dealer_id, RebateStatement.period_id == period.id
+            )
+        ).scalar_one_or_none(),
+    )
 
 
 def statements_of_dealer(dealer: Dealer):

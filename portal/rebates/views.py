@@ -9,9 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -31,6 +28,9 @@ from portal.rebates import imports, ledger, queries, services
 from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetDecisionForm, VoidImportForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, SalesImport, StatementStatus
 from portal.rebates.rules import explain, is_provisional
+from portal.request_locale import gettext as _
+from portal.request_locale import lazy_gettext as _l
+from portal.request_locale import ngettext
 from portal.types import label
 from portal.web import (
     RowPage,

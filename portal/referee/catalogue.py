@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from portal.access import AccessRole, require_role
@@ -45,6 +44,7 @@ from portal.referee.models import (
 )
 from portal.referee.rules import PriceListStatus, can_move_price_list, is_editable
 from portal.regions import read_region
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked

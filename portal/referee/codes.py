@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +40,7 @@ from portal.referee.rules import (
     week_of,
 )
 from portal.regions import enclosing, read_region
+from portal.request_locale import gettext as _
 from portal.service_errors import InvalidInput
 
 SIGHTING_FILES = "sighting"

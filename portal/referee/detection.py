@@ -17,7 +17,6 @@ from datetime import date
 from typing import cast
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, Table, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,6 +47,7 @@ from portal.referee.rules import (
     week_of,
 )
 from portal.regions import enclosing
+from portal.request_locale import gettext as _
 from portal.types import utcnow
 
 STREAM_ROWS = 50_000

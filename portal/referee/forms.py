@@ -3,13 +3,13 @@ decision on a suspicion."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.money import MoneyField
+from portal.request_locale import lazy_gettext as _l
 
 
 class PriceListForm(FlaskForm):

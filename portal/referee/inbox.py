@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.access import AccessRole
@@ -19,6 +18,7 @@ from portal.referee import suspicions
 from portal.referee.catalogue import due_lists
 from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList
 from portal.referee.rules import PriceListStatus
+from portal.request_locale import ngettext
 
 
 def decider_lines(user: User) -> Iterable[InboxLine]:

@@ -4,13 +4,13 @@ and notices."""
 from __future__ import annotations
 
 from flask import Flask, url_for
-from flask_babel import lazy_gettext as _l
 
 from portal.disputes.violations import register_source_link
 from portal.navigation import register_navigation
 from portal.rebates.sales_jobs import register_import_hook, register_void_hook
 from portal.referee import codes, inbox, notices, queries, rules, suspicions, tasks  # noqa: F401 - the kinds and tasks register themselves
 from portal.referee.views import bp
+from portal.request_locale import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:

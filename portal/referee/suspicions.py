@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 
 from portal.access import AccessRole, require_role
@@ -36,6 +35,7 @@ from portal.referee.rules import (
     record_starts,
     scheduled_penalty,
 )
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label, utcnow
 from portal.workflow import move_checked

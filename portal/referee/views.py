@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, flash, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -32,6 +31,7 @@ from portal.referee.forms import (
 from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList, Sighting
 from portal.referee.rules import PriceListStatus, SightingOutcome, SuspicionRule
 from portal.regions import search as search_regions
+from portal.request_locale import gettext as _
 from portal.security import CONTENT_SECURITY_POLICY
 from portal.service_errors import NotFound
 from portal.web import RowPage, finish_action, page_number, redirect_to

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select
 
 from portal.access import require_role
@@ -18,6 +17,7 @@ from portal.dealers.services import visible_dealers
 from portal.extensions import db
 from portal.notifications.links import link
 from portal.notifications.services import notify
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
 from portal.training.catalogue import DEALER_ROLES, STAFF_ROLES
@@ -135,7 +135,8 @@ def get_certificate(user: User, number: str) -> Enrollment:
     return get_roster_enrollment(user, enrollment.id)
 
 
-def expiring_certificates(dealer_id: int, today: date) -> list[Enrollment]:
+def expiring_certificates(dealer_id: int, today: date, limit: int = 50) -> list[Enrollment]:
+    """The dealer's certificates expiring soon, the nearest first (at most `limit`: the start page shows five)."""
     return list(
         db.session.execute(
             select(Enrollment)
@@ -147,7 +148,7 @@ def expiring_certificates(dealer_id: int, today: date) -> list[Enrollment]:
                 Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
             )
             .order_by(Enrollment.certificate_expires_on)
-            .limit(50)
+            .limit(limit)
         ).scalars()
     )
 

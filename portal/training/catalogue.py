@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, delete, select
 
 from portal.access import AccessRole, require_role
@@ -13,6 +12,7 @@ from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.database import contains_pattern, locked_for_update
 from portal.extensions import db
+from portal.request_locale import gettext as _
 from portal.service_errors import InvalidInput, NotFound
 from portal.training.models import (
     Course,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import url_for
-from flask_babel import gettext as _
 
 from portal.access import DEALER_USERS
 from portal.accounts.models import User
 from portal.dates import company_today
 from portal.formatting import local_date
 from portal.inbox import InboxAction, InboxLine, register_inbox_source
+from portal.request_locale import gettext as _
 from portal.training.attendance import expiring_certificates, rebooking
 from portal.types import utcnow
 
@@ -22,7 +22,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
     (a seat, or the waitlist when it is full: the enrolment's own rules decide)."""
     if user.dealer_id is None:
         return
-    expiring = expiring_certificates(user.dealer_id, company_today())[:5]
+    expiring = expiring_certificates(user.dealer_id, company_today(), limit=5)
     next_sessions = rebooking(expiring, utcnow())
     for enrollment in expiring:
         if enrollment.id not in next_sessions:

@@ -10,12 +10,12 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
+from portal.request_locale import lazy_gettext as _l
 from portal.training.rules import EnrollmentStatus, SessionStatus
 from portal.types import UTCDateTime, register_labels, str_enum, utcnow
 

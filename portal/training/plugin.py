@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from portal.navigation import register_navigation
+from portal.request_locale import lazy_gettext as _l
 from portal.training import inbox as training_inbox
 from portal.training import (
     notices,  # noqa: F401 - the kinds register themselves

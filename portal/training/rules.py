@@ -6,8 +6,7 @@ import enum
 import secrets
 from datetime import date, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
-
+from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,7 @@ from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.page_cache import writes_for
+from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
 from portal.training.catalogue import DEALER_ROLES, lock_session

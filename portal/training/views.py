@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_timezone
-from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -17,6 +16,7 @@ from portal.access import CHANNEL_MANAGERS, DEALER_USERS, AccessRole, allow, pub
 from portal.dates import company_today
 from portal.extensions import db, limiter
 from portal.page_cache import cached_page
+from portal.request_locale import gettext as _
 from portal.training import attendance as training_attendance
 from portal.training import catalogue as training_catalogue
 from portal.training import services

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from portal.claims.budgets import budget_of
 from portal.claims.models import Claim, FundAllocation
 from portal.claims.rules import ClaimStatus
+from portal.claims.views import DEALER_CHOICES_UP_TO
 from portal.dates import company_today
 from portal.dealers.services import current_period
+from portal.demo import DEMO_PASSWORD
 from portal.extensions import db
 from tests.browser.helpers import (
     DESKTOP,
@@ -29,6 +31,7 @@ from tests.browser.helpers import (
     watch_csp,
 )
 from tests.evidence_files import as_jpeg, fapiao_image, fapiao_qr_text, pdf
+from tests.factories import make_dealer, make_territory, make_user
 
 TEXT = {
     "en": {"submitted": "Submitted", "approved": "Approved", "ready": "Everything is in place."},
@@ -313,3 +316,37 @@ def test_a_photo_of_the_fapiao_fills_the_claim_and_a_short_budget_is_asked_for(
             ).scalar_one()
             allocation.amount = amount_before
             db.session.commit()
+
+
+QUEUE_EMPTY = {"en": "Nothing waiting here.", "zh": "这里没有待处理的内容。"}
+
+
+@pytest.fixture(scope="module")
+def large_portfolio(live_app: Flask) -> str:
+    """A manager with more dealers than the queue's dealer filter lists: the filter is a field for the code."""
+    with live_app.app_context():
+        territory = make_territory(name="Large portfolio")
+        manager = make_user(email="large-portfolio@demo.test", name="Zhao Min", password=DEMO_PASSWORD)
+        for number in range(DEALER_CHOICES_UP_TO + 1):
+            make_dealer(code=f"LP{number:03d}", name=f"Large Portfolio {number}", territory=territory, manager=manager)
+        db.session.commit()
+    return "large-portfolio@demo.test"
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE, DESKTOP], ids=["320", "375", "desktop"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_large_portfolio_filters_the_queue_by_a_typed_code(
+    browser: Browser, live_server: str, large_portfolio: str, language: str, viewport: dict[str, int]
+) -> None:
+    page = new_page(browser, language, viewport)
+    blocked = watch_csp(page)
+    log_in_page(page, live_server, large_portfolio, language)
+    page.goto(f"{live_server}/console/claims?status=all")
+    expect(page.locator("select#dealer")).to_have_count(0)
+    assert_page_is_sound(page, viewport, blocked)
+    page.locator("input#dealer").fill(" lp007 ")
+    page.locator("input#dealer").press("Enter")
+    page.wait_for_url("**dealer=*lp007*")  # the queue is swapped in place, its address kept for the back button
+    expect(page.locator("#claim-queue")).to_contain_text(QUEUE_EMPTY[language])  # LP007 has no claims
+    assert_page_is_sound(page, viewport, blocked)
+    page.context.close()

@@ -1,0 +1,24 @@
+"""An index for a dealer's start page: the disputes waiting for its answer, counted on every visit.
+
+Revision ID: 0036
+Revises: 0035
+Create Date: 2026-12-07 06:53:19.548528
+
+"""
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = '0036'
+down_revision = '0035'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.create_index('ix_disputes_awaiting_dealer', ['awaiting_dealer_id', 'awaiting_until'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.drop_index('ix_disputes_awaiting_dealer')
