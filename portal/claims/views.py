@@ -522,14 +522,19 @@ def decide_request(request_id: int) -> ResponseReturnValue:
 # --- The review console ---------------------------------------------------------------------------------------------
 
 
-def _queue_context() -> dict[str, Any]:
+def _queue_context(waiting: queries.Backlog) -> dict[str, Any]:
     wanted = queries.queue_filter(request.args.to_dict())
+    # Unfiltered, the queue is what the backlog counted (the page's header shows it): not counted a second time.
+    known_total = waiting.submitted + waiting.awaiting_second if wanted == queries.QueueFilter() else None
     claims = db.paginate(
         queries.listed(queries.queue_query(current_user, wanted)),
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
+        count=known_total is None,
     )
+    if known_total is not None:
+        claims.total = known_total
     ids = [claim.id for claim in claims.items]
     flags = queries.flags_by_claim(ids)
     return {
@@ -559,8 +564,8 @@ DEALER_CHOICES_UP_TO = 60
 @allow(*REVIEWERS)
 @cached_page
 def queue() -> ResponseReturnValue:
-    context = _queue_context()
     waiting = queries.backlog(current_user)
+    context = _queue_context(waiting)
     choices = db.session.execute(
         dealer_services.visible_dealers(current_user)
         .with_only_columns(Dealer.code, Dealer.name)

@@ -51,9 +51,11 @@ class Violation(Model):
 
 class Dispute(Model):
     __tablename__ = "disputes"
-    # The second: a dealer's start page counts the disputes waiting for its answer.
+    # The mediation queues and their counts read the second alone (not the wide rows); a dealer's start page counts
+    # the disputes waiting for its answer with the third.
     __table_args__ = (
         Index("ix_disputes_status_due", "status", "due_at"),
+        Index("ix_disputes_status_mediator_due", "status", "mediator_id", "due_at"),
         Index("ix_disputes_awaiting_dealer", "awaiting_dealer_id", "awaiting_until"),
     )
 

@@ -531,18 +531,21 @@ def mediation_home() -> ResponseReturnValue:
     queue = request.args.get("queue", "mine")
     if queue not in QUEUES:
         queue = "mine"
+    counts = services.queue_counts(current_user)
     disputes = db.paginate(
         services.mediation_queue(current_user, queue),
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
+        count=False,
     )
+    disputes.total = counts[queue]  # the tab's count is the queue's size: not counted a second time
     return render_template(
         "disputes/mediation_home.html",
         disputes=disputes,
         queue=queue,
         queues=QUEUES,
-        counts=services.queue_counts(current_user),
+        counts=counts,
         now=datetime.now(UTC),
     )
 

@@ -1,4 +1,5 @@
-"""An index for a dealer's start page: the disputes waiting for its answer, counted on every visit.
+"""Indexes for start pages: the mediation queues and their counts read one index alone, a dealer's page counts
+the disputes waiting for its answer.
 
 Revision ID: 0036
 Revises: 0035
@@ -17,8 +18,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('disputes', schema=None) as batch_op:
         batch_op.create_index('ix_disputes_awaiting_dealer', ['awaiting_dealer_id', 'awaiting_until'], unique=False)
+        batch_op.create_index('ix_disputes_status_mediator_due', ['status', 'mediator_id', 'due_at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.drop_index('ix_disputes_status_mediator_due')
         batch_op.drop_index('ix_disputes_awaiting_dealer')
