@@ -7,10 +7,12 @@ not Flask-Babel's chain of proxies): a list page formats every cell.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 
-from babel import dates, numbers
+from babel import Locale, dates, numbers
 from flask import Flask
 
 from portal.money import precision, to_decimal
@@ -18,7 +20,75 @@ from portal.request_locale import current_locale, current_timezone
 
 
 def money(minor_units: int, currency: str) -> str:
-    return numbers.format_currency(to_decimal(minor_units, currency), currency, locale=current_locale())
+    locale = current_locale()
+    if type(minor_units) is int:
+        shape = money_shape(locale, currency)
+        if shape is not None:
+            return shape.write(minor_units)
+    return numbers.format_currency(to_decimal(minor_units, currency), currency, locale=locale)
+
+
+@dataclass(frozen=True)
+class MoneyShape:
+    """How one locale writes one currency, learnt from Babel: Babel's own formatting spends 16 µs an amount in
+    Decimal arithmetic, and a claim queue shows fifty amounts. Whole minor units need none of it."""
+
+    places: int
+    group: str
+    decimal: str
+    prefix: str
+    suffix: str
+    negative_prefix: str
+    negative_suffix: str
+
+    def write(self, minor_units: int) -> str:
+        digits = str(abs(minor_units)).rjust(self.places + 1, "0")
+        whole, fraction = (digits[: -self.places], digits[-self.places :]) if self.places else (digits, "")
+        body = f"{int(whole):,}".replace(",", self.group) + (self.decimal + fraction if self.places else "")
+        if minor_units < 0:
+            return self.negative_prefix + body + self.negative_suffix
+        return self.prefix + body + self.suffix
+
+
+# 1,234,567 and its decimals as Babel writes them: any prefix, groups of three, a decimal mark, any suffix.
+_PROBE = re.compile(r"^(\D*)1(\D+)234(?:\2)567(?:(\D+)(\d+))?(\D*)$")
+_SHAPES: dict[tuple[Locale, str], MoneyShape | None] = {}
+
+
+def money_shape(locale: Locale, currency: str) -> MoneyShape | None:
+    """The shape of amounts in this locale and currency, or None where Babel writes them otherwise (groups of two,
+    other digits): those amounts are left to Babel."""
+    key = (locale, currency)
+    if key not in _SHAPES:
+        _SHAPES[key] = _learn_shape(locale, currency)
+    return _SHAPES[key]
+
+
+def _learn_shape(locale: Locale, currency: str) -> MoneyShape | None:
+    places = precision(currency)
+    probe = 1_234_567 * 10**places + int("98765"[:places] or 0)
+    written = [
+        _PROBE.match(numbers.format_currency(to_decimal(amount, currency), currency, locale=locale))
+        for amount in (probe, -probe)
+    ]
+    positive, negative = written
+    if positive is None or negative is None or positive.group(2) != negative.group(2):
+        return None
+    if (positive.group(4) or "") != "98765"[:places] or (negative.group(4) or "") != "98765"[:places]:
+        return None
+    shape = MoneyShape(
+        places,
+        positive.group(2),
+        positive.group(3) or "",
+        positive.group(1),
+        positive.group(5),
+        negative.group(1),
+        negative.group(5),
+    )
+    for amount in (0, 5, -5, 1234, 100_000 * 10**places):  # a last check against Babel itself
+        if shape.write(amount) != numbers.format_currency(to_decimal(amount, currency), currency, locale=locale):
+            return None
+    return shape
 
 
 COMPACT_FROM_MAJOR = 100_000  # below this an amount fits a phone's tile as it is
