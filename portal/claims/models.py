@@ -92,7 +92,8 @@ class Claim(Model):
         Index("ix_claims_invoice", "invoice_number", "invoice_code"),
         Index("ix_claims_dealer_vendor", "dealer_id", "vendor_key", "submitted_at"),  # split claims
         Index("ix_claims_dealer_period", "dealer_id", "period_id"),
-        Index("ix_claims_dealer_status", "dealer_id", "status"),  # a manager's queue: their dealers' waiting claims
+        # A manager's queue, their dealers' waiting claims; the backlog counted on the start page reads it alone.
+        Index("ix_claims_dealer_status", "dealer_id", "status", "submission_count", "submitted_at"),
         # One live claim per pre-approval; a withdrawn or rejected claim keeps the link as history but frees it.
         Index(
             "uq_claims_live_fund_request",
