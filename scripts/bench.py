@@ -81,20 +81,7 @@ def served_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
-        [
-            str(BIN / "gunicorn"),
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "portal:create_app()",
-        ],
+        gunicorn_command(port, "--log-level", "warning"),
         env=env,
         cwd=ROOT,
     )
@@ -111,10 +98,40 @@ def served_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[
         server.wait(timeout=20)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(pair: bool = False) -> int:
+    """A free loopback port; with `pair`, p + 10000 free too (SeaweedFS puts its gRPC services there)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if not pair:
+            return port
+        if port + 10000 < 65536:
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def gunicorn_command(port: int, *options: str) -> list[str]:
+    """The portal under gunicorn as the scripts serve it (bench, scan, cluster): 2 workers x 4 threads on a
+    loopback port, with the script's own options (TLS, log level, graceful timeout)."""
+    return [
+        str(BIN / "gunicorn"),
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "-b",
+        f"127.0.0.1:{port}",
+        *options,
+        "portal:create_app()",
+    ]
 
 
 def flask(*args: str, env: dict[str, str]) -> None:

@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,8 @@ from typing import Any
 import boto3
 import redis
 import sqlalchemy as sa
+from bench import BIN, ROOT, free_port, gunicorn_command
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 BUCKET = "portal-evidence"
 S3_KEY = "cluster"
 
@@ -46,24 +44,6 @@ class Stop(Exception):
 
 def stop(_signal: int, _frame: FrameType | None) -> None:
     raise Stop
-
-
-def free_port(pair: bool = False) -> int:
-    """A free loopback port; with `pair`, p + 10000 free too (SeaweedFS puts its gRPC services there)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if not pair:
-            return port
-        if port + 10000 < 65536:
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 10000))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def recreate_database(url: str) -> None:
@@ -150,20 +130,7 @@ class Cluster:
         for number, port in enumerate(self.app_ports, start=1):
             server = self.start(
                 f"app{number}",
-                [
-                    str(BIN / "gunicorn"),
-                    "-w",
-                    "2",
-                    "-k",
-                    "gthread",
-                    "--threads",
-                    "4",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--graceful-timeout",
-                    "10",
-                    "portal:create_app()",
-                ],
+                gunicorn_command(port, "--graceful-timeout", "10"),
                 env=self.env(),
             )
             wait_until(f"app server {number}", lambda port=port: answers(f"http://127.0.0.1:{port}/ping"), server)

