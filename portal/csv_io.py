@@ -90,12 +90,20 @@ def _common_share(text: str, codec: str, first: int, last: int) -> float:
 
 def _looks_like_big5(content: bytes) -> bool:
     """Whether the bytes read better as Big5 than as GB18030: Big5's frequent characters (lead bytes A4-C6)
-    against GB2312's first level (B0-D7). A tie goes to GB18030, the encoding the portal expects."""
+    against GB2312's first level (B0-D7). A tie goes to GB18030, the encoding the portal expects. So does text
+    that reads in GB18030 without a single Chinese character (pinyin with its tones, Greek, full-width letters):
+    those bytes also read as Big5 ideographs, but Chinese text in Big5 read as GB18030 always shows some."""
     try:
         as_big5 = content.decode("big5")
     except UnicodeDecodeError:
         return False
-    as_gb = content.decode("gb18030", errors="replace")
+    try:
+        as_gb = content.decode("gb18030")
+    except UnicodeDecodeError:
+        as_gb = content.decode("gb18030", errors="replace")
+    else:
+        if not any("\u4e00" <= char <= "\u9fff" or "\ue000" <= char <= "\uf8ff" for char in as_gb):
+            return False
     return _common_share(as_big5, "big5", 0xA4, 0xC6) > _common_share(as_gb, "gb2312", 0xB0, 0xD7)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -118,6 +118,17 @@ def test_a_big5_file_is_refused_by_name(app: Flask, channel: Channel) -> None:
     batch = _checked(app, channel, content.encode("big5"))
     assert batch.status is ImportStatus.REJECTED
     assert batch.errors[0][2].startswith("This file is in Big5, which the portal does not read.")
+
+
+def test_a_gb18030_file_of_pinyin_alone_is_read_not_taken_for_big5() -> None:
+    """A GB18030 export with no Chinese character, only names in pinyin with their tones, reads as written: its
+    bytes would also read as Big5 ideographs, which once refused it as Big5."""
+    text = "dealer_code,amount,invoice_ref\r\nD001,100.00,Lǚ Wěi ā\r\n"
+    table = open_table(text.encode("gb18030"))
+    assert [cells for _line, cells in table.rows] == [
+        ["dealer_code", "amount", "invoice_ref"],
+        ["D001", "100.00", "Lǚ Wěi ā"],
+    ]
 
 
 def test_broken_quoting_names_the_line_instead_of_failing(app: Flask, channel: Channel) -> None:
@@ -319,6 +330,7 @@ def _as_workbook(rows: list[list[str]]) -> bytes:
     form=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "xlsx"]),
     separator=st.sampled_from([",", ";", "\t"]),
 )
+@example(rows=[["", "", "ā"]], form="gb18030", separator=",")  # once taken for Big5: pinyin alone, no hanzi
 def test_any_lines_written_as_csv_or_xlsx_read_back_the_same(rows: list[list[str]], form: str, separator: str) -> None:
     written = [["dealer_code", "amount", "invoice_ref"], *rows]
     content = _as_workbook(written) if form == "xlsx" else _as_csv(written, form, separator)
