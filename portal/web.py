@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
-from flask import Response, abort, flash, redirect, render_template, request
+from flask import Response, abort, current_app, flash, redirect, render_template, request
 from sqlalchemy import func, select
 
 from portal.extensions import db, htmx
@@ -30,6 +30,17 @@ def page_number(argument: str = "page") -> int:
     """The ?page= asked for, from 1 to a bound that keeps OFFSET inside a 64-bit integer."""
 
     return min(max(request.args.get(argument, 1, type=int) or 1, 1), 10**6)
+
+
+def page_of(query: Any, total: int | None = None) -> Any:
+    """The asked-for page of a list query, PAGE_SIZE rows. A list whose size the page already counted (its tabs, its
+    header) passes it as `total`, and is not counted a second time."""
+    found = db.paginate(
+        query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False, count=total is None
+    )
+    if total is not None:
+        found.total = total
+    return found
 
 
 def posted_ids(name: str, limit: int = 500) -> list[int]:

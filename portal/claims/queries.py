@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, case, exists, func, select, tuple_
-from sqlalchemy.orm import aliased, joinedload, lazyload, load_only
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -17,7 +17,7 @@ from portal.claims.reviewers import SECOND_APPROVERS
 from portal.claims.rules import APPROVED, PENDING, ClaimStatus, Flag
 from portal.claims.services import visible_claims
 from portal.dealers.models import Dealer, Period
-from portal.dealers.services import visible_dealers
+from portal.dealers.services import as_listed, visible_dealers
 from portal.extensions import db
 
 TO_DECIDE = "to_decide"
@@ -65,11 +65,7 @@ def listed(query: Select[Claim], *, dealer_known: bool = False) -> Select[Claim]
     own (it is already loaded: the signed-in user's)."""
     if dealer_known:
         return query.options(lazyload(Claim.dealer))
-    return query.options(
-        joinedload(Claim.dealer).options(
-            load_only(Dealer.code, Dealer.name, Dealer.currency), lazyload(Dealer.territory)
-        )
-    )
+    return query.options(joinedload(Claim.dealer).options(*as_listed(Dealer.currency)))
 
 
 def queue_query(user: User, wanted: QueueFilter) -> Select[Claim]:

@@ -55,6 +55,7 @@ from portal.web import (
     RowPage,
     finish_action,
     page_number,
+    page_of,
     redirect_to,
     render_page_or_fragment,
     show_service_error,
@@ -107,12 +108,7 @@ def _own_claim(claim_id: int) -> Claim:
 def dealer_claims() -> ResponseReturnValue:
     dealer = current_user.dealer
     status = request.args.get("status", "")
-    claims = db.paginate(
-        queries.listed(queries.dealer_claims_query(dealer.id, status), dealer_known=True),
-        page=page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    claims = page_of(queries.listed(queries.dealer_claims_query(dealer.id, status), dealer_known=True))
     budgets = [(period, budget_services.budget_of(dealer, period)) for period in services.claimable_periods()]
     return render_template(
         "claims/dealer_claims.html",
@@ -526,15 +522,7 @@ def _queue_context(waiting: queries.Backlog) -> dict[str, Any]:
     wanted = queries.queue_filter(request.args.to_dict())
     # Unfiltered, the queue is what the backlog counted (the page's header shows it): not counted a second time.
     known_total = waiting.submitted + waiting.awaiting_second if wanted == queries.QueueFilter() else None
-    claims = db.paginate(
-        queries.listed(queries.queue_query(current_user, wanted)),
-        page=page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-        count=known_total is None,
-    )
-    if known_total is not None:
-        claims.total = known_total
+    claims = page_of(queries.listed(queries.queue_query(current_user, wanted)), known_total)
     ids = [claim.id for claim in claims.items]
     flags = queries.flags_by_claim(ids)
     return {

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, case, false, func, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User, UserRole
@@ -53,6 +54,13 @@ def visible_dealers(user: User) -> Select[Dealer]:
     if role in (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF):
         return query.where(Dealer.id == user.dealer_id)
     return query.where(false())  # mediators reach dealers only through the disputes they handle
+
+
+def as_listed(*columns: Any) -> tuple[Any, ...]:
+    """Loader options for a dealer a list row names: its code and name (and any columns given), never its territory,
+    payee and contacts, which the model's joined loading would bring to every row. Use with
+    `joinedload(Claim.dealer).options(*as_listed(...))`."""
+    return load_only(Dealer.code, Dealer.name, *columns), lazyload(Dealer.territory)
 
 
 def dealers_shown_to(user: User) -> frozenset[int] | None:

@@ -24,7 +24,7 @@ from portal.claims.rules import ClaimStatus
 from portal.database import contains_pattern
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
-from portal.dealers.services import current_period, dealer_owners, visible_dealers
+from portal.dealers.services import as_listed, current_period, dealer_owners, visible_dealers
 from portal.disputes.models import Dispute, DisputeMessage, Violation
 from portal.disputes.roles import MEDIATORS, RECORDERS, mediators
 from portal.disputes.rules import (
@@ -364,8 +364,8 @@ def mediation_queue(user: User, queue: str) -> Select[Dispute]:
         select(Dispute)
         .where(Dispute.status.in_(ACTIVE))
         .options(
-            joinedload(Dispute.raiser).options(load_only(Dealer.code, Dealer.name), lazyload(Dealer.territory)),
-            joinedload(Dispute.respondent).options(load_only(Dealer.code, Dealer.name), lazyload(Dealer.territory)),
+            joinedload(Dispute.raiser).options(*as_listed()),
+            joinedload(Dispute.respondent).options(*as_listed()),
             joinedload(Dispute.mediator).options(load_only(User.name), lazyload(User.dealer)),
         )
     )
