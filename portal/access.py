@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flask import current_app, request
 from flask_login import current_user
@@ -29,6 +29,21 @@ class AccessRole(enum.StrEnum):
     MEDIATOR = "mediator"
     ADMIN = "admin"
     INSPECTOR = "inspector"
+
+
+class Viewer(Protocol):
+    """Whoever a visibility rule is asked for (which dealers, claims, violations someone sees): a role and two ids.
+    A signed-in user is one. The "today" inbox asks with one whose ids are SQL parameters, so that one statement,
+    built once, counts for every reader of a role (see portal/inbox.py)."""
+
+    @property
+    def access_role(self) -> AccessRole: ...
+
+    @property
+    def id(self) -> Any: ...  # the user's id, or a parameter standing for it
+
+    @property
+    def dealer_id(self) -> Any: ...  # the dealer user's dealer (None for the manufacturer's people), or a parameter
 
 
 DEALER_USERS = frozenset({AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF})

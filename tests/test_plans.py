@@ -5,8 +5,9 @@ private or shared visits."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import time_machine
 from flask import Flask
 from sqlalchemy import select
 
@@ -194,6 +195,25 @@ def test_overdue_actions_show_in_both_inboxes_until_done(
     assert "plan action is overdue" not in console and "1 plan action is due this week" in console
     # Marking done is progress: no new version, nothing to accept again.
     assert _plan(app, plan_records.own_plan)[1] == 1
+
+
+def test_the_inbox_counts_by_the_day_of_each_visit(app: Flask, channel: Channel, plan_records: PlanRecords) -> None:
+    """The inbox's statement is built once per role; the day is a value of each visit. An action due in three days
+    is due this week, and overdue once its day has passed."""
+    owner = app.test_client()
+    log_in(owner, channel.emails["dealer_owner"])
+    url = f"/plans/{plan_records.own_plan}"
+    assert owner.post(f"{url}/actions/{plan_records.own_action}/done").status_code == 303
+    manager = app.test_client()
+    log_in(manager, channel.emails["manager"])
+    soon = {"what": "Order the posters", "side": "manager", "due_on": (today() + timedelta(days=3)).isoformat()}
+    assert manager.post(f"{url}/actions", data=soon).status_code == 303
+    home = owner.get("/dealer/").get_data(as_text=True)
+    assert "1 plan action is due this week" in home and "overdue" not in home
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=5), tick=False):
+        log_in(owner, channel.emails["dealer_owner"])  # signed out meanwhile: a session ends after an hour idle
+        later = owner.get("/dealer/").get_data(as_text=True)
+    assert "1 plan action is overdue" in later and "due this week" not in later
 
 
 def test_the_other_managers_inbox_counts_their_own_portfolio_only(

@@ -246,26 +246,23 @@ PAGES = [
 # the dealer page adds violations and disputes to its profile, people, trainees, documents, statements and
 # timeline: one query each, still flat.
 # The dealer page: ten panels, and for admins the tier history and the days a tier change may start from.
-# The start pages carry the "today" inbox: the dealer's home one query per area that has something for it (claims
-# and the budget, disputes and appeals, expiring certificates, the next tier); the admin's failed jobs, periods to
-# close, people without a second factor and claims to pay; a reviewer's claims, violations and imports waiting and
-# the watch list. The review page also finds the previous claim in the queue. The dealer's home adds the next open
-# session of each expiring certificate's course and who is booked already (two queries for all of them) and the
-# last eight quarters' attainment (one). The referee adds one to each: the owner's price lists to acknowledge, the
-# suspicions waiting for a ruling. Campaigns add two to the dealer's home (its running campaigns, its counted sales
-# in all of them: shared by the section and the inbox line) and one to a runner's start page (settlements waiting).
-# News adds two to the dealer's home (the current announcements, the dealer's acknowledgements of them).
-# Plans add two to the dealer's home and one to a manager's (actions overdue; plans waiting for this side). A plan's
-# page measures its goals from four areas' figures: sales and target, new districts, certificates, pre-approvals
-# and claims (five queries for any number of goals), besides the plan, its goals, actions, version and the lists
-# its goal form offers.
+# The start pages carry the "today" inbox: every area's counts in one statement (claims, disputes, appeals, price
+# lists, plans, suspicions, imports, the watch list, settlements, the admin's failed jobs and people without a second
+# factor), besides the lines that need rows: the dealer's certificates to renew and the next sessions of their
+# courses (two queries for all of them), the announcements to acknowledge (one), the budget and the next tier
+# (shared with the home's own sections). The review page also finds the previous claim in the queue. The dealer's
+# home adds the last eight quarters' attainment (one). Campaigns add two to the dealer's home (its running
+# campaigns, its counted sales in all of them: shared by the section and the inbox line).
+# A plan's page measures its goals from four areas' figures: sales and target, new districts, certificates,
+# pre-approvals and claims (five queries for any number of goals), besides the plan, its goals, actions, version and
+# the lists its goal form offers.
 RICHER_PAGES = {
     "/plans/{own_plan}": 14,
     "/console/claims/{own_claim}": 16,
     "/console/dealers/D001": 14,
-    "/dealer/": 27,
-    "/admin/": 15,
-    "/console/": 14,
+    "/dealer/": 15,
+    "/admin/": 8,
+    "/console/": 7,
 }
 
 _ids = itertools.count()

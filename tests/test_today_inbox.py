@@ -71,6 +71,32 @@ def test_the_dealer_sees_the_answer_owed_the_drafts_and_the_budget_left(app: Fla
     assert 'href="/claims/?status=needs_info"' in page
 
 
+def test_each_reader_of_a_role_gets_their_own_counts(app: Flask, budgets_set: Channel) -> None:
+    """One statement serves every dealer's inbox (built once per role, the reader's ids given per visit): two
+    dealers asking in turn each see their own drafts, never the other's."""
+    with app.app_context():
+        draft(budgets_set, invoice="A-1", amount=10_000)
+        draft(budgets_set, invoice="A-2", amount=20_000)
+        draft(budgets_set, invoice="B-1", amount=30_000, role="foreign_owner")
+        db.session.commit()
+        drafts = dict(
+            db.session.execute(
+                select(Claim.dealer_id, func.count()).where(Claim.status == ClaimStatus.DRAFT).group_by(Claim.dealer_id)
+            ).all()
+        )
+        own, foreign = (user(budgets_set, role).dealer_id for role in ("dealer_owner", "foreign_owner"))
+    owner = logged_in_client(app, budgets_set.emails["dealer_owner"])
+    other = logged_in_client(app, budgets_set.emails["foreign_owner"])
+    for _round in range(2):
+        assert f"{drafts[own]} draft claims are not submitted yet" in _today(
+            owner.get("/dealer/").get_data(as_text=True)
+        )
+        assert f"{drafts[foreign]} draft claim is not submitted yet" in _today(
+            other.get("/dealer/").get_data(as_text=True)
+        )
+    assert (drafts[own], drafts[foreign]) == (2, 1)
+
+
 def test_the_reviewer_sees_the_claims_waiting_with_the_flagged_counted(app: Flask, budgets_set: Channel) -> None:
     with app.app_context():
         _submitted(budgets_set, "dealer_owner", "Q-1", 500_000)  # a round amount: flagged

@@ -4,7 +4,8 @@ a second person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import url_for
 from flask_babel import get_locale
@@ -12,7 +13,7 @@ from flask_babel import get_locale
 from portal.accounts.models import User
 from portal.campaigns import services
 from portal.campaigns.rules import CampaignPhase
-from portal.inbox import InboxLine, register_inbox_source
+from portal.inbox import InboxLine, register_inbox_counts, register_inbox_source
 from portal.request_locale import ngettext
 
 
@@ -32,8 +33,8 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
-def runner_lines(user: User) -> Iterable[InboxLine]:
-    ended, to_confirm = services.waiting_for_settlement(user)
+def runner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    ended, to_confirm = int(counts["ended"]), int(counts["to_confirm"])
     yield InboxLine(
         ngettext(
             "%(num)s campaign settlement waits for your confirmation",
@@ -53,4 +54,4 @@ def runner_lines(user: User) -> Iterable[InboxLine]:
 
 def register() -> None:
     register_inbox_source(services.DEALER_ROLES, dealer_lines, 58)
-    register_inbox_source(services.RUNNERS, runner_lines, 45)
+    register_inbox_counts(services.RUNNERS, services.settlement_counts, runner_lines, 45)

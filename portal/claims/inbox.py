@@ -4,8 +4,9 @@ the admin's approved claims to pay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import case, func, select
@@ -14,38 +15,39 @@ from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
 from portal.claims.budgets import budget_of
 from portal.claims.models import Claim
-from portal.claims.queries import backlog
+from portal.claims.queries import backlog_counts, backlog_of
 from portal.claims.reviewers import REVIEWERS
 from portal.claims.rules import ClaimStatus, claim_deadline
 from portal.dealers.services import current_period
-from portal.extensions import db
 from portal.formatting import local_date, money
-from portal.inbox import InboxLine, register_inbox_source
+from portal.inbox import CountsQuery, InboxLine, InboxReader, register_inbox_counts
 from portal.request_locale import gettext as _
 from portal.request_locale import ngettext
 
 
-def dealer_lines(user: User) -> Iterable[InboxLine]:
-    answers, drafts = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.NEEDS_INFO, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.DRAFT, 1), else_=0)), 0),
-        ).where(Claim.dealer_id == user.dealer_id)
-    ).one()
+def dealer_counts(reader: InboxReader) -> CountsQuery:
+    return select(
+        func.coalesce(func.sum(case((Claim.status == ClaimStatus.NEEDS_INFO, 1), else_=0)), 0).label("answers"),
+        func.coalesce(func.sum(case((Claim.status == ClaimStatus.DRAFT, 1), else_=0)), 0).label("drafts"),
+    ).where(Claim.dealer_id == reader.dealer_id)
+
+
+def dealer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    answers, drafts = int(counts["answers"]), int(counts["drafts"])
     yield InboxLine(
         ngettext(
             "%(num)s claim waits for your answer to the manager's question",
             "%(num)s claims wait for your answer to the manager's questions",
-            int(answers),
+            answers,
         ),
         url_for("claims.dealer_claims", status=ClaimStatus.NEEDS_INFO.value),
-        int(answers),
+        answers,
         urgent=True,
     )
     yield InboxLine(
-        ngettext("%(num)s draft claim is not submitted yet", "%(num)s draft claims are not submitted yet", int(drafts)),
+        ngettext("%(num)s draft claim is not submitted yet", "%(num)s draft claims are not submitted yet", drafts),
         url_for("claims.dealer_claims", status=ClaimStatus.DRAFT.value),
-        int(drafts),
+        drafts,
     )
     period = current_period()
     if period is not None and user.dealer is not None:
@@ -63,8 +65,8 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
             )
 
 
-def reviewer_lines(user: User) -> Iterable[InboxLine]:
-    waiting = backlog(user)
+def reviewer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    waiting = backlog_of(counts)
     details = []
     if waiting.oldest_submitted_at is not None:
         days = max(0, (datetime.now(UTC) - waiting.oldest_submitted_at).days)
@@ -89,12 +91,14 @@ def reviewer_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
-def payment_lines(user: User) -> Iterable[InboxLine]:
-    to_pay = db.session.execute(
-        select(func.count())
-        .select_from(Claim)
-        .where(Claim.status.in_((ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)))
-    ).scalar_one()
+def payment_counts(_reader: InboxReader) -> CountsQuery:
+    return select(func.count().label("to_pay")).where(
+        Claim.status.in_((ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED))
+    )
+
+
+def payment_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    to_pay = int(counts["to_pay"])
     yield InboxLine(
         ngettext("%(num)s approved claim waits to be paid", "%(num)s approved claims wait to be paid", to_pay),
         url_for("claims.payments"),
@@ -103,6 +107,6 @@ def payment_lines(user: User) -> Iterable[InboxLine]:
 
 
 def register() -> None:
-    register_inbox_source(DEALER_USERS, dealer_lines, 20)
-    register_inbox_source(REVIEWERS, reviewer_lines, 20)
-    register_inbox_source((AccessRole.ADMIN,), payment_lines, 60)
+    register_inbox_counts(DEALER_USERS, dealer_counts, dealer_lines, 20)
+    register_inbox_counts(REVIEWERS, backlog_counts, reviewer_lines, 20)
+    register_inbox_counts((AccessRole.ADMIN,), payment_counts, payment_lines, 60)

@@ -4,13 +4,15 @@ the approval turnaround and the claims waiting for payment. Each page costs a fi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, select, tuple_
 from sqlalchemy.orm import aliased, joinedload, lazyload
 
-from portal.access import AccessRole
+from portal.access import AccessRole, Viewer
 from portal.accounts.models import User
 from portal.claims.models import Claim, ClaimFlag, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.reviewers import SECOND_APPROVERS
@@ -19,6 +21,7 @@ from portal.claims.services import visible_claims
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import as_listed, visible_dealers
 from portal.extensions import db
+from portal.inbox import CountsQuery
 
 TO_DECIDE = "to_decide"
 EVERY_STATUS = "all"
@@ -52,7 +55,7 @@ def queue_filter(args: dict[str, str]) -> QueueFilter:
     )
 
 
-def statuses_to_decide(user: User) -> tuple[ClaimStatus, ...]:
+def statuses_to_decide(user: Viewer) -> tuple[ClaimStatus, ...]:
     """A manager decides submitted claims; senior managers and admins also give second approvals."""
     if user.access_role in SECOND_APPROVERS:
         return ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_SECOND_APPROVAL
@@ -114,22 +117,34 @@ class Backlog:
     flagged: int
 
 
-def backlog(user: User) -> Backlog:
+def backlog_counts(user: Viewer) -> CountsQuery:
+    """The user's claims to decide counted in one row (the queue's header and the reviewer's inbox line)."""
     flagged = exists().where(ClaimFlag.claim_id == Claim.id)
-    submitted, second, oldest, marked = db.session.execute(
+    return (
         visible_claims(user)
         .where(Claim.status.in_(statuses_to_decide(user)))
         .with_only_columns(
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.SUBMITTED, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status == ClaimStatus.AWAITING_SECOND_APPROVAL, 1), else_=0)), 0),
-            func.min(Claim.submitted_at),
-            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Claim.status == ClaimStatus.SUBMITTED, 1), else_=0)), 0).label("submitted"),
+            func.coalesce(func.sum(case((Claim.status == ClaimStatus.AWAITING_SECOND_APPROVAL, 1), else_=0)), 0).label(
+                "awaiting_second"
+            ),
+            func.min(Claim.submitted_at).label("oldest_submitted_at"),
+            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0).label("flagged"),
         )
         .order_by(None)
-    ).one()
+    )
+
+
+def backlog_of(counts: Mapping[Any, Any]) -> Backlog:
+    """The backlog from the row of `backlog_counts` (SQLite gives the oldest day without its zone: it is UTC)."""
+    oldest = counts["oldest_submitted_at"]
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    return Backlog(int(submitted), int(second), oldest, int(marked))
+    return Backlog(int(counts["submitted"]), int(counts["awaiting_second"]), oldest, int(counts["flagged"]))
+
+
+def backlog(user: User) -> Backlog:
+    return backlog_of(db.session.execute(backlog_counts(user)).one()._mapping)
 
 
 def flags_by_claim(claim_ids: list[int]) -> dict[int, list[Flag]]:

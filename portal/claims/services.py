@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.access import DEALER_USERS, AccessRole, require_role
+from portal.access import DEALER_USERS, AccessRole, Viewer, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.claims.budgets import Budget, budget_of
@@ -110,7 +110,7 @@ class ClaimInput:
     invoice_total: int | None = None
 
 
-def visible_claims(user: User) -> Select[Claim]:
+def visible_claims(user: Viewer) -> Select[Claim]:
     """Claims of the dealers the user may see (dealer users: their own dealer's). A draft never submitted is the
     dealer's own work in progress: the console does not see it."""
     dealers = visible_dealers(user).with_only_columns(Dealer.id)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
-from portal.access import AccessRole, require_role
+from portal.access import AccessRole, Viewer, require_role
 from portal.accounts.models import DealerRole, User, UserRole
 from portal.audit.services import audit_change, snapshot
 from portal.database import contains_pattern, rows_changed
@@ -43,7 +43,7 @@ from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
 
 
-def visible_dealers(user: User) -> Select[Dealer]:
+def visible_dealers(user: Viewer) -> Select[Dealer]:
     """Admins and senior managers see every dealer, managers their portfolio, dealer users their own dealer."""
     query = select(Dealer).options(joinedload(Dealer.manager))
     role = user.access_role

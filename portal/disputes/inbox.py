@@ -3,35 +3,44 @@ still appeal; a manager's proposed violations to confirm; a mediator's own, over
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import url_for
 from sqlalchemy import func, select
 
 from portal.access import DEALER_USERS, AccessRole
 from portal.accounts.models import User
-from portal.dates import company_today
 from portal.disputes.models import Dispute, Violation
 from portal.disputes.roles import RECORDERS
 from portal.disputes.rules import ACTIVE, ViolationStatus
 from portal.disputes.services import mediation_counts
 from portal.disputes.violations import visible_violations
-from portal.extensions import db
-from portal.inbox import InboxLine, register_inbox_source
+from portal.inbox import NOW, TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts, register_inbox_source
 from portal.request_locale import ngettext
-from portal.types import utcnow
 
 
-def dealer_lines(user: User) -> Iterable[InboxLine]:
-    asked = db.session.execute(
+def dealer_counts(reader: InboxReader) -> CountsQuery:
+    asked = (
         select(func.count())
         .select_from(Dispute)
         .where(
             Dispute.status.in_(ACTIVE),
-            Dispute.awaiting_dealer_id == user.dealer_id,
-            Dispute.awaiting_until >= utcnow(),
+            Dispute.awaiting_dealer_id == reader.dealer_id,
+            Dispute.awaiting_until >= NOW,
         )
-    ).scalar_one()
+    )
+    appealable = (
+        visible_violations(reader)
+        .where(Violation.status == ViolationStatus.CONFIRMED, Violation.appeal_until >= TODAY)
+        .with_only_columns(func.count())
+        .order_by(None)
+    )
+    return select(asked.scalar_subquery().label("asked"), appealable.scalar_subquery().label("appealable"))
+
+
+def dealer_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    asked, appealable = int(counts["asked"]), int(counts["appealable"])
     yield InboxLine(
         ngettext(
             "%(num)s dispute waits for your answer to the mediator",
@@ -42,12 +51,6 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
         asked,
         urgent=True,
     )
-    appealable = db.session.execute(
-        visible_violations(user)
-        .where(Violation.status == ViolationStatus.CONFIRMED, Violation.appeal_until >= company_today())
-        .with_only_columns(func.count())
-        .order_by(None)
-    ).scalar_one()
     yield InboxLine(
         ngettext(
             "%(num)s violation can still be appealed",
@@ -59,13 +62,17 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
-def console_lines(user: User) -> Iterable[InboxLine]:
-    proposed = db.session.execute(
-        visible_violations(user)
+def console_counts(reader: InboxReader) -> CountsQuery:
+    return (
+        visible_violations(reader)
         .where(Violation.status == ViolationStatus.PROPOSED)
-        .with_only_columns(func.count())
+        .with_only_columns(func.count().label("proposed"))
         .order_by(None)
-    ).scalar_one()
+    )
+
+
+def console_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    proposed = int(counts["proposed"])
     yield InboxLine(
         ngettext("%(num)s proposed violation to confirm", "%(num)s proposed violations to confirm", proposed),
         url_for("disputes.console_violations", status=ViolationStatus.PROPOSED.value),
@@ -95,6 +102,6 @@ def mediator_lines(user: User) -> Iterable[InboxLine]:
 
 
 def register() -> None:
-    register_inbox_source(DEALER_USERS, dealer_lines, 30)
-    register_inbox_source(RECORDERS, console_lines, 30)  # those who record and confirm violations
+    register_inbox_counts(DEALER_USERS, dealer_counts, dealer_lines, 30)
+    register_inbox_counts(RECORDERS, console_counts, console_lines, 30)  # those who record and confirm violations
     register_inbox_source((AccessRole.MEDIATOR,), mediator_lines, 10)

@@ -9,7 +9,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import Select, String, cast, exists, literal, or_, select
 
-from portal.access import DEALER_USERS, AccessRole, require_role
+from portal.access import DEALER_USERS, AccessRole, Viewer, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.dates import company_today
@@ -57,7 +57,7 @@ def source_link(violation: Violation) -> str | None:
     return link_of(ident) if link_of is not None and ident else None
 
 
-def visible_violations(user: User) -> Select[Violation]:
+def visible_violations(user: Viewer) -> Select[Violation]:
     """A dealer's own violations (proposed ones are not shown to it until confirmed); staff see their dealers';
     mediators every violation, since they decide the appeals."""
     if user.access_role is AccessRole.MEDIATOR:

@@ -175,10 +175,32 @@ def acknowledgement_states(user: User, announcements: list[Announcement]) -> dic
 
 
 def to_acknowledge(user: User) -> list[Announcement]:
-    """The current must-acknowledge announcements the user's dealer has not acknowledged yet."""
-    current = [found for found in readable(user) if found.must_acknowledge]
-    done = acknowledgement_states(user, current)
-    return [found for found in current if found.id not in done]
+    """The current must-acknowledge announcements the user's dealer has not acknowledged yet, newest first, in one
+    query (the start page asks it: the acknowledged ones and the others are left in the database)."""
+    dealer = user.dealer
+    if dealer is None:
+        return []
+    day = company_today()
+    acknowledged = (
+        select(Acknowledgement.id)
+        .where(
+            Acknowledgement.subject_type == ACKNOWLEDGED,
+            Acknowledgement.subject_id == Announcement.id,
+            Acknowledgement.dealer_id == dealer.id,
+        )
+        .exists()
+    )
+    waiting = db.session.execute(
+        select(Announcement)
+        .where(
+            Announcement.status == AnnouncementStatus.PUBLISHED,
+            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= day),
+            Announcement.must_acknowledge.is_(True),
+            ~acknowledged,
+        )
+        .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+    ).scalars()
+    return [found for found in waiting if addressed_to(found, dealer)]
 
 
 def report(announcement: Announcement) -> tuple[int, int, list[Dealer]]:

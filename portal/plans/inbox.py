@@ -1,20 +1,21 @@
 """The plans' lines in the "today" inbox: actions past their day and actions due this week (both sides see them),
-and plans waiting for this side's acceptance. One query each."""
+and plans waiting for this side's acceptance. Counts, asked with the other areas' in the inbox's one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import url_for
 
 from portal.accounts.models import User
-from portal.inbox import InboxLine, register_inbox_source
+from portal.inbox import InboxLine, register_inbox_counts
 from portal.plans import services
 from portal.request_locale import ngettext
 
 
-def action_lines(user: User) -> Iterable[InboxLine]:
-    due = services.actions_due(user)
+def action_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    due = services.actions_due_of(counts)
     where = url_for("plans.plan_page", plan_id=due.only_plan) if due.only_plan else url_for("plans.plan_list")
     yield InboxLine(
         ngettext("%(num)s plan action is overdue", "%(num)s plan actions are overdue", due.overdue),
@@ -29,19 +30,19 @@ def action_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
-def acceptance_lines(user: User) -> Iterable[InboxLine]:
-    count = services.awaiting_acceptance(user)
+def acceptance_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    waiting = int(counts["waiting"])
     yield InboxLine(
         ngettext(
             "%(num)s business plan waits for your acceptance",
             "%(num)s business plans wait for your acceptance",
-            count,
+            waiting,
         ),
         url_for("plans.plan_list"),
-        count,
+        waiting,
     )
 
 
 def register() -> None:
-    register_inbox_source(services.READERS, action_lines, 56)
-    register_inbox_source(services.PLANNERS, acceptance_lines, 57)
+    register_inbox_counts(services.READERS, services.inbox_actions_due, action_lines, 56, services.inbox_week_end)
+    register_inbox_counts(services.PLANNERS, services.awaiting_acceptance_counts, acceptance_lines, 57)

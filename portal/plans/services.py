@@ -9,14 +9,15 @@ first (a conditional UPDATE), so two people acting on one plan at once take turn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import ColumnElement, Date, Select, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.access import AccessRole
+from portal.access import AccessRole, Viewer
 from portal.accounts.models import User
 from portal.audit.services import record_event
 from portal.claims.models import ActivityType
@@ -25,6 +26,7 @@ from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import dealer_owners, visible_dealers
 from portal.extensions import db
+from portal.inbox import TODAY, CountsQuery, InboxReader
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.page_cache import writes_for
@@ -426,7 +428,7 @@ def comment(actor: User, plan: BusinessPlan, comments: str) -> BusinessPlan:
 # --- What waits -------------------------------------------------------------------------------------------------------
 
 
-def _open_plans_of(user: User) -> Any:
+def _open_plans_of(user: Viewer) -> Any:
     if user.access_role in DEALER_PEOPLE:
         return BusinessPlan.dealer_id == user.dealer_id
     if user.access_role is AccessRole.MANAGER:
@@ -441,50 +443,72 @@ class ActionsDue:
     only_plan: int | None  # the plan, when all of them are in one
 
 
-def actions_due(user: User, today: date | None = None) -> ActionsDue:
-    """The actions of the user's open plans that are overdue or due this week, in one query. A dealer's people
-    see their dealer's; a manager their portfolio's."""
+def actions_due_counts(
+    user: Viewer, today: date | ColumnElement[date], week_end: date | ColumnElement[date]
+) -> CountsQuery | None:
+    """The actions of the user's open plans that are overdue or due before `week_end` (today and the next six
+    days), counted in one row (None for a user who sees no plans). A dealer's people see their dealer's; a manager
+    their portfolio's."""
     condition = _open_plans_of(user)
     if condition is None:
-        return ActionsDue(0, 0, None)
-    day = today or company_today()
-    overdue, this_week, first, last = db.session.execute(
+        return None
+    return (
         select(
-            func.count(case((PlanAction.due_on < day, PlanAction.id))),
-            func.count(case((PlanAction.due_on >= day, PlanAction.id))),
-            func.min(PlanAction.plan_id),
-            func.max(PlanAction.plan_id),
+            func.count(case((PlanAction.due_on < today, PlanAction.id))).label("overdue"),
+            func.count(case((PlanAction.due_on >= today, PlanAction.id))).label("this_week"),
+            func.min(PlanAction.plan_id).label("first_plan"),
+            func.max(PlanAction.plan_id).label("last_plan"),
         )
         .join(BusinessPlan, BusinessPlan.id == PlanAction.plan_id)
         .where(
             condition,
             BusinessPlan.status != PlanStatus.REVIEWED,
             PlanAction.done_on.is_(None),
-            PlanAction.due_on < day + WEEK,
+            PlanAction.due_on < week_end,
         )
-    ).one()
-    return ActionsDue(int(overdue), int(this_week), int(first) if first is not None and first == last else None)
+    )
 
 
-def awaiting_acceptance(user: User) -> int:
-    """Plans waiting for the user's side to accept their current version, in one query."""
+def inbox_actions_due(reader: InboxReader) -> CountsQuery | None:
+    """`actions_due_counts` for the inbox: the week's end is the request's value."""
+    return actions_due_counts(reader, TODAY, bindparam("plans_week_end", type_=Date))
+
+
+def inbox_week_end(_user: User) -> Mapping[str, Any]:
+    return {"plans_week_end": company_today() + WEEK}
+
+
+def actions_due_of(counts: Mapping[Any, Any]) -> ActionsDue:
+    first, last = counts["first_plan"], counts["last_plan"]
+    return ActionsDue(
+        int(counts["overdue"]), int(counts["this_week"]), int(first) if first is not None and first == last else None
+    )
+
+
+def actions_due(user: User, today: date | None = None) -> ActionsDue:
+    day = today or company_today()
+    query = actions_due_counts(user, day, day + WEEK)
+    return ActionsDue(0, 0, None) if query is None else actions_due_of(db.session.execute(query).one()._mapping)
+
+
+def awaiting_acceptance_counts(user: Viewer) -> CountsQuery | None:
+    """Plans waiting for the user's side to accept their current version, counted (None when this side accepts
+    none: staff, and people who see no plans)."""
     condition = _open_plans_of(user)
     if condition is None or user.access_role is AccessRole.DEALER_STAFF:
-        return 0
+        return None
     accepted = (
         PlanVersion.dealer_accepted_at
         if user.access_role is AccessRole.DEALER_OWNER
         else PlanVersion.manager_accepted_at
     )
-    return int(
-        db.session.execute(
-            select(func.count(BusinessPlan.id))
-            .join(
-                PlanVersion,
-                (PlanVersion.plan_id == BusinessPlan.id) & (PlanVersion.number == BusinessPlan.version),
-            )
-            .where(condition, BusinessPlan.status == PlanStatus.AWAITING_AGREEMENT, accepted.is_(None))
-        ).scalar_one()
+    return (
+        select(func.count(BusinessPlan.id).label("waiting"))
+        .join(
+            PlanVersion,
+            (PlanVersion.plan_id == BusinessPlan.id) & (PlanVersion.number == BusinessPlan.version),
+        )
+        .where(condition, BusinessPlan.status == PlanStatus.AWAITING_AGREEMENT, accepted.is_(None))
     )
 
 

@@ -12,9 +12,9 @@ import csv
 import io
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from portal.access import AccessRole, require_role
+from portal.access import AccessRole, Viewer, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.database import begin_write
@@ -211,7 +211,7 @@ def void_sales_import(actor: User, batch: SalesImport, reason: str) -> int:
     return reversed_lines.count
 
 
-def visible_imports(user: User):
+def visible_imports(user: Viewer) -> Select[SalesImport]:
     """Admins and senior managers see every import; a manager sees their own."""
     query = select(SalesImport).order_by(SalesImport.created_at.desc(), SalesImport.id.desc())
     if user.access_role in (AccessRole.ADMIN, AccessRole.SENIOR_MANAGER):

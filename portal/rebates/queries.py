@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from portal.accounts.models import User
 from portal.dealers.models import Dealer, Period, Territory
@@ -117,7 +117,8 @@ class PerformanceFilter:
     descending: bool = True
 
 
-def _days(period: Period, today: date) -> tuple[int, int]:
+def period_days(period: Period, today: date) -> tuple[int, int]:
+    """The period's days, and how many of them have passed by today (all of them once it has ended)."""
     total = (period.ends_on - period.starts_on).days + 1
     elapsed = (effective_today(period, today) - period.starts_on).days + 1
     return total, elapsed
@@ -132,10 +133,14 @@ def near_next_tier():
     )
 
 
-def behind_pace(period: Period, today: date):
+def behind_pace(period: Period, today: date) -> ColumnElement[bool]:
     """The pace so far, continued to the period's end, stays below the target (no division, so exact)."""
-    total, elapsed = _days(period, today)
-    return and_(RebateStatement.target > 0, RebateStatement.sales * total < RebateStatement.target * elapsed)
+    return behind_pace_in(*period_days(period, today))
+
+
+def behind_pace_in(days: int | ColumnElement[int], elapsed: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """`behind_pace` for a period of `days` days of which `elapsed` have passed (numbers or parameters)."""
+    return and_(RebateStatement.target > 0, RebateStatement.sales * days < RebateStatement.target * elapsed)
 
 
 def performance_query(user: User, period: Period, wanted: PerformanceFilter, today: date) -> Select:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import aliased
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -373,25 +374,37 @@ REMIND_EVERY = timedelta(days=7)
 def lists_to_acknowledge(today: date) -> list[PriceList]:
     """The published lists a dealer still has to read: each currency's list in force today and any published to
     take effect later (a list replaced by a newer one in force is not asked for any more)."""
-    published = db.session.execute(
-        select(PriceList)
-        .where(PriceList.status == PriceListStatus.PUBLISHED)
-        .order_by(PriceList.currency, PriceList.effective_from, PriceList.version)
-    ).scalars()
-    return due_lists(list(published), today)
+    return list(
+        db.session.execute(
+            select(PriceList)
+            .where(due_to_acknowledge(today))
+            .order_by(PriceList.currency, PriceList.effective_from, PriceList.version)
+        ).scalars()
+    )
 
 
-def due_lists(published: Sequence[PriceList], today: date) -> list[PriceList]:
-    """Of published lists in order of taking effect, those to acknowledge (see lists_to_acknowledge)."""
-    in_force: dict[str, PriceList] = {}
-    for price_list in published:
-        if price_list.effective_from <= today:
-            in_force[price_list.currency] = price_list  # the latest by then
-    return [
-        price_list
-        for price_list in published
-        if price_list.effective_from > today or in_force.get(price_list.currency) is price_list
-    ]
+_OTHER_LIST = aliased(PriceList)  # built once: an alias costs more to make than the query that uses it
+
+
+def due_to_acknowledge(today: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """The condition of a price list to acknowledge (see lists_to_acknowledge), in SQL so the reminders and the
+    owner's inbox count by the same rule: published, and taking effect later or the latest in force in its
+    currency (the last to take effect by today; of two the same day, the higher version)."""
+    in_force = (
+        select(_OTHER_LIST.id)
+        .where(
+            _OTHER_LIST.status == PriceListStatus.PUBLISHED,
+            _OTHER_LIST.currency == PriceList.currency,
+            _OTHER_LIST.effective_from <= today,
+        )
+        .order_by(_OTHER_LIST.effective_from.desc(), _OTHER_LIST.version.desc())
+        .limit(1)
+        .correlate(PriceList)
+        .scalar_subquery()
+    )
+    return (PriceList.status == PriceListStatus.PUBLISHED) & (
+        (PriceList.effective_from > today) | (PriceList.id == in_force)
+    )
 
 
 def remind_unacknowledged(now: datetime | None = None) -> int:

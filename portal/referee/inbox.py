@@ -3,26 +3,36 @@ owner's price lists still to acknowledge (the rules of the game, read before the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
-from portal.dates import company_today
-from portal.dealers.models import Acknowledgement
-from portal.extensions import db
-from portal.inbox import InboxLine, register_inbox_source
+from portal.dealers.models import Acknowledgement, Dealer
+from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts
 from portal.referee import suspicions
-from portal.referee.catalogue import due_lists
+from portal.referee.catalogue import due_to_acknowledge
 from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList
-from portal.referee.rules import PriceListStatus
 from portal.request_locale import ngettext
 
 
-def decider_lines(user: User) -> Iterable[InboxLine]:
-    waiting = db.session.execute(suspicions.queued(user).with_only_columns(func.count()).order_by(None)).scalar_one()
+def decider_counts(reader: InboxReader) -> CountsQuery:
+    return (
+        suspicions.visible_suspicions(reader)
+        .where(suspicions.worth_a_ruling(bindparam("referee_least_stake", type_=Integer)))
+        .with_only_columns(func.count().label("waiting"))
+    )
+
+
+def decider_values(_user: User) -> Mapping[str, Any]:
+    return {"referee_least_stake": suspicions.least_stake()}
+
+
+def decider_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    waiting = int(counts["waiting"])
     yield InboxLine(
         ngettext("%(num)s suspicion waits for your ruling", "%(num)s suspicions wait for your ruling", waiting),
         url_for("referee.suspicion_queue"),
@@ -30,38 +40,35 @@ def decider_lines(user: User) -> Iterable[InboxLine]:
     )
 
 
-def owner_lines(user: User) -> Iterable[InboxLine]:
-    if user.dealer is None:
-        return
-    dealer = user.dealer
-    today = company_today()
-    listed = db.session.execute(  # the dealer's currency's published lists, each with the dealer's receipt if any
-        select(PriceList, Acknowledgement.id)
-        .outerjoin(
-            Acknowledgement,
-            (Acknowledgement.subject_type == PRICE_LIST_ACKNOWLEDGED)
-            & (Acknowledgement.subject_id == PriceList.id)
-            & (Acknowledgement.dealer_id == dealer.id),
+def owner_counts(reader: InboxReader) -> CountsQuery:
+    """The price lists of the dealer's currency it must read and has not acknowledged, and of those the ones
+    already in force."""
+    acknowledged = (
+        select(Acknowledgement.id)
+        .where(
+            Acknowledgement.subject_type == PRICE_LIST_ACKNOWLEDGED,
+            Acknowledgement.subject_id == PriceList.id,
+            Acknowledgement.dealer_id == reader.dealer_id,
         )
-        .where(PriceList.status == PriceListStatus.PUBLISHED, PriceList.currency == dealer.currency)
-        .order_by(PriceList.effective_from, PriceList.version)
-    ).all()
-    acknowledged = {price_list.id for price_list, receipt in listed if receipt is not None}
-    unread = [
-        price_list
-        for price_list in due_lists([price_list for price_list, _receipt in listed], today)
-        if price_list.id not in acknowledged
-    ]
+        .exists()
+    )
+    currency = select(Dealer.currency).where(Dealer.id == reader.dealer_id).scalar_subquery()
+    return select(
+        func.count(PriceList.id).label("unread"),
+        func.count(case((PriceList.effective_from <= TODAY, PriceList.id))).label("in_force"),
+    ).where(due_to_acknowledge(TODAY), PriceList.currency == currency, ~acknowledged)
+
+
+def owner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
+    unread = int(counts["unread"])
     yield InboxLine(
-        ngettext(
-            "%(num)s price list to read and acknowledge", "%(num)s price lists to read and acknowledge", len(unread)
-        ),
+        ngettext("%(num)s price list to read and acknowledge", "%(num)s price lists to read and acknowledge", unread),
         url_for("referee.dealer_prices"),
-        len(unread),
-        urgent=any(price_list.effective_from <= today for price_list in unread),  # already in force
+        unread,
+        urgent=bool(counts["in_force"]),  # one of them already applies
     )
 
 
 def register() -> None:
-    register_inbox_source(suspicions.DECIDERS, decider_lines, 32)
-    register_inbox_source((AccessRole.DEALER_OWNER,), owner_lines, 55)
+    register_inbox_counts(suspicions.DECIDERS, decider_counts, decider_lines, 32, decider_values)
+    register_inbox_counts((AccessRole.DEALER_OWNER,), owner_counts, owner_lines, 55)

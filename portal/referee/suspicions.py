@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
-from portal.access import AccessRole, require_role
+from portal.access import AccessRole, Viewer, require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.database import locked_for_share
@@ -52,7 +52,7 @@ VIOLATION_KIND = {
 REFEREE_KINDS = tuple(VIOLATION_KIND.values())
 
 
-def visible_suspicions(user: User) -> Select[Suspicion]:
+def visible_suspicions(user: Viewer) -> Select[Suspicion]:
     """A manager's portfolio's suspicions, every one for senior managers and admins; dealers never see them (only
     the violations some become)."""
     if user.access_role not in DECIDERS:
@@ -62,14 +62,22 @@ def visible_suspicions(user: User) -> Select[Suspicion]:
 
 
 def queued(user: User) -> Select[Suspicion]:
-    """The open suspicions worth a manager's time (money at stake at least the setting, or something seen in a shop),
-    newest week first, then the largest."""
-    least = int(current_app.config["REFEREE_MIN_STAKE"])
+    """The open suspicions worth a manager's time, newest week first, then the largest."""
     return (
         visible_suspicions(user)
-        .where(Suspicion.status == SuspicionStatus.OPEN, or_(Suspicion.stake >= least, Suspicion.sighting_count > 0))
+        .where(worth_a_ruling(least_stake()))
         .order_by(Suspicion.week_starts_on.desc(), Suspicion.stake.desc(), Suspicion.id.desc())
     )
+
+
+def least_stake() -> int:
+    """The money at stake below which a suspicion waits unseen (the setting)."""
+    return int(current_app.config["REFEREE_MIN_STAKE"])
+
+
+def worth_a_ruling(least: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """An open suspicion with money at stake at least `least`, or something seen in a shop."""
+    return (Suspicion.status == SuspicionStatus.OPEN) & or_(Suspicion.stake >= least, Suspicion.sighting_count > 0)
 
 
 def get_visible_suspicion(user: User, suspicion_id: int) -> Suspicion:

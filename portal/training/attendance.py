@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import aliased
 
 from portal.access import require_role
 from portal.accounts.models import User
 from portal.audit.services import audit_change
 from portal.dates import company_today
-from portal.dealers.models import Dealer
+from portal.dealers.models import Dealer, Trainee
 from portal.dealers.services import visible_dealers
 from portal.extensions import db
 from portal.notifications.links import link
@@ -22,6 +23,7 @@ from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.training import rules
 from portal.training.catalogue import DEALER_ROLES, STAFF_ROLES
 from portal.training.models import (
+    Course,
     CourseSession,
     Enrollment,
     EnrollmentStatus,
@@ -135,6 +137,10 @@ def get_certificate(user: User, number: str) -> Enrollment:
     return get_roster_enrollment(user, enrollment.id)
 
 
+_EXPIRING = aliased(Enrollment)  # the expiring certificate, beside the enrolments that book its holder again
+_LATER_SESSION = aliased(CourseSession)
+
+
 def expiring_certificates(dealer_id: int, today: date, limit: int = 50) -> list[Enrollment]:
     """The dealer's certificates expiring soon, the nearest first (at most `limit`: the start page shows five)."""
     return list(
@@ -153,44 +159,89 @@ def expiring_certificates(dealer_id: int, today: date, limit: int = 50) -> list[
     )
 
 
-def rebooking(expiring: list[Enrollment], now: datetime) -> dict[int, CourseSession | None]:
-    """For each expiring certificate (by enrollment id): the next session of its course that still takes enrolments,
-    or None when the person is already booked on a later session (nothing to do) or none is open. Two queries for
-    all of them, so the dealer's start page stays flat however many certificates expire."""
-    if not expiring:
-        return {}
-    courses = {enrollment.session.course_id for enrollment in expiring}
-    booked = {
-        (course_id, person_key)
-        for course_id, person_key in db.session.execute(
-            select(CourseSession.course_id, Enrollment.person_key)
-            .join(CourseSession, CourseSession.id == Enrollment.session_id)
-            .where(
-                CourseSession.course_id.in_(courses),
-                CourseSession.starts_at > now,
-                Enrollment.dealer_id == expiring[0].dealer_id,
-                Enrollment.status.in_((EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)),
-            )
-        )
-    }
-    upcoming: dict[int, CourseSession] = {}
-    for session in db.session.execute(
-        select(CourseSession)
+@dataclass(frozen=True)
+class Renewal:
+    """A certificate about to expire whose holder is not booked on a later session of its course yet, with the next
+    session that still takes enrolments (None when none is open): the start page's one-tap booking."""
+
+    person_key: str
+    person_name: str
+    course_code: str
+    course_title: str
+    expires_on: date
+    next_session_id: int | None
+    next_session_starts_at: datetime | None
+
+
+def renewals_due(dealer_id: int, today: date, now: datetime, limit: int = 5) -> list[Renewal]:
+    """The dealer's certificates to renew, the nearest expiry first (at most `limit`), in two queries whatever the
+    number: the certificates (those already booked again left out by the database), then the next sessions of
+    their courses. Only the columns shown are read: the start page asks this on every visit."""
+    booked_again = (
+        select(Enrollment.id)
+        .join(_LATER_SESSION, _LATER_SESSION.id == Enrollment.session_id)
         .where(
-            CourseSession.course_id.in_(courses),
+            _LATER_SESSION.course_id == CourseSession.course_id,
+            _LATER_SESSION.starts_at > now,
+            Enrollment.dealer_id == _EXPIRING.dealer_id,
+            Enrollment.person_key == _EXPIRING.person_key,
+            Enrollment.status.in_((EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)),
+        )
+        .exists()
+    )
+    expiring = db.session.execute(
+        select(
+            _EXPIRING.person_key,
+            func.coalesce(User.name, Trainee.name, ""),
+            CourseSession.course_id,
+            Course.code,
+            Course.title,
+            _EXPIRING.certificate_expires_on,
+        )
+        .join(CourseSession, CourseSession.id == _EXPIRING.session_id)
+        .join(Course, Course.id == CourseSession.course_id)
+        .outerjoin(User, User.id == _EXPIRING.user_id)
+        .outerjoin(Trainee, Trainee.id == _EXPIRING.trainee_id)
+        .where(
+            _EXPIRING.dealer_id == dealer_id,
+            _EXPIRING.status == EnrollmentStatus.COMPLETED,
+            _EXPIRING.certificate_expires_on >= today,
+            _EXPIRING.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
+            ~booked_again,
+        )
+        .order_by(_EXPIRING.certificate_expires_on, _EXPIRING.id)
+        .limit(limit)
+    ).all()
+    if not expiring:
+        return []
+    next_session: dict[int, tuple[int, datetime]] = {}
+    for session_id, course_id, starts_at in db.session.execute(
+        select(CourseSession.id, CourseSession.course_id, CourseSession.starts_at)
+        .where(
+            CourseSession.course_id.in_({row[2] for row in expiring}),
             CourseSession.status == rules.SessionStatus.SCHEDULED,
             CourseSession.enrol_deadline > now,
         )
-        .order_by(CourseSession.starts_at)
+        .order_by(CourseSession.starts_at, CourseSession.id)
         .limit(200)
-    ).scalars():
-        upcoming.setdefault(session.course_id, session)
-    found: dict[int, CourseSession | None] = {}
-    for enrollment in expiring:
-        course_id = enrollment.session.course_id
-        if (course_id, enrollment.person_key) not in booked:
-            found[enrollment.id] = upcoming.get(course_id)
-    return found
+    ):
+        next_session.setdefault(course_id, (session_id, starts_at))
+    renewals = []
+    for person_key, person_name, course_id, code, title, expires_on in expiring:
+        found = next_session.get(course_id)
+        if expires_on is not None:  # always: the query asks for a day
+            renewals.append(
+                Renewal(
+                    person_key,
+                    person_name,
+                    code,
+                    title,
+                    expires_on,
+                    found[0] if found else None,
+                    found[1] if found else None,
+                )
+            )
+    return renewals
 
 
 def completion_by_dealer(user: User, today: date):

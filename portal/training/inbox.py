@@ -13,7 +13,7 @@ from portal.dates import company_today
 from portal.formatting import local_date
 from portal.inbox import InboxAction, InboxLine, register_inbox_source
 from portal.request_locale import gettext as _
-from portal.training.attendance import expiring_certificates, rebooking
+from portal.training.attendance import renewals_due
 from portal.types import utcnow
 
 
@@ -22,31 +22,27 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
     (a seat, or the waitlist when it is full: the enrolment's own rules decide)."""
     if user.dealer_id is None:
         return
-    expiring = expiring_certificates(user.dealer_id, company_today(), limit=5)
-    next_sessions = rebooking(expiring, utcnow())
-    for enrollment in expiring:
-        if enrollment.id not in next_sessions:
-            continue  # booked on a later session already
-        course, session = enrollment.session.course, next_sessions[enrollment.id]
+    for renewal in renewals_due(user.dealer_id, company_today(), utcnow()):
+        session_id, starts_at = renewal.next_session_id, renewal.next_session_starts_at
         action = (
             InboxAction(
-                url_for("training.enrol", session_id=session.id),
-                _("Book %(day)s", day=local_date(session.starts_at.date())),
-                (("person", enrollment.person_key),),
+                url_for("training.enrol", session_id=session_id),
+                _("Book %(day)s", day=local_date(starts_at.date())),
+                (("person", renewal.person_key),),
             )
-            if session is not None
+            if session_id is not None and starts_at is not None
             else None
         )
         yield InboxLine(
             _(
                 "%(person)s's %(course)s certificate expires on %(day)s: book again",
-                person=enrollment.person_name,
-                course=course.title,
-                day=local_date(enrollment.certificate_expires_on),
+                person=renewal.person_name,
+                course=renewal.course_title,
+                day=local_date(renewal.expires_on),
             ),
-            url_for("training.session_page", session_id=session.id)
-            if session is not None
-            else url_for("training.catalogue", q=course.code),
+            url_for("training.session_page", session_id=session_id)
+            if session_id is not None
+            else url_for("training.catalogue", q=renewal.course_code),
             urgent=True,
             action=action,
         )
