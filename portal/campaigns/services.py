@@ -276,16 +276,15 @@ def dealer_campaigns(dealer: Dealer, today: date | None = None) -> list[DealerCa
     return list(remembered(("dealer_campaigns", dealer.id, day), lambda: _dealer_campaigns(dealer, day)))
 
 
+_LAUNCHED = (
+    select(Campaign)
+    .where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))
+    .order_by(Campaign.ends_on, Campaign.id)
+)  # built once: the dealer's home runs it on every visit
+
+
 def _dealer_campaigns(dealer: Dealer, day: date) -> list[DealerCampaign]:
-    launched = [
-        campaign
-        for campaign in db.session.execute(
-            select(Campaign)
-            .where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))
-            .order_by(Campaign.ends_on, Campaign.id)
-        ).scalars()
-        if _concerns(campaign, dealer)
-    ]
+    launched = [campaign for campaign in db.session.execute(_LAUNCHED).scalars() if _concerns(campaign, dealer)]
     counted = _progress_of_dealer(dealer, [campaign for campaign in launched if campaign.starts_on <= day])
     shown = []
     for campaign in launched:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import bindparam, case, exists, func, or_, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -39,19 +39,19 @@ def budget_of(dealer: Dealer, period: Period) -> Budget:
     return remembered(("budget_of", dealer.id, period.id), lambda: _budget_of(dealer, period))
 
 
+_BUDGET = select(
+    select(FundAllocation.amount)
+    .where(FundAllocation.dealer_id == bindparam("dealer_id"), FundAllocation.period_id == bindparam("period_id"))
+    .scalar_subquery(),
+    func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
+    func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.budget_held), else_=0)), 0),
+).where(
+    Claim.dealer_id == bindparam("dealer_id"), Claim.period_id == bindparam("period_id")
+)  # built once: the dealer's home and every claim form run it
+
+
 def _budget_of(dealer: Dealer, period: Period) -> Budget:
-    allocation = (
-        select(FundAllocation.amount)
-        .where(FundAllocation.dealer_id == dealer.id, FundAllocation.period_id == period.id)
-        .scalar_subquery()
-    )
-    allocated, approved, pending = db.session.execute(
-        select(
-            allocation,
-            func.coalesce(func.sum(case((Claim.status.in_(APPROVED), Claim.amount_approved), else_=0)), 0),
-            func.coalesce(func.sum(case((Claim.status.in_(PENDING), Claim.budget_held), else_=0)), 0),
-        ).where(Claim.dealer_id == dealer.id, Claim.period_id == period.id)
-    ).one()
+    allocated, approved, pending = db.session.execute(_BUDGET, {"dealer_id": dealer.id, "period_id": period.id}).one()
     return Budget(int(allocated or 0), int(approved), int(pending))
 
 

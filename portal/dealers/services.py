@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from portal.access import AccessRole, Viewer, require_role
@@ -142,12 +142,13 @@ def owners_of_dealers(dealer_ids: Iterable[int]) -> list[User]:
     )
 
 
+# Built once, like every statement a start page runs on each visit: building one costs more than running it.
+_PEOPLE = select(User).where(User.dealer_id == bindparam("dealer_id")).order_by(User.dealer_role, User.name)
+_PERIOD_OF_DAY = select(Period).where(Period.starts_on <= bindparam("day"), Period.ends_on >= bindparam("day"))
+
+
 def dealer_people(dealer: Dealer) -> list[User]:
-    return list(
-        db.session.execute(
-            select(User).where(User.dealer_id == dealer.id).order_by(User.dealer_role, User.name)
-        ).scalars()
-    )
+    return list(db.session.execute(_PEOPLE, {"dealer_id": dealer.id}).scalars())
 
 
 def current_period(today: date | None = None) -> Period | None:
@@ -155,9 +156,7 @@ def current_period(today: date | None = None) -> Period | None:
     day = today or company_today()
     return remembered(
         ("current_period", day),  # a start page asks from five areas
-        lambda: db.session.execute(
-            select(Period).where(Period.starts_on <= day, Period.ends_on >= day)
-        ).scalar_one_or_none(),
+        lambda: db.session.execute(_PERIOD_OF_DAY, {"day": day}).scalar_one_or_none(),
     )
 
 

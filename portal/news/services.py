@@ -9,10 +9,11 @@ expired. A must-acknowledge announcement is acknowledged by the dealer's owner t
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -174,31 +175,38 @@ def acknowledgement_states(user: User, announcements: list[Announcement]) -> dic
     )
 
 
+@functools.cache
+def _to_acknowledge_statement() -> Select[Announcement]:
+    """Built once: the start page asks it on every visit."""
+    acknowledged = (
+        select(Acknowledgement.id)
+        .where(
+            Acknowledgement.subject_type == ACKNOWLEDGED,
+            Acknowledgement.subject_id == Announcement.id,
+            Acknowledgement.dealer_id == bindparam("dealer_id"),
+        )
+        .exists()
+    )
+    return (
+        select(Announcement)
+        .where(
+            Announcement.status == AnnouncementStatus.PUBLISHED,
+            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= bindparam("today")),
+            Announcement.must_acknowledge.is_(True),
+            ~acknowledged,
+        )
+        .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+    )
+
+
 def to_acknowledge(user: User) -> list[Announcement]:
     """The current must-acknowledge announcements the user's dealer has not acknowledged yet, newest first, in one
     query (the start page asks it: the acknowledged ones and the others are left in the database)."""
     dealer = user.dealer
     if dealer is None:
         return []
-    day = company_today()
-    acknowledged = (
-        select(Acknowledgement.id)
-        .where(
-            Acknowledgement.subject_type == ACKNOWLEDGED,
-            Acknowledgement.subject_id == Announcement.id,
-            Acknowledgement.dealer_id == dealer.id,
-        )
-        .exists()
-    )
     waiting = db.session.execute(
-        select(Announcement)
-        .where(
-            Announcement.status == AnnouncementStatus.PUBLISHED,
-            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= day),
-            Announcement.must_acknowledge.is_(True),
-            ~acknowledged,
-        )
-        .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+        _to_acknowledge_statement(), {"dealer_id": dealer.id, "today": company_today()}
     ).scalars()
     return [found for found in waiting if addressed_to(found, dealer)]
 

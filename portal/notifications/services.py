@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from portal.access import AccessRole, require_role
 from portal.audit.services import audit_change, record_event
@@ -100,12 +100,16 @@ def queue_email(user: User | None, *, subject: str, text_body: str, html_body: s
 # --- The in-app centre ---------------------------------------------------------------------------------------
 
 
+# Built once: the bell asks it on every page.
+_UNREAD = (
+    select(func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+)
+
+
 def unread_count(user: User) -> int:
-    return db.session.execute(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ).scalar_one()
+    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar_one()
 
 
 def notifications_of(user: User) -> Select[Notification]:

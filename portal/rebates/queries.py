@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select
 
 from portal.accounts.models import User
 from portal.dealers.models import Dealer, Period, Territory
@@ -48,12 +48,15 @@ def effective_today(period: Period, today: date) -> date:
     return min(max(today, period.starts_on), period.ends_on)
 
 
+_SALES_BY_DAY = (
+    select(SalesLine.sold_on, func.sum(SalesLine.amount))
+    .where(SalesLine.dealer_id == bindparam("dealer_id"), SalesLine.period_id == bindparam("period_id"))
+    .group_by(SalesLine.sold_on)
+)  # built once: the dealer's home runs it on every visit
+
+
 def monthly_sales(dealer: Dealer, period: Period, target: int, today: date) -> list[Month]:
-    rows = db.session.execute(
-        select(SalesLine.sold_on, func.sum(SalesLine.amount))
-        .where(SalesLine.dealer_id == dealer.id, SalesLine.period_id == period.id)
-        .group_by(SalesLine.sold_on)
-    ).all()
+    rows = db.session.execute(_SALES_BY_DAY, {"dealer_id": dealer.id, "period_id": period.id}).all()
     by_month: dict[tuple[int, int], int] = {}
     for day, amount in rows:
         by_month[(day.year, day.month)] = by_month.get((day.year, day.month), 0) + int(amount)
@@ -211,16 +214,20 @@ class QuarterAttainment:
     reached_tier: bool
 
 
-def attainment_trend(dealer: Dealer, quarters: int = 8) -> list[QuarterAttainment]:
+TREND_QUARTERS = 8
+_TREND = (
+    select(Period.code, RebateStatement.sales, RebateStatement.target, RebateStatement.reached_tier)
+    .join(Period, Period.id == RebateStatement.period_id)
+    .where(RebateStatement.dealer_id == bindparam("dealer_id"))
+    .order_by(Period.starts_on.desc())
+    .limit(TREND_QUARTERS)
+)  # built once: the dealer's home runs it on every visit
+
+
+def attainment_trend(dealer: Dealer) -> list[QuarterAttainment]:
     """The dealer's attainment over its last eight statements, oldest first: is this quarter better than usual? One
     query, from the statements themselves (what the dealer was paid on), never recomputed here."""
-    rows = db.session.execute(
-        select(Period.code, RebateStatement.sales, RebateStatement.target, RebateStatement.reached_tier)
-        .join(Period, Period.id == RebateStatement.period_id)
-        .where(RebateStatement.dealer_id == dealer.id)
-        .order_by(Period.starts_on.desc())
-        .limit(quarters)
-    ).all()
+    rows = db.session.execute(_TREND, {"dealer_id": dealer.id}).all()
     return [
         QuarterAttainment(code, rules.attainment_shown(sales, target), reached is not None)
         for code, sales, target, reached in reversed(rows)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, or_, select, update
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
@@ -839,6 +839,11 @@ def late_sales_adjustments(booked: Period, touched: Iterable[tuple[int, int]]) -
     return booked_count
 
 
+_STATEMENT_OF = select(RebateStatement).where(
+    RebateStatement.dealer_id == bindparam("dealer_id"), RebateStatement.period_id == bindparam("period_id")
+)  # built once: every start page and statement page runs it
+
+
 def statement_of(dealer: Dealer | int, period: Period) -> RebateStatement | None:
     """The dealer's statement for the period (read once per request until the next write: the start page's tile
     and its inbox line both show it)."""
@@ -846,9 +851,7 @@ def statement_of(dealer: Dealer | int, period: Period) -> RebateStatement | None
     return remembered(
         ("statement_of", dealer_id, period.id),
         lambda: db.session.execute(
-            select(RebateStatement).where(
-                RebateStatement.dealer_id == dealer_id, RebateStatement.period_id == period.id
-            )
+            _STATEMENT_OF, {"dealer_id": dealer_id, "period_id": period.id}
         ).scalar_one_or_none(),
     )
 

@@ -3,10 +3,12 @@ the ones about to expire."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 
 from portal.access import require_role
@@ -173,23 +175,26 @@ class Renewal:
     next_session_starts_at: datetime | None
 
 
-def renewals_due(dealer_id: int, today: date, now: datetime, limit: int = 5) -> list[Renewal]:
-    """The dealer's certificates to renew, the nearest expiry first (at most `limit`), in two queries whatever the
-    number: the certificates (those already booked again left out by the database), then the next sessions of
-    their courses. Only the columns shown are read: the start page asks this on every visit."""
+RENEWALS_SHOWN = 5  # the start page's lines of certificates to renew, the nearest expiry first
+
+
+@functools.cache
+def _renewals_statements() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The two statements of `renewals_due`, built once (the start page runs them on every visit; building them
+    cost more than running them): the certificates, then the next sessions of their courses."""
     booked_again = (
         select(Enrollment.id)
         .join(_LATER_SESSION, _LATER_SESSION.id == Enrollment.session_id)
         .where(
             _LATER_SESSION.course_id == CourseSession.course_id,
-            _LATER_SESSION.starts_at > now,
+            _LATER_SESSION.starts_at > bindparam("now"),
             Enrollment.dealer_id == _EXPIRING.dealer_id,
             Enrollment.person_key == _EXPIRING.person_key,
             Enrollment.status.in_((EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)),
         )
         .exists()
     )
-    expiring = db.session.execute(
+    expiring = (
         select(
             _EXPIRING.person_key,
             func.coalesce(User.name, Trainee.name, ""),
@@ -203,27 +208,42 @@ def renewals_due(dealer_id: int, today: date, now: datetime, limit: int = 5) -> 
         .outerjoin(User, User.id == _EXPIRING.user_id)
         .outerjoin(Trainee, Trainee.id == _EXPIRING.trainee_id)
         .where(
-            _EXPIRING.dealer_id == dealer_id,
+            _EXPIRING.dealer_id == bindparam("dealer_id"),
             _EXPIRING.status == EnrollmentStatus.COMPLETED,
-            _EXPIRING.certificate_expires_on >= today,
-            _EXPIRING.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
+            _EXPIRING.certificate_expires_on >= bindparam("today"),
+            _EXPIRING.certificate_expires_on <= bindparam("until"),
             ~booked_again,
         )
         .order_by(_EXPIRING.certificate_expires_on, _EXPIRING.id)
-        .limit(limit)
+        .limit(RENEWALS_SHOWN)
+    )
+    next_sessions = (
+        select(CourseSession.id, CourseSession.course_id, CourseSession.starts_at)
+        .where(
+            CourseSession.course_id.in_(bindparam("courses", expanding=True)),
+            CourseSession.status == rules.SessionStatus.SCHEDULED,
+            CourseSession.enrol_deadline > bindparam("now"),
+        )
+        .order_by(CourseSession.starts_at, CourseSession.id)
+        .limit(200)
+    )
+    return expiring, next_sessions
+
+
+def renewals_due(dealer_id: int, today: date, now: datetime) -> list[Renewal]:
+    """The dealer's certificates to renew, the nearest expiry first (at most RENEWALS_SHOWN), in two queries
+    whatever the number: the certificates (those already booked again left out by the database), then the next
+    sessions of their courses. Only the columns shown are read."""
+    expiring_statement, next_statement = _renewals_statements()
+    until = today + timedelta(days=rules.EXPIRING_SOON_DAYS)
+    expiring = db.session.execute(
+        expiring_statement, {"dealer_id": dealer_id, "today": today, "until": until, "now": now}
     ).all()
     if not expiring:
         return []
     next_session: dict[int, tuple[int, datetime]] = {}
     for session_id, course_id, starts_at in db.session.execute(
-        select(CourseSession.id, CourseSession.course_id, CourseSession.starts_at)
-        .where(
-            CourseSession.course_id.in_({row[2] for row in expiring}),
-            CourseSession.status == rules.SessionStatus.SCHEDULED,
-            CourseSession.enrol_deadline > now,
-        )
-        .order_by(CourseSession.starts_at, CourseSession.id)
-        .limit(200)
+        next_statement, {"courses": sorted({row[2] for row in expiring}), "now": now}
     ):
         next_session.setdefault(course_id, (session_id, starts_at))
     renewals = []
