@@ -51,11 +51,13 @@ class Violation(Model):
 
 class Dispute(Model):
     __tablename__ = "disputes"
-    # The mediation queues and their counts read the second alone (not the wide rows); a dealer's start page counts
-    # the disputes waiting for its answer with the third.
+    # The mediation queues' counts read the second alone (not the wide rows); a mediator's own queue walks the
+    # third in its order and stops at the page's end (PostgreSQL otherwise joined all of them to their dealers and
+    # sorted); a dealer's start page counts the disputes waiting for its answer with the fourth.
     __table_args__ = (
         Index("ix_disputes_status_due", "status", "due_at"),
         Index("ix_disputes_status_mediator_due", "status", "mediator_id", "due_at"),
+        Index("ix_disputes_mediator_due", "mediator_id", "due_at", "id"),
         Index("ix_disputes_awaiting_dealer", "awaiting_dealer_id", "awaiting_until"),
     )
 
@@ -69,7 +71,7 @@ class Dispute(Model):
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("rebate_statements.id"))
     violation_id: Mapped[int | None] = mapped_column(ForeignKey("violations.id"), unique=True)
     status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus, 32), default=DisputeStatus.OPEN)
-    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed first in ix_disputes_mediator_due
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     awaiting_dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
     awaiting_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
