@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import DealerRole, User
@@ -404,19 +405,21 @@ def reject_target_change(actor: User, change: TargetChange, note: str) -> Target
     return change
 
 
+_TARGET_HISTORY = (
+    select(TargetChange)
+    .options(lazyload("*"))  # the statement shows the change's own columns: not its dealer, period and people
+    .where(
+        TargetChange.dealer_id == bindparam("dealer_id"),
+        TargetChange.period_id == bindparam("period_id"),
+        TargetChange.status == TargetChangeStatus.APPROVED,
+    )
+    .order_by(TargetChange.decided_at, TargetChange.id)
+)  # built once: every statement page runs it
+
+
 def target_history(dealer: Dealer, period: Period) -> list[TargetChange]:
     """The approved changes of a target, oldest first: what the statement shows as the target's history."""
-    return list(
-        db.session.execute(
-            select(TargetChange)
-            .where(
-                TargetChange.dealer_id == dealer.id,
-                TargetChange.period_id == period.id,
-                TargetChange.status == TargetChangeStatus.APPROVED,
-            )
-            .order_by(TargetChange.decided_at, TargetChange.id)
-        ).scalars()
-    )
+    return list(db.session.execute(_TARGET_HISTORY, {"dealer_id": dealer.id, "period_id": period.id}).scalars())
 
 
 def targets_query(user: User, period: Period) -> Select:
