@@ -69,8 +69,11 @@ def dealers_shown_to(user: User) -> frozenset[int] | None:
     role = user.access_role
     if role in (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF):
         return frozenset({user.dealer_id}) if user.dealer_id is not None else frozenset()
-    if role is AccessRole.MANAGER:
-        return frozenset(db.session.scalars(select(Dealer.id).where(Dealer.manager_id == user.id)))
+    if role is AccessRole.MANAGER:  # read once per request: the page cache and the claim queue both ask
+        return remembered(
+            ("dealers_shown_to", user.id),
+            lambda: frozenset(db.session.scalars(select(Dealer.id).where(Dealer.manager_id == user.id))),
+        )
     return None
 
 
