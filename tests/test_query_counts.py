@@ -251,9 +251,9 @@ PAGES = [
 # factor), besides the lines that need rows: the dealer's certificates to renew and the next sessions of their
 # courses (two queries for all of them), the announcements to acknowledge (one), the budget and the next tier
 # (shared with the home's own sections). The review page also finds the previous claim in the queue, and for a
-# manager reads the portfolio's dealers once (the queue names them by id). The dealer's home adds the last eight
-# quarters' attainment (one). Campaigns add two to the dealer's home (its running campaigns, its counted sales in
-# all of them: shared by the section and the inbox line).
+# manager on PostgreSQL reads the portfolio's dealers once (its queue names them by id). The dealer's home adds the
+# last eight quarters' attainment (one). Campaigns add two to the dealer's home (its running campaigns, its counted
+# sales in all of them: shared by the section and the inbox line).
 # A plan's page measures its goals from four areas' figures: sales and target, new districts, certificates,
 # pre-approvals and claims (five queries for any number of goals), besides the plan, its goals, actions, version and
 # the lists its goal form offers.
