@@ -5,7 +5,7 @@ people say it (北京时间), and amounts that fit a phone's tile: compact from 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from babel import Locale
@@ -17,7 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.claims.models import ClaimStatus
-from portal.formatting import compact_money, local_date, local_datetime, money, money_shape, month_name, percent
+from portal.formatting import (
+    compact_money,
+    local_date,
+    local_datetime,
+    money,
+    money_shape,
+    month_name,
+    number_shape,
+    percent,
+)
 from portal.i18n import time_zone_name
 from tests.factories import Channel
 from tests.helpers import logged_in_client
@@ -148,3 +157,29 @@ def test_an_amount_written_from_its_learnt_shape_is_what_babel_writes(
     if shape is not None:
         exact = Decimal(minor).scaleb(-babel_numbers.get_currency_precision(currency))
         assert shape.write(minor) == babel_numbers.format_currency(exact, currency, locale=locale)
+
+
+@settings(max_examples=400)
+@given(
+    value=st.one_of(
+        st.integers(min_value=0, max_value=10**9),
+        st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False, allow_infinity=False),
+        st.floats(min_value=0, max_value=10**9, allow_nan=False, allow_infinity=False),
+    ),
+    locale_name=st.sampled_from(LOCALES_SEEN),
+)
+def test_a_percentage_written_from_its_learnt_shape_is_what_babel_writes(
+    value: int | Decimal | float, locale_name: str
+) -> None:
+    """The quick way to write a percentage and its figure (portal.formatting.number_shape) gives Babel's text for
+    the same value cut to two decimals, character for character, in every locale it learns a shape for."""
+    locale = Locale.parse(locale_name)
+    shape = number_shape(locale)
+    if locale_name in ("en", "zh_Hans"):
+        assert shape is not None  # the portal's two languages always take the quick way
+    if shape is not None:
+        cut = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)  # the cut, computed here again
+        assert shape.write(cut) == babel_numbers.format_decimal(cut, format="#,##0.##", locale=locale)
+        assert shape.percent_prefix + shape.write(cut) + shape.percent_suffix == babel_numbers.format_percent(
+            cut / 100, format="#,##0.##%", locale=locale
+        )
