@@ -24,7 +24,17 @@ from portal.rebates.models import RebateStatement
 from portal.training.models import Enrollment
 from portal.training.rules import EXPIRING_SOON_DAYS
 from portal.types import utcnow
-from tests.factories import Channel, TrainingRecords, attach, draft, make_session, user
+from tests.factories import (
+    Channel,
+    TrainingRecords,
+    attach,
+    draft,
+    make_course,
+    make_enrollment,
+    make_session,
+    make_trainee,
+    user,
+)
 from tests.helpers import logged_in_client
 
 
@@ -191,6 +201,33 @@ def test_an_expiring_certificate_is_booked_again_in_one_tap(
         ).scalar_one()
     after = dealer.get("/dealer/").get_data(as_text=True)
     assert not any(title in text and "book again" in text for text in _today(after))
+
+
+def test_five_certificates_to_renew_the_nearest_first_and_none_booked_again(app: Flask, channel: Channel) -> None:
+    """Seven certificates of the dealer's people expire soon; the nearest one's holder is booked on a later session
+    already. The inbox shows the next five by expiry, each with the session to book, and not the booked one."""
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == channel.own_dealer)).scalar_one()
+        course = make_course("RENEW-1", validity_months=12)
+        done = make_session(course, starts_in=timedelta(days=-300), enrol_deadline=utcnow() - timedelta(days=301))
+        later = make_session(course, starts_in=timedelta(days=20), capacity=20)
+        people = [make_trainee(dealer, f"Renewer {number}") for number in range(7)]
+        for number, trainee in enumerate(people):
+            make_enrollment(
+                done,
+                trainee=trainee,
+                status="completed",
+                certificate=f"CERT-RNW{number}-AAAA-BBBB",
+                expires_on=company_today() + timedelta(days=5 + number),
+            )
+        make_enrollment(later, trainee=people[0])  # the nearest one is booked again
+        db.session.commit()
+        expected = [f"Renewer {number}" for number in range(1, 6)]  # by expiry, the booked one left out, five
+        later_id = later.id
+    page = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
+    renewals = [line for line in _today(page) if "Course RENEW-1 certificate" in line]
+    assert [line.split("'s ")[0].removeprefix("Now ") for line in renewals] == expected
+    assert page.count(f'action="/training/sessions/{later_id}/enrol"') == 5
 
 
 @pytest.mark.usefixtures("rebate_records")
