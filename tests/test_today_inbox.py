@@ -8,9 +8,12 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+import time_machine
 from flask import Flask
+from flask_login import login_user
 from sqlalchemy import func, select
 
+from portal import inbox as inbox_module
 from portal.accounts.models import User, UserRole
 from portal.claims import services
 from portal.claims.models import Claim
@@ -105,6 +108,37 @@ def test_each_reader_of_a_role_gets_their_own_counts(app: Flask, budgets_set: Ch
             other.get("/dealer/").get_data(as_text=True)
         )
     assert (drafts[own], drafts[foreign]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("dealer_owner", "foreign_owner"),
+        ("dealer_staff", "dealer_staff"),
+        ("manager", "other_manager"),
+        ("senior_manager", "senior_manager"),
+        ("admin", "admin"),  # a mediator's lines need rows: nothing to build
+    ],
+)
+def test_a_roles_inbox_statement_holds_nothing_of_who_built_it_or_when(
+    app: Flask, channel: Channel, first: str, second: str
+) -> None:
+    """A role's inbox statement is built on its first start page and kept for every reader of the role, so nothing
+    in it may come from that reader or that day (a source must use the reader's parameters, TODAY and NOW): built
+    by two readers of the role a hundred days apart, it is the same SQL binding the same values."""
+    built = []
+    for person, days in ((first, 0), (second, 100)):
+        with time_machine.travel(utcnow() + timedelta(days=days), tick=False), app.test_request_context():
+            reader = user(channel, person)
+            login_user(reader)
+            inbox_module._PREPARED.clear()  # built afresh, as by the role's first start page in a new process
+            statement = inbox_module._prepared(reader.access_role).statement
+            assert statement is not None
+            key = statement._generate_cache_key()
+            assert key is not None
+            built.append((str(statement), [parameter.value for parameter in key.bindparams]))
+    inbox_module._PREPARED.clear()
+    assert built[0] == built[1]
 
 
 def test_the_reviewer_sees_the_claims_waiting_with_the_flagged_counted(app: Flask, budgets_set: Channel) -> None:
