@@ -9,11 +9,13 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import get_locale
+from sqlalchemy import case, func, select
 
 from portal.accounts.models import User
 from portal.campaigns import services
-from portal.campaigns.rules import CampaignPhase
-from portal.inbox import InboxLine, register_inbox_counts, register_inbox_source
+from portal.campaigns.models import Campaign
+from portal.campaigns.rules import CampaignPhase, CampaignStatus
+from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts, register_inbox_source
 from portal.request_locale import ngettext
 
 
@@ -31,6 +33,19 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
         len(ending),
         detail=", ".join(found.campaign.name_in(str(get_locale())) for found in ending),
     )
+
+
+def settlement_counts(reader: InboxReader) -> CountsQuery:
+    """Counted in one row: ended campaigns nobody asked to settle yet (`ended`), settlements waiting for this person
+    to confirm (`to_confirm`)."""
+    ended = (Campaign.status == CampaignStatus.LIVE) & (Campaign.ends_on < TODAY)
+    to_confirm = (Campaign.status == CampaignStatus.SETTLEMENT_REQUESTED) & (
+        Campaign.settlement_requested_by_id != reader.id
+    )
+    return select(
+        func.coalesce(func.sum(case((ended, 1), else_=0)), 0).label("ended"),
+        func.coalesce(func.sum(case((to_confirm, 1), else_=0)), 0).label("to_confirm"),
+    ).where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))
 
 
 def runner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
@@ -54,4 +69,4 @@ def runner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
 
 def register() -> None:
     register_inbox_source(services.DEALER_ROLES, dealer_lines, 58)
-    register_inbox_counts(services.RUNNERS, services.settlement_counts, runner_lines, 45)
+    register_inbox_counts(services.RUNNERS, settlement_counts, runner_lines, 45)

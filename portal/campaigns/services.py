@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -38,7 +38,6 @@ from portal.dealers.audiences import AudienceKind, includes, members_condition, 
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import current_period, owners_of_dealers, visible_dealers
 from portal.extensions import db
-from portal.inbox import TODAY, CountsQuery, InboxReader
 from portal.jobs import run_after_commit
 from portal.notifications import params
 from portal.notifications.links import link
@@ -512,16 +511,3 @@ def tell_dealers(campaign_id: int) -> int:
 
 
 # --- Inbox counts -----------------------------------------------------------------------------------------------------
-
-
-def settlement_counts(reader: InboxReader) -> CountsQuery:
-    """Counted in one row: ended campaigns nobody asked to settle yet (`ended`), settlements waiting for this person
-    to confirm (`to_confirm`)."""
-    ended = (Campaign.status == CampaignStatus.LIVE) & (Campaign.ends_on < TODAY)
-    to_confirm = (Campaign.status == CampaignStatus.SETTLEMENT_REQUESTED) & (
-        Campaign.settlement_requested_by_id != reader.id
-    )
-    return select(
-        func.coalesce(func.sum(case((ended, 1), else_=0)), 0).label("ended"),
-        func.coalesce(func.sum(case((to_confirm, 1), else_=0)), 0).label("to_confirm"),
-    ).where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))

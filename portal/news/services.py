@@ -110,6 +110,13 @@ def get_managed(user: User, announcement_id: int) -> Announcement:
     return found
 
 
+def current_on(day: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """An announcement published and not expired on the day: what dealers read and are reminded of."""
+    return (Announcement.status == AnnouncementStatus.PUBLISHED) & (
+        (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= day)
+    )
+
+
 def readable(user: User, today: date | None = None) -> list[Announcement]:
     """What a dealer's people read now: pinned first, then the newest."""
     dealer = user.dealer
@@ -119,8 +126,7 @@ def readable(user: User, today: date | None = None) -> list[Announcement]:
     published = db.session.execute(
         select(Announcement)
         .where(
-            Announcement.status == AnnouncementStatus.PUBLISHED,
-            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= day),
+            current_on(day),
         )
         .order_by(Announcement.pinned.desc(), Announcement.published_at.desc(), Announcement.id.desc())
         .limit(SHOWN)
@@ -190,8 +196,7 @@ def _to_acknowledge_statement() -> Select[Announcement]:
     return (
         select(Announcement)
         .where(
-            Announcement.status == AnnouncementStatus.PUBLISHED,
-            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= bindparam("today")),
+            current_on(bindparam("today")),
             Announcement.must_acknowledge.is_(True),
             ~acknowledged,
         )
@@ -374,10 +379,9 @@ def remind_unacknowledged(now: datetime | None = None) -> int:
     reminded = 0
     waiting = db.session.execute(
         select(Announcement).where(
-            Announcement.status == AnnouncementStatus.PUBLISHED,
+            current_on(today),
             Announcement.must_acknowledge.is_(True),
             Announcement.published_at <= now - REMIND_AFTER,
-            (Announcement.expires_on.is_(None)) | (Announcement.expires_on >= today),
         )
     ).scalars()
     for found in list(waiting):

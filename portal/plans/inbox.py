@@ -7,11 +7,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import url_for
+from sqlalchemy import Date, bindparam
 
 from portal.accounts.models import User
-from portal.inbox import InboxLine, register_inbox_counts
+from portal.dates import company_today
+from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts
 from portal.plans import services
 from portal.request_locale import ngettext
+
+
+def action_counts(reader: InboxReader) -> CountsQuery | None:
+    """`actions_due_counts` for the inbox: the week's end is the request's value."""
+    return services.actions_due_counts(reader, TODAY, bindparam("plans_week_end", type_=Date))
+
+
+def week_end(_user: User) -> Mapping[str, Any]:
+    return {"plans_week_end": company_today() + services.WEEK}
 
 
 def action_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
@@ -44,5 +55,5 @@ def acceptance_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLi
 
 
 def register() -> None:
-    register_inbox_counts(services.READERS, services.inbox_actions_due, action_lines, 56, services.inbox_week_end)
+    register_inbox_counts(services.READERS, action_counts, action_lines, 56, week_end)
     register_inbox_counts(services.PLANNERS, services.awaiting_acceptance_counts, acceptance_lines, 57)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.access import AccessRole, Viewer
@@ -26,7 +26,7 @@ from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus
 from portal.dealers.services import dealer_owners, visible_dealers
 from portal.extensions import db
-from portal.inbox import TODAY, CountsQuery, InboxReader
+from portal.inbox import CountsQuery
 from portal.notifications.links import link
 from portal.notifications.services import notify
 from portal.page_cache import writes_for
@@ -467,15 +467,6 @@ def actions_due_counts(
             PlanAction.due_on < week_end,
         )
     )
-
-
-def inbox_actions_due(reader: InboxReader) -> CountsQuery | None:
-    """`actions_due_counts` for the inbox: the week's end is the request's value."""
-    return actions_due_counts(reader, TODAY, bindparam("plans_week_end", type_=Date))
-
-
-def inbox_week_end(_user: User) -> Mapping[str, Any]:
-    return {"plans_week_end": company_today() + WEEK}
 
 
 def actions_due_of(counts: Mapping[Any, Any]) -> ActionsDue:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 
 from portal.access import require_role
@@ -139,6 +139,19 @@ def get_certificate(user: User, number: str) -> Enrollment:
     return get_roster_enrollment(user, enrollment.id)
 
 
+EXPIRING_SOON = timedelta(days=rules.EXPIRING_SOON_DAYS)
+
+
+def expiring_soon(today: Any, until: Any, certificate: Any = Enrollment) -> ColumnElement[bool]:
+    """A certificate (a completed enrolment, or an alias of one) expiring between today and `until`, days or
+    parameters: the dealer's to renew."""
+    return and_(
+        certificate.status == EnrollmentStatus.COMPLETED,
+        certificate.certificate_expires_on >= today,
+        certificate.certificate_expires_on <= until,
+    )
+
+
 _EXPIRING = aliased(Enrollment)  # the expiring certificate, beside the enrolments that book its holder again
 _LATER_SESSION = aliased(CourseSession)
 
@@ -150,10 +163,7 @@ def expiring_certificates(dealer_id: int, today: date, limit: int = 50) -> list[
             select(Enrollment)
             .where(
                 Enrollment.dealer_id == dealer_id,
-                Enrollment.status == EnrollmentStatus.COMPLETED,
-                Enrollment.certificate_expires_on.is_not(None),
-                Enrollment.certificate_expires_on >= today,
-                Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
+                expiring_soon(today, today + EXPIRING_SOON),
             )
             .order_by(Enrollment.certificate_expires_on)
             .limit(limit)
@@ -209,9 +219,7 @@ def _renewals_statements() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any,
         .outerjoin(Trainee, Trainee.id == _EXPIRING.trainee_id)
         .where(
             _EXPIRING.dealer_id == bindparam("dealer_id"),
-            _EXPIRING.status == EnrollmentStatus.COMPLETED,
-            _EXPIRING.certificate_expires_on >= bindparam("today"),
-            _EXPIRING.certificate_expires_on <= bindparam("until"),
+            expiring_soon(bindparam("today"), bindparam("until"), _EXPIRING),
             ~booked_again,
         )
         .order_by(_EXPIRING.certificate_expires_on, _EXPIRING.id)
@@ -235,7 +243,7 @@ def renewals_due(dealer_id: int, today: date, now: datetime) -> list[Renewal]:
     whatever the number: the certificates (those already booked again left out by the database), then the next
     sessions of their courses. Only the columns shown are read."""
     expiring_statement, next_statement = _renewals_statements()
-    until = today + timedelta(days=rules.EXPIRING_SOON_DAYS)
+    until = today + EXPIRING_SOON
     expiring = db.session.execute(
         expiring_statement, {"dealer_id": dealer_id, "today": today, "until": until, "now": now}
     ).all()
@@ -270,11 +278,7 @@ def completion_by_dealer(user: User, today: date):
         Enrollment.status == EnrollmentStatus.COMPLETED,
         (Enrollment.certificate_expires_on.is_(None)) | (Enrollment.certificate_expires_on >= today),
     )
-    soon = and_(
-        Enrollment.status == EnrollmentStatus.COMPLETED,
-        Enrollment.certificate_expires_on >= today,
-        Enrollment.certificate_expires_on <= today + timedelta(days=rules.EXPIRING_SOON_DAYS),
-    )
+    soon = expiring_soon(today, today + EXPIRING_SOON)
     counts = (
         select(
             Enrollment.dealer_id,
