@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy.orm import lazyload
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -279,6 +280,7 @@ _LAUNCHED = (
     select(Campaign)
     .where(Campaign.status.in_((CampaignStatus.LIVE, CampaignStatus.SETTLEMENT_REQUESTED)))
     .order_by(Campaign.ends_on, Campaign.id)
+    .options(lazyload("*"))  # not who asked for or booked the settlement (two users, each with a dealer, joined)
 )  # built once: the dealer's home runs it on every visit
 
 

@@ -146,12 +146,38 @@ def owners_of_dealers(dealer_ids: Iterable[int]) -> list[User]:
 
 
 # Built once, like every statement a start page runs on each visit: building one costs more than running it.
-_PEOPLE = select(User).where(User.dealer_id == bindparam("dealer_id")).order_by(User.dealer_role, User.name)
+# Built once (the dealer's home asks on every visit). Their dealer is not joined: it is the dealer asked about,
+# already loaded, and the manager has none.
+_PEOPLE = (
+    select(User)
+    .where(User.dealer_id == bindparam("dealer_id"))
+    .order_by(User.dealer_role, User.name)
+    .options(lazyload(User.dealer))
+)
+_PEOPLE_AND_MANAGER = (
+    select(User)
+    .where(or_(User.dealer_id == bindparam("dealer_id"), User.id == bindparam("manager_id")))
+    .order_by(User.dealer_role, User.name)
+    .options(lazyload(User.dealer))
+)
 _PERIOD_OF_DAY = select(Period).where(Period.starts_on <= bindparam("day"), Period.ends_on >= bindparam("day"))
 
 
 def dealer_people(dealer: Dealer) -> list[User]:
     return list(db.session.execute(_PEOPLE, {"dealer_id": dealer.id}).scalars())
+
+
+def dealer_contacts(dealer: Dealer) -> tuple[User | None, list[User]]:
+    """The dealer's channel manager and its people, in one statement: the dealer's home shows both."""
+    manager, people = None, []
+    for user in db.session.execute(
+        _PEOPLE_AND_MANAGER, {"dealer_id": dealer.id, "manager_id": dealer.manager_id}
+    ).scalars():
+        if user.dealer_id == dealer.id:
+            people.append(user)
+        else:
+            manager = user
+    return manager, people
 
 
 def current_period(today: date | None = None) -> Period | None:

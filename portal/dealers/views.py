@@ -67,11 +67,12 @@ def dealer_home() -> ResponseReturnValue:
     dealer = current_user.dealer
     if dealer is None:  # a dealer user always has a dealer; a broken row must not show someone else's data
         abort(404)
+    manager, dealer_people = services.dealer_contacts(dealer)
     return render_template(
         "dealers/dealer_home.html",
         dealer=dealer,
-        manager=dealer.manager,
-        people=services.dealer_people(dealer),
+        manager=manager,
+        people=dealer_people,
         period=services.current_period(),
         today=company_today(),
         **sections.home_sections(current_user, dealer),

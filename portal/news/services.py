@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy.orm import lazyload
 
 from portal.access import AccessRole
 from portal.accounts.models import User
@@ -201,6 +202,7 @@ def _to_acknowledge_statement() -> Select[Announcement]:
             ~acknowledged,
         )
         .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+        .options(lazyload("*"))  # not its author (a user and the user's dealer, joined): the reminder never shows them
     )
 
 

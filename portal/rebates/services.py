@@ -842,9 +842,13 @@ def late_sales_adjustments(booked: Period, touched: Iterable[tuple[int, int]]) -
     return booked_count
 
 
-_STATEMENT_OF = select(RebateStatement).where(
-    RebateStatement.dealer_id == bindparam("dealer_id"), RebateStatement.period_id == bindparam("period_id")
-)  # built once: every start page and statement page runs it
+# Built once: every start page and statement page runs it. Its dealer and period are not joined: every caller has
+# both loaded already (the signed-in dealer, the period it asks about), and the session finds them by id.
+_STATEMENT_OF = (
+    select(RebateStatement)
+    .where(RebateStatement.dealer_id == bindparam("dealer_id"), RebateStatement.period_id == bindparam("period_id"))
+    .options(lazyload(RebateStatement.dealer), lazyload(RebateStatement.period))
+)
 
 
 def statement_of(dealer: Dealer | int, period: Period) -> RebateStatement | None:
