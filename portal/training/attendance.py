@@ -188,10 +188,13 @@ class Renewal:
 RENEWALS_SHOWN = 5  # the start page's lines of certificates to renew, the nearest expiry first
 
 
+_NEXT_SESSION = aliased(CourseSession)
+
+
 @functools.cache
-def _renewals_statements() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
-    """The two statements of `renewals_due`, built once (the start page runs them on every visit; building them
-    cost more than running them): the certificates, then the next sessions of their courses."""
+def _renewals_statement() -> Select[*tuple[Any, ...]]:
+    """The statement of `renewals_due`, built once (the start page runs it on every visit; building it cost more
+    than running it)."""
     booked_again = (
         select(Enrollment.id)
         .join(_LATER_SESSION, _LATER_SESSION.id == Enrollment.session_id)
@@ -204,14 +207,26 @@ def _renewals_statements() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any,
         )
         .exists()
     )
-    expiring = (
+    next_open = (
+        select(_NEXT_SESSION.id)
+        .where(
+            _NEXT_SESSION.course_id == CourseSession.course_id,
+            _NEXT_SESSION.status == rules.SessionStatus.SCHEDULED,
+            _NEXT_SESSION.enrol_deadline > bindparam("now"),
+        )
+        .order_by(_NEXT_SESSION.starts_at, _NEXT_SESSION.id)
+        .limit(1)
+        .correlate(CourseSession)
+    )
+    return (
         select(
             _EXPIRING.person_key,
             func.coalesce(User.name, Trainee.name, ""),
-            CourseSession.course_id,
             Course.code,
             Course.title,
             _EXPIRING.certificate_expires_on,
+            next_open.scalar_subquery(),
+            next_open.with_only_columns(_NEXT_SESSION.starts_at).scalar_subquery(),
         )
         .join(CourseSession, CourseSession.id == _EXPIRING.session_id)
         .join(Course, Course.id == CourseSession.course_id)
@@ -225,51 +240,20 @@ def _renewals_statements() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any,
         .order_by(_EXPIRING.certificate_expires_on, _EXPIRING.id)
         .limit(RENEWALS_SHOWN)
     )
-    next_sessions = (
-        select(CourseSession.id, CourseSession.course_id, CourseSession.starts_at)
-        .where(
-            CourseSession.course_id.in_(bindparam("courses", expanding=True)),
-            CourseSession.status == rules.SessionStatus.SCHEDULED,
-            CourseSession.enrol_deadline > bindparam("now"),
-        )
-        .order_by(CourseSession.starts_at, CourseSession.id)
-        .limit(200)
-    )
-    return expiring, next_sessions
 
 
 def renewals_due(dealer_id: int, today: date, now: datetime) -> list[Renewal]:
-    """The dealer's certificates to renew, the nearest expiry first (at most RENEWALS_SHOWN), in two queries
-    whatever the number: the certificates (those already booked again left out by the database), then the next
-    sessions of their courses. Only the columns shown are read."""
-    expiring_statement, next_statement = _renewals_statements()
-    until = today + EXPIRING_SOON
-    expiring = db.session.execute(
-        expiring_statement, {"dealer_id": dealer_id, "today": today, "until": until, "now": now}
-    ).all()
-    if not expiring:
-        return []
-    next_session: dict[int, tuple[int, datetime]] = {}
-    for session_id, course_id, starts_at in db.session.execute(
-        next_statement, {"courses": sorted({row[2] for row in expiring}), "now": now}
-    ):
-        next_session.setdefault(course_id, (session_id, starts_at))
-    renewals = []
-    for person_key, person_name, course_id, code, title, expires_on in expiring:
-        found = next_session.get(course_id)
-        if expires_on is not None:  # always: the query asks for a day
-            renewals.append(
-                Renewal(
-                    person_key,
-                    person_name,
-                    code,
-                    title,
-                    expires_on,
-                    found[0] if found else None,
-                    found[1] if found else None,
-                )
-            )
-    return renewals
+    """The dealer's certificates to renew, the nearest expiry first (at most RENEWALS_SHOWN), in one query whatever
+    the number: those already booked again are left out by the database, and each comes with the next session of its
+    course still taking enrolments. Only the columns shown are read."""
+    found = db.session.execute(
+        _renewals_statement(), {"dealer_id": dealer_id, "today": today, "until": today + EXPIRING_SOON, "now": now}
+    )
+    return [
+        Renewal(person_key, person_name, code, title, expires_on, session_id, starts_at)
+        for person_key, person_name, code, title, expires_on, session_id, starts_at in found
+        if expires_on is not None  # always: the query asks for a day
+    ]
 
 
 def completion_by_dealer(user: User, today: date):
