@@ -4,6 +4,8 @@ the scale data of `make bench` (build it with `make bench` first), with no netwo
 Each page is asked for through Flask's test client as its user, a few times to warm up and then `--times` times;
 prints the median and the slowest, the median of this process's own CPU time (on PostgreSQL the rest of the time
 is the database server's work and the round trips), and the number of SQL statements of one render.
+The last column is the page's median over that of the bare `/ping` asked for in turns with it: this machine's speed
+varies by half within minutes and differs between machines, and the ratio stays put where milliseconds do not.
 `--profile NAME` (a page's name or part of it) prints where one page's time goes (cProfile, the 30 costliest
 functions by their own time).
 DATABASE_URL picks the database, as for `make bench`.
@@ -58,7 +60,11 @@ def main() -> int:
 
     event.listen(engine, "before_cursor_execute", count)
     clients = {}
-    print(f"{'page':<22}{'median ms':>11}{'slowest ms':>12}{'CPU ms':>8}{'statements':>12}  under {TARGET_MS:.0f} ms")
+    print(
+        f"{'page':<22}{'median ms':>11}{'slowest ms':>12}{'CPU ms':>8}{'statements':>12}  under {TARGET_MS:.0f} ms"
+        f"{'x /ping':>9}"
+    )
+    bare = app.test_client()
     missed = 0
     for name, email, path in PAGES:
         if email is None:
@@ -74,8 +80,11 @@ def main() -> int:
         statements[0] = 0
         client.get(url)
         per_render = statements[0]
-        times, cpu_times = [], []
+        times, cpu_times, pings = [], [], []
         for _ in range(args.times):
+            started = time.perf_counter()
+            bare.get("/ping")
+            pings.append((time.perf_counter() - started) * 1000)
             started, cpu_started = time.perf_counter(), time.process_time()
             client.get(url)
             times.append((time.perf_counter() - started) * 1000)
@@ -83,7 +92,8 @@ def main() -> int:
         median, cpu = statistics.median(times), statistics.median(cpu_times)
         missed += median >= TARGET_MS
         verdict = "yes" if median < TARGET_MS else "NO"
-        print(f"{name:<22}{median:>11.1f}{max(times):>12.1f}{cpu:>8.1f}{per_render:>12}  {verdict}")
+        ratio = median / statistics.median(pings)
+        print(f"{name:<22}{median:>11.1f}{max(times):>12.1f}{cpu:>8.1f}{per_render:>12}  {verdict:<9}{ratio:>8.1f}")
         if args.profile and args.profile in name:
             profiler = cProfile.Profile()
             profiler.enable()
