@@ -39,6 +39,14 @@ def remembered(key: Hashable, compute: Callable[[], T]) -> T:
     return answer
 
 
+def remember(key: Hashable, answer: object) -> None:
+    """Keep an answer read with something else (the signed-in user's load) for `remembered` to find, until the next
+    flush. Outside a request: nothing."""
+    request_context = _cv_request.get(None)
+    if request_context is not None:
+        request_context.__dict__.setdefault(_ATTRIBUTE, {})[key] = answer
+
+
 def forget_remembered(*_args: object) -> None:
     request_context = _cv_request.get(None)
     if request_context is not None:

@@ -9,10 +9,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.accounts.models import User
 from portal.accounts.proof import SecurityChange
+from portal.accounts.sessions import load_user_by_session_token
 from portal.dealers.models import DealerStatus
 from portal.extensions import db
 from portal.jobs import huey_of
@@ -20,7 +21,7 @@ from portal.notifications.kinds import KINDS, render_text
 from portal.notifications.links import link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail
 from portal.notifications.params import amount, choice, day, moment
-from portal.notifications.services import notify
+from portal.notifications.services import mark_all_read, notify, unread_count
 from tests.factories import Channel
 from tests.helpers import log_in
 
@@ -186,6 +187,45 @@ def test_a_link_is_built_from_its_endpoint_when_opened(app: Flask, client: Flask
     log_in(client, channel.emails["manager"])
     assert client.post(f"/notifications/{moved_id}/open").headers["Location"] == "/console/claims/41"
     assert client.post(f"/notifications/{gone_id}/open").headers["Location"] == "/notifications/"
+
+
+def test_a_page_brings_the_bells_count_with_the_signed_in_user(
+    app: Flask, client: FlaskClient, channel: Channel
+) -> None:
+    """Every page's bell, and the bell every open tab polls: its count comes with the user's load (one statement
+    fewer per page; the poll is that one statement), and is right."""
+    _seed_notifications(app, channel.emails["manager"], 3)
+    log_in(client, channel.emails["manager"])
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        html = client.get("/notifications/bell").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert _bell_count(html) == 4  # and the channel's own welcome notification
+    reads = [statement for statement in statements if statement.startswith("SELECT")]
+    assert len(reads) == 1 and "FROM notifications" in reads[0] and "FROM users" in reads[0], statements
+
+
+def test_a_writing_request_counts_the_bell_after_its_writes(app: Flask, channel: Channel) -> None:
+    """On a request that may write, the count is not taken from the user's load: one UPDATE marking every
+    notification read (which no flush announces) and then the bell shows none."""
+    _seed_notifications(app, channel.emails["manager"], 3)
+    with app.app_context():
+        token = db.session.execute(
+            select(User.session_token).where(User.email == channel.emails["manager"])
+        ).scalar_one()
+    with app.test_request_context("/notifications/read-all", method="POST"):
+        user = load_user_by_session_token(token)
+        assert user is not None
+        assert mark_all_read(user) == 4
+        assert unread_count(user) == 0
 
 
 def test_someone_elses_notification_is_404(app: Flask, client: FlaskClient, channel: Channel) -> None:

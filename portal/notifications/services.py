@@ -6,9 +6,9 @@ commit, through the outbox (portal/notifications/mail.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from email.utils import make_msgid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -23,6 +23,7 @@ from portal.notifications.kinds import KINDS, optional_kinds, render_text
 from portal.notifications.links import Link
 from portal.notifications.models import Notification, NotificationPreference, OutboxEmail, OutboxStatus
 from portal.page_cache import writes_for
+from portal.request_memo import remembered
 from portal.types import utcnow
 
 if TYPE_CHECKING:
@@ -100,16 +101,26 @@ def queue_email(user: User | None, *, subject: str, text_body: str, html_body: s
 # --- The in-app centre ---------------------------------------------------------------------------------------
 
 
-# Built once: the bell asks it on every page.
-_UNREAD = (
-    select(func.count())
-    .select_from(Notification)
-    .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
-)
+def unread_query(user_id: Any) -> Select[int]:
+    """How many of the user's notifications are unread: a parameter, or a user's id column when the signed-in user's
+    load brings the bell's count with it (portal.accounts.sessions)."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+
+
+def unread_memo_key(user_id: int) -> Hashable:
+    return ("unread_notifications", user_id)
+
+
+_UNREAD = unread_query(bindparam("user_id"))  # built once: the bell asks on every page
 
 
 def unread_count(user: User) -> int:
-    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar_one()
+    """The bell's count: as the user's load brought it on a reading request, else counted now."""
+    return remembered(unread_memo_key(user.id), lambda: db.session.execute(_UNREAD, {"user_id": user.id}).scalar_one())
 
 
 def notifications_of(user: User) -> Select[Notification]:
