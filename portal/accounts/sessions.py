@@ -1,8 +1,8 @@
 """Which user a session belongs to: the session holds the user's rotating token, never the user's id.
 
 The same statement counts the user's unread notifications, which every page's bell shows: one statement fewer per
-page. On a request that may write (every non-GET) the count is not kept, so the bell counts afresh after the
-request's writes.
+page. On a request that may write (any method but `portal.database.SAFE_METHODS`, the requests that take the write
+lock) the count is not kept, so the bell counts afresh after the request's writes.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from flask import has_request_context, request
 from sqlalchemy import bindparam, select
 
 from portal.accounts.models import User
+from portal.database import SAFE_METHODS
 from portal.extensions import db
 from portal.notifications.services import unread_memo_key, unread_query
 from portal.request_memo import remember
-
-READING_METHODS = frozenset({"GET", "HEAD"})
 
 # Built once: every request of a logged-in user runs it.
 _BY_SESSION_TOKEN = select(User, unread_query(User.id).correlate(User).scalar_subquery()).where(
@@ -31,6 +30,6 @@ def load_user_by_session_token(token: str) -> User | None:
     user, unread = found
     if not user.is_active:
         return None
-    if has_request_context() and request.method in READING_METHODS:
+    if has_request_context() and request.method in SAFE_METHODS:
         remember(unread_memo_key(user.id), unread)
     return user

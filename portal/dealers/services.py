@@ -148,17 +148,10 @@ def owners_of_dealers(dealer_ids: Iterable[int]) -> list[User]:
 # Built once, like every statement a start page runs on each visit: building one costs more than running it.
 # Built once (the dealer's home asks on every visit). Their dealer is not joined: it is the dealer asked about,
 # already loaded, and the manager has none.
-_PEOPLE = (
-    select(User)
-    .where(User.dealer_id == bindparam("dealer_id"))
-    .order_by(User.dealer_role, User.name)
-    .options(lazyload(User.dealer))
-)
-_PEOPLE_AND_MANAGER = (
-    select(User)
-    .where(or_(User.dealer_id == bindparam("dealer_id"), User.id == bindparam("manager_id")))
-    .order_by(User.dealer_role, User.name)
-    .options(lazyload(User.dealer))
+_USERS_LISTED = select(User).order_by(User.dealer_role, User.name).options(lazyload(User.dealer))
+_PEOPLE = _USERS_LISTED.where(User.dealer_id == bindparam("dealer_id"))
+_PEOPLE_AND_MANAGER = _USERS_LISTED.where(
+    or_(User.dealer_id == bindparam("dealer_id"), User.id == bindparam("manager_id"))
 )
 _PERIOD_OF_DAY = select(Period).where(Period.starts_on <= bindparam("day"), Period.ends_on >= bindparam("day"))
 
