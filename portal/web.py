@@ -7,7 +7,8 @@ from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request
-from sqlalchemy import func, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Integer, Select, bindparam, func, select
 
 from portal.extensions import db, htmx
 from portal.service_errors import IllegalTransition, InvalidInput
@@ -37,6 +38,44 @@ def page_of(query: Any, total: int | None = None) -> Any:
     header) passes it as `total`, and is not counted a second time."""
     found = db.paginate(
         query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False, count=total is None
+    )
+    if total is not None:
+        found.total = total
+    return found
+
+
+# The limit and offset of a list statement built once (page_of_statement): parameters, so the statement stays the same.
+PAGE_LIMIT = bindparam("page_limit", type_=Integer)
+PAGE_OFFSET = bindparam("page_offset", type_=Integer)
+
+
+class StatementPage(Pagination):
+    """A page of a list whose statement is built once and kept, its limit and offset being PAGE_LIMIT and
+    PAGE_OFFSET: the same page as `page_of` gives (Flask-SQLAlchemy's pagination, which the pager macro reads),
+    without building a new statement on every request."""
+
+    def _query_items(self) -> list[Any]:
+        values = {**self._query_args["values"], "page_limit": self.per_page, "page_offset": self._query_offset}
+        return list(db.session.execute(self._query_args["statement"], values).unique().scalars())
+
+    def _query_count(self) -> int:
+        return int(db.session.execute(self._query_args["count_statement"], self._query_args["values"]).scalar_one())
+
+
+def page_of_statement(
+    statement: Select[Any], count: Select[Any], values: dict[str, Any], total: int | None = None
+) -> StatementPage:
+    """The asked-for page of a kept list statement with the request's `values`; `count` is its kept count statement,
+    asked only when the page has not counted the list already (`total`)."""
+    found = StatementPage(
+        page=page_number(),
+        per_page=current_app.config["PAGE_SIZE"],
+        max_per_page=None,
+        error_out=False,
+        count=total is None,
+        statement=statement,
+        count_statement=count,
+        values=values,
     )
     if total is not None:
         found.total = total

@@ -522,7 +522,7 @@ def _queue_context(waiting: queries.Backlog) -> dict[str, Any]:
     wanted = queries.queue_filter(request.args.to_dict())
     # Unfiltered, the queue is what the backlog counted (the page's header shows it): not counted a second time.
     known_total = waiting.submitted + waiting.awaiting_second if wanted == queries.QueueFilter() else None
-    claims = page_of(queries.listed(queries.queue_query(current_user, wanted)), known_total)
+    claims = queries.queue_page(current_user, wanted, known_total)
     ids = [claim.id for claim in claims.items]
     flags = queries.flags_by_claim(ids)
     return {
@@ -554,17 +554,12 @@ DEALER_CHOICES_UP_TO = 60
 def queue() -> ResponseReturnValue:
     waiting = queries.backlog(current_user)
     context = _queue_context(waiting)
-    choices = db.session.execute(
-        dealer_services.visible_dealers(current_user)
-        .with_only_columns(Dealer.code, Dealer.name)
-        .order_by(Dealer.code)
-        .limit(DEALER_CHOICES_UP_TO + 1)
-    ).all()
+    choices = queries.dealer_choices(current_user, DEALER_CHOICES_UP_TO + 1)
     return render_page_or_fragment(
         "claims/queue.html",
         "claims/_queue.html",
         dealers=choices if len(choices) <= DEALER_CHOICES_UP_TO else None,
-        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+        periods=dealer_services.recent_periods(),
         statuses=list(ClaimStatus),
         flag_choices=list(Flag),
         submitted_count=waiting.submitted,
@@ -710,7 +705,7 @@ def report() -> ResponseReturnValue:
     return render_template(
         "claims/report.html",
         period=period,
-        periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+        periods=dealer_services.recent_periods(),
         rows=RowPage(queries.budget_rows(current_user, period), page_number(), current_app.config["PAGE_SIZE"]),
         median=median,
         decided=decided,
@@ -731,7 +726,7 @@ BUDGET_PAGES = AmountPages(
         Column(_l("Approved"), 2),
         Column(_l("Pending"), 3),
     ],
-    periods=lambda: list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+    periods=dealer_services.recent_periods,
     title=lambda period: _("Promotion budgets %(period)s", period=period.code),
     breadcrumb=lambda: (url_for("core.admin_home"), _("Administration")),
     new_amount_heading=lambda: _("New budget"),

@@ -621,6 +621,14 @@ def periods_newest_first() -> Select[Period]:
     return select(Period).order_by(Period.starts_on.desc())
 
 
+_RECENT_PERIODS = select(Period).order_by(Period.starts_on.desc()).limit(12)
+
+
+def recent_periods() -> list[Period]:
+    """The last twelve periods, newest first: what a period filter offers."""
+    return list(db.session.execute(_RECENT_PERIODS).scalars())
+
+
 # --- What the user administration asks of dealers (registered by the dealers plugin) ---------------------------------
 
 

@@ -53,7 +53,7 @@ def _render_list(start_form: StartPlanForm, status: int = 200) -> ResponseReturn
             "plans/list.html",
             plans=plans,
             period=period,
-            periods=db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars().all(),
+            periods=dealer_services.recent_periods(),
             start_form=start_form,
             can_start=current_user.access_role in services.PLANNERS,
             dealer_side=dealer_side,

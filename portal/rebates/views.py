@@ -390,7 +390,7 @@ def performance() -> ResponseReturnValue:
             "rebates/performance.html",
             "rebates/_performance_table.html",
             period=period,
-            periods=list(db.session.execute(dealer_services.periods_newest_first().limit(12)).scalars()),
+            periods=dealer_services.recent_periods(),
             rows=rows,
             wanted=wanted,
             near=near,
