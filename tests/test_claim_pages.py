@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.claims.models import Claim, ClaimEvent, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.queries import _queue_of_shape
 from portal.claims.rules import ClaimStatus
 from portal.claims.views import DEALER_CHOICES_UP_TO
 from portal.dealers.models import Dealer, Period
@@ -425,6 +426,22 @@ def test_queue_filters_survive_hostile_input(
 def test_the_dealer_overview_shows_what_is_left_of_the_promotion_budget(app: Flask, channel: Channel) -> None:
     html = logged_in_client(app, channel.emails["dealer_owner"]).get("/dealer/").get_data(as_text=True)
     assert "Promotion budget left: CN¥94,000.00 of CN¥100,000.00." in html
+
+
+@pytest.mark.usefixtures("claim_records")
+@pytest.mark.parametrize("filters", ["", "?status=all", "?status=submitted&flag=none", "?status=all&period={period}"])
+def test_managers_share_the_queues_statement_and_each_sees_their_own_portfolio(
+    app: Flask, channel: Channel, filters: str
+) -> None:
+    """The queue's statement is built once per shape and kept; whose portfolio it reads and what the filters ask are
+    values given on each request, so the second manager, served by the same statement, sees only their own."""
+    url = "/console/claims" + filters.format(period=channel.current_period)
+    before = _queue_of_shape.cache_info()
+    mine = logged_in_client(app, channel.emails["manager"]).get(url).get_data(as_text=True)
+    theirs = logged_in_client(app, channel.emails["other_manager"]).get(url).get_data(as_text=True)
+    assert _queue_of_shape.cache_info().hits >= before.hits + 1  # the second manager's page reused the first's
+    assert "Own window display" in mine and "Foreign shop event" not in mine
+    assert "Foreign shop event" in theirs and "Own window display" not in theirs
 
 
 def test_the_dealer_filter_lists_a_portfolio_and_takes_a_typed_code_in_a_large_one(
