@@ -63,10 +63,12 @@ class StatementPage(Pagination):
 
 
 def page_of_statement(
-    statement: Select[Any], count: Select[Any], values: dict[str, Any], total: int | None = None
+    statement: Select[Any], values: dict[str, Any], *, total: int | None = None, count: Select[Any] | None = None
 ) -> StatementPage:
-    """The asked-for page of a kept list statement with the request's `values`; `count` is its kept count statement,
-    asked only when the page has not counted the list already (`total`)."""
+    """The asked-for page of a kept list statement with the request's `values`. A page that has counted its list
+    already (its tabs, its header) gives `total`; otherwise `count`, the list's kept count statement, is asked."""
+    if total is None and count is None:
+        raise ValueError("page_of_statement needs the list's total or its count statement")
     found = StatementPage(
         page=page_number(),
         per_page=current_app.config["PAGE_SIZE"],

@@ -172,7 +172,7 @@ def dealer_choices(user: User, up_to: int) -> Sequence[Row[str, str]]:
 def queue_page(user: User, wanted: QueueFilter, total: int | None = None) -> StatementPage:
     """The asked-for page of the queue; `total` when the page has counted it already (the unfiltered queue)."""
     found = queue_statement(user, wanted)
-    return page_of_statement(found.shape.page, found.shape.count, found.values, total)
+    return page_of_statement(found.shape.page, found.values, total=total, count=found.shape.count)
 
 
 def next_in_queue(user: User, wanted: QueueFilter, claim: Claim) -> int | None:

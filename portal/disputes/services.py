@@ -7,12 +7,13 @@ conditional move lets only one resolution through, and the rows an outcome creat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from portal.access import DEALER_USERS, AccessRole, require_role
@@ -60,7 +61,8 @@ from portal.rebates.services import book_adjustment
 from portal.request_locale import gettext as _
 from portal.request_memo import remembered
 from portal.service_errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from portal.types import label, utcnow
+from portal.types import UTCDateTime, label, utcnow
+from portal.web import PAGE_LIMIT, PAGE_OFFSET, StatementPage, page_of_statement
 from portal.workflow import move_checked, move_if_still
 
 # --- Violations ------------------------------------------------------------------------------------------------------
@@ -355,9 +357,13 @@ def withdraw_dispute(actor: User, dispute: Dispute, reason: str = "") -> Dispute
 # --- Mediation -------------------------------------------------------------------------------------------------------
 
 
-def mediation_queue(user: User, queue: str) -> Select[Dispute]:
-    """unassigned, mine, overdue or all active disputes, the nearest deadline first."""
-    require_role(user, *MEDIATORS)
+_MEDIATOR_ID = bindparam("mediator_id", type_=Integer)
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
+@functools.lru_cache(maxsize=8)
+def _mediation_queue_of(queue: str) -> Select[Dispute]:
+    """One queue's page statement, built once: the mediator and the moment are parameters (see mediation_page)."""
     # The list shows the parties' codes and the mediator's name: not every column of two dealers, their
     # territories, the mediator's account and its dealer, which the models' joined loading would bring per row.
     query = (
@@ -372,10 +378,18 @@ def mediation_queue(user: User, queue: str) -> Select[Dispute]:
     if queue == "unassigned":
         query = query.where(Dispute.mediator_id.is_(None))
     elif queue == "mine":
-        query = query.where(Dispute.mediator_id == user.id)
+        query = query.where(Dispute.mediator_id == _MEDIATOR_ID)
     elif queue == "overdue":
-        query = query.where(Dispute.due_at < utcnow())
-    return query.order_by(Dispute.due_at, Dispute.id)
+        query = query.where(Dispute.due_at < _NOW)
+    return query.order_by(Dispute.due_at, Dispute.id).limit(PAGE_LIMIT).offset(PAGE_OFFSET)
+
+
+def mediation_page(user: User, queue: str, total: int) -> StatementPage:
+    """The asked-for page of unassigned, mine, overdue or all active disputes, the nearest deadline first; `total` is
+    the queue's count (its tab shows it). The statement is built once per queue and kept: building it and computing
+    SQLAlchemy's cache key for it cost more than running it."""
+    require_role(user, *MEDIATORS)
+    return page_of_statement(_mediation_queue_of(queue), {"mediator_id": user.id, "now": utcnow()}, total=total)
 
 
 @dataclass(frozen=True)
@@ -394,19 +408,19 @@ def mediation_counts(user: User) -> MediationCounts:
     return remembered(("mediation_counts", user.id), lambda: _mediation_counts(user))
 
 
+_MINE = Dispute.mediator_id == _MEDIATOR_ID
+_OVERDUE = Dispute.due_at < _NOW
+_MEDIATION_COUNTS = select(
+    func.coalesce(func.sum(case((_MINE, 1), else_=0)), 0),
+    func.coalesce(func.sum(case((_MINE & _OVERDUE, 1), else_=0)), 0),
+    func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
+    func.coalesce(func.sum(case((_OVERDUE, 1), else_=0)), 0),
+    func.count(),
+).where(Dispute.status.in_(ACTIVE))
+
+
 def _mediation_counts(user: User) -> MediationCounts:
-    now = utcnow()
-    mine = Dispute.mediator_id == user.id
-    overdue = Dispute.due_at < now
-    counted = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((mine & overdue, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((Dispute.mediator_id.is_(None), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-            func.count(),
-        ).where(Dispute.status.in_(ACTIVE))
-    ).one()
+    counted = db.session.execute(_MEDIATION_COUNTS, {"mediator_id": user.id, "now": utcnow()}).one()
     return MediationCounts(*(int(count) for count in counted))
 
 

@@ -44,7 +44,7 @@ from portal.rebates.models import RebateStatement
 from portal.request_locale import gettext as _
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
-from portal.web import RowPage, finish_action, page_number, page_of, show_service_error
+from portal.web import RowPage, finish_action, page_number, show_service_error
 
 bp = Blueprint("disputes", __name__)
 CONSOLE = (CHANNEL_MANAGERS, AccessRole.ADMIN)
@@ -532,7 +532,7 @@ def mediation_home() -> ResponseReturnValue:
     if queue not in QUEUES:
         queue = "mine"
     counts = services.queue_counts(current_user)
-    disputes = page_of(services.mediation_queue(current_user, queue), counts[queue])  # the tab counted it
+    disputes = services.mediation_page(current_user, queue, counts[queue])  # the tab counted it
     return render_template(
         "disputes/mediation_home.html",
         disputes=disputes,
