@@ -6,12 +6,13 @@ for a dealer outside the user's scope, exactly as for one that does not exist.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, false, func, or_, select, update
+from sqlalchemy import Select, String, bindparam, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from portal.access import AccessRole, Viewer, require_role
@@ -33,6 +34,7 @@ from portal.dealers.models import (
 )
 from portal.dealers.rules import NewSubmission, can_change_status, can_submit_new
 from portal.extensions import db
+from portal.inbox import InboxReader
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
@@ -41,6 +43,7 @@ from portal.request_locale import gettext as _
 from portal.request_memo import remembered
 from portal.service_errors import IllegalTransition, InvalidInput, NotFound
 from portal.types import label
+from portal.web import PAGE_LIMIT, PAGE_OFFSET, StatementPage, page_of_statement
 
 
 def visible_dealers(user: Viewer) -> Select[Dealer]:
@@ -114,20 +117,59 @@ def matching_code_or_name(query: Select, text: str) -> Select:
     return query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
 
 
-def search_portfolio(user: User, wanted: PortfolioFilter) -> Select[Dealer]:
-    """The user's visible dealers, filtered and sorted; `code` breaks ties so pages never overlap."""
-    query = matching_code_or_name(
-        visible_dealers(user).join(Territory, Territory.id == Dealer.territory_id), wanted.text
+@dataclass(frozen=True)
+class _PortfolioShape:
+    page: Select[Dealer]
+    count: Select[Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _portfolio_of_shape(
+    role: AccessRole, text: bool, tier: bool, status: bool, territory: bool, sort: str, descending: bool
+) -> _PortfolioShape:
+    """The portfolio's page and count statements of one shape (the role, which filters are set, the order), the
+    user's and the filters' values left as parameters: built once and kept, as building them and computing
+    SQLAlchemy's cache key for them cost more than running them."""
+    query = visible_dealers(InboxReader(role)).join(Territory, Territory.id == Dealer.territory_id)
+    if text:
+        pattern = bindparam("portfolio_pattern", type_=String())
+        query = query.where(or_(Dealer.code.ilike(pattern), Dealer.name.ilike(pattern)))
+    if tier:
+        query = query.where(Dealer.tier == bindparam("portfolio_tier", type_=Dealer.tier.type))
+    if status:
+        query = query.where(Dealer.status == bindparam("portfolio_status", type_=Dealer.status.type))
+    if territory:
+        query = query.where(Dealer.territory_id == bindparam("portfolio_territory"))
+    column = PORTFOLIO_SORTS.get(sort, Dealer.code)
+    ordered = query.order_by(column.desc() if descending else column.asc(), Dealer.code)
+    return _PortfolioShape(
+        ordered.limit(PAGE_LIMIT).offset(PAGE_OFFSET),
+        select(func.count()).select_from(query.options(lazyload("*")).subquery()),
     )
-    if wanted.tier is not None:
-        query = query.where(Dealer.tier == wanted.tier)
-    if wanted.status is not None:
-        query = query.where(Dealer.status == wanted.status)
-    if wanted.territory_id is not None:
-        query = query.where(Dealer.territory_id == wanted.territory_id)
-    column = PORTFOLIO_SORTS.get(wanted.sort, Dealer.code)
-    ordered = column.desc() if wanted.descending else column.asc()
-    return query.order_by(ordered, Dealer.code)
+
+
+def portfolio_page(user: User, wanted: PortfolioFilter) -> StatementPage:
+    """The asked-for page of the user's visible dealers, filtered and sorted; `code` breaks ties so pages never
+    overlap."""
+    text = wanted.text.strip()
+    shape = _portfolio_of_shape(
+        user.access_role,
+        bool(text),
+        wanted.tier is not None,
+        wanted.status is not None,
+        wanted.territory_id is not None,
+        wanted.sort,
+        wanted.descending,
+    )
+    values: dict[str, Any] = {
+        "inbox_user_id": user.id,
+        "inbox_dealer_id": user.dealer_id,
+        "portfolio_pattern": contains_pattern(text),
+        "portfolio_tier": wanted.tier,
+        "portfolio_status": wanted.status,
+        "portfolio_territory": wanted.territory_id,
+    }
+    return page_of_statement(shape.page, values, count=shape.count)
 
 
 def dealer_owners(dealer: Dealer) -> list[User]:
@@ -237,12 +279,15 @@ def active_managers() -> list[User]:
     )
 
 
+_TERRITORIES_BY_NAME = select(Territory).order_by(Territory.name, Territory.id)
+
+
 def territories_by_name() -> Select[Territory]:
-    return select(Territory).order_by(Territory.name, Territory.id)
+    return _TERRITORIES_BY_NAME
 
 
 def all_territories() -> list[Territory]:
-    return list(db.session.execute(territories_by_name()).scalars())
+    return list(db.session.execute(_TERRITORIES_BY_NAME).scalars())
 
 
 def _valid_manager(manager_id: int | None) -> User | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -241,12 +241,7 @@ def _portfolio_filter() -> services.PortfolioFilter:
 @cached_page
 def portfolio() -> ResponseReturnValue:
     wanted = _portfolio_filter()
-    dealers = db.paginate(
-        services.search_portfolio(current_user, wanted),
-        page=page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    dealers = services.portfolio_page(current_user, wanted)
     return render_page_or_fragment(
         "dealers/portfolio.html",
         "dealers/_portfolio_table.html",
