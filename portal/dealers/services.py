@@ -655,8 +655,11 @@ def refuse_new_submission(dealer: Dealer, what: NewSubmission) -> None:
         raise IllegalTransition(refusal)
 
 
+_PERIOD_BY_CODE = select(Period).where(Period.code == bindparam("code", type_=String()))
+
+
 def get_period(code: str) -> Period:
-    period = db.session.execute(select(Period).where(Period.code == code)).scalar_one_or_none()
+    period = db.session.execute(_PERIOD_BY_CODE, {"code": code}).scalar_one_or_none()
     if period is None:
         raise NotFound()
     return period

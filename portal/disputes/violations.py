@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import Select, String, cast, exists, literal, or_, select
+from sqlalchemy import Integer, Select, String, bindparam, cast, exists, literal, or_, select
 
 from portal.access import DEALER_USERS, AccessRole, Viewer, require_role
 from portal.accounts.models import User
@@ -210,6 +210,23 @@ def withdraw_violation(actor: User, violation: Violation) -> Violation:
 REFUND_SOURCE_PREFIX = "overturn:"  # the source of the refund of an overturned penalty: "overturn:<violation id>"
 
 
+_REFUNDED = exists().where(
+    Adjustment.source == literal(REFUND_SOURCE_PREFIX) + cast(Violation.id, String),
+    Adjustment.kind == AdjustmentKind.PENALTY_OVERTURNED,
+)
+# Built once, the period and the dealers as parameters: every statement page asks.
+_PENALTIES_OF_PERIOD = (
+    select(Violation)
+    .where(
+        Violation.booked_period_id == bindparam("period_id", type_=Integer),
+        Violation.penalty > 0,
+        or_(Violation.status.in_(COUNTING), (Violation.status == ViolationStatus.OVERTURNED) & _REFUNDED),
+    )
+    .order_by(Violation.id)
+)
+_PENALTIES_OF_DEALERS = _PENALTIES_OF_PERIOD.where(Violation.dealer_id.in_(bindparam("dealer_ids", expanding=True)))
+
+
 def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Iterable[object]:
     """The penalty source the statements read: confirmed (or appealed, or upheld) penalties booked in the period.
 
@@ -217,19 +234,12 @@ def penalty_lines_for(period: Period, dealer_ids: Sequence[int] | None) -> Itera
     it stays deducted in its own period, so a reopened period closes again with the deduction the refund answers,
     and the dealer is not given the penalty twice."""
 
-    refunded = exists().where(
-        Adjustment.source == literal(REFUND_SOURCE_PREFIX) + cast(Violation.id, String),
-        Adjustment.kind == AdjustmentKind.PENALTY_OVERTURNED,
-    )
-    query = select(Violation).where(
-        Violation.booked_period_id == period.id,
-        Violation.penalty > 0,
-        or_(Violation.status.in_(COUNTING), (Violation.status == ViolationStatus.OVERTURNED) & refunded),
-    )
+    query = _PENALTIES_OF_PERIOD
+    values: dict[str, object] = {"period_id": period.id}
     if dealer_ids is not None:
-        query = query.where(Violation.dealer_id.in_(dealer_ids))
+        query, values["dealer_ids"] = _PENALTIES_OF_DEALERS, list(dealer_ids)
     lines = []
-    for violation in db.session.execute(query.order_by(Violation.id)).scalars():
+    for violation in db.session.execute(query, values).scalars():
         corrects = f" ({violation.period.code})" if violation.period_id != period.id else ""
         lines.append(
             PenaltyLine(

@@ -784,14 +784,16 @@ def add_manual_adjustment(actor: User, dealer: Dealer, amount: int, note: str, c
     return book_adjustment(actor, dealer, amount, note, corrects=corrects)
 
 
+_ADJUSTMENTS_OF = (
+    select(Adjustment)
+    .where(Adjustment.dealer_id == bindparam("dealer_id"), Adjustment.booked_period_id == bindparam("period_id"))
+    .order_by(Adjustment.created_at, Adjustment.id)
+)  # built once: every statement page asks
+
+
 def adjustments_of(statement: RebateStatement) -> list[Adjustment]:
-    return list(
-        db.session.execute(
-            select(Adjustment)
-            .where(Adjustment.dealer_id == statement.dealer_id, Adjustment.booked_period_id == statement.period_id)
-            .order_by(Adjustment.created_at, Adjustment.id)
-        ).scalars()
-    )
+    values = {"dealer_id": statement.dealer_id, "period_id": statement.period_id}
+    return list(db.session.execute(_ADJUSTMENTS_OF, values).scalars())
 
 
 def late_sales_adjustments(booked: Period, touched: Iterable[tuple[int, int]]) -> int:
