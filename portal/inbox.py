@@ -24,7 +24,7 @@ from flask import Flask
 from flask_login import current_user
 from sqlalchemy import BindParameter, Date, Integer, Select, bindparam, select, true
 
-from portal.access import AccessRole
+from portal.access import AccessRole, Viewer
 from portal.dates import company_today
 from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
@@ -153,16 +153,17 @@ def _prepared(role: AccessRole) -> _Prepared:
     return prepared
 
 
+def reader_values(user: Viewer) -> dict[str, Any]:
+    """The values of an InboxReader's parameters for this user: for any statement built once for a role with
+    `InboxReader(role)` (the inbox's, and the lists kept per role)."""
+    return {_USER_ID.key: user.id, _DEALER_ID.key: user.dealer_id}
+
+
 def _counted(user: User, prepared: _Prepared) -> dict[int, Mapping[str, Any]]:
     """Every counting source's row (by its index), from the role's one statement."""
     if prepared.statement is None:
         return {}
-    values: dict[str, Any] = {
-        "inbox_user_id": user.id,
-        "inbox_dealer_id": user.dealer_id,
-        "inbox_today": company_today(),
-        "inbox_now": utcnow(),
-    }
+    values = reader_values(user) | {TODAY.key: company_today(), NOW.key: utcnow()}
     for index in prepared.columns:
         given = prepared.sources[index].values
         if given is not None:

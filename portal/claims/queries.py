@@ -22,7 +22,7 @@ from portal.claims.services import visible_claims
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import as_listed, dealers_shown_to, visible_dealers
 from portal.extensions import db
-from portal.inbox import CountsQuery, InboxReader
+from portal.inbox import CountsQuery, InboxReader, reader_values
 from portal.web import PAGE_LIMIT, PAGE_OFFSET, StatementPage, page_of_statement
 
 TO_DECIDE = "to_decide"
@@ -139,7 +139,7 @@ def queue_statement(user: User, wanted: QueueFilter) -> QueueStatement:
         bool(wanted.period),
         "none" if wanted.flag == "none" else "one" if wanted.flag else "",
     )
-    values: dict[str, Any] = {"inbox_user_id": user.id, "inbox_dealer_id": user.dealer_id}
+    values = reader_values(user)
     if portfolio_listed:
         values["queue_portfolio"] = sorted(dealers_shown_to(user) or ())
     if wanted.status not in (TO_DECIDE, EVERY_STATUS):
@@ -165,8 +165,7 @@ def _dealer_choices_of_role(role: AccessRole, up_to: int) -> Select[str, str]:
 
 def dealer_choices(user: User, up_to: int) -> Sequence[Row[str, str]]:
     """Code and name of the first `up_to` dealers the user sees, by code (the queue's dealer filter)."""
-    values = {"inbox_user_id": user.id, "inbox_dealer_id": user.dealer_id}
-    return db.session.execute(_dealer_choices_of_role(user.access_role, up_to), values).all()
+    return db.session.execute(_dealer_choices_of_role(user.access_role, up_to), reader_values(user)).all()
 
 
 def queue_page(user: User, wanted: QueueFilter, total: int | None = None) -> StatementPage:
@@ -238,8 +237,8 @@ def _backlog_of_role(role: AccessRole) -> CountsQuery:
 
 def backlog(user: User) -> Backlog:
     """The queue's counts, from a statement built once per role (the same the inbox asks for within its own)."""
-    values = {"inbox_user_id": user.id, "inbox_dealer_id": user.dealer_id}
-    return backlog_of(db.session.execute(_backlog_of_role(user.access_role), values).one()._mapping)
+    counts = db.session.execute(_backlog_of_role(user.access_role), reader_values(user)).one()
+    return backlog_of(counts._mapping)
 
 
 _FLAGS_OF_CLAIMS = (

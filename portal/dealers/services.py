@@ -34,7 +34,7 @@ from portal.dealers.models import (
 )
 from portal.dealers.rules import NewSubmission, can_change_status, can_submit_new
 from portal.extensions import db
-from portal.inbox import InboxReader
+from portal.inbox import InboxReader, reader_values
 from portal.notifications import params
 from portal.notifications.links import link
 from portal.notifications.services import notify
@@ -161,9 +161,7 @@ def portfolio_page(user: User, wanted: PortfolioFilter) -> StatementPage:
         wanted.sort,
         wanted.descending,
     )
-    values: dict[str, Any] = {
-        "inbox_user_id": user.id,
-        "inbox_dealer_id": user.dealer_id,
+    values = reader_values(user) | {
         "portfolio_pattern": contains_pattern(text),
         "portfolio_tier": wanted.tier,
         "portfolio_status": wanted.status,
@@ -669,7 +667,7 @@ def periods_newest_first() -> Select[Period]:
     return select(Period).order_by(Period.starts_on.desc())
 
 
-_RECENT_PERIODS = select(Period).order_by(Period.starts_on.desc()).limit(12)
+_RECENT_PERIODS = periods_newest_first().limit(12)
 
 
 def recent_periods() -> list[Period]:
