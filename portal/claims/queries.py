@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, case, exists, func, select, tuple_
+from sqlalchemy import ARRAY, Integer, Row, Select, and_, any_, bindparam, case, exists, func, select, tuple_
 from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from portal.access import AccessRole, Viewer
@@ -102,7 +102,9 @@ def _queue_of_shape(
     reader = InboxReader(role)
     query = visible_claims(reader)
     if portfolio_listed:
-        query = query.where(Claim.dealer_id.in_(bindparam("queue_portfolio", expanding=True)))
+        # One array parameter, not one parameter per dealer: the statement's text stays the same for every manager
+        # and portfolio size, so neither SQLAlchemy nor psycopg renders and parses ~200 placeholders per request.
+        query = query.where(Claim.dealer_id == any_(bindparam("queue_portfolio", type_=ARRAY(Integer))))
     if status == TO_DECIDE:
         query = query.where(Claim.status.in_(statuses_to_decide(reader)))
     elif status != EVERY_STATUS:
@@ -117,11 +119,12 @@ def _queue_of_shape(
         flagged = select(ClaimFlag.claim_id).where(ClaimFlag.flag == bindparam("queue_flag", type_=ClaimFlag.flag.type))
         query = query.where(Claim.id.in_(flagged))
     queue = query.order_by(Claim.submitted_at, Claim.id)
-    return _QueueShape(
-        queue,
-        listed(queue).limit(PAGE_LIMIT).offset(PAGE_OFFSET),
-        select(func.count()).select_from(query.options(lazyload("*")).subquery()),
-    )
+    # The page's claims are picked first and only they are joined to their dealers, periods and activity types:
+    # joined before the limit, every claim of the queue was (273 claims for 25 rows, 1.9 ms against 1.25 ms of
+    # PostgreSQL execution at the scale data).
+    picked = queue.with_only_columns(Claim.id, Claim.submitted_at).limit(PAGE_LIMIT).offset(PAGE_OFFSET).subquery()
+    page = listed(select(Claim).join(picked, Claim.id == picked.c.id).order_by(picked.c.submitted_at, picked.c.id))
+    return _QueueShape(queue, page, select(func.count()).select_from(query.options(lazyload("*")).subquery()))
 
 
 def queue_statement(user: User, wanted: QueueFilter) -> QueueStatement:
@@ -129,7 +132,7 @@ def queue_statement(user: User, wanted: QueueFilter) -> QueueStatement:
     # On PostgreSQL a manager's portfolio is named again, as its dealers' ids: PostgreSQL then reads each dealer's
     # claims by index, instead of walking every claim of the channel in the queue's order to find the portfolio's
     # (6.3 ms, now 2.4 ms of SQL at the scale data; the page cache has read the ids already). SQLite plans the
-    # subquery well, and binding the ids would cost it more than it saves.
+    # subquery well, and binding the ids would cost it more than it saves; it has no arrays either.
     portfolio_listed = user.access_role is AccessRole.MANAGER and db.session.get_bind().dialect.name == "postgresql"
     shape = _queue_of_shape(
         user.access_role,
