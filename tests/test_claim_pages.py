@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.claims.models import Claim, ClaimEvent, FundAllocation, FundRequest, FundRequestStatus
+from portal.claims.models import ActivityType, Claim, ClaimEvent, FundAllocation, FundRequest, FundRequestStatus
 from portal.claims.queries import _queue_of_shape
 from portal.claims.rules import ClaimStatus
 from portal.claims.views import DEALER_CHOICES_UP_TO
@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.notifications.kinds import render_text
 from portal.notifications.models import Notification
 from tests.evidence_files import pdf
-from tests.factories import Channel, ClaimRecords, World, examples, make_dealer, utcnow_minus
+from tests.factories import Channel, ClaimRecords, World, examples, make_claim, make_dealer, utcnow_minus
 from tests.helpers import example_savepoint, line_errors_of, logged_in_client
 from tests.state_changing import _claim_form
 
@@ -464,3 +464,34 @@ def test_the_dealer_filter_lists_a_portfolio_and_takes_a_typed_code_in_a_large_o
     assert f'name="dealer" value="{channel.own_dealer}"' in typed and "Own approved flyers" in typed
     foreign = manager.get(f"/console/claims?status=all&dealer={channel.foreign_dealer}").get_data(as_text=True)
     assert "Foreign shop event" not in foreign and "Nothing waiting here." in foreign
+
+
+def test_the_queue_pages_through_every_claim_once_oldest_first(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    """The page's claims are picked (oldest first, ties by id) before they are joined to what the list shows: across
+    pages every claim of the queue appears once, in the queue's order, including claims submitted at the same
+    instant."""
+    with app.app_context():
+        dealer = db.session.execute(select(Dealer).where(Dealer.code == channel.own_dealer)).scalar_one()
+        quarter = db.session.execute(select(Period).where(Period.code == channel.current_period)).scalar_one()
+        kind = db.session.get(ActivityType, claim_records.activity_type)
+        instants = [utcnow_minus(days=3 + number % 4) for number in range(4)]
+        for number in range(31):
+            claim = make_claim(dealer, quarter, kind, title=f"Queued {number}")
+            claim.submitted_at = instants[number % 4]  # four instants, several claims at each
+        db.session.commit()
+        manager_id = db.session.execute(select(User.id).where(User.email == channel.emails["manager"])).scalar_one()
+        waiting = db.session.execute(
+            select(Claim.id, Claim.submitted_at)
+            .join(Dealer, Dealer.id == Claim.dealer_id)
+            .where(Dealer.manager_id == manager_id, Claim.status == ClaimStatus.SUBMITTED)
+        ).all()
+    expected = [claim_id for claim_id, _submitted in sorted(waiting, key=lambda row: (row[1], row[0]))]
+    assert len(expected) > 25  # more than one page
+    manager = logged_in_client(app, channel.emails["manager"])
+    shown: list[int] = []
+    for page in (1, 2):
+        html = manager.get(f"/console/claims?page={page}").get_data(as_text=True)
+        shown += [int(found) for found in re.findall(r'href="/console/claims/(\d+)', html)]
+    assert shown == expected
