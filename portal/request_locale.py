@@ -38,6 +38,18 @@ def current_locale() -> Locale:
     return locale if locale is not None else Locale.parse("en")
 
 
+def in_language(language: str, english: str, chinese: str) -> str:
+    """A name kept in both languages (an activity type, a product, a campaign) in `language`, a locale's code, or
+    in the other language when that one was left empty: the one rule for every such name."""
+    first, second = (chinese, english) if language.startswith("zh") else (english, chinese)
+    return first or second
+
+
+def in_reader_language(english: str, chinese: str) -> str:
+    """`in_language` for the reader of this request."""
+    return in_language(current_locale().language, english, chinese)
+
+
 def current_timezone() -> tzinfo:
     state = _babel_state()
     zone = state.__dict__.get("babel_tzinfo") if state is not None else None

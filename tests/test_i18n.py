@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -19,12 +20,14 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from portal.accounts.models import User
+from portal.claims.models import ActivityType
 from portal.claims.rules import ClaimStatus
 from portal.extensions import db
 from portal.formatting import local_date, local_datetime, money, number
 from portal.i18n import locale_from_header
-from tests.factories import Channel
-from tests.helpers import log_in
+from portal.request_locale import in_language, in_reader_language
+from tests.factories import Channel, ClaimRecords
+from tests.helpers import log_in, logged_in_client
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
@@ -238,3 +241,42 @@ def test_choices_of_forms_defined_once_are_shown_in_the_readers_language(client:
     assert "增值税专用发票" in claim_form and "VAT special invoice" not in claim_form
     client.post("/language", data={"locale": "en", "next": "/dealer/"})
     assert ">Pricing conflict<" in client.get("/disputes/new").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "english", "chinese", "shown"),
+    [
+        ("zh_Hans", "Window display", "橱窗陈列", "橱窗陈列"),
+        ("en", "Window display", "橱窗陈列", "Window display"),
+        ("zh_Hans", "Window display", "", "Window display"),  # no Chinese name given: the English one, not nothing
+        ("en", "", "橱窗陈列", "橱窗陈列"),
+        ("zh", "Window display", "橱窗陈列", "橱窗陈列"),
+    ],
+)
+def test_a_name_kept_in_two_languages_is_read_in_the_readers_else_the_other(
+    app: Flask, language: str, english: str, chinese: str, shown: str
+) -> None:
+    assert in_language(language, english, chinese) == shown
+    with app.test_request_context("/"), force_locale(language):
+        assert in_reader_language(english, chinese) == shown
+
+
+def test_a_chinese_reviewer_reads_activity_types_in_chinese_else_in_english(
+    app: Flask, channel: Channel, claim_records: ClaimRecords
+) -> None:
+    """The queue names each claim's activity type through the one rule: the reader's language, else the other."""
+    with app.app_context():
+        kind = db.session.get(ActivityType, claim_records.activity_type)
+        assert kind is not None
+        kind.name_en, kind.name_zh = "Window display", "橱窗陈列"
+        db.session.execute(sa.update(User).where(User.email == channel.emails["manager"]).values(locale="zh_Hans"))
+        db.session.commit()
+    reviewer = logged_in_client(app, channel.emails["manager"])
+    assert "橱窗陈列" in reviewer.get("/console/claims?status=all").get_data(as_text=True)
+    with app.app_context():
+        kind = db.session.get(ActivityType, claim_records.activity_type)
+        assert kind is not None
+        kind.name_zh = ""
+        db.session.commit()
+    html = reviewer.get("/console/claims?status=all").get_data(as_text=True)
+    assert "Window display" in html and "橱窗陈列" not in html

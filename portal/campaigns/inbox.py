@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import url_for
-from flask_babel import get_locale
 from sqlalchemy import case, func, select
 
 from portal.accounts.models import User
@@ -16,7 +15,7 @@ from portal.campaigns import services
 from portal.campaigns.models import Campaign
 from portal.campaigns.rules import CampaignPhase, CampaignStatus
 from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts, register_inbox_source
-from portal.request_locale import ngettext
+from portal.request_locale import in_reader_language, ngettext
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:
@@ -31,7 +30,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
         ngettext("%(num)s sales campaign ends within a week", "%(num)s sales campaigns end within a week", len(ending)),
         url_for("campaigns.dealer_campaigns"),
         len(ending),
-        detail=", ".join(found.campaign.name_in(str(get_locale())) for found in ending),
+        detail=", ".join(in_reader_language(found.campaign.name_en, found.campaign.name_zh) for found in ending),
     )
 
 

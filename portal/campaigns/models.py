@@ -12,6 +12,7 @@ from portal.campaigns.rules import CampaignStatus, Measure, RewardKind, Terms
 from portal.dealers.audiences import AudienceKind
 from portal.extensions import Model
 from portal.page_cache import CHANNEL_WIDE, by_dealer, register_write_scope
+from portal.request_locale import in_language
 from portal.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -66,8 +67,7 @@ class Campaign(Model):
 
     def name_in(self, language: str) -> str:
         """The name in the reader's language, else the other one."""
-        first, second = (self.name_zh, self.name_en) if language.startswith("zh") else (self.name_en, self.name_zh)
-        return first or second
+        return in_language(language, self.name_en, self.name_zh)
 
     @property
     def source(self) -> str:

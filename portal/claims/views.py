@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -48,6 +48,7 @@ from portal.formatting import money
 from portal.money import to_decimal
 from portal.page_cache import cached_page
 from portal.request_locale import gettext as _
+from portal.request_locale import in_reader_language
 from portal.request_locale import lazy_gettext as _l
 from portal.service_errors import IllegalTransition, InvalidInput
 from portal.types import label
@@ -67,8 +68,7 @@ _DEFAULT: Any = object()  # the request's own form, as Flask-WTF reads it
 
 
 def _activity_name(kind: ActivityType) -> str:
-
-    return kind.name_zh if str(get_locale()).startswith("zh") else kind.name_en
+    return in_reader_language(kind.name_en, kind.name_zh)
 
 
 def _activity_choices() -> list[SelectChoice]:

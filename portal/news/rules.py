@@ -15,6 +15,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from portal.request_locale import in_language
 from portal.request_locale import lazy_gettext as _l
 from portal.types import register_labels
 
@@ -80,8 +81,7 @@ class Texts:
     body_zh: str
 
     def title_in(self, language: str) -> str:
-        first, second = (self.title_zh, self.title_en) if language.startswith("zh") else (self.title_en, self.title_zh)
-        return first or second
+        return in_language(language, self.title_en, self.title_zh)
 
     def body_in(self, language: str) -> str:
         """The body of the language whose title is shown, so a reader never gets one language's title over the

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_login import current_user
 
 from portal.access import AccessRole, allow
@@ -23,6 +22,7 @@ from portal.plans.forms import AcceptForm, ActionForm, CommentForm, GoalForm, Re
 from portal.plans.models import BusinessPlan, Visit
 from portal.plans.rules import can_review, is_open, is_overdue, may_accept
 from portal.request_locale import gettext as _
+from portal.request_locale import in_reader_language
 from portal.service_errors import NotFound
 from portal.web import RowPage, finish_action, page_number
 
@@ -123,9 +123,8 @@ def _render_plan(
     goal_form.course_id.choices = [SelectChoice("", "")] + [
         SelectChoice(course.id, f"{course.code} {course.title}") for course in courses
     ]
-    chinese = str(get_locale()).startswith("zh")
     goal_form.activity_type_id.choices = [SelectChoice("", "")] + [
-        SelectChoice(kind.id, kind.name_zh if chinese else kind.name_en) for kind in activity_types
+        SelectChoice(kind.id, in_reader_language(kind.name_en, kind.name_zh)) for kind in activity_types
     ]
     return (
         render_template(

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import get_locale
 from sqlalchemy import Select, func, select
 
 from portal.dealers import acknowledgements
@@ -27,6 +26,7 @@ from portal.referee.models import (
 )
 from portal.referee.rules import PriceListStatus
 from portal.regions import region
+from portal.request_locale import in_reader_language
 
 LINES_SHOWN = 200
 
@@ -47,9 +47,7 @@ def evidence_lines(suspicion_id: int) -> list[tuple[SuspicionLine, SalesLine]]:
 
 def product_name(product: Product) -> str:
     """The product's name in the reader's language, or the other one when that is empty."""
-    chinese = str(get_locale()) == "zh_Hans"
-    first, second = (product.name_zh, product.name_en) if chinese else (product.name_en, product.name_zh)
-    return first or second
+    return in_reader_language(product.name_en, product.name_zh)
 
 
 def products_named(skus: set[str]) -> dict[str, Product]:
