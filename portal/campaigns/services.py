@@ -10,13 +10,14 @@ budget whatever happens above it.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Date, Select, bindparam, func, insert, or_, select
 from sqlalchemy.orm import lazyload
 
 from portal.access import AccessRole
@@ -155,18 +156,41 @@ def _require_runner(actor: User) -> None:
 # --- Counting ---------------------------------------------------------------------------------------------------------
 
 
-def _counted(query: CountedT, campaigns: Sequence[Campaign]) -> CountedT:
-    """Restrict a query of sales lines to the days and products of any of the campaigns."""
+@dataclass(frozen=True)
+class _CountedShape:
+    """Which product conditions a counting statement has, and the request's values for its parameters."""
+
+    by_sku: bool
+    by_line: bool
+    values: dict[str, Any]
+
+
+def _counted_shape(campaigns: Sequence[Campaign]) -> _CountedShape:
+    """The days and products any of the campaigns count, as values for `_counted`'s parameters."""
     skus = sorted({sku for campaign in campaigns for sku in campaign.skus})
     product_lines = sorted({line for campaign in campaigns for line in campaign.product_lines})
-    first = min(campaign.starts_on for campaign in campaigns)
-    last = max(campaign.ends_on for campaign in campaigns)
+    values: dict[str, Any] = {
+        "counted_first": min(campaign.starts_on for campaign in campaigns),
+        "counted_last": max(campaign.ends_on for campaign in campaigns),
+    }
+    if skus:
+        values["counted_skus"] = skus
+    if product_lines:
+        values["counted_lines"] = product_lines
+    return _CountedShape(bool(skus), bool(product_lines), values)
+
+
+def _counted(query: CountedT, shape: _CountedShape) -> CountedT:
+    """Restrict a query of sales lines to the days and products of `shape`, its values left as parameters so that
+    a statement built from it can be kept (the dealer's home counts on every visit)."""
+    first = bindparam("counted_first", type_=Date())
+    last = bindparam("counted_last", type_=Date())
     periods = select(Period.id).where(Period.starts_on <= last, Period.ends_on >= first)
     products = []
-    if skus:
-        products.append(SalesLine.sku.in_(skus))
-    if product_lines:
-        products.append(SalesLine.product_line.in_(product_lines))
+    if shape.by_sku:
+        products.append(SalesLine.sku.in_(bindparam("counted_skus", expanding=True)))
+    if shape.by_line:
+        products.append(SalesLine.product_line.in_(bindparam("counted_lines", expanding=True)))
     return query.where(
         SalesLine.period_id.in_(periods),  # the index's first column: only the quarters the dates touch are read
         SalesLine.sold_on >= first,
@@ -182,6 +206,7 @@ def progress_by_dealer(campaign: Campaign, dealer_ids: Sequence[int] | None = No
     audience = concerned_dealers(campaign).with_only_columns(Dealer.id)
     if dealer_ids is not None:
         audience = audience.where(Dealer.id.in_(sorted(set(dealer_ids))))
+    shape = _counted_shape([campaign])
     query = _counted(
         select(
             SalesLine.dealer_id,
@@ -189,12 +214,29 @@ def progress_by_dealer(campaign: Campaign, dealer_ids: Sequence[int] | None = No
             func.coalesce(func.sum(SalesLine.amount), 0),
             func.count(),
         ).where(SalesLine.dealer_id.in_(audience)),
-        [campaign],
+        shape,
     ).group_by(SalesLine.dealer_id)
     return {
         dealer_id: Progress(int(units), int(amount), int(count))
-        for dealer_id, units, amount, count in db.session.execute(query).all()
+        for dealer_id, units, amount, count in db.session.execute(query, shape.values).all()
     }
+
+
+@functools.lru_cache(maxsize=4)
+def _dealer_progress_statement(by_sku: bool, by_line: bool) -> Select[str | None, str, date, int, int, int]:
+    """One dealer's counted lines grouped by product and day, built once per shape: the dealer's home runs it on
+    every visit, and building it afresh (and SQLAlchemy's cache key of it) cost about as much as running it."""
+    return _counted(
+        select(
+            SalesLine.sku,
+            SalesLine.product_line,
+            SalesLine.sold_on,
+            func.coalesce(func.sum(SalesLine.units), 0),
+            func.coalesce(func.sum(SalesLine.amount), 0),
+            func.count(),
+        ).where(SalesLine.dealer_id == bindparam("dealer_id")),
+        _CountedShape(by_sku, by_line, {}),
+    ).group_by(SalesLine.sku, SalesLine.product_line, SalesLine.sold_on)
 
 
 def _progress_of_dealer(dealer: Dealer, campaigns: Sequence[Campaign]) -> dict[int, Progress]:
@@ -203,18 +245,9 @@ def _progress_of_dealer(dealer: Dealer, campaigns: Sequence[Campaign]) -> dict[i
     counting = [campaign for campaign in campaigns if campaign.skus or campaign.product_lines]
     if not counting:
         return {}
+    shape = _counted_shape(counting)
     groups = db.session.execute(
-        _counted(
-            select(
-                SalesLine.sku,
-                SalesLine.product_line,
-                SalesLine.sold_on,
-                func.coalesce(func.sum(SalesLine.units), 0),
-                func.coalesce(func.sum(SalesLine.amount), 0),
-                func.count(),
-            ).where(SalesLine.dealer_id == dealer.id),
-            counting,
-        ).group_by(SalesLine.sku, SalesLine.product_line, SalesLine.sold_on)
+        _dealer_progress_statement(shape.by_sku, shape.by_line), shape.values | {"dealer_id": dealer.id}
     ).all()
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for sku, product_line, sold_on, units, amount, count in groups:
