@@ -273,11 +273,27 @@ def related_claims(user: User, claim_ids: set[int]) -> dict[int, Claim]:
 # --- The dealer's side ---------------------------------------------------------------------------------------------
 
 
-def dealer_claims_query(dealer_id: int, status: str = "") -> Select[Claim]:
-    query = select(Claim).where(Claim.dealer_id == dealer_id)
-    if status in ClaimStatus._value2member_map_:
-        query = query.where(Claim.status == ClaimStatus(status))
-    return query.order_by(Claim.created_at.desc(), Claim.id.desc())
+@functools.lru_cache(maxsize=2)
+def _dealer_claims_of_shape(by_status: bool) -> tuple[Select[Claim], Select[Any]]:
+    """A page of the dealer's own claims, newest first, and their count; built once per shape (a status asked for
+    or not), the dealer and the status being parameters. The dealer is the signed-in user's, already loaded."""
+    query = select(Claim).where(Claim.dealer_id == bindparam("claims_dealer_id"))
+    if by_status:
+        query = query.where(Claim.status == bindparam("claims_status", type_=Claim.status.type))
+    page = listed(query.order_by(Claim.created_at.desc(), Claim.id.desc()), dealer_known=True)
+    return page.limit(PAGE_LIMIT).offset(PAGE_OFFSET), select(func.count()).select_from(
+        query.options(lazyload("*")).subquery()
+    )
+
+
+def dealer_claims_page(dealer_id: int, status: str = "") -> StatementPage:
+    """The asked-for page of a dealer's own claims, of one status when `status` names one."""
+    by_status = status in ClaimStatus._value2member_map_
+    page, count = _dealer_claims_of_shape(by_status)
+    values: dict[str, Any] = {"claims_dealer_id": dealer_id}
+    if by_status:
+        values["claims_status"] = ClaimStatus(status)
+    return page_of_statement(page, values, count=count)
 
 
 def dealer_history(claim: Claim, limit: int = 10) -> tuple[list[Claim], dict[ClaimStatus, int]]:

@@ -56,7 +56,6 @@ from portal.web import (
     RowPage,
     finish_action,
     page_number,
-    page_of,
     redirect_to,
     render_page_or_fragment,
     show_service_error,
@@ -108,7 +107,7 @@ def _own_claim(claim_id: int) -> Claim:
 def dealer_claims() -> ResponseReturnValue:
     dealer = current_user.dealer
     status = request.args.get("status", "")
-    claims = page_of(queries.listed(queries.dealer_claims_query(dealer.id, status), dealer_known=True))
+    claims = queries.dealer_claims_page(dealer.id, status)
     budgets = [(period, budget_services.budget_of(dealer, period)) for period in services.claimable_periods()]
     return render_template(
         "claims/dealer_claims.html",

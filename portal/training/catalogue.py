@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, String, bindparam, delete, func, select
+from sqlalchemy.orm import lazyload
 
 from portal.access import AccessRole, require_role
 from portal.accounts.models import User
@@ -22,6 +25,7 @@ from portal.training.models import (
     SessionStatus,
 )
 from portal.types import utcnow
+from portal.web import PAGE_LIMIT, PAGE_OFFSET, StatementPage, page_of_statement
 
 DEALER_ROLES = (AccessRole.DEALER_OWNER, AccessRole.DEALER_STAFF)
 
@@ -136,24 +140,43 @@ class CatalogueFilter:
     text: str = ""
 
 
-def catalogue_query(wanted: CatalogueFilter, now: datetime | None = None) -> Select[CourseSession]:
-    """Scheduled sessions still to start, soonest first."""
-    now = now or utcnow()
+@functools.lru_cache(maxsize=8)
+def _catalogue_of_shape(by_category: bool, by_day: bool, by_text: bool) -> tuple[Select[CourseSession], Select[Any]]:
+    """Scheduled sessions still to start, soonest first: a page of them and their count, built once per shape (which
+    filters are set), the moment and the filters' values being parameters. Every dealer's catalogue asks it."""
     query = (
         select(CourseSession)
         .join(Course, Course.id == CourseSession.course_id)
-        .where(CourseSession.status == SessionStatus.SCHEDULED, CourseSession.starts_at > now, Course.active)
-    )
-    if wanted.category is not None:
-        query = query.where(Course.category == wanted.category)
-    if wanted.from_day is not None:
-        query = query.where(
-            CourseSession.starts_at >= datetime.combine(wanted.from_day, datetime.min.time(), now.tzinfo)
+        .where(
+            CourseSession.status == SessionStatus.SCHEDULED,
+            CourseSession.starts_at > bindparam("catalogue_now", type_=CourseSession.starts_at.type),
+            Course.active,
         )
-    if wanted.text.strip():
-        pattern = contains_pattern(wanted.text)
-        query = query.where((Course.title.ilike(pattern)) | (Course.code.ilike(pattern)))
-    return query.order_by(CourseSession.starts_at, CourseSession.id)
+    )
+    if by_category:
+        query = query.where(Course.category == bindparam("catalogue_category", type_=Course.category.type))
+    if by_day:
+        query = query.where(CourseSession.starts_at >= bindparam("catalogue_from", type_=CourseSession.starts_at.type))
+    if by_text:
+        pattern = bindparam("catalogue_text", type_=String())
+        query = query.where(Course.title.ilike(pattern) | Course.code.ilike(pattern))
+    page = query.order_by(CourseSession.starts_at, CourseSession.id).limit(PAGE_LIMIT).offset(PAGE_OFFSET)
+    return page, select(func.count()).select_from(query.options(lazyload("*")).subquery())
+
+
+def catalogue_page(wanted: CatalogueFilter, now: datetime | None = None) -> StatementPage:
+    """The asked-for page of the catalogue as the dealer filtered it."""
+    now = now or utcnow()
+    text = wanted.text.strip()
+    page, count = _catalogue_of_shape(wanted.category is not None, wanted.from_day is not None, bool(text))
+    values: dict[str, Any] = {"catalogue_now": now}
+    if wanted.category is not None:
+        values["catalogue_category"] = wanted.category
+    if wanted.from_day is not None:
+        values["catalogue_from"] = datetime.combine(wanted.from_day, datetime.min.time(), now.tzinfo)
+    if text:
+        values["catalogue_text"] = contains_pattern(text)
+    return page_of_statement(page, values, count=count)
 
 
 def staff_sessions_query(upcoming: bool, now: datetime | None = None) -> Select[CourseSession]:

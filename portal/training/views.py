@@ -72,12 +72,7 @@ def _catalogue_filter() -> training_catalogue.CatalogueFilter:
 @cached_page(topics=[SEATS_TOPIC])
 def catalogue() -> ResponseReturnValue:
     wanted = _catalogue_filter()
-    sessions = db.paginate(
-        training_catalogue.catalogue_query(wanted),
-        page=page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    sessions = training_catalogue.catalogue_page(wanted)
     return render_page_or_fragment(
         "training/catalogue.html",
         "training/_sessions.html",
