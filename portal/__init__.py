@@ -10,7 +10,20 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, DEV_SECRET_KEY, PROJECT_ROOT
-from portal import cli, database, errors, formatting, i18n, inbox, jobs, navigation, page_cache, request_memo, security
+from portal import (
+    cli,
+    database,
+    errors,
+    formatting,
+    i18n,
+    inbox,
+    jobs,
+    navigation,
+    page_cache,
+    request_memo,
+    security,
+    web,
+)
 from portal.accounts import plugin as accounts_plugin
 from portal.api import plugin as api_plugin
 from portal.audit import plugin as audit_plugin
@@ -85,6 +98,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     formatting.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
+    web.init_app(app)
     inbox.init_app(app)
 
     for area in AREAS:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from portal.access import AccessRole, declared_access
@@ -22,12 +22,18 @@ class NavigationEntry:
 
 
 _ENTRIES: dict[str, NavigationEntry] = {}
+_MENUS_KEY = "portal_menus"  # an application's menus by role and kind, kept in its extensions (see _menu_of)
 
 
 def register_navigation(endpoint: str, text: object, position: int, *, tab: bool = False) -> None:
     """An area offers a page in the menu; who sees it follows from the route's own access declaration. A `tab` is
     one of the few places a dealer goes daily, kept in reach of the thumb on a phone."""
     _ENTRIES[endpoint] = NavigationEntry(endpoint, text, position, tab)
+    global _REGISTRATIONS  # a new entry makes every kept menu stale
+    _REGISTRATIONS += 1
+
+
+_REGISTRATIONS = 0
 
 
 def navigation_entries() -> list[NavigationEntry]:
@@ -38,15 +44,29 @@ def navigation_for_current_user(*, tabs: bool = False) -> list[tuple[str, object
     """The menu of the signed-in user, or with `tabs` only its tab bar's places: (endpoint, text, is current)."""
     if not current_user.is_authenticated:
         return []
-    role = current_user.access_role
-    items = []
-    for entry in navigation_entries():
-        if tabs and not entry.tab:
-            continue
-        roles = declared_access(entry.endpoint)
-        if roles is None or role in roles:
-            items.append((entry.endpoint, entry.text, request.endpoint == entry.endpoint))
-    return items
+    current = request.endpoint
+    return [(endpoint, text, endpoint == current) for endpoint, text in _menu_of(current_user.access_role, tabs)]
+
+
+def _menu_of(role: AccessRole, tabs: bool) -> tuple[tuple[str, object], ...]:
+    """A role's menu (endpoint, text), worked out once per application: the entries are registered and the routes
+    declare their roles at start-up, and every page shows the menu twice (the bar and the phone's tabs)."""
+    menus: dict[tuple[int, AccessRole, bool], tuple[tuple[str, object], ...]]
+    menus = current_app.extensions.setdefault(_MENUS_KEY, {})
+    key = (_REGISTRATIONS, role, tabs)
+    menu = menus.get(key)
+    if menu is None:
+        menu = tuple(
+            (entry.endpoint, entry.text)
+            for entry in navigation_entries()
+            if (entry.tab or not tabs) and _admits(declared_access(entry.endpoint), role)
+        )
+        menus[key] = menu
+    return menu
+
+
+def _admits(roles: frozenset[AccessRole] | None, role: AccessRole) -> bool:
+    return roles is None or role in roles
 
 
 def init_app(app: Flask) -> None:

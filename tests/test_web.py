@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from flask import Blueprint, Flask, abort
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal import create_app
 from portal.access import EVERYONE, allow, public
+from portal.web import KeptUrls
 from tests.factories import PASSWORD, Channel
 from tests.helpers import log_in
 
@@ -247,3 +250,49 @@ def test_a_page_that_can_answer_a_fragment_says_so_both_ways(
     assert page.status_code == fragment.status_code == 200
     assert "<html" in page.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
     assert page.headers["Vary"].startswith("HX-Request") and fragment.headers["Vary"].startswith("HX-Request")
+
+
+_LINKING_APP = create_app("test", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+_LINK_VALUES = st.one_of(st.integers(min_value=0, max_value=2**40), st.text(max_size=12), st.booleans())
+
+
+@given(
+    dispute_id=st.integers(min_value=0, max_value=2**40),
+    query=st.dictionaries(st.sampled_from(["queue", "page", "q", "sort"]), _LINK_VALUES, max_size=3),
+)
+def test_a_kept_link_is_the_link_flask_builds(dispute_id: int, query: dict[str, object]) -> None:
+    """The templates' url_for keeps links; whatever the values (unicode, slashes, ampersands, True beside 1), a kept
+    link is the one Flask builds, the first time and every time after."""
+    kept = KeptUrls(_LINKING_APP)
+    with _LINKING_APP.test_request_context("/"):
+        for _ in range(2):
+            assert kept.url_for("disputes.dispute_page", dispute_id=dispute_id, **query) == _LINKING_APP.url_for(
+                "disputes.dispute_page", dispute_id=dispute_id, **query
+            )
+            assert kept.url_for("disputes.mediation_home", **query) == _LINKING_APP.url_for(
+                "disputes.mediation_home", **query
+            )
+
+
+def test_kept_links_tell_apart_equal_values_of_other_types_and_other_script_roots() -> None:
+    kept = KeptUrls(_LINKING_APP)
+    with _LINKING_APP.test_request_context("/"):
+        assert kept.url_for("disputes.mediation_home", page=1) == "/mediation/?page=1"
+        assert kept.url_for("disputes.mediation_home", page=True) == "/mediation/?page=True"
+        assert kept.url_for("disputes.mediation_home", page=1) == "/mediation/?page=1"
+    with _LINKING_APP.test_request_context("/", base_url="http://localhost/portal"):
+        assert kept.url_for("disputes.mediation_home", page=1) == "/portal/mediation/?page=1"
+        assert kept.url_for("disputes.dispute_page", dispute_id=7, _anchor="events") == "/portal/disputes/7#events"
+    with _LINKING_APP.test_request_context("/"):
+        assert kept.url_for("disputes.dispute_page", dispute_id=7) == "/disputes/7"
+
+
+def test_pages_link_through_kept_links(client: FlaskClient, channel: Channel) -> None:
+    """The templates' url_for is the kept one, and the links it gives on a page are Flask's."""
+    app = client.application
+    assert isinstance(app.jinja_env.globals["url_for"].__self__, KeptUrls)  # type: ignore[union-attr]
+    log_in(client, channel.emails["dealer_owner"])
+    first, second = client.get("/dealer/").text, client.get("/dealer/").text
+    with app.test_request_context("/"):
+        expected = app.url_for("rebates.dealer_statements")
+    assert f'href="{expected}"' in first and first.count("href=") == second.count("href=")
