@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from portal import create_app
 from portal.access import EVERYONE, allow, public
-from portal.web import KeptUrls
+from portal.web import KeptUrls, link
 from tests.factories import PASSWORD, Channel
 from tests.helpers import log_in
 
@@ -285,6 +285,16 @@ def test_kept_links_tell_apart_equal_values_of_other_types_and_other_script_root
         assert kept.url_for("disputes.dispute_page", dispute_id=7, _anchor="events") == "/portal/disputes/7#events"
     with _LINKING_APP.test_request_context("/"):
         assert kept.url_for("disputes.dispute_page", dispute_id=7) == "/disputes/7"
+
+
+def test_code_links_through_the_applications_kept_links() -> None:
+    """`link`, for code that builds a line's link (the inbox), gives Flask's link and keeps it in the application's
+    KeptUrls."""
+    with _LINKING_APP.test_request_context("/", base_url="http://localhost/portal"):
+        assert link("disputes.dispute_page", dispute_id=3) == "/portal/disputes/3"
+        assert link("disputes.dispute_page", dispute_id=3, _anchor="x") == "/portal/disputes/3#x"
+        kept = _LINKING_APP.extensions["portal_kept_urls"]
+        assert "/portal/disputes/3" in kept.urls.values()
 
 
 def test_pages_link_through_kept_links(client: FlaskClient, channel: Channel) -> None:

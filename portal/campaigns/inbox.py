@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import case, func, select
 
 from portal.accounts.models import User
@@ -16,6 +15,7 @@ from portal.campaigns.models import Campaign
 from portal.campaigns.rules import CampaignPhase, CampaignStatus
 from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts, register_inbox_source
 from portal.request_locale import in_reader_language, ngettext
+from portal.web import link
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:
@@ -28,7 +28,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
     ]
     yield InboxLine(
         ngettext("%(num)s sales campaign ends within a week", "%(num)s sales campaigns end within a week", len(ending)),
-        url_for("campaigns.dealer_campaigns"),
+        link("campaigns.dealer_campaigns"),
         len(ending),
         detail=", ".join(in_reader_language(found.campaign.name_en, found.campaign.name_zh) for found in ending),
     )
@@ -55,13 +55,13 @@ def runner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s campaign settlements wait for your confirmation",
             to_confirm,
         ),
-        url_for("campaigns.campaign_list"),
+        link("campaigns.campaign_list"),
         to_confirm,
         urgent=True,
     )
     yield InboxLine(
         ngettext("%(num)s ended campaign to settle", "%(num)s ended campaigns to settle", ended),
-        url_for("campaigns.campaign_list"),
+        link("campaigns.campaign_list"),
         ended,
     )
 

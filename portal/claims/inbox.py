@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import case, func, select
 
 from portal.access import DEALER_USERS, AccessRole
@@ -23,6 +23,7 @@ from portal.formatting import local_date, money
 from portal.inbox import CountsQuery, InboxLine, InboxReader, register_inbox_counts
 from portal.request_locale import gettext as _
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def dealer_counts(reader: InboxReader) -> CountsQuery:
@@ -40,13 +41,13 @@ def dealer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s claims wait for your answer to the manager's questions",
             answers,
         ),
-        url_for("claims.dealer_claims", status=ClaimStatus.NEEDS_INFO.value),
+        link("claims.dealer_claims", status=ClaimStatus.NEEDS_INFO.value),
         answers,
         urgent=True,
     )
     yield InboxLine(
         ngettext("%(num)s draft claim is not submitted yet", "%(num)s draft claims are not submitted yet", drafts),
-        url_for("claims.dealer_claims", status=ClaimStatus.DRAFT.value),
+        link("claims.dealer_claims", status=ClaimStatus.DRAFT.value),
         drafts,
     )
     period = current_period()
@@ -60,7 +61,7 @@ def dealer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
                     left=money(budget.left, user.dealer.currency),
                     period=period.code,
                 ),
-                url_for("claims.quick_claim"),
+                link("claims.quick_claim"),
                 detail=_("Claims for it until %(day)s", day=local_date(last_day)),
             )
 
@@ -75,7 +76,7 @@ def reviewer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]
         details.append(ngettext("%(num)s flagged", "%(num)s flagged", waiting.flagged))
     yield InboxLine(
         ngettext("%(num)s claim waits for your decision", "%(num)s claims wait for your decision", waiting.submitted),
-        url_for("claims.queue"),
+        link("claims.queue"),
         waiting.submitted,
         urgent=bool(waiting.flagged),
         detail=" · ".join(details),
@@ -86,7 +87,7 @@ def reviewer_lines(user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]
             "%(num)s claims wait for a second approval",
             waiting.awaiting_second,
         ),
-        url_for("claims.queue", status=ClaimStatus.AWAITING_SECOND_APPROVAL.value),
+        link("claims.queue", status=ClaimStatus.AWAITING_SECOND_APPROVAL.value),
         waiting.awaiting_second,
     )
 
@@ -101,7 +102,7 @@ def payment_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]
     to_pay = int(counts["to_pay"])
     yield InboxLine(
         ngettext("%(num)s approved claim waits to be paid", "%(num)s approved claims wait to be paid", to_pay),
-        url_for("claims.payments"),
+        link("claims.payments"),
         to_pay,
     )
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select
 
 from portal.access import AccessRole
@@ -20,6 +19,7 @@ from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_in
 from portal.jobs import JobFailure
 from portal.request_locale import gettext as _
 from portal.request_locale import ngettext
+from portal.web import link
 
 STAFF_ROLES = (UserRole.ADMIN, UserRole.MANAGER, UserRole.MEDIATOR)
 
@@ -46,7 +46,7 @@ def admin_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
     failed, ended, unprotected = int(counts["failed"]), int(counts["to_close"]), int(counts["unprotected"])
     yield InboxLine(
         ngettext("%(num)s background job failed", "%(num)s background jobs failed", failed),
-        url_for("notifications.jobs"),
+        link("notifications.jobs"),
         failed,
         urgent=True,
     )
@@ -56,7 +56,7 @@ def admin_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
         ).scalars()
         yield InboxLine(
             _("%(periods)s ended and can be closed", periods=", ".join(codes)),
-            url_for("dealers.periods"),
+            link("dealers.periods"),
             ended,
         )
     yield InboxLine(
@@ -65,7 +65,7 @@ def admin_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s staff members sign in without a second factor",
             unprotected,
         ),
-        url_for("accounts.users"),
+        link("accounts.users"),
         unprotected,
     )
 

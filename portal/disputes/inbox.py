@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import func, select
 
 from portal.access import DEALER_USERS, AccessRole
@@ -18,6 +17,7 @@ from portal.disputes.services import mediation_counts
 from portal.disputes.violations import visible_violations
 from portal.inbox import NOW, TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts, register_inbox_source
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def dealer_counts(reader: InboxReader) -> CountsQuery:
@@ -47,7 +47,7 @@ def dealer_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s disputes wait for your answer to the mediator",
             asked,
         ),
-        url_for("disputes.dealer_violations"),
+        link("disputes.dealer_violations"),
         asked,
         urgent=True,
     )
@@ -57,7 +57,7 @@ def dealer_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s violations can still be appealed",
             appealable,
         ),
-        url_for("disputes.dealer_violations"),
+        link("disputes.dealer_violations"),
         appealable,
     )
 
@@ -75,7 +75,7 @@ def console_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]
     proposed = int(counts["proposed"])
     yield InboxLine(
         ngettext("%(num)s proposed violation to confirm", "%(num)s proposed violations to confirm", proposed),
-        url_for("disputes.console_violations", status=ViolationStatus.PROPOSED.value),
+        link("disputes.console_violations", status=ViolationStatus.PROPOSED.value),
         proposed,
     )
 
@@ -85,18 +85,18 @@ def mediator_lines(user: User) -> Iterable[InboxLine]:
     mine, overdue, unassigned = counts.mine, counts.mine_overdue, counts.unassigned
     yield InboxLine(
         ngettext("%(num)s of your disputes is overdue", "%(num)s of your disputes are overdue", int(overdue)),
-        url_for("disputes.mediation_home", queue="overdue"),
+        link("disputes.mediation_home", queue="overdue"),
         int(overdue),
         urgent=True,
     )
     yield InboxLine(
         ngettext("%(num)s dispute is assigned to you", "%(num)s disputes are assigned to you", int(mine)),
-        url_for("disputes.mediation_home", queue="mine"),
+        link("disputes.mediation_home", queue="mine"),
         int(mine),
     )
     yield InboxLine(
         ngettext("%(num)s dispute has no mediator yet", "%(num)s disputes have no mediator yet", int(unassigned)),
-        url_for("disputes.mediation_home", queue="unassigned"),
+        link("disputes.mediation_home", queue="unassigned"),
         int(unassigned),
     )
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import url_for
-
 from portal.accounts.models import User
 from portal.inbox import InboxLine, register_inbox_source
 from portal.news import services
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def reader_lines(user: User) -> Iterable[InboxLine]:
@@ -21,7 +20,7 @@ def reader_lines(user: User) -> Iterable[InboxLine]:
             "%(num)s announcements to read and acknowledge",
             len(waiting),
         ),
-        url_for("news.item", announcement_id=waiting[0].id) if len(waiting) == 1 else url_for("news.news_list"),
+        link("news.item", announcement_id=waiting[0].id) if len(waiting) == 1 else link("news.news_list"),
         len(waiting),
         urgent=True,
     )

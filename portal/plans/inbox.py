@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import Date, bindparam
 
 from portal.accounts.models import User
@@ -14,6 +13,7 @@ from portal.dates import company_today
 from portal.inbox import TODAY, CountsQuery, InboxLine, InboxReader, register_inbox_counts
 from portal.plans import services
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def action_counts(reader: InboxReader) -> CountsQuery | None:
@@ -27,7 +27,7 @@ def week_end(_user: User) -> Mapping[str, Any]:
 
 def action_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
     due = services.actions_due_of(counts)
-    where = url_for("plans.plan_page", plan_id=due.only_plan) if due.only_plan else url_for("plans.plan_list")
+    where = link("plans.plan_page", plan_id=due.only_plan) if due.only_plan else link("plans.plan_list")
     yield InboxLine(
         ngettext("%(num)s plan action is overdue", "%(num)s plan actions are overdue", due.overdue),
         where,
@@ -49,7 +49,7 @@ def acceptance_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLi
             "%(num)s business plans wait for your acceptance",
             waiting,
         ),
-        url_for("plans.plan_list"),
+        link("plans.plan_list"),
         waiting,
     )
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import Integer, bindparam, case, func
 
 from portal.access import DEALER_USERS, AccessRole
@@ -23,6 +22,7 @@ from portal.rebates.rules import ImportStatus
 from portal.rebates.services import statement_of
 from portal.request_locale import gettext as _
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def import_counts(reader: InboxReader) -> CountsQuery:
@@ -42,7 +42,7 @@ def import_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s sales imports are checked and wait to be confirmed",
             ready,
         ),
-        url_for("rebates.sales_imports"),
+        link("rebates.sales_imports"),
         ready,
     )
 
@@ -62,7 +62,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
             "%(gap)s more sales reach the next tier this quarter",
             gap=money(statement.sales_to_next_tier, statement.currency),
         ),
-        url_for("rebates.dealer_statement", period_code=period_code),
+        link("rebates.dealer_statement", period_code=period_code),
         detail=_(
             "The rebate would then be %(rebate)s", rebate=money(statement.rebate_at_next_tier, statement.currency)
         ),
@@ -100,7 +100,7 @@ def watch_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
     near, behind = counts["near"], counts["behind"]
     yield InboxLine(
         ngettext("%(num)s dealer is close to its next tier", "%(num)s dealers are close to their next tier", int(near)),
-        url_for("rebates.performance", watch="near_tier"),
+        link("rebates.performance", watch="near_tier"),
         int(near),
     )
     yield InboxLine(
@@ -109,7 +109,7 @@ def watch_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
             "%(num)s dealers are behind the pace of their target",
             int(behind),
         ),
-        url_for("rebates.performance", watch="behind_pace"),
+        link("rebates.performance", watch="behind_pace"),
         int(behind),
     )
 

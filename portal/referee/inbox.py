@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import Integer, bindparam, case, func, select
 
 from portal.access import AccessRole
@@ -17,6 +16,7 @@ from portal.referee import suspicions
 from portal.referee.catalogue import due_to_acknowledge
 from portal.referee.models import PRICE_LIST_ACKNOWLEDGED, PriceList
 from portal.request_locale import ngettext
+from portal.web import link
 
 
 def decider_counts(reader: InboxReader) -> CountsQuery:
@@ -35,7 +35,7 @@ def decider_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]
     waiting = int(counts["waiting"])
     yield InboxLine(
         ngettext("%(num)s suspicion waits for your ruling", "%(num)s suspicions wait for your ruling", waiting),
-        url_for("referee.suspicion_queue"),
+        link("referee.suspicion_queue"),
         waiting,
     )
 
@@ -63,7 +63,7 @@ def owner_lines(_user: User, counts: Mapping[str, Any]) -> Iterable[InboxLine]:
     unread = int(counts["unread"])
     yield InboxLine(
         ngettext("%(num)s price list to read and acknowledge", "%(num)s price lists to read and acknowledge", unread),
-        url_for("referee.dealer_prices"),
+        link("referee.dealer_prices"),
         unread,
         urgent=bool(counts["in_force"]),  # one of them already applies
     )

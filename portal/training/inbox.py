@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import url_for
-
 from portal.access import DEALER_USERS
 from portal.accounts.models import User
 from portal.dates import company_today
@@ -15,6 +13,7 @@ from portal.inbox import InboxAction, InboxLine, register_inbox_source
 from portal.request_locale import gettext as _
 from portal.training.attendance import renewals_due
 from portal.types import utcnow
+from portal.web import link
 
 
 def dealer_lines(user: User) -> Iterable[InboxLine]:
@@ -26,7 +25,7 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
         session_id, starts_at = renewal.next_session_id, renewal.next_session_starts_at
         action = (
             InboxAction(
-                url_for("training.enrol", session_id=session_id),
+                link("training.enrol", session_id=session_id),
                 _("Book %(day)s", day=local_date(starts_at.date())),
                 (("person", renewal.person_key),),
             )
@@ -40,9 +39,9 @@ def dealer_lines(user: User) -> Iterable[InboxLine]:
                 course=renewal.course_title,
                 day=local_date(renewal.expires_on),
             ),
-            url_for("training.session_page", session_id=session_id)
+            link("training.session_page", session_id=session_id)
             if session_id is not None
-            else url_for("training.catalogue", q=renewal.course_code),
+            else link("training.catalogue", q=renewal.course_code),
             urgent=True,
             action=action,
         )
