@@ -38,6 +38,7 @@ TEXT = {
     },
 }
 _names = itertools.count(1)
+SHARED = {"en": "the budget was shared", "zh": "预算按比例分配"}
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
@@ -110,6 +111,17 @@ def test_a_senior_manager_confirms_the_settlement_the_admin_asked_for(browser: B
     expect(page.locator("main")).to_contain_text(words["booked"])
     assert_page_is_sound(page, PHONE, blocked)
     page.context.close()
+    # The sprint's budget was smaller than what its terms earned: D001's owner sees the booked reward beside what
+    # the terms earned, in Chinese at 320 px (the note once stretched the money column to 449 px) and on a desktop.
+    for language, viewport in (("zh", NARROW), ("en", DESKTOP)):
+        page = new_page(browser, language, viewport)
+        blocked = watch_csp(page)
+        log_in_page(page, live_server, "dealer@demo.test", language)
+        page.goto(f"{live_server}/campaigns/mine")
+        row = page.locator("tr", has_text=TEXT[language]["sprint"])
+        expect(row.locator(".hint")).to_contain_text(SHARED[language])
+        assert_page_is_sound(page, viewport, blocked)
+        page.context.close()
 
 
 @pytest.mark.parametrize("viewport", [NARROW, DESKTOP], ids=["320", "desktop"])
