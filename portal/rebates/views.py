@@ -24,7 +24,7 @@ from portal.extensions import db
 from portal.forms_common import CsvUploadForm, optional_int
 from portal.money import parse_money, to_decimal
 from portal.page_cache import cached_page
-from portal.rebates import imports, ledger, queries, services
+from portal.rebates import charts, imports, ledger, queries, services
 from portal.rebates.forms import AdjustmentForm, PayForm, ProgramForm, TargetDecisionForm, VoidImportForm
 from portal.rebates.models import ImportStatus, Method, RebateStatement, SalesImport, StatementStatus
 from portal.rebates.rules import explain, is_provisional
@@ -844,7 +844,13 @@ def dealer_home_section(viewer: User, dealer: Dealer) -> dict[str, object]:
     today = company_today()
     period = dealer_services.period_for_view(None, today)
     board = queries.dashboard(dealer, period, services.statement_of(dealer, period), today) if period else None
-    return {"board": board, "trend": queries.attainment_trend(dealer)}
+    trend = queries.attainment_trend(dealer)
+    return {
+        "board": board,
+        "trend": trend,
+        "monthly_chart": charts.monthly_chart(board.months) if board else None,
+        "trend_chart": charts.trend_chart(trend),
+    }
 
 
 def dealer_console_section(viewer: User, dealer: Dealer) -> dict[str, object]:
