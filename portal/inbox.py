@@ -25,8 +25,8 @@ from flask_login import current_user
 from sqlalchemy import BindParameter, Date, Integer, Select, bindparam, select, true
 
 from portal.access import AccessRole, Viewer
+from portal.database import read
 from portal.dates import company_today
-from portal.extensions import db
 from portal.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def _counted(user: User, prepared: _Prepared) -> dict[int, Mapping[str, Any]]:
         given = prepared.sources[index].values
         if given is not None:
             values.update(given(user))
-    row = db.session.execute(prepared.statement, values).one()
+    row = read(prepared.statement, values).one()
     rows: dict[int, Mapping[str, Any]] = {}
     start = 0
     for index, names in prepared.columns.items():

@@ -11,6 +11,7 @@ from flask.globals import _cv_request
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Integer, Select, bindparam, func, select
 
+from portal.database import read
 from portal.extensions import db, htmx
 from portal.service_errors import IllegalTransition, InvalidInput
 
@@ -115,7 +116,7 @@ class StatementPage(Pagination):
         return list(db.session.execute(self._query_args["statement"], values).unique().scalars())
 
     def _query_count(self) -> int:
-        return int(db.session.execute(self._query_args["count_statement"], self._query_args["values"]).scalar_one())
+        return int(read(self._query_args["count_statement"], self._query_args["values"]).scalar_one())
 
 
 def page_of_statement(

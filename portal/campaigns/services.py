@@ -35,6 +35,7 @@ from portal.campaigns.rules import (
     share_budget,
     terms_problems,
 )
+from portal.database import read
 from portal.dates import company_today
 from portal.dealers.audiences import AudienceKind, includes, members_condition, unknown_codes
 from portal.dealers.models import Dealer, Period, PeriodStatus
@@ -246,7 +247,7 @@ def _progress_of_dealer(dealer: Dealer, campaigns: Sequence[Campaign]) -> dict[i
     if not counting:
         return {}
     shape = _counted_shape(counting)
-    groups = db.session.execute(
+    groups = read(
         _dealer_progress_statement(shape.by_sku, shape.by_line), shape.values | {"dealer_id": dealer.id}
     ).all()
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])

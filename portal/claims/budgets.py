@@ -15,6 +15,7 @@ from portal.claims.rules import (
     PENDING,
     available,
 )
+from portal.database import read
 from portal.dealers.amounts import AmountKind, import_dealer_amounts, set_dealer_amount
 from portal.dealers.models import Dealer, Period
 from portal.extensions import db
@@ -51,7 +52,7 @@ _BUDGET = select(
 
 
 def _budget_of(dealer: Dealer, period: Period) -> Budget:
-    allocated, approved, pending = db.session.execute(_BUDGET, {"dealer_id": dealer.id, "period_id": period.id}).one()
+    allocated, approved, pending = read(_BUDGET, {"dealer_id": dealer.id, "period_id": period.id}).one()
     return Budget(int(allocated or 0), int(approved), int(pending))
 
 

@@ -19,6 +19,7 @@ from portal.claims.models import Claim, ClaimFlag, FundAllocation, FundRequest, 
 from portal.claims.reviewers import SECOND_APPROVERS
 from portal.claims.rules import APPROVED, PENDING, ClaimStatus, Flag
 from portal.claims.services import visible_claims
+from portal.database import read
 from portal.dealers.models import Dealer, Period
 from portal.dealers.services import as_listed, dealers_shown_to, visible_dealers
 from portal.extensions import db
@@ -168,7 +169,7 @@ def _dealer_choices_of_role(role: AccessRole, up_to: int) -> Select[str, str]:
 
 def dealer_choices(user: User, up_to: int) -> Sequence[Row[str, str]]:
     """Code and name of the first `up_to` dealers the user sees, by code (the queue's dealer filter)."""
-    return db.session.execute(_dealer_choices_of_role(user.access_role, up_to), reader_values(user)).all()
+    return read(_dealer_choices_of_role(user.access_role, up_to), reader_values(user)).all()
 
 
 def queue_page(user: User, wanted: QueueFilter, total: int | None = None) -> StatementPage:
@@ -240,7 +241,7 @@ def _backlog_of_role(role: AccessRole) -> CountsQuery:
 
 def backlog(user: User) -> Backlog:
     """The queue's counts, from a statement built once per role (the same the inbox asks for within its own)."""
-    counts = db.session.execute(_backlog_of_role(user.access_role), reader_values(user)).one()
+    counts = read(_backlog_of_role(user.access_role), reader_values(user)).one()
     return backlog_of(counts._mapping)
 
 
@@ -254,7 +255,7 @@ _FLAGS_OF_CLAIMS = (
 def flags_by_claim(claim_ids: list[int]) -> dict[int, list[Flag]]:
     found: dict[int, list[Flag]] = defaultdict(list)
     if claim_ids:
-        rows = db.session.execute(_FLAGS_OF_CLAIMS, {"claim_ids": claim_ids})
+        rows = read(_FLAGS_OF_CLAIMS, {"claim_ids": claim_ids})
         for claim_id, flag in rows:
             found[claim_id].append(flag)
     return found

@@ -22,7 +22,7 @@ from portal.audit.services import audit_change
 from portal.claims import services as claims
 from portal.claims.models import Claim
 from portal.claims.rules import ClaimStatus
-from portal.database import contains_pattern
+from portal.database import contains_pattern, read
 from portal.dates import company_today
 from portal.dealers.models import Dealer, Period, PeriodStatus, Territory
 from portal.dealers.services import as_listed, current_period, dealer_owners, visible_dealers
@@ -420,7 +420,7 @@ _MEDIATION_COUNTS = select(
 
 
 def _mediation_counts(user: User) -> MediationCounts:
-    counted = db.session.execute(_MEDIATION_COUNTS, {"mediator_id": user.id, "now": utcnow()}).one()
+    counted = read(_MEDIATION_COUNTS, {"mediator_id": user.id, "now": utcnow()}).one()
     return MediationCounts(*(int(count) for count in counted))
 
 

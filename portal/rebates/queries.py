@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select
 
 from portal.accounts.models import User
+from portal.database import read
 from portal.dealers.models import Dealer, Period, Territory
 from portal.dealers.services import matching_code_or_name, visible_dealers
 from portal.extensions import db
@@ -56,7 +57,7 @@ _SALES_BY_DAY = (
 
 
 def monthly_sales(dealer: Dealer, period: Period, target: int, today: date) -> list[Month]:
-    rows = db.session.execute(_SALES_BY_DAY, {"dealer_id": dealer.id, "period_id": period.id}).all()
+    rows = read(_SALES_BY_DAY, {"dealer_id": dealer.id, "period_id": period.id}).all()
     by_month: dict[tuple[int, int], int] = {}
     for day, amount in rows:
         by_month[(day.year, day.month)] = by_month.get((day.year, day.month), 0) + int(amount)
@@ -227,7 +228,7 @@ _TREND = (
 def attainment_trend(dealer: Dealer) -> list[QuarterAttainment]:
     """The dealer's attainment over its last eight statements, oldest first: is this quarter better than usual? One
     query, from the statements themselves (what the dealer was paid on), never recomputed here."""
-    rows = db.session.execute(_TREND, {"dealer_id": dealer.id}).all()
+    rows = read(_TREND, {"dealer_id": dealer.id}).all()
     return [
         QuarterAttainment(code, rules.attainment_shown(sales, target), reached is not None)
         for code, sales, target, reached in reversed(rows)
