@@ -1,8 +1,8 @@
 """The dealer home's two small charts as geometry: where each bar, pace mark and label goes in the SVG's box.
 
 Worked out here, not in the template: the template computed some sixty coordinates with Jinja arithmetic and
-`'%.1f'|format` on every visit to the dealer's home, a quarter of the rebate section's rendering; and here the
-geometry can be tested against the figures it draws. The words and amounts on the charts (compact amounts, month
+`'%.1f'|format` on every visit to the dealer's home (about 1 % of the page's instructions), and here the geometry can
+be tested against the figures it draws. The words and amounts on the charts (compact amounts, month
 names, percentages) stay in the template, which knows the reader's language.
 
 Both charts share one plot: a value axis at x = 40 from y = 20 (the top of the scale) to y = 120 (zero), and 310
@@ -30,6 +30,20 @@ def _at(coordinate: float) -> str:
 
 
 @dataclass(frozen=True)
+class _Slot:
+    x: float  # the bar's left edge
+    width: float
+    middle: float  # where the bar's value and name are written
+
+
+def _slot(index: int, count: int) -> _Slot:
+    """The index-th of `count` equal shares of the plot's width: the bar takes 60 % of it, centred."""
+    share = PLOT_WIDTH / count
+    x = PLOT_LEFT + share * index + share * 0.2
+    return _Slot(x, share * 0.6, x + share * 0.3)
+
+
+@dataclass(frozen=True)
 class MonthBar:
     first_day: date
     sales: int
@@ -54,9 +68,8 @@ class MonthlyChart:
 def monthly_chart(months: Sequence[Month]) -> MonthlyChart:
     top = max([1, *(month.sales for month in months), *(month.pace_share for month in months)])
     bars = []
-    slot = PLOT_WIDTH / len(months) if months else 0.0
     for index, month in enumerate(months):
-        x = PLOT_LEFT + slot * index + slot * 0.2
+        slot = _slot(index, len(months))
         height = month.sales / top * PLOT_HEIGHT
         pace_y = PLOT_BOTTOM - month.pace_share / top * PLOT_HEIGHT
         bars.append(
@@ -64,14 +77,14 @@ def monthly_chart(months: Sequence[Month]) -> MonthlyChart:
                 first_day=month.first_day,
                 sales=month.sales,
                 on_pace=month.sales >= month.pace_share,
-                x=_at(x),
+                x=_at(slot.x),
                 y=_at(PLOT_BOTTOM - height),
-                width=_at(slot * 0.6),
+                width=_at(slot.width),
                 height=_at(height),
-                pace_x1=_at(x - 6),
-                pace_x2=_at(x + slot * 0.6 + 6),
+                pace_x1=_at(slot.x - 6),
+                pace_x2=_at(slot.x + slot.width + 6),
                 pace_y=_at(pace_y),
-                label_x=_at(x + slot * 0.3),
+                label_x=_at(slot.middle),
                 value_y=_at(min(PLOT_BOTTOM - height, pace_y) - 5),
             )
         )
@@ -97,24 +110,22 @@ class TrendChart:
 
 
 def trend_chart(quarters: Sequence[QuarterAttainment]) -> TrendChart:
-    """Attainment bars of the last quarters, oldest first; a bar above the scale's top (over 120 % or the best
-    quarter) is cut at the top, and a quarter without a target has no bar."""
+    """Attainment bars of the last quarters, oldest first. The scale reaches the best quarter (and 120 % at least),
+    so no bar is cut; a quarter without a target has no bar."""
     peak = max([TREND_FLOOR, *(float(quarter.attainment) for quarter in quarters if quarter.attainment)])
-    slot = PLOT_WIDTH / len(quarters) if quarters else 0.0
     target_y = PLOT_BOTTOM - 100 / peak * PLOT_HEIGHT
     bars = []
     for index, quarter in enumerate(quarters):
-        value = float(quarter.attainment or 0)
-        x = PLOT_LEFT + slot * index + slot * 0.2
-        height = min(value, peak) / peak * PLOT_HEIGHT
+        slot = _slot(index, len(quarters))
+        height = float(quarter.attainment or 0) / peak * PLOT_HEIGHT
         bars.append(
             QuarterBar(
                 quarter=quarter,
-                x=_at(x),
+                x=_at(slot.x),
                 y=_at(PLOT_BOTTOM - height),
-                width=_at(slot * 0.6),
+                width=_at(slot.width),
                 height=_at(height),
-                label_x=_at(x + slot * 0.3),
+                label_x=_at(slot.middle),
                 value_y=_at(PLOT_BOTTOM - 5 - height),
             )
         )
